@@ -1,0 +1,297 @@
+package conf
+
+import (
+	"regexp"
+	"time"
+
+	"headroom/internal/vars"
+)
+
+// Config is a whole configuration after parsing, validation and merging of
+// inherited values (http → server → location), ready for the runtime. Every
+// field has nginx's default when the directive is absent.
+type Config struct {
+	// File is the absolute path of the main configuration file.
+	File string
+	// Prefix is the prefix path (-p) that relative paths are resolved against.
+	Prefix string
+	// Files lists every file read, the main one first, in the order read,
+	// with its contents, for "-T".
+	Files []SourceFile
+
+	// WorkerProcesses is the number of event loops; 0 means "auto" (one per CPU).
+	WorkerProcesses int
+	// WorkerRlimitNofile, when non-zero, is the RLIMIT_NOFILE to set at start.
+	WorkerRlimitNofile int
+	// PID is the pid file path (absolute); empty when "pid off;".
+	PID string
+	// User is the user (and optional group) to switch to, as written.
+	User string
+	// Daemon is nginx's "daemon" flag; headroom defaults it to on like nginx.
+	Daemon bool
+	// ErrorLogs lists error log destinations; the default is
+	// <prefix>/logs/error.log at level "error".
+	ErrorLogs []ErrorLog
+
+	Events Events
+	// HTTP is nil when the configuration has no http block.
+	HTTP *HTTP
+}
+
+// SourceFile is one configuration file as read.
+type SourceFile struct {
+	Path    string
+	Content []byte
+}
+
+// ErrorLog is one error_log destination.
+type ErrorLog struct {
+	// Path is an absolute file path, or "stderr".
+	Path string
+	// Level is one of debug, info, notice, warn, error, crit, alert, emerg.
+	Level string
+}
+
+// Events holds the events{} block.
+type Events struct {
+	// WorkerConnections is the number of connection slots per worker; 0 means
+	// it was not set and the capacity model derives it (nginx's default is 512).
+	WorkerConnections int
+	MultiAccept       bool
+	AcceptMutex       bool
+	// Use is the connection method; only "epoll" is accepted.
+	Use string
+}
+
+// HTTP holds the http{} block.
+type HTTP struct {
+	Servers    []*Server
+	Upstreams  map[string]*Upstream
+	LogFormats map[string]*LogFormat
+}
+
+// Listen is one listen directive.
+type Listen struct {
+	// Addr is "host:port" with the host resolved to an IP literal, e.g.
+	// "127.0.0.1:8080"; "*:80" becomes "0.0.0.0:80".
+	Addr          string
+	DefaultServer bool
+	ReusePort     bool
+	// Backlog is the listen backlog; nginx's default on Linux is 511.
+	Backlog int
+	// File and Line locate the directive for error messages.
+	File string
+	Line int
+}
+
+// ServerNameKind classifies a server_name entry for nginx's selection order.
+type ServerNameKind int
+
+const (
+	// NameExact matches the whole host, case-insensitively.
+	NameExact ServerNameKind = iota
+	// NameWildcardPrefix is "*.example.com" or ".example.com".
+	NameWildcardPrefix
+	// NameWildcardSuffix is "www.example.*".
+	NameWildcardSuffix
+	// NameRegex is "~regex".
+	NameRegex
+)
+
+// ServerName is one server_name entry.
+type ServerName struct {
+	Kind ServerNameKind
+	// Name is the lower-cased name as written, without "~" for regexes; for
+	// ".example.com" it is "*.example.com" plus an exact entry "example.com".
+	Name  string
+	Regex *regexp.Regexp
+}
+
+// Server is one server{} block in http.
+type Server struct {
+	Listens []Listen
+	Names   []ServerName
+	// Locations is the top-level location tree of this server.
+	Locations []*Location
+	// Loc holds the server-level settings (merged from http); locations
+	// inherit from it, and requests that match no location use it.
+	Loc *LocConf
+	// File and Line locate the "server" directive.
+	File string
+	Line int
+}
+
+// LocationMatch is the modifier of a location.
+type LocationMatch int
+
+const (
+	// MatchPrefix is "location /path".
+	MatchPrefix LocationMatch = iota
+	// MatchExact is "location = /path".
+	MatchExact
+	// MatchPrefixNoRegex is "location ^~ /path".
+	MatchPrefixNoRegex
+	// MatchRegex is "location ~ re".
+	MatchRegex
+	// MatchRegexCaseless is "location ~* re".
+	MatchRegexCaseless
+)
+
+// Location is one location{} block.
+type Location struct {
+	Match LocationMatch
+	// Path is the prefix, exact path or regex source.
+	Path  string
+	Regex *regexp.Regexp
+	// Nested locations, matched after this one as nginx does.
+	Locations []*Location
+	// Loc holds this location's settings, merged from its parent.
+	Loc  *LocConf
+	File string
+	Line int
+}
+
+// LocConf holds the settings of the http, server and location levels. After
+// merging, every field is set (inherited or nginx's default).
+type LocConf struct {
+	// ProxyPass is nil when the location does not proxy.
+	ProxyPass *ProxyPass
+	// ProxySetHeaders are the headers sent upstream, in order, after nginx's
+	// defaults have been applied (Host $proxy_host, Connection close) and
+	// overridden by configured ones. An empty value removes the header.
+	ProxySetHeaders  []HeaderTemplate
+	ProxyHTTPVersion string // "1.0" (default) or "1.1"
+
+	ProxyConnectTimeout time.Duration // default 60s
+	ProxyReadTimeout    time.Duration // default 60s
+	ProxySendTimeout    time.Duration // default 60s
+
+	// ProxyNextUpstream is a bit set of NextUpstream* conditions; the
+	// default is error|timeout. Zero means "off".
+	ProxyNextUpstream      NextUpstream
+	ProxyNextUpstreamTries int // 0 = unlimited (default)
+
+	// Return is non-nil when the location answers itself with "return".
+	Return *Return
+	// AddHeaders are added to responses (with "always" only to every
+	// status; otherwise to 200, 201, 204, 206, 301, 302, 303, 304, 307, 308).
+	AddHeaders []AddHeader
+
+	KeepaliveTimeout  time.Duration // default 75s; 0 disables keep-alive
+	KeepaliveRequests int           // default 1000
+
+	ClientMaxBodySize   int64         // default 1m; 0 = unlimited
+	ClientHeaderTimeout time.Duration // default 60s
+	ClientBodyTimeout   time.Duration // default 60s
+	SendTimeout         time.Duration // default 60s
+
+	// LargeClientHeaderBuffers: number and size; default 4 8k.
+	LargeClientHeaderBuffersNum  int
+	LargeClientHeaderBuffersSize int
+
+	// AccessLogs are the access log destinations; empty means "off". The
+	// default is <prefix>/logs/access.log in the combined format.
+	AccessLogs []AccessLog
+}
+
+// NextUpstream is a bit set of proxy_next_upstream conditions.
+type NextUpstream uint16
+
+// Conditions of proxy_next_upstream.
+const (
+	NextError NextUpstream = 1 << iota
+	NextTimeout
+	NextInvalidHeader
+	NextHTTP500
+	NextHTTP502
+	NextHTTP503
+	NextHTTP504
+	NextHTTP403
+	NextHTTP404
+	NextHTTP429
+	NextNonIdempotent
+)
+
+// HeaderTemplate is a header name with a value template.
+type HeaderTemplate struct {
+	Name  string
+	Value *vars.Template
+}
+
+// AddHeader is one add_header directive.
+type AddHeader struct {
+	Name   string
+	Value  *vars.Template
+	Always bool
+}
+
+// Return is the "return" directive.
+type Return struct {
+	Code int
+	// Text is the body, or for 301, 302, 303, 307 and 308 the Location URL;
+	// nil when absent.
+	Text *vars.Template
+}
+
+// ProxyPass is the parsed proxy_pass argument.
+type ProxyPass struct {
+	// Scheme is "http" (https is not supported yet and rejected).
+	Scheme string
+	// Host is the host part as written: an upstream name or host[:port];
+	// it is also the default value of $proxy_host.
+	Host string
+	// Upstream is the upstream group the request goes to: either a named
+	// upstream{} block or an implicit one made for host:port.
+	Upstream *Upstream
+	// URI is the URI part ("" when proxy_pass has none, in which case the
+	// request URI is passed unchanged; "/" or more replaces the matched
+	// location prefix as nginx does).
+	URI    string
+	HasURI bool
+}
+
+// Upstream is an upstream{} block, or an implicit group for proxy_pass
+// host:port.
+type Upstream struct {
+	Name    string
+	Servers []*UpstreamServer
+	// Keepalive is the number of idle connections cached per worker; 0
+	// disables the cache (nginx's default when the directive is absent).
+	Keepalive         int
+	KeepaliveRequests int           // default 1000
+	KeepaliveTimeout  time.Duration // default 60s
+	KeepaliveTime     time.Duration // default 1h
+	// Implicit is true for groups made from proxy_pass host:port.
+	Implicit bool
+	File     string
+	Line     int
+}
+
+// UpstreamServer is one server in an upstream group.
+type UpstreamServer struct {
+	// Addr is "ip:port" (names are resolved when the config is read).
+	Addr string
+	// Name is the address as written in the configuration.
+	Name        string
+	Weight      int           // default 1
+	MaxFails    int           // default 1; 0 disables accounting
+	FailTimeout time.Duration // default 10s
+	Backup      bool
+	Down        bool
+	MaxConns    int // 0 = unlimited
+}
+
+// AccessLog is one access_log destination.
+type AccessLog struct {
+	// Path is absolute.
+	Path   string
+	Format *LogFormat
+}
+
+// LogFormat is a named log_format.
+type LogFormat struct {
+	Name string
+	// Escape is "default", "json" or "none".
+	Escape   string
+	Template *vars.Template
+}

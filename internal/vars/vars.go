@@ -1,0 +1,122 @@
+// Package vars compiles nginx-style value templates such as
+// "$host:$server_port" or "${scheme}://example" into a list of literal and
+// variable parts. Compilation happens once, when the configuration is read;
+// evaluation happens per request in the proxy, which knows the values.
+package vars
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Part is one piece of a compiled template: either literal text or the name
+// of a variable (without the leading '$').
+type Part struct {
+	// Literal holds text copied verbatim when Var is empty.
+	Literal string
+	// Var names the variable, for example "host" or "http_user_agent".
+	Var string
+}
+
+// Template is a compiled value: its parts in order. A template without
+// variables has a single literal part (or none for the empty string).
+type Template struct {
+	// Source is the value as written in the configuration.
+	Source string
+	Parts  []Part
+}
+
+// IsLiteral reports whether the template contains no variables, so callers
+// can precompute its value.
+func (t *Template) IsLiteral() bool {
+	for _, p := range t.Parts {
+		if p.Var != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Vars lists the variable names the template references, in order.
+func (t *Template) Vars() []string {
+	var names []string
+	for _, p := range t.Parts {
+		if p.Var != "" {
+			names = append(names, p.Var)
+		}
+	}
+	return names
+}
+
+// Compile parses s the way nginx's script compiler does: "$name" takes the
+// longest run of letters, digits and underscores; "${name}" delimits a name
+// explicitly. A '$' not followed by a name is an error, as in nginx
+// ("invalid variable name").
+func Compile(s string) (*Template, error) {
+	t := &Template{Source: s}
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			t.Parts = append(t.Parts, Part{Literal: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '$' {
+			lit.WriteByte(c)
+			i++
+			continue
+		}
+		i++
+		if i < len(s) && s[i] == '{' {
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return nil, fmt.Errorf("the closing bracket in \"%s\" variable is missing", s[i+1:])
+			}
+			name := s[i+1 : i+end]
+			if name == "" || !validName(name) {
+				return nil, fmt.Errorf("invalid variable name in \"%s\"", s)
+			}
+			flush()
+			t.Parts = append(t.Parts, Part{Var: name})
+			i += end + 1
+			continue
+		}
+		j := i
+		for j < len(s) && isNameByte(s[j]) {
+			j++
+		}
+		if j == i {
+			return nil, fmt.Errorf("invalid variable name in \"%s\"", s)
+		}
+		flush()
+		t.Parts = append(t.Parts, Part{Var: s[i:j]})
+		i = j
+	}
+	flush()
+	return t, nil
+}
+
+// MustCompile is Compile for values known to be valid, such as built-in
+// defaults; it panics on error.
+func MustCompile(s string) *Template {
+	t, err := Compile(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
