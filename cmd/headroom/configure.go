@@ -1,0 +1,43 @@
+package main
+
+import "strings"
+
+// withoutModules are the standard nginx modules, built by default by
+// nginx's configure, that headroom does not provide, spelled as nginx's
+// configure spells the options that remove them. Tools that read
+// "nginx -V" use this line to learn what a server can do.
+var withoutModules = []string{
+	"--without-select_module",
+	"--without-poll_module",
+	"--without-http_charset_module",
+	"--without-http_gzip_module",
+	"--without-http_ssi_module",
+	"--without-http_userid_module",
+	"--without-http_access_module",
+	"--without-http_auth_basic_module",
+	"--without-http_mirror_module",
+	"--without-http_autoindex_module",
+	"--without-http_geo_module",
+	"--without-http_map_module",
+	"--without-http_split_clients_module",
+	"--without-http_referer_module",
+	"--without-http_fastcgi_module",
+	"--without-http_uwsgi_module",
+	"--without-http_scgi_module",
+	"--without-http_grpc_module",
+	"--without-http_memcached_module",
+	"--without-http_limit_conn_module",
+	"--without-http_limit_req_module",
+	"--without-http_empty_gif_module",
+	"--without-http_browser_module",
+	"--without-http_upstream_hash_module",
+	"--without-http_upstream_ip_hash_module",
+	"--without-http_upstream_least_conn_module",
+	"--without-http_upstream_random_module",
+	"--without-http_upstream_zone_module",
+	"--without-http-cache",
+}
+
+func configureArguments() string {
+	return "--prefix=. --conf-path=(embedded default) " + strings.Join(withoutModules, " ")
+}

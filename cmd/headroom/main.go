@@ -1,0 +1,417 @@
+// Command headroom is a reverse proxy that reads nginx's configuration
+// language and runs nginx's architecture: a few event loops, each owning a
+// fixed set of connection slots. Its command line is nginx's.
+package main
+
+import (
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"headroom/internal/capacity"
+	"headroom/internal/conf"
+	"headroom/internal/logs"
+	"headroom/internal/proxy"
+)
+
+// Version is headroom's own version.
+const Version = "0.1.0"
+
+//go:embed default.conf
+var defaultConfig []byte
+
+// options are the command-line flags, spelled as nginx's.
+type options struct {
+	help, version, configure bool
+	test, dump, quiet        bool
+	signal                   string
+	prefix                   string
+	conf                     string
+	errorLog                 string
+	directives               string
+}
+
+const usage = `Usage: headroom [-?hvVtTq] [-s signal] [-p prefix]
+             [-e filename] [-c filename] [-g directives]
+
+Options:
+  -?,-h         : this help
+  -v            : show version and exit
+  -V            : show version and configure options then exit
+  -t            : test configuration and exit
+  -T            : test configuration, dump it and exit
+  -q            : suppress non-error messages during configuration testing
+  -s signal     : send signal to a master process: stop, quit, reopen, reload
+  -p prefix     : set prefix path (default: current directory)
+  -e filename   : set error log file (default: stderr)
+  -c filename   : set configuration file (default: the embedded default
+                  configuration, which proxies 127.0.0.1:8080 to a built-in
+                  server on 127.0.0.1:8081)
+  -g directives : set global directives out of configuration file
+`
+
+// parseArgs reads nginx-style flags: single letters that may be grouped
+// ("-tq"), with a value either attached ("-cfile") or as the next argument.
+func parseArgs(args []string) (*options, error) {
+	o := &options{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if len(a) < 2 || a[0] != '-' {
+			return nil, fmt.Errorf("invalid option: \"%s\"", a)
+		}
+		for j := 1; j < len(a); j++ {
+			switch c := a[j]; c {
+			case '?', 'h':
+				o.help = true
+			case 'v':
+				o.version = true
+			case 'V':
+				o.version, o.configure = true, true
+			case 't':
+				o.test = true
+			case 'T':
+				o.test, o.dump = true, true
+			case 'q':
+				o.quiet = true
+			case 's', 'p', 'c', 'g', 'e':
+				val := a[j+1:]
+				if val == "" {
+					if i+1 >= len(args) {
+						return nil, fmt.Errorf("option \"-%c\" requires %s", c, map[byte]string{'s': "parameter", 'p': "directory name", 'c': "file name", 'g': "parameter", 'e': "file name"}[c])
+					}
+					i++
+					val = args[i]
+				}
+				switch c {
+				case 's':
+					switch val {
+					case "stop", "quit", "reopen", "reload":
+					default:
+						return nil, fmt.Errorf("invalid option: \"-s %s\"", val)
+					}
+					o.signal = val
+				case 'p':
+					o.prefix = val
+				case 'c':
+					o.conf = val
+				case 'g':
+					o.directives = val
+				case 'e':
+					o.errorLog = val
+				}
+				j = len(a)
+			default:
+				return nil, fmt.Errorf("invalid option: \"%s\"", a[j:])
+			}
+		}
+	}
+	return o, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "headroom: %v\n", err)
+		return 1
+	}
+	if o.help {
+		fmt.Fprintf(stderr, "headroom version: headroom/%s (nginx/%s)\n%s", Version, proxy.NginxVersion, usage)
+		return 0
+	}
+	if o.version {
+		fmt.Fprintf(stderr, "nginx version: nginx/%s (headroom %s)\n", proxy.NginxVersion, Version)
+		if o.configure {
+			fmt.Fprintf(stderr, "built with %s\n", runtime.Version())
+			fmt.Fprintf(stderr, "configure arguments: %s\n", configureArguments())
+		}
+		return 0
+	}
+	errlog := logs.NewErrorLog()
+	if o.errorLog != "" && o.errorLog != "stderr" {
+		if err := errlog.Open([]logs.Target{{Path: resolve(o.prefix, o.errorLog), Level: logs.Error}}); err != nil {
+			fmt.Fprintf(stderr, "headroom: [alert] could not open error log file: %v\n", err)
+		}
+	}
+	cfg, err := loadConfig(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "headroom: [emerg] %v\n", err)
+		if o.test {
+			fmt.Fprintf(stderr, "headroom: configuration file %s test failed\n", configName(o))
+		}
+		return 1
+	}
+	if o.test {
+		if !o.quiet {
+			fmt.Fprintf(stderr, "headroom: the configuration file %s syntax is ok\n", configName(o))
+			fmt.Fprintf(stderr, "headroom: configuration file %s test is successful\n", configName(o))
+		}
+		if o.dump {
+			for _, f := range cfg.Files {
+				fmt.Printf("# configuration file %s:\n%s\n", f.Path, f.Content)
+			}
+		}
+		return 0
+	}
+	if o.signal != "" {
+		return sendSignal(cfg, o.signal, stderr)
+	}
+	if cfg.Daemon && os.Getenv(daemonEnv) == "" {
+		return daemonize(stderr)
+	}
+	return serve(cfg, errlog, stderr)
+}
+
+// configName is the configuration's name in messages.
+func configName(o *options) string {
+	if o.conf == "" {
+		return "(embedded default)"
+	}
+	return resolve(o.prefix, o.conf)
+}
+
+func resolve(prefix, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	if prefix == "" {
+		prefix, _ = os.Getwd()
+	}
+	return filepath.Join(prefix, p)
+}
+
+func loadConfig(o *options) (*conf.Config, error) {
+	opts := conf.LoadOptions{Prefix: o.prefix, Directives: o.directives}
+	if o.conf == "" {
+		opts.File = "default.conf"
+		opts.Source = defaultConfig
+		if opts.Prefix == "" {
+			opts.Prefix, _ = os.Getwd()
+		}
+	} else {
+		opts.File = o.conf
+		if opts.Prefix == "" {
+			// nginx's compiled-in prefix is its install directory; headroom
+			// has none, so relative paths are taken from the current one.
+			opts.Prefix, _ = os.Getwd()
+		}
+		opts.File = resolve(opts.Prefix, o.conf)
+	}
+	return conf.Load(opts)
+}
+
+// sendSignal implements "-s": the pid file names the running process.
+func sendSignal(cfg *conf.Config, name string, stderr io.Writer) int {
+	if cfg.PID == "" {
+		fmt.Fprintf(stderr, "headroom: [error] no pid file in configuration\n")
+		return 1
+	}
+	b, err := os.ReadFile(cfg.PID)
+	if err != nil {
+		fmt.Fprintf(stderr, "headroom: [error] open() \"%s\" failed (%v)\n", cfg.PID, err)
+		return 1
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		fmt.Fprintf(stderr, "headroom: [error] invalid PID number \"%s\" in \"%s\"\n", strings.TrimSpace(string(b)), cfg.PID)
+		return 1
+	}
+	sig := map[string]syscall.Signal{"stop": syscall.SIGTERM, "quit": syscall.SIGQUIT, "reopen": syscall.SIGUSR1, "reload": syscall.SIGHUP}[name]
+	if err := syscall.Kill(pid, sig); err != nil {
+		fmt.Fprintf(stderr, "headroom: [error] kill(%d, %d) failed (%v)\n", pid, sig, err)
+		return 1
+	}
+	return 0
+}
+
+// daemonEnv marks the re-executed child of "daemon on;".
+const daemonEnv = "HEADROOM_DAEMON_CHILD"
+
+// daemonize starts a copy of the process in its own session and waits
+// until it reports that it serves (or why it could not), so that errors
+// such as a failed bind reach the terminal as they do with nginx.
+func daemonize(stderr io.Writer) int {
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(stderr, "headroom: [emerg] pipe() failed (%v)\n", err)
+		return 1
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "headroom: [emerg] %v\n", err)
+		return 1
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), daemonEnv+"=1")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "headroom: [emerg] %v\n", err)
+		return 1
+	}
+	w.Close()
+	msg, _ := io.ReadAll(r)
+	if len(msg) > 0 && msg[0] == 0 {
+		return 0
+	}
+	stderr.Write(msg)
+	return 1
+}
+
+// readyPipe is the pipe inherited by the daemon child, if any.
+func readyPipe() *os.File {
+	if os.Getenv(daemonEnv) == "" {
+		return nil
+	}
+	return os.NewFile(3, "ready")
+}
+
+func serve(cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
+	ready := readyPipe()
+	fail := func(format string, args ...any) int {
+		msg := fmt.Sprintf("headroom: [emerg] "+format+"\n", args...)
+		if ready != nil {
+			ready.WriteString(msg)
+			ready.Close()
+		}
+		fmt.Fprint(stderr, msg)
+		errlog.Logf(logs.Emerg, 0, format, args...)
+		return 1
+	}
+	var targets []logs.Target
+	for _, e := range cfg.ErrorLogs {
+		targets = append(targets, logs.Target{Path: e.Path, Level: logs.ParseLevel(e.Level)})
+	}
+	if err := errlog.Open(targets); err != nil {
+		return fail("%v", err)
+	}
+	workers := cfg.WorkerProcesses
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	soft, hard, err := capacity.Limits()
+	if err != nil {
+		return fail("getrlimit(RLIMIT_NOFILE) failed (%v)", err)
+	}
+	listeners := 0
+	if cfg.HTTP != nil {
+		seen := map[string]bool{}
+		for _, s := range cfg.HTTP.Servers {
+			for _, l := range s.Listens {
+				if !seen[l.Addr] {
+					seen[l.Addr] = true
+					listeners++
+				}
+			}
+		}
+	}
+	in := capacity.Input{NofileSoft: soft, NofileHard: hard, WorkerRlimitNofile: cfg.WorkerRlimitNofile,
+		Workers: workers, WorkerConnections: cfg.Events.WorkerConnections, Listeners: listeners, LogFiles: len(cfg.ErrorLogs) + 2}
+	plan := capacity.Compute(in)
+	if err := capacity.Apply(plan.Nofile); err != nil {
+		errlog.Logf(logs.Warn, 0, "%v", err)
+		soft, hard, _ = capacity.Limits()
+		in.NofileSoft, in.NofileHard, in.WorkerRlimitNofile = soft, hard, int(soft)
+		plan = capacity.Compute(in)
+	}
+	for _, w := range plan.Warnings {
+		errlog.Logf(logs.Warn, 0, "%s", w)
+	}
+	if plan.Derived {
+		errlog.Logf(logs.Notice, 0, "worker_connections %d derived from the open file limit %d for %d workers", plan.WorkerConnections, plan.Nofile, workers)
+	}
+	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, ErrorLog: errlog})
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := switchUser(cfg, errlog); err != nil {
+		srv.Close()
+		return fail("%v", err)
+	}
+	if cfg.PID != "" {
+		if err := os.WriteFile(cfg.PID, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			srv.Close()
+			return fail("open() \"%s\" failed (%v)", cfg.PID, err)
+		}
+		defer os.Remove(cfg.PID)
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
+	srv.Run()
+	errlog.Logf(logs.Notice, 0, "headroom/%s started: %d workers, %d connection slots each", Version, workers, plan.WorkerConnections)
+	if ready != nil {
+		ready.Write([]byte{0})
+		ready.Close()
+		devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if devnull != nil {
+			syscall.Dup2(int(devnull.Fd()), 0)
+			syscall.Dup2(int(devnull.Fd()), 1)
+			syscall.Dup2(int(devnull.Fd()), 2)
+		}
+	}
+	for sig := range sigs {
+		switch sig {
+		case syscall.SIGHUP:
+			errlog.Logf(logs.Notice, 0, "signal %d (SIGHUP) received, but reloading the configuration is not supported yet; restart to apply changes", sig)
+		case syscall.SIGUSR1:
+			errlog.Logf(logs.Notice, 0, "signal %d (SIGUSR1) received, reopening logs", sig)
+			if err := srv.ReopenLogs(); err != nil {
+				errlog.Logf(logs.Alert, 0, "reopening logs failed (%v)", err)
+			}
+			errlog.Open(targets)
+		default:
+			name := map[os.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT"}[sig]
+			errlog.Logf(logs.Notice, 0, "signal %d (%s) received, exiting", sig, name)
+			srv.Stop()
+			errlog.Logf(logs.Notice, 0, "exit")
+			return 0
+		}
+	}
+	return 0
+}
+
+// switchUser applies the "user" directive when the process runs as root;
+// otherwise it is ignored with nginx's warning.
+func switchUser(cfg *conf.Config, errlog *logs.ErrorLog) error {
+	if cfg.User == "" {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		errlog.Logf(logs.Warn, 0, "the \"user\" directive makes sense only if the master process runs with super-user privileges, ignored")
+		return nil
+	}
+	fields := strings.Fields(cfg.User)
+	u, err := user.Lookup(fields[0])
+	if err != nil {
+		return fmt.Errorf("getpwnam(\"%s\") failed", fields[0])
+	}
+	gid := u.Gid
+	if len(fields) > 1 {
+		g, err := user.LookupGroup(fields[1])
+		if err != nil {
+			return fmt.Errorf("getgrnam(\"%s\") failed", fields[1])
+		}
+		gid = g.Gid
+	}
+	g, _ := strconv.Atoi(gid)
+	uid, _ := strconv.Atoi(u.Uid)
+	if err := syscall.Setgid(g); err != nil {
+		return fmt.Errorf("setgid(%d) failed (%v)", g, err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid(%d) failed (%v)", uid, err)
+	}
+	return nil
+}

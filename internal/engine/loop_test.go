@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func socketPair(t *testing.T) (int, int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fds[0], fds[1]
+}
+
+func newLoop(t *testing.T, slots int) *Loop {
+	t.Helper()
+	l, err := New(Config{Slots: slots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+// runLoop runs the loop in the background until the test ends.
+func runLoop(t *testing.T, l *Loop) {
+	done := make(chan struct{})
+	go func() {
+		l.Run()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		l.Stop()
+		<-done
+	})
+}
+
+func TestSlotsAreBoundedAndReused(t *testing.T) {
+	l := newLoop(t, 2)
+	a, _ := socketPair(t)
+	b, _ := socketPair(t)
+	c, peer := socketPair(t)
+	defer unix.Close(peer)
+	ca, err := l.Add(a, KindClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Add(b, KindUpstream, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l.Free() != 0 || l.InUse(KindClient) != 1 || l.InUse(KindUpstream) != 1 {
+		t.Fatalf("free %d, client %d, upstream %d", l.Free(), l.InUse(KindClient), l.InUse(KindUpstream))
+	}
+	if _, err := l.Add(c, KindClient, nil); err != ErrNoSlot {
+		t.Fatalf("third Add on two slots: %v, want ErrNoSlot", err)
+	}
+	ca.Close()
+	if l.Free() != 1 {
+		t.Fatalf("free after Close = %d, want 1", l.Free())
+	}
+	if _, err := l.Add(c, KindClient, nil); err != nil {
+		t.Fatalf("Add after a slot was freed: %v", err)
+	}
+}
+
+func TestReadinessDrivesHandlers(t *testing.T) {
+	l := newLoop(t, 4)
+	a, b := socketPair(t)
+	defer unix.Close(b)
+	got := make(chan string, 1)
+	l.Post(func() {})
+	c, err := l.Add(a, KindClient, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.OnRead = func(c *Conn) {
+		var buf [16]byte
+		n, _ := unix.Read(c.Fd, buf[:])
+		if n > 0 {
+			c.Data.(chan string) <- string(buf[:n])
+		}
+	}
+	runLoop(t, l)
+	unix.Write(b, []byte("ping"))
+	select {
+	case s := <-got:
+		if s != "ping" {
+			t.Fatalf("read %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("read handler not called")
+	}
+}
+
+func TestTimersFireInDeadlineOrder(t *testing.T) {
+	l := newLoop(t, 4)
+	fired := make(chan int, 3)
+	var conns []*Conn
+	for i := 0; i < 3; i++ {
+		a, b := socketPair(t)
+		defer unix.Close(b)
+		c, err := l.Add(a, KindClient, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.OnTimer = func(c *Conn) { fired <- c.Data.(int) }
+		conns = append(conns, c)
+	}
+	// Arm out of order: 2 first, then 0, then 1; re-arm 1 later than 2.
+	conns[2].SetTimer(30 * time.Millisecond)
+	conns[0].SetTimer(10 * time.Millisecond)
+	conns[1].SetTimer(20 * time.Millisecond)
+	conns[1].SetTimer(60 * time.Millisecond)
+	runLoop(t, l)
+	var order []int
+	for len(order) < 3 {
+		select {
+		case i := <-fired:
+			order = append(order, i)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("timers fired %v, want three", order)
+		}
+	}
+	if order[0] != 0 || order[1] != 2 || order[2] != 1 {
+		t.Fatalf("order %v, want [0 2 1]", order)
+	}
+}
+
+func TestStoppedTimerDoesNotFire(t *testing.T) {
+	l := newLoop(t, 2)
+	a, b := socketPair(t)
+	defer unix.Close(b)
+	c, _ := l.Add(a, KindClient, nil)
+	fired := make(chan struct{}, 1)
+	c.OnTimer = func(*Conn) { fired <- struct{}{} }
+	c.SetTimer(10 * time.Millisecond)
+	c.StopTimer()
+	runLoop(t, l)
+	select {
+	case <-fired:
+		t.Fatal("a stopped timer fired")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestPausedListenerResumesWhenSlotsFree(t *testing.T) {
+	l := newLoop(t, 3)
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Listen(lfd, 16)
+	lc, err := l.AddListener(lfd, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := socketPair(t)
+	defer unix.Close(b)
+	ca, _ := l.Add(a, KindClient, nil)
+	lc.PauseAccept(2)
+	if !l.Paused() {
+		t.Fatal("listener not paused")
+	}
+	ca.Close()
+	if l.Paused() {
+		t.Fatal("listener still paused with 2 free slots")
+	}
+}

@@ -1,0 +1,129 @@
+// Package logs writes nginx-style error logs and buffered access logs.
+package logs
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Level is an error log severity, ordered as nginx's.
+type Level int
+
+// Levels, most severe first as in nginx.
+const (
+	Emerg Level = iota
+	Alert
+	Crit
+	Error
+	Warn
+	Notice
+	Info
+	Debug
+)
+
+var levelNames = [...]string{"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"}
+
+func (l Level) String() string { return levelNames[l] }
+
+// ParseLevel maps nginx's level names; unknown names give Error.
+func ParseLevel(s string) Level {
+	for i, n := range levelNames {
+		if n == s {
+			return Level(i)
+		}
+	}
+	return Error
+}
+
+type sink struct {
+	f     *os.File
+	level Level
+}
+
+// ErrorLog writes lines such as
+// "2026/11/25 23:33:55 [warn] 1234#0: message" to one or more files, each
+// with its own minimum level. Error logging is rare and off the hot path,
+// so each line is one write under a mutex.
+type ErrorLog struct {
+	mu    sync.Mutex
+	sinks []sink
+	pid   int
+}
+
+// NewErrorLog returns a log that writes to stderr at level "error" until
+// Open is called, so that problems while starting are seen.
+func NewErrorLog() *ErrorLog {
+	return &ErrorLog{sinks: []sink{{f: os.Stderr, level: Error}}, pid: os.Getpid()}
+}
+
+// Target is one destination to open.
+type Target struct {
+	// Path is a file path or "stderr".
+	Path  string
+	Level Level
+}
+
+// Open replaces the destinations; files are opened for appending and
+// created if missing, as nginx does.
+func (l *ErrorLog) Open(targets []Target) error {
+	var sinks []sink
+	for _, t := range targets {
+		if t.Path == "stderr" {
+			sinks = append(sinks, sink{f: os.Stderr, level: t.Level})
+			continue
+		}
+		f, err := os.OpenFile(t.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("open() \"%s\" failed (%v)", t.Path, err)
+		}
+		sinks = append(sinks, sink{f: f, level: t.Level})
+	}
+	l.mu.Lock()
+	old := l.sinks
+	l.sinks = sinks
+	l.mu.Unlock()
+	for _, s := range old {
+		if s.f != os.Stderr {
+			s.f.Close()
+		}
+	}
+	return nil
+}
+
+// Enabled reports whether any destination takes messages of this level,
+// so callers can skip formatting.
+func (l *ErrorLog) Enabled(level Level) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.sinks {
+		if level <= s.level {
+			return true
+		}
+	}
+	return false
+}
+
+// Logf writes one line for worker w (use 0 outside workers).
+func (l *ErrorLog) Logf(level Level, w int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	line := Format(time.Now(), level, l.pid, w, msg)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.sinks {
+		if level <= s.level {
+			s.f.WriteString(line)
+		}
+	}
+}
+
+// Format renders one error log line in nginx's form.
+func Format(t time.Time, level Level, pid, tid int, msg string) string {
+	var b strings.Builder
+	b.Grow(40 + len(msg))
+	b.WriteString(t.Format("2006/01/02 15:04:05"))
+	fmt.Fprintf(&b, " [%s] %d#%d: %s\n", level, pid, tid, msg)
+	return b.String()
+}

@@ -1,0 +1,586 @@
+package proxy
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/engine"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+	"headroom/internal/upstream"
+)
+
+// clientState is where a client connection is in its request cycle.
+type clientState uint8
+
+const (
+	// stIdle: between requests (or before the first), waiting for bytes.
+	stIdle clientState = iota
+	// stHead: part of a request head has arrived.
+	stHead
+	// stProxy: the request is with an upstream.
+	stProxy
+	// stRespond: headroom answers itself (return, error page).
+	stRespond
+	// stTunnel: an upgraded connection relays bytes both ways.
+	stTunnel
+	// stLinger: an error was answered; remaining input is read and
+	// dropped for a while before closing, so the client sees the answer
+	// instead of a reset (nginx's lingering close).
+	stLinger
+)
+
+// clientConn is a client connection's state. It is reused across the
+// connection's requests and, through the worker's free list, across
+// connections.
+type clientConn struct {
+	w      *worker
+	c      *engine.Conn
+	ln     *listener
+	remote netip.AddrPort
+	id     uint64
+	// requests counts requests on this connection ($connection_requests).
+	requests int
+	state    clientState
+
+	// in holds the request head and what follows it; nil while idle.
+	in    []byte
+	inLen int
+	// inPos is the first byte of in not yet consumed.
+	inPos int
+
+	// out holds bytes waiting to be written to the client.
+	out    []byte
+	outOff int
+
+	r request
+}
+
+// request is the state of the request being served.
+type request struct {
+	head    http1.Request
+	headLen int
+	start   time.Time
+	srv     *conf.Server
+	loc     *conf.Location
+	lc      *conf.LocConf
+
+	status    int
+	keepAlive bool
+	// bodySent counts response body bytes sent ($body_bytes_sent);
+	// bytesSent counts everything sent ($bytes_sent).
+	bodySent  int64
+	bytesSent int64
+	// finishing is set once the whole response is in out.
+	finishing bool
+
+	// Request body relay state.
+	bodyLeft    int64
+	bodyChunked bool
+	bodyDec     http1.ChunkedDecoder
+	bodyDone    bool
+	bodyRead    int64
+
+	// Upstream state.
+	up       *upConn
+	group    *upGroup
+	peer     *upstream.Peer
+	tried    upstream.Tried
+	tries    int
+	upOut    []byte
+	upOutOff int
+	// sent is set once any byte of the request went to the current
+	// upstream connection; a non-idempotent request is not retried after.
+	sent       bool
+	upIn       []byte
+	upInLen    int
+	upPos      int
+	resp       http1.Response
+	respHead   bool
+	framing    http1.Framing
+	respLeft   int64
+	respDec    http1.ChunkedDecoder
+	chunkOut   bool
+	respDone   bool
+	upStart    time.Time
+	upConnect  time.Duration
+	upHeader   time.Duration
+	upResponse time.Duration
+	// upLog accumulates $upstream_addr, $upstream_status and timings of
+	// every tried server.
+	upAddrs    []byte
+	upStatuses []byte
+	upTimes    []byte
+	upConnects []byte
+	upHeaders  []byte
+}
+
+func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
+	cc := w.getClient()
+	c, err := w.loop.Add(fd, engine.KindClient, cc)
+	if err != nil {
+		unix.Close(fd)
+		w.putClient(cc)
+		return
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	cc.c = c
+	cc.ln = ln
+	cc.id = w.srv.connSeq.Add(1)
+	cc.requests = 0
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		cc.remote = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		cc.remote = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	cc.state = stIdle
+	c.OnRead = onClientRead
+	c.OnWrite = onClientWrite
+	c.OnTimer = onClientTimer
+	// The first request has client_header_timeout to arrive, measured
+	// with the default server's settings as nginx does.
+	c.SetTimer(ln.vhosts.def.Loc.ClientHeaderTimeout)
+}
+
+func (w *worker) getClient() *clientConn {
+	if n := len(w.clients); n > 0 {
+		cc := w.clients[n-1]
+		w.clients = w.clients[:n-1]
+		return cc
+	}
+	return &clientConn{w: w}
+}
+
+func (w *worker) putClient(cc *clientConn) {
+	cc.c = nil
+	w.clients = append(w.clients, cc)
+}
+
+func onClientRead(c *engine.Conn) {
+	cc := c.Data.(*clientConn)
+	switch cc.state {
+	case stIdle, stHead:
+		cc.readHead()
+	case stProxy:
+		if !cc.r.bodyDone {
+			cc.pumpBody()
+		} else if c.EOF && !cc.r.respHead {
+			// The client went away while the upstream works on its
+			// request; like nginx without proxy_ignore_client_abort, stop.
+			cc.r.status = 499
+			cc.abort()
+		}
+	case stTunnel:
+		cc.tunnelFromClient()
+	case stLinger:
+		cc.linger()
+	}
+}
+
+func onClientWrite(c *engine.Conn) {
+	cc := c.Data.(*clientConn)
+	if cc.outOff < len(cc.out) {
+		if !cc.flush() {
+			return
+		}
+	}
+	switch cc.state {
+	case stProxy:
+		if cc.r.respHead {
+			cc.relayResponse()
+		}
+	case stTunnel:
+		cc.tunnelFromUpstream()
+	}
+}
+
+func onClientTimer(c *engine.Conn) {
+	cc := c.Data.(*clientConn)
+	switch cc.state {
+	case stIdle, stLinger:
+		cc.close()
+	case stHead:
+		// nginx answers 408 to a slow head but does not send it; it
+		// closes and logs 408.
+		cc.r.status = 408
+		cc.logRequest()
+		cc.close()
+	case stProxy:
+		if !cc.r.bodyDone {
+			// client_body_timeout
+			cc.r.status = 408
+			cc.abort()
+			return
+		}
+		// send_timeout
+		cc.r.status = 0
+		cc.abort()
+	default:
+		cc.close()
+	}
+}
+
+// readHead reads until a whole request head is in the buffer, then starts
+// the request.
+func (cc *clientConn) readHead() {
+	w := cc.w
+	for {
+		if cc.in == nil {
+			cc.in = w.getBuf()
+			cc.inLen, cc.inPos = 0, 0
+		}
+		if cc.inLen > cc.inPos {
+			if cc.tryHead() {
+				return
+			}
+			if cc.state != stHead && cc.state != stIdle {
+				return
+			}
+		}
+		if !cc.c.ReadReady {
+			cc.releaseIdleBuf()
+			return
+		}
+		if cc.inLen == len(cc.in) {
+			if !cc.growIn() {
+				return
+			}
+		}
+		n, err := unix.Read(cc.c.Fd, cc.in[cc.inLen:])
+		if n > 0 {
+			if cc.state == stIdle {
+				cc.state = stHead
+				cc.r.start = w.loop.Now()
+				cc.c.SetTimer(cc.ln.vhosts.def.Loc.ClientHeaderTimeout)
+			}
+			if n < len(cc.in)-cc.inLen {
+				// A short read drained the socket; the edge-triggered
+				// event for the next bytes wakes us again.
+				cc.c.ReadReady = false
+			}
+			cc.inLen += n
+			continue
+		}
+		if err == unix.EAGAIN {
+			cc.c.ReadReady = false
+			continue
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		// EOF or error: a client that closes between requests is normal.
+		if cc.state == stHead && cc.inLen > cc.inPos {
+			cc.r.status = 400
+			cc.logRequest()
+		}
+		cc.close()
+		return
+	}
+}
+
+// releaseIdleBuf returns the read buffer to the pool when it holds no
+// unread bytes, so an idle connection holds no buffer.
+func (cc *clientConn) releaseIdleBuf() {
+	if cc.state == stIdle && cc.in != nil && cc.inPos >= cc.inLen {
+		cc.w.putBuf(cc.in)
+		cc.in = nil
+		cc.inLen, cc.inPos = 0, 0
+	}
+}
+
+// growIn makes room for a head that does not fit: it moves unread bytes to
+// the front, or switches to a buffer as large as the head limit allows.
+func (cc *clientConn) growIn() bool {
+	if cc.inPos > 0 {
+		n := copy(cc.in, cc.in[cc.inPos:cc.inLen])
+		cc.inLen, cc.inPos = n, 0
+		return true
+	}
+	lc := cc.ln.vhosts.def.Loc
+	limit := lc.LargeClientHeaderBuffersNum*lc.LargeClientHeaderBuffersSize + 1024
+	if len(cc.in) >= limit {
+		// The parser reports the limit; reaching here means the buffer is
+		// full of a head it could not judge, which it cannot be.
+		cc.respondError(400)
+		return false
+	}
+	big := make([]byte, limit)
+	copy(big, cc.in[:cc.inLen])
+	cc.w.putBuf(cc.in)
+	cc.in = big
+	return true
+}
+
+func (cc *clientConn) limits() *http1.Limits {
+	lc := cc.ln.vhosts.def.Loc
+	return &http1.Limits{
+		MaxRequestLine: lc.LargeClientHeaderBuffersSize,
+		MaxHeaderLine:  lc.LargeClientHeaderBuffersSize,
+		MaxHeaderBytes: lc.LargeClientHeaderBuffersNum * lc.LargeClientHeaderBuffersSize,
+		MaxHeaders:     1000,
+	}
+}
+
+// tryHead parses the buffered bytes; it returns true when the request was
+// taken over (answered, proxied or failed).
+func (cc *clientConn) tryHead() bool {
+	r := &cc.r
+	n, err := http1.ParseRequest(cc.in[cc.inPos:cc.inLen], &r.head, cc.limits())
+	if err == http1.ErrNeedMore {
+		return false
+	}
+	if cc.state == stIdle {
+		cc.state = stHead
+		r.start = cc.w.loop.Now()
+	}
+	if err != nil {
+		var perr *http1.Error
+		status := 400
+		if errors.As(err, &perr) {
+			status = perr.Status
+		}
+		r.srv = cc.ln.vhosts.def
+		r.lc = r.srv.Loc
+		r.keepAlive = false
+		cc.respondError(status)
+		return true
+	}
+	r.headLen = n
+	cc.requests++
+	cc.startRequest()
+	return true
+}
+
+// startRequest routes a parsed request and starts serving it.
+func (cc *clientConn) startRequest() {
+	r := &cc.r
+	h := &r.head
+	host, ok := normalizeHost(h.Host)
+	r.srv = cc.ln.vhosts.def
+	r.lc = r.srv.Loc
+	if !ok {
+		r.keepAlive = false
+		cc.respondError(400)
+		return
+	}
+	r.srv = cc.ln.vhosts.find(host)
+	r.loc, _ = findLocation(r.srv.Locations, string(h.Path))
+	if r.loc != nil {
+		r.lc = r.loc.Loc
+	} else {
+		r.lc = r.srv.Loc
+	}
+	lc := r.lc
+	r.keepAlive = h.KeepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests
+	r.bodyLeft = h.ContentLength
+	r.bodyChunked = h.Chunked
+	r.bodyDone = !h.Chunked && h.ContentLength <= 0
+	if h.ContentLength < 0 {
+		r.bodyLeft = 0
+	}
+	if h.Chunked {
+		r.bodyDec.Reset()
+	}
+	cc.inPos += r.headLen
+	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {
+		cc.w.warnf(logs.Error, "client intended to send too large body: %d bytes, client: %s", h.ContentLength, cc.remote.Addr())
+		r.keepAlive = false
+		cc.respondError(413)
+		return
+	}
+	if lc.Return != nil {
+		cc.respondReturn(lc.Return)
+		return
+	}
+	if lc.ProxyPass == nil {
+		// Without a handler nginx would serve static files; headroom does
+		// not, and answers as nginx does for a missing file.
+		cc.respondError(404)
+		return
+	}
+	if h.Chunked && lc.ProxyHTTPVersion != "1.1" {
+		// A chunked body cannot be streamed to an HTTP/1.0 upstream; nginx
+		// would buffer it whole first. headroom streams, so it asks for a
+		// length instead.
+		r.keepAlive = false
+		cc.respondError(411)
+		return
+	}
+	if h.ExpectContinue && !r.bodyDone && h.Minor >= 1 {
+		cc.out = append(cc.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	}
+	cc.state = stProxy
+	cc.c.StopTimer()
+	cc.proxy()
+}
+
+// close ends the connection and everything it holds.
+func (cc *clientConn) close() {
+	w := cc.w
+	if cc.r.up != nil {
+		cc.r.up.closeConn()
+		cc.r.up = nil
+	}
+	cc.releaseBuffers()
+	cc.c.Close()
+	w.putClient(cc)
+}
+
+func (cc *clientConn) releaseBuffers() {
+	w := cc.w
+	if cc.in != nil {
+		w.putBuf(cc.in)
+		cc.in = nil
+	}
+	if cc.out != nil {
+		w.putBuf(cc.out)
+		cc.out = nil
+	}
+	cc.outOff = 0
+	r := &cc.r
+	if r.upIn != nil {
+		w.putBuf(r.upIn)
+		r.upIn = nil
+	}
+	if r.upOut != nil {
+		w.putBuf(r.upOut)
+		r.upOut = nil
+	}
+	cc.inLen, cc.inPos = 0, 0
+}
+
+// flush writes pending output; it returns true when all of it is written.
+func (cc *clientConn) flush() bool {
+	for cc.outOff < len(cc.out) {
+		n, err := unix.Write(cc.c.Fd, cc.out[cc.outOff:])
+		if n > 0 {
+			cc.outOff += n
+			cc.r.bytesSent += int64(n)
+			continue
+		}
+		if err == unix.EAGAIN {
+			cc.c.WriteReady = false
+			cc.c.SetTimer(cc.r.lc.SendTimeout)
+			return false
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		// The client is gone.
+		if cc.r.status == 0 {
+			cc.r.status = 499
+		}
+		cc.abort()
+		return false
+	}
+	cc.out = cc.out[:0]
+	cc.outOff = 0
+	return true
+}
+
+// outBuf makes sure out has a pooled buffer to append to.
+func (cc *clientConn) outBuf() {
+	if cc.out == nil {
+		cc.out = cc.w.getBuf()[:0]
+	}
+}
+
+// abort ends the request without a complete answer and closes the
+// connection; used when the client or the upstream fails mid-way.
+func (cc *clientConn) abort() {
+	cc.logRequest()
+	cc.close()
+}
+
+// finish is called once the response has been written completely. It
+// logs the request and either waits for the next one or closes.
+func (cc *clientConn) finish() {
+	cc.logRequest()
+	r := &cc.r
+	if !r.keepAlive {
+		cc.closeGracefully()
+		return
+	}
+	lc := r.lc
+	w := cc.w
+	// Release what the finished request held, keep unread pipelined bytes.
+	if r.upIn != nil {
+		w.putBuf(r.upIn)
+		r.upIn = nil
+	}
+	if r.upOut != nil {
+		w.putBuf(r.upOut)
+		r.upOut = nil
+	}
+	cc.resetRequest()
+	cc.state = stIdle
+	cc.c.SetTimer(lc.KeepaliveTimeout)
+	if cc.inPos < cc.inLen {
+		// Pipelined: the next head is already here; move it to the front
+		// so that it can grow.
+		n := copy(cc.in, cc.in[cc.inPos:cc.inLen])
+		cc.inLen, cc.inPos = n, 0
+		cc.readHead()
+		return
+	}
+	if cc.in != nil {
+		w.putBuf(cc.in)
+		cc.in = nil
+		cc.inLen, cc.inPos = 0, 0
+	}
+	if cc.c.ReadReady {
+		cc.readHead()
+	}
+}
+
+func (cc *clientConn) resetRequest() {
+	hdrs := cc.r.head.Headers[:0]
+	rh := cc.r.resp.Headers[:0]
+	addrs, sts, tms, cns, hds := cc.r.upAddrs[:0], cc.r.upStatuses[:0], cc.r.upTimes[:0], cc.r.upConnects[:0], cc.r.upHeaders[:0]
+	cc.r = request{}
+	cc.r.head.Headers = hdrs
+	cc.r.resp.Headers = rh
+	cc.r.upAddrs, cc.r.upStatuses, cc.r.upTimes, cc.r.upConnects, cc.r.upHeaders = addrs, sts, tms, cns, hds
+}
+
+// closeGracefully closes after a response: the write side is shut so the
+// client sees the end of the response, then input is drained briefly so
+// that unread request bytes do not turn the close into a reset.
+func (cc *clientConn) closeGracefully() {
+	if cc.r.up != nil {
+		cc.r.up.closeConn()
+		cc.r.up = nil
+	}
+	unix.Shutdown(cc.c.Fd, unix.SHUT_WR)
+	if cc.c.EOF {
+		cc.close()
+		return
+	}
+	cc.state = stLinger
+	cc.c.SetTimer(5 * time.Second)
+	cc.linger()
+}
+
+func (cc *clientConn) linger() {
+	var buf [4096]byte
+	for {
+		n, err := unix.Read(cc.c.Fd, buf[:])
+		if n > 0 {
+			continue
+		}
+		if err == unix.EAGAIN {
+			cc.c.ReadReady = false
+			return
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		cc.close()
+		return
+	}
+}

@@ -1,0 +1,482 @@
+package proxy
+
+import (
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+)
+
+// buildUpstreamRequest appends the request as sent upstream: the request
+// line with proxy_http_version, the proxy_set_header fields, then the
+// client's fields except those the proxy sets itself and the hop-by-hop
+// ones, then the body framing.
+func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
+	r := &cc.r
+	h := &r.head
+	lc := r.lc
+	b = append(b, h.Method...)
+	b = append(b, ' ')
+	b = appendUpstreamURI(b, r)
+	b = append(b, " HTTP/"...)
+	b = append(b, lc.ProxyHTTPVersion...)
+	b = append(b, "\r\n"...)
+	for _, ph := range lc.ProxySetHeaders {
+		start := len(b)
+		b = append(b, ph.Name...)
+		b = append(b, ": "...)
+		vstart := len(b)
+		b = cc.eval(b, ph.Value)
+		if len(b) == vstart {
+			b = b[:start]
+			continue
+		}
+		b = append(b, "\r\n"...)
+	}
+	for i := range h.Headers {
+		f := &h.Headers[i]
+		if skipClientHeader(f.Name, lc, h.ConnectionHeader) {
+			continue
+		}
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
+	}
+	switch {
+	case h.Chunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case h.ContentLength >= 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, h.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// skipClientHeader reports whether a client field is not passed upstream:
+// it is set by proxy_set_header (including nginx's defaults, where an
+// empty value drops it), it frames the body (re-sent by headroom), or it
+// is hop-by-hop (RFC 9110 7.6.1).
+func skipClientHeader(name []byte, lc *conf.LocConf, connection []byte) bool {
+	for i := range lc.ProxySetHeaders {
+		if http1.EqualFold(name, lc.ProxySetHeaders[i].Name) {
+			return true
+		}
+	}
+	switch len(name) {
+	case 2:
+		return http1.EqualFold(name, "TE")
+	case 7:
+		return http1.EqualFold(name, "Trailer") || http1.EqualFold(name, "Upgrade")
+	case 10:
+		return http1.EqualFold(name, "Connection") || http1.EqualFold(name, "Keep-Alive")
+	case 14:
+		return http1.EqualFold(name, "Content-Length")
+	case 17:
+		return http1.EqualFold(name, "Transfer-Encoding")
+	}
+	if len(name) > 6 && http1.EqualFold(name[:6], "Proxy-") && !http1.EqualFold(name, "Proxy-Authorization") {
+		return true
+	}
+	if len(connection) > 0 && http1.HasToken(connection, string(name)) {
+		return true
+	}
+	return false
+}
+
+// readResponse reads and handles the upstream's response head.
+func (cc *clientConn) readResponse() {
+	r := &cc.r
+	if r.respHead {
+		cc.relayResponse()
+		return
+	}
+	uc := r.up
+	for {
+		if r.upIn == nil {
+			r.upIn = cc.w.getBuf()
+			r.upInLen, r.upPos = 0, 0
+		}
+		if r.upInLen > r.upPos {
+			n, err := http1.ParseResponse(r.upIn[r.upPos:r.upInLen], &r.resp, responseLimits)
+			if err == nil {
+				if r.resp.Status >= 100 && r.resp.Status < 200 && r.resp.Status != 101 {
+					// Interim responses are dropped; the client got its
+					// own 100 Continue.
+					r.upPos += n
+					continue
+				}
+				r.upPos += n
+				cc.startResponse()
+				return
+			}
+			if err != http1.ErrNeedMore {
+				cc.upstreamFailed(failInvalidHeader, nil, "upstream sent invalid header")
+				return
+			}
+			if r.upInLen == len(r.upIn) {
+				if r.upPos > 0 {
+					n := copy(r.upIn, r.upIn[r.upPos:r.upInLen])
+					r.upInLen, r.upPos = n, 0
+				} else {
+					cc.upstreamFailed(failInvalidHeader, nil, "upstream sent too big header")
+					return
+				}
+			}
+		}
+		if !uc.c.ReadReady {
+			return
+		}
+		n, err := unix.Read(uc.c.Fd, r.upIn[r.upInLen:])
+		if n > 0 {
+			r.upInLen += n
+			continue
+		}
+		if err == unix.EAGAIN {
+			uc.c.ReadReady = false
+			return
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil {
+			cc.upstreamFailed(failError, nil, "upstream prematurely closed connection while reading response header from upstream")
+		} else {
+			cc.upstreamFailed(failError, err, "recv() failed")
+		}
+		return
+	}
+}
+
+var responseLimits = &http1.Limits{MaxRequestLine: bufSize, MaxHeaderLine: bufSize, MaxHeaderBytes: bufSize, MaxHeaders: 1000}
+
+// startResponse sends the response head to the client and starts
+// relaying the body.
+func (cc *clientConn) startResponse() {
+	r := &cc.r
+	resp := &r.resp
+	lc := r.lc
+	w := cc.w
+	now := w.loop.Now()
+	r.upHeader = now.Sub(r.upStart)
+	// proxy_next_upstream on status: only before anything went to the
+	// client, which is always the case here.
+	if cond := statusCondition(resp.Status); cond != 0 && lc.ProxyNextUpstream&cond != 0 {
+		if r.tries < cc.maxTries() && r.headInOut() && r.bodyDone && (!r.sent || idempotent(r.head.Method) || lc.ProxyNextUpstream&conf.NextNonIdempotent != 0) {
+			cc.upLogAppend(r.peer.Conf.Addr, resp.Status)
+			if cond&(conf.NextHTTP500|conf.NextHTTP502|conf.NextHTTP503|conf.NextHTTP504|conf.NextHTTP429) != 0 && cond != conf.NextHTTP403 {
+				r.group.Fail(r.peer, now)
+			}
+			r.up.closeConn()
+			r.upInLen, r.upPos = 0, 0
+			cc.connectNext()
+			return
+		}
+	}
+	r.respHead = true
+	r.status = resp.Status
+	r.framing = http1.ResponseFraming(isHead(&r.head), resp)
+	if r.framing == http1.FramingChunked {
+		r.respDec.Reset()
+	}
+	r.respLeft = resp.ContentLength
+	upgrade := resp.Status == 101
+	if upgrade && !r.head.Upgrade {
+		cc.upstreamFailed(failInvalidHeader, nil, "upstream sent unexpected 101 response")
+		return
+	}
+	if r.head.Minor == 0 && (r.framing == http1.FramingChunked || r.framing == http1.FramingClose) {
+		r.keepAlive = false
+	}
+	r.chunkOut = r.head.Minor >= 1 && (r.framing == http1.FramingClose || r.framing == http1.FramingChunked)
+	if r.framing == http1.FramingClose && !r.chunkOut {
+		r.keepAlive = false
+	}
+	if upgrade {
+		r.keepAlive = false
+	}
+	cc.outBuf()
+	b := cc.out
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(resp.Status), 10)
+	if len(resp.Reason) > 0 {
+		b = append(b, ' ')
+		b = append(b, resp.Reason...)
+	} else if reason, ok := reasons[resp.Status]; ok {
+		b = append(b, ' ')
+		b = append(b, reason...)
+	}
+	b = append(b, "\r\nServer: "+serverHeader+"\r\nDate: "...)
+	b = append(b, w.httpDate()...)
+	for i := range resp.Headers {
+		f := &resp.Headers[i]
+		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing) {
+			continue
+		}
+		b = append(b, "\r\n"...)
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+	}
+	switch {
+	case upgrade:
+		b = append(b, "\r\nUpgrade: "...)
+		b = append(b, headerValue(resp.Headers, "Upgrade")...)
+		b = append(b, "\r\nConnection: upgrade"...)
+	case r.chunkOut:
+		b = append(b, "\r\nTransfer-Encoding: chunked"...)
+		b = cc.appendConnection(b)
+	default:
+		b = cc.appendConnection(b)
+	}
+	b = cc.appendAddHeaders(b, resp.Status)
+	b = append(b, "\r\n\r\n"...)
+	cc.out = b
+	r.up.c.StopTimer()
+	if upgrade {
+		cc.startTunnel()
+		return
+	}
+	cc.relayResponse()
+}
+
+// statusCondition maps a status to its proxy_next_upstream condition.
+func statusCondition(status int) conf.NextUpstream {
+	switch status {
+	case 500:
+		return conf.NextHTTP500
+	case 502:
+		return conf.NextHTTP502
+	case 503:
+		return conf.NextHTTP503
+	case 504:
+		return conf.NextHTTP504
+	case 403:
+		return conf.NextHTTP403
+	case 404:
+		return conf.NextHTTP404
+	case 429:
+		return conf.NextHTTP429
+	}
+	return 0
+}
+
+func headerValue(hs []http1.Header, name string) []byte {
+	for i := range hs {
+		if http1.EqualFold(hs[i].Name, name) {
+			return hs[i].Value
+		}
+	}
+	return nil
+}
+
+// hideResponseHeader reports whether an upstream field is not passed to
+// the client: the ones nginx hides by default (Date and Server, replaced
+// by its own; X-Accel-*; X-Pad), hop-by-hop ones, and the body framing,
+// which headroom sets for the client's connection.
+func hideResponseHeader(name, connection []byte, framing http1.Framing) bool {
+	switch len(name) {
+	case 2:
+		return http1.EqualFold(name, "TE")
+	case 4:
+		return http1.EqualFold(name, "Date")
+	case 5:
+		return http1.EqualFold(name, "X-Pad")
+	case 6:
+		return http1.EqualFold(name, "Server")
+	case 7:
+		return http1.EqualFold(name, "Trailer") || http1.EqualFold(name, "Upgrade")
+	case 10:
+		return http1.EqualFold(name, "Connection") || http1.EqualFold(name, "Keep-Alive")
+	case 14:
+		// Content-Length stays when it frames the body, and for HEAD, 204
+		// and 304 answers, where it describes the body not sent.
+		return http1.EqualFold(name, "Content-Length") && (framing == http1.FramingChunked || framing == http1.FramingClose)
+	case 17:
+		return http1.EqualFold(name, "Transfer-Encoding")
+	}
+	if len(name) > 8 && http1.EqualFold(name[:8], "X-Accel-") {
+		return true
+	}
+	if len(name) > 6 && http1.EqualFold(name[:6], "Proxy-") {
+		return true
+	}
+	return len(connection) > 0 && http1.HasToken(connection, string(name))
+}
+
+// relayResponse moves the response body from the upstream to the client,
+// one buffer at a time: it reads only when the client has taken what was
+// read before, so a slow client slows the upstream instead of filling
+// memory.
+func (cc *clientConn) relayResponse() {
+	r := &cc.r
+	for {
+		if cc.outOff < len(cc.out) || len(cc.out) >= bufSize {
+			if !cc.flush() {
+				if r.up != nil {
+					r.up.c.StopTimer()
+				}
+				return
+			}
+		}
+		if r.respDone {
+			if cc.outOff < len(cc.out) {
+				if !cc.flush() {
+					return
+				}
+			}
+			cc.finish()
+			return
+		}
+		if r.upPos < r.upInLen || r.framing == http1.FramingNone {
+			if !cc.consumeResponse() {
+				return
+			}
+			continue
+		}
+		uc := r.up
+		if len(cc.out) > 0 {
+			if !cc.flush() {
+				uc.c.StopTimer()
+				return
+			}
+		}
+		if !uc.c.ReadReady {
+			uc.c.SetTimer(r.lc.ProxyReadTimeout)
+			return
+		}
+		n, err := unix.Read(uc.c.Fd, r.upIn)
+		if n > 0 {
+			if n < len(r.upIn) {
+				uc.c.ReadReady = false
+			}
+			r.upPos, r.upInLen = 0, n
+			continue
+		}
+		if err == unix.EAGAIN {
+			uc.c.ReadReady = false
+			continue
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if r.framing == http1.FramingClose {
+			r.upPos, r.upInLen = 0, 0
+			cc.endResponse(false)
+			continue
+		}
+		cc.w.srv.log.Logf(logs.Error, cc.w.id, "upstream prematurely closed connection while reading upstream, client: %s, server: %s, request: \"%s\", upstream: \"http://%s%s\", host: \"%s\"",
+			cc.remote.Addr(), serverName(r.srv), requestLine(&r.head), r.peer.Conf.Addr, upstreamURI(r), r.head.Host)
+		cc.upLogAppend(r.peer.Conf.Addr, r.status)
+		// What was relayed stays relayed; the client learns of the
+		// truncation from the closed connection.
+		cc.flush()
+		cc.abort()
+		return
+	}
+}
+
+// consumeResponse moves buffered upstream bytes into out with the
+// client's framing. It returns false when the request ended.
+func (cc *clientConn) consumeResponse() bool {
+	r := &cc.r
+	avail := r.upIn[r.upPos:r.upInLen]
+	switch r.framing {
+	case http1.FramingNone:
+		cc.endResponse(len(avail) == 0)
+	case http1.FramingLength:
+		if int64(len(avail)) > r.respLeft {
+			avail = avail[:r.respLeft]
+		}
+		cc.out = append(cc.out, avail...)
+		r.upPos += len(avail)
+		r.respLeft -= int64(len(avail))
+		r.bodySent += int64(len(avail))
+		if r.respLeft == 0 {
+			cc.endResponse(r.upPos == r.upInLen)
+		}
+	case http1.FramingChunked:
+		consumed, data, done, err := r.respDec.Next(avail)
+		if err != nil {
+			cc.w.srv.log.Logf(logs.Error, cc.w.id, "upstream sent invalid chunked response while reading upstream, client: %s", cc.remote.Addr())
+			cc.flush()
+			cc.abort()
+			return false
+		}
+		r.upPos += consumed
+		r.bodySent += int64(len(data))
+		if r.chunkOut {
+			cc.out = append(cc.out, avail[:consumed]...)
+		} else {
+			cc.out = append(cc.out, data...)
+		}
+		if done {
+			cc.endResponse(r.upPos == r.upInLen)
+		} else if consumed == 0 {
+			// A chunk header split across reads: keep it and read more.
+			n := copy(r.upIn, avail)
+			r.upPos, r.upInLen = 0, n
+			return cc.readMoreResponse()
+		}
+	case http1.FramingClose:
+		if r.chunkOut {
+			cc.out = http1.AppendChunk(cc.out, avail)
+		} else {
+			cc.out = append(cc.out, avail...)
+		}
+		r.bodySent += int64(len(avail))
+		r.upPos = r.upInLen
+	}
+	return true
+}
+
+// readMoreResponse reads more upstream bytes after those buffered.
+func (cc *clientConn) readMoreResponse() bool {
+	r := &cc.r
+	uc := r.up
+	if !uc.c.ReadReady {
+		if len(cc.out) > 0 && !cc.flush() {
+			return false
+		}
+		uc.c.SetTimer(r.lc.ProxyReadTimeout)
+		return false
+	}
+	n, err := unix.Read(uc.c.Fd, r.upIn[r.upInLen:])
+	if n > 0 {
+		r.upInLen += n
+		return true
+	}
+	if err == unix.EAGAIN {
+		uc.c.ReadReady = false
+		return cc.readMoreResponse()
+	}
+	cc.flush()
+	cc.abort()
+	return false
+}
+
+// endResponse completes the response: the last chunk for a chunked
+// client, the upstream connection back to its pool (when nothing extra was
+// sent and the server keeps it open) and the log record.
+func (cc *clientConn) endResponse(clean bool) {
+	r := &cc.r
+	r.respDone = true
+	if r.chunkOut && r.framing == http1.FramingClose {
+		cc.out = http1.AppendLastChunk(cc.out)
+	}
+	cc.upLogAppend(r.peer.Conf.Addr, r.resp.Status)
+	if r.up != nil {
+		reusable := clean && r.framing != http1.FramingClose && r.resp.KeepAlive && r.bodyDone && r.upOutOff == len(r.upOut)
+		r.group.Success(r.peer, cc.w.loop.Now())
+		r.up.release(reusable)
+	}
+	if r.upIn != nil {
+		cc.w.putBuf(r.upIn)
+		r.upIn = nil
+		r.upInLen, r.upPos = 0, 0
+	}
+}

@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"sort"
+	"strings"
+
+	"headroom/internal/conf"
+)
+
+// vhosts selects the server block for a request arriving on one listening
+// address, in nginx's order: exact name, longest wildcard starting with
+// '*', longest wildcard ending with '*', first matching regular expression
+// in configuration order, then the default server of the address.
+type vhosts struct {
+	def      *conf.Server
+	exact    map[string]*conf.Server
+	prefixes []wildcard // "*.example.com", longest first
+	suffixes []wildcard // "www.example.*", longest first
+	regexes  []regexName
+}
+
+type wildcard struct {
+	// part is ".example.com" for a leading wildcard, "www.example." for a
+	// trailing one.
+	part   string
+	server *conf.Server
+}
+
+type regexName struct {
+	name   conf.ServerName
+	server *conf.Server
+}
+
+func newVhosts(servers []*conf.Server, def *conf.Server) *vhosts {
+	v := &vhosts{def: def, exact: map[string]*conf.Server{}}
+	for _, s := range servers {
+		for _, n := range s.Names {
+			switch n.Kind {
+			case conf.NameExact:
+				if _, dup := v.exact[n.Name]; !dup {
+					v.exact[n.Name] = s
+				}
+			case conf.NameWildcardPrefix:
+				v.prefixes = append(v.prefixes, wildcard{part: strings.TrimPrefix(n.Name, "*"), server: s})
+			case conf.NameWildcardSuffix:
+				v.suffixes = append(v.suffixes, wildcard{part: strings.TrimSuffix(n.Name, "*"), server: s})
+			case conf.NameRegex:
+				v.regexes = append(v.regexes, regexName{name: n, server: s})
+			}
+		}
+	}
+	sort.SliceStable(v.prefixes, func(i, j int) bool { return len(v.prefixes[i].part) > len(v.prefixes[j].part) })
+	sort.SliceStable(v.suffixes, func(i, j int) bool { return len(v.suffixes[i].part) > len(v.suffixes[j].part) })
+	return v
+}
+
+// find returns the server for a host (already lower-cased, without port).
+func (v *vhosts) find(host string) *conf.Server {
+	if len(v.exact) == 0 && len(v.prefixes) == 0 && len(v.suffixes) == 0 && len(v.regexes) == 0 {
+		return v.def
+	}
+	if s, ok := v.exact[host]; ok {
+		return s
+	}
+	for _, w := range v.prefixes {
+		if strings.HasSuffix(host, w.part) && len(host) > len(w.part) {
+			return w.server
+		}
+	}
+	for _, w := range v.suffixes {
+		if strings.HasPrefix(host, w.part) && len(host) > len(w.part) {
+			return w.server
+		}
+	}
+	for _, r := range v.regexes {
+		if r.name.Regex.MatchString(host) {
+			return r.server
+		}
+	}
+	return v.def
+}
+
+// normalizeHost lower-cases a Host header value and strips its port and a
+// trailing dot, as nginx's ngx_http_validate_host does. It returns false
+// for values nginx rejects with 400 ("client sent invalid host header").
+func normalizeHost(h []byte) (string, bool) {
+	if len(h) == 0 {
+		return "", true
+	}
+	end := len(h)
+	dot := false
+	bracket := h[0] == '['
+scan:
+	for i, c := range h {
+		switch c {
+		case '.':
+			if dot {
+				return "", false
+			}
+			dot = true
+			continue
+		case ':':
+			if !bracket {
+				end = i
+				break scan
+			}
+		case ']':
+			bracket = false
+		case '/', '\\', 0:
+			return "", false
+		}
+		dot = false
+	}
+	host := h[:end]
+	if len(host) > 0 && host[len(host)-1] == '.' {
+		host = host[:len(host)-1]
+	}
+	if len(host) == 0 {
+		return "", false
+	}
+	return strings.ToLower(string(host)), true
+}
+
+// findLocation picks the location for a path in nginx's order: an exact
+// match wins at once; otherwise the longest matching prefix is remembered
+// and its nested locations are searched the same way; if the prefix is
+// "^~" regexes are skipped, else the regexes are tried in configuration
+// order and the first match wins; failing that the longest prefix is used.
+// final reports whether the choice may not be overridden by an enclosing
+// level's regexes. It returns nil when nothing matches.
+func findLocation(locs []*conf.Location, path string) (loc *conf.Location, final bool) {
+	var best *conf.Location
+	for _, l := range locs {
+		switch l.Match {
+		case conf.MatchExact:
+			if path == l.Path {
+				return l, true
+			}
+		case conf.MatchPrefix, conf.MatchPrefixNoRegex:
+			if strings.HasPrefix(path, l.Path) && (best == nil || len(l.Path) > len(best.Path)) {
+				best = l
+			}
+		}
+	}
+	noRegex := best != nil && best.Match == conf.MatchPrefixNoRegex
+	if best != nil && len(best.Locations) > 0 {
+		if inner, innerFinal := findLocation(best.Locations, path); inner != nil {
+			if innerFinal {
+				return inner, true
+			}
+			best = inner
+		}
+	}
+	if noRegex {
+		return best, true
+	}
+	for _, l := range locs {
+		if (l.Match == conf.MatchRegex || l.Match == conf.MatchRegexCaseless) && l.Regex.MatchString(path) {
+			return l, true
+		}
+	}
+	return best, false
+}

@@ -1,0 +1,670 @@
+package proxy
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/engine"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+	"headroom/internal/upstream"
+)
+
+// upGroup is a worker's state for one upstream: its balancer and its
+// keep-alive pool of idle connections, most recently used last.
+type upGroup struct {
+	*upstream.Group
+	idle []*upConn
+}
+
+// upConn is a connection to an upstream server.
+type upConn struct {
+	w    *worker
+	c    *engine.Conn
+	g    *upGroup
+	peer *upstream.Peer
+	// cc is the client whose request uses the connection; nil when idle.
+	cc         *clientConn
+	requests   int
+	born       time.Time
+	connecting bool
+	// reused is set when the connection came from the keep-alive pool.
+	reused bool
+}
+
+// failKind is why an attempt at an upstream server failed.
+type failKind uint8
+
+const (
+	failError failKind = iota
+	failTimeout
+	failInvalidHeader
+)
+
+// proxy starts passing the request to the location's upstream.
+func (cc *clientConn) proxy() {
+	r := &cc.r
+	pp := r.lc.ProxyPass
+	r.group = cc.w.group(pp.Upstream)
+	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
+	cc.connectNext()
+}
+
+// maxTries is proxy_next_upstream_tries, where 0 means every server once.
+func (cc *clientConn) maxTries() int {
+	if t := cc.r.lc.ProxyNextUpstreamTries; t > 0 {
+		return t
+	}
+	return cc.r.group.Tries()
+}
+
+// connectNext picks a server and gets a connection to it: an idle one from
+// the pool or a new one.
+func (cc *clientConn) connectNext() {
+	r := &cc.r
+	w := cc.w
+	now := w.loop.Now()
+	peer := r.group.Pick(now, &r.tried)
+	if peer == nil {
+		w.srv.log.Logf(logs.Error, w.id, "no live upstreams while connecting to upstream, client: %s, server: %s, request: \"%s\", upstream: \"http://%s\", host: \"%s\"",
+			cc.remote.Addr(), serverName(r.srv), requestLine(&r.head), r.lc.ProxyPass.Host, r.head.Host)
+		cc.upLogAppend("", 502)
+		cc.respondError(502)
+		return
+	}
+	r.tried.Mark(peer)
+	r.tries++
+	r.peer = peer
+	peer.Active++
+	r.upStart = now
+	r.upOutOff = 0
+	r.sent = false
+	if uc := r.group.takeIdle(peer); uc != nil {
+		uc.cc = cc
+		uc.c.SetKind(engine.KindUpstream)
+		r.up = uc
+		r.upConnect = 0
+		cc.sendRequest()
+		return
+	}
+	uc, err := w.dial(r.group, peer)
+	if err != nil {
+		if err == engine.ErrNoSlot {
+			w.warnf(logs.Alert, "%d worker_connections are not enough while connecting to upstream", w.loop.Slots())
+		}
+		peer.Active--
+		cc.upstreamFailed(failError, err, "connect() failed")
+		return
+	}
+	uc.cc = cc
+	r.up = uc
+	if !uc.connecting {
+		r.upConnect = w.loop.Now().Sub(r.upStart)
+		cc.sendRequest()
+		return
+	}
+	uc.c.SetTimer(r.lc.ProxyConnectTimeout)
+}
+
+// dial opens a non-blocking connection to the peer.
+func (w *worker) dial(g *upGroup, p *upstream.Peer) (*upConn, error) {
+	ap, err := netip.ParseAddrPort(p.Conf.Addr)
+	if err != nil {
+		return nil, err
+	}
+	family := unix.AF_INET
+	if ap.Addr().Is6() {
+		family = unix.AF_INET6
+	}
+	if w.loop.Free() == 0 {
+		return nil, engine.ErrNoSlot
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	uc := &upConn{w: w, g: g, peer: p, born: w.loop.Now()}
+	c, err := w.loop.Add(fd, engine.KindUpstream, uc)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	uc.c = c
+	c.OnRead = onUpRead
+	c.OnWrite = onUpWrite
+	c.OnTimer = onUpTimer
+	err = unix.Connect(fd, sockaddr(ap))
+	switch err {
+	case nil:
+	case unix.EINPROGRESS:
+		uc.connecting = true
+	default:
+		c.Close()
+		return nil, err
+	}
+	return uc, nil
+}
+
+// takeIdle returns a pooled connection to the peer, most recent first.
+func (g *upGroup) takeIdle(p *upstream.Peer) *upConn {
+	for i := len(g.idle) - 1; i >= 0; i-- {
+		uc := g.idle[i]
+		if uc.peer == p {
+			copy(g.idle[i:], g.idle[i+1:])
+			g.idle[len(g.idle)-1] = nil
+			g.idle = g.idle[:len(g.idle)-1]
+			uc.c.StopTimer()
+			uc.reused = true
+			return uc
+		}
+	}
+	return nil
+}
+
+func (g *upGroup) removeIdle(uc *upConn) {
+	for i, x := range g.idle {
+		if x == uc {
+			copy(g.idle[i:], g.idle[i+1:])
+			g.idle[len(g.idle)-1] = nil
+			g.idle = g.idle[:len(g.idle)-1]
+			return
+		}
+	}
+}
+
+// closeConn closes an upstream connection.
+func (uc *upConn) closeConn() {
+	if uc.cc != nil && uc.cc.r.peer == uc.peer && uc.cc.r.up == uc {
+		uc.peer.Active--
+		uc.cc.r.up = nil
+	}
+	uc.cc = nil
+	if uc.c != nil {
+		uc.c.Close()
+		uc.c = nil
+	}
+}
+
+// release returns a connection after a complete response: to the pool
+// when the upstream allows and the limits of the group permit, else closed.
+func (uc *upConn) release(reusable bool) {
+	cc := uc.cc
+	g := uc.g
+	u := g.Conf
+	uc.requests++
+	if cc != nil {
+		uc.peer.Active--
+		cc.r.up = nil
+	}
+	uc.cc = nil
+	now := uc.w.loop.Now()
+	if !reusable || u.Keepalive == 0 || uc.requests >= u.KeepaliveRequests || now.Sub(uc.born) >= u.KeepaliveTime || uc.c.EOF {
+		uc.c.Close()
+		uc.c = nil
+		return
+	}
+	if len(g.idle) >= u.Keepalive {
+		// The pool keeps the most recently used connections.
+		old := g.idle[0]
+		g.removeIdle(old)
+		old.c.Close()
+		old.c = nil
+	}
+	g.idle = append(g.idle, uc)
+	uc.c.SetTimer(u.KeepaliveTimeout)
+}
+
+func onUpRead(c *engine.Conn) {
+	uc := c.Data.(*upConn)
+	cc := uc.cc
+	if cc == nil {
+		// An idle pooled connection became readable: the server closed it
+		// or sent something unasked; either way it cannot be reused.
+		uc.g.removeIdle(uc)
+		uc.c.Close()
+		uc.c = nil
+		return
+	}
+	switch cc.state {
+	case stProxy:
+		cc.readResponse()
+	case stTunnel:
+		cc.tunnelFromUpstream()
+	}
+}
+
+func onUpWrite(c *engine.Conn) {
+	uc := c.Data.(*upConn)
+	cc := uc.cc
+	if cc == nil {
+		return
+	}
+	if uc.connecting {
+		uc.connecting = false
+		if errno, _ := unix.GetsockoptInt(c.Fd, unix.SOL_SOCKET, unix.SO_ERROR); errno != 0 {
+			cc.upstreamFailed(failError, unix.Errno(errno), "connect() failed")
+			return
+		}
+		cc.r.upConnect = cc.w.loop.Now().Sub(cc.r.upStart)
+		c.StopTimer()
+		cc.sendRequest()
+		return
+	}
+	switch cc.state {
+	case stProxy:
+		cc.pumpBody()
+	case stTunnel:
+		cc.tunnelFromClient()
+	}
+}
+
+func onUpTimer(c *engine.Conn) {
+	uc := c.Data.(*upConn)
+	cc := uc.cc
+	if cc == nil {
+		// keepalive_timeout of an idle pooled connection.
+		uc.g.removeIdle(uc)
+		uc.c.Close()
+		uc.c = nil
+		return
+	}
+	switch {
+	case uc.connecting:
+		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while connecting to upstream")
+	case cc.state == stTunnel:
+		cc.close()
+	case cc.r.respHead:
+		cc.w.srv.log.Logf(logs.Error, cc.w.id, "upstream timed out (110: Connection timed out) while reading upstream, client: %s", cc.remote.Addr())
+		cc.abort()
+	case cc.r.upOutOff < len(cc.r.upOut) || !cc.r.bodyDone:
+		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while sending request to upstream")
+	default:
+		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while reading response header from upstream")
+	}
+}
+
+// sendRequest starts writing the request once a connection is ready.
+func (cc *clientConn) sendRequest() {
+	cc.pumpBody()
+	if cc.state == stProxy && cc.r.up != nil && cc.r.up.c.ReadReady {
+		cc.readResponse()
+	}
+}
+
+// pumpBody moves the request head and body to the upstream: it writes
+// what is pending, then takes more body bytes from the client, until the
+// body is complete or one side would block.
+func (cc *clientConn) pumpBody() {
+	r := &cc.r
+	for {
+		if r.up == nil || r.up.connecting {
+			return
+		}
+		if r.upOutOff < len(r.upOut) {
+			if !cc.flushUp() {
+				return
+			}
+		}
+		if r.bodyDone {
+			cc.c.StopTimer()
+			if !r.respHead {
+				r.up.c.SetTimer(r.lc.ProxyReadTimeout)
+			}
+			return
+		}
+		if r.upOutOff == len(r.upOut) {
+			// Everything so far was sent; the buffer can be refilled,
+			// and the request can no longer be replayed from it.
+			r.upOut = r.upOut[:0]
+			r.upOutOff = 0
+		}
+		if cc.inPos < cc.inLen {
+			if !cc.consumeBody() {
+				return
+			}
+			continue
+		}
+		if !cc.c.ReadReady {
+			cc.c.SetTimer(r.lc.ClientBodyTimeout)
+			return
+		}
+		// Body bytes are read after the head, which stays in place for the
+		// log; the area after it is reused once its bytes were taken.
+		cc.inPos, cc.inLen = r.headLen, r.headLen
+		room := cc.in[cc.inLen:]
+		if len(room) > bufSize/2 {
+			room = room[:bufSize/2]
+		}
+		if left := r.bodyLeft; !r.bodyChunked && left < int64(len(room)) {
+			// Never read past the body: what follows belongs to the next
+			// request and must wait until this one is answered.
+			room = room[:left]
+		}
+		n, err := unix.Read(cc.c.Fd, room)
+		if n > 0 {
+			if n < len(room) {
+				cc.c.ReadReady = false
+			}
+			cc.inLen += n
+			continue
+		}
+		if err == unix.EAGAIN {
+			cc.c.ReadReady = false
+			continue
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		// The client closed before sending its whole body.
+		r.status = 400
+		cc.abort()
+		return
+	}
+}
+
+// consumeBody moves buffered body bytes into the upstream buffer. It
+// returns false when the request was ended (body too large or malformed).
+func (cc *clientConn) consumeBody() bool {
+	r := &cc.r
+	avail := cc.in[cc.inPos:cc.inLen]
+	room := bufSize - len(r.upOut)
+	if room <= 0 {
+		return true
+	}
+	if len(avail) > room {
+		avail = avail[:room]
+	}
+	if !r.bodyChunked {
+		if int64(len(avail)) > r.bodyLeft {
+			avail = avail[:r.bodyLeft]
+		}
+		r.upOut = append(r.upOut, avail...)
+		cc.inPos += len(avail)
+		r.bodyLeft -= int64(len(avail))
+		r.bodyRead += int64(len(avail))
+		r.bodyDone = r.bodyLeft == 0
+		return true
+	}
+	consumed, data, done, err := r.bodyDec.Next(avail)
+	if err != nil {
+		r.status = 400
+		cc.abort()
+		return false
+	}
+	r.bodyRead += int64(len(data))
+	if max := r.lc.ClientMaxBodySize; max > 0 && r.bodyRead > max {
+		cc.w.srv.log.Logf(logs.Error, cc.w.id, "client intended to send too large chunked body: %d bytes, client: %s", r.bodyRead, cc.remote.Addr())
+		r.status = 413
+		cc.abort()
+		return false
+	}
+	// A validated chunked body is passed on as it came, to an HTTP/1.1
+	// upstream (the only kind a chunked body is sent to).
+	r.upOut = append(r.upOut, avail[:consumed]...)
+	cc.inPos += consumed
+	r.bodyDone = done
+	if consumed == 0 && !done {
+		// The decoder needs more bytes than are buffered; keep them and
+		// read more after them.
+		if cc.inPos > r.headLen {
+			n := copy(cc.in[r.headLen:], cc.in[cc.inPos:cc.inLen])
+			cc.inPos, cc.inLen = r.headLen, r.headLen+n
+		}
+		if !cc.c.ReadReady {
+			cc.c.SetTimer(r.lc.ClientBodyTimeout)
+			return false
+		}
+		room := cc.in[cc.inLen:]
+		n, err := unix.Read(cc.c.Fd, room)
+		if n > 0 {
+			cc.inLen += n
+			return true
+		}
+		if err == unix.EAGAIN {
+			cc.c.ReadReady = false
+			cc.c.SetTimer(r.lc.ClientBodyTimeout)
+			return false
+		}
+		r.status = 400
+		cc.abort()
+		return false
+	}
+	return true
+}
+
+// flushUp writes pending bytes to the upstream; true when all are written.
+func (cc *clientConn) flushUp() bool {
+	r := &cc.r
+	uc := r.up
+	for r.upOutOff < len(r.upOut) {
+		n, err := unix.Write(uc.c.Fd, r.upOut[r.upOutOff:])
+		if n > 0 {
+			r.upOutOff += n
+			r.sent = true
+			continue
+		}
+		if err == unix.EAGAIN {
+			uc.c.WriteReady = false
+			uc.c.SetTimer(r.lc.ProxySendTimeout)
+			return false
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		cc.upstreamFailed(failError, err, "writev() failed")
+		return false
+	}
+	return true
+}
+
+// upstreamFailed handles a failed attempt before any of the response went
+// to the client: it tries the next server where nginx would, else answers
+// 502 or 504.
+func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
+	r := &cc.r
+	w := cc.w
+	now := w.loop.Now()
+	peer := r.peer
+	msg := what
+	if err != nil {
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			msg += " (" + strconv.Itoa(int(errno)) + ": " + errnoText(errno) + ")"
+		} else {
+			msg += " (" + err.Error() + ")"
+		}
+		if what != "upstream prematurely closed connection" {
+			msg += " while connecting to upstream"
+		}
+	}
+	w.srv.log.Logf(logs.Error, w.id, "%s, client: %s, server: %s, request: \"%s\", upstream: \"http://%s%s\", host: \"%s\"",
+		msg, cc.remote.Addr(), serverName(r.srv), requestLine(&r.head), peer.Conf.Addr, upstreamURI(r), r.head.Host)
+	status := 502
+	if kind == failTimeout {
+		status = 504
+	}
+	reused := r.up != nil && r.up.reused
+	if r.up != nil {
+		r.up.closeConn()
+	}
+	cc.upLogAppend(peer.Conf.Addr, status)
+	if !reused {
+		r.group.Fail(peer, now)
+	}
+	cond := conf.NextError
+	switch kind {
+	case failTimeout:
+		cond = conf.NextTimeout
+	case failInvalidHeader:
+		cond = conf.NextInvalidHeader
+	}
+	if cc.canRetry(cond, reused) {
+		if reused {
+			// A kept-alive connection that the server had closed does not
+			// count as a try, as in nginx.
+			r.tries--
+			r.tried = upstream.Tried{}
+		}
+		cc.connectNext()
+		return
+	}
+	cc.respondError(status)
+}
+
+// canRetry says whether the request may go to another server after a
+// failure of kind cond, by nginx's rules: the condition is listed in
+// proxy_next_upstream, tries are left, the request can be sent again
+// whole, and a non-idempotent request is not sent twice.
+func (cc *clientConn) canRetry(cond conf.NextUpstream, reused bool) bool {
+	r := &cc.r
+	lc := r.lc
+	if lc.ProxyNextUpstream&cond == 0 && !reused {
+		return false
+	}
+	if r.tries >= cc.maxTries() && !reused {
+		return false
+	}
+	if !r.bodyDone || r.upOutOff > len(r.upOut) {
+		return false
+	}
+	if len(r.upOut) == 0 || !r.headInOut() {
+		return false
+	}
+	if r.sent && !idempotent(r.head.Method) && lc.ProxyNextUpstream&conf.NextNonIdempotent == 0 {
+		return false
+	}
+	return true
+}
+
+// headInOut reports whether upOut still holds the whole request from its
+// first byte, so that it can be sent again.
+func (r *request) headInOut() bool {
+	return len(r.upOut) >= 5 && string(r.upOut[:len(r.head.Method)]) == string(r.head.Method) && r.replayable()
+}
+
+// replayable is true while no body bytes were dropped from upOut.
+func (r *request) replayable() bool {
+	return r.bodyRead == 0 || int64(len(r.upOut)) >= r.bodyRead
+}
+
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "POST", "LOCK", "PATCH":
+		return false
+	}
+	return true
+}
+
+func errnoText(e unix.Errno) string {
+	switch e {
+	case unix.ECONNREFUSED:
+		return "Connection refused"
+	case unix.ECONNRESET:
+		return "Connection reset by peer"
+	case unix.ETIMEDOUT:
+		return "Connection timed out"
+	}
+	return e.Error()
+}
+
+func serverName(s *conf.Server) string {
+	if s != nil && len(s.Names) > 0 {
+		return s.Names[0].Name
+	}
+	return ""
+}
+
+func requestLine(h *http1.Request) string {
+	v := "HTTP/1.1"
+	if h.Minor == 0 {
+		v = "HTTP/1.0"
+	}
+	return string(h.Method) + " " + string(h.Target) + " " + v
+}
+
+// upstreamURI is the URI sent upstream, for log messages.
+func upstreamURI(r *request) string {
+	return string(appendUpstreamURI(nil, r))
+}
+
+// appendUpstreamURI appends the request-target sent upstream: the
+// client's own when proxy_pass has no URI part; otherwise the URI part
+// replacing the matched location prefix, as nginx does.
+func appendUpstreamURI(b []byte, r *request) []byte {
+	pp := r.lc.ProxyPass
+	h := &r.head
+	if !pp.HasURI || r.loc == nil || r.loc.Match == conf.MatchRegex || r.loc.Match == conf.MatchRegexCaseless {
+		if len(h.Target) > 0 && h.Target[0] == '/' {
+			return append(b, h.Target...)
+		}
+		b = append(b, h.Path...)
+		if h.Query != nil {
+			b = append(b, '?')
+			b = append(b, h.Query...)
+		}
+		return b
+	}
+	b = append(b, pp.URI...)
+	path := h.Path
+	if len(path) >= len(r.loc.Path) {
+		path = path[len(r.loc.Path):]
+	} else {
+		path = nil
+	}
+	b = append(b, path...)
+	if h.Query != nil {
+		b = append(b, '?')
+		b = append(b, h.Query...)
+	}
+	return b
+}
+
+// upLogAppend records one attempt for $upstream_addr and friends, which
+// list every server tried, separated by ", ".
+func (cc *clientConn) upLogAppend(addr string, status int) {
+	r := &cc.r
+	if len(r.upAddrs) > 0 {
+		r.upAddrs = append(r.upAddrs, ", "...)
+		r.upStatuses = append(r.upStatuses, ", "...)
+		r.upTimes = append(r.upTimes, ", "...)
+		r.upConnects = append(r.upConnects, ", "...)
+		r.upHeaders = append(r.upHeaders, ", "...)
+	}
+	if addr == "" {
+		addr = r.lc.ProxyPass.Host
+	}
+	r.upAddrs = append(r.upAddrs, addr...)
+	r.upStatuses = strconv.AppendInt(r.upStatuses, int64(status), 10)
+	now := cc.w.loop.Now()
+	r.upTimes = appendSeconds(r.upTimes, now.Sub(r.upStart))
+	if r.upConnect > 0 || r.respHead {
+		r.upConnects = appendSeconds(r.upConnects, r.upConnect)
+	} else {
+		r.upConnects = append(r.upConnects, '-')
+	}
+	if r.respHead {
+		r.upHeaders = appendSeconds(r.upHeaders, r.upHeader)
+	} else {
+		r.upHeaders = append(r.upHeaders, '-')
+	}
+}
+
+// appendSeconds formats a duration as nginx does: seconds with
+// millisecond precision.
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		d = 0
+	}
+	ms := d.Milliseconds()
+	b = strconv.AppendInt(b, ms/1000, 10)
+	b = append(b, '.')
+	frac := ms % 1000
+	b = append(b, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
+}

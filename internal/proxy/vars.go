@@ -1,0 +1,317 @@
+package proxy
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"headroom/internal/conf"
+	"headroom/internal/http1"
+	"headroom/internal/vars"
+)
+
+// eval appends a template's value for the current request.
+func (cc *clientConn) eval(b []byte, t *vars.Template) []byte {
+	for _, p := range t.Parts {
+		if p.Var == "" {
+			b = append(b, p.Literal...)
+			continue
+		}
+		b, _ = cc.appendVar(b, p.Var)
+	}
+	return b
+}
+
+// appendVar appends the value of one variable; ok is false when the
+// variable has no value for this request (logs print "-" then).
+func (cc *clientConn) appendVar(b []byte, name string) ([]byte, bool) {
+	r := &cc.r
+	h := &r.head
+	switch name {
+	case "remote_addr", "binary_remote_addr":
+		return cc.remote.Addr().AppendTo(b), true
+	case "remote_port":
+		return strconv.AppendUint(b, uint64(cc.remote.Port()), 10), true
+	case "server_addr":
+		return cc.ln.addrPort.Addr().AppendTo(b), true
+	case "server_port":
+		return strconv.AppendUint(b, uint64(cc.ln.addrPort.Port()), 10), true
+	case "server_name":
+		return append(b, serverName(r.srv)...), true
+	case "host":
+		if host, ok := normalizeHost(h.Host); ok && host != "" {
+			return append(b, host...), true
+		}
+		return append(b, serverName(r.srv)...), true
+	case "hostname":
+		return append(b, hostname...), true
+	case "request":
+		if h.Method == nil {
+			return b, false
+		}
+		return append(b, requestLine(h)...), true
+	case "request_method":
+		return append(b, h.Method...), h.Method != nil
+	case "request_uri":
+		return append(b, h.Target...), h.Target != nil
+	case "uri", "document_uri":
+		return append(b, h.Path...), h.Path != nil
+	case "args", "query_string":
+		return append(b, h.Query...), h.Query != nil
+	case "is_args":
+		if h.Query != nil {
+			return append(b, '?'), true
+		}
+		return b, true
+	case "scheme":
+		return append(b, "http"...), true
+	case "server_protocol":
+		if h.Method == nil {
+			return b, false
+		}
+		if h.Minor == 0 {
+			return append(b, "HTTP/1.0"...), true
+		}
+		return append(b, "HTTP/1.1"...), true
+	case "status":
+		if r.status == 0 {
+			return append(b, "000"...), true
+		}
+		return strconv.AppendInt(b, int64(r.status), 10), true
+	case "body_bytes_sent":
+		return strconv.AppendInt(b, r.bodySent, 10), true
+	case "bytes_sent":
+		return strconv.AppendInt(b, r.bytesSent, 10), true
+	case "request_length":
+		return strconv.AppendInt(b, int64(r.headLen)+r.bodyRead, 10), true
+	case "request_time":
+		return appendSeconds(b, cc.w.loop.Now().Sub(r.start)), true
+	case "msec":
+		now := cc.w.loop.Now()
+		b = strconv.AppendInt(b, now.Unix(), 10)
+		b = append(b, '.')
+		ms := now.Nanosecond() / int(time.Millisecond)
+		return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10)), true
+	case "time_local":
+		return cc.w.loop.Now().AppendFormat(b, "02/Jan/2006:15:04:05 -0700"), true
+	case "time_iso8601":
+		return cc.w.loop.Now().AppendFormat(b, "2006-01-02T15:04:05-07:00"), true
+	case "connection":
+		return strconv.AppendUint(b, cc.id, 10), true
+	case "connection_requests":
+		return strconv.AppendInt(b, int64(cc.requests), 10), true
+	case "pid":
+		return append(b, pidString...), true
+	case "nginx_version":
+		return append(b, NginxVersion...), true
+	case "proxy_host":
+		if r.lc != nil && r.lc.ProxyPass != nil {
+			return append(b, r.lc.ProxyPass.Host...), true
+		}
+		return b, false
+	case "proxy_port":
+		if r.lc != nil && r.lc.ProxyPass != nil {
+			if i := strings.LastIndexByte(r.lc.ProxyPass.Host, ':'); i >= 0 {
+				return append(b, r.lc.ProxyPass.Host[i+1:]...), true
+			}
+			return append(b, "80"...), true
+		}
+		return b, false
+	case "proxy_add_x_forwarded_for":
+		if xff := headerValue(h.Headers, "X-Forwarded-For"); xff != nil {
+			b = append(b, xff...)
+			b = append(b, ", "...)
+		}
+		return cc.remote.Addr().AppendTo(b), true
+	case "upstream_addr":
+		return append(b, r.upAddrs...), len(r.upAddrs) > 0
+	case "upstream_status":
+		return append(b, r.upStatuses...), len(r.upStatuses) > 0
+	case "upstream_response_time":
+		return append(b, r.upTimes...), len(r.upTimes) > 0
+	case "upstream_connect_time":
+		return append(b, r.upConnects...), len(r.upConnects) > 0
+	case "upstream_header_time":
+		return append(b, r.upHeaders...), len(r.upHeaders) > 0
+	case "content_length":
+		v := headerValue(h.Headers, "Content-Length")
+		return append(b, v...), v != nil
+	case "content_type":
+		v := headerValue(h.Headers, "Content-Type")
+		return append(b, v...), v != nil
+	case "remote_user":
+		return b, false
+	}
+	switch {
+	case strings.HasPrefix(name, "http_"):
+		v := headerByVarName(h.Headers, name[5:])
+		return append(b, v...), v != nil
+	case strings.HasPrefix(name, "sent_http_"):
+		v := headerByVarName(r.resp.Headers, name[10:])
+		return append(b, v...), v != nil
+	case strings.HasPrefix(name, "arg_"):
+		v, ok := queryArg(h.Query, name[4:])
+		return append(b, v...), ok
+	case strings.HasPrefix(name, "cookie_"):
+		v, ok := cookie(h.Headers, name[7:])
+		return append(b, v...), ok
+	}
+	return b, false
+}
+
+var hostname, _ = os.Hostname()
+
+// NginxVersion is the nginx release whose behaviour headroom follows.
+const NginxVersion = "1.22.1"
+
+// headerByVarName finds a field by a variable-style name: lower case with
+// '_' for '-'. Several fields of the same name are joined with ", ".
+func headerByVarName(hs []http1.Header, v string) []byte {
+	for i := range hs {
+		n := hs[i].Name
+		if len(n) != len(v) {
+			continue
+		}
+		match := true
+		for j := 0; j < len(n); j++ {
+			c := n[j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			} else if c == '-' {
+				c = '_'
+			}
+			if c != v[j] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return hs[i].Value
+		}
+	}
+	return nil
+}
+
+// queryArg returns the value of argument name in a query string
+// (case-insensitive name, as nginx's $arg_).
+func queryArg(q []byte, name string) ([]byte, bool) {
+	for len(q) > 0 {
+		var part []byte
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			part, q = q[:i], q[i+1:]
+		} else {
+			part, q = q, nil
+		}
+		k, v := part, []byte(nil)
+		if i := bytes.IndexByte(part, '='); i >= 0 {
+			k, v = part[:i], part[i+1:]
+		}
+		if http1.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// cookie returns the value of a cookie from the Cookie fields.
+func cookie(hs []http1.Header, name string) ([]byte, bool) {
+	for i := range hs {
+		if !http1.EqualFold(hs[i].Name, "Cookie") {
+			continue
+		}
+		v := hs[i].Value
+		for len(v) > 0 {
+			var part []byte
+			if j := bytes.IndexByte(v, ';'); j >= 0 {
+				part, v = v[:j], v[j+1:]
+			} else {
+				part, v = v, nil
+			}
+			for len(part) > 0 && part[0] == ' ' {
+				part = part[1:]
+			}
+			if j := bytes.IndexByte(part, '='); j >= 0 && string(part[:j]) == name {
+				return part[j+1:], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// logRequest appends the request's line to each access log of its
+// location, buffered per worker.
+func (cc *clientConn) logRequest() {
+	r := &cc.r
+	lc := r.lc
+	if lc == nil {
+		lc = cc.ln.vhosts.def.Loc
+	}
+	for i := range lc.AccessLogs {
+		al := &lc.AccessLogs[i]
+		buf := cc.w.logBufs[al.Path]
+		if buf == nil {
+			continue
+		}
+		buf.Buf = cc.appendLogLine(buf.Buf, al.Format)
+		if buf.Full() {
+			buf.Flush(cc.w.srv.access)
+		}
+	}
+}
+
+func (cc *clientConn) appendLogLine(b []byte, f *conf.LogFormat) []byte {
+	for _, p := range f.Template.Parts {
+		if p.Var == "" {
+			b = append(b, p.Literal...)
+			continue
+		}
+		start := len(b)
+		var ok bool
+		b, ok = cc.appendVar(b, p.Var)
+		if !ok || len(b) == start {
+			b = append(b[:start], '-')
+			continue
+		}
+		b = escapeLog(b, start, f.Escape)
+	}
+	return append(b, '\n')
+}
+
+// escapeLog escapes the value at b[start:] as nginx's log module does:
+// by default '"', '\' and bytes outside printable ASCII become \xHH; with
+// escape=json, JSON string escapes; with none, nothing.
+func escapeLog(b []byte, start int, mode string) []byte {
+	if mode == "none" {
+		return b
+	}
+	need := false
+	for _, c := range b[start:] {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			need = true
+			break
+		}
+	}
+	if !need {
+		return b
+	}
+	val := append([]byte(nil), b[start:]...)
+	b = b[:start]
+	const hexDigits = "0123456789ABCDEF"
+	for _, c := range val {
+		switch {
+		case mode == "json" && (c == '"' || c == '\\'):
+			b = append(b, '\\', c)
+		case mode == "json" && c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+		case mode == "json":
+			b = append(b, c)
+		case c < 0x20 || c >= 0x7f || c == '"' || c == '\\':
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}

@@ -1,0 +1,164 @@
+package proxy
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/engine"
+	"headroom/internal/logs"
+	"headroom/internal/upstream"
+)
+
+// bufSize is the size of the buffers used to read heads and move bodies.
+// A buffer is taken from the worker's pool when bytes arrive and returned
+// when the connection goes idle, so an idle keep-alive connection holds
+// none.
+const bufSize = 16 << 10
+
+// worker is one event loop and everything it owns.
+type worker struct {
+	id   int
+	srv  *Server
+	loop *engine.Loop
+
+	// groups are this worker's balancer and keep-alive pool per upstream.
+	groups map[*conf.Upstream]*upGroup
+
+	bufs     [][]byte
+	bigBufs  [][]byte
+	clients  []*clientConn
+	upConns  []*upConn
+	logBufs  map[string]*logs.AccessBuffer
+	date     []byte
+	dateSec  int64
+	lastWarn time.Time
+}
+
+func newWorker(s *Server, id int) (*worker, error) {
+	loop, err := engine.New(engine.Config{ID: id, Slots: s.opts.Slots})
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{id: id, srv: s, loop: loop, groups: map[*conf.Upstream]*upGroup{}, logBufs: map[string]*logs.AccessBuffer{}}
+	for _, p := range s.access.Paths() {
+		w.logBufs[p] = &logs.AccessBuffer{Path: p}
+	}
+	loop.OnTick = w.tick
+	loop.Owner = w
+	for _, ln := range s.listeners {
+		fd := ln.fds[0]
+		if ln.reuse {
+			fd = ln.fds[id]
+		}
+		c, err := loop.AddListener(fd, !ln.reuse, ln)
+		if err != nil {
+			loop.Close()
+			return nil, err
+		}
+		c.OnRead = onAccept
+		c.OnTimer = onAcceptResume
+	}
+	return w, nil
+}
+
+// group returns this worker's state for an upstream, creating it on first
+// use.
+func (w *worker) group(u *conf.Upstream) *upGroup {
+	g := w.groups[u]
+	if g == nil {
+		g = &upGroup{Group: upstream.NewGroup(u)}
+		w.groups[u] = g
+	}
+	return g
+}
+
+func (w *worker) getBuf() []byte {
+	if n := len(w.bufs); n > 0 {
+		b := w.bufs[n-1]
+		w.bufs = w.bufs[:n-1]
+		return b
+	}
+	return make([]byte, bufSize)
+}
+
+func (w *worker) putBuf(b []byte) {
+	if cap(b) == bufSize {
+		w.bufs = append(w.bufs, b[:bufSize])
+	}
+}
+
+func (w *worker) tick() {
+	w.flushLogs()
+}
+
+func (w *worker) flushLogs() {
+	for _, b := range w.logBufs {
+		b.Flush(w.srv.access)
+	}
+}
+
+// httpDate returns the Date header value, formatted once a second.
+func (w *worker) httpDate() []byte {
+	now := w.loop.Now()
+	if sec := now.Unix(); sec != w.dateSec || w.date == nil {
+		w.dateSec = sec
+		w.date = now.UTC().AppendFormat(w.date[:0], "Mon, 02 Jan 2006 15:04:05 GMT")
+	}
+	return w.date
+}
+
+// warnf logs at most once a second, so that a flood of the same condition
+// does not become a flood of log lines.
+func (w *worker) warnf(level logs.Level, format string, args ...any) {
+	now := w.loop.Now()
+	if now.Sub(w.lastWarn) < time.Second {
+		return
+	}
+	w.lastWarn = now
+	w.srv.log.Logf(level, w.id, format, args...)
+}
+
+// onAccept accepts new connections on a listener. With multi_accept it
+// accepts until the backlog is empty, otherwise one per readiness event;
+// the listener is level-triggered, so the rest are announced again.
+func onAccept(lc *engine.Conn) {
+	ln := lc.Data.(*listener)
+	w := workerOf(lc)
+	multi := w.srv.cfg.Events.MultiAccept
+	for {
+		// Two slots are needed to proxy: the client's and an upstream's.
+		if w.loop.Free() < 2 {
+			w.warnf(logs.Warn, "%d worker_connections are not enough, accept paused until connections close", w.loop.Slots())
+			lc.PauseAccept(2)
+			return
+		}
+		fd, sa, err := unix.Accept4(lc.Fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			switch err {
+			case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED:
+			case unix.EMFILE, unix.ENFILE:
+				w.warnf(logs.Alert, "accept4() failed (%d: %v), accept paused for 500ms", err.(unix.Errno), err)
+				lc.PauseAccept(2)
+				lc.SetTimer(500 * time.Millisecond)
+			default:
+				w.warnf(logs.Alert, "accept4() failed (%v)", err)
+			}
+			return
+		}
+		w.newClient(fd, sa, ln)
+		if !multi {
+			return
+		}
+	}
+}
+
+// onAcceptResume resumes a listener paused after EMFILE.
+func onAcceptResume(lc *engine.Conn) {
+	lc.Loop().ResumeAccept()
+}
+
+func workerOf(c *engine.Conn) *worker {
+	return c.Loop().Owner.(*worker)
+}
