@@ -63,12 +63,12 @@ type Conn struct {
 	// Data is the owner's state for this connection.
 	Data any
 
-	loop     *Loop
-	timer    timerEntry
+	loop  *Loop
+	timer timerEntry
 	// listenEvents are the epoll flags a listener was registered with, to
 	// register it again after a pause.
 	listenEvents uint32
-	nextFree *Conn
+	nextFree     *Conn
 }
 
 // Loop returns the loop that owns the connection.

@@ -132,6 +132,7 @@ func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 	cc.ln = ln
 	cc.id = w.srv.connSeq.Add(1)
 	cc.requests = 0
+	cc.resetRequest()
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
 		cc.remote = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
