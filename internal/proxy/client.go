@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"time"
@@ -64,6 +65,11 @@ type clientConn struct {
 type request struct {
 	head    http1.Request
 	headLen int
+	// line is the request line as received ($request), a slice of the
+	// client's buffer.
+	line []byte
+	// uri is the normalised path ($uri), in a buffer kept across requests.
+	uri     []byte
 	start   time.Time
 	srv     *conf.Server
 	loc     *conf.Location
@@ -339,6 +345,7 @@ func (cc *clientConn) tryHead() bool {
 		cc.state = stHead
 		r.start = cc.w.loop.Now()
 	}
+	r.line = firstLine(cc.in[cc.inPos:cc.inLen])
 	if err != nil {
 		var perr *http1.Error
 		status := 400
@@ -370,7 +377,14 @@ func (cc *clientConn) startRequest() {
 		return
 	}
 	r.srv = cc.ln.vhosts.find(host)
-	r.loc, _ = findLocation(r.srv.Locations, string(h.Path))
+	uri, ok := normalizePath(r.uri, h.Path)
+	if !ok {
+		r.keepAlive = false
+		cc.respondError(400)
+		return
+	}
+	r.uri = uri
+	r.loc, _ = findLocation(r.srv.Locations, r.uri)
 	if r.loc != nil {
 		r.lc = r.loc.Loc
 	} else {
@@ -541,10 +555,12 @@ func (cc *clientConn) finish() {
 
 func (cc *clientConn) resetRequest() {
 	hdrs := cc.r.head.Headers[:0]
+	uri := cc.r.uri[:0]
 	rh := cc.r.resp.Headers[:0]
 	addrs, sts, tms, cns, hds := cc.r.upAddrs[:0], cc.r.upStatuses[:0], cc.r.upTimes[:0], cc.r.upConnects[:0], cc.r.upHeaders[:0]
 	cc.r = request{}
 	cc.r.head.Headers = hdrs
+	cc.r.uri = uri
 	cc.r.resp.Headers = rh
 	cc.r.upAddrs, cc.r.upStatuses, cc.r.upTimes, cc.r.upConnects, cc.r.upHeaders = addrs, sts, tms, cns, hds
 }
@@ -584,4 +600,19 @@ func (cc *clientConn) linger() {
 		cc.close()
 		return
 	}
+}
+
+// firstLine returns the request line: the first non-empty line, without
+// its line ending.
+func firstLine(b []byte) []byte {
+	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return b
 }

@@ -7,7 +7,6 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
-	"headroom/internal/logs"
 )
 
 // buildUpstreamRequest appends the request as sent upstream: the request
@@ -369,8 +368,7 @@ func (cc *clientConn) relayResponse() {
 			cc.endResponse(false)
 			continue
 		}
-		cc.w.srv.log.Logf(logs.Error, cc.w.id, "upstream prematurely closed connection while reading upstream, client: %s, server: %s, request: \"%s\", upstream: \"http://%s%s\", host: \"%s\"",
-			cc.remote.Addr(), serverName(r.srv), requestLine(&r.head), r.peer.Conf.Addr, upstreamURI(r), r.head.Host)
+		cc.logError("upstream prematurely closed connection while reading upstream")
 		cc.upLogAppend(r.peer.Conf.Addr, r.status)
 		// What was relayed stays relayed; the client learns of the
 		// truncation from the closed connection.
@@ -402,7 +400,7 @@ func (cc *clientConn) consumeResponse() bool {
 	case http1.FramingChunked:
 		consumed, data, done, err := r.respDec.Next(avail)
 		if err != nil {
-			cc.w.srv.log.Logf(logs.Error, cc.w.id, "upstream sent invalid chunked response while reading upstream, client: %s", cc.remote.Addr())
+			cc.logError("upstream sent invalid chunked response while reading upstream")
 			cc.flush()
 			cc.abort()
 			return false

@@ -128,16 +128,16 @@ scan:
 // order and the first match wins; failing that the longest prefix is used.
 // final reports whether the choice may not be overridden by an enclosing
 // level's regexes. It returns nil when nothing matches.
-func findLocation(locs []*conf.Location, path string) (loc *conf.Location, final bool) {
+func findLocation(locs []*conf.Location, path []byte) (loc *conf.Location, final bool) {
 	var best *conf.Location
 	for _, l := range locs {
 		switch l.Match {
 		case conf.MatchExact:
-			if path == l.Path {
+			if string(path) == l.Path {
 				return l, true
 			}
 		case conf.MatchPrefix, conf.MatchPrefixNoRegex:
-			if strings.HasPrefix(path, l.Path) && (best == nil || len(l.Path) > len(best.Path)) {
+			if hasPrefix(path, l.Path) && (best == nil || len(l.Path) > len(best.Path)) {
 				best = l
 			}
 		}
@@ -155,9 +155,14 @@ func findLocation(locs []*conf.Location, path string) (loc *conf.Location, final
 		return best, true
 	}
 	for _, l := range locs {
-		if (l.Match == conf.MatchRegex || l.Match == conf.MatchRegexCaseless) && l.Regex.MatchString(path) {
+		if (l.Match == conf.MatchRegex || l.Match == conf.MatchRegexCaseless) && l.Regex.Match(path) {
 			return l, true
 		}
 	}
 	return best, false
+}
+
+// hasPrefix is strings.HasPrefix for a byte slice, without converting it.
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
 }

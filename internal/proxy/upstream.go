@@ -10,7 +10,6 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/engine"
-	"headroom/internal/http1"
 	"headroom/internal/logs"
 	"headroom/internal/upstream"
 )
@@ -71,8 +70,8 @@ func (cc *clientConn) connectNext() {
 	now := w.loop.Now()
 	peer := r.group.Pick(now, &r.tried)
 	if peer == nil {
-		w.srv.log.Logf(logs.Error, w.id, "no live upstreams while connecting to upstream, client: %s, server: %s, request: \"%s\", upstream: \"http://%s\", host: \"%s\"",
-			cc.remote.Addr(), serverName(r.srv), requestLine(&r.head), r.lc.ProxyPass.Host, r.head.Host)
+		r.peer = nil
+		cc.logError("no live upstreams while connecting to upstream")
 		cc.upLogAppend("", 502)
 		cc.respondError(502)
 		return
@@ -280,7 +279,7 @@ func onUpTimer(c *engine.Conn) {
 	case cc.state == stTunnel:
 		cc.close()
 	case cc.r.respHead:
-		cc.w.srv.log.Logf(logs.Error, cc.w.id, "upstream timed out (110: Connection timed out) while reading upstream, client: %s", cc.remote.Addr())
+		cc.logError("upstream timed out (110: Connection timed out) while reading upstream")
 		cc.abort()
 	case cc.r.upOutOff < len(cc.r.upOut) || !cc.r.bodyDone:
 		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while sending request to upstream")
@@ -483,8 +482,7 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 			msg += " while connecting to upstream"
 		}
 	}
-	w.srv.log.Logf(logs.Error, w.id, "%s, client: %s, server: %s, request: \"%s\", upstream: \"http://%s%s\", host: \"%s\"",
-		msg, cc.remote.Addr(), serverName(r.srv), requestLine(&r.head), peer.Conf.Addr, upstreamURI(r), r.head.Host)
+	cc.logError(msg)
 	status := 502
 	if kind == failTimeout {
 		status = 504
@@ -580,17 +578,35 @@ func serverName(s *conf.Server) string {
 	return ""
 }
 
-func requestLine(h *http1.Request) string {
-	v := "HTTP/1.1"
-	if h.Minor == 0 {
-		v = "HTTP/1.0"
+// logError writes an error log line with nginx's context: client,
+// server, request, upstream and host.
+func (cc *clientConn) logError(msg string) {
+	r := &cc.r
+	var b []byte
+	b = append(b, msg...)
+	b = append(b, ", client: "...)
+	b = cc.remote.Addr().AppendTo(b)
+	b = append(b, ", server: "...)
+	b = append(b, serverName(r.srv)...)
+	b = append(b, ", request: \""...)
+	b = append(b, r.line...)
+	b = append(b, '"')
+	if r.lc != nil && r.lc.ProxyPass != nil {
+		b = append(b, ", upstream: \"http://"...)
+		if r.peer != nil {
+			b = append(b, r.peer.Conf.Addr...)
+			b = appendUpstreamURI(b, r)
+		} else {
+			b = append(b, r.lc.ProxyPass.Host...)
+		}
+		b = append(b, '"')
 	}
-	return string(h.Method) + " " + string(h.Target) + " " + v
-}
-
-// upstreamURI is the URI sent upstream, for log messages.
-func upstreamURI(r *request) string {
-	return string(appendUpstreamURI(nil, r))
+	if r.head.Host != nil {
+		b = append(b, ", host: \""...)
+		b = append(b, r.head.Host...)
+		b = append(b, '"')
+	}
+	cc.w.srv.log.Logf(logs.Error, cc.w.id, "%s", b)
 }
 
 // appendUpstreamURI appends the request-target sent upstream: the
@@ -611,13 +627,13 @@ func appendUpstreamURI(b []byte, r *request) []byte {
 		return b
 	}
 	b = append(b, pp.URI...)
-	path := h.Path
-	if len(path) >= len(r.loc.Path) {
-		path = path[len(r.loc.Path):]
-	} else {
-		path = nil
+	// The normalised URI with the location's prefix replaced, escaped
+	// again for the wire, as nginx does.
+	var rest []byte
+	if len(r.uri) >= len(r.loc.Path) {
+		rest = r.uri[len(r.loc.Path):]
 	}
-	b = append(b, path...)
+	b = appendEscapedURI(b, rest)
 	if h.Query != nil {
 		b = append(b, '?')
 		b = append(b, h.Query...)

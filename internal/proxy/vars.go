@@ -48,16 +48,13 @@ func (cc *clientConn) appendVar(b []byte, name string) ([]byte, bool) {
 	case "hostname":
 		return append(b, hostname...), true
 	case "request":
-		if h.Method == nil {
-			return b, false
-		}
-		return append(b, requestLine(h)...), true
+		return append(b, r.line...), len(r.line) > 0
 	case "request_method":
 		return append(b, h.Method...), h.Method != nil
 	case "request_uri":
 		return append(b, h.Target...), h.Target != nil
 	case "uri", "document_uri":
-		return append(b, h.Path...), h.Path != nil
+		return append(b, r.uri...), r.uri != nil
 	case "args", "query_string":
 		return append(b, h.Query...), h.Query != nil
 	case "is_args":

@@ -1,0 +1,100 @@
+package proxy
+
+// normalizePath turns a request path into nginx's $uri: percent-escapes
+// decoded, runs of '/' merged (merge_slashes on), "." segments dropped and
+// ".." segments resolved. Locations are matched against the result, so
+// "/a/../b" and "/%62" reach the same location as "/b". It returns false
+// for a path that climbs above the root or decodes to a NUL byte, which
+// nginx answers with 400. dst is reused for the result.
+func normalizePath(dst, path []byte) ([]byte, bool) {
+	out := dst[:0]
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c == '%' {
+			if i+2 >= len(path) {
+				return nil, false
+			}
+			hi, ok1 := unhex(path[i+1])
+			lo, ok2 := unhex(path[i+2])
+			if !ok1 || !ok2 {
+				return nil, false
+			}
+			c = hi<<4 | lo
+			if c == 0 {
+				return nil, false
+			}
+			i += 2
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 || out[0] != '/' {
+		return nil, false
+	}
+	// Resolve segments in place: w is the write position.
+	w := 0
+	for r := 0; r < len(out); {
+		// out[r] is '/'.
+		for r+1 < len(out) && out[r+1] == '/' {
+			r++
+		}
+		end := r + 1
+		for end < len(out) && out[end] != '/' {
+			end++
+		}
+		seg := out[r+1 : end]
+		switch {
+		case len(seg) == 1 && seg[0] == '.':
+			if end == len(out) {
+				out[w] = '/'
+				w++
+			}
+		case len(seg) == 2 && seg[0] == '.' && seg[1] == '.':
+			if w == 0 {
+				return nil, false
+			}
+			for w--; w > 0 && out[w] != '/'; w-- {
+			}
+			if end == len(out) {
+				out[w] = '/'
+				w++
+			}
+		default:
+			out[w] = '/'
+			w++
+			w += copy(out[w:], seg)
+		}
+		r = end
+	}
+	if w == 0 {
+		out[0] = '/'
+		w = 1
+	}
+	return out[:w], true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// appendEscapedURI appends a decoded path escaped as nginx escapes a URI
+// it sends upstream: space, '#', '%', '?', control bytes and bytes above
+// 0x7e become %XX.
+func appendEscapedURI(b, p []byte) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	for _, c := range p {
+		if c <= ' ' || c == '#' || c == '%' || c == '?' || c >= 0x7f {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}
