@@ -69,11 +69,11 @@ type request struct {
 	// client's buffer.
 	line []byte
 	// uri is the normalised path ($uri), in a buffer kept across requests.
-	uri     []byte
-	start   time.Time
-	srv     *conf.Server
-	loc     *conf.Location
-	lc      *conf.LocConf
+	uri   []byte
+	start time.Time
+	srv   *conf.Server
+	loc   *conf.Location
+	lc    *conf.LocConf
 
 	status    int
 	keepAlive bool
@@ -90,6 +90,10 @@ type request struct {
 	bodyDec     http1.ChunkedDecoder
 	bodyDone    bool
 	bodyRead    int64
+	// bufferBody is set while a chunked body is read whole before it goes
+	// to an HTTP/1.0 upstream; body holds it.
+	bufferBody bool
+	body       []byte
 
 	// Upstream state.
 	up       *upConn
@@ -174,7 +178,9 @@ func onClientRead(c *engine.Conn) {
 	case stIdle, stHead:
 		cc.readHead()
 	case stProxy:
-		if !cc.r.bodyDone {
+		if cc.r.bufferBody {
+			cc.bufferBody()
+		} else if !cc.r.bodyDone {
 			cc.pumpBody()
 		} else if c.EOF && !cc.r.respHead {
 			// The client went away while the upstream works on its
@@ -351,6 +357,11 @@ func (cc *clientConn) tryHead() bool {
 		status := 400
 		if errors.As(err, &perr) {
 			status = perr.Status
+			if perr == http1.ErrHeaderTooLarge {
+				// nginx's internal code for this case, answered as 400
+				// with its own page.
+				status = 494
+			}
 		}
 		r.srv = cc.ln.vhosts.def
 		r.lc = r.srv.Loc
@@ -418,14 +429,9 @@ func (cc *clientConn) startRequest() {
 		cc.respondError(404)
 		return
 	}
-	if h.Chunked && lc.ProxyHTTPVersion != "1.1" {
-		// A chunked body cannot be streamed to an HTTP/1.0 upstream; nginx
-		// would buffer it whole first. headroom streams, so it asks for a
-		// length instead.
-		r.keepAlive = false
-		cc.respondError(411)
-		return
-	}
+	// A chunked body cannot be streamed to an HTTP/1.0 upstream: it is
+	// read whole first, as nginx does.
+	r.bufferBody = h.Chunked && lc.ProxyHTTPVersion != "1.1"
 	if h.ExpectContinue && !r.bodyDone && h.Minor >= 1 {
 		cc.out = append(cc.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -66,6 +67,23 @@ func skipClientHeader(name []byte, lc *conf.LocConf, connection []byte) bool {
 			return true
 		}
 	}
+	if bytes.IndexByte(name, '_') >= 0 {
+		// nginx ignores fields with underscores (underscores_in_headers
+		// off), so they never reach the upstream.
+		return true
+	}
+	if isHopByHop(name) || http1.EqualFold(name, "Content-Length") {
+		return true
+	}
+	if len(name) > 6 && http1.EqualFold(name[:6], "Proxy-") && !http1.EqualFold(name, "Proxy-Authorization") {
+		return true
+	}
+	return len(connection) > 0 && http1.HasToken(connection, string(name))
+}
+
+// isHopByHop reports the fields that describe one connection, not the
+// message (RFC 9110 7.6.1, RFC 9112 6.1 and 7).
+func isHopByHop(name []byte) bool {
 	switch len(name) {
 	case 2:
 		return http1.EqualFold(name, "TE")
@@ -73,16 +91,8 @@ func skipClientHeader(name []byte, lc *conf.LocConf, connection []byte) bool {
 		return http1.EqualFold(name, "Trailer") || http1.EqualFold(name, "Upgrade")
 	case 10:
 		return http1.EqualFold(name, "Connection") || http1.EqualFold(name, "Keep-Alive")
-	case 14:
-		return http1.EqualFold(name, "Content-Length")
 	case 17:
 		return http1.EqualFold(name, "Transfer-Encoding")
-	}
-	if len(name) > 6 && http1.EqualFold(name[:6], "Proxy-") && !http1.EqualFold(name, "Proxy-Authorization") {
-		return true
-	}
-	if len(connection) > 0 && http1.HasToken(connection, string(name)) {
-		return true
 	}
 	return false
 }
@@ -278,25 +288,13 @@ func headerValue(hs []http1.Header, name string) []byte {
 // by its own; X-Accel-*; X-Pad), hop-by-hop ones, and the body framing,
 // which headroom sets for the client's connection.
 func hideResponseHeader(name, connection []byte, framing http1.Framing) bool {
-	switch len(name) {
-	case 2:
-		return http1.EqualFold(name, "TE")
-	case 4:
-		return http1.EqualFold(name, "Date")
-	case 5:
-		return http1.EqualFold(name, "X-Pad")
-	case 6:
-		return http1.EqualFold(name, "Server")
-	case 7:
-		return http1.EqualFold(name, "Trailer") || http1.EqualFold(name, "Upgrade")
-	case 10:
-		return http1.EqualFold(name, "Connection") || http1.EqualFold(name, "Keep-Alive")
-	case 14:
-		// Content-Length stays when it frames the body, and for HEAD, 204
-		// and 304 answers, where it describes the body not sent.
-		return http1.EqualFold(name, "Content-Length") && (framing == http1.FramingChunked || framing == http1.FramingClose)
-	case 17:
-		return http1.EqualFold(name, "Transfer-Encoding")
+	if isHopByHop(name) || http1.EqualFold(name, "Date") || http1.EqualFold(name, "Server") || http1.EqualFold(name, "X-Pad") {
+		return true
+	}
+	// Content-Length stays when it frames the body, and for HEAD, 204 and
+	// 304 answers, where it describes the body not sent.
+	if http1.EqualFold(name, "Content-Length") && (framing == http1.FramingChunked || framing == http1.FramingClose) {
+		return true
 	}
 	if len(name) > 8 && http1.EqualFold(name[:8], "X-Accel-") {
 		return true

@@ -50,6 +50,10 @@ func (cc *clientConn) proxy() {
 	r := &cc.r
 	pp := r.lc.ProxyPass
 	r.group = cc.w.group(pp.Upstream)
+	if r.bufferBody {
+		cc.bufferBody()
+		return
+	}
 	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
 	cc.connectNext()
 }
@@ -294,147 +298,6 @@ func (cc *clientConn) sendRequest() {
 	if cc.state == stProxy && cc.r.up != nil && cc.r.up.c.ReadReady {
 		cc.readResponse()
 	}
-}
-
-// pumpBody moves the request head and body to the upstream: it writes
-// what is pending, then takes more body bytes from the client, until the
-// body is complete or one side would block.
-func (cc *clientConn) pumpBody() {
-	r := &cc.r
-	for {
-		if r.up == nil || r.up.connecting {
-			return
-		}
-		if r.upOutOff < len(r.upOut) {
-			if !cc.flushUp() {
-				return
-			}
-		}
-		if r.bodyDone {
-			cc.c.StopTimer()
-			if !r.respHead {
-				r.up.c.SetTimer(r.lc.ProxyReadTimeout)
-			}
-			return
-		}
-		if r.upOutOff == len(r.upOut) {
-			// Everything so far was sent; the buffer can be refilled,
-			// and the request can no longer be replayed from it.
-			r.upOut = r.upOut[:0]
-			r.upOutOff = 0
-		}
-		if cc.inPos < cc.inLen {
-			if !cc.consumeBody() {
-				return
-			}
-			continue
-		}
-		if !cc.c.ReadReady {
-			cc.c.SetTimer(r.lc.ClientBodyTimeout)
-			return
-		}
-		// Body bytes are read after the head, which stays in place for the
-		// log; the area after it is reused once its bytes were taken.
-		cc.inPos, cc.inLen = r.headLen, r.headLen
-		room := cc.in[cc.inLen:]
-		if len(room) > bufSize/2 {
-			room = room[:bufSize/2]
-		}
-		if left := r.bodyLeft; !r.bodyChunked && left < int64(len(room)) {
-			// Never read past the body: what follows belongs to the next
-			// request and must wait until this one is answered.
-			room = room[:left]
-		}
-		n, err := unix.Read(cc.c.Fd, room)
-		if n > 0 {
-			if n < len(room) {
-				cc.c.ReadReady = false
-			}
-			cc.inLen += n
-			continue
-		}
-		if err == unix.EAGAIN {
-			cc.c.ReadReady = false
-			continue
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		// The client closed before sending its whole body.
-		r.status = 400
-		cc.abort()
-		return
-	}
-}
-
-// consumeBody moves buffered body bytes into the upstream buffer. It
-// returns false when the request was ended (body too large or malformed).
-func (cc *clientConn) consumeBody() bool {
-	r := &cc.r
-	avail := cc.in[cc.inPos:cc.inLen]
-	room := bufSize - len(r.upOut)
-	if room <= 0 {
-		return true
-	}
-	if len(avail) > room {
-		avail = avail[:room]
-	}
-	if !r.bodyChunked {
-		if int64(len(avail)) > r.bodyLeft {
-			avail = avail[:r.bodyLeft]
-		}
-		r.upOut = append(r.upOut, avail...)
-		cc.inPos += len(avail)
-		r.bodyLeft -= int64(len(avail))
-		r.bodyRead += int64(len(avail))
-		r.bodyDone = r.bodyLeft == 0
-		return true
-	}
-	consumed, data, done, err := r.bodyDec.Next(avail)
-	if err != nil {
-		r.status = 400
-		cc.abort()
-		return false
-	}
-	r.bodyRead += int64(len(data))
-	if max := r.lc.ClientMaxBodySize; max > 0 && r.bodyRead > max {
-		cc.w.srv.log.Logf(logs.Error, cc.w.id, "client intended to send too large chunked body: %d bytes, client: %s", r.bodyRead, cc.remote.Addr())
-		r.status = 413
-		cc.abort()
-		return false
-	}
-	// A validated chunked body is passed on as it came, to an HTTP/1.1
-	// upstream (the only kind a chunked body is sent to).
-	r.upOut = append(r.upOut, avail[:consumed]...)
-	cc.inPos += consumed
-	r.bodyDone = done
-	if consumed == 0 && !done {
-		// The decoder needs more bytes than are buffered; keep them and
-		// read more after them.
-		if cc.inPos > r.headLen {
-			n := copy(cc.in[r.headLen:], cc.in[cc.inPos:cc.inLen])
-			cc.inPos, cc.inLen = r.headLen, r.headLen+n
-		}
-		if !cc.c.ReadReady {
-			cc.c.SetTimer(r.lc.ClientBodyTimeout)
-			return false
-		}
-		room := cc.in[cc.inLen:]
-		n, err := unix.Read(cc.c.Fd, room)
-		if n > 0 {
-			cc.inLen += n
-			return true
-		}
-		if err == unix.EAGAIN {
-			cc.c.ReadReady = false
-			cc.c.SetTimer(r.lc.ClientBodyTimeout)
-			return false
-		}
-		r.status = 400
-		cc.abort()
-		return false
-	}
-	return true
 }
 
 // flushUp writes pending bytes to the upstream; true when all are written.

@@ -1,0 +1,204 @@
+package proxy
+
+import (
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/logs"
+)
+
+// pumpBody moves the request head and body to the upstream: it writes
+// what is pending, then takes more body bytes from the client, until the
+// body is complete or one side would block.
+func (cc *clientConn) pumpBody() {
+	r := &cc.r
+	for {
+		if r.up == nil || r.up.connecting {
+			return
+		}
+		if r.upOutOff < len(r.upOut) {
+			if !cc.flushUp() {
+				return
+			}
+		}
+		if r.bodyDone {
+			cc.c.StopTimer()
+			if !r.respHead {
+				r.up.c.SetTimer(r.lc.ProxyReadTimeout)
+			}
+			return
+		}
+		// Everything so far was sent; the buffer can be refilled, and the
+		// request can no longer be replayed from it.
+		r.upOut = r.upOut[:0]
+		r.upOutOff = 0
+		if cc.inPos < cc.inLen {
+			if !cc.consumeBody() {
+				return
+			}
+			continue
+		}
+		if !cc.readBody(r.bodyLeft) {
+			return
+		}
+	}
+}
+
+// readBody reads more request body bytes after those buffered; body bytes
+// are kept after the head, which stays in place for the log. limit, when
+// positive, caps the read so that it never takes bytes past a body of
+// known length: they belong to the next request. It returns false when
+// the caller must stop: the socket would block (the body timer is armed)
+// or the request was ended.
+func (cc *clientConn) readBody(limit int64) bool {
+	r := &cc.r
+	if cc.inPos > r.headLen {
+		n := copy(cc.in[r.headLen:], cc.in[cc.inPos:cc.inLen])
+		cc.inPos, cc.inLen = r.headLen, r.headLen+n
+	}
+	if limit > 0 {
+		limit -= int64(cc.inLen - cc.inPos)
+	}
+	for {
+		if !cc.c.ReadReady {
+			cc.c.SetTimer(r.lc.ClientBodyTimeout)
+			return false
+		}
+		room := cc.in[cc.inLen:]
+		if len(room) > bufSize/2 {
+			room = room[:bufSize/2]
+		}
+		if limit > 0 && int64(len(room)) > limit {
+			room = room[:limit]
+		}
+		if len(room) == 0 {
+			// A chunk header longer than the buffer: not a request nginx
+			// would take either.
+			cc.failBody(400)
+			return false
+		}
+		n, err := unix.Read(cc.c.Fd, room)
+		if n > 0 {
+			if n < len(room) {
+				cc.c.ReadReady = false
+			}
+			cc.inLen += n
+			return true
+		}
+		switch err {
+		case unix.EAGAIN:
+			cc.c.ReadReady = false
+		case unix.EINTR:
+		default:
+			// The client closed before sending its whole body; nginx logs
+			// such a request with 400.
+			cc.logError("client prematurely closed connection")
+			r.status = 400
+			cc.abort()
+			return false
+		}
+	}
+}
+
+// failBody ends a request whose body is bad or too large: with an answer
+// when nothing of it reached an upstream yet, else by closing.
+func (cc *clientConn) failBody(status int) {
+	r := &cc.r
+	if r.sent || r.up != nil {
+		r.status = status
+		cc.abort()
+		return
+	}
+	r.keepAlive = false
+	cc.respondError(status)
+}
+
+// consumeBody moves buffered body bytes into the upstream buffer. It
+// returns false when the caller must stop.
+func (cc *clientConn) consumeBody() bool {
+	r := &cc.r
+	avail := cc.in[cc.inPos:cc.inLen]
+	if room := bufSize - len(r.upOut); len(avail) > room {
+		avail = avail[:room]
+	}
+	if !r.bodyChunked {
+		if int64(len(avail)) > r.bodyLeft {
+			avail = avail[:r.bodyLeft]
+		}
+		r.upOut = append(r.upOut, avail...)
+		cc.inPos += len(avail)
+		r.bodyLeft -= int64(len(avail))
+		r.bodyRead += int64(len(avail))
+		r.bodyDone = r.bodyLeft == 0
+		return true
+	}
+	consumed, _, done, ok := cc.decodeBody(avail)
+	if !ok {
+		return false
+	}
+	// A validated chunked body is passed on as it came, to an HTTP/1.1
+	// upstream (the only kind a chunked body is streamed to).
+	r.upOut = append(r.upOut, avail[:consumed]...)
+	if consumed == 0 && !done {
+		return cc.readBody(0)
+	}
+	return true
+}
+
+// decodeBody runs the chunked decoder over buffered bytes, enforcing
+// client_max_body_size. ok is false when the request was ended.
+func (cc *clientConn) decodeBody(avail []byte) (consumed int, data []byte, done, ok bool) {
+	r := &cc.r
+	consumed, data, done, err := r.bodyDec.Next(avail)
+	if err != nil {
+		cc.failBody(400)
+		return 0, nil, false, false
+	}
+	r.bodyRead += int64(len(data))
+	if limit := r.lc.ClientMaxBodySize; limit > 0 && r.bodyRead > limit {
+		cc.w.srv.log.Logf(logs.Error, cc.w.id, "client intended to send too large chunked body: %d bytes, client: %s", r.bodyRead, cc.remote.Addr())
+		cc.failBody(413)
+		return 0, nil, false, false
+	}
+	cc.inPos += consumed
+	r.bodyDone = done
+	return consumed, data, done, true
+}
+
+// bufferBody reads a whole chunked request body before it goes to an
+// HTTP/1.0 upstream, which cannot take chunked framing; the body is then
+// sent with a Content-Length, as nginx does. It is bounded by
+// client_max_body_size (or maxBufferedBody when that is 0).
+func (cc *clientConn) bufferBody() {
+	r := &cc.r
+	for !r.bodyDone {
+		if cc.inPos < cc.inLen {
+			consumed, data, _, ok := cc.decodeBody(cc.in[cc.inPos:cc.inLen])
+			if !ok {
+				return
+			}
+			if len(r.body)+len(data) > maxBufferedBody {
+				cc.failBody(413)
+				return
+			}
+			r.body = append(r.body, data...)
+			if consumed > 0 {
+				continue
+			}
+		}
+		if !cc.readBody(0) {
+			return
+		}
+	}
+	cc.c.StopTimer()
+	r.head.Chunked = false
+	r.head.ContentLength = int64(len(r.body))
+	r.bufferBody = false
+	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
+	r.upOut = append(r.upOut, r.body...)
+	r.body = nil
+	cc.connectNext()
+}
+
+// maxBufferedBody caps a buffered chunked body when client_max_body_size
+// is 0 (unlimited).
+const maxBufferedBody = 64 << 20
