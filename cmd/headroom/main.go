@@ -154,6 +154,9 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	if o.test {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stderr, "headroom: [warn] %v\n", w)
+		}
 		if !o.quiet {
 			fmt.Fprintf(stderr, "headroom: the configuration file %s syntax is ok\n", configName(o))
 			fmt.Fprintf(stderr, "headroom: configuration file %s test is successful\n", configName(o))
@@ -289,6 +292,9 @@ func serve(cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
 		fmt.Fprint(stderr, msg)
 		errlog.Logf(logs.Emerg, 0, format, args...)
 		return 1
+	}
+	for _, w := range cfg.Warnings {
+		errlog.Logf(logs.Warn, 0, "%v", w)
 	}
 	var targets []logs.Target
 	for _, e := range cfg.ErrorLogs {

@@ -36,6 +36,26 @@ type Config struct {
 	Events Events
 	// HTTP is nil when the configuration has no http block.
 	HTTP *HTTP
+
+	// Unsupported lists the real nginx directives (or parameters) that
+	// headroom does not implement, in the order met; it is only filled when
+	// LoadOptions.Lenient is set, since otherwise the first one is an error.
+	Unsupported []Unsupported
+	// Warnings are the non-fatal findings nginx logs at level "warn" while
+	// reading a configuration, such as conflicting server names.
+	Warnings []*Error
+}
+
+// Unsupported is one nginx directive or parameter that headroom does not
+// implement, found while loading in lenient mode.
+type Unsupported struct {
+	// Name is the directive name, e.g. "gzip" or "listen".
+	Name string
+	// Detail says what exactly is unsupported when it is not the whole
+	// directive, e.g. `parameter "ssl"`; empty otherwise.
+	Detail string
+	File   string
+	Line   int
 }
 
 // SourceFile is one configuration file as read.
@@ -114,7 +134,10 @@ type Server struct {
 	// Locations is the top-level location tree of this server.
 	Locations []*Location
 	// Loc holds the server-level settings (merged from http); locations
-	// inherit from it, and requests that match no location use it.
+	// inherit from it, and requests that match no location use it. A
+	// server-level "return" (Loc.Return) runs before location matching, as
+	// in nginx's server rewrite phase; ProxyPass is never set here because
+	// proxy_pass is only allowed in locations.
 	Loc *LocConf
 	// File and Line locate the "server" directive.
 	File string
@@ -154,7 +177,9 @@ type Location struct {
 // LocConf holds the settings of the http, server and location levels. After
 // merging, every field is set (inherited or nginx's default).
 type LocConf struct {
-	// ProxyPass is nil when the location does not proxy.
+	// ProxyPass is nil when the location does not proxy. It is not
+	// inherited: as in nginx, a nested location without its own proxy_pass
+	// does not proxy.
 	ProxyPass *ProxyPass
 	// ProxySetHeaders are the headers sent upstream, in order, after nginx's
 	// defaults have been applied (Host $proxy_host, Connection close) and
@@ -172,6 +197,9 @@ type LocConf struct {
 	ProxyNextUpstreamTries int // 0 = unlimited (default)
 
 	// Return is non-nil when the location answers itself with "return".
+	// Like nginx's rewrite directives it is not inherited by nested
+	// locations; when several are written the first one wins, since the
+	// others can never run.
 	Return *Return
 	// AddHeaders are added to responses (with "always" only to every
 	// status; otherwise to 200, 201, 204, 206, 301, 302, 303, 304, 307, 308).
@@ -179,6 +207,9 @@ type LocConf struct {
 
 	KeepaliveTimeout  time.Duration // default 75s; 0 disables keep-alive
 	KeepaliveRequests int           // default 1000
+	// KeepaliveHeaderTimeout is the optional second keepalive_timeout
+	// argument, sent as "Keep-Alive: timeout=N"; 0 means no such header.
+	KeepaliveHeaderTimeout time.Duration
 
 	ClientMaxBodySize   int64         // default 1m; 0 = unlimited
 	ClientHeaderTimeout time.Duration // default 60s
@@ -237,9 +268,13 @@ type Return struct {
 type ProxyPass struct {
 	// Scheme is "http" (https is not supported yet and rejected).
 	Scheme string
-	// Host is the host part as written: an upstream name or host[:port];
-	// it is also the default value of $proxy_host.
+	// Host is the host part as written: an upstream name or host[:port].
 	Host string
+	// ProxyHost is the value of $proxy_host (the default Host header sent
+	// upstream): the host, with ":port" only when the port is not 80.
+	ProxyHost string
+	// ProxyPort is the value of $proxy_port: the port as written, or "80".
+	ProxyPort string
 	// Upstream is the upstream group the request goes to: either a named
 	// upstream{} block or an implicit one made for host:port.
 	Upstream *Upstream

@@ -395,7 +395,11 @@ func (cc *clientConn) startRequest() {
 		return
 	}
 	r.uri = uri
-	r.loc, _ = findLocation(r.srv.Locations, r.uri)
+	// A server-level "return" runs before locations are matched, as
+	// nginx's server rewrite phase does.
+	if r.srv.Loc.Return == nil {
+		r.loc, _ = findLocation(r.srv.Locations, r.uri)
+	}
 	if r.loc != nil {
 		r.lc = r.loc.Loc
 	} else {
@@ -501,6 +505,10 @@ func (cc *clientConn) flush() bool {
 	}
 	cc.out = cc.out[:0]
 	cc.outOff = 0
+	if cc.state == stProxy && cc.r.bodyDone {
+		// send_timeout covers a blocked write only.
+		cc.c.StopTimer()
+	}
 	return true
 }
 

@@ -124,7 +124,7 @@ func (cc *clientConn) readResponse() {
 				return
 			}
 			if err != http1.ErrNeedMore {
-				cc.upstreamFailed(failInvalidHeader, nil, "upstream sent invalid header")
+				cc.upstreamFailed(failInvalidHeader, nil, "upstream sent invalid header while reading response header from upstream")
 				return
 			}
 			if r.upInLen == len(r.upIn) {
@@ -132,7 +132,7 @@ func (cc *clientConn) readResponse() {
 					n := copy(r.upIn, r.upIn[r.upPos:r.upInLen])
 					r.upInLen, r.upPos = n, 0
 				} else {
-					cc.upstreamFailed(failInvalidHeader, nil, "upstream sent too big header")
+					cc.upstreamFailed(failInvalidHeader, nil, "upstream sent too big header while reading response header from upstream")
 					return
 				}
 			}
@@ -155,13 +155,15 @@ func (cc *clientConn) readResponse() {
 		if err == nil {
 			cc.upstreamFailed(failError, nil, "upstream prematurely closed connection while reading response header from upstream")
 		} else {
-			cc.upstreamFailed(failError, err, "recv() failed")
+			cc.upstreamFailed(failError, err, "recv() failed (%s) while reading response header from upstream")
 		}
 		return
 	}
 }
 
-var responseLimits = &http1.Limits{MaxRequestLine: bufSize, MaxHeaderLine: bufSize, MaxHeaderBytes: bufSize, MaxHeaders: 1000}
+// responseLimits bound an upstream's response head by nginx's default
+// proxy_buffer_size, one memory page: a larger head is a 502, as in nginx.
+var responseLimits = &http1.Limits{MaxRequestLine: 4096, MaxHeaderLine: 4096, MaxHeaderBytes: 4096, MaxHeaders: 1000}
 
 // startResponse sends the response head to the client and starts
 // relaying the body.
@@ -195,7 +197,7 @@ func (cc *clientConn) startResponse() {
 	r.respLeft = resp.ContentLength
 	upgrade := resp.Status == 101
 	if upgrade && !r.head.Upgrade {
-		cc.upstreamFailed(failInvalidHeader, nil, "upstream sent unexpected 101 response")
+		cc.upstreamFailed(failInvalidHeader, nil, "upstream sent unexpected 101 response while reading response header from upstream")
 		return
 	}
 	if r.head.Minor == 0 && (r.framing == http1.FramingChunked || r.framing == http1.FramingClose) {
@@ -346,9 +348,15 @@ func (cc *clientConn) relayResponse() {
 			uc.c.SetTimer(r.lc.ProxyReadTimeout)
 			return
 		}
-		n, err := unix.Read(uc.c.Fd, r.upIn)
+		// Read no more than out can take without growing past its pooled
+		// size (a chunk frame adds at most 20 bytes).
+		room := r.upIn
+		if free := cap(cc.out) - len(cc.out) - 20; free < len(room) {
+			room = room[:max(free, 1024)]
+		}
+		n, err := unix.Read(uc.c.Fd, room)
 		if n > 0 {
-			if n < len(r.upIn) {
+			if n < len(room) {
 				uc.c.ReadReady = false
 			}
 			r.upPos, r.upInLen = 0, n

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -101,7 +102,7 @@ func (cc *clientConn) connectNext() {
 			w.warnf(logs.Alert, "%d worker_connections are not enough while connecting to upstream", w.loop.Slots())
 		}
 		peer.Active--
-		cc.upstreamFailed(failError, err, "connect() failed")
+		cc.upstreamFailed(failError, err, "connect() failed (%s) while connecting to upstream")
 		return
 	}
 	uc.cc = cc
@@ -251,7 +252,7 @@ func onUpWrite(c *engine.Conn) {
 	if uc.connecting {
 		uc.connecting = false
 		if errno, _ := unix.GetsockoptInt(c.Fd, unix.SOL_SOCKET, unix.SO_ERROR); errno != 0 {
-			cc.upstreamFailed(failError, unix.Errno(errno), "connect() failed")
+			cc.upstreamFailed(failError, unix.Errno(errno), "connect() failed (%s) while connecting to upstream")
 			return
 		}
 		cc.r.upConnect = cc.w.loop.Now().Sub(cc.r.upStart)
@@ -319,9 +320,11 @@ func (cc *clientConn) flushUp() bool {
 		if err == unix.EINTR {
 			continue
 		}
-		cc.upstreamFailed(failError, err, "writev() failed")
+		cc.upstreamFailed(failError, err, "writev() failed (%s) while sending request to upstream")
 		return false
 	}
+	// proxy_send_timeout covers a blocked write only.
+	uc.c.StopTimer()
 	return true
 }
 
@@ -335,15 +338,14 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 	peer := r.peer
 	msg := what
 	if err != nil {
+		// what has one %s for the error, formatted as nginx does:
+		// "111: Connection refused".
+		detail := err.Error()
 		var errno unix.Errno
 		if errors.As(err, &errno) {
-			msg += " (" + strconv.Itoa(int(errno)) + ": " + errnoText(errno) + ")"
-		} else {
-			msg += " (" + err.Error() + ")"
+			detail = strconv.Itoa(int(errno)) + ": " + errnoText(errno)
 		}
-		if what != "upstream prematurely closed connection" {
-			msg += " while connecting to upstream"
-		}
+		msg = strings.Replace(what, "%s", detail, 1)
 	}
 	cc.logError(msg)
 	status := 502

@@ -105,15 +105,12 @@ func (cc *clientConn) appendVar(b []byte, name string) ([]byte, bool) {
 		return append(b, NginxVersion...), true
 	case "proxy_host":
 		if r.lc != nil && r.lc.ProxyPass != nil {
-			return append(b, r.lc.ProxyPass.Host...), true
+			return append(b, r.lc.ProxyPass.ProxyHost...), true
 		}
 		return b, false
 	case "proxy_port":
 		if r.lc != nil && r.lc.ProxyPass != nil {
-			if i := strings.LastIndexByte(r.lc.ProxyPass.Host, ':'); i >= 0 {
-				return append(b, r.lc.ProxyPass.Host[i+1:]...), true
-			}
-			return append(b, "80"...), true
+			return append(b, r.lc.ProxyPass.ProxyPort...), true
 		}
 		return b, false
 	case "proxy_add_x_forwarded_for":

@@ -1,0 +1,174 @@
+package conf
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"headroom/internal/vars"
+)
+
+// Dump renders the typed configuration as indented text, one setting per
+// line and every field shown, so that golden tests catch any change in
+// parsing, defaults or merging. Maps are printed in sorted order.
+func Dump(c *Config) string {
+	d := &dumper{}
+	d.line(0, "file %s", c.File)
+	d.line(0, "prefix %s", c.Prefix)
+	for _, f := range c.Files {
+		d.line(0, "read %s (%d bytes)", f.Path, len(f.Content))
+	}
+	d.line(0, "worker_processes %d", c.WorkerProcesses)
+	d.line(0, "worker_rlimit_nofile %d", c.WorkerRlimitNofile)
+	d.line(0, "pid %q", c.PID)
+	d.line(0, "user %q", c.User)
+	d.line(0, "daemon %v", c.Daemon)
+	for _, e := range c.ErrorLogs {
+		d.line(0, "error_log %s %s", e.Path, e.Level)
+	}
+	d.line(0, "events worker_connections=%d multi_accept=%v accept_mutex=%v use=%q",
+		c.Events.WorkerConnections, c.Events.MultiAccept, c.Events.AcceptMutex, c.Events.Use)
+	for _, u := range c.Unsupported {
+		d.line(0, "unsupported %s %q %s:%d", u.Name, u.Detail, u.File, u.Line)
+	}
+	for _, w := range c.Warnings {
+		d.line(0, "warning %s", w.Error())
+	}
+	if c.HTTP == nil {
+		d.line(0, "no http")
+		return d.String()
+	}
+	h := c.HTTP
+	d.line(0, "http")
+	for _, name := range sortedKeys(h.LogFormats) {
+		f := h.LogFormats[name]
+		d.line(1, "log_format %s escape=%s %s", f.Name, f.Escape, tmpl(f.Template))
+	}
+	for _, name := range sortedKeys(h.Upstreams) {
+		u := h.Upstreams[name]
+		d.line(1, "upstream %q implicit=%v keepalive=%d keepalive_requests=%d keepalive_timeout=%s keepalive_time=%s at %s:%d",
+			u.Name, u.Implicit, u.Keepalive, u.KeepaliveRequests, dur(u.KeepaliveTimeout), dur(u.KeepaliveTime), u.File, u.Line)
+		for _, s := range u.Servers {
+			d.line(2, "server %s name=%q weight=%d max_fails=%d fail_timeout=%s max_conns=%d backup=%v down=%v",
+				s.Addr, s.Name, s.Weight, s.MaxFails, dur(s.FailTimeout), s.MaxConns, s.Backup, s.Down)
+		}
+	}
+	for _, s := range h.Servers {
+		d.line(1, "server at %s:%d", s.File, s.Line)
+		for _, l := range s.Listens {
+			d.line(2, "listen %s default_server=%v reuseport=%v backlog=%d at %s:%d",
+				l.Addr, l.DefaultServer, l.ReusePort, l.Backlog, l.File, l.Line)
+		}
+		for _, n := range s.Names {
+			d.line(2, "server_name %s %q", nameKinds[n.Kind], n.Name)
+		}
+		d.loc(2, s.Loc)
+		for _, l := range s.Locations {
+			d.location(2, l)
+		}
+	}
+	return d.String()
+}
+
+var nameKinds = map[ServerNameKind]string{
+	NameExact: "exact", NameWildcardPrefix: "prefix", NameWildcardSuffix: "suffix", NameRegex: "regex",
+}
+
+var matchNames = map[LocationMatch]string{
+	MatchPrefix: "", MatchExact: "= ", MatchPrefixNoRegex: "^~ ", MatchRegex: "~ ", MatchRegexCaseless: "~* ",
+}
+
+type dumper struct{ strings.Builder }
+
+func (d *dumper) line(depth int, format string, args ...any) {
+	d.WriteString(strings.Repeat("  ", depth))
+	fmt.Fprintf(d, format, args...)
+	d.WriteByte('\n')
+}
+
+func (d *dumper) location(depth int, l *Location) {
+	d.line(depth, "location %s%q at %s:%d", matchNames[l.Match], l.Path, l.File, l.Line)
+	d.loc(depth+1, l.Loc)
+	for _, c := range l.Locations {
+		d.location(depth+1, c)
+	}
+}
+
+func (d *dumper) loc(depth int, c *LocConf) {
+	if p := c.ProxyPass; p != nil {
+		up := "<nil>"
+		if p.Upstream != nil {
+			up = strconv.Quote(p.Upstream.Name)
+		}
+		d.line(depth, "proxy_pass %s://%s uri=%q has_uri=%v proxy_host=%q proxy_port=%q upstream=%s",
+			p.Scheme, p.Host, p.URI, p.HasURI, p.ProxyHost, p.ProxyPort, up)
+	}
+	if r := c.Return; r != nil {
+		text := "<none>"
+		if r.Text != nil {
+			text = tmpl(r.Text)
+		}
+		d.line(depth, "return %d %s", r.Code, text)
+	}
+	var hs []string
+	for _, h := range c.ProxySetHeaders {
+		hs = append(hs, h.Name+":"+tmpl(h.Value))
+	}
+	d.line(depth, "proxy_set_headers %s", strings.Join(hs, " "))
+	d.line(depth, "proxy_http_version %s", c.ProxyHTTPVersion)
+	d.line(depth, "proxy_timeouts connect=%s read=%s send=%s",
+		dur(c.ProxyConnectTimeout), dur(c.ProxyReadTimeout), dur(c.ProxySendTimeout))
+	d.line(depth, "proxy_next_upstream %s tries=%d", nextNames(c.ProxyNextUpstream), c.ProxyNextUpstreamTries)
+	for _, h := range c.AddHeaders {
+		d.line(depth, "add_header %s %s always=%v", h.Name, tmpl(h.Value), h.Always)
+	}
+	d.line(depth, "keepalive timeout=%s header=%s requests=%d",
+		dur(c.KeepaliveTimeout), dur(c.KeepaliveHeaderTimeout), c.KeepaliveRequests)
+	d.line(depth, "client max_body=%d header_timeout=%s body_timeout=%s send_timeout=%s large_header_buffers=%d*%d",
+		c.ClientMaxBodySize, dur(c.ClientHeaderTimeout), dur(c.ClientBodyTimeout), dur(c.SendTimeout),
+		c.LargeClientHeaderBuffersNum, c.LargeClientHeaderBuffersSize)
+	if len(c.AccessLogs) == 0 {
+		d.line(depth, "access_log off")
+	}
+	for _, a := range c.AccessLogs {
+		d.line(depth, "access_log %s %s", a.Path, a.Format.Name)
+	}
+}
+
+// tmpl shows a template by its source; how templates split into parts is
+// the vars package's business and tested there.
+func tmpl(t *vars.Template) string {
+	if t == nil {
+		return "<nil>"
+	}
+	return strconv.Quote(t.Source)
+}
+
+func dur(d time.Duration) string {
+	return d.String()
+}
+
+func nextNames(n NextUpstream) string {
+	if n == 0 {
+		return "off"
+	}
+	var names []string
+	for name, bit := range nextUpstreamNames {
+		if n&bit != 0 && bit != nextOff {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,857 @@
+package conf
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"regexp/syntax"
+	"strconv"
+	"strings"
+	"time"
+
+	"headroom/internal/vars"
+)
+
+// httpBuild collects the http block while it is read; finishHTTP turns it
+// into the HTTP value once the block is complete, as nginx does its
+// merging and checks at the end of the http block.
+type httpBuild struct {
+	node      *Node
+	raw       *rawLoc
+	servers   []*serverBuild
+	upstreams []*upstreamBuild
+	formats   map[string]*LogFormat
+	// addrs tracks each listening address for nginx's duplicate checks.
+	addrs     map[string]*addrEntry
+	addrOrder []string
+}
+
+// addrEntry is one listening address and the servers on it.
+type addrEntry struct {
+	text          string
+	servers       []*serverBuild
+	optionsSet    bool
+	defaultServer bool
+	backlog       int
+	reusePort     bool
+}
+
+// serverBuild is a server block being read.
+type serverBuild struct {
+	node      *Node
+	raw       *rawLoc
+	listens   []Listen
+	names     []ServerName
+	locations []*locBuild
+}
+
+// locBuild is a location block being read.
+type locBuild struct {
+	node     *Node
+	match    LocationMatch
+	path     string
+	regex    *regexp.Regexp
+	raw      *rawLoc
+	children []*locBuild
+}
+
+// rawLoc holds the settings written at one level (http, server or
+// location); nil pointers and nil slices mean "not set here", so that the
+// merge can tell inheritance from explicit values as nginx's UNSET
+// markers do.
+type rawLoc struct {
+	proxyPass              *ProxyPass
+	proxySetHeaders        []HeaderTemplate
+	proxyHTTPVersion       *string
+	proxyConnectTimeout    *time.Duration
+	proxyReadTimeout       *time.Duration
+	proxySendTimeout       *time.Duration
+	proxyNextUpstream      *NextUpstream
+	proxyNextUpstreamTries *int
+	ret                    *Return
+	addHeaders             []AddHeader
+	keepaliveTimeout       *time.Duration
+	keepaliveHeader        *time.Duration
+	keepaliveRequests      *int
+	clientMaxBodySize      *int64
+	clientHeaderTimeout    *time.Duration
+	clientBodyTimeout      *time.Duration
+	sendTimeout            *time.Duration
+	lchbNum                *int
+	lchbSize               *int
+	accessLogs             []AccessLog
+	accessLogSet           bool
+	accessLogOff           bool
+}
+
+// nextOff marks "proxy_next_upstream off" until the merge turns it into
+// the empty set.
+const nextOff NextUpstream = 1 << 15
+
+// combined is nginx's predefined log format.
+const combined = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
+
+func httpDirectives() []*directive {
+	const hsl = ctxHTTP | ctxServer | ctxLocation
+	return []*directive{
+		{name: "server", ctx: ctxHTTP, args: argNone, block: true, set: setServer,
+			syntax: "server { ... }",
+			doc:    "Defines a virtual server."},
+		{name: "listen", ctx: ctxServer, args: arg1More, set: setListen,
+			syntax: "listen address[:port] | port [default_server] [reuseport] [backlog=number];", def: "*:80",
+			doc: "Sets the address and port the server accepts connections on; names are resolved when the configuration is read."},
+		{name: "server_name", ctx: ctxServer, args: arg1More, set: setServerName,
+			syntax: "server_name name ...;", def: `""`,
+			doc: "Sets the names (exact, *.wildcard, wildcard.*, .domain or ~regex) that select this server by the Host header."},
+		{name: "location", ctx: ctxServer | ctxLocation, args: take12, block: true, set: setLocation,
+			syntax: "location [ = | ^~ | ~ | ~* ] uri { ... }",
+			doc:    "Sets configuration by request URI, matched in nginx's order: exact, longest prefix, regexes in order."},
+		{name: "proxy_pass", ctx: ctxLocation, args: arg1, set: setProxyPass,
+			syntax: "proxy_pass http://upstream | http://host[:port][/uri];",
+			doc:    "Passes requests to an upstream group or address; a URI part replaces the matched location prefix."},
+		{name: "proxy_set_header", ctx: hsl, args: arg2, set: setProxySetHeader,
+			syntax: "proxy_set_header field value;", def: "Host $proxy_host; Connection close",
+			doc: "Sets a request header sent upstream; an empty value drops the header. Inherited only by levels with none of their own."},
+		{name: "proxy_http_version", ctx: hsl, args: arg1, set: setProxyHTTPVersion,
+			syntax: "proxy_http_version 1.0 | 1.1;", def: "1.0",
+			doc: "Sets the HTTP version used upstream; 1.1 is needed for upstream keep-alive."},
+		{name: "proxy_connect_timeout", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.proxyConnectTimeout }),
+			syntax: "proxy_connect_timeout time;", def: "60s",
+			doc: "Limits the time to establish an upstream connection."},
+		{name: "proxy_read_timeout", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.proxyReadTimeout }),
+			syntax: "proxy_read_timeout time;", def: "60s",
+			doc: "Limits the time between two reads from the upstream."},
+		{name: "proxy_send_timeout", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.proxySendTimeout }),
+			syntax: "proxy_send_timeout time;", def: "60s",
+			doc: "Limits the time between two writes to the upstream."},
+		{name: "proxy_next_upstream", ctx: hsl, args: arg1More, set: setProxyNextUpstream,
+			syntax: "proxy_next_upstream error | timeout | invalid_header | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | non_idempotent | off ...;", def: "error timeout",
+			doc: "Sets when a request is retried on the next upstream server."},
+		{name: "proxy_next_upstream_tries", ctx: hsl, args: arg1, set: numSlot(func(r *rawLoc) **int { return &r.proxyNextUpstreamTries }),
+			syntax: "proxy_next_upstream_tries number;", def: "0",
+			doc: "Limits the number of tries across upstream servers; 0 is unlimited."},
+		{name: "return", ctx: ctxServer | ctxLocation, args: take12, set: setReturn,
+			syntax: "return code [text] | code URL | URL;",
+			doc:    "Answers with a status and a body or redirect; at server level it runs before location matching."},
+		{name: "add_header", ctx: hsl, args: take23, set: setAddHeader,
+			syntax: "add_header name value [always];",
+			doc:    "Adds a response header for successful and redirect statuses, or to every status with always. Inherited only by levels with none of their own."},
+		{name: "keepalive_timeout", ctx: hsl, args: take12, set: setKeepaliveTimeout,
+			syntax: "keepalive_timeout timeout [header_timeout];", def: "75s",
+			doc: "Sets how long an idle client connection stays open (0 disables keep-alive) and the optional Keep-Alive header value."},
+		{name: "keepalive_requests", ctx: hsl, args: arg1, set: numSlot(func(r *rawLoc) **int { return &r.keepaliveRequests }),
+			syntax: "keepalive_requests number;", def: "1000",
+			doc: "Limits the requests served over one client connection."},
+		{name: "client_max_body_size", ctx: hsl, args: arg1, set: setClientMaxBodySize,
+			syntax: "client_max_body_size size;", def: "1m",
+			doc: "Limits the request body size (413 beyond it); 0 is unlimited."},
+		{name: "client_header_timeout", ctx: ctxHTTP | ctxServer, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.clientHeaderTimeout }),
+			syntax: "client_header_timeout time;", def: "60s",
+			doc: "Limits the time to receive the request header (408 beyond it)."},
+		{name: "client_body_timeout", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.clientBodyTimeout }),
+			syntax: "client_body_timeout time;", def: "60s",
+			doc: "Limits the time between two reads of the request body."},
+		{name: "send_timeout", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.sendTimeout }),
+			syntax: "send_timeout time;", def: "60s",
+			doc: "Limits the time between two writes of the response to the client."},
+		{name: "large_client_header_buffers", ctx: ctxHTTP | ctxServer, args: arg2, set: setLargeClientHeaderBuffers,
+			syntax: "large_client_header_buffers number size;", def: "4 8k",
+			doc: "Limits the request line and header fields: a longer request line gets 414, a longer field 400."},
+		{name: "access_log", ctx: hsl, args: arg1More, set: setAccessLog,
+			syntax: "access_log path [format] | off;", def: "logs/access.log combined",
+			doc: "Adds an access log in a named format; off disables logging at this level. Inherited only by levels with none of their own."},
+		{name: "log_format", ctx: ctxHTTP, args: arg2More, set: setLogFormat,
+			syntax: "log_format name [escape=default|json|none] string ...;", def: "combined \"" + combined + "\"",
+			doc: "Defines a named access log format; the strings are concatenated. combined is predefined."},
+		{name: "upstream", ctx: ctxHTTP, args: arg1, block: true, set: setUpstream,
+			syntax: "upstream name { ... }",
+			doc:    "Defines a group of servers that proxy_pass can name."},
+	}
+}
+
+func setHTTP(b *builder, n *Node, _ *scope) error {
+	if b.http != nil {
+		return errAt(n, "\"http\" directive is duplicate")
+	}
+	comb := &LogFormat{Name: "combined", Escape: "default", Template: mustTemplate(combined)}
+	h := &httpBuild{
+		node:    n,
+		raw:     &rawLoc{},
+		formats: map[string]*LogFormat{"combined": comb},
+		addrs:   map[string]*addrEntry{},
+	}
+	b.http = h
+	if err := b.run(n.Block, &scope{ctx: ctxHTTP, raw: h.raw}); err != nil {
+		return err
+	}
+	return b.finishHTTP()
+}
+
+func setServer(b *builder, n *Node, _ *scope) error {
+	s := &serverBuild{node: n, raw: &rawLoc{}}
+	b.http.servers = append(b.http.servers, s)
+	return b.run(n.Block, &scope{ctx: ctxServer, raw: s.raw, srv: s})
+}
+
+// duplicate is nginx's message for a directive set twice at one level.
+func duplicate(n *Node) error {
+	return errAt(n, "\"%s\" directive is duplicate", n.Name)
+}
+
+// msecSlot makes a handler for a time value in milliseconds.
+func msecSlot(field func(*rawLoc) **time.Duration) func(*builder, *Node, *scope) error {
+	return func(b *builder, n *Node, sc *scope) error {
+		p := field(sc.raw)
+		if *p != nil {
+			return duplicate(n)
+		}
+		d, ok := parseTime(n.Args[0], false)
+		if !ok {
+			return errAt(n, "\"%s\" directive invalid value", n.Name)
+		}
+		*p = &d
+		return nil
+	}
+}
+
+// numSlot makes a handler for a plain number.
+func numSlot(field func(*rawLoc) **int) func(*builder, *Node, *scope) error {
+	return func(b *builder, n *Node, sc *scope) error {
+		p := field(sc.raw)
+		if *p != nil {
+			return duplicate(n)
+		}
+		v, ok := atoi(n.Args[0])
+		if !ok {
+			return errAt(n, "\"%s\" directive invalid number", n.Name)
+		}
+		*p = &v
+		return nil
+	}
+}
+
+func setClientMaxBodySize(b *builder, n *Node, sc *scope) error {
+	if sc.raw.clientMaxBodySize != nil {
+		return duplicate(n)
+	}
+	v, ok := parseOffset(n.Args[0])
+	if !ok {
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
+	}
+	sc.raw.clientMaxBodySize = &v
+	return nil
+}
+
+func setLargeClientHeaderBuffers(b *builder, n *Node, sc *scope) error {
+	if sc.raw.lchbNum != nil {
+		return duplicate(n)
+	}
+	num, ok := atoi(n.Args[0])
+	if !ok || num == 0 {
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
+	}
+	size, ok := parseSize(n.Args[1])
+	if !ok || size == 0 || size > 1<<31 {
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
+	}
+	s := int(size)
+	sc.raw.lchbNum, sc.raw.lchbSize = &num, &s
+	return nil
+}
+
+func setKeepaliveTimeout(b *builder, n *Node, sc *scope) error {
+	if sc.raw.keepaliveTimeout != nil {
+		return duplicate(n)
+	}
+	d, ok := parseTime(n.Args[0], false)
+	if !ok {
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
+	}
+	sc.raw.keepaliveTimeout = &d
+	if len(n.Args) == 2 {
+		// The header timeout is in whole seconds, as nginx parses it.
+		h, ok := parseTime(n.Args[1], true)
+		if !ok {
+			return errAt(n, "\"%s\" directive invalid value", n.Name)
+		}
+		sc.raw.keepaliveHeader = &h
+	}
+	return nil
+}
+
+func setProxyHTTPVersion(b *builder, n *Node, sc *scope) error {
+	if sc.raw.proxyHTTPVersion != nil {
+		return duplicate(n)
+	}
+	v := n.Args[0]
+	if v != "1.0" && v != "1.1" {
+		return errAt(n, "invalid value \"%s\"", v)
+	}
+	sc.raw.proxyHTTPVersion = &v
+	return nil
+}
+
+var nextUpstreamNames = map[string]NextUpstream{
+	"error":          NextError,
+	"timeout":        NextTimeout,
+	"invalid_header": NextInvalidHeader,
+	"http_500":       NextHTTP500,
+	"http_502":       NextHTTP502,
+	"http_503":       NextHTTP503,
+	"http_504":       NextHTTP504,
+	"http_403":       NextHTTP403,
+	"http_404":       NextHTTP404,
+	"http_429":       NextHTTP429,
+	"non_idempotent": NextNonIdempotent,
+	"off":            nextOff,
+}
+
+// setProxyNextUpstream follows nginx's bit-mask directives: repeating the
+// directive at one level adds to the set, and a repeated value is only a
+// warning.
+func setProxyNextUpstream(b *builder, n *Node, sc *scope) error {
+	var set NextUpstream
+	if sc.raw.proxyNextUpstream != nil {
+		set = *sc.raw.proxyNextUpstream
+	}
+	for _, a := range n.Args {
+		bit, ok := nextUpstreamNames[strings.ToLower(a)]
+		if !ok {
+			if strings.EqualFold(a, "updating") {
+				if err := b.unsupportedParam(n, "updating"); err != nil {
+					return err
+				}
+				continue
+			}
+			return errAt(n, "invalid value \"%s\"", a)
+		}
+		if set&bit != 0 {
+			b.warn(errAt(n, "duplicate value \"%s\"", a))
+		}
+		set |= bit
+	}
+	sc.raw.proxyNextUpstream = &set
+	return nil
+}
+
+// warn records a non-fatal finding, as nginx logs at level "warn".
+func (b *builder) warn(e *Error) {
+	b.cfg.Warnings = append(b.cfg.Warnings, e)
+}
+
+func setProxySetHeader(b *builder, n *Node, sc *scope) error {
+	t, err := compileTemplate(n, n.Args[1])
+	if err != nil {
+		return err
+	}
+	sc.raw.proxySetHeaders = append(sc.raw.proxySetHeaders, HeaderTemplate{Name: n.Args[0], Value: t})
+	return nil
+}
+
+func setAddHeader(b *builder, n *Node, sc *scope) error {
+	always := false
+	if len(n.Args) == 3 {
+		if n.Args[2] != "always" {
+			return errAt(n, "invalid parameter \"%s\"", n.Args[2])
+		}
+		always = true
+	}
+	t, err := compileTemplate(n, n.Args[1])
+	if err != nil {
+		return err
+	}
+	sc.raw.addHeaders = append(sc.raw.addHeaders, AddHeader{Name: n.Args[0], Value: t, Always: always})
+	return nil
+}
+
+func setReturn(b *builder, n *Node, sc *scope) error {
+	var text string
+	hasText := false
+	code, ok := atoi(n.Args[0])
+	if !ok {
+		a := n.Args[0]
+		if len(n.Args) != 1 || !(strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "$scheme")) {
+			return errAt(n, "invalid return code \"%s\"", a)
+		}
+		code, text, hasText = 302, a, true
+	} else {
+		if code > 999 {
+			return errAt(n, "invalid return code \"%s\"", n.Args[0])
+		}
+		if len(n.Args) == 2 {
+			text, hasText = n.Args[1], true
+		}
+	}
+	r := &Return{Code: code}
+	if hasText {
+		t, err := compileTemplate(n, text)
+		if err != nil {
+			return err
+		}
+		r.Text = t
+	}
+	// Later returns at the same level can never run: the first one ends
+	// the request.
+	if sc.raw.ret == nil {
+		sc.raw.ret = r
+	}
+	return nil
+}
+
+func setAccessLog(b *builder, n *Node, sc *scope) error {
+	raw := sc.raw
+	if n.Args[0] == "off" {
+		if len(n.Args) > 1 {
+			return errAt(n, "invalid parameter \"%s\"", n.Args[1])
+		}
+		raw.accessLogSet, raw.accessLogOff = true, true
+		return nil
+	}
+	path := n.Args[0]
+	if strings.HasPrefix(path, "syslog:") {
+		return skip(b.unsupportedPart(n, "destination \"syslog:\"", "\"syslog:\" access logs are not supported by headroom"))
+	}
+	if hasVariables(path) {
+		return skip(b.unsupportedPart(n, "variables in path", "variables in \"access_log\" paths are not supported by headroom"))
+	}
+	name := "combined"
+	if len(n.Args) > 1 {
+		name = n.Args[1]
+	}
+	f := b.http.formats[name]
+	if f == nil {
+		return errAt(n, "unknown log format \"%s\"", name)
+	}
+	for _, p := range n.Args[min(2, len(n.Args)):] {
+		key, _, _ := strings.Cut(p, "=")
+		switch key {
+		case "buffer", "flush", "gzip", "if":
+			if err := b.unsupportedParam(n, key); err != nil {
+				return err
+			}
+		default:
+			return errAt(n, "invalid parameter \"%s\"", p)
+		}
+	}
+	raw.accessLogSet = true
+	raw.accessLogs = append(raw.accessLogs, AccessLog{Path: fullPath(b.cfg.Prefix, path), Format: f})
+	return nil
+}
+
+func setLogFormat(b *builder, n *Node, _ *scope) error {
+	name := n.Args[0]
+	if b.http.formats[name] != nil {
+		return errAt(n, "duplicate \"log_format\" name \"%s\"", name)
+	}
+	escape, parts := "default", n.Args[1:]
+	if v, ok := strings.CutPrefix(parts[0], "escape="); ok {
+		switch v {
+		case "default", "json", "none":
+			escape = v
+		default:
+			return errAt(n, "unknown log format escaping \"%s\"", v)
+		}
+		parts = parts[1:]
+	}
+	t, err := compileTemplate(n, strings.Join(parts, ""))
+	if err != nil {
+		return err
+	}
+	b.http.formats[name] = &LogFormat{Name: name, Escape: escape, Template: t}
+	return nil
+}
+
+// listenUnsupported are nginx's listen parameters that headroom does not
+// implement, by the name before any "=".
+var listenUnsupported = setOf("ssl http2 quic proxy_protocol deferred bind ipv6only so_keepalive rcvbuf sndbuf fastopen setfib accept_filter")
+
+func setListen(b *builder, n *Node, sc *scope) error {
+	arg := n.Args[0]
+	if strings.HasPrefix(arg, "unix:") {
+		return skip(b.unsupportedPart(n, "unix socket", "listening on unix sockets is not supported by headroom"))
+	}
+	// As in nginx, the address is checked (and resolved) before the
+	// parameters.
+	host, port, perr := splitListen(arg)
+	if perr != "" {
+		return errAt(n, "%s in \"%s\" of the \"listen\" directive", perr, arg)
+	}
+	ips, ok := resolve(host)
+	if !ok {
+		return errAt(n, "host not found in \"%s\" of the \"listen\" directive", arg)
+	}
+	l := Listen{Backlog: 511, File: n.File, Line: n.Line}
+	optionsSet := false
+	for _, p := range n.Args[1:] {
+		key, val, hasVal := strings.Cut(p, "=")
+		switch {
+		case p == "default_server" || p == "default":
+			l.DefaultServer = true
+		case p == "reuseport":
+			l.ReusePort, optionsSet = true, true
+		case key == "backlog" && hasVal:
+			v, ok := atoi(val)
+			if !ok || v == 0 {
+				return errAt(n, "invalid backlog \"%s\"", val)
+			}
+			l.Backlog, optionsSet = v, true
+		case listenUnsupported[key]:
+			if err := b.unsupportedParam(n, key); err != nil {
+				return err
+			}
+		default:
+			return errAt(n, "invalid parameter \"%s\"", p)
+		}
+	}
+	for _, ip := range ips {
+		l.Addr = net.JoinHostPort(ip, strconv.Itoa(port))
+		if err := b.http.addListen(n, sc.srv, l, optionsSet); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitListen splits a listen address into host and port: "8080" and
+// "*:8080" listen on every IPv4 address, "host" alone means port 80. The
+// error, if any, is nginx's wording.
+func splitListen(s string) (string, int, string) {
+	if n, ok := atoi(s); ok {
+		if n < 1 || n > 65535 {
+			return "", 0, "invalid port"
+		}
+		return "*", n, ""
+	}
+	host, portText := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", 0, "invalid host"
+		}
+		host = s[:end+1]
+		rest := s[end+1:]
+		if rest != "" {
+			if rest[0] != ':' {
+				return "", 0, "invalid host"
+			}
+			portText = rest[1:]
+		}
+	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		host, portText = s[:i], s[i+1:]
+		if strings.Contains(host, ":") {
+			return "", 0, "invalid host"
+		}
+	} else {
+		return s, 80, ""
+	}
+	if portText == "" && !strings.HasPrefix(s, "[") {
+		return "", 0, "invalid port"
+	}
+	port := 80
+	if portText != "" {
+		n, ok := atoi(portText)
+		if !ok || n < 1 || n > 65535 {
+			return "", 0, "invalid port"
+		}
+		port = n
+	}
+	if host == "" {
+		return "", 0, "no host"
+	}
+	return host, port, ""
+}
+
+// lookupHost resolves names; tests replace it to stay off the network.
+var lookupHost = net.LookupHost
+
+// resolve turns a host into IP literals: "*" is 0.0.0.0, bracketed or
+// bare IP literals are kept, and names are looked up, IPv4 addresses
+// first as nginx orders them.
+func resolve(host string) ([]string, bool) {
+	if host == "*" {
+		return []string{"0.0.0.0"}, true
+	}
+	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if ip := net.ParseIP(h); ip != nil {
+		return []string{ip.String()}, true
+	}
+	if strings.HasPrefix(host, "[") {
+		return nil, false
+	}
+	addrs, err := lookupHost(h)
+	if err != nil || len(addrs) == 0 {
+		return nil, false
+	}
+	var v4, v6 []string
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		ip := net.ParseIP(a)
+		if ip == nil || seen[ip.String()] {
+			continue
+		}
+		seen[ip.String()] = true
+		if ip.To4() != nil {
+			v4 = append(v4, ip.String())
+		} else {
+			v6 = append(v6, ip.String())
+		}
+	}
+	out := append(v4, v6...)
+	return out, len(out) > 0
+}
+
+// addListen registers a server on an address with nginx's checks: a
+// server may listen on an address once, only one listen per address may
+// carry socket options, and only one server may be its default.
+func (h *httpBuild) addListen(n *Node, s *serverBuild, l Listen, optionsSet bool) error {
+	e := h.addrs[l.Addr]
+	if e == nil {
+		e = &addrEntry{text: l.Addr, backlog: 511}
+		h.addrs[l.Addr] = e
+		h.addrOrder = append(h.addrOrder, l.Addr)
+	} else {
+		for _, other := range e.servers {
+			if other == s {
+				return errAt(n, "a duplicate listen %s", l.Addr)
+			}
+		}
+		if optionsSet && e.optionsSet {
+			return errAt(n, "duplicate listen options for %s", l.Addr)
+		}
+		if l.DefaultServer && e.defaultServer {
+			return errAt(n, "a duplicate default server for %s", l.Addr)
+		}
+	}
+	e.servers = append(e.servers, s)
+	if optionsSet {
+		e.optionsSet, e.backlog, e.reusePort = true, l.Backlog, l.ReusePort
+	}
+	if l.DefaultServer {
+		e.defaultServer = true
+	}
+	s.listens = append(s.listens, l)
+	return nil
+}
+
+func setServerName(b *builder, n *Node, sc *scope) error {
+	for _, a := range n.Args {
+		if len(a) > 0 && ((a[0] == '*' && (len(a) < 3 || a[1] != '.')) || (a[0] == '.' && len(a) < 2)) {
+			return errAt(n, "server name \"%s\" is invalid", a)
+		}
+		if strings.Contains(a, "/") {
+			b.warn(errAt(n, "server name \"%s\" has suspicious symbols", a))
+		}
+		switch {
+		case a == "$hostname":
+			sc.srv.names = append(sc.srv.names, ServerName{Kind: NameExact, Name: hostname})
+		case strings.HasPrefix(a, "~"):
+			if len(a) == 1 {
+				return errAt(n, "empty regex in server name \"%s\"", a)
+			}
+			re, err := compileRegex(a[1:], true)
+			if err != nil {
+				return errAt(n, "%s", regexError(a[1:], err))
+			}
+			sc.srv.names = append(sc.srv.names, ServerName{Kind: NameRegex, Name: a[1:], Regex: re})
+		case strings.HasPrefix(a, "."):
+			low := strings.ToLower(a)
+			sc.srv.names = append(sc.srv.names,
+				ServerName{Kind: NameWildcardPrefix, Name: "*" + low},
+				ServerName{Kind: NameExact, Name: low[1:]})
+		case strings.HasPrefix(a, "*."):
+			sc.srv.names = append(sc.srv.names, ServerName{Kind: NameWildcardPrefix, Name: strings.ToLower(a)})
+		case strings.HasSuffix(a, ".*") && len(a) > 2:
+			sc.srv.names = append(sc.srv.names, ServerName{Kind: NameWildcardSuffix, Name: strings.ToLower(a)})
+		default:
+			sc.srv.names = append(sc.srv.names, ServerName{Kind: NameExact, Name: strings.ToLower(a)})
+		}
+	}
+	return nil
+}
+
+// validServerName applies nginx's rules for names in its server name
+// hash: at most one "*", only as a whole first or last label, and no
+// empty label.
+func validServerName(sn ServerName) bool {
+	if sn.Kind == NameRegex {
+		return true
+	}
+	name := sn.Name
+	if strings.Count(name, "*") > 1 || strings.Contains(name, "..") || strings.IndexByte(name, 0) >= 0 {
+		return false
+	}
+	switch sn.Kind {
+	case NameWildcardPrefix:
+		return len(name) > 2
+	case NameWildcardSuffix:
+		return len(name) > 2
+	}
+	return !strings.Contains(name, "*")
+}
+
+// compileRegex compiles a location or server name regex. Go's RE2 syntax
+// covers the PCRE features nginx configurations commonly use (classes,
+// anchors, groups, named captures) but not backreferences or lookaround.
+func compileRegex(src string, caseless bool) (*regexp.Regexp, error) {
+	if caseless {
+		return regexp.Compile("(?i)" + src)
+	}
+	return regexp.Compile(src)
+}
+
+func regexError(src string, err error) string {
+	msg := err.Error()
+	if e, ok := err.(*syntax.Error); ok {
+		msg = string(e.Code)
+		if e.Expr != "" && e.Expr != src {
+			msg += " at \"" + e.Expr + "\""
+		}
+	}
+	return fmt.Sprintf("regex \"%s\" is invalid or not supported by headroom: %s", src, msg)
+}
+
+func setLocation(b *builder, n *Node, sc *scope) error {
+	l := &locBuild{node: n, raw: &rawLoc{}}
+	var name string
+	if len(n.Args) == 2 {
+		name = n.Args[1]
+		switch n.Args[0] {
+		case "=":
+			l.match = MatchExact
+		case "^~":
+			l.match = MatchPrefixNoRegex
+		case "~":
+			l.match = MatchRegex
+		case "~*":
+			l.match = MatchRegexCaseless
+		default:
+			return errAt(n, "invalid location modifier \"%s\"", n.Args[0])
+		}
+	} else {
+		name = n.Args[0]
+		switch {
+		case strings.HasPrefix(name, "="):
+			l.match, name = MatchExact, name[1:]
+		case strings.HasPrefix(name, "^~"):
+			l.match, name = MatchPrefixNoRegex, name[2:]
+		case strings.HasPrefix(name, "~*"):
+			l.match, name = MatchRegexCaseless, name[2:]
+		case strings.HasPrefix(name, "~"):
+			l.match, name = MatchRegex, name[1:]
+		case strings.HasPrefix(name, "@"):
+			if sc.loc != nil && sc.loc.match == MatchExact {
+				return errAt(n, "location \"%s\" cannot be inside the exact location \"%s\"", name, sc.loc.path)
+			}
+			if sc.loc != nil {
+				return errAt(n, "named location \"%s\" can be on the server level only", name)
+			}
+			return b.unsupported(n, "named location", fmt.Sprintf("named location \"%s\" is not supported by headroom", name))
+		}
+	}
+	l.path = name
+	if l.match == MatchRegex || l.match == MatchRegexCaseless {
+		re, err := compileRegex(name, l.match == MatchRegexCaseless)
+		if err != nil {
+			return errAt(n, "%s", regexError(name, err))
+		}
+		l.regex = re
+	}
+	if p := sc.loc; p != nil {
+		if p.match == MatchExact {
+			return errAt(n, "location \"%s\" cannot be inside the exact location \"%s\"", name, p.path)
+		}
+		if l.regex == nil && !strings.HasPrefix(name, p.path) {
+			return errAt(n, "location \"%s\" is outside location \"%s\"", name, p.path)
+		}
+		p.children = append(p.children, l)
+	} else {
+		sc.srv.locations = append(sc.srv.locations, l)
+	}
+	return b.run(n.Block, &scope{ctx: ctxLocation, raw: l.raw, srv: sc.srv, loc: l})
+}
+
+func setProxyPass(b *builder, n *Node, sc *scope) error {
+	if sc.raw.proxyPass != nil {
+		return duplicate(n)
+	}
+	url := n.Args[0]
+	if hasVariables(url) {
+		return skip(b.unsupportedPart(n, "variables", "variables in \"proxy_pass\" are not supported by headroom"))
+	}
+	lower := strings.ToLower(url)
+	var rest string
+	switch {
+	case strings.HasPrefix(lower, "http://"):
+		rest = url[len("http://"):]
+	case strings.HasPrefix(lower, "https://"):
+		return skip(b.unsupportedPart(n, "https", "\"proxy_pass\" to https is not supported by headroom"))
+	default:
+		return errAt(n, "invalid URL prefix in \"%s\"", url)
+	}
+	if strings.HasPrefix(strings.ToLower(rest), "unix:") {
+		return skip(b.unsupportedPart(n, "unix socket", "\"proxy_pass\" to unix sockets is not supported by headroom"))
+	}
+	hostport, uri := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		hostport, uri = rest[:i], rest[i:]
+	}
+	host, port, noPort, perr := splitUpstreamAddr(hostport)
+	if perr != "" {
+		return errAt(n, "%s in upstream \"%s\"", perr, rest)
+	}
+	u, err := b.http.upstreamRef(n, host, port, noPort, hostport)
+	if err != nil {
+		return err
+	}
+	pp := &ProxyPass{Scheme: "http", Host: hostport, URI: uri, HasURI: uri != "", ProxyHost: host, ProxyPort: "80", Upstream: u.up}
+	if !noPort && port != 80 {
+		pp.ProxyHost = hostport
+		pp.ProxyPort = strconv.Itoa(port)
+	}
+	if sc.loc.regex != nil && pp.HasURI {
+		return errAt(n, "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
+	}
+	sc.raw.proxyPass = pp
+	return nil
+}
+
+// splitUpstreamAddr splits "host[:port]" (host may be a bracketed IPv6
+// literal) as nginx's URL parser does for upstream addresses; noPort
+// reports that the port was not written and defaults to 80.
+func splitUpstreamAddr(s string) (host string, port int, noPort bool, err string) {
+	host, portText, hasPort := s, "", false
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", 0, false, "invalid IPv6 address"
+		}
+		host = s[:end+1]
+		if rest := s[end+1:]; rest != "" {
+			if rest[0] != ':' {
+				return "", 0, false, "invalid host"
+			}
+			portText, hasPort = rest[1:], true
+		}
+	} else if i := strings.IndexByte(s, ':'); i >= 0 {
+		host, portText, hasPort = s[:i], s[i+1:], true
+	}
+	if host == "" {
+		return "", 0, false, "no host"
+	}
+	if !hasPort {
+		return host, 80, true, ""
+	}
+	n, ok := atoi(portText)
+	if !ok || n < 1 || n > 65535 {
+		return "", 0, false, "invalid port"
+	}
+	return host, n, false, ""
+}
+
+func mustTemplate(s string) *vars.Template {
+	t, err := vars.Compile(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}

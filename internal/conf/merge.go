@@ -1,0 +1,242 @@
+package conf
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// connectionPoolSize is nginx's default connection_pool_size on 64-bit
+// systems, the floor for large_client_header_buffers' size.
+const connectionPoolSize = 512
+
+// defaultProxyHeaders are the headers nginx sets upstream unless
+// configured otherwise; the empty ones stop the client's header of that
+// name from being passed.
+var defaultProxyHeaders = []struct{ name, value string }{
+	{"Host", "$proxy_host"},
+	{"Connection", "close"},
+	{"TE", ""},
+	{"Keep-Alive", ""},
+	{"Expect", ""},
+	{"Upgrade", ""},
+}
+
+// merged is a level's settings after inheritance, with the configured
+// proxy_set_header list it inherited or set, which nested levels inherit
+// before the defaults are added.
+type merged struct {
+	conf       *LocConf
+	setHeaders []HeaderTemplate
+}
+
+// defaultLevel is the parent of the http level: nginx's defaults.
+func (b *builder) defaultLevel() *merged {
+	return &merged{conf: &LocConf{
+		ProxyHTTPVersion:             "1.0",
+		ProxyConnectTimeout:          60 * time.Second,
+		ProxyReadTimeout:             60 * time.Second,
+		ProxySendTimeout:             60 * time.Second,
+		ProxyNextUpstream:            NextError | NextTimeout,
+		KeepaliveTimeout:             75 * time.Second,
+		KeepaliveRequests:            1000,
+		ClientMaxBodySize:            1 << 20,
+		ClientHeaderTimeout:          60 * time.Second,
+		ClientBodyTimeout:            60 * time.Second,
+		SendTimeout:                  60 * time.Second,
+		LargeClientHeaderBuffersNum:  4,
+		LargeClientHeaderBuffersSize: 8 << 10,
+		AccessLogs: []AccessLog{{
+			Path:   fullPath(b.cfg.Prefix, "logs/access.log"),
+			Format: b.http.formats["combined"],
+		}},
+	}}
+}
+
+func pick[T any](own *T, inherited T) T {
+	if own != nil {
+		return *own
+	}
+	return inherited
+}
+
+// merge computes a level's settings from what it sets and its parent's
+// merged settings, as nginx's merge_loc_conf functions do: scalars are
+// inherited when unset; lists (proxy_set_header, add_header, access_log)
+// are inherited whole, and only when the level has none of its own;
+// proxy_pass and return are never inherited.
+func merge(r *rawLoc, parent *merged) *merged {
+	p := parent.conf
+	c := &LocConf{
+		ProxyPass:              r.proxyPass,
+		ProxyHTTPVersion:       pick(r.proxyHTTPVersion, p.ProxyHTTPVersion),
+		ProxyConnectTimeout:    pick(r.proxyConnectTimeout, p.ProxyConnectTimeout),
+		ProxyReadTimeout:       pick(r.proxyReadTimeout, p.ProxyReadTimeout),
+		ProxySendTimeout:       pick(r.proxySendTimeout, p.ProxySendTimeout),
+		ProxyNextUpstream:      pick(r.proxyNextUpstream, p.ProxyNextUpstream),
+		ProxyNextUpstreamTries: pick(r.proxyNextUpstreamTries, p.ProxyNextUpstreamTries),
+		Return:                 r.ret,
+		AddHeaders:             p.AddHeaders,
+		KeepaliveTimeout:       pick(r.keepaliveTimeout, p.KeepaliveTimeout),
+		KeepaliveHeaderTimeout: pick(r.keepaliveHeader, p.KeepaliveHeaderTimeout),
+		KeepaliveRequests:      pick(r.keepaliveRequests, p.KeepaliveRequests),
+		ClientMaxBodySize:      pick(r.clientMaxBodySize, p.ClientMaxBodySize),
+		ClientHeaderTimeout:    pick(r.clientHeaderTimeout, p.ClientHeaderTimeout),
+		ClientBodyTimeout:      pick(r.clientBodyTimeout, p.ClientBodyTimeout),
+		SendTimeout:            pick(r.sendTimeout, p.SendTimeout),
+		AccessLogs:             p.AccessLogs,
+
+		LargeClientHeaderBuffersNum:  pick(r.lchbNum, p.LargeClientHeaderBuffersNum),
+		LargeClientHeaderBuffersSize: pick(r.lchbSize, p.LargeClientHeaderBuffersSize),
+	}
+	if c.ProxyNextUpstream&nextOff != 0 {
+		c.ProxyNextUpstream = 0
+	}
+	if r.addHeaders != nil {
+		c.AddHeaders = r.addHeaders
+	}
+	if r.accessLogSet {
+		c.AccessLogs = r.accessLogs
+		if r.accessLogOff {
+			c.AccessLogs = nil
+		}
+	}
+	setHeaders := parent.setHeaders
+	if r.proxySetHeaders != nil {
+		setHeaders = r.proxySetHeaders
+	}
+	c.ProxySetHeaders = withDefaultHeaders(setHeaders)
+	return &merged{conf: c, setHeaders: setHeaders}
+}
+
+// withDefaultHeaders lists the configured headers in their order followed
+// by nginx's defaults that none of them overrides (names compare
+// case-insensitively), which is the order nginx sends them in.
+func withDefaultHeaders(configured []HeaderTemplate) []HeaderTemplate {
+	out := make([]HeaderTemplate, 0, len(configured)+len(defaultProxyHeaders))
+	out = append(out, configured...)
+next:
+	for _, d := range defaultProxyHeaders {
+		for _, h := range configured {
+			if strings.EqualFold(h.Name, d.name) {
+				continue next
+			}
+		}
+		out = append(out, HeaderTemplate{Name: d.name, Value: mustTemplate(d.value)})
+	}
+	return out
+}
+
+// finishHTTP runs nginx's end-of-http-block steps in nginx's order:
+// upstream initialisation, merging (which adds the default listen),
+// location checks, then server names per address.
+func (b *builder) finishHTTP() error {
+	h := b.http
+	if err := b.initUpstreams(); err != nil {
+		return err
+	}
+	top := merge(h.raw, b.defaultLevel())
+	out := &HTTP{Upstreams: map[string]*Upstream{}, LogFormats: h.formats}
+	for _, s := range h.servers {
+		if len(s.listens) == 0 {
+			l := Listen{Addr: "0.0.0.0:80", Backlog: 511, File: s.node.File, Line: s.node.Line}
+			if err := h.addListen(s.node, s, l, false); err != nil {
+				return err
+			}
+		}
+		if len(s.names) == 0 {
+			s.names = []ServerName{{Kind: NameExact, Name: ""}}
+		}
+		sm := merge(s.raw, top)
+		if sm.conf.LargeClientHeaderBuffersSize < connectionPoolSize {
+			return &Error{File: h.node.File, Line: h.node.EndLine,
+				Msg: "the \"large_client_header_buffers\" size must be equal to or greater than \"connection_pool_size\""}
+		}
+		srv := &Server{Listens: s.listens, Names: s.names, Loc: sm.conf, File: s.node.File, Line: s.node.Line}
+		srv.Locations = buildLocations(s.locations, sm)
+		out.Servers = append(out.Servers, srv)
+	}
+	for _, s := range h.servers {
+		if err := checkDuplicateLocations(s.locations); err != nil {
+			return err
+		}
+	}
+	if err := b.checkServerNames(); err != nil {
+		return err
+	}
+	// Socket options belong to the address, whichever listen set them.
+	for _, srv := range out.Servers {
+		for i := range srv.Listens {
+			e := h.addrs[srv.Listens[i].Addr]
+			srv.Listens[i].Backlog, srv.Listens[i].ReusePort = e.backlog, e.reusePort
+		}
+	}
+	for _, u := range h.upstreams {
+		out.Upstreams[u.up.Name] = u.up
+	}
+	b.cfg.HTTP = out
+	return nil
+}
+
+func buildLocations(ls []*locBuild, parent *merged) []*Location {
+	var out []*Location
+	for _, l := range ls {
+		m := merge(l.raw, parent)
+		out = append(out, &Location{
+			Match: l.match, Path: l.path, Regex: l.regex, Loc: m.conf,
+			Locations: buildLocations(l.children, m),
+			File:      l.node.File, Line: l.node.Line,
+		})
+	}
+	return out
+}
+
+// checkDuplicateLocations reports two sibling locations with the same
+// path, both exact or both prefix (with or without ^~), at the later one,
+// as nginx does; regex locations may repeat.
+func checkDuplicateLocations(ls []*locBuild) error {
+	type key struct {
+		exact bool
+		path  string
+	}
+	seen := map[key]bool{}
+	for _, l := range ls {
+		if l.regex == nil {
+			k := key{l.match == MatchExact, l.path}
+			if seen[k] {
+				return &Error{File: l.node.File, Line: l.node.Line, Msg: fmt.Sprintf("duplicate location \"%s\"", l.path)}
+			}
+			seen[k] = true
+		}
+		if err := checkDuplicateLocations(l.children); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkServerNames validates wildcard names and warns about names used by
+// two servers on one address, where nginx keeps the first.
+func (b *builder) checkServerNames() error {
+	h := b.http
+	for _, addr := range h.addrOrder {
+		e := h.addrs[addr]
+		seen := map[string]bool{}
+		for _, s := range e.servers {
+			for _, sn := range s.names {
+				if !validServerName(sn) {
+					return &Error{File: h.node.File, Line: h.node.EndLine,
+						Msg: fmt.Sprintf("invalid server name or wildcard \"%s\" on %s", sn.Name, addr)}
+				}
+				if sn.Kind == NameRegex {
+					continue
+				}
+				if seen[sn.Name] {
+					b.warn(&Error{Msg: fmt.Sprintf("conflicting server name \"%s\" on %s, ignored", sn.Name, addr)})
+				}
+				seen[sn.Name] = true
+			}
+		}
+	}
+	return nil
+}
