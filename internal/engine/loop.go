@@ -71,6 +71,17 @@ type Conn struct {
 	nextFree     *Conn
 }
 
+// ShortRead records that a read returned fewer bytes than asked for: the
+// socket was drained, and the edge-triggered event for the next bytes will
+// wake the loop again, so the read that would return EAGAIN is saved. When
+// the peer's close was already reported no further event will come, so
+// the connection stays readable and the next read sees the end.
+func (c *Conn) ShortRead() {
+	if !c.EOF {
+		c.ReadReady = false
+	}
+}
+
 // Loop returns the loop that owns the connection.
 func (c *Conn) Loop() *Loop { return c.loop }
 

@@ -79,7 +79,7 @@ func (cc *clientConn) readBody(limit int64) bool {
 		n, err := unix.Read(cc.c.Fd, room)
 		if n > 0 {
 			if n < len(room) {
-				cc.c.ReadReady = false
+				cc.c.ShortRead()
 			}
 			cc.inLen += n
 			return true

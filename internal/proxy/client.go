@@ -272,9 +272,7 @@ func (cc *clientConn) readHead() {
 				cc.c.SetTimer(cc.ln.vhosts.def.Loc.ClientHeaderTimeout)
 			}
 			if n < len(cc.in)-cc.inLen {
-				// A short read drained the socket; the edge-triggered
-				// event for the next bytes wakes us again.
-				cc.c.ReadReady = false
+				cc.c.ShortRead()
 			}
 			cc.inLen += n
 			continue

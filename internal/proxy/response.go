@@ -357,7 +357,7 @@ func (cc *clientConn) relayResponse() {
 		n, err := unix.Read(uc.c.Fd, room)
 		if n > 0 {
 			if n < len(room) {
-				uc.c.ReadReady = false
+				uc.c.ShortRead()
 			}
 			r.upPos, r.upInLen = 0, n
 			continue
