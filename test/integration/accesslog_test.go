@@ -1,0 +1,121 @@
+package integration
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// logLines returns the non-empty lines of a log file.
+func logLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestAccessLog checks access log lines: the default combined format, a
+// custom log_format with upstream variables and timings, and escaping. The
+// logs are read after the proxy has stopped, so buffered writes are
+// flushed; both SIGTERM (fast) and SIGQUIT (graceful) shutdowns must leave
+// every line.
+func TestAccessLog(t *testing.T) {
+	for _, s := range []struct {
+		name string
+		sig  syscall.Signal
+	}{{"SIGTERM", syscall.SIGTERM}, {"SIGQUIT", syscall.SIGQUIT}} {
+		t.Run(s.name, func(t *testing.T) {
+			forEachTarget(t, func(t *testing.T, tg *target) {
+				testAccessLog(t, tg, s.sig)
+			})
+		})
+	}
+}
+
+func testAccessLog(t *testing.T, tg *target, sig syscall.Signal) {
+	up := newUpstream(t, "up", func(c *upConn, r *upRequest) {
+		if r.Target == "/slow" {
+			time.Sleep(250 * time.Millisecond)
+		}
+		c.respond(200, "hello")
+	})
+	dead := refusedAddr(t)
+	p := startProxy(t, tg, fmt.Sprintf(`
+    log_format custom '$status $body_bytes_sent $upstream_addr $upstream_status $request_time "$request"';
+    upstream failover {
+        server %[2]s;
+        server %[1]s;
+    }
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { proxy_pass http://%[1]s; }
+        location /local { return 200 "local!"; }
+    }
+    server {
+        listen 127.0.0.1:{{PORT1}};
+        access_log {{PREFIX}}/logs/custom.log custom;
+        location / { proxy_pass http://%[1]s; }
+        location /failover { proxy_pass http://failover; }
+        location /local { return 200 "local!"; }
+    }`, up.addr, dead))
+	port1 := fmt.Sprintf("127.0.0.1:%d", p.ports[1])
+
+	// Each exchange ends with the client closing and the proxy closing
+	// in turn: by then the request has been logged (nginx logs an error
+	// response only after its lingering close).
+	send := func(addr, req string) {
+		t.Helper()
+		if _, closed := sendRawLinger(t, addr, req); !closed {
+			t.Errorf("connection not closed after %q", req)
+		}
+	}
+	send(p.addr, "GET /path?q=1 HTTP/1.1\r\nHost: h\r\nReferer: http://ref.example/\r\nUser-Agent: agent/1.0\r\n\r\n")
+	send(p.addr, "GET /local HTTP/1.1\r\nHost: h\r\nUser-Agent: quote\"and\x01ctl\r\n\r\n")
+	send(p.addr, "HEAD /head HTTP/1.0\r\n\r\n")
+	send(port1, "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+	send(port1, "GET /local HTTP/1.1\r\nHost: h\r\n\r\n")
+	send(port1, "GET /failover HTTP/1.1\r\nHost: h\r\n\r\n")
+	send(port1, "GET / HTTP/2.0\r\nHost: h\r\n\r\n")
+
+	p.stopSignal(sig)
+
+	const ts = `\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]`
+	combined := logLines(p.readLog("access.log"))
+	wantCombined := []string{
+		`^127\.0\.0\.1 - - ` + ts + ` "GET /path\?q=1 HTTP/1\.1" 200 5 "http://ref\.example/" "agent/1\.0"$`,
+		// Variables escape '"' and control characters as \xXX.
+		`^127\.0\.0\.1 - - ` + ts + ` "GET /local HTTP/1\.1" 200 6 "-" "quote\\x22and\\x01ctl"$`,
+		`^127\.0\.0\.1 - - ` + ts + ` "HEAD /head HTTP/1\.0" 200 0 "-" "-"$`,
+	}
+	checkLines(t, "access.log", combined, wantCombined)
+
+	custom := logLines(p.readLog("custom.log"))
+	up1 := regexp.QuoteMeta(up.addr)
+	wantCustom := []string{
+		`^200 5 ` + up1 + ` 200 (0\.(2[4-9]|[3-9]\d)\d|[1-9]\.\d{3}) "GET /slow HTTP/1\.1"$`,
+		`^200 6 - - 0\.\d{3} "GET /local HTTP/1\.1"$`,
+		// Every server tried is listed, in order.
+		`^200 5 ` + regexp.QuoteMeta(dead) + `, ` + up1 + ` 502, 200 0\.\d{3} "GET /failover HTTP/1\.1"$`,
+		// The request line is logged even for a rejected version.
+		`^505 \d+ - - 0\.\d{3} "GET / HTTP/2\.0"$`,
+	}
+	checkLines(t, "custom.log", custom, wantCustom)
+}
+
+func checkLines(t *testing.T, file string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d lines, want %d:\n%s", file, len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := 0; i < len(got) && i < len(want); i++ {
+		if !regexp.MustCompile(want[i]).MatchString(got[i]) {
+			t.Errorf("%s line %d:\n got  %s\n want %s", file, i+1, got[i], want[i])
+		}
+	}
+}
