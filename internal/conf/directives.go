@@ -68,7 +68,7 @@ func init() {
 			doc: "Accepts all pending connections at once instead of one per readiness event."},
 		{name: "accept_mutex", ctx: ctxEvents, args: argFlag, set: setEventsFlag(func(c *Config, v bool) { c.Events.AcceptMutex = v }),
 			syntax: "accept_mutex on | off;", def: "off",
-			doc: "Makes workers take turns accepting new connections instead of all being woken."},
+			doc: "Accepted for compatibility; it changes nothing, because a shared listening socket is registered with EPOLLEXCLUSIVE, which already wakes one worker per new connection."},
 		{name: "use", ctx: ctxEvents, args: arg1, set: setUse,
 			syntax: "use epoll;",
 			doc:    "Names the connection processing method; headroom only has epoll."},
