@@ -15,6 +15,7 @@ const (
 	cHost                      // unreserved or sub-delims (RFC 3986), allowed in reg-name
 	cQdtext                    // qdtext of a quoted-string (RFC 9110 5.6.4)
 	cDigit                     // decimal digit
+	cMethod                    // byte of a method as nginx takes it: A-Z, '_', '-'
 )
 
 var charClass = buildCharClass()
@@ -54,6 +55,9 @@ func buildCharClass() (t [256]uint16) {
 		}
 		if digit {
 			m |= cDigit
+		}
+		if 'A' <= c && c <= 'Z' || c == '_' || c == '-' {
+			m |= cMethod
 		}
 		t[i] = m
 	}

@@ -248,8 +248,12 @@ func parseRequestLine(b []byte, req *Request) (int, error) {
 		i += 2
 	}
 
+	// A method is upper-case letters, '_' and '-', as nginx requires; and
+	// as in nginx, words of the request line may be separated by more
+	// than one space (RFC 9112 3 allows parsing on whitespace-delimited
+	// word boundaries).
 	ms := i
-	for i < len(b) && charClass[b[i]]&cTchar != 0 {
+	for i < len(b) && charClass[b[i]]&cMethod != 0 {
 		i++
 	}
 	if i >= len(b) {
@@ -259,7 +263,9 @@ func parseRequestLine(b []byte, req *Request) (int, error) {
 		return 0, errInvalidMethod
 	}
 	req.Method = b[ms:i:i]
-	i++
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
 
 	ts := i
 	i = skipTarget(b, i)
@@ -281,7 +287,12 @@ func parseRequestLine(b []byte, req *Request) (int, error) {
 	if err := splitTarget(req); err != nil {
 		return 0, err
 	}
-	i++
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	if i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+		return 0, errHTTP09
+	}
 
 	for k := 0; k < len("HTTP/"); k++ {
 		if i >= len(b) {
@@ -324,6 +335,9 @@ func parseRequestLine(b []byte, req *Request) (int, error) {
 	}
 	req.Major, req.Minor = 1, int(b[i]-'0')
 	i++
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
 	return lineEnd(b, i, errInvalidRequest, errBareCR)
 }
 
