@@ -203,8 +203,9 @@ func (f *connFlags) persistent(minor int) bool {
 // MayCompleteHead reports whether the bytes appended to buf since it held
 // prev bytes could have completed a head, that is whether buf[prev-2:]
 // contains an LF followed by LF or by CRLF: the empty line that ends a
-// head ends with a byte at or after prev, so it is found there. Parsing is stateless, so a caller that re-parsed after
-// every read of a slowly arriving head would do quadratic work; a caller
+// head ends with a byte at or after prev, so it is found there. Parsing is
+// stateless, so a caller that re-parsed after every read of a slowly
+// arriving head would do quadratic work; a caller
 // that got ErrNeedMore for buf[:prev] can skip parsing until this reports
 // true or the buffer reaches the MaxHeaderBytes limit, because until then
 // the parse can only yield ErrNeedMore or an error that the later parse

@@ -3,6 +3,7 @@ package proxy
 import (
 	"golang.org/x/sys/unix"
 
+	"headroom/internal/http1"
 	"headroom/internal/logs"
 )
 
@@ -117,8 +118,9 @@ func (cc *clientConn) failBody(status int) {
 func (cc *clientConn) consumeBody() bool {
 	r := &cc.r
 	avail := cc.in[cc.inPos:cc.inLen]
-	if room := bufSize - len(r.upOut); len(avail) > room {
-		avail = avail[:room]
+	// A chunk frame adds at most chunkOverhead bytes to the data.
+	if room := bufSize - len(r.upOut) - chunkOverhead; len(avail) > room {
+		avail = avail[:max(room, 0)]
 	}
 	if !r.bodyChunked {
 		if int64(len(avail)) > r.bodyLeft {
@@ -131,18 +133,27 @@ func (cc *clientConn) consumeBody() bool {
 		r.bodyDone = r.bodyLeft == 0
 		return true
 	}
-	consumed, _, done, ok := cc.decodeBody(avail)
+	consumed, data, done, ok := cc.decodeBody(avail)
 	if !ok {
 		return false
 	}
-	// A validated chunked body is passed on as it came, to an HTTP/1.1
-	// upstream (the only kind a chunked body is streamed to).
-	r.upOut = append(r.upOut, avail[:consumed]...)
+	// The body is framed again rather than passed on as it came, so that
+	// the upstream sees canonical chunks whatever line endings or
+	// extensions the client used: two parsers cannot disagree on where
+	// the body ends.
+	r.upOut = http1.AppendChunk(r.upOut, data)
+	if done {
+		r.upOut = http1.AppendLastChunk(r.upOut)
+	}
 	if consumed == 0 && !done {
 		return cc.readBody(0)
 	}
 	return true
 }
+
+// chunkOverhead bounds what one chunk frame adds to its data: a 16-digit
+// hex size and two CRLFs, with the last chunk.
+const chunkOverhead = 32
 
 // decodeBody runs the chunked decoder over buffered bytes, enforcing
 // client_max_body_size. ok is false when the request was ended.

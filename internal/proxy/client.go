@@ -53,6 +53,8 @@ type clientConn struct {
 	inLen int
 	// inPos is the first byte of in not yet consumed.
 	inPos int
+	// scanned is how many bytes from inPos the head parser has seen.
+	scanned int
 
 	// out holds bytes waiting to be written to the client.
 	out    []byte
@@ -142,6 +144,7 @@ func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 	cc.ln = ln
 	cc.id = w.srv.connSeq.Add(1)
 	cc.requests = 0
+	cc.scanned = 0
 	cc.resetRequest()
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
@@ -247,13 +250,16 @@ func (cc *clientConn) readHead() {
 			cc.in = w.getBuf()
 			cc.inLen, cc.inPos = 0, 0
 		}
-		if cc.inLen > cc.inPos {
-			if cc.tryHead() {
-				return
+		if buf := cc.in[cc.inPos:cc.inLen]; len(buf) > cc.scanned {
+			// Parse only when the new bytes may end the head (or the head
+			// limit is reached): re-parsing a head that arrives a few bytes
+			// at a time would cost quadratic work.
+			if cc.scanned == 0 || http1.MayCompleteHead(buf, cc.scanned) || len(buf) >= cc.headLimit() {
+				if cc.tryHead() {
+					return
+				}
 			}
-			if cc.state != stHead && cc.state != stIdle {
-				return
-			}
+			cc.scanned = len(buf)
 		}
 		if !cc.c.ReadReady {
 			cc.releaseIdleBuf()
@@ -312,8 +318,7 @@ func (cc *clientConn) growIn() bool {
 		cc.inLen, cc.inPos = n, 0
 		return true
 	}
-	lc := cc.ln.vhosts.def.Loc
-	limit := lc.LargeClientHeaderBuffersNum*lc.LargeClientHeaderBuffersSize + 1024
+	limit := cc.headLimit() + 1024
 	if len(cc.in) >= limit {
 		// The parser reports the limit; reaching here means the buffer is
 		// full of a head it could not judge, which it cannot be.
@@ -327,21 +332,18 @@ func (cc *clientConn) growIn() bool {
 	return true
 }
 
-func (cc *clientConn) limits() *http1.Limits {
+// headLimit is the largest request head accepted (nginx's
+// large_client_header_buffers number × size).
+func (cc *clientConn) headLimit() int {
 	lc := cc.ln.vhosts.def.Loc
-	return &http1.Limits{
-		MaxRequestLine: lc.LargeClientHeaderBuffersSize,
-		MaxHeaderLine:  lc.LargeClientHeaderBuffersSize,
-		MaxHeaderBytes: lc.LargeClientHeaderBuffersNum * lc.LargeClientHeaderBuffersSize,
-		MaxHeaders:     1000,
-	}
+	return lc.LargeClientHeaderBuffersNum * lc.LargeClientHeaderBuffersSize
 }
 
 // tryHead parses the buffered bytes; it returns true when the request was
 // taken over (answered, proxied or failed).
 func (cc *clientConn) tryHead() bool {
 	r := &cc.r
-	n, err := http1.ParseRequest(cc.in[cc.inPos:cc.inLen], &r.head, cc.limits())
+	n, err := http1.ParseRequest(cc.in[cc.inPos:cc.inLen], &r.head, &cc.ln.limits)
 	if err == http1.ErrNeedMore {
 		return false
 	}
@@ -368,6 +370,7 @@ func (cc *clientConn) tryHead() bool {
 		return true
 	}
 	r.headLen = n
+	cc.scanned = 0
 	cc.requests++
 	cc.startRequest()
 	return true

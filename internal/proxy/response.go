@@ -349,9 +349,9 @@ func (cc *clientConn) relayResponse() {
 			return
 		}
 		// Read no more than out can take without growing past its pooled
-		// size (a chunk frame adds at most 20 bytes).
+		// size.
 		room := r.upIn
-		if free := cap(cc.out) - len(cc.out) - 20; free < len(room) {
+		if free := cap(cc.out) - len(cc.out) - chunkOverhead; free < len(room) {
 			room = room[:max(free, 1024)]
 		}
 		n, err := unix.Read(uc.c.Fd, room)
@@ -414,7 +414,7 @@ func (cc *clientConn) consumeResponse() bool {
 		r.upPos += consumed
 		r.bodySent += int64(len(data))
 		if r.chunkOut {
-			cc.out = append(cc.out, avail[:consumed]...)
+			cc.out = http1.AppendChunk(cc.out, data)
 		} else {
 			cc.out = append(cc.out, data...)
 		}
@@ -469,7 +469,7 @@ func (cc *clientConn) readMoreResponse() bool {
 func (cc *clientConn) endResponse(clean bool) {
 	r := &cc.r
 	r.respDone = true
-	if r.chunkOut && r.framing == http1.FramingClose {
+	if r.chunkOut {
 		cc.out = http1.AppendLastChunk(cc.out)
 	}
 	cc.upLogAppend(r.peer.Conf.Addr, r.resp.Status)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"headroom/internal/conf"
+	"headroom/internal/http1"
 	"headroom/internal/logs"
 )
 
@@ -54,6 +55,10 @@ type listener struct {
 	reuse    bool
 	vhosts   *vhosts
 	addrPort netip.AddrPort
+	// limits bound request heads by the default server's
+	// large_client_header_buffers, as nginx does before it knows the
+	// server a request is for.
+	limits http1.Limits
 }
 
 // New opens the listening sockets and prepares the workers; Run starts
@@ -140,6 +145,13 @@ func (s *Server) openListeners() error {
 	}
 	for _, ln := range s.listeners {
 		ln.vhosts = newVhosts(servers[ln.addr], defaults[ln.addr])
+		lc := ln.vhosts.def.Loc
+		ln.limits = http1.Limits{
+			MaxRequestLine: lc.LargeClientHeaderBuffersSize,
+			MaxHeaderLine:  lc.LargeClientHeaderBuffersSize,
+			MaxHeaderBytes: lc.LargeClientHeaderBuffersNum * lc.LargeClientHeaderBuffersSize,
+			MaxHeaders:     http1.DefaultMaxHeaders,
+		}
 		n := 1
 		if ln.reuse {
 			n = s.opts.Workers
