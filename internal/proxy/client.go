@@ -532,7 +532,7 @@ func (cc *clientConn) abort() {
 func (cc *clientConn) finish() {
 	cc.logRequest()
 	r := &cc.r
-	if !r.keepAlive {
+	if !r.keepAlive || !r.bodyDone {
 		cc.closeGracefully()
 		return
 	}

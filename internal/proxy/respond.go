@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strconv"
+	"time"
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
@@ -194,7 +195,13 @@ func (cc *clientConn) respond(status, wire int, ctype string, body, location []b
 // when the connection stays open, close otherwise.
 func (cc *clientConn) appendConnection(b []byte) []byte {
 	if cc.r.keepAlive {
-		return append(b, "\r\nConnection: keep-alive"...)
+		b = append(b, "\r\nConnection: keep-alive"...)
+		if t := cc.r.lc.KeepaliveHeaderTimeout; t > 0 {
+			// keepalive_timeout's second argument.
+			b = append(b, "\r\nKeep-Alive: timeout="...)
+			b = strconv.AppendInt(b, int64(t/time.Second), 10)
+		}
+		return b
 	}
 	return append(b, "\r\nConnection: close"...)
 }

@@ -207,7 +207,11 @@ func (cc *clientConn) startResponse() {
 	if r.framing == http1.FramingClose && !r.chunkOut {
 		r.keepAlive = false
 	}
-	if upgrade {
+	if upgrade || !r.bodyDone {
+		// After an upgrade the connection is the tunnel's; and a
+		// response that came before the whole request body leaves the
+		// rest of the body unread, so the connection cannot carry
+		// another request.
 		r.keepAlive = false
 	}
 	cc.outBuf()
