@@ -11,7 +11,7 @@ import (
 // what is pending, then takes more body bytes from the client, until the
 // body is complete or one side would block.
 func (cc *clientConn) pumpBody() {
-	r := &cc.r
+	r := cc.r
 	for {
 		if r.up == nil || r.up.connecting {
 			return
@@ -51,7 +51,7 @@ func (cc *clientConn) pumpBody() {
 // the caller must stop: the socket would block (the body timer is armed)
 // or the request was ended.
 func (cc *clientConn) readBody(limit int64) bool {
-	r := &cc.r
+	r := cc.r
 	if cc.inPos > r.headLen {
 		n := copy(cc.in[r.headLen:], cc.in[cc.inPos:cc.inLen])
 		cc.inPos, cc.inLen = r.headLen, r.headLen+n
@@ -103,7 +103,7 @@ func (cc *clientConn) readBody(limit int64) bool {
 // failBody ends a request whose body is bad or too large: with an answer
 // when nothing of it reached an upstream yet, else by closing.
 func (cc *clientConn) failBody(status int) {
-	r := &cc.r
+	r := cc.r
 	if r.sent || r.up != nil {
 		r.status = status
 		cc.abort()
@@ -116,7 +116,7 @@ func (cc *clientConn) failBody(status int) {
 // consumeBody moves buffered body bytes into the upstream buffer. It
 // returns false when the caller must stop.
 func (cc *clientConn) consumeBody() bool {
-	r := &cc.r
+	r := cc.r
 	avail := cc.in[cc.inPos:cc.inLen]
 	// A chunk frame adds at most chunkOverhead bytes to the data.
 	if room := bufSize - len(r.upOut) - chunkOverhead; len(avail) > room {
@@ -158,7 +158,7 @@ const chunkOverhead = 32
 // decodeBody runs the chunked decoder over buffered bytes, enforcing
 // client_max_body_size. ok is false when the request was ended.
 func (cc *clientConn) decodeBody(avail []byte) (consumed int, data []byte, done, ok bool) {
-	r := &cc.r
+	r := cc.r
 	consumed, data, done, err := r.bodyDec.Next(avail)
 	if err != nil {
 		cc.failBody(400)
@@ -180,7 +180,7 @@ func (cc *clientConn) decodeBody(avail []byte) (consumed int, data []byte, done,
 // sent with a Content-Length, as nginx does. It is bounded by
 // client_max_body_size (or maxBufferedBody when that is 0).
 func (cc *clientConn) bufferBody() {
-	r := &cc.r
+	r := cc.r
 	for !r.bodyDone {
 		if cc.inPos < cc.inLen {
 			consumed, data, _, ok := cc.decodeBody(cc.in[cc.inPos:cc.inLen])

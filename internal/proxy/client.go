@@ -60,7 +60,9 @@ type clientConn struct {
 	out    []byte
 	outOff int
 
-	r request
+	// r is the request being served; nil while the connection is idle,
+	// so that an idle keep-alive connection holds only this small struct.
+	r *request
 }
 
 // request is the state of the request being served.
@@ -145,7 +147,6 @@ func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 	cc.id = w.srv.connSeq.Add(1)
 	cc.requests = 0
 	cc.scanned = 0
-	cc.resetRequest()
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
 		cc.remote = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
@@ -245,6 +246,7 @@ func onClientTimer(c *engine.Conn) {
 // the request.
 func (cc *clientConn) readHead() {
 	w := cc.w
+	cc.attach()
 	for {
 		if cc.in == nil {
 			cc.in = w.getBuf()
@@ -308,6 +310,9 @@ func (cc *clientConn) releaseIdleBuf() {
 		cc.in = nil
 		cc.inLen, cc.inPos = 0, 0
 	}
+	if cc.state == stIdle && cc.in == nil {
+		cc.detach()
+	}
 }
 
 // growIn makes room for a head that does not fit: it moves unread bytes to
@@ -342,7 +347,7 @@ func (cc *clientConn) headLimit() int {
 // tryHead parses the buffered bytes; it returns true when the request was
 // taken over (answered, proxied or failed).
 func (cc *clientConn) tryHead() bool {
-	r := &cc.r
+	r := cc.r
 	n, err := http1.ParseRequest(cc.in[cc.inPos:cc.inLen], &r.head, &cc.ln.limits)
 	if err == http1.ErrNeedMore {
 		return false
@@ -378,7 +383,7 @@ func (cc *clientConn) tryHead() bool {
 
 // startRequest routes a parsed request and starts serving it.
 func (cc *clientConn) startRequest() {
-	r := &cc.r
+	r := cc.r
 	h := &r.head
 	host, ok := normalizeHost(h.Host)
 	r.srv = cc.ln.vhosts.def
@@ -448,11 +453,12 @@ func (cc *clientConn) startRequest() {
 // close ends the connection and everything it holds.
 func (cc *clientConn) close() {
 	w := cc.w
-	if cc.r.up != nil {
+	if cc.r != nil && cc.r.up != nil {
 		cc.r.up.closeConn()
 		cc.r.up = nil
 	}
 	cc.releaseBuffers()
+	cc.detach()
 	cc.c.Close()
 	w.putClient(cc)
 }
@@ -468,7 +474,11 @@ func (cc *clientConn) releaseBuffers() {
 		cc.out = nil
 	}
 	cc.outOff = 0
-	r := &cc.r
+	r := cc.r
+	if r == nil {
+		cc.inLen, cc.inPos = 0, 0
+		return
+	}
 	if r.upIn != nil {
 		w.putBuf(r.upIn)
 		r.upIn = nil
@@ -531,7 +541,7 @@ func (cc *clientConn) abort() {
 // logs the request and either waits for the next one or closes.
 func (cc *clientConn) finish() {
 	cc.logRequest()
-	r := &cc.r
+	r := cc.r
 	if !r.keepAlive || !r.bodyDone {
 		cc.closeGracefully()
 		return
@@ -547,7 +557,7 @@ func (cc *clientConn) finish() {
 		w.putBuf(r.upOut)
 		r.upOut = nil
 	}
-	cc.resetRequest()
+	cc.detach()
 	cc.state = stIdle
 	cc.c.SetTimer(lc.KeepaliveTimeout)
 	if cc.inPos < cc.inLen {
@@ -568,16 +578,32 @@ func (cc *clientConn) finish() {
 	}
 }
 
-func (cc *clientConn) resetRequest() {
-	hdrs := cc.r.head.Headers[:0]
-	uri := cc.r.uri[:0]
-	rh := cc.r.resp.Headers[:0]
-	addrs, sts, tms, cns, hds := cc.r.upAddrs[:0], cc.r.upStatuses[:0], cc.r.upTimes[:0], cc.r.upConnects[:0], cc.r.upHeaders[:0]
-	cc.r = request{}
-	cc.r.head.Headers = hdrs
-	cc.r.uri = uri
-	cc.r.resp.Headers = rh
-	cc.r.upAddrs, cc.r.upStatuses, cc.r.upTimes, cc.r.upConnects, cc.r.upHeaders = addrs, sts, tms, cns, hds
+// attach gives the connection a request object from the worker's pool.
+func (cc *clientConn) attach() {
+	if cc.r == nil {
+		cc.r = cc.w.getRequest()
+	}
+}
+
+// detach returns the request object to the worker's pool.
+func (cc *clientConn) detach() {
+	if cc.r != nil {
+		cc.w.putRequest(cc.r)
+		cc.r = nil
+	}
+}
+
+// reset clears a request for reuse, keeping the capacity of its slices.
+func (r *request) reset() {
+	hdrs := r.head.Headers[:0]
+	uri := r.uri[:0]
+	rh := r.resp.Headers[:0]
+	addrs, sts, tms, cns, hds := r.upAddrs[:0], r.upStatuses[:0], r.upTimes[:0], r.upConnects[:0], r.upHeaders[:0]
+	*r = request{}
+	r.head.Headers = hdrs
+	r.uri = uri
+	r.resp.Headers = rh
+	r.upAddrs, r.upStatuses, r.upTimes, r.upConnects, r.upHeaders = addrs, sts, tms, cns, hds
 }
 
 // closeGracefully closes after a response: the write side is shut so the

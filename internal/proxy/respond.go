@@ -59,7 +59,7 @@ func closesConnection(code int) bool {
 
 // respondError answers with nginx's error page for code.
 func (cc *clientConn) respondError(code int) {
-	r := &cc.r
+	r := cc.r
 	if closesConnection(code) {
 		r.keepAlive = false
 	}
@@ -151,7 +151,7 @@ func contentType(uri []byte) string {
 // what is logged; wire is what is sent (they differ for nginx's internal
 // 494).
 func (cc *clientConn) respond(status, wire int, ctype string, body, location []byte) {
-	r := &cc.r
+	r := cc.r
 	r.status = status
 	if !r.bodyDone {
 		// The request body was not read; the connection cannot carry

@@ -15,7 +15,7 @@ import (
 // client's fields except those the proxy sets itself and the hop-by-hop
 // ones, then the body framing.
 func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
-	r := &cc.r
+	r := cc.r
 	h := &r.head
 	lc := r.lc
 	b = append(b, h.Method...)
@@ -99,7 +99,7 @@ func isHopByHop(name []byte) bool {
 
 // readResponse reads and handles the upstream's response head.
 func (cc *clientConn) readResponse() {
-	r := &cc.r
+	r := cc.r
 	if r.respHead {
 		cc.relayResponse()
 		return
@@ -168,7 +168,7 @@ var responseLimits = &http1.Limits{MaxRequestLine: 4096, MaxHeaderLine: 4096, Ma
 // startResponse sends the response head to the client and starts
 // relaying the body.
 func (cc *clientConn) startResponse() {
-	r := &cc.r
+	r := cc.r
 	resp := &r.resp
 	lc := r.lc
 	w := cc.w
@@ -316,7 +316,7 @@ func hideResponseHeader(name, connection []byte, framing http1.Framing) bool {
 // read before, so a slow client slows the upstream instead of filling
 // memory.
 func (cc *clientConn) relayResponse() {
-	r := &cc.r
+	r := cc.r
 	for {
 		if cc.outOff < len(cc.out) || len(cc.out) >= bufSize {
 			if !cc.flush() {
@@ -391,7 +391,7 @@ func (cc *clientConn) relayResponse() {
 // consumeResponse moves buffered upstream bytes into out with the
 // client's framing. It returns false when the request ended.
 func (cc *clientConn) consumeResponse() bool {
-	r := &cc.r
+	r := cc.r
 	avail := r.upIn[r.upPos:r.upInLen]
 	switch r.framing {
 	case http1.FramingNone:
@@ -444,7 +444,7 @@ func (cc *clientConn) consumeResponse() bool {
 
 // readMoreResponse reads more upstream bytes after those buffered.
 func (cc *clientConn) readMoreResponse() bool {
-	r := &cc.r
+	r := cc.r
 	uc := r.up
 	if !uc.c.ReadReady {
 		if len(cc.out) > 0 && !cc.flush() {
@@ -471,7 +471,7 @@ func (cc *clientConn) readMoreResponse() bool {
 // client, the upstream connection back to its pool (when nothing extra was
 // sent and the server keeps it open) and the log record.
 func (cc *clientConn) endResponse(clean bool) {
-	r := &cc.r
+	r := cc.r
 	r.respDone = true
 	if r.chunkOut {
 		cc.out = http1.AppendLastChunk(cc.out)

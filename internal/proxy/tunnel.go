@@ -10,7 +10,7 @@ import (
 // in upIn; bytes the client sent after its request are in the client's
 // buffer after the head.
 func (cc *clientConn) startTunnel() {
-	r := &cc.r
+	r := cc.r
 	cc.state = stTunnel
 	// Client bytes already buffered are upstream-bound.
 	r.upOut = append(r.upOut[:0], cc.in[cc.inPos:cc.inLen]...)
@@ -28,7 +28,7 @@ func (cc *clientConn) startTunnel() {
 
 // tunnelFromClient moves client bytes to the upstream.
 func (cc *clientConn) tunnelFromClient() {
-	r := &cc.r
+	r := cc.r
 	uc := r.up
 	if uc == nil {
 		return
@@ -72,7 +72,7 @@ func (cc *clientConn) tunnelFromClient() {
 
 // tunnelFromUpstream moves upstream bytes to the client.
 func (cc *clientConn) tunnelFromUpstream() {
-	r := &cc.r
+	r := cc.r
 	uc := r.up
 	if uc == nil {
 		return

@@ -48,7 +48,7 @@ const (
 
 // proxy starts passing the request to the location's upstream.
 func (cc *clientConn) proxy() {
-	r := &cc.r
+	r := cc.r
 	pp := r.lc.ProxyPass
 	r.group = cc.w.group(pp.Upstream)
 	if r.bufferBody {
@@ -70,7 +70,7 @@ func (cc *clientConn) maxTries() int {
 // connectNext picks a server and gets a connection to it: an idle one from
 // the pool or a new one.
 func (cc *clientConn) connectNext() {
-	r := &cc.r
+	r := cc.r
 	w := cc.w
 	now := w.loop.Now()
 	peer := r.group.Pick(now, &r.tried)
@@ -303,7 +303,7 @@ func (cc *clientConn) sendRequest() {
 
 // flushUp writes pending bytes to the upstream; true when all are written.
 func (cc *clientConn) flushUp() bool {
-	r := &cc.r
+	r := cc.r
 	uc := r.up
 	for r.upOutOff < len(r.upOut) {
 		n, err := unix.Write(uc.c.Fd, r.upOut[r.upOutOff:])
@@ -332,7 +332,7 @@ func (cc *clientConn) flushUp() bool {
 // to the client: it tries the next server where nginx would, else answers
 // 502 or 504.
 func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
-	r := &cc.r
+	r := cc.r
 	w := cc.w
 	now := w.loop.Now()
 	peer := r.peer
@@ -385,7 +385,7 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 // proxy_next_upstream, tries are left, the request can be sent again
 // whole, and a non-idempotent request is not sent twice.
 func (cc *clientConn) canRetry(cond conf.NextUpstream, reused bool) bool {
-	r := &cc.r
+	r := cc.r
 	lc := r.lc
 	if lc.ProxyNextUpstream&cond == 0 && !reused {
 		return false
@@ -446,7 +446,7 @@ func serverName(s *conf.Server) string {
 // logError writes an error log line with nginx's context: client,
 // server, request, upstream and host.
 func (cc *clientConn) logError(msg string) {
-	r := &cc.r
+	r := cc.r
 	var b []byte
 	b = append(b, msg...)
 	b = append(b, ", client: "...)
@@ -509,7 +509,7 @@ func appendUpstreamURI(b []byte, r *request) []byte {
 // upLogAppend records one attempt for $upstream_addr and friends, which
 // list every server tried, separated by ", ".
 func (cc *clientConn) upLogAppend(addr string, status int) {
-	r := &cc.r
+	r := cc.r
 	if len(r.upAddrs) > 0 {
 		r.upAddrs = append(r.upAddrs, ", "...)
 		r.upStatuses = append(r.upStatuses, ", "...)

@@ -27,7 +27,7 @@ func (cc *clientConn) eval(b []byte, t *vars.Template) []byte {
 // appendVar appends the value of one variable; ok is false when the
 // variable has no value for this request (logs print "-" then).
 func (cc *clientConn) appendVar(b []byte, name string) ([]byte, bool) {
-	r := &cc.r
+	r := cc.r
 	h := &r.head
 	switch name {
 	case "remote_addr", "binary_remote_addr":
@@ -237,7 +237,7 @@ func cookie(hs []http1.Header, name string) ([]byte, bool) {
 // logRequest appends the request's line to each access log of its
 // location, buffered per worker.
 func (cc *clientConn) logRequest() {
-	r := &cc.r
+	r := cc.r
 	lc := r.lc
 	if lc == nil {
 		lc = cc.ln.vhosts.def.Loc

@@ -29,6 +29,7 @@ type worker struct {
 	bufs     [][]byte
 	bigBufs  [][]byte
 	clients  []*clientConn
+	requests []*request
 	upConns  []*upConn
 	logBufs  map[string]*logs.AccessBuffer
 	date     []byte
@@ -87,6 +88,22 @@ func (w *worker) putBuf(b []byte) {
 	if cap(b) == bufSize {
 		w.bufs = append(w.bufs, b[:bufSize])
 	}
+}
+
+// getRequest takes a request object from the worker's pool: only
+// connections with a request in progress hold one.
+func (w *worker) getRequest() *request {
+	if n := len(w.requests); n > 0 {
+		r := w.requests[n-1]
+		w.requests = w.requests[:n-1]
+		return r
+	}
+	return &request{}
+}
+
+func (w *worker) putRequest(r *request) {
+	r.reset()
+	w.requests = append(w.requests, r)
 }
 
 func (w *worker) tick() {
