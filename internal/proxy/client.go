@@ -557,6 +557,11 @@ func (cc *clientConn) finish() {
 		w.putBuf(r.upOut)
 		r.upOut = nil
 	}
+	if cc.out != nil {
+		// finish runs once out was written completely.
+		w.putBuf(cc.out)
+		cc.out, cc.outOff = nil, 0
+	}
 	cc.detach()
 	cc.state = stIdle
 	cc.c.SetTimer(lc.KeepaliveTimeout)
