@@ -2,10 +2,13 @@
 package logs
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -126,4 +129,20 @@ func Format(t time.Time, level Level, pid, tid int, msg string) string {
 	b.WriteString(t.Format("2006/01/02 15:04:05"))
 	fmt.Fprintf(&b, " [%s] %d#%d: %s\n", level, pid, tid, msg)
 	return b.String()
+}
+
+// SysError formats an error from a system call as nginx writes one in
+// parentheses: "98: Address already in use". Errors that carry no errno
+// are written as they are.
+func SysError(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	text := errno.Error()
+	if text != "" {
+		// glibc's strerror texts start with a capital letter.
+		text = strings.ToUpper(text[:1]) + text[1:]
+	}
+	return strconv.Itoa(int(errno)) + ": " + text
 }

@@ -159,7 +159,7 @@ func (s *Server) openListeners() error {
 		for i := 0; i < n; i++ {
 			fd, err := listenSocket(ln.addrPort, ln.backlog, ln.reuse)
 			if err != nil {
-				return fmt.Errorf("bind() to %s failed (%v)", ln.addr, err)
+				return fmt.Errorf("bind() to %s failed (%s)", ln.addr, logs.SysError(err))
 			}
 			ln.fds = append(ln.fds, fd)
 		}

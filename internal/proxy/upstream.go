@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -340,11 +339,7 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 	if err != nil {
 		// what has one %s for the error, formatted as nginx does:
 		// "111: Connection refused".
-		detail := err.Error()
-		var errno unix.Errno
-		if errors.As(err, &errno) {
-			detail = strconv.Itoa(int(errno)) + ": " + errnoText(errno)
-		}
+		detail := logs.SysError(err)
 		msg = strings.Replace(what, "%s", detail, 1)
 	}
 	cc.logError(msg)
@@ -422,18 +417,6 @@ func idempotent(m []byte) bool {
 		return false
 	}
 	return true
-}
-
-func errnoText(e unix.Errno) string {
-	switch e {
-	case unix.ECONNREFUSED:
-		return "Connection refused"
-	case unix.ECONNRESET:
-		return "Connection reset by peer"
-	case unix.ETIMEDOUT:
-		return "Connection timed out"
-	}
-	return e.Error()
 }
 
 func serverName(s *conf.Server) string {

@@ -156,11 +156,11 @@ func onAccept(lc *engine.Conn) {
 			switch err {
 			case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED:
 			case unix.EMFILE, unix.ENFILE:
-				w.warnf(logs.Alert, "accept4() failed (%d: %v), accept paused for 500ms", err.(unix.Errno), err)
+				w.warnf(logs.Alert, "accept4() failed (%s), accept paused for 500ms", logs.SysError(err))
 				lc.PauseAccept(2)
 				lc.SetTimer(500 * time.Millisecond)
 			default:
-				w.warnf(logs.Alert, "accept4() failed (%v)", err)
+				w.warnf(logs.Alert, "accept4() failed (%s)", logs.SysError(err))
 			}
 			return
 		}
