@@ -1,0 +1,115 @@
+package capacity
+
+import (
+	"math"
+	"reflect"
+	"testing"
+)
+
+// The expected figures below follow Compute's rule: the descriptor limit
+// is the hard RLIMIT_NOFILE (capped at 1<<30) unless worker_rlimit_nofile
+// is set; Reserve (32), the log files and two descriptors per worker are
+// set aside; the rest is divided evenly between the workers, rounding
+// down, and never goes below 2 plus the number of listeners.
+func TestCompute(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Input
+		want Plan
+	}{
+		{
+			// fixed = 32 + 3 + 2*4 = 43; (4096 - 43) / 4 = 1013.
+			name: "derived from the hard limit and workers",
+			in:   Input{NofileSoft: 1024, NofileHard: 4096, Workers: 4, Listeners: 2, LogFiles: 3},
+			want: Plan{Nofile: 4096, WorkerConnections: 1013, Derived: true, Allowed: 1013},
+		},
+		{
+			// fixed = 32 + 1 + 2*3 = 39; 961 / 3 = 320.33.
+			name: "derived figure rounds down",
+			in:   Input{NofileSoft: 1000, NofileHard: 1000, Workers: 3, Listeners: 1, LogFiles: 1},
+			want: Plan{Nofile: 1000, WorkerConnections: 320, Derived: true, Allowed: 320},
+		},
+		{
+			// workers = 1; fixed = 32 + 0 + 2 = 34; 1024 - 34 = 990.
+			name: "zero workers count as one",
+			in:   Input{NofileSoft: 1024, NofileHard: 1024, Workers: 0},
+			want: Plan{Nofile: 1024, WorkerConnections: 990, Derived: true, Allowed: 990},
+		},
+		{
+			// An unlimited hard limit is capped: 1<<30 - 34 = 1073741790.
+			name: "infinite hard limit is capped at 1<<30",
+			in:   Input{NofileSoft: 1024, NofileHard: math.MaxUint64, Workers: 1},
+			want: Plan{Nofile: 1 << 30, WorkerConnections: 1073741790, Derived: true, Allowed: 1073741790},
+		},
+		{
+			// 2048 - 34 = 2014.
+			name: "soft limit above hard limit is used",
+			in:   Input{NofileSoft: 2048, NofileHard: 1024, Workers: 1},
+			want: Plan{Nofile: 2048, WorkerConnections: 2014, Derived: true, Allowed: 2014},
+		},
+		{
+			name: "configured below the limit is kept",
+			in:   Input{NofileSoft: 1024, NofileHard: 4096, Workers: 4, Listeners: 2, LogFiles: 3, WorkerConnections: 512},
+			want: Plan{Nofile: 4096, WorkerConnections: 512, Allowed: 1013},
+		},
+		{
+			name: "configured exactly at the limit is kept",
+			in:   Input{NofileSoft: 1024, NofileHard: 4096, Workers: 4, Listeners: 2, LogFiles: 3, WorkerConnections: 1013},
+			want: Plan{Nofile: 4096, WorkerConnections: 1013, Allowed: 1013},
+		},
+		{
+			name: "configured above the limit is lowered with a warning",
+			in:   Input{NofileSoft: 1024, NofileHard: 4096, Workers: 4, Listeners: 2, LogFiles: 3, WorkerConnections: 2000},
+			want: Plan{Nofile: 4096, WorkerConnections: 1013, Allowed: 1013, Warnings: []string{
+				"2000 worker_connections exceed open file resource limit: 4096, using 1013 per worker for 4 workers",
+			}},
+		},
+		{
+			// fixed = 32 + 2 + 2*2 = 38; (65536 - 38) / 2 = 32749.
+			name: "worker_rlimit_nofile above the hard limit takes precedence",
+			in:   Input{NofileSoft: 1024, NofileHard: 4096, WorkerRlimitNofile: 65536, Workers: 2, LogFiles: 2},
+			want: Plan{Nofile: 65536, WorkerConnections: 32749, Derived: true, Allowed: 32749},
+		},
+		{
+			// 100 - 34 = 66, although the hard limit would allow more.
+			name: "worker_rlimit_nofile below the hard limit takes precedence",
+			in:   Input{NofileSoft: 1 << 20, NofileHard: 1 << 20, WorkerRlimitNofile: 100, Workers: 1, WorkerConnections: 512},
+			want: Plan{Nofile: 100, WorkerConnections: 66, Allowed: 66, Warnings: []string{
+				"512 worker_connections exceed open file resource limit: 100, using 66 per worker for 1 workers",
+			}},
+		},
+		{
+			// fixed = 32 + 2 + 2*2 = 38 > 16, so the floor 2 + 3 applies.
+			name: "tiny limit derives the floor of two plus listeners",
+			in:   Input{NofileSoft: 16, NofileHard: 16, Workers: 2, Listeners: 3, LogFiles: 2},
+			want: Plan{Nofile: 16, WorkerConnections: 5, Derived: true, Allowed: 5},
+		},
+		{
+			name: "tiny limit lowers a configured figure to the floor",
+			in:   Input{NofileSoft: 16, NofileHard: 16, Workers: 2, Listeners: 3, LogFiles: 2, WorkerConnections: 1000},
+			want: Plan{Nofile: 16, WorkerConnections: 5, Allowed: 5, Warnings: []string{
+				"1000 worker_connections exceed open file resource limit: 16, using 5 per worker for 2 workers",
+			}},
+		},
+		{
+			// 36 - 34 = 2 is below 2 + 1.
+			name: "floor applies just below it",
+			in:   Input{NofileSoft: 36, NofileHard: 36, Workers: 1, Listeners: 1},
+			want: Plan{Nofile: 36, WorkerConnections: 3, Derived: true, Allowed: 3},
+		},
+		{
+			// 38 - 34 = 4 is above 2 + 1.
+			name: "floor does not apply above it",
+			in:   Input{NofileSoft: 38, NofileHard: 38, Workers: 1, Listeners: 1},
+			want: Plan{Nofile: 38, WorkerConnections: 4, Derived: true, Allowed: 4},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Compute(tc.in)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Compute(%+v)\n got %+v\nwant %+v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
