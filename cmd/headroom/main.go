@@ -65,6 +65,10 @@ func parseArgs(args []string) (*options, error) {
 	o := &options{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "-" {
+			// nginx ignores a lone dash.
+			continue
+		}
 		if len(a) < 2 || a[0] != '-' {
 			return nil, fmt.Errorf("invalid option: \"%s\"", a)
 		}
@@ -110,7 +114,7 @@ func parseArgs(args []string) (*options, error) {
 				}
 				j = len(a)
 			default:
-				return nil, fmt.Errorf("invalid option: \"%s\"", a[j:])
+				return nil, fmt.Errorf("invalid option: \"%c\"", c)
 			}
 		}
 	}

@@ -28,23 +28,29 @@ var reasons = map[int]string{
 	507: "Insufficient Storage",
 }
 
-// statusLine returns nginx's status line text for a code, such as
-// "404 Not Found"; unknown codes get no reason phrase.
+// statusText returns nginx's status line text for a code, such as
+// "404 Not Found"; a code without a known reason phrase keeps the space
+// that RFC 9112 4 requires before the (empty) phrase.
 func statusText(code int) string {
 	if r, ok := reasons[code]; ok {
 		return strconv.Itoa(code) + " " + r
 	}
-	return strconv.Itoa(code)
+	return strconv.Itoa(code) + " "
 }
 
-// errorPage is nginx's built-in error page for a status.
+// errorPage is nginx's built-in error page for a status. nginx's internal
+// 494 is answered as 400 with the reason on a line of its own.
 func errorPage(code int) string {
-	t := statusText(code)
+	title, detail := statusText(code), ""
 	if code == 494 {
-		t = "400 Request Header Or Cookie Too Large"
+		title, detail = "400 Request Header Or Cookie Too Large", "\r\n<center>Request Header Or Cookie Too Large</center>"
 	}
-	return "<html>\r\n<head><title>" + t + "</title></head>\r\n<body>\r\n<center><h1>" + t +
-		"</h1></center>\r\n<hr><center>" + serverHeader + "</center>\r\n</body>\r\n</html>\r\n"
+	h1 := title
+	if code == 494 {
+		h1 = "400 Bad Request"
+	}
+	return "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + h1 +
+		"</h1></center>" + detail + "\r\n<hr><center>" + serverHeader + "</center>\r\n</body>\r\n</html>\r\n"
 }
 
 // closesConnection lists the statuses after which nginx always closes the
@@ -133,7 +139,8 @@ func contentType(uri []byte) string {
 			break
 		}
 	}
-	if dot >= 0 {
+	// A dot right after '/' starts a hidden name, not an extension.
+	if dot > 0 && uri[dot-1] != '/' {
 		ext := uri[dot+1:]
 		switch {
 		case http1.EqualFold(ext, "html"):

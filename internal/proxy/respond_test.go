@@ -20,6 +20,9 @@ func TestContentType(t *testing.T) {
 		{"jpg", "/x.jpg", "image/jpeg"},
 		{"last extension counts", "/x.tar.gif", "image/gif"},
 		{"two dots before the extension", "/a..html", "text/html"},
+		// A name that starts with a dot has no extension, as in nginx.
+		{"hidden file", "/.html", "text/plain"},
+		{"hidden file in a directory", "/a/.jpg", "text/plain"},
 		{"jpeg is not a built-in type", "/x.jpeg", "text/plain"},
 		{"htm is not a built-in type", "/x.htm", "text/plain"},
 		{"other extension", "/x.txt", "text/plain"},
@@ -47,6 +50,8 @@ func TestStatusText(t *testing.T) {
 	}{
 		{"switching protocols", 101, "101 Switching Protocols"},
 		{"ok", 200, "200 OK"},
+		// RFC 9112 4: the space before an empty reason phrase stays.
+		{"unknown code keeps the space", 299, "299 "},
 		{"no content", 204, "204 No Content"},
 		{"moved permanently", 301, "301 Moved Permanently"},
 		{"found is moved temporarily", 302, "302 Moved Temporarily"},
@@ -128,5 +133,17 @@ func TestErrorPage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestErrorPage494(t *testing.T) {
+	got := errorPage(494)
+	for _, want := range []string{
+		"<title>400 Request Header Or Cookie Too Large</title>",
+		"<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n<hr>",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("errorPage(494) = %q, lacks %q", got, want)
+		}
 	}
 }

@@ -218,11 +218,10 @@ func (cc *clientConn) startResponse() {
 	b := cc.out
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(resp.Status), 10)
+	b = append(b, ' ')
 	if len(resp.Reason) > 0 {
-		b = append(b, ' ')
 		b = append(b, resp.Reason...)
 	} else if reason, ok := reasons[resp.Status]; ok {
-		b = append(b, ' ')
 		b = append(b, reason...)
 	}
 	b = append(b, "\r\nServer: "+serverHeader+"\r\nDate: "...)

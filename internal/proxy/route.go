@@ -123,11 +123,13 @@ scan:
 
 // findLocation picks the location for a path in nginx's order: an exact
 // match wins at once; otherwise the longest matching prefix is remembered
-// and its nested locations are searched the same way; if the prefix is
-// "^~" regexes are skipped, else the regexes are tried in configuration
-// order and the first match wins; failing that the longest prefix is used.
-// final reports whether the choice may not be overridden by an enclosing
-// level's regexes. It returns nil when nothing matches.
+// and its nested locations are searched the same way; unless that prefix
+// is "^~", the regexes of this level are then tried in configuration order
+// and the first match wins (its own nested locations searched in turn);
+// failing that the longest prefix is used. A "^~" only stops the regexes
+// of its own level: an enclosing level still tries its own. final reports
+// an exact or regex match, which no enclosing level may override. It
+// returns nil when nothing matches.
 func findLocation(locs []*conf.Location, path []byte) (loc *conf.Location, final bool) {
 	var best *conf.Location
 	for _, l := range locs {
@@ -151,12 +153,16 @@ func findLocation(locs []*conf.Location, path []byte) (loc *conf.Location, final
 			best = inner
 		}
 	}
-	if noRegex {
-		return best, true
-	}
-	for _, l := range locs {
-		if (l.Match == conf.MatchRegex || l.Match == conf.MatchRegexCaseless) && l.Regex.Match(path) {
-			return l, true
+	if !noRegex {
+		for _, l := range locs {
+			if (l.Match == conf.MatchRegex || l.Match == conf.MatchRegexCaseless) && l.Regex.Match(path) {
+				if len(l.Locations) > 0 {
+					if inner, _ := findLocation(l.Locations, path); inner != nil {
+						return inner, true
+					}
+				}
+				return l, true
+			}
 		}
 	}
 	return best, false

@@ -88,7 +88,9 @@ func TestFindLocation(t *testing.T) {
 		return lt.add(name, conf.MatchPrefixNoRegex, path, nested...)
 	}
 	exact := func(name, path string) *conf.Location { return lt.add(name, conf.MatchExact, path) }
-	re := func(name, src string) *conf.Location { return lt.add(name, conf.MatchRegex, src) }
+	re := func(name, src string, nested ...*conf.Location) *conf.Location {
+		return lt.add(name, conf.MatchRegex, src, nested...)
+	}
 	rei := func(name, src string) *conf.Location { return lt.add(name, conf.MatchRegexCaseless, src) }
 
 	// The order is the configuration order; it matters for regexes only.
@@ -118,6 +120,11 @@ func TestFindLocation(t *testing.T) {
 			pre("st", "/s/t/"),
 		),
 		re("outer-css", `\.css$`),
+		pre("deep", "/deep/",
+			noRegex("deep-stop", "/deep/stop/"),
+		),
+		re("deep-txt-regex", `^/deep/.*\.log$`),
+		re("dtxt", `\.dtxt$`, re("dtxt-deep", `^/d2/`)),
 	}
 	apiOnly := []*conf.Location{pre("api", "/api/")}
 
@@ -135,7 +142,7 @@ func TestFindLocation(t *testing.T) {
 		{name: "short prefix matches a longer name", path: "/ab", want: "a"},
 		{name: "longest prefix wins", path: "/a/b", want: "a/b"},
 		{name: "longest prefix wins below it", path: "/a/b/c", want: "a/b"},
-		{name: "caret-tilde stops regexes", path: "/static/x.php", want: "static-noregex", wantFinal: true},
+		{name: "caret-tilde stops regexes", path: "/static/x.php", want: "static-noregex"},
 		{name: "caret-tilde needs its whole prefix", path: "/static", want: "root"},
 		{name: "regex beats the longest prefix", path: "/a/x.php", want: "php", wantFinal: true},
 		{name: "regex beats a prefix on a shared start", path: "/exact.php", want: "php", wantFinal: true},
@@ -154,10 +161,17 @@ func TestFindLocation(t *testing.T) {
 		{name: "outer regex beats a nested prefix", path: "/nonest/pre/x.txt", want: "outer-txt", wantFinal: true},
 		{name: "nested prefix without regex match", path: "/nonest/pre/x", want: "nonest-pre"},
 		{name: "nested regex runs under caret-tilde", path: "/rx/x.txt", want: "rx-inner-txt", wantFinal: true},
-		{name: "caret-tilde parent without nested match", path: "/rx/x", want: "rx", wantFinal: true},
-		{name: "caret-tilde parent keeps outer regexes from a nested prefix", path: "/s/t/x.css", want: "st", wantFinal: true},
-		{name: "caret-tilde parent keeps outer regexes from itself", path: "/s/x.css", want: "s", wantFinal: true},
+		{name: "caret-tilde parent without nested match", path: "/rx/x", want: "rx"},
+		{name: "caret-tilde parent keeps outer regexes from a nested prefix", path: "/s/t/x.css", want: "st"},
+		{name: "caret-tilde parent keeps outer regexes from itself", path: "/s/x.css", want: "s"},
 		{name: "last regex in configuration order", path: "/x.css", want: "outer-css", wantFinal: true},
+		// A nested "^~" stops the regexes of its own level only, as in
+		// nginx: the enclosing level still tries its own.
+		{name: "nested caret-tilde leaves outer regexes", path: "/deep/stop/x.log", want: "deep-txt-regex", wantFinal: true},
+		{name: "nested caret-tilde without outer regex match", path: "/deep/stop/x", want: "deep-stop"},
+		// Locations nested in a matched regex location are searched too.
+		{name: "nested in a regex location", path: "/d2/a.dtxt", want: "dtxt-deep", wantFinal: true},
+		{name: "regex location without nested match", path: "/d3/a.dtxt", want: "dtxt", wantFinal: true},
 		{name: "nothing matches", locs: apiOnly, path: "/other", want: "<nil>"},
 		{name: "no locations", locs: []*conf.Location{}, path: "/", want: "<nil>"},
 	}

@@ -114,8 +114,9 @@ func (cc *clientConn) appendVar(b []byte, name string) ([]byte, bool) {
 		}
 		return b, false
 	case "proxy_add_x_forwarded_for":
-		if xff := headerValue(h.Headers, "X-Forwarded-For"); xff != nil {
-			b = append(b, xff...)
+		start := len(b)
+		b = appendJoined(b, h.Headers, "x_forwarded_for", ", ")
+		if len(b) > start {
 			b = append(b, ", "...)
 		}
 		return cc.remote.Addr().AppendTo(b), true
@@ -139,6 +140,15 @@ func (cc *clientConn) appendVar(b []byte, name string) ([]byte, bool) {
 		return b, false
 	}
 	switch {
+	case name == "http_cookie":
+		// nginx joins several Cookie and X-Forwarded-For fields.
+		start := len(b)
+		b = appendJoined(b, h.Headers, "cookie", "; ")
+		return b, len(b) > start || headerByVarName(h.Headers, "cookie") != nil
+	case name == "http_x_forwarded_for":
+		start := len(b)
+		b = appendJoined(b, h.Headers, "x_forwarded_for", ", ")
+		return b, len(b) > start || headerByVarName(h.Headers, "x_forwarded_for") != nil
 	case strings.HasPrefix(name, "http_"):
 		v := headerByVarName(h.Headers, name[5:])
 		return append(b, v...), v != nil
@@ -160,32 +170,54 @@ var hostname, _ = os.Hostname()
 // NginxVersion is the nginx release whose behaviour headroom follows.
 const NginxVersion = "1.22.1"
 
-// headerByVarName finds a field by a variable-style name: lower case with
-// '_' for '-'. Several fields of the same name are joined with ", ".
+// appendJoined appends the values of every field matching a
+// variable-style name, separated by sep.
+func appendJoined(b []byte, hs []http1.Header, v, sep string) []byte {
+	first := true
+	for i := range hs {
+		if varNameMatches(hs[i].Name, v) {
+			if !first {
+				b = append(b, sep...)
+			}
+			first = false
+			b = append(b, hs[i].Value...)
+		}
+	}
+	return b
+}
+
+// headerByVarName finds the first field matching a variable-style name:
+// lower case with '_' for '-'. Fields whose own names contain '_' are
+// ignored, as nginx ignores them (underscores_in_headers off).
 func headerByVarName(hs []http1.Header, v string) []byte {
 	for i := range hs {
-		n := hs[i].Name
-		if len(n) != len(v) {
-			continue
-		}
-		match := true
-		for j := 0; j < len(n); j++ {
-			c := n[j]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			} else if c == '-' {
-				c = '_'
-			}
-			if c != v[j] {
-				match = false
-				break
-			}
-		}
-		if match {
+		if varNameMatches(hs[i].Name, v) {
 			return hs[i].Value
 		}
 	}
 	return nil
+}
+
+// varNameMatches compares a field name with a variable-style name.
+func varNameMatches(n []byte, v string) bool {
+	if len(n) != len(v) {
+		return false
+	}
+	for j := 0; j < len(n); j++ {
+		c := n[j]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '-':
+			c = '_'
+		case c == '_':
+			return false
+		}
+		if c != v[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // queryArg returns the value of argument name in a query string
@@ -198,18 +230,17 @@ func queryArg(q []byte, name string) ([]byte, bool) {
 		} else {
 			part, q = q, nil
 		}
-		k, v := part, []byte(nil)
-		if i := bytes.IndexByte(part, '='); i >= 0 {
-			k, v = part[:i], part[i+1:]
-		}
-		if http1.EqualFold(k, name) {
-			return v, true
+		// As in nginx, an argument without '=' has no value to find.
+		if i := bytes.IndexByte(part, '='); i >= 0 && http1.EqualFold(part[:i], name) {
+			return part[i+1:], true
 		}
 	}
 	return nil, false
 }
 
-// cookie returns the value of a cookie from the Cookie fields.
+// cookie returns the value of a cookie from the Cookie fields as nginx
+// 1.22 finds it: names compared case-insensitively, ';' or ',' between
+// cookies, spaces allowed around '='.
 func cookie(hs []http1.Header, name string) ([]byte, bool) {
 	for i := range hs {
 		if !http1.EqualFold(hs[i].Name, "Cookie") {
@@ -217,17 +248,19 @@ func cookie(hs []http1.Header, name string) ([]byte, bool) {
 		}
 		v := hs[i].Value
 		for len(v) > 0 {
-			var part []byte
-			if j := bytes.IndexByte(v, ';'); j >= 0 {
-				part, v = v[:j], v[j+1:]
+			end := bytes.IndexAny(v, ";,")
+			part := v
+			if end >= 0 {
+				part, v = v[:end], v[end+1:]
 			} else {
-				part, v = v, nil
+				v = nil
 			}
-			for len(part) > 0 && part[0] == ' ' {
-				part = part[1:]
+			eq := bytes.IndexByte(part, '=')
+			if eq < 0 {
+				continue
 			}
-			if j := bytes.IndexByte(part, '='); j >= 0 && string(part[:j]) == name {
-				return part[j+1:], true
+			if http1.EqualFold(bytes.TrimSpace(part[:eq]), name) {
+				return bytes.TrimSpace(part[eq+1:]), true
 			}
 		}
 	}
@@ -264,7 +297,9 @@ func (cc *clientConn) appendLogLine(b []byte, f *conf.LogFormat) []byte {
 		start := len(b)
 		var ok bool
 		b, ok = cc.appendVar(b, p.Var)
-		if !ok || len(b) == start {
+		if !ok {
+			// nginx writes "-" for a variable that is not found; an empty
+			// value stays empty.
 			b = append(b[:start], '-')
 			continue
 		}
@@ -298,7 +333,20 @@ func escapeLog(b []byte, start int, mode string) []byte {
 		case mode == "json" && (c == '"' || c == '\\'):
 			b = append(b, '\\', c)
 		case mode == "json" && c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+			switch c {
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+			}
 		case mode == "json":
 			b = append(b, c)
 		case c < 0x20 || c >= 0x7f || c == '"' || c == '\\':

@@ -123,7 +123,11 @@ func TestCookie(t *testing.T) {
 		{name: "whole name must match", hs: headers("Cookie", "xsid=1; sid=2"), cookie: "sid", want: "2", wantOK: true},
 		{name: "in a second Cookie field", hs: headers("Cookie", "a=1", "Cookie", "sid=2"), cookie: "sid", want: "2", wantOK: true},
 		{name: "field name is case-insensitive", hs: headers("cookie", "sid=1"), cookie: "sid", want: "1", wantOK: true},
-		{name: "value runs to the semicolon", hs: headers("Cookie", "b=1, c=2; d=3"), cookie: "b", want: "1, c=2", wantOK: true},
+		// nginx 1.22 takes ',' as a separator too.
+		{name: "value ends at a comma", hs: headers("Cookie", "b=1, c=2; d=3"), cookie: "b", want: "1", wantOK: true},
+		{name: "cookie after a comma", hs: headers("Cookie", "x=1, sid=2"), cookie: "sid", want: "2", wantOK: true},
+		{name: "name is case-insensitive", hs: headers("Cookie", "SID=1"), cookie: "sid", want: "1", wantOK: true},
+		{name: "spaces around the equals sign", hs: headers("Cookie", "sid = 1"), cookie: "sid", want: "1", wantOK: true},
 		{name: "empty value is found", hs: headers("Cookie", "sid=; a=1"), cookie: "sid", want: "", wantOK: true},
 		{name: "absent cookie", hs: headers("Cookie", "a=1; b=2"), cookie: "sid", wantOK: false},
 		{name: "other fields are not cookies", hs: headers("X-Cookie", "sid=1", "Set-Cookie", "sid=2"), cookie: "sid", wantOK: false},
@@ -164,6 +168,28 @@ func TestHeaderByVarName(t *testing.T) {
 			got := headerByVarName(tc.hs, tc.v)
 			if ok := got != nil; ok != tc.wantOK || string(got) != tc.want {
 				t.Errorf("headerByVarName(%q) = %q (found %v); want %q (found %v)", tc.v, got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestJoinedFields(t *testing.T) {
+	hs := []http1.Header{
+		{Name: []byte("X-Forwarded-For"), Value: []byte("1.1.1.1")},
+		{Name: []byte("Cookie"), Value: []byte("sid=1")},
+		{Name: []byte("x-forwarded-for"), Value: []byte("2.2.2.2")},
+		{Name: []byte("Cookie"), Value: []byte("b=2")},
+		{Name: []byte("X_U"), Value: []byte("under")},
+	}
+	tests := []struct{ name, v, sep, want string }{
+		{"forwarded-for lines joined with a comma", "x_forwarded_for", ", ", "1.1.1.1, 2.2.2.2"},
+		{"cookie lines joined with a semicolon", "cookie", "; ", "sid=1; b=2"},
+		{"fields with underscores are ignored", "x_u", ", ", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(appendJoined(nil, hs, tc.v, tc.sep)); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
 	}

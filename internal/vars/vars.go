@@ -51,7 +51,8 @@ func (t *Template) Vars() []string {
 // Compile parses s the way nginx's script compiler does: "$name" takes the
 // longest run of letters, digits and underscores; "${name}" delimits a name
 // explicitly. A '$' not followed by a name is an error, as in nginx
-// ("invalid variable name").
+// ("invalid variable name"), and so is a "${" whose name does not run to
+// its closing bracket.
 func Compile(s string) (*Template, error) {
 	t := &Template{Source: s}
 	var lit strings.Builder
@@ -75,8 +76,13 @@ func Compile(s string) (*Template, error) {
 				return nil, fmt.Errorf("the closing bracket in \"%s\" variable is missing", s[i+1:])
 			}
 			name := s[i+1 : i+end]
-			if name == "" || !validName(name) {
-				return nil, fmt.Errorf("invalid variable name in \"%s\"", s)
+			if name == "" {
+				return nil, fmt.Errorf("invalid variable name")
+			}
+			if n := nameLen(name); n < len(name) {
+				// nginx reads the name up to the first byte that cannot be
+				// in one and expects the bracket there.
+				return nil, fmt.Errorf("the closing bracket in \"%s\" variable is missing", name[:n])
 			}
 			flush()
 			t.Parts = append(t.Parts, Part{Var: name})
@@ -88,7 +94,7 @@ func Compile(s string) (*Template, error) {
 			j++
 		}
 		if j == i {
-			return nil, fmt.Errorf("invalid variable name in \"%s\"", s)
+			return nil, fmt.Errorf("invalid variable name")
 		}
 		flush()
 		t.Parts = append(t.Parts, Part{Var: s[i:j]})
@@ -108,13 +114,14 @@ func MustCompile(s string) *Template {
 	return t
 }
 
-func validName(s string) bool {
+// nameLen is the length of the longest prefix of s that can be a name.
+func nameLen(s string) int {
 	for i := 0; i < len(s); i++ {
 		if !isNameByte(s[i]) {
-			return false
+			return i
 		}
 	}
-	return true
+	return len(s)
 }
 
 func isNameByte(c byte) bool {
