@@ -380,7 +380,7 @@ func (l *Loop) Run() {
 				timeout = int((wait + time.Millisecond - 1) / time.Millisecond)
 			}
 		}
-		n, err := unix.EpollWait(l.epfd, l.events, timeout)
+		n, err := wait(l.epfd, l.events, timeout)
 		l.now = time.Now()
 		if err != nil && err != unix.EINTR {
 			panic("engine: epoll_wait: " + err.Error())

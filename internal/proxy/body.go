@@ -3,6 +3,7 @@ package proxy
 import (
 	"golang.org/x/sys/unix"
 
+	"headroom/internal/engine"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
 )
@@ -77,7 +78,7 @@ func (cc *clientConn) readBody(limit int64) bool {
 			cc.failBody(400)
 			return false
 		}
-		n, err := unix.Read(cc.c.Fd, room)
+		n, err := engine.Read(cc.c.Fd, room)
 		if n > 0 {
 			if n < len(room) {
 				cc.c.ShortRead()
@@ -133,7 +134,7 @@ func (cc *clientConn) consumeBody() bool {
 		r.bodyDone = r.bodyLeft == 0
 		return true
 	}
-	consumed, data, done, ok := cc.decodeBody(avail)
+	_, data, done, ok := cc.decodeBody(avail)
 	if !ok {
 		return false
 	}
@@ -144,9 +145,6 @@ func (cc *clientConn) consumeBody() bool {
 	r.upOut = http1.AppendChunk(r.upOut, data)
 	if done {
 		r.upOut = http1.AppendLastChunk(r.upOut)
-	}
-	if consumed == 0 && !done {
-		return cc.readBody(0)
 	}
 	return true
 }

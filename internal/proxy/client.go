@@ -272,7 +272,7 @@ func (cc *clientConn) readHead() {
 				return
 			}
 		}
-		n, err := unix.Read(cc.c.Fd, cc.in[cc.inLen:])
+		n, err := engine.Read(cc.c.Fd, cc.in[cc.inLen:])
 		if n > 0 {
 			if cc.state == stIdle {
 				cc.state = stHead
@@ -493,7 +493,7 @@ func (cc *clientConn) releaseBuffers() {
 // flush writes pending output; it returns true when all of it is written.
 func (cc *clientConn) flush() bool {
 	for cc.outOff < len(cc.out) {
-		n, err := unix.Write(cc.c.Fd, cc.out[cc.outOff:])
+		n, err := engine.Write(cc.c.Fd, cc.out[cc.outOff:])
 		if n > 0 {
 			cc.outOff += n
 			cc.r.bytesSent += int64(n)
@@ -632,7 +632,7 @@ func (cc *clientConn) closeGracefully() {
 func (cc *clientConn) linger() {
 	var buf [4096]byte
 	for {
-		n, err := unix.Read(cc.c.Fd, buf[:])
+		n, err := engine.Read(cc.c.Fd, buf[:])
 		if n > 0 {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"headroom/internal/conf"
+	"headroom/internal/engine"
 	"headroom/internal/http1"
 )
 
@@ -140,8 +141,11 @@ func (cc *clientConn) readResponse() {
 		if !uc.c.ReadReady {
 			return
 		}
-		n, err := unix.Read(uc.c.Fd, r.upIn[r.upInLen:])
+		n, err := engine.Read(uc.c.Fd, r.upIn[r.upInLen:])
 		if n > 0 {
+			if n < len(r.upIn)-r.upInLen {
+				uc.c.ShortRead()
+			}
 			r.upInLen += n
 			continue
 		}
@@ -311,55 +315,41 @@ func hideResponseHeader(name, connection []byte, framing http1.Framing) bool {
 }
 
 // relayResponse moves the response body from the upstream to the client,
-// one buffer at a time: it reads only when the client has taken what was
-// read before, so a slow client slows the upstream instead of filling
+// one buffer at a time: what the upstream already sent is framed into out
+// first, so that a small response leaves in one write with its head; then
+// out is written, and the upstream is read again only when the client took
+// everything, so a slow client slows the upstream instead of filling
 // memory.
 func (cc *clientConn) relayResponse() {
 	r := cc.r
 	for {
-		if cc.outOff < len(cc.out) || len(cc.out) >= bufSize {
-			if !cc.flush() {
-				if r.up != nil {
-					r.up.c.StopTimer()
-				}
-				return
-			}
-		}
-		if r.respDone {
-			if cc.outOff < len(cc.out) {
-				if !cc.flush() {
-					return
-				}
-			}
-			cc.finish()
-			return
-		}
-		if r.upPos < r.upInLen || r.framing == http1.FramingNone {
+		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone) && len(cc.out)+chunkOverhead < cap(cc.out) {
 			if !cc.consumeResponse() {
 				return
 			}
 			continue
 		}
-		uc := r.up
-		if len(cc.out) > 0 {
-			if !cc.flush() {
-				uc.c.StopTimer()
-				return
+		if r.respDone {
+			if cc.flush() {
+				cc.finish()
 			}
+			return
+		}
+		uc := r.up
+		if !cc.flush() {
+			uc.c.StopTimer()
+			return
+		}
+		if r.upPos < r.upInLen {
+			continue
 		}
 		if !uc.c.ReadReady {
 			uc.c.SetTimer(r.lc.ProxyReadTimeout)
 			return
 		}
-		// Read no more than out can take without growing past its pooled
-		// size.
-		room := r.upIn
-		if free := cap(cc.out) - len(cc.out) - chunkOverhead; free < len(room) {
-			room = room[:max(free, 1024)]
-		}
-		n, err := unix.Read(uc.c.Fd, room)
+		n, err := engine.Read(uc.c.Fd, r.upIn)
 		if n > 0 {
-			if n < len(room) {
+			if n < len(r.upIn) {
 				uc.c.ShortRead()
 			}
 			r.upPos, r.upInLen = 0, n
@@ -388,13 +378,17 @@ func (cc *clientConn) relayResponse() {
 }
 
 // consumeResponse moves buffered upstream bytes into out with the
-// client's framing. It returns false when the request ended.
+// client's framing, no more than out has room for. It returns false when
+// the request ended.
 func (cc *clientConn) consumeResponse() bool {
 	r := cc.r
 	avail := r.upIn[r.upPos:r.upInLen]
+	if room := cap(cc.out) - len(cc.out) - chunkOverhead; len(avail) > room {
+		avail = avail[:max(room, 0)]
+	}
 	switch r.framing {
 	case http1.FramingNone:
-		cc.endResponse(len(avail) == 0)
+		cc.endResponse(r.upPos == r.upInLen)
 	case http1.FramingLength:
 		if int64(len(avail)) > r.respLeft {
 			avail = avail[:r.respLeft]
@@ -407,6 +401,8 @@ func (cc *clientConn) consumeResponse() bool {
 			cc.endResponse(r.upPos == r.upInLen)
 		}
 	case http1.FramingChunked:
+		// The decoder keeps its state between calls, so a chunk header
+		// split across reads needs nothing special here.
 		consumed, data, done, err := r.respDec.Next(avail)
 		if err != nil {
 			cc.logError("upstream sent invalid chunked response while reading upstream")
@@ -423,11 +419,6 @@ func (cc *clientConn) consumeResponse() bool {
 		}
 		if done {
 			cc.endResponse(r.upPos == r.upInLen)
-		} else if consumed == 0 {
-			// A chunk header split across reads: keep it and read more.
-			n := copy(r.upIn, avail)
-			r.upPos, r.upInLen = 0, n
-			return cc.readMoreResponse()
 		}
 	case http1.FramingClose:
 		if r.chunkOut {
@@ -436,34 +427,9 @@ func (cc *clientConn) consumeResponse() bool {
 			cc.out = append(cc.out, avail...)
 		}
 		r.bodySent += int64(len(avail))
-		r.upPos = r.upInLen
+		r.upPos += len(avail)
 	}
 	return true
-}
-
-// readMoreResponse reads more upstream bytes after those buffered.
-func (cc *clientConn) readMoreResponse() bool {
-	r := cc.r
-	uc := r.up
-	if !uc.c.ReadReady {
-		if len(cc.out) > 0 && !cc.flush() {
-			return false
-		}
-		uc.c.SetTimer(r.lc.ProxyReadTimeout)
-		return false
-	}
-	n, err := unix.Read(uc.c.Fd, r.upIn[r.upInLen:])
-	if n > 0 {
-		r.upInLen += n
-		return true
-	}
-	if err == unix.EAGAIN {
-		uc.c.ReadReady = false
-		return cc.readMoreResponse()
-	}
-	cc.flush()
-	cc.abort()
-	return false
 }
 
 // endResponse completes the response: the last chunk for a chunked

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"golang.org/x/sys/unix"
+
+	"headroom/internal/engine"
 )
 
 // startTunnel switches an upgraded connection (WebSocket and the like) to
@@ -35,7 +37,7 @@ func (cc *clientConn) tunnelFromClient() {
 	}
 	for {
 		if r.upOutOff < len(r.upOut) {
-			n, err := unix.Write(uc.c.Fd, r.upOut[r.upOutOff:])
+			n, err := engine.Write(uc.c.Fd, r.upOut[r.upOutOff:])
 			if n > 0 {
 				r.upOutOff += n
 				continue
@@ -52,7 +54,7 @@ func (cc *clientConn) tunnelFromClient() {
 		if !cc.c.ReadReady {
 			return
 		}
-		n, err := unix.Read(cc.c.Fd, r.upOut[:cap(r.upOut)])
+		n, err := engine.Read(cc.c.Fd, r.upOut[:cap(r.upOut)])
 		if n > 0 {
 			r.upOut = r.upOut[:n]
 			uc.c.SetTimer(r.lc.ProxyReadTimeout)
@@ -82,7 +84,7 @@ func (cc *clientConn) tunnelFromUpstream() {
 	}
 	for {
 		if cc.outOff < len(cc.out) {
-			n, err := unix.Write(cc.c.Fd, cc.out[cc.outOff:])
+			n, err := engine.Write(cc.c.Fd, cc.out[cc.outOff:])
 			if n > 0 {
 				cc.outOff += n
 				r.bytesSent += int64(n)
@@ -100,7 +102,7 @@ func (cc *clientConn) tunnelFromUpstream() {
 		if !uc.c.ReadReady {
 			return
 		}
-		n, err := unix.Read(uc.c.Fd, r.upIn)
+		n, err := engine.Read(uc.c.Fd, r.upIn)
 		if n > 0 {
 			cc.out = append(cc.out, r.upIn[:n]...)
 			uc.c.SetTimer(r.lc.ProxyReadTimeout)

@@ -305,7 +305,7 @@ func (cc *clientConn) flushUp() bool {
 	r := cc.r
 	uc := r.up
 	for r.upOutOff < len(r.upOut) {
-		n, err := unix.Write(uc.c.Fd, r.upOut[r.upOutOff:])
+		n, err := engine.Write(uc.c.Fd, r.upOut[r.upOutOff:])
 		if n > 0 {
 			r.upOutOff += n
 			r.sent = true
