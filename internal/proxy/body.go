@@ -105,10 +105,20 @@ func (cc *clientConn) readBody(limit int64) bool {
 // when nothing of it reached an upstream yet, else by closing.
 func (cc *clientConn) failBody(status int) {
 	r := cc.r
-	if r.sent || r.up != nil {
+	if cc.state == stDiscard {
+		// The answer went out already; the body being dropped is bad.
+		cc.close()
+		return
+	}
+	if r.respHead {
+		// The client already has part of a response.
 		r.status = status
 		cc.abort()
 		return
+	}
+	if r.up != nil {
+		// The upstream got part of a body that will not be completed.
+		r.up.closeConn()
 	}
 	r.keepAlive = false
 	cc.respondError(status)

@@ -33,6 +33,13 @@ const (
 	// dropped for a while before closing, so the client sees the answer
 	// instead of a reset (nginx's lingering close).
 	stLinger
+	// stDiscard: the response is sent and the rest of the request body
+	// is read and dropped, so that the connection can carry the next
+	// request, as nginx discards a body it did not need.
+	stDiscard
+	// stClosed: the connection was closed; callers up the stack that
+	// still hold it must stop.
+	stClosed
 )
 
 // clientConn is a client connection's state. It is reused across the
@@ -98,6 +105,8 @@ type request struct {
 	// to an HTTP/1.0 upstream; body holds it.
 	bufferBody bool
 	body       []byte
+	// continued is set once "100 Continue" was sent.
+	continued bool
 
 	// Upstream state.
 	up       *upConn
@@ -196,6 +205,8 @@ func onClientRead(c *engine.Conn) {
 		cc.tunnelFromClient()
 	case stLinger:
 		cc.linger()
+	case stDiscard:
+		cc.discardBody()
 	}
 }
 
@@ -220,6 +231,9 @@ func onClientTimer(c *engine.Conn) {
 	cc := c.Data.(*clientConn)
 	switch cc.state {
 	case stIdle, stLinger:
+		cc.close()
+	case stDiscard:
+		// The rest of the body did not come in client_body_timeout.
 		cc.close()
 	case stHead:
 		// nginx answers 408 to a slow head but does not send it; it
@@ -385,6 +399,13 @@ func (cc *clientConn) tryHead() bool {
 func (cc *clientConn) startRequest() {
 	r := cc.r
 	h := &r.head
+	r.bodyLeft = max(h.ContentLength, 0)
+	r.bodyChunked = h.Chunked
+	r.bodyDone = !h.Chunked && h.ContentLength <= 0
+	if h.Chunked {
+		r.bodyDec.Reset()
+	}
+	cc.inPos += r.headLen
 	host, ok := normalizeHost(h.Host)
 	r.srv = cc.ln.vhosts.def
 	r.lc = r.srv.Loc
@@ -403,26 +424,30 @@ func (cc *clientConn) startRequest() {
 	r.uri = uri
 	// A server-level "return" runs before locations are matched, as
 	// nginx's server rewrite phase does.
+	var redirect *conf.Location
 	if r.srv.Loc.Return == nil {
-		r.loc, _ = findLocation(r.srv.Locations, r.uri)
+		if redirect = autoRedirect(r.srv.Locations, r.uri); redirect == nil {
+			r.loc, _ = findLocation(r.srv.Locations, r.uri)
+		}
 	}
-	if r.loc != nil {
+	switch {
+	case redirect != nil:
+		r.lc = redirect.Loc
+	case r.loc != nil:
 		r.lc = r.loc.Loc
-	} else {
+	default:
 		r.lc = r.srv.Loc
 	}
 	lc := r.lc
 	r.keepAlive = h.KeepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests
-	r.bodyLeft = h.ContentLength
-	r.bodyChunked = h.Chunked
-	r.bodyDone = !h.Chunked && h.ContentLength <= 0
-	if h.ContentLength < 0 {
-		r.bodyLeft = 0
+	if redirect != nil {
+		target := []byte(redirect.Path)
+		if h.Query != nil {
+			target = append(append(target, '?'), h.Query...)
+		}
+		cc.respond(301, 301, "text/html", []byte(errorPage(301)), cc.absoluteURL(target))
+		return
 	}
-	if h.Chunked {
-		r.bodyDec.Reset()
-	}
-	cc.inPos += r.headLen
 	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {
 		cc.w.warnf(logs.Error, "client intended to send too large body: %d bytes, client: %s", h.ContentLength, cc.remote.Addr())
 		r.keepAlive = false
@@ -442,12 +467,21 @@ func (cc *clientConn) startRequest() {
 	// A chunked body cannot be streamed to an HTTP/1.0 upstream: it is
 	// read whole first, as nginx does.
 	r.bufferBody = h.Chunked && lc.ProxyHTTPVersion != "1.1"
-	if h.ExpectContinue && !r.bodyDone && h.Minor >= 1 {
-		cc.out = append(cc.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
-	}
+	cc.expectContinue()
 	cc.state = stProxy
 	cc.c.StopTimer()
 	cc.proxy()
+}
+
+// expectContinue answers "Expect: 100-continue" once the request is
+// going to read its body, as nginx does, even for a request that has none.
+func (cc *clientConn) expectContinue() {
+	r := cc.r
+	if r.head.ExpectContinue && !r.continued {
+		r.continued = true
+		cc.outBuf()
+		cc.out = append(cc.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	}
 }
 
 // close ends the connection and everything it holds.
@@ -460,6 +494,7 @@ func (cc *clientConn) close() {
 	cc.releaseBuffers()
 	cc.detach()
 	cc.c.Close()
+	cc.state = stClosed
 	w.putClient(cc)
 }
 
@@ -537,15 +572,62 @@ func (cc *clientConn) abort() {
 	cc.close()
 }
 
+// flushAndAbort writes what the client can still take of a response that
+// cannot be completed, then closes; a failed write has closed already.
+func (cc *clientConn) flushAndAbort() {
+	cc.flush()
+	if cc.state != stClosed {
+		cc.abort()
+	}
+}
+
 // finish is called once the response has been written completely. It
 // logs the request and either waits for the next one or closes.
 func (cc *clientConn) finish() {
 	cc.logRequest()
 	r := cc.r
-	if !r.keepAlive || !r.bodyDone {
+	if !r.keepAlive {
 		cc.closeGracefully()
 		return
 	}
+	if !r.bodyDone {
+		cc.state = stDiscard
+		cc.discardBody()
+		return
+	}
+	cc.goIdle()
+}
+
+// discardBody reads and drops the rest of a request body that the answer
+// did not need, then lets the connection carry the next request.
+func (cc *clientConn) discardBody() {
+	r := cc.r
+	for !r.bodyDone {
+		if avail := cc.in[cc.inPos:cc.inLen]; len(avail) > 0 {
+			if r.bodyChunked {
+				if _, _, _, ok := cc.decodeBody(avail); !ok {
+					return
+				}
+				continue
+			}
+			n := min(int64(len(avail)), r.bodyLeft)
+			cc.inPos += int(n)
+			r.bodyLeft -= n
+			r.bodyDone = r.bodyLeft == 0
+			continue
+		}
+		if !cc.readBody(r.bodyLeft) {
+			return
+		}
+	}
+	cc.c.StopTimer()
+	cc.goIdle()
+}
+
+// goIdle releases what the finished request held, keeping unread
+// pipelined bytes, and waits for the next request.
+func (cc *clientConn) goIdle() {
+	r := cc.r
 	lc := r.lc
 	w := cc.w
 	// Release what the finished request held, keep unread pipelined bytes.

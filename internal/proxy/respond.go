@@ -42,6 +42,10 @@ func statusText(code int) string {
 // 494 is answered as 400 with the reason on a line of its own.
 func errorPage(code int) string {
 	title, detail := statusText(code), ""
+	if code == 302 {
+		// nginx's status line says "Moved Temporarily", its page "Found".
+		title = "302 Found"
+	}
 	if code == 494 {
 		title, detail = "400 Request Header Or Cookie Too Large", "\r\n<center>Request Header Or Cookie Too Large</center>"
 	}
@@ -160,10 +164,11 @@ func contentType(uri []byte) string {
 func (cc *clientConn) respond(status, wire int, ctype string, body, location []byte) {
 	r := cc.r
 	r.status = status
-	if !r.bodyDone {
-		// The request body was not read; the connection cannot carry
-		// another request.
-		r.keepAlive = false
+	if !r.bodyDone && r.keepAlive {
+		// The body is read and dropped after the answer (see
+		// discardBody); a client that waits for "100 Continue" gets it
+		// first, as nginx sends it.
+		cc.expectContinue()
 	}
 	cc.state = stRespond
 	cc.outBuf()

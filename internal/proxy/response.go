@@ -235,6 +235,13 @@ func (cc *clientConn) startResponse() {
 		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing) {
 			continue
 		}
+		if http1.EqualFold(f.Name, "Location") {
+			if loc, ok := cc.rewriteRedirect(f.Value); ok {
+				b = append(b, "\r\nLocation: "...)
+				b = append(b, loc...)
+				continue
+			}
+		}
 		b = append(b, "\r\n"...)
 		b = append(b, f.Name...)
 		b = append(b, ": "...)
@@ -337,7 +344,9 @@ func (cc *clientConn) relayResponse() {
 		}
 		uc := r.up
 		if !cc.flush() {
-			uc.c.StopTimer()
+			if cc.state != stClosed {
+				uc.c.StopTimer()
+			}
 			return
 		}
 		if r.upPos < r.upInLen {
@@ -371,8 +380,7 @@ func (cc *clientConn) relayResponse() {
 		cc.upLogAppend(r.peer.Conf.Addr, r.status)
 		// What was relayed stays relayed; the client learns of the
 		// truncation from the closed connection.
-		cc.flush()
-		cc.abort()
+		cc.flushAndAbort()
 		return
 	}
 }
@@ -406,8 +414,7 @@ func (cc *clientConn) consumeResponse() bool {
 		consumed, data, done, err := r.respDec.Next(avail)
 		if err != nil {
 			cc.logError("upstream sent invalid chunked response while reading upstream")
-			cc.flush()
-			cc.abort()
+			cc.flushAndAbort()
 			return false
 		}
 		r.upPos += consumed
@@ -452,4 +459,29 @@ func (cc *clientConn) endResponse(clean bool) {
 		r.upIn = nil
 		r.upInLen, r.upPos = 0, 0
 	}
+}
+
+// rewriteRedirect applies nginx's "proxy_redirect default" to an
+// upstream's Location: a value that starts with the proxy_pass URL has
+// that part replaced by the location's name (by "/" when proxy_pass has no
+// URI part), and the result, now local, is made absolute as nginx makes
+// its own redirects. ok is false when the value does not match.
+func (cc *clientConn) rewriteRedirect(v []byte) ([]byte, bool) {
+	r := cc.r
+	pp := r.lc.ProxyPass
+	if pp == nil {
+		return nil, false
+	}
+	pattern, replacement := "http://"+pp.Host+"/", "/"
+	if pp.HasURI && r.loc != nil && r.loc.Match != conf.MatchRegex && r.loc.Match != conf.MatchRegexCaseless {
+		pattern, replacement = "http://"+pp.Host+pp.URI, r.loc.Path
+	}
+	if !hasPrefix(v, pattern) {
+		return nil, false
+	}
+	local := append([]byte(replacement), v[len(pattern):]...)
+	if len(local) > 0 && local[0] == '/' {
+		return cc.absoluteURL(local), true
+	}
+	return local, true
 }

@@ -172,3 +172,33 @@ func findLocation(locs []*conf.Location, path []byte) (loc *conf.Location, final
 func hasPrefix(b []byte, prefix string) bool {
 	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
 }
+
+// autoRedirect finds the location that nginx redirects a request to when
+// its path lacks only the trailing slash of a prefix location that
+// proxies ("location /api/ { proxy_pass ...; }" and a request for
+// "/api"): the answer is a 301 to the path with the slash. An exact
+// location for the path itself takes precedence. Nested locations are
+// searched under the longest matching prefix, as findLocation does.
+func autoRedirect(locs []*conf.Location, path []byte) *conf.Location {
+	var best *conf.Location
+	for _, l := range locs {
+		switch l.Match {
+		case conf.MatchExact:
+			if string(path) == l.Path {
+				return nil
+			}
+		case conf.MatchPrefix, conf.MatchPrefixNoRegex:
+			n := len(l.Path)
+			if l.Loc.ProxyPass != nil && n > 1 && l.Path[n-1] == '/' && l.Path[:n-1] == string(path) {
+				return l
+			}
+			if hasPrefix(path, l.Path) && (best == nil || len(l.Path) > len(best.Path)) {
+				best = l
+			}
+		}
+	}
+	if best != nil && len(best.Locations) > 0 {
+		return autoRedirect(best.Locations, path)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -475,13 +476,18 @@ func appendUpstreamURI(b []byte, r *request) []byte {
 		return b
 	}
 	b = append(b, pp.URI...)
-	// The normalised URI with the location's prefix replaced, escaped
-	// again for the wire, as nginx does.
+	// The normalised URI with the location's prefix replaced. As nginx,
+	// it is escaped again for the wire only when the client's path had
+	// escapes; otherwise its bytes go as they came.
 	var rest []byte
 	if len(r.uri) >= len(r.loc.Path) {
 		rest = r.uri[len(r.loc.Path):]
 	}
-	b = appendEscapedURI(b, rest)
+	if bytes.IndexByte(h.Path, '%') >= 0 {
+		b = appendEscapedURI(b, rest)
+	} else {
+		b = append(b, rest...)
+	}
 	if h.Query != nil {
 		b = append(b, '?')
 		b = append(b, h.Query...)
