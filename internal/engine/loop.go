@@ -130,6 +130,10 @@ type Loop struct {
 	// (flushing buffered logs, for example).
 	OnTick   func()
 	lastTick time.Time
+	// AfterEvents, when set, runs after each round of events and timers,
+	// outside any connection's handler: work that waits for a free slot
+	// is resumed there.
+	AfterEvents func()
 }
 
 // New creates a loop with its epoll instance, eventfd and slot array.
@@ -416,6 +420,9 @@ func (l *Loop) Run() {
 			}
 		}
 		l.expireTimers()
+		if l.AfterEvents != nil {
+			l.AfterEvents()
+		}
 		if l.now.Sub(l.lastTick) >= time.Second {
 			l.lastTick = l.now
 			if l.OnTick != nil {

@@ -37,6 +37,8 @@ const (
 	// is read and dropped, so that the connection can carry the next
 	// request, as nginx discards a body it did not need.
 	stDiscard
+	// stQueued: the request waits for a connection slot for its upstream.
+	stQueued
 	// stClosed: the connection was closed; callers up the stack that
 	// still hold it must stop.
 	stClosed
@@ -66,6 +68,13 @@ type clientConn struct {
 	// out holds bytes waiting to be written to the client.
 	out    []byte
 	outOff int
+
+	// inIdle, idlePrev and idleNext place the connection on its worker's
+	// list of idle keep-alive clients, oldest first, from which slots are
+	// taken back under pressure; idleSince is when it went idle.
+	inIdle             bool
+	idlePrev, idleNext *clientConn
+	idleSince          time.Time
 
 	// r is the request being served; nil while the connection is idle,
 	// so that an idle keep-alive connection holds only this small struct.
@@ -107,6 +116,8 @@ type request struct {
 	body       []byte
 	// continued is set once "100 Continue" was sent.
 	continued bool
+	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
+	retryAfter bool
 
 	// Upstream state.
 	up       *upConn
@@ -163,6 +174,7 @@ func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 		cc.remote = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
 	}
 	cc.state = stIdle
+	w.idlePush(cc)
 	c.OnRead = onClientRead
 	c.OnWrite = onClientWrite
 	c.OnTimer = onClientTimer
@@ -207,6 +219,12 @@ func onClientRead(c *engine.Conn) {
 		cc.linger()
 	case stDiscard:
 		cc.discardBody()
+	case stQueued:
+		if c.EOF {
+			// The client gave up while its request waited.
+			cc.r.status = 499
+			cc.abort()
+		}
 	}
 }
 
@@ -235,6 +253,8 @@ func onClientTimer(c *engine.Conn) {
 	case stDiscard:
 		// The rest of the body did not come in client_body_timeout.
 		cc.close()
+	case stQueued:
+		cc.queueTimedOut()
 	case stHead:
 		// nginx answers 408 to a slow head but does not send it; it
 		// closes and logs 408.
@@ -289,6 +309,7 @@ func (cc *clientConn) readHead() {
 		n, err := engine.Read(cc.c.Fd, cc.in[cc.inLen:])
 		if n > 0 {
 			if cc.state == stIdle {
+				w.idleRemove(cc)
 				cc.state = stHead
 				cc.r.start = w.loop.Now()
 				cc.c.SetTimer(cc.ln.vhosts.def.Loc.ClientHeaderTimeout)
@@ -367,6 +388,7 @@ func (cc *clientConn) tryHead() bool {
 		return false
 	}
 	if cc.state == stIdle {
+		cc.w.idleRemove(cc)
 		cc.state = stHead
 		r.start = cc.w.loop.Now()
 	}
@@ -487,6 +509,10 @@ func (cc *clientConn) expectContinue() {
 // close ends the connection and everything it holds.
 func (cc *clientConn) close() {
 	w := cc.w
+	w.idleRemove(cc)
+	if cc.state == stQueued {
+		w.dequeueRemove(cc)
+	}
 	if cc.r != nil && cc.r.up != nil {
 		cc.r.up.closeConn()
 		cc.r.up = nil
@@ -646,6 +672,7 @@ func (cc *clientConn) goIdle() {
 	}
 	cc.detach()
 	cc.state = stIdle
+	w.idlePush(cc)
 	cc.c.SetTimer(lc.KeepaliveTimeout)
 	if cc.inPos < cc.inLen {
 		// Pipelined: the next head is already here; move it to the front

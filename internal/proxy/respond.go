@@ -189,6 +189,9 @@ func (cc *clientConn) respond(status, wire int, ctype string, body, location []b
 		b = append(b, "\r\nLocation: "...)
 		b = append(b, location...)
 	}
+	if r.retryAfter {
+		b = append(b, "\r\nRetry-After: 1"...)
+	}
 	b = cc.appendConnection(b)
 	b = cc.appendAddHeaders(b, wire)
 	b = append(b, "\r\n\r\n"...)
@@ -206,6 +209,14 @@ func (cc *clientConn) respond(status, wire int, ctype string, body, location []b
 // appendConnection adds the Connection header nginx sends: keep-alive
 // when the connection stays open, close otherwise.
 func (cc *clientConn) appendConnection(b []byte) []byte {
+	if cc.r.keepAlive && cc.w.loop.Paused() {
+		// Clients wait in the listen backlog because this worker has no
+		// slot to accept them: closing after this answer lets them in
+		// turn, so that slots rotate fairly among all clients instead of
+		// staying with those already connected.
+		cc.r.keepAlive = false
+		cc.w.stats.rotated++
+	}
 	if cc.r.keepAlive {
 		b = append(b, "\r\nConnection: keep-alive"...)
 		if t := cc.r.lc.KeepaliveHeaderTimeout; t > 0 {

@@ -72,6 +72,13 @@ func (cc *clientConn) maxTries() int {
 func (cc *clientConn) connectNext() {
 	r := cc.r
 	w := cc.w
+	// The request is admitted only with its upstream connection secured:
+	// an idle pooled one, or a slot for a new one, taken back from idle
+	// connections if need be; otherwise it waits for one in the queue.
+	if w.loop.Free() == 0 && len(r.group.idle) == 0 && w.reclaimSlots(1) == 0 {
+		w.enqueue(cc)
+		return
+	}
 	now := w.loop.Now()
 	peer := r.group.Pick(now, &r.tried)
 	if peer == nil {

@@ -32,9 +32,14 @@ type worker struct {
 	requests []*request
 	upConns  []*upConn
 	logBufs  map[string]*logs.AccessBuffer
-	date     []byte
-	dateSec  int64
-	lastWarn time.Time
+	// idleHead and idleTail hold the idle keep-alive clients, oldest
+	// first; waiting holds requests queued for a connection slot.
+	idleHead, idleTail *clientConn
+	waiting            []*clientConn
+	stats              pressureStats
+	date               []byte
+	dateSec            int64
+	lastWarn           time.Time
 }
 
 func newWorker(s *Server, id int) (*worker, error) {
@@ -47,6 +52,7 @@ func newWorker(s *Server, id int) (*worker, error) {
 		w.logBufs[p] = &logs.AccessBuffer{Path: p}
 	}
 	loop.OnTick = w.tick
+	loop.AfterEvents = w.serveQueue
 	loop.Owner = w
 	for _, ln := range s.listeners {
 		fd := ln.fds[0]
@@ -62,6 +68,17 @@ func newWorker(s *Server, id int) (*worker, error) {
 		c.OnTimer = onAcceptResume
 	}
 	return w, nil
+}
+
+// pressureStats count each response to a shortage of slots.
+type pressureStats struct {
+	idleClientsClosed   uint64
+	idleUpstreamsClosed uint64
+	queued              uint64
+	rejected            uint64
+	// rotated counts keep-alive clients sent "Connection: close" because
+	// others waited in the backlog.
+	rotated uint64
 }
 
 // group returns this worker's state for an upstream, creating it on first
@@ -147,7 +164,7 @@ func onAccept(lc *engine.Conn) {
 	for {
 		// Two slots are needed to proxy: the client's and an upstream's.
 		if w.loop.Free() < 2 {
-			w.warnf(logs.Warn, "%d worker_connections are not enough, accept paused until connections close", w.loop.Slots())
+			w.warnf(logs.Warn, "worker %d out of connection slots, accept paused until connections close: %s", w.id, w.slotReport())
 			lc.PauseAccept(2)
 			return
 		}

@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"strconv"
+	"time"
+
+	"headroom/internal/engine"
+	"headroom/internal/logs"
+)
+
+// This file is headroom's answer to running out of connection slots, in
+// the order that costs clients least: idle keep-alive clients are closed
+// first, oldest first (nginx's "reusing connections", which never touches
+// a client with a request in progress); then idle upstream keep-alive
+// connections; a request that still finds no slot waits in a first-in
+// first-out queue until one frees, and only a request that waited its full
+// time is answered 503 with Retry-After. No request is failed with a
+// reset, a 500 or a 502 for lack of a slot.
+
+// idleEvictAfter is how long a keep-alive client must have been idle
+// before its slot may be taken back. Closing a connection that its client
+// is about to use again races with that client's next request, which then
+// sees the connection close under it; after a second of silence that race
+// is unlikely, and a client that keeps its connection busy is never cut.
+const idleEvictAfter = time.Second
+
+// idlePush records a client as idle (newest last).
+func (w *worker) idlePush(cc *clientConn) {
+	if cc.inIdle {
+		return
+	}
+	cc.inIdle = true
+	cc.idleSince = w.loop.Now()
+	cc.idlePrev, cc.idleNext = w.idleTail, nil
+	if w.idleTail != nil {
+		w.idleTail.idleNext = cc
+	} else {
+		w.idleHead = cc
+	}
+	w.idleTail = cc
+}
+
+// idleRemove takes a client off the idle list.
+func (w *worker) idleRemove(cc *clientConn) {
+	if !cc.inIdle {
+		return
+	}
+	cc.inIdle = false
+	if cc.idlePrev != nil {
+		cc.idlePrev.idleNext = cc.idleNext
+	} else {
+		w.idleHead = cc.idleNext
+	}
+	if cc.idleNext != nil {
+		cc.idleNext.idlePrev = cc.idlePrev
+	} else {
+		w.idleTail = cc.idlePrev
+	}
+	cc.idlePrev, cc.idleNext = nil, nil
+}
+
+// reclaimSlots frees up to n slots by closing the oldest idle keep-alive
+// clients, then idle upstream connections. It returns how many it freed.
+func (w *worker) reclaimSlots(n int) int {
+	freed := 0
+	now := w.loop.Now()
+	for freed < n && w.idleHead != nil && now.Sub(w.idleHead.idleSince) >= idleEvictAfter {
+		cc := w.idleHead
+		cc.close()
+		freed++
+		w.stats.idleClientsClosed++
+	}
+	for freed < n {
+		if !w.closeIdleUpstream() {
+			break
+		}
+		freed++
+		w.stats.idleUpstreamsClosed++
+	}
+	if freed > 0 {
+		w.warnf(logs.Warn, "%d worker_connections are not enough, reusing connections: %s", w.loop.Slots(), w.slotReport())
+	}
+	return freed
+}
+
+// closeIdleUpstream closes the oldest idle upstream connection of any
+// group; it reports false when there is none.
+func (w *worker) closeIdleUpstream() bool {
+	for _, g := range w.groups {
+		if len(g.idle) > 0 {
+			uc := g.idle[0]
+			g.removeIdle(uc)
+			uc.c.Close()
+			uc.c = nil
+			return true
+		}
+	}
+	return false
+}
+
+// slotReport describes the worker's slots for capacity messages.
+func (w *worker) slotReport() string {
+	l := w.loop
+	used := l.Slots() - l.Free()
+	return strconv.Itoa(used) + " of " + strconv.Itoa(l.Slots()) + " slots in use (" +
+		strconv.Itoa(l.InUse(engine.KindClient)) + " client, " + strconv.Itoa(l.InUse(engine.KindUpstream)) + " upstream), " +
+		strconv.Itoa(w.queueLen()) + " requests queued; raise worker_connections or the open file limit"
+}
+
+// enqueue parks a request that found no slot for its upstream connection.
+// It waits at most proxy_connect_timeout, the time nginx would give the
+// connection itself.
+func (w *worker) enqueue(cc *clientConn) {
+	cc.state = stQueued
+	w.waiting = append(w.waiting, cc)
+	w.stats.queued++
+	cc.c.SetTimer(cc.r.lc.ProxyConnectTimeout)
+	w.warnf(logs.Warn, "worker %d out of connection slots: %s", w.id, w.slotReport())
+}
+
+// dequeueRemove takes a client off the queue (its client went away or its
+// time ran out).
+func (w *worker) dequeueRemove(cc *clientConn) {
+	for i, x := range w.waiting {
+		if x == cc {
+			copy(w.waiting[i:], w.waiting[i+1:])
+			w.waiting[len(w.waiting)-1] = nil
+			w.waiting = w.waiting[:len(w.waiting)-1]
+			return
+		}
+	}
+}
+
+func (w *worker) queueLen() int { return len(w.waiting) }
+
+// serveQueue hands free slots to queued requests in arrival order. It
+// runs after each round of events, outside any connection's handler.
+func (w *worker) serveQueue() {
+	for len(w.waiting) > 0 && (w.loop.Free() > 0 || w.idleHead != nil) {
+		if w.loop.Free() == 0 && w.reclaimSlots(1) == 0 {
+			return
+		}
+		cc := w.waiting[0]
+		copy(w.waiting, w.waiting[1:])
+		w.waiting[len(w.waiting)-1] = nil
+		w.waiting = w.waiting[:len(w.waiting)-1]
+		cc.c.StopTimer()
+		cc.state = stProxy
+		cc.connectNext()
+	}
+}
+
+// queueTimedOut answers a request that waited its full time: 503 with
+// Retry-After, the last resort.
+func (cc *clientConn) queueTimedOut() {
+	w := cc.w
+	w.dequeueRemove(cc)
+	w.stats.rejected++
+	w.warnf(logs.Warn, "worker %d out of connection slots, request waited %v: %s", w.id, cc.r.lc.ProxyConnectTimeout, w.slotReport())
+	cc.r.retryAfter = true
+	cc.r.keepAlive = false
+	cc.respondError(503)
+}

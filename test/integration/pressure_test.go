@@ -1,0 +1,152 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestOutOfSlots runs headroom with far fewer connection slots than
+// clients, in front of a slow upstream, and checks the promise nginx
+// breaks in the same situation ("worker_connections are not enough":
+// connections closed without an answer, or 500): every request gets a
+// complete answer, and that answer is the upstream's 200 or, for a request
+// that waited its full time for a slot, 503 with Retry-After. nginx is not
+// a target here because its answer is the failure being removed.
+func TestOutOfSlots(t *testing.T) {
+	for _, tg := range targets {
+		if !tg.isHeadroom() {
+			continue
+		}
+		for _, sc := range []struct {
+			name string
+			// delay is the upstream's time per request; wait is
+			// proxy_connect_timeout, the longest a request waits for a
+			// slot.
+			delay, wait time.Duration
+			// want503 says whether some requests must run out of time.
+			want503 bool
+		}{
+			{"queue drains", 150 * time.Millisecond, time.Second, false},
+			{"queue overflows", 600 * time.Millisecond, 200 * time.Millisecond, true},
+		} {
+			t.Run(tg.name+"/"+sc.name, func(t *testing.T) {
+				outOfSlots(t, tg, sc.delay, sc.wait, sc.want503)
+			})
+		}
+	}
+}
+
+// outOfSlots is one TestOutOfSlots scenario.
+func outOfSlots(t *testing.T, tg *target, delay, wait time.Duration, want503 bool) {
+	tg.require(t)
+	var inFlight, peak atomic.Int32
+	up := newUpstream(t, "slow", func(c *upConn, r *upRequest) {
+		n := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		c.sleep(delay)
+		inFlight.Add(-1)
+		c.respond(200, "ok")
+	})
+	// 12 slots: the listener takes one, so at most 5 requests can
+	// be proxied at once (a client and an upstream slot each).
+	p := startProxyConfig(t, tg, proxyConfig{workerConnections: 12, http: fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { proxy_pass http://%s; proxy_connect_timeout %dms; }
+    }`, up.addr, wait.Milliseconds())})
+
+	const clients, perClient = 24, 4
+	var ok, unavailable atomic.Int32
+	var mu sync.Mutex
+	var failures []string
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures = append(failures, fmt.Sprintf(format, args...))
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			var nc net.Conn
+			var br *bufio.Reader
+			for k := 0; k < perClient; k++ {
+				if nc == nil {
+					c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+					if err != nil {
+						fail("client %d: connect: %v", i, err)
+						return
+					}
+					nc, br = c, bufio.NewReader(c)
+				}
+				nc.SetDeadline(time.Now().Add(15 * time.Second))
+				if _, err := io.WriteString(nc, "GET /r HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+					fail("client %d request %d: write: %v", i, k, err)
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					fail("client %d request %d: no answer: %v", i, k, err)
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					fail("client %d request %d: truncated body: %v", i, k, err)
+					return
+				}
+				switch {
+				case resp.StatusCode == 200 && string(body) == "ok":
+					ok.Add(1)
+				case resp.StatusCode == 503 && resp.Header.Get("Retry-After") != "":
+					unavailable.Add(1)
+				default:
+					fail("client %d request %d: %s %q (Retry-After %q)", i, k, resp.Status, body, resp.Header.Get("Retry-After"))
+				}
+				if resp.Close {
+					nc.Close()
+					nc = nil
+				}
+			}
+			if nc != nil {
+				nc.Close()
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, f := range failures {
+		t.Error(f)
+	}
+	if got := ok.Load() + unavailable.Load(); got != clients*perClient {
+		t.Errorf("%d answered requests, want %d", got, clients*perClient)
+	}
+	if ok.Load() == 0 {
+		t.Errorf("no request was served")
+	}
+	if want503 && unavailable.Load() == 0 {
+		t.Errorf("no request ran out of time, though the queue could not drain")
+	}
+	if !want503 && unavailable.Load() != 0 {
+		t.Errorf("%d requests answered 503, though the queue could drain in time", unavailable.Load())
+	}
+	if pk := peak.Load(); pk > 5 {
+		t.Errorf("%d requests at the upstream at once; 12 slots allow 5", pk)
+	}
+	t.Logf("%d × 200, %d × 503 with Retry-After, peak %d at the upstream", ok.Load(), unavailable.Load(), peak.Load())
+	if t.Failed() {
+		p.dumpLogs()
+	}
+}
