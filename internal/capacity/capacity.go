@@ -7,6 +7,9 @@ package capacity
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -109,4 +112,29 @@ func Apply(n int) error {
 		return fmt.Errorf("setrlimit(RLIMIT_NOFILE, %d) failed (%v), using %d", n, err, nl.Cur)
 	}
 	return nil
+}
+
+// ClientBudget is how many of a worker's slots clients may hold: half of
+// those left after its listeners, so that every client's request can have
+// an upstream connection — the other half — and a request is never held
+// up for lack of a slot for its upstream. Clients beyond the budget wait
+// in the kernel's listen backlog, where they cost no slot.
+func ClientBudget(slots, listeners int) int {
+	return max((slots-listeners)/2, 1)
+}
+
+// DefaultBacklog is the listen backlog used when a listen directive gives
+// none: the kernel's own cap, net.core.somaxconn, rather than nginx's 511.
+// Clients that wait for a slot wait in the backlog; with a short one the
+// kernel drops their handshakes and they retry after a second or more.
+func DefaultBacklog() int {
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	if err != nil {
+		return 511
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		return 511
+	}
+	return n
 }

@@ -2,7 +2,10 @@ package capacity
 
 import (
 	"math"
+	"os"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -111,5 +114,35 @@ func TestCompute(t *testing.T) {
 				t.Errorf("Compute(%+v)\n got %+v\nwant %+v", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestClientBudget(t *testing.T) {
+	tests := []struct {
+		name                   string
+		slots, listeners, want int
+	}{
+		{"nginx's 1024 with one listener", 1024, 1, 511},
+		{"two listeners", 1024, 2, 511},
+		{"odd remainder rounds down", 12, 1, 5},
+		{"never below one", 2, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ClientBudget(tc.slots, tc.listeners); got != tc.want {
+				t.Errorf("ClientBudget(%d, %d) = %d, want %d", tc.slots, tc.listeners, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDefaultBacklogIsTheKernelCap(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	if err != nil {
+		t.Skip("no /proc/sys/net/core/somaxconn here")
+	}
+	want, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if got := DefaultBacklog(); got != want {
+		t.Errorf("DefaultBacklog() = %d, want net.core.somaxconn %d", got, want)
 	}
 }

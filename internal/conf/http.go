@@ -480,7 +480,7 @@ func setListen(b *builder, n *Node, sc *scope) error {
 	if !ok {
 		return errAt(n, "host not found in \"%s\" of the \"listen\" directive", arg)
 	}
-	l := Listen{Backlog: 511, File: n.File, Line: n.Line}
+	l := Listen{File: n.File, Line: n.Line}
 	optionsSet := false
 	for _, p := range n.Args[1:] {
 		key, val, hasVal := strings.Cut(p, "=")

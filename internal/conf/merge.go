@@ -139,7 +139,7 @@ func (b *builder) finishHTTP() error {
 	out := &HTTP{Upstreams: map[string]*Upstream{}, LogFormats: h.formats}
 	for _, s := range h.servers {
 		if len(s.listens) == 0 {
-			l := Listen{Addr: "0.0.0.0:80", Backlog: 511, File: s.node.File, Line: s.node.Line}
+			l := Listen{Addr: "0.0.0.0:80", File: s.node.File, Line: s.node.Line}
 			if err := h.addListen(s.node, s, l, false); err != nil {
 				return err
 			}

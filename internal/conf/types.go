@@ -97,7 +97,8 @@ type Listen struct {
 	Addr          string
 	DefaultServer bool
 	ReusePort     bool
-	// Backlog is the listen backlog; nginx's default on Linux is 511.
+	// Backlog is the listen backlog given with backlog=; 0 when not
+	// given, and the runtime then uses net.core.somaxconn (nginx uses 511).
 	Backlog int
 	// File and Line locate the directive for error messages.
 	File string

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"headroom/internal/capacity"
 	"headroom/internal/conf"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
@@ -188,7 +189,7 @@ func listenSocket(ap netip.AddrPort, backlog int, reusePort bool) (int, error) {
 		return -1, err
 	}
 	if backlog <= 0 {
-		backlog = 511
+		backlog = capacity.DefaultBacklog()
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
 		unix.Close(fd)

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"headroom/internal/capacity"
 	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/logs"
@@ -37,9 +38,12 @@ type worker struct {
 	idleHead, idleTail *clientConn
 	waiting            []*clientConn
 	stats              pressureStats
-	date               []byte
-	dateSec            int64
-	lastWarn           time.Time
+	// clientBudget is how many slots clients may hold (see
+	// capacity.ClientBudget).
+	clientBudget int
+	date         []byte
+	dateSec      int64
+	lastWarn     time.Time
 }
 
 func newWorker(s *Server, id int) (*worker, error) {
@@ -51,6 +55,7 @@ func newWorker(s *Server, id int) (*worker, error) {
 	for _, p := range s.access.Paths() {
 		w.logBufs[p] = &logs.AccessBuffer{Path: p}
 	}
+	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners))
 	loop.OnTick = w.tick
 	loop.AfterEvents = w.serveQueue
 	loop.Owner = w
@@ -162,8 +167,9 @@ func onAccept(lc *engine.Conn) {
 	w := workerOf(lc)
 	multi := w.srv.cfg.Events.MultiAccept
 	for {
-		// Two slots are needed to proxy: the client's and an upstream's.
-		if w.loop.Free() < 2 {
+		// A client is let in only within the worker's client budget, so
+		// that its request will find a slot for its upstream connection.
+		if w.loop.InUse(engine.KindClient) >= w.clientBudget || w.loop.Free() < 2 {
 			w.warnf(logs.Warn, "worker %d out of connection slots, accept paused until connections close: %s", w.id, w.slotReport())
 			lc.PauseAccept(2)
 			return
