@@ -50,6 +50,9 @@ func Dump(c *Config) string {
 		u := h.Upstreams[name]
 		d.line(1, "upstream %q implicit=%v keepalive=%d keepalive_requests=%d keepalive_timeout=%s keepalive_time=%s at %s:%d",
 			u.Name, u.Implicit, u.Keepalive, u.KeepaliveRequests, dur(u.KeepaliveTimeout), dur(u.KeepaliveTime), u.File, u.Line)
+		if u.Queue > 0 {
+			d.line(2, "queue %d timeout=%s", u.Queue, dur(u.QueueTimeout))
+		}
 		for _, s := range u.Servers {
 			d.line(2, "server %s name=%q weight=%d max_fails=%d fail_timeout=%s max_conns=%d backup=%v down=%v",
 				s.Addr, s.Name, s.Weight, s.MaxFails, dur(s.FailTimeout), s.MaxConns, s.Backup, s.Down)

@@ -606,7 +606,7 @@ func resolve(host string) ([]string, bool) {
 func (h *httpBuild) addListen(n *Node, s *serverBuild, l Listen, optionsSet bool) error {
 	e := h.addrs[l.Addr]
 	if e == nil {
-		e = &addrEntry{text: l.Addr, backlog: 511}
+		e = &addrEntry{text: l.Addr}
 		h.addrs[l.Addr] = e
 		h.addrOrder = append(h.addrOrder, l.Addr)
 	} else {

@@ -297,6 +297,10 @@ type Upstream struct {
 	KeepaliveRequests int           // default 1000
 	KeepaliveTimeout  time.Duration // default 60s
 	KeepaliveTime     time.Duration // default 1h
+	// Queue is how many requests may wait when every server is at its
+	// max_conns (0: none wait); QueueTimeout bounds the wait.
+	Queue        int
+	QueueTimeout time.Duration
 	// Implicit is true for groups made from proxy_pass host:port.
 	Implicit bool
 	File     string

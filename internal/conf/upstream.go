@@ -43,6 +43,9 @@ func upstreamDirectives() []*directive {
 		{name: "keepalive_time", ctx: ctxUpstream, args: arg1, set: setUpstreamTime(func(u *Upstream, v time.Duration) { u.KeepaliveTime = v }),
 			syntax: "keepalive_time time;", def: "1h",
 			doc: "Limits the total lifetime of a cached upstream connection."},
+		{name: "queue", ctx: ctxUpstream, args: take12, set: setUpstreamQueue,
+			syntax: "queue number [timeout=time];", def: "timeout=60s",
+			doc: "When every server is at its max_conns, lets up to this many requests wait, in arrival order, for the time given; beyond it, or after it, the answer is 503 with Retry-After (nginx Plus syntax; nginx Plus answers 502)."},
 	}
 }
 
@@ -188,6 +191,28 @@ func setUpstreamKeepalive(b *builder, n *Node, sc *scope) error {
 		return errAt(n, "invalid value \"%s\" in \"%s\" directive", n.Args[0], n.Name)
 	}
 	sc.ups.up.Keepalive = v
+	return nil
+}
+
+// setUpstreamQueue reads "queue number [timeout=time]".
+func setUpstreamQueue(b *builder, n *Node, sc *scope) error {
+	if err := upstreamOnce(sc, n); err != nil {
+		return err
+	}
+	v, ok := atoi(n.Args[0])
+	if !ok || v == 0 {
+		return errAt(n, "invalid value \"%s\" in \"%s\" directive", n.Args[0], n.Name)
+	}
+	u := sc.ups.up
+	u.Queue, u.QueueTimeout = v, 60*time.Second
+	if len(n.Args) == 2 {
+		val, found := strings.CutPrefix(n.Args[1], "timeout=")
+		t, ok := parseTime(val, false)
+		if !found || !ok || t <= 0 {
+			return errAt(n, "invalid parameter \"%s\"", n.Args[1])
+		}
+		u.QueueTimeout = t
+	}
 	return nil
 }
 
