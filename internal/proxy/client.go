@@ -39,6 +39,9 @@ const (
 	stDiscard
 	// stQueued: the request waits for a connection slot for its upstream.
 	stQueued
+	// stUpQueued: the request waits in its upstream group's queue for a
+	// server below its max_conns.
+	stUpQueued
 	// stClosed: the connection was closed; callers up the stack that
 	// still hold it must stop.
 	stClosed
@@ -75,6 +78,9 @@ type clientConn struct {
 	inIdle             bool
 	idlePrev, idleNext *clientConn
 	idleSince          time.Time
+	// waitSeq identifies the current wait in an upstream queue, so that a
+	// place handed to a request that has gone is passed on.
+	waitSeq uint64
 
 	// r is the request being served; nil while the connection is idle,
 	// so that an idle keep-alive connection holds only this small struct.
@@ -118,6 +124,9 @@ type request struct {
 	continued bool
 	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
 	retryAfter bool
+	// waiter is the request's place in its group's queue while it waits
+	// for a server below max_conns.
+	waiter *upstream.Waiter
 
 	// Upstream state.
 	up       *upConn
@@ -219,7 +228,7 @@ func onClientRead(c *engine.Conn) {
 		cc.linger()
 	case stDiscard:
 		cc.discardBody()
-	case stQueued:
+	case stQueued, stUpQueued:
 		if c.EOF {
 			// The client gave up while its request waited.
 			cc.r.status = 499
@@ -255,6 +264,8 @@ func onClientTimer(c *engine.Conn) {
 		cc.close()
 	case stQueued:
 		cc.queueTimedOut()
+	case stUpQueued:
+		cc.serverQueueTimedOut()
 	case stHead:
 		// nginx answers 408 to a slow head but does not send it; it
 		// closes and logs 408.
@@ -512,6 +523,9 @@ func (cc *clientConn) close() {
 	w.idleRemove(cc)
 	if cc.state == stQueued {
 		w.dequeueRemove(cc)
+	}
+	if cc.state == stUpQueued {
+		cc.leaveServerQueue()
 	}
 	if cc.r != nil && cc.r.up != nil {
 		cc.r.up.closeConn()

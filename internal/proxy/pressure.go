@@ -6,6 +6,7 @@ import (
 
 	"headroom/internal/engine"
 	"headroom/internal/logs"
+	"headroom/internal/upstream"
 )
 
 // This file is headroom's answer to running out of connection slots, in
@@ -159,5 +160,83 @@ func (cc *clientConn) queueTimedOut() {
 	w.warnf(logs.Warn, "worker %d out of connection slots, request waited %v: %s", w.id, cc.r.lc.ProxyConnectTimeout, w.slotReport())
 	cc.r.retryAfter = true
 	cc.r.keepAlive = false
+	cc.respondError(503)
+}
+
+// waitForServer handles a request whose usable servers are all at their
+// max_conns: it waits in the group's queue, shared by all workers and
+// served in arrival order, for up to the queue's timeout; when the group
+// has no queue or its queue is full, the answer is 503 with Retry-After
+// (nginx answers 502 "no live upstreams" here, nginx Plus 502 on a full
+// queue).
+func (cc *clientConn) waitForServer() {
+	r := cc.r
+	w := cc.w
+	g := r.group
+	u := g.Conf
+	if u.Queue > 0 {
+		w.waitSeq++
+		seq := w.waitSeq
+		cc.waitSeq = seq
+		waiter := &upstream.Waiter{}
+		waiter.Wake = func(server int) {
+			w.loop.Post(func() { w.resumeWaiter(cc, seq, g, server) })
+		}
+		if g.Shared.Enqueue(waiter) {
+			// A place may have freed between the pick and the queueing,
+			// with nobody in the queue to hand it to: look again.
+			if g.HasRoom(w.loop.Now(), &r.tried) && g.Shared.Dequeue(waiter) {
+				cc.connectNext()
+				return
+			}
+			r.waiter = waiter
+			cc.state = stUpQueued
+			cc.c.SetTimer(u.QueueTimeout)
+			w.stats.queued++
+			w.warnf(logs.Warn, "upstream \"%s\": every server at max_conns, %d requests queued", u.Name, g.Shared.Queued())
+			return
+		}
+		w.warnf(logs.Warn, "upstream \"%s\": every server at max_conns and the queue of %d is full", u.Name, u.Queue)
+	} else {
+		w.warnf(logs.Warn, "upstream \"%s\": every server at max_conns and no queue (add \"queue N timeout=T;\" to the upstream)", u.Name)
+	}
+	w.stats.rejected++
+	cc.upLogAppend("", 503)
+	r.retryAfter = true
+	cc.respondError(503)
+}
+
+// resumeWaiter runs on the waiter's worker when a server handed it a
+// place. A request that has gone in the meantime passes the place on.
+func (w *worker) resumeWaiter(cc *clientConn, seq uint64, g *upGroup, server int) {
+	if cc.state != stUpQueued || cc.waitSeq != seq || cc.r == nil {
+		g.Shared.Release(server)
+		return
+	}
+	cc.r.waiter = nil
+	cc.c.StopTimer()
+	cc.state = stProxy
+	cc.usePeer(g.Peer(server))
+}
+
+// leaveServerQueue takes a waiting request out of its group's queue; if a
+// place is already on its way, resumeWaiter passes it on.
+func (cc *clientConn) leaveServerQueue() {
+	if r := cc.r; r != nil && r.waiter != nil {
+		r.group.Shared.Dequeue(r.waiter)
+		r.waiter = nil
+	}
+}
+
+// serverQueueTimedOut answers a request that waited the queue's whole
+// timeout: 503 with Retry-After.
+func (cc *clientConn) serverQueueTimedOut() {
+	w := cc.w
+	cc.leaveServerQueue()
+	cc.state = stProxy
+	w.stats.rejected++
+	w.warnf(logs.Warn, "upstream \"%s\": request waited %v in the queue for a server below max_conns", cc.r.group.Conf.Name, cc.r.group.Conf.QueueTimeout)
+	cc.upLogAppend("", 503)
+	cc.r.retryAfter = true
 	cc.respondError(503)
 }

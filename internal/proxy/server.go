@@ -20,6 +20,7 @@ import (
 	"headroom/internal/conf"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
+	"headroom/internal/upstream"
 )
 
 // Options configure a Server beyond what the configuration file says.
@@ -43,6 +44,10 @@ type Server struct {
 
 	// connSeq numbers client connections across workers ($connection).
 	connSeq atomic.Uint64
+
+	sharedMu sync.Mutex
+	// sharedState holds each upstream's state common to all workers.
+	sharedState map[*conf.Upstream]*upstream.Shared
 
 	wg sync.WaitGroup
 }
@@ -203,6 +208,21 @@ func sockaddr(ap netip.AddrPort) unix.Sockaddr {
 		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
 	}
 	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+}
+
+// shared returns the state of an upstream that all workers see.
+func (s *Server) shared(u *conf.Upstream) *upstream.Shared {
+	s.sharedMu.Lock()
+	defer s.sharedMu.Unlock()
+	if s.sharedState == nil {
+		s.sharedState = map[*conf.Upstream]*upstream.Shared{}
+	}
+	sh := s.sharedState[u]
+	if sh == nil {
+		sh = upstream.NewShared(u)
+		s.sharedState[u] = sh
+	}
+	return sh
 }
 
 // Run starts every worker's loop and returns at once.

@@ -80,19 +80,38 @@ func (cc *clientConn) connectNext() {
 		return
 	}
 	now := w.loop.Now()
-	peer := r.group.Pick(now, &r.tried)
+	var peer *upstream.Peer
+	for {
+		peer = r.group.Pick(now, &r.tried)
+		// Another worker may take a server's last place between the pick
+		// and the count; then pick again.
+		if peer == nil || r.group.Shared.TryAcquire(peer.Server) {
+			break
+		}
+	}
 	if peer == nil {
+		if r.group.AtCapacity(&r.tried) {
+			cc.waitForServer()
+			return
+		}
 		r.peer = nil
 		cc.logError("no live upstreams while connecting to upstream")
 		cc.upLogAppend("", 502)
 		cc.respondError(502)
 		return
 	}
+	cc.usePeer(peer)
+}
+
+// usePeer sends the request to a server whose place (max_conns) is taken.
+func (cc *clientConn) usePeer(peer *upstream.Peer) {
+	r := cc.r
+	w := cc.w
 	r.tried.Mark(peer)
 	r.tries++
 	r.peer = peer
 	peer.Active++
-	r.upStart = now
+	r.upStart = w.loop.Now()
 	r.upOutOff = 0
 	r.sent = false
 	if uc := r.group.takeIdle(peer); uc != nil {
@@ -108,7 +127,7 @@ func (cc *clientConn) connectNext() {
 		if err == engine.ErrNoSlot {
 			w.warnf(logs.Alert, "%d worker_connections are not enough while connecting to upstream", w.loop.Slots())
 		}
-		peer.Active--
+		releasePeer(r.group, peer)
 		cc.upstreamFailed(failError, err, "connect() failed (%s) while connecting to upstream")
 		return
 	}
@@ -120,6 +139,13 @@ func (cc *clientConn) connectNext() {
 		return
 	}
 	uc.c.SetTimer(r.lc.ProxyConnectTimeout)
+}
+
+// releasePeer ends a request's use of a server: its place goes to the
+// oldest request waiting for the group, or back to the server.
+func releasePeer(g *upGroup, p *upstream.Peer) {
+	p.Active--
+	g.Shared.Release(p.Server)
 }
 
 // dial opens a non-blocking connection to the peer.
@@ -192,7 +218,7 @@ func (g *upGroup) removeIdle(uc *upConn) {
 // closeConn closes an upstream connection.
 func (uc *upConn) closeConn() {
 	if uc.cc != nil && uc.cc.r.peer == uc.peer && uc.cc.r.up == uc {
-		uc.peer.Active--
+		releasePeer(uc.g, uc.peer)
 		uc.cc.r.up = nil
 	}
 	uc.cc = nil
@@ -210,7 +236,7 @@ func (uc *upConn) release(reusable bool) {
 	u := g.Conf
 	uc.requests++
 	if cc != nil {
-		uc.peer.Active--
+		releasePeer(g, uc.peer)
 		cc.r.up = nil
 	}
 	uc.cc = nil

@@ -38,6 +38,8 @@ type worker struct {
 	idleHead, idleTail *clientConn
 	waiting            []*clientConn
 	stats              pressureStats
+	// waitSeq numbers waits in upstream queues.
+	waitSeq uint64
 	// clientBudget is how many slots clients may hold (see
 	// capacity.ClientBudget).
 	clientBudget int
@@ -91,7 +93,7 @@ type pressureStats struct {
 func (w *worker) group(u *conf.Upstream) *upGroup {
 	g := w.groups[u]
 	if g == nil {
-		g = &upGroup{Group: upstream.NewGroup(u)}
+		g = &upGroup{Group: upstream.NewGroup(u, w.srv.shared(u))}
 		w.groups[u] = g
 	}
 	return g

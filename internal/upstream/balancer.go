@@ -15,6 +15,9 @@ type Peer struct {
 	Conf *conf.UpstreamServer
 	// Index is the peer's position in its tier, used in tried-sets.
 	Index int
+	// Server is the peer's position in the upstream's Servers, its index
+	// in the group's Shared state.
+	Server int
 
 	weight        int
 	currentWeight int
@@ -35,13 +38,17 @@ type Group struct {
 	Conf    *conf.Upstream
 	Primary []*Peer
 	Backup  []*Peer
+	// Shared is the state all workers see: connections per server for
+	// max_conns, and the queue.
+	Shared *Shared
 }
 
-// NewGroup builds a worker's state for an upstream.
-func NewGroup(u *conf.Upstream) *Group {
-	g := &Group{Conf: u}
-	for _, s := range u.Servers {
-		p := &Peer{Conf: s, weight: max(s.Weight, 1)}
+// NewGroup builds a worker's state for an upstream, over the state that
+// all workers share.
+func NewGroup(u *conf.Upstream, shared *Shared) *Group {
+	g := &Group{Conf: u, Shared: shared}
+	for i, s := range u.Servers {
+		p := &Peer{Conf: s, Server: i, weight: max(s.Weight, 1)}
 		p.effective = p.weight
 		if s.Backup {
 			p.Index = len(g.Backup)
@@ -90,15 +97,15 @@ func (g *Group) Pick(now time.Time, tried *Tried) *Peer {
 		// A lone server is never marked unavailable by failures, as in
 		// nginx: there is nothing better to send the request to.
 		p := g.Primary[0]
-		if p.Conf.Down || tried.has(false, 0) || p.Conf.MaxConns > 0 && p.Active >= p.Conf.MaxConns {
+		if p.Conf.Down || tried.has(false, 0) || g.Shared.Full(p.Server) {
 			return nil
 		}
 		return p
 	}
-	if p := pick(g.Primary, now, tried, false); p != nil {
+	if p := g.pick(g.Primary, now, tried, false); p != nil {
 		return p
 	}
-	if p := pick(g.Backup, now, tried, true); p != nil {
+	if p := g.pick(g.Backup, now, tried, true); p != nil {
 		return p
 	}
 	// Every server is down or failed: forget the failures so that the
@@ -112,17 +119,11 @@ func (g *Group) Pick(now time.Time, tried *Tried) *Peer {
 	return nil
 }
 
-func pick(peers []*Peer, now time.Time, tried *Tried, backup bool) *Peer {
+func (g *Group) pick(peers []*Peer, now time.Time, tried *Tried, backup bool) *Peer {
 	var best *Peer
 	total := 0
 	for _, p := range peers {
-		if p.Conf.Down || tried.has(backup, p.Index) {
-			continue
-		}
-		if p.Conf.MaxFails > 0 && p.fails >= p.Conf.MaxFails && now.Sub(p.checked) <= p.Conf.FailTimeout {
-			continue
-		}
-		if p.Conf.MaxConns > 0 && p.Active >= p.Conf.MaxConns {
+		if !g.usable(p, now, tried, backup) {
 			continue
 		}
 		p.currentWeight += p.effective
@@ -166,4 +167,57 @@ func (g *Group) Success(p *Peer, now time.Time) {
 	if p.accessed.Before(p.checked) {
 		p.fails = 0
 	}
+}
+
+// usable reports whether a peer may take a request now: not down, not
+// tried by this request, not out after failures, not at max_conns.
+func (g *Group) usable(p *Peer, now time.Time, tried *Tried, backup bool) bool {
+	if p.Conf.Down || tried.has(backup, p.Index) {
+		return false
+	}
+	if p.Conf.MaxFails > 0 && p.fails >= p.Conf.MaxFails && now.Sub(p.checked) <= p.Conf.FailTimeout {
+		return false
+	}
+	return !g.Shared.Full(p.Server)
+}
+
+// HasRoom reports whether some peer could take the request now.
+func (g *Group) HasRoom(now time.Time, tried *Tried) bool {
+	for _, p := range g.Primary {
+		if g.usable(p, now, tried, false) {
+			return true
+		}
+	}
+	for _, p := range g.Backup {
+		if g.usable(p, now, tried, true) {
+			return true
+		}
+	}
+	return false
+}
+
+// Peer returns this worker's peer for server i of the upstream.
+func (g *Group) Peer(i int) *Peer {
+	for _, tier := range [][]*Peer{g.Primary, g.Backup} {
+		for _, p := range tier {
+			if p.Server == i {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// AtCapacity reports whether a request found no server because those it
+// could use are at their max_conns (and not because they are down or
+// failed): the case for the queue, not for "no live upstreams".
+func (g *Group) AtCapacity(tried *Tried) bool {
+	for _, tier := range [][]*Peer{g.Primary, g.Backup} {
+		for _, p := range tier {
+			if !p.Conf.Down && !tried.has(p.Conf.Backup, p.Index) && g.Shared.Full(p.Server) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -17,7 +17,8 @@ func group(servers ...*conf.UpstreamServer) *Group {
 			s.FailTimeout = 10 * time.Second
 		}
 	}
-	return NewGroup(&conf.Upstream{Name: "u", Servers: servers})
+	u := &conf.Upstream{Name: "u", Servers: servers}
+	return NewGroup(u, NewShared(u))
 }
 
 func srv(name string, weight, maxFails int) *conf.UpstreamServer {
@@ -144,7 +145,12 @@ func TestMaxConns(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var tried Tried
 	a := g.Pick(now, &tried)
-	a.Active++
+	if !g.Shared.TryAcquire(a.Server) {
+		t.Fatal("could not take a place below max_conns")
+	}
+	if g.Shared.TryAcquire(a.Server) {
+		t.Fatal("took a second place at max_conns=1")
+	}
 	for i := 0; i < 3; i++ {
 		var t2 Tried
 		if p := g.Pick(now, &t2); p == nil || p == a {
