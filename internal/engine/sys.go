@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -75,4 +76,52 @@ func wait(epfd int, events []unix.EpollEvent, timeout int) (int, error) {
 		return n, err
 	}
 	return unix.EpollWait(epfd, events, timeout)
+}
+
+// ErrAgain is returned by Conn.Read and Conn.Write when the socket would
+// block; the connection's readiness flag is cleared by then, and the
+// edge-triggered event for it wakes the loop when it is ready again.
+var ErrAgain = errors.New("engine: socket not ready")
+
+// Read reads from the connection's socket, retrying on EINTR. It returns
+// n > 0 bytes; or 0 and nil at the end of the stream; or 0 and ErrAgain
+// when nothing is there (ReadReady cleared); or 0 and the error. A short
+// read clears ReadReady too (see ShortRead), saving the read that would
+// only say EAGAIN.
+func (c *Conn) Read(p []byte) (int, error) {
+	for {
+		n, err := Read(c.Fd, p)
+		switch {
+		case n > 0:
+			if n < len(p) {
+				c.ShortRead()
+			}
+			return n, nil
+		case n == 0:
+			return 0, nil
+		case err == errEAGAIN:
+			c.ReadReady = false
+			return 0, ErrAgain
+		case err != errEINTR:
+			return 0, err
+		}
+	}
+}
+
+// Write writes to the connection's socket, retrying on EINTR. It returns
+// the bytes written, or 0 and ErrAgain when the socket's buffer is full
+// (WriteReady cleared), or 0 and the error.
+func (c *Conn) Write(p []byte) (int, error) {
+	for {
+		n, err := Write(c.Fd, p)
+		switch {
+		case n >= 0:
+			return n, nil
+		case err == errEAGAIN:
+			c.WriteReady = false
+			return 0, ErrAgain
+		case err != errEINTR:
+			return 0, err
+		}
+	}
 }

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"golang.org/x/sys/unix"
-
 	"headroom/internal/engine"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
@@ -78,19 +76,12 @@ func (cc *clientConn) readBody(limit int64) bool {
 			cc.failBody(400)
 			return false
 		}
-		n, err := engine.Read(cc.c.Fd, room)
+		n, err := cc.c.Read(room)
 		if n > 0 {
-			if n < len(room) {
-				cc.c.ShortRead()
-			}
 			cc.inLen += n
 			return true
 		}
-		switch err {
-		case unix.EAGAIN:
-			cc.c.ReadReady = false
-		case unix.EINTR:
-		default:
+		if err != engine.ErrAgain {
 			// The client closed before sending its whole body; nginx logs
 			// such a request with 400.
 			cc.logError("client prematurely closed connection")

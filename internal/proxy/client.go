@@ -317,7 +317,7 @@ func (cc *clientConn) readHead() {
 				return
 			}
 		}
-		n, err := engine.Read(cc.c.Fd, cc.in[cc.inLen:])
+		n, err := cc.c.Read(cc.in[cc.inLen:])
 		if n > 0 {
 			if cc.state == stIdle {
 				w.idleRemove(cc)
@@ -325,17 +325,10 @@ func (cc *clientConn) readHead() {
 				cc.r.start = w.loop.Now()
 				cc.c.SetTimer(cc.ln.vhosts.def.Loc.ClientHeaderTimeout)
 			}
-			if n < len(cc.in)-cc.inLen {
-				cc.c.ShortRead()
-			}
 			cc.inLen += n
 			continue
 		}
-		if err == unix.EAGAIN {
-			cc.c.ReadReady = false
-			continue
-		}
-		if err == unix.EINTR {
+		if err == engine.ErrAgain {
 			continue
 		}
 		// EOF or error: a client that closes between requests is normal.
@@ -568,19 +561,15 @@ func (cc *clientConn) releaseBuffers() {
 // flush writes pending output; it returns true when all of it is written.
 func (cc *clientConn) flush() bool {
 	for cc.outOff < len(cc.out) {
-		n, err := engine.Write(cc.c.Fd, cc.out[cc.outOff:])
+		n, err := cc.c.Write(cc.out[cc.outOff:])
 		if n > 0 {
 			cc.outOff += n
 			cc.r.bytesSent += int64(n)
 			continue
 		}
-		if err == unix.EAGAIN {
-			cc.c.WriteReady = false
+		if err == engine.ErrAgain {
 			cc.c.SetTimer(cc.r.lc.SendTimeout)
 			return false
-		}
-		if err == unix.EINTR {
-			continue
 		}
 		// The client is gone.
 		if cc.r.status == 0 {
@@ -755,18 +744,13 @@ func (cc *clientConn) closeGracefully() {
 func (cc *clientConn) linger() {
 	var buf [4096]byte
 	for {
-		n, err := engine.Read(cc.c.Fd, buf[:])
+		n, err := cc.c.Read(buf[:])
 		if n > 0 {
 			continue
 		}
-		if err == unix.EAGAIN {
-			cc.c.ReadReady = false
-			return
+		if err != engine.ErrAgain {
+			cc.close()
 		}
-		if err == unix.EINTR {
-			continue
-		}
-		cc.close()
 		return
 	}
 }

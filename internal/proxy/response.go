@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strconv"
 
-	"golang.org/x/sys/unix"
-
 	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/http1"
@@ -141,20 +139,13 @@ func (cc *clientConn) readResponse() {
 		if !uc.c.ReadReady {
 			return
 		}
-		n, err := engine.Read(uc.c.Fd, r.upIn[r.upInLen:])
+		n, err := uc.c.Read(r.upIn[r.upInLen:])
 		if n > 0 {
-			if n < len(r.upIn)-r.upInLen {
-				uc.c.ShortRead()
-			}
 			r.upInLen += n
 			continue
 		}
-		if err == unix.EAGAIN {
-			uc.c.ReadReady = false
+		if err == engine.ErrAgain {
 			return
-		}
-		if err == unix.EINTR {
-			continue
 		}
 		if err == nil {
 			cc.upstreamFailed(failError, nil, "upstream prematurely closed connection while reading response header from upstream")
@@ -356,19 +347,12 @@ func (cc *clientConn) relayResponse() {
 			uc.c.SetTimer(r.lc.ProxyReadTimeout)
 			return
 		}
-		n, err := engine.Read(uc.c.Fd, r.upIn)
+		n, err := uc.c.Read(r.upIn)
 		if n > 0 {
-			if n < len(r.upIn) {
-				uc.c.ShortRead()
-			}
 			r.upPos, r.upInLen = 0, n
 			continue
 		}
-		if err == unix.EAGAIN {
-			uc.c.ReadReady = false
-			continue
-		}
-		if err == unix.EINTR {
+		if err == engine.ErrAgain {
 			continue
 		}
 		if r.framing == http1.FramingClose {

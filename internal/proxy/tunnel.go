@@ -1,16 +1,14 @@
 package proxy
 
 import (
-	"golang.org/x/sys/unix"
-
 	"headroom/internal/engine"
 )
 
 // startTunnel switches an upgraded connection (WebSocket and the like) to
 // relaying bytes both ways until either side closes, as nginx does after
-// a 101 response. Bytes the upstream sent after its 101 head are already
-// in upIn; bytes the client sent after its request are in the client's
-// buffer after the head.
+// a 101 response. Client-bound bytes go through out, upstream-bound ones
+// through upOut; bytes that came with the 101 head or after the request
+// head start them off.
 func (cc *clientConn) startTunnel() {
 	r := cc.r
 	cc.state = stTunnel
@@ -31,92 +29,58 @@ func (cc *clientConn) startTunnel() {
 // tunnelFromClient moves client bytes to the upstream.
 func (cc *clientConn) tunnelFromClient() {
 	r := cc.r
-	uc := r.up
-	if uc == nil {
+	if r.up == nil {
 		return
 	}
-	for {
-		if r.upOutOff < len(r.upOut) {
-			n, err := engine.Write(uc.c.Fd, r.upOut[r.upOutOff:])
-			if n > 0 {
-				r.upOutOff += n
-				continue
-			}
-			if err == unix.EAGAIN {
-				uc.c.WriteReady = false
-				return
-			}
-			cc.endTunnel()
-			return
-		}
-		r.upOut = r.upOut[:0]
-		r.upOutOff = 0
-		if !cc.c.ReadReady {
-			return
-		}
-		n, err := engine.Read(cc.c.Fd, r.upOut[:cap(r.upOut)])
-		if n > 0 {
-			r.upOut = r.upOut[:n]
-			uc.c.SetTimer(r.lc.ProxyReadTimeout)
-			continue
-		}
-		if err == unix.EAGAIN {
-			cc.c.ReadReady = false
-			return
-		}
-		if err == unix.EINTR {
-			continue
-		}
+	moved, open := pump(cc.c, r.up.c, &r.upOut, &r.upOutOff)
+	if moved > 0 {
+		r.up.c.SetTimer(r.lc.ProxyReadTimeout)
+	}
+	if !open {
 		cc.endTunnel()
-		return
 	}
 }
 
 // tunnelFromUpstream moves upstream bytes to the client.
 func (cc *clientConn) tunnelFromUpstream() {
 	r := cc.r
-	uc := r.up
-	if uc == nil {
+	if r.up == nil {
 		return
 	}
-	if r.upIn == nil {
-		r.upIn = cc.w.getBuf()
+	moved, open := pump(r.up.c, cc.c, &cc.out, &cc.outOff)
+	r.bytesSent += moved
+	if moved > 0 {
+		r.up.c.SetTimer(r.lc.ProxyReadTimeout)
 	}
+	if !open {
+		cc.endTunnel()
+	}
+}
+
+// pump moves bytes from src to dst through buf (bytes buf[*off:] are still
+// to be written) until one side would block. It returns how many bytes it
+// wrote and false once either side has closed.
+func pump(src, dst *engine.Conn, buf *[]byte, off *int) (moved int64, open bool) {
 	for {
-		if cc.outOff < len(cc.out) {
-			n, err := engine.Write(cc.c.Fd, cc.out[cc.outOff:])
+		if *off < len(*buf) {
+			n, err := dst.Write((*buf)[*off:])
 			if n > 0 {
-				cc.outOff += n
-				r.bytesSent += int64(n)
+				*off += n
+				moved += int64(n)
 				continue
 			}
-			if err == unix.EAGAIN {
-				cc.c.WriteReady = false
-				return
-			}
-			cc.endTunnel()
-			return
+			return moved, err == engine.ErrAgain
 		}
-		cc.out = cc.out[:0]
-		cc.outOff = 0
-		if !uc.c.ReadReady {
-			return
+		*buf, *off = (*buf)[:0], 0
+		if !src.ReadReady {
+			return moved, true
 		}
-		n, err := engine.Read(uc.c.Fd, r.upIn)
+		n, err := src.Read((*buf)[:cap(*buf)])
 		if n > 0 {
-			cc.out = append(cc.out, r.upIn[:n]...)
-			uc.c.SetTimer(r.lc.ProxyReadTimeout)
+			*buf = (*buf)[:n]
 			continue
 		}
-		if err == unix.EAGAIN {
-			uc.c.ReadReady = false
-			return
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		cc.endTunnel()
-		return
+		return moved, err == engine.ErrAgain
 	}
 }
 

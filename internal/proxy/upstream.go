@@ -339,19 +339,15 @@ func (cc *clientConn) flushUp() bool {
 	r := cc.r
 	uc := r.up
 	for r.upOutOff < len(r.upOut) {
-		n, err := engine.Write(uc.c.Fd, r.upOut[r.upOutOff:])
+		n, err := uc.c.Write(r.upOut[r.upOutOff:])
 		if n > 0 {
 			r.upOutOff += n
 			r.sent = true
 			continue
 		}
-		if err == unix.EAGAIN {
-			uc.c.WriteReady = false
+		if err == engine.ErrAgain {
 			uc.c.SetTimer(r.lc.ProxySendTimeout)
 			return false
-		}
-		if err == unix.EINTR {
-			continue
 		}
 		cc.upstreamFailed(failError, err, "writev() failed (%s) while sending request to upstream")
 		return false
