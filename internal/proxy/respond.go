@@ -209,9 +209,9 @@ func (cc *clientConn) respond(status, wire int, ctype string, body, location []b
 // appendConnection adds the Connection header nginx sends: keep-alive
 // when the connection stays open, close otherwise.
 func (cc *clientConn) appendConnection(b []byte) []byte {
-	if cc.r.keepAlive && cc.w.loop.Paused() {
+	if cc.r.keepAlive && cc.w.clientsWaiting() {
 		// Clients wait in the listen backlog because this worker has no
-		// slot to accept them: closing after this answer lets them in
+		// room to accept them: closing after this answer lets them in
 		// turn, so that slots rotate fairly among all clients instead of
 		// staying with those already connected.
 		cc.r.keepAlive = false

@@ -40,6 +40,14 @@ type worker struct {
 	stats              pressureStats
 	// waitSeq numbers waits in upstream queues.
 	waitSeq uint64
+	// backlogged is set while clients wait in the listen backlog because
+	// this worker had no room for them: answers then close their
+	// connections so that the waiting clients get a turn. It is measured
+	// at most once per round of events (backlogAt).
+	backlogged bool
+	backlogAt  time.Time
+	// listenFds are the listening sockets this worker accepts from.
+	listenFds []int
 	// clientBudget is how many slots clients may hold (see
 	// capacity.ClientBudget).
 	clientBudget int
@@ -73,6 +81,7 @@ func newWorker(s *Server, id int) (*worker, error) {
 		}
 		c.OnRead = onAccept
 		c.OnTimer = onAcceptResume
+		w.listenFds = append(w.listenFds, fd)
 	}
 	return w, nil
 }
@@ -194,6 +203,28 @@ func onAccept(lc *engine.Conn) {
 			return
 		}
 	}
+}
+
+// clientsWaiting reports whether clients wait in the listen backlog for
+// lack of room in this worker: it is at its client budget and the
+// kernel's accept queue (TCP_INFO of the listening socket) is not empty.
+// A worker with room accepts waiting clients at once, so only a full one
+// asks the kernel, and then at most once per round of events.
+func (w *worker) clientsWaiting() bool {
+	if w.loop.InUse(engine.KindClient) < w.clientBudget && w.loop.Free() >= 2 {
+		return false
+	}
+	if now := w.loop.Now(); !now.Equal(w.backlogAt) {
+		w.backlogAt = now
+		w.backlogged = false
+		for _, fd := range w.listenFds {
+			if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && info.Unacked > 0 {
+				w.backlogged = true
+				break
+			}
+		}
+	}
+	return w.backlogged
 }
 
 // onAcceptResume resumes a listener paused after EMFILE.
