@@ -493,6 +493,16 @@ func (cc *clientConn) startRequest() {
 	// A chunked body cannot be streamed to an HTTP/1.0 upstream: it is
 	// read whole first, as nginx does.
 	r.bufferBody = h.Chunked && lc.ProxyHTTPVersion != "1.1"
+	if cc.c.EOF && r.bodyDone && cc.inPos >= cc.inLen {
+		// The client closed after sending its request, before it was
+		// taken: as nginx without proxy_ignore_client_abort, the request
+		// is not passed on (499). After an overload, the clients that gave
+		// up in the backlog are cleared in no time this way instead of
+		// each costing an upstream round trip.
+		r.status = 499
+		cc.abort()
+		return
+	}
 	cc.expectContinue()
 	cc.state = stProxy
 	cc.c.StopTimer()
