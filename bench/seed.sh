@@ -1,0 +1,974 @@
+#!/usr/bin/env bash
+# Replay the seed scenario, nginx's "[alert] 1024 worker_connections are not
+# enough while connecting to upstream", against headroom, nginx and HAProxy,
+# and check each against the scenario's acceptance line:
+#
+#   1. seed replay: worker_processes 1, worker_connections 1024 (HAProxy:
+#      maxconn 512), 2000 keep-alive clients for 5 s, an upstream that
+#      answers after 200 ms. Pass: no socket error, every answer 200 or 503
+#      with Retry-After, at least 12,800 x 200, p99 of the 200s <= 1.5 s.
+#   2. automatic budget: the same without worker_connections (headroom
+#      derives it from the open-file limit; nginx uses its default of 512;
+#      HAProxy derives maxconn from the limit). Pass: at least 45,000 x 200,
+#      no socket error and no answer other than 200.
+#   3. starved of descriptors: scenario 2 with the proxy started under
+#      "ulimit -n 256". Pass: the proxy is still running afterwards, uses
+#      under 10% of a core during 2 s without clients after the load (no
+#      busy loop), every answer is 200 or 503 with Retry-After, and one
+#      request sent right after the load gets 200 within 1 s.
+#
+# The proxy runs on core 0; the upstream (bench/slowupstream) and wrk on
+# core 1. wrk runs "-t2 -c2000 -d5s --timeout 10s --latency" with a Lua
+# script that counts the answers by status, checks Retry-After on each 503
+# and times each 200 through a header the upstream echoes, so that the
+# percentiles shown are those of the 200s; it also counts the requests
+# still unanswered when the run stops, which wrk's own figures leave out.
+# For every run it also reads the proxy's CPU time, the listen backlog and
+# how many connections wait in it, and the proxy's error log.
+#
+# Run "bench/seed.sh --help" for the options. Everything listens on
+# 127.0.0.1 only; every load is bounded in time; every process started here
+# is stopped on exit, Ctrl-C included. Files are written only under
+# bench/.bin (binaries) and a temporary directory in /tmp that is removed at
+# exit (unless --keep).
+#
+# All the code is in functions and runs from the last line, so that editing
+# this file while it runs does not change what the running copy does.
+
+set -euo pipefail
+export LC_ALL=C
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+BIN_DIR=$BENCH_DIR/.bin
+
+REPS=${SEED_REPS:-1}
+PROXIES=${SEED_PROXIES:-headroom,nginx,haproxy}
+SCENARIOS=${SEED_SCENARIOS:-1,2,3}
+PORT=${SEED_PORT:-18180}
+HEADROOM_BIN=${SEED_HEADROOM_BIN:-}
+KEEP=0
+
+# The scenario itself; the acceptance lines below are written for these.
+DURATION=5
+CONNS=2000
+THREADS=2
+WRK_TIMEOUT=10
+DELAY=200ms
+STARVED_NOFILE=256
+CLIENT_NOFILE=19000
+
+usage() {
+	cat <<'EOF'
+Usage: bench/seed.sh [options]
+
+Replays the seed scenario (2000 keep-alive clients, one worker, an upstream
+that answers after 200 ms) against headroom, nginx and HAProxy and prints one
+table per scenario with PASS/FAIL against its acceptance line.
+
+Options (each also settable by the environment variable shown):
+  -p, --proxies LIST    comma list of headroom,nginx,haproxy
+                                                     (SEED_PROXIES, all three)
+  -s, --scenarios LIST  comma list of 1,2,3          (SEED_SCENARIOS, 1,2,3)
+  -r, --reps N          runs of each scenario and proxy, one row each
+                                                     (SEED_REPS, 1)
+      --port N          upstream port; the proxy uses N+1
+                                                     (SEED_PORT, 18180)
+      --headroom-bin F  measure this headroom binary instead of building
+                        ./cmd/headroom               (SEED_HEADROOM_BIN)
+      --keep            keep the temporary directory (configs, logs, raw data)
+  -h, --help            this text
+
+Scenarios:
+  1  seed replay: worker_processes 1; worker_connections 1024 (HAProxy:
+     maxconn 512). PASS: zero socket errors, only 200 and 503 with
+     Retry-After, >= 12,800 x 200, p99 of the 200s <= 1.5 s.
+  2  automatic budget: no worker_connections (nginx: its default 512;
+     headroom: derived from the open-file limit; HAProxy: maxconn derived
+     from the limit). PASS: >= 45,000 x 200, zero socket errors, no answer
+     other than 200.
+  3  starved of descriptors: scenario 2 under "ulimit -n 256" (soft and
+     hard) for the proxy. PASS: still running, under 10% of a core during
+     2 s without clients after the load, only 200 and 503 with Retry-After,
+     and a request right after the load answered 200 within 1 s.
+
+Needs wrk (with LuaJIT, as Debian's), taskset, curl and Go; nginx and HAProxy
+are measured when installed and skipped with a message otherwise (Debian:
+apt-get install wrk nginx haproxy curl).
+EOF
+}
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+	say "seed.sh: $*"
+	exit 1
+}
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+parse_args() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-p | --proxies) PROXIES=$2; shift 2 ;;
+		-s | --scenarios) SCENARIOS=$2; shift 2 ;;
+		-r | --reps) REPS=$2; shift 2 ;;
+		--port) PORT=$2; shift 2 ;;
+		--headroom-bin) HEADROOM_BIN=$2; shift 2 ;;
+		--keep) KEEP=1; shift ;;
+		-h | --help) usage; exit 0 ;;
+		*) die "unknown option $1 (see --help)" ;;
+		esac
+	done
+	local p s
+	is_uint "$REPS" && [ "$REPS" -ge 1 ] || die "--reps must be a whole number, at least 1"
+	is_uint "$PORT" && [ "$PORT" -ge 1024 ] && [ "$PORT" -le 65000 ] || die "--port must be in 1024..65000"
+	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
+	IFS=, read -r -a SCENARIO_LIST <<<"$SCENARIOS"
+	for p in "${PROXY_LIST[@]}"; do
+		case $p in headroom | nginx | haproxy) ;; *) die "unknown proxy: $p" ;; esac
+	done
+	for s in "${SCENARIO_LIST[@]}"; do
+		case $s in 1 | 2 | 3) ;; *) die "unknown scenario: $s (1, 2 or 3)" ;; esac
+	done
+	UPSTREAM_PORT=$PORT
+	PROXY_PORT=$((PORT + 1))
+}
+
+# ---------------------------------------------------------------- processes
+
+WORK=""
+STARTED=() # every process started in the background, stopped on exit
+
+# descendants PID: PID and all its descendants, parents first.
+descendants() {
+	local pid=$1 f c
+	local -a kids
+	[ -d "/proc/$pid" ] || return 0
+	echo "$pid"
+	for f in /proc/"$pid"/task/*/children; do
+		[ -r "$f" ] || continue
+		read -r -a kids <"$f" 2>/dev/null || true
+		for c in "${kids[@]}"; do
+			descendants "$c"
+		done
+	done
+}
+
+alive() { [ -d "/proc/$1" ] && [ "$(awk '{sub(/^.*\) /, ""); print $1}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+# stop_tree PID: TERM the process and its descendants, KILL what is left
+# after 3 s.
+stop_tree() {
+	local pid=$1 p i left
+	local -a tree
+	mapfile -t tree < <(descendants "$pid")
+	[ "${#tree[@]}" -gt 0 ] || return 0
+	kill -TERM "${tree[@]}" 2>/dev/null || true
+	for ((i = 0; i < 30; i++)); do
+		left=0
+		for p in "${tree[@]}"; do
+			if alive "$p"; then
+				left=1
+			fi
+		done
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	kill -KILL "${tree[@]}" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+forget() {
+	local pid=$1 i
+	for i in "${!STARTED[@]}"; do
+		if [ "${STARTED[$i]}" = "$pid" ]; then
+			unset 'STARTED[i]'
+		fi
+	done
+}
+
+cleanup() {
+	local rc=$? i
+	local -a idx
+	trap - EXIT INT TERM HUP
+	idx=("${!STARTED[@]}")
+	for ((i = ${#idx[@]} - 1; i >= 0; i--)); do
+		stop_tree "${STARTED[${idx[$i]}]}"
+	done
+	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+		if [ "$KEEP" = 1 ]; then
+			say "kept $WORK"
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# run_bg LOG CMD...: run CMD in the background, output to LOG, and wait for
+# it; a trapped signal interrupts the wait.
+run_bg() {
+	local log=$1 pid rc=0
+	shift
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	STARTED+=("$pid")
+	wait "$pid" || rc=$?
+	forget "$pid"
+	return "$rc"
+}
+
+# ---------------------------------------------------------------- checks and build
+
+declare -A SKIP=()
+declare -A VERSION=()
+
+check_machine() {
+	local c
+	[ "$(nproc)" -ge 2 ] || die "needs at least 2 CPUs (the proxy and the load run on separate cores)"
+	for c in taskset wrk go curl timeout; do
+		command -v "$c" >/dev/null || die "$c not found (Debian: apt-get install wrk curl util-linux coreutils golang)"
+	done
+	HARD_NOFILE=$(ulimit -Hn)
+	if [ "$HARD_NOFILE" != unlimited ] && [ "$HARD_NOFILE" -lt $((CLIENT_NOFILE + 100)) ]; then
+		die "the open-file hard limit is $HARD_NOFILE; wrk needs $CLIENT_NOFILE"
+	fi
+	for c in "$UPSTREAM_PORT" "$PROXY_PORT"; do
+		if port_busy "$c"; then
+			die "127.0.0.1:$c is already in use (choose another base port with --port)"
+		fi
+	done
+}
+
+build() {
+	local p rev dirty=""
+	mkdir -p "$BIN_DIR"
+	say "building bench/slowupstream"
+	(cd "$REPO_DIR" && go build -o "$BIN_DIR/slowupstream" ./bench/slowupstream) || die "could not build bench/slowupstream"
+	for p in "${PROXY_LIST[@]}"; do
+		case $p in
+		headroom)
+			if [ -n "$HEADROOM_BIN" ]; then
+				if [ -x "$HEADROOM_BIN" ]; then
+					VERSION[headroom]="headroom ($HEADROOM_BIN)"
+				else
+					SKIP[headroom]="$HEADROOM_BIN is not an executable file"
+				fi
+				continue
+			fi
+			HEADROOM_BIN=$BIN_DIR/headroom-seed
+			say "building headroom (go build -o bench/.bin/headroom-seed ./cmd/headroom)"
+			rm -f "$HEADROOM_BIN"
+			if (cd "$REPO_DIR" && go build -o "$HEADROOM_BIN" ./cmd/headroom) >"$WORK/headroom-build.log" 2>&1; then
+				rev=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null) || rev=unknown
+				if ! (cd "$REPO_DIR" && git diff --quiet HEAD -- cmd internal 2>/dev/null) ||
+					[ -n "$(cd "$REPO_DIR" && git status --porcelain -- cmd internal 2>/dev/null)" ]; then
+					dirty=" with local changes"
+				fi
+				VERSION[headroom]="headroom $rev$dirty"
+			else
+				SKIP[headroom]="./cmd/headroom does not build: $({ grep -v '^#' "$WORK/headroom-build.log" || true; } | head -n 1)"
+			fi
+			;;
+		nginx)
+			if command -v nginx >/dev/null; then
+				VERSION[nginx]=$(nginx -v 2>&1 | sed 's/^nginx version: //')
+			else
+				SKIP[nginx]="not installed (Debian: apt-get install nginx)"
+			fi
+			;;
+		haproxy)
+			if command -v haproxy >/dev/null; then
+				VERSION[haproxy]=$({ haproxy -v 2>/dev/null || true; } | awk 'NR == 1 {print "HAProxy " $3}')
+			else
+				SKIP[haproxy]="not installed (Debian: apt-get install haproxy)"
+			fi
+			;;
+		esac
+	done
+	VERSION[wrk]=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 {v = $2; if (v ~ /^debian\//) {sub(/^debian\//, "", v); d = v; sub(/-.*/, "", v); print "wrk " v " (Debian " d ")"} else print "wrk " v}')
+	for p in "${PROXY_LIST[@]}"; do
+		if [ -n "${SKIP[$p]:-}" ]; then
+			say "$p: skipped: ${SKIP[$p]}"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------- configs
+
+# nginx_conf SCENARIO DIR FOR: the proxy configuration, in nginx's language,
+# read by nginx and headroom alike. Only nginx gets the temp-path lines,
+# which keep it from writing under /var/lib/nginx.
+nginx_conf() {
+	local scen=$1 dir=$2 for=$3
+	cat <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/logs/proxy.pid;
+error_log $dir/logs/error.log notice;
+
+events {
+EOF
+	if [ "$scen" = 1 ]; then
+		echo "    worker_connections 1024;"
+	fi
+	cat <<EOF
+}
+
+http {
+    access_log off;
+EOF
+	if [ "$for" = nginx ]; then
+		cat <<EOF
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy_temp;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+EOF
+	fi
+	cat <<EOF
+
+    server {
+        listen 127.0.0.1:$PROXY_PORT;
+
+        location / {
+            proxy_pass http://127.0.0.1:$UPSTREAM_PORT;
+        }
+    }
+}
+EOF
+}
+
+# haproxy_conf SCENARIO: HAProxy doing the same job with one thread;
+# maxconn 512 in scenario 1 (the same 512 requests in flight as nginx's
+# 1024 worker_connections), derived from the open-file limit otherwise.
+haproxy_conf() {
+	local scen=$1
+	cat <<EOF
+global
+    nbthread 1
+EOF
+	if [ "$scen" = 1 ]; then
+		echo "    maxconn 512"
+	fi
+	cat <<EOF
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+
+frontend fe
+    bind 127.0.0.1:$PROXY_PORT
+    default_backend be
+
+backend be
+    server up 127.0.0.1:$UPSTREAM_PORT
+EOF
+}
+
+# The wrk script: per-status counts, Retry-After on 503s, and the latency of
+# each 200 from the send time the upstream echoes in X-Seed-T (wrk's own
+# histogram mixes every status). One "SEED" line and one "SEEDSTATUS" line
+# per status come out of done().
+wrk_script() {
+	cat <<'EOF'
+local ffi = require("ffi")
+ffi.cdef [[
+typedef struct { long tv_sec; long tv_nsec; } seed_timespec_t;
+int clock_gettime(int clk_id, seed_timespec_t *tp);
+]]
+local ts = ffi.new("seed_timespec_t")
+local function now_us()
+	ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+	return tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000)
+end
+
+local function header(h, name, canon)
+	local v = h[canon] or h[name]
+	if v then return v end
+	for k, val in pairs(h) do
+		if string.lower(k) == name then return val end
+	end
+	return nil
+end
+
+local threads = {}
+function setup(thread)
+	table.insert(threads, thread)
+end
+
+function init(args)
+	statuses = {}
+	ra503 = 0
+	sent = 0
+	hist = {} -- latency of the 200s, in whole milliseconds -> count
+	timed = 0
+	pending = {} -- send time of each request not answered yet -> count
+	unmatched = 0 -- answers that could not be paired with their request
+	closes = 0 -- answers with "Connection: close"
+end
+
+-- wrk calls request() once in the first thread before the run, to check
+-- the script; that call's entry is taken out again in done().
+function request()
+	local t = now_us()
+	if not first then first = t end
+	sent = sent + 1
+	pending[t] = (pending[t] or 0) + 1
+	return wrk.format(nil, nil, { ["X-Seed-T"] = string.format("%.0f", t) })
+end
+
+function response(status, headers, body)
+	statuses[status] = (statuses[status] or 0) + 1
+	local conn = header(headers, "connection", "Connection")
+	if conn and string.find(string.lower(conn), "close", 1, true) then closes = closes + 1 end
+	local t = tonumber(header(headers, "x-seed-t", "X-Seed-T") or "")
+	if t and pending[t] then
+		if pending[t] == 1 then pending[t] = nil else pending[t] = pending[t] - 1 end
+	else
+		unmatched = unmatched + 1
+	end
+	if status == 200 and t then
+		local ms = math.floor((now_us() - t) / 1000)
+		hist[ms] = (hist[ms] or 0) + 1
+		timed = timed + 1
+	elseif status == 503 then
+		if header(headers, "retry-after", "Retry-After") then ra503 = ra503 + 1 end
+	end
+end
+
+local function pct(h, total, p)
+	if total == 0 then return -1 end
+	local keys = {}
+	for k in pairs(h) do keys[#keys + 1] = k end
+	table.sort(keys)
+	local want = math.ceil(total * p / 100)
+	local cum = 0
+	for _, k in ipairs(keys) do
+		cum = cum + h[k]
+		if cum >= want then return k end
+	end
+	return keys[#keys]
+end
+
+-- Requests still unanswered when the run ends were sent, but wrk neither got
+-- an answer nor saw an error on their connection: clients left waiting (in
+-- the listen backlog, or inside the proxy). Their ages are known exactly
+-- when every answer was paired with its request and no connection failed;
+-- "p99 incl. unanswered" then counts each at its age at the end of the run.
+function done(summary, latency, requests)
+	local now = now_us()
+	local st, h, waiting = {}, {}, {}
+	local ra, snt, tm, um, stale, cl = 0, 0, 0, 0, 0, 0
+	for i, t in ipairs(threads) do
+		for k, v in pairs(t:get("statuses")) do st[k] = (st[k] or 0) + v end
+		for k, v in pairs(t:get("hist")) do h[k] = (h[k] or 0) + v end
+		local pend = t:get("pending")
+		local f = t:get("first")
+		if i == 1 and f and pend[f] then
+			pend[f] = pend[f] - 1
+			snt = snt - 1
+		end
+		for k, v in pairs(pend) do
+			if v > 0 then
+				local age = math.floor((now - k) / 1000)
+				waiting[age] = (waiting[age] or 0) + v
+				stale = stale + v
+			end
+		end
+		ra = ra + t:get("ra503")
+		snt = snt + t:get("sent")
+		tm = tm + t:get("timed")
+		um = um + t:get("unmatched")
+		cl = cl + t:get("closes")
+	end
+	local e = summary.errors
+	local p50all, p99all = -1, -1
+	if summary.requests > 0 then
+		p50all, p99all = latency:percentile(50) / 1000, latency:percentile(99) / 1000
+	end
+	local unanswered = snt - summary.requests - e.read - e.write
+	local p99incl, oldest, over1s = -1, -1, -1
+	if um == 0 and e.read + e.write == 0 and stale == unanswered then
+		local all = {}
+		for k, v in pairs(h) do all[k] = (all[k] or 0) + v end
+		oldest, over1s = 0, 0
+		for k, v in pairs(waiting) do
+			all[k] = (all[k] or 0) + v
+			if k > oldest then oldest = k end
+			if k > 1000 then over1s = over1s + v end
+		end
+		p99incl = pct(all, tm + stale, 99)
+	end
+	io.write(string.format("SEED duration_us=%d requests=%d sent=%d connect=%d read=%d write=%d timeout=%d " ..
+		"ra503=%d timed200=%d p50_200_ms=%d p99_200_ms=%d p50_all_ms=%.1f p99_all_ms=%.1f " ..
+		"unanswered=%d oldest_wait_ms=%d waiting_over_1s=%d p99_incl_ms=%d unmatched=%d closes=%d\n",
+		summary.duration, summary.requests, snt, e.connect, e.read, e.write, e.timeout,
+		ra, tm, pct(h, tm, 50), pct(h, tm, 99), p50all, p99all,
+		unanswered, oldest, over1s, p99incl, um, cl))
+	local codes = {}
+	for k in pairs(st) do codes[#codes + 1] = k end
+	table.sort(codes)
+	for _, k in ipairs(codes) do
+		io.write(string.format("SEEDSTATUS %d %d\n", k, st[k]))
+	end
+end
+EOF
+}
+
+# ---------------------------------------------------------------- measuring
+
+CLK_TCK=$(getconf CLK_TCK)
+
+# cpu_ticks PID...: utime+stime of the processes (all their threads).
+cpu_ticks() {
+	local p sum=0 t
+	for p in "$@"; do
+		t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null) || t=0
+		sum=$((sum + ${t:-0}))
+	done
+	echo "$sum"
+}
+
+# pct_of_core TICKS T0 T1: TICKS as a percentage of one core over T0..T1
+# (EPOCHREALTIME values).
+pct_of_core() {
+	awk -v d="$1" -v hz="$CLK_TCK" -v a="$2" -v b="$3" 'BEGIN {printf "%.0f", d * 100 / hz / (b - a)}'
+}
+
+start_upstream() {
+	local i
+	say "starting bench/slowupstream on 127.0.0.1:$UPSTREAM_PORT (core 1, answers after $DELAY)"
+	(
+		ulimit -n "$CLIENT_NOFILE"
+		exec taskset -c 1 "$BIN_DIR/slowupstream" -addr "127.0.0.1:$UPSTREAM_PORT" -delay "$DELAY"
+	) >"$WORK/upstream.log" 2>&1 &
+	UPSTREAM_PID=$!
+	STARTED+=("$UPSTREAM_PID")
+	for ((i = 0; i < 50; i++)); do
+		[ "$(probe "$UPSTREAM_PORT" 2 | cut -d' ' -f1)" = 200 ] && return 0
+		sleep 0.1
+	done
+	die "the upstream does not answer: $(cat "$WORK/upstream.log")"
+}
+
+# probe PORT MAXSEC: one GET; prints "STATUS MILLISECONDS" (status 000 when
+# nothing came back in time).
+probe() {
+	local out
+	out=$(curl -s -o /dev/null -m "$2" -w '%{http_code} %{time_total}' "http://127.0.0.1:$1/" 2>/dev/null) || true
+	[ -n "$out" ] || out="000 $2"
+	awk '{printf "%s %.0f\n", $1, $2 * 1000}' <<<"$out"
+}
+
+PROXY_PID=""
+
+# start_proxy NAME SCENARIO DIR: start the proxy pinned to core 0 and wait
+# until it proxies a request. Returns 1, with the reason in START_ERROR,
+# when it does not.
+start_proxy() {
+	local name=$1 scen=$2 dir=$3 nofile i rc msg
+	nofile=$HARD_NOFILE
+	[ "$scen" = 3 ] && nofile=$STARVED_NOFILE
+	mkdir -p "$dir/logs"
+	case $name in
+	nginx)
+		nginx_conf "$scen" "$dir" nginx >"$dir/nginx.conf"
+		(
+			ulimit -n "$nofile"
+			exec taskset -c 0 nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log"
+		) >"$dir/stdout.log" 2>&1 &
+		;;
+	headroom)
+		nginx_conf "$scen" "$dir" headroom >"$dir/nginx.conf"
+		(
+			ulimit -n "$nofile"
+			exec taskset -c 0 "$HEADROOM_BIN" -p "$dir/" -c "$dir/nginx.conf"
+		) >"$dir/stdout.log" 2>&1 &
+		;;
+	haproxy)
+		haproxy_conf "$scen" >"$dir/haproxy.cfg"
+		(
+			ulimit -n "$nofile"
+			exec taskset -c 0 haproxy -db -f "$dir/haproxy.cfg"
+		) >"$dir/stdout.log" 2>&1 &
+		;;
+	esac
+	PROXY_PID=$!
+	STARTED+=("$PROXY_PID")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(probe "$PROXY_PORT" 2 | cut -d' ' -f1)" = 200 ] && return 0
+		if ! alive "$PROXY_PID"; then
+			rc=0
+			wait "$PROXY_PID" 2>/dev/null || rc=$?
+			msg=$({ cat "$dir/stdout.log" "$dir/logs/error.log" 2>/dev/null || true; } | { grep . || true; } | tail -n 2 | tr '\n' ' ')
+			START_ERROR="exited at start with status $rc: ${msg:-no output}"
+			return 1
+		fi
+		sleep 0.1
+	done
+	START_ERROR="does not answer GET / with 200 on 127.0.0.1:$PROXY_PORT within 10 s"
+	return 1
+}
+
+stop_proxy() {
+	local i
+	[ -n "$PROXY_PID" ] || return 0
+	stop_tree "$PROXY_PID"
+	forget "$PROXY_PID"
+	PROXY_PID=""
+	for ((i = 0; i < 50; i++)); do
+		port_busy "$PROXY_PORT" || return 0
+		sleep 0.1
+	done
+	die "127.0.0.1:$PROXY_PORT still answers after the proxy was stopped"
+}
+
+# log_summary DIR: the proxy's log lines at warn level and above, grouped by
+# their text with the time, process and connection numbers removed and the
+# other numbers ignored; the most frequent 4 kinds, each with its count and
+# its first line.
+log_summary() {
+	local dir=$1
+	{ cat "$dir/logs/error.log" "$dir/stdout.log" 2>/dev/null || true; } |
+		{ grep -E '\[(warn|error|crit|alert|emerg)\]|^\[(WARNING|ALERT)\]|[Tt]oo many open files' || true; } |
+		sed -E 's/^[0-9]{4}\/[0-9]{2}\/[0-9]{2} [0-9:]{8} //; s/^(\[[a-z]+\]) [0-9]+#[0-9]+: (\*[0-9]+ )?/\1 /;
+			s/^\[(WARNING|ALERT)\] +\([0-9]+\) : /[\1] /; s/,? client: 127\.0\.0\.1, .*$//' |
+		awk '{
+			k = $0; gsub(/[0-9]+/, "#", k)
+			if (!(k in n)) { first[k] = $0; order[++m] = k }
+			n[k]++
+		} END {
+			for (i = 1; i <= m; i++) printf "%d\t%d\t%s\n", n[order[i]], i, first[order[i]]
+		}' | sort -t "$(printf '\t')" -k1,1nr -k2,2n | head -n 4 |
+		awk -F '\t' '{printf "%d × %s\n", $1, $3}'
+}
+
+# cpu_snapshot: the cpu0 and cpu1 lines of /proc/stat on one line.
+cpu_snapshot() { awk '$1 == "cpu0" || $1 == "cpu1"' /proc/stat | tr '\n' ' '; }
+
+# core_busy BEFORE AFTER: "core0=P core1=Q", how busy each core was between
+# two snapshots, in percent.
+core_busy() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		na = split(a, x, " "); split(b, y, " ")
+		for (i = 1; i <= na; i += 11) {
+			tot = 0
+			for (j = 1; j <= 10; j++) tot += y[i + j] - x[i + j]
+			if (tot <= 0) continue
+			idle = y[i + 4] - x[i + 4] + y[i + 5] - x[i + 5]
+			printf "%s=%.0f ", x[i], 100 * (tot - idle) / tot
+		}
+	}'
+}
+
+# measure SCENARIO NAME REP: one run; appends a record to RESULTS (kind,
+# scenario, proxy, run, key=value figures, status:count list) and the
+# proxy's log summary to NOTES.
+measure() {
+	local scen=$1 name=$2 rep=$3 dir log seed c0 c1 c2 c3 r0 r1 r2 r3 s0 s1 cpu_load cpu_after code ms up nofile t
+	local rec_ms=-1 kvs backlog sampler queued
+	local -a tree
+	dir=$WORK/s$scen-$name-$rep
+	log=$dir/wrk.out
+	say "[scenario $scen, $name, run $rep]"
+	if ! start_proxy "$name" "$scen" "$dir"; then
+		say "  $name: not measured: $START_ERROR"
+		printf 'skip\t%s\t%s\t%s\t%s\n' "$scen" "$name" "$rep" "$START_ERROR" >>"$RESULTS"
+		stop_proxy
+		return 0
+	fi
+	nofile=$(awk '/^Max open files/ {print $4}' "/proc/$PROXY_PID/limits" 2>/dev/null || echo "?")
+	mapfile -t tree < <(descendants "$PROXY_PID")
+	# The listening socket's backlog, and how many connections wait in it
+	# (accepted by the kernel, not yet by the proxy), sampled 4 times a second.
+	backlog=$(ss -Hltn "sport = :$PROXY_PORT" 2>/dev/null | awk 'NR == 1 {print $3}')
+	(
+		while :; do
+			ss -Hltn "sport = :$PROXY_PORT" 2>/dev/null | awk 'NR == 1 {print $2}'
+			sleep 0.25
+		done
+	) >"$dir/backlog.samples" 2>/dev/null &
+	sampler=$!
+	STARTED+=("$sampler")
+	taskset -a -p -c 1 "$sampler" >/dev/null 2>&1 || true
+	s0=$(cpu_snapshot)
+	c0=$(cpu_ticks "${tree[@]}")
+	r0=$EPOCHREALTIME
+	run_bg "$log" bash -c 'ulimit -n "$1" && shift && exec "$@"' _ "$CLIENT_NOFILE" \
+		timeout -k 5 $((DURATION + 30)) taskset -c 1 \
+		wrk -t"$THREADS" -c"$CONNS" -d"$DURATION"s --timeout "$WRK_TIMEOUT"s --latency -s "$WORK/seed.lua" \
+		"http://127.0.0.1:$PROXY_PORT/" || say "  wrk exited with status $?"
+	r1=$EPOCHREALTIME
+	c1=$(cpu_ticks "${tree[@]}")
+	s1=$(cpu_snapshot)
+	stop_tree "$sampler"
+	forget "$sampler"
+	queued=$(sort -n "$dir/backlog.samples" | tail -n 1)
+	# One request right after the load, with 1 s to answer.
+	read -r code ms <<<"$(probe "$PROXY_PORT" 1)"
+	# If it failed, how long until the proxy answers 200 again (at most 15 s
+	# after the load).
+	if [ "$code" != 200 ]; then
+		while :; do
+			t=$(awk -v a="$r1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (b - a) * 1000}')
+			[ "$t" -lt 15000 ] || break
+			if [ "$(probe "$PROXY_PORT" 2 | cut -d' ' -f1)" = 200 ]; then
+				rec_ms=$(awk -v a="$r1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (b - a) * 1000}')
+				break
+			fi
+			sleep 0.2
+		done
+	else
+		rec_ms=$ms
+	fi
+	# Then 2 s without clients: a proxy that spins on a failing accept or a
+	# full descriptor table shows it here.
+	c2=$(cpu_ticks "${tree[@]}")
+	r2=$EPOCHREALTIME
+	sleep 2
+	c3=$(cpu_ticks "${tree[@]}")
+	r3=$EPOCHREALTIME
+	cpu_load=$(pct_of_core $((c1 - c0)) "$r0" "$r1")
+	cpu_after=$(pct_of_core $((c3 - c2)) "$r2" "$r3")
+	up=running
+	for t in "${tree[@]}"; do
+		alive "$t" || up=exited
+	done
+	kvs="cpu_load=$cpu_load cpu_after=$cpu_after probe_code=$code probe_ms=$ms recovered_ms=$rec_ms up=$up nofile=$nofile backlog=${backlog:-?} queued=${queued:-?} $(core_busy "$s0" "$s1")"
+
+	seed=$(grep '^SEED ' "$log" || true)
+	if [ -z "$seed" ]; then
+		say "  wrk gave no result: $(tail -n 3 "$log" | tr '\n' ' ')"
+		printf 'nores\t%s\t%s\t%s\t%s\t\n' "$scen" "$name" "$rep" "$kvs" >>"$RESULTS"
+	else
+		printf 'run\t%s\t%s\t%s\t%s %s\t%s\n' "$scen" "$name" "$rep" "$kvs" "$(sed 's/^SEED //' <<<"$seed")" \
+			"$(awk '$1 == "SEEDSTATUS" {printf "%s%s:%s", (n++ ? "," : ""), $2, $3}' "$log")" >>"$RESULTS"
+		say "  $(sed 's/^SEED //' <<<"$seed")"
+		say "  statuses: $(awk '$1 == "SEEDSTATUS" {printf "%s×%s ", $3, $2}' "$log")"
+	fi
+	say "  $kvs"
+	{
+		printf '%s\t%s\t%s\tlisten backlog %s, at most %s connections waiting in it during the load\t' "$scen" "$name" "$rep" "${backlog:-?}" "$(group "${queued:-0}")"
+		log_summary "$dir" | tr '\n' '\t'
+		echo
+	} >>"$NOTES"
+	stop_proxy
+}
+
+run_all() {
+	local scen name rep p
+	local -a active=()
+	for p in "${PROXY_LIST[@]}"; do
+		[ -n "${SKIP[$p]:-}" ] || active+=("$p")
+	done
+	[ "${#active[@]}" -gt 0 ] || die "no proxy to measure"
+	wrk_script >"$WORK/seed.lua"
+	start_upstream
+	for scen in "${SCENARIO_LIST[@]}"; do
+		for ((rep = 1; rep <= REPS; rep++)); do
+			for name in "${active[@]}"; do
+				measure "$scen" "$name" "$rep"
+				# Let the upstream finish what the proxy left in flight.
+				sleep 1
+			done
+		done
+	done
+	stop_tree "$UPSTREAM_PID"
+	forget "$UPSTREAM_PID"
+	say "upstream: $(grep '^DONE' "$WORK/upstream.log" || echo "no summary")"
+}
+
+# ---------------------------------------------------------------- report
+
+# verdict SCENARIO RECORD: "PASS" or "FAIL: reasons" for one run record.
+verdict() {
+	awk -F '\t' -v scen="$1" '
+	{
+		n = split($5, kv, " ")
+		for (i = 1; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
+		n200 = 0; n503 = 0; other = 0
+		m = split($6, st, ",")
+		for (i = 1; i <= m; i++) {
+			split(st[i], p, ":")
+			if (p[1] == 200) n200 = p[2]; else if (p[1] == 503) n503 = p[2]; else other += p[2]
+		}
+		errs = v["connect"] + v["read"] + v["write"] + v["timeout"]
+		r = ""
+		if (scen == 1) {
+			if (errs > 0) r = r ", socket errors"
+			if (other > 0) r = r ", other statuses"
+			if (n503 > v["ra503"]) r = r ", 503 without Retry-After"
+			if (n200 < 12800) r = r ", < 12,800 × 200"
+			if (v["p99_200_ms"] < 0) r = r ", no 200 at all"
+			else if (v["p99_200_ms"] > 1500) r = r ", p99 > 1.5 s"
+		} else if (scen == 2) {
+			if (errs > 0) r = r ", socket errors"
+			if (other + n503 > 0) r = r ", non-200 answers"
+			if (n200 < 45000) r = r ", < 45,000 × 200"
+		} else {
+			if (v["up"] != "running") r = r ", proxy exited"
+			if (v["cpu_after"] > 10) r = r ", busy after the load"
+			if (other > 0) r = r ", other statuses"
+			if (n503 > v["ra503"]) r = r ", 503 without Retry-After"
+			if (v["probe_code"] != 200 || v["probe_ms"] > 1000) r = r ", request after the load not 200 within 1 s"
+		}
+		if (r == "") print "PASS"; else print "FAIL: " substr(r, 3)
+	}' <<<"$2"
+}
+
+secs() { awk -v m="$1" 'BEGIN {if (m < 0) print "-"; else printf "%.2f s\n", m / 1000}'; }
+
+group() { awk -v n="$1" 'BEGIN {s = sprintf("%d", n); o = ""; while (length(s) > 3) {o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3)} print s o}'; }
+
+# row RECORD SCENARIO: one table row.
+row() {
+	local line=$1 scen=$2
+	local -A v=()
+	local kind name rep kvs sts k n200=0 n503=0 other="" res rps p50 p99 unans incl after
+	local -a p
+	IFS=$'\t' read -r kind _ name rep kvs sts <<<"$line"
+	if [ "$kind" = skip ]; then
+		printf '| %s | %s | not measured: %s |\n' "$name" "$rep" "$kvs"
+		return
+	fi
+	for k in $kvs; do v[${k%%=*}]=${k#*=}; done
+	if [ "$kind" = nores ]; then
+		printf '| %s | %s | wrk gave no result; proxy CPU %s%%, request after the load %s in %s ms, proxy %s |\n' \
+			"$name" "$rep" "${v[cpu_load]}" "${v[probe_code]}" "${v[probe_ms]}" "${v[up]}"
+		return
+	fi
+	IFS=, read -r -a p <<<"$sts"
+	for k in "${p[@]}"; do
+		case ${k%%:*} in
+		200) n200=${k#*:} ;;
+		503) n503=${k#*:} ;;
+		*) other+="${other:+, }$(group "${k#*:}") × ${k%%:*}" ;;
+		esac
+	done
+	res=$(verdict "$scen" "$line")
+	rps=$(awk -v r="${v[requests]}" -v d="${v[duration_us]}" 'BEGIN {printf "%.0f", r * 1e6 / d}')
+	p50=$(secs "${v[p50_200_ms]}")
+	p99=$(secs "${v[p99_200_ms]}")
+	# Requests unanswered at the end are known only when no connection
+	# failed (a failed connection leaves its request unanswered too).
+	unans=- incl=-
+	if [ "${v[read]}" = 0 ] && [ "${v[write]}" = 0 ]; then
+		unans=$(group "${v[unanswered]}")
+		if [ "${v[oldest_wait_ms]}" -ge 0 ]; then
+			unans+=" ($(group "${v[waiting_over_1s]}") > 1 s)"
+			incl=$(secs "${v[p99_incl_ms]}")
+		fi
+	fi
+	printf '| %s | %s | %s | %s (%s) | %s | %s / %s / %s / %s | %s | %s | %s | %s | %s | %s | %s | %s%% | %s%% / %s%% |' \
+		"$name" "$rep" "$(group "$n200")" "$(group "$n503")" "$(group "${v[ra503]}")" "${other:-0}" \
+		"$(group "${v[connect]}")" "$(group "${v[read]}")" "$(group "${v[write]}")" "$(group "${v[timeout]}")" \
+		"$(group "$rps")" "$p50" "$p99" "$(secs "${v[p99_all_ms]}")" "$unans" "$incl" "$(group "${v[closes]}")" \
+		"${v[cpu_load]}" "${v[cpu0]:-?}" "${v[cpu1]:-?}"
+	if [ "$scen" = 3 ]; then
+		after="${v[probe_code]} in ${v[probe_ms]} ms"
+		if [ "${v[probe_code]}" != 200 ]; then
+			if [ "${v[recovered_ms]}" -ge 0 ]; then
+				after+="; 200 again after $(secs "${v[recovered_ms]}")"
+			else
+				after+="; no 200 within 15 s"
+			fi
+		fi
+		printf ' %s | %s%% | %s | %s |' "${v[nofile]}" "${v[cpu_after]}" "$after" "${v[up]}"
+	fi
+	printf ' %s |\n' "$res"
+}
+
+scenario_title() {
+	case $1 in
+	1) echo "Scenario 1, seed replay: worker_processes 1; worker_connections 1024 (HAProxy: maxconn 512)" ;;
+	2) echo "Scenario 2, automatic budget: no worker_connections (nginx: default 512; headroom: derived from the open-file limit; HAProxy: maxconn derived)" ;;
+	3) echo "Scenario 3, starved of descriptors: scenario 2 with the proxy under ulimit -n $STARVED_NOFILE" ;;
+	esac
+}
+
+scenario_acceptance() {
+	case $1 in
+	1) echo "Acceptance: zero socket errors; no status but 200 and 503 with Retry-After; at least 12,800 × 200; p99 of the 200s ≤ 1.5 s." ;;
+	2) echo "Acceptance: at least 45,000 × 200; zero socket errors; no answer other than 200." ;;
+	3) echo "Acceptance: proxy still running; under 10% of a core during 2 s without clients after the load; no status but 200 and 503 with Retry-After; a request right after the load answered 200 within 1 s." ;;
+	esac
+}
+
+tables() {
+	local scen line name rep l
+	for scen in "${SCENARIO_LIST[@]}"; do
+		grep -q -P "^(run|nores|skip)\t$scen\t" "$RESULTS" || continue
+		printf '\n%s\n\n' "$(scenario_title "$scen")"
+		if [ "$scen" = 3 ]; then
+			printf '| proxy | run | 200 | 503 (with Retry-After) | other non-2xx | socket errors connect / read / write / timeout | req/s | p50 200s | p99 200s | p99 all | unanswered at end | p99 incl. unanswered | answers with Connection: close | proxy CPU | cores 0 / 1 busy | open-file limit | proxy CPU after | request after the load | proxy after | result |\n'
+			printf '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n'
+		else
+			printf '| proxy | run | 200 | 503 (with Retry-After) | other non-2xx | socket errors connect / read / write / timeout | req/s | p50 200s | p99 200s | p99 all | unanswered at end | p99 incl. unanswered | answers with Connection: close | proxy CPU | cores 0 / 1 busy | result |\n'
+			printf '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
+		fi
+		while IFS= read -r line; do
+			row "$line" "$scen"
+		done < <(grep -P "^(run|nores|skip)\t$scen\t" "$RESULTS")
+		printf '\n%s\n' "$(scenario_acceptance "$scen")"
+		while IFS=$'\t' read -r _ name rep l; do
+			[ -n "${l//$'\t'/}" ] || continue
+			printf '\n%s run %s: %s\n' "$name" "$rep" "$(sed 's/\t$//; s/\t/; log: /; s/\t/; /g' <<<"$l")"
+		done < <(grep -P "^$scen\t" "$NOTES")
+	done
+}
+
+report() {
+	local versions="" k cpu_model p
+	cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+	for k in headroom nginx haproxy wrk; do
+		if [ -n "${VERSION[$k]:-}" ] && [ -z "${SKIP[$k]:-}" ]; then
+			versions+="${versions:+, }${VERSION[$k]}"
+		fi
+	done
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'); Linux $(uname -r); $cpu_model, $(nproc) CPUs; $versions; open-file limit $HARD_NOFILE; proxy on core 0, upstream and wrk on core 1; wrk -t$THREADS -c$CONNS -d${DURATION}s --timeout ${WRK_TIMEOUT}s; upstream delay $DELAY"
+	tables
+	for p in "${PROXY_LIST[@]}"; do
+		if [ -n "${SKIP[$p]:-}" ]; then
+			printf '\n%s skipped: %s\n' "$p" "${SKIP[$p]}"
+		fi
+	done
+	echo
+	cat <<'EOF'
+Columns: "503 (with Retry-After)" counts the 503s and, in brackets, those
+that carried Retry-After. Socket errors are wrk's. p50 and p99 200s are the
+latencies of the 200s alone (each timed by the X-Seed-T header the upstream
+echoes); p99 all is wrk's, over every answer. "Unanswered at end" counts the
+requests sent but neither answered nor failed when the run stopped (about
+one per client is normal: the request in progress), in brackets those sent
+more than 1 s before; "-" when failed connections make the count unknown.
+"p99 incl. unanswered" counts each of those at its age at the end of the
+run, which shows clients that were never served. "Answers with Connection:
+close" are those after which the proxy closed the client's connection (wrk
+then reconnects). Proxy CPU is in % of one core during the load; "cores 0 /
+1 busy" is the whole machine's use of the proxy's core and of the core
+shared by wrk and the upstream.
+EOF
+}
+
+main() {
+	parse_args "$@"
+	trap cleanup EXIT
+	trap 'say "interrupted"; exit 130' INT TERM HUP
+	check_machine
+	WORK=$(mktemp -d /tmp/headroom-seed.XXXXXX)
+	RESULTS=$WORK/results.tsv
+	NOTES=$WORK/notes.tsv
+	: >"$RESULTS"
+	: >"$NOTES"
+	build
+	run_all
+	report
+}
+
+main "$@"
