@@ -1,0 +1,88 @@
+# Process handling shared by the benchmark scripts (sourced, not run):
+# every process started in the background is recorded, and cleanup stops
+# it and its descendants on exit. The sourcing script sets KEEP and say().
+
+WORK=""
+STARTED=() # every process started in the background, stopped on exit
+
+# descendants PID: PID and all its descendants, parents first.
+descendants() {
+	local pid=$1 f c
+	local -a kids
+	[ -d "/proc/$pid" ] || return 0
+	echo "$pid"
+	for f in /proc/"$pid"/task/*/children; do
+		[ -r "$f" ] || continue
+		read -r -a kids <"$f" 2>/dev/null || true
+		for c in "${kids[@]}"; do
+			descendants "$c"
+		done
+	done
+}
+
+alive() { [ -d "/proc/$1" ] && [ "$(awk '{sub(/^.*\) /, ""); print $1}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+# stop_tree PID: TERM the process and its descendants, KILL what is left
+# after 3 s.
+stop_tree() {
+	local pid=$1 p i left
+	local -a tree
+	mapfile -t tree < <(descendants "$pid")
+	[ "${#tree[@]}" -gt 0 ] || return 0
+	kill -TERM "${tree[@]}" 2>/dev/null || true
+	for ((i = 0; i < 30; i++)); do
+		left=0
+		for p in "${tree[@]}"; do
+			if alive "$p"; then
+				left=1
+			fi
+		done
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	kill -KILL "${tree[@]}" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+forget() {
+	local pid=$1 i
+	for i in "${!STARTED[@]}"; do
+		if [ "${STARTED[$i]}" = "$pid" ]; then
+			unset 'STARTED[i]'
+		fi
+	done
+}
+
+cleanup() {
+	local rc=$? i
+	local -a idx
+	trap - EXIT INT TERM HUP
+	idx=("${!STARTED[@]}")
+	for ((i = ${#idx[@]} - 1; i >= 0; i--)); do
+		stop_tree "${STARTED[${idx[$i]}]}"
+	done
+	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+		if [ "$KEEP" = 1 ]; then
+			say "kept $WORK"
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# run_bg LOG CMD...: start CMD in the background, output to LOG, and wait for
+# it; a trapped signal interrupts the wait.
+run_bg() {
+	local log=$1 pid rc=0
+	shift
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	STARTED+=("$pid")
+	wait "$pid" || rc=$?
+	forget "$pid"
+	return "$rc"
+}
+
