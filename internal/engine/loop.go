@@ -339,9 +339,6 @@ func (c *Conn) StopTimer() {
 	}
 }
 
-// TimerSet reports whether the connection's timer is armed.
-func (c *Conn) TimerSet() bool { return c.timer.idx >= 0 }
-
 // Post hands fn to the loop; it runs on the loop's thread at the next
 // iteration. Safe to call from any goroutine.
 func (l *Loop) Post(fn func()) {
