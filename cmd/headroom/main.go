@@ -342,7 +342,7 @@ func serve(cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
 	if plan.Derived {
 		errlog.Logf(logs.Notice, 0, "worker_connections %d derived from the open file limit %d for %d workers", plan.WorkerConnections, plan.Nofile, workers)
 	}
-	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, ErrorLog: errlog})
+	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, AllowedSlots: plan.Allowed, ErrorLog: errlog})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -360,7 +360,9 @@ func serve(cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
 	srv.Run()
-	errlog.Logf(logs.Notice, 0, "headroom/%s started: %d workers, %d connection slots each", Version, workers, plan.WorkerConnections)
+	clients := capacity.ClientBudget(plan.WorkerConnections, listeners)
+	errlog.Logf(logs.Notice, 0, "headroom/%s started: %d workers, %d connection slots each (%d for clients, the rest for their upstream connections); open file limit %d, which allows worker_connections %d",
+		Version, workers, plan.WorkerConnections, clients, plan.Nofile, plan.Allowed)
 	if ready != nil {
 		ready.Write([]byte{0})
 		ready.Close()

@@ -105,7 +105,7 @@ func (w *worker) slotReport() string {
 	used := l.Slots() - l.Free()
 	return strconv.Itoa(used) + " of " + strconv.Itoa(l.Slots()) + " slots in use (" +
 		strconv.Itoa(l.InUse(engine.KindClient)) + " client, " + strconv.Itoa(l.InUse(engine.KindUpstream)) + " upstream), " +
-		strconv.Itoa(w.queueLen()) + " requests queued; raise worker_connections or the open file limit"
+		strconv.Itoa(w.queueLen()) + " requests queued; the open file limit allows worker_connections " + strconv.Itoa(w.srv.opts.AllowedSlots)
 }
 
 // enqueue parks a request that found no slot for its upstream connection.

@@ -29,6 +29,9 @@ type Options struct {
 	Workers int
 	// Slots is worker_connections after the capacity model has checked it.
 	Slots int
+	// AllowedSlots is the largest worker_connections the open file limit
+	// allows, quoted in capacity messages.
+	AllowedSlots int
 	// ErrorLog receives the server's messages.
 	ErrorLog *logs.ErrorLog
 }
