@@ -89,10 +89,7 @@ func (w *worker) reclaimSlots(n int) int {
 func (w *worker) closeIdleUpstream() bool {
 	for _, g := range w.groups {
 		if len(g.idle) > 0 {
-			uc := g.idle[0]
-			g.removeIdle(uc)
-			uc.c.Close()
-			uc.c = nil
+			g.closeIdle(g.idle[0])
 			return true
 		}
 	}

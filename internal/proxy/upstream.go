@@ -204,15 +204,18 @@ func (g *upGroup) takeIdle(p *upstream.Peer) *upConn {
 	return nil
 }
 
-func (g *upGroup) removeIdle(uc *upConn) {
+// closeIdle takes an idle connection out of the pool and closes it.
+func (g *upGroup) closeIdle(uc *upConn) {
 	for i, x := range g.idle {
 		if x == uc {
 			copy(g.idle[i:], g.idle[i+1:])
 			g.idle[len(g.idle)-1] = nil
 			g.idle = g.idle[:len(g.idle)-1]
-			return
+			break
 		}
 	}
+	uc.c.Close()
+	uc.c = nil
 }
 
 // closeConn closes an upstream connection.
@@ -248,10 +251,7 @@ func (uc *upConn) release(reusable bool) {
 	}
 	if len(g.idle) >= u.Keepalive {
 		// The pool keeps the most recently used connections.
-		old := g.idle[0]
-		g.removeIdle(old)
-		old.c.Close()
-		old.c = nil
+		g.closeIdle(g.idle[0])
 	}
 	g.idle = append(g.idle, uc)
 	uc.c.SetTimer(u.KeepaliveTimeout)
@@ -263,9 +263,7 @@ func onUpRead(c *engine.Conn) {
 	if cc == nil {
 		// An idle pooled connection became readable: the server closed it
 		// or sent something unasked; either way it cannot be reused.
-		uc.g.removeIdle(uc)
-		uc.c.Close()
-		uc.c = nil
+		uc.g.closeIdle(uc)
 		return
 	}
 	switch cc.state {
@@ -306,9 +304,7 @@ func onUpTimer(c *engine.Conn) {
 	cc := uc.cc
 	if cc == nil {
 		// keepalive_timeout of an idle pooled connection.
-		uc.g.removeIdle(uc)
-		uc.c.Close()
-		uc.c = nil
+		uc.g.closeIdle(uc)
 		return
 	}
 	switch {
