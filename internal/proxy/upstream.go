@@ -193,9 +193,7 @@ func (g *upGroup) takeIdle(p *upstream.Peer) *upConn {
 	for i := len(g.idle) - 1; i >= 0; i-- {
 		uc := g.idle[i]
 		if uc.peer == p {
-			copy(g.idle[i:], g.idle[i+1:])
-			g.idle[len(g.idle)-1] = nil
-			g.idle = g.idle[:len(g.idle)-1]
+			g.unpool(i)
 			uc.c.StopTimer()
 			uc.reused = true
 			return uc
@@ -208,14 +206,19 @@ func (g *upGroup) takeIdle(p *upstream.Peer) *upConn {
 func (g *upGroup) closeIdle(uc *upConn) {
 	for i, x := range g.idle {
 		if x == uc {
-			copy(g.idle[i:], g.idle[i+1:])
-			g.idle[len(g.idle)-1] = nil
-			g.idle = g.idle[:len(g.idle)-1]
+			g.unpool(i)
 			break
 		}
 	}
 	uc.c.Close()
 	uc.c = nil
+}
+
+// unpool removes the i-th idle connection from the pool, keeping order.
+func (g *upGroup) unpool(i int) {
+	copy(g.idle[i:], g.idle[i+1:])
+	g.idle[len(g.idle)-1] = nil
+	g.idle = g.idle[:len(g.idle)-1]
 }
 
 // closeConn closes an upstream connection.
