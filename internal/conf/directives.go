@@ -75,6 +75,7 @@ func init() {
 	}
 	directiveList = append(directiveList, httpDirectives()...)
 	directiveList = append(directiveList, upstreamDirectives()...)
+	directiveList = append(directiveList, limitConnDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

@@ -138,6 +138,10 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	for _, a := range c.AccessLogs {
 		d.line(depth, "access_log %s %s", a.Path, a.Format.Name)
 	}
+	for _, l := range c.LimitConns {
+		d.line(depth, "limit_conn zone=%s key=%s size=%d max=%d status=%d log_level=%s dry_run=%v",
+			l.Zone.Name, tmpl(l.Zone.Key), l.Zone.Size, l.Max, c.LimitConnStatus, c.LimitConnLogLevel, c.LimitConnDryRun)
+	}
 }
 
 // tmpl shows a template by its source; how templates split into parts is

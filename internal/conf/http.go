@@ -82,6 +82,11 @@ type rawLoc struct {
 	accessLogs             []AccessLog
 	accessLogSet           bool
 	accessLogOff           bool
+	limitConns             []limitConnRef
+	limitConnResolved      []LimitConn
+	limitConnStatus        *int
+	limitConnLogLevel      *string
+	limitConnDryRun        *bool
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into

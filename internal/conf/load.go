@@ -223,6 +223,8 @@ type builder struct {
 	seen   map[string]bool // main and events directives already set
 	events bool
 	http   *httpBuild
+	// limitConnZones are the limit_conn_zone definitions by name.
+	limitConnZones map[string]*LimitConnZone
 }
 
 // once reports a duplicate for directives nginx allows once per level.

@@ -46,6 +46,8 @@ func (b *builder) defaultLevel() *merged {
 		SendTimeout:                  60 * time.Second,
 		LargeClientHeaderBuffersNum:  4,
 		LargeClientHeaderBuffersSize: 8 << 10,
+		LimitConnStatus:              503,
+		LimitConnLogLevel:            "error",
 		AccessLogs: []AccessLog{{
 			Path:   fullPath(b.cfg.Prefix, "logs/access.log"),
 			Format: b.http.formats["combined"],
@@ -85,6 +87,10 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ClientBodyTimeout:      pick(r.clientBodyTimeout, p.ClientBodyTimeout),
 		SendTimeout:            pick(r.sendTimeout, p.SendTimeout),
 		AccessLogs:             p.AccessLogs,
+		LimitConns:             p.LimitConns,
+		LimitConnStatus:        pick(r.limitConnStatus, p.LimitConnStatus),
+		LimitConnLogLevel:      pick(r.limitConnLogLevel, p.LimitConnLogLevel),
+		LimitConnDryRun:        pick(r.limitConnDryRun, p.LimitConnDryRun),
 
 		LargeClientHeaderBuffersNum:  pick(r.lchbNum, p.LargeClientHeaderBuffersNum),
 		LargeClientHeaderBuffersSize: pick(r.lchbSize, p.LargeClientHeaderBuffersSize),
@@ -94,6 +100,9 @@ func merge(r *rawLoc, parent *merged) *merged {
 	}
 	if r.addHeaders != nil {
 		c.AddHeaders = r.addHeaders
+	}
+	if r.limitConnResolved != nil {
+		c.LimitConns = r.limitConnResolved
 	}
 	if r.accessLogSet {
 		c.AccessLogs = r.accessLogs
@@ -135,6 +144,9 @@ func (b *builder) finishHTTP() error {
 	if err := b.initUpstreams(); err != nil {
 		return err
 	}
+	if err := b.resolveLevels(); err != nil {
+		return err
+	}
 	top := merge(h.raw, b.defaultLevel())
 	out := &HTTP{Upstreams: map[string]*Upstream{}, LogFormats: h.formats}
 	for _, s := range h.servers {
@@ -174,7 +186,38 @@ func (b *builder) finishHTTP() error {
 	for _, u := range h.upstreams {
 		out.Upstreams[u.up.Name] = u.up
 	}
+	out.LimitConnZones = b.limitConnZones
 	b.cfg.HTTP = out
+	return nil
+}
+
+// resolveLevels finds the zones that limit_conn directives name, at every
+// level, once all zones are known.
+func (b *builder) resolveLevels() error {
+	var walk func(r *rawLoc, ls []*locBuild) error
+	walk = func(r *rawLoc, ls []*locBuild) error {
+		if len(r.limitConns) > 0 {
+			l, err := b.resolveLimitConns(r.limitConns)
+			if err != nil {
+				return err
+			}
+			r.limitConnResolved = l
+		}
+		for _, l := range ls {
+			if err := walk(l.raw, l.children); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(b.http.raw, nil); err != nil {
+		return err
+	}
+	for _, s := range b.http.servers {
+		if err := walk(s.raw, s.locations); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

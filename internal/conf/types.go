@@ -88,6 +88,25 @@ type HTTP struct {
 	Servers    []*Server
 	Upstreams  map[string]*Upstream
 	LogFormats map[string]*LogFormat
+	// LimitConnZones are the limit_conn_zone definitions by name.
+	LimitConnZones map[string]*LimitConnZone
+}
+
+// LimitConnZone is a limit_conn_zone: requests in progress are counted per
+// value of Key, in a table shared by all workers and bounded by Size bytes.
+type LimitConnZone struct {
+	Name string
+	Key  *vars.Template
+	Size int64
+	File string
+	Line int
+}
+
+// LimitConn is one limit_conn: at most Max requests in progress per key of
+// Zone.
+type LimitConn struct {
+	Zone *LimitConnZone
+	Max  int
 }
 
 // Listen is one listen directive.
@@ -220,6 +239,14 @@ type LocConf struct {
 	// LargeClientHeaderBuffers: number and size; default 4 8k.
 	LargeClientHeaderBuffersNum  int
 	LargeClientHeaderBuffersSize int
+
+	// LimitConns are the limit_conn limits of the level (inherited whole,
+	// only by levels with none of their own); LimitConnStatus (503),
+	// LimitConnLogLevel ("error") and LimitConnDryRun go with them.
+	LimitConns        []LimitConn
+	LimitConnStatus   int
+	LimitConnLogLevel string
+	LimitConnDryRun   bool
 
 	// AccessLogs are the access log destinations; empty means "off". The
 	// default is <prefix>/logs/access.log in the combined format.

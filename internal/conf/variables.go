@@ -18,7 +18,7 @@ var knownVariables = map[string]bool{
 	"document_uri": true, "host": true, "hostname": true, "is_args": true,
 	"msec": true, "nginx_version": true, "pid": true,
 	"proxy_add_x_forwarded_for": true, "proxy_host": true, "proxy_port": true,
-	"query_string": true, "remote_addr": true, "remote_port": true,
+	"query_string": true, "remote_addr": true, "binary_remote_addr": true, "remote_port": true,
 	"remote_user": true, "request": true, "request_length": true,
 	"request_method": true, "request_time": true, "request_uri": true,
 	"scheme": true, "server_addr": true, "server_name": true,

@@ -127,6 +127,8 @@ type request struct {
 	// waiter is the request's place in its group's queue while it waits
 	// for a server below max_conns.
 	waiter *upstream.Waiter
+	// connHolds are the request's counts in limit_conn zones.
+	connHolds []connHold
 
 	// Upstream state.
 	up       *upConn
@@ -484,6 +486,9 @@ func (cc *clientConn) startRequest() {
 		cc.respondReturn(lc.Return)
 		return
 	}
+	if !cc.limitConns() {
+		return
+	}
 	if lc.ProxyPass == nil {
 		// Without a handler nginx would serve static files; headroom does
 		// not, and answers as nginx does for a missing file.
@@ -530,9 +535,12 @@ func (cc *clientConn) close() {
 	if cc.state == stUpQueued {
 		cc.leaveServerQueue()
 	}
-	if cc.r != nil && cc.r.up != nil {
-		cc.r.up.closeConn()
-		cc.r.up = nil
+	if cc.r != nil {
+		cc.releaseLimits()
+		if cc.r.up != nil {
+			cc.r.up.closeConn()
+			cc.r.up = nil
+		}
 	}
 	cc.releaseBuffers()
 	cc.detach()
@@ -726,7 +734,9 @@ func (r *request) reset() {
 	uri := r.uri[:0]
 	rh := r.resp.Headers[:0]
 	addrs, sts, tms, cns, hds := r.upAddrs[:0], r.upStatuses[:0], r.upTimes[:0], r.upConnects[:0], r.upHeaders[:0]
+	holds := r.connHolds[:0]
 	*r = request{}
+	r.connHolds = holds
 	r.head.Headers = hdrs
 	r.uri = uri
 	r.resp.Headers = rh

@@ -48,6 +48,9 @@ type Server struct {
 	// connSeq numbers client connections across workers ($connection).
 	connSeq atomic.Uint64
 
+	// connZones are the limit_conn_zone tables, shared by all workers.
+	connZones map[*conf.LimitConnZone]*connZone
+
 	sharedMu sync.Mutex
 	// sharedState holds each upstream's state common to all workers.
 	sharedState map[*conf.Upstream]*upstream.Shared
@@ -77,7 +80,10 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	if cfg.HTTP == nil {
 		return nil, fmt.Errorf("no \"http\" section in configuration")
 	}
-	s := &Server{cfg: cfg, opts: opts, log: opts.ErrorLog}
+	s := &Server{cfg: cfg, opts: opts, log: opts.ErrorLog, connZones: map[*conf.LimitConnZone]*connZone{}}
+	for _, z := range cfg.HTTP.LimitConnZones {
+		s.connZones[z] = newConnZone(z)
+	}
 	if err := s.openListeners(); err != nil {
 		s.Close()
 		return nil, err

@@ -457,7 +457,10 @@ func serverName(s *conf.Server) string {
 
 // logError writes an error log line with nginx's context: client,
 // server, request, upstream and host.
-func (cc *clientConn) logError(msg string) {
+func (cc *clientConn) logError(msg string) { cc.logAt(logs.Error, msg) }
+
+// logAt writes msg with the request's context at the given level.
+func (cc *clientConn) logAt(level logs.Level, msg string) {
 	r := cc.r
 	var b []byte
 	b = append(b, msg...)
@@ -483,7 +486,7 @@ func (cc *clientConn) logError(msg string) {
 		b = append(b, r.head.Host...)
 		b = append(b, '"')
 	}
-	cc.w.srv.log.Logf(logs.Error, cc.w.id, "%s", b)
+	cc.w.srv.log.Logf(level, cc.w.id, "%s", b)
 }
 
 // appendUpstreamURI appends the request-target sent upstream: the

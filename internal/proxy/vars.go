@@ -271,6 +271,9 @@ func cookie(hs []http1.Header, name string) ([]byte, bool) {
 // location, buffered per worker.
 func (cc *clientConn) logRequest() {
 	r := cc.r
+	// The request is done: its limit_conn counts end here, as nginx ends
+	// them when it finalises the request, before any lingering close.
+	cc.releaseLimits()
 	lc := r.lc
 	if lc == nil {
 		lc = cc.ln.vhosts.def.Loc
