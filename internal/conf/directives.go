@@ -76,6 +76,7 @@ func init() {
 	directiveList = append(directiveList, httpDirectives()...)
 	directiveList = append(directiveList, upstreamDirectives()...)
 	directiveList = append(directiveList, limitConnDirectives()...)
+	directiveList = append(directiveList, limitReqDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

@@ -138,6 +138,10 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	for _, a := range c.AccessLogs {
 		d.line(depth, "access_log %s %s", a.Path, a.Format.Name)
 	}
+	for _, l := range c.LimitReqs {
+		d.line(depth, "limit_req zone=%s key=%s size=%d rate=%dr/m burst=%d delay=%d nodelay=%v status=%d log_level=%s dry_run=%v",
+			l.Zone.Name, tmpl(l.Zone.Key), l.Zone.Size, l.Zone.RatePerMinute, l.Burst, l.Delay, l.NoDelay, c.LimitReqStatus, c.LimitReqLogLevel, c.LimitReqDryRun)
+	}
 	for _, l := range c.LimitConns {
 		d.line(depth, "limit_conn zone=%s key=%s size=%d max=%d status=%d log_level=%s dry_run=%v",
 			l.Zone.Name, tmpl(l.Zone.Key), l.Zone.Size, l.Max, c.LimitConnStatus, c.LimitConnLogLevel, c.LimitConnDryRun)

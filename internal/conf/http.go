@@ -87,6 +87,11 @@ type rawLoc struct {
 	limitConnStatus        *int
 	limitConnLogLevel      *string
 	limitConnDryRun        *bool
+	limitReqs              []limitReqRef
+	limitReqResolved       []LimitReq
+	limitReqStatus         *int
+	limitReqLogLevel       *string
+	limitReqDryRun         *bool
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into

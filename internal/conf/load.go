@@ -225,6 +225,8 @@ type builder struct {
 	http   *httpBuild
 	// limitConnZones are the limit_conn_zone definitions by name.
 	limitConnZones map[string]*LimitConnZone
+	// limitReqZones are the limit_req_zone definitions by name.
+	limitReqZones map[string]*LimitReqZone
 }
 
 // once reports a duplicate for directives nginx allows once per level.

@@ -48,6 +48,8 @@ func (b *builder) defaultLevel() *merged {
 		LargeClientHeaderBuffersSize: 8 << 10,
 		LimitConnStatus:              503,
 		LimitConnLogLevel:            "error",
+		LimitReqStatus:               503,
+		LimitReqLogLevel:             "error",
 		AccessLogs: []AccessLog{{
 			Path:   fullPath(b.cfg.Prefix, "logs/access.log"),
 			Format: b.http.formats["combined"],
@@ -91,6 +93,10 @@ func merge(r *rawLoc, parent *merged) *merged {
 		LimitConnStatus:        pick(r.limitConnStatus, p.LimitConnStatus),
 		LimitConnLogLevel:      pick(r.limitConnLogLevel, p.LimitConnLogLevel),
 		LimitConnDryRun:        pick(r.limitConnDryRun, p.LimitConnDryRun),
+		LimitReqs:              p.LimitReqs,
+		LimitReqStatus:         pick(r.limitReqStatus, p.LimitReqStatus),
+		LimitReqLogLevel:       pick(r.limitReqLogLevel, p.LimitReqLogLevel),
+		LimitReqDryRun:         pick(r.limitReqDryRun, p.LimitReqDryRun),
 
 		LargeClientHeaderBuffersNum:  pick(r.lchbNum, p.LargeClientHeaderBuffersNum),
 		LargeClientHeaderBuffersSize: pick(r.lchbSize, p.LargeClientHeaderBuffersSize),
@@ -103,6 +109,9 @@ func merge(r *rawLoc, parent *merged) *merged {
 	}
 	if r.limitConnResolved != nil {
 		c.LimitConns = r.limitConnResolved
+	}
+	if r.limitReqResolved != nil {
+		c.LimitReqs = r.limitReqResolved
 	}
 	if r.accessLogSet {
 		c.AccessLogs = r.accessLogs
@@ -187,6 +196,7 @@ func (b *builder) finishHTTP() error {
 		out.Upstreams[u.up.Name] = u.up
 	}
 	out.LimitConnZones = b.limitConnZones
+	out.LimitReqZones = b.limitReqZones
 	b.cfg.HTTP = out
 	return nil
 }
@@ -202,6 +212,13 @@ func (b *builder) resolveLevels() error {
 				return err
 			}
 			r.limitConnResolved = l
+		}
+		if len(r.limitReqs) > 0 {
+			l, err := b.resolveLimitReqs(r.limitReqs)
+			if err != nil {
+				return err
+			}
+			r.limitReqResolved = l
 		}
 		for _, l := range ls {
 			if err := walk(l.raw, l.children); err != nil {

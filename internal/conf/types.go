@@ -90,6 +90,29 @@ type HTTP struct {
 	LogFormats map[string]*LogFormat
 	// LimitConnZones are the limit_conn_zone definitions by name.
 	LimitConnZones map[string]*LimitConnZone
+	// LimitReqZones are the limit_req_zone definitions by name.
+	LimitReqZones map[string]*LimitReqZone
+}
+
+// LimitReqZone is a limit_req_zone: a request rate per value of Key, kept
+// in a table shared by all workers and bounded by Size bytes.
+type LimitReqZone struct {
+	Name string
+	Key  *vars.Template
+	Size int64
+	// RatePerMinute is the rate; "10r/s" is 600.
+	RatePerMinute int
+	File          string
+	Line          int
+}
+
+// LimitReq is one limit_req: requests beyond the zone's rate are delayed
+// (beyond Delay of them, none with NoDelay) and those beyond Burst refused.
+type LimitReq struct {
+	Zone    *LimitReqZone
+	Burst   int
+	Delay   int
+	NoDelay bool
 }
 
 // LimitConnZone is a limit_conn_zone: requests in progress are counted per
@@ -247,6 +270,12 @@ type LocConf struct {
 	LimitConnStatus   int
 	LimitConnLogLevel string
 	LimitConnDryRun   bool
+	// LimitReqs are the limit_req limits (inherited like LimitConns), with
+	// LimitReqStatus (503), LimitReqLogLevel ("error") and LimitReqDryRun.
+	LimitReqs        []LimitReq
+	LimitReqStatus   int
+	LimitReqLogLevel string
+	LimitReqDryRun   bool
 
 	// AccessLogs are the access log destinations; empty means "off". The
 	// default is <prefix>/logs/access.log in the combined format.

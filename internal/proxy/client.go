@@ -42,6 +42,8 @@ const (
 	// stUpQueued: the request waits in its upstream group's queue for a
 	// server below its max_conns.
 	stUpQueued
+	// stDelayed: limit_req holds the request back for a while.
+	stDelayed
 	// stClosed: the connection was closed; callers up the stack that
 	// still hold it must stop.
 	stClosed
@@ -230,7 +232,7 @@ func onClientRead(c *engine.Conn) {
 		cc.linger()
 	case stDiscard:
 		cc.discardBody()
-	case stQueued, stUpQueued:
+	case stQueued, stUpQueued, stDelayed:
 		if c.EOF {
 			// The client gave up while its request waited.
 			cc.r.status = 499
@@ -268,6 +270,8 @@ func onClientTimer(c *engine.Conn) {
 		cc.queueTimedOut()
 	case stUpQueued:
 		cc.serverQueueTimedOut()
+	case stDelayed:
+		cc.serve()
 	case stHead:
 		// nginx answers 408 to a slow head but does not send it; it
 		// closes and logs 408.
@@ -486,6 +490,24 @@ func (cc *clientConn) startRequest() {
 		cc.respondReturn(lc.Return)
 		return
 	}
+	if delay, ok := cc.limitReqs(); !ok {
+		return
+	} else if delay > 0 {
+		// limit_req holds the request back; it goes on when the
+		// timer fires (see onClientTimer).
+		cc.state = stDelayed
+		cc.c.SetTimer(delay)
+		return
+	}
+	cc.serve()
+}
+
+// serve runs a routed request past limit_conn to its handler: 404 without
+// one, else the upstream.
+func (cc *clientConn) serve() {
+	r := cc.r
+	h := &r.head
+	lc := r.lc
 	if !cc.limitConns() {
 		return
 	}

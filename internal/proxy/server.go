@@ -50,6 +50,8 @@ type Server struct {
 
 	// connZones are the limit_conn_zone tables, shared by all workers.
 	connZones map[*conf.LimitConnZone]*connZone
+	// reqZones are the limit_req_zone tables, shared by all workers.
+	reqZones map[*conf.LimitReqZone]*reqZone
 
 	sharedMu sync.Mutex
 	// sharedState holds each upstream's state common to all workers.
@@ -83,6 +85,10 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, opts: opts, log: opts.ErrorLog, connZones: map[*conf.LimitConnZone]*connZone{}}
 	for _, z := range cfg.HTTP.LimitConnZones {
 		s.connZones[z] = newConnZone(z)
+	}
+	s.reqZones = map[*conf.LimitReqZone]*reqZone{}
+	for _, z := range cfg.HTTP.LimitReqZones {
+		s.reqZones[z] = newReqZone(z)
 	}
 	if err := s.openListeners(); err != nil {
 		s.Close()

@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"headroom/internal/conf"
+	"headroom/internal/logs"
+)
+
+// reqZone is a limit_req_zone: nginx's leaky bucket per key, shared by all
+// workers. For each key it keeps the excess (in thousandths of a request)
+// and when it was last updated; the excess drains at the zone's rate and
+// grows by one per accepted request.
+type reqZone struct {
+	conf *conf.LimitReqZone
+	// rate is in thousandths of a request per second.
+	rate    int64
+	mu      sync.Mutex
+	states  map[string]reqState
+	maxKeys int
+}
+
+type reqState struct {
+	excess int64 // thousandths of a request
+	last   int64 // milliseconds
+}
+
+func newReqZone(z *conf.LimitReqZone) *reqZone {
+	return &reqZone{conf: z, rate: int64(z.RatePerMinute) * 1000 / 60, states: map[string]reqState{}, maxKeys: int(max(z.Size/128, 1))}
+}
+
+// account applies a request for key at time now (ms). It returns the
+// excess with this request and whether it is within burst; full reports
+// that the zone had no room for a new key.
+func (z *reqZone) account(key string, now int64, burst int) (excess int64, ok, full bool) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	s, known := z.states[key]
+	if !known {
+		if len(z.states) >= z.maxKeys && !z.expire(now) {
+			return 0, false, true
+		}
+		z.states[key] = reqState{last: now}
+		return 0, true, false
+	}
+	ms := now - s.last
+	if ms < 0 {
+		ms = -ms
+	}
+	excess = s.excess - z.rate*ms/1000 + 1000
+	if excess < 0 {
+		excess = 0
+	}
+	if excess > int64(burst)*1000 {
+		return excess, false, false
+	}
+	z.states[key] = reqState{excess: excess, last: now}
+	return excess, true, false
+}
+
+// expire drops keys whose excess has drained away, as nginx drops old
+// nodes when its zone is full; it reports whether any room was made.
+func (z *reqZone) expire(now int64) bool {
+	made := false
+	for k, s := range z.states {
+		if s.excess-z.rate*(now-s.last)/1000 <= 0 {
+			delete(z.states, k)
+			made = true
+		}
+	}
+	return made
+}
+
+// excessText formats an excess as nginx logs it: "1.500".
+func excessText(e int64) string {
+	frac := strconv.FormatInt(e%1000, 10)
+	for len(frac) < 3 {
+		frac = "0" + frac
+	}
+	return strconv.FormatInt(e/1000, 10) + "." + frac
+}
+
+// limitReqs applies the location's limit_req limits, in nginx's preaccess
+// phase. It returns how long to hold the request back, or ok false when
+// the request was answered with limit_req_status.
+func (cc *clientConn) limitReqs() (delay time.Duration, ok bool) {
+	r := cc.r
+	lc := r.lc
+	if len(lc.LimitReqs) == 0 {
+		return 0, true
+	}
+	level := logs.ParseLevel(lc.LimitReqLogLevel)
+	// Delays are logged one level less severe than refusals.
+	delayLevel := min(level+1, logs.Debug)
+	now := cc.w.loop.Now().UnixMilli()
+	for _, l := range lc.LimitReqs {
+		key := cc.eval(nil, l.Zone.Key)
+		if len(key) == 0 {
+			continue
+		}
+		if len(key) > 65535 {
+			cc.logAt(logs.Error, "the value of the \""+l.Zone.Key.Source+"\" key is more than 65535 bytes")
+			continue
+		}
+		z := cc.w.srv.reqZones[l.Zone]
+		excess, within, full := z.account(string(key), now, l.Burst)
+		if full {
+			cc.logAt(logs.Alert, "could not allocate node in limit_req zone \""+l.Zone.Name+"\"")
+		}
+		if !within {
+			if lc.LimitReqDryRun {
+				cc.logAt(level, "limiting requests, dry run, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
+				continue
+			}
+			cc.logAt(level, "limiting requests, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
+			cc.respondError(lc.LimitReqStatus)
+			return 0, false
+		}
+		if l.NoDelay || excess <= int64(l.Delay)*1000 || z.rate == 0 {
+			continue
+		}
+		d := time.Duration((excess-int64(l.Delay)*1000)*1000/z.rate) * time.Millisecond
+		if lc.LimitReqDryRun {
+			cc.logAt(delayLevel, "delaying requests, dry run, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
+			continue
+		}
+		cc.logAt(delayLevel, "delaying request, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
+		delay = max(delay, d)
+	}
+	return delay, true
+}
