@@ -350,9 +350,8 @@ func (cc *clientConn) readHead() {
 // releaseIdleBuf returns the read buffer to the pool when it holds no
 // unread bytes, so an idle connection holds no buffer.
 func (cc *clientConn) releaseIdleBuf() {
-	if cc.state == stIdle && cc.in != nil && cc.inPos >= cc.inLen {
-		cc.w.putBuf(cc.in)
-		cc.in = nil
+	if cc.state == stIdle && cc.inPos >= cc.inLen {
+		cc.w.dropBuf(&cc.in)
 		cc.inLen, cc.inPos = 0, 0
 	}
 	if cc.state == stIdle && cc.in == nil {
@@ -573,28 +572,16 @@ func (cc *clientConn) close() {
 
 func (cc *clientConn) releaseBuffers() {
 	w := cc.w
-	if cc.in != nil {
-		w.putBuf(cc.in)
-		cc.in = nil
-	}
-	if cc.out != nil {
-		w.putBuf(cc.out)
-		cc.out = nil
-	}
+	w.dropBuf(&cc.in)
+	w.dropBuf(&cc.out)
 	cc.outOff = 0
 	r := cc.r
 	if r == nil {
 		cc.inLen, cc.inPos = 0, 0
 		return
 	}
-	if r.upIn != nil {
-		w.putBuf(r.upIn)
-		r.upIn = nil
-	}
-	if r.upOut != nil {
-		w.putBuf(r.upOut)
-		r.upOut = nil
-	}
+	w.dropBuf(&r.upIn)
+	w.dropBuf(&r.upOut)
 	cc.inLen, cc.inPos = 0, 0
 }
 
@@ -700,19 +687,11 @@ func (cc *clientConn) goIdle() {
 	lc := r.lc
 	w := cc.w
 	// Release what the finished request held, keep unread pipelined bytes.
-	if r.upIn != nil {
-		w.putBuf(r.upIn)
-		r.upIn = nil
-	}
-	if r.upOut != nil {
-		w.putBuf(r.upOut)
-		r.upOut = nil
-	}
-	if cc.out != nil {
-		// finish runs once out was written completely.
-		w.putBuf(cc.out)
-		cc.out, cc.outOff = nil, 0
-	}
+	w.dropBuf(&r.upIn)
+	w.dropBuf(&r.upOut)
+	// finish runs once out was written completely.
+	w.dropBuf(&cc.out)
+	cc.outOff = 0
 	cc.detach()
 	cc.state = stIdle
 	w.idlePush(cc)
@@ -725,11 +704,8 @@ func (cc *clientConn) goIdle() {
 		cc.readHead()
 		return
 	}
-	if cc.in != nil {
-		w.putBuf(cc.in)
-		cc.in = nil
-		cc.inLen, cc.inPos = 0, 0
-	}
+	w.dropBuf(&cc.in)
+	cc.inLen, cc.inPos = 0, 0
 	if cc.c.ReadReady {
 		cc.readHead()
 	}

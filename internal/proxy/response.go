@@ -438,11 +438,8 @@ func (cc *clientConn) endResponse(clean bool) {
 		r.group.Success(r.peer, cc.w.loop.Now())
 		r.up.release(reusable)
 	}
-	if r.upIn != nil {
-		cc.w.putBuf(r.upIn)
-		r.upIn = nil
-		r.upInLen, r.upPos = 0, 0
-	}
+	cc.w.dropBuf(&r.upIn)
+	r.upInLen, r.upPos = 0, 0
 }
 
 // rewriteRedirect applies nginx's "proxy_redirect default" to an

@@ -117,6 +117,14 @@ func (w *worker) getBuf() []byte {
 	return make([]byte, bufSize)
 }
 
+// dropBuf returns *b to the pool, if set, and clears it.
+func (w *worker) dropBuf(b *[]byte) {
+	if *b != nil {
+		w.putBuf(*b)
+		*b = nil
+	}
+}
+
 func (w *worker) putBuf(b []byte) {
 	if cap(b) == bufSize {
 		w.bufs = append(w.bufs, b[:bufSize])
