@@ -53,7 +53,7 @@ type worker struct {
 	clientBudget int
 	date         []byte
 	dateSec      int64
-	lastWarn     time.Time
+	lastWarn     map[string]time.Time
 }
 
 func newWorker(s *Server, id int) (*worker, error) {
@@ -170,11 +170,16 @@ func (w *worker) httpDate() []byte {
 // warnf logs at most once a second, so that a flood of the same condition
 // does not become a flood of log lines.
 func (w *worker) warnf(level logs.Level, format string, args ...any) {
+	// Each kind of message (its format) has its own once-a-second
+	// allowance, so that one condition does not hide another.
 	now := w.loop.Now()
-	if now.Sub(w.lastWarn) < time.Second {
+	if last, ok := w.lastWarn[format]; ok && now.Sub(last) < time.Second {
 		return
 	}
-	w.lastWarn = now
+	if w.lastWarn == nil {
+		w.lastWarn = map[string]time.Time{}
+	}
+	w.lastWarn[format] = now
 	w.srv.log.Logf(level, w.id, format, args...)
 }
 
