@@ -86,3 +86,15 @@ run_bg() {
 	return "$rc"
 }
 
+CLK_TCK=$(getconf CLK_TCK)
+
+# cpu_ticks PID...: utime+stime of the processes (all their threads), in
+# clock ticks.
+cpu_ticks() {
+	local p sum=0 t
+	for p in "$@"; do
+		t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null) || t=0
+		sum=$((sum + ${t:-0}))
+	done
+	echo "$sum"
+}

@@ -343,19 +343,6 @@ EOF
 
 # ---------------------------------------------------------------- measuring
 
-CLK_TCK=$(getconf CLK_TCK)
-
-# cpu_ticks PID...: utime+stime of the processes (all their threads), in
-# clock ticks.
-cpu_ticks() {
-	local p sum=0 t
-	for p in "$@"; do
-		t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null) || t=0
-		sum=$((sum + ${t:-0}))
-	done
-	echo "$sum"
-}
-
 # rss_kb PID...: summed resident set size (VmRSS), in KiB. Pss would split
 # shared pages fairly, but it also moves when unrelated processes map the
 # same files (another nginx starting elsewhere on the machine), so the growth

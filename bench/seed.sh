@@ -441,18 +441,6 @@ EOF
 
 # ---------------------------------------------------------------- measuring
 
-CLK_TCK=$(getconf CLK_TCK)
-
-# cpu_ticks PID...: utime+stime of the processes (all their threads).
-cpu_ticks() {
-	local p sum=0 t
-	for p in "$@"; do
-		t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null) || t=0
-		sum=$((sum + ${t:-0}))
-	done
-	echo "$sum"
-}
-
 # pct_of_core TICKS T0 T1: TICKS as a percentage of one core over T0..T1
 # (EPOCHREALTIME values).
 pct_of_core() {
