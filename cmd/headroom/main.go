@@ -342,7 +342,7 @@ func serve(cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
 	if plan.Derived {
 		errlog.Logf(logs.Notice, 0, "worker_connections %d derived from the open file limit %d for %d workers", plan.WorkerConnections, plan.Nofile, workers)
 	}
-	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, AllowedSlots: plan.Allowed, ErrorLog: errlog})
+	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, AllowedSlots: plan.Allowed, ErrorLog: errlog, Version: Version})
 	if err != nil {
 		return fail("%v", err)
 	}

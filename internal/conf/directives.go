@@ -77,6 +77,7 @@ func init() {
 	directiveList = append(directiveList, upstreamDirectives()...)
 	directiveList = append(directiveList, limitConnDirectives()...)
 	directiveList = append(directiveList, limitReqDirectives()...)
+	directiveList = append(directiveList, observeDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

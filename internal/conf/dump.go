@@ -115,6 +115,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "return %d %s", r.Code, text)
 	}
+	if c.Handler != HandlerNone {
+		d.line(depth, "handler %s", c.Handler)
+	}
 	var hs []string
 	for _, h := range c.ProxySetHeaders {
 		hs = append(hs, h.Name+":"+tmpl(h.Value))

@@ -69,6 +69,7 @@ type rawLoc struct {
 	proxyNextUpstream      *NextUpstream
 	proxyNextUpstreamTries *int
 	ret                    *Return
+	handler                Handler
 	addHeaders             []AddHeader
 	keepaliveTimeout       *time.Duration
 	keepaliveHeader        *time.Duration
@@ -783,6 +784,9 @@ func setLocation(b *builder, n *Node, sc *scope) error {
 func setProxyPass(b *builder, n *Node, sc *scope) error {
 	if sc.raw.proxyPass != nil {
 		return duplicate(n)
+	}
+	if sc.raw.handler != HandlerNone {
+		return errAt(n, "\"proxy_pass\" cannot be combined with \"%s\" at the same level", sc.raw.handler)
 	}
 	url := n.Args[0]
 	if hasVariables(url) {

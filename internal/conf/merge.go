@@ -68,7 +68,7 @@ func pick[T any](own *T, inherited T) T {
 // merged settings, as nginx's merge_loc_conf functions do: scalars are
 // inherited when unset; lists (proxy_set_header, add_header, access_log)
 // are inherited whole, and only when the level has none of its own;
-// proxy_pass and return are never inherited.
+// proxy_pass, return and the content handlers are never inherited.
 func merge(r *rawLoc, parent *merged) *merged {
 	p := parent.conf
 	c := &LocConf{
@@ -80,6 +80,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ProxyNextUpstream:      pick(r.proxyNextUpstream, p.ProxyNextUpstream),
 		ProxyNextUpstreamTries: pick(r.proxyNextUpstreamTries, p.ProxyNextUpstreamTries),
 		Return:                 r.ret,
+		Handler:                r.handler,
 		AddHeaders:             p.AddHeaders,
 		KeepaliveTimeout:       pick(r.keepaliveTimeout, p.KeepaliveTimeout),
 		KeepaliveHeaderTimeout: pick(r.keepaliveHeader, p.KeepaliveHeaderTimeout),

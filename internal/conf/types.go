@@ -244,6 +244,10 @@ type LocConf struct {
 	// locations; when several are written the first one wins, since the
 	// others can never run.
 	Return *Return
+	// Handler is set when the location answers with one of headroom's
+	// views of itself (stub_status, metrics, status_page); like Return it
+	// is not inherited.
+	Handler Handler
 	// AddHeaders are added to responses (with "always" only to every
 	// status; otherwise to 200, 201, 204, 206, 301, 302, 303, 304, 307, 308).
 	AddHeaders []AddHeader

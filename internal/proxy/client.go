@@ -47,17 +47,34 @@ const (
 	// stClosed: the connection was closed; callers up the stack that
 	// still hold it must stop.
 	stClosed
+	numStates
 )
+
+// setState moves the connection to a new state, keeping the worker's count
+// of connections per state (stub_status's reading and waiting) exact.
+func (cc *clientConn) setState(s clientState) {
+	w := cc.w
+	w.states[cc.state]--
+	w.states[s]++
+	if s == stHead {
+		// Counted when the first bytes arrive, as nginx counts requests
+		// for stub_status.
+		w.stats.Requests.Inc()
+	}
+	cc.state = s
+}
 
 // clientConn is a client connection's state. It is reused across the
 // connection's requests and, through the worker's free list, across
 // connections.
 type clientConn struct {
-	w      *worker
-	c      *engine.Conn
-	ln     *listener
-	remote netip.AddrPort
-	id     uint64
+	// queuedAt is when the request entered a queue (slot or upstream).
+	queuedAt time.Time
+	w        *worker
+	c        *engine.Conn
+	ln       *listener
+	remote   netip.AddrPort
+	id       uint64
 	// requests counts requests on this connection ($connection_requests).
 	requests int
 	state    clientState
@@ -126,6 +143,9 @@ type request struct {
 	continued bool
 	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
 	retryAfter bool
+	// noStore adds "Cache-Control: no-store" to a generated response
+	// (the status views, whose figures change every moment).
+	noStore bool
 	// waiter is the request's place in its group's queue while it waits
 	// for a server below max_conns.
 	waiter *upstream.Waiter
@@ -186,7 +206,10 @@ func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 	case *unix.SockaddrInet6:
 		cc.remote = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
 	}
-	cc.state = stIdle
+	cc.state = stClosed
+	cc.setState(stIdle)
+	w.stats.Accepted.Inc()
+	w.stats.Handled.Inc()
 	w.idlePush(cc)
 	c.OnRead = onClientRead
 	c.OnWrite = onClientWrite
@@ -327,7 +350,7 @@ func (cc *clientConn) readHead() {
 		if n > 0 {
 			if cc.state == stIdle {
 				w.idleRemove(cc)
-				cc.state = stHead
+				cc.setState(stHead)
 				cc.r.start = w.loop.Now()
 				cc.c.SetTimer(cc.ln.vhosts.def.Loc.ClientHeaderTimeout)
 			}
@@ -398,7 +421,7 @@ func (cc *clientConn) tryHead() bool {
 	}
 	if cc.state == stIdle {
 		cc.w.idleRemove(cc)
-		cc.state = stHead
+		cc.setState(stHead)
 		r.start = cc.w.loop.Now()
 	}
 	r.line = firstLine(cc.in[cc.inPos:cc.inLen])
@@ -494,7 +517,7 @@ func (cc *clientConn) startRequest() {
 	} else if delay > 0 {
 		// limit_req holds the request back; it goes on when the
 		// timer fires (see onClientTimer).
-		cc.state = stDelayed
+		cc.setState(stDelayed)
 		cc.c.SetTimer(delay)
 		return
 	}
@@ -508,6 +531,10 @@ func (cc *clientConn) serve() {
 	h := &r.head
 	lc := r.lc
 	if !cc.limitConns() {
+		return
+	}
+	if lc.Handler != conf.HandlerNone {
+		cc.respondObserve(lc.Handler)
 		return
 	}
 	if lc.ProxyPass == nil {
@@ -530,7 +557,7 @@ func (cc *clientConn) serve() {
 		return
 	}
 	cc.expectContinue()
-	cc.state = stProxy
+	cc.setState(stProxy)
 	cc.c.StopTimer()
 	cc.proxy()
 }
@@ -566,7 +593,7 @@ func (cc *clientConn) close() {
 	cc.releaseBuffers()
 	cc.detach()
 	cc.c.Close()
-	cc.state = stClosed
+	cc.setState(stClosed)
 	w.putClient(cc)
 }
 
@@ -647,7 +674,7 @@ func (cc *clientConn) finish() {
 		return
 	}
 	if !r.bodyDone {
-		cc.state = stDiscard
+		cc.setState(stDiscard)
 		cc.discardBody()
 		return
 	}
@@ -693,7 +720,7 @@ func (cc *clientConn) goIdle() {
 	w.dropBuf(&cc.out)
 	cc.outOff = 0
 	cc.detach()
-	cc.state = stIdle
+	cc.setState(stIdle)
 	w.idlePush(cc)
 	cc.c.SetTimer(lc.KeepaliveTimeout)
 	if cc.inPos < cc.inLen {
@@ -754,7 +781,7 @@ func (cc *clientConn) closeGracefully() {
 		cc.close()
 		return
 	}
-	cc.state = stLinger
+	cc.setState(stLinger)
 	cc.c.SetTimer(5 * time.Second)
 	cc.linger()
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"headroom/internal/conf"
 	"headroom/internal/logs"
@@ -17,6 +18,8 @@ type connZone struct {
 	mu      sync.Mutex
 	counts  map[string]int32
 	maxKeys int
+	// rejected counts the requests refused, for metrics.
+	rejected atomic.Uint64
 }
 
 func newConnZone(z *conf.LimitConnZone) *connZone {
@@ -87,6 +90,7 @@ func (cc *clientConn) limitConns() bool {
 			continue
 		}
 		cc.logAt(level, "limiting connections by zone \""+l.Zone.Name+"\"")
+		z.rejected.Add(1)
 		cc.releaseLimits()
 		cc.respondError(lc.LimitConnStatus)
 		return false

@@ -3,6 +3,7 @@ package proxy
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"headroom/internal/conf"
@@ -20,6 +21,9 @@ type reqZone struct {
 	mu      sync.Mutex
 	states  map[string]reqState
 	maxKeys int
+	// rejected and delayed count requests refused and held back, for
+	// metrics.
+	rejected, delayed atomic.Uint64
 }
 
 type reqState struct {
@@ -115,6 +119,7 @@ func (cc *clientConn) limitReqs() (delay time.Duration, ok bool) {
 				continue
 			}
 			cc.logAt(level, "limiting requests, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
+			z.rejected.Add(1)
 			cc.respondError(lc.LimitReqStatus)
 			return 0, false
 		}
@@ -127,6 +132,7 @@ func (cc *clientConn) limitReqs() (delay time.Duration, ok bool) {
 			continue
 		}
 		cc.logAt(delayLevel, "delaying request, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
+		z.delayed.Add(1)
 		delay = max(delay, d)
 	}
 	return delay, true

@@ -69,14 +69,14 @@ func (w *worker) reclaimSlots(n int) int {
 		cc := w.idleHead
 		cc.close()
 		freed++
-		w.stats.idleClientsClosed++
+		w.stats.IdleClientsClosed.Inc()
 	}
 	for freed < n {
 		if !w.closeIdleUpstream() {
 			break
 		}
 		freed++
-		w.stats.idleUpstreamsClosed++
+		w.stats.IdleUpstreamsClosed.Inc()
 	}
 	if freed > 0 {
 		w.warnf(logs.Warn, "%d worker_connections are not enough, reusing connections: %s", w.loop.Slots(), w.slotReport())
@@ -109,9 +109,10 @@ func (w *worker) slotReport() string {
 // It waits at most proxy_connect_timeout, the time nginx would give the
 // connection itself.
 func (w *worker) enqueue(cc *clientConn) {
-	cc.state = stQueued
+	cc.setState(stQueued)
 	w.waiting = append(w.waiting, cc)
-	w.stats.queued++
+	w.stats.Queued.Inc()
+	cc.queuedAt = w.loop.Now()
 	cc.c.SetTimer(cc.r.lc.ProxyConnectTimeout)
 	w.warnf(logs.Warn, "worker %d out of connection slots: %s", w.id, w.slotReport())
 }
@@ -143,7 +144,8 @@ func (w *worker) serveQueue() {
 		w.waiting[len(w.waiting)-1] = nil
 		w.waiting = w.waiting[:len(w.waiting)-1]
 		cc.c.StopTimer()
-		cc.state = stProxy
+		cc.setState(stProxy)
+		w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.queuedAt))
 		cc.connectNext()
 	}
 }
@@ -153,7 +155,8 @@ func (w *worker) serveQueue() {
 func (cc *clientConn) queueTimedOut() {
 	w := cc.w
 	w.dequeueRemove(cc)
-	w.stats.rejected++
+	w.stats.Rejected.Inc()
+	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.queuedAt))
 	w.warnf(logs.Warn, "worker %d out of connection slots, request waited %v: %s", w.id, cc.r.lc.ProxyConnectTimeout, w.slotReport())
 	cc.r.retryAfter = true
 	cc.r.keepAlive = false
@@ -187,9 +190,10 @@ func (cc *clientConn) waitForServer() {
 				return
 			}
 			r.waiter = waiter
-			cc.state = stUpQueued
+			cc.setState(stUpQueued)
 			cc.c.SetTimer(u.QueueTimeout)
-			w.stats.queued++
+			w.stats.Queued.Inc()
+			cc.queuedAt = w.loop.Now()
 			w.warnf(logs.Warn, "upstream \"%s\": every server at max_conns, %d requests queued", u.Name, g.Shared.Queued())
 			return
 		}
@@ -197,7 +201,7 @@ func (cc *clientConn) waitForServer() {
 	} else {
 		w.warnf(logs.Warn, "upstream \"%s\": every server at max_conns and no queue (add \"queue N timeout=T;\" to the upstream)", u.Name)
 	}
-	w.stats.rejected++
+	w.stats.Rejected.Inc()
 	cc.upLogAppend("", 503)
 	r.retryAfter = true
 	cc.respondError(503)
@@ -212,7 +216,8 @@ func (w *worker) resumeWaiter(cc *clientConn, seq uint64, g *upGroup, server int
 	}
 	cc.r.waiter = nil
 	cc.c.StopTimer()
-	cc.state = stProxy
+	cc.setState(stProxy)
+	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.queuedAt))
 	cc.usePeer(g.Peer(server))
 }
 
@@ -230,8 +235,9 @@ func (cc *clientConn) leaveServerQueue() {
 func (cc *clientConn) serverQueueTimedOut() {
 	w := cc.w
 	cc.leaveServerQueue()
-	cc.state = stProxy
-	w.stats.rejected++
+	cc.setState(stProxy)
+	w.stats.Rejected.Inc()
+	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.queuedAt))
 	w.warnf(logs.Warn, "upstream \"%s\": request waited %v in the queue for a server below max_conns", cc.r.group.Conf.Name, cc.r.group.Conf.QueueTimeout)
 	cc.upLogAppend("", 503)
 	cc.r.retryAfter = true

@@ -170,7 +170,7 @@ func (cc *clientConn) respond(status, wire int, ctype string, body, location []b
 		// first, as nginx sends it.
 		cc.expectContinue()
 	}
-	cc.state = stRespond
+	cc.setState(stRespond)
 	cc.outBuf()
 	b := cc.out
 	b = append(b, "HTTP/1.1 "...)
@@ -191,6 +191,9 @@ func (cc *clientConn) respond(status, wire int, ctype string, body, location []b
 	}
 	if r.retryAfter {
 		b = append(b, "\r\nRetry-After: 1"...)
+	}
+	if r.noStore {
+		b = append(b, "\r\nCache-Control: no-store"...)
 	}
 	b = cc.appendConnection(b)
 	b = cc.appendAddHeaders(b, wire)
@@ -215,7 +218,7 @@ func (cc *clientConn) appendConnection(b []byte) []byte {
 		// turn, so that slots rotate fairly among all clients instead of
 		// staying with those already connected.
 		cc.r.keepAlive = false
-		cc.w.stats.rotated++
+		cc.w.stats.Rotated.Inc()
 	}
 	if cc.r.keepAlive {
 		b = append(b, "\r\nConnection: keep-alive"...)

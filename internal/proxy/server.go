@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -20,6 +21,7 @@ import (
 	"headroom/internal/conf"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
+	"headroom/internal/observe"
 	"headroom/internal/upstream"
 )
 
@@ -34,6 +36,8 @@ type Options struct {
 	AllowedSlots int
 	// ErrorLog receives the server's messages.
 	ErrorLog *logs.ErrorLog
+	// Version is headroom's version, shown by the status views.
+	Version string
 }
 
 // Server runs a configuration on a set of workers.
@@ -56,6 +60,13 @@ type Server struct {
 	sharedMu sync.Mutex
 	// sharedState holds each upstream's state common to all workers.
 	sharedState map[*conf.Upstream]*upstream.Shared
+
+	// stats are the workers' figures, one padded block per worker.
+	stats []observe.Worker
+	// upStats are the upstream servers' figures per worker, made for
+	// every upstream at start so that readers need no lock.
+	upStats map[*conf.Upstream][][]observe.Server
+	started time.Time
 
 	wg sync.WaitGroup
 }
@@ -100,6 +111,16 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.access = files
+	s.started = time.Now()
+	s.stats = make([]observe.Worker, opts.Workers)
+	s.upStats = map[*conf.Upstream][][]observe.Server{}
+	for _, u := range cfg.HTTP.Upstreams {
+		per := make([][]observe.Server, opts.Workers)
+		for i := range per {
+			per[i] = make([]observe.Server, len(u.Servers))
+		}
+		s.upStats[u] = per
+	}
 	for i := 0; i < opts.Workers; i++ {
 		w, err := newWorker(s, i)
 		if err != nil {
@@ -238,6 +259,16 @@ func (s *Server) shared(u *conf.Upstream) *upstream.Shared {
 		s.sharedState[u] = sh
 	}
 	return sh
+}
+
+// serverStats returns worker id's figures for an upstream's servers.
+func (s *Server) serverStats(u *conf.Upstream, id int) []observe.Server {
+	if per, ok := s.upStats[u]; ok {
+		return per[id]
+	}
+	// Every group is known at start; a group made later is still
+	// counted, just not shown.
+	return make([]observe.Server, len(u.Servers))
 }
 
 // Run starts every worker's loop and returns at once.

@@ -11,7 +11,7 @@ import (
 // head start them off.
 func (cc *clientConn) startTunnel() {
 	r := cc.r
-	cc.state = stTunnel
+	cc.setState(stTunnel)
 	// Client bytes already buffered are upstream-bound.
 	r.upOut = append(r.upOut[:0], cc.in[cc.inPos:cc.inLen]...)
 	r.upOutOff = 0

@@ -12,6 +12,7 @@ import (
 	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/logs"
+	"headroom/internal/observe"
 	"headroom/internal/upstream"
 )
 
@@ -20,6 +21,38 @@ import (
 type upGroup struct {
 	*upstream.Group
 	idle []*upConn
+	// stats are this worker's figures per server, in the upstream's
+	// Servers order.
+	stats []observe.Server
+}
+
+// publish stores the group's per-server gauges for other threads.
+func (g *upGroup) publish(now time.Time) {
+	for _, tier := range [][]*upstream.Peer{g.Primary, g.Backup} {
+		for _, p := range tier {
+			st := &g.stats[p.Server]
+			idle := 0
+			for _, uc := range g.idle {
+				if uc.peer == p {
+					idle++
+				}
+			}
+			st.Idle.Set(int64(idle))
+			st.Active.Set(int64(p.Active))
+			until := int64(0)
+			if t := p.FailedUntil(now); !t.IsZero() {
+				until = t.UnixNano()
+			}
+			st.UnavailableUntil.Set(until)
+		}
+	}
+}
+
+// fail records a failed attempt at a server: towards max_fails, and in the
+// server's figures.
+func (g *upGroup) fail(p *upstream.Peer, now time.Time) {
+	g.Fail(p, now)
+	g.stats[p.Server].Failures.Inc()
 }
 
 // upConn is a connection to an upstream server.
@@ -111,6 +144,7 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 	r.tries++
 	r.peer = peer
 	peer.Active++
+	r.group.stats[peer.Server].Requests.Inc()
 	r.upStart = w.loop.Now()
 	r.upOutOff = 0
 	r.sent = false
@@ -382,7 +416,7 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 	}
 	cc.upLogAppend(peer.Conf.Addr, status)
 	if !reused {
-		r.group.Fail(peer, now)
+		r.group.fail(peer, now)
 	}
 	cond := conf.NextError
 	switch kind {

@@ -9,6 +9,7 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
+	"headroom/internal/observe"
 	"headroom/internal/vars"
 )
 
@@ -274,6 +275,9 @@ func (cc *clientConn) logRequest() {
 	// The request is done: its limit_conn counts end here, as nginx ends
 	// them when it finalises the request, before any lingering close.
 	cc.releaseLimits()
+	if r.status >= 100 {
+		cc.w.stats.Responses[observe.Class(r.status)].Inc()
+	}
 	lc := r.lc
 	if lc == nil {
 		lc = cc.ln.vhosts.def.Loc

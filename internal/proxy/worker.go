@@ -9,6 +9,7 @@ import (
 	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/logs"
+	"headroom/internal/observe"
 	"headroom/internal/upstream"
 )
 
@@ -37,7 +38,11 @@ type worker struct {
 	// first; waiting holds requests queued for a connection slot.
 	idleHead, idleTail *clientConn
 	waiting            []*clientConn
-	stats              pressureStats
+	// stats are the worker's figures for stub_status, metrics and the
+	// status page; states counts client connections per state.
+	stats     *observe.Worker
+	states    [numStates]int
+	published time.Time
 	// waitSeq numbers waits in upstream queues.
 	waitSeq uint64
 	// backlogged is set while clients wait in the listen backlog because
@@ -61,13 +66,13 @@ func newWorker(s *Server, id int) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{id: id, srv: s, loop: loop, groups: map[*conf.Upstream]*upGroup{}, logBufs: map[string]*logs.AccessBuffer{}}
+	w := &worker{id: id, srv: s, loop: loop, groups: map[*conf.Upstream]*upGroup{}, logBufs: map[string]*logs.AccessBuffer{}, stats: &s.stats[id]}
 	for _, p := range s.access.Paths() {
 		w.logBufs[p] = &logs.AccessBuffer{Path: p}
 	}
 	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners))
 	loop.OnTick = w.tick
-	loop.AfterEvents = w.serveQueue
+	loop.AfterEvents = w.afterEvents
 	loop.Owner = w
 	for _, ln := range s.listeners {
 		fd := ln.fds[0]
@@ -86,23 +91,12 @@ func newWorker(s *Server, id int) (*worker, error) {
 	return w, nil
 }
 
-// pressureStats count each response to a shortage of slots.
-type pressureStats struct {
-	idleClientsClosed   uint64
-	idleUpstreamsClosed uint64
-	queued              uint64
-	rejected            uint64
-	// rotated counts keep-alive clients sent "Connection: close" because
-	// others waited in the backlog.
-	rotated uint64
-}
-
 // group returns this worker's state for an upstream, creating it on first
 // use.
 func (w *worker) group(u *conf.Upstream) *upGroup {
 	g := w.groups[u]
 	if g == nil {
-		g = &upGroup{Group: upstream.NewGroup(u, w.srv.shared(u))}
+		g = &upGroup{Group: upstream.NewGroup(u, w.srv.shared(u)), stats: w.srv.serverStats(u, w.id)}
 		w.groups[u] = g
 	}
 	return g
@@ -149,6 +143,48 @@ func (w *worker) putRequest(r *request) {
 
 func (w *worker) tick() {
 	w.flushLogs()
+	w.publish()
+}
+
+// afterEvents runs after each round of events: queued requests get the
+// slots that freed, and the gauges are published for readers on other
+// threads, at most every publishEvery so that a busy worker does not
+// spend its time on them.
+func (w *worker) afterEvents() {
+	w.serveQueue()
+	if now := w.loop.Now(); now.Sub(w.published) >= publishEvery {
+		w.publish()
+	}
+}
+
+// publishEvery bounds how stale a gauge read by the status page or a
+// metrics scrape can be while the worker is busy; an idle worker
+// publishes on its once-a-second tick.
+const publishEvery = 100 * time.Millisecond
+
+// publish stores the worker's current gauges where other threads read
+// them.
+func (w *worker) publish() {
+	w.published = w.loop.Now()
+	st := w.stats
+	clients := w.loop.InUse(engine.KindClient)
+	idle := w.states[stIdle]
+	st.ClientIdle.Set(int64(idle))
+	st.ClientActive.Set(int64(clients - idle))
+	st.Reading.Set(int64(w.states[stHead]))
+	upIdle := 0
+	for _, g := range w.groups {
+		upIdle += len(g.idle)
+		g.publish(w.published)
+	}
+	st.UpstreamIdle.Set(int64(upIdle))
+	st.UpstreamActive.Set(int64(w.loop.InUse(engine.KindUpstream) - upIdle))
+	st.SlotQueue.Set(int64(len(w.waiting)))
+	paused := int64(0)
+	if w.loop.Paused() {
+		paused = 1
+	}
+	st.Paused.Set(paused)
 }
 
 func (w *worker) flushLogs() {
@@ -195,6 +231,7 @@ func onAccept(lc *engine.Conn) {
 		// that its request will find a slot for its upstream connection.
 		if w.loop.InUse(engine.KindClient) >= w.clientBudget || w.loop.Free() < 2 {
 			w.warnf(logs.Warn, "worker %d out of connection slots, accept paused until connections close: %s", w.id, w.slotReport())
+			w.stats.AcceptPaused.Inc()
 			lc.PauseAccept(2)
 			return
 		}
@@ -204,6 +241,7 @@ func onAccept(lc *engine.Conn) {
 			case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED:
 			case unix.EMFILE, unix.ENFILE:
 				w.warnf(logs.Alert, "accept4() failed (%s), accept paused for 500ms", logs.SysError(err))
+				w.stats.AcceptPaused.Inc()
 				lc.PauseAccept(2)
 				lc.SetTimer(500 * time.Millisecond)
 			default:

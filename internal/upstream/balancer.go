@@ -175,10 +175,19 @@ func (g *Group) usable(p *Peer, now time.Time, tried *Tried, backup bool) bool {
 	if p.Conf.Down || tried.has(backup, p.Index) {
 		return false
 	}
-	if p.Conf.MaxFails > 0 && p.fails >= p.Conf.MaxFails && now.Sub(p.checked) <= p.Conf.FailTimeout {
+	if !p.FailedUntil(now).IsZero() {
 		return false
 	}
 	return !g.Shared.Full(p.Server)
+}
+
+// FailedUntil returns when the peer may be used again after max_fails
+// failures within fail_timeout, or the zero time when it is not out.
+func (p *Peer) FailedUntil(now time.Time) time.Time {
+	if p.Conf.MaxFails > 0 && p.fails >= p.Conf.MaxFails && now.Sub(p.checked) <= p.Conf.FailTimeout {
+		return p.checked.Add(p.Conf.FailTimeout)
+	}
+	return time.Time{}
 }
 
 // HasRoom reports whether some peer could take the request now.

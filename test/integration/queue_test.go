@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -67,14 +69,23 @@ func TestUpstreamQueue(t *testing.T) {
         location / { proxy_pass http://limited; }
     }`, up.addr, sc.maxConns, sc.queue, sc.timeout.Milliseconds())})
 
-				client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 				var ok, rejected atomic.Int32
 				var wg sync.WaitGroup
 				for i := 0; i < sc.clients; i++ {
+					// Each request is written before the next one starts,
+					// so that they arrive in a known order even when the
+					// machine is busy; the answers are read concurrently.
+					conn, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+					if err != nil {
+						t.Fatalf("request %d: %v", i, err)
+					}
+					fmt.Fprintf(conn, "GET /q/%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", i)
 					wg.Add(1)
-					go func(i int) {
+					go func(i int, conn net.Conn) {
 						defer wg.Done()
-						resp, err := client.Get(p.url(fmt.Sprintf("/q/%d", i)))
+						defer conn.Close()
+						conn.SetDeadline(time.Now().Add(20 * time.Second))
+						resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 						if err != nil {
 							t.Errorf("request %d: %v", i, err)
 							return
@@ -89,8 +100,7 @@ func TestUpstreamQueue(t *testing.T) {
 						default:
 							t.Errorf("request %d: %s %q", i, resp.Status, body)
 						}
-					}(i)
-					// Requests arrive in a known order.
+					}(i, conn)
 					time.Sleep(15 * time.Millisecond)
 				}
 				wg.Wait()

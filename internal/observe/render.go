@@ -1,0 +1,224 @@
+package observe
+
+import (
+	"strconv"
+)
+
+// AppendStubStatus renders nginx's stub_status page, byte for byte as
+// ngx_http_stub_status_module writes it (including the spaces before each
+// line end), so that tools that parse nginx's page read headroom's.
+func AppendStubStatus(b []byte, c Connections) []byte {
+	b = append(b, "Active connections: "...)
+	b = strconv.AppendInt(b, c.Active, 10)
+	b = append(b, " \nserver accepts handled requests\n "...)
+	b = strconv.AppendUint(b, c.Accepted, 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, c.Handled, 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, c.Requests, 10)
+	b = append(b, " \nReading: "...)
+	b = strconv.AppendInt(b, c.Reading, 10)
+	b = append(b, " Writing: "...)
+	b = strconv.AppendInt(b, c.Writing, 10)
+	b = append(b, " Waiting: "...)
+	b = strconv.AppendInt(b, c.Waiting, 10)
+	b = append(b, " \n"...)
+	return b
+}
+
+// promWriter builds Prometheus text exposition (version 0.0.4): each
+// family's HELP and TYPE once, then its samples.
+type promWriter struct {
+	b []byte
+}
+
+func (p *promWriter) family(name, typ, help string) {
+	p.b = append(p.b, "# HELP "...)
+	p.b = append(p.b, name...)
+	p.b = append(p.b, ' ')
+	p.b = append(p.b, help...)
+	p.b = append(p.b, "\n# TYPE "...)
+	p.b = append(p.b, name...)
+	p.b = append(p.b, ' ')
+	p.b = append(p.b, typ...)
+	p.b = append(p.b, '\n')
+}
+
+// sample writes one line; labels alternate names and values.
+func (p *promWriter) sample(name string, v float64, labels ...string) {
+	p.b = append(p.b, name...)
+	if len(labels) > 0 {
+		p.b = append(p.b, '{')
+		for i := 0; i+1 < len(labels); i += 2 {
+			if i > 0 {
+				p.b = append(p.b, ',')
+			}
+			p.b = append(p.b, labels[i]...)
+			p.b = append(p.b, `="`...)
+			p.b = appendLabelValue(p.b, labels[i+1])
+			p.b = append(p.b, '"')
+		}
+		p.b = append(p.b, '}')
+	}
+	p.b = append(p.b, ' ')
+	p.b = strconv.AppendFloat(p.b, v, 'g', -1, 64)
+	p.b = append(p.b, '\n')
+}
+
+// appendLabelValue escapes a label value as the exposition format asks:
+// backslash, double quote and line feed.
+func appendLabelValue(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '"':
+			b = append(b, `\"`...)
+		case '\n':
+			b = append(b, `\n`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+func (p *promWriter) histogram(name string, h *HistogramSnapshot, labels ...string) {
+	var cum uint64
+	for i, bound := range Bounds {
+		cum += h.Buckets[i]
+		p.sample(name+"_bucket", float64(cum), append(labels, "le", strconv.FormatFloat(bound, 'g', -1, 64))...)
+	}
+	p.sample(name+"_bucket", float64(h.Count), append(labels, "le", "+Inf")...)
+	p.sample(name+"_sum", h.Sum, labels...)
+	p.sample(name+"_count", float64(h.Count), labels...)
+}
+
+func b2f(v bool) float64 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// AppendPrometheus renders the snapshot as Prometheus text exposition.
+// Metric names start with headroom_ and follow Prometheus' conventions:
+// _total for counters, base units (seconds), one family per meaning with
+// labels for worker, kind, step, zone, upstream and server.
+func AppendPrometheus(b []byte, s *Snapshot) []byte {
+	p := &promWriter{b: b}
+	p.family("headroom_info", "gauge", "Build information.")
+	p.sample("headroom_info", 1, "version", s.Version, "nginx_version", s.NginxVersion)
+	p.family("headroom_uptime_seconds", "gauge", "Seconds since the server started.")
+	p.sample("headroom_uptime_seconds", s.UptimeSeconds)
+
+	p.family("headroom_worker_slots", "gauge", "Connection slots of each worker (worker_connections).")
+	for _, w := range s.Workers {
+		p.sample("headroom_worker_slots", float64(w.Slots), "worker", strconv.Itoa(w.ID))
+	}
+	p.family("headroom_worker_client_budget", "gauge", "Slots each worker lets clients hold; the rest are kept for their upstream connections.")
+	for _, w := range s.Workers {
+		p.sample("headroom_worker_client_budget", float64(w.ClientBudget), "worker", strconv.Itoa(w.ID))
+	}
+	p.family("headroom_worker_slots_in_use", "gauge", "Slots in use by kind: client_active, client_idle, upstream_active, upstream_idle.")
+	for _, w := range s.Workers {
+		id := strconv.Itoa(w.ID)
+		p.sample("headroom_worker_slots_in_use", float64(w.ClientActive), "worker", id, "kind", "client_active")
+		p.sample("headroom_worker_slots_in_use", float64(w.ClientIdle), "worker", id, "kind", "client_idle")
+		p.sample("headroom_worker_slots_in_use", float64(w.UpstreamActive), "worker", id, "kind", "upstream_active")
+		p.sample("headroom_worker_slots_in_use", float64(w.UpstreamIdle), "worker", id, "kind", "upstream_idle")
+	}
+	p.family("headroom_worker_accept_paused", "gauge", "1 while the worker does not accept because it has no room.")
+	for _, w := range s.Workers {
+		p.sample("headroom_worker_accept_paused", b2f(w.AcceptPaused), "worker", strconv.Itoa(w.ID))
+	}
+	p.family("headroom_worker_slot_queue", "gauge", "Requests waiting in the worker for a connection slot.")
+	for _, w := range s.Workers {
+		p.sample("headroom_worker_slot_queue", float64(w.SlotQueue), "worker", strconv.Itoa(w.ID))
+	}
+
+	p.family("headroom_listen_queue", "gauge", "Connections waiting in the kernel's accept queue of each listening socket.")
+	for _, l := range s.Listeners {
+		p.sample("headroom_listen_queue", float64(l.Queue), "listen", l.Address)
+	}
+	p.family("headroom_listen_backlog", "gauge", "The accept queue's size of each listening socket.")
+	for _, l := range s.Listeners {
+		p.sample("headroom_listen_backlog", float64(l.Backlog), "listen", l.Address)
+	}
+
+	c := s.Connections
+	p.family("headroom_connections_accepted_total", "counter", "Client connections accepted.")
+	p.sample("headroom_connections_accepted_total", float64(c.Accepted))
+	p.family("headroom_connections_handled_total", "counter", "Client connections handled.")
+	p.sample("headroom_connections_handled_total", float64(c.Handled))
+	p.family("headroom_connections", "gauge", "Client connections by state, as stub_status counts them.")
+	p.sample("headroom_connections", float64(c.Reading), "state", "reading")
+	p.sample("headroom_connections", float64(c.Writing), "state", "writing")
+	p.sample("headroom_connections", float64(c.Waiting), "state", "waiting")
+	p.family("headroom_requests_total", "counter", "Client requests read.")
+	p.sample("headroom_requests_total", float64(c.Requests))
+	p.family("headroom_responses_total", "counter", "Responses by status class.")
+	for _, name := range ClassNames {
+		p.sample("headroom_responses_total", float64(s.Responses[name]), "class", name)
+	}
+
+	pr := s.Pressure
+	p.family("headroom_pressure_total", "counter", "Each step of the response to a shortage of connection slots, in order: accept_paused, idle_client_closed, idle_upstream_closed, rotated (Connection: close while clients wait), queued, rejected (503 with Retry-After).")
+	p.sample("headroom_pressure_total", float64(pr.AcceptPaused), "step", "accept_paused")
+	p.sample("headroom_pressure_total", float64(pr.IdleClientsClosed), "step", "idle_client_closed")
+	p.sample("headroom_pressure_total", float64(pr.IdleUpstreamsClosed), "step", "idle_upstream_closed")
+	p.sample("headroom_pressure_total", float64(pr.Rotated), "step", "rotated")
+	p.sample("headroom_pressure_total", float64(pr.Queued), "step", "queued")
+	p.sample("headroom_pressure_total", float64(pr.Rejected), "step", "rejected")
+	p.family("headroom_queue_wait_seconds", "histogram", "Time requests spent waiting in a queue for a slot or an upstream server.")
+	p.histogram("headroom_queue_wait_seconds", &s.QueueWait)
+
+	p.family("headroom_limit_rejected_total", "counter", "Requests refused by a limit_conn or limit_req zone.")
+	for _, z := range s.Zones {
+		p.sample("headroom_limit_rejected_total", float64(z.Rejected), "zone", z.Name, "kind", z.Kind)
+	}
+	p.family("headroom_limit_delayed_total", "counter", "Requests delayed by a limit_req zone.")
+	for _, z := range s.Zones {
+		if z.Kind == "limit_req" {
+			p.sample("headroom_limit_delayed_total", float64(z.Delayed), "zone", z.Name)
+		}
+	}
+
+	p.family("headroom_upstream_queue", "gauge", "Requests waiting for a server of the upstream below its max_conns.")
+	for _, u := range s.Upstreams {
+		p.sample("headroom_upstream_queue", float64(u.Queue), "upstream", u.Name)
+	}
+	p.family("headroom_upstream_server_up", "gauge", "1 when the server may be used: not down and not failed beyond max_fails.")
+	for _, u := range s.Upstreams {
+		for _, sv := range u.Servers {
+			p.sample("headroom_upstream_server_up", b2f(sv.State == "up" || sv.State == "backup"), "upstream", u.Name, "server", sv.Address)
+		}
+	}
+	p.family("headroom_upstream_server_connections", "gauge", "Connections to each upstream server by state, summed over workers.")
+	for _, u := range s.Upstreams {
+		for _, sv := range u.Servers {
+			p.sample("headroom_upstream_server_connections", float64(sv.Active), "upstream", u.Name, "server", sv.Address, "state", "active")
+			p.sample("headroom_upstream_server_connections", float64(sv.Idle), "upstream", u.Name, "server", sv.Address, "state", "idle")
+		}
+	}
+	p.family("headroom_upstream_server_requests_total", "counter", "Attempts sent to each upstream server.")
+	for _, u := range s.Upstreams {
+		for _, sv := range u.Servers {
+			p.sample("headroom_upstream_server_requests_total", float64(sv.Requests), "upstream", u.Name, "server", sv.Address)
+		}
+	}
+	p.family("headroom_upstream_server_failures_total", "counter", "Attempts at each upstream server that failed (counted towards max_fails).")
+	for _, u := range s.Upstreams {
+		for _, sv := range u.Servers {
+			p.sample("headroom_upstream_server_failures_total", float64(sv.Failures), "upstream", u.Name, "server", sv.Address)
+		}
+	}
+	p.family("headroom_upstream_server_response_seconds", "histogram", "Time from sending a request to an upstream server to reading its response head.")
+	for _, u := range s.Upstreams {
+		for i := range u.Servers {
+			sv := &u.Servers[i]
+			p.histogram("headroom_upstream_server_response_seconds", &sv.Response, "upstream", u.Name, "server", sv.Address)
+		}
+	}
+	return p.b
+}

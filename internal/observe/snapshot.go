@@ -1,0 +1,101 @@
+package observe
+
+// Snapshot is every figure at one moment, as the status page's JSON
+// carries it and as stub_status and Prometheus render it. Field names are
+// part of the JSON interface (docs/statuspage.md); add, never rename.
+type Snapshot struct {
+	Version       string  `json:"version"`
+	NginxVersion  string  `json:"nginx_version"`
+	PID           int     `json:"pid"`
+	TimeMs        int64   `json:"time_ms"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+
+	Connections Connections        `json:"connections"`
+	Responses   map[string]uint64  `json:"responses"`
+	Workers     []WorkerSnapshot   `json:"workers"`
+	Listeners   []ListenerSnapshot `json:"listeners"`
+	Pressure    Pressure           `json:"pressure"`
+	// QueueWait is the time requests spent in queues; not in the JSON,
+	// whose readers derive rates from counts.
+	QueueWait HistogramSnapshot  `json:"-"`
+	Zones     []ZoneSnapshot     `json:"zones"`
+	Upstreams []UpstreamSnapshot `json:"upstreams"`
+}
+
+// Connections are stub_status's figures.
+type Connections struct {
+	Active   int64  `json:"active"`
+	Reading  int64  `json:"reading"`
+	Writing  int64  `json:"writing"`
+	Waiting  int64  `json:"waiting"`
+	Accepted uint64 `json:"accepted"`
+	Handled  uint64 `json:"handled"`
+	Requests uint64 `json:"requests"`
+}
+
+// WorkerSnapshot is one worker's slots against its budget.
+type WorkerSnapshot struct {
+	ID             int   `json:"id"`
+	Slots          int   `json:"slots"`
+	ClientBudget   int   `json:"client_budget"`
+	ClientActive   int64 `json:"client_active"`
+	ClientIdle     int64 `json:"client_idle"`
+	UpstreamActive int64 `json:"upstream_active"`
+	UpstreamIdle   int64 `json:"upstream_idle"`
+	AcceptPaused   bool  `json:"accept_paused"`
+	SlotQueue      int64 `json:"slot_queue"`
+}
+
+// ListenerSnapshot is one listening socket and the clients waiting in its
+// accept queue.
+type ListenerSnapshot struct {
+	Address string `json:"address"`
+	Backlog int    `json:"backlog"`
+	Queue   int    `json:"queue"`
+}
+
+// Pressure counts each step of the response to a shortage of slots.
+type Pressure struct {
+	AcceptPaused        uint64 `json:"accept_paused"`
+	IdleClientsClosed   uint64 `json:"idle_clients_closed"`
+	IdleUpstreamsClosed uint64 `json:"idle_upstreams_closed"`
+	Rotated             uint64 `json:"rotated"`
+	Queued              uint64 `json:"queued"`
+	Rejected            uint64 `json:"rejected"`
+}
+
+// ZoneSnapshot is one limit_conn or limit_req zone.
+type ZoneSnapshot struct {
+	Name string `json:"name"`
+	// Kind is "limit_conn" or "limit_req".
+	Kind     string `json:"kind"`
+	Rejected uint64 `json:"rejected"`
+	Delayed  uint64 `json:"delayed"`
+}
+
+// UpstreamSnapshot is one upstream group.
+type UpstreamSnapshot struct {
+	Name string `json:"name"`
+	// Queue is how many requests wait for a server below max_conns;
+	// QueueMax is the queue directive's size (0: no queue).
+	Queue    int              `json:"queue"`
+	QueueMax int              `json:"queue_max"`
+	Servers  []ServerSnapshot `json:"servers"`
+}
+
+// ServerSnapshot is one upstream server, summed over workers.
+type ServerSnapshot struct {
+	Address string `json:"address"`
+	// State is "up", "down" (configured so), "unavailable" (max_fails
+	// reached in at least one worker) or "backup".
+	State    string            `json:"state"`
+	Active   int64             `json:"active"`
+	Idle     int64             `json:"idle"`
+	MaxConns int               `json:"max_conns"`
+	Requests uint64            `json:"requests"`
+	Failures uint64            `json:"failures"`
+	Response HistogramSnapshot `json:"-"`
+}
+
+// ClassNames are the keys of Snapshot.Responses, by class index.
+var ClassNames = [numClasses]string{"1xx", "2xx", "3xx", "4xx", "5xx"}

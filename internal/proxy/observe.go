@@ -1,0 +1,185 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/capacity"
+	"headroom/internal/conf"
+	"headroom/internal/observe"
+)
+
+// respondObserve answers a location whose handler is one of headroom's
+// views of itself: stub_status, metrics or the status page.
+func (cc *clientConn) respondObserve(h conf.Handler) {
+	r := cc.r
+	if m := r.head.Method; !bytes.Equal(m, []byte("GET")) && !bytes.Equal(m, []byte("HEAD")) {
+		// As nginx's stub_status: only GET and HEAD.
+		cc.respondError(405)
+		return
+	}
+	// The figures include this request as one being written, not read,
+	// as nginx counts it; the worker's own gauges are made current.
+	cc.setState(stRespond)
+	w := cc.w
+	w.publish()
+	snap := w.srv.Snapshot()
+	var body []byte
+	var ctype string
+	switch h {
+	case conf.HandlerStubStatus:
+		body = observe.AppendStubStatus(nil, snap.Connections)
+		ctype = "text/plain"
+	case conf.HandlerMetrics:
+		body = observe.AppendPrometheus(nil, snap)
+		ctype = "text/plain; version=0.0.4; charset=utf-8"
+		r.noStore = true
+	case conf.HandlerStatusPage:
+		r.noStore = true
+		if wantsJSON(r.head.Query) {
+			body, _ = json.Marshal(snap)
+			ctype = "application/json"
+		} else {
+			body = observe.StatusPage
+			ctype = "text/html; charset=utf-8"
+		}
+	}
+	cc.respond(200, 200, ctype, body, nil)
+}
+
+// wantsJSON reports whether the query asks for the status page's figures
+// ("format=json" among its parameters).
+func wantsJSON(query []byte) bool {
+	for _, p := range strings.Split(string(query), "&") {
+		if p == "format=json" {
+			return true
+		}
+	}
+	return false
+}
+
+// Snapshot gathers every worker's figures. It may run on any thread: it
+// only reads what workers publish.
+func (s *Server) Snapshot() *observe.Snapshot {
+	now := time.Now()
+	snap := &observe.Snapshot{
+		Version:       s.opts.Version,
+		NginxVersion:  NginxVersion,
+		PID:           os.Getpid(),
+		TimeMs:        now.UnixMilli(),
+		UptimeSeconds: now.Sub(s.started).Seconds(),
+		Responses:     map[string]uint64{},
+	}
+	var classes [len(observe.ClassNames)]uint64
+	c := &snap.Connections
+	pr := &snap.Pressure
+	for i, w := range s.workers {
+		st := &s.stats[i]
+		ws := observe.WorkerSnapshot{
+			ID:             w.id,
+			Slots:          w.loop.Slots(),
+			ClientBudget:   w.clientBudget,
+			ClientActive:   st.ClientActive.Load(),
+			ClientIdle:     st.ClientIdle.Load(),
+			UpstreamActive: st.UpstreamActive.Load(),
+			UpstreamIdle:   st.UpstreamIdle.Load(),
+			AcceptPaused:   st.Paused.Load() != 0,
+			SlotQueue:      st.SlotQueue.Load(),
+		}
+		snap.Workers = append(snap.Workers, ws)
+		c.Active += ws.ClientActive + ws.ClientIdle
+		c.Waiting += ws.ClientIdle
+		c.Reading += st.Reading.Load()
+		c.Accepted += st.Accepted.Load()
+		c.Handled += st.Handled.Load()
+		c.Requests += st.Requests.Load()
+		for k := range classes {
+			classes[k] += st.Responses[k].Load()
+		}
+		pr.AcceptPaused += st.AcceptPaused.Load()
+		pr.IdleClientsClosed += st.IdleClientsClosed.Load()
+		pr.IdleUpstreamsClosed += st.IdleUpstreamsClosed.Load()
+		pr.Rotated += st.Rotated.Load()
+		pr.Queued += st.Queued.Load()
+		pr.Rejected += st.Rejected.Load()
+		st.QueueWait.AddTo(&snap.QueueWait)
+	}
+	c.Writing = max(c.Active-c.Reading-c.Waiting, 0)
+	for k, name := range observe.ClassNames {
+		snap.Responses[name] = classes[k]
+	}
+	for _, ln := range s.listeners {
+		ls := observe.ListenerSnapshot{Address: ln.addr, Backlog: ln.backlog}
+		if ls.Backlog <= 0 {
+			ls.Backlog = capacity.DefaultBacklog()
+		}
+		for _, fd := range ln.fds {
+			if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+				// For a listening socket the kernel reports the accept
+				// queue's length in tcpi_unacked.
+				ls.Queue += int(info.Unacked)
+			}
+		}
+		snap.Listeners = append(snap.Listeners, ls)
+	}
+	s.snapshotZones(snap)
+	s.snapshotUpstreams(snap, now)
+	return snap
+}
+
+func (s *Server) snapshotZones(snap *observe.Snapshot) {
+	for z, cz := range s.connZones {
+		snap.Zones = append(snap.Zones, observe.ZoneSnapshot{Name: z.Name, Kind: "limit_conn", Rejected: cz.rejected.Load()})
+	}
+	for z, rz := range s.reqZones {
+		snap.Zones = append(snap.Zones, observe.ZoneSnapshot{Name: z.Name, Kind: "limit_req", Rejected: rz.rejected.Load(), Delayed: rz.delayed.Load()})
+	}
+	slices.SortFunc(snap.Zones, func(a, b observe.ZoneSnapshot) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Kind, b.Kind)
+	})
+}
+
+func (s *Server) snapshotUpstreams(snap *observe.Snapshot, now time.Time) {
+	nowNs := now.UnixNano()
+	for u, per := range s.upStats {
+		us := observe.UpstreamSnapshot{Name: u.Name, QueueMax: u.Queue}
+		if u.Queue > 0 {
+			us.Queue = s.shared(u).Queued()
+		}
+		for i, sc := range u.Servers {
+			sv := observe.ServerSnapshot{Address: sc.Addr, MaxConns: sc.MaxConns, State: "up"}
+			unavailable := false
+			for _, ws := range per {
+				st := &ws[i]
+				sv.Active += st.Active.Load()
+				sv.Idle += st.Idle.Load()
+				sv.Requests += st.Requests.Load()
+				sv.Failures += st.Failures.Load()
+				st.Response.AddTo(&sv.Response)
+				if until := st.UnavailableUntil.Load(); until > nowNs {
+					unavailable = true
+				}
+			}
+			switch {
+			case sc.Down:
+				sv.State = "down"
+			case unavailable:
+				sv.State = "unavailable"
+			case sc.Backup:
+				sv.State = "backup"
+			}
+			us.Servers = append(us.Servers, sv)
+		}
+		snap.Upstreams = append(snap.Upstreams, us)
+	}
+	slices.SortFunc(snap.Upstreams, func(a, b observe.UpstreamSnapshot) int { return strings.Compare(a.Name, b.Name) })
+}
