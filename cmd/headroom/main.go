@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -178,7 +179,7 @@ func run(args []string, stderr io.Writer) int {
 	if cfg.Daemon && os.Getenv(daemonEnv) == "" {
 		return daemonize(stderr)
 	}
-	return serve(cfg, errlog, stderr)
+	return serve(o, cfg, errlog, stderr)
 }
 
 // configName is the configuration's name in messages.
@@ -285,7 +286,7 @@ func readyPipe() *os.File {
 	return os.NewFile(3, "ready")
 }
 
-func serve(cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
+func serve(o *options, cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
 	ready := readyPipe()
 	fail := func(format string, args ...any) int {
 		msg := fmt.Sprintf("headroom: [emerg] "+format+"\n", args...)
@@ -300,20 +301,120 @@ func serve(cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
 	for _, w := range cfg.Warnings {
 		errlog.Logf(logs.Warn, 0, "%v", w)
 	}
+	if err := errlog.Open(errorLogTargets(cfg)); err != nil {
+		return fail("%v", err)
+	}
+	srv, err := start(cfg, errlog, nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := switchUser(cfg, errlog); err != nil {
+		srv.Close()
+		return fail("%v", err)
+	}
+	if cfg.PID != "" {
+		if err := os.WriteFile(cfg.PID, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			srv.Close()
+			return fail("open() \"%s\" failed (%v)", cfg.PID, err)
+		}
+		defer os.Remove(cfg.PID)
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
+	srv.Run()
+	if ready != nil {
+		ready.Write([]byte{0})
+		ready.Close()
+		devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if devnull != nil {
+			syscall.Dup2(int(devnull.Fd()), 0)
+			syscall.Dup2(int(devnull.Fd()), 1)
+			syscall.Dup2(int(devnull.Fd()), 2)
+		}
+	}
+	notify("READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()))
+	// draining are the servers of earlier configurations still finishing
+	// their requests after a reload, with the channel closed when they end.
+	type oldServer struct {
+		srv  *proxy.Server
+		done <-chan struct{}
+	}
+	var draining []oldServer
+	for sig := range sigs {
+		switch sig {
+		case syscall.SIGHUP:
+			errlog.Logf(logs.Notice, 0, "signal %d (SIGHUP) received, reconfiguring", sig)
+			notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicMicros()))
+			draining = slices.DeleteFunc(draining, func(d oldServer) bool {
+				select {
+				case <-d.done:
+					return true
+				default:
+					return false
+				}
+			})
+			if next, ncfg := reload(o, cfg, srv, errlog); next != nil {
+				old := srv
+				srv, cfg = next, ncfg
+				srv.Run()
+				done := old.Drain(cfg.WorkerShutdownTimeout, false)
+				draining = append(draining, oldServer{old, done})
+				go func() {
+					<-done
+					errlog.Logf(logs.Notice, 0, "workers of the previous configuration exited")
+				}()
+			}
+			notify("READY=1")
+		case syscall.SIGUSR1:
+			errlog.Logf(logs.Notice, 0, "signal %d (SIGUSR1) received, reopening logs", sig)
+			if err := srv.ReopenLogs(); err != nil {
+				errlog.Logf(logs.Alert, 0, "reopening logs failed (%v)", err)
+			}
+			errlog.Open(errorLogTargets(cfg))
+		case syscall.SIGQUIT:
+			errlog.Logf(logs.Notice, 0, "signal %d (SIGQUIT) received, shutting down", sig)
+			notify("STOPPING=1")
+			<-srv.Drain(cfg.WorkerShutdownTimeout, true)
+			for _, d := range draining {
+				<-d.done
+			}
+			errlog.Logf(logs.Notice, 0, "exit")
+			return 0
+		default:
+			name := map[os.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[sig]
+			errlog.Logf(logs.Notice, 0, "signal %d (%s) received, exiting", sig, name)
+			notify("STOPPING=1")
+			for _, d := range draining {
+				d.srv.Stop()
+			}
+			srv.Stop()
+			errlog.Logf(logs.Notice, 0, "exit")
+			return 0
+		}
+	}
+	return 0
+}
+
+// errorLogTargets are the configuration's error_log destinations.
+func errorLogTargets(cfg *conf.Config) []logs.Target {
 	var targets []logs.Target
 	for _, e := range cfg.ErrorLogs {
 		targets = append(targets, logs.Target{Path: e.Path, Level: logs.ParseLevel(e.Level)})
 	}
-	if err := errlog.Open(targets); err != nil {
-		return fail("%v", err)
-	}
+	return targets
+}
+
+// start plans the capacity for a configuration and opens its server,
+// taking over the listening sockets of prev (a reload) where the
+// addresses match. The server is not running yet.
+func start(cfg *conf.Config, errlog *logs.ErrorLog, prev *proxy.Server) (*proxy.Server, error) {
 	workers := cfg.WorkerProcesses
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
 	soft, hard, err := capacity.Limits()
 	if err != nil {
-		return fail("getrlimit(RLIMIT_NOFILE) failed (%v)", err)
+		return nil, fmt.Errorf("getrlimit(RLIMIT_NOFILE) failed (%v)", err)
 	}
 	listeners := 0
 	if cfg.HTTP != nil {
@@ -342,56 +443,50 @@ func serve(cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer) int {
 	if plan.Derived {
 		errlog.Logf(logs.Notice, 0, "worker_connections %d derived from the open file limit %d for %d workers", plan.WorkerConnections, plan.Nofile, workers)
 	}
-	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, AllowedSlots: plan.Allowed, ErrorLog: errlog, Version: Version})
+	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, AllowedSlots: plan.Allowed,
+		ErrorLog: errlog, Version: Version, Inherit: prev})
 	if err != nil {
-		return fail("%v", err)
+		return nil, err
 	}
-	if err := switchUser(cfg, errlog); err != nil {
-		srv.Close()
-		return fail("%v", err)
-	}
-	if cfg.PID != "" {
-		if err := os.WriteFile(cfg.PID, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			srv.Close()
-			return fail("open() \"%s\" failed (%v)", cfg.PID, err)
-		}
-		defer os.Remove(cfg.PID)
-	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
-	srv.Run()
 	clients := capacity.ClientBudget(plan.WorkerConnections, listeners)
-	errlog.Logf(logs.Notice, 0, "headroom/%s started: %d workers, %d connection slots each (%d for clients, the rest for their upstream connections); open file limit %d, which allows worker_connections %d",
-		Version, workers, plan.WorkerConnections, clients, plan.Nofile, plan.Allowed)
-	if ready != nil {
-		ready.Write([]byte{0})
-		ready.Close()
-		devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-		if devnull != nil {
-			syscall.Dup2(int(devnull.Fd()), 0)
-			syscall.Dup2(int(devnull.Fd()), 1)
-			syscall.Dup2(int(devnull.Fd()), 2)
-		}
+	what := "headroom/" + Version + " started"
+	if prev != nil {
+		what = "configuration reloaded"
 	}
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGHUP:
-			errlog.Logf(logs.Notice, 0, "signal %d (SIGHUP) received, but reloading the configuration is not supported yet; restart to apply changes", sig)
-		case syscall.SIGUSR1:
-			errlog.Logf(logs.Notice, 0, "signal %d (SIGUSR1) received, reopening logs", sig)
-			if err := srv.ReopenLogs(); err != nil {
-				errlog.Logf(logs.Alert, 0, "reopening logs failed (%v)", err)
-			}
-			errlog.Open(targets)
-		default:
-			name := map[os.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT"}[sig]
-			errlog.Logf(logs.Notice, 0, "signal %d (%s) received, exiting", sig, name)
-			srv.Stop()
-			errlog.Logf(logs.Notice, 0, "exit")
-			return 0
-		}
+	errlog.Logf(logs.Notice, 0, "%s: %d workers, %d connection slots each (%d for clients, the rest for their upstream connections); open file limit %d, which allows worker_connections %d",
+		what, workers, plan.WorkerConnections, clients, plan.Nofile, plan.Allowed)
+	return srv, nil
+}
+
+// reload reads the configuration again and opens a server for it on the
+// same listening sockets. On any error the message is logged, as nginx
+// logs it, and nil is returned: the running configuration keeps serving.
+func reload(o *options, cur *conf.Config, srv *proxy.Server, errlog *logs.ErrorLog) (*proxy.Server, *conf.Config) {
+	cfg, err := loadConfig(o)
+	if err != nil {
+		errlog.Logf(logs.Emerg, 0, "%v", err)
+		errlog.Logf(logs.Notice, 0, "the configuration was not reloaded; the running one keeps serving")
+		return nil, nil
 	}
-	return 0
+	for _, w := range cfg.Warnings {
+		errlog.Logf(logs.Warn, 0, "%v", w)
+	}
+	if cfg.PID != cur.PID || cfg.User != cur.User {
+		errlog.Logf(logs.Warn, 0, "changes of \"pid\" and \"user\" take effect only after a restart")
+	}
+	if err := errlog.Open(errorLogTargets(cfg)); err != nil {
+		errlog.Logf(logs.Emerg, 0, "%v", err)
+		errlog.Open(errorLogTargets(cur))
+		return nil, nil
+	}
+	next, err := start(cfg, errlog, srv)
+	if err != nil {
+		errlog.Logf(logs.Emerg, 0, "%v", err)
+		errlog.Logf(logs.Notice, 0, "the configuration was not reloaded; the running one keeps serving")
+		errlog.Open(errorLogTargets(cur))
+		return nil, nil
+	}
+	return next, cfg
 }
 
 // switchUser applies the "user" directive when the process runs as root;

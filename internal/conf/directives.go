@@ -40,6 +40,9 @@ func init() {
 		{name: "worker_rlimit_nofile", ctx: ctxMain, args: arg1, set: setMainNumber(func(c *Config, v int) { c.WorkerRlimitNofile = v }),
 			syntax: "worker_rlimit_nofile number;",
 			doc:    "Raises the open files limit (RLIMIT_NOFILE) at start so that many connections can be held."},
+		{name: "worker_shutdown_timeout", ctx: ctxMain, args: arg1, set: setWorkerShutdownTimeout,
+			syntax: "worker_shutdown_timeout time;",
+			doc:    "Bounds a graceful shutdown (SIGQUIT, and the old configuration's workers after a reload): connections still open after this time are closed. Without it they may finish however long they take, as in nginx."},
 		{name: "pid", ctx: ctxMain, args: arg1, set: setPID,
 			syntax: "pid file | off;", def: "logs/headroom.pid",
 			doc: "Names the file that stores the master process id, relative to the prefix; off writes none."},
@@ -117,6 +120,18 @@ func setWorkerProcesses(b *builder, n *Node, _ *scope) error {
 		return errAt(n, "\"%s\" directive invalid value", n.Name)
 	}
 	b.cfg.WorkerProcesses = v
+	return nil
+}
+
+func setWorkerShutdownTimeout(b *builder, n *Node, _ *scope) error {
+	if err := b.once(n); err != nil {
+		return err
+	}
+	d, ok := parseTime(n.Args[0], false)
+	if !ok {
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
+	}
+	b.cfg.WorkerShutdownTimeout = d
 	return nil
 }
 

@@ -22,6 +22,9 @@ func Dump(c *Config) string {
 	}
 	d.line(0, "worker_processes %d", c.WorkerProcesses)
 	d.line(0, "worker_rlimit_nofile %d", c.WorkerRlimitNofile)
+	if c.WorkerShutdownTimeout > 0 {
+		d.line(0, "worker_shutdown_timeout %s", dur(c.WorkerShutdownTimeout))
+	}
 	d.line(0, "pid %q", c.PID)
 	d.line(0, "user %q", c.User)
 	d.line(0, "daemon %v", c.Daemon)

@@ -23,6 +23,8 @@ type Config struct {
 	WorkerProcesses int
 	// WorkerRlimitNofile, when non-zero, is the RLIMIT_NOFILE to set at start.
 	WorkerRlimitNofile int
+	// WorkerShutdownTimeout bounds a graceful shutdown; 0 means no bound.
+	WorkerShutdownTimeout time.Duration
 	// PID is the pid file path (absolute); empty when "pid off;".
 	PID string
 	// User is the user (and optional group) to switch to, as written.

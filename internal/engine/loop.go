@@ -115,6 +115,9 @@ type Loop struct {
 	posted  []func()
 	running []func()
 	stop    bool
+	// closed is set by Close: the eventfd is gone, and its number may
+	// already belong to another socket, so nothing may write to it.
+	closed bool
 
 	events []unix.EpollEvent
 
@@ -250,7 +253,14 @@ func (c *Conn) Detach() {
 	if c.Kind == KindFree {
 		return
 	}
-	unix.EpollCtl(c.loop.epfd, unix.EPOLL_CTL_DEL, c.Fd, nil)
+	l := c.loop
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.Fd, nil)
+	for i, p := range l.paused {
+		if p == c {
+			l.paused = append(l.paused[:i], l.paused[i+1:]...)
+			break
+		}
+	}
 	c.release()
 }
 
@@ -343,8 +353,11 @@ func (c *Conn) StopTimer() {
 // iteration. Safe to call from any goroutine.
 func (l *Loop) Post(fn func()) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
 	l.posted = append(l.posted, fn)
-	l.mu.Unlock()
 	l.wake()
 }
 
@@ -356,9 +369,11 @@ func (l *Loop) wake() {
 // Stop asks the loop to return from Run after its current iteration.
 func (l *Loop) Stop() {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.stop = true
-	l.mu.Unlock()
-	l.wake()
+	if !l.closed {
+		l.wake()
+	}
 }
 
 // Run drives the loop until Stop. It locks the goroutine to its OS thread
@@ -457,6 +472,17 @@ func (l *Loop) expireTimers() {
 	}
 }
 
+// Each calls fn for every connection of the given kind, in slot order;
+// fn may close the connection it is given. It is for rare sweeps, such as
+// closing everything at the end of a graceful shutdown.
+func (l *Loop) Each(kind Kind, fn func(*Conn)) {
+	for i := range l.conns {
+		if c := &l.conns[i]; c.Kind == kind {
+			fn(c)
+		}
+	}
+}
+
 // Close releases the loop's epoll and eventfd descriptors. Connections
 // still open are closed.
 func (l *Loop) Close() {
@@ -470,6 +496,9 @@ func (l *Loop) Close() {
 			c.Close()
 		}
 	}
+	l.mu.Lock()
+	l.closed = true
 	unix.Close(l.epfd)
 	unix.Close(l.evfd)
+	l.mu.Unlock()
 }

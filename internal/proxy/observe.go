@@ -114,6 +114,8 @@ func (s *Server) Snapshot() *observe.Snapshot {
 	for k, name := range observe.ClassNames {
 		snap.Responses[name] = classes[k]
 	}
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
 	for _, ln := range s.listeners {
 		ls := observe.ListenerSnapshot{Address: ln.addr, Backlog: ln.backlog}
 		if ls.Backlog <= 0 {

@@ -212,6 +212,10 @@ func (cc *clientConn) respond(status, wire int, ctype string, body, location []b
 // appendConnection adds the Connection header nginx sends: keep-alive
 // when the connection stays open, close otherwise.
 func (cc *clientConn) appendConnection(b []byte) []byte {
+	if cc.w.draining {
+		// A worker shutting down keeps no connection.
+		cc.r.keepAlive = false
+	}
 	if cc.r.keepAlive && cc.w.clientsWaiting() {
 		// Clients wait in the listen backlog because this worker has no
 		// room to accept them: closing after this answer lets them in

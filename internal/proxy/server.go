@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,10 @@ type Options struct {
 	ErrorLog *logs.ErrorLog
 	// Version is headroom's version, shown by the status views.
 	Version string
+	// Inherit is the server being replaced by a reload: its listening
+	// sockets for the same addresses are taken over as they are, so that
+	// no connection waiting in their accept queues is lost.
+	Inherit *Server
 }
 
 // Server runs a configuration on a set of workers.
@@ -68,6 +73,13 @@ type Server struct {
 	upStats map[*conf.Upstream][][]observe.Server
 	started time.Time
 
+	closeOnce sync.Once
+	closed    atomic.Bool
+	// lnMu guards the listeners' sockets against closing while a
+	// snapshot reads their queues.
+	lnMu     sync.Mutex
+	finishMu sync.Mutex
+
 	wg sync.WaitGroup
 }
 
@@ -84,6 +96,12 @@ type listener struct {
 	// large_client_header_buffers, as nginx does before it knows the
 	// server a request is for.
 	limits http1.Limits
+	// inherited marks, per socket, those taken over from the server this
+	// one replaces; keep lists the sockets a successor took over. This
+	// server closes neither kind if it fails to start, and never closes
+	// the second.
+	inherited []bool
+	keep      []int
 }
 
 // New opens the listening sockets and prepares the workers; Run starts
@@ -95,18 +113,26 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, opts: opts, log: opts.ErrorLog, connZones: map[*conf.LimitConnZone]*connZone{}}
 	for _, z := range cfg.HTTP.LimitConnZones {
-		s.connZones[z] = newConnZone(z)
+		s.connZones[z] = opts.Inherit.sameConnZone(z)
+		if s.connZones[z] == nil {
+			s.connZones[z] = newConnZone(z)
+		}
 	}
 	s.reqZones = map[*conf.LimitReqZone]*reqZone{}
 	for _, z := range cfg.HTTP.LimitReqZones {
-		s.reqZones[z] = newReqZone(z)
+		s.reqZones[z] = opts.Inherit.sameReqZone(z)
+		if s.reqZones[z] == nil {
+			s.reqZones[z] = newReqZone(z)
+		}
 	}
 	if err := s.openListeners(); err != nil {
+		s.dropInherited()
 		s.Close()
 		return nil, err
 	}
 	files, err := logs.OpenAccessFiles(accessLogPaths(cfg))
 	if err != nil {
+		s.dropInherited()
 		s.Close()
 		return nil, err
 	}
@@ -124,11 +150,13 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	for i := 0; i < opts.Workers; i++ {
 		w, err := newWorker(s, i)
 		if err != nil {
+			s.dropInherited()
 			s.Close()
 			return nil, err
 		}
 		s.workers = append(s.workers, w)
 	}
+	s.handOver()
 	return s, nil
 }
 
@@ -198,15 +226,102 @@ func (s *Server) openListeners() error {
 		if ln.reuse {
 			n = s.opts.Workers
 		}
+		old := s.opts.Inherit.listenerFor(ln)
 		for i := 0; i < n; i++ {
+			if old != nil && i < len(old.fds) {
+				fd := old.fds[i]
+				// listen() again only changes the accept queue's size.
+				backlog := ln.backlog
+				if backlog <= 0 {
+					backlog = capacity.DefaultBacklog()
+				}
+				unix.Listen(fd, backlog)
+				ln.fds = append(ln.fds, fd)
+				ln.inherited = append(ln.inherited, true)
+				continue
+			}
 			fd, err := listenSocket(ln.addrPort, ln.backlog, ln.reuse)
 			if err != nil {
 				return fmt.Errorf("bind() to %s failed (%s)", ln.addr, logs.SysError(err))
 			}
 			ln.fds = append(ln.fds, fd)
+			ln.inherited = append(ln.inherited, false)
 		}
 	}
 	return nil
+}
+
+// sameConnZone returns the predecessor's limit_conn zone of the same
+// name, key and size, which a reload keeps as nginx keeps a shared memory
+// zone, so that requests in progress across the reload count together.
+func (s *Server) sameConnZone(z *conf.LimitConnZone) *connZone {
+	if s == nil {
+		return nil
+	}
+	for oz, cz := range s.connZones {
+		if oz.Name == z.Name && oz.Size == z.Size && oz.Key.Source == z.Key.Source {
+			return cz
+		}
+	}
+	return nil
+}
+
+// sameReqZone is sameConnZone for limit_req zones; the rate must match
+// too, since the zone's state is measured in it.
+func (s *Server) sameReqZone(z *conf.LimitReqZone) *reqZone {
+	if s == nil {
+		return nil
+	}
+	for oz, rz := range s.reqZones {
+		if oz.Name == z.Name && oz.Size == z.Size && oz.Key.Source == z.Key.Source && oz.RatePerMinute == z.RatePerMinute {
+			return rz
+		}
+	}
+	return nil
+}
+
+// listenerFor returns the listener of s (the server being replaced) that
+// a new listener can take over: same address, same reuseport setting.
+func (s *Server) listenerFor(ln *listener) *listener {
+	if s == nil {
+		return nil
+	}
+	for _, old := range s.listeners {
+		if old.addr == ln.addr && old.reuse == ln.reuse {
+			return old
+		}
+	}
+	return nil
+}
+
+// handOver marks the sockets that s, the successor, took over from its
+// predecessor, so that the predecessor leaves them open when it ends.
+// Sockets of the predecessor beyond those taken over (a reuseport
+// listener with fewer workers now) close with it.
+func (s *Server) handOver() {
+	for _, ln := range s.listeners {
+		if old := s.opts.Inherit.listenerFor(ln); old != nil {
+			for i, inh := range ln.inherited {
+				if inh && i < len(old.fds) {
+					old.keep = append(old.keep, old.fds[i])
+				}
+			}
+		}
+	}
+}
+
+// dropInherited forgets the sockets taken over from the predecessor, which
+// stays their owner when this server fails to start.
+func (s *Server) dropInherited() {
+	for _, ln := range s.listeners {
+		var own []int
+		for i, fd := range ln.fds {
+			if i >= len(ln.inherited) || !ln.inherited[i] {
+				own = append(own, fd)
+			}
+		}
+		ln.fds, ln.inherited = own, nil
+	}
 }
 
 func listenSocket(ap netip.AddrPort, backlog int, reusePort bool) (int, error) {
@@ -282,32 +397,61 @@ func (s *Server) Run() {
 	}
 }
 
-// Stop ends every worker's loop, waits for them, flushes the access logs
-// and closes all sockets.
+// Stop ends every worker's loop at once, waits for them, flushes the
+// access logs and closes all sockets.
 func (s *Server) Stop() {
+	if s.closed.Load() {
+		return
+	}
 	for _, w := range s.workers {
 		w.loop.Stop()
 	}
 	s.wg.Wait()
+	s.finish()
+}
+
+// finish flushes the access logs and closes the server once its workers
+// have ended; a fast stop during a graceful one may call it twice.
+func (s *Server) finish() {
+	s.finishMu.Lock()
+	defer s.finishMu.Unlock()
 	for _, w := range s.workers {
 		w.flushLogs()
 	}
 	s.Close()
 }
 
-// Close releases sockets and files without waiting for workers.
+// Close releases sockets and files without waiting for workers. Only the
+// first call does anything, so that a fast stop during a graceful one is
+// safe.
 func (s *Server) Close() {
+	s.closeOnce.Do(s.close)
+}
+
+func (s *Server) close() {
+	s.closed.Store(true)
 	for _, w := range s.workers {
 		w.loop.Close()
 	}
-	for _, ln := range s.listeners {
-		for _, fd := range ln.fds {
-			unix.Close(fd)
-		}
-		ln.fds = nil
-	}
+	s.closeListeners()
 	if s.access != nil {
 		s.access.Close()
+	}
+}
+
+// closeListeners closes the listening sockets, except those a successor
+// took over. Clients still in their accept queues are refused there,
+// rather than kept waiting for a server that will not accept them.
+func (s *Server) closeListeners() {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	for _, ln := range s.listeners {
+		for _, fd := range ln.fds {
+			if !slices.Contains(ln.keep, fd) {
+				unix.Close(fd)
+			}
+		}
+		ln.fds = nil
 	}
 }
 

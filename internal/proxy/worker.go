@@ -51,8 +51,15 @@ type worker struct {
 	// at most once per round of events (backlogAt).
 	backlogged bool
 	backlogAt  time.Time
-	// listenFds are the listening sockets this worker accepts from.
-	listenFds []int
+	// listenFds are the listening sockets this worker accepts from, and
+	// listenConns their slots.
+	listenFds   []int
+	listenConns []*engine.Conn
+	// draining is set once the worker stops accepting for a graceful
+	// shutdown: answers close their connections and the loop ends when
+	// no client is left (see drain.go).
+	draining      bool
+	drainDeadline time.Time
 	// clientBudget is how many slots clients may hold (see
 	// capacity.ClientBudget).
 	clientBudget int
@@ -87,6 +94,7 @@ func newWorker(s *Server, id int) (*worker, error) {
 		c.OnRead = onAccept
 		c.OnTimer = onAcceptResume
 		w.listenFds = append(w.listenFds, fd)
+		w.listenConns = append(w.listenConns, c)
 	}
 	return w, nil
 }
@@ -144,6 +152,9 @@ func (w *worker) putRequest(r *request) {
 func (w *worker) tick() {
 	w.flushLogs()
 	w.publish()
+	if w.draining {
+		w.drainStep()
+	}
 }
 
 // afterEvents runs after each round of events: queued requests get the
@@ -154,6 +165,9 @@ func (w *worker) afterEvents() {
 	w.serveQueue()
 	if now := w.loop.Now(); now.Sub(w.published) >= publishEvery {
 		w.publish()
+	}
+	if w.draining && w.loop.InUse(engine.KindClient) == 0 {
+		w.drainStep()
 	}
 }
 
