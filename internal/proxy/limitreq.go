@@ -36,18 +36,17 @@ func newReqZone(z *conf.LimitReqZone) *reqZone {
 }
 
 // account applies a request for key at time now (ms). It returns the
-// excess with this request and whether it is within burst; full reports
-// that the zone had no room for a new key.
-func (z *reqZone) account(key string, now int64, burst int) (excess int64, ok, full bool) {
+// excess with this request and whether it is within burst.
+func (z *reqZone) account(key string, now int64, burst int) (excess int64, ok bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	s, known := z.states[key]
 	if !known {
-		if len(z.states) >= z.maxKeys && !z.expire(now) {
-			return 0, false, true
+		if len(z.states) >= z.maxKeys {
+			z.expire(now)
 		}
 		z.states[key] = reqState{last: now}
-		return 0, true, false
+		return 0, true
 	}
 	ms := now - s.last
 	if ms < 0 {
@@ -58,23 +57,33 @@ func (z *reqZone) account(key string, now int64, burst int) (excess int64, ok, f
 		excess = 0
 	}
 	if excess > int64(burst)*1000 {
-		return excess, false, false
+		return excess, false
 	}
 	z.states[key] = reqState{excess: excess, last: now}
-	return excess, true, false
+	return excess, true
 }
 
-// expire drops keys whose excess has drained away, as nginx drops old
-// nodes when its zone is full; it reports whether any room was made.
-func (z *reqZone) expire(now int64) bool {
+// expire makes room in a full zone as nginx does: keys whose excess has
+// drained away are dropped (their state is the same as a new key's), and
+// when there is none, the key used least recently is dropped whatever its
+// state, so that a new client is always accounted — nginx forgets its
+// oldest node in the same case rather than refusing the request.
+func (z *reqZone) expire(now int64) {
+	oldest, oldestAt := "", int64(0)
 	made := false
 	for k, s := range z.states {
 		if s.excess-z.rate*(now-s.last)/1000 <= 0 {
 			delete(z.states, k)
 			made = true
+			continue
+		}
+		if oldest == "" || s.last < oldestAt {
+			oldest, oldestAt = k, s.last
 		}
 	}
-	return made
+	if !made && oldest != "" {
+		delete(z.states, oldest)
+	}
 }
 
 // excessText formats an excess as nginx logs it: "1.500".
@@ -109,10 +118,7 @@ func (cc *clientConn) limitReqs() (delay time.Duration, ok bool) {
 			continue
 		}
 		z := cc.w.srv.reqZones[l.Zone]
-		excess, within, full := z.account(string(key), now, l.Burst)
-		if full {
-			cc.logAt(logs.Alert, "could not allocate node in limit_req zone \""+l.Zone.Name+"\"")
-		}
+		excess, within := z.account(string(key), now, l.Burst)
 		if !within {
 			if lc.LimitReqDryRun {
 				cc.logAt(level, "limiting requests, dry run, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")

@@ -24,10 +24,44 @@ func TestReqZoneLeakyBucket(t *testing.T) {
 		{"long after, it is empty again", 10000, 0, 0, true},
 	}
 	for _, s := range steps {
-		excess, ok, full := z.account("k", s.at, s.burst)
-		if excess != s.excess || ok != s.ok || full {
-			t.Errorf("%s: excess %d ok %v full %v; want %d %v false", s.name, excess, ok, full, s.excess, s.ok)
+		excess, ok := z.account("k", s.at, s.burst)
+		if excess != s.excess || ok != s.ok {
+			t.Errorf("%s: excess %d ok %v; want %d %v", s.name, excess, ok, s.excess, s.ok)
 		}
+	}
+}
+
+// TestReqZoneFull checks what happens when a zone holds as many keys as
+// its size allows: drained keys make room first; when every key still has
+// excess, the one used least recently is forgotten, and the new key is
+// accounted rather than refused.
+func TestReqZoneFull(t *testing.T) {
+	// 256 bytes hold two keys; 1 request a second.
+	z := newReqZone(&conf.LimitReqZone{Name: "small", Size: 256, RatePerMinute: 60})
+	z.account("a", 0, 5)
+	z.account("a", 0, 5) // a: excess 1.000 until 1 s
+	z.account("b", 100, 5)
+	z.account("b", 100, 5) // b: excess 1.000 until 1.1 s
+	if _, ok := z.account("c", 200, 5); !ok {
+		t.Fatal("a new key in a full zone was refused")
+	}
+	z.account("c", 200, 5)
+	z.account("c", 200, 5) // c: excess 2.000, 1.000 still at 1.2 s
+	if _, known := z.states["a"]; known {
+		t.Error("the least recently used key was kept")
+	}
+	if _, known := z.states["b"]; !known {
+		t.Error("a key with excess that was not the oldest was dropped")
+	}
+	// At 1.2 s, b has drained: it makes room for d, and c stays.
+	if _, ok := z.account("d", 1200, 5); !ok {
+		t.Fatal("d refused")
+	}
+	if _, known := z.states["b"]; known {
+		t.Error("a drained key was kept in a full zone")
+	}
+	if _, known := z.states["c"]; !known {
+		t.Error("c was dropped though a drained key could make room")
 	}
 }
 
