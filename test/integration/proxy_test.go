@@ -29,6 +29,8 @@ type proxyConfig struct {
 	main string
 	// workerConnections is events{worker_connections}; default 256.
 	workerConnections int
+	// env is added to the process's environment.
+	env []string
 }
 
 // proxy is a running headroom or nginx process.
@@ -43,6 +45,7 @@ type proxy struct {
 	addr  string
 
 	cmd     *exec.Cmd
+	env     []string
 	done    chan struct{}
 	stopMu  sync.Mutex
 	stopped bool
@@ -132,7 +135,7 @@ func startProxyConfig(t testing.TB, tg *target, pc proxyConfig) *proxy {
 	t.Helper()
 	var lastErr string
 	for attempt := 0; attempt < 3; attempt++ {
-		p := &proxy{t: t, tg: tg, prefix: makePrefix(t)}
+		p := &proxy{t: t, tg: tg, prefix: makePrefix(t), env: pc.env}
 		p.port = freePort(t)
 		p.ports[0] = p.port
 		for i := 1; i <= maxExtraPorts; i++ {
@@ -201,6 +204,9 @@ func (p *proxy) start(ports []int) (retry bool, err error) {
 	defer out.Close()
 	p.cmd = exec.Command(p.tg.bin, proxyArgs(p.tg, p.prefix, p.conf)...)
 	p.cmd.Dir = p.prefix
+	if len(p.env) > 0 {
+		p.cmd.Env = append(os.Environ(), p.env...)
+	}
 	p.cmd.Stdout = out
 	p.cmd.Stderr = out
 	// Own process group, so that a hung nginx master and its workers can
