@@ -43,6 +43,9 @@ type options struct {
 
 const usage = `Usage: headroom [-?hvVtTq] [-s signal] [-p prefix]
              [-e filename] [-c filename] [-g directives]
+       headroom doctor [-c filename] [--json] [--error-log filename] ...
+                (what will run out first, and what to change;
+                 "headroom doctor -h" for its options)
 
 Options:
   -?,-h         : this help
@@ -127,6 +130,9 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "doctor" {
+		return runDoctor(args[1:], os.Stdout, stderr)
+	}
 	o, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "headroom: %v\n", err)

@@ -1,0 +1,341 @@
+package doctor
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"headroom/internal/capacity"
+	"headroom/internal/conf"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden with the reports as they are now")
+
+// debianMachine describes a 2-CPU machine as Debian 12 sets it up: cgroup
+// v2, the kernel's defaults for every sysctl, and the open file limits of
+// a login shell (soft 1024, hard 524288), except that soft is given per
+// test.
+func debianMachine(soft, hard uint64) capacity.FixedHost {
+	return capacity.FixedHost{CPUs: 2, Soft: soft, Hard: hard, Files: map[string]string{
+		"/proc/sys/fs/file-max":                  "9223372036854775807\n",
+		"/proc/sys/fs/file-nr":                   "1568\t0\t9223372036854775807\n",
+		"/proc/sys/fs/nr_open":                   "1048576\n",
+		"/proc/sys/net/core/somaxconn":           "4096\n",
+		"/proc/sys/net/ipv4/tcp_max_syn_backlog": "1024\n",
+		"/proc/sys/net/ipv4/tcp_syncookies":      "1\n",
+		"/proc/sys/net/ipv4/tcp_tw_reuse":        "2\n",
+		"/proc/sys/net/ipv4/ip_local_port_range": "32768\t60999\n",
+		"/proc/self/cgroup":                      "0::/user.slice/user-1000.slice/user@1000.service\n",
+		"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.max": "max\n",
+		"/proc/meminfo":     "MemTotal:        8029852 kB\nMemFree:         6120440 kB\n",
+		"/proc/self/status": "Name:\tcat\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nCapEff:\t0000000000000000\n",
+		"/etc/passwd":       "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\n",
+	}}
+}
+
+// with returns h with files added or replaced, and removed where the
+// content is empty.
+func with(h capacity.FixedHost, files map[string]string) capacity.FixedHost {
+	out := h
+	out.Files = map[string]string{}
+	for k, v := range h.Files {
+		out.Files[k] = v
+	}
+	for k, v := range files {
+		if v == "" {
+			delete(out.Files, k)
+		} else {
+			out.Files[k] = v
+		}
+	}
+	return out
+}
+
+// limitsFile is a /proc/PID/limits file with an open file limit.
+func limitsFile(soft, hard string) string {
+	return "Limit                     Soft Limit           Hard Limit           Units     \n" +
+		"Max cpu time              unlimited            unlimited            seconds   \n" +
+		"Max open files            " + soft + "                 " + hard + "               files     \n"
+}
+
+type doctorCase struct {
+	name string
+	// conf is the file in testdata, loaded under the name file.
+	conf, file string
+	host       capacity.FixedHost
+	opts       Options
+
+	server       string
+	proxied      int
+	idle         int
+	binding      string
+	bindingIdle  string
+	fixedProxied int // capacity after the last fix; 0 to skip
+}
+
+var doctorCases = []doctorCase{
+	{
+		// The seed: nginx with 1024 slots and one listener runs out at
+		// (1024 - 1 - 1) / 2 = 511 proxied requests.
+		name: "seed", conf: "seed.conf", file: "nginx.conf",
+		host:   debianMachine(65536, 524288),
+		server: "nginx", proxied: 511, idle: 1022, binding: limWC, bindingIdle: limWC,
+		fixedProxied: widestPorts,
+	},
+	{
+		// The same under a login shell's soft limit: the descriptors run
+		// out first, at (1024 - 5 - 2 logs - 1 listener - 1 channel) / 2.
+		name: "seed_soft_1024", conf: "seed.conf", file: "nginx.conf",
+		host:   debianMachine(1024, 524288),
+		server: "nginx", proxied: 507, idle: 1015, binding: limSoft, bindingIdle: limSoft,
+	},
+	{
+		// worker_connections 4096 above soft = hard = 1024: nginx warns at
+		// start and fails with EMFILE at 507 proxied requests.
+		name: "fd_limit", conf: "fdlimit.conf", file: "nginx.conf",
+		host:   debianMachine(1024, 1024),
+		server: "nginx", proxied: 507, idle: 1015, binding: limSoft, bindingIdle: limSoft,
+	},
+	{
+		// 33 ephemeral ports: 33 connections to the one upstream address.
+		name: "ports", conf: "seed.conf", file: "nginx.conf",
+		host:   with(debianMachine(65536, 524288), map[string]string{"/proc/sys/net/ipv4/ip_local_port_range": "32768\t32800\n"}),
+		opts:   Options{Want: 500},
+		server: "nginx", proxied: 33, idle: 1022, binding: limPorts, bindingIdle: limWC,
+		fixedProxied: 511,
+	},
+	{
+		// headroom on 4 CPUs derives its slots from the hard limit; the
+		// weighted upstream fills its heavier address's ports first:
+		// 28232 * 4 / 3.
+		name: "headroom_weighted", conf: "headroom.conf", file: "headroom.conf",
+		host:   func() capacity.FixedHost { h := debianMachine(1024, 524288); h.CPUs = 4; return h }(),
+		server: "headroom", proxied: 37642, idle: 262120, binding: limPorts, bindingIdle: limHard,
+	},
+	{
+		// A cgroup of 64 MiB holds (64 MiB - 10.9 MiB for 2 workers) /
+		// 32.2 KiB = 1685 requests; idle connections are bound by the
+		// slots: (524288 - 39) / 2 = 262124 per worker, (262124 - 1) / 2
+		// for clients.
+		name: "cgroup_memory", conf: "headroom.conf", file: "headroom.conf",
+		host: with(debianMachine(1024, 524288), map[string]string{
+			"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.max": "67108864\n"}),
+		opts:   Options{Want: 4000},
+		server: "headroom", proxied: 1685, idle: 262122, binding: limMemoryMax, bindingIdle: limHard,
+		fixedProxied: 4000,
+	},
+	{
+		// 8192 per worker for 4 threads cannot fit in 16384 descriptors:
+		// headroom lowers it to (16384 - 43) / 4 = 4085 and says so;
+		// clients hold (4085 - 2) / 2 of each.
+		name: "headroom_lowered", conf: "lowered.conf", file: "lowered.conf",
+		host:   with(debianMachine(16384, 16384), map[string]string{"/proc/sys/net/netfilter/nf_conntrack_max": "65536\n"}),
+		opts:   Options{Want: 20000},
+		server: "headroom", proxied: 8164, idle: 8164, binding: limHard, bindingIdle: limHard,
+		fixedProxied: 20000,
+	},
+	{
+		// A running nginx: its worker's limit (worker_rlimit_nofile 8192)
+		// binds, read from /proc through the pid file: 8192 - 5 - 2 logs -
+		// 1 channel to the other worker - 1 listener - 1 channel = 8182
+		// descriptors per worker for connections.
+		name: "running_nginx", conf: "running.conf", file: "nginx.conf",
+		host: with(debianMachine(1024, 524288), map[string]string{
+			"/run/nginx.pid":    "4242\n",
+			"/proc/4242/limits": limitsFile("1024", "524288"),
+			"/proc/4242/comm":   "nginx\n",
+			"/proc/4242/cgroup": "0::/system.slice/nginx.service\n",
+			"/sys/fs/cgroup/system.slice/nginx.service/memory.max": "max\n",
+			"/proc/4242/task/4242/children":                        "4243 4244 ",
+			"/proc/4243/limits":                                    limitsFile("8192", "8192"),
+			"/proc/4243/comm":                                      "nginx\n",
+		}),
+		server: "nginx", proxied: 8182, idle: 16364, binding: limWorkerSoft, bindingIdle: limWorkerSoft,
+	},
+	{
+		// Directives headroom does not run make the report nginx's: 2
+		// workers of (768 - 2 listeners - 1) / 2.
+		name: "unsupported", conf: "site.conf", file: "site.conf",
+		host:   debianMachine(1024, 524288),
+		server: "nginx", proxied: 764, idle: 1530, binding: limWC, bindingIdle: limWC,
+	},
+	{
+		// The seed asked for headroom: the same 511, but waiting in the
+		// backlog rather than failing.
+		name: "seed_as_headroom", conf: "seed.conf", file: "nginx.conf",
+		host:   debianMachine(1024, 524288),
+		opts:   Options{Server: "headroom"},
+		server: "headroom", proxied: 511, idle: 511, binding: limWC, bindingIdle: limWC,
+	},
+}
+
+// diagnose loads a case's configuration and reports on it.
+func diagnose(t *testing.T, c doctorCase) *Report {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", c.conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.Load(conf.LoadOptions{File: c.file, Source: src, Prefix: "/srv/proxy", Lenient: true})
+	if err != nil {
+		t.Fatalf("load %s: %v", c.conf, err)
+	}
+	rep, err := Diagnose(cfg, c.host, c.opts)
+	if err != nil {
+		t.Fatalf("Diagnose: %v", err)
+	}
+	return rep
+}
+
+// TestDiagnose checks the figures of each case against the model's rules
+// worked out by hand in the cases' comments.
+func TestDiagnose(t *testing.T) {
+	for _, c := range doctorCases {
+		t.Run(c.name, func(t *testing.T) {
+			rep := diagnose(t, c)
+			got := rep.Capacity
+			if rep.Server != c.server || got.Proxied != c.proxied || got.Idle != c.idle || got.Binding != c.binding || got.BindingIdle != c.bindingIdle {
+				t.Errorf("got %s: %d proxied (%s), %d idle (%s)\nwant %s: %d proxied (%s), %d idle (%s)",
+					rep.Server, got.Proxied, got.Binding, got.Idle, got.BindingIdle,
+					c.server, c.proxied, c.binding, c.idle, c.bindingIdle)
+			}
+			binds := 0
+			for _, l := range rep.Limits {
+				if l.Binds {
+					binds++
+					if l.Name != got.Binding {
+						t.Errorf("limit %q marked binding, want %q", l.Name, got.Binding)
+					}
+				}
+			}
+			if binds != 1 {
+				t.Errorf("%d limits marked binding, want 1", binds)
+			}
+			if c.fixedProxied > 0 {
+				if len(rep.Fixes) == 0 {
+					t.Fatalf("no fixes, want capacity %d after them", c.fixedProxied)
+				}
+				last := rep.Fixes[len(rep.Fixes)-1].After
+				if last.Proxied < c.fixedProxied {
+					t.Errorf("after the fixes %d proxied, want at least %d", last.Proxied, c.fixedProxied)
+				}
+			}
+			prev := got.Proxied
+			for i, f := range rep.Fixes {
+				if f.After.Proxied < prev {
+					t.Errorf("fix %d (%s) lowers capacity from %d to %d", i+1, f.Limit, prev, f.After.Proxied)
+				}
+				prev = f.After.Proxied
+				if len(f.Changes) == 0 || f.Changes[0].Join != "" || f.Changes[0].Line == "" {
+					t.Errorf("fix %d (%s) has no first line to write: %+v", i+1, f.Limit, f.Changes)
+				}
+			}
+		})
+	}
+}
+
+// TestGolden compares each case's text report with testdata/NAME.golden;
+// "go test ./internal/doctor -update" rewrites them.
+func TestGolden(t *testing.T) {
+	for _, c := range doctorCases {
+		t.Run(c.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := diagnose(t, c).WriteText(&b); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", c.name+".golden")
+			if *update {
+				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got := b.String(); got != string(want) {
+				t.Errorf("report differs from %s (run with -update and review the diff):\n%s", path, diffLines(string(want), got))
+			}
+		})
+	}
+}
+
+// diffLines shows the first lines that differ.
+func diffLines(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var out []string
+	for i := 0; i < max(len(w), len(g)) && len(out) < 20; i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			out = append(out, "- "+wl, "+ "+gl)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestJSON checks that the JSON form carries the text's facts under the
+// documented names.
+func TestJSON(t *testing.T) {
+	rep := diagnose(t, doctorCases[0])
+	var b bytes.Buffer
+	if err := rep.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"config", "server", "server_reason", "limits_of", "running", "capacity", "other",
+		"startup_messages", "limits", "want", "want_reason", "fixes", "advice", "notes", "unsupported", "memory_model"} {
+		if _, ok := m[key]; !ok {
+			t.Errorf("JSON lacks %q", key)
+		}
+	}
+	capa := m["capacity"].(map[string]any)
+	if capa["proxied"] != float64(511) || capa["binding"] != "worker_connections" {
+		t.Errorf("capacity = %v, want 511 proxied, binding worker_connections", capa)
+	}
+	lim := m["limits"].([]any)[0].(map[string]any)
+	for _, key := range []string{"name", "value", "source", "proxied", "idle", "binds"} {
+		if _, ok := lim[key]; !ok {
+			t.Errorf("limit lacks %q: %v", key, lim)
+		}
+	}
+}
+
+// TestChooseServer checks the rule that picks the server to report for.
+func TestChooseServer(t *testing.T) {
+	tests := []struct {
+		name, file, asked string
+		unsupported       int
+		want              string
+	}{
+		{"asked", "nginx.conf", "headroom", 3, "headroom"},
+		{"unsupported directives", "site.conf", "", 1, "nginx"},
+		{"named nginx.conf", "/etc/nginx/nginx.conf", "", 0, "nginx"},
+		{"headroom's own", "/srv/proxy.conf", "", 0, "headroom"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &conf.Config{File: tc.file, Unsupported: make([]conf.Unsupported, tc.unsupported)}
+			got, reason, err := chooseServer(cfg, tc.asked)
+			if err != nil || got != tc.want || reason == "" {
+				t.Errorf("chooseServer(%s, %q) = %q, %q, %v; want %q", tc.file, tc.asked, got, reason, err, tc.want)
+			}
+		})
+	}
+	if _, _, err := chooseServer(&conf.Config{}, "apache"); err == nil {
+		t.Error("chooseServer accepted \"apache\"")
+	}
+}

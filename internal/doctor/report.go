@@ -1,0 +1,167 @@
+package doctor
+
+// Report is everything doctor found. Its JSON form ("headroom doctor
+// --json") carries the same facts as the text; the field names are part of
+// the command's interface and only ever gain new fields (docs/doctor.md).
+type Report struct {
+	// Config names the configuration read: its absolute path, or
+	// "(embedded default)".
+	Config string `json:"config"`
+	// Server is the server the report predicts: "nginx" or "headroom".
+	Server string `json:"server"`
+	// ServerReason says why that server was chosen.
+	ServerReason string `json:"server_reason"`
+	// LimitsOf says whose open file limits the figures use: the running
+	// server's, or those a server started from this shell inherits.
+	LimitsOf string `json:"limits_of"`
+	// Running is the running server found through the pid file; nil when
+	// none runs, and RunningNote then says why.
+	Running     *Running `json:"running"`
+	RunningNote string   `json:"running_note,omitempty"`
+
+	// Capacity is what the server holds with this configuration on this
+	// machine, and which limit binds first.
+	Capacity Capacity `json:"capacity"`
+	// Other is what the other server would do with the same configuration
+	// and machine.
+	Other Capacity `json:"other"`
+	// Startup are the messages about capacity the server would log when
+	// it starts, in its own words.
+	Startup []string `json:"startup_messages"`
+	// Limits lists every limit that takes part, in a fixed order.
+	Limits []Limit `json:"limits"`
+	// Want is the number of concurrent proxied requests the fixes aim at,
+	// and WantReason where it comes from.
+	Want       int    `json:"want"`
+	WantReason string `json:"want_reason"`
+	// Fixes raise capacity, in the order that helps most; each one's After
+	// is the capacity with it and every fix before it applied.
+	Fixes []Fix `json:"fixes"`
+	// Remaining says, when the fixes fall short of Want, which limit then
+	// binds and why no line raises it.
+	Remaining string `json:"remaining,omitempty"`
+	// Advice are changes that leave capacity as it is but remove a
+	// problem under load (After is null).
+	Advice []Fix `json:"advice"`
+	// Notes are further findings about the configuration.
+	Notes []string `json:"notes"`
+	// Unsupported lists the directives headroom does not run.
+	Unsupported []Unsupported `json:"unsupported"`
+	// Memory is the per-connection estimate the memory figures use.
+	Memory MemoryModel `json:"memory_model"`
+}
+
+// Capacity is how many connections a server holds at once.
+type Capacity struct {
+	Server string `json:"server"`
+	// Workers is the number of workers (threads for headroom, processes
+	// for nginx) and SlotsPerWorker the connection slots each one has.
+	Workers        int `json:"workers"`
+	SlotsPerWorker int `json:"slots_per_worker"`
+	// Proxied is the most concurrent proxied requests (concurrent requests
+	// when nothing is proxied), in total and per worker.
+	Proxied          int `json:"proxied"`
+	ProxiedPerWorker int `json:"proxied_per_worker"`
+	// Idle is the most idle keep-alive client connections, in total and
+	// per worker.
+	Idle          int `json:"idle"`
+	IdlePerWorker int `json:"idle_per_worker"`
+	// Binding and BindingIdle are the names (as in Limit.Name) of the
+	// limits that set Proxied and Idle.
+	Binding     string `json:"binding"`
+	BindingIdle string `json:"binding_idle"`
+	// Beyond and BeyondIdle say what the server does past those figures.
+	Beyond     string `json:"beyond,omitempty"`
+	BeyondIdle string `json:"beyond_idle,omitempty"`
+	// Proxies is false when no location proxies: Proxied then counts
+	// requests answered by the server itself.
+	Proxies bool `json:"proxies"`
+}
+
+// Limit is one limit that takes part in the figures.
+type Limit struct {
+	// Name identifies the limit: a directive ("worker_connections"), a
+	// sysctl ("net.core.somaxconn"), "RLIMIT_NOFILE soft" and the like.
+	Name string `json:"name"`
+	// Value is the value as written or read ("1024", "32768 60999",
+	// "max", "unset").
+	Value string `json:"value"`
+	// Source is where the value comes from: "nginx.conf:3", a /proc path,
+	// "nginx's default".
+	Source string `json:"source"`
+	// Proxied and Idle are the concurrent proxied requests and idle
+	// keep-alive connections this limit alone allows; null when it does
+	// not bound them.
+	Proxied *int `json:"proxied"`
+	Idle    *int `json:"idle"`
+	// Binds is true for the limit that sets Capacity.Proxied.
+	Binds bool `json:"binds"`
+	// Note explains the figure or the limit's effect.
+	Note string `json:"note,omitempty"`
+}
+
+// Fix is one change, with the lines that make it.
+type Fix struct {
+	// Limit is the Limit.Name the fix raises; From and To its value
+	// before and after.
+	Limit string `json:"limit"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	// Changes are the lines to write. The first one is the change; each
+	// next one has Join "or" (an alternative to the ones before) or "and"
+	// (needed as well).
+	Changes []Change `json:"changes"`
+	// After is the capacity once this fix and those before it are made;
+	// null for advice.
+	After *Capacity `json:"after"`
+	// Why says what the change does.
+	Why string `json:"why,omitempty"`
+}
+
+// Change is one line to write somewhere.
+type Change struct {
+	// Join is "", "or" or "and"; see Fix.Changes.
+	Join string `json:"join"`
+	// Where is the file, with ":LINE" when the line is there already, or
+	// a block to add it to ("events block at nginx.conf:2").
+	Where string `json:"where"`
+	// Line is the exact text; several lines are separated by "\n".
+	Line string `json:"line"`
+	// Note says how to make it take effect, or when it applies.
+	Note string `json:"note,omitempty"`
+}
+
+// Running is the running server found through the pid file.
+type Running struct {
+	PIDFile string `json:"pid_file"`
+	PID     int    `json:"pid"`
+	Name    string `json:"name"`
+	// Soft and Hard are its RLIMIT_NOFILE (-1 for unlimited).
+	Soft int64 `json:"soft"`
+	Hard int64 `json:"hard"`
+	// WorkerPID, WorkerSoft and WorkerHard describe its first child
+	// process (an nginx worker), when it has one.
+	WorkerPID  int   `json:"worker_pid,omitempty"`
+	WorkerSoft int64 `json:"worker_soft,omitempty"`
+	WorkerHard int64 `json:"worker_hard,omitempty"`
+}
+
+// Unsupported is a directive (or parameter) headroom does not run.
+type Unsupported struct {
+	Name   string `json:"name"`
+	Detail string `json:"detail,omitempty"`
+	Where  string `json:"where"`
+}
+
+// MemoryModel is the memory estimate behind the memory figures.
+type MemoryModel struct {
+	// BaseBytes is the server's own memory before connections.
+	BaseBytes int64 `json:"base_bytes"`
+	// IdleBytes is the cost of one idle keep-alive client connection.
+	IdleBytes int64 `json:"idle_bytes"`
+	// RequestBytes is the cost of one proxied request in progress: its
+	// client and upstream connections with their buffers.
+	RequestBytes int64 `json:"request_bytes"`
+	// Source says where the figures come from.
+	Source string `json:"source"`
+}
