@@ -140,6 +140,15 @@ func (cc *clientConn) connectNext() {
 func (cc *clientConn) usePeer(peer *upstream.Peer) {
 	r := cc.r
 	w := cc.w
+	uc := r.group.takeIdle(peer)
+	if uc == nil && w.loop.Free() == 0 && w.reclaimSlots(1) == 0 {
+		// The group's idle connections lead to other servers and no slot
+		// can be taken back: the request waits for one, and the server's
+		// place goes to whoever needs it meanwhile.
+		r.group.Shared.Release(peer.Server)
+		w.enqueue(cc)
+		return
+	}
 	r.tried.Mark(peer)
 	r.tries++
 	r.peer = peer
@@ -148,7 +157,7 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 	r.upStart = w.loop.Now()
 	r.upOutOff = 0
 	r.sent = false
-	if uc := r.group.takeIdle(peer); uc != nil {
+	if uc != nil {
 		uc.cc = cc
 		uc.c.SetKind(engine.KindUpstream)
 		r.up = uc

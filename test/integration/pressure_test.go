@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,5 +154,68 @@ func outOfSlots(t *testing.T, tg *target, delay, wait time.Duration) {
 	t.Logf("%d × 200, %d × 503 with Retry-After, %d answers with Connection: close, peak %d at the upstream", ok.Load(), unavailable.Load(), rotated.Load(), peak.Load())
 	if t.Failed() {
 		p.dumpLogs()
+	}
+}
+
+// TestNoSlotForAnotherServer fills a worker's last slot with idle
+// keep-alive connections to some servers of a group, then sends a request
+// that round-robin gives to a server with no idle connection, with
+// proxy_next_upstream off so that a failed attempt would show as a 502.
+// An idle connection to another server is closed to make room, and every
+// request is answered 200 by the server it was meant for.
+func TestNoSlotForAnotherServer(t *testing.T) {
+	for _, tg := range targets {
+		if !tg.isHeadroom() {
+			continue
+		}
+		t.Run(tg.name, func(t *testing.T) {
+			tg.require(t)
+			var ups []*upstream
+			for _, name := range []string{"a", "b", "c"} {
+				body := name
+				ups = append(ups, newUpstream(t, name, func(c *upConn, r *upRequest) { c.respond(200, body) }))
+			}
+			// 4 slots: the listener, the client, and two upstream
+			// connections. The third server's connection needs a slot
+			// held by an idle connection to the first.
+			p := startProxyConfig(t, tg, proxyConfig{workerConnections: 4, http: fmt.Sprintf(`
+    upstream three { server %s; server %s; server %s; keepalive 8; }
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / {
+            proxy_pass http://three;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream off;
+        }
+    }`, ups[0].addr, ups[1].addr, ups[2].addr)})
+			conn, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			br := bufio.NewReader(conn)
+			var got []string
+			for i := 0; i < 6; i++ {
+				fmt.Fprintf(conn, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+				conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("request %d: %d %q", i, resp.StatusCode, b)
+				}
+				got = append(got, string(b))
+			}
+			if want := []string{"a", "b", "c", "a", "b", "c"}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("servers answered %v, want %v", got, want)
+			}
+			if strings.Contains(p.readLog("error.log"), "no free connection slot") {
+				t.Errorf("an attempt failed for lack of a slot:\n%s", p.readLog("error.log"))
+			}
+		})
 	}
 }
