@@ -75,6 +75,11 @@ func (s *Server) Snapshot() *observe.Snapshot {
 		TimeMs:        now.UnixMilli(),
 		UptimeSeconds: now.Sub(s.started).Seconds(),
 		Responses:     map[string]uint64{},
+		// Empty lists are [] in the JSON, not null, for simpler readers.
+		Workers:   []observe.WorkerSnapshot{},
+		Listeners: []observe.ListenerSnapshot{},
+		Zones:     []observe.ZoneSnapshot{},
+		Upstreams: []observe.UpstreamSnapshot{},
 	}
 	var classes [len(observe.ClassNames)]uint64
 	c := &snap.Connections

@@ -514,7 +514,9 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 	b = append(b, ", request: \""...)
 	b = append(b, r.line...)
 	b = append(b, '"')
-	if r.lc != nil && r.lc.ProxyPass != nil {
+	// Like nginx, only a request that has reached its upstream (not one
+	// stopped by limit_conn or limit_req before) names it.
+	if r.group != nil && r.lc != nil && r.lc.ProxyPass != nil {
 		b = append(b, ", upstream: \"http://"...)
 		if r.peer != nil {
 			b = append(b, r.peer.Conf.Addr...)

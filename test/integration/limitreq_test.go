@@ -75,5 +75,12 @@ func TestLimitReq(t *testing.T) {
 				t.Errorf("error log lacks %q", want)
 			}
 		}
+		// The request was stopped before it reached its upstream, so the
+		// line names none, as nginx's does.
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, "limiting requests") && strings.Contains(line, "upstream:") {
+				t.Errorf("a limited request's line names an upstream: %s", line)
+			}
+		}
 	})
 }
