@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Replay the seed scenario, nginx's "[alert] 1024 worker_connections are not
-# enough while connecting to upstream", against headroom, nginx and HAProxy,
-# and check each against the scenario's acceptance line:
+# enough while connecting to upstream", against headroom, nginx, HAProxy and
+# Caddy, and check each against the scenario's acceptance line:
 #
 #   1. seed replay: worker_processes 1, worker_connections 1024 (HAProxy:
-#      maxconn 512), 2000 keep-alive clients for 5 s, an upstream that
-#      answers after 200 ms. Pass: no socket error, every answer 200 or 503
-#      with Retry-After, at least 12,800 x 200, p99 of the 200s <= 1.5 s.
+#      maxconn 512; Caddy, which has no such setting, under "ulimit -n 1024",
+#      as the seed measured it), 2000 keep-alive clients for 5 s, an upstream
+#      that answers after 200 ms. Pass: no socket error, every answer 200 or
+#      503 with Retry-After, at least 12,800 x 200, p99 of the 200s <= 1.5 s.
 #   2. automatic budget: the same without worker_connections (headroom
 #      derives it from the open-file limit; nginx uses its default of 512;
-#      HAProxy derives maxconn from the limit). Pass: at least 45,000 x 200,
-#      no socket error and no answer other than 200.
+#      HAProxy derives maxconn from the limit; Caddy has only the open-file
+#      limit). Pass: at least 45,000 x 200, no socket error and no answer
+#      other than 200.
 #   3. starved of descriptors: scenario 2 with the proxy started under
 #      "ulimit -n 256". Pass: the proxy is still running afterwards, uses
 #      under 10% of a core during 2 s without clients after the load (no
@@ -18,11 +20,18 @@
 #      request sent right after the load gets 200 within 1 s.
 #
 # The proxy runs on core 0; the upstream (bench/slowupstream) and wrk on
-# core 1. wrk runs "-t2 -c2000 -d5s --timeout 10s --latency" with a Lua
-# script that counts the answers by status, checks Retry-After on each 503
-# and times each 200 through a header the upstream echoes, so that the
-# percentiles shown are those of the 200s; it also counts the requests
-# still unanswered when the run stops, which wrk's own figures leave out.
+# core 1. Every proxy gets one core's worth: one worker process (nginx,
+# headroom), one thread (HAProxy, nbthread 1), GOMAXPROCS=1 (Caddy, a Go
+# program). Caddy is configured by a Caddyfile in the temporary directory:
+# only 127.0.0.1, no admin endpoint, no automatic HTTPS, keep-alive to the
+# upstream, its log and its data and config directories (HOME,
+# XDG_DATA_HOME, XDG_CONFIG_HOME) in the temporary directory.
+#
+# wrk runs "-t2 -c2000 -d5s --timeout 10s --latency" with a Lua script that
+# counts the answers by status, checks Retry-After on each 503 and times
+# each 200 through a header the upstream echoes, so that the percentiles
+# shown are those of the 200s; it also counts the requests still unanswered
+# when the run stops, which wrk's own figures leave out.
 # For every run it also reads the proxy's CPU time, the listen backlog and
 # how many connections wait in it, and the proxy's error log.
 #
@@ -43,7 +52,7 @@ REPO_DIR=$(dirname "$BENCH_DIR")
 BIN_DIR=$BENCH_DIR/.bin
 
 REPS=${SEED_REPS:-1}
-PROXIES=${SEED_PROXIES:-headroom,nginx,haproxy}
+PROXIES=${SEED_PROXIES:-headroom,nginx,haproxy,caddy}
 SCENARIOS=${SEED_SCENARIOS:-1,2,3}
 PORT=${SEED_PORT:-18180}
 HEADROOM_BIN=${SEED_HEADROOM_BIN:-}
@@ -56,6 +65,7 @@ THREADS=2
 WRK_TIMEOUT=10
 DELAY=200ms
 STARVED_NOFILE=256
+CADDY_SEED_NOFILE=1024 # Caddy's stand-in for worker_connections 1024 in scenario 1
 CLIENT_NOFILE=19000
 
 usage() {
@@ -63,12 +73,14 @@ usage() {
 Usage: bench/seed.sh [options]
 
 Replays the seed scenario (2000 keep-alive clients, one worker, an upstream
-that answers after 200 ms) against headroom, nginx and HAProxy and prints one
-table per scenario with PASS/FAIL against its acceptance line.
+that answers after 200 ms) against headroom, nginx, HAProxy and Caddy and
+prints one table per scenario with PASS/FAIL against its acceptance line.
+Each proxy runs on core 0 with one core's worth: one worker, HAProxy one
+thread, Caddy GOMAXPROCS=1.
 
 Options (each also settable by the environment variable shown):
-  -p, --proxies LIST    comma list of headroom,nginx,haproxy
-                                                     (SEED_PROXIES, all three)
+  -p, --proxies LIST    comma list of headroom,nginx,haproxy,caddy
+                                                     (SEED_PROXIES, all four)
   -s, --scenarios LIST  comma list of 1,2,3          (SEED_SCENARIOS, 1,2,3)
   -r, --reps N          runs of each scenario and proxy, one row each
                                                      (SEED_REPS, 1)
@@ -81,20 +93,21 @@ Options (each also settable by the environment variable shown):
 
 Scenarios:
   1  seed replay: worker_processes 1; worker_connections 1024 (HAProxy:
-     maxconn 512). PASS: zero socket errors, only 200 and 503 with
-     Retry-After, >= 12,800 x 200, p99 of the 200s <= 1.5 s.
+     maxconn 512; Caddy, which has no such setting: "ulimit -n 1024").
+     PASS: zero socket errors, only 200 and 503 with Retry-After,
+     >= 12,800 x 200, p99 of the 200s <= 1.5 s.
   2  automatic budget: no worker_connections (nginx: its default 512;
      headroom: derived from the open-file limit; HAProxy: maxconn derived
-     from the limit). PASS: >= 45,000 x 200, zero socket errors, no answer
-     other than 200.
+     from the limit; Caddy: the open-file limit alone). PASS: >= 45,000 x
+     200, zero socket errors, no answer other than 200.
   3  starved of descriptors: scenario 2 under "ulimit -n 256" (soft and
      hard) for the proxy. PASS: still running, under 10% of a core during
      2 s without clients after the load, only 200 and 503 with Retry-After,
      and a request right after the load answered 200 within 1 s.
 
-Needs wrk (with LuaJIT, as Debian's), taskset, curl and Go; nginx and HAProxy
-are measured when installed and skipped with a message otherwise (Debian:
-apt-get install wrk nginx haproxy curl).
+Needs wrk (with LuaJIT, as Debian's), taskset, curl and Go; nginx, HAProxy
+and Caddy are measured when installed and skipped with a message otherwise
+(Debian: apt-get install wrk nginx haproxy caddy curl).
 EOF
 }
 
@@ -124,7 +137,7 @@ parse_args() {
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	IFS=, read -r -a SCENARIO_LIST <<<"$SCENARIOS"
 	for p in "${PROXY_LIST[@]}"; do
-		case $p in headroom | nginx | haproxy) ;; *) die "unknown proxy: $p" ;; esac
+		case $p in headroom | nginx | haproxy | caddy) ;; *) die "unknown proxy: $p" ;; esac
 	done
 	for s in "${SCENARIO_LIST[@]}"; do
 		case $s in 1 | 2 | 3) ;; *) die "unknown scenario: $s (1, 2 or 3)" ;; esac
@@ -202,6 +215,14 @@ build() {
 				VERSION[haproxy]=$({ haproxy -v 2>/dev/null || true; } | awk 'NR == 1 {print "HAProxy " $3}')
 			else
 				SKIP[haproxy]="not installed (Debian: apt-get install haproxy)"
+			fi
+			;;
+		caddy)
+			if command -v caddy >/dev/null; then
+				# Debian's prints "2.6.2", upstream's "v2.6.2 h1:...".
+				VERSION[caddy]=$({ caddy version 2>/dev/null || true; } | awk 'NR == 1 {v = $1; sub(/^v/, "", v); print "Caddy " v}')
+			else
+				SKIP[caddy]="not installed (Debian: apt-get install caddy)"
 			fi
 			;;
 		esac
@@ -286,6 +307,39 @@ frontend fe
 
 backend be
     server up 127.0.0.1:$UPSTREAM_PORT
+EOF
+}
+
+# caddy_conf SCENARIO DIR: Caddy doing the same job. Caddy has no
+# worker_connections or maxconn; its limit in scenario 1 is the open-file
+# limit it is started under. Only 127.0.0.1 (bind), no admin endpoint, no
+# automatic HTTPS, plain HTTP on the proxy port; the upstream connections
+# are kept alive (Caddy's own defaults, written out: 2 min idle, up to 32
+# idle per upstream). The log goes to DIR/logs/error.log, as JSON.
+caddy_conf() {
+	local dir=$2
+	cat <<EOF
+{
+	admin off
+	auto_https off
+	grace_period 1s
+	storage file_system $dir/caddy-data
+	log {
+		output file $dir/logs/error.log
+		format json
+		level INFO
+	}
+}
+
+http://127.0.0.1:$PROXY_PORT {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$UPSTREAM_PORT {
+		transport http {
+			keepalive 2m
+			keepalive_idle_conns_per_host 32
+		}
+	}
+}
 EOF
 }
 
@@ -480,6 +534,7 @@ PROXY_PID=""
 start_proxy() {
 	local name=$1 scen=$2 dir=$3 nofile i rc msg
 	nofile=$HARD_NOFILE
+	[ "$scen" = 1 ] && [ "$name" = caddy ] && nofile=$CADDY_SEED_NOFILE
 	[ "$scen" = 3 ] && nofile=$STARVED_NOFILE
 	mkdir -p "$dir/logs"
 	case $name in
@@ -502,6 +557,16 @@ start_proxy() {
 		(
 			ulimit -n "$nofile"
 			exec taskset -c 0 haproxy -db -f "$dir/haproxy.cfg"
+		) >"$dir/stdout.log" 2>&1 &
+		;;
+	caddy)
+		caddy_conf "$scen" "$dir" >"$dir/Caddyfile"
+		mkdir -p "$dir/caddy-home"
+		(
+			ulimit -n "$nofile"
+			exec env GOMAXPROCS=1 HOME="$dir/caddy-home" XDG_DATA_HOME="$dir/caddy-home/data" \
+				XDG_CONFIG_HOME="$dir/caddy-home/config" \
+				taskset -c 0 caddy run --config "$dir/Caddyfile" --adapter caddyfile
 		) >"$dir/stdout.log" 2>&1 &
 		;;
 	esac
@@ -538,10 +603,22 @@ stop_proxy() {
 # log_summary DIR: the proxy's log lines at warn level and above, grouped by
 # their text with the time, process and connection numbers removed and the
 # other numbers ignored; the most frequent 4 kinds, each with its count and
-# its first line.
+# its first line. Caddy's JSON lines are read as "[level] logger: msg
+# (status N): error" first, leaving out the two warnings that only restate
+# its configuration (admin endpoint and automatic HTTPS disabled).
 log_summary() {
 	local dir=$1
 	{ cat "$dir/logs/error.log" "$dir/stdout.log" 2>/dev/null || true; } |
+		awk '/^\{"level":"/ {
+			l = $0; sub(/^\{"level":"/, "", l); sub(/".*/, "", l)
+			g = ""; if (match($0, /"logger":"[^"]*"/)) g = substr($0, RSTART + 10, RLENGTH - 11) ": "
+			m = ""; if (match($0, /"msg":"([^"\\]|\\.)*"/)) m = substr($0, RSTART + 7, RLENGTH - 8)
+			s = ""; if (match($0, /"status":[0-9]+/)) s = " (status " substr($0, RSTART + 9, RLENGTH - 9) ")"
+			e = ""; if (match($0, /"error":"([^"\\]|\\.)*"/)) e = ": " substr($0, RSTART + 9, RLENGTH - 10)
+			if (m == "admin endpoint disabled" || m ~ /^automatic HTTPS is completely disabled/) next
+			print "[" l "] " g m s e
+			next
+		} {print}' |
 		{ grep -E '\[(warn|error|crit|alert|emerg)\]|^\[(WARNING|ALERT)\]|[Tt]oo many open files' || true; } |
 		sed -E 's/^[0-9]{4}\/[0-9]{2}\/[0-9]{2} [0-9:]{8} //; s/^(\[[a-z]+\]) [0-9]+#[0-9]+: (\*[0-9]+ )?/\1 /;
 			s/^\[(WARNING|ALERT)\] +\([0-9]+\) : /[\1] /; s/,? client: 127\.0\.0\.1, .*$//' |
@@ -792,8 +869,8 @@ row() {
 
 scenario_title() {
 	case $1 in
-	1) echo "Scenario 1, seed replay: worker_processes 1; worker_connections 1024 (HAProxy: maxconn 512)" ;;
-	2) echo "Scenario 2, automatic budget: no worker_connections (nginx: default 512; headroom: derived from the open-file limit; HAProxy: maxconn derived)" ;;
+	1) echo "Scenario 1, seed replay: worker_processes 1; worker_connections 1024 (HAProxy: maxconn 512; Caddy: ulimit -n $CADDY_SEED_NOFILE)" ;;
+	2) echo "Scenario 2, automatic budget: no worker_connections (nginx: default 512; headroom: derived from the open-file limit; HAProxy: maxconn derived; Caddy: the open-file limit alone)" ;;
 	3) echo "Scenario 3, starved of descriptors: scenario 2 with the proxy under ulimit -n $STARVED_NOFILE" ;;
 	esac
 }
@@ -832,7 +909,7 @@ tables() {
 report() {
 	local versions="" k cpu_model p
 	cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-	for k in headroom nginx haproxy wrk; do
+	for k in headroom nginx haproxy caddy wrk; do
 		if [ -n "${VERSION[$k]:-}" ] && [ -z "${SKIP[$k]:-}" ]; then
 			versions+="${versions:+, }${VERSION[$k]}"
 		fi
