@@ -115,8 +115,9 @@ type Loop struct {
 	posted  []func()
 	running []func()
 	stop    bool
-	// closed is set by Close: the eventfd is gone, and its number may
-	// already belong to another socket, so nothing may write to it.
+	// closed is set when Run ends and by Close: no more work is taken,
+	// and once Close has run the eventfd is gone (its number may already
+	// belong to another socket), so nothing may write to it.
 	closed bool
 
 	events []unix.EpollEvent
@@ -350,15 +351,17 @@ func (c *Conn) StopTimer() {
 }
 
 // Post hands fn to the loop; it runs on the loop's thread at the next
-// iteration. Safe to call from any goroutine.
-func (l *Loop) Post(fn func()) {
+// iteration, or as the loop ends. Safe to call from any goroutine. It
+// reports false, and fn will not run, when the loop has already ended.
+func (l *Loop) Post(fn func()) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return
+		return false
 	}
 	l.posted = append(l.posted, fn)
 	l.wake()
+	return true
 }
 
 func (l *Loop) wake() {
@@ -442,6 +445,17 @@ func (l *Loop) Run() {
 			}
 		}
 		if l.runPosted() {
+			// Work posted from now on is refused (Post reports false);
+			// what was posted before runs here, so that nothing handed
+			// to the loop is lost.
+			l.mu.Lock()
+			l.closed = true
+			rest := l.posted
+			l.posted = nil
+			l.mu.Unlock()
+			for _, fn := range rest {
+				fn()
+			}
 			return
 		}
 	}

@@ -174,3 +174,38 @@ func TestPausedListenerResumesWhenSlotsFree(t *testing.T) {
 		t.Fatal("listener still paused with 2 free slots")
 	}
 }
+
+// TestPostAcrossTheEnd checks that work posted to a loop is never lost
+// without notice: what was posted before the loop ended runs (even in
+// its last iteration), and Post reports false once it has ended.
+func TestPostAcrossTheEnd(t *testing.T) {
+	l := newLoop(t, 4)
+	ran := make(chan int, 2)
+	done := make(chan struct{})
+	go func() {
+		l.Run()
+		close(done)
+	}()
+	if !l.Post(func() { ran <- 1 }) {
+		t.Fatal("Post refused while the loop runs")
+	}
+	l.Post(func() {
+		// Posted from the loop itself as it stops: still runs.
+		l.Stop()
+		l.Post(func() { ran <- 2 })
+	})
+	<-done
+	for want := 1; want <= 2; want++ {
+		select {
+		case got := <-ran:
+			if got != want {
+				t.Errorf("ran %d, want %d", got, want)
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("posted work %d did not run", want)
+		}
+	}
+	if l.Post(func() { t.Error("ran after the loop ended") }) {
+		t.Error("Post accepted work after the loop ended")
+	}
+}

@@ -36,10 +36,12 @@ func (s *Server) Drain(timeout time.Duration, stopListening bool) <-chan struct{
 	var begun sync.WaitGroup
 	for _, w := range s.workers {
 		begun.Add(1)
-		w.loop.Post(func() {
+		if !w.loop.Post(func() {
 			w.beginDrain(deadline)
 			begun.Done()
-		})
+		}) {
+			begun.Done()
+		}
 	}
 	go func() {
 		if stopListening {

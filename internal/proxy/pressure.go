@@ -180,7 +180,11 @@ func (cc *clientConn) waitForServer() {
 		cc.waitSeq = seq
 		waiter := &upstream.Waiter{}
 		waiter.Wake = func(server int) {
-			w.loop.Post(func() { w.resumeWaiter(cc, seq, g, server) })
+			if !w.loop.Post(func() { w.resumeWaiter(cc, seq, g, server) }) {
+				// The waiter's worker has ended (after a reload): the
+				// place goes on to the next waiter or back to the server.
+				g.Shared.Release(server)
+			}
 		}
 		if g.Shared.Enqueue(waiter) {
 			// A place may have freed between the pick and the queueing,

@@ -125,6 +125,12 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 			s.reqZones[z] = newReqZone(z)
 		}
 	}
+	s.sharedState = map[*conf.Upstream]*upstream.Shared{}
+	for _, u := range cfg.HTTP.Upstreams {
+		if sh := opts.Inherit.sameShared(u); sh != nil {
+			s.sharedState[u] = sh
+		}
+	}
 	if err := s.openListeners(); err != nil {
 		s.dropInherited()
 		s.Close()
@@ -275,6 +281,34 @@ func (s *Server) sameReqZone(z *conf.LimitReqZone) *reqZone {
 	for oz, rz := range s.reqZones {
 		if oz.Name == z.Name && oz.Size == z.Size && oz.Key.Source == z.Key.Source && oz.RatePerMinute == z.RatePerMinute {
 			return rz
+		}
+	}
+	return nil
+}
+
+// sameShared returns the predecessor's shared state of an upstream with
+// the same name, servers (address, max_conns) and queue, so that across a
+// reload max_conns counts the old workers' connections with the new ones'
+// and waiting requests keep their order.
+func (s *Server) sameShared(u *conf.Upstream) *upstream.Shared {
+	if s == nil {
+		return nil
+	}
+	s.sharedMu.Lock()
+	defer s.sharedMu.Unlock()
+	for ou, sh := range s.sharedState {
+		if ou.Name != u.Name || ou.Queue != u.Queue || ou.QueueTimeout != u.QueueTimeout || len(ou.Servers) != len(u.Servers) {
+			continue
+		}
+		same := true
+		for i, sv := range u.Servers {
+			if o := ou.Servers[i]; o.Addr != sv.Addr || o.MaxConns != sv.MaxConns {
+				same = false
+				break
+			}
+		}
+		if same {
+			return sh
 		}
 	}
 	return nil

@@ -208,3 +208,69 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	})
 }
+
+// TestReloadKeepsMaxConns reloads while a server is at its max_conns with
+// requests in progress under the old configuration: the new workers count
+// those connections too (the upstream's shared state is kept when the
+// group is unchanged), so the server never sees more than max_conns, and
+// the requests that wait are all served.
+func TestReloadKeepsMaxConns(t *testing.T) {
+	for _, tg := range targets {
+		if !tg.isHeadroom() {
+			continue
+		}
+		t.Run(tg.name, func(t *testing.T) {
+			tg.require(t)
+			var inFlight, peak, seen atomic.Int32
+			up := newUpstream(t, "limited", func(c *upConn, r *upRequest) {
+				n := inFlight.Add(1)
+				seen.Add(1)
+				for {
+					p := peak.Load()
+					if n <= p || peak.CompareAndSwap(p, n) {
+						break
+					}
+				}
+				c.sleep(600 * time.Millisecond)
+				inFlight.Add(-1)
+				c.respond(200, "ok")
+			})
+			p := startProxy(t, tg, fmt.Sprintf(`
+    upstream limited { server %s max_conns=2; queue 10 timeout=5s; }
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { proxy_pass http://limited; }
+    }`, up.addr))
+			var wg sync.WaitGroup
+			fire := func(n int) {
+				for i := 0; i < n; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if st, _, _ := get(t, p.url("/")); st != 200 {
+							t.Errorf("status %d, want 200", st)
+						}
+					}()
+				}
+			}
+			fire(2)
+			deadline := time.Now().Add(3 * time.Second)
+			for seen.Load() < 2 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			p.cmd.Process.Signal(syscall.SIGHUP)
+			deadline = time.Now().Add(3 * time.Second)
+			for !strings.Contains(p.readLog("error.log"), "configuration reloaded") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			fire(2)
+			wg.Wait()
+			if pk := peak.Load(); pk > 2 {
+				t.Errorf("%d requests at the server at once across the reload, max_conns=2", pk)
+			}
+			if n := seen.Load(); n != 4 {
+				t.Errorf("the server saw %d requests, want 4", n)
+			}
+		})
+	}
+}
