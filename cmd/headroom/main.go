@@ -422,18 +422,7 @@ func start(cfg *conf.Config, errlog *logs.ErrorLog, prev *proxy.Server) (*proxy.
 	if err != nil {
 		return nil, fmt.Errorf("getrlimit(RLIMIT_NOFILE) failed (%v)", err)
 	}
-	listeners := 0
-	if cfg.HTTP != nil {
-		seen := map[string]bool{}
-		for _, s := range cfg.HTTP.Servers {
-			for _, l := range s.Listens {
-				if !seen[l.Addr] {
-					seen[l.Addr] = true
-					listeners++
-				}
-			}
-		}
-	}
+	listeners := len(cfg.Listeners())
 	in := capacity.Input{NofileSoft: soft, NofileHard: hard, WorkerRlimitNofile: cfg.WorkerRlimitNofile,
 		Workers: workers, WorkerConnections: cfg.Events.WorkerConnections, Listeners: listeners, LogFiles: len(cfg.ErrorLogs) + 2}
 	plan := capacity.Compute(in)

@@ -134,6 +134,26 @@ type LimitConn struct {
 	Max  int
 }
 
+// Listeners returns the configuration's listening addresses, each once,
+// in the order first written: what the runtime opens one socket for (per
+// worker with reuseport) and what the capacity model counts.
+func (c *Config) Listeners() []Listen {
+	if c.HTTP == nil {
+		return nil
+	}
+	var out []Listen
+	seen := map[string]bool{}
+	for _, s := range c.HTTP.Servers {
+		for _, l := range s.Listens {
+			if !seen[l.Addr] {
+				seen[l.Addr] = true
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
 // Listen is one listen directive.
 type Listen struct {
 	// Addr is "host:port" with the host resolved to an IP literal, e.g.

@@ -133,15 +133,11 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 			logs[e.Path] = true
 		}
 	}
+	for _, l := range cfg.Listeners() {
+		p.listens = append(p.listens, listenInfo{addr: l.Addr, backlog: l.Backlog, where: place{l.File, l.Line}})
+	}
 	if cfg.HTTP != nil {
-		seen := map[string]bool{}
 		for _, s := range cfg.HTTP.Servers {
-			for _, l := range s.Listens {
-				if !seen[l.Addr] {
-					seen[l.Addr] = true
-					p.listens = append(p.listens, listenInfo{addr: l.Addr, backlog: l.Backlog, where: place{l.File, l.Line}})
-				}
-			}
 			addAccessLogs(logs, s.Loc)
 			ups := map[*conf.Upstream]bool{}
 			collect(s.Locations, func(l *conf.Location) {
