@@ -27,7 +27,7 @@ REPS=${BENCH_REPS:-3}
 PROXIES=${BENCH_PROXIES:-headroom,nginx,haproxy}
 CONNS=${BENCH_CONNS:-64,1000}
 WORKERS=${BENCH_WORKERS:-1,2}
-IDLE=${BENCH_IDLE:-10000}
+IDLE=${BENCH_IDLE:-9000}
 PORT=${BENCH_PORT:-18080}
 KEEPALIVE=${BENCH_KEEPALIVE:-64}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
@@ -55,7 +55,7 @@ Options (each also settable by the environment variable shown):
   -c, --conns LIST      wrk connection counts              (BENCH_CONNS, 64,1000)
   -W, --workers LIST    worker counts, 1 and/or 2          (BENCH_WORKERS, 1,2)
   -i, --idle N          idle keep-alive connections for the memory figure;
-                        0 skips it                         (BENCH_IDLE, 10000)
+                        0 skips it                         (BENCH_IDLE, 9000)
       --port N          upstream port; the proxy uses N+1  (BENCH_PORT, 18080)
       --keepalive N     nginx/headroom "keepalive N" in the upstream block
                                                            (BENCH_KEEPALIVE, 64)
@@ -183,7 +183,13 @@ check_machine() {
 	if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt 20000 ]; then
 		PROXY_NOFILE=$((NOFILE - 500))
 	fi
-	PROXY_MAXCONN=$((IDLE + 2000))
+	# headroom lets clients hold half its slots (the other half is kept
+	# for their upstream connections), so it needs twice the idle
+	# connections in slots; nginx and HAProxy take any slot for them.
+	# headroom lowers the figure to what PROXY_NOFILE allows, with a
+	# warning, which still holds IDLE clients as long as IDLE stays below
+	# about PROXY_NOFILE / 2 (hence the default of 9000).
+	PROXY_MAXCONN=$((2 * IDLE + 2000))
 	[ "$PROXY_MAXCONN" -ge 3000 ] || PROXY_MAXCONN=3000
 
 	for c in "$UPSTREAM_PORT" "$PROXY_PORT"; do

@@ -68,8 +68,6 @@ func (cc *clientConn) setState(s clientState) {
 // connection's requests and, through the worker's free list, across
 // connections.
 type clientConn struct {
-	// queuedAt is when the request entered a queue (slot or upstream).
-	queuedAt time.Time
 	w        *worker
 	c        *engine.Conn
 	ln       *listener
@@ -143,6 +141,10 @@ type request struct {
 	continued bool
 	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
 	retryAfter bool
+	// queuedAt is when the request entered a queue (slot or upstream);
+	// kept here, not on the connection, so that an idle connection does
+	// not carry it.
+	queuedAt time.Time
 	// noStore adds "Cache-Control: no-store" to a generated response
 	// (the status views, whose figures change every moment).
 	noStore bool

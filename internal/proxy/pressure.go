@@ -112,7 +112,7 @@ func (w *worker) enqueue(cc *clientConn) {
 	cc.setState(stQueued)
 	w.waiting = append(w.waiting, cc)
 	w.stats.Queued.Inc()
-	cc.queuedAt = w.loop.Now()
+	cc.r.queuedAt = w.loop.Now()
 	cc.c.SetTimer(cc.r.lc.ProxyConnectTimeout)
 	w.warnf(logs.Warn, "worker %d out of connection slots: %s", w.id, w.slotReport())
 }
@@ -145,7 +145,7 @@ func (w *worker) serveQueue() {
 		w.waiting = w.waiting[:len(w.waiting)-1]
 		cc.c.StopTimer()
 		cc.setState(stProxy)
-		w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.queuedAt))
+		w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.r.queuedAt))
 		cc.connectNext()
 	}
 }
@@ -156,7 +156,7 @@ func (cc *clientConn) queueTimedOut() {
 	w := cc.w
 	w.dequeueRemove(cc)
 	w.stats.Rejected.Inc()
-	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.queuedAt))
+	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.r.queuedAt))
 	w.warnf(logs.Warn, "worker %d out of connection slots, request waited %v: %s", w.id, cc.r.lc.ProxyConnectTimeout, w.slotReport())
 	cc.r.retryAfter = true
 	cc.r.keepAlive = false
@@ -197,7 +197,7 @@ func (cc *clientConn) waitForServer() {
 			cc.setState(stUpQueued)
 			cc.c.SetTimer(u.QueueTimeout)
 			w.stats.Queued.Inc()
-			cc.queuedAt = w.loop.Now()
+			cc.r.queuedAt = w.loop.Now()
 			w.warnf(logs.Warn, "upstream \"%s\": every server at max_conns, %d requests queued", u.Name, g.Shared.Queued())
 			return
 		}
@@ -221,7 +221,7 @@ func (w *worker) resumeWaiter(cc *clientConn, seq uint64, g *upGroup, server int
 	cc.r.waiter = nil
 	cc.c.StopTimer()
 	cc.setState(stProxy)
-	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.queuedAt))
+	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.r.queuedAt))
 	cc.usePeer(g.Peer(server))
 }
 
@@ -241,7 +241,7 @@ func (cc *clientConn) serverQueueTimedOut() {
 	cc.leaveServerQueue()
 	cc.setState(stProxy)
 	w.stats.Rejected.Inc()
-	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.queuedAt))
+	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.r.queuedAt))
 	w.warnf(logs.Warn, "upstream \"%s\": request waited %v in the queue for a server below max_conns", cc.r.group.Conf.Name, cc.r.group.Conf.QueueTimeout)
 	cc.upLogAppend("", 503)
 	cc.r.retryAfter = true
