@@ -157,6 +157,11 @@ func startProxyConfig(t testing.TB, tg *target, pc proxyConfig) *proxy {
 		if err == nil {
 			t.Cleanup(func() {
 				p.stop()
+				// A binary built with -race (HEADROOM_BIN) reports data
+				// races on its stderr; any such report fails the test.
+				if strings.Contains(p.readLog("stderr.log"), "WARNING: DATA RACE") {
+					t.Errorf("%s reported a data race", tg.name)
+				}
 				if t.Failed() {
 					p.dumpLogs()
 				}
