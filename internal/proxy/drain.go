@@ -43,12 +43,25 @@ func (s *Server) Drain(timeout time.Duration, stopListening bool) <-chan struct{
 			begun.Done()
 		}
 	}
+	var timer *time.Timer
+	if timeout > 0 {
+		// Each worker looks at its deadline once a second; this makes it
+		// look when the time is up.
+		timer = time.AfterFunc(timeout, func() {
+			for _, w := range s.workers {
+				w.loop.Post(w.drainStep)
+			}
+		})
+	}
 	go func() {
 		if stopListening {
 			begun.Wait()
 			s.closeListeners()
 		}
 		s.wg.Wait()
+		if timer != nil {
+			timer.Stop()
+		}
 		s.finish()
 		close(done)
 	}()

@@ -274,3 +274,50 @@ func TestReloadKeepsMaxConns(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerShutdownTimeout checks that worker_shutdown_timeout bounds a
+// graceful shutdown: a request still in progress when it runs out is cut
+// and the process exits, well before the slow upstream would answer.
+func TestWorkerShutdownTimeout(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "stuck", func(c *upConn, r *upRequest) {
+			c.sleep(4 * time.Second)
+			c.respond(200, "late")
+		})
+		p := startProxyConfig(t, tg, proxyConfig{main: "worker_shutdown_timeout 500ms;", http: fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { proxy_pass http://%s; }
+    }`, up.addr)})
+		got := make(chan error, 1)
+		go func() {
+			resp, err := httpClient().Get(p.url("/stuck"))
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil {
+					err = fmt.Errorf("answered %d", resp.StatusCode)
+				}
+			}
+			got <- err
+		}()
+		deadline := time.Now().Add(3 * time.Second)
+		for len(up.requests()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		start := time.Now()
+		p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("still running 3 s after SIGQUIT with worker_shutdown_timeout 500ms")
+		}
+		took := time.Since(start)
+		if took < 400*time.Millisecond {
+			t.Errorf("exited %v after SIGQUIT, before worker_shutdown_timeout", took)
+		}
+		if err := <-got; err == nil {
+			t.Errorf("the request in progress was answered; it should have been cut")
+		}
+	})
+}
