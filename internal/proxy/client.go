@@ -68,11 +68,11 @@ func (cc *clientConn) setState(s clientState) {
 // connection's requests and, through the worker's free list, across
 // connections.
 type clientConn struct {
-	w        *worker
-	c        *engine.Conn
-	ln       *listener
-	remote   netip.AddrPort
-	id       uint64
+	w      *worker
+	c      *engine.Conn
+	ln     *listener
+	remote netip.AddrPort
+	id     uint64
 	// requests counts requests on this connection ($connection_requests).
 	requests int
 	state    clientState
