@@ -15,8 +15,9 @@ import (
 
 // TestDaemonAndSignals runs the binary as nginx is usually run, with
 // "daemon on" (the default): the command returns once the server listens,
-// the pid file names the running process, "-s stop" through that pid file
-// ends it, and the pid file is removed. Both targets.
+// the pid file names the running process, "-s reload" through that pid
+// file reloads a changed configuration in the same process, "-s stop" ends it,
+// and the pid file is removed. Both targets.
 func TestDaemonAndSignals(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		prefix := makePrefix(t)
@@ -70,6 +71,28 @@ http {
 		resp.Body.Close()
 		if string(body) != "daemon\n" {
 			t.Errorf("body %q", body)
+		}
+		// "-s reload" through the pid file: the changed configuration
+		// answers soon after, from the same process.
+		if err := os.WriteFile(conf, []byte(strings.Replace(cfg, `"daemon\n"`, `"reloaded\n"`, 1)), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, code := runCLI(t, tg, args("-s", "reload")...); code != 0 {
+			t.Fatalf("-s reload: exit %d: %s", code, stderr)
+		}
+		reloaded := false
+		for deadline := time.Now().Add(5 * time.Second); !reloaded && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				reloaded = string(b) == "reloaded\n"
+			}
+		}
+		if !reloaded {
+			t.Errorf("the changed configuration does not answer 5 s after -s reload")
+		}
+		if b, _ := os.ReadFile(pid); strings.TrimSpace(string(b)) != strconv.Itoa(n) {
+			t.Errorf("pid file after reload says %q, want %d", b, n)
 		}
 		if _, stderr, code := runCLI(t, tg, args("-s", "stop")...); code != 0 {
 			t.Fatalf("-s stop: exit %d: %s", code, stderr)
