@@ -380,12 +380,35 @@ func serve(o *options, cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer
 		case syscall.SIGQUIT:
 			errlog.Logf(logs.Notice, 0, "signal %d (SIGQUIT) received, shutting down", sig)
 			notify("STOPPING=1")
-			<-srv.Drain(cfg.WorkerShutdownTimeout, true)
-			for _, d := range draining {
-				<-d.done
+			done := srv.Drain(cfg.WorkerShutdownTimeout, true)
+			all := make(chan struct{})
+			go func() {
+				<-done
+				for _, d := range draining {
+					<-d.done
+				}
+				close(all)
+			}()
+			// As with nginx, SIGTERM or SIGINT during a graceful shutdown
+			// turns it into a fast one.
+			for {
+				select {
+				case <-all:
+					errlog.Logf(logs.Notice, 0, "exit")
+					return 0
+				case sig := <-sigs:
+					if sig != syscall.SIGTERM && sig != syscall.SIGINT {
+						continue
+					}
+					errlog.Logf(logs.Notice, 0, "signal %d received during the graceful shutdown, exiting at once", sig)
+					for _, d := range draining {
+						d.srv.Stop()
+					}
+					srv.Stop()
+					errlog.Logf(logs.Notice, 0, "exit")
+					return 0
+				}
 			}
-			errlog.Logf(logs.Notice, 0, "exit")
-			return 0
 		default:
 			name := map[os.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[sig]
 			errlog.Logf(logs.Notice, 0, "signal %d (%s) received, exiting", sig, name)

@@ -91,6 +91,9 @@ func (w *worker) beginDrain(deadline time.Time) {
 // left; it runs at the start of a drain, after each round of events with
 // no client left, and once a second.
 func (w *worker) drainStep() {
+	if w.drained {
+		return
+	}
 	now := w.loop.Now()
 	if !w.drainDeadline.IsZero() && !now.Before(w.drainDeadline) {
 		w.closeAll()
@@ -101,6 +104,7 @@ func (w *worker) drainStep() {
 	for w.closeIdleUpstream() {
 	}
 	if w.loop.InUse(engine.KindClient) == 0 && w.loop.InUse(engine.KindUpstream) == 0 {
+		w.drained = true
 		w.srv.log.Logf(logs.Notice, w.id, "exiting")
 		w.loop.Stop()
 	}

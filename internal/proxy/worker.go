@@ -59,6 +59,7 @@ type worker struct {
 	// shutdown: answers close their connections and the loop ends when
 	// no client is left (see drain.go).
 	draining      bool
+	drained       bool
 	drainDeadline time.Time
 	// clientBudget is how many slots clients may hold (see
 	// capacity.ClientBudget).

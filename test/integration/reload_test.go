@@ -321,3 +321,41 @@ func TestWorkerShutdownTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestQuitThenTerminate checks that SIGTERM during a graceful shutdown
+// turns it into a fast one, as with nginx: the process exits at once
+// instead of waiting for the request in progress.
+func TestQuitThenTerminate(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "stuck", func(c *upConn, r *upRequest) {
+			c.sleep(4 * time.Second)
+			c.respond(200, "late")
+		})
+		p := startProxy(t, tg, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { proxy_pass http://%s; }
+    }`, up.addr))
+		go func() {
+			if resp, err := httpClient().Get(p.url("/stuck")); err == nil {
+				io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+		}()
+		deadline := time.Now().Add(3 * time.Second)
+		for len(up.requests()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		p.cmd.Process.Signal(syscall.SIGQUIT)
+		time.Sleep(300 * time.Millisecond)
+		if p.exited() {
+			t.Fatal("exited on SIGQUIT with a request in progress")
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Second):
+			t.Errorf("still running 2 s after SIGTERM during a graceful shutdown")
+		}
+	})
+}
