@@ -44,6 +44,9 @@ const (
 	stUpQueued
 	// stDelayed: limit_req holds the request back for a while.
 	stDelayed
+	// stRetry: the request found no descriptor or local port for its
+	// upstream connection and tries again shortly.
+	stRetry
 	// stClosed: the connection was closed; callers up the stack that
 	// still hold it must stop.
 	stClosed
@@ -141,6 +144,9 @@ type request struct {
 	continued bool
 	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
 	retryAfter bool
+	// resourceWaitFrom is when the request first found no descriptor or
+	// local port for its upstream connection.
+	resourceWaitFrom time.Time
 	// queuedAt is when the request entered a queue (slot or upstream);
 	// kept here, not on the connection, so that an idle connection does
 	// not carry it.
@@ -257,7 +263,7 @@ func onClientRead(c *engine.Conn) {
 		cc.linger()
 	case stDiscard:
 		cc.discardBody()
-	case stQueued, stUpQueued, stDelayed:
+	case stQueued, stUpQueued, stDelayed, stRetry:
 		if c.EOF {
 			// The client gave up while its request waited.
 			cc.r.status = 499
@@ -297,6 +303,8 @@ func onClientTimer(c *engine.Conn) {
 		cc.serverQueueTimedOut()
 	case stDelayed:
 		cc.serve()
+	case stRetry:
+		cc.retryResources()
 	case stHead:
 		// nginx answers 408 to a slow head but does not send it; it
 		// closes and logs 408.

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"headroom/internal/engine"
 	"headroom/internal/logs"
 	"headroom/internal/upstream"
@@ -246,4 +248,58 @@ func (cc *clientConn) serverQueueTimedOut() {
 	cc.upLogAppend("", 503)
 	cc.r.retryAfter = true
 	cc.respondError(503)
+}
+
+// resourceRetry is how often a request that found no descriptor or no
+// local port for its upstream connection tries again.
+const resourceRetry = 100 * time.Millisecond
+
+// outOfResources reports whether a failure to open an upstream connection
+// means the process or the machine ran out of something that frees up
+// with time (descriptors, ephemeral ports), not that the server failed.
+func outOfResources(err error) bool {
+	switch err {
+	case unix.EMFILE, unix.ENFILE, unix.EADDRNOTAVAIL, unix.ENOBUFS, unix.ENOMEM:
+		return true
+	}
+	return false
+}
+
+// waitForResources holds a request whose upstream connection could not
+// be opened for lack of a descriptor or a local port: it tries again
+// every resourceRetry until proxy_connect_timeout has passed since its
+// first try, and is then answered 503 with Retry-After. nginx answers
+// 502 at once in both cases.
+func (cc *clientConn) waitForResources(err error) {
+	w := cc.w
+	r := cc.r
+	now := w.loop.Now()
+	if err == unix.EADDRNOTAVAIL {
+		w.warnf(logs.Alert, "connect() failed (%s) while connecting to upstream \"%s\": no local port is free for another connection to it; the request waits. Widen net.ipv4.ip_local_port_range, or keep upstream connections alive (keepalive in the upstream block)",
+			logs.SysError(err), r.group.Conf.Name)
+	} else {
+		w.warnf(logs.Alert, "socket() failed (%s) while connecting to upstream; the request waits for a descriptor. The open file limit is %d for %d workers of %d slots: raise it (LimitNOFILE=, ulimit -n or worker_rlimit_nofile) or lower worker_connections",
+			logs.SysError(err), w.srv.opts.Nofile, len(w.srv.workers), w.loop.Slots())
+	}
+	if r.resourceWaitFrom.IsZero() {
+		r.resourceWaitFrom = now
+		r.queuedAt = now
+		w.stats.Queued.Inc()
+	}
+	if now.Sub(r.resourceWaitFrom) >= r.lc.ProxyConnectTimeout {
+		w.stats.Rejected.Inc()
+		w.stats.QueueWait.Observe(now.Sub(r.queuedAt))
+		cc.upLogAppend("", 503)
+		r.retryAfter = true
+		cc.respondError(503)
+		return
+	}
+	cc.setState(stRetry)
+	cc.c.SetTimer(resourceRetry)
+}
+
+// retryResources tries a waiting request's upstream connection again.
+func (cc *clientConn) retryResources() {
+	cc.setState(stProxy)
+	cc.connectNext()
 }

@@ -35,6 +35,9 @@ type Options struct {
 	// AllowedSlots is the largest worker_connections the open file limit
 	// allows, quoted in capacity messages.
 	AllowedSlots int
+	// Nofile is the open file limit the plan was made for, quoted in
+	// capacity messages.
+	Nofile int
 	// ErrorLog receives the server's messages.
 	ErrorLog *logs.ErrorLog
 	// Version is headroom's version, shown by the status views.

@@ -149,15 +149,8 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 		w.enqueue(cc)
 		return
 	}
-	r.tried.Mark(peer)
-	r.tries++
-	r.peer = peer
-	peer.Active++
-	r.group.stats[peer.Server].Requests.Inc()
-	r.upStart = w.loop.Now()
-	r.upOutOff = 0
-	r.sent = false
 	if uc != nil {
+		cc.beginAttempt(peer)
 		uc.cc = cc
 		uc.c.SetKind(engine.KindUpstream)
 		r.up = uc
@@ -166,6 +159,14 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 		return
 	}
 	uc, err := w.dial(r.group, peer)
+	if err != nil && outOfResources(err) {
+		// No descriptor or no local port: nothing was sent, so the
+		// request waits and tries again rather than failing.
+		r.group.Shared.Release(peer.Server)
+		cc.waitForResources(err)
+		return
+	}
+	cc.beginAttempt(peer)
 	if err != nil {
 		if err == engine.ErrNoSlot {
 			w.warnf(logs.Alert, "%d worker_connections are not enough while connecting to upstream", w.loop.Slots())
@@ -177,11 +178,26 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 	uc.cc = cc
 	r.up = uc
 	if !uc.connecting {
-		r.upConnect = w.loop.Now().Sub(r.upStart)
+		r.upConnect = 0
 		cc.sendRequest()
 		return
 	}
 	uc.c.SetTimer(r.lc.ProxyConnectTimeout)
+}
+
+// beginAttempt records that the request goes to peer: for retries
+// (proxy_next_upstream), the server's count of requests in progress and
+// its figures, and $upstream_* timing.
+func (cc *clientConn) beginAttempt(peer *upstream.Peer) {
+	r := cc.r
+	r.tried.Mark(peer)
+	r.tries++
+	r.peer = peer
+	peer.Active++
+	r.group.stats[peer.Server].Requests.Inc()
+	r.upStart = cc.w.loop.Now()
+	r.upOutOff = 0
+	r.sent = false
 }
 
 // releasePeer ends a request's use of a server: its place goes to the

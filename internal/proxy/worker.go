@@ -255,7 +255,8 @@ func onAccept(lc *engine.Conn) {
 			switch err {
 			case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED:
 			case unix.EMFILE, unix.ENFILE:
-				w.warnf(logs.Alert, "accept4() failed (%s), accept paused for 500ms", logs.SysError(err))
+				w.warnf(logs.Alert, "accept4() failed (%s), accept paused for 500ms: the open file limit %d does not hold %d workers of %d slots and the rest of the process; raise it (LimitNOFILE=, ulimit -n or worker_rlimit_nofile) or lower worker_connections",
+					logs.SysError(err), w.srv.opts.Nofile, len(w.srv.workers), w.loop.Slots())
 				w.stats.AcceptPaused.Inc()
 				lc.PauseAccept(2)
 				lc.SetTimer(500 * time.Millisecond)

@@ -6,11 +6,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestOutOfSlots runs headroom with far fewer connection slots than
@@ -215,6 +219,106 @@ func TestNoSlotForAnotherServer(t *testing.T) {
 			}
 			if strings.Contains(p.readLog("error.log"), "no free connection slot") {
 				t.Errorf("an attempt failed for lack of a slot:\n%s", p.readLog("error.log"))
+			}
+		})
+	}
+}
+
+// TestOutOfDescriptors lowers headroom's open file limit under it (as an
+// operator's prlimit, or descriptors taken by something else, would) so
+// that the socket for an upstream connection cannot be opened: the
+// request waits instead of failing with 502, is served once a descriptor
+// is free again, and is answered 503 with Retry-After only when none
+// frees within proxy_connect_timeout.
+func TestOutOfDescriptors(t *testing.T) {
+	for _, tg := range targets {
+		if !tg.isHeadroom() {
+			continue
+		}
+		t.Run(tg.name, func(t *testing.T) {
+			tg.require(t)
+			up := newUpstream(t, "fds", func(c *upConn, r *upRequest) { c.respond(200, "ok") })
+			p := startProxyConfig(t, tg, proxyConfig{workerConnections: 64, http: fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        proxy_connect_timeout 1s;
+        location / { proxy_pass http://%s; }
+    }`, up.addr)})
+			pid := p.cmd.Process.Pid
+			var old unix.Rlimit
+			if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
+				t.Skipf("prlimit not permitted here: %v", err)
+			}
+			conn, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			br := bufio.NewReader(conn)
+			// Wait until the connection is accepted, then leave no
+			// descriptor free.
+			time.Sleep(100 * time.Millisecond)
+			entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The limit bounds descriptor numbers: the lowest free number
+			// is the one the next socket would get.
+			open := map[int]bool{}
+			for _, e := range entries {
+				n, _ := strconv.Atoi(e.Name())
+				open[n] = true
+			}
+			free := 0
+			for open[free] {
+				free++
+			}
+			lowered := unix.Rlimit{Cur: uint64(free), Max: old.Max}
+			if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lowered, nil); err != nil {
+				t.Skipf("prlimit not permitted here: %v", err)
+			}
+			restore := func() { unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil) }
+			defer restore()
+
+			read := func() (*http.Response, error) {
+				conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				resp, err := http.ReadResponse(br, nil)
+				if err == nil {
+					io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				return resp, err
+			}
+			// First: no descriptor for 300 ms, then one frees.
+			fmt.Fprintf(conn, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+			time.Sleep(300 * time.Millisecond)
+			if len(up.requests()) != 0 {
+				t.Fatalf("the upstream got the request although no descriptor was free")
+			}
+			restore()
+			resp, err := read()
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("after a descriptor freed: %v %v, want 200", resp, err)
+			}
+			// Then: none frees within proxy_connect_timeout.
+			if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lowered, nil); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			fmt.Fprintf(conn, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err = read()
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("got %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+			if took := time.Since(start); took < 900*time.Millisecond {
+				t.Errorf("answered after %v, before proxy_connect_timeout", took)
+			}
+			restore()
+			if log := p.readLog("error.log"); !strings.Contains(log, "the request waits for a descriptor") {
+				t.Errorf("the error log does not say what ran out:\n%s", log)
 			}
 		})
 	}
