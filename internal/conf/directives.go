@@ -81,6 +81,7 @@ func init() {
 	directiveList = append(directiveList, limitConnDirectives()...)
 	directiveList = append(directiveList, limitReqDirectives()...)
 	directiveList = append(directiveList, observeDirectives()...)
+	directiveList = append(directiveList, accessDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

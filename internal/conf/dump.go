@@ -121,6 +121,21 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.Handler != HandlerNone {
 		d.line(depth, "handler %s", c.Handler)
 	}
+	if len(c.Access) > 0 {
+		var rules []string
+		for _, a := range c.Access {
+			what := "allow "
+			if a.Deny {
+				what = "deny "
+			}
+			if a.All {
+				rules = append(rules, what+"all")
+			} else {
+				rules = append(rules, what+a.Prefix.String())
+			}
+		}
+		d.line(depth, "access %s", strings.Join(rules, ", "))
+	}
 	var hs []string
 	for _, h := range c.ProxySetHeaders {
 		hs = append(hs, h.Name+":"+tmpl(h.Value))

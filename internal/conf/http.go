@@ -70,6 +70,8 @@ type rawLoc struct {
 	proxyNextUpstreamTries *int
 	ret                    *Return
 	handler                Handler
+	access                 []AccessRule
+	accessSet              bool
 	addHeaders             []AddHeader
 	keepaliveTimeout       *time.Duration
 	keepaliveHeader        *time.Duration

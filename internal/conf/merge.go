@@ -91,6 +91,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 		SendTimeout:            pick(r.sendTimeout, p.SendTimeout),
 		AccessLogs:             p.AccessLogs,
 		LimitConns:             p.LimitConns,
+		Access:                 p.Access,
 		LimitConnStatus:        pick(r.limitConnStatus, p.LimitConnStatus),
 		LimitConnLogLevel:      pick(r.limitConnLogLevel, p.LimitConnLogLevel),
 		LimitConnDryRun:        pick(r.limitConnDryRun, p.LimitConnDryRun),
@@ -110,6 +111,9 @@ func merge(r *rawLoc, parent *merged) *merged {
 	}
 	if r.limitConnResolved != nil {
 		c.LimitConns = r.limitConnResolved
+	}
+	if r.accessSet {
+		c.Access = r.access
 	}
 	if r.limitReqResolved != nil {
 		c.LimitReqs = r.limitReqResolved

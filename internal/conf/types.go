@@ -266,6 +266,9 @@ type LocConf struct {
 	// locations; when several are written the first one wins, since the
 	// others can never run.
 	Return *Return
+	// Access are the allow and deny rules, in order; inherited only by
+	// levels with none of their own.
+	Access []AccessRule
 	// Handler is set when the location answers with one of headroom's
 	// views of itself (stub_status, metrics, status_page); like Return it
 	// is not inherited.

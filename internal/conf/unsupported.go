@@ -9,7 +9,7 @@ import "strings"
 // unavailable here; in lenient mode it is recorded instead.
 var nginxDirectives = setOf(`
 accept_mutex_delay aio aio_write absolute_redirect add_before_body add_after_body
-add_trailer addition_types alias allow ancient_browser ancient_browser_value api
+add_trailer addition_types alias ancient_browser ancient_browser_value api
 auth_basic auth_basic_user_file auth_delay auth_http auth_http_header auth_http_pass_client_cert
 auth_http_timeout auth_jwt auth_jwt_claim_set auth_jwt_header_set auth_jwt_key_file
 auth_jwt_key_request auth_jwt_leeway auth_jwt_require auth_jwt_type auth_request auth_request_set
@@ -17,7 +17,7 @@ autoindex autoindex_exact_size autoindex_format autoindex_localtime
 break charset charset_map charset_types chunked_transfer_encoding
 client_body_buffer_size client_body_in_file_only client_body_in_single_buffer client_body_temp_path
 client_header_buffer_size connection_pool_size create_full_put_path
-dav_access dav_methods debug_connection debug_points default_type deny directio directio_alignment
+dav_access dav_methods debug_connection debug_points default_type directio directio_alignment
 disable_symlinks empty_gif env error_page etag expires f4f f4f_buffer_size
 fastcgi_bind fastcgi_buffer_size fastcgi_buffering fastcgi_buffers fastcgi_busy_buffers_size
 fastcgi_cache fastcgi_cache_background_update fastcgi_cache_bypass fastcgi_cache_key

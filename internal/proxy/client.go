@@ -534,6 +534,25 @@ func (cc *clientConn) startRequest() {
 	cc.serve()
 }
 
+// accessAllowed applies the location's allow and deny rules, in nginx's
+// access phase (after limit_req and limit_conn): the first rule that
+// matches the client decides; a denied request is answered 403.
+func (cc *clientConn) accessAllowed() bool {
+	addr := cc.remote.Addr()
+	for _, rule := range cc.r.lc.Access {
+		if !rule.Matches(addr) {
+			continue
+		}
+		if rule.Deny {
+			cc.logError("access forbidden by rule")
+			cc.respondError(403)
+			return false
+		}
+		return true
+	}
+	return true
+}
+
 // serve runs a routed request past limit_conn to its handler: 404 without
 // one, else the upstream.
 func (cc *clientConn) serve() {
@@ -541,6 +560,9 @@ func (cc *clientConn) serve() {
 	h := &r.head
 	lc := r.lc
 	if !cc.limitConns() {
+		return
+	}
+	if !cc.accessAllowed() {
 		return
 	}
 	if lc.Handler != conf.HandlerNone {
