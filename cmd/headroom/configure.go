@@ -13,7 +13,6 @@ var withoutModules = []string{
 	"--without-http_gzip_module",
 	"--without-http_ssi_module",
 	"--without-http_userid_module",
-	"--without-http_access_module",
 	"--without-http_auth_basic_module",
 	"--without-http_mirror_module",
 	"--without-http_autoindex_module",
@@ -36,6 +35,12 @@ var withoutModules = []string{
 	"--without-http-cache",
 }
 
+// withModules are the optional nginx modules (off unless configure is
+// told otherwise) whose directives headroom provides.
+var withModules = []string{
+	"--with-http_stub_status_module",
+}
+
 func configureArguments() string {
-	return "--prefix=. --conf-path=(embedded default) " + strings.Join(withoutModules, " ")
+	return "--prefix=. --conf-path=(embedded default) " + strings.Join(withModules, " ") + " " + strings.Join(withoutModules, " ")
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"headroom/internal/conf"
 )
 
 // The error texts are nginx's (nginx prefixes them with "nginx: ").
@@ -118,6 +120,7 @@ func TestRun(t *testing.T) {
 			wantFirst: versionLine,
 			wantLineWith: [][2]string{
 				{"configure arguments: ", " --without-http_gzip_module"},
+				{"configure arguments: ", " --with-http_stub_status_module"},
 			},
 		},
 		{
@@ -228,5 +231,37 @@ func TestRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfigureArgumentsMatchDirectives checks that "-V" does not claim a
+// module is missing while headroom runs its directives: tools decide what
+// a server can do from that line.
+func TestConfigureArgumentsMatchDirectives(t *testing.T) {
+	// A directive of each module that "--without-…" could name.
+	moduleDirective := map[string]string{
+		"--without-http_access_module":             "allow",
+		"--without-http_limit_conn_module":         "limit_conn",
+		"--without-http_limit_req_module":          "limit_req",
+		"--without-http_proxy_module":              "proxy_pass",
+		"--without-http_upstream_keepalive_module": "keepalive",
+		"--without-http_gzip_module":               "gzip",
+		"--without-http_map_module":                "map",
+	}
+	supported := map[string]bool{}
+	for _, d := range conf.Directives() {
+		supported[d.Name] = true
+	}
+	without := map[string]bool{}
+	for _, opt := range withoutModules {
+		without[opt] = true
+	}
+	for opt, d := range moduleDirective {
+		if supported[d] && without[opt] {
+			t.Errorf("-V says %s, but headroom runs %q", opt, d)
+		}
+		if !supported[d] && !without[opt] {
+			t.Errorf("-V does not say %s, but headroom does not run %q", opt, d)
+		}
 	}
 }
