@@ -324,6 +324,11 @@ func (s *scanner) report() *Report {
 		g.MaxExcess = float64(a.excess) / 1000
 		g.Title = title(&g)
 		g.Cause, g.Fix = explain(&g, rep.Headroom)
+		if rep.Headroom && (g.Kind == KindSocketFiles || g.Kind == KindEphemeralPorts) {
+			// headroom holds such a request and tries again instead of
+			// failing it.
+			g.Impact = Slowed
+		}
 		rep.Groups = append(rep.Groups, g)
 	}
 	crossReference(rep.Groups)

@@ -241,7 +241,8 @@ func explainKind(g *Group, headroom bool) (cause, fix string) {
 			"file limit allows: each proxied request holds two (client and upstream), plus any file it serves " +
 			"or buffers to disk. "
 		if headroom {
-			cause += "The request went to the next server or was answered 502."
+			cause += "Nothing of the request had been sent, so it waited and tried again every 100 ms; it was " +
+				"answered 503 with Retry-After only if no descriptor freed within proxy_connect_timeout."
 		} else {
 			cause += "The request was answered 500."
 		}
@@ -306,7 +307,13 @@ func explainKind(g *Group, headroom bool) (cause, fix string) {
 			"connection from this host to one backend address needs its own local port from " +
 			"net.ipv4.ip_local_port_range (about 28 thousand by default), and each closed connection keeps its " +
 			"port in TIME_WAIT for 60 seconds, so a new connection per request runs out at a few hundred " +
-			"requests per second. The request went to the next server or was answered 502."
+			"requests per second. "
+		if headroom {
+			cause += "Nothing of the request had been sent, so it waited and tried again every 100 ms; it was " +
+				"answered 503 with Retry-After only if no port freed within proxy_connect_timeout."
+		} else {
+			cause += "The request went to the next server or was answered 502."
+		}
 		fix = "Keep upstream connections open instead of opening one per request: keepalive 32; in the " +
 			"upstream block, with proxy_http_version 1.1; and proxy_set_header Connection \"\"; in the " +
 			"location. Also widen net.ipv4.ip_local_port_range (for example 1024 65535), set " +
