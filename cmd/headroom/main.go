@@ -365,10 +365,11 @@ func serve(o *options, cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer
 				srv.Run()
 				done := old.Drain(cfg.WorkerShutdownTimeout, false)
 				draining = append(draining, oldServer{old, done})
-				go func() {
+				go func(next *proxy.Server) {
 					<-done
+					next.PredecessorDone()
 					errlog.Logf(logs.Notice, 0, "workers of the previous configuration exited")
-				}()
+				}(srv)
 			}
 			notify("READY=1")
 		case syscall.SIGUSR1:

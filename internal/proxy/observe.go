@@ -64,6 +64,100 @@ func wantsJSON(query []byte) bool {
 	return false
 }
 
+// processStart is when the process started: uptime is the process's, as
+// a reload starts new workers but not a new server.
+var processStart = time.Now()
+
+// carried are the server-wide figures that outlive a reload, as nginx's
+// stub_status counters live in shared memory across its reloads: the
+// counters of the servers this one replaced are added to its own, and the
+// connections of one still draining count as open.
+type carried struct {
+	conns     observe.Connections
+	responses [len(observe.ClassNames)]uint64
+	pressure  observe.Pressure
+	queueWait observe.HistogramSnapshot
+}
+
+func (c *carried) add(o *carried) {
+	c.conns.Active += o.conns.Active
+	c.conns.Reading += o.conns.Reading
+	c.conns.Waiting += o.conns.Waiting
+	c.conns.Accepted += o.conns.Accepted
+	c.conns.Handled += o.conns.Handled
+	c.conns.Requests += o.conns.Requests
+	for k := range c.responses {
+		c.responses[k] += o.responses[k]
+	}
+	p, q := &c.pressure, &o.pressure
+	p.AcceptPaused += q.AcceptPaused
+	p.IdleClientsClosed += q.IdleClientsClosed
+	p.IdleUpstreamsClosed += q.IdleUpstreamsClosed
+	p.Rotated += q.Rotated
+	p.Queued += q.Queued
+	p.Rejected += q.Rejected
+	for i := range c.queueWait.Buckets {
+		c.queueWait.Buckets[i] += o.queueWait.Buckets[i]
+	}
+	c.queueWait.Count += o.queueWait.Count
+	c.queueWait.Sum += o.queueWait.Sum
+}
+
+// totals sums the server's own workers, the counters inherited from the
+// servers it replaced (base), and the predecessor still draining, if any.
+func (s *Server) totals() carried {
+	var t carried
+	for i := range s.workers {
+		st := &s.stats[i]
+		idle := st.ClientIdle.Load()
+		t.conns.Active += st.ClientActive.Load() + idle
+		t.conns.Waiting += idle
+		t.conns.Reading += st.Reading.Load()
+		t.conns.Accepted += st.Accepted.Load()
+		t.conns.Handled += st.Handled.Load()
+		t.conns.Requests += st.Requests.Load()
+		for k := range t.responses {
+			t.responses[k] += st.Responses[k].Load()
+		}
+		p := &t.pressure
+		p.AcceptPaused += st.AcceptPaused.Load()
+		p.IdleClientsClosed += st.IdleClientsClosed.Load()
+		p.IdleUpstreamsClosed += st.IdleUpstreamsClosed.Load()
+		p.Rotated += st.Rotated.Load()
+		p.Queued += st.Queued.Load()
+		p.Rejected += st.Rejected.Load()
+		st.QueueWait.AddTo(&t.queueWait)
+	}
+	s.prevMu.Lock()
+	base, prev := s.base, s.prev
+	s.prevMu.Unlock()
+	t.add(&base)
+	if prev != nil {
+		pt := prev.totals()
+		t.add(&pt)
+	}
+	return t
+}
+
+// PredecessorDone folds the figures of the server this one replaced into
+// its own once that server has ended, so that the chain of servers does
+// not grow with every reload.
+func (s *Server) PredecessorDone() {
+	s.prevMu.Lock()
+	prev := s.prev
+	s.prevMu.Unlock()
+	if prev == nil {
+		return
+	}
+	pt := prev.totals()
+	// An ended server has no open connection left to count.
+	pt.conns.Active, pt.conns.Reading, pt.conns.Waiting = 0, 0, 0
+	s.prevMu.Lock()
+	s.base.add(&pt)
+	s.prev = nil
+	s.prevMu.Unlock()
+}
+
 // Snapshot gathers every worker's figures. It may run on any thread: it
 // only reads what workers publish.
 func (s *Server) Snapshot() *observe.Snapshot {
@@ -73,7 +167,7 @@ func (s *Server) Snapshot() *observe.Snapshot {
 		NginxVersion:  NginxVersion,
 		PID:           os.Getpid(),
 		TimeMs:        now.UnixMilli(),
-		UptimeSeconds: now.Sub(s.started).Seconds(),
+		UptimeSeconds: now.Sub(processStart).Seconds(),
 		Responses:     map[string]uint64{},
 		// Empty lists are [] in the JSON, not null, for simpler readers.
 		Workers:   []observe.WorkerSnapshot{},
@@ -81,12 +175,9 @@ func (s *Server) Snapshot() *observe.Snapshot {
 		Zones:     []observe.ZoneSnapshot{},
 		Upstreams: []observe.UpstreamSnapshot{},
 	}
-	var classes [len(observe.ClassNames)]uint64
-	c := &snap.Connections
-	pr := &snap.Pressure
 	for i, w := range s.workers {
 		st := &s.stats[i]
-		ws := observe.WorkerSnapshot{
+		snap.Workers = append(snap.Workers, observe.WorkerSnapshot{
 			ID:             w.id,
 			Slots:          w.loop.Slots(),
 			ClientBudget:   w.clientBudget,
@@ -96,29 +187,17 @@ func (s *Server) Snapshot() *observe.Snapshot {
 			UpstreamIdle:   st.UpstreamIdle.Load(),
 			AcceptPaused:   st.Paused.Load() != 0,
 			SlotQueue:      st.SlotQueue.Load(),
-		}
-		snap.Workers = append(snap.Workers, ws)
-		c.Active += ws.ClientActive + ws.ClientIdle
-		c.Waiting += ws.ClientIdle
-		c.Reading += st.Reading.Load()
-		c.Accepted += st.Accepted.Load()
-		c.Handled += st.Handled.Load()
-		c.Requests += st.Requests.Load()
-		for k := range classes {
-			classes[k] += st.Responses[k].Load()
-		}
-		pr.AcceptPaused += st.AcceptPaused.Load()
-		pr.IdleClientsClosed += st.IdleClientsClosed.Load()
-		pr.IdleUpstreamsClosed += st.IdleUpstreamsClosed.Load()
-		pr.Rotated += st.Rotated.Load()
-		pr.Queued += st.Queued.Load()
-		pr.Rejected += st.Rejected.Load()
-		st.QueueWait.AddTo(&snap.QueueWait)
+		})
 	}
+	t := s.totals()
+	snap.Connections = t.conns
+	c := &snap.Connections
 	c.Writing = max(c.Active-c.Reading-c.Waiting, 0)
 	for k, name := range observe.ClassNames {
-		snap.Responses[name] = classes[k]
+		snap.Responses[name] = t.responses[k]
 	}
+	snap.Pressure = t.pressure
+	snap.QueueWait = t.queueWait
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
 	for _, ln := range s.listeners {

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -74,7 +73,12 @@ type Server struct {
 	// upStats are the upstream servers' figures per worker, made for
 	// every upstream at start so that readers need no lock.
 	upStats map[*conf.Upstream][][]observe.Server
-	started time.Time
+
+	// prev is the server this one replaced while it still drains; base
+	// holds the figures of those that have ended (see observe.go).
+	prevMu sync.Mutex
+	prev   *Server
+	base   carried
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -146,7 +150,6 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.access = files
-	s.started = time.Now()
 	s.stats = make([]observe.Worker, opts.Workers)
 	s.upStats = map[*conf.Upstream][][]observe.Server{}
 	for _, u := range cfg.HTTP.Upstreams {
@@ -166,6 +169,9 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		s.workers = append(s.workers, w)
 	}
 	s.handOver()
+	if opts.Inherit != nil {
+		s.prev = opts.Inherit
+	}
 	return s, nil
 }
 

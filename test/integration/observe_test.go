@@ -6,10 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -255,4 +257,55 @@ func TestMetrics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStubStatusAcrossReload checks that stub_status's counters carry on
+// across a reload, as nginx's do (its counters live in shared memory):
+// every connection and request made before, during and after the reload
+// is counted once.
+func TestStubStatusAcrossReload(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		conf := func(gen int) string {
+			return fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location = /basic_status { stub_status; }
+        location /gen { return 200 "%d"; }
+    }`, gen)
+		}
+		p := startProxy(t, tg, conf(1))
+		s0, _ := readStubStatus(t, p, "/basic_status")
+		made := 0
+		for i := 0; i < 3; i++ {
+			get(t, p.url("/gen"))
+			made++
+		}
+		text := p.expand(renderConfig(p.prefix, proxyConfig{http: conf(2)}))
+		if err := os.WriteFile(p.conf, []byte(text), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		reloaded := false
+		for deadline := time.Now().Add(5 * time.Second); !reloaded && time.Now().Before(deadline); {
+			_, _, body := get(t, p.url("/gen"))
+			made++
+			reloaded = body == "2"
+			if !reloaded {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		if !reloaded {
+			t.Fatal("the new configuration does not answer 5 s after SIGHUP")
+		}
+		// Let the old workers finish.
+		time.Sleep(500 * time.Millisecond)
+		s1, _ := readStubStatus(t, p, "/basic_status")
+		// Each request above had a connection of its own, and so had the
+		// first reading of the page; the second reading counts itself.
+		want := stubStatus{active: 1, accepts: s0.accepts + made + 1, handled: s0.handled + made + 1,
+			requests: s0.requests + made + 1, reading: 0, writing: 1, waiting: 0}
+		if s1 != want {
+			t.Errorf("after the reload: got %+v, want %+v (before: %+v)", s1, want, s0)
+		}
+	})
 }
