@@ -27,7 +27,8 @@ type proxyConfig struct {
 	http string
 	// main holds extra directives for the main context.
 	main string
-	// workerConnections is events{worker_connections}; default 256.
+	// workerConnections is events{worker_connections}; default 256, and
+	// a negative value leaves the directive out.
 	workerConnections int
 	// env is added to the process's environment.
 	env []string
@@ -117,7 +118,11 @@ func renderConfig(prefix string, pc proxyConfig) string {
 		b.WriteString(pc.main)
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "events {\n    worker_connections %d;\n}\n", wc)
+	if wc < 0 {
+		b.WriteString("events {\n}\n")
+	} else {
+		fmt.Fprintf(&b, "events {\n    worker_connections %d;\n}\n", wc)
+	}
 	fmt.Fprintf(&b, "http {\n    access_log %s/logs/access.log;\n", prefix)
 	b.WriteString(pc.http)
 	b.WriteString("\n}\n")
