@@ -4,9 +4,11 @@
 #
 # HAProxy's documentation admits about one failed connection per reload per
 # 10,000 new connections a second; nginx closes idle keep-alive connections
-# at once when its old workers shut down. This script puts headroom and
-# nginx (one worker each, on core 0) under wrk (on core 1) with both kinds
-# of clients at once for DURATION seconds:
+# at once when its old workers shut down. This script puts headroom, nginx
+# and HAProxy (one worker or thread each, on core 0; HAProxy in
+# master-worker mode, reloaded with SIGUSR2 as its documentation says)
+# under wrk (on core 1) with both kinds of clients at once for DURATION
+# seconds:
 #
 #   - "fresh": every request on a new connection (Connection: close), the
 #     case HAProxy's figure is about;
@@ -28,7 +30,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
 BIN_DIR=$BENCH_DIR/.bin
 
-PROXIES=${RELOAD_PROXIES:-headroom,nginx}
+PROXIES=${RELOAD_PROXIES:-headroom,nginx,haproxy}
 REPS=${RELOAD_REPS:-3}
 DURATION=${RELOAD_DURATION:-10}
 INTERVAL=${RELOAD_INTERVAL:-1}
@@ -40,11 +42,13 @@ usage() {
 	cat <<'EOF'
 Usage: bench/reload.sh [options]
 
-Reloads headroom and nginx once a second while wrk sends requests on new
-connections and on keep-alive connections, and counts the failed requests.
+Reloads headroom, nginx and HAProxy once a second while wrk sends requests
+on new connections and on keep-alive connections, and counts the failed
+requests.
 
 Options (each also settable by the environment variable shown):
-  -p, --proxies LIST    comma list of headroom,nginx  (RELOAD_PROXIES, both)
+  -p, --proxies LIST    comma list of headroom,nginx,haproxy
+                                                      (RELOAD_PROXIES, all three)
   -r, --reps N          runs per proxy                (RELOAD_REPS, 3)
   -d, --duration SEC    length of each run            (RELOAD_DURATION, 10)
       --interval SEC    time between reloads          (RELOAD_INTERVAL, 1)
@@ -93,6 +97,7 @@ prepare() {
 		HEADROOM_BIN=$BIN_DIR/headroom
 	fi
 	NGINX_BIN=/usr/sbin/nginx
+	HAPROXY_BIN=$(command -v haproxy || echo /usr/sbin/haproxy)
 	for p in "$PORT" $((PORT + 1)); do
 		port_busy "$p" && die "127.0.0.1:$p is already in use (choose another base port with --port)"
 	done
@@ -141,6 +146,43 @@ EOF
 EOF
 }
 
+# haproxy_conf DIR GEN: the same job for HAProxy, one thread.
+haproxy_conf() {
+	local dir=$1 gen=$2
+	cat <<EOF
+global
+    master-worker
+    nbthread 1
+    maxconn 4096
+    pidfile $dir/proxy.pid
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 60s
+    http-reuse always
+
+frontend fe
+    bind 127.0.0.1:$((PORT + 1))
+    http-response set-header X-Generation $gen
+    default_backend be
+
+backend be
+    server up 127.0.0.1:$PORT
+EOF
+}
+
+# write_conf NAME DIR GEN: the proxy's configuration of generation GEN.
+write_conf() {
+	if [ "$1" = haproxy ]; then
+		haproxy_conf "$2" "$3" >"$2/proxy.conf"
+	else
+		proxy_conf "$1" "$2" "$3" >"$2/proxy.conf"
+	fi
+}
+
 # wrk_errors FILE: requests, socket errors and non-2xx answers of a wrk run.
 wrk_counts() {
 	awk '
@@ -157,12 +199,16 @@ run_one() {
 	chmod 777 "$dir"
 	bin=$HEADROOM_BIN
 	[ "$name" = nginx ] && bin=$NGINX_BIN
-	proxy_conf "$name" "$dir" "$gen" >"$dir/proxy.conf"
+	[ "$name" = haproxy ] && bin=$HAPROXY_BIN
+	write_conf "$name" "$dir" "$gen"
 	taskset -c 1 "$BIN_DIR/upstream" -addr "127.0.0.1:$PORT" >"$dir/upstream.log" 2>&1 &
 	up=$!
 	STARTED+=("$up")
 	local -a args=(-p "$dir/" -c "$dir/proxy.conf")
 	[ "$name" = nginx ] && args+=(-e "$dir/error.log")
+	[ "$name" = haproxy ] && args=(-W -db -f "$dir/proxy.conf")
+	local sig=HUP
+	[ "$name" = haproxy ] && sig=USR2
 	taskset -c 0 "$bin" "${args[@]}" >"$dir/stderr.log" 2>&1 &
 	pid=$!
 	STARTED+=("$pid")
@@ -183,8 +229,8 @@ run_one() {
 	local reloads=0 end=$((SECONDS + DURATION - 2))
 	while [ "$SECONDS" -lt "$end" ]; do
 		gen=$((gen + 1))
-		proxy_conf "$name" "$dir" "$gen" >"$dir/proxy.conf"
-		kill -HUP "$(cat "$dir/proxy.pid")"
+		write_conf "$name" "$dir" "$gen"
+		kill -"$sig" "$(cat "$dir/proxy.pid")"
 		reloads=$((reloads + 1))
 		sleep "$INTERVAL"
 	done
@@ -213,8 +259,12 @@ main() {
 	IFS=, read -r -a names <<<"$PROXIES"
 	for rep in $(seq 1 "$REPS"); do
 		for name in "${names[@]}"; do
-			if [ "$name" = nginx ] && [ ! -x /usr/sbin/nginx ]; then
+			if [ "$name" = nginx ] && [ ! -x "$NGINX_BIN" ]; then
 				say "nginx: skipped: not installed (Debian: apt-get install nginx)"
+				continue
+			fi
+			if [ "$name" = haproxy ] && [ ! -x "$HAPROXY_BIN" ]; then
+				say "haproxy: skipped: not installed (Debian: apt-get install haproxy)"
 				continue
 			fi
 			run_one "$name" "$rep"
