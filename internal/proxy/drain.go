@@ -105,6 +105,9 @@ func (w *worker) drainStep() {
 	}
 	if w.loop.InUse(engine.KindClient) == 0 && w.loop.InUse(engine.KindUpstream) == 0 {
 		w.drained = true
+		// The last figures readers see from this worker are its final
+		// ones: nothing open.
+		w.publish()
 		w.srv.log.Logf(logs.Notice, w.id, "exiting")
 		w.loop.Stop()
 	}
