@@ -113,10 +113,7 @@ func TestStubStatus(t *testing.T) {
 				t.Errorf("held request: %d", st)
 			}
 		}()
-		deadline := time.Now().Add(3 * time.Second)
-		for len(up.requests()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		up.waitForRequest()
 		s2, _ := readStubStatus(t, p, "/basic_status")
 		want = stubStatus{active: s1.active + 1, accepts: s1.accepts + 2, handled: s1.handled + 2, requests: s1.requests + 2,
 			reading: 0, writing: s1.writing + 1, waiting: s1.waiting}

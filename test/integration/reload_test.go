@@ -159,15 +159,7 @@ func TestReloadUnderLoad(t *testing.T) {
 // waiting, and the process exits once the request is done.
 func TestGracefulShutdown(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
-		up := newUpstream(t, "slow", func(c *upConn, r *upRequest) {
-			c.sleep(700 * time.Millisecond)
-			c.respond(200, "finished")
-		})
-		p := startProxy(t, tg, fmt.Sprintf(`
-    server {
-        listen 127.0.0.1:{{PORT}};
-        location / { proxy_pass http://%s; }
-    }`, up.addr))
+		p, up := slowProxy(t, tg, proxyConfig{}, 700*time.Millisecond, "finished")
 		type answer struct {
 			status int
 			body   string
@@ -184,10 +176,7 @@ func TestGracefulShutdown(t *testing.T) {
 			resp.Body.Close()
 			got <- answer{resp.StatusCode, string(b), err}
 		}()
-		deadline := time.Now().Add(3 * time.Second)
-		for len(up.requests()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		up.waitForRequest()
 		p.cmd.Process.Signal(syscall.SIGQUIT)
 		time.Sleep(200 * time.Millisecond)
 		if p.exited() {
@@ -280,15 +269,7 @@ func TestReloadKeepsMaxConns(t *testing.T) {
 // and the process exits, well before the slow upstream would answer.
 func TestWorkerShutdownTimeout(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
-		up := newUpstream(t, "stuck", func(c *upConn, r *upRequest) {
-			c.sleep(4 * time.Second)
-			c.respond(200, "late")
-		})
-		p := startProxyConfig(t, tg, proxyConfig{main: "worker_shutdown_timeout 500ms;", http: fmt.Sprintf(`
-    server {
-        listen 127.0.0.1:{{PORT}};
-        location / { proxy_pass http://%s; }
-    }`, up.addr)})
+		p, up := slowProxy(t, tg, proxyConfig{main: "worker_shutdown_timeout 500ms;"}, 4*time.Second, "late")
 		got := make(chan error, 1)
 		go func() {
 			resp, err := httpClient().Get(p.url("/stuck"))
@@ -301,10 +282,7 @@ func TestWorkerShutdownTimeout(t *testing.T) {
 			}
 			got <- err
 		}()
-		deadline := time.Now().Add(3 * time.Second)
-		for len(up.requests()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		up.waitForRequest()
 		start := time.Now()
 		p.cmd.Process.Signal(syscall.SIGQUIT)
 		select {
@@ -327,25 +305,14 @@ func TestWorkerShutdownTimeout(t *testing.T) {
 // instead of waiting for the request in progress.
 func TestQuitThenTerminate(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
-		up := newUpstream(t, "stuck", func(c *upConn, r *upRequest) {
-			c.sleep(4 * time.Second)
-			c.respond(200, "late")
-		})
-		p := startProxy(t, tg, fmt.Sprintf(`
-    server {
-        listen 127.0.0.1:{{PORT}};
-        location / { proxy_pass http://%s; }
-    }`, up.addr))
+		p, up := slowProxy(t, tg, proxyConfig{}, 4*time.Second, "late")
 		go func() {
 			if resp, err := httpClient().Get(p.url("/stuck")); err == nil {
 				io.ReadAll(resp.Body)
 				resp.Body.Close()
 			}
 		}()
-		deadline := time.Now().Add(3 * time.Second)
-		for len(up.requests()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		up.waitForRequest()
 		p.cmd.Process.Signal(syscall.SIGQUIT)
 		time.Sleep(300 * time.Millisecond)
 		if p.exited() {

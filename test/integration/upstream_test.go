@@ -298,3 +298,28 @@ func refusedAddr(t testing.TB) string {
 	}
 	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
+
+// waitForRequest waits, up to 3 s, until the upstream has received a
+// request: the moment a test knows a request is in progress.
+func (u *upstream) waitForRequest() {
+	deadline := time.Now().Add(3 * time.Second)
+	for len(u.requests()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// slowProxy starts tg in front of an upstream that answers body after
+// delay, for tests that need a request in progress.
+func slowProxy(t *testing.T, tg *target, pc proxyConfig, delay time.Duration, body string) (*proxy, *upstream) {
+	t.Helper()
+	up := newUpstream(t, "slow", func(c *upConn, r *upRequest) {
+		c.sleep(delay)
+		c.respond(200, body)
+	})
+	pc.http = fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { proxy_pass http://%s; }
+    }`, up.addr)
+	return startProxyConfig(t, tg, pc), up
+}
