@@ -98,3 +98,15 @@ cpu_ticks() {
 	done
 	echo "$sum"
 }
+
+# nginx_temp_paths DIR: the http{} lines that keep nginx's temporary files
+# in DIR instead of under /var/lib/nginx (headroom writes none).
+nginx_temp_paths() {
+	cat <<EOF
+    client_body_temp_path $1/client_body;
+    proxy_temp_path $1/proxy_temp;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+EOF
+}

@@ -286,13 +286,7 @@ http {
     keepalive_requests 1000000;
 EOF
 	if [ "$for" = nginx ]; then
-		cat <<EOF
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy_temp;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-EOF
+		nginx_temp_paths "$dir"
 	fi
 	cat <<EOF
 

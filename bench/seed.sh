@@ -260,13 +260,7 @@ http {
     access_log off;
 EOF
 	if [ "$for" = nginx ]; then
-		cat <<EOF
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy_temp;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-EOF
+		nginx_temp_paths "$dir"
 	fi
 	cat <<EOF
 
