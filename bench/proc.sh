@@ -110,3 +110,18 @@ nginx_temp_paths() {
     scgi_temp_path $1/scgi;
 EOF
 }
+
+# stop_proxy: stop the proxy started as PROXY_PID and wait until its port
+# PROXY_PORT is free again.
+stop_proxy() {
+	local i
+	[ -n "$PROXY_PID" ] || return 0
+	stop_tree "$PROXY_PID"
+	forget "$PROXY_PID"
+	PROXY_PID=""
+	for ((i = 0; i < 50; i++)); do
+		port_busy "$PROXY_PORT" || return 0
+		sleep 0.1
+	done
+	die "127.0.0.1:$PROXY_PORT still answers after the proxy was stopped"
+}

@@ -581,19 +581,6 @@ start_proxy() {
 	return 1
 }
 
-stop_proxy() {
-	local i
-	[ -n "$PROXY_PID" ] || return 0
-	stop_tree "$PROXY_PID"
-	forget "$PROXY_PID"
-	PROXY_PID=""
-	for ((i = 0; i < 50; i++)); do
-		port_busy "$PROXY_PORT" || return 0
-		sleep 0.1
-	done
-	die "127.0.0.1:$PROXY_PORT still answers after the proxy was stopped"
-}
-
 # log_summary DIR: the proxy's log lines at warn level and above, grouped by
 # their text with the time, process and connection numbers removed and the
 # other numbers ignored; the most frequent 4 kinds, each with its count and

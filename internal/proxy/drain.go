@@ -80,10 +80,6 @@ func (w *worker) beginDrain(deadline time.Time) {
 		c.Detach()
 	}
 	w.listenConns = nil
-	// Requests waiting for a slot will find none freed by new clients;
-	// idle upstream connections are not needed by anyone new.
-	for w.closeIdleUpstream() {
-	}
 	w.drainStep()
 }
 
@@ -101,6 +97,7 @@ func (w *worker) drainStep() {
 	for w.idleHead != nil && now.Sub(w.idleHead.idleSince) >= idleEvictAfter {
 		w.idleHead.close()
 	}
+	// Nobody new will need an idle upstream connection.
 	for w.closeIdleUpstream() {
 	}
 	if w.loop.InUse(engine.KindClient) == 0 && w.loop.InUse(engine.KindUpstream) == 0 {

@@ -29,21 +29,23 @@ func (cc *clientConn) respondObserve(h conf.Handler) {
 	cc.setState(stRespond)
 	w := cc.w
 	w.publish()
-	snap := w.srv.Snapshot()
 	var body []byte
 	var ctype string
 	switch h {
 	case conf.HandlerStubStatus:
-		body = observe.AppendStubStatus(nil, snap.Connections)
+		// Only the connection figures: a page polled often need not
+		// gather listeners, zones and upstreams.
+		t := w.srv.totals()
+		body = observe.AppendStubStatus(nil, t.connections())
 		ctype = "text/plain"
 	case conf.HandlerMetrics:
-		body = observe.AppendPrometheus(nil, snap)
+		body = observe.AppendPrometheus(nil, w.srv.Snapshot())
 		ctype = "text/plain; version=0.0.4; charset=utf-8"
 		r.noStore = true
 	case conf.HandlerStatusPage:
 		r.noStore = true
 		if wantsJSON(r.head.Query) {
-			body, _ = json.Marshal(snap)
+			body, _ = json.Marshal(w.srv.Snapshot())
 			ctype = "application/json"
 		} else {
 			body = observe.StatusPage
@@ -77,6 +79,15 @@ type carried struct {
 	responses [len(observe.ClassNames)]uint64
 	pressure  observe.Pressure
 	queueWait observe.HistogramSnapshot
+}
+
+// connections are stub_status's figures; writing is what is neither
+// reading nor waiting, as nginx's three states add up to the active
+// connections.
+func (c *carried) connections() observe.Connections {
+	conns := c.conns
+	conns.Writing = max(conns.Active-conns.Reading-conns.Waiting, 0)
+	return conns
 }
 
 func (c *carried) add(o *carried) {
@@ -190,9 +201,7 @@ func (s *Server) Snapshot() *observe.Snapshot {
 		})
 	}
 	t := s.totals()
-	snap.Connections = t.conns
-	c := &snap.Connections
-	c.Writing = max(c.Active-c.Reading-c.Waiting, 0)
+	snap.Connections = t.connections()
 	for k, name := range observe.ClassNames {
 		snap.Responses[name] = t.responses[k]
 	}

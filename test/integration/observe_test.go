@@ -306,3 +306,41 @@ func TestStubStatusAcrossReload(t *testing.T) {
 		}
 	})
 }
+
+// TestMetricsLimitZones checks that a request refused by a limit_req zone
+// is counted against that zone in the metrics, and that a zone that
+// refused nothing shows 0.
+func TestMetricsLimitZones(t *testing.T) {
+	for _, tg := range targets {
+		if !tg.isHeadroom() {
+			continue
+		}
+		t.Run(tg.name, func(t *testing.T) {
+			tg.require(t)
+			up := newUpstream(t, "zones", func(c *upConn, r *upRequest) { c.respond(200, "ok") })
+			p := startProxy(t, tg, fmt.Sprintf(`
+    limit_req_zone $binary_remote_addr zone=slow:1m rate=1r/m;
+    limit_conn_zone $binary_remote_addr zone=addr:1m;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location = /metrics { metrics; }
+        location / { limit_req zone=slow; limit_conn addr 10; proxy_pass http://%s; }
+    }`, up.addr))
+			for i, want := range []int{200, 503} {
+				if st, _, _ := get(t, p.url("/x")); st != want {
+					t.Fatalf("request %d: %d, want %d", i, st, want)
+				}
+			}
+			m := scrape(t, p, "/metrics")
+			for sample, want := range map[string]float64{
+				`headroom_limit_rejected_total{zone="slow",kind="limit_req"}`:  1,
+				`headroom_limit_rejected_total{zone="addr",kind="limit_conn"}`: 0,
+				`headroom_limit_delayed_total{zone="slow"}`:                    0,
+			} {
+				if got, ok := m[sample]; !ok || got != want {
+					t.Errorf("%s = %v (present %v), want %v", sample, got, ok, want)
+				}
+			}
+		})
+	}
+}

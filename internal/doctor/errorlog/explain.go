@@ -241,8 +241,7 @@ func explainKind(g *Group, headroom bool) (cause, fix string) {
 			"file limit allows: each proxied request holds two (client and upstream), plus any file it serves " +
 			"or buffers to disk. "
 		if headroom {
-			cause += "Nothing of the request had been sent, so it waited and tried again every 100 ms; it was " +
-				"answered 503 with Retry-After only if no descriptor freed within proxy_connect_timeout."
+			cause += headroomWaited("descriptor")
 		} else {
 			cause += "The request was answered 500."
 		}
@@ -309,8 +308,7 @@ func explainKind(g *Group, headroom bool) (cause, fix string) {
 			"port in TIME_WAIT for 60 seconds, so a new connection per request runs out at a few hundred " +
 			"requests per second. "
 		if headroom {
-			cause += "Nothing of the request had been sent, so it waited and tried again every 100 ms; it was " +
-				"answered 503 with Retry-After only if no port freed within proxy_connect_timeout."
+			cause += headroomWaited("port")
 		} else {
 			cause += "The request went to the next server or was answered 502."
 		}
@@ -514,4 +512,11 @@ func times(n int) string {
 		return "twice"
 	}
 	return strconv.Itoa(n) + " times"
+}
+
+// headroomWaited says what headroom does with a request whose upstream
+// connection could not be opened for lack of a descriptor or a port.
+func headroomWaited(what string) string {
+	return "Nothing of the request had been sent, so it waited and tried again every 100 ms; it was " +
+		"answered 503 with Retry-After only if no " + what + " freed within proxy_connect_timeout."
 }
