@@ -318,16 +318,19 @@ func serve(o *options, cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer
 		srv.Close()
 		return fail("%v", err)
 	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
+	srv.Run()
+	// The pid file is written once the start line is logged and the
+	// workers run: whoever waits for it (an init script, a test) finds the
+	// server ready.
 	if cfg.PID != "" {
 		if err := os.WriteFile(cfg.PID, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			srv.Close()
+			srv.Stop()
 			return fail("open() \"%s\" failed (%v)", cfg.PID, err)
 		}
 		defer os.Remove(cfg.PID)
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
-	srv.Run()
 	if ready != nil {
 		ready.Write([]byte{0})
 		ready.Close()

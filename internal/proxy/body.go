@@ -27,10 +27,15 @@ func (cc *clientConn) pumpBody() {
 			}
 			return
 		}
-		// Everything so far was sent; the buffer can be refilled, and the
-		// request can no longer be replayed from it.
-		r.upOut = r.upOut[:0]
-		r.upOutOff = 0
+		// Everything so far was sent. More of the body is appended to
+		// the request while it fits, so that a request that fits in the
+		// buffer can still be sent again whole; once it does not, the
+		// sent bytes make room and the request can no longer be resent.
+		if bufSize-len(r.upOut)-chunkOverhead <= 0 {
+			r.upOut = r.upOut[:0]
+			r.upOutOff = 0
+			r.upWhole = false
+		}
 		if cc.inPos < cc.inLen {
 			if !cc.consumeBody() {
 				return
@@ -205,6 +210,7 @@ func (cc *clientConn) bufferBody() {
 	r.bufferBody = false
 	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
 	r.upOut = append(r.upOut, r.body...)
+	r.upWhole = true
 	r.body = nil
 	cc.connectNext()
 }

@@ -170,7 +170,13 @@ type request struct {
 	upOutOff int
 	// sent is set once any byte of the request went to the current
 	// upstream connection; a non-idempotent request is not retried after.
-	sent       bool
+	sent bool
+	// upWhole records that upOut holds the request from its first byte:
+	// the head and every body byte taken from the client so far. It is
+	// set when the head is built and cleared for good when sent bytes are
+	// dropped to make room for more of the body. Only a request with
+	// upWhole and its body complete can be sent to another server.
+	upWhole    bool
 	upIn       []byte
 	upInLen    int
 	upPos      int

@@ -165,15 +165,14 @@ var responseLimits = &http1.Limits{MaxRequestLine: 4096, MaxHeaderLine: 4096, Ma
 func (cc *clientConn) startResponse() {
 	r := cc.r
 	resp := &r.resp
-	lc := r.lc
 	w := cc.w
 	now := w.loop.Now()
 	r.upHeader = now.Sub(r.upStart)
 	r.group.stats[r.peer.Server].Response.Observe(r.upHeader)
 	// proxy_next_upstream on status: only before anything went to the
 	// client, which is always the case here.
-	if cond := statusCondition(resp.Status); cond != 0 && lc.ProxyNextUpstream&cond != 0 {
-		if r.tries < cc.maxTries() && r.headInOut() && r.bodyDone && (!r.sent || idempotent(r.head.Method) || lc.ProxyNextUpstream&conf.NextNonIdempotent != 0) {
+	if cond := statusCondition(resp.Status); cond != 0 {
+		if cc.canRetry(cond, false) {
 			cc.upLogAppend(r.peer.Conf.Addr, resp.Status)
 			if cond&(conf.NextHTTP500|conf.NextHTTP502|conf.NextHTTP503|conf.NextHTTP504|conf.NextHTTP429) != 0 && cond != conf.NextHTTP403 {
 				r.group.fail(r.peer, now)

@@ -89,6 +89,7 @@ func (cc *clientConn) proxy() {
 		return
 	}
 	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
+	r.upWhole = true
 	cc.connectNext()
 }
 
@@ -463,10 +464,16 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 	cc.respondError(status)
 }
 
-// canRetry says whether the request may go to another server after a
-// failure of kind cond, by nginx's rules: the condition is listed in
-// proxy_next_upstream, tries are left, the request can be sent again
-// whole, and a non-idempotent request is not sent twice.
+// canRetry is the one place that decides whether the request may go to
+// another server after the current attempt failed with cond (an error,
+// a timeout, an invalid header or a status listed in
+// proxy_next_upstream), by nginx's rules: the condition is listed, tries
+// are left, the request can be sent again whole — its head and its whole
+// body are still in upOut, which upWhole records rather than anything
+// guessed from the buffer's content — and a non-idempotent request that
+// reached the server is not sent twice unless non_idempotent allows it.
+// A failure on a kept-alive connection that the server had closed
+// (reused) is retried whatever the condition and tries, as in nginx.
 func (cc *clientConn) canRetry(cond conf.NextUpstream, reused bool) bool {
 	r := cc.r
 	lc := r.lc
@@ -476,27 +483,13 @@ func (cc *clientConn) canRetry(cond conf.NextUpstream, reused bool) bool {
 	if r.tries >= cc.maxTries() && !reused {
 		return false
 	}
-	if !r.bodyDone || r.upOutOff > len(r.upOut) {
-		return false
-	}
-	if len(r.upOut) == 0 || !r.headInOut() {
+	if !r.upWhole || !r.bodyDone {
 		return false
 	}
 	if r.sent && !idempotent(r.head.Method) && lc.ProxyNextUpstream&conf.NextNonIdempotent == 0 {
 		return false
 	}
 	return true
-}
-
-// headInOut reports whether upOut still holds the whole request from its
-// first byte, so that it can be sent again.
-func (r *request) headInOut() bool {
-	return len(r.upOut) >= 5 && string(r.upOut[:len(r.head.Method)]) == string(r.head.Method) && r.replayable()
-}
-
-// replayable is true while no body bytes were dropped from upOut.
-func (r *request) replayable() bool {
-	return r.bodyRead == 0 || int64(len(r.upOut)) >= r.bodyRead
 }
 
 func idempotent(m []byte) bool {

@@ -16,8 +16,8 @@ import (
 
 // Placeholders substituted in configurations given to startProxy.
 //
-//	{{PORT}}    the main listen port (the proxy counts as started once it accepts)
-//	{{PORT1}}.. {{PORT3}} extra listen ports, also waited for when used
+//	{{PORT}}    the main listen port
+//	{{PORT1}}.. {{PORT3}} extra listen ports
 //	{{PREFIX}}  the prefix directory, without trailing slash
 const maxExtraPorts = 3
 
@@ -152,13 +152,7 @@ func startProxyConfig(t testing.TB, tg *target, pc proxyConfig) *proxy {
 		if err := os.WriteFile(p.conf, []byte(text), 0o666); err != nil {
 			t.Fatal(err)
 		}
-		waitPorts := []int{p.port}
-		for i := 1; i <= maxExtraPorts; i++ {
-			if strings.Contains(pc.http, fmt.Sprintf("{{PORT%d}}", i)) {
-				waitPorts = append(waitPorts, p.ports[i])
-			}
-		}
-		retry, err := p.start(waitPorts)
+		retry, err := p.start()
 		if err == nil {
 			t.Cleanup(func() {
 				p.stop()
@@ -204,9 +198,9 @@ func proxyArgs(tg *target, prefix, conf string, extra ...string) []string {
 	return append(args, extra...)
 }
 
-// start runs the process and waits for its listen ports. retry is true when
+// start runs the process and waits until it is ready. retry is true when
 // the failure looks like a port taken by someone else.
-func (p *proxy) start(ports []int) (retry bool, err error) {
+func (p *proxy) start() (retry bool, err error) {
 	out, err := os.OpenFile(filepath.Join(p.prefix, "logs", "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o666)
 	if err != nil {
 		return false, err
@@ -233,23 +227,24 @@ func (p *proxy) start(ports []int) (retry bool, err error) {
 		close(p.done)
 	}()
 
+	// Ready is when the pid file names the process: both nginx and
+	// headroom write it once their listening sockets are open, headroom
+	// after its start line and with its workers running. A port that
+	// accepts says less: the kernel completes handshakes on a listening
+	// socket before the server has logged its plan or started its loops.
+	pidFile := filepath.Join(p.prefix, "logs", "p.pid")
 	deadline := time.Now().Add(10 * time.Second)
-	for _, port := range ports {
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		for {
-			if p.exited() {
-				return p.addrInUse(), fmt.Errorf("exited during start-up (%v)", p.cmd.ProcessState)
-			}
-			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				return p.addrInUse(), fmt.Errorf("port %d not accepting after 10s: %v", port, err)
-			}
-			time.Sleep(10 * time.Millisecond)
+	for {
+		if p.exited() {
+			return p.addrInUse(), fmt.Errorf("exited during start-up (%v)", p.cmd.ProcessState)
 		}
+		if b, err := os.ReadFile(pidFile); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(p.cmd.Process.Pid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return p.addrInUse(), fmt.Errorf("no pid file %s after 10s", pidFile)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	// A port accepting connections may belong to another process; the proxy
 	// then reports that its bind failed.
