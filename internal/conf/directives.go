@@ -82,6 +82,7 @@ func init() {
 	directiveList = append(directiveList, limitReqDirectives()...)
 	directiveList = append(directiveList, observeDirectives()...)
 	directiveList = append(directiveList, accessDirectives()...)
+	directiveList = append(directiveList, bodyDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

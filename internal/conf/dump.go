@@ -145,6 +145,7 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	d.line(depth, "proxy_timeouts connect=%s read=%s send=%s",
 		dur(c.ProxyConnectTimeout), dur(c.ProxyReadTimeout), dur(c.ProxySendTimeout))
 	d.line(depth, "proxy_next_upstream %s tries=%d", nextNames(c.ProxyNextUpstream), c.ProxyNextUpstreamTries)
+	d.line(depth, "proxy_temp_path %s", tempPath(c.ProxyTempPath))
 	for _, h := range c.AddHeaders {
 		d.line(depth, "add_header %s %s always=%v", h.Name, tmpl(h.Value), h.Always)
 	}
@@ -153,6 +154,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	d.line(depth, "client max_body=%d header_timeout=%s body_timeout=%s send_timeout=%s large_header_buffers=%d*%d",
 		c.ClientMaxBodySize, dur(c.ClientHeaderTimeout), dur(c.ClientBodyTimeout), dur(c.SendTimeout),
 		c.LargeClientHeaderBuffersNum, c.LargeClientHeaderBuffersSize)
+	d.line(depth, "client_body buffering=%v buffer_size=%d in_file_only=%s single_buffer=%v temp_path=%s",
+		c.ProxyRequestBuffering, c.ClientBodyBufferSize, bodyFileNames[c.ClientBodyInFileOnly], c.ClientBodyInSingleBuffer,
+		tempPath(c.ClientBodyTempPath))
 	if len(c.AccessLogs) == 0 {
 		d.line(depth, "access_log off")
 	}
@@ -177,6 +181,22 @@ func tmpl(t *vars.Template) string {
 	}
 	return strconv.Quote(t.Source)
 }
+
+// tempPath shows a temporary directory and its levels as nginx's
+// proxy_cache_path writes them, "PATH levels=1:2", or "PATH levels=none".
+func tempPath(t TempPath) string {
+	levels := "none"
+	if len(t.Levels) > 0 {
+		ls := make([]string, len(t.Levels))
+		for i, l := range t.Levels {
+			ls[i] = strconv.Itoa(l)
+		}
+		levels = strings.Join(ls, ":")
+	}
+	return t.Path + " levels=" + levels
+}
+
+var bodyFileNames = map[BodyFileMode]string{BodyFileOff: "off", BodyFileKeep: "on", BodyFileClean: "clean"}
 
 func dur(d time.Duration) string {
 	return d.String()

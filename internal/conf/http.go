@@ -95,6 +95,12 @@ type rawLoc struct {
 	limitReqStatus         *int
 	limitReqLogLevel       *string
 	limitReqDryRun         *bool
+	proxyRequestBuffering  *bool
+	clientBodyBufferSize   *int
+	clientBodyTempPath     *TempPath
+	clientBodyInFileOnly   *BodyFileMode
+	clientBodyInSingleBuf  *bool
+	proxyTempPath          *TempPath
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into

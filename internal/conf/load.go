@@ -164,9 +164,10 @@ const (
 	// arg2More is two or more arguments.
 	arg2More
 
-	take12  = arg1 | arg2
-	take23  = arg2 | arg3
-	take123 = arg1 | arg2 | arg3
+	take12   = arg1 | arg2
+	take23   = arg2 | arg3
+	take123  = arg1 | arg2 | arg3
+	take1234 = arg1 | arg2 | arg3 | arg4
 )
 
 // maxArgs is nginx's limit on the number of arguments of a directive with
@@ -227,6 +228,9 @@ type builder struct {
 	limitConnZones map[string]*LimitConnZone
 	// limitReqZones are the limit_req_zone definitions by name.
 	limitReqZones map[string]*LimitReqZone
+	// paths are the temporary file directories registered so far, for
+	// nginx's check that one directory is not used with different levels.
+	paths []*pathEntry
 }
 
 // once reports a duplicate for directives nginx allows once per level.

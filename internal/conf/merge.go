@@ -10,6 +10,12 @@ import (
 // systems, the floor for large_client_header_buffers' size.
 const connectionPoolSize = 512
 
+// pageSize is the memory page size nginx's defaults are counted in
+// (client_body_buffer_size is two pages): 4 KiB on x86-64 and on most
+// arm64 systems. It is a constant so that defaults do not depend on the
+// machine the configuration is read on.
+const pageSize = 4 << 10
+
 // defaultProxyHeaders are the headers nginx sets upstream unless
 // configured otherwise; the empty ones stop the client's header of that
 // name from being passed.
@@ -46,6 +52,10 @@ func (b *builder) defaultLevel() *merged {
 		SendTimeout:                  60 * time.Second,
 		LargeClientHeaderBuffersNum:  4,
 		LargeClientHeaderBuffersSize: 8 << 10,
+		ProxyRequestBuffering:        true,
+		ClientBodyBufferSize:         2 * pageSize,
+		ClientBodyTempPath:           b.tempPath(defaultClientBodyTemp),
+		ProxyTempPath:                b.tempPath(defaultProxyTemp),
 		LimitConnStatus:              503,
 		LimitConnLogLevel:            "error",
 		LimitReqStatus:               503,
@@ -102,6 +112,13 @@ func merge(r *rawLoc, parent *merged) *merged {
 
 		LargeClientHeaderBuffersNum:  pick(r.lchbNum, p.LargeClientHeaderBuffersNum),
 		LargeClientHeaderBuffersSize: pick(r.lchbSize, p.LargeClientHeaderBuffersSize),
+
+		ProxyRequestBuffering:    pick(r.proxyRequestBuffering, p.ProxyRequestBuffering),
+		ClientBodyBufferSize:     pick(r.clientBodyBufferSize, p.ClientBodyBufferSize),
+		ClientBodyTempPath:       pick(r.clientBodyTempPath, p.ClientBodyTempPath),
+		ClientBodyInFileOnly:     pick(r.clientBodyInFileOnly, p.ClientBodyInFileOnly),
+		ClientBodyInSingleBuffer: pick(r.clientBodyInSingleBuf, p.ClientBodyInSingleBuffer),
+		ProxyTempPath:            pick(r.proxyTempPath, p.ProxyTempPath),
 	}
 	if c.ProxyNextUpstream&nextOff != 0 {
 		c.ProxyNextUpstream = 0
@@ -178,9 +195,25 @@ func (b *builder) finishHTTP() error {
 			return &Error{File: h.node.File, Line: h.node.EndLine,
 				Msg: "the \"large_client_header_buffers\" size must be equal to or greater than \"connection_pool_size\""}
 		}
+		// A server that inherits no client_body_temp_path uses the
+		// default directory, which nginx registers at this merge.
+		if h.raw.clientBodyTempPath == nil && s.raw.clientBodyTempPath == nil {
+			if err := b.addPath(nil, sm.conf.ClientBodyTempPath); err != nil {
+				return err
+			}
+		}
 		srv := &Server{Listens: s.listens, Names: s.names, Loc: sm.conf, File: s.node.File, Line: s.node.Line}
 		srv.Locations = buildLocations(s.locations, sm)
 		out.Servers = append(out.Servers, srv)
+	}
+	// The proxy module's merge follows the core module's for every server
+	// and registers its default temporary directory the same way.
+	for _, s := range h.servers {
+		if h.raw.proxyTempPath == nil && s.raw.proxyTempPath == nil {
+			if err := b.addPath(nil, top.conf.ProxyTempPath); err != nil {
+				return err
+			}
+		}
 	}
 	for _, s := range h.servers {
 		if err := checkDuplicateLocations(s.locations); err != nil {

@@ -292,6 +292,34 @@ type LocConf struct {
 	LargeClientHeaderBuffersNum  int
 	LargeClientHeaderBuffersSize int
 
+	// ProxyRequestBuffering (proxy_request_buffering, default on) reads
+	// the whole request body before the request goes upstream, so that a
+	// slow client never holds an upstream connection and a request can
+	// always be sent again whole. Off streams the body as it arrives
+	// (a chunked body for an HTTP/1.0 upstream is buffered anyway).
+	ProxyRequestBuffering bool
+	// ClientBodyBufferSize (client_body_buffer_size, default 8k: nginx's
+	// two memory pages on x86-64) is how much of a buffered body is kept in
+	// memory; a larger body goes to a temporary file in ClientBodyTempPath.
+	ClientBodyBufferSize int
+	// ClientBodyTempPath (client_body_temp_path, default
+	// PREFIX/client_body_temp without levels) is where larger bodies are
+	// written.
+	ClientBodyTempPath TempPath
+	// ProxyTempPath (proxy_temp_path, default PREFIX/proxy_temp with
+	// levels 1 2) is where responses from upstreams are written when
+	// buffering them needs more than memory.
+	ProxyTempPath TempPath
+	// ClientBodyInFileOnly (client_body_in_file_only) writes every
+	// buffered body to a file, kept after the request (BodyFileKeep) or
+	// removed (BodyFileClean); the default BodyFileOff writes only bodies
+	// larger than ClientBodyBufferSize, removed after the request.
+	ClientBodyInFileOnly BodyFileMode
+	// ClientBodyInSingleBuffer (client_body_in_single_buffer) is accepted
+	// as nginx's: headroom always keeps a body held in memory in one
+	// buffer.
+	ClientBodyInSingleBuffer bool
+
 	// LimitConns are the limit_conn limits of the level (inherited whole,
 	// only by levels with none of their own); LimitConnStatus (503),
 	// LimitConnLogLevel ("error") and LimitConnDryRun go with them.
@@ -420,3 +448,26 @@ type LogFormat struct {
 	Escape   string
 	Template *vars.Template
 }
+
+// TempPath is a directory for temporary files with nginx's optional
+// levels of subdirectories (client_body_temp_path path 1 2): a file
+// 0000000123 with levels 1 2 is written as path/3/12/0000000123. Path is
+// absolute (resolved against the prefix) without a trailing slash; there
+// are at most three levels, each at least 1, together at most 10.
+type TempPath struct {
+	Path   string
+	Levels []int
+}
+
+// BodyFileMode is client_body_in_file_only's value.
+type BodyFileMode uint8
+
+const (
+	// BodyFileOff writes only bodies larger than the memory buffer.
+	BodyFileOff BodyFileMode = iota
+	// BodyFileKeep writes every body to a file and keeps the file.
+	BodyFileKeep
+	// BodyFileClean writes every body to a file and removes it after
+	// the request.
+	BodyFileClean
+)

@@ -117,6 +117,10 @@ type Worker struct {
 	// QueueWait sums the time requests spent in queues.
 	QueueWait Histogram
 
+	// BodiesToFile counts request bodies written to a temporary file
+	// because they did not fit in client_body_buffer_size.
+	BodiesToFile Counter
+
 	// Gauges.
 	ClientActive   Gauge // client connections with a request in progress
 	ClientIdle     Gauge // client connections waiting for a request

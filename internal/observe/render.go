@@ -170,6 +170,8 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 	p.sample("headroom_pressure_total", float64(pr.Rotated), "step", "rotated")
 	p.sample("headroom_pressure_total", float64(pr.Queued), "step", "queued")
 	p.sample("headroom_pressure_total", float64(pr.Rejected), "step", "rejected")
+	p.family("headroom_request_bodies_to_file_total", "counter", "Request bodies written to a temporary file because they did not fit in client_body_buffer_size.")
+	p.sample("headroom_request_bodies_to_file_total", float64(s.Buffering.BodiesToFile))
 	p.family("headroom_queue_wait_seconds", "histogram", "Time requests spent waiting in a queue for a slot or an upstream server.")
 	p.histogram("headroom_queue_wait_seconds", &s.QueueWait)
 

@@ -15,6 +15,7 @@ type Snapshot struct {
 	Workers     []WorkerSnapshot   `json:"workers"`
 	Listeners   []ListenerSnapshot `json:"listeners"`
 	Pressure    Pressure           `json:"pressure"`
+	Buffering   Buffering          `json:"buffering"`
 	// QueueWait is the time requests spent in queues; not in the JSON,
 	// whose readers derive rates from counts.
 	QueueWait HistogramSnapshot  `json:"-"`
@@ -52,6 +53,12 @@ type ListenerSnapshot struct {
 	Address string `json:"address"`
 	Backlog int    `json:"backlog"`
 	Queue   int    `json:"queue"`
+}
+
+// Buffering counts what request buffering did.
+type Buffering struct {
+	// BodiesToFile counts request bodies written to a temporary file.
+	BodiesToFile uint64 `json:"bodies_to_file"`
 }
 
 // Pressure counts each step of the response to a shortage of slots.

@@ -20,6 +20,12 @@ func (cc *clientConn) pumpBody() {
 				return
 			}
 		}
+		if r.fileLeft() {
+			if !cc.nextFilePiece() {
+				return
+			}
+			continue
+		}
 		if r.bodyDone {
 			cc.c.StopTimer()
 			if !r.respHead {
@@ -178,43 +184,3 @@ func (cc *clientConn) decodeBody(avail []byte) (consumed int, data []byte, done,
 	r.bodyDone = done
 	return consumed, data, done, true
 }
-
-// bufferBody reads a whole chunked request body before it goes to an
-// HTTP/1.0 upstream, which cannot take chunked framing; the body is then
-// sent with a Content-Length, as nginx does. It is bounded by
-// client_max_body_size (or maxBufferedBody when that is 0).
-func (cc *clientConn) bufferBody() {
-	r := cc.r
-	for !r.bodyDone {
-		if cc.inPos < cc.inLen {
-			consumed, data, _, ok := cc.decodeBody(cc.in[cc.inPos:cc.inLen])
-			if !ok {
-				return
-			}
-			if len(r.body)+len(data) > maxBufferedBody {
-				cc.failBody(413)
-				return
-			}
-			r.body = append(r.body, data...)
-			if consumed > 0 {
-				continue
-			}
-		}
-		if !cc.readBody(0) {
-			return
-		}
-	}
-	cc.c.StopTimer()
-	r.head.Chunked = false
-	r.head.ContentLength = int64(len(r.body))
-	r.bufferBody = false
-	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
-	r.upOut = append(r.upOut, r.body...)
-	r.upWhole = true
-	r.body = nil
-	cc.connectNext()
-}
-
-// maxBufferedBody caps a buffered chunked body when client_max_body_size
-// is 0 (unlimited).
-const maxBufferedBody = 64 << 20

@@ -136,10 +136,18 @@ type request struct {
 	bodyDec     http1.ChunkedDecoder
 	bodyDone    bool
 	bodyRead    int64
-	// bufferBody is set while a chunked body is read whole before it goes
-	// to an HTTP/1.0 upstream; body holds it.
+	// bufferBody is set while the body is read whole before the request
+	// goes upstream (proxy_request_buffering, or a chunked body for an
+	// HTTP/1.0 upstream); it is kept in bodyMem, or in bodyFile once
+	// larger than client_body_buffer_size (see reqbody.go).
 	bufferBody bool
-	body       []byte
+	bodyMem    []byte
+	bodyFile   *tempFile
+	// upHeadLen is the length of the request head at the start of upOut
+	// while a body held in a file is sent after it, fileOff how much of
+	// the file has been put in upOut.
+	upHeadLen int
+	fileOff   int64
 	// continued is set once "100 Continue" was sent.
 	continued bool
 	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
@@ -515,7 +523,7 @@ func (cc *clientConn) startRequest() {
 		if h.Query != nil {
 			target = append(append(target, '?'), h.Query...)
 		}
-		cc.respond(301, 301, "text/html", []byte(errorPage(301)), cc.absoluteURL(target))
+		cc.respondSpecial(301, 301, errorPage(301), cc.absoluteURL(target))
 		return
 	}
 	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {
@@ -581,9 +589,14 @@ func (cc *clientConn) serve() {
 		cc.respondError(404)
 		return
 	}
-	// A chunked body cannot be streamed to an HTTP/1.0 upstream: it is
-	// read whole first, as nginx does.
-	r.bufferBody = h.Chunked && lc.ProxyHTTPVersion != "1.1"
+	// The body is read whole first with proxy_request_buffering on, and
+	// always when it is chunked and the upstream speaks HTTP/1.0, which
+	// cannot take chunked framing; as in nginx.
+	// A chunked body that has arrived whole with the head is sent with a
+	// Content-Length even with buffering off, as nginx sends a body it
+	// is no longer reading.
+	r.bufferBody = (!r.bodyDone || lc.ClientBodyInFileOnly != conf.BodyFileOff) &&
+		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()))
 	if cc.c.EOF && r.bodyDone && cc.inPos >= cc.inLen {
 		// The client closed after sending its request, before it was
 		// taken: as nginx without proxy_ignore_client_abort, the request
@@ -786,6 +799,7 @@ func (cc *clientConn) attach() {
 // detach returns the request object to the worker's pool.
 func (cc *clientConn) detach() {
 	if cc.r != nil {
+		cc.r.dropBody(cc.w)
 		cc.w.putRequest(cc.r)
 		cc.r = nil
 	}

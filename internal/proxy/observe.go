@@ -78,6 +78,7 @@ type carried struct {
 	conns     observe.Connections
 	responses [len(observe.ClassNames)]uint64
 	pressure  observe.Pressure
+	buffering observe.Buffering
 	queueWait observe.HistogramSnapshot
 }
 
@@ -107,6 +108,7 @@ func (c *carried) add(o *carried) {
 	p.Rotated += q.Rotated
 	p.Queued += q.Queued
 	p.Rejected += q.Rejected
+	c.buffering.BodiesToFile += o.buffering.BodiesToFile
 	for i := range c.queueWait.Buckets {
 		c.queueWait.Buckets[i] += o.queueWait.Buckets[i]
 	}
@@ -137,6 +139,7 @@ func (s *Server) totals() carried {
 		p.Rotated += st.Rotated.Load()
 		p.Queued += st.Queued.Load()
 		p.Rejected += st.Rejected.Load()
+		t.buffering.BodiesToFile += st.BodiesToFile.Load()
 		st.QueueWait.AddTo(&t.queueWait)
 	}
 	s.prevMu.Lock()
@@ -206,6 +209,7 @@ func (s *Server) Snapshot() *observe.Snapshot {
 		snap.Responses[name] = t.responses[k]
 	}
 	snap.Pressure = t.pressure
+	snap.Buffering = t.buffering
 	snap.QueueWait = t.queueWait
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()

@@ -10,9 +10,9 @@ import (
 )
 
 // buildUpstreamRequest appends the request as sent upstream: the request
-// line with proxy_http_version, the proxy_set_header fields, then the
-// client's fields except those the proxy sets itself and the hop-by-hop
-// ones, then the body framing.
+// line with proxy_http_version, the proxy_set_header fields, the body
+// framing, then the client's fields except those the proxy sets itself
+// and the hop-by-hop ones, in nginx's order.
 func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 	r := cc.r
 	h := &r.head
@@ -35,6 +35,18 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 		}
 		b = append(b, "\r\n"...)
 	}
+	// The body's framing comes where nginx's default list puts it, after
+	// Host and Connection: the defaults after it (TE, Keep-Alive, Expect,
+	// Upgrade) are empty unless configured, and configured fields come
+	// first.
+	switch {
+	case h.Chunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case h.ContentLength >= 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, h.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	}
 	for i := range h.Headers {
 		f := &h.Headers[i]
 		if skipClientHeader(f.Name, lc, h.ConnectionHeader) {
@@ -43,14 +55,6 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 		b = append(b, f.Name...)
 		b = append(b, ": "...)
 		b = append(b, f.Value...)
-		b = append(b, "\r\n"...)
-	}
-	switch {
-	case h.Chunked:
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	case h.ContentLength >= 0:
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, h.ContentLength, 10)
 		b = append(b, "\r\n"...)
 	}
 	return append(b, "\r\n"...)
@@ -434,7 +438,7 @@ func (cc *clientConn) endResponse(clean bool) {
 	}
 	cc.upLogAppend(r.peer.Conf.Addr, r.resp.Status)
 	if r.up != nil {
-		reusable := clean && r.framing != http1.FramingClose && r.resp.KeepAlive && r.bodyDone && r.upOutOff == len(r.upOut)
+		reusable := clean && r.framing != http1.FramingClose && r.resp.KeepAlive && r.bodyDone && r.upOutOff == len(r.upOut) && !r.fileLeft()
 		r.group.Success(r.peer, cc.w.loop.Now())
 		r.up.release(reusable)
 	}

@@ -58,6 +58,8 @@ type Server struct {
 
 	// connSeq numbers client connections across workers ($connection).
 	connSeq atomic.Uint64
+	// tempSeq numbers temporary files across workers.
+	tempSeq atomic.Int64
 
 	// connZones are the limit_conn_zone tables, shared by all workers.
 	connZones map[*conf.LimitConnZone]*connZone
@@ -143,6 +145,12 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := makeTempDirs(tempPaths(cfg)); err != nil {
+		s.dropInherited()
+		s.Close()
+		return nil, err
+	}
+	s.tempSeq.Store(tempSeqStart())
 	files, err := logs.OpenAccessFiles(accessLogPaths(cfg))
 	if err != nil {
 		s.dropInherited()
@@ -178,26 +186,44 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 func accessLogPaths(cfg *conf.Config) []string {
 	var paths []string
 	seen := map[string]bool{}
-	add := func(lc *conf.LocConf) {
+	eachLocConf(cfg, func(lc *conf.LocConf) {
 		for _, a := range lc.AccessLogs {
 			if !seen[a.Path] {
 				seen[a.Path] = true
 				paths = append(paths, a.Path)
 			}
 		}
-	}
+	})
+	return paths
+}
+
+// tempPaths lists the temporary file directories of the levels that
+// proxy, where request bodies may be buffered.
+func tempPaths(cfg *conf.Config) []string {
+	var paths []string
+	seen := map[string]bool{}
+	eachLocConf(cfg, func(lc *conf.LocConf) {
+		if p := lc.ClientBodyTempPath.Path; lc.ProxyPass != nil && !seen[p] {
+			seen[p] = true
+			paths = append(paths, p)
+		}
+	})
+	return paths
+}
+
+// eachLocConf calls fn for the settings of every server and location.
+func eachLocConf(cfg *conf.Config, fn func(*conf.LocConf)) {
 	var walk func([]*conf.Location)
 	walk = func(ls []*conf.Location) {
 		for _, l := range ls {
-			add(l.Loc)
+			fn(l.Loc)
 			walk(l.Locations)
 		}
 	}
 	for _, srv := range cfg.HTTP.Servers {
-		add(srv.Loc)
+		fn(srv.Loc)
 		walk(srv.Locations)
 	}
-	return paths
 }
 
 func (s *Server) openListeners() error {

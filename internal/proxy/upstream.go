@@ -197,7 +197,7 @@ func (cc *clientConn) beginAttempt(peer *upstream.Peer) {
 	peer.Active++
 	r.group.stats[peer.Server].Requests.Inc()
 	r.upStart = cc.w.loop.Now()
-	r.upOutOff = 0
+	r.rewind()
 	r.sent = false
 }
 
@@ -378,7 +378,7 @@ func onUpTimer(c *engine.Conn) {
 	case cc.r.respHead:
 		cc.logError("upstream timed out (110: Connection timed out) while reading upstream")
 		cc.abort()
-	case cc.r.upOutOff < len(cc.r.upOut) || !cc.r.bodyDone:
+	case cc.r.upOutOff < len(cc.r.upOut) || cc.r.fileLeft() || !cc.r.bodyDone:
 		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while sending request to upstream")
 	default:
 		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while reading response header from upstream")
@@ -483,7 +483,7 @@ func (cc *clientConn) canRetry(cond conf.NextUpstream, reused bool) bool {
 	if r.tries >= cc.maxTries() && !reused {
 		return false
 	}
-	if !r.upWhole || !r.bodyDone {
+	if !r.canResend() {
 		return false
 	}
 	if r.sent && !idempotent(r.head.Method) && lc.ProxyNextUpstream&conf.NextNonIdempotent == 0 {

@@ -54,21 +54,15 @@ func TestRequestBodies(t *testing.T) {
 			sum := sha256.Sum256(r.Body)
 			c.respond(200, fmt.Sprintf("%d %x", len(r.Body), sum[:8]))
 		})
-		// headroom always streams request bodies; nginx does so with
-		// proxy_request_buffering off.
-		streaming := ""
-		if tg.isNginx() {
-			streaming = "proxy_request_buffering off;"
-		}
 		p := startProxy(t, tg, fmt.Sprintf(`
     server {
         listen 127.0.0.1:{{PORT}};
         location / { proxy_pass http://%[1]s; }
         location /v11/ { proxy_pass http://%[1]s; proxy_http_version 1.1; }
-        location /stream/ { proxy_pass http://%[1]s; proxy_http_version 1.1; %[2]s }
+        location /stream/ { proxy_pass http://%[1]s; proxy_http_version 1.1; proxy_request_buffering off; }
         location /small/ { proxy_pass http://%[1]s; client_max_body_size 10; }
         location /unlimited/ { proxy_pass http://%[1]s; client_max_body_size 0; }
-    }`, up.addr, streaming))
+    }`, up.addr))
 
 		want := func(b []byte) string {
 			sum := sha256.Sum256(b)
@@ -142,17 +136,13 @@ func TestRequestBodies(t *testing.T) {
 				if ur.Headers.has("Transfer-Encoding") && !ur.Chunked {
 					t.Errorf("%s: upstream Transfer-Encoding %q", loc, ur.Headers.get("Transfer-Encoding"))
 				}
-				// Framing towards the upstream: nginx buffers the
-				// whole body first (proxy_request_buffering on) and
-				// sends it with Content-Length; with buffering off
-				// and HTTP/1.1 it re-chunks. headroom always
-				// streams, so it chunks towards an HTTP/1.1 upstream.
-				// An HTTP/1.0 upstream (location /) cannot take
-				// chunks; only the decoded body is compared there.
-				wantChunked := loc == "/stream/" || (tg.isHeadroom() && loc == "/v11/")
-				if loc == "/" && tg.isHeadroom() {
-					continue
-				}
+				// Framing towards the upstream: the whole body is
+				// read first (proxy_request_buffering on) and sent
+				// with Content-Length; with buffering off and
+				// HTTP/1.1 it is chunked again as it streams. An
+				// HTTP/1.0 upstream (location /) cannot take chunks
+				// and always gets a Content-Length.
+				wantChunked := loc == "/stream/"
 				if ur.Chunked != wantChunked {
 					t.Errorf("%s: upstream chunked=%v, want %v\n%s", loc, ur.Chunked, wantChunked, ur)
 				}

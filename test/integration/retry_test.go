@@ -354,6 +354,8 @@ func TestRetryNeverForwardsBodyAsRequest(t *testing.T) {
 			{"chunked body, HTTP/1.0 upstream", retryCase{method: "PUT", body: smuggled, chunked: true, packets: []int{head}, fail: "status=502", location: "/v10/"}},
 			{"server answers 502", retryCase{method: "PUT", body: smuggled, packets: []int{head}, fail: "status=502", location: "/v10/"}},
 			{"POST with non_idempotent", retryCase{method: "POST", body: smuggled, packets: []int{head}, fail: "status=502", location: "/post/"}},
+			{"large body held in a file, server closes", retryCase{method: "PUT", body: bytes.Repeat(smuggled, 2000), packets: []int{head, 5000}, fail: "close-after=60000", location: "/v10/"}},
+			{"large chunked body held in a file, server answers 502", retryCase{method: "PUT", body: bytes.Repeat(smuggled, 2000), chunked: true, packets: []int{head}, fail: "status=502", location: "/v11/"}},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
