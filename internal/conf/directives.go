@@ -83,6 +83,7 @@ func init() {
 	directiveList = append(directiveList, observeDirectives()...)
 	directiveList = append(directiveList, accessDirectives()...)
 	directiveList = append(directiveList, bodyDirectives()...)
+	directiveList = append(directiveList, minRateDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

@@ -157,6 +157,8 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	d.line(depth, "client_body buffering=%v buffer_size=%d in_file_only=%s single_buffer=%v temp_path=%s",
 		c.ProxyRequestBuffering, c.ClientBodyBufferSize, bodyFileNames[c.ClientBodyInFileOnly], c.ClientBodyInSingleBuffer,
 		tempPath(c.ClientBodyTempPath))
+	d.line(depth, "min_rate body=%d/%s send=%d/%s",
+		c.ClientBodyMinRate, dur(c.ClientBodyMinRateGrace), c.SendMinRate, dur(c.SendMinRateGrace))
 	if len(c.AccessLogs) == 0 {
 		d.line(depth, "access_log off")
 	}

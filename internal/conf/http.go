@@ -101,6 +101,8 @@ type rawLoc struct {
 	clientBodyInFileOnly   *BodyFileMode
 	clientBodyInSingleBuf  *bool
 	proxyTempPath          *TempPath
+	clientBodyMinRate      *minRate
+	sendMinRate            *minRate
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into

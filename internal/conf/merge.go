@@ -53,6 +53,10 @@ func (b *builder) defaultLevel() *merged {
 		LargeClientHeaderBuffersNum:  4,
 		LargeClientHeaderBuffersSize: 8 << 10,
 		ProxyRequestBuffering:        true,
+		ClientBodyMinRate:            240,
+		ClientBodyMinRateGrace:       defaultMinRateGrace,
+		SendMinRate:                  240,
+		SendMinRateGrace:             defaultMinRateGrace,
 		ClientBodyBufferSize:         2 * pageSize,
 		ClientBodyTempPath:           b.tempPath(defaultClientBodyTemp),
 		ProxyTempPath:                b.tempPath(defaultProxyTemp),
@@ -120,6 +124,11 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ClientBodyInSingleBuffer: pick(r.clientBodyInSingleBuf, p.ClientBodyInSingleBuffer),
 		ProxyTempPath:            pick(r.proxyTempPath, p.ProxyTempPath),
 	}
+	// A level that sets a minimum rate sets its grace with it.
+	bodyRate := pick(r.clientBodyMinRate, minRate{p.ClientBodyMinRate, p.ClientBodyMinRateGrace})
+	c.ClientBodyMinRate, c.ClientBodyMinRateGrace = bodyRate.rate, bodyRate.grace
+	sendRate := pick(r.sendMinRate, minRate{p.SendMinRate, p.SendMinRateGrace})
+	c.SendMinRate, c.SendMinRateGrace = sendRate.rate, sendRate.grace
 	if c.ProxyNextUpstream&nextOff != 0 {
 		c.ProxyNextUpstream = 0
 	}

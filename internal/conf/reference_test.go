@@ -15,9 +15,9 @@ func reference() string {
 	var b strings.Builder
 	b.WriteString("# Configuration reference\n\n")
 	b.WriteString("Generated from the directive table in internal/conf by its tests\n")
-	b.WriteString("(`go test ./internal/conf -update`); every directive follows nginx's\n")
-	b.WriteString("semantics and defaults. A real nginx directive that is not listed here is\n")
-	b.WriteString("an error that names it.\n\n")
+	b.WriteString("(`go test ./internal/conf -update`); every nginx directive follows nginx's\n")
+	b.WriteString("semantics and defaults, and those that are headroom's own say so. A real\n")
+	b.WriteString("nginx directive that is not listed here is an error that names it.\n\n")
 	b.WriteString("| directive | syntax | default | contexts | |\n|---|---|---|---|---|\n")
 	esc := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 	for _, d := range Directives() {

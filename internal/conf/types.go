@@ -315,6 +315,20 @@ type LocConf struct {
 	// removed (BodyFileClean); the default BodyFileOff writes only bodies
 	// larger than ClientBodyBufferSize, removed after the request.
 	ClientBodyInFileOnly BodyFileMode
+	// ClientBodyMinRate and ClientBodyMinRateGrace (client_body_min_rate
+	// rate [grace], default 240 5s; headroom's own, after Kestrel's
+	// MinRequestBodyDataRate): while clients wait for a slot, a client
+	// that has sent its request body slower than rate bytes a second
+	// once grace has passed since its request began loses its slot to
+	// them. 0 turns the rule off. Without pressure nobody is cut off.
+	ClientBodyMinRate      int
+	ClientBodyMinRateGrace time.Duration
+	// SendMinRate and SendMinRateGrace (send_min_rate rate [grace],
+	// default 240 5s; after Kestrel's MinResponseDataRate): the same for
+	// a client that keeps its response waiting and has read it slower
+	// than rate bytes a second since it fell behind, for at least grace.
+	SendMinRate      int
+	SendMinRateGrace time.Duration
 	// ClientBodyInSingleBuffer (client_body_in_single_buffer) is accepted
 	// as nginx's: headroom always keeps a body held in memory in one
 	// buffer.

@@ -114,6 +114,10 @@ type Worker struct {
 	Rotated             Counter // answers sent with Connection: close while clients waited in the backlog
 	Queued              Counter // requests that waited in a queue (slot or upstream)
 	Rejected            Counter // requests answered 503 for lack of capacity
+	// Slow clients closed while others waited in the backlog.
+	SlowHeadsClosed   Counter // no complete request head (idle or slow head) for a second or more
+	SlowBodiesClosed  Counter // request body slower than client_body_min_rate
+	SlowReadersClosed Counter // response read slower than send_min_rate
 	// QueueWait sums the time requests spent in queues.
 	QueueWait Histogram
 

@@ -69,6 +69,9 @@ type Pressure struct {
 	Rotated             uint64 `json:"rotated"`
 	Queued              uint64 `json:"queued"`
 	Rejected            uint64 `json:"rejected"`
+	SlowHeadsClosed     uint64 `json:"slow_heads_closed"`
+	SlowBodiesClosed    uint64 `json:"slow_bodies_closed"`
+	SlowReadersClosed   uint64 `json:"slow_readers_closed"`
 }
 
 // ZoneSnapshot is one limit_conn or limit_req zone.

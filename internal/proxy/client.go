@@ -184,21 +184,27 @@ type request struct {
 	// set when the head is built and cleared for good when sent bytes are
 	// dropped to make room for more of the body. Only a request with
 	// upWhole and its body complete can be sent to another server.
-	upWhole    bool
-	upIn       []byte
-	upInLen    int
-	upPos      int
-	resp       http1.Response
-	respHead   bool
-	framing    http1.Framing
-	respLeft   int64
-	respDec    http1.ChunkedDecoder
-	chunkOut   bool
-	respDone   bool
-	upStart    time.Time
-	upConnect  time.Duration
-	upHeader   time.Duration
-	upResponse time.Duration
+	upWhole  bool
+	upIn     []byte
+	upInLen  int
+	upPos    int
+	resp     http1.Response
+	respHead bool
+	framing  http1.Framing
+	respLeft int64
+	respDec  http1.ChunkedDecoder
+	chunkOut bool
+	respDone bool
+	upStart  time.Time
+	// sendWaitFrom is when writes to the client started to wait for it
+	// to read, zero while it keeps up; sendWaitBase is bytesSent then.
+	// They give its reading rate while it holds the response back
+	// (send_min_rate).
+	sendWaitFrom time.Time
+	sendWaitBase int64
+	upConnect    time.Duration
+	upHeader     time.Duration
+	upResponse   time.Duration
 	// upLog accumulates $upstream_addr, $upstream_status and timings of
 	// every tried server.
 	upAddrs    []byte
@@ -673,7 +679,12 @@ func (cc *clientConn) flush() bool {
 			continue
 		}
 		if err == engine.ErrAgain {
-			cc.c.SetTimer(cc.r.lc.SendTimeout)
+			r := cc.r
+			if r.sendWaitFrom.IsZero() {
+				r.sendWaitFrom = cc.w.loop.Now()
+				r.sendWaitBase = r.bytesSent
+			}
+			cc.c.SetTimer(r.lc.SendTimeout)
 			return false
 		}
 		// The client is gone.
@@ -685,6 +696,7 @@ func (cc *clientConn) flush() bool {
 	}
 	cc.out = cc.out[:0]
 	cc.outOff = 0
+	cc.r.sendWaitFrom = time.Time{}
 	if cc.state == stProxy && cc.r.bodyDone {
 		// send_timeout covers a blocked write only.
 		cc.c.StopTimer()

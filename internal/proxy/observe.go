@@ -108,6 +108,9 @@ func (c *carried) add(o *carried) {
 	p.Rotated += q.Rotated
 	p.Queued += q.Queued
 	p.Rejected += q.Rejected
+	p.SlowHeadsClosed += q.SlowHeadsClosed
+	p.SlowBodiesClosed += q.SlowBodiesClosed
+	p.SlowReadersClosed += q.SlowReadersClosed
 	c.buffering.BodiesToFile += o.buffering.BodiesToFile
 	for i := range c.queueWait.Buckets {
 		c.queueWait.Buckets[i] += o.queueWait.Buckets[i]
@@ -139,6 +142,9 @@ func (s *Server) totals() carried {
 		p.Rotated += st.Rotated.Load()
 		p.Queued += st.Queued.Load()
 		p.Rejected += st.Rejected.Load()
+		p.SlowHeadsClosed += st.SlowHeadsClosed.Load()
+		p.SlowBodiesClosed += st.SlowBodiesClosed.Load()
+		p.SlowReadersClosed += st.SlowReadersClosed.Load()
 		t.buffering.BodiesToFile += st.BodiesToFile.Load()
 		st.QueueWait.AddTo(&t.queueWait)
 	}

@@ -228,11 +228,12 @@ func (cc *clientConn) appendConnection(b []byte) []byte {
 		// A worker shutting down keeps no connection.
 		cc.r.keepAlive = false
 	}
-	if cc.r.keepAlive && cc.w.clientsWaiting() {
+	if cc.r.keepAlive && cc.w.slowLeft == 0 && cc.w.clientsWaiting() {
 		// Clients wait in the listen backlog because this worker has no
 		// room to accept them: closing after this answer lets them in
 		// turn, so that slots rotate fairly among all clients instead of
-		// staying with those already connected.
+		// staying with those already connected. While slow clients hold
+		// slots, those go first instead (shed.go).
 		cc.r.keepAlive = false
 		cc.w.stats.Rotated.Inc()
 	}

@@ -51,6 +51,14 @@ type worker struct {
 	// at most once per round of events (backlogAt).
 	backlogged bool
 	backlogAt  time.Time
+	// shedAt is when the worker last looked for slow clients to close
+	// under pressure; shedCands is the list it reuses (see shed.go).
+	shedAt    time.Time
+	shedCands []shedCandidate
+	// slowLeft is how many slow clients the last look found: while there
+	// are some, waiting clients get their slots, and clients that make
+	// progress keep their connections rather than take turns.
+	slowLeft int
 	// listenFds are the listening sockets this worker accepts from, and
 	// listenConns their slots.
 	listenFds   []int
@@ -152,6 +160,7 @@ func (w *worker) putRequest(r *request) {
 
 func (w *worker) tick() {
 	w.flushLogs()
+	w.maybeShed()
 	w.publish()
 	if w.draining {
 		w.drainStep()
@@ -164,6 +173,7 @@ func (w *worker) tick() {
 // spend its time on them.
 func (w *worker) afterEvents() {
 	w.serveQueue()
+	w.maybeShed()
 	if now := w.loop.Now(); now.Sub(w.published) >= publishEvery {
 		w.publish()
 	}
