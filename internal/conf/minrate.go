@@ -10,8 +10,12 @@ type minRate struct {
 	grace time.Duration
 }
 
-// defaultMinRateGrace is the grace when the directive omits it.
-const defaultMinRateGrace = 5 * time.Second
+// defaultMinRateGrace is the grace when the directive omits it. Kestrel
+// gives 5 s, but applies its rates always; headroom applies them only
+// while clients wait for a slot, where every second of grace is a second
+// those clients wait behind a slow one. A second is still many round
+// trips: an ordinary client sends well over 240 bytes in its first one.
+const defaultMinRateGrace = time.Second
 
 // minRateDirectives declares headroom's own minimum data rates, after
 // Kestrel's MinRequestBodyDataRate and MinResponseDataRate. They are not
@@ -20,10 +24,10 @@ func minRateDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
 		{name: "client_body_min_rate", ctx: hsl, args: take12, set: minRateSlot(func(r *rawLoc) **minRate { return &r.clientBodyMinRate }),
-			syntax: "client_body_min_rate rate [grace];", def: "240 5s",
+			syntax: "client_body_min_rate rate [grace];", def: "240 1s",
 			doc: "Headroom's own, after Kestrel's MinRequestBodyDataRate: under pressure only, while clients wait in the listen backlog for a slot, a client sending its request body slower than rate bytes a second (a size; 0 turns the rule off), once grace has passed since its request began, loses its slot; without pressure nobody is cut off."},
 		{name: "send_min_rate", ctx: hsl, args: take12, set: minRateSlot(func(r *rawLoc) **minRate { return &r.sendMinRate }),
-			syntax: "send_min_rate rate [grace];", def: "240 5s",
+			syntax: "send_min_rate rate [grace];", def: "240 1s",
 			doc: "Headroom's own, after Kestrel's MinResponseDataRate: under pressure only, while clients wait in the listen backlog for a slot, a client that keeps its response waiting and has read it slower than rate bytes a second (a size; 0 turns the rule off) since it fell behind, for at least grace, loses its slot; without pressure nobody is cut off."},
 	}
 }

@@ -316,7 +316,7 @@ type LocConf struct {
 	// larger than ClientBodyBufferSize, removed after the request.
 	ClientBodyInFileOnly BodyFileMode
 	// ClientBodyMinRate and ClientBodyMinRateGrace (client_body_min_rate
-	// rate [grace], default 240 5s; headroom's own, after Kestrel's
+	// rate [grace], default 240 1s; headroom's own, after Kestrel's
 	// MinRequestBodyDataRate): while clients wait for a slot, a client
 	// that has sent its request body slower than rate bytes a second
 	// once grace has passed since its request began loses its slot to
@@ -324,7 +324,7 @@ type LocConf struct {
 	ClientBodyMinRate      int
 	ClientBodyMinRateGrace time.Duration
 	// SendMinRate and SendMinRateGrace (send_min_rate rate [grace],
-	// default 240 5s; after Kestrel's MinResponseDataRate): the same for
+	// default 240 1s; after Kestrel's MinResponseDataRate): the same for
 	// a client that keeps its response waiting and has read it slower
 	// than rate bytes a second since it fell behind, for at least grace.
 	SendMinRate      int

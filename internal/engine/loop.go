@@ -134,6 +134,9 @@ type Loop struct {
 	// (flushing buffered logs, for example).
 	OnTick   func()
 	lastTick time.Time
+	// wakeAt, when set, is when the loop wakes at the latest even if no
+	// event or timer comes (see WakeBy).
+	wakeAt time.Time
 	// AfterEvents, when set, runs after each round of events and timers,
 	// outside any connection's handler: work that waits for a free slot
 	// is resumed there.
@@ -382,13 +385,28 @@ func (l *Loop) Stop() {
 // Run drives the loop until Stop. It locks the goroutine to its OS thread
 // so that the loop behaves like an nginx worker: one thread, no
 // preemption by other connections' work.
+// WakeBy makes the loop go round again by t at the latest, even without
+// events, so that AfterEvents runs: for work that waits on something
+// epoll does not report (the length of a listen backlog). It holds for
+// one wait; call it again from AfterEvents to keep waking.
+func (l *Loop) WakeBy(t time.Time) {
+	if l.wakeAt.IsZero() || t.Before(l.wakeAt) {
+		l.wakeAt = t
+	}
+}
+
 func (l *Loop) Run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	l.lastTick = l.now
 	for {
 		timeout := 1000
-		if d, ok := l.timers.next(); ok {
+		d, ok := l.timers.next()
+		if !l.wakeAt.IsZero() && (!ok || l.wakeAt.Before(d)) {
+			d, ok = l.wakeAt, true
+		}
+		l.wakeAt = time.Time{}
+		if ok {
 			wait := d.Sub(l.now)
 			switch {
 			case wait <= 0:

@@ -209,3 +209,31 @@ func TestPostAcrossTheEnd(t *testing.T) {
 		t.Error("Post accepted work after the loop ended")
 	}
 }
+
+// TestWakeByRunsAfterEventsWithoutEvents checks that a loop with nothing
+// to do goes round again by the time WakeBy names, not only at its
+// once-a-second tick: a worker polling its listen backlog relies on it.
+func TestWakeByRunsAfterEventsWithoutEvents(t *testing.T) {
+	l := newLoop(t, 4)
+	rounds := make(chan time.Time, 100)
+	l.AfterEvents = func() {
+		select {
+		case rounds <- l.Now():
+		default:
+		}
+		l.WakeBy(l.Now().Add(20 * time.Millisecond))
+	}
+	runLoop(t, l)
+	// One wake-up to start; from then on only WakeBy wakes it.
+	l.Post(func() {})
+	// Without WakeBy the loop would wait up to a second between rounds;
+	// ten rounds within 900 ms show it woke on its own many times.
+	deadline := time.After(900 * time.Millisecond)
+	for n := 0; n < 10; n++ {
+		select {
+		case <-rounds:
+		case <-deadline:
+			t.Fatalf("only %d rounds in 900 ms", n)
+		}
+	}
+}

@@ -33,7 +33,7 @@ import (
 
 // headGrace is how long a client may spend on a request head, or stay
 // idle, before it can lose its slot under pressure.
-const headGrace = time.Second
+const headGrace = 250 * time.Millisecond
 
 // shedEvery bounds how often a worker under pressure looks for slots to
 // take back; each look walks its client slots.
@@ -41,7 +41,7 @@ const shedEvery = 100 * time.Millisecond
 
 // shedMax bounds the clients closed in one look, so that a long backlog
 // does not make one round of events long.
-const shedMax = 64
+const shedMax = 256
 
 // shedKind is the reason a client loses its slot.
 type shedKind uint8
@@ -63,15 +63,21 @@ type shedCandidate struct {
 // maybeShed takes slots back from slow clients while clients wait in the
 // backlog, at most every shedEvery.
 func (w *worker) maybeShed() {
+	if !w.loop.Paused() || w.draining {
+		w.slowLeft = 0
+		return
+	}
+	// While accept is paused, clients that arrive wait in the backlog
+	// without an event, and slow clients send little: the loop may have
+	// nothing to wake it for a while, so it looks again every shedEvery.
 	now := w.loop.Now()
 	if now.Sub(w.shedAt) < shedEvery {
+		w.loop.WakeBy(w.shedAt.Add(shedEvery))
 		return
 	}
 	w.shedAt = now
 	w.slowLeft = 0
-	if !w.loop.Paused() || w.draining {
-		return
-	}
+	w.loop.WakeBy(now.Add(shedEvery))
 	waiting := w.backlogLen()
 	if waiting == 0 {
 		return
