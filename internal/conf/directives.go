@@ -84,6 +84,7 @@ func init() {
 	directiveList = append(directiveList, accessDirectives()...)
 	directiveList = append(directiveList, bodyDirectives()...)
 	directiveList = append(directiveList, minRateDirectives()...)
+	directiveList = append(directiveList, bufferDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

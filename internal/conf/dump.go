@@ -146,6 +146,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		dur(c.ProxyConnectTimeout), dur(c.ProxyReadTimeout), dur(c.ProxySendTimeout))
 	d.line(depth, "proxy_next_upstream %s tries=%d", nextNames(c.ProxyNextUpstream), c.ProxyNextUpstreamTries)
 	d.line(depth, "proxy_temp_path %s", tempPath(c.ProxyTempPath))
+	d.line(depth, "proxy_buffering %s buffer_size=%d buffers=%d*%d busy=%d max_temp=%d temp_write=%d ignore=%s",
+		onOffName(c.ProxyBuffering), c.ProxyBufferSize, c.ProxyBuffersNum, c.ProxyBuffersSize, c.ProxyBusyBuffersSize,
+		c.ProxyMaxTempFileSize, c.ProxyTempFileWriteSize, ignoreNames(c.ProxyIgnoreHeaders))
 	for _, h := range c.AddHeaders {
 		d.line(depth, "add_header %s %s always=%v", h.Name, tmpl(h.Value), h.Always)
 	}
@@ -215,6 +218,28 @@ func nextNames(n NextUpstream) string {
 		}
 	}
 	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func onOffName(v bool) string {
+	if v {
+		return "on"
+	}
+	return "off"
+}
+
+// ignoreNames lists proxy_ignore_headers' fields in nginx's order, or
+// "none".
+func ignoreNames(set IgnoreHeaders) string {
+	var names []string
+	for _, h := range ignoreHeaderNames {
+		if set&h.bit != 0 {
+			names = append(names, h.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
 	return strings.Join(names, ",")
 }
 

@@ -103,6 +103,13 @@ type rawLoc struct {
 	proxyTempPath          *TempPath
 	clientBodyMinRate      *minRate
 	sendMinRate            *minRate
+	proxyBuffering         *bool
+	proxyBufferSize        *int
+	proxyBuffers           *bufs
+	proxyBusyBuffersSize   *int
+	proxyMaxTempFileSize   *int64
+	proxyTempFileWriteSize *int
+	proxyIgnoreHeaders     *IgnoreHeaders
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into

@@ -34,9 +34,17 @@ var defaultProxyHeaders = []struct{ name, value string }{
 type merged struct {
 	conf       *LocConf
 	setHeaders []HeaderTemplate
+	// busyBuffersSize and tempFileWriteSize are what the level set or
+	// inherited (nil when no level set them), since their defaults
+	// depend on each level's buffer sizes.
+	busyBuffersSize   *int
+	tempFileWriteSize *int
 }
 
 // defaultLevel is the parent of the http level: nginx's defaults.
+// proxy_busy_buffers_size and proxy_temp_file_write_size have none here:
+// they default to twice the larger buffer size at each level
+// (mergeProxyBuffers).
 func (b *builder) defaultLevel() *merged {
 	return &merged{conf: &LocConf{
 		ProxyHTTPVersion:             "1.0",
@@ -60,6 +68,11 @@ func (b *builder) defaultLevel() *merged {
 		ClientBodyBufferSize:         2 * pageSize,
 		ClientBodyTempPath:           b.tempPath(defaultClientBodyTemp),
 		ProxyTempPath:                b.tempPath(defaultProxyTemp),
+		ProxyBuffering:               true,
+		ProxyBufferSize:              pageSize,
+		ProxyBuffersNum:              8,
+		ProxyBuffersSize:             pageSize,
+		ProxyMaxTempFileSize:         1024 << 20,
 		LimitConnStatus:              503,
 		LimitConnLogLevel:            "error",
 		LimitReqStatus:               503,
@@ -123,7 +136,13 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ClientBodyInFileOnly:     pick(r.clientBodyInFileOnly, p.ClientBodyInFileOnly),
 		ClientBodyInSingleBuffer: pick(r.clientBodyInSingleBuf, p.ClientBodyInSingleBuffer),
 		ProxyTempPath:            pick(r.proxyTempPath, p.ProxyTempPath),
+		ProxyBuffering:           pick(r.proxyBuffering, p.ProxyBuffering),
+		ProxyBufferSize:          pick(r.proxyBufferSize, p.ProxyBufferSize),
+		ProxyMaxTempFileSize:     pick(r.proxyMaxTempFileSize, p.ProxyMaxTempFileSize),
+		ProxyIgnoreHeaders:       pick(r.proxyIgnoreHeaders, p.ProxyIgnoreHeaders),
 	}
+	buffers := pick(r.proxyBuffers, bufs{p.ProxyBuffersNum, p.ProxyBuffersSize})
+	c.ProxyBuffersNum, c.ProxyBuffersSize = buffers.num, buffers.size
 	// A level that sets a minimum rate sets its grace with it.
 	bodyRate := pick(r.clientBodyMinRate, minRate{p.ClientBodyMinRate, p.ClientBodyMinRateGrace})
 	c.ClientBodyMinRate, c.ClientBodyMinRateGrace = bodyRate.rate, bodyRate.grace
@@ -155,7 +174,9 @@ func merge(r *rawLoc, parent *merged) *merged {
 		setHeaders = r.proxySetHeaders
 	}
 	c.ProxySetHeaders = withDefaultHeaders(setHeaders)
-	return &merged{conf: c, setHeaders: setHeaders}
+	m := &merged{conf: c, setHeaders: setHeaders}
+	mergeProxyBuffers(r, parent, m)
+	return m
 }
 
 // withDefaultHeaders lists the configured headers in their order followed
@@ -215,13 +236,21 @@ func (b *builder) finishHTTP() error {
 		srv.Locations = buildLocations(s.locations, sm)
 		out.Servers = append(out.Servers, srv)
 	}
-	// The proxy module's merge follows the core module's for every server
-	// and registers its default temporary directory the same way.
-	for _, s := range h.servers {
+	// The proxy module's merge follows the core module's for every server:
+	// it checks the buffers of the server, registers its default temporary
+	// directory the same way, then checks the buffers of its locations.
+	for i, s := range h.servers {
+		srv := out.Servers[i]
+		if err := b.checkProxyBuffers(srv.Loc); err != nil {
+			return err
+		}
 		if h.raw.proxyTempPath == nil && s.raw.proxyTempPath == nil {
 			if err := b.addPath(nil, top.conf.ProxyTempPath); err != nil {
 				return err
 			}
+		}
+		if err := b.checkLocationProxyBuffers(srv.Locations); err != nil {
+			return err
 		}
 	}
 	for _, s := range h.servers {

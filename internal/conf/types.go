@@ -310,6 +310,37 @@ type LocConf struct {
 	// levels 1 2) is where responses from upstreams are written when
 	// buffering them needs more than memory.
 	ProxyTempPath TempPath
+
+	// ProxyBuffering (proxy_buffering, default on) reads the upstream's
+	// response as fast as it comes, into memory buffers and then a
+	// temporary file, so that the upstream connection is released when
+	// the response is in, however slowly the client reads; off passes
+	// it on as the client takes it. An upstream's "X-Accel-Buffering: no"
+	// turns it off for its response unless ignored.
+	ProxyBuffering bool
+	// ProxyBufferSize (proxy_buffer_size, default one page, 4k) bounds
+	// the upstream's response head.
+	ProxyBufferSize int
+	// ProxyBuffersNum and ProxyBuffersSize (proxy_buffers, default 8 4k)
+	// are the memory a buffered response may take.
+	ProxyBuffersNum  int
+	ProxyBuffersSize int
+	// ProxyBusyBuffersSize (proxy_busy_buffers_size, default 8k: twice
+	// the larger of ProxyBufferSize and ProxyBuffersSize) is accepted
+	// with nginx's checks; headroom sends from one buffer.
+	ProxyBusyBuffersSize int
+	// ProxyMaxTempFileSize (proxy_max_temp_file_size, default 1024m) is
+	// how much of a buffered response may go to a temporary file; 0
+	// keeps it in memory only, reading the upstream as the client takes
+	// what does not fit.
+	ProxyMaxTempFileSize int64
+	// ProxyTempFileWriteSize (proxy_temp_file_write_size, default 8k:
+	// twice the larger of ProxyBufferSize and ProxyBuffersSize) is
+	// accepted with nginx's checks.
+	ProxyTempFileWriteSize int
+	// ProxyIgnoreHeaders (proxy_ignore_headers) are the upstream fields
+	// whose processing is turned off.
+	ProxyIgnoreHeaders IgnoreHeaders
 	// ClientBodyInFileOnly (client_body_in_file_only) writes every
 	// buffered body to a file, kept after the request (BodyFileKeep) or
 	// removed (BodyFileClean); the default BodyFileOff writes only bodies
@@ -484,4 +515,20 @@ const (
 	// BodyFileClean writes every body to a file and removes it after
 	// the request.
 	BodyFileClean
+)
+
+// IgnoreHeaders is a set of upstream response fields whose processing
+// proxy_ignore_headers turns off.
+type IgnoreHeaders uint16
+
+const (
+	IgnoreXAccelRedirect IgnoreHeaders = 1 << iota
+	IgnoreXAccelExpires
+	IgnoreXAccelLimitRate
+	IgnoreXAccelBuffering
+	IgnoreXAccelCharset
+	IgnoreExpires
+	IgnoreCacheControl
+	IgnoreSetCookie
+	IgnoreVary
 )

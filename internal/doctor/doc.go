@@ -3,7 +3,10 @@
 // keep-alive connections the server holds at once, names the limit that
 // binds first, lists every limit that takes part with where its value
 // comes from, and orders the changes that raise capacity, each with the
-// exact line to write and the capacity after it.
+// exact line to write and the capacity after it. Memory per request
+// counts the buffers at the sizes the configuration gives them, and the
+// directories where request bodies and responses that outgrow them go
+// are listed with their free space.
 //
 // It predicts for nginx as well as for headroom, since the two run out
 // differently: nginx's worker processes each have their own open file

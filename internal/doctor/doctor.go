@@ -36,7 +36,10 @@ const nginxPIDFile = "/run/nginx.pid"
 // Diagnose reads the machine through h and reports what the chosen server
 // holds with cfg, which limit binds first, and how to raise it. cfg should
 // be loaded with conf.LoadOptions.Lenient, so that directives headroom
-// does not run are listed rather than fatal.
+// does not run are listed rather than fatal. The free space of the
+// temporary file directories is read through h's Statfs when h is a
+// DiskHost, with statfs(2) when h is capacity.System, and is unknown
+// otherwise.
 func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 	server, reason, err := chooseServer(cfg, o.Server)
 	if err != nil {
@@ -81,7 +84,8 @@ func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 	other.workerNofile = 0
 	rep.Other = capacityOf(other, evaluate(other))
 	rep.Limits = limits(tableInput{p: p, m: m, r: r, run: run, pidFile: pidFile, ps: ps, nm: nm})
-	rep.Memory = memoryModel(server, r.workers)
+	rep.Memory = memoryModel(p, r.workers)
+	rep.TempDirs = tempDirs(cfg, p.levels, diskReader(h), nm)
 
 	fc := fixContext{ps: ps, nm: nm, m: m, main: nm.file(cfg.File)}
 	rep.Want, rep.WantReason = o.Want, "--want"

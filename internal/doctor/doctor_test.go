@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,12 +63,40 @@ func limitsFile(soft, hard string) string {
 		"Max open files            " + soft + "                 " + hard + "               files     \n"
 }
 
+// diskHost is a described machine with file systems: Statfs answers for
+// the directories in disks, and fs.ErrNotExist for any other path.
+type diskHost struct {
+	capacity.FixedHost
+	disks map[string]DiskSpace
+}
+
+func (h diskHost) Statfs(path string) (DiskSpace, error) {
+	if d, ok := h.disks[path]; ok {
+		return d, nil
+	}
+	return DiskSpace{}, &fs.PathError{Op: "statfs", Path: path, Err: fs.ErrNotExist}
+}
+
+const gib = 1 << 30
+
+// srvDisks are the file systems of the cases that give none: the prefix
+// /srv/proxy on a disk with 40 GiB free of 64, its temporary file
+// directories made by an earlier start.
+var srvDisks = map[string]DiskSpace{
+	"/":                           {Free: 40 * gib, Total: 64 * gib},
+	"/srv/proxy":                  {Free: 40 * gib, Total: 64 * gib},
+	"/srv/proxy/client_body_temp": {Free: 40 * gib, Total: 64 * gib},
+	"/srv/proxy/proxy_temp":       {Free: 40 * gib, Total: 64 * gib},
+}
+
 type doctorCase struct {
 	name string
 	// conf is the file in testdata, loaded under the name file.
 	conf, file string
 	host       capacity.FixedHost
-	opts       Options
+	// disks are the machine's file systems; srvDisks when nil.
+	disks map[string]DiskSpace
+	opts  Options
 
 	server       string
 	proxied      int
@@ -118,14 +147,16 @@ var doctorCases = []doctorCase{
 	},
 	{
 		// A cgroup of 64 MiB holds (64 MiB - 10.9 MiB for 2 workers) /
-		// 32.2 KiB = 1685 requests; idle connections are bound by the
-		// slots: (524288 - 39) / 2 = 262124 per worker, (262124 - 1) / 2
-		// for clients.
+		// 120.2 KiB = 451 requests: 2 x 123 B for the connections, 4 x
+		// 16 KiB pooled, client_body_buffer_size 8k, proxy_buffers 8 4k
+		// and 16 KiB of scratch. Idle connections are bound by the slots:
+		// (524288 - 39) / 2 = 262124 per worker, (262124 - 1) / 2 for
+		// clients.
 		name: "cgroup_memory", conf: "headroom.conf", file: "headroom.conf",
 		host: with(debianMachine(1024, 524288), map[string]string{
 			"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.max": "67108864\n"}),
 		opts:   Options{Want: 4000},
-		server: "headroom", proxied: 1685, idle: 262122, binding: limMemoryMax, bindingIdle: limHard,
+		server: "headroom", proxied: 451, idle: 262122, binding: limMemoryMax, bindingIdle: limHard,
 		fixedProxied: 4000,
 	},
 	{
@@ -164,6 +195,40 @@ var doctorCases = []doctorCase{
 		server: "nginx", proxied: 764, idle: 1530, binding: limWC, bindingIdle: limWC,
 	},
 	{
+		// Large buffers in /upload/: a request there holds 3 x 16 KiB
+		// pooled, proxy_buffer_size 64k in place of the fourth,
+		// client_body_buffer_size 1m, proxy_buffers 32 64k and 16 KiB of
+		// scratch: 3200 KiB + 2 x 123 B. A cgroup of 1 GiB holds (1 GiB -
+		// 10.9 MiB) / that = 324 of them; the slots hold 2 x (4096 - 1) / 2
+		// idle clients.
+		name: "buffers", conf: "buffers.conf", file: "buffers.conf",
+		host: with(debianMachine(1024, 524288), map[string]string{
+			"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.max": "1073741824\n"}),
+		opts:   Options{Want: 2000},
+		server: "headroom", proxied: 324, idle: 4094, binding: limMemoryMax, bindingIdle: limWC,
+		fixedProxied: 2000,
+	},
+	{
+		// The same for nginx: 1k + 4k + 1m + 64k + 32 x 64k = 3141 KiB +
+		// 2 x 545 B per request, (1 GiB - 24.7 MiB for 2 workers) / that
+		// = 325; the soft limit of 1024 bounds idle clients at 2 x (1024 -
+		// 5 - 2 logs - 1 channel - 1 listener - 1 channel).
+		name: "buffers_nginx", conf: "buffers.conf", file: "buffers.conf",
+		host: with(debianMachine(1024, 524288), map[string]string{
+			"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.max": "1073741824\n"}),
+		opts:   Options{Server: "nginx"},
+		server: "nginx", proxied: 325, idle: 2028, binding: limMemoryMax, bindingIdle: limSoft,
+	},
+	{
+		// Temporary files on nearly full file systems: 3 GiB free where a
+		// body may take 4 GiB, 512 MiB where a response may take 1 GiB;
+		// the directory where nothing is written is not warned about.
+		name: "low_disk", conf: "lowdisk.conf", file: "lowdisk.conf",
+		host:   debianMachine(65536, 524288),
+		disks:  lowDisks,
+		server: "headroom", proxied: 511, idle: 511, binding: limWC, bindingIdle: limWC,
+	},
+	{
 		// The seed asked for headroom: the same 511, but waiting in the
 		// backlog rather than failing.
 		name: "seed_as_headroom", conf: "seed.conf", file: "nginx.conf",
@@ -171,6 +236,17 @@ var doctorCases = []doctorCase{
 		opts:   Options{Server: "headroom"},
 		server: "headroom", proxied: 511, idle: 511, binding: limWC, bindingIdle: limWC,
 	},
+}
+
+// lowDisks has /var/spool with 3 GiB free and /var/cache/headroom with
+// 512 MiB; /var/spool/headroom/body is not made yet.
+var lowDisks = map[string]DiskSpace{
+	"/":                              {Free: 40 * gib, Total: 64 * gib},
+	"/var":                           {Free: 40 * gib, Total: 64 * gib},
+	"/var/spool":                     {Free: 3 * gib, Total: 20 * gib},
+	"/var/cache":                     {Free: gib / 2, Total: 2 * gib},
+	"/var/cache/headroom":            {Free: gib / 2, Total: 2 * gib},
+	"/var/cache/headroom/proxy_temp": {Free: gib / 2, Total: 2 * gib},
 }
 
 // diagnose loads a case's configuration and reports on it.
@@ -184,7 +260,11 @@ func diagnose(t *testing.T, c doctorCase) *Report {
 	if err != nil {
 		t.Fatalf("load %s: %v", c.conf, err)
 	}
-	rep, err := Diagnose(cfg, c.host, c.opts)
+	disks := c.disks
+	if disks == nil {
+		disks = srvDisks
+	}
+	rep, err := Diagnose(cfg, diskHost{c.host, disks}, c.opts)
 	if err != nil {
 		t.Fatalf("Diagnose: %v", err)
 	}
@@ -297,7 +377,7 @@ func TestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"config", "server", "server_reason", "limits_of", "running", "capacity", "other",
-		"startup_messages", "limits", "want", "want_reason", "fixes", "advice", "notes", "unsupported", "memory_model"} {
+		"startup_messages", "limits", "want", "want_reason", "fixes", "advice", "notes", "unsupported", "memory_model", "temp_dirs"} {
 		if _, ok := m[key]; !ok {
 			t.Errorf("JSON lacks %q", key)
 		}

@@ -380,7 +380,7 @@ func fixMemory(p params, cur result, want int, fc fixContext) (candidate, bool) 
 	if !ok || b.proxied >= want {
 		return candidate{}, false
 	}
-	mm := memoryModel(p.server, p.workers())
+	mm := memoryModel(p, p.workers())
 	const gib = 1 << 30
 	need := mm.BaseBytes + int64(want)*mm.RequestBytes
 	v := (need + gib - 1) / gib * gib

@@ -60,6 +60,9 @@ type params struct {
 	groups []group
 	// proxies is false when no location proxies.
 	proxies bool
+	// levels are the locations that proxy, in the configuration's order,
+	// with their buffer and temporary file settings.
+	levels []level
 }
 
 // listenInfo is one listening address.
@@ -136,12 +139,16 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 	for _, l := range cfg.Listeners() {
 		p.listens = append(p.listens, listenInfo{addr: l.Addr, backlog: l.Backlog, where: place{l.File, l.Line}})
 	}
+	nm := newNamer(cfg)
 	if cfg.HTTP != nil {
 		for _, s := range cfg.HTTP.Servers {
 			addAccessLogs(logs, s.Loc)
 			ups := map[*conf.Upstream]bool{}
 			collect(s.Locations, func(l *conf.Location) {
 				addAccessLogs(logs, l.Loc)
+				if l.Loc != nil && l.Loc.ProxyPass != nil {
+					p.levels = append(p.levels, levelOf(l, nm))
+				}
 				if pp := l.Loc.ProxyPass; pp != nil && pp.Upstream != nil && !ups[pp.Upstream] {
 					ups[pp.Upstream] = true
 					p.proxies = true
@@ -152,6 +159,43 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 	}
 	p.nginxLogFiles = len(logs)
 	return p
+}
+
+// levelOf reads a proxying location's buffer and temporary file
+// settings.
+func levelOf(l *conf.Location, nm namer) level {
+	lc := l.Loc
+	return level{
+		name:        "location " + locationName(l),
+		at:          nm.at(l.File, l.Line),
+		bodyBuffer:  lc.ClientBodyBufferSize,
+		bodyInFile:  lc.ClientBodyInFileOnly != conf.BodyFileOff,
+		bodyToFile:  lc.ProxyRequestBuffering || lc.ProxyHTTPVersion != "1.1" || lc.ClientBodyInFileOnly != conf.BodyFileOff,
+		maxBody:     lc.ClientMaxBodySize,
+		headBuffer:  lc.ProxyBufferSize,
+		spooled:     lc.ProxyBuffering || lc.ProxyIgnoreHeaders&conf.IgnoreXAccelBuffering == 0,
+		buffersNum:  lc.ProxyBuffersNum,
+		buffersSize: lc.ProxyBuffersSize,
+		maxTempFile: lc.ProxyMaxTempFileSize,
+		bodyTemp:    lc.ClientBodyTempPath.Path,
+		proxyTemp:   lc.ProxyTempPath.Path,
+	}
+}
+
+// locationName writes a location as in the configuration: "/api/",
+// "= /", "~ \.php$".
+func locationName(l *conf.Location) string {
+	switch l.Match {
+	case conf.MatchExact:
+		return "= " + l.Path
+	case conf.MatchPrefixNoRegex:
+		return "^~ " + l.Path
+	case conf.MatchRegex:
+		return "~ " + l.Path
+	case conf.MatchRegexCaseless:
+		return "~* " + l.Path
+	}
+	return l.Path
 }
 
 func addAccessLogs(logs map[string]bool, lc *conf.LocConf) {

@@ -216,7 +216,7 @@ func kernelLimits(t tableInput) []Limit {
 		ct.Note = "no connection tracking"
 	}
 	add(ct)
-	mm := memoryModel(p.server, r.workers)
+	mm := memoryModel(p, r.workers)
 	est := fmt.Sprintf("estimate: %s per proxied request, %s per idle connection, %s for the server", bytesText(mm.RequestBytes), bytesText(mm.IdleBytes), bytesText(mm.BaseBytes))
 	mx := Limit{Name: limMemoryMax, Value: limitText(m.MemoryMax), Source: m.MemoryMax.Source}
 	if t.run != nil && t.run.MemoryMax.OK {

@@ -263,7 +263,7 @@ func machineBounds(p params, workers int) []bound {
 		mem, name = p.memLimit, limMemoryMax
 	}
 	if mem > 0 {
-		mm := memoryModel(p.server, workers)
+		mm := memoryModel(p, workers)
 		free := int64(min(mem, 1<<62)) - mm.BaseBytes
 		free = max(free, 0)
 		reqBytes := mm.RequestBytes

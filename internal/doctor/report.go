@@ -49,6 +49,10 @@ type Report struct {
 	Unsupported []Unsupported `json:"unsupported"`
 	// Memory is the per-connection estimate the memory figures use.
 	Memory MemoryModel `json:"memory_model"`
+	// TempDirs are the directories where the locations that proxy write
+	// request bodies and responses that do not fit their buffers, with
+	// the free space of each.
+	TempDirs []TempDir `json:"temp_dirs"`
 }
 
 // Capacity is how many connections a server holds at once.
@@ -160,8 +164,55 @@ type MemoryModel struct {
 	// IdleBytes is the cost of one idle keep-alive client connection.
 	IdleBytes int64 `json:"idle_bytes"`
 	// RequestBytes is the cost of one proxied request in progress: its
-	// client and upstream connections with their buffers.
+	// client and upstream connections with their buffers, at the sizes
+	// the configuration gives them, in the location where they are
+	// largest.
 	RequestBytes int64 `json:"request_bytes"`
+	// Buffers lists the buffers RequestBytes counts ("4 x 16 KiB pooled
+	// + client_body_buffer_size 8k + ..."), and BuffersWhere names the
+	// location they are those of (empty when no location proxies).
+	Buffers      string `json:"buffers"`
+	BuffersWhere string `json:"buffers_where,omitempty"`
 	// Source says where the figures come from.
 	Source string `json:"source"`
+}
+
+// TempDir is a directory for temporary files: client_body_temp_path,
+// where a request body larger than client_body_buffer_size goes, and
+// proxy_temp_path, where a response goes that the client reads slower
+// than the upstream sends once it outgrows proxy_buffers. Each file
+// takes disk space and, while open, a descriptor.
+type TempDir struct {
+	// Path is the directory.
+	Path string `json:"path"`
+	// For names the directives that name it: "client_body_temp_path",
+	// "proxy_temp_path" or both.
+	For []string `json:"for"`
+	// Source is where it is set ("site.conf:12"), or "default".
+	Source string `json:"source"`
+	// Exists is false when the directory is not there yet (the server
+	// creates it at start); StatfsPath is the directory whose file system
+	// was read: Path, or its nearest parent that exists. Empty when the
+	// free space is unknown.
+	Exists     bool   `json:"exists"`
+	StatfsPath string `json:"statfs_path,omitempty"`
+	// FreeBytes (available to an unprivileged process) and TotalBytes
+	// are those of the file system; null when unknown, and Error then
+	// says why.
+	FreeBytes  *int64 `json:"free_bytes"`
+	TotalBytes *int64 `json:"total_bytes"`
+	Error      string `json:"error,omitempty"`
+	// RequestBytes is the most one request writes here: the largest
+	// client_max_body_size of the locations whose bodies go here plus
+	// the largest proxy_max_temp_file_size of those whose responses do;
+	// null when a body has no bound (client_max_body_size 0), 0 when no
+	// location writes files here.
+	RequestBytes *int64 `json:"request_bytes"`
+	// WarnBelowBytes is the free space below which Warning is set: the
+	// larger of RequestBytes and 1 GiB (0 when nothing is written here).
+	WarnBelowBytes int64 `json:"warn_below_bytes"`
+	// Note explains the figures; Warning is set when the free space is
+	// below WarnBelowBytes.
+	Note    string `json:"note,omitempty"`
+	Warning string `json:"warning,omitempty"`
 }

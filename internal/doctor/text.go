@@ -99,6 +99,25 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  - %s\n", n)
 		}
 	}
+	if len(r.TempDirs) > 0 {
+		b.WriteString("\nTemporary files (a request body past client_body_buffer_size; a response past proxy_buffers while the client reads slower than the upstream sends; each open file also takes a descriptor)\n")
+		rows := [][]string{{"DIRECTORY", "FOR", "FROM", "FREE", "NOTE"}}
+		for _, d := range r.TempDirs {
+			free, note := "unknown", d.Note
+			if d.FreeBytes != nil {
+				free = bytesText(*d.FreeBytes) + " of " + bytesText(*d.TotalBytes)
+			} else if note == "" {
+				note = d.Error
+			} else {
+				note = d.Error + "; " + note
+			}
+			rows = append(rows, []string{d.Path, strings.Join(d.For, ", "), d.Source, free, note})
+			if d.Warning != "" {
+				rows = append(rows, []string{"  warning: " + d.Warning})
+			}
+		}
+		writeTable(&b, "  ", rows)
+	}
 	if len(r.Unsupported) > 0 {
 		fmt.Fprintf(&b, "\nDirectives headroom does not run (%d)\n", len(r.Unsupported))
 		var rows [][]string
@@ -108,8 +127,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		writeTable(&b, "  ", rows)
 	}
 	mm := r.Memory
-	fmt.Fprintf(&b, "\nMemory estimate for %s: %s per proxied request, %s per idle keep-alive connection, %s for the server;\n  %s\n",
-		r.Server, bytesText(mm.RequestBytes), bytesText(mm.IdleBytes), bytesText(mm.BaseBytes), mm.Source)
+	where := ""
+	if mm.BuffersWhere != "" {
+		where = " (" + mm.BuffersWhere + ")"
+	}
+	fmt.Fprintf(&b, "\nMemory estimate for %s: %s per proxied request, %s per idle keep-alive connection, %s for the server;\n  a request's buffers: %s%s;\n  %s\n",
+		r.Server, bytesText(mm.RequestBytes), bytesText(mm.IdleBytes), bytesText(mm.BaseBytes), mm.Buffers, where, mm.Source)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

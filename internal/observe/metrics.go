@@ -124,6 +124,9 @@ type Worker struct {
 	// BodiesToFile counts request bodies written to a temporary file
 	// because they did not fit in client_body_buffer_size.
 	BodiesToFile Counter
+	// ResponsesToFile counts responses that went through a temporary
+	// file because their client read slower than the upstream sent.
+	ResponsesToFile Counter
 
 	// Gauges.
 	ClientActive   Gauge // client connections with a request in progress

@@ -176,6 +176,8 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 	p.sample("headroom_slow_clients_closed_total", float64(pr.SlowReadersClosed), "reason", "reader")
 	p.family("headroom_request_bodies_to_file_total", "counter", "Request bodies written to a temporary file because they did not fit in client_body_buffer_size.")
 	p.sample("headroom_request_bodies_to_file_total", float64(s.Buffering.BodiesToFile))
+	p.family("headroom_responses_to_file_total", "counter", "Responses buffered in a temporary file because their client read slower than the upstream sent.")
+	p.sample("headroom_responses_to_file_total", float64(s.Buffering.ResponsesToFile))
 	p.family("headroom_queue_wait_seconds", "histogram", "Time requests spent waiting in a queue for a slot or an upstream server.")
 	p.histogram("headroom_queue_wait_seconds", &s.QueueWait)
 

@@ -59,6 +59,8 @@ type ListenerSnapshot struct {
 type Buffering struct {
 	// BodiesToFile counts request bodies written to a temporary file.
 	BodiesToFile uint64 `json:"bodies_to_file"`
+	// ResponsesToFile counts responses buffered in a temporary file.
+	ResponsesToFile uint64 `json:"responses_to_file"`
 }
 
 // Pressure counts each step of the response to a shortage of slots.

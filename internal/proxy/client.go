@@ -148,6 +148,12 @@ type request struct {
 	// the file has been put in upOut.
 	upHeadLen int
 	fileOff   int64
+	// spooling is set when the response is buffered (proxy_buffering,
+	// X-Accel-Buffering); spool holds what the client has not taken yet
+	// and spoolScratch frames bytes on their way to it (see spool.go).
+	spooling     bool
+	spool        spool
+	spoolScratch []byte
 	// continued is set once "100 Continue" was sent.
 	continued bool
 	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.

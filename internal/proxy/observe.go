@@ -112,6 +112,7 @@ func (c *carried) add(o *carried) {
 	p.SlowBodiesClosed += q.SlowBodiesClosed
 	p.SlowReadersClosed += q.SlowReadersClosed
 	c.buffering.BodiesToFile += o.buffering.BodiesToFile
+	c.buffering.ResponsesToFile += o.buffering.ResponsesToFile
 	for i := range c.queueWait.Buckets {
 		c.queueWait.Buckets[i] += o.queueWait.Buckets[i]
 	}
@@ -146,6 +147,7 @@ func (s *Server) totals() carried {
 		p.SlowBodiesClosed += st.SlowBodiesClosed.Load()
 		p.SlowReadersClosed += st.SlowReadersClosed.Load()
 		t.buffering.BodiesToFile += st.BodiesToFile.Load()
+		t.buffering.ResponsesToFile += st.ResponsesToFile.Load()
 		st.QueueWait.AddTo(&t.queueWait)
 	}
 	s.prevMu.Lock()

@@ -266,10 +266,13 @@ func (r *request) canResend() bool {
 	return r.bodyDone && (r.upWhole || r.bodyFile != nil)
 }
 
-// dropBody releases a buffered body: the memory buffer to the pool and
-// the temporary file closed and, unless it is to be kept, removed.
+// dropBody releases what a request buffered: its body's memory buffer to
+// the pool and temporary file closed and, unless it is to be kept,
+// removed; and its response's spool.
 func (r *request) dropBody(w *worker) {
 	w.dropBuf(&r.bodyMem)
+	w.dropBuf(&r.spoolScratch)
+	r.spool.release()
 	if tf := r.bodyFile; tf != nil {
 		unix.Close(tf.fd)
 		if !tf.keep {

@@ -108,13 +108,20 @@ func (cc *clientConn) readResponse() {
 		return
 	}
 	uc := r.up
+	// The head must fit in proxy_buffer_size, as in nginx.
+	hs := r.lc.ProxyBufferSize
+	limits := http1.Limits{MaxRequestLine: hs, MaxHeaderLine: hs, MaxHeaderBytes: hs, MaxHeaders: 1000}
 	for {
 		if r.upIn == nil {
-			r.upIn = cc.w.getBuf()
+			if hs > bufSize {
+				r.upIn = make([]byte, hs)
+			} else {
+				r.upIn = cc.w.getBuf()
+			}
 			r.upInLen, r.upPos = 0, 0
 		}
 		if r.upInLen > r.upPos {
-			n, err := http1.ParseResponse(r.upIn[r.upPos:r.upInLen], &r.resp, responseLimits)
+			n, err := http1.ParseResponse(r.upIn[r.upPos:r.upInLen], &r.resp, &limits)
 			if err == nil {
 				if r.resp.Status >= 100 && r.resp.Status < 200 && r.resp.Status != 101 {
 					// Interim responses are dropped; the client got its
@@ -160,10 +167,6 @@ func (cc *clientConn) readResponse() {
 	}
 }
 
-// responseLimits bound an upstream's response head by nginx's default
-// proxy_buffer_size, one memory page: a larger head is a 502, as in nginx.
-var responseLimits = &http1.Limits{MaxRequestLine: 4096, MaxHeaderLine: 4096, MaxHeaderBytes: 4096, MaxHeaders: 1000}
-
 // startResponse sends the response head to the client and starts
 // relaying the body.
 func (cc *clientConn) startResponse() {
@@ -188,6 +191,7 @@ func (cc *clientConn) startResponse() {
 		}
 	}
 	r.respHead = true
+	r.spooling = resp.Status != 101 && responseBuffered(r.lc, resp)
 	r.status = resp.Status
 	r.framing = http1.ResponseFraming(isHead(&r.head), resp)
 	if r.framing == http1.FramingChunked {
@@ -316,32 +320,58 @@ func hideResponseHeader(name, connection []byte, framing http1.Framing) bool {
 	return len(connection) > 0 && http1.HasToken(connection, string(name))
 }
 
-// relayResponse moves the response body from the upstream to the client,
-// one buffer at a time: what the upstream already sent is framed into out
-// first, so that a small response leaves in one write with its head; then
-// out is written, and the upstream is read again only when the client took
-// everything, so a slow client slows the upstream instead of filling
-// memory.
+// relayResponse moves the response body from the upstream to the client.
+// What the upstream sent is framed for the client into out, so that a
+// small response leaves in one write with its head. While the client
+// keeps up, the upstream is read again only when out was written, so a
+// response costs one buffer. When the client falls behind and the
+// response is buffered (proxy_buffering), the upstream is read on into
+// the response's spool (memory, then a temporary file; see spool.go), so
+// that the upstream connection is released as soon as the response is
+// in; without buffering, or with the spool full, the upstream waits for
+// the client.
 func (cc *clientConn) relayResponse() {
 	r := cc.r
 	for {
-		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone) && len(cc.out)+chunkOverhead < cap(cc.out) {
-			if !cc.consumeResponse() {
+		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone) {
+			// Upstream bytes go to out while nothing waits in the spool
+			// before them and out has room; else to the spool.
+			if r.spool.empty() && len(cc.out)+chunkOverhead < cap(cc.out) {
+				if !cc.consumeResponse(&cc.out) {
+					return
+				}
+				continue
+			}
+			if r.spooling && r.spool.room(r.lc) > chunkOverhead {
+				if !cc.spoolResponse() {
+					return
+				}
+				continue
+			}
+		}
+		blocked := false
+		if cc.outOff < len(cc.out) && !cc.flush() {
+			if cc.state == stClosed {
+				return
+			}
+			blocked = true
+		}
+		if !blocked && !r.spool.empty() {
+			if !cc.refillOut() {
 				return
 			}
 			continue
 		}
 		if r.respDone {
-			if cc.flush() {
+			if !blocked {
 				cc.finish()
 			}
 			return
 		}
 		uc := r.up
-		if !cc.flush() {
-			if cc.state != stClosed {
-				uc.c.StopTimer()
-			}
+		if blocked && (!r.spooling || r.spool.room(r.lc) <= chunkOverhead) {
+			// The client holds the response back: the upstream waits.
+			uc.c.StopTimer()
 			return
 		}
 		if r.upPos < r.upInLen {
@@ -361,7 +391,11 @@ func (cc *clientConn) relayResponse() {
 		}
 		if r.framing == http1.FramingClose {
 			r.upPos, r.upInLen = 0, 0
-			cc.endResponse(false)
+			if r.spool.empty() {
+				cc.endResponse(&cc.out, false)
+			} else {
+				cc.spoolEnd()
+			}
 			continue
 		}
 		cc.logError("upstream prematurely closed connection while reading upstream")
@@ -373,28 +407,28 @@ func (cc *clientConn) relayResponse() {
 	}
 }
 
-// consumeResponse moves buffered upstream bytes into out with the
-// client's framing, no more than out has room for. It returns false when
+// consumeResponse moves buffered upstream bytes into *dst with the
+// client's framing, no more than *dst has room for. It returns false when
 // the request ended.
-func (cc *clientConn) consumeResponse() bool {
+func (cc *clientConn) consumeResponse(dst *[]byte) bool {
 	r := cc.r
 	avail := r.upIn[r.upPos:r.upInLen]
-	if room := cap(cc.out) - len(cc.out) - chunkOverhead; len(avail) > room {
+	if room := cap(*dst) - len(*dst) - chunkOverhead; len(avail) > room {
 		avail = avail[:max(room, 0)]
 	}
 	switch r.framing {
 	case http1.FramingNone:
-		cc.endResponse(r.upPos == r.upInLen)
+		cc.endResponse(dst, r.upPos == r.upInLen)
 	case http1.FramingLength:
 		if int64(len(avail)) > r.respLeft {
 			avail = avail[:r.respLeft]
 		}
-		cc.out = append(cc.out, avail...)
+		*dst = append(*dst, avail...)
 		r.upPos += len(avail)
 		r.respLeft -= int64(len(avail))
 		r.bodySent += int64(len(avail))
 		if r.respLeft == 0 {
-			cc.endResponse(r.upPos == r.upInLen)
+			cc.endResponse(dst, r.upPos == r.upInLen)
 		}
 	case http1.FramingChunked:
 		// The decoder keeps its state between calls, so a chunk header
@@ -408,18 +442,18 @@ func (cc *clientConn) consumeResponse() bool {
 		r.upPos += consumed
 		r.bodySent += int64(len(data))
 		if r.chunkOut {
-			cc.out = http1.AppendChunk(cc.out, data)
+			*dst = http1.AppendChunk(*dst, data)
 		} else {
-			cc.out = append(cc.out, data...)
+			*dst = append(*dst, data...)
 		}
 		if done {
-			cc.endResponse(r.upPos == r.upInLen)
+			cc.endResponse(dst, r.upPos == r.upInLen)
 		}
 	case http1.FramingClose:
 		if r.chunkOut {
-			cc.out = http1.AppendChunk(cc.out, avail)
+			*dst = http1.AppendChunk(*dst, avail)
 		} else {
-			cc.out = append(cc.out, avail...)
+			*dst = append(*dst, avail...)
 		}
 		r.bodySent += int64(len(avail))
 		r.upPos += len(avail)
@@ -427,14 +461,16 @@ func (cc *clientConn) consumeResponse() bool {
 	return true
 }
 
-// endResponse completes the response: the last chunk for a chunked
-// client, the upstream connection back to its pool (when nothing extra was
-// sent and the server keeps it open) and the log record.
-func (cc *clientConn) endResponse(clean bool) {
+// endResponse completes the response from the upstream's side: the last
+// chunk for a chunked client goes to *dst, the upstream connection back
+// to its pool (when nothing extra was sent and the server keeps it open)
+// and the attempt to the log record. With a buffered response the client
+// may still be reading; the upstream is free already.
+func (cc *clientConn) endResponse(dst *[]byte, clean bool) {
 	r := cc.r
 	r.respDone = true
 	if r.chunkOut {
-		cc.out = http1.AppendLastChunk(cc.out)
+		*dst = http1.AppendLastChunk(*dst)
 	}
 	cc.upLogAppend(r.peer.Conf.Addr, r.resp.Status)
 	if r.up != nil {

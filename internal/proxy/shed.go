@@ -103,10 +103,14 @@ func (w *worker) backlogLen() int {
 // shed closes up to n clients, worst first (see the top of this file).
 func (w *worker) shed(n int, now time.Time) {
 	cands := w.shedCands[:0]
+	waitingOn := 0
 	w.loop.Each(engine.KindClient, func(c *engine.Conn) {
 		cc, ok := c.Data.(*clientConn)
 		if !ok {
 			return
+		}
+		if cc.waitingOnClient() {
+			waitingOn++
 		}
 		if k, score, ok := cc.shedScore(now); ok {
 			cands = append(cands, shedCandidate{cc: cc, kind: k, score: score})
@@ -129,7 +133,7 @@ func (w *worker) shed(n int, now time.Time) {
 		cand.cc.shedClose(cand.kind)
 		closed[cand.kind]++
 	}
-	w.slowLeft = len(cands)
+	w.slowLeft = waitingOn
 	clear(cands)
 	w.shedCands = cands[:0]
 	st := w.stats
@@ -148,6 +152,21 @@ func (w *worker) shed(n int, now time.Time) {
 		w.warnf(logs.Warn, "worker %d closed %d connections reading their response slower than send_min_rate, to let waiting clients in: %s",
 			w.id, closed[shedReader], w.slotReport())
 	}
+}
+
+// waitingOnClient reports whether the connection waits for its client:
+// for a head, a body or the reading of its response. Such a client may be
+// slow, and loses its slot once its grace has passed; while there are
+// some, clients that make progress keep their connections.
+func (cc *clientConn) waitingOnClient() bool {
+	switch cc.state {
+	case stIdle, stHead:
+		return true
+	case stProxy:
+		r := cc.r
+		return !r.bodyDone && !r.respHead || r.respHead && !r.sendWaitFrom.IsZero()
+	}
+	return false
 }
 
 // shedScore says whether the client may lose its slot under pressure,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"headroom/internal/conf"
@@ -15,57 +14,82 @@ import (
 
 // eval appends a template's value for the current request.
 func (cc *clientConn) eval(b []byte, t *vars.Template) []byte {
-	for _, p := range t.Parts {
+	for i := range t.Parts {
+		p := &t.Parts[i]
 		if p.Var == "" {
 			b = append(b, p.Literal...)
 			continue
 		}
-		b, _ = cc.appendVar(b, p.Var)
+		b, _ = getters[p.Index](cc, b, p.Suffix)
 	}
 	return b
 }
 
-// appendVar appends the value of one variable; ok is false when the
-// variable has no value for this request (logs print "-" then).
-func (cc *clientConn) appendVar(b []byte, name string) ([]byte, bool) {
-	r := cc.r
-	h := &r.head
-	switch name {
-	case "remote_addr", "binary_remote_addr":
+// getter appends a variable's value for the current request; ok is false
+// when the variable has no value (logs print "-" then). suffix is the rest
+// of a family's name.
+type getter func(cc *clientConn, b []byte, suffix string) ([]byte, bool)
+
+// getters holds one getter per variable of the registry, indexed by
+// vars.Index; a test checks that none is missing.
+var getters [vars.NumIndexes]getter
+
+func init() {
+	g := &getters
+	g[vars.Unknown] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) { return b, false }
+	g[vars.RemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.remote.Addr().AppendTo(b), true
-	case "remote_port":
+	}
+	g[vars.BinaryRemoteAddr] = g[vars.RemoteAddr]
+	g[vars.RemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return strconv.AppendUint(b, uint64(cc.remote.Port()), 10), true
-	case "server_addr":
+	}
+	g[vars.ServerAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.ln.addrPort.Addr().AppendTo(b), true
-	case "server_port":
+	}
+	g[vars.ServerPort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return strconv.AppendUint(b, uint64(cc.ln.addrPort.Port()), 10), true
-	case "server_name":
-		return append(b, serverName(r.srv)...), true
-	case "host":
-		if host, ok := normalizeHost(h.Host); ok && host != "" {
+	}
+	g[vars.ServerName] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, serverName(cc.r.srv)...), true
+	}
+	g[vars.Host] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if host, ok := normalizeHost(cc.r.head.Host); ok && host != "" {
 			return append(b, host...), true
 		}
-		return append(b, serverName(r.srv)...), true
-	case "hostname":
+		return append(b, serverName(cc.r.srv)...), true
+	}
+	g[vars.Hostname] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, hostname...), true
-	case "request":
-		return append(b, r.line...), len(r.line) > 0
-	case "request_method":
-		return append(b, h.Method...), h.Method != nil
-	case "request_uri":
-		return append(b, h.Target...), h.Target != nil
-	case "uri", "document_uri":
-		return append(b, r.uri...), r.uri != nil
-	case "args", "query_string":
-		return append(b, h.Query...), h.Query != nil
-	case "is_args":
-		if h.Query != nil {
+	}
+	g[vars.Request] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.line...), len(cc.r.line) > 0
+	}
+	g[vars.RequestMethod] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.head.Method...), cc.r.head.Method != nil
+	}
+	g[vars.RequestURI] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.head.Target...), cc.r.head.Target != nil
+	}
+	g[vars.URI] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.uri...), cc.r.uri != nil
+	}
+	g[vars.DocumentURI] = g[vars.URI]
+	g[vars.Args] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.head.Query...), cc.r.head.Query != nil
+	}
+	g[vars.QueryString] = g[vars.Args]
+	g[vars.IsArgs] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if cc.r.head.Query != nil {
 			return append(b, '?'), true
 		}
 		return b, true
-	case "scheme":
+	}
+	g[vars.Scheme] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, "http"...), true
-	case "server_protocol":
+	}
+	g[vars.ServerProtocol] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		h := &cc.r.head
 		if h.Method == nil {
 			return b, false
 		}
@@ -73,97 +97,121 @@ func (cc *clientConn) appendVar(b []byte, name string) ([]byte, bool) {
 			return append(b, "HTTP/1.0"...), true
 		}
 		return append(b, "HTTP/1.1"...), true
-	case "status":
-		if r.status == 0 {
+	}
+	g[vars.Status] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if cc.r.status == 0 {
 			return append(b, "000"...), true
 		}
-		return strconv.AppendInt(b, int64(r.status), 10), true
-	case "body_bytes_sent":
-		return strconv.AppendInt(b, r.bodySent, 10), true
-	case "bytes_sent":
-		return strconv.AppendInt(b, r.bytesSent, 10), true
-	case "request_length":
-		return strconv.AppendInt(b, int64(r.headLen)+r.bodyRead, 10), true
-	case "request_time":
-		return appendSeconds(b, cc.w.loop.Now().Sub(r.start)), true
-	case "msec":
+		return strconv.AppendInt(b, int64(cc.r.status), 10), true
+	}
+	g[vars.BodyBytesSent] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return strconv.AppendInt(b, cc.r.bodySent, 10), true
+	}
+	g[vars.BytesSent] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return strconv.AppendInt(b, cc.r.bytesSent, 10), true
+	}
+	g[vars.RequestLength] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return strconv.AppendInt(b, int64(cc.r.headLen)+cc.r.bodyRead, 10), true
+	}
+	g[vars.RequestTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return appendSeconds(b, cc.w.loop.Now().Sub(cc.r.start)), true
+	}
+	g[vars.Msec] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		now := cc.w.loop.Now()
 		b = strconv.AppendInt(b, now.Unix(), 10)
 		b = append(b, '.')
 		ms := now.Nanosecond() / int(time.Millisecond)
 		return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10)), true
-	case "time_local":
+	}
+	g[vars.TimeLocal] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.w.loop.Now().AppendFormat(b, "02/Jan/2006:15:04:05 -0700"), true
-	case "time_iso8601":
+	}
+	g[vars.TimeISO8601] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.w.loop.Now().AppendFormat(b, "2006-01-02T15:04:05-07:00"), true
-	case "connection":
+	}
+	g[vars.Connection] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return strconv.AppendUint(b, cc.id, 10), true
-	case "connection_requests":
+	}
+	g[vars.ConnectionRequests] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return strconv.AppendInt(b, int64(cc.requests), 10), true
-	case "pid":
+	}
+	g[vars.Pid] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, pidString...), true
-	case "nginx_version":
+	}
+	g[vars.NginxVersion] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, NginxVersion...), true
-	case "proxy_host":
-		if r.lc != nil && r.lc.ProxyPass != nil {
-			return append(b, r.lc.ProxyPass.ProxyHost...), true
+	}
+	g[vars.ProxyHost] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if lc := cc.r.lc; lc != nil && lc.ProxyPass != nil {
+			return append(b, lc.ProxyPass.ProxyHost...), true
 		}
 		return b, false
-	case "proxy_port":
-		if r.lc != nil && r.lc.ProxyPass != nil {
-			return append(b, r.lc.ProxyPass.ProxyPort...), true
+	}
+	g[vars.ProxyPort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if lc := cc.r.lc; lc != nil && lc.ProxyPass != nil {
+			return append(b, lc.ProxyPass.ProxyPort...), true
 		}
 		return b, false
-	case "proxy_add_x_forwarded_for":
+	}
+	g[vars.ProxyAddXForwardedFor] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		start := len(b)
-		b = appendJoined(b, h.Headers, "x_forwarded_for", ", ")
+		b = appendJoined(b, cc.r.head.Headers, "x_forwarded_for", ", ")
 		if len(b) > start {
 			b = append(b, ", "...)
 		}
 		return cc.remote.Addr().AppendTo(b), true
-	case "upstream_addr":
-		return append(b, r.upAddrs...), len(r.upAddrs) > 0
-	case "upstream_status":
-		return append(b, r.upStatuses...), len(r.upStatuses) > 0
-	case "upstream_response_time":
-		return append(b, r.upTimes...), len(r.upTimes) > 0
-	case "upstream_connect_time":
-		return append(b, r.upConnects...), len(r.upConnects) > 0
-	case "upstream_header_time":
-		return append(b, r.upHeaders...), len(r.upHeaders) > 0
-	case "content_length":
-		v := headerValue(h.Headers, "Content-Length")
-		return append(b, v...), v != nil
-	case "content_type":
-		v := headerValue(h.Headers, "Content-Type")
-		return append(b, v...), v != nil
-	case "remote_user":
-		return b, false
 	}
-	switch {
-	case name == "http_cookie":
-		// nginx joins several Cookie and X-Forwarded-For fields.
-		start := len(b)
-		b = appendJoined(b, h.Headers, "cookie", "; ")
-		return b, len(b) > start || headerByVarName(h.Headers, "cookie") != nil
-	case name == "http_x_forwarded_for":
-		start := len(b)
-		b = appendJoined(b, h.Headers, "x_forwarded_for", ", ")
-		return b, len(b) > start || headerByVarName(h.Headers, "x_forwarded_for") != nil
-	case strings.HasPrefix(name, "http_"):
-		v := headerByVarName(h.Headers, name[5:])
+	g[vars.UpstreamAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.upAddrs...), len(cc.r.upAddrs) > 0
+	}
+	g[vars.UpstreamStatus] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.upStatuses...), len(cc.r.upStatuses) > 0
+	}
+	g[vars.UpstreamResponseTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.upTimes...), len(cc.r.upTimes) > 0
+	}
+	g[vars.UpstreamConnectTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.upConnects...), len(cc.r.upConnects) > 0
+	}
+	g[vars.UpstreamHeaderTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.upHeaders...), len(cc.r.upHeaders) > 0
+	}
+	g[vars.ContentLength] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		v := headerValue(cc.r.head.Headers, "Content-Length")
 		return append(b, v...), v != nil
-	case strings.HasPrefix(name, "sent_http_"):
-		v := headerByVarName(r.resp.Headers, name[10:])
+	}
+	g[vars.ContentType] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		v := headerValue(cc.r.head.Headers, "Content-Type")
 		return append(b, v...), v != nil
-	case strings.HasPrefix(name, "arg_"):
-		v, ok := queryArg(h.Query, name[4:])
-		return append(b, v...), ok
-	case strings.HasPrefix(name, "cookie_"):
-		v, ok := cookie(h.Headers, name[7:])
+	}
+	g[vars.RemoteUser] = g[vars.Unknown]
+	g[vars.HTTP] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
+		hs := cc.r.head.Headers
+		if name == "cookie" || name == "x_forwarded_for" {
+			// nginx joins several Cookie and X-Forwarded-For fields.
+			sep := ", "
+			if name == "cookie" {
+				sep = "; "
+			}
+			start := len(b)
+			b = appendJoined(b, hs, name, sep)
+			return b, len(b) > start || headerByVarName(hs, name) != nil
+		}
+		v := headerByVarName(hs, name)
+		return append(b, v...), v != nil
+	}
+	g[vars.SentHTTP] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
+		v := headerByVarName(cc.r.resp.Headers, name)
+		return append(b, v...), v != nil
+	}
+	g[vars.Arg] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
+		v, ok := queryArg(cc.r.head.Query, name)
 		return append(b, v...), ok
 	}
-	return b, false
+	g[vars.Cookie] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
+		v, ok := cookie(cc.r.head.Headers, name)
+		return append(b, v...), ok
+	}
 }
 
 var hostname, _ = os.Hostname()
@@ -296,14 +344,15 @@ func (cc *clientConn) logRequest() {
 }
 
 func (cc *clientConn) appendLogLine(b []byte, f *conf.LogFormat) []byte {
-	for _, p := range f.Template.Parts {
+	for i := range f.Template.Parts {
+		p := &f.Template.Parts[i]
 		if p.Var == "" {
 			b = append(b, p.Literal...)
 			continue
 		}
 		start := len(b)
 		var ok bool
-		b, ok = cc.appendVar(b, p.Var)
+		b, ok = getters[p.Index](cc, b, p.Suffix)
 		if !ok {
 			// nginx writes "-" for a variable that is not found; an empty
 			// value stays empty.

@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"headroom/internal/http1"
+	"headroom/internal/vars"
 )
 
 // headers builds request fields from name, value pairs.
@@ -192,5 +194,24 @@ func TestJoinedFields(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestEveryVariableHasAGetter holds the registry and the getters
+// together: a variable added to internal/vars without its getter here
+// fails, instead of reaching a request.
+func TestEveryVariableHasAGetter(t *testing.T) {
+	for i := range getters {
+		if getters[i] == nil {
+			t.Errorf("no getter for variable index %d", i)
+		}
+	}
+	for _, name := range vars.Known() {
+		if prefix, ok := strings.CutSuffix(name, "*"); ok {
+			name = prefix + "x"
+		}
+		if idx, _ := vars.Lookup(name); idx == vars.Unknown {
+			t.Errorf("%q is listed but does not resolve", name)
+		}
 	}
 }

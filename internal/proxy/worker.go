@@ -55,8 +55,9 @@ type worker struct {
 	// under pressure; shedCands is the list it reuses (see shed.go).
 	shedAt    time.Time
 	shedCands []shedCandidate
-	// slowLeft is how many slow clients the last look found: while there
-	// are some, waiting clients get their slots, and clients that make
+	// slowLeft is how many clients the last look found waiting on their
+	// client (see waitingOnClient): while there are some, waiting clients
+	// get their slots once they prove slow, and clients that make
 	// progress keep their connections rather than take turns.
 	slowLeft int
 	// listenFds are the listening sockets this worker accepts from, and

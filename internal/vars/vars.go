@@ -9,13 +9,19 @@ import (
 	"strings"
 )
 
-// Part is one piece of a compiled template: either literal text or the name
-// of a variable (without the leading '$').
+// Part is one piece of a compiled template: either literal text or a
+// variable, named (without the leading '$') and resolved in the registry.
 type Part struct {
 	// Literal holds text copied verbatim when Var is empty.
 	Literal string
 	// Var names the variable, for example "host" or "http_user_agent".
 	Var string
+	// Index is the variable's entry in the registry (Unknown for a name
+	// headroom cannot evaluate, which the configuration rejects), and
+	// Suffix the rest of a family's name ("user_agent" of
+	// "http_user_agent").
+	Index  Index
+	Suffix string
 }
 
 // Template is a compiled value: its parts in order. A template without
@@ -85,7 +91,7 @@ func Compile(s string) (*Template, error) {
 				return nil, fmt.Errorf("the closing bracket in \"%s\" variable is missing", name[:n])
 			}
 			flush()
-			t.Parts = append(t.Parts, Part{Var: name})
+			t.Parts = append(t.Parts, varPart(name))
 			i += end + 1
 			continue
 		}
@@ -97,11 +103,17 @@ func Compile(s string) (*Template, error) {
 			return nil, fmt.Errorf("invalid variable name")
 		}
 		flush()
-		t.Parts = append(t.Parts, Part{Var: s[i:j]})
+		t.Parts = append(t.Parts, varPart(s[i:j]))
 		i = j
 	}
 	flush()
 	return t, nil
+}
+
+// varPart is the part for a variable, resolved in the registry.
+func varPart(name string) Part {
+	idx, suffix := Lookup(name)
+	return Part{Var: name, Index: idx, Suffix: suffix}
 }
 
 // MustCompile is Compile for values known to be valid, such as built-in

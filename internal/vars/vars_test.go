@@ -8,7 +8,7 @@ import (
 
 // lit and v build expected parts compactly.
 func lit(s string) Part  { return Part{Literal: s} }
-func v(name string) Part { return Part{Var: name} }
+func v(name string) Part { return varPart(name) }
 
 func TestCompile(t *testing.T) {
 	tests := []struct {
@@ -109,5 +109,40 @@ func TestVars(t *testing.T) {
 				t.Errorf("Vars(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLookup checks the registry's resolution of names: plain names,
+// families with their suffix (the longest prefix wins), and names
+// headroom cannot evaluate.
+func TestLookup(t *testing.T) {
+	tests := []struct {
+		name   string
+		index  Index
+		suffix string
+	}{
+		{"host", Host, ""},
+		{"server_port", ServerPort, ""},
+		{"http_user_agent", HTTP, "user_agent"},
+		{"sent_http_content_type", SentHTTP, "content_type"},
+		{"arg_a1_B", Arg, "a1_B"},
+		{"cookie_sid", Cookie, "sid"},
+		{"http_", Unknown, ""},
+		{"Host", Unknown, ""},
+		{"nosuch", Unknown, ""},
+	}
+	for _, tc := range tests {
+		idx, suffix := Lookup(tc.name)
+		if idx != tc.index || suffix != tc.suffix {
+			t.Errorf("Lookup(%q) = %d %q, want %d %q", tc.name, idx, suffix, tc.index, tc.suffix)
+		}
+	}
+	// Every plain name resolves to a distinct index.
+	seen := map[Index]string{}
+	for name, idx := range names {
+		if other, ok := seen[idx]; ok {
+			t.Errorf("%q and %q share index %d", name, other, idx)
+		}
+		seen[idx] = name
 	}
 }

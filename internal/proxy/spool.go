@@ -1,0 +1,207 @@
+package proxy
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+)
+
+// A buffered response (proxy_buffering on, nginx's default) is read from
+// the upstream as fast as it comes once the client falls behind: what
+// the client has not taken waits in the response's spool, in memory up to
+// proxy_buffers and then in a temporary file in proxy_temp_path up to
+// proxy_max_temp_file_size, as nginx's event pipe keeps it. The upstream
+// connection is then released as soon as the response is in, however
+// slowly the client reads: a slow reader holds its own slot and buffers,
+// not an application server's connection. The spool holds bytes already
+// framed for the client, in order after those in the connection's out
+// buffer. A client that keeps up never touches it.
+
+// spool is a first-in first-out byte queue: memory first, then a file.
+// Bytes go to the file while it holds unread ones, so that order holds;
+// a drained file is reused from its start.
+type spool struct {
+	mem    []byte
+	memOff int
+	file   *tempFile
+	// fileOff is the read position in the file; file.size the write
+	// position.
+	fileOff int64
+}
+
+// empty reports whether nothing waits in the spool.
+func (s *spool) empty() bool {
+	return s.memOff == len(s.mem) && (s.file == nil || s.fileOff == s.file.size)
+}
+
+// room is how many more bytes the spool takes under lc's limits.
+func (s *spool) room(lc *conf.LocConf) int {
+	memCap := lc.ProxyBuffersNum * lc.ProxyBuffersSize
+	if s.file == nil || s.fileOff == s.file.size {
+		if n := memCap - (len(s.mem) - s.memOff); n > 0 {
+			return n + int(min(lc.ProxyMaxTempFileSize, bufSize))
+		}
+	}
+	if lc.ProxyMaxTempFileSize <= 0 {
+		return 0
+	}
+	used := int64(0)
+	if s.file != nil {
+		used = s.file.size - s.fileOff
+	}
+	return int(min(lc.ProxyMaxTempFileSize-used, bufSize))
+}
+
+// release frees the spool's memory and removes its file.
+func (s *spool) release() {
+	s.mem, s.memOff = nil, 0
+	if s.file != nil {
+		unix.Close(s.file.fd)
+		unix.Unlink(s.file.path)
+		s.file = nil
+	}
+	s.fileOff = 0
+}
+
+// spoolResponse frames the upstream bytes waiting in upIn for the client
+// and puts them in the spool. It returns false when the request ended.
+func (cc *clientConn) spoolResponse() bool {
+	r := cc.r
+	if r.spoolScratch == nil {
+		r.spoolScratch = cc.w.getBuf()[:0]
+	}
+	room := r.spool.room(r.lc)
+	scratch := r.spoolScratch[:0:min(cap(r.spoolScratch), room)]
+	if !cc.consumeResponse(&scratch) {
+		return false
+	}
+	return cc.spoolWrite(scratch)
+}
+
+// spoolEnd completes a close-delimited response whose earlier bytes wait
+// in the spool: the end goes after them.
+func (cc *clientConn) spoolEnd() {
+	r := cc.r
+	if r.spoolScratch == nil {
+		r.spoolScratch = cc.w.getBuf()[:0]
+	}
+	scratch := r.spoolScratch[:0]
+	cc.endResponse(&scratch, false)
+	cc.spoolWrite(scratch)
+}
+
+// spoolWrite appends framed bytes to the spool: to memory while the file
+// holds nothing unread and memory has room, else to the file, created on
+// first use. A file that cannot be made or written ends the request, as
+// nginx ends it: the client sees the response cut, never a shorter one
+// passed as whole.
+func (cc *clientConn) spoolWrite(b []byte) bool {
+	r := cc.r
+	s := &r.spool
+	lc := r.lc
+	if s.file == nil || s.fileOff == s.file.size {
+		memCap := lc.ProxyBuffersNum * lc.ProxyBuffersSize
+		if s.memOff == len(s.mem) {
+			s.mem, s.memOff = s.mem[:0], 0
+		}
+		if n := min(len(b), memCap-(len(s.mem)-s.memOff)); n > 0 {
+			if s.mem == nil {
+				s.mem = make([]byte, 0, memCap)
+			}
+			if len(s.mem)+n > cap(s.mem) {
+				k := copy(s.mem, s.mem[s.memOff:])
+				s.mem, s.memOff = s.mem[:k], 0
+			}
+			s.mem = append(s.mem, b[:n]...)
+			b = b[n:]
+		}
+	}
+	if len(b) == 0 {
+		return true
+	}
+	if s.file == nil {
+		tf, err := cc.w.srv.createTemp(&lc.ProxyTempPath)
+		if err != nil {
+			cc.logAt(logs.Crit, fmt.Sprintf("open() \"%s\" failed (%s) while reading upstream", tf.path, logs.SysError(err)))
+			cc.flushAndAbort()
+			return false
+		}
+		s.file = tf
+		cc.w.stats.ResponsesToFile.Inc()
+		cc.logAt(logs.Warn, "an upstream response is buffered to a temporary file "+tf.path+" while reading upstream")
+	}
+	if s.fileOff == s.file.size {
+		s.fileOff, s.file.size = 0, 0
+	}
+	for len(b) > 0 {
+		n, err := unix.Pwrite(s.file.fd, b, s.file.size)
+		if n > 0 {
+			s.file.size += int64(n)
+			b = b[n:]
+			continue
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil {
+			err = unix.EIO
+		}
+		cc.logAt(logs.Crit, fmt.Sprintf("pwrite() \"%s\" failed (%s) while reading upstream", s.file.path, logs.SysError(err)))
+		cc.flushAndAbort()
+		return false
+	}
+	return true
+}
+
+// refillOut moves the spool's first bytes into the empty out buffer. It
+// returns false when the request ended.
+func (cc *clientConn) refillOut() bool {
+	r := cc.r
+	s := &r.spool
+	cc.outBuf()
+	cc.out, cc.outOff = cc.out[:0], 0
+	if s.memOff < len(s.mem) {
+		n := copy(cc.out[:cap(cc.out)], s.mem[s.memOff:])
+		cc.out = cc.out[:n]
+		s.memOff += n
+		return true
+	}
+	buf := cc.out[:cap(cc.out)]
+	if rest := s.file.size - s.fileOff; int64(len(buf)) > rest {
+		buf = buf[:rest]
+	}
+	n, err := unix.Pread(s.file.fd, buf, s.fileOff)
+	if n <= 0 {
+		if err == nil {
+			err = unix.EIO
+		}
+		cc.logAt(logs.Crit, fmt.Sprintf("pread() \"%s\" failed (%s) while sending to client", s.file.path, logs.SysError(err)))
+		cc.abort()
+		return false
+	}
+	cc.out = cc.out[:n]
+	s.fileOff += int64(n)
+	return true
+}
+
+// responseBuffered decides whether a response is buffered: by
+// proxy_buffering, unless the upstream says otherwise in
+// X-Accel-Buffering (yes or no) and proxy_ignore_headers does not
+// ignore it, as nginx decides.
+func responseBuffered(lc *conf.LocConf, resp *http1.Response) bool {
+	on := lc.ProxyBuffering
+	if lc.ProxyIgnoreHeaders&conf.IgnoreXAccelBuffering == 0 {
+		v := headerValue(resp.Headers, "X-Accel-Buffering")
+		switch {
+		case http1.EqualFold(v, "yes"):
+			on = true
+		case http1.EqualFold(v, "no"):
+			on = false
+		}
+	}
+	return on
+}

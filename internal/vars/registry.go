@@ -1,0 +1,135 @@
+package vars
+
+import (
+	"sort"
+	"strings"
+)
+
+// Index names a variable of the registry: templates carry it from the
+// moment they are compiled, so that a request finds a variable's value by
+// indexing a table of getters instead of comparing names.
+type Index uint8
+
+// The variables headroom evaluates, one constant each; a family named
+// after a header, argument or cookie is one Index with the rest of the
+// name as its suffix. The list is the only one: the configuration checks
+// names against it, and the proxy keeps one getter per Index, which a
+// test holds complete.
+const (
+	Unknown Index = iota
+	Args
+	BinaryRemoteAddr
+	BodyBytesSent
+	BytesSent
+	Connection
+	ConnectionRequests
+	ContentLength
+	ContentType
+	DocumentURI
+	Host
+	Hostname
+	IsArgs
+	Msec
+	NginxVersion
+	Pid
+	ProxyAddXForwardedFor
+	ProxyHost
+	ProxyPort
+	QueryString
+	RemoteAddr
+	RemotePort
+	RemoteUser
+	Request
+	RequestLength
+	RequestMethod
+	RequestTime
+	RequestURI
+	Scheme
+	ServerAddr
+	ServerName
+	ServerPort
+	ServerProtocol
+	Status
+	TimeISO8601
+	TimeLocal
+	UpstreamAddr
+	UpstreamConnectTime
+	UpstreamHeaderTime
+	UpstreamResponseTime
+	UpstreamStatus
+	URI
+
+	// Families: the suffix names the field, argument or cookie.
+	HTTP     // http_NAME: a request field
+	SentHTTP // sent_http_NAME: a response field
+	Arg      // arg_NAME: a query argument
+	Cookie   // cookie_NAME: a cookie
+
+	// NumIndexes bounds the indexes, for tables of getters.
+	NumIndexes
+)
+
+// names maps each plain variable's name to its Index.
+var names = map[string]Index{
+	"args": Args, "binary_remote_addr": BinaryRemoteAddr,
+	"body_bytes_sent": BodyBytesSent, "bytes_sent": BytesSent,
+	"connection": Connection, "connection_requests": ConnectionRequests,
+	"content_length": ContentLength, "content_type": ContentType,
+	"document_uri": DocumentURI, "host": Host, "hostname": Hostname,
+	"is_args": IsArgs, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
+	"proxy_add_x_forwarded_for": ProxyAddXForwardedFor,
+	"proxy_host":                ProxyHost, "proxy_port": ProxyPort,
+	"query_string": QueryString, "remote_addr": RemoteAddr,
+	"remote_port": RemotePort, "remote_user": RemoteUser,
+	"request": Request, "request_length": RequestLength,
+	"request_method": RequestMethod, "request_time": RequestTime,
+	"request_uri": RequestURI, "scheme": Scheme, "server_addr": ServerAddr,
+	"server_name": ServerName, "server_port": ServerPort,
+	"server_protocol": ServerProtocol, "status": Status,
+	"time_iso8601": TimeISO8601, "time_local": TimeLocal,
+	"upstream_addr": UpstreamAddr, "upstream_connect_time": UpstreamConnectTime,
+	"upstream_header_time":   UpstreamHeaderTime,
+	"upstream_response_time": UpstreamResponseTime,
+	"upstream_status":        UpstreamStatus, "uri": URI,
+}
+
+// families are the variables named by a prefix and a suffix; the
+// longer of two prefixes that could both match comes first.
+var families = []struct {
+	prefix string
+	index  Index
+}{
+	{"sent_http_", SentHTTP},
+	{"cookie_", Cookie},
+	{"http_", HTTP},
+	{"arg_", Arg},
+}
+
+// Lookup resolves a variable name (without '$'; case-sensitive, as in
+// nginx) to its Index and, for a family, the rest of the name. It returns
+// Unknown for a name headroom cannot evaluate.
+func Lookup(name string) (Index, string) {
+	if i, ok := names[name]; ok {
+		return i, ""
+	}
+	for _, f := range families {
+		if strings.HasPrefix(name, f.prefix) && len(name) > len(f.prefix) {
+			return f.index, name[len(f.prefix):]
+		}
+	}
+	return Unknown, ""
+}
+
+// Known lists the plain variable names and the families (as "prefix*"),
+// sorted, for documentation.
+func Known() []string {
+	out := make([]string, 0, len(names)+len(families))
+	for n := range names {
+		out = append(out, n)
+	}
+	for _, f := range families {
+		out = append(out, f.prefix+"*")
+	}
+	sort.Strings(out)
+	return out
+}
