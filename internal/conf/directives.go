@@ -83,6 +83,7 @@ func init() {
 	directiveList = append(directiveList, observeDirectives()...)
 	directiveList = append(directiveList, accessDirectives()...)
 	directiveList = append(directiveList, bodyDirectives()...)
+	directiveList = append(directiveList, upstreamConnDirectives()...)
 	directiveList = append(directiveList, minRateDirectives()...)
 	directiveList = append(directiveList, bufferDirectives()...)
 

@@ -145,6 +145,13 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	d.line(depth, "proxy_timeouts connect=%s read=%s send=%s",
 		dur(c.ProxyConnectTimeout), dur(c.ProxyReadTimeout), dur(c.ProxySendTimeout))
 	d.line(depth, "proxy_next_upstream %s tries=%d", nextNames(c.ProxyNextUpstream), c.ProxyNextUpstreamTries)
+	if c.ProxyNextUpstreamTimeout > 0 || c.ProxySocketKeepalive || c.ProxyBind.IsValid() {
+		bind := "off"
+		if c.ProxyBind.IsValid() {
+			bind = c.ProxyBind.String()
+		}
+		d.line(depth, "proxy_upstream_conn next_timeout=%s socket_keepalive=%v bind=%s", dur(c.ProxyNextUpstreamTimeout), c.ProxySocketKeepalive, bind)
+	}
 	d.line(depth, "proxy_temp_path %s", tempPath(c.ProxyTempPath))
 	d.line(depth, "proxy_buffering %s buffer_size=%d buffers=%d*%d busy=%d max_temp=%d temp_write=%d ignore=%s",
 		onOffName(c.ProxyBuffering), c.ProxyBufferSize, c.ProxyBuffersNum, c.ProxyBuffersSize, c.ProxyBusyBuffersSize,

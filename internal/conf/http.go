@@ -101,6 +101,7 @@ type rawLoc struct {
 	clientBodyInFileOnly   *BodyFileMode
 	clientBodyInSingleBuf  *bool
 	proxyTempPath          *TempPath
+	conn                   upstreamConnRaw
 	clientBodyMinRate      *minRate
 	sendMinRate            *minRate
 	proxyBuffering         *bool
@@ -820,7 +821,7 @@ func setProxyPass(b *builder, n *Node, sc *scope) error {
 		return errAt(n, "invalid URL prefix in \"%s\"", url)
 	}
 	if strings.HasPrefix(strings.ToLower(rest), "unix:") {
-		return skip(b.unsupportedPart(n, "unix socket", "\"proxy_pass\" to unix sockets is not supported by headroom"))
+		return setProxyPassUnix(b, n, sc, rest)
 	}
 	hostport, uri := rest, ""
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
@@ -839,6 +840,31 @@ func setProxyPass(b *builder, n *Node, sc *scope) error {
 		pp.ProxyHost = hostport
 		pp.ProxyPort = strconv.Itoa(port)
 	}
+	if sc.loc.regex != nil && pp.HasURI {
+		return errAt(n, "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
+	}
+	sc.raw.proxyPass = pp
+	return nil
+}
+
+// setProxyPassUnix sets "proxy_pass http://unix:/path[:/uri]": the socket
+// path runs to the first ':' after it, and what follows is the URI part.
+// As nginx, the request's Host is "localhost" and $proxy_port is empty.
+func setProxyPassUnix(b *builder, n *Node, sc *scope, rest string) error {
+	path, uri := rest[len("unix:"):], ""
+	if i := strings.IndexByte(path, ':'); i >= 0 {
+		path, uri = path[:i], path[i+1:]
+	}
+	path, perr := unixSocketPath(path)
+	if perr != "" {
+		return errAt(n, "%s in upstream \"%s\"", perr, rest)
+	}
+	addr := "unix:" + path
+	u, err := b.http.upstreamRef(n, addr, 0, true, addr)
+	if err != nil {
+		return err
+	}
+	pp := &ProxyPass{Scheme: "http", Host: addr, URI: uri, HasURI: uri != "", ProxyHost: "localhost", ProxyPort: "", Upstream: u.up}
 	if sc.loc.regex != nil && pp.HasURI {
 		return errAt(n, "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"net/netip"
 	"regexp"
 	"time"
 
@@ -260,6 +261,16 @@ type LocConf struct {
 	// default is error|timeout. Zero means "off".
 	ProxyNextUpstream      NextUpstream
 	ProxyNextUpstreamTries int // 0 = unlimited (default)
+	// ProxyNextUpstreamTimeout (proxy_next_upstream_timeout, default 0 =
+	// unlimited) limits the time from the first try during which the
+	// next server may be tried.
+	ProxyNextUpstreamTimeout time.Duration
+	// ProxySocketKeepalive (proxy_socket_keepalive, default off) sets
+	// SO_KEEPALIVE on upstream connections.
+	ProxySocketKeepalive bool
+	// ProxyBind (proxy_bind) is the local address upstream connections
+	// are made from; the zero Addr is off.
+	ProxyBind netip.Addr
 
 	// Return is non-nil when the location answers itself with "return".
 	// Like nginx's rewrite directives it is not inherited by nested

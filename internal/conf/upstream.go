@@ -148,8 +148,13 @@ func setUpstreamServer(b *builder, n *Node, sc *scope) error {
 		}
 	}
 	if strings.HasPrefix(addr, "unix:") {
-		sc.ups.skipped = true
-		return skip(b.unsupportedPart(n, "unix socket", "upstream servers on unix sockets are not supported by headroom"))
+		path, perr := unixSocketPath(addr[len("unix:"):])
+		if perr != "" {
+			return errAt(n, "%s in upstream \"%s\"", perr, addr)
+		}
+		s.Addr = "unix:" + path
+		sc.ups.up.Servers = append(sc.ups.up.Servers, &s)
+		return nil
 	}
 	if strings.Contains(addr, "/") || strings.Contains(addr, "://") {
 		return errAt(n, "invalid host in upstream \"%s\"", addr)
@@ -261,6 +266,13 @@ func (b *builder) initUpstreams() error {
 			}
 			continue
 		}
+		if strings.HasPrefix(u.host, "unix:") {
+			u.up.Servers = append(u.up.Servers, &UpstreamServer{
+				Addr: u.host, Name: u.up.Name,
+				Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second,
+			})
+			continue
+		}
 		ips, ok := resolve(u.host)
 		if !ok {
 			return &Error{File: u.node.File, Line: u.node.Line, CommandLine: u.node.cmdline,
@@ -274,4 +286,17 @@ func (b *builder) initUpstreams() error {
 		}
 	}
 	return nil
+}
+
+// unixSocketPath checks the path of a unix domain socket address as
+// nginx's URL parser does, returning its message when it is not usable.
+func unixSocketPath(path string) (string, string) {
+	if path == "" {
+		return "", "no path in the unix domain socket"
+	}
+	// sun_path holds 108 bytes with the terminating zero.
+	if len(path) >= 108 {
+		return "", "too long path in the unix domain socket"
+	}
+	return path, ""
 }

@@ -3,6 +3,7 @@ package doctor
 import (
 	"net"
 	"sort"
+	"strings"
 
 	"headroom/internal/capacity"
 	"headroom/internal/conf"
@@ -243,14 +244,21 @@ func addGroup(gs []group, u *conf.Upstream) []group {
 // portCap is how many requests a group holds at once when each of its
 // addresses can take at most ports connections: round-robin by weight
 // fills the heaviest address first.
+// A unix domain socket takes no port: a group of them only is not bound
+// by ports at all.
 func (g group) portCap(ports int) int {
 	total, heaviest := 0, 0
-	for _, w := range g.weights {
+	for addr, w := range g.weights {
 		total += w
-		heaviest = max(heaviest, w)
+		if !strings.HasPrefix(addr, "unix:") {
+			heaviest = max(heaviest, w)
+		}
+	}
+	if total == 0 {
+		return 0
 	}
 	if heaviest == 0 {
-		return 0
+		return 1 << 30
 	}
 	return int(int64(ports) * int64(total) / int64(heaviest))
 }

@@ -202,6 +202,9 @@ type request struct {
 	chunkOut bool
 	respDone bool
 	upStart  time.Time
+	// upFirstStart is when the first try began
+	// (proxy_next_upstream_timeout).
+	upFirstStart time.Time
 	// sendWaitFrom is when writes to the client started to wait for it
 	// to read, zero while it keeps up; sendWaitBase is bytesSent then.
 	// They give its reading rate while it holds the response back

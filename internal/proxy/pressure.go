@@ -261,6 +261,10 @@ func outOfResources(err error) bool {
 	switch err {
 	case unix.EMFILE, unix.ENFILE, unix.EADDRNOTAVAIL, unix.ENOBUFS, unix.ENOMEM:
 		return true
+	case unix.EAGAIN:
+		// A unix domain socket's listen backlog is full: the server is
+		// busy, and nothing was sent.
+		return true
 	}
 	return false
 }
@@ -270,11 +274,14 @@ func outOfResources(err error) bool {
 // every resourceRetry until proxy_connect_timeout has passed since its
 // first try, and is then answered 503 with Retry-After. nginx answers
 // 502 at once in both cases.
-func (cc *clientConn) waitForResources(err error) {
+func (cc *clientConn) waitForResources(err error, addr string) {
 	w := cc.w
 	r := cc.r
 	now := w.loop.Now()
-	if err == unix.EADDRNOTAVAIL {
+	if err == unix.EAGAIN {
+		w.warnf(logs.Warn, "connect() to %s failed (%s) while connecting to upstream \"%s\": its listen backlog is full; the request waits",
+			addr, logs.SysError(err), r.group.Conf.Name)
+	} else if err == unix.EADDRNOTAVAIL {
 		w.warnf(logs.Alert, "connect() failed (%s) while connecting to upstream \"%s\": no local port is free for another connection to it; the request waits. Widen net.ipv4.ip_local_port_range, or keep upstream connections alive (keepalive in the upstream block)",
 			logs.SysError(err), r.group.Conf.Name)
 	} else {

@@ -159,12 +159,12 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 		cc.sendRequest()
 		return
 	}
-	uc, err := w.dial(r.group, peer)
+	uc, err := w.dial(r.group, peer, r.lc)
 	if err != nil && outOfResources(err) {
 		// No descriptor or no local port: nothing was sent, so the
 		// request waits and tries again rather than failing.
 		r.group.Shared.Release(peer.Server)
-		cc.waitForResources(err)
+		cc.waitForResources(err, peer.Conf.Addr)
 		return
 	}
 	cc.beginAttempt(peer)
@@ -173,7 +173,14 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 			w.warnf(logs.Alert, "%d worker_connections are not enough while connecting to upstream", w.loop.Slots())
 		}
 		releasePeer(r.group, peer)
-		cc.upstreamFailed(failError, err, "connect() failed (%s) while connecting to upstream")
+		what := "connect() failed (%s) while connecting to upstream"
+		if be, ok := err.(*bindError); ok {
+			what = "bind(" + be.addr.String() + ") failed (%s) while connecting to upstream"
+		} else if strings.HasPrefix(peer.Conf.Addr, "unix:") {
+			// nginx names the socket for unix domain peers.
+			what = "connect() to " + peer.Conf.Addr + " failed (%s) while connecting to upstream"
+		}
+		cc.upstreamFailed(failError, err, what)
 		return
 	}
 	uc.cc = cc
@@ -192,6 +199,9 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 func (cc *clientConn) beginAttempt(peer *upstream.Peer) {
 	r := cc.r
 	r.tried.Mark(peer)
+	if r.tries == 0 {
+		r.upFirstStart = cc.w.loop.Now()
+	}
 	r.tries++
 	r.peer = peer
 	peer.Active++
@@ -208,15 +218,28 @@ func releasePeer(g *upGroup, p *upstream.Peer) {
 	g.Shared.Release(p.Server)
 }
 
-// dial opens a non-blocking connection to the peer.
-func (w *worker) dial(g *upGroup, p *upstream.Peer) (*upConn, error) {
-	ap, err := netip.ParseAddrPort(p.Conf.Addr)
+// upstreamSockaddr is the socket family and address of an upstream
+// server: "ip:port", or "unix:/path" for a unix domain socket.
+func upstreamSockaddr(addr string) (int, unix.Sockaddr, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return unix.AF_UNIX, &unix.SockaddrUnix{Name: path}, nil
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ap.Addr().Is6() {
+		return unix.AF_INET6, sockaddr(ap), nil
+	}
+	return unix.AF_INET, sockaddr(ap), nil
+}
+
+// dial opens a non-blocking connection to the peer, with the location's
+// socket options (proxy_socket_keepalive, proxy_bind).
+func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, error) {
+	family, sa, err := upstreamSockaddr(p.Conf.Addr)
 	if err != nil {
 		return nil, err
-	}
-	family := unix.AF_INET
-	if ap.Addr().Is6() {
-		family = unix.AF_INET6
 	}
 	if w.loop.Free() == 0 {
 		return nil, engine.ErrNoSlot
@@ -225,7 +248,18 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if family != unix.AF_UNIX {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		if lc.ProxySocketKeepalive {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		}
+		if lc.ProxyBind.IsValid() {
+			if err := bindLocal(fd, family, lc.ProxyBind); err != nil {
+				unix.Close(fd)
+				return nil, &bindError{addr: lc.ProxyBind, err: err}
+			}
+		}
+	}
 	uc := &upConn{w: w, g: g, peer: p, born: w.loop.Now()}
 	c, err := w.loop.Add(fd, engine.KindUpstream, uc)
 	if err != nil {
@@ -236,7 +270,7 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer) (*upConn, error) {
 	c.OnRead = onUpRead
 	c.OnWrite = onUpWrite
 	c.OnTimer = onUpTimer
-	err = unix.Connect(fd, sockaddr(ap))
+	err = unix.Connect(fd, sa)
 	switch err {
 	case nil:
 	case unix.EINPROGRESS:
@@ -483,6 +517,9 @@ func (cc *clientConn) canRetry(cond conf.NextUpstream, reused bool) bool {
 	if r.tries >= cc.maxTries() && !reused {
 		return false
 	}
+	if t := lc.ProxyNextUpstreamTimeout; t > 0 && cc.w.loop.Now().Sub(r.upFirstStart) >= t {
+		return false
+	}
 	if !r.canResend() {
 		return false
 	}
@@ -529,6 +566,10 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 		b = append(b, ", upstream: \"http://"...)
 		if r.peer != nil {
 			b = append(b, r.peer.Conf.Addr...)
+			if strings.HasPrefix(r.peer.Conf.Addr, "unix:") {
+				// nginx writes a unix socket's URL as unix:PATH:URI.
+				b = append(b, ':')
+			}
 			b = appendUpstreamURI(b, r)
 		} else {
 			b = append(b, r.lc.ProxyPass.Host...)
@@ -622,4 +663,25 @@ func appendSeconds(b []byte, d time.Duration) []byte {
 	frac := ms % 1000
 	b = append(b, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 	return b
+}
+
+// bindError is a failed proxy_bind, logged as nginx logs it.
+type bindError struct {
+	addr netip.Addr
+	err  error
+}
+
+func (e *bindError) Error() string { return e.err.Error() }
+
+// bindLocal binds an upstream socket to proxy_bind's local address
+// before it connects; the port is the kernel's choice.
+func bindLocal(fd, family int, addr netip.Addr) error {
+	switch {
+	case family == unix.AF_INET && addr.Is4():
+		return unix.Bind(fd, &unix.SockaddrInet4{Addr: addr.As4()})
+	case family == unix.AF_INET6 && addr.Is6():
+		return unix.Bind(fd, &unix.SockaddrInet6{Addr: addr.As16()})
+	}
+	// nginx binds whatever it is given and lets bind() fail.
+	return unix.EAFNOSUPPORT
 }
