@@ -84,8 +84,10 @@ func init() {
 	directiveList = append(directiveList, accessDirectives()...)
 	directiveList = append(directiveList, bodyDirectives()...)
 	directiveList = append(directiveList, upstreamConnDirectives()...)
+	directiveList = append(directiveList, rateDirectives()...)
 	directiveList = append(directiveList, minRateDirectives()...)
 	directiveList = append(directiveList, bufferDirectives()...)
+	directiveList = append(directiveList, proxyHeaderDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

@@ -10,8 +10,11 @@
 // Deliberate differences from nginx, each chosen to fail loudly or to keep
 // behaviour deterministic:
 //
-//   - Regular expressions (locations, ~server names) use Go's RE2 syntax;
-//     PCRE-only constructs such as lookaround are errors.
+//   - Regular expressions (locations, ~server names, the ~ rules of
+//     proxy_cookie_domain and proxy_cookie_path) use Go's RE2 syntax;
+//     PCRE-only constructs such as lookaround are errors. Captures ($1 to
+//     $9) are known only in the replacement of a cookie rule's regex,
+//     whose match they come from; elsewhere they are unknown variables.
 //   - Variables are checked at the directive that uses them, so "unknown
 //     variable" errors carry a file and line, which nginx's do not.
 //   - A server without listen gets *:80 even when not started as root,

@@ -145,6 +145,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	d.line(depth, "proxy_timeouts connect=%s read=%s send=%s",
 		dur(c.ProxyConnectTimeout), dur(c.ProxyReadTimeout), dur(c.ProxySendTimeout))
 	d.line(depth, "proxy_next_upstream %s tries=%d", nextNames(c.ProxyNextUpstream), c.ProxyNextUpstreamTries)
+	if c.LimitRate > 0 || c.LimitRateAfter > 0 || c.ProxyLimitRate > 0 {
+		d.line(depth, "limit_rate %d after=%d proxy_limit_rate=%d", c.LimitRate, c.LimitRateAfter, c.ProxyLimitRate)
+	}
 	if c.ProxyNextUpstreamTimeout > 0 || c.ProxySocketKeepalive || c.ProxyBind.IsValid() {
 		bind := "off"
 		if c.ProxyBind.IsValid() {
@@ -156,6 +159,7 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	d.line(depth, "proxy_buffering %s buffer_size=%d buffers=%d*%d busy=%d max_temp=%d temp_write=%d ignore=%s",
 		onOffName(c.ProxyBuffering), c.ProxyBufferSize, c.ProxyBuffersNum, c.ProxyBuffersSize, c.ProxyBusyBuffersSize,
 		c.ProxyMaxTempFileSize, c.ProxyTempFileWriteSize, ignoreNames(c.ProxyIgnoreHeaders))
+	d.proxyHeaders(depth, c)
 	for _, h := range c.AddHeaders {
 		d.line(depth, "add_header %s %s always=%v", h.Name, tmpl(h.Value), h.Always)
 	}

@@ -102,6 +102,8 @@ type rawLoc struct {
 	clientBodyInSingleBuf  *bool
 	proxyTempPath          *TempPath
 	conn                   upstreamConnRaw
+	rate                   rateRaw
+	ph                     proxyHeadersRaw
 	clientBodyMinRate      *minRate
 	sendMinRate            *minRate
 	proxyBuffering         *bool

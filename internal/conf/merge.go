@@ -39,6 +39,8 @@ type merged struct {
 	// depend on each level's buffer sizes.
 	busyBuffersSize   *int
 	tempFileWriteSize *int
+	// ph holds the proxy_hide_header and proxy_pass_header lists.
+	ph proxyHeadersMerged
 }
 
 // defaultLevel is the parent of the http level: nginx's defaults.
@@ -61,6 +63,8 @@ func (b *builder) defaultLevel() *merged {
 		LargeClientHeaderBuffersNum:  4,
 		LargeClientHeaderBuffersSize: 8 << 10,
 		ProxyRequestBuffering:        true,
+		ProxyPassRequestHeaders:      true,
+		ProxyPassRequestBody:         true,
 		ClientBodyMinRate:            240,
 		ClientBodyMinRateGrace:       defaultMinRateGrace,
 		SendMinRate:                  240,
@@ -108,6 +112,9 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ProxyNextUpstreamTries:   pick(r.proxyNextUpstreamTries, p.ProxyNextUpstreamTries),
 		ProxyNextUpstreamTimeout: pick(r.conn.proxyNextUpstreamTimeout, p.ProxyNextUpstreamTimeout),
 		ProxySocketKeepalive:     pick(r.conn.proxySocketKeepalive, p.ProxySocketKeepalive),
+		LimitRate:                pick(r.rate.limitRate, p.LimitRate),
+		LimitRateAfter:           pick(r.rate.limitRateAfter, p.LimitRateAfter),
+		ProxyLimitRate:           pick(r.rate.proxyLimitRate, p.ProxyLimitRate),
 		ProxyBind:                pick(r.conn.proxyBind, p.ProxyBind),
 		Return:                   r.ret,
 		Handler:                  r.handler,
@@ -179,6 +186,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.ProxySetHeaders = withDefaultHeaders(setHeaders)
 	m := &merged{conf: c, setHeaders: setHeaders}
 	mergeProxyBuffers(r, parent, m)
+	mergeProxyHeaders(r, parent, m)
 	return m
 }
 

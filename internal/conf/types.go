@@ -265,6 +265,14 @@ type LocConf struct {
 	// unlimited) limits the time from the first try during which the
 	// next server may be tried.
 	ProxyNextUpstreamTimeout time.Duration
+	// LimitRate (limit_rate, bytes a second, default 0 = unlimited) and
+	// LimitRateAfter (limit_rate_after) limit how fast a response goes to
+	// the client, per request, after its first LimitRateAfter bytes.
+	LimitRate      int64
+	LimitRateAfter int64
+	// ProxyLimitRate (proxy_limit_rate, default 0) limits how fast a
+	// response is read from the upstream, per request.
+	ProxyLimitRate int64
 	// ProxySocketKeepalive (proxy_socket_keepalive, default off) sets
 	// SO_KEEPALIVE on upstream connections.
 	ProxySocketKeepalive bool
@@ -352,6 +360,47 @@ type LocConf struct {
 	// ProxyIgnoreHeaders (proxy_ignore_headers) are the upstream fields
 	// whose processing is turned off.
 	ProxyIgnoreHeaders IgnoreHeaders
+
+	// ProxyMethod (proxy_method) is the method sent upstream instead of
+	// the client's; nil sends the client's.
+	ProxyMethod *vars.Template
+	// ProxyPassRequestHeaders (proxy_pass_request_headers, default on)
+	// passes the client's fields upstream; off sends only the
+	// ProxySetHeaders and the body's framing.
+	ProxyPassRequestHeaders bool
+	// ProxyPassRequestBody (proxy_pass_request_body, default on) passes
+	// the client's body upstream; off reads it whole and sends none,
+	// still with the client's Content-Length unless ProxySetHeaders set
+	// that field, as nginx does.
+	ProxyPassRequestBody bool
+	// ProxySetBody (proxy_set_body) is sent as the body, with its
+	// Content-Length, instead of the client's, which is read whole and
+	// dropped; nil sends the client's.
+	ProxySetBody *vars.Template
+	// ProxySetContentLength and ProxySetTransferEncoding report that
+	// ProxySetHeaders configure Content-Length or Transfer-Encoding,
+	// which then replace the body's framing field of that name (nginx's
+	// defaults $proxy_internal_body_length and $proxy_internal_chunked).
+	ProxySetContentLength    bool
+	ProxySetTransferEncoding bool
+	// ProxyIgnoreClientAbort (proxy_ignore_client_abort, default off)
+	// lets a request whose client closed its connection go on with its
+	// upstream; off ends it, logged as 499.
+	ProxyIgnoreClientAbort bool
+	// ProxyHideHeaders are the upstream response fields not passed to
+	// the client after proxy_hide_header and proxy_pass_header: nginx's
+	// defaults (Date, Server, X-Pad, X-Accel-Expires, X-Accel-Redirect,
+	// X-Accel-Limit-Rate, X-Accel-Buffering, X-Accel-Charset) and the
+	// hidden fields, less the passed ones. nil when neither directive
+	// applies: nginx's defaults. Headroom sends its own Date and Server
+	// only while they are hidden.
+	ProxyHideHeaders []string
+	// ProxyCookieDomains and ProxyCookiePaths (proxy_cookie_domain,
+	// proxy_cookie_path) rewrite the domain and path attributes of the
+	// upstream's Set-Cookie fields; nil for off, the default.
+	ProxyCookieDomains []CookieRewrite
+	ProxyCookiePaths   []CookieRewrite
+
 	// ClientBodyInFileOnly (client_body_in_file_only) writes every
 	// buffered body to a file, kept after the request (BodyFileKeep) or
 	// removed (BodyFileClean); the default BodyFileOff writes only bodies
@@ -417,6 +466,20 @@ const (
 type HeaderTemplate struct {
 	Name  string
 	Value *vars.Template
+}
+
+// CookieRewrite is one proxy_cookie_domain or proxy_cookie_path rule.
+// Without Regex, Pattern is compared with the attribute's value (a
+// domain whole and case-insensitively, ignoring a leading dot, which
+// stays; a path's leading part) and the matched part is replaced; with
+// Regex (proxy_cookie_domain's always caseless, proxy_cookie_path's with
+// ~*) a value it matches is replaced whole, and Replacement's parts named
+// "1" to "9" with index vars.Unknown are the match's captures.
+type CookieRewrite struct {
+	Pattern     *vars.Template
+	Regex       *regexp.Regexp
+	Caseless    bool
+	Replacement *vars.Template
 }
 
 // AddHeader is one add_header directive.

@@ -115,7 +115,7 @@ type Worker struct {
 	Queued              Counter // requests that waited in a queue (slot or upstream)
 	Rejected            Counter // requests answered 503 for lack of capacity
 	// Slow clients closed while others waited in the backlog.
-	SlowHeadsClosed   Counter // no complete request head (idle or slow head) for a second or more
+	SlowHeadsClosed   Counter // no complete request head (idle or slow head) for 250 ms or more
 	SlowBodiesClosed  Counter // request body slower than client_body_min_rate
 	SlowReadersClosed Counter // response read slower than send_min_rate
 	// QueueWait sums the time requests spent in queues.

@@ -170,7 +170,7 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 	p.sample("headroom_pressure_total", float64(pr.Rotated), "step", "rotated")
 	p.sample("headroom_pressure_total", float64(pr.Queued), "step", "queued")
 	p.sample("headroom_pressure_total", float64(pr.Rejected), "step", "rejected")
-	p.family("headroom_slow_clients_closed_total", "counter", "Clients closed while others waited in the listen backlog, by what they were slow at: head (no complete request head for a second or more), body (slower than client_body_min_rate), reader (slower than send_min_rate).")
+	p.family("headroom_slow_clients_closed_total", "counter", "Clients closed while others waited in the listen backlog, by what they were slow at: head (no complete request head for 250 ms or more, or idle that long), body (slower than client_body_min_rate), reader (slower than send_min_rate).")
 	p.sample("headroom_slow_clients_closed_total", float64(pr.SlowHeadsClosed), "reason", "head")
 	p.sample("headroom_slow_clients_closed_total", float64(pr.SlowBodiesClosed), "reason", "body")
 	p.sample("headroom_slow_clients_closed_total", float64(pr.SlowReadersClosed), "reason", "reader")

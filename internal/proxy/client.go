@@ -156,6 +156,9 @@ type request struct {
 	spoolScratch []byte
 	// continued is set once "100 Continue" was sent.
 	continued bool
+	// upHead is set when proxy_method sends HEAD upstream (see
+	// proxyheaders.go).
+	upHead bool
 	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
 	retryAfter bool
 	// resourceWaitFrom is when the request first found no descriptor or
@@ -211,9 +214,20 @@ type request struct {
 	// (send_min_rate).
 	sendWaitFrom time.Time
 	sendWaitBase int64
-	upConnect    time.Duration
-	upHeader     time.Duration
-	upResponse   time.Duration
+	// limitRate is the response's limit_rate (or its upstream's
+	// X-Accel-Limit-Rate), 0 for none; rateDelayed is set while the
+	// client's timer is limit_rate's pause (see ratelimit.go).
+	limitRate   int64
+	rateDelayed bool
+	// upRead counts the body bytes read from the upstream since
+	// upReadStart, and upRateDelayed is set while the upstream's timer
+	// is proxy_limit_rate's pause.
+	upRead        int64
+	upReadStart   time.Time
+	upRateDelayed bool
+	upConnect     time.Duration
+	upHeader      time.Duration
+	upResponse    time.Duration
 	// upLog accumulates $upstream_addr, $upstream_status and timings of
 	// every tried server.
 	upAddrs    []byte
@@ -280,9 +294,11 @@ func onClientRead(c *engine.Conn) {
 			cc.bufferBody()
 		} else if !cc.r.bodyDone {
 			cc.pumpBody()
-		} else if c.EOF && !cc.r.respHead {
+		} else if c.EOF && !cc.r.respHead && !cc.r.lc.ProxyIgnoreClientAbort {
 			// The client went away while the upstream works on its
 			// request; like nginx without proxy_ignore_client_abort, stop.
+			// With it, the request goes on and its response is written
+			// to the connection for as long as that takes it.
 			cc.r.status = 499
 			cc.abort()
 		}
@@ -293,7 +309,10 @@ func onClientRead(c *engine.Conn) {
 	case stDiscard:
 		cc.discardBody()
 	case stQueued, stUpQueued, stDelayed, stRetry:
-		if c.EOF {
+		// proxy_ignore_client_abort keeps a request waiting for its
+		// upstream, not one limit_req holds back (nginx's limit_req
+		// stops a request whose client closed, whatever the setting).
+		if c.EOF && (cc.state == stDelayed || !cc.r.lc.ProxyIgnoreClientAbort) {
 			// The client gave up while its request waited.
 			cc.r.status = 499
 			cc.abort()
@@ -303,6 +322,10 @@ func onClientRead(c *engine.Conn) {
 
 func onClientWrite(c *engine.Conn) {
 	cc := c.Data.(*clientConn)
+	if cc.r != nil && cc.r.rateDelayed {
+		// Writable, but limit_rate holds the response until its timer.
+		return
+	}
 	if cc.outOff < len(cc.out) {
 		if !cc.flush() {
 			return
@@ -313,6 +336,11 @@ func onClientWrite(c *engine.Conn) {
 		if cc.r.respHead {
 			cc.relayResponse()
 		}
+	case stRespond:
+		// A generated response that had to wait for the client.
+		if cc.r.finishing {
+			cc.finish()
+		}
 	case stTunnel:
 		cc.tunnelFromUpstream()
 	}
@@ -320,6 +348,12 @@ func onClientWrite(c *engine.Conn) {
 
 func onClientTimer(c *engine.Conn) {
 	cc := c.Data.(*clientConn)
+	if cc.r != nil && cc.r.rateDelayed {
+		// limit_rate's pause is over.
+		cc.r.rateDelayed = false
+		onClientWrite(c)
+		return
+	}
 	switch cc.state {
 	case stIdle, stLinger:
 		cc.close()
@@ -610,9 +644,12 @@ func (cc *clientConn) serve() {
 	// A chunked body that has arrived whole with the head is sent with a
 	// Content-Length even with buffering off, as nginx sends a body it
 	// is no longer reading.
+	// A body that is not passed on (proxy_pass_request_body off,
+	// proxy_set_body) is read whole too.
 	r.bufferBody = (!r.bodyDone || lc.ClientBodyInFileOnly != conf.BodyFileOff) &&
-		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()))
-	if cc.c.EOF && r.bodyDone && cc.inPos >= cc.inLen {
+		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()) ||
+			!lc.ProxyPassRequestBody || lc.ProxySetBody != nil)
+	if cc.c.EOF && r.bodyDone && cc.inPos >= cc.inLen && !lc.ProxyIgnoreClientAbort {
 		// The client closed after sending its request, before it was
 		// taken: as nginx without proxy_ignore_client_abort, the request
 		// is not passed on (499). After an overload, the clients that gave
@@ -680,11 +717,28 @@ func (cc *clientConn) releaseBuffers() {
 
 // flush writes pending output; it returns true when all of it is written.
 func (cc *clientConn) flush() bool {
+	if cc.r.rateDelayed {
+		return false
+	}
 	for cc.outOff < len(cc.out) {
-		n, err := cc.c.Write(cc.out[cc.outOff:])
+		buf := cc.out[cc.outOff:]
+		if cc.r.limitRate > 0 {
+			allowed := cc.rateAllowance()
+			if allowed <= 0 {
+				cc.rateDelay(time.Duration(-allowed*1000/cc.r.limitRate+1) * time.Millisecond)
+				return false
+			}
+			buf = buf[:min(int64(len(buf)), allowed)]
+		}
+		n, err := cc.c.Write(buf)
 		if n > 0 {
+			before := cc.r.bytesSent
 			cc.outOff += n
 			cc.r.bytesSent += int64(n)
+			if d := cc.rateDelayAfter(before); d > 0 {
+				cc.rateDelay(d)
+				return false
+			}
 			continue
 		}
 		if err == engine.ErrAgain {

@@ -60,6 +60,11 @@ func (cc *clientConn) bufferBody() {
 	r.head.Chunked = false
 	r.head.ContentLength = r.bodyRead
 	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
+	if !r.lc.ProxyPassRequestBody || r.lc.ProxySetBody != nil {
+		// proxy_pass_request_body off or proxy_set_body: the body was
+		// read, as nginx reads it, only to be dropped.
+		r.dropRequestBody(cc.w)
+	}
 	if r.bodyFile == nil {
 		r.upOut = append(r.upOut, r.bodyMem...)
 		cc.w.dropBuf(&r.bodyMem)

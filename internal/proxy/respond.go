@@ -182,6 +182,7 @@ func (cc *clientConn) respondSpecial(status, wire int, page string, location []b
 func (cc *clientConn) writeResponse(status, wire int, ctype string, body, location []byte) {
 	r := cc.r
 	r.status = status
+	r.limitRate = r.lc.LimitRate
 	cc.setState(stRespond)
 	cc.outBuf()
 	b := cc.out

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"strconv"
+	"time"
 
 	"headroom/internal/conf"
 	"headroom/internal/engine"
@@ -10,14 +11,20 @@ import (
 )
 
 // buildUpstreamRequest appends the request as sent upstream: the request
-// line with proxy_http_version, the proxy_set_header fields, the body
-// framing, then the client's fields except those the proxy sets itself
-// and the hop-by-hop ones, in nginx's order.
+// line with proxy_http_version (and proxy_method's method), the
+// proxy_set_header fields, the body framing, then the client's fields
+// (unless proxy_pass_request_headers is off) except those the proxy sets
+// itself and the hop-by-hop ones, in nginx's order; and proxy_set_body's
+// body.
 func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 	r := cc.r
 	h := &r.head
 	lc := r.lc
-	b = append(b, h.Method...)
+	if lc.ProxyMethod == nil {
+		b = append(b, h.Method...)
+	} else {
+		b = cc.appendProxyMethod(b)
+	}
 	b = append(b, ' ')
 	b = appendUpstreamURI(b, r)
 	b = append(b, " HTTP/"...)
@@ -38,26 +45,46 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 	// The body's framing comes where nginx's default list puts it, after
 	// Host and Connection: the defaults after it (TE, Keep-Alive, Expect,
 	// Upgrade) are empty unless configured, and configured fields come
-	// first.
+	// first. A configured Content-Length or Transfer-Encoding replaces
+	// it, as it replaces nginx's default.
+	var body []byte
 	switch {
-	case h.Chunked:
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	case h.ContentLength >= 0:
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, h.ContentLength, 10)
-		b = append(b, "\r\n"...)
-	}
-	for i := range h.Headers {
-		f := &h.Headers[i]
-		if skipClientHeader(f.Name, lc, h.ConnectionHeader) {
-			continue
+	case lc.ProxySetBody != nil:
+		body = cc.eval(cc.w.getBuf()[:0], lc.ProxySetBody)
+		if !lc.ProxySetContentLength {
+			b = append(b, "Content-Length: "...)
+			b = strconv.AppendInt(b, int64(len(body)), 10)
+			b = append(b, "\r\n"...)
 		}
-		b = append(b, f.Name...)
-		b = append(b, ": "...)
-		b = append(b, f.Value...)
-		b = append(b, "\r\n"...)
+	case h.Chunked:
+		if !lc.ProxySetTransferEncoding {
+			b = append(b, "Transfer-Encoding: chunked\r\n"...)
+		}
+	case h.ContentLength >= 0:
+		if !lc.ProxySetContentLength {
+			b = append(b, "Content-Length: "...)
+			b = strconv.AppendInt(b, h.ContentLength, 10)
+			b = append(b, "\r\n"...)
+		}
 	}
-	return append(b, "\r\n"...)
+	if lc.ProxyPassRequestHeaders {
+		for i := range h.Headers {
+			f := &h.Headers[i]
+			if skipClientHeader(f.Name, lc, h.ConnectionHeader) {
+				continue
+			}
+			b = append(b, f.Name...)
+			b = append(b, ": "...)
+			b = append(b, f.Value...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "\r\n"...)
+	if body != nil {
+		b = append(b, body...)
+		cc.w.putBuf(body)
+	}
+	return b
 }
 
 // skipClientHeader reports whether a client field is not passed upstream:
@@ -192,8 +219,12 @@ func (cc *clientConn) startResponse() {
 	}
 	r.respHead = true
 	r.spooling = resp.Status != 101 && responseBuffered(r.lc, resp)
+	r.upReadStart = now
+	r.limitRate = responseLimitRate(r.lc, resp)
 	r.status = resp.Status
-	r.framing = http1.ResponseFraming(isHead(&r.head), resp)
+	// An answer to HEAD has no body, whether the client or proxy_method
+	// asked for it.
+	r.framing = http1.ResponseFraming(isHead(&r.head) || r.upHead, resp)
 	if r.framing == http1.FramingChunked {
 		r.respDec.Reset()
 	}
@@ -209,6 +240,9 @@ func (cc *clientConn) startResponse() {
 	r.chunkOut = r.head.Minor >= 1 && (r.framing == http1.FramingClose || r.framing == http1.FramingChunked)
 	if r.framing == http1.FramingClose && !r.chunkOut {
 		r.keepAlive = false
+	}
+	if r.lc.ProxyMethod != nil {
+		cc.proxyMethodFraming()
 	}
 	if upgrade || !r.bodyDone {
 		// After an upgrade the connection is the tunnel's; and a
@@ -227,11 +261,26 @@ func (cc *clientConn) startResponse() {
 	} else if reason, ok := reasons[resp.Status]; ok {
 		b = append(b, reason...)
 	}
-	b = append(b, "\r\nServer: "+serverHeader+"\r\nDate: "...)
-	b = append(b, w.httpDate()...)
+	// headroom's Server and Date, unless proxy_pass_header passes the
+	// upstream's.
+	hidden := r.lc.ProxyHideHeaders
+	if hidden == nil {
+		b = append(b, "\r\nServer: "+serverHeader+"\r\nDate: "...)
+		b = append(b, w.httpDate()...)
+	} else {
+		b = cc.appendOwnServerDate(b, hidden)
+	}
+	cookies := r.lc.ProxyCookieDomains != nil || r.lc.ProxyCookiePaths != nil
 	for i := range resp.Headers {
 		f := &resp.Headers[i]
-		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing) {
+		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing, hidden) {
+			continue
+		}
+		if cookies && http1.EqualFold(f.Name, "Set-Cookie") {
+			b = append(b, "\r\n"...)
+			b = append(b, f.Name...)
+			b = append(b, ": "...)
+			b = cc.appendSetCookie(b, f.Value)
 			continue
 		}
 		if http1.EqualFold(f.Name, "Location") {
@@ -299,19 +348,26 @@ func headerValue(hs []http1.Header, name string) []byte {
 }
 
 // hideResponseHeader reports whether an upstream field is not passed to
-// the client: the ones nginx hides by default (Date and Server, replaced
-// by its own; X-Accel-*; X-Pad), hop-by-hop ones, and the body framing,
-// which headroom sets for the client's connection.
-func hideResponseHeader(name, connection []byte, framing http1.Framing) bool {
-	if isHopByHop(name) || http1.EqualFold(name, "Date") || http1.EqualFold(name, "Server") || http1.EqualFold(name, "X-Pad") {
+// the client: the hidden ones (nil hidden: those nginx hides by default,
+// Date and Server, replaced by its own, X-Pad and five X-Accel fields;
+// else the list proxy_hide_header and proxy_pass_header made),
+// hop-by-hop ones, and the body framing, which headroom sets for the
+// client's connection.
+func hideResponseHeader(name, connection []byte, framing http1.Framing, hidden []string) bool {
+	if isHopByHop(name) {
 		return true
 	}
 	// Content-Length stays when it frames the body, and for HEAD, 204 and
-	// 304 answers, where it describes the body not sent.
-	if http1.EqualFold(name, "Content-Length") && (framing == http1.FramingChunked || framing == http1.FramingClose) {
-		return true
+	// 304 answers, where it describes the body not sent; as in nginx,
+	// hiding it changes nothing.
+	if http1.EqualFold(name, "Content-Length") {
+		return framing == http1.FramingChunked || framing == http1.FramingClose
 	}
-	if len(name) > 8 && http1.EqualFold(name[:8], "X-Accel-") {
+	if hidden == nil {
+		if hiddenByDefault(name) {
+			return true
+		}
+	} else if listedField(hidden, name) {
 		return true
 	}
 	if len(name) > 6 && http1.EqualFold(name[:6], "Proxy-") {
@@ -370,20 +426,41 @@ func (cc *clientConn) relayResponse() {
 		}
 		uc := r.up
 		if blocked && (!r.spooling || r.spool.room(r.lc) <= chunkOverhead) {
-			// The client holds the response back: the upstream waits.
-			uc.c.StopTimer()
+			// The client holds the response back: the upstream waits
+			// (its timer stays if it is proxy_limit_rate's pause).
+			if !r.upRateDelayed {
+				uc.c.StopTimer()
+			}
 			return
 		}
 		if r.upPos < r.upInLen {
 			continue
 		}
+		room := r.upIn
+		if r.spooling && r.lc.ProxyLimitRate > 0 {
+			if r.upRateDelayed {
+				return
+			}
+			allowed := cc.upRateAllowance()
+			if allowed <= 0 {
+				cc.upRateDelay(time.Duration(-allowed*1000/r.lc.ProxyLimitRate+1) * time.Millisecond)
+				return
+			}
+			room = room[:min(int64(len(room)), allowed)]
+		}
 		if !uc.c.ReadReady {
 			uc.c.SetTimer(r.lc.ProxyReadTimeout)
 			return
 		}
-		n, err := uc.c.Read(r.upIn)
+		n, err := uc.c.Read(room)
 		if n > 0 {
 			r.upPos, r.upInLen = 0, n
+			if r.spooling && r.lc.ProxyLimitRate > 0 {
+				r.upRead += int64(n)
+				if d := time.Duration(int64(n)*1000/r.lc.ProxyLimitRate) * time.Millisecond; d > 0 {
+					cc.upRateDelay(d)
+				}
+			}
 			continue
 		}
 		if err == engine.ErrAgain {

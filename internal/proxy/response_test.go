@@ -72,11 +72,15 @@ func TestSkipClientHeader(t *testing.T) {
 }
 
 func TestHideResponseHeader(t *testing.T) {
+	// passServer is what proxy_pass_header Server and proxy_hide_header
+	// X-Secret make of nginx's defaults.
+	passServer := []string{"Date", "X-Pad", "X-Accel-Expires", "X-Accel-Redirect", "X-Accel-Limit-Rate", "X-Accel-Buffering", "X-Accel-Charset", "X-Secret"}
 	tests := []struct {
 		name       string
 		field      string
 		connection string
 		framing    http1.Framing
+		hidden     []string
 		want       bool
 	}{
 		{name: "ordinary field passes", field: "Content-Type", framing: http1.FramingLength, want: false},
@@ -96,10 +100,20 @@ func TestHideResponseHeader(t *testing.T) {
 		{name: "Content-Length dropped for a body to close", field: "Content-Length", framing: http1.FramingClose, want: true},
 		{name: "field named by Connection hidden", field: "X-Drop", connection: "close, X-Drop", framing: http1.FramingLength, want: true},
 		{name: "field not named by Connection passes", field: "X-Keep", connection: "close, X-Drop", framing: http1.FramingLength, want: false},
+		{name: "other X-Accel fields pass", field: "X-Accel-Other", framing: http1.FramingLength, want: false},
+		{name: "X-Accel-Limit-Rate hidden", field: "X-Accel-Limit-Rate", framing: http1.FramingLength, want: true},
+		{name: "X-Accel-Charset hidden", field: "X-Accel-Charset", framing: http1.FramingLength, want: true},
+		{name: "X-Accel-Expires hidden", field: "X-ACCEL-EXPIRES", framing: http1.FramingLength, want: true},
+		{name: "passed Server passes", field: "Server", framing: http1.FramingLength, hidden: passServer, want: false},
+		{name: "Date still hidden with a list", field: "date", framing: http1.FramingLength, hidden: passServer, want: true},
+		{name: "proxy_hide_header field hidden", field: "x-secret", framing: http1.FramingLength, hidden: passServer, want: true},
+		{name: "hop-by-hop hidden whatever the list", field: "Keep-Alive", framing: http1.FramingLength, hidden: []string{}, want: true},
+		{name: "hiding Content-Length changes nothing", field: "Content-Length", framing: http1.FramingLength, hidden: []string{"Content-Length"}, want: false},
+		{name: "empty list hides nothing else", field: "X-Pad", framing: http1.FramingLength, hidden: []string{}, want: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := hideResponseHeader([]byte(tc.field), []byte(tc.connection), tc.framing); got != tc.want {
+			if got := hideResponseHeader([]byte(tc.field), []byte(tc.connection), tc.framing, tc.hidden); got != tc.want {
 				t.Errorf("hideResponseHeader(%q, Connection %q, %v) = %v, want %v", tc.field, tc.connection, tc.framing, got, tc.want)
 			}
 		})

@@ -404,6 +404,12 @@ func onUpTimer(c *engine.Conn) {
 		uc.g.closeIdle(uc)
 		return
 	}
+	if cc.r.upRateDelayed {
+		// proxy_limit_rate's pause is over.
+		cc.r.upRateDelayed = false
+		cc.relayResponse()
+		return
+	}
 	switch {
 	case uc.connecting:
 		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while connecting to upstream")

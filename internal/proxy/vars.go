@@ -85,6 +85,13 @@ func init() {
 		}
 		return b, true
 	}
+	g[vars.LimitRate] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		rate := cc.r.limitRate
+		if rate == 0 && !cc.r.respHead && cc.r.lc != nil {
+			rate = cc.r.lc.LimitRate
+		}
+		return strconv.AppendInt(b, rate, 10), true
+	}
 	g[vars.Scheme] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, "http"...), true
 	}

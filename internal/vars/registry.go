@@ -29,6 +29,7 @@ const (
 	Host
 	Hostname
 	IsArgs
+	LimitRate
 	Msec
 	NginxVersion
 	Pid
@@ -76,7 +77,7 @@ var names = map[string]Index{
 	"connection": Connection, "connection_requests": ConnectionRequests,
 	"content_length": ContentLength, "content_type": ContentType,
 	"document_uri": DocumentURI, "host": Host, "hostname": Hostname,
-	"is_args": IsArgs, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
+	"is_args": IsArgs, "limit_rate": LimitRate, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
 	"proxy_add_x_forwarded_for": ProxyAddXForwardedFor,
 	"proxy_host":                ProxyHost, "proxy_port": ProxyPort,
 	"query_string": QueryString, "remote_addr": RemoteAddr,

@@ -96,6 +96,46 @@ const (
 	// each (...); open file limit 20000, which allows worker_connections
 	// 9980".
 	KindStarted Kind = "started"
+
+	// headroom: "worker 0 closed 3 connections that had sent no complete
+	// request head for 250ms, to let waiting clients in: ...".
+	KindSlowHeadsClosed Kind = "slow_heads_closed"
+	// headroom: "worker 0 closed 2 connections sending their request body
+	// slower than client_body_min_rate, to let waiting clients in: ...".
+	KindSlowBodiesClosed Kind = "slow_bodies_closed"
+	// headroom: "worker 0 closed 2 connections reading their response
+	// slower than send_min_rate, to let waiting clients in: ...".
+	KindSlowReadersClosed Kind = "slow_readers_closed"
+	// headroom, one per connection: "client sent its request body too
+	// slowly while clients waited for a slot".
+	KindSlowBodyClient Kind = "slow_body_client"
+	// headroom, one per connection: "client read its response too slowly
+	// while clients waited for a slot".
+	KindSlowReaderClient Kind = "slow_reader_client"
+	// "a client request body is buffered to a temporary file PATH"
+	// (nginx and headroom).
+	KindBodyToFile Kind = "client_body_buffered_to_file"
+	// "an upstream response is buffered to a temporary file PATH while
+	// reading upstream" (nginx and headroom).
+	KindResponseToFile Kind = "response_buffered_to_file"
+	// A request body's temporary file could not be created, written or
+	// read: "open() "PATH" failed (28: No space left on device)", also
+	// mkdir(), pwrite(), pwritev(), writev(), pread() and "pwritev()
+	// "PATH" has written only N of M", at crit, on a temporary file name.
+	KindBodyTempFailed Kind = "client_body_temp_file_failed"
+	// The same for a buffered response: "... while reading upstream" or
+	// "... while sending to client".
+	KindResponseTempFailed Kind = "response_temp_file_failed"
+	// nginx: "client timed out (110: Connection timed out) while reading
+	// client request headers", also "... request line", "... waiting for
+	// request" and "... SSL handshaking".
+	KindClientHeaderTimeout Kind = "client_header_timeout"
+	// nginx: "client timed out (110: Connection timed out) while sending
+	// to client", also "... sending response to client".
+	KindClientSendTimeout Kind = "client_send_timeout"
+	// nginx: "client sent too long header line: "..."", "client sent too
+	// large request" and "client sent too long URI".
+	KindClientHeaderTooLarge Kind = "client_header_too_large"
 )
 
 // Impact says what a condition did to requests. Lower is more serious.
@@ -162,6 +202,8 @@ type kindInfo struct {
 	perUpstream bool // group by backend
 	perZone     bool // group by limit zone
 	perSlots    bool // group by the worker_connections figure
+	perPath     bool // group by temporary file directory
+	perErrno    bool // group by the system error
 }
 
 var kinds = map[Kind]kindInfo{
@@ -198,6 +240,19 @@ var kinds = map[Kind]kindInfo{
 	KindDerived:            {impact: Info},
 	KindStarted:            {impact: Info},
 	KindReloaded:           {impact: Info},
+
+	KindSlowHeadsClosed:      {impact: Slowed},
+	KindSlowBodiesClosed:     {impact: Refused},
+	KindSlowReadersClosed:    {impact: Refused},
+	KindSlowBodyClient:       {impact: Refused},
+	KindSlowReaderClient:     {impact: Refused},
+	KindBodyToFile:           {impact: Info, perPath: true},
+	KindResponseToFile:       {impact: Info, perPath: true},
+	KindBodyTempFailed:       {impact: Failed, perPath: true, perErrno: true},
+	KindResponseTempFailed:   {impact: Failed, perPath: true, perErrno: true},
+	KindClientHeaderTimeout:  {impact: Refused},
+	KindClientSendTimeout:    {impact: Refused},
+	KindClientHeaderTooLarge: {impact: Refused},
 }
 
 // Kinds lists every kind Scan recognises, for documentation and tests.
@@ -224,6 +279,9 @@ type match struct {
 	queueSize int
 	queued    int
 	waited    string
+	closed    int    // connections a worker closed for slow clients
+	grace     string // "250ms": how long a head may take
+	tempPath  string // temporary file directory
 	// headroom is set for wording only headroom writes.
 	headroom bool
 }
@@ -265,6 +323,10 @@ func classify(e entry) (m match, ok bool) {
 		return m, true
 	case strings.HasPrefix(msg, "setrlimit(RLIMIT_NOFILE"):
 		return setrlimit(msg)
+	case strings.HasPrefix(msg, "client "):
+		return clientMsg(msg)
+	case strings.HasPrefix(msg, bodyToFile), strings.HasPrefix(msg, responseToFile):
+		return bufferedToFile(msg)
 	}
 	if n := digits(msg); n > 0 {
 		return workerConnections(msg, n)
@@ -377,6 +439,9 @@ func started(kind Kind, rest string) (m match, ok bool) {
 func outOfSlots(msg string) (m match, ok bool) {
 	rest := msg[len("worker "):]
 	d := digits(rest)
+	if d > 0 && strings.HasPrefix(rest[d:], " closed ") {
+		return slowClosed(rest[d+len(" closed "):])
+	}
 	if d == 0 || !strings.HasPrefix(rest[d:], " out of connection slots") {
 		return m, false
 	}
@@ -400,6 +465,208 @@ func outOfSlots(msg string) (m match, ok bool) {
 		return m, false
 	}
 	return m, true
+}
+
+// slowClosed reads what follows "worker 0 closed " in headroom's lines
+// about slow clients it closed while others waited for a slot:
+//
+//	3 connections that had sent no complete request head for 250ms, to let waiting clients in: REPORT
+//	2 connections sending their request body slower than client_body_min_rate, to let waiting clients in: REPORT
+//	2 connections reading their response slower than send_min_rate, to let waiting clients in: REPORT
+func slowClosed(s string) (m match, ok bool) {
+	d := digits(s)
+	if d == 0 {
+		return m, false
+	}
+	m.closed = atoi(s[:d])
+	rest, found := strings.CutPrefix(s[d:], " connections ")
+	if !found {
+		if rest, found = strings.CutPrefix(s[d:], " connection "); !found {
+			return m, false
+		}
+	}
+	const letIn = ", to let waiting clients in"
+	why, report, _ := strings.Cut(rest, letIn)
+	switch {
+	case strings.HasPrefix(why, "that had sent no complete request head for "):
+		m.kind = KindSlowHeadsClosed
+		m.grace = why[len("that had sent no complete request head for "):]
+	case why == "sending their request body slower than client_body_min_rate":
+		m.kind = KindSlowBodiesClosed
+	case why == "reading their response slower than send_min_rate":
+		m.kind = KindSlowReadersClosed
+	default:
+		return m, false
+	}
+	m.headroom = true
+	if r, found := strings.CutPrefix(report, ": "); found {
+		slotReport(r, &m)
+	}
+	return m, true
+}
+
+// clientMsg reads the messages about one slow or oversized client:
+// headroom's when it closed one for others waiting, and nginx's time-outs
+// and oversized heads, which it logs at info.
+func clientMsg(msg string) (m match, ok bool) {
+	switch {
+	case strings.HasPrefix(msg, "client sent its request body too slowly while clients waited for a slot"):
+		m.kind = KindSlowBodyClient
+		m.headroom = true
+	case strings.HasPrefix(msg, "client read its response too slowly while clients waited for a slot"):
+		m.kind = KindSlowReaderClient
+		m.headroom = true
+	case strings.HasPrefix(msg, "client sent too long header line"),
+		strings.HasPrefix(msg, "client sent too large request"),
+		strings.HasPrefix(msg, "client sent too long URI"):
+		m.kind = KindClientHeaderTooLarge
+	case strings.HasPrefix(msg, "client timed out"):
+		// The log action says what nginx was waiting for.
+		_, action, _ := strings.Cut(msg, " while ")
+		switch {
+		case strings.HasPrefix(action, "reading client request line"),
+			strings.HasPrefix(action, "reading client request headers"),
+			strings.HasPrefix(action, "waiting for request"),
+			strings.HasPrefix(action, "SSL handshaking"):
+			m.kind = KindClientHeaderTimeout
+		case strings.HasPrefix(action, "sending to client"),
+			strings.HasPrefix(action, "sending response to client"):
+			m.kind = KindClientSendTimeout
+		default:
+			return m, false
+		}
+		m.errno = errnoOf(msg)
+	default:
+		return m, false
+	}
+	return m, true
+}
+
+// The start of the lines about a body or a response written to a
+// temporary file, which nginx and headroom write alike.
+const (
+	bodyToFile     = "a client request body is buffered to a temporary file "
+	responseToFile = "an upstream response is buffered to a temporary file "
+)
+
+// bufferedToFile reads "a client request body is buffered to a temporary
+// file PATH" and "an upstream response is buffered to a temporary file
+// PATH while reading upstream".
+func bufferedToFile(msg string) (m match, ok bool) {
+	path := ""
+	if p, found := strings.CutPrefix(msg, bodyToFile); found {
+		m.kind = KindBodyToFile
+		path = p
+	} else {
+		m.kind = KindResponseToFile
+		path = msg[len(responseToFile):]
+	}
+	if i := strings.Index(path, " while "); i >= 0 {
+		path = path[:i]
+	}
+	dir, found := tempDir(path)
+	if !found {
+		return m, false
+	}
+	m.tempPath = dir
+	return m, true
+}
+
+// tempCalls are the calls that create, write and read temporary files,
+// as nginx (ngx_create_temp_file, ngx_create_path, ngx_write_file,
+// ngx_writev_file) and headroom name them.
+var tempCalls = map[string]bool{
+	"open": true, "mkdir": true, "write": true, "writev": true, "pwrite": true, "pwritev": true,
+	"read": true, "pread": true,
+}
+
+// tempFailed recognises a failed call on a temporary file: `open()
+// "/var/lib/nginx/body/0000000001" failed (28: No space left on device)`
+// or `pwritev() "PATH" has written only 4096 of 8192`. Both servers log
+// them at crit; a file they serve that cannot be opened is an error,
+// and its name is not ten digits.
+func tempFailed(e entry, call, rest string) (m match, ok bool) {
+	if !tempCalls[call] || levelRank(e.level) > levelRank("crit") || !strings.HasPrefix(rest, `"`) {
+		return m, false
+	}
+	j := strings.IndexByte(rest[1:], '"')
+	if j < 0 {
+		return m, false
+	}
+	path, after := rest[1:1+j], rest[j+2:]
+	dir, found := tempDir(path)
+	if !found {
+		return m, false
+	}
+	switch {
+	case strings.HasPrefix(after, " failed ("):
+		m.errno = errnoOf(after)
+		if m.errno == 23 || m.errno == 24 {
+			// Out of descriptors: the open file kinds say it.
+			return m, false
+		}
+	case strings.HasPrefix(after, " has written only "):
+		// A short write: the file system filled up during it.
+	default:
+		return m, false
+	}
+	m.kind = KindBodyTempFailed
+	// A buffered response's file is written while reading upstream and
+	// read while sending to the client; a body's has no log action.
+	if strings.Contains(after, " while reading upstream") || strings.Contains(after, " while sending to client") {
+		m.kind = KindResponseTempFailed
+	}
+	m.tempPath = dir
+	return m, true
+}
+
+// tempDir takes the directory configured for temporary files
+// (client_body_temp_path, proxy_temp_path) from the path of a file in it:
+// nginx and headroom name a file with ten digits and put it under level
+// directories made of the name's last digits ("proxy_temp_path
+// /var/lib/nginx/proxy 1 2;" gives /var/lib/nginx/proxy/5/00/0000000005).
+// A path that stops at a level directory, as mkdir() failures and
+// headroom's open() failures of one do, is taken as one. ok is false for
+// a path that is neither.
+func tempDir(path string) (dir string, ok bool) {
+	i := strings.LastIndexByte(path, '/')
+	if i <= 0 {
+		return "", false
+	}
+	dir, name := path[:i], path[i+1:]
+	if len(name) == 10 && digits(name) == 10 {
+		// Take off the level directories that match the name.
+		comps := strings.Split(dir, "/")
+		for k := min(3, len(comps)-2); k >= 1; k-- {
+			end, match := len(name), true
+			for _, l := range comps[len(comps)-k:] {
+				if len(l) < 1 || len(l) > 2 || end < len(l) || l != name[end-len(l):end] {
+					match = false
+					break
+				}
+				end -= len(l)
+			}
+			if match {
+				return strings.Join(comps[:len(comps)-k], "/"), true
+			}
+		}
+		return dir, true
+	}
+	// A level directory: one or two digits, at most three deep.
+	n := 0
+	for n < 3 && len(name) >= 1 && len(name) <= 2 && digits(name) == len(name) {
+		n++
+		path = dir
+		i = strings.LastIndexByte(path, '/')
+		if i <= 0 {
+			return "", false
+		}
+		dir, name = path[:i], path[i+1:]
+	}
+	if n == 0 {
+		return "", false
+	}
+	return path, true
 }
 
 // maxConns reads headroom's upstream queue messages:
@@ -577,6 +844,9 @@ func syscallFailed(e entry, m match) (match, bool) {
 	}
 	call := msg[:i]
 	rest := msg[i+3:]
+	if t, ok := tempFailed(e, call, rest); ok {
+		return t, true
+	}
 	addr := ""
 	if a, found := strings.CutPrefix(rest, "to "); found {
 		j := strings.Index(a, " failed (")

@@ -112,6 +112,18 @@ type Group struct {
 	MaxQueued int `json:"max_queued,omitempty"`
 	// Waited is how long a request waited before its 503, as logged.
 	Waited string `json:"waited,omitempty"`
+	// Closed is the number of connections headroom's lines say a worker
+	// closed for being slow while clients waited for a slot, summed over
+	// the lines. A worker writes at most one such line a second, so this
+	// is a lower bound; headroom_slow_clients_closed_total counts them all.
+	Closed int `json:"closed,omitempty"`
+	// Grace is how long a connection had sent no complete request head
+	// before headroom closed it for waiting clients, as logged ("250ms").
+	Grace string `json:"grace,omitempty"`
+	// TempPath is the temporary file directory (client_body_temp_path,
+	// proxy_temp_path) the lines are about, without its level
+	// subdirectories.
+	TempPath string `json:"temp_path,omitempty"`
 
 	// Example is the first line of the group, cleaned of control
 	// characters and shortened to a readable length.
@@ -131,6 +143,8 @@ type groupKey struct {
 	upstream string
 	zone     string
 	slots    int
+	path     string
+	errno    int
 }
 
 // acc collects one group while the log is read.
@@ -247,17 +261,24 @@ func (s *scanner) add(e entry, text string, m match) {
 	if info.perSlots {
 		k.slots = m.slots
 	}
+	if info.perPath {
+		k.path = m.tempPath
+	}
+	if info.perErrno {
+		k.errno = m.errno
+	}
 	a := s.groups[k]
 	if a == nil {
 		// Strings kept past this line are copied, so that they do not
 		// hold on to the whole line (up to maxLine bytes) they came from.
-		k.upstream, k.zone = strings.Clone(k.upstream), strings.Clone(k.zone)
+		k.upstream, k.zone, k.path = strings.Clone(k.upstream), strings.Clone(k.zone), strings.Clone(k.path)
 		a = &acc{
 			g: Group{
 				Kind:     m.kind,
 				Impact:   info.impact,
 				Upstream: k.upstream,
 				Zone:     k.zone,
+				TempPath: k.path,
 				First:    strings.Clone(e.time),
 				Level:    e.level,
 				Example:  example(text),
@@ -305,6 +326,20 @@ func (s *scanner) add(e entry, text string, m match) {
 	if m.waited != "" && m.waited != g.Waited {
 		g.Waited = strings.Clone(m.waited)
 	}
+	if m.grace != "" && m.grace != g.Grace {
+		g.Grace = strings.Clone(m.grace)
+	}
+	g.Closed = addCapped(g.Closed, m.closed)
+}
+
+// addCapped adds two counts, stopping at a billion rather than
+// overflowing on a log of nonsense figures.
+func addCapped(a, b int) int {
+	const most = 1_000_000_000
+	if b >= most-a {
+		return most
+	}
+	return a + b
 }
 
 func setLatest(dst *int, v int) {
@@ -351,6 +386,12 @@ func (s *scanner) report() *Report {
 		}
 		if a.Zone != b.Zone {
 			return a.Zone < b.Zone
+		}
+		if a.TempPath != b.TempPath {
+			return a.TempPath < b.TempPath
+		}
+		if a.Errno != b.Errno {
+			return a.Errno < b.Errno
 		}
 		return a.WorkerConnections < b.WorkerConnections
 	})

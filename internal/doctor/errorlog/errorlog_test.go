@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -251,6 +252,146 @@ func TestScanLines(t *testing.T) {
 			want: Group{Kind: KindReloaded, WorkerConnections: 4990, FileLimit: 20000, Allowed: 4990, WorkerProcesses: 4, Impact: Info},
 		},
 		{
+			name: "headroom closed slow heads",
+			line: "2026/12/02 14:05:00 [warn] 4400#0: worker 0 closed 12 connections that had sent no complete request head for 250ms, to let waiting clients in: 4977 of 9980 slots in use (4977 client, 0 upstream), 0 requests queued; the open file limit allows worker_connections 9980",
+			want: Group{Kind: KindSlowHeadsClosed, Impact: Slowed, Level: "warn", Closed: 12, Grace: "250ms", WorkerConnections: 9980, Allowed: 9980},
+		},
+		{
+			name: "headroom closed slow heads, one connection",
+			line: "2026/12/02 14:05:00 [warn] 4400#1: worker 1 closed 1 connection that had sent no complete request head for 1s, to let waiting clients in: 1022 of 1024 slots in use (511 client, 511 upstream), 0 requests queued; the open file limit allows worker_connections 2040",
+			want: Group{Kind: KindSlowHeadsClosed, Closed: 1, Grace: "1s", WorkerConnections: 1024, Allowed: 2040},
+		},
+		{
+			name: "headroom closed slow bodies",
+			line: "2026/12/02 14:05:03 [warn] 4400#0: worker 0 closed 2 connections sending their request body slower than client_body_min_rate, to let waiting clients in: 4987 of 9980 slots in use (4987 client, 0 upstream), 3 requests queued; the open file limit allows worker_connections 9980",
+			want: Group{Kind: KindSlowBodiesClosed, Impact: Refused, Closed: 2, WorkerConnections: 9980, MaxQueued: 3},
+		},
+		{
+			name: "headroom closed slow readers",
+			line: "2026/12/02 14:05:04 [warn] 4400#1: worker 1 closed 3 connections reading their response slower than send_min_rate, to let waiting clients in: 4986 of 9980 slots in use (4986 client, 0 upstream), 0 requests queued; the open file limit allows worker_connections 9980",
+			want: Group{Kind: KindSlowReadersClosed, Impact: Refused, Closed: 3, WorkerConnections: 9980},
+		},
+		{
+			name: "headroom closed one slow body",
+			line: `2026/12/02 14:05:03 [info] 4400#0: client sent its request body too slowly while clients waited for a slot, client: 198.51.100.7, server: app.example.com, request: "POST /upload HTTP/1.1", upstream: "http://backend", host: "app.example.com"`,
+			want: Group{Kind: KindSlowBodyClient, Impact: Refused, Level: "info", Clients: 1},
+		},
+		{
+			name: "headroom closed one slow reader",
+			line: `2026/12/02 14:05:04 [info] 4400#1: client read its response too slowly while clients waited for a slot, client: 203.0.113.5, server: app.example.com, request: "GET /export.csv HTTP/1.1", upstream: "http://127.0.0.1:9000/export.csv", host: "app.example.com"`,
+			want: Group{Kind: KindSlowReaderClient, Impact: Refused, Clients: 1},
+		},
+		{
+			name: "request body to a temporary file",
+			line: `2026/12/02 15:03:00 [warn] 1234#1234: *130 a client request body is buffered to a temporary file /var/lib/nginx/body/0000000001, client: 203.0.113.80, server: x, request: "POST /u HTTP/1.1", host: "x"`,
+			want: Group{Kind: KindBodyToFile, Impact: Info, TempPath: "/var/lib/nginx/body"},
+		},
+		{
+			name: "request body to a temporary file with levels",
+			line: `2026/12/02 15:03:00 [notice] 1234#1234: *130 a client request body is buffered to a temporary file /srv/tmp/body/1/32/0000000321, client: 203.0.113.80`,
+			want: Group{Kind: KindBodyToFile, TempPath: "/srv/tmp/body", Level: "notice"},
+		},
+		{
+			name: "response to a temporary file",
+			line: "2026/12/02 15:03:10 [warn] 1235#1235: *131 an upstream response is buffered to a temporary file /var/lib/nginx/proxy/2/00/0000000002 while reading upstream" + ctx,
+			want: Group{Kind: KindResponseToFile, Impact: Info, TempPath: "/var/lib/nginx/proxy"},
+		},
+		{
+			name: "response to a temporary file, headroom's name",
+			line: `2026/12/02 14:06:10 [warn] 4400#1: an upstream response is buffered to a temporary file /var/lib/headroom/proxy_temp/1/32/0441601321 while reading upstream, client: 203.0.113.5`,
+			want: Group{Kind: KindResponseToFile, TempPath: "/var/lib/headroom/proxy_temp"},
+		},
+		{
+			name: "body temporary file, permission denied",
+			line: `2026/12/02 15:04:00 [crit] 1234#1234: *140 open() "/var/lib/nginx/body/0000000004" failed (13: Permission denied), client: 203.0.113.81, server: x, request: "POST /u HTTP/1.1", host: "x"`,
+			want: Group{Kind: KindBodyTempFailed, Impact: Failed, Errno: 13, TempPath: "/var/lib/nginx/body", Level: "crit"},
+		},
+		{
+			name: "body temporary file, no space, pwritev",
+			line: `2026/12/02 15:05:00 [crit] 1234#1234: *150 pwritev() "/var/lib/nginx/body/0000000006" failed (28: No space left on device), client: 203.0.113.82`,
+			want: Group{Kind: KindBodyTempFailed, Errno: 28, TempPath: "/var/lib/nginx/body"},
+		},
+		{
+			name: "body temporary file, no space, headroom's pwrite",
+			line: `2026/12/02 14:08:00 [crit] 4400#0: pwrite() "/var/lib/headroom/client_body_temp/0441601324" failed (28: No space left on device), client: 198.51.100.23`,
+			want: Group{Kind: KindBodyTempFailed, Errno: 28, TempPath: "/var/lib/headroom/client_body_temp"},
+		},
+		{
+			name: "response temporary file, permission denied",
+			line: `2026/12/02 15:04:30 [crit] 1235#1235: *141 open() "/var/lib/nginx/proxy/5/00/0000000005" failed (13: Permission denied) while reading upstream` + ctx,
+			want: Group{Kind: KindResponseTempFailed, Impact: Failed, Errno: 13, TempPath: "/var/lib/nginx/proxy"},
+		},
+		{
+			name: "response temporary file, short write",
+			line: `2026/12/02 15:05:02 [crit] 1235#1235: *152 pwritev() "/var/lib/nginx/proxy/8/00/0000000008" has written only 4096 of 32768 while reading upstream` + ctx,
+			want: Group{Kind: KindResponseTempFailed, TempPath: "/var/lib/nginx/proxy"},
+		},
+		{
+			name: "response temporary file, level directory",
+			line: `2026/12/02 15:06:00 [crit] 1234#1234: *160 mkdir() "/var/lib/nginx/proxy/9" failed (13: Permission denied) while reading upstream` + ctx,
+			want: Group{Kind: KindResponseTempFailed, Errno: 13, TempPath: "/var/lib/nginx/proxy"},
+		},
+		{
+			name: "response temporary file, headroom's level directory",
+			line: `2026/12/02 14:09:00 [crit] 4400#1: open() "/var/lib/headroom/proxy_temp/7/32" failed (13: Permission denied) while reading upstream` + ctx,
+			want: Group{Kind: KindResponseTempFailed, Errno: 13, TempPath: "/var/lib/headroom/proxy_temp"},
+		},
+		{
+			name: "response temporary file read back",
+			line: `2026/12/02 14:09:30 [crit] 4400#0: pread() "/var/lib/headroom/proxy_temp/8/32/0441601328" failed (5: Input/output error) while sending to client` + ctx,
+			want: Group{Kind: KindResponseTempFailed, Errno: 5, TempPath: "/var/lib/headroom/proxy_temp"},
+		},
+		{
+			name: "temporary file out of descriptors stays an open file condition",
+			line: `2026/12/02 15:07:00 [crit] 1234#1234: *170 open() "/var/lib/nginx/body/0000000010" failed (24: Too many open files), client: 203.0.113.83`,
+			want: Group{Kind: KindOtherFiles, Errno: 24},
+		},
+		{
+			name: "client header timeout",
+			line: `2026/12/02 15:00:01 [info] 1234#1234: *101 client timed out (110: Connection timed out) while reading client request headers, client: 192.0.2.50, server: x, request: "GET / HTTP/1.1", host: "x"`,
+			want: Group{Kind: KindClientHeaderTimeout, Impact: Refused, Level: "info", Errno: 110, Clients: 1},
+		},
+		{
+			name: "client request line timeout",
+			line: "2026/12/02 15:00:02 [info] 1234#1234: *102 client timed out (110: Connection timed out) while reading client request line, client: 192.0.2.50, server: 0.0.0.0:80",
+			want: Group{Kind: KindClientHeaderTimeout},
+		},
+		{
+			name: "client timed out waiting for request",
+			line: "2026/12/02 15:00:03 [info] 1235#1235: *103 client timed out (110: Connection timed out) while waiting for request, client: 192.0.2.50, server: 0.0.0.0:80",
+			want: Group{Kind: KindClientHeaderTimeout},
+		},
+		{
+			name: "client timed out in the TLS handshake",
+			line: "2026/12/02 15:00:03 [info] 1235#1235: *103 client timed out (110: Connection timed out) while SSL handshaking, client: 192.0.2.50, server: 0.0.0.0:443",
+			want: Group{Kind: KindClientHeaderTimeout},
+		},
+		{
+			name: "client send timeout, proxied",
+			line: "2026/12/02 15:01:00 [info] 1234#1234: *110 client timed out (110: Connection timed out) while sending to client" + ctx,
+			want: Group{Kind: KindClientSendTimeout, Impact: Refused, Errno: 110},
+		},
+		{
+			name: "client send timeout, response",
+			line: `2026/12/02 15:01:05 [info] 1235#1235: *111 client timed out (110: Connection timed out) while sending response to client, client: 198.51.100.31, server: x, request: "GET /a.jpg HTTP/1.1", host: "x"`,
+			want: Group{Kind: KindClientSendTimeout},
+		},
+		{
+			name: "too long header line",
+			line: `2026/12/02 15:02:00 [info] 1234#1234: *120 client sent too long header line: "Cookie: session=3q2+7w..." while reading client request headers, client: 203.0.113.70, server: x, request: "GET /account HTTP/1.1", host: "x"`,
+			want: Group{Kind: KindClientHeaderTooLarge, Impact: Refused, Level: "info"},
+		},
+		{
+			name: "too large request",
+			line: `2026/12/02 15:02:00 [info] 1234#1234: *121 client sent too large request while reading client request headers, client: 203.0.113.70, server: x, request: "GET / HTTP/1.1"`,
+			want: Group{Kind: KindClientHeaderTooLarge},
+		},
+		{
+			name: "too long URI",
+			line: "2026/12/02 15:02:00 [info] 1234#1234: *122 client sent too long URI while reading client request line, client: 203.0.113.70, server: 0.0.0.0:80",
+			want: Group{Kind: KindClientHeaderTooLarge},
+		},
+		{
 			name: "behind a container prefix",
 			line: "web-1  | 2026/11/26 03:40:03 [alert] 1234#1234: 1024 worker_connections are not enough",
 			want: Group{Kind: KindWorkerConnections, WorkerConnections: 1024},
@@ -292,6 +433,13 @@ func TestScanLines(t *testing.T) {
 			checkInt("queue size", g.QueueSize, w.QueueSize)
 			checkInt("max queued", g.MaxQueued, w.MaxQueued)
 			checkInt("clients", g.Clients, w.Clients)
+			checkInt("closed", g.Closed, w.Closed)
+			if w.Grace != "" && g.Grace != w.Grace {
+				t.Errorf("grace %q, want %q", g.Grace, w.Grace)
+			}
+			if g.TempPath != w.TempPath {
+				t.Errorf("temp path %q, want %q", g.TempPath, w.TempPath)
+			}
 			if w.MaxExcess != 0 && g.MaxExcess != w.MaxExcess {
 				t.Errorf("max excess %v, want %v", g.MaxExcess, w.MaxExcess)
 			}
@@ -334,6 +482,13 @@ func TestScanNotCapacity(t *testing.T) {
 		{"bare message", "1024 worker_connections are not enough", false},
 		{"blank", "", false},
 		{"stack trace", "\tat java.lang.Thread.run(Thread.java:750)", false},
+		{"static file named like a temporary file", `2026/12/02 15:07:30 [error] 1234#1234: *171 open() "/srv/www/0000000001" failed (13: Permission denied), client: 1.2.3.4`, true},
+		{"static file at crit", `2026/12/02 15:07:30 [crit] 1234#1234: *171 open() "/srv/www/index.html" failed (5: Input/output error), client: 1.2.3.4`, true},
+		{"access log full", `2026/12/02 15:07:30 [alert] 1234#1234: *171 write() to "/var/log/nginx/access.log" failed (28: No space left on device) while logging request`, true},
+		{"client timed out, other action", "2026/12/02 15:00:03 [info] 1235#1235: *103 client timed out (110: Connection timed out) while proxying upgraded connection", true},
+		{"client closed keepalive", "2026/12/02 15:00:03 [info] 1235#1235: *103 client 1.2.3.4 closed keepalive connection", true},
+		{"worker closed, unknown reason", "2026/12/02 14:05:00 [warn] 4400#0: worker 0 closed 3 connections for fun, to let waiting clients in: x", true},
+		{"buffered to a file without a path", "2026/12/02 15:03:00 [warn] 1234#1234: *130 a client request body is buffered to a temporary file x", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -463,6 +618,63 @@ func TestExplanationFigures(t *testing.T) {
 			cause: []string{"half its 1024 slots", "once a second"},
 			fix:   []string{"toward 9980, what the open file limit allows"},
 		},
+		{
+			line:  "2026/12/02 14:05:00 [warn] 4400#0: worker 0 closed 12 connections that had sent no complete request head for 250ms, to let waiting clients in: 1010 of 1024 slots in use (499 client, 511 upstream), 0 requests queued; the open file limit allows worker_connections 9980",
+			title: "worker closed idle and slow-head clients for waiting ones",
+			cause: []string{"at least 12 connections", "no complete request head for 250ms", "listen backlog", "Ordinary clients are unaffected", `reason="head"`, "once a second"},
+			fix:   []string{"250ms rule is fixed", "toward 9980"},
+		},
+		{
+			line:  "2026/12/02 14:05:03 [warn] 4400#0: worker 0 closed 2 connections sending their request body slower than client_body_min_rate, to let waiting clients in: 4987 of 9980 slots in use (4987 client, 0 upstream), 0 requests queued; the open file limit allows worker_connections 9980",
+			cause: []string{"at least 2 connections", "client_body_min_rate", "408", "Ordinary clients are unaffected"},
+			fix:   []string{"client_body_min_rate 120 5s", "0 turns the rule off", "already at the 9980"},
+		},
+		{
+			line:  "2026/12/02 14:05:04 [warn] 4400#1: worker 1 closed 3 connections reading their response slower than send_min_rate, to let waiting clients in: 4986 of 9980 slots in use (4986 client, 0 upstream), 0 requests queued; the open file limit allows worker_connections 9980",
+			cause: []string{"at least 3 connections", "send_min_rate", "cut short", "Ordinary clients are unaffected"},
+			fix:   []string{"send_min_rate 120 5s"},
+		},
+		{
+			line:  `2026/12/02 15:03:00 [warn] 1234#1234: *130 a client request body is buffered to a temporary file /var/lib/nginx/body/0000000001, client: 203.0.113.80`,
+			cause: []string{"client_body_buffer_size", "/var/lib/nginx/body", "descriptor", "normal"},
+			fix:   []string{"client_body_buffer_size", "client_max_body_size", "headroom doctor -c"},
+		},
+		{
+			line:  `2026/12/02 15:03:00 [notice] 1234#1234: *130 a client request body is buffered to a temporary file /var/lib/nginx/body/0000000001, client: 203.0.113.80`,
+			cause: []string{"client_body_in_file_only"},
+		},
+		{
+			line:  "2026/12/02 15:03:10 [warn] 1235#1235: *131 an upstream response is buffered to a temporary file /var/lib/nginx/proxy/2/00/0000000002 while reading upstream" + ctx,
+			cause: []string{"proxy_buffers", "/var/lib/nginx/proxy", "proxy_max_temp_file_size", "normal"},
+			fix:   []string{"proxy_buffers", "proxy_max_temp_file_size", "headroom doctor -c"},
+		},
+		{
+			line:  `2026/12/02 15:05:00 [crit] 1234#1234: *150 pwritev() "/var/lib/nginx/body/0000000006" failed (28: No space left on device), client: 203.0.113.82`,
+			title: "request body temporary file failed: no space left",
+			cause: []string{"/var/lib/nginx/body", "full", "500"},
+			fix:   []string{"client_body_temp_path", "client_max_body_size", "headroom doctor -c"},
+		},
+		{
+			line:  "2026/12/02 15:04:30 [crit] 1235#1235: *141 open() \"/var/lib/nginx/proxy/5/00/0000000005\" failed (13: Permission denied) while reading upstream" + ctx,
+			title: "response temporary file failed: permission denied",
+			cause: []string{"/var/lib/nginx/proxy", "cut short"},
+			fix:   []string{"nginx's user directive", "proxy_temp_path", "chown"},
+		},
+		{
+			line:  "2026/12/02 15:00:02 [info] 1234#1234: *102 client timed out (110: Connection timed out) while reading client request line, client: 192.0.2.50, server: 0.0.0.0:80",
+			cause: []string{"client_header_timeout", "slot", "one client address", "info"},
+			fix:   []string{"client_header_timeout", "limit_conn", "250 ms"},
+		},
+		{
+			line:  "2026/12/02 15:01:00 [info] 1234#1234: *110 client timed out (110: Connection timed out) while sending to client" + ctx,
+			cause: []string{"send_timeout", "cut short"},
+			fix:   []string{"send_timeout", "proxy_buffering", "send_min_rate"},
+		},
+		{
+			line:  `2026/12/02 15:02:00 [info] 1234#1234: *120 client sent too long header line: "Cookie: a..." while reading client request headers, client: 203.0.113.70`,
+			cause: []string{"large_client_header_buffers", "494"},
+			fix:   []string{"large_client_header_buffers"},
+		},
 	}
 	for _, tt := range tests {
 		rep, err := Scan(strings.NewReader(tt.line))
@@ -482,6 +694,96 @@ func TestExplanationFigures(t *testing.T) {
 			if !strings.Contains(g.Fix, s) {
 				t.Errorf("%s: fix lacks %q: %s", g.Kind, s, g.Fix)
 			}
+		}
+	}
+}
+
+// TestTempFailureServer checks that the advice for a temporary file
+// directory the workers may not write names the right user: nginx's user
+// directive, or the user headroom runs as when the log is headroom's.
+func TestTempFailureServer(t *testing.T) {
+	failure := `2026/12/02 14:07:00 [crit] 4400#0: open() "/var/lib/headroom/client_body_temp/0441601323" failed (13: Permission denied), client: 198.51.100.22`
+	headroomLine := "2026/12/02 14:05:00 [warn] 4400#0: worker 0 closed 1 connections that had sent no complete request head for 250ms, to let waiting clients in: 1 of 1024 slots in use (1 client, 0 upstream), 0 requests queued; the open file limit allows worker_connections 2040"
+	tests := []struct {
+		log, want, not string
+	}{
+		{failure, "nginx's user directive", "headroom runs as"},
+		{headroomLine + "\n" + failure, "the user headroom runs as", "nginx's user directive"},
+	}
+	for _, tt := range tests {
+		rep, err := Scan(strings.NewReader(tt.log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range rep.Groups {
+			if g.Kind != KindBodyTempFailed {
+				continue
+			}
+			if !strings.Contains(g.Fix, tt.want) || strings.Contains(g.Fix, tt.not) {
+				t.Errorf("headroom %v: fix %q, want %q and not %q", rep.Headroom, g.Fix, tt.want, tt.not)
+			}
+		}
+	}
+}
+
+// TestSlowClosedSummed checks that the connections headroom's lines say
+// it closed are added up per kind, and that each kind is its own group.
+func TestSlowClosedSummed(t *testing.T) {
+	report := ", to let waiting clients in: 1022 of 1024 slots in use (511 client, 511 upstream), 0 requests queued; the open file limit allows worker_connections 2040"
+	log := strings.Join([]string{
+		"2026/12/02 14:05:00 [warn] 4400#0: worker 0 closed 12 connections that had sent no complete request head for 250ms" + report,
+		"2026/12/02 14:05:01 [warn] 4400#1: worker 1 closed 9 connections that had sent no complete request head for 250ms" + report,
+		"2026/12/02 14:05:01 [warn] 4400#1: worker 1 closed 4 connections sending their request body slower than client_body_min_rate" + report,
+		"2026/12/02 14:05:02 [warn] 4400#0: worker 0 closed 5 connections sending their request body slower than client_body_min_rate" + report,
+		"2026/12/02 14:05:02 [warn] 4400#0: worker 0 closed 7 connections reading their response slower than send_min_rate" + report,
+	}, "\n")
+	rep, err := Scan(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[Kind][2]int{ // lines, connections
+		KindSlowHeadsClosed:   {2, 21},
+		KindSlowBodiesClosed:  {2, 9},
+		KindSlowReadersClosed: {1, 7},
+	}
+	if len(rep.Groups) != len(want) || !rep.Headroom {
+		t.Fatalf("%d groups, headroom %v; want %d, true", len(rep.Groups), rep.Headroom, len(want))
+	}
+	for _, g := range rep.Groups {
+		if got := [2]int{g.Count, g.Closed}; got != want[g.Kind] {
+			t.Errorf("%s: lines and connections %v, want %v", g.Kind, got, want[g.Kind])
+		}
+		if !strings.Contains(g.Cause, fmt.Sprintf("at least %d connections", g.Closed)) {
+			t.Errorf("%s: cause does not give the count: %s", g.Kind, g.Cause)
+		}
+	}
+}
+
+// TestTempDir checks how the configured directory is taken from a
+// temporary file's path: level directories made of the name's last
+// digits go, anything else stays.
+func TestTempDir(t *testing.T) {
+	tests := []struct {
+		path, dir string
+		ok        bool
+	}{
+		{"/var/lib/nginx/body/0000000001", "/var/lib/nginx/body", true},
+		{"/var/lib/nginx/proxy/5/00/0000000005", "/var/lib/nginx/proxy", true},
+		{"/t/1/32/54/0000654321", "/t", true}, // levels 1 2 2
+		{"/t/21/0000000321", "/t", true},      // level 2
+		{"/t/99/0000000321", "/t/99", true},   // not the name's digits: part of the path
+		{"/var/lib/nginx/proxy/9", "/var/lib/nginx/proxy", true},
+		{"/var/lib/headroom/proxy_temp/7/32", "/var/lib/headroom/proxy_temp", true},
+		{"/srv/www/index.html", "", false},
+		{"/srv/www/123", "", false}, // three digits: not a level
+		{"0000000001", "", false},
+		{"/0000000001", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		dir, ok := tempDir(tt.path)
+		if dir != tt.dir || ok != tt.ok {
+			t.Errorf("tempDir(%q) = %q, %v; want %q, %v", tt.path, dir, ok, tt.dir, tt.ok)
 		}
 	}
 }
@@ -620,12 +922,16 @@ func TestJSON(t *testing.T) {
 }
 
 // TestWriteTextGolden compares WriteText on the sample logs with the
-// files in testdata; go test -update rewrites them.
+// files in testdata, and for some the JSON form too (as doctor --json
+// writes it); go test -update rewrites them.
 func TestWriteTextGolden(t *testing.T) {
-	tests := []struct{ log, golden string }{
-		{"nginx.log", "nginx.txt"},
-		{"headroom.log", "headroom.txt"},
-		{"empty.log", "empty.txt"},
+	tests := []struct{ log, golden, json string }{
+		{"nginx.log", "nginx.txt", ""},
+		{"headroom.log", "headroom.txt", ""},
+		{"empty.log", "empty.txt", ""},
+		// Slow clients, temporary files and their failures.
+		{"headroom-slow.log", "headroom-slow.txt", "headroom-slow.json"},
+		{"nginx-slow.log", "nginx-slow.txt", "nginx-slow.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.log, func(t *testing.T) {
@@ -644,20 +950,37 @@ func TestWriteTextGolden(t *testing.T) {
 			if err := rep.WriteText(&out); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
+			compareGolden(t, tt.golden, out.Bytes())
+			if tt.json == "" {
+				return
 			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
+			out.Reset()
+			enc := json.NewEncoder(&out)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(rep); err != nil {
+				t.Fatal(err)
 			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("WriteText differs from %s (go test -update rewrites it):\n%s", path, out.Bytes())
-			}
+			compareGolden(t, tt.json, out.Bytes())
 		})
+	}
+}
+
+// compareGolden compares got with testdata/name, or writes it there
+// with -update.
+func compareGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n%s", path, got)
 	}
 }
 
@@ -695,7 +1018,7 @@ func TestWriteTextForeignReport(t *testing.T) {
 // FuzzScan feeds Scan arbitrary input: it must not fail or panic, its
 // counts must add up, and both output forms must work.
 func FuzzScan(f *testing.F) {
-	for _, name := range []string{"nginx.log", "headroom.log"} {
+	for _, name := range []string{"nginx.log", "headroom.log", "nginx-slow.log", "headroom-slow.log"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

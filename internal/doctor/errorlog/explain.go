@@ -93,8 +93,55 @@ func title(g *Group) string {
 		return "headroom started"
 	case KindReloaded:
 		return "configuration reloaded"
+	case KindSlowHeadsClosed:
+		return "worker closed idle and slow-head clients for waiting ones"
+	case KindSlowBodiesClosed:
+		return "worker closed slow request bodies for waiting clients"
+	case KindSlowReadersClosed:
+		return "worker closed slow readers for waiting clients"
+	case KindSlowBodyClient:
+		return "client closed: request body too slow while others waited"
+	case KindSlowReaderClient:
+		return "client closed: response read too slowly while others waited"
+	case KindBodyToFile:
+		return "request bodies buffered to temporary files"
+	case KindResponseToFile:
+		return "responses buffered to temporary files"
+	case KindBodyTempFailed:
+		return "request body temporary file failed: " + errnoShort(g.Errno)
+	case KindResponseTempFailed:
+		return "response temporary file failed: " + errnoShort(g.Errno)
+	case KindClientHeaderTimeout:
+		return "client timed out sending its request head"
+	case KindClientSendTimeout:
+		return "client timed out reading its response"
+	case KindClientHeaderTooLarge:
+		return "request head too large for large_client_header_buffers"
 	}
 	return string(g.Kind)
+}
+
+// errnoShort names a temporary file failure for a title.
+func errnoShort(errno int) string {
+	switch errno {
+	case 0:
+		return "short write"
+	case 1:
+		return "operation not permitted"
+	case 2:
+		return "directory missing"
+	case 5:
+		return "I/O error"
+	case 13:
+		return "permission denied"
+	case 28:
+		return "no space left"
+	case 30:
+		return "read-only file system"
+	case 122:
+		return "disk quota exceeded"
+	}
+	return "error " + strconv.Itoa(errno)
 }
 
 func withFigure(n int, s string) string {
@@ -154,6 +201,15 @@ const (
 		"if they are not, the limit works as intended and limit_conn_log_level can quiet these lines."
 	fixLimitReq = "If the clients are legitimate, raise rate= in limit_req_zone or burst= in limit_req; " +
 		"if they are not, the limit works as intended and limit_req_log_level can quiet these lines."
+	// slowUnaffected is what headroom's rules for slow clients leave alone.
+	slowUnaffected = " Ordinary clients are unaffected: a client whose request makes progress is never touched, " +
+		"and without clients waiting nobody is closed for being slow."
+	slowBodyRule = "slower than client_body_min_rate (240 bytes a second by default) once its grace (1s by " +
+		"default) had passed since the request began"
+	slowReaderRule = "kept their response waiting and had read it slower than send_min_rate (240 bytes a " +
+		"second by default) since they fell behind, for at least its grace (1s by default)"
+	// infoLevel says why a log may hold none of nginx's info lines.
+	infoLevel = " nginx writes these lines at info, so they appear only with error_log at info or debug."
 )
 
 // explain writes the cause and the fix of a group. headroom says the log
@@ -173,7 +229,8 @@ func explain(g *Group, headroom bool) (cause, fix string) {
 func onceASecondKind(k Kind, headroom bool) bool {
 	switch k {
 	case KindReusingConnections, KindAcceptPaused, KindSlotQueued, KindSlotTimeout,
-		KindMaxConnsQueued, KindMaxConnsQueueFull, KindMaxConnsNoQueue, KindMaxConnsTimeout:
+		KindMaxConnsQueued, KindMaxConnsQueueFull, KindMaxConnsNoQueue, KindMaxConnsTimeout,
+		KindSlowHeadsClosed, KindSlowBodiesClosed, KindSlowReadersClosed:
 		return true
 	case KindWorkerConnections, KindAcceptFiles:
 		return headroom
@@ -390,7 +447,8 @@ func explainKind(g *Group, headroom bool) (cause, fix string) {
 		cause = "A worker reached its client budget (half its " + slots + " slots, so that each client's request " +
 			"has a slot for its upstream connection) or had fewer than two slots free, and stopped accepting. " +
 			"New clients waited in the listen backlog, and answers carried Connection: close so that waiting " +
-			"clients got their turn; no connection was dropped."
+			"clients got their turn, unless the worker still had slow clients to close for them; no connection " +
+			"was dropped."
 		fix = fixSlots(g)
 	case KindSlotQueued:
 		cause = "A request found no free slot for its upstream connection, even after idle connections were " +
@@ -445,8 +503,196 @@ func explainKind(g *Group, headroom bool) (cause, fix string) {
 		}
 		cause += "."
 		fix = "Nothing to do: this records the capacity in force for the lines after it."
+	case KindSlowHeadsClosed:
+		cause = "A worker had used its client budget and clients waited in its listen backlog for a slot, so it " +
+			"took slots back from clients that made no progress: it closed " + atLeast(g) + "connections that had " +
+			"sent no complete request head for " + orThe(g.Grace, "250ms") + ", longest first, as many as were " +
+			"waiting. They were idle keep-alive clients, and clients whose head came that slowly (logged with 408 " +
+			"in the access log). This is headroom making room, not a failure: an idle client opens a new connection " +
+			"for its next request, and a head normally arrives in one round trip." + slowUnaffected +
+			" headroom_slow_clients_closed_total{reason=\"head\"} counts every one."
+		fix = "Nothing to tune: the " + orThe(g.Grace, "250ms") + " rule is fixed. It runs only while clients wait " +
+			"for a slot; if that is often, " + raiseSlots(g) + "; a shorter keepalive_timeout gives idle " +
+			"slots back before clients have to wait."
+	case KindSlowBodiesClosed:
+		cause = "A worker had used its client budget and clients waited in its listen backlog for a slot, so it " +
+			"took slots back from clients that made too little progress: it closed " + atLeast(g) + "connections " +
+			"sending their request body " + slowBodyRule + ", slowest first, as many as were waiting. Their " +
+			"requests were dropped unanswered, logged with 408 in the access log." + slowUnaffected +
+			" headroom_slow_clients_closed_total{reason=\"body\"} counts every one."
+		fix = fixSlowBodies + " Either way clients waited for slots: if that is often, " + raiseSlots(g) + "."
+	case KindSlowReadersClosed:
+		cause = "A worker had used its client budget and clients waited in its listen backlog for a slot, so it " +
+			"took slots back from clients that made too little progress: it closed " + atLeast(g) + "connections " +
+			"that " + slowReaderRule + ", slowest first, as many as were waiting. Their responses were cut " +
+			"short." + slowUnaffected + " headroom_slow_clients_closed_total{reason=\"reader\"} counts every one."
+		fix = fixSlowReaders + " Either way clients waited for slots: if that is often, " + raiseSlots(g) + "."
+	case KindSlowBodyClient:
+		cause = "While other clients waited in the listen backlog for a slot, headroom closed clients sending " +
+			"their request body " + slowBodyRule + "; each request was dropped unanswered, logged with 408 in the " +
+			"access log. headroom writes one such line per connection, at info." + fromClients(g) + slowUnaffected
+		fix = fixSlowBodies
+	case KindSlowReaderClient:
+		cause = "While other clients waited in the listen backlog for a slot, headroom closed clients that " +
+			slowReaderRule + "; each response was cut short. headroom writes one such line per connection, at " +
+			"info." + fromClients(g) + slowUnaffected
+		fix = fixSlowReaders
+	case KindBodyToFile:
+		cause = "Request bodies larger than client_body_buffer_size (two memory pages by default: 8k on x86-64) " +
+			"were written to a temporary file in " + orThe(g.TempPath, "client_body_temp_path") + " before going " +
+			"upstream (proxy_request_buffering on, the default). Each costs disk writes and, while its request " +
+			"lasts, disk space and a descriptor. Uploads and large form posts make these lines; in moderation " +
+			"they are normal."
+		if g.Level == "notice" {
+			cause += " These are at notice: nginx writes them so when client_body_in_file_only puts every body " +
+				"in a file on purpose."
+		}
+		fix = "If many bodies are only a little over the buffer (form posts, JSON), raise client_body_buffer_size " +
+			"(for example 64k) to keep them in memory, at that much memory per request with such a body. Large " +
+			"uploads belong on disk: make sure client_body_temp_path has room for client_max_body_size times the " +
+			"uploads in progress at once. " + doctorTemp
+	case KindResponseToFile:
+		cause = "Responses came from the upstream faster than their clients read them and outgrew proxy_buffers " +
+			"(8 of one memory page by default: 32k on x86-64), so the rest was written to a temporary file in " +
+			orThe(g.TempPath, "proxy_temp_path") + ", up to proxy_max_temp_file_size (1024m by default), and the " +
+			"upstream connection could go as soon as the whole response was in instead of waiting for the " +
+			"client. Each costs disk writes and, while its client reads, disk space and a descriptor. Large " +
+			"responses to slow clients make these lines; in moderation they are normal."
+		fix = "If the responses are of moderate size (pages, API answers), raise proxy_buffers (for example " +
+			"16 16k) to keep them in memory, at that much memory per slow reader. proxy_max_temp_file_size caps " +
+			"one file; 0 turns the files off, and a response beyond the buffers then holds its upstream " +
+			"connection until the client has read it. Make sure proxy_temp_path has room for the large " +
+			"responses in progress at once. " + doctorTemp
+	case KindBodyTempFailed:
+		cause = "A request body larger than client_body_buffer_size needed a temporary file in " +
+			orThe(g.TempPath, "client_body_temp_path") + ", which could not be created, written or read back: " +
+			tempWhy(g.Errno) + ". The request was answered 500."
+		fix = fixTemp(g, headroom, "client_body_temp_path", "client_max_body_size for bodies")
+	case KindResponseTempFailed:
+		cause = "A response that outgrew proxy_buffers needed a temporary file in " +
+			orThe(g.TempPath, "proxy_temp_path") + ", which could not be created, written or read back: " +
+			tempWhy(g.Errno) + ". Its head and first bytes had gone to the client, so the client got the " +
+			"response cut short."
+		fix = fixTemp(g, headroom, "proxy_temp_path", "proxy_max_temp_file_size for responses (past it, a "+
+			"response waits for its client instead of growing the file)")
+	case KindClientHeaderTimeout:
+		cause = "Clients connected but sent no complete request head within client_header_timeout (60s by " +
+			"default), so nginx closed their connections, logging 408 in the access log without sending it. " +
+			"Each held a worker_connections slot all that time. A few are clients that went away; many, from " +
+			"few addresses, are a slow-headers attack (slowloris) holding slots that other clients need." +
+			fromClients(g) + infoLevel
+		fix = "Lower client_header_timeout (10s is plenty for real clients) so that such connections give their " +
+			"slots back sooner, and cap the connections of one address with limit_conn. headroom, on the same " +
+			"configuration, closes connections with no complete request head after 250 ms whenever clients " +
+			"wait for a slot, so they cannot keep others out."
+	case KindClientSendTimeout:
+		cause = "Clients stopped reading their responses: nginx could send them nothing for send_timeout (60s " +
+			"by default, timed between two writes, not over the whole response), so it closed the connections " +
+			"and the responses were cut short. Until then each held its slot and buffers and, with " +
+			"proxy_buffering off or a response beyond proxy_buffers and proxy_max_temp_file_size, its upstream " +
+			"connection." + fromClients(g) + infoLevel
+		fix = "A few are clients that went away (closed tabs, lost mobile links): nothing to change. Many at once " +
+			"hold slots: lower send_timeout (for example 15s) and keep proxy_buffering on so that a slow reader " +
+			"does not hold an upstream connection. headroom, on the same configuration, also closes readers " +
+			"slower than send_min_rate whenever clients wait for a slot."
+	case KindClientHeaderTooLarge:
+		cause = "A request line or header line did not fit one buffer of large_client_header_buffers (4 8k by " +
+			"default), or the head needed more buffers than that, so nginx answered 494 (sent as 400 \"Request " +
+			"Header Or Cookie Too Large\"), or 414 for a request line; the request went no further. Large " +
+			"cookies, long tokens in headers and long query strings are the usual causes." + fromClients(g) +
+			infoLevel
+		fix = "If the clients are legitimate, raise large_client_header_buffers (for example 4 16k) in the http " +
+			"or server block; a buffer is taken only by a head that needs it. headroom reads the same directive " +
+			"and answers the same way, without a line in the error log. If they are not, the limit works as " +
+			"intended."
 	}
 	return cause, fix
+}
+
+// Advice for slow clients closed by headroom, and for temporary files.
+const (
+	fixSlowBodies = "If these are real uploads over slow links, lower client_body_min_rate or give it a longer " +
+		"grace where they upload (client_body_min_rate 120 5s; 0 turns the rule off); if they are not (a " +
+		"slow-body attack), the rule works as intended."
+	fixSlowReaders = "If these are real downloads over slow links, lower send_min_rate or give it a longer grace " +
+		"where they download (send_min_rate 120 5s; 0 turns the rule off); if they are not, the rule works " +
+		"as intended."
+	doctorTemp = "headroom doctor -c CONF lists each temporary file directory with its free space and how " +
+		"many of the largest requests it holds at once."
+)
+
+// atLeast is the number of connections a group's lines say were closed,
+// for a sentence: "at least 12 ", or nothing.
+func atLeast(g *Group) string {
+	if g.Closed > 0 {
+		return "at least " + strconv.Itoa(g.Closed) + " "
+	}
+	return ""
+}
+
+// fromClients says how many client addresses the lines name.
+func fromClients(g *Group) string {
+	switch {
+	case g.Clients == 1:
+		return " They came from one client address."
+	case g.Clients > 1:
+		return fmt.Sprintf(" They came from %d client addresses.", g.Clients)
+	}
+	return ""
+}
+
+// tempWhy says what a temporary file's failure means.
+func tempWhy(errno int) string {
+	switch errno {
+	case 0:
+		return "the write stopped short, as it does when the file system fills up"
+	case 1:
+		return "the workers' user may not write there (1: Operation not permitted)"
+	case 2:
+		return "the directory does not exist (2: No such file or directory)"
+	case 5:
+		return "the disk reported an error (5: Input/output error)"
+	case 13:
+		return "the workers' user may not write there (13: Permission denied)"
+	case 28:
+		return "the file system is full (28: No space left on device)"
+	case 30:
+		return "the file system is read-only (30: Read-only file system)"
+	case 122:
+		return "the user's disk quota is used up (122: Disk quota exceeded)"
+	}
+	return "the system said error " + strconv.Itoa(errno)
+}
+
+// fixTemp is the advice for a temporary file that failed, by its error.
+// pathDirective names the directory's directive, limit what bounds one
+// request's file.
+func fixTemp(g *Group, headroom bool, pathDirective, limit string) string {
+	dir := orThe(g.TempPath, "the directory")
+	switch g.Errno {
+	case 0, 28, 122:
+		return "Free space on " + dir + "'s file system or point " + pathDirective + " at a larger one, and cap " +
+			"what one request may write there: " + limit + ". " + doctorTemp
+	case 1, 13:
+		user := "the user in nginx's user directive (www-data or nginx on most systems)"
+		if headroom {
+			user = "the user headroom runs as"
+		}
+		return "Give " + user + " write access to " + dir + " and the directories under it (chown -R), or " +
+			"point " + pathDirective + " at a directory that user owns. If the permissions look right, look for " +
+			"SELinux or AppArmor denials (ausearch -m avc, dmesg)."
+	case 2:
+		return "Create " + dir + ", owned by the workers' user, or point " + pathDirective + " at a directory " +
+			"that exists; restarting the server creates it. A directory under /tmp may have been removed by " +
+			"systemd-tmpfiles or be hidden by the unit's PrivateTmp=."
+	case 30:
+		return "Make " + dir + " writable: under systemd's ProtectSystem=, list it in ReadWritePaths= of the " +
+			"unit; or point " + pathDirective + " at a writable file system."
+	case 5:
+		return "Check the disk (dmesg, smartctl) and point " + pathDirective + " at another."
+	}
+	return "Check that the workers' user can create and write files in " + dir + " and that its file system " +
+		"has room. " + doctorTemp
 }
 
 // fixSlots is the advice for headroom's slot messages.

@@ -97,6 +97,8 @@ func where(g *Group) string {
 		return "zone " + g.Zone
 	case g.Upstream != "":
 		return g.Upstream
+	case g.TempPath != "":
+		return g.TempPath
 	}
 	return ""
 }
