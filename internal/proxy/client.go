@@ -425,7 +425,13 @@ func (cc *clientConn) readHead() {
 				w.idleRemove(cc)
 				cc.setState(stHead)
 				cc.r.start = w.loop.Now()
-				cc.c.SetTimer(cc.ln.vhosts.def.Loc.ClientHeaderTimeout)
+				if cc.requests > 0 {
+					// The next request on a kept-alive connection has
+					// client_header_timeout from its first byte. The
+					// first request's head has it from the accept, whose
+					// timer runs on, as nginx's does.
+					cc.c.SetTimer(cc.ln.vhosts.def.Loc.ClientHeaderTimeout)
+				}
 			}
 			cc.inLen += n
 			continue
