@@ -470,8 +470,8 @@ func (cc *clientConn) relayResponse() {
 			r.upPos, r.upInLen = 0, 0
 			if r.spool.empty() {
 				cc.endResponse(&cc.out, false)
-			} else {
-				cc.spoolEnd()
+			} else if !cc.spoolEnd() {
+				return
 			}
 			continue
 		}

@@ -83,15 +83,16 @@ func (cc *clientConn) spoolResponse() bool {
 }
 
 // spoolEnd completes a close-delimited response whose earlier bytes wait
-// in the spool: the end goes after them.
-func (cc *clientConn) spoolEnd() {
+// in the spool: the end goes after them. It returns false when the
+// request ended.
+func (cc *clientConn) spoolEnd() bool {
 	r := cc.r
 	if r.spoolScratch == nil {
 		r.spoolScratch = cc.w.getBuf()[:0]
 	}
 	scratch := r.spoolScratch[:0]
 	cc.endResponse(&scratch, false)
-	cc.spoolWrite(scratch)
+	return cc.spoolWrite(scratch)
 }
 
 // spoolWrite appends framed bytes to the spool: to memory while the file
