@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"golang.org/x/sys/unix"
-
 	"headroom/internal/conf"
 	"headroom/internal/http1"
 	"headroom/internal/vars"
@@ -54,20 +52,6 @@ func (cc *clientConn) proxyMethodFraming() {
 		r.chunkOut = true
 	} else {
 		r.keepAlive = false
-	}
-}
-
-// dropRequestBody releases a body read whole but not passed upstream:
-// its memory buffer and its temporary file (kept with
-// client_body_in_file_only on, as nginx keeps it).
-func (r *request) dropRequestBody(w *worker) {
-	w.dropBuf(&r.bodyMem)
-	if tf := r.bodyFile; tf != nil {
-		unix.Close(tf.fd)
-		if !tf.keep {
-			unix.Unlink(tf.path)
-		}
-		r.bodyFile = nil
 	}
 }
 

@@ -271,13 +271,11 @@ func (r *request) canResend() bool {
 	return r.bodyDone && (r.upWhole || r.bodyFile != nil)
 }
 
-// dropBody releases what a request buffered: its body's memory buffer to
-// the pool and temporary file closed and, unless it is to be kept,
-// removed; and its response's spool.
-func (r *request) dropBody(w *worker) {
+// dropRequestBody releases a body read whole: its memory buffer and its
+// temporary file (kept with client_body_in_file_only on, as nginx keeps
+// it). A body that is not passed upstream is dropped as soon as it is in.
+func (r *request) dropRequestBody(w *worker) {
 	w.dropBuf(&r.bodyMem)
-	w.dropBuf(&r.spoolScratch)
-	r.spool.release()
 	if tf := r.bodyFile; tf != nil {
 		unix.Close(tf.fd)
 		if !tf.keep {
@@ -285,6 +283,15 @@ func (r *request) dropBody(w *worker) {
 		}
 		r.bodyFile = nil
 	}
+}
+
+// dropBody releases what a request buffered: its body's memory buffer to
+// the pool and temporary file closed and, unless it is to be kept,
+// removed; and its response's spool.
+func (r *request) dropBody(w *worker) {
+	r.dropRequestBody(w)
+	w.dropBuf(&r.spoolScratch)
+	r.spool.release()
 }
 
 // createTemp creates a new temporary file in tp, named as nginx names
