@@ -67,9 +67,16 @@ func closesConnection(code int) bool {
 	return false
 }
 
-// respondError answers with nginx's error page for code.
+// respondError answers with nginx's error page for code; nginx's 444
+// (from "return 444", limit_req_status or limit_conn_status) closes the
+// connection without any answer, as nginx does.
 func (cc *clientConn) respondError(code int) {
 	r := cc.r
+	if code == 444 {
+		r.status = 444
+		cc.abort()
+		return
+	}
 	if closesConnection(code) {
 		r.keepAlive = false
 	}
