@@ -31,6 +31,9 @@ type spool struct {
 	// fileOff is the read position in the file; file.size the write
 	// position.
 	fileOff int64
+	// noFile is set when no descriptor was left for a file: the spool
+	// then keeps to memory and the upstream waits for the client.
+	noFile bool
 }
 
 // empty reports whether nothing waits in the spool.
@@ -43,10 +46,13 @@ func (s *spool) room(lc *conf.LocConf) int {
 	memCap := lc.ProxyBuffersNum * lc.ProxyBuffersSize
 	if s.file == nil || s.fileOff == s.file.size {
 		if n := memCap - (len(s.mem) - s.memOff); n > 0 {
+			if s.noFile {
+				return n
+			}
 			return n + int(min(lc.ProxyMaxTempFileSize, bufSize))
 		}
 	}
-	if lc.ProxyMaxTempFileSize <= 0 {
+	if lc.ProxyMaxTempFileSize <= 0 || s.noFile {
 		return 0
 	}
 	used := int64(0)
@@ -126,6 +132,16 @@ func (cc *clientConn) spoolWrite(b []byte) bool {
 	}
 	if s.file == nil {
 		tf, err := cc.w.srv.createTemp(&lc.ProxyTempPath)
+		if err == unix.EMFILE || err == unix.ENFILE {
+			// No descriptor for a file: what is framed already stays in
+			// memory, beyond proxy_buffers by less than one buffer, and
+			// from now on the upstream waits for the client, as without
+			// a temporary file. The response is slower, not cut.
+			cc.w.warnf(logs.Warn, "open() \"%s\" failed (%s) while reading upstream: responses wait for their clients instead of going to temporary files; raise the open file limit", tf.path, logs.SysError(err))
+			s.noFile = true
+			s.mem = append(s.mem, b...)
+			return true
+		}
 		if err != nil {
 			cc.logAt(logs.Crit, fmt.Sprintf("open() \"%s\" failed (%s) while reading upstream", tf.path, logs.SysError(err)))
 			cc.flushAndAbort()
