@@ -101,17 +101,45 @@ func (cc *clientConn) spoolEnd() bool {
 	return cc.spoolWrite(scratch)
 }
 
-// spoolWrite appends framed bytes to the spool: to memory while the file
-// holds nothing unread and memory has room, else to the file, created on
-// first use. A file that cannot be made or written ends the request, as
-// nginx ends it: the client sees the response cut, never a shorter one
-// passed as whole.
+// spoolWrite appends framed bytes to the response's spool. A file that
+// cannot be made or written ends the request, as nginx ends it: the
+// client sees the response cut, never a shorter one passed as whole.
+// Without a descriptor for a file, what is framed already stays in
+// memory, beyond proxy_buffers by less than one buffer, and from then on
+// the upstream waits for the client: the response is slower, not cut.
 func (cc *clientConn) spoolWrite(b []byte) bool {
 	r := cc.r
-	s := &r.spool
 	lc := r.lc
+	created, failed, err := r.spool.put(b, lc.ProxyBuffersNum*lc.ProxyBuffersSize, func() (*tempFile, error) {
+		return cc.w.srv.createTemp(&lc.ProxyTempPath)
+	})
+	if created != nil {
+		cc.w.stats.ResponsesToFile.Inc()
+		cc.logAt(logs.Warn, "an upstream response is buffered to a temporary file "+created.path+" while reading upstream")
+	}
+	switch {
+	case err == nil:
+		return true
+	case err == unix.EMFILE || err == unix.ENFILE:
+		cc.w.warnf(logs.Warn, "open() \"%s\" failed (%s) while reading upstream: responses wait for their clients instead of going to temporary files; raise the open file limit", failed, logs.SysError(err))
+		return true
+	case created == nil && r.spool.file == nil:
+		cc.logAt(logs.Crit, fmt.Sprintf("open() \"%s\" failed (%s) while reading upstream", failed, logs.SysError(err)))
+	default:
+		cc.logAt(logs.Crit, fmt.Sprintf("pwrite() \"%s\" failed (%s) while reading upstream", failed, logs.SysError(err)))
+	}
+	cc.flushAndAbort()
+	return false
+}
+
+// put appends b: to memory while the file holds nothing unread and
+// memory (memCap bytes) has room, else to the file, which create makes
+// on first use (created is then the new file). On an error, failed names
+// the path that failed; for EMFILE and ENFILE the bytes stay in memory and
+// the spool keeps to memory from then on (noFile), so the error is only
+// for the log.
+func (s *spool) put(b []byte, memCap int, create func() (*tempFile, error)) (created *tempFile, failed string, err error) {
 	if s.file == nil || s.fileOff == s.file.size {
-		memCap := lc.ProxyBuffersNum * lc.ProxyBuffersSize
 		if s.memOff == len(s.mem) {
 			s.mem, s.memOff = s.mem[:0], 0
 		}
@@ -128,28 +156,19 @@ func (cc *clientConn) spoolWrite(b []byte) bool {
 		}
 	}
 	if len(b) == 0 {
-		return true
+		return nil, "", nil
 	}
 	if s.file == nil {
-		tf, err := cc.w.srv.createTemp(&lc.ProxyTempPath)
+		tf, err := create()
 		if err == unix.EMFILE || err == unix.ENFILE {
-			// No descriptor for a file: what is framed already stays in
-			// memory, beyond proxy_buffers by less than one buffer, and
-			// from now on the upstream waits for the client, as without
-			// a temporary file. The response is slower, not cut.
-			cc.w.warnf(logs.Warn, "open() \"%s\" failed (%s) while reading upstream: responses wait for their clients instead of going to temporary files; raise the open file limit", tf.path, logs.SysError(err))
 			s.noFile = true
 			s.mem = append(s.mem, b...)
-			return true
+			return nil, tf.path, err
 		}
 		if err != nil {
-			cc.logAt(logs.Crit, fmt.Sprintf("open() \"%s\" failed (%s) while reading upstream", tf.path, logs.SysError(err)))
-			cc.flushAndAbort()
-			return false
+			return nil, tf.path, err
 		}
-		s.file = tf
-		cc.w.stats.ResponsesToFile.Inc()
-		cc.logAt(logs.Warn, "an upstream response is buffered to a temporary file "+tf.path+" while reading upstream")
+		s.file, created = tf, tf
 	}
 	if s.fileOff == s.file.size {
 		s.fileOff, s.file.size = 0, 0
@@ -167,42 +186,46 @@ func (cc *clientConn) spoolWrite(b []byte) bool {
 		if err == nil {
 			err = unix.EIO
 		}
-		cc.logAt(logs.Crit, fmt.Sprintf("pwrite() \"%s\" failed (%s) while reading upstream", s.file.path, logs.SysError(err)))
-		cc.flushAndAbort()
-		return false
+		return created, s.file.path, err
 	}
-	return true
+	return created, "", nil
 }
 
 // refillOut moves the spool's first bytes into the empty out buffer. It
 // returns false when the request ended.
 func (cc *clientConn) refillOut() bool {
 	r := cc.r
-	s := &r.spool
 	cc.outBuf()
-	cc.out, cc.outOff = cc.out[:0], 0
+	n, err := r.spool.take(cc.out[:cap(cc.out)])
+	if err != nil {
+		cc.logAt(logs.Crit, fmt.Sprintf("pread() \"%s\" failed (%s) while sending to client", r.spool.file.path, logs.SysError(err)))
+		cc.abort()
+		return false
+	}
+	cc.out, cc.outOff = cc.out[:n], 0
+	return true
+}
+
+// take moves the spool's first bytes into dst: from memory, else from
+// the file.
+func (s *spool) take(dst []byte) (int, error) {
 	if s.memOff < len(s.mem) {
-		n := copy(cc.out[:cap(cc.out)], s.mem[s.memOff:])
-		cc.out = cc.out[:n]
+		n := copy(dst, s.mem[s.memOff:])
 		s.memOff += n
-		return true
+		return n, nil
 	}
-	buf := cc.out[:cap(cc.out)]
-	if rest := s.file.size - s.fileOff; int64(len(buf)) > rest {
-		buf = buf[:rest]
+	if rest := s.file.size - s.fileOff; int64(len(dst)) > rest {
+		dst = dst[:rest]
 	}
-	n, err := unix.Pread(s.file.fd, buf, s.fileOff)
+	n, err := unix.Pread(s.file.fd, dst, s.fileOff)
 	if n <= 0 {
 		if err == nil {
 			err = unix.EIO
 		}
-		cc.logAt(logs.Crit, fmt.Sprintf("pread() \"%s\" failed (%s) while sending to client", s.file.path, logs.SysError(err)))
-		cc.abort()
-		return false
+		return 0, err
 	}
-	cc.out = cc.out[:n]
 	s.fileOff += int64(n)
-	return true
+	return n, nil
 }
 
 // responseBuffered decides whether a response is buffered: by
