@@ -228,6 +228,10 @@ type request struct {
 	upConnect     time.Duration
 	upHeader      time.Duration
 	upResponse    time.Duration
+	// upx holds what only some variables need (see upvars.go); nil until
+	// a request of a configuration that names one needs it, then kept
+	// with the pooled request.
+	upx *upExtra
 	// upLog accumulates $upstream_addr, $upstream_status and timings of
 	// every tried server.
 	upAddrs    []byte
@@ -893,7 +897,12 @@ func (r *request) reset() {
 	rh := r.resp.Headers[:0]
 	addrs, sts, tms, cns, hds := r.upAddrs[:0], r.upStatuses[:0], r.upTimes[:0], r.upConnects[:0], r.upHeaders[:0]
 	holds := r.connHolds[:0]
+	upx := r.upx
+	if upx != nil {
+		upx.hasPending = false
+	}
 	*r = request{}
+	r.upx = upx
 	r.connHolds = holds
 	r.head.Headers = hdrs
 	r.uri = uri

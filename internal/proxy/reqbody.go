@@ -9,6 +9,7 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/logs"
+	"headroom/internal/vars"
 )
 
 // A buffered request body (proxy_request_buffering on, nginx's default)
@@ -60,14 +61,22 @@ func (cc *clientConn) bufferBody() {
 	r.head.Chunked = false
 	r.head.ContentLength = r.bodyRead
 	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
+	// $request_body finds a body held in memory until the request ends,
+	// as in nginx, when a configuration names it.
+	keep := vars.Referenced(vars.RequestBody)
 	if !r.lc.ProxyPassRequestBody || r.lc.ProxySetBody != nil {
 		// proxy_pass_request_body off or proxy_set_body: the body was
-		// read, as nginx reads it, only to be dropped.
-		r.dropRequestBody(cc.w)
-	}
-	if r.bodyFile == nil {
+		// read, as nginx reads it, only to be dropped (one in memory
+		// is kept for $request_body; a file is not, as it would be sent).
+		if !keep || r.bodyFile != nil {
+			r.dropRequestBody(cc.w)
+		}
+		r.upWhole = true
+	} else if r.bodyFile == nil {
 		r.upOut = append(r.upOut, r.bodyMem...)
-		cc.w.dropBuf(&r.bodyMem)
+		if !keep {
+			cc.w.dropBuf(&r.bodyMem)
+		}
 		r.upWhole = true
 	} else {
 		r.upHeadLen = len(r.upOut)

@@ -179,6 +179,7 @@ func (cc *clientConn) readResponse() {
 		}
 		n, err := uc.c.Read(r.upIn[r.upInLen:])
 		if n > 0 {
+			uc.recv += int64(n)
 			r.upInLen += n
 			continue
 		}
@@ -202,6 +203,10 @@ func (cc *clientConn) startResponse() {
 	w := cc.w
 	now := w.loop.Now()
 	r.upHeader = now.Sub(r.upStart)
+	if uc := r.up; uc != nil {
+		// What follows the head in the buffer is body.
+		uc.headBytes = uc.recv - int64(r.upInLen-r.upPos)
+	}
 	r.group.stats[r.peer.Server].Response.Observe(r.upHeader)
 	// proxy_next_upstream on status: only before anything went to the
 	// client, which is always the case here.
@@ -454,6 +459,7 @@ func (cc *clientConn) relayResponse() {
 		}
 		n, err := uc.c.Read(room)
 		if n > 0 {
+			uc.recv += int64(n)
 			r.upPos, r.upInLen = 0, n
 			if r.spooling && r.lc.ProxyLimitRate > 0 {
 				r.upRead += int64(n)
@@ -554,6 +560,9 @@ func (cc *clientConn) endResponse(dst *[]byte, clean bool) {
 		reusable := clean && r.framing != http1.FramingClose && r.resp.KeepAlive && r.bodyDone && r.upOutOff == len(r.upOut) && !r.fileLeft()
 		r.group.Success(r.peer, cc.w.loop.Now())
 		r.up.release(reusable)
+	}
+	if upHeadsWanted() {
+		cc.keepUpstreamHeads()
 	}
 	cc.w.dropBuf(&r.upIn)
 	r.upInLen, r.upPos = 0, 0

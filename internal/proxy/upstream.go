@@ -68,6 +68,9 @@ type upConn struct {
 	connecting bool
 	// reused is set when the connection came from the keep-alive pool.
 	reused bool
+	// recv and sent count the bytes of the current try, headBytes those
+	// of its response heads ($upstream_bytes_received and friends).
+	recv, sent, headBytes int64
 }
 
 // failKind is why an attempt at an upstream server failed.
@@ -154,6 +157,7 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 		cc.beginAttempt(peer)
 		uc.cc = cc
 		uc.c.SetKind(engine.KindUpstream)
+		uc.recv, uc.sent, uc.headBytes = 0, 0, 0
 		r.up = uc
 		r.upConnect = 0
 		cc.sendRequest()
@@ -209,6 +213,8 @@ func (cc *clientConn) beginAttempt(peer *upstream.Peer) {
 	r.upStart = cc.w.loop.Now()
 	r.rewind()
 	r.sent = false
+	// A new try has no response fields yet ($upstream_http_NAME).
+	r.resp.Headers = r.resp.Headers[:0]
 }
 
 // releasePeer ends a request's use of a server: its place goes to the
@@ -441,6 +447,7 @@ func (cc *clientConn) flushUp() bool {
 		n, err := uc.c.Write(r.upOut[r.upOutOff:])
 		if n > 0 {
 			r.upOutOff += n
+			uc.sent += int64(n)
 			r.sent = true
 			continue
 		}
@@ -478,6 +485,7 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 	}
 	reused := r.up != nil && r.up.reused
 	if r.up != nil {
+		cc.noteTryCounts()
 		r.up.closeConn()
 	}
 	cc.upLogAppend(peer.Conf.Addr, status)
@@ -631,6 +639,9 @@ func appendUpstreamURI(b []byte, r *request) []byte {
 // list every server tried, separated by ", ".
 func (cc *clientConn) upLogAppend(addr string, status int) {
 	r := cc.r
+	if upCountsWanted() {
+		cc.logTryCounts(len(r.upAddrs) == 0)
+	}
 	if len(r.upAddrs) > 0 {
 		r.upAddrs = append(r.upAddrs, ", "...)
 		r.upStatuses = append(r.upStatuses, ", "...)

@@ -3,6 +3,7 @@ package vars
 import (
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // Index names a variable of the registry: templates carry it from the
@@ -42,6 +43,8 @@ const (
 	RemoteUser
 	Request
 	RequestLength
+	RequestBody
+	RequestBodyFile
 	RequestMethod
 	RequestTime
 	RequestURI
@@ -54,8 +57,11 @@ const (
 	TimeISO8601
 	TimeLocal
 	UpstreamAddr
+	UpstreamBytesReceived
+	UpstreamBytesSent
 	UpstreamConnectTime
 	UpstreamHeaderTime
+	UpstreamResponseLength
 	UpstreamResponseTime
 	UpstreamStatus
 	URI
@@ -65,6 +71,10 @@ const (
 	SentHTTP // sent_http_NAME: a response field
 	Arg      // arg_NAME: a query argument
 	Cookie   // cookie_NAME: a cookie
+	// upstream_http_NAME: a field of the upstream's response (the last
+	// try's); upstream_cookie_NAME: a cookie of its Set-Cookie fields.
+	UpstreamHTTP
+	UpstreamCookie
 
 	// NumIndexes bounds the indexes, for tables of getters.
 	NumIndexes
@@ -83,15 +93,19 @@ var names = map[string]Index{
 	"query_string": QueryString, "remote_addr": RemoteAddr,
 	"remote_port": RemotePort, "remote_user": RemoteUser,
 	"request": Request, "request_length": RequestLength,
+	"request_body": RequestBody, "request_body_file": RequestBodyFile,
 	"request_method": RequestMethod, "request_time": RequestTime,
 	"request_uri": RequestURI, "scheme": Scheme, "server_addr": ServerAddr,
 	"server_name": ServerName, "server_port": ServerPort,
 	"server_protocol": ServerProtocol, "status": Status,
 	"time_iso8601": TimeISO8601, "time_local": TimeLocal,
 	"upstream_addr": UpstreamAddr, "upstream_connect_time": UpstreamConnectTime,
-	"upstream_header_time":   UpstreamHeaderTime,
-	"upstream_response_time": UpstreamResponseTime,
-	"upstream_status":        UpstreamStatus, "uri": URI,
+	"upstream_bytes_received":  UpstreamBytesReceived,
+	"upstream_bytes_sent":      UpstreamBytesSent,
+	"upstream_response_length": UpstreamResponseLength,
+	"upstream_header_time":     UpstreamHeaderTime,
+	"upstream_response_time":   UpstreamResponseTime,
+	"upstream_status":          UpstreamStatus, "uri": URI,
 }
 
 // families are the variables named by a prefix and a suffix; the
@@ -100,6 +114,8 @@ var families = []struct {
 	prefix string
 	index  Index
 }{
+	{"upstream_http_", UpstreamHTTP},
+	{"upstream_cookie_", UpstreamCookie},
 	{"sent_http_", SentHTTP},
 	{"cookie_", Cookie},
 	{"http_", HTTP},
@@ -111,14 +127,28 @@ var families = []struct {
 // Unknown for a name headroom cannot evaluate.
 func Lookup(name string) (Index, string) {
 	if i, ok := names[name]; ok {
+		referenced[i].Store(true)
 		return i, ""
 	}
 	for _, f := range families {
 		if strings.HasPrefix(name, f.prefix) && len(name) > len(f.prefix) {
+			referenced[f.index].Store(true)
 			return f.index, name[len(f.prefix):]
 		}
 	}
 	return Unknown, ""
+}
+
+// referenced records the variables a configuration has named since the
+// process started (a reload may add to them, never take away).
+var referenced [NumIndexes]atomic.Bool
+
+// Referenced reports whether a configuration loaded by this process
+// names the variable, so that the runtime keeps what only that variable
+// needs (the per-try byte counts of $upstream_bytes_sent and friends, a
+// request body held in memory) only when it can be asked for.
+func Referenced(i Index) bool {
+	return referenced[i].Load()
 }
 
 // Known lists the plain variable names and the families (as "prefix*"),
