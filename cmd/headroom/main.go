@@ -536,6 +536,9 @@ func switchUser(cfg *conf.Config, errlog *logs.ErrorLog) error {
 	}
 	g, _ := strconv.Atoi(gid)
 	uid, _ := strconv.Atoi(u.Uid)
+	if err := proxy.ChownTempDirs(cfg, uid, g); err != nil {
+		return err
+	}
 	if err := syscall.Setgid(g); err != nil {
 		return fmt.Errorf("setgid(%d) failed (%v)", g, err)
 	}

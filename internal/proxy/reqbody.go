@@ -342,6 +342,19 @@ func tempSeqStart() int64 {
 	return int64(os.Getpid()) * 1_000_003 % 1_000_000_000
 }
 
+// ChownTempDirs gives the temporary file directories made at start to
+// the user the server is about to switch to (the "user" directive), as
+// nginx gives its paths to its workers' user: made by root, they must
+// stay writable once privileges are dropped.
+func ChownTempDirs(cfg *conf.Config, uid, gid int) error {
+	for _, p := range tempPaths(cfg) {
+		if err := os.Chown(p, uid, gid); err != nil {
+			return fmt.Errorf("chown(\"%s\", %d) failed (%s)", p, uid, logs.SysError(err))
+		}
+	}
+	return nil
+}
+
 // makeTempDirs creates the temporary file directories of every level of
 // the configuration at start, as nginx creates its paths, so that a
 // directory that cannot be made is reported before requests come.

@@ -198,14 +198,19 @@ func accessLogPaths(cfg *conf.Config) []string {
 }
 
 // tempPaths lists the temporary file directories of the levels that
-// proxy, where request bodies may be buffered.
+// proxy, where request bodies and responses may be buffered.
 func tempPaths(cfg *conf.Config) []string {
 	var paths []string
 	seen := map[string]bool{}
 	eachLocConf(cfg, func(lc *conf.LocConf) {
-		if p := lc.ClientBodyTempPath.Path; lc.ProxyPass != nil && !seen[p] {
-			seen[p] = true
-			paths = append(paths, p)
+		if lc.ProxyPass == nil {
+			return
+		}
+		for _, p := range []string{lc.ClientBodyTempPath.Path, lc.ProxyTempPath.Path} {
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+			}
 		}
 	})
 	return paths
