@@ -143,6 +143,8 @@ type request struct {
 	bufferBody bool
 	bodyMem    []byte
 	bodyFile   *tempFile
+	// bodyMemLimit is how much of the body may stay in memory.
+	bodyMemLimit int
 	// upHeadLen is the length of the request head at the start of upOut
 	// while a body held in a file is sent after it, fileOff how much of
 	// the file has been put in upOut.
@@ -659,6 +661,9 @@ func (cc *clientConn) serve() {
 	r.bufferBody = (!r.bodyDone || lc.ClientBodyInFileOnly != conf.BodyFileOff) &&
 		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()) ||
 			!lc.ProxyPassRequestBody || lc.ProxySetBody != nil)
+	if r.bufferBody {
+		r.bodyMemLimit = bodyMemLimit(lc, h, cc.inLen-cc.inPos)
+	}
 	if cc.c.EOF && r.bodyDone && cc.inPos >= cc.inLen && !lc.ProxyIgnoreClientAbort {
 		// The client closed after sending its request, before it was
 		// taken: as nginx without proxy_ignore_client_abort, the request

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"headroom/internal/conf"
+	"headroom/internal/http1"
 	"headroom/internal/logs"
 	"headroom/internal/vars"
 )
@@ -134,21 +135,32 @@ func (cc *clientConn) takeBufferedBody() bool {
 	return true
 }
 
+// bodyMemLimit is how much of a body is kept in memory, as nginx keeps
+// it: what arrived with the head (preread bytes, up to the body's
+// length) stays where it is, and client_body_buffer_size more are read
+// into memory; a body that does not fit goes to a file.
+func bodyMemLimit(lc *conf.LocConf, h *http1.Request, preread int) int {
+	if !h.Chunked && h.ContentLength >= 0 {
+		preread = int(min(int64(preread), h.ContentLength))
+	}
+	return lc.ClientBodyBufferSize + preread
+}
+
 // storeBody keeps body bytes in memory while the body fits in
-// client_body_buffer_size, and in a temporary file from the first byte
-// that does not.
+// bodyMemLimit, and in a temporary file from the first byte that does
+// not.
 func (cc *clientConn) storeBody(data []byte) bool {
 	r := cc.r
 	if len(data) == 0 {
 		return true
 	}
 	lc := r.lc
-	if r.bodyFile == nil && lc.ClientBodyInFileOnly == conf.BodyFileOff && len(r.bodyMem)+len(data) <= lc.ClientBodyBufferSize {
+	if r.bodyFile == nil && lc.ClientBodyInFileOnly == conf.BodyFileOff && len(r.bodyMem)+len(data) <= r.bodyMemLimit {
 		if r.bodyMem == nil {
-			if lc.ClientBodyBufferSize <= bufSize {
+			if r.bodyMemLimit <= bufSize {
 				r.bodyMem = cc.w.getBuf()[:0]
 			} else {
-				r.bodyMem = make([]byte, 0, lc.ClientBodyBufferSize)
+				r.bodyMem = make([]byte, 0, r.bodyMemLimit)
 			}
 		}
 		r.bodyMem = append(r.bodyMem, data...)

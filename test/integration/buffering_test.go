@@ -28,6 +28,7 @@ func TestRequestBuffering(t *testing.T) {
         location /keep/ { proxy_pass http://%[1]s; client_body_in_file_only on; client_body_temp_path {{PREFIX}}/kept 1 2; }
         location /broken/ { proxy_pass http://%[1]s; client_body_temp_path {{PREFIX}}/broken; }
         location /stream/ { proxy_pass http://%[1]s; proxy_request_buffering off; }
+        location /small/ { proxy_pass http://%[1]s; client_body_buffer_size 1k; proxy_set_header X-File $request_body_file; }
     }`, up.addr))
 		bodyDir := filepath.Join(p.prefix, "body")
 
@@ -83,6 +84,33 @@ func TestRequestBuffering(t *testing.T) {
 				t.Errorf("no warn line naming the temporary file in %s", bodyDir)
 			}
 			waitEmptyDir(t, bodyDir)
+		})
+
+		t.Run("what came with the head stays in memory", func(t *testing.T) {
+			// client_body_buffer_size 1k: a 2000-byte body that arrived
+			// with the head is kept in memory, one that comes after it
+			// goes to a file, as nginx keeps them.
+			body := strings.Repeat("m", 2000)
+			for _, later := range []bool{false, true} {
+				rc := dialRaw(t, p.addr)
+				head := fmt.Sprintf("POST /small/x HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", len(body))
+				if later {
+					rc.write(head)
+					time.Sleep(50 * time.Millisecond)
+					rc.write(body)
+				} else {
+					rc.write(head + body)
+				}
+				resp := rc.read("POST")
+				rc.c.Close()
+				if resp.Status != 200 {
+					t.Fatalf("later=%v: status %d", later, resp.Status)
+				}
+				file := up.lastRequest().Headers.get("X-File")
+				if inFile := file != ""; inFile != later {
+					t.Errorf("body sent later=%v: X-File %q, want a file only for the body sent later", later, file)
+				}
+			}
 		})
 
 		t.Run("chunked body sent with its length", func(t *testing.T) {
