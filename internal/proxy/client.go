@@ -662,7 +662,7 @@ func (cc *clientConn) serve() {
 		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()) ||
 			!lc.ProxyPassRequestBody || lc.ProxySetBody != nil)
 	if r.bufferBody {
-		r.bodyMemLimit = bodyMemLimit(lc, h, cc.inLen-cc.inPos)
+		r.bodyMemLimit = bodyMemLimit(lc, h, r.headLen, cc.inLen-cc.inPos)
 	}
 	if cc.c.EOF && r.bodyDone && cc.inPos >= cc.inLen && !lc.ProxyIgnoreClientAbort {
 		// The client closed after sending its request, before it was

@@ -136,15 +136,33 @@ func (cc *clientConn) takeBufferedBody() bool {
 }
 
 // bodyMemLimit is how much of a body is kept in memory, as nginx keeps
-// it: what arrived with the head (preread bytes, up to the body's
-// length) stays where it is, and client_body_buffer_size more are read
-// into memory; a body that does not fit goes to a file.
-func bodyMemLimit(lc *conf.LocConf, h *http1.Request, preread int) int {
-	if !h.Chunked && h.ContentLength >= 0 {
-		preread = int(min(int64(preread), h.ContentLength))
+// it. nginx reads a head into a buffer of client_header_buffer_size (1k,
+// which headroom does not take as a directive; a large header buffer
+// when the head is longer), and the body bytes that came into it with the
+// head stay there; the rest is read into a buffer of
+// client_body_buffer_size, or of the rest's own size when a known length
+// is under a quarter more than that. A body that outgrows its buffers
+// goes to a file. headroom reads more at once, so it counts as preread
+// only what nginx's header buffer would have held.
+func bodyMemLimit(lc *conf.LocConf, h *http1.Request, headLen, avail int) int {
+	hdrBuf := nginxHeaderBuffer
+	if headLen > hdrBuf {
+		hdrBuf = lc.LargeClientHeaderBuffersSize
 	}
-	return lc.ClientBodyBufferSize + preread
+	preread := min(avail, max(hdrBuf-headLen, 0))
+	size := lc.ClientBodyBufferSize
+	if h.Chunked || h.ContentLength < 0 {
+		return preread + size
+	}
+	preread = int(min(int64(preread), h.ContentLength))
+	if rest := h.ContentLength - int64(preread); rest < int64(size+size/4) {
+		return int(h.ContentLength)
+	}
+	return preread + size
 }
+
+// nginxHeaderBuffer is nginx's default client_header_buffer_size.
+const nginxHeaderBuffer = 1024
 
 // storeBody keeps body bytes in memory while the body fits in
 // bodyMemLimit, and in a temporary file from the first byte that does
