@@ -33,6 +33,14 @@ type proxyHeadersRaw struct {
 	ignoreClientAbort  *bool
 	cookieDomains      cookieRules
 	cookiePaths        cookieRules
+	cookieFlags        cookieFlagRules
+}
+
+// cookieFlagRules is what one level sets with proxy_cookie_flags: rules,
+// or "off" (set with no rules).
+type cookieFlagRules struct {
+	set   bool
+	rules []CookieFlags
 }
 
 // cookieRules is what one level sets with proxy_cookie_domain or
@@ -80,6 +88,9 @@ func proxyHeaderDirectives() []*directive {
 		{name: "proxy_cookie_path", ctx: hsl, args: take12, set: cookieRuleSlot(func(r *rawLoc) *cookieRules { return &r.ph.cookiePaths }, false),
 			syntax: "proxy_cookie_path off | path replacement;", def: "off",
 			doc: "Rewrites the path attribute of the upstream's Set-Cookie fields: the leading part that equals path is replaced, or, with ~regex or ~*regex (caseless), the whole value that matches; several may be set, the first that matches applies. Inherited only by levels with none of their own."},
+		{name: "proxy_cookie_flags", ctx: hsl, args: take1234, set: setProxyCookieFlags,
+			syntax: "proxy_cookie_flags off | cookie [flag ...];", def: "off",
+			doc: "Sets or removes attributes of the upstream's Set-Cookie fields whose name equals cookie (case-insensitively; variables allowed) or matches a regex given as ~regex (always caseless): the flags, up to three, are secure, httponly, samesite=strict, samesite=lax, samesite=none, nosecure, nohttponly and nosamesite, case-insensitive, may contain variables and are checked per response (an unknown one is ignored). Attributes present are edited in place, missing Secure, HttpOnly and SameSite appended. Several may be set, the first whose cookie matches applies. Inherited only by levels with none of their own."},
 	}
 }
 
@@ -180,6 +191,50 @@ func cookieRuleSlot(field func(*rawLoc) *cookieRules, domain bool) func(*builder
 	}
 }
 
+// setProxyCookieFlags follows nginx's ngx_http_proxy_cookie_flags: "off"
+// alone, or any number of rules, at one level. The flags are compiled
+// but, as in nginx, checked only when a response is rewritten.
+func setProxyCookieFlags(b *builder, n *Node, sc *scope) error {
+	cf := &sc.raw.ph.cookieFlags
+	if cf.set && cf.rules == nil {
+		// After "off" nothing more may be set.
+		return duplicate(n)
+	}
+	if len(n.Args) == 1 {
+		if n.Args[0] != "off" {
+			return errAt(n, "invalid parameter \"%s\"", n.Args[0])
+		}
+		if cf.set {
+			return duplicate(n)
+		}
+		cf.set = true
+		return nil
+	}
+	var rule CookieFlags
+	if src, ok := strings.CutPrefix(n.Args[0], "~"); ok {
+		re, err := compileRegex(src, true)
+		if err != nil {
+			return errAt(n, "%s", regexError(src, err))
+		}
+		rule.Regex = re
+	} else {
+		var err error
+		if rule.Name, err = compileTemplate(n, n.Args[0]); err != nil {
+			return err
+		}
+	}
+	for _, a := range n.Args[1:] {
+		t, err := compileTemplate(n, a)
+		if err != nil {
+			return err
+		}
+		rule.Flags = append(rule.Flags, t)
+	}
+	cf.set = true
+	cf.rules = append(cf.rules, rule)
+	return nil
+}
+
 // compileCaptureTemplate compiles the replacement of a regex rule, where
 // nginx's script compiler reads "$1" to "$9" (one digit) as the regex's
 // captures: they become parts named by the digit, with vars.Unknown as
@@ -241,6 +296,10 @@ func mergeProxyHeaders(r *rawLoc, parent, m *merged) {
 	if ph.cookiePaths.set {
 		c.ProxyCookiePaths = ph.cookiePaths.rules
 	}
+	c.ProxyCookieFlags = p.ProxyCookieFlags
+	if ph.cookieFlags.set {
+		c.ProxyCookieFlags = ph.cookieFlags.rules
+	}
 
 	m.ph = parent.ph
 	if ph.hideHeaders != nil {
@@ -300,8 +359,31 @@ func (d *dumper) proxyHeaders(depth int, c *LocConf) {
 			hide = "none"
 		}
 	}
-	d.line(depth, "proxy_response hide=%s cookie_domain=%s cookie_path=%s",
-		hide, cookieRulesText(c.ProxyCookieDomains), cookieRulesText(c.ProxyCookiePaths))
+	flags := ""
+	if c.ProxyCookieFlags != nil {
+		// Shown only when set, so that other levels' lines stay as they were.
+		flags = " cookie_flags=" + cookieFlagsText(c.ProxyCookieFlags)
+	}
+	d.line(depth, "proxy_response hide=%s cookie_domain=%s cookie_path=%s%s",
+		hide, cookieRulesText(c.ProxyCookieDomains), cookieRulesText(c.ProxyCookiePaths), flags)
+}
+
+func cookieFlagsText(rules []CookieFlags) string {
+	var parts []string
+	for _, r := range rules {
+		name := ""
+		if r.Regex != nil {
+			name = "~" + strconv.Quote(regexSource(r.Regex))
+		} else {
+			name = tmpl(r.Name)
+		}
+		var flags []string
+		for _, f := range r.Flags {
+			flags = append(flags, tmpl(f))
+		}
+		parts = append(parts, name+":"+strings.Join(flags, ","))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }
 
 func cookieRulesText(rules []CookieRewrite) string {

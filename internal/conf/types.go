@@ -400,6 +400,10 @@ type LocConf struct {
 	// upstream's Set-Cookie fields; nil for off, the default.
 	ProxyCookieDomains []CookieRewrite
 	ProxyCookiePaths   []CookieRewrite
+	// ProxyCookieFlags (proxy_cookie_flags) sets or removes the Secure,
+	// HttpOnly and SameSite attributes of the upstream's Set-Cookie
+	// fields; nil for off, the default.
+	ProxyCookieFlags []CookieFlags
 
 	// ClientBodyInFileOnly (client_body_in_file_only) writes every
 	// buffered body to a file, kept after the request (BodyFileKeep) or
@@ -480,6 +484,18 @@ type CookieRewrite struct {
 	Regex       *regexp.Regexp
 	Caseless    bool
 	Replacement *vars.Template
+}
+
+// CookieFlags is one proxy_cookie_flags rule. The cookie's name is
+// compared with Name, evaluated, case-insensitively, or searched with
+// Regex (always caseless); Flags are the flags as written, each evaluated
+// per response and compared case-insensitively with secure, httponly,
+// samesite=strict, samesite=lax, samesite=none, nosecure, nohttponly and
+// nosamesite (an empty or unknown one is ignored, as in nginx).
+type CookieFlags struct {
+	Name  *vars.Template
+	Regex *regexp.Regexp
+	Flags []*vars.Template
 }
 
 // AddHeader is one add_header directive.

@@ -8,8 +8,8 @@ import (
 
 // This file holds what proxy_method, proxy_set_body,
 // proxy_pass_request_body, proxy_hide_header, proxy_pass_header,
-// proxy_cookie_domain and proxy_cookie_path change in a request or a
-// response. None of it runs for a location that sets none of them.
+// proxy_cookie_domain, proxy_cookie_path and proxy_cookie_flags change
+// in a request or a response. None of it runs for a location that sets none of them.
 
 // appendProxyMethod appends proxy_method's method, as evaluated, and
 // notes whether it is HEAD (compared case-insensitively, as nginx does),
@@ -107,6 +107,9 @@ func (cc *clientConn) appendOwnServerDate(b []byte, hidden []string) []byte {
 // value is nil without "=".
 type cookieAttr struct {
 	key, value []byte
+	// removed is set by proxy_cookie_flags' nosecure, nohttponly and
+	// nosamesite (nginx's NULL key).
+	removed bool
 }
 
 // maxCookieAttrs bounds the attributes a Set-Cookie field is parsed
@@ -119,8 +122,10 @@ const maxCookieAttrs = 16
 // as nginx's ngx_http_proxy_rewrite_cookie does: the value is split at
 // ";" into attributes (spaces around keys and values trimmed), the first
 // must be "name=value", each Domain and Path attribute is rewritten by
-// the first rule that matches it, and if any was, the field is written
-// again as "key=value; key=value"; else it is passed as it came.
+// the first rule that matches it, proxy_cookie_flags' first rule whose
+// cookie matches the name edits and appends flags, and if anything was
+// rewritten, the field is written again as "key=value; key=value"
+// (attributes removed by flags left out); else it is passed as it came.
 func (cc *clientConn) appendSetCookie(b, value []byte) []byte {
 	lc := cc.r.lc
 	var stack [maxCookieAttrs]cookieAttr
@@ -156,10 +161,19 @@ func (cc *clientConn) appendSetCookie(b, value []byte) []byte {
 			scratch = scratch[:start]
 		}
 	}
+	if lc.ProxyCookieFlags != nil {
+		var ok bool
+		if attrs, ok = cc.rewriteCookieFlags(attrs, scratch); ok {
+			rewritten = true
+		}
+	}
 	if !rewritten {
 		return append(b, value...)
 	}
 	for i := range attrs {
+		if attrs[i].removed {
+			continue
+		}
 		if i > 0 {
 			b = append(b, "; "...)
 		}
@@ -171,6 +185,157 @@ func (cc *clientConn) appendSetCookie(b, value []byte) []byte {
 	}
 	return b
 }
+
+// The flags of proxy_cookie_flags, nginx's
+// ngx_http_proxy_cookie_flags_masks.
+const (
+	cookieSecureOn = 1 << iota
+	cookieSecureOff
+	cookieHTTPOnlyOn
+	cookieHTTPOnlyOff
+	cookieSameSiteStrict
+	cookieSameSiteLax
+	cookieSameSiteNone
+	cookieSameSiteOff
+)
+
+var cookieFlagNames = [...]struct {
+	name string
+	flag int
+}{
+	{"secure", cookieSecureOn},
+	{"nosecure", cookieSecureOff},
+	{"httponly", cookieHTTPOnlyOn},
+	{"nohttponly", cookieHTTPOnlyOff},
+	{"samesite=strict", cookieSameSiteStrict},
+	{"samesite=lax", cookieSameSiteLax},
+	{"samesite=none", cookieSameSiteNone},
+	{"nosamesite", cookieSameSiteOff},
+}
+
+// rewriteCookieFlags applies the first proxy_cookie_flags rule whose
+// cookie matches the cookie's name, as nginx's
+// ngx_http_proxy_rewrite_cookie_flags and ngx_http_proxy_edit_cookie_flags
+// do; ok is false when none matches or its flags, evaluated, are all
+// empty or unknown. scratch is spare room for evaluating templates.
+func (cc *clientConn) rewriteCookieFlags(attrs []cookieAttr, scratch []byte) ([]cookieAttr, bool) {
+	name := attrs[0].key
+	rules := cc.r.lc.ProxyCookieFlags
+	var rule *conf.CookieFlags
+	for i := range rules {
+		r := &rules[i]
+		if r.Regex != nil {
+			if r.Regex.Match(name) {
+				rule = r
+				break
+			}
+			continue
+		}
+		start := len(scratch)
+		scratch = cc.eval(scratch, r.Name)
+		matched := http1.EqualFold(name, string(scratch[start:]))
+		scratch = scratch[:start]
+		if matched {
+			rule = r
+			break
+		}
+	}
+	if rule == nil {
+		return attrs, false
+	}
+	flags := 0
+	for _, t := range rule.Flags {
+		start := len(scratch)
+		scratch = cc.eval(scratch, t)
+		v := scratch[start:]
+		for _, f := range &cookieFlagNames {
+			if len(v) == len(f.name) && http1.EqualFold(v, f.name) {
+				flags |= f.flag
+				break
+			}
+		}
+		scratch = scratch[:start]
+	}
+	if flags == 0 {
+		return attrs, false
+	}
+	for i := 1; i < len(attrs); i++ {
+		a := &attrs[i]
+		switch {
+		case len(a.key) == 6 && http1.EqualFold(a.key, "secure"):
+			if flags&cookieSecureOn != 0 {
+				flags &^= cookieSecureOn
+			} else if flags&cookieSecureOff != 0 {
+				a.removed = true
+			}
+		case len(a.key) == 8 && http1.EqualFold(a.key, "httponly"):
+			if flags&cookieHTTPOnlyOn != 0 {
+				flags &^= cookieHTTPOnlyOn
+			} else if flags&cookieHTTPOnlyOff != 0 {
+				a.removed = true
+			}
+		case len(a.key) == 8 && http1.EqualFold(a.key, "samesite"):
+			// A value already equal, case-insensitively, is left as
+			// written; another is replaced with key and value.
+			var want string
+			switch {
+			case flags&cookieSameSiteStrict != 0:
+				flags &^= cookieSameSiteStrict
+				want = "Strict"
+			case flags&cookieSameSiteLax != 0:
+				flags &^= cookieSameSiteLax
+				want = "Lax"
+			case flags&cookieSameSiteNone != 0:
+				flags &^= cookieSameSiteNone
+				want = "None"
+			case flags&cookieSameSiteOff != 0:
+				a.removed = true
+				continue
+			default:
+				continue
+			}
+			if len(a.value) != len(want) || !http1.EqualFold(a.value, want) {
+				a.key, a.value = sameSiteKey, sameSiteValue(want)
+			}
+		}
+	}
+	if flags&cookieSecureOn != 0 {
+		attrs = append(attrs, cookieAttr{key: secureKey})
+	}
+	if flags&cookieHTTPOnlyOn != 0 {
+		attrs = append(attrs, cookieAttr{key: httpOnlyKey})
+	}
+	switch {
+	case flags&cookieSameSiteStrict != 0:
+		attrs = append(attrs, cookieAttr{key: sameSiteKey, value: sameSiteStrict})
+	case flags&cookieSameSiteLax != 0:
+		attrs = append(attrs, cookieAttr{key: sameSiteKey, value: sameSiteLax})
+	case flags&cookieSameSiteNone != 0:
+		attrs = append(attrs, cookieAttr{key: sameSiteKey, value: sameSiteNone})
+	}
+	return attrs, true
+}
+
+// sameSiteValue is the shared, read-only bytes of a SameSite value.
+func sameSiteValue(v string) []byte {
+	switch v {
+	case "Strict":
+		return sameSiteStrict
+	case "Lax":
+		return sameSiteLax
+	}
+	return sameSiteNone
+}
+
+// The attributes proxy_cookie_flags writes; they are only read.
+var (
+	secureKey      = []byte("Secure")
+	httpOnlyKey    = []byte("HttpOnly")
+	sameSiteKey    = []byte("SameSite")
+	sameSiteStrict = []byte("Strict")
+	sameSiteLax    = []byte("Lax")
+	sameSiteNone   = []byte("None")
+)
 
 // parseCookie splits a Set-Cookie value as nginx's
 // ngx_http_proxy_parse_cookie does. It always returns one attribute at

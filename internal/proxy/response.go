@@ -275,7 +275,7 @@ func (cc *clientConn) startResponse() {
 	} else {
 		b = cc.appendOwnServerDate(b, hidden)
 	}
-	cookies := r.lc.ProxyCookieDomains != nil || r.lc.ProxyCookiePaths != nil
+	cookies := r.lc.ProxyCookieDomains != nil || r.lc.ProxyCookiePaths != nil || r.lc.ProxyCookieFlags != nil
 	for i := range resp.Headers {
 		f := &resp.Headers[i]
 		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing, hidden) {

@@ -566,3 +566,103 @@ func TestProxyCookieRewrite(t *testing.T) {
 		}
 	})
 }
+
+// TestProxyCookieFlags checks proxy_cookie_flags as nginx-tests'
+// proxy_cookie_flags.t does, and the edits nginx makes in place: a flag
+// already there is kept as written, a SameSite with another value is
+// rewritten whole, each "no" flag removes every such attribute, the first
+// rule whose cookie matches applies, and a rule whose flags are all empty
+// or unknown leaves the field as it came.
+func TestProxyCookieFlags(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "up", func(c *upConn, r *upRequest) {
+			var fields []string
+			for _, v := range r.Headers.values("X-C") {
+				fields = append(fields, "Set-Cookie: "+v)
+			}
+			c.respond(200, "cookies\n", fields...)
+		})
+		p := startProxy(t, tg, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / {
+            proxy_pass http://%[1]s;
+            proxy_cookie_flags a secure httponly samesite=none;
+            proxy_cookie_flags b secure httponly samesite=lax;
+            proxy_cookie_flags d nosecure nohttponly nosamesite;
+            proxy_cookie_flags $arg_complex secure;
+            proxy_cookie_flags ~BAR httponly;
+            proxy_cookie_flags g samesite=strict samesite=lax nosamesite;
+            proxy_cookie_flags h bogus;
+            proxy_cookie_flags i nohttponly httponly;
+            proxy_cookie_flags secure nosecure;
+            proxy_cookie_flags A samesite=strict;
+            proxy_cookie_domain x.org y.org;
+            location /off/ { proxy_pass http://%[1]s; proxy_cookie_flags off; }
+        }
+        location /var/ {
+            proxy_pass http://%[1]s;
+            proxy_cookie_flags $arg_v $arg_f1 $arg_f2 $arg_f3;
+        }
+    }`, up.addr))
+		cases := []struct {
+			path    string
+			cookies []string
+			want    []string
+		}{
+			{"/", []string{
+				"a=1",
+				"A=1;SameSite=lax;secure",
+				"b=1;Secure;HttpOnly;SameSite=LAX",
+				"d=1;secure;httponly;samesite=lax;Path=/",
+				"nx=1;samesite=none",
+				"foobarbaz=1",
+				"g=1; samesite=none",
+				"g=1;samesite;samesite;samesite",
+				"h=1;Secure",
+				"i=1;httponly;httponly",
+				"secure=1;Secure;path=/",
+				"zz=1; Domain=x.org;secure",
+				"a=1;",
+				"a=1; Domain=.x.org",
+				"c",
+			}, []string{
+				"a=1; Secure; HttpOnly; SameSite=None",
+				"A=1; SameSite=None; secure; HttpOnly",
+				"b=1; Secure; HttpOnly; SameSite=LAX",
+				"d=1; Path=/",
+				"nx=1;samesite=none",
+				"foobarbaz=1; HttpOnly",
+				"g=1; SameSite=Strict; SameSite=Lax",
+				"g=1; SameSite=Strict; SameSite=Lax",
+				"h=1;Secure",
+				"i=1; httponly",
+				"secure=1; path=/",
+				"zz=1; Domain=y.org; secure",
+				"a=1; ; Secure; HttpOnly; SameSite=None",
+				"a=1; Domain=.y.org; Secure; HttpOnly; SameSite=None",
+				"c",
+			}},
+			{"/?complex=V", []string{"v=1", "v=2;SECURE"}, []string{"v=1; Secure", "v=2; SECURE"}},
+			{"/off/", []string{"a=1;secure", "a=1;Domain=x.org"}, []string{"a=1;secure", "a=1; Domain=y.org"}},
+			{"/var/?v=v&f1=secure&f2=httponly&f3=samesite=none", []string{"v=1;SameSite=Lax", "w=1"},
+				[]string{"v=1; SameSite=None; Secure; HttpOnly", "w=1"}},
+			{"/var/?v=V&f1=NOsecure&f2=&f3=bogus", []string{"v=1;secure;httponly"}, []string{"v=1; httponly"}},
+			{"/var/?v=v&f1=&f2=&f3=", []string{"v=1;secure"}, []string{"v=1;secure"}},
+		}
+		for _, c := range cases {
+			req := "GET " + c.path + " HTTP/1.1\r\nHost: front.test\r\nConnection: close\r\n"
+			for _, v := range c.cookies {
+				req += "X-C: " + v + "\r\n"
+			}
+			resp := sendRaw(t, p.addr, req+"\r\n")
+			if resp.Status != 200 {
+				t.Fatalf("%s: status %d", c.path, resp.Status)
+			}
+			got := resp.Headers.values("Set-Cookie")
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("%s: Set-Cookie\n%s\nwant\n%s", c.path, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		}
+	})
+}
