@@ -64,8 +64,12 @@ func Dump(c *Config) string {
 	for _, s := range h.Servers {
 		d.line(1, "server at %s:%d", s.File, s.Line)
 		for _, l := range s.Listens {
-			d.line(2, "listen %s default_server=%v reuseport=%v backlog=%d at %s:%d",
-				l.Addr, l.DefaultServer, l.ReusePort, l.Backlog, l.File, l.Line)
+			bufs := ""
+			if l.SndBuf > 0 || l.RcvBuf > 0 {
+				bufs = fmt.Sprintf(" sndbuf=%d rcvbuf=%d", l.SndBuf, l.RcvBuf)
+			}
+			d.line(2, "listen %s default_server=%v reuseport=%v backlog=%d%s at %s:%d",
+				l.Addr, l.DefaultServer, l.ReusePort, l.Backlog, bufs, l.File, l.Line)
 		}
 		for _, n := range s.Names {
 			d.line(2, "server_name %s %q", nameKinds[n.Kind], n.Name)
@@ -165,9 +169,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	}
 	d.line(depth, "keepalive timeout=%s header=%s requests=%d",
 		dur(c.KeepaliveTimeout), dur(c.KeepaliveHeaderTimeout), c.KeepaliveRequests)
-	d.line(depth, "client max_body=%d header_timeout=%s body_timeout=%s send_timeout=%s large_header_buffers=%d*%d",
+	d.line(depth, "client max_body=%d header_timeout=%s body_timeout=%s send_timeout=%s header_buffer=%d large_header_buffers=%d*%d",
 		c.ClientMaxBodySize, dur(c.ClientHeaderTimeout), dur(c.ClientBodyTimeout), dur(c.SendTimeout),
-		c.LargeClientHeaderBuffersNum, c.LargeClientHeaderBuffersSize)
+		c.ClientHeaderBufferSize, c.LargeClientHeaderBuffersNum, c.LargeClientHeaderBuffersSize)
 	d.line(depth, "client_body buffering=%v buffer_size=%d in_file_only=%s single_buffer=%v temp_path=%s",
 		c.ProxyRequestBuffering, c.ClientBodyBufferSize, bodyFileNames[c.ClientBodyInFileOnly], c.ClientBodyInSingleBuffer,
 		tempPath(c.ClientBodyTempPath))

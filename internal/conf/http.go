@@ -81,6 +81,7 @@ type rawLoc struct {
 	clientBodyTimeout      *time.Duration
 	sendTimeout            *time.Duration
 	lchbNum                *int
+	clientHeaderBufferSize *int
 	lchbSize               *int
 	accessLogs             []AccessLog
 	accessLogSet           bool
@@ -185,6 +186,9 @@ func httpDirectives() []*directive {
 		{name: "send_timeout", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.sendTimeout }),
 			syntax: "send_timeout time;", def: "60s",
 			doc: "Limits the time between two writes of the response to the client."},
+		{name: "client_header_buffer_size", ctx: ctxHTTP | ctxServer, args: arg1, set: setClientHeaderBufferSize,
+			syntax: "client_header_buffer_size size;", def: "1k",
+			doc: "Sets the buffer nginx reads a request head into; headroom reads heads into larger buffers, so the size changes which requests are accepted no more than in nginx (large_client_header_buffers bounds them), and it counts, as in nginx, how much of a body that came with the head stays in memory."},
 		{name: "large_client_header_buffers", ctx: ctxHTTP | ctxServer, args: arg2, set: setLargeClientHeaderBuffers,
 			syntax: "large_client_header_buffers number size;", def: "4 8k",
 			doc: "Limits the request line and header fields: a longer request line gets 414, a longer field 400."},
@@ -270,6 +274,20 @@ func setClientMaxBodySize(b *builder, n *Node, sc *scope) error {
 		return errAt(n, "\"%s\" directive invalid value", n.Name)
 	}
 	sc.raw.clientMaxBodySize = &v
+	return nil
+}
+
+func setClientHeaderBufferSize(b *builder, n *Node, sc *scope) error {
+	if sc.raw.clientHeaderBufferSize != nil {
+		return duplicate(n)
+	}
+	// As nginx's size slot, 0 is accepted.
+	v, ok := parseSize(n.Args[0])
+	if !ok || v > 1<<31-1 {
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
+	}
+	size := int(v)
+	sc.raw.clientHeaderBufferSize = &size
 	return nil
 }
 
@@ -494,7 +512,7 @@ func setLogFormat(b *builder, n *Node, _ *scope) error {
 
 // listenUnsupported are nginx's listen parameters that headroom does not
 // implement, by the name before any "=".
-var listenUnsupported = setOf("ssl http2 quic proxy_protocol deferred bind ipv6only so_keepalive rcvbuf sndbuf fastopen setfib accept_filter")
+var listenUnsupported = setOf("ssl http2 quic proxy_protocol deferred bind ipv6only so_keepalive fastopen setfib accept_filter")
 
 func setListen(b *builder, n *Node, sc *scope) error {
 	arg := n.Args[0]
@@ -526,6 +544,18 @@ func setListen(b *builder, n *Node, sc *scope) error {
 				return errAt(n, "invalid backlog \"%s\"", val)
 			}
 			l.Backlog, optionsSet = v, true
+		case (key == "sndbuf" || key == "rcvbuf") && hasVal:
+			v, ok := parseSize(val)
+			if !ok || v <= 0 || v > 1<<31-1 {
+				// nginx quotes the whole parameter.
+				return errAt(n, "invalid %s \"%s\"", key, p)
+			}
+			if key == "sndbuf" {
+				l.SndBuf = int(v)
+			} else {
+				l.RcvBuf = int(v)
+			}
+			optionsSet = true
 		case listenUnsupported[key]:
 			if err := b.unsupportedParam(n, key); err != nil {
 				return err

@@ -61,6 +61,7 @@ func (b *builder) defaultLevel() *merged {
 		ClientBodyTimeout:            60 * time.Second,
 		SendTimeout:                  60 * time.Second,
 		LargeClientHeaderBuffersNum:  4,
+		ClientHeaderBufferSize:       1 << 10,
 		LargeClientHeaderBuffersSize: 8 << 10,
 		ProxyRequestBuffering:        true,
 		ProxyPassRequestHeaders:      true,
@@ -139,6 +140,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 
 		LargeClientHeaderBuffersNum:  pick(r.lchbNum, p.LargeClientHeaderBuffersNum),
 		LargeClientHeaderBuffersSize: pick(r.lchbSize, p.LargeClientHeaderBuffersSize),
+		ClientHeaderBufferSize:       pick(r.clientHeaderBufferSize, p.ClientHeaderBufferSize),
 
 		ProxyRequestBuffering:    pick(r.proxyRequestBuffering, p.ProxyRequestBuffering),
 		ClientBodyBufferSize:     pick(r.clientBodyBufferSize, p.ClientBodyBufferSize),

@@ -165,6 +165,10 @@ type Listen struct {
 	// Backlog is the listen backlog given with backlog=; 0 when not
 	// given, and the runtime then uses net.core.somaxconn (nginx uses 511).
 	Backlog int
+	// SndBuf and RcvBuf (sndbuf=, rcvbuf=) set SO_SNDBUF and SO_RCVBUF
+	// on the listening socket, which accepted connections inherit; 0
+	// leaves the system's.
+	SndBuf, RcvBuf int
 	// File and Line locate the directive for error messages.
 	File string
 	Line int
@@ -307,6 +311,10 @@ type LocConf struct {
 	ClientBodyTimeout   time.Duration // default 60s
 	SendTimeout         time.Duration // default 60s
 
+	// ClientHeaderBufferSize (client_header_buffer_size, default 1k) is
+	// the buffer nginx reads a head into; headroom uses it only to count
+	// how much of a body that came with the head stays in memory.
+	ClientHeaderBufferSize int
 	// LargeClientHeaderBuffers: number and size; default 4 8k.
 	LargeClientHeaderBuffersNum  int
 	LargeClientHeaderBuffersSize int

@@ -136,16 +136,15 @@ func (cc *clientConn) takeBufferedBody() bool {
 }
 
 // bodyMemLimit is how much of a body is kept in memory, as nginx keeps
-// it. nginx reads a head into a buffer of client_header_buffer_size (1k,
-// which headroom does not take as a directive; a large header buffer
-// when the head is longer), and the body bytes that came into it with the
-// head stay there; the rest is read into a buffer of
+// it. nginx reads a head into a buffer of client_header_buffer_size (a
+// large header buffer when the head is longer), and the body bytes that
+// came into it with the head stay there; the rest is read into a buffer of
 // client_body_buffer_size, or of the rest's own size when a known length
 // is under a quarter more than that. A body that outgrows its buffers
 // goes to a file. headroom reads more at once, so it counts as preread
 // only what nginx's header buffer would have held.
 func bodyMemLimit(lc *conf.LocConf, h *http1.Request, headLen, avail int) int {
-	hdrBuf := nginxHeaderBuffer
+	hdrBuf := lc.ClientHeaderBufferSize
 	if headLen > hdrBuf {
 		hdrBuf = lc.LargeClientHeaderBuffersSize
 	}
@@ -160,9 +159,6 @@ func bodyMemLimit(lc *conf.LocConf, h *http1.Request, headLen, avail int) int {
 	}
 	return preread + size
 }
-
-// nginxHeaderBuffer is nginx's default client_header_buffer_size.
-const nginxHeaderBuffer = 1024
 
 // storeBody keeps body bytes in memory while the body fits in
 // bodyMemLimit, and in a temporary file from the first byte that does

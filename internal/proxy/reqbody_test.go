@@ -12,7 +12,7 @@ import (
 // header buffer would hold with the head, and a buffer for the rest that
 // is the rest's own size when that is under 1.25k.
 func TestBodyMemLimit(t *testing.T) {
-	lc := &conf.LocConf{ClientBodyBufferSize: 1024, LargeClientHeaderBuffersSize: 8192}
+	lc := &conf.LocConf{ClientBodyBufferSize: 1024, ClientHeaderBufferSize: 1024, LargeClientHeaderBuffersSize: 8192}
 	tests := []struct {
 		name             string
 		length           int64

@@ -96,6 +96,8 @@ type Server struct {
 type listener struct {
 	addr    string
 	backlog int
+	// sndbuf and rcvbuf are listen's sndbuf= and rcvbuf=, 0 when unset.
+	sndbuf, rcvbuf int
 	// fds holds one socket per worker with reuseport, or one shared one.
 	fds      []int
 	reuse    bool
@@ -253,6 +255,12 @@ func (s *Server) openListeners() error {
 			if l.Backlog > 0 {
 				ln.backlog = l.Backlog
 			}
+			if l.SndBuf > 0 {
+				ln.sndbuf = l.SndBuf
+			}
+			if l.RcvBuf > 0 {
+				ln.rcvbuf = l.RcvBuf
+			}
 			if l.DefaultServer || len(servers[l.Addr]) == 0 {
 				defaults[l.Addr] = srv
 			}
@@ -286,7 +294,7 @@ func (s *Server) openListeners() error {
 				ln.inherited = append(ln.inherited, true)
 				continue
 			}
-			fd, err := listenSocket(ln.addrPort, ln.backlog, ln.reuse)
+			fd, err := listenSocket(ln)
 			if err != nil {
 				return fmt.Errorf("bind() to %s failed (%s)", ln.addr, logs.SysError(err))
 			}
@@ -398,7 +406,9 @@ func (s *Server) dropInherited() {
 	}
 }
 
-func listenSocket(ap netip.AddrPort, backlog int, reusePort bool) (int, error) {
+// listenSocket opens one listening socket with the listener's options.
+func listenSocket(ln *listener) (int, error) {
+	ap, backlog, reusePort := ln.addrPort, ln.backlog, ln.reuse
 	family := unix.AF_INET
 	if ap.Addr().Is6() {
 		family = unix.AF_INET6
@@ -408,6 +418,13 @@ func listenSocket(ap netip.AddrPort, backlog int, reusePort bool) (int, error) {
 		return -1, err
 	}
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	// As nginx, a failed setsockopt of a buffer size is not fatal.
+	if ln.sndbuf > 0 {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, ln.sndbuf)
+	}
+	if ln.rcvbuf > 0 {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, ln.rcvbuf)
+	}
 	if reusePort {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
 			unix.Close(fd)
