@@ -172,7 +172,41 @@ func contentType(uri []byte) string {
 // to send, as nginx's discarding of the body sends it.
 func (cc *clientConn) respond(status, wire int, ctype string, body, location []byte) {
 	cc.expectContinue()
+	if !cc.discardPreread() {
+		return
+	}
 	cc.writeResponse(status, wire, ctype, body, location)
+}
+
+// discardPreread drops the body bytes that came with the head before the
+// answer, as nginx's discarding of the body does: a chunked body found
+// bad there is answered 400 instead (reported false). What is still to
+// come is dropped after the answer (discardBody).
+func (cc *clientConn) discardPreread() bool {
+	r := cc.r
+	for !r.bodyDone && cc.inPos < cc.inLen {
+		avail := cc.in[cc.inPos:cc.inLen]
+		if r.bodyChunked {
+			// Discarded, so client_max_body_size does not apply.
+			consumed, data, done, err := r.bodyDec.Next(avail)
+			if err != nil {
+				r.keepAlive = false
+				cc.respondError(400)
+				return false
+			}
+			cc.inPos += consumed
+			r.bodyDone = done
+			if consumed == 0 && data == nil {
+				break
+			}
+			continue
+		}
+		n := min(int64(len(avail)), r.bodyLeft)
+		cc.inPos += int(n)
+		r.bodyLeft -= n
+		r.bodyDone = r.bodyLeft == 0
+	}
+	return true
 }
 
 // respondSpecial writes one of nginx's special responses: an error page,

@@ -48,3 +48,29 @@ func TestReturn444ClosesWithoutAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestDiscardCheckedBeforeAnswer checks that the body bytes that came
+// with the head are read before an answer that does not need the body,
+// as nginx discards them: a bad chunked body there is answered 400, a
+// good one is dropped and the next request on the connection is served.
+func TestDiscardCheckedBeforeAnswer(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		p := startProxy(t, tg, `
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { return 200 "TEST"; }
+    }`)
+		resp := sendRaw(t, p.addr, "GET /bad HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nSEE-THIS\r\n0\r\n\r\n")
+		if resp.Status != 400 {
+			t.Errorf("a bad chunked body with the head: %d, want 400", resp.Status)
+		}
+		rc := dialRaw(t, p.addr)
+		defer rc.c.Close()
+		rc.write("GET /good HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nSEE-\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+		for _, path := range []string{"/good", "/next"} {
+			if r := rc.read("GET"); r.Status != 200 || string(r.Body) != "TEST" {
+				t.Errorf("%s: %d %q, want 200 TEST", path, r.Status, r.Body)
+			}
+		}
+	})
+}
