@@ -30,14 +30,22 @@ func TestLimitConn(t *testing.T) {
         location /free/ { proxy_pass http://%[1]s; }
     }`, up.addr))
 		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		// pair sends two requests for path, the second once the first is
+		// with the upstream (which holds it 400 ms), so that they overlap
+		// however slowly the machine runs.
 		pair := func(path string) []int {
 			codes := make([]int, 2)
 			var wg sync.WaitGroup
+			before := len(up.requests())
 			for i := range codes {
+				if i == 1 {
+					for deadline := time.Now().Add(5 * time.Second); len(up.requests()) == before && time.Now().Before(deadline); {
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
 				wg.Add(1)
 				go func(i int) {
 					defer wg.Done()
-					time.Sleep(time.Duration(i) * 100 * time.Millisecond)
 					resp, err := client.Get(p.url(path))
 					if err != nil {
 						t.Errorf("%s: %v", path, err)
