@@ -205,13 +205,21 @@ func TestMetrics(t *testing.T) {
 			}
 			// Two at once at a server with max_conns=1 and no queue: one
 			// is answered 503, the last step of the response to pressure.
+			// The second goes once the first is with the upstream (which
+			// holds it 500 ms), so that they overlap however slowly the
+			// machine runs.
 			var wg sync.WaitGroup
 			codes := make([]int, 2)
+			before := len(up.requests())
 			for i := range codes {
+				if i == 1 {
+					for deadline := time.Now().Add(5 * time.Second); len(up.requests()) == before && time.Now().Before(deadline); {
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
 				wg.Add(1)
 				go func(i int) {
 					defer wg.Done()
-					time.Sleep(time.Duration(i) * 150 * time.Millisecond)
 					codes[i], _, _ = get(t, p.url("/slow"))
 				}(i)
 			}
