@@ -9,7 +9,9 @@
 # request body whole and answers after 10 ms; /big answers 1 MB. nginx and
 # headroom read the same configuration: worker_processes 1;
 # worker_connections 1024; no keep-alive to the upstream (nginx's defaults);
-# nginx alone also gets writable temp paths (headroom accepts none).
+# nginx alone also gets writable temp paths (they include fastcgi, uwsgi
+# and scgi paths, which headroom does not take; headroom makes
+# client_body_temp and proxy_temp under its prefix).
 # HAProxy gets "maxconn 1024": the closest equivalent, 1024 client
 # connections at once (it does not count the upstream connections against
 # it, nginx's worker_connections does), and "timeout client 60s" for nginx's
@@ -253,9 +255,11 @@ build() {
 # ---------------------------------------------------------------- configs
 
 # nginx_conf DIR FOR: the proxy configuration in nginx's language, read by
-# nginx and headroom alike. Only nginx gets the temp-path lines (headroom
-# accepts none of them): nginx keeps request bodies over 16 KiB and
-# answers its client reads too slowly in files there.
+# nginx and headroom alike. Only nginx gets the temp-path lines: they name
+# fastcgi, uwsgi and scgi paths too, which headroom does not take, and
+# headroom makes its client_body_temp and proxy_temp under its prefix.
+# Both keep request bodies over client_body_buffer_size and the answers
+# their clients read too slowly in files there.
 nginx_conf() {
 	local dir=$1 for=$2
 	cat <<EOF

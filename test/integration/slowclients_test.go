@@ -148,76 +148,50 @@ func TestSlowClientsUnderPressure(t *testing.T) {
 				}
 			})
 
-			t.Run("slow heads", func(t *testing.T) {
-				var slow []net.Conn
-				for i := 0; i < budget; i++ {
-					slow = append(slow, slowConn(t, p.addr, "GET /a HTTP/1.1\r\nHost: h\r\n", 0))
-				}
-				time.Sleep(1200 * time.Millisecond)
-				start := time.Now()
-				if got := ordinaryClients(t, p.addr, "/ordinary", 4); !allOK(got) {
-					t.Errorf("ordinary clients: %v", got)
-				}
-				t.Logf("4 ordinary clients served in %v", time.Since(start).Round(time.Millisecond))
-				closed := 0
-				for _, c := range slow {
-					if closedByServer(c, 100*time.Millisecond) {
-						closed++
+			// Each kind of slow client fills the budget, then ordinary
+			// clients come: they are served, and slow ones were closed,
+			// with the kind's log line.
+			for _, kind := range []struct {
+				name, request string
+				rcvbuf        int
+				// wait lets the kind's grace pass; readWait is how long a
+				// closed connection may take to show it (a reader has its
+				// answer's start to read first).
+				wait, readWait time.Duration
+				logLine        string
+			}{
+				{"slow heads", "GET /a HTTP/1.1\r\nHost: h\r\n", 0, 1200 * time.Millisecond, 100 * time.Millisecond,
+					"connections that had sent no complete request head"},
+				{"slow bodies", "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n0123456789", 0, 1500 * time.Millisecond, 100 * time.Millisecond,
+					"slower than client_body_min_rate"},
+				{"slow readers", "GET /big HTTP/1.1\r\nHost: h\r\n\r\n", 4096, 1500 * time.Millisecond, time.Second,
+					"slower than send_min_rate"},
+			} {
+				t.Run(kind.name, func(t *testing.T) {
+					var slow []net.Conn
+					for i := 0; i < budget; i++ {
+						slow = append(slow, slowConn(t, p.addr, kind.request, kind.rcvbuf))
 					}
-				}
-				if closed == 0 {
-					t.Errorf("no slow head was closed")
-				}
-				if !strings.Contains(p.readLog("error.log"), "connections that had sent no complete request head") {
-					t.Errorf("no log line for the closed slow heads")
-				}
-			})
-
-			t.Run("slow bodies", func(t *testing.T) {
-				var slow []net.Conn
-				for i := 0; i < budget; i++ {
-					slow = append(slow, slowConn(t, p.addr, "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n0123456789", 0))
-				}
-				time.Sleep(1500 * time.Millisecond)
-				if got := ordinaryClients(t, p.addr, "/ordinary", 4); !allOK(got) {
-					t.Errorf("ordinary clients: %v", got)
-				}
-				closed := 0
-				for _, c := range slow {
-					if closedByServer(c, 100*time.Millisecond) {
-						closed++
+					time.Sleep(kind.wait)
+					start := time.Now()
+					if got := ordinaryClients(t, p.addr, "/ordinary", 4); !allOK(got) {
+						t.Errorf("ordinary clients: %v", got)
 					}
-				}
-				if closed == 0 {
-					t.Errorf("no slow body was closed")
-				}
-				if !strings.Contains(p.readLog("error.log"), "slower than client_body_min_rate") {
-					t.Errorf("no log line for the closed slow bodies")
-				}
-			})
-
-			t.Run("slow readers", func(t *testing.T) {
-				var slow []net.Conn
-				for i := 0; i < budget; i++ {
-					slow = append(slow, slowConn(t, p.addr, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n", 4096))
-				}
-				time.Sleep(1500 * time.Millisecond)
-				if got := ordinaryClients(t, p.addr, "/ordinary", 4); !allOK(got) {
-					t.Errorf("ordinary clients: %v", got)
-				}
-				closed := 0
-				for _, c := range slow {
-					if closedByServer(c, time.Second) {
-						closed++
+					t.Logf("4 ordinary clients served in %v", time.Since(start).Round(time.Millisecond))
+					closed := 0
+					for _, c := range slow {
+						if closedByServer(c, kind.readWait) {
+							closed++
+						}
 					}
-				}
-				if closed == 0 {
-					t.Errorf("no slow reader was closed")
-				}
-				if !strings.Contains(p.readLog("error.log"), "slower than send_min_rate") {
-					t.Errorf("no log line for the closed slow readers")
-				}
-			})
+					if closed == 0 {
+						t.Errorf("none of the %s was closed", kind.name)
+					}
+					if !strings.Contains(p.readLog("error.log"), kind.logLine) {
+						t.Errorf("no log line %q", kind.logLine)
+					}
+				})
+			}
 		})
 	}
 }
