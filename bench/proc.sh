@@ -125,3 +125,19 @@ stop_proxy() {
 	done
 	die "127.0.0.1:$PROXY_PORT still answers after the proxy was stopped"
 }
+
+# find_installed NAME: for nginx or haproxy, set VERSION[NAME] to its
+# version ("nginx/1.22.1", "HAProxy 2.6.12") when it is installed, else
+# SKIP[NAME] to the reason. The caller declares the VERSION and SKIP
+# associative arrays.
+find_installed() {
+	local name=$1
+	if ! command -v "$name" >/dev/null; then
+		SKIP[$name]="not installed (Debian: apt-get install $name)"
+		return
+	fi
+	case $name in
+	nginx) VERSION[nginx]=$(nginx -v 2>&1 | sed 's/^nginx version: //') ;;
+	haproxy) VERSION[haproxy]=$({ haproxy -v 2>/dev/null || true; } | awk 'NR == 1 {print "HAProxy " $3}') ;;
+	esac
+}

@@ -227,20 +227,7 @@ build() {
 				SKIP[headroom]="./cmd/headroom does not build: $({ grep -v '^#' "$WORK/headroom-build.log" || true; } | head -n 1)"
 			fi
 			;;
-		nginx)
-			if command -v nginx >/dev/null; then
-				VERSION[nginx]=$(nginx -v 2>&1 | sed 's/^nginx version: //')
-			else
-				SKIP[nginx]="not installed (Debian: apt-get install nginx)"
-			fi
-			;;
-		haproxy)
-			if command -v haproxy >/dev/null; then
-				VERSION[haproxy]=$({ haproxy -v 2>/dev/null || true; } | awk 'NR == 1 {print "HAProxy " $3}')
-			else
-				SKIP[haproxy]="not installed (Debian: apt-get install haproxy)"
-			fi
-			;;
+		nginx | haproxy) find_installed "$p" ;;
 		esac
 	done
 	VERSION[wrk]=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 {v = $2; sub(/^debian\//, "", v); sub(/-.*/, "", v); print "wrk " v}')
