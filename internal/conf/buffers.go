@@ -137,14 +137,8 @@ next:
 // what is inherited is whether and how they were set, not the value.
 func mergeProxyBuffers(r *rawLoc, parent, m *merged) {
 	c := m.conf
-	m.busyBuffersSize = r.proxyBusyBuffersSize
-	if m.busyBuffersSize == nil {
-		m.busyBuffersSize = parent.busyBuffersSize
-	}
-	m.tempFileWriteSize = r.proxyTempFileWriteSize
-	if m.tempFileWriteSize == nil {
-		m.tempFileWriteSize = parent.tempFileWriteSize
-	}
+	m.busyBuffersSize = inherit(r.proxyBusyBuffersSize, parent.busyBuffersSize)
+	m.tempFileWriteSize = inherit(r.proxyTempFileWriteSize, parent.tempFileWriteSize)
 	twice := min(max(c.ProxyBufferSize, c.ProxyBuffersSize), math.MaxInt/2) * 2
 	c.ProxyBusyBuffersSize = pick(m.busyBuffersSize, twice)
 	c.ProxyTempFileWriteSize = pick(m.tempFileWriteSize, twice)

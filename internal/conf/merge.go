@@ -89,6 +89,16 @@ func (b *builder) defaultLevel() *merged {
 	}}
 }
 
+// inherit is pick for settings kept as pointers, where nil means unset
+// at every level so far: the level's own, else its parent's.
+func inherit[T any](own, parent *T) *T {
+	if own != nil {
+		return own
+	}
+	return parent
+}
+
+// pick is a scalar setting of a level: its own, else the inherited value.
 func pick[T any](own *T, inherited T) T {
 	if own != nil {
 		return *own

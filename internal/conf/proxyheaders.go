@@ -277,14 +277,8 @@ func compileCaptureTemplate(n *Node, s string) (*vars.Template, error) {
 // "off"), the rest are inherited when unset.
 func mergeProxyHeaders(r *rawLoc, parent, m *merged) {
 	ph, p, c := &r.ph, parent.conf, m.conf
-	c.ProxyMethod = ph.method
-	if c.ProxyMethod == nil {
-		c.ProxyMethod = p.ProxyMethod
-	}
-	c.ProxySetBody = ph.setBody
-	if c.ProxySetBody == nil {
-		c.ProxySetBody = p.ProxySetBody
-	}
+	c.ProxyMethod = inherit(ph.method, p.ProxyMethod)
+	c.ProxySetBody = inherit(ph.setBody, p.ProxySetBody)
 	c.ProxyPassRequestHeaders = pick(ph.passRequestHeaders, p.ProxyPassRequestHeaders)
 	c.ProxyPassRequestBody = pick(ph.passRequestBody, p.ProxyPassRequestBody)
 	c.ProxyIgnoreClientAbort = pick(ph.ignoreClientAbort, p.ProxyIgnoreClientAbort)
