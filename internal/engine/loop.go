@@ -219,14 +219,24 @@ func (l *Loop) AddListener(fd int, shared bool, data any) (*Conn, error) {
 	return c, err
 }
 
+// AddUnpolled takes a free slot for a connection whose bytes do not come
+// through a socket of its own that the loop polls: an in-memory transport
+// in tests, which calls the slot's handlers itself when it has bytes.
+// The slot counts, times out and closes like any other; its Fd is -1.
+func (l *Loop) AddUnpolled(kind Kind, data any) (*Conn, error) {
+	return l.add(-1, kind, data, 0)
+}
+
 func (l *Loop) add(fd int, kind Kind, data any, events uint32) (*Conn, error) {
 	c := l.free
 	if c == nil {
 		return nil, ErrNoSlot
 	}
-	ev := unix.EpollEvent{Events: events, Fd: c.Index, Pad: c.gen + 1}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return nil, err
+	if fd >= 0 {
+		ev := unix.EpollEvent{Events: events, Fd: c.Index, Pad: c.gen + 1}
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			return nil, err
+		}
 	}
 	c.gen++
 	l.free = c.nextFree
@@ -247,7 +257,9 @@ func (c *Conn) Close() {
 	if c.Kind == KindFree {
 		return
 	}
-	unix.Close(c.Fd)
+	if c.Fd >= 0 {
+		unix.Close(c.Fd)
+	}
 	c.release()
 }
 
@@ -382,9 +394,6 @@ func (l *Loop) Stop() {
 	}
 }
 
-// Run drives the loop until Stop. It locks the goroutine to its OS thread
-// so that the loop behaves like an nginx worker: one thread, no
-// preemption by other connections' work.
 // WakeBy makes the loop go round again by t at the latest, even without
 // events, so that AfterEvents runs: for work that waits on something
 // epoll does not report (the length of a listen backlog). It holds for
@@ -395,6 +404,9 @@ func (l *Loop) WakeBy(t time.Time) {
 	}
 }
 
+// Run drives the loop until Stop. It locks the goroutine to its OS thread
+// so that the loop behaves like an nginx worker: one thread, no
+// preemption by other connections' work.
 func (l *Loop) Run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -70,7 +70,7 @@ func (cc *clientConn) readBody(limit int64) bool {
 		limit -= int64(cc.inLen - cc.inPos)
 	}
 	for {
-		if !cc.c.ReadReady {
+		if !cc.tr.Readable() {
 			cc.c.SetTimer(r.lc.ClientBodyTimeout)
 			return false
 		}
@@ -87,7 +87,7 @@ func (cc *clientConn) readBody(limit int64) bool {
 			cc.failBody(400)
 			return false
 		}
-		n, err := cc.c.Read(room)
+		n, err := cc.tr.Read(room)
 		if n > 0 {
 			cc.inLen += n
 			return true

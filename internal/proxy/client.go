@@ -71,8 +71,12 @@ func (cc *clientConn) setState(s clientState) {
 // connection's requests and, through the worker's free list, across
 // connections.
 type clientConn struct {
-	w      *worker
-	c      *engine.Conn
+	w *worker
+	c *engine.Conn
+	// tr carries the connection's bytes; sock is the transport over the
+	// slot's own socket, kept here so that setting tr allocates nothing.
+	tr     transport
+	sock   socketTransport
 	ln     *listener
 	remote netip.AddrPort
 	id     uint64
@@ -243,6 +247,8 @@ type request struct {
 	upHeaders  []byte
 }
 
+// newClient takes an accepted socket into a slot, over the socket
+// transport.
 func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 	cc := w.getClient()
 	c, err := w.loop.Add(fd, engine.KindClient, cc)
@@ -252,17 +258,27 @@ func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 		return
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	var remote netip.AddrPort
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		remote = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		remote = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	cc.sock.c = c
+	w.startClient(cc, c, &cc.sock, ln, remote)
+}
+
+// startClient starts the HTTP/1 connection of a client whose slot is
+// taken, over the transport that carries its bytes.
+func (w *worker) startClient(cc *clientConn, c *engine.Conn, tr transport, ln *listener, remote netip.AddrPort) {
 	cc.c = c
+	cc.tr = tr
 	cc.ln = ln
 	cc.id = w.srv.connSeq.Add(1)
 	cc.requests = 0
 	cc.scanned = 0
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		cc.remote = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		cc.remote = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
-	}
+	cc.remote = remote
 	cc.state = stClosed
 	cc.setState(stIdle)
 	w.stats.Accepted.Inc()
@@ -287,6 +303,8 @@ func (w *worker) getClient() *clientConn {
 
 func (w *worker) putClient(cc *clientConn) {
 	cc.c = nil
+	cc.tr = nil
+	cc.sock.c = nil
 	w.clients = append(w.clients, cc)
 }
 
@@ -300,7 +318,7 @@ func onClientRead(c *engine.Conn) {
 			cc.bufferBody()
 		} else if !cc.r.bodyDone {
 			cc.pumpBody()
-		} else if c.EOF && !cc.r.respHead && !cc.r.lc.ProxyIgnoreClientAbort {
+		} else if cc.tr.PeerClosed() && !cc.r.respHead && !cc.r.lc.ProxyIgnoreClientAbort {
 			// The client went away while the upstream works on its
 			// request; like nginx without proxy_ignore_client_abort, stop.
 			// With it, the request goes on and its response is written
@@ -318,7 +336,7 @@ func onClientRead(c *engine.Conn) {
 		// proxy_ignore_client_abort keeps a request waiting for its
 		// upstream, not one limit_req holds back (nginx's limit_req
 		// stops a request whose client closed, whatever the setting).
-		if c.EOF && (cc.state == stDelayed || !cc.r.lc.ProxyIgnoreClientAbort) {
+		if cc.tr.PeerClosed() && (cc.state == stDelayed || !cc.r.lc.ProxyIgnoreClientAbort) {
 			// The client gave up while its request waited.
 			cc.r.status = 499
 			cc.abort()
@@ -416,7 +434,7 @@ func (cc *clientConn) readHead() {
 			}
 			cc.scanned = len(buf)
 		}
-		if !cc.c.ReadReady {
+		if !cc.tr.Readable() {
 			cc.releaseIdleBuf()
 			return
 		}
@@ -425,7 +443,7 @@ func (cc *clientConn) readHead() {
 				return
 			}
 		}
-		n, err := cc.c.Read(cc.in[cc.inLen:])
+		n, err := cc.tr.Read(cc.in[cc.inLen:])
 		if n > 0 {
 			if cc.state == stIdle {
 				w.idleRemove(cc)
@@ -664,7 +682,7 @@ func (cc *clientConn) serve() {
 	if r.bufferBody {
 		r.bodyMemLimit = bodyMemLimit(lc, h, r.headLen, cc.inLen-cc.inPos)
 	}
-	if cc.c.EOF && r.bodyDone && cc.inPos >= cc.inLen && !lc.ProxyIgnoreClientAbort {
+	if cc.tr.PeerClosed() && r.bodyDone && cc.inPos >= cc.inLen && !lc.ProxyIgnoreClientAbort {
 		// The client closed after sending its request, before it was
 		// taken: as nginx without proxy_ignore_client_abort, the request
 		// is not passed on (499). After an overload, the clients that gave
@@ -710,6 +728,7 @@ func (cc *clientConn) close() {
 	}
 	cc.releaseBuffers()
 	cc.detach()
+	cc.tr.Close()
 	cc.c.Close()
 	cc.setState(stClosed)
 	w.putClient(cc)
@@ -745,7 +764,7 @@ func (cc *clientConn) flush() bool {
 			}
 			buf = buf[:min(int64(len(buf)), allowed)]
 		}
-		n, err := cc.c.Write(buf)
+		n, err := cc.tr.Write(buf)
 		if n > 0 {
 			before := cc.r.bytesSent
 			cc.outOff += n
@@ -874,7 +893,7 @@ func (cc *clientConn) goIdle() {
 	}
 	w.dropBuf(&cc.in)
 	cc.inLen, cc.inPos = 0, 0
-	if cc.c.ReadReady {
+	if cc.tr.Readable() {
 		cc.readHead()
 	}
 }
@@ -923,8 +942,8 @@ func (cc *clientConn) closeGracefully() {
 		cc.r.up.closeConn()
 		cc.r.up = nil
 	}
-	unix.Shutdown(cc.c.Fd, unix.SHUT_WR)
-	if cc.c.EOF {
+	cc.tr.CloseWrite()
+	if cc.tr.PeerClosed() {
 		cc.close()
 		return
 	}
@@ -936,7 +955,7 @@ func (cc *clientConn) closeGracefully() {
 func (cc *clientConn) linger() {
 	var buf [4096]byte
 	for {
-		n, err := cc.c.Read(buf[:])
+		n, err := cc.tr.Read(buf[:])
 		if n > 0 {
 			continue
 		}

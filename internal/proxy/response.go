@@ -174,10 +174,10 @@ func (cc *clientConn) readResponse() {
 				}
 			}
 		}
-		if !uc.c.ReadReady {
+		if !uc.tr.Readable() {
 			return
 		}
-		n, err := uc.c.Read(r.upIn[r.upInLen:])
+		n, err := uc.tr.Read(r.upIn[r.upInLen:])
 		if n > 0 {
 			uc.recv += int64(n)
 			r.upInLen += n
@@ -453,11 +453,11 @@ func (cc *clientConn) relayResponse() {
 			}
 			room = room[:min(int64(len(room)), allowed)]
 		}
-		if !uc.c.ReadReady {
+		if !uc.tr.Readable() {
 			uc.c.SetTimer(r.lc.ProxyReadTimeout)
 			return
 		}
-		n, err := uc.c.Read(room)
+		n, err := uc.tr.Read(room)
 		if n > 0 {
 			uc.recv += int64(n)
 			r.upPos, r.upInLen = 0, n

@@ -32,7 +32,7 @@ func (cc *clientConn) tunnelFromClient() {
 	if r.up == nil {
 		return
 	}
-	moved, open := pump(cc.c, r.up.c, &r.upOut, &r.upOutOff)
+	moved, open := pump(cc.tr, r.up.tr, &r.upOut, &r.upOutOff)
 	if moved > 0 {
 		r.up.c.SetTimer(r.lc.ProxyReadTimeout)
 	}
@@ -47,7 +47,7 @@ func (cc *clientConn) tunnelFromUpstream() {
 	if r.up == nil {
 		return
 	}
-	moved, open := pump(r.up.c, cc.c, &cc.out, &cc.outOff)
+	moved, open := pump(r.up.tr, cc.tr, &cc.out, &cc.outOff)
 	r.bytesSent += moved
 	if moved > 0 {
 		r.up.c.SetTimer(r.lc.ProxyReadTimeout)
@@ -60,7 +60,7 @@ func (cc *clientConn) tunnelFromUpstream() {
 // pump moves bytes from src to dst through buf (bytes buf[*off:] are still
 // to be written) until one side would block. It returns how many bytes it
 // wrote and false once either side has closed.
-func pump(src, dst *engine.Conn, buf *[]byte, off *int) (moved int64, open bool) {
+func pump(src, dst transport, buf *[]byte, off *int) (moved int64, open bool) {
 	for {
 		if *off < len(*buf) {
 			n, err := dst.Write((*buf)[*off:])
@@ -72,7 +72,7 @@ func pump(src, dst *engine.Conn, buf *[]byte, off *int) (moved int64, open bool)
 			return moved, err == engine.ErrAgain
 		}
 		*buf, *off = (*buf)[:0], 0
-		if !src.ReadReady {
+		if !src.Readable() {
 			return moved, true
 		}
 		n, err := src.Read((*buf)[:cap(*buf)])

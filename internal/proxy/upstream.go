@@ -57,8 +57,12 @@ func (g *upGroup) fail(p *upstream.Peer, now time.Time) {
 
 // upConn is a connection to an upstream server.
 type upConn struct {
-	w    *worker
-	c    *engine.Conn
+	w *worker
+	c *engine.Conn
+	// tr carries the connection's bytes; sock is the transport over the
+	// slot's socket.
+	tr   transport
+	sock socketTransport
 	g    *upGroup
 	peer *upstream.Peer
 	// cc is the client whose request uses the connection; nil when idle.
@@ -273,6 +277,8 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, 
 		return nil, err
 	}
 	uc.c = c
+	uc.sock.c = c
+	uc.tr = &uc.sock
 	c.OnRead = onUpRead
 	c.OnWrite = onUpWrite
 	c.OnTimer = onUpTimer
@@ -310,8 +316,7 @@ func (g *upGroup) closeIdle(uc *upConn) {
 			break
 		}
 	}
-	uc.c.Close()
-	uc.c = nil
+	uc.closeSocket()
 }
 
 // unpool removes the i-th idle connection from the pool, keeping order.
@@ -329,9 +334,16 @@ func (uc *upConn) closeConn() {
 	}
 	uc.cc = nil
 	if uc.c != nil {
-		uc.c.Close()
-		uc.c = nil
+		uc.closeSocket()
 	}
+}
+
+// closeSocket closes the connection's transport and socket and frees
+// its slot.
+func (uc *upConn) closeSocket() {
+	uc.tr.Close()
+	uc.c.Close()
+	uc.c = nil
 }
 
 // release returns a connection after a complete response: to the pool
@@ -347,9 +359,8 @@ func (uc *upConn) release(reusable bool) {
 	}
 	uc.cc = nil
 	now := uc.w.loop.Now()
-	if !reusable || u.Keepalive == 0 || uc.requests >= u.KeepaliveRequests || now.Sub(uc.born) >= u.KeepaliveTime || uc.c.EOF {
-		uc.c.Close()
-		uc.c = nil
+	if !reusable || u.Keepalive == 0 || uc.requests >= u.KeepaliveRequests || now.Sub(uc.born) >= u.KeepaliveTime || uc.tr.PeerClosed() {
+		uc.closeSocket()
 		return
 	}
 	if len(g.idle) >= u.Keepalive {
@@ -434,7 +445,7 @@ func onUpTimer(c *engine.Conn) {
 // sendRequest starts writing the request once a connection is ready.
 func (cc *clientConn) sendRequest() {
 	cc.pumpBody()
-	if cc.state == stProxy && cc.r.up != nil && cc.r.up.c.ReadReady {
+	if cc.state == stProxy && cc.r.up != nil && cc.r.up.tr.Readable() {
 		cc.readResponse()
 	}
 }
@@ -444,7 +455,7 @@ func (cc *clientConn) flushUp() bool {
 	r := cc.r
 	uc := r.up
 	for r.upOutOff < len(r.upOut) {
-		n, err := uc.c.Write(r.upOut[r.upOutOff:])
+		n, err := uc.tr.Write(r.upOut[r.upOutOff:])
 		if n > 0 {
 			r.upOutOff += n
 			uc.sent += int64(n)

@@ -32,7 +32,6 @@ type worker struct {
 	bigBufs  [][]byte
 	clients  []*clientConn
 	requests []*request
-	upConns  []*upConn
 	logBufs  map[string]*logs.AccessBuffer
 	// idleHead and idleTail hold the idle keep-alive clients, oldest
 	// first; waiting holds requests queued for a connection slot.
