@@ -107,7 +107,7 @@ func (cc *clientConn) readBody(limit int64) bool {
 // when nothing of it reached an upstream yet, else by closing.
 func (cc *clientConn) failBody(status int) {
 	r := cc.r
-	if cc.state == stDiscard {
+	if cc.state == connDiscard {
 		// The answer went out already; the body being dropped is bad.
 		cc.close()
 		return

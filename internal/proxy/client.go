@@ -15,56 +15,61 @@ import (
 	"headroom/internal/upstream"
 )
 
-// clientState is where a client connection is in its request cycle.
-type clientState uint8
+// connState is where an HTTP/1 connection is between and around its
+// requests. What a request in progress is doing is its phase (see
+// request.go); the connection only knows that it carries one.
+type connState uint8
 
 const (
-	// stIdle: between requests (or before the first), waiting for bytes.
-	stIdle clientState = iota
-	// stHead: part of a request head has arrived.
-	stHead
-	// stProxy: the request is with an upstream.
-	stProxy
-	// stRespond: headroom answers itself (return, error page).
-	stRespond
-	// stTunnel: an upgraded connection relays bytes both ways.
-	stTunnel
-	// stLinger: an error was answered; remaining input is read and
+	// connIdle: between requests (or before the first), waiting for bytes.
+	connIdle connState = iota
+	// connHead: part of a request head has arrived.
+	connHead
+	// connRequest: a request is in progress; its phase says where.
+	connRequest
+	// connTunnel: an upgraded connection relays bytes both ways and no
+	// longer speaks HTTP.
+	connTunnel
+	// connLinger: an error was answered; remaining input is read and
 	// dropped for a while before closing, so the client sees the answer
 	// instead of a reset (nginx's lingering close).
-	stLinger
-	// stDiscard: the response is sent and the rest of the request body
+	connLinger
+	// connDiscard: the response is sent and the rest of the request body
 	// is read and dropped, so that the connection can carry the next
 	// request, as nginx discards a body it did not need.
-	stDiscard
-	// stQueued: the request waits for a connection slot for its upstream.
-	stQueued
-	// stUpQueued: the request waits in its upstream group's queue for a
-	// server below its max_conns.
-	stUpQueued
-	// stDelayed: limit_req holds the request back for a while.
-	stDelayed
-	// stRetry: the request found no descriptor or local port for its
-	// upstream connection and tries again shortly.
-	stRetry
-	// stClosed: the connection was closed; callers up the stack that
+	connDiscard
+	// connClosed: the connection was closed; callers up the stack that
 	// still hold it must stop.
-	stClosed
-	numStates
+	connClosed
+	numConnStates
 )
 
 // setState moves the connection to a new state, keeping the worker's count
 // of connections per state (stub_status's reading and waiting) exact.
-func (cc *clientConn) setState(s clientState) {
+func (cc *clientConn) setState(s connState) {
 	w := cc.w
 	w.states[cc.state]--
 	w.states[s]++
-	if s == stHead {
+	if s == connHead {
 		// Counted when the first bytes arrive, as nginx counts requests
 		// for stub_status.
 		w.stats.Requests.Inc()
 	}
 	cc.state = s
+}
+
+// setPhase moves the request in progress to a phase; the connection then
+// carries a request.
+func (cc *clientConn) setPhase(p phase) {
+	if cc.state != connRequest {
+		cc.setState(connRequest)
+	}
+	cc.r.phase = p
+}
+
+// inPhase reports whether the connection carries a request in phase p.
+func (cc *clientConn) inPhase(p phase) bool {
+	return cc.state == connRequest && cc.r.phase == p
 }
 
 // clientConn is a client connection's state. It is reused across the
@@ -82,7 +87,7 @@ type clientConn struct {
 	id     uint64
 	// requests counts requests on this connection ($connection_requests).
 	requests int
-	state    clientState
+	state    connState
 
 	// in holds the request head and what follows it; nil while idle.
 	in    []byte
@@ -113,6 +118,8 @@ type clientConn struct {
 
 // request is the state of the request being served.
 type request struct {
+	// phase is where the request is (see phase.go).
+	phase   phase
 	head    http1.Request
 	headLen int
 	// line is the request line as received ($request), a slice of the
@@ -279,8 +286,8 @@ func (w *worker) startClient(cc *clientConn, c *engine.Conn, tr transport, ln *l
 	cc.requests = 0
 	cc.scanned = 0
 	cc.remote = remote
-	cc.state = stClosed
-	cc.setState(stIdle)
+	cc.state = connClosed
+	cc.setState(connIdle)
 	w.stats.Accepted.Inc()
 	w.stats.Handled.Inc()
 	w.idlePush(cc)
@@ -308,39 +315,22 @@ func (w *worker) putClient(cc *clientConn) {
 	w.clients = append(w.clients, cc)
 }
 
+// onClientRead, onClientWrite and onClientTimer are the HTTP/1
+// connection's handlers: the connection's own states are handled here,
+// and a request in progress gets the event in its phase (request.go).
 func onClientRead(c *engine.Conn) {
 	cc := c.Data.(*clientConn)
 	switch cc.state {
-	case stIdle, stHead:
+	case connIdle, connHead:
 		cc.readHead()
-	case stProxy:
-		if cc.r.bufferBody {
-			cc.bufferBody()
-		} else if !cc.r.bodyDone {
-			cc.pumpBody()
-		} else if cc.tr.PeerClosed() && !cc.r.respHead && !cc.r.lc.ProxyIgnoreClientAbort {
-			// The client went away while the upstream works on its
-			// request; like nginx without proxy_ignore_client_abort, stop.
-			// With it, the request goes on and its response is written
-			// to the connection for as long as that takes it.
-			cc.r.status = 499
-			cc.abort()
-		}
-	case stTunnel:
+	case connRequest:
+		cc.requestReadable()
+	case connTunnel:
 		cc.tunnelFromClient()
-	case stLinger:
+	case connLinger:
 		cc.linger()
-	case stDiscard:
+	case connDiscard:
 		cc.discardBody()
-	case stQueued, stUpQueued, stDelayed, stRetry:
-		// proxy_ignore_client_abort keeps a request waiting for its
-		// upstream, not one limit_req holds back (nginx's limit_req
-		// stops a request whose client closed, whatever the setting).
-		if cc.tr.PeerClosed() && (cc.state == stDelayed || !cc.r.lc.ProxyIgnoreClientAbort) {
-			// The client gave up while its request waited.
-			cc.r.status = 499
-			cc.abort()
-		}
 	}
 }
 
@@ -356,16 +346,9 @@ func onClientWrite(c *engine.Conn) {
 		}
 	}
 	switch cc.state {
-	case stProxy:
-		if cc.r.respHead {
-			cc.relayResponse()
-		}
-	case stRespond:
-		// A generated response that had to wait for the client.
-		if cc.r.finishing {
-			cc.finish()
-		}
-	case stTunnel:
+	case connRequest:
+		cc.requestWritable()
+	case connTunnel:
 		cc.tunnelFromUpstream()
 	}
 }
@@ -379,36 +362,17 @@ func onClientTimer(c *engine.Conn) {
 		return
 	}
 	switch cc.state {
-	case stIdle, stLinger:
-		cc.close()
-	case stDiscard:
-		// The rest of the body did not come in client_body_timeout.
-		cc.close()
-	case stQueued:
-		cc.queueTimedOut()
-	case stUpQueued:
-		cc.serverQueueTimedOut()
-	case stDelayed:
-		cc.serve()
-	case stRetry:
-		cc.retryResources()
-	case stHead:
+	case connHead:
 		// nginx answers 408 to a slow head but does not send it; it
 		// closes and logs 408.
 		cc.r.status = 408
 		cc.logRequest()
 		cc.close()
-	case stProxy:
-		if !cc.r.bodyDone {
-			// client_body_timeout
-			cc.r.status = 408
-			cc.abort()
-			return
-		}
-		// send_timeout
-		cc.r.status = 0
-		cc.abort()
+	case connRequest:
+		cc.requestTimer()
 	default:
+		// keepalive_timeout, the end of a lingering close, or the rest
+		// of a discarded body that did not come in client_body_timeout.
 		cc.close()
 	}
 }
@@ -445,9 +409,9 @@ func (cc *clientConn) readHead() {
 		}
 		n, err := cc.tr.Read(cc.in[cc.inLen:])
 		if n > 0 {
-			if cc.state == stIdle {
+			if cc.state == connIdle {
 				w.idleRemove(cc)
-				cc.setState(stHead)
+				cc.setState(connHead)
 				cc.r.start = w.loop.Now()
 				if cc.requests > 0 {
 					// The next request on a kept-alive connection has
@@ -464,7 +428,7 @@ func (cc *clientConn) readHead() {
 			continue
 		}
 		// EOF or error: a client that closes between requests is normal.
-		if cc.state == stHead && cc.inLen > cc.inPos {
+		if cc.state == connHead && cc.inLen > cc.inPos {
 			cc.r.status = 400
 			cc.logRequest()
 		}
@@ -476,11 +440,11 @@ func (cc *clientConn) readHead() {
 // releaseIdleBuf returns the read buffer to the pool when it holds no
 // unread bytes, so an idle connection holds no buffer.
 func (cc *clientConn) releaseIdleBuf() {
-	if cc.state == stIdle && cc.inPos >= cc.inLen {
+	if cc.state == connIdle && cc.inPos >= cc.inLen {
 		cc.w.dropBuf(&cc.in)
 		cc.inLen, cc.inPos = 0, 0
 	}
-	if cc.state == stIdle && cc.in == nil {
+	if cc.state == connIdle && cc.in == nil {
 		cc.detach()
 	}
 }
@@ -522,9 +486,9 @@ func (cc *clientConn) tryHead() bool {
 	if err == http1.ErrNeedMore {
 		return false
 	}
-	if cc.state == stIdle {
+	if cc.state == connIdle {
 		cc.w.idleRemove(cc)
-		cc.setState(stHead)
+		cc.setState(connHead)
 		r.start = cc.w.loop.Now()
 	}
 	r.line = firstLine(cc.in[cc.inPos:cc.inLen])
@@ -548,6 +512,7 @@ func (cc *clientConn) tryHead() bool {
 	r.headLen = n
 	cc.scanned = 0
 	cc.requests++
+	cc.setPhase(phaseRoute)
 	cc.startRequest()
 	return true
 }
@@ -620,7 +585,7 @@ func (cc *clientConn) startRequest() {
 	} else if delay > 0 {
 		// limit_req holds the request back; it goes on when the
 		// timer fires (see onClientTimer).
-		cc.setState(stDelayed)
+		cc.setPhase(phaseDelayed)
 		cc.c.SetTimer(delay)
 		return
 	}
@@ -693,7 +658,7 @@ func (cc *clientConn) serve() {
 		return
 	}
 	cc.expectContinue()
-	cc.setState(stProxy)
+	cc.setPhase(phaseProxy)
 	cc.c.StopTimer()
 	cc.proxy()
 }
@@ -713,10 +678,10 @@ func (cc *clientConn) expectContinue() {
 func (cc *clientConn) close() {
 	w := cc.w
 	w.idleRemove(cc)
-	if cc.state == stQueued {
+	if cc.inPhase(phaseQueued) {
 		w.dequeueRemove(cc)
 	}
-	if cc.state == stUpQueued {
+	if cc.inPhase(phaseUpQueued) {
 		cc.leaveServerQueue()
 	}
 	if cc.r != nil {
@@ -730,7 +695,7 @@ func (cc *clientConn) close() {
 	cc.detach()
 	cc.tr.Close()
 	cc.c.Close()
-	cc.setState(stClosed)
+	cc.setState(connClosed)
 	w.putClient(cc)
 }
 
@@ -794,7 +759,7 @@ func (cc *clientConn) flush() bool {
 	cc.out = cc.out[:0]
 	cc.outOff = 0
 	cc.r.sendWaitFrom = time.Time{}
-	if cc.state == stProxy && cc.r.bodyDone {
+	if cc.inPhase(phaseProxy) && cc.r.bodyDone {
 		// send_timeout covers a blocked write only.
 		cc.c.StopTimer()
 	}
@@ -819,7 +784,7 @@ func (cc *clientConn) abort() {
 // cannot be completed, then closes; a failed write has closed already.
 func (cc *clientConn) flushAndAbort() {
 	cc.flush()
-	if cc.state != stClosed {
+	if cc.state != connClosed {
 		cc.abort()
 	}
 }
@@ -834,7 +799,7 @@ func (cc *clientConn) finish() {
 		return
 	}
 	if !r.bodyDone {
-		cc.setState(stDiscard)
+		cc.setState(connDiscard)
 		cc.discardBody()
 		return
 	}
@@ -880,7 +845,7 @@ func (cc *clientConn) goIdle() {
 	w.dropBuf(&cc.out)
 	cc.outOff = 0
 	cc.detach()
-	cc.setState(stIdle)
+	cc.setState(connIdle)
 	w.idlePush(cc)
 	cc.c.SetTimer(lc.KeepaliveTimeout)
 	if cc.inPos < cc.inLen {
@@ -947,7 +912,7 @@ func (cc *clientConn) closeGracefully() {
 		cc.close()
 		return
 	}
-	cc.setState(stLinger)
+	cc.setState(connLinger)
 	cc.c.SetTimer(5 * time.Second)
 	cc.linger()
 }

@@ -115,7 +115,7 @@ func (w *worker) drainStep() {
 func (w *worker) closeAll() {
 	n := 0
 	w.loop.Each(engine.KindClient, func(c *engine.Conn) {
-		if cc, ok := c.Data.(*clientConn); ok && cc.state != stClosed {
+		if cc, ok := c.Data.(*clientConn); ok && cc.state != connClosed {
 			cc.close()
 			n++
 		}

@@ -26,7 +26,7 @@ func (cc *clientConn) respondObserve(h conf.Handler) {
 	}
 	// The figures include this request as one being written, not read,
 	// as nginx counts it; the worker's own gauges are made current.
-	cc.setState(stRespond)
+	cc.setPhase(phaseRespond)
 	w := cc.w
 	w.publish()
 	var body []byte

@@ -111,7 +111,7 @@ func (w *worker) slotReport() string {
 // It waits at most proxy_connect_timeout, the time nginx would give the
 // connection itself.
 func (w *worker) enqueue(cc *clientConn) {
-	cc.setState(stQueued)
+	cc.setPhase(phaseQueued)
 	w.waiting = append(w.waiting, cc)
 	w.stats.Queued.Inc()
 	cc.r.queuedAt = w.loop.Now()
@@ -146,7 +146,7 @@ func (w *worker) serveQueue() {
 		w.waiting[len(w.waiting)-1] = nil
 		w.waiting = w.waiting[:len(w.waiting)-1]
 		cc.c.StopTimer()
-		cc.setState(stProxy)
+		cc.setPhase(phaseProxy)
 		w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.r.queuedAt))
 		cc.connectNext()
 	}
@@ -196,7 +196,7 @@ func (cc *clientConn) waitForServer() {
 				return
 			}
 			r.waiter = waiter
-			cc.setState(stUpQueued)
+			cc.setPhase(phaseUpQueued)
 			cc.c.SetTimer(u.QueueTimeout)
 			w.stats.Queued.Inc()
 			cc.r.queuedAt = w.loop.Now()
@@ -216,13 +216,13 @@ func (cc *clientConn) waitForServer() {
 // resumeWaiter runs on the waiter's worker when a server handed it a
 // place. A request that has gone in the meantime passes the place on.
 func (w *worker) resumeWaiter(cc *clientConn, seq uint64, g *upGroup, server int) {
-	if cc.state != stUpQueued || cc.waitSeq != seq || cc.r == nil {
+	if !cc.inPhase(phaseUpQueued) || cc.waitSeq != seq || cc.r == nil {
 		g.Shared.Release(server)
 		return
 	}
 	cc.r.waiter = nil
 	cc.c.StopTimer()
-	cc.setState(stProxy)
+	cc.setPhase(phaseProxy)
 	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.r.queuedAt))
 	cc.usePeer(g.Peer(server))
 }
@@ -241,7 +241,7 @@ func (cc *clientConn) leaveServerQueue() {
 func (cc *clientConn) serverQueueTimedOut() {
 	w := cc.w
 	cc.leaveServerQueue()
-	cc.setState(stProxy)
+	cc.setPhase(phaseProxy)
 	w.stats.Rejected.Inc()
 	w.stats.QueueWait.Observe(w.loop.Now().Sub(cc.r.queuedAt))
 	w.warnf(logs.Warn, "upstream \"%s\": request waited %v in the queue for a server below max_conns", cc.r.group.Conf.Name, cc.r.group.Conf.QueueTimeout)
@@ -301,12 +301,12 @@ func (cc *clientConn) waitForResources(err error, addr string) {
 		cc.respondError(503)
 		return
 	}
-	cc.setState(stRetry)
+	cc.setPhase(phaseRetry)
 	cc.c.SetTimer(resourceRetry)
 }
 
 // retryResources tries a waiting request's upstream connection again.
 func (cc *clientConn) retryResources() {
-	cc.setState(stProxy)
+	cc.setPhase(phaseProxy)
 	cc.connectNext()
 }

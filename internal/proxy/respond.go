@@ -224,7 +224,7 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body, locati
 	r := cc.r
 	r.status = status
 	r.limitRate = r.lc.LimitRate
-	cc.setState(stRespond)
+	cc.setPhase(phaseRespond)
 	cc.outBuf()
 	b := cc.out
 	b = append(b, "HTTP/1.1 "...)

@@ -412,7 +412,7 @@ func (cc *clientConn) relayResponse() {
 		}
 		blocked := false
 		if cc.outOff < len(cc.out) && !cc.flush() {
-			if cc.state == stClosed {
+			if cc.state == connClosed {
 				return
 			}
 			blocked = true

@@ -159,10 +159,10 @@ func (w *worker) shed(n int, now time.Time) {
 // slow, and loses its slot once its grace has passed; while there are
 // some, clients that make progress keep their connections.
 func (cc *clientConn) waitingOnClient() bool {
-	switch cc.state {
-	case stIdle, stHead:
+	switch {
+	case cc.state == connIdle || cc.state == connHead:
 		return true
-	case stProxy:
+	case cc.inPhase(phaseProxy):
 		r := cc.r
 		return !r.bodyDone && !r.respHead || r.respHead && !r.sendWaitFrom.IsZero()
 	}
@@ -174,15 +174,18 @@ func (cc *clientConn) waitingOnClient() bool {
 func (cc *clientConn) shedScore(now time.Time) (shedKind, float64, bool) {
 	r := cc.r
 	switch cc.state {
-	case stIdle:
+	case connIdle:
 		if cc.inIdle && now.Sub(cc.idleSince) >= headGrace {
 			return shedHead, -now.Sub(cc.idleSince).Seconds(), true
 		}
-	case stHead:
+	case connHead:
 		if r != nil && now.Sub(r.start) >= headGrace {
 			return shedHead, -now.Sub(r.start).Seconds(), true
 		}
-	case stProxy:
+	case connRequest:
+		if r.phase != phaseProxy {
+			break
+		}
 		lc := r.lc
 		switch {
 		case !r.bodyDone && !r.respHead:
@@ -215,7 +218,7 @@ func slowRate(n int64, d time.Duration, min int, grace time.Duration) (float64, 
 func (cc *clientConn) shedClose(kind shedKind) {
 	switch kind {
 	case shedHead:
-		if cc.state == stHead {
+		if cc.state == connHead {
 			cc.r.status = 408
 			cc.logRequest()
 		}

@@ -16,7 +16,7 @@ func TestShedScore(t *testing.T) {
 	now := time.Unix(1000, 0)
 	lc := &conf.LocConf{ClientBodyMinRate: 240, ClientBodyMinRateGrace: time.Second, SendMinRate: 240, SendMinRateGrace: time.Second}
 	req := func(f func(r *request)) *request {
-		r := &request{lc: lc}
+		r := &request{lc: lc, phase: phaseProxy}
 		f(r)
 		return r
 	}
@@ -28,27 +28,27 @@ func TestShedScore(t *testing.T) {
 		ok      bool
 		waiting bool
 	}{
-		{"idle 2 s", &clientConn{state: stIdle, inIdle: true, idleSince: now.Add(-2 * time.Second)}, shedHead, -2, true, true},
-		{"idle 100 ms", &clientConn{state: stIdle, inIdle: true, idleSince: now.Add(-100 * time.Millisecond)}, 0, 0, false, true},
-		{"head for 1 s", &clientConn{state: stHead, r: req(func(r *request) { r.start = now.Add(-time.Second) })}, shedHead, -1, true, true},
-		{"head for 200 ms", &clientConn{state: stHead, r: req(func(r *request) { r.start = now.Add(-200 * time.Millisecond) })}, 0, 0, false, true},
-		{"body at 100 B/s for 2 s", &clientConn{state: stProxy, r: req(func(r *request) {
+		{"idle 2 s", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-2 * time.Second)}, shedHead, -2, true, true},
+		{"idle 100 ms", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-100 * time.Millisecond)}, 0, 0, false, true},
+		{"head for 1 s", &clientConn{state: connHead, r: req(func(r *request) { r.start = now.Add(-time.Second) })}, shedHead, -1, true, true},
+		{"head for 200 ms", &clientConn{state: connHead, r: req(func(r *request) { r.start = now.Add(-200 * time.Millisecond) })}, 0, 0, false, true},
+		{"body at 100 B/s for 2 s", &clientConn{state: connRequest, r: req(func(r *request) {
 			r.start, r.bodyRead = now.Add(-2*time.Second), 200
 		})}, shedBody, 100, true, true},
-		{"body at 1000 B/s", &clientConn{state: stProxy, r: req(func(r *request) {
+		{"body at 1000 B/s", &clientConn{state: connRequest, r: req(func(r *request) {
 			r.start, r.bodyRead = now.Add(-2*time.Second), 2000
 		})}, 0, 0, false, true},
-		{"slow body within its grace", &clientConn{state: stProxy, r: req(func(r *request) {
+		{"slow body within its grace", &clientConn{state: connRequest, r: req(func(r *request) {
 			r.start = now.Add(-500 * time.Millisecond)
 		})}, 0, 0, false, true},
-		{"reader behind for 2 s at 50 B/s", &clientConn{state: stProxy, r: req(func(r *request) {
+		{"reader behind for 2 s at 50 B/s", &clientConn{state: connRequest, r: req(func(r *request) {
 			r.bodyDone, r.respHead = true, true
 			r.sendWaitFrom, r.sendWaitBase, r.bytesSent = now.Add(-2*time.Second), 5000, 5100
 		})}, shedReader, 50, true, true},
-		{"reader keeping up", &clientConn{state: stProxy, r: req(func(r *request) {
+		{"reader keeping up", &clientConn{state: connRequest, r: req(func(r *request) {
 			r.bodyDone, r.respHead = true, true
 		})}, 0, 0, false, false},
-		{"waiting for its upstream", &clientConn{state: stProxy, r: req(func(r *request) {
+		{"waiting for its upstream", &clientConn{state: connRequest, r: req(func(r *request) {
 			r.bodyDone = true
 			r.start = now.Add(-time.Minute)
 		})}, 0, 0, false, false},

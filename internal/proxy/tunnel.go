@@ -11,7 +11,7 @@ import (
 // head start them off.
 func (cc *clientConn) startTunnel() {
 	r := cc.r
-	cc.setState(stTunnel)
+	cc.setState(connTunnel)
 	// Client bytes already buffered are upstream-bound.
 	r.upOut = append(r.upOut[:0], cc.in[cc.inPos:cc.inLen]...)
 	r.upOutOff = 0
@@ -21,7 +21,7 @@ func (cc *clientConn) startTunnel() {
 	r.upPos, r.upInLen = 0, 0
 	r.up.c.SetTimer(r.lc.ProxyReadTimeout)
 	cc.tunnelFromUpstream()
-	if cc.state == stTunnel {
+	if cc.state == connTunnel {
 		cc.tunnelFromClient()
 	}
 }

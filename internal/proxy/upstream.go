@@ -380,10 +380,10 @@ func onUpRead(c *engine.Conn) {
 		uc.g.closeIdle(uc)
 		return
 	}
-	switch cc.state {
-	case stProxy:
+	switch {
+	case cc.inPhase(phaseProxy):
 		cc.readResponse()
-	case stTunnel:
+	case cc.state == connTunnel:
 		cc.tunnelFromUpstream()
 	}
 }
@@ -405,10 +405,10 @@ func onUpWrite(c *engine.Conn) {
 		cc.sendRequest()
 		return
 	}
-	switch cc.state {
-	case stProxy:
+	switch {
+	case cc.inPhase(phaseProxy):
 		cc.pumpBody()
-	case stTunnel:
+	case cc.state == connTunnel:
 		cc.tunnelFromClient()
 	}
 }
@@ -430,7 +430,7 @@ func onUpTimer(c *engine.Conn) {
 	switch {
 	case uc.connecting:
 		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while connecting to upstream")
-	case cc.state == stTunnel:
+	case cc.state == connTunnel:
 		cc.close()
 	case cc.r.respHead:
 		cc.logError("upstream timed out (110: Connection timed out) while reading upstream")
@@ -445,7 +445,7 @@ func onUpTimer(c *engine.Conn) {
 // sendRequest starts writing the request once a connection is ready.
 func (cc *clientConn) sendRequest() {
 	cc.pumpBody()
-	if cc.state == stProxy && cc.r.up != nil && cc.r.up.tr.Readable() {
+	if cc.inPhase(phaseProxy) && cc.r.up != nil && cc.r.up.tr.Readable() {
 		cc.readResponse()
 	}
 }

@@ -40,7 +40,7 @@ type worker struct {
 	// stats are the worker's figures for stub_status, metrics and the
 	// status page; states counts client connections per state.
 	stats     *observe.Worker
-	states    [numStates]int
+	states    [numConnStates]int
 	published time.Time
 	// waitSeq numbers waits in upstream queues.
 	waitSeq uint64
@@ -193,10 +193,10 @@ func (w *worker) publish() {
 	w.published = w.loop.Now()
 	st := w.stats
 	clients := w.loop.InUse(engine.KindClient)
-	idle := w.states[stIdle]
+	idle := w.states[connIdle]
 	st.ClientIdle.Set(int64(idle))
 	st.ClientActive.Set(int64(clients - idle))
-	st.Reading.Set(int64(w.states[stHead]))
+	st.Reading.Set(int64(w.states[connHead]))
 	upIdle := 0
 	for _, g := range w.groups {
 		upIdle += len(g.idle)
