@@ -8,12 +8,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/http1"
-	"headroom/internal/logs"
-	"headroom/internal/upstream"
 )
+
+// This file is the HTTP/1 connection: its buffers, its states between and
+// around requests (idle, reading a head, carrying a request, tunnel,
+// lingering close, discarding a body), keep-alive and pipelining. It reads
+// and writes through its transport and hands a request in progress the
+// events of its phase (request.go); it knows nothing of upstreams.
 
 // connState is where an HTTP/1 connection is between and around its
 // requests. What a request in progress is doing is its phase (see
@@ -114,144 +117,6 @@ type clientConn struct {
 	// r is the request being served; nil while the connection is idle,
 	// so that an idle keep-alive connection holds only this small struct.
 	r *request
-}
-
-// request is the state of the request being served.
-type request struct {
-	// phase is where the request is (see phase.go).
-	phase   phase
-	head    http1.Request
-	headLen int
-	// line is the request line as received ($request), a slice of the
-	// client's buffer.
-	line []byte
-	// uri is the normalised path ($uri), in a buffer kept across requests.
-	uri   []byte
-	start time.Time
-	srv   *conf.Server
-	loc   *conf.Location
-	lc    *conf.LocConf
-
-	status    int
-	keepAlive bool
-	// bodySent counts response body bytes sent ($body_bytes_sent);
-	// bytesSent counts everything sent ($bytes_sent).
-	bodySent  int64
-	bytesSent int64
-	// finishing is set once the whole response is in out.
-	finishing bool
-
-	// Request body relay state.
-	bodyLeft    int64
-	bodyChunked bool
-	bodyDec     http1.ChunkedDecoder
-	bodyDone    bool
-	bodyRead    int64
-	// bufferBody is set while the body is read whole before the request
-	// goes upstream (proxy_request_buffering, or a chunked body for an
-	// HTTP/1.0 upstream); it is kept in bodyMem, or in bodyFile once
-	// larger than client_body_buffer_size (see reqbody.go).
-	bufferBody bool
-	bodyMem    []byte
-	bodyFile   *tempFile
-	// bodyMemLimit is how much of the body may stay in memory.
-	bodyMemLimit int
-	// upHeadLen is the length of the request head at the start of upOut
-	// while a body held in a file is sent after it, fileOff how much of
-	// the file has been put in upOut.
-	upHeadLen int
-	fileOff   int64
-	// spooling is set when the response is buffered (proxy_buffering,
-	// X-Accel-Buffering); spool holds what the client has not taken yet
-	// and spoolScratch frames bytes on their way to it (see spool.go).
-	spooling     bool
-	spool        spool
-	spoolScratch []byte
-	// continued is set once "100 Continue" was sent.
-	continued bool
-	// upHead is set when proxy_method sends HEAD upstream (see
-	// proxyheaders.go).
-	upHead bool
-	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
-	retryAfter bool
-	// resourceWaitFrom is when the request first found no descriptor or
-	// local port for its upstream connection.
-	resourceWaitFrom time.Time
-	// queuedAt is when the request entered a queue (slot or upstream);
-	// kept here, not on the connection, so that an idle connection does
-	// not carry it.
-	queuedAt time.Time
-	// noStore adds "Cache-Control: no-store" to a generated response
-	// (the status views, whose figures change every moment).
-	noStore bool
-	// waiter is the request's place in its group's queue while it waits
-	// for a server below max_conns.
-	waiter *upstream.Waiter
-	// connHolds are the request's counts in limit_conn zones.
-	connHolds []connHold
-
-	// Upstream state.
-	up       *upConn
-	group    *upGroup
-	peer     *upstream.Peer
-	tried    upstream.Tried
-	tries    int
-	upOut    []byte
-	upOutOff int
-	// sent is set once any byte of the request went to the current
-	// upstream connection; a non-idempotent request is not retried after.
-	sent bool
-	// upWhole records that upOut holds the request from its first byte:
-	// the head and every body byte taken from the client so far. It is
-	// set when the head is built and cleared for good when sent bytes are
-	// dropped to make room for more of the body. Only a request with
-	// upWhole and its body complete can be sent to another server.
-	upWhole  bool
-	upIn     []byte
-	upInLen  int
-	upPos    int
-	resp     http1.Response
-	respHead bool
-	framing  http1.Framing
-	respLeft int64
-	respDec  http1.ChunkedDecoder
-	chunkOut bool
-	respDone bool
-	upStart  time.Time
-	// upFirstStart is when the first try began
-	// (proxy_next_upstream_timeout).
-	upFirstStart time.Time
-	// sendWaitFrom is when writes to the client started to wait for it
-	// to read, zero while it keeps up; sendWaitBase is bytesSent then.
-	// They give its reading rate while it holds the response back
-	// (send_min_rate).
-	sendWaitFrom time.Time
-	sendWaitBase int64
-	// limitRate is the response's limit_rate (or its upstream's
-	// X-Accel-Limit-Rate), 0 for none; rateDelayed is set while the
-	// client's timer is limit_rate's pause (see ratelimit.go).
-	limitRate   int64
-	rateDelayed bool
-	// upRead counts the body bytes read from the upstream since
-	// upReadStart, and upRateDelayed is set while the upstream's timer
-	// is proxy_limit_rate's pause.
-	upRead        int64
-	upReadStart   time.Time
-	upRateDelayed bool
-	upConnect     time.Duration
-	upHeader      time.Duration
-	upResponse    time.Duration
-	// upx holds what only some variables need (see upvars.go); nil until
-	// a request of a configuration that names one needs it, then kept
-	// with the pooled request.
-	upx *upExtra
-	// upLog accumulates $upstream_addr, $upstream_status and timings of
-	// every tried server.
-	upAddrs    []byte
-	upStatuses []byte
-	upTimes    []byte
-	upConnects []byte
-	upHeaders  []byte
 }
 
 // newClient takes an accepted socket into a slot, over the socket
@@ -517,163 +382,6 @@ func (cc *clientConn) tryHead() bool {
 	return true
 }
 
-// startRequest routes a parsed request and starts serving it.
-func (cc *clientConn) startRequest() {
-	r := cc.r
-	h := &r.head
-	r.bodyLeft = max(h.ContentLength, 0)
-	r.bodyChunked = h.Chunked
-	r.bodyDone = !h.Chunked && h.ContentLength <= 0
-	if h.Chunked {
-		r.bodyDec.Reset()
-	}
-	cc.inPos += r.headLen
-	host, ok := normalizeHost(h.Host)
-	r.srv = cc.ln.vhosts.def
-	r.lc = r.srv.Loc
-	if !ok {
-		r.keepAlive = false
-		cc.respondError(400)
-		return
-	}
-	r.srv = cc.ln.vhosts.find(host)
-	uri, ok := normalizePath(r.uri, h.Path)
-	if !ok {
-		r.keepAlive = false
-		cc.respondError(400)
-		return
-	}
-	r.uri = uri
-	// A server-level "return" runs before locations are matched, as
-	// nginx's server rewrite phase does.
-	var redirect *conf.Location
-	if r.srv.Loc.Return == nil {
-		if redirect = autoRedirect(r.srv.Locations, r.uri); redirect == nil {
-			r.loc, _ = findLocation(r.srv.Locations, r.uri)
-		}
-	}
-	switch {
-	case redirect != nil:
-		r.lc = redirect.Loc
-	case r.loc != nil:
-		r.lc = r.loc.Loc
-	default:
-		r.lc = r.srv.Loc
-	}
-	lc := r.lc
-	r.keepAlive = h.KeepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests
-	if redirect != nil {
-		target := []byte(redirect.Path)
-		if h.Query != nil {
-			target = append(append(target, '?'), h.Query...)
-		}
-		cc.respondSpecial(301, 301, errorPage(301), cc.absoluteURL(target))
-		return
-	}
-	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {
-		cc.w.warnf(logs.Error, "client intended to send too large body: %d bytes, client: %s", h.ContentLength, cc.remote.Addr())
-		r.keepAlive = false
-		cc.respondError(413)
-		return
-	}
-	if lc.Return != nil {
-		cc.respondReturn(lc.Return)
-		return
-	}
-	if delay, ok := cc.limitReqs(); !ok {
-		return
-	} else if delay > 0 {
-		// limit_req holds the request back; it goes on when the
-		// timer fires (see onClientTimer).
-		cc.setPhase(phaseDelayed)
-		cc.c.SetTimer(delay)
-		return
-	}
-	cc.serve()
-}
-
-// accessAllowed applies the location's allow and deny rules, in nginx's
-// access phase (after limit_req and limit_conn): the first rule that
-// matches the client decides; a denied request is answered 403.
-func (cc *clientConn) accessAllowed() bool {
-	addr := cc.remote.Addr()
-	for _, rule := range cc.r.lc.Access {
-		if !rule.Matches(addr) {
-			continue
-		}
-		if rule.Deny {
-			cc.logError("access forbidden by rule")
-			cc.respondError(403)
-			return false
-		}
-		return true
-	}
-	return true
-}
-
-// serve runs a routed request past limit_conn to its handler: 404 without
-// one, else the upstream.
-func (cc *clientConn) serve() {
-	r := cc.r
-	h := &r.head
-	lc := r.lc
-	if !cc.limitConns() {
-		return
-	}
-	if !cc.accessAllowed() {
-		return
-	}
-	if lc.Handler != conf.HandlerNone {
-		cc.respondObserve(lc.Handler)
-		return
-	}
-	if lc.ProxyPass == nil {
-		// Without a handler nginx would serve static files; headroom does
-		// not, and answers as nginx does for a missing file.
-		cc.respondError(404)
-		return
-	}
-	// The body is read whole first with proxy_request_buffering on, and
-	// always when it is chunked and the upstream speaks HTTP/1.0, which
-	// cannot take chunked framing; as in nginx.
-	// A chunked body that has arrived whole with the head is sent with a
-	// Content-Length even with buffering off, as nginx sends a body it
-	// is no longer reading.
-	// A body that is not passed on (proxy_pass_request_body off,
-	// proxy_set_body) is read whole too.
-	r.bufferBody = (!r.bodyDone || lc.ClientBodyInFileOnly != conf.BodyFileOff) &&
-		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()) ||
-			!lc.ProxyPassRequestBody || lc.ProxySetBody != nil)
-	if r.bufferBody {
-		r.bodyMemLimit = bodyMemLimit(lc, h, r.headLen, cc.inLen-cc.inPos)
-	}
-	if cc.tr.PeerClosed() && r.bodyDone && cc.inPos >= cc.inLen && !lc.ProxyIgnoreClientAbort {
-		// The client closed after sending its request, before it was
-		// taken: as nginx without proxy_ignore_client_abort, the request
-		// is not passed on (499). After an overload, the clients that gave
-		// up in the backlog are cleared in no time this way instead of
-		// each costing an upstream round trip.
-		r.status = 499
-		cc.abort()
-		return
-	}
-	cc.expectContinue()
-	cc.setPhase(phaseProxy)
-	cc.c.StopTimer()
-	cc.proxy()
-}
-
-// expectContinue answers "Expect: 100-continue" once the request is
-// going to read its body, as nginx does, even for a request that has none.
-func (cc *clientConn) expectContinue() {
-	r := cc.r
-	if r.head.ExpectContinue && !r.continued {
-		r.continued = true
-		cc.outBuf()
-		cc.out = append(cc.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
-	}
-}
-
 // close ends the connection and everything it holds.
 func (cc *clientConn) close() {
 	w := cc.w
@@ -789,23 +497,6 @@ func (cc *clientConn) flushAndAbort() {
 	}
 }
 
-// finish is called once the response has been written completely. It
-// logs the request and either waits for the next one or closes.
-func (cc *clientConn) finish() {
-	cc.logRequest()
-	r := cc.r
-	if !r.keepAlive {
-		cc.closeGracefully()
-		return
-	}
-	if !r.bodyDone {
-		cc.setState(connDiscard)
-		cc.discardBody()
-		return
-	}
-	cc.goIdle()
-}
-
 // discardBody reads and drops the rest of a request body that the answer
 // did not need, then lets the connection carry the next request.
 func (cc *clientConn) discardBody() {
@@ -877,26 +568,6 @@ func (cc *clientConn) detach() {
 		cc.w.putRequest(cc.r)
 		cc.r = nil
 	}
-}
-
-// reset clears a request for reuse, keeping the capacity of its slices.
-func (r *request) reset() {
-	hdrs := r.head.Headers[:0]
-	uri := r.uri[:0]
-	rh := r.resp.Headers[:0]
-	addrs, sts, tms, cns, hds := r.upAddrs[:0], r.upStatuses[:0], r.upTimes[:0], r.upConnects[:0], r.upHeaders[:0]
-	holds := r.connHolds[:0]
-	upx := r.upx
-	if upx != nil {
-		upx.hasPending = false
-	}
-	*r = request{}
-	r.upx = upx
-	r.connHolds = holds
-	r.head.Headers = hdrs
-	r.uri = uri
-	r.resp.Headers = rh
-	r.upAddrs, r.upStatuses, r.upTimes, r.upConnects, r.upHeaders = addrs, sts, tms, cns, hds
 }
 
 // closeGracefully closes after a response: the write side is shut so the

@@ -2,37 +2,198 @@ package proxy
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
 	"headroom/internal/conf"
+	"headroom/internal/engine"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
 	"headroom/internal/vars"
 )
 
-// A buffered request body (proxy_request_buffering on, nginx's default)
-// is read whole before the request goes upstream: a slow client then
-// holds its own slot and buffer but never an upstream connection, and
-// the request can always be sent again whole to another server. The
-// body is kept in memory up to client_body_buffer_size and in a
-// temporary file beyond, as nginx keeps it.
-//
-// Temporary files are written and read with blocking calls on the
-// worker's thread, as nginx does without aio: a write to the page cache
-// takes microseconds, and only a disk that cannot keep up makes the loop
-// wait.
+// This file is the request side of the body pipe: the body streamed to the
+// upstream as it arrives (proxy_request_buffering off), or read whole
+// first into memory and then a temporary file, and sent from there,
+// again from the start on a retry.
 
-// tempFile is a request body written to client_body_temp_path.
-type tempFile struct {
-	fd   int
-	path string
-	size int64
-	// keep leaves the file in place after the request
-	// (client_body_in_file_only on).
-	keep bool
+// pumpBody moves the request head and body to the upstream: it writes
+// what is pending, then takes more body bytes from the client, until the
+// body is complete or one side would block.
+func (cc *clientConn) pumpBody() {
+	r := cc.r
+	for {
+		if r.up == nil || r.up.connecting {
+			return
+		}
+		if r.upOutOff < len(r.upOut) {
+			if !cc.flushUp() {
+				return
+			}
+		}
+		if r.fileLeft() {
+			if !cc.nextFilePiece() {
+				return
+			}
+			continue
+		}
+		if r.bodyDone {
+			cc.c.StopTimer()
+			if !r.respHead {
+				r.up.c.SetTimer(r.lc.ProxyReadTimeout)
+			}
+			return
+		}
+		// Everything so far was sent. More of the body is appended to
+		// the request while it fits, so that a request that fits in the
+		// buffer can still be sent again whole; once it does not, the
+		// sent bytes make room and the request can no longer be resent.
+		if bufSize-len(r.upOut)-chunkOverhead <= 0 {
+			r.upOut = r.upOut[:0]
+			r.upOutOff = 0
+			r.upWhole = false
+		}
+		if cc.inPos < cc.inLen {
+			if !cc.consumeBody() {
+				return
+			}
+			continue
+		}
+		if !cc.readBody(r.bodyLeft) {
+			return
+		}
+	}
+}
+
+// readBody reads more request body bytes after those buffered; body bytes
+// are kept after the head, which stays in place for the log. limit, when
+// positive, caps the read so that it never takes bytes past a body of
+// known length: they belong to the next request. It returns false when
+// the caller must stop: the socket would block (the body timer is armed)
+// or the request was ended.
+func (cc *clientConn) readBody(limit int64) bool {
+	r := cc.r
+	if cc.inPos > r.headLen {
+		n := copy(cc.in[r.headLen:], cc.in[cc.inPos:cc.inLen])
+		cc.inPos, cc.inLen = r.headLen, r.headLen+n
+	}
+	if limit > 0 {
+		limit -= int64(cc.inLen - cc.inPos)
+	}
+	for {
+		if !cc.tr.Readable() {
+			cc.c.SetTimer(r.lc.ClientBodyTimeout)
+			return false
+		}
+		room := cc.in[cc.inLen:]
+		if len(room) > bufSize/2 {
+			room = room[:bufSize/2]
+		}
+		if limit > 0 && int64(len(room)) > limit {
+			room = room[:limit]
+		}
+		if len(room) == 0 {
+			// A chunk header longer than the buffer: not a request nginx
+			// would take either.
+			cc.failBody(400)
+			return false
+		}
+		n, err := cc.tr.Read(room)
+		if n > 0 {
+			cc.inLen += n
+			return true
+		}
+		if err != engine.ErrAgain {
+			// The client closed before sending its whole body; nginx logs
+			// such a request with 400.
+			cc.logError("client prematurely closed connection")
+			r.status = 400
+			cc.abort()
+			return false
+		}
+	}
+}
+
+// failBody ends a request whose body is bad or too large: with an answer
+// when nothing of it reached an upstream yet, else by closing.
+func (cc *clientConn) failBody(status int) {
+	r := cc.r
+	if cc.state == connDiscard {
+		// The answer went out already; the body being dropped is bad.
+		cc.close()
+		return
+	}
+	if r.respHead {
+		// The client already has part of a response.
+		r.status = status
+		cc.abort()
+		return
+	}
+	if r.up != nil {
+		// The upstream got part of a body that will not be completed.
+		r.up.closeConn()
+	}
+	r.keepAlive = false
+	cc.respondError(status)
+}
+
+// consumeBody moves buffered body bytes into the upstream buffer. It
+// returns false when the caller must stop.
+func (cc *clientConn) consumeBody() bool {
+	r := cc.r
+	avail := cc.in[cc.inPos:cc.inLen]
+	// A chunk frame adds at most chunkOverhead bytes to the data.
+	if room := bufSize - len(r.upOut) - chunkOverhead; len(avail) > room {
+		avail = avail[:max(room, 0)]
+	}
+	if !r.bodyChunked {
+		if int64(len(avail)) > r.bodyLeft {
+			avail = avail[:r.bodyLeft]
+		}
+		r.upOut = append(r.upOut, avail...)
+		cc.inPos += len(avail)
+		r.bodyLeft -= int64(len(avail))
+		r.bodyRead += int64(len(avail))
+		r.bodyDone = r.bodyLeft == 0
+		return true
+	}
+	_, data, done, ok := cc.decodeBody(avail)
+	if !ok {
+		return false
+	}
+	// The body is framed again rather than passed on as it came, so that
+	// the upstream sees canonical chunks whatever line endings or
+	// extensions the client used: two parsers cannot disagree on where
+	// the body ends.
+	r.upOut = http1.AppendChunk(r.upOut, data)
+	if done {
+		r.upOut = http1.AppendLastChunk(r.upOut)
+	}
+	return true
+}
+
+// chunkOverhead bounds what one chunk frame adds to its data: a 16-digit
+// hex size and two CRLFs, with the last chunk.
+const chunkOverhead = 32
+
+// decodeBody runs the chunked decoder over buffered bytes, enforcing
+// client_max_body_size. ok is false when the request was ended.
+func (cc *clientConn) decodeBody(avail []byte) (consumed int, data []byte, done, ok bool) {
+	r := cc.r
+	consumed, data, done, err := r.bodyDec.Next(avail)
+	if err != nil {
+		cc.failBody(400)
+		return 0, nil, false, false
+	}
+	r.bodyRead += int64(len(data))
+	if limit := r.lc.ClientMaxBodySize; limit > 0 && r.bodyRead > limit {
+		cc.w.srv.log.Logf(logs.Error, cc.w.id, "client intended to send too large chunked body: %d bytes, client: %s", r.bodyRead, cc.remote.Addr())
+		cc.failBody(413)
+		return 0, nil, false, false
+	}
+	cc.inPos += consumed
+	r.bodyDone = done
+	return consumed, data, done, true
 }
 
 // bufferBody reads the whole request body, then sends the request
@@ -237,16 +398,6 @@ func (cc *clientConn) writeBodyFile(data []byte) bool {
 	return true
 }
 
-// tempFailStatus is the answer to a request whose body could not be
-// written: 503 with Retry-After when the process is out of descriptors
-// (capacity, which frees up), else nginx's 500.
-func tempFailStatus(err error) int {
-	if err == unix.EMFILE || err == unix.ENFILE {
-		return 503
-	}
-	return 500
-}
-
 // nextFilePiece reads the next part of a body held in a file into upOut,
 // after the request head, which stays at its start so that the request
 // can be sent again. It returns false when the request was ended.
@@ -327,68 +478,4 @@ func (r *request) dropBody(w *worker) {
 	r.dropRequestBody(w)
 	w.dropBuf(&r.spoolScratch)
 	r.spool.release()
-}
-
-// createTemp creates a new temporary file in tp, named as nginx names
-// them (ten digits, with tp's levels of subdirectories taken from the
-// name's last digits). Missing level directories are created. On error
-// the returned file's path names what failed.
-func (s *Server) createTemp(tp *conf.TempPath) (*tempFile, error) {
-	for attempt := 0; ; attempt++ {
-		n := s.tempSeq.Add(1)
-		name := fmt.Sprintf("%010d", n%10_000_000_000)
-		dir := tp.Path
-		end := len(name)
-		for _, l := range tp.Levels {
-			dir = filepath.Join(dir, name[end-l:end])
-			end -= l
-		}
-		path := filepath.Join(dir, name)
-		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
-		if err == unix.ENOENT && attempt < 3 {
-			if mkErr := os.MkdirAll(dir, 0o700); mkErr != nil {
-				return &tempFile{path: dir}, mkErr
-			}
-			s.tempSeq.Add(-1)
-			continue
-		}
-		if err == unix.EEXIST && attempt < 100 {
-			continue
-		}
-		if err != nil {
-			return &tempFile{path: path}, err
-		}
-		return &tempFile{fd: fd, path: path}, nil
-	}
-}
-
-// tempSeqStart makes temporary file names differ between processes that
-// share a directory, as nginx mixes its pid into the first number.
-func tempSeqStart() int64 {
-	return int64(os.Getpid()) * 1_000_003 % 1_000_000_000
-}
-
-// ChownTempDirs gives the temporary file directories made at start to
-// the user the server is about to switch to (the "user" directive), as
-// nginx gives its paths to its workers' user: made by root, they must
-// stay writable once privileges are dropped.
-func ChownTempDirs(cfg *conf.Config, uid, gid int) error {
-	for _, p := range tempPaths(cfg) {
-		if err := os.Chown(p, uid, gid); err != nil {
-			return fmt.Errorf("chown(\"%s\", %d) failed (%s)", p, uid, logs.SysError(err))
-		}
-	}
-	return nil
-}
-
-// makeTempDirs creates the temporary file directories of every level of
-// the configuration at start, as nginx creates its paths, so that a
-// directory that cannot be made is reported before requests come.
-func makeTempDirs(paths []string) error {
-	for _, p := range paths {
-		if err := os.MkdirAll(p, 0o700); err != nil {
-			return fmt.Errorf("mkdir() \"%s\" failed (%s)", p, logs.SysError(err))
-		}
-	}
-	return nil
 }

@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -11,49 +8,15 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/engine"
+	"headroom/internal/http1"
 	"headroom/internal/logs"
-	"headroom/internal/observe"
 	"headroom/internal/upstream"
 )
 
-// upGroup is a worker's state for one upstream: its balancer and its
-// keep-alive pool of idle connections, most recently used last.
-type upGroup struct {
-	*upstream.Group
-	idle []*upConn
-	// stats are this worker's figures per server, in the upstream's
-	// Servers order.
-	stats []observe.Server
-}
-
-// publish stores the group's per-server gauges for other threads.
-func (g *upGroup) publish(now time.Time) {
-	for _, tier := range [][]*upstream.Peer{g.Primary, g.Backup} {
-		for _, p := range tier {
-			st := &g.stats[p.Server]
-			idle := 0
-			for _, uc := range g.idle {
-				if uc.peer == p {
-					idle++
-				}
-			}
-			st.Idle.Set(int64(idle))
-			st.Active.Set(int64(p.Active))
-			until := int64(0)
-			if t := p.FailedUntil(now); !t.IsZero() {
-				until = t.UnixNano()
-			}
-			st.UnavailableUntil.Set(until)
-		}
-	}
-}
-
-// fail records a failed attempt at a server: towards max_fails, and in the
-// server's figures.
-func (g *upGroup) fail(p *upstream.Peer, now time.Time) {
-	g.Fail(p, now)
-	g.stats[p.Server].Failures.Inc()
-}
+// This file is the upstream attempt: picking a server, getting a
+// connection to it (pooled or new), the upstream socket's own handlers,
+// sending the request, reading the response head, timeouts, and the one
+// decision whether a failed attempt may be tried again elsewhere.
 
 // upConn is a connection to an upstream server.
 type upConn struct {
@@ -219,156 +182,6 @@ func (cc *clientConn) beginAttempt(peer *upstream.Peer) {
 	r.sent = false
 	// A new try has no response fields yet ($upstream_http_NAME).
 	r.resp.Headers = r.resp.Headers[:0]
-}
-
-// releasePeer ends a request's use of a server: its place goes to the
-// oldest request waiting for the group, or back to the server.
-func releasePeer(g *upGroup, p *upstream.Peer) {
-	p.Active--
-	g.Shared.Release(p.Server)
-}
-
-// upstreamSockaddr is the socket family and address of an upstream
-// server: "ip:port", or "unix:/path" for a unix domain socket.
-func upstreamSockaddr(addr string) (int, unix.Sockaddr, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		return unix.AF_UNIX, &unix.SockaddrUnix{Name: path}, nil
-	}
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
-		return 0, nil, err
-	}
-	if ap.Addr().Is6() {
-		return unix.AF_INET6, sockaddr(ap), nil
-	}
-	return unix.AF_INET, sockaddr(ap), nil
-}
-
-// dial opens a non-blocking connection to the peer, with the location's
-// socket options (proxy_socket_keepalive, proxy_bind).
-func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, error) {
-	family, sa, err := upstreamSockaddr(p.Conf.Addr)
-	if err != nil {
-		return nil, err
-	}
-	if w.loop.Free() == 0 {
-		return nil, engine.ErrNoSlot
-	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	if family != unix.AF_UNIX {
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		if lc.ProxySocketKeepalive {
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-		}
-		if lc.ProxyBind.IsValid() {
-			if err := bindLocal(fd, family, lc.ProxyBind); err != nil {
-				unix.Close(fd)
-				return nil, &bindError{addr: lc.ProxyBind, err: err}
-			}
-		}
-	}
-	uc := &upConn{w: w, g: g, peer: p, born: w.loop.Now()}
-	c, err := w.loop.Add(fd, engine.KindUpstream, uc)
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	uc.c = c
-	uc.sock.c = c
-	uc.tr = &uc.sock
-	c.OnRead = onUpRead
-	c.OnWrite = onUpWrite
-	c.OnTimer = onUpTimer
-	err = unix.Connect(fd, sa)
-	switch err {
-	case nil:
-	case unix.EINPROGRESS:
-		uc.connecting = true
-	default:
-		c.Close()
-		return nil, err
-	}
-	return uc, nil
-}
-
-// takeIdle returns a pooled connection to the peer, most recent first.
-func (g *upGroup) takeIdle(p *upstream.Peer) *upConn {
-	for i := len(g.idle) - 1; i >= 0; i-- {
-		uc := g.idle[i]
-		if uc.peer == p {
-			g.unpool(i)
-			uc.c.StopTimer()
-			uc.reused = true
-			return uc
-		}
-	}
-	return nil
-}
-
-// closeIdle takes an idle connection out of the pool and closes it.
-func (g *upGroup) closeIdle(uc *upConn) {
-	for i, x := range g.idle {
-		if x == uc {
-			g.unpool(i)
-			break
-		}
-	}
-	uc.closeSocket()
-}
-
-// unpool removes the i-th idle connection from the pool, keeping order.
-func (g *upGroup) unpool(i int) {
-	copy(g.idle[i:], g.idle[i+1:])
-	g.idle[len(g.idle)-1] = nil
-	g.idle = g.idle[:len(g.idle)-1]
-}
-
-// closeConn closes an upstream connection.
-func (uc *upConn) closeConn() {
-	if uc.cc != nil && uc.cc.r.peer == uc.peer && uc.cc.r.up == uc {
-		releasePeer(uc.g, uc.peer)
-		uc.cc.r.up = nil
-	}
-	uc.cc = nil
-	if uc.c != nil {
-		uc.closeSocket()
-	}
-}
-
-// closeSocket closes the connection's transport and socket and frees
-// its slot.
-func (uc *upConn) closeSocket() {
-	uc.tr.Close()
-	uc.c.Close()
-	uc.c = nil
-}
-
-// release returns a connection after a complete response: to the pool
-// when the upstream allows and the limits of the group permit, else closed.
-func (uc *upConn) release(reusable bool) {
-	cc := uc.cc
-	g := uc.g
-	u := g.Conf
-	uc.requests++
-	if cc != nil {
-		releasePeer(g, uc.peer)
-		cc.r.up = nil
-	}
-	uc.cc = nil
-	now := uc.w.loop.Now()
-	if !reusable || u.Keepalive == 0 || uc.requests >= u.KeepaliveRequests || now.Sub(uc.born) >= u.KeepaliveTime || uc.tr.PeerClosed() {
-		uc.closeSocket()
-		return
-	}
-	if len(g.idle) >= u.Keepalive {
-		// The pool keeps the most recently used connections.
-		g.closeIdle(g.idle[0])
-	}
-	g.idle = append(g.idle, uc)
-	uc.c.SetTimer(u.KeepaliveTimeout)
 }
 
 func onUpRead(c *engine.Conn) {
@@ -562,154 +375,91 @@ func idempotent(m []byte) bool {
 	return true
 }
 
-func serverName(s *conf.Server) string {
-	if s != nil && len(s.Names) > 0 {
-		return s.Names[0].Name
-	}
-	return ""
-}
-
-// logError writes an error log line with nginx's context: client,
-// server, request, upstream and host.
-func (cc *clientConn) logError(msg string) { cc.logAt(logs.Error, msg) }
-
-// logAt writes msg with the request's context at the given level.
-func (cc *clientConn) logAt(level logs.Level, msg string) {
+// readResponse reads and handles the upstream's response head.
+func (cc *clientConn) readResponse() {
 	r := cc.r
-	var b []byte
-	b = append(b, msg...)
-	b = append(b, ", client: "...)
-	b = cc.remote.Addr().AppendTo(b)
-	b = append(b, ", server: "...)
-	b = append(b, serverName(r.srv)...)
-	b = append(b, ", request: \""...)
-	b = append(b, r.line...)
-	b = append(b, '"')
-	// Like nginx, only a request that has reached its upstream (not one
-	// stopped by limit_conn or limit_req before) names it.
-	if r.group != nil && r.lc != nil && r.lc.ProxyPass != nil {
-		b = append(b, ", upstream: \"http://"...)
-		if r.peer != nil {
-			b = append(b, r.peer.Conf.Addr...)
-			if strings.HasPrefix(r.peer.Conf.Addr, "unix:") {
-				// nginx writes a unix socket's URL as unix:PATH:URI.
-				b = append(b, ':')
-			}
-			b = appendUpstreamURI(b, r)
-		} else {
-			b = append(b, r.lc.ProxyPass.Host...)
-		}
-		b = append(b, '"')
-	}
-	if r.head.Host != nil {
-		b = append(b, ", host: \""...)
-		b = append(b, r.head.Host...)
-		b = append(b, '"')
-	}
-	cc.w.srv.log.Logf(level, cc.w.id, "%s", b)
-}
-
-// appendUpstreamURI appends the request-target sent upstream: the
-// client's own when proxy_pass has no URI part; otherwise the URI part
-// replacing the matched location prefix, as nginx does.
-func appendUpstreamURI(b []byte, r *request) []byte {
-	pp := r.lc.ProxyPass
-	h := &r.head
-	if !pp.HasURI || r.loc == nil || r.loc.Match == conf.MatchRegex || r.loc.Match == conf.MatchRegexCaseless {
-		if len(h.Target) > 0 && h.Target[0] == '/' {
-			return append(b, h.Target...)
-		}
-		b = append(b, h.Path...)
-		if h.Query != nil {
-			b = append(b, '?')
-			b = append(b, h.Query...)
-		}
-		return b
-	}
-	b = append(b, pp.URI...)
-	// The normalised URI with the location's prefix replaced. As nginx,
-	// it is escaped again for the wire only when the client's path had
-	// escapes; otherwise its bytes go as they came.
-	var rest []byte
-	if len(r.uri) >= len(r.loc.Path) {
-		rest = r.uri[len(r.loc.Path):]
-	}
-	if bytes.IndexByte(h.Path, '%') >= 0 {
-		b = appendEscapedURI(b, rest)
-	} else {
-		b = append(b, rest...)
-	}
-	if h.Query != nil {
-		b = append(b, '?')
-		b = append(b, h.Query...)
-	}
-	return b
-}
-
-// upLogAppend records one attempt for $upstream_addr and friends, which
-// list every server tried, separated by ", ".
-func (cc *clientConn) upLogAppend(addr string, status int) {
-	r := cc.r
-	if upCountsWanted() {
-		cc.logTryCounts(len(r.upAddrs) == 0)
-	}
-	if len(r.upAddrs) > 0 {
-		r.upAddrs = append(r.upAddrs, ", "...)
-		r.upStatuses = append(r.upStatuses, ", "...)
-		r.upTimes = append(r.upTimes, ", "...)
-		r.upConnects = append(r.upConnects, ", "...)
-		r.upHeaders = append(r.upHeaders, ", "...)
-	}
-	if addr == "" {
-		addr = r.lc.ProxyPass.Host
-	}
-	r.upAddrs = append(r.upAddrs, addr...)
-	r.upStatuses = strconv.AppendInt(r.upStatuses, int64(status), 10)
-	now := cc.w.loop.Now()
-	r.upTimes = appendSeconds(r.upTimes, now.Sub(r.upStart))
-	if r.upConnect > 0 || r.respHead {
-		r.upConnects = appendSeconds(r.upConnects, r.upConnect)
-	} else {
-		r.upConnects = append(r.upConnects, '-')
-	}
 	if r.respHead {
-		r.upHeaders = appendSeconds(r.upHeaders, r.upHeader)
-	} else {
-		r.upHeaders = append(r.upHeaders, '-')
+		cc.relayResponse()
+		return
+	}
+	uc := r.up
+	// The head must fit in proxy_buffer_size, as in nginx.
+	hs := r.lc.ProxyBufferSize
+	limits := http1.Limits{MaxRequestLine: hs, MaxHeaderLine: hs, MaxHeaderBytes: hs, MaxHeaders: 1000}
+	for {
+		if r.upIn == nil {
+			if hs > bufSize {
+				r.upIn = make([]byte, hs)
+			} else {
+				r.upIn = cc.w.getBuf()
+			}
+			r.upInLen, r.upPos = 0, 0
+		}
+		if r.upInLen > r.upPos {
+			n, err := http1.ParseResponse(r.upIn[r.upPos:r.upInLen], &r.resp, &limits)
+			if err == nil {
+				if r.resp.Status >= 100 && r.resp.Status < 200 && r.resp.Status != 101 {
+					// Interim responses are dropped; the client got its
+					// own 100 Continue.
+					r.upPos += n
+					continue
+				}
+				r.upPos += n
+				cc.startResponse()
+				return
+			}
+			if err != http1.ErrNeedMore {
+				cc.upstreamFailed(failInvalidHeader, nil, "upstream sent invalid header while reading response header from upstream")
+				return
+			}
+			if r.upInLen == len(r.upIn) {
+				if r.upPos > 0 {
+					n := copy(r.upIn, r.upIn[r.upPos:r.upInLen])
+					r.upInLen, r.upPos = n, 0
+				} else {
+					cc.upstreamFailed(failInvalidHeader, nil, "upstream sent too big header while reading response header from upstream")
+					return
+				}
+			}
+		}
+		if !uc.tr.Readable() {
+			return
+		}
+		n, err := uc.tr.Read(r.upIn[r.upInLen:])
+		if n > 0 {
+			uc.recv += int64(n)
+			r.upInLen += n
+			continue
+		}
+		if err == engine.ErrAgain {
+			return
+		}
+		if err == nil {
+			cc.upstreamFailed(failError, nil, "upstream prematurely closed connection while reading response header from upstream")
+		} else {
+			cc.upstreamFailed(failError, err, "recv() failed (%s) while reading response header from upstream")
+		}
+		return
 	}
 }
 
-// appendSeconds formats a duration as nginx does: seconds with
-// millisecond precision.
-func appendSeconds(b []byte, d time.Duration) []byte {
-	if d < 0 {
-		d = 0
+// statusCondition maps a status to its proxy_next_upstream condition.
+func statusCondition(status int) conf.NextUpstream {
+	switch status {
+	case 500:
+		return conf.NextHTTP500
+	case 502:
+		return conf.NextHTTP502
+	case 503:
+		return conf.NextHTTP503
+	case 504:
+		return conf.NextHTTP504
+	case 403:
+		return conf.NextHTTP403
+	case 404:
+		return conf.NextHTTP404
+	case 429:
+		return conf.NextHTTP429
 	}
-	ms := d.Milliseconds()
-	b = strconv.AppendInt(b, ms/1000, 10)
-	b = append(b, '.')
-	frac := ms % 1000
-	b = append(b, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
-	return b
-}
-
-// bindError is a failed proxy_bind, logged as nginx logs it.
-type bindError struct {
-	addr netip.Addr
-	err  error
-}
-
-func (e *bindError) Error() string { return e.err.Error() }
-
-// bindLocal binds an upstream socket to proxy_bind's local address
-// before it connects; the port is the kernel's choice.
-func bindLocal(fd, family int, addr netip.Addr) error {
-	switch {
-	case family == unix.AF_INET && addr.Is4():
-		return unix.Bind(fd, &unix.SockaddrInet4{Addr: addr.As4()})
-	case family == unix.AF_INET6 && addr.Is6():
-		return unix.Bind(fd, &unix.SockaddrInet6{Addr: addr.As16()})
-	}
-	// nginx binds whatever it is given and lets bind() fail.
-	return unix.EAFNOSUPPORT
+	return 0
 }

@@ -1,0 +1,102 @@
+package proxy
+
+import (
+	"net/netip"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/engine"
+	"headroom/internal/upstream"
+)
+
+// This file opens upstream connections: address families, socket options
+// and proxy_bind.
+
+// upstreamSockaddr is the socket family and address of an upstream
+// server: "ip:port", or "unix:/path" for a unix domain socket.
+func upstreamSockaddr(addr string) (int, unix.Sockaddr, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return unix.AF_UNIX, &unix.SockaddrUnix{Name: path}, nil
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ap.Addr().Is6() {
+		return unix.AF_INET6, sockaddr(ap), nil
+	}
+	return unix.AF_INET, sockaddr(ap), nil
+}
+
+// dial opens a non-blocking connection to the peer, with the location's
+// socket options (proxy_socket_keepalive, proxy_bind).
+func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, error) {
+	family, sa, err := upstreamSockaddr(p.Conf.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if w.loop.Free() == 0 {
+		return nil, engine.ErrNoSlot
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if family != unix.AF_UNIX {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		if lc.ProxySocketKeepalive {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		}
+		if lc.ProxyBind.IsValid() {
+			if err := bindLocal(fd, family, lc.ProxyBind); err != nil {
+				unix.Close(fd)
+				return nil, &bindError{addr: lc.ProxyBind, err: err}
+			}
+		}
+	}
+	uc := &upConn{w: w, g: g, peer: p, born: w.loop.Now()}
+	c, err := w.loop.Add(fd, engine.KindUpstream, uc)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	uc.c = c
+	uc.sock.c = c
+	uc.tr = &uc.sock
+	c.OnRead = onUpRead
+	c.OnWrite = onUpWrite
+	c.OnTimer = onUpTimer
+	err = unix.Connect(fd, sa)
+	switch err {
+	case nil:
+	case unix.EINPROGRESS:
+		uc.connecting = true
+	default:
+		c.Close()
+		return nil, err
+	}
+	return uc, nil
+}
+
+// bindError is a failed proxy_bind, logged as nginx logs it.
+type bindError struct {
+	addr netip.Addr
+	err  error
+}
+
+func (e *bindError) Error() string { return e.err.Error() }
+
+// bindLocal binds an upstream socket to proxy_bind's local address
+// before it connects; the port is the kernel's choice.
+func bindLocal(fd, family int, addr netip.Addr) error {
+	switch {
+	case family == unix.AF_INET && addr.Is4():
+		return unix.Bind(fd, &unix.SockaddrInet4{Addr: addr.As4()})
+	case family == unix.AF_INET6 && addr.Is6():
+		return unix.Bind(fd, &unix.SockaddrInet6{Addr: addr.As16()})
+	}
+	// nginx binds whatever it is given and lets bind() fail.
+	return unix.EAFNOSUPPORT
+}

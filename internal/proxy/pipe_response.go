@@ -1,0 +1,199 @@
+package proxy
+
+import (
+	"time"
+
+	"headroom/internal/engine"
+	"headroom/internal/http1"
+)
+
+// This file is the response side of the body pipe: the upstream's body
+// relayed to the client, through the spool (memory buffers, then a
+// temporary file) when the client reads slower than the upstream sends.
+
+// relayResponse moves the response body from the upstream to the client.
+// What the upstream sent is framed for the client into out, so that a
+// small response leaves in one write with its head. While the client
+// keeps up, the upstream is read again only when out was written, so a
+// response costs one buffer. When the client falls behind and the
+// response is buffered (proxy_buffering), the upstream is read on into
+// the response's spool (memory, then a temporary file; see spool.go), so
+// that the upstream connection is released as soon as the response is
+// in; without buffering, or with the spool full, the upstream waits for
+// the client.
+func (cc *clientConn) relayResponse() {
+	r := cc.r
+	for {
+		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone) {
+			// Upstream bytes go to out while nothing waits in the spool
+			// before them and out has room; else to the spool.
+			if r.spool.empty() && len(cc.out)+chunkOverhead < cap(cc.out) {
+				if !cc.consumeResponse(&cc.out) {
+					return
+				}
+				continue
+			}
+			if r.spooling && r.spool.room(r.lc) > chunkOverhead {
+				if !cc.spoolResponse() {
+					return
+				}
+				continue
+			}
+		}
+		blocked := false
+		if cc.outOff < len(cc.out) && !cc.flush() {
+			if cc.state == connClosed {
+				return
+			}
+			blocked = true
+		}
+		if !blocked && !r.spool.empty() {
+			if !cc.refillOut() {
+				return
+			}
+			continue
+		}
+		if r.respDone {
+			if !blocked {
+				cc.finish()
+			}
+			return
+		}
+		uc := r.up
+		if blocked && (!r.spooling || r.spool.room(r.lc) <= chunkOverhead) {
+			// The client holds the response back: the upstream waits
+			// (its timer stays if it is proxy_limit_rate's pause).
+			if !r.upRateDelayed {
+				uc.c.StopTimer()
+			}
+			return
+		}
+		if r.upPos < r.upInLen {
+			continue
+		}
+		room := r.upIn
+		if r.spooling && r.lc.ProxyLimitRate > 0 {
+			if r.upRateDelayed {
+				return
+			}
+			allowed := cc.upRateAllowance()
+			if allowed <= 0 {
+				cc.upRateDelay(time.Duration(-allowed*1000/r.lc.ProxyLimitRate+1) * time.Millisecond)
+				return
+			}
+			room = room[:min(int64(len(room)), allowed)]
+		}
+		if !uc.tr.Readable() {
+			uc.c.SetTimer(r.lc.ProxyReadTimeout)
+			return
+		}
+		n, err := uc.tr.Read(room)
+		if n > 0 {
+			uc.recv += int64(n)
+			r.upPos, r.upInLen = 0, n
+			if r.spooling && r.lc.ProxyLimitRate > 0 {
+				r.upRead += int64(n)
+				if d := time.Duration(int64(n)*1000/r.lc.ProxyLimitRate) * time.Millisecond; d > 0 {
+					cc.upRateDelay(d)
+				}
+			}
+			continue
+		}
+		if err == engine.ErrAgain {
+			continue
+		}
+		if r.framing == http1.FramingClose {
+			r.upPos, r.upInLen = 0, 0
+			if r.spool.empty() {
+				cc.endResponse(&cc.out, false)
+			} else if !cc.spoolEnd() {
+				return
+			}
+			continue
+		}
+		cc.logError("upstream prematurely closed connection while reading upstream")
+		cc.upLogAppend(r.peer.Conf.Addr, r.status)
+		// What was relayed stays relayed; the client learns of the
+		// truncation from the closed connection.
+		cc.flushAndAbort()
+		return
+	}
+}
+
+// consumeResponse moves buffered upstream bytes into *dst with the
+// client's framing, no more than *dst has room for. It returns false when
+// the request ended.
+func (cc *clientConn) consumeResponse(dst *[]byte) bool {
+	r := cc.r
+	avail := r.upIn[r.upPos:r.upInLen]
+	if room := cap(*dst) - len(*dst) - chunkOverhead; len(avail) > room {
+		avail = avail[:max(room, 0)]
+	}
+	switch r.framing {
+	case http1.FramingNone:
+		cc.endResponse(dst, r.upPos == r.upInLen)
+	case http1.FramingLength:
+		if int64(len(avail)) > r.respLeft {
+			avail = avail[:r.respLeft]
+		}
+		*dst = append(*dst, avail...)
+		r.upPos += len(avail)
+		r.respLeft -= int64(len(avail))
+		r.bodySent += int64(len(avail))
+		if r.respLeft == 0 {
+			cc.endResponse(dst, r.upPos == r.upInLen)
+		}
+	case http1.FramingChunked:
+		// The decoder keeps its state between calls, so a chunk header
+		// split across reads needs nothing special here.
+		consumed, data, done, err := r.respDec.Next(avail)
+		if err != nil {
+			cc.logError("upstream sent invalid chunked response while reading upstream")
+			cc.flushAndAbort()
+			return false
+		}
+		r.upPos += consumed
+		r.bodySent += int64(len(data))
+		if r.chunkOut {
+			*dst = http1.AppendChunk(*dst, data)
+		} else {
+			*dst = append(*dst, data...)
+		}
+		if done {
+			cc.endResponse(dst, r.upPos == r.upInLen)
+		}
+	case http1.FramingClose:
+		if r.chunkOut {
+			*dst = http1.AppendChunk(*dst, avail)
+		} else {
+			*dst = append(*dst, avail...)
+		}
+		r.bodySent += int64(len(avail))
+		r.upPos += len(avail)
+	}
+	return true
+}
+
+// endResponse completes the response from the upstream's side: the last
+// chunk for a chunked client goes to *dst, the upstream connection back
+// to its pool (when nothing extra was sent and the server keeps it open)
+// and the attempt to the log record. With a buffered response the client
+// may still be reading; the upstream is free already.
+func (cc *clientConn) endResponse(dst *[]byte, clean bool) {
+	r := cc.r
+	r.respDone = true
+	if r.chunkOut {
+		*dst = http1.AppendLastChunk(*dst)
+	}
+	cc.upLogAppend(r.peer.Conf.Addr, r.resp.Status)
+	if r.up != nil {
+		reusable := clean && r.framing != http1.FramingClose && r.resp.KeepAlive && r.bodyDone && r.upOutOff == len(r.upOut) && !r.fileLeft()
+		r.group.Success(r.peer, cc.w.loop.Now())
+		r.up.release(reusable)
+	}
+	if upHeadsWanted() {
+		cc.keepUpstreamHeads()
+	}
+	cc.w.dropBuf(&r.upIn)
+	r.upInLen, r.upPos = 0, 0
+}

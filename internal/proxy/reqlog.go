@@ -1,0 +1,145 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+
+	"headroom/internal/conf"
+	"headroom/internal/logs"
+)
+
+// This file writes a request's context into error log lines, and keeps the
+// record of every upstream try for the $upstream_* variables.
+
+func serverName(s *conf.Server) string {
+	if s != nil && len(s.Names) > 0 {
+		return s.Names[0].Name
+	}
+	return ""
+}
+
+// logError writes an error log line with nginx's context: client,
+// server, request, upstream and host.
+func (cc *clientConn) logError(msg string) { cc.logAt(logs.Error, msg) }
+
+// logAt writes msg with the request's context at the given level.
+func (cc *clientConn) logAt(level logs.Level, msg string) {
+	r := cc.r
+	var b []byte
+	b = append(b, msg...)
+	b = append(b, ", client: "...)
+	b = cc.remote.Addr().AppendTo(b)
+	b = append(b, ", server: "...)
+	b = append(b, serverName(r.srv)...)
+	b = append(b, ", request: \""...)
+	b = append(b, r.line...)
+	b = append(b, '"')
+	// Like nginx, only a request that has reached its upstream (not one
+	// stopped by limit_conn or limit_req before) names it.
+	if r.group != nil && r.lc != nil && r.lc.ProxyPass != nil {
+		b = append(b, ", upstream: \"http://"...)
+		if r.peer != nil {
+			b = append(b, r.peer.Conf.Addr...)
+			if strings.HasPrefix(r.peer.Conf.Addr, "unix:") {
+				// nginx writes a unix socket's URL as unix:PATH:URI.
+				b = append(b, ':')
+			}
+			b = appendUpstreamURI(b, r)
+		} else {
+			b = append(b, r.lc.ProxyPass.Host...)
+		}
+		b = append(b, '"')
+	}
+	if r.head.Host != nil {
+		b = append(b, ", host: \""...)
+		b = append(b, r.head.Host...)
+		b = append(b, '"')
+	}
+	cc.w.srv.log.Logf(level, cc.w.id, "%s", b)
+}
+
+// appendUpstreamURI appends the request-target sent upstream: the
+// client's own when proxy_pass has no URI part; otherwise the URI part
+// replacing the matched location prefix, as nginx does.
+func appendUpstreamURI(b []byte, r *request) []byte {
+	pp := r.lc.ProxyPass
+	h := &r.head
+	if !pp.HasURI || r.loc == nil || r.loc.Match == conf.MatchRegex || r.loc.Match == conf.MatchRegexCaseless {
+		if len(h.Target) > 0 && h.Target[0] == '/' {
+			return append(b, h.Target...)
+		}
+		b = append(b, h.Path...)
+		if h.Query != nil {
+			b = append(b, '?')
+			b = append(b, h.Query...)
+		}
+		return b
+	}
+	b = append(b, pp.URI...)
+	// The normalised URI with the location's prefix replaced. As nginx,
+	// it is escaped again for the wire only when the client's path had
+	// escapes; otherwise its bytes go as they came.
+	var rest []byte
+	if len(r.uri) >= len(r.loc.Path) {
+		rest = r.uri[len(r.loc.Path):]
+	}
+	if bytes.IndexByte(h.Path, '%') >= 0 {
+		b = appendEscapedURI(b, rest)
+	} else {
+		b = append(b, rest...)
+	}
+	if h.Query != nil {
+		b = append(b, '?')
+		b = append(b, h.Query...)
+	}
+	return b
+}
+
+// upLogAppend records one attempt for $upstream_addr and friends, which
+// list every server tried, separated by ", ".
+func (cc *clientConn) upLogAppend(addr string, status int) {
+	r := cc.r
+	if upCountsWanted() {
+		cc.logTryCounts(len(r.upAddrs) == 0)
+	}
+	if len(r.upAddrs) > 0 {
+		r.upAddrs = append(r.upAddrs, ", "...)
+		r.upStatuses = append(r.upStatuses, ", "...)
+		r.upTimes = append(r.upTimes, ", "...)
+		r.upConnects = append(r.upConnects, ", "...)
+		r.upHeaders = append(r.upHeaders, ", "...)
+	}
+	if addr == "" {
+		addr = r.lc.ProxyPass.Host
+	}
+	r.upAddrs = append(r.upAddrs, addr...)
+	r.upStatuses = strconv.AppendInt(r.upStatuses, int64(status), 10)
+	now := cc.w.loop.Now()
+	r.upTimes = appendSeconds(r.upTimes, now.Sub(r.upStart))
+	if r.upConnect > 0 || r.respHead {
+		r.upConnects = appendSeconds(r.upConnects, r.upConnect)
+	} else {
+		r.upConnects = append(r.upConnects, '-')
+	}
+	if r.respHead {
+		r.upHeaders = appendSeconds(r.upHeaders, r.upHeader)
+	} else {
+		r.upHeaders = append(r.upHeaders, '-')
+	}
+}
+
+// appendSeconds formats a duration as nginx does: seconds with
+// millisecond precision.
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		d = 0
+	}
+	ms := d.Milliseconds()
+	b = strconv.AppendInt(b, ms/1000, 10)
+	b = append(b, '.')
+	frac := ms % 1000
+	b = append(b, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
+}

@@ -1,0 +1,474 @@
+package proxy
+
+import (
+	"time"
+
+	"headroom/internal/conf"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+	"headroom/internal/upstream"
+)
+
+// This file is one request, whatever connection carries it: its phases in
+// nginx's order (route and check, limit_req's delay, the queues for a slot
+// or a server, the content handler: an upstream or an answer of its own)
+// and the state that each role keeps for it: the request body's side of
+// the pipe, the response body's side, and the upstream attempt.
+
+// phase is where a request in progress is, whatever connection carries
+// it. Only a connection in connRequest has a request with a phase.
+type phase uint8
+
+const (
+	// phaseRoute: the head is in and the request is being routed and
+	// checked; it leaves this phase before the event that started it
+	// returns.
+	phaseRoute phase = iota
+	// phaseDelayed: limit_req holds the request back for a while.
+	phaseDelayed
+	// phaseQueued: the request waits for a connection slot for its
+	// upstream.
+	phaseQueued
+	// phaseUpQueued: the request waits in its upstream group's queue for
+	// a server below its max_conns.
+	phaseUpQueued
+	// phaseRetry: the request found no descriptor or local port for its
+	// upstream connection and tries again shortly.
+	phaseRetry
+	// phaseProxy: the request is with an upstream: its body goes out,
+	// its response comes back.
+	phaseProxy
+	// phaseRespond: headroom answers itself (return, error page, status
+	// views).
+	phaseRespond
+)
+
+// requestReadable handles the client's bytes (or its close) while a
+// request is in progress.
+func (cc *clientConn) requestReadable() {
+	r := cc.r
+	switch r.phase {
+	case phaseProxy:
+		if r.bufferBody {
+			cc.bufferBody()
+		} else if !r.bodyDone {
+			cc.pumpBody()
+		} else if cc.tr.PeerClosed() && !r.respHead && !r.lc.ProxyIgnoreClientAbort {
+			// The client went away while the upstream works on its
+			// request; like nginx without proxy_ignore_client_abort, stop.
+			// With it, the request goes on and its response is written
+			// to the connection for as long as that takes it.
+			r.status = 499
+			cc.abort()
+		}
+	case phaseQueued, phaseUpQueued, phaseDelayed, phaseRetry:
+		// proxy_ignore_client_abort keeps a request waiting for its
+		// upstream, not one limit_req holds back (nginx's limit_req
+		// stops a request whose client closed, whatever the setting).
+		if cc.tr.PeerClosed() && (r.phase == phaseDelayed || !r.lc.ProxyIgnoreClientAbort) {
+			// The client gave up while its request waited.
+			r.status = 499
+			cc.abort()
+		}
+	}
+}
+
+// requestWritable goes on with a response that waited for the client to
+// take what was written before.
+func (cc *clientConn) requestWritable() {
+	r := cc.r
+	switch r.phase {
+	case phaseProxy:
+		if r.respHead {
+			cc.relayResponse()
+		}
+	case phaseRespond:
+		// A generated response that had to wait for the client.
+		if r.finishing {
+			cc.finish()
+		}
+	}
+}
+
+// requestTimer handles the client's timer while a request is in
+// progress: the end of a wait in a phase, or a client timeout.
+func (cc *clientConn) requestTimer() {
+	r := cc.r
+	switch r.phase {
+	case phaseQueued:
+		cc.queueTimedOut()
+	case phaseUpQueued:
+		cc.serverQueueTimedOut()
+	case phaseDelayed:
+		cc.serve()
+	case phaseRetry:
+		cc.retryResources()
+	case phaseProxy:
+		if !r.bodyDone {
+			// client_body_timeout
+			r.status = 408
+			cc.abort()
+			return
+		}
+		// send_timeout
+		r.status = 0
+		cc.abort()
+	default:
+		cc.close()
+	}
+}
+
+// request is the state of the request being served.
+type request struct {
+	// phase is where the request is.
+	phase   phase
+	head    http1.Request
+	headLen int
+	// line is the request line as received ($request), a slice of the
+	// client's buffer.
+	line []byte
+	// uri is the normalised path ($uri), in a buffer kept across requests.
+	uri       []byte
+	start     time.Time
+	srv       *conf.Server
+	loc       *conf.Location
+	lc        *conf.LocConf
+	status    int
+	keepAlive bool
+	// bodySent counts response body bytes sent ($body_bytes_sent);
+	// bytesSent counts everything sent ($bytes_sent).
+	bodySent  int64
+	bytesSent int64
+	// finishing is set once the whole response is in out.
+	finishing bool
+	// retryAfter adds "Retry-After" to a 503 sent for lack of capacity.
+	retryAfter bool
+	// queuedAt is when the request entered a queue (slot or upstream);
+	// kept here, not on the connection, so that an idle connection does
+	// not carry it.
+	queuedAt time.Time
+	// noStore adds "Cache-Control: no-store" to a generated response
+	// (the status views, whose figures change every moment).
+	noStore bool
+	// connHolds are the request's counts in limit_conn zones.
+	connHolds []connHold
+
+	requestBody
+	responseBody
+	upstreamAttempt
+}
+
+// requestBody is the request's side of the body pipe: how much of the
+// body is left to read, how it is framed, and where it is kept while it is
+// read whole before going upstream (memory, then a temporary file). See
+// pipe_request.go.
+type requestBody struct {
+	// Request body relay state.
+	bodyLeft    int64
+	bodyChunked bool
+	bodyDec     http1.ChunkedDecoder
+	bodyDone    bool
+	bodyRead    int64
+	// bufferBody is set while the body is read whole before the request
+	// goes upstream (proxy_request_buffering, or a chunked body for an
+	// HTTP/1.0 upstream); it is kept in bodyMem, or in bodyFile once
+	// larger than client_body_buffer_size (see reqbody.go).
+	bufferBody bool
+	bodyMem    []byte
+	bodyFile   *tempFile
+	// bodyMemLimit is how much of the body may stay in memory.
+	bodyMemLimit int
+	// continued is set once "100 Continue" was sent.
+	continued bool
+}
+
+// responseBody is the response's side of the body pipe: what waits for
+// the client when the upstream is read faster than the client reads
+// (proxy_buffering), and the client's pace (limit_rate, send_min_rate).
+// See pipe_response.go and spool.go.
+type responseBody struct {
+	// spooling is set when the response is buffered (proxy_buffering,
+	// X-Accel-Buffering); spool holds what the client has not taken yet
+	// and spoolScratch frames bytes on their way to it (see spool.go).
+	spooling     bool
+	spool        spool
+	spoolScratch []byte
+	// sendWaitFrom is when writes to the client started to wait for it
+	// to read, zero while it keeps up; sendWaitBase is bytesSent then.
+	// They give its reading rate while it holds the response back
+	// (send_min_rate).
+	sendWaitFrom time.Time
+	sendWaitBase int64
+	// limitRate is the response's limit_rate (or its upstream's
+	// X-Accel-Limit-Rate), 0 for none; rateDelayed is set while the
+	// client's timer is limit_rate's pause (see ratelimit.go).
+	limitRate   int64
+	rateDelayed bool
+}
+
+// upstreamAttempt is the request's attempts at its upstream servers: the
+// connection of the current one, what of the request it has sent and
+// whether that can be sent again whole (the one input of the retry
+// decision, canRetry), the response as it comes back, and the record of
+// every try for $upstream_* variables. See attempt.go.
+type upstreamAttempt struct {
+	// Upstream state.
+	up       *upConn
+	group    *upGroup
+	peer     *upstream.Peer
+	tried    upstream.Tried
+	tries    int
+	upOut    []byte
+	upOutOff int
+	// sent is set once any byte of the request went to the current
+	// upstream connection; a non-idempotent request is not retried after.
+	sent bool
+	// upWhole records that upOut holds the request from its first byte:
+	// the head and every body byte taken from the client so far. It is
+	// set when the head is built and cleared for good when sent bytes are
+	// dropped to make room for more of the body. Only a request with
+	// upWhole and its body complete can be sent to another server.
+	upWhole bool
+	// upHeadLen is the length of the request head at the start of upOut
+	// while a body held in a file is sent after it, fileOff how much of
+	// the file has been put in upOut.
+	upHeadLen int
+	fileOff   int64
+	// upHead is set when proxy_method sends HEAD upstream (see
+	// proxyheaders.go).
+	upHead   bool
+	upIn     []byte
+	upInLen  int
+	upPos    int
+	resp     http1.Response
+	respHead bool
+	framing  http1.Framing
+	respLeft int64
+	respDec  http1.ChunkedDecoder
+	chunkOut bool
+	respDone bool
+	upStart  time.Time
+	// upFirstStart is when the first try began
+	// (proxy_next_upstream_timeout).
+	upFirstStart time.Time
+	// upRead counts the body bytes read from the upstream since
+	// upReadStart, and upRateDelayed is set while the upstream's timer
+	// is proxy_limit_rate's pause.
+	upRead        int64
+	upReadStart   time.Time
+	upRateDelayed bool
+	upConnect     time.Duration
+	upHeader      time.Duration
+	upResponse    time.Duration
+	// resourceWaitFrom is when the request first found no descriptor or
+	// local port for its upstream connection.
+	resourceWaitFrom time.Time
+	// waiter is the request's place in its group's queue while it waits
+	// for a server below max_conns.
+	waiter *upstream.Waiter
+	// upx holds what only some variables need (see upvars.go); nil until
+	// a request of a configuration that names one needs it, then kept
+	// with the pooled request.
+	upx *upExtra
+	// upLog accumulates $upstream_addr, $upstream_status and timings of
+	// every tried server.
+	upAddrs    []byte
+	upStatuses []byte
+	upTimes    []byte
+	upConnects []byte
+	upHeaders  []byte
+}
+
+// startRequest routes a parsed request and starts serving it.
+func (cc *clientConn) startRequest() {
+	r := cc.r
+	h := &r.head
+	r.bodyLeft = max(h.ContentLength, 0)
+	r.bodyChunked = h.Chunked
+	r.bodyDone = !h.Chunked && h.ContentLength <= 0
+	if h.Chunked {
+		r.bodyDec.Reset()
+	}
+	cc.inPos += r.headLen
+	host, ok := normalizeHost(h.Host)
+	r.srv = cc.ln.vhosts.def
+	r.lc = r.srv.Loc
+	if !ok {
+		r.keepAlive = false
+		cc.respondError(400)
+		return
+	}
+	r.srv = cc.ln.vhosts.find(host)
+	uri, ok := normalizePath(r.uri, h.Path)
+	if !ok {
+		r.keepAlive = false
+		cc.respondError(400)
+		return
+	}
+	r.uri = uri
+	// A server-level "return" runs before locations are matched, as
+	// nginx's server rewrite phase does.
+	var redirect *conf.Location
+	if r.srv.Loc.Return == nil {
+		if redirect = autoRedirect(r.srv.Locations, r.uri); redirect == nil {
+			r.loc, _ = findLocation(r.srv.Locations, r.uri)
+		}
+	}
+	switch {
+	case redirect != nil:
+		r.lc = redirect.Loc
+	case r.loc != nil:
+		r.lc = r.loc.Loc
+	default:
+		r.lc = r.srv.Loc
+	}
+	lc := r.lc
+	r.keepAlive = h.KeepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests
+	if redirect != nil {
+		target := []byte(redirect.Path)
+		if h.Query != nil {
+			target = append(append(target, '?'), h.Query...)
+		}
+		cc.respondSpecial(301, 301, errorPage(301), cc.absoluteURL(target))
+		return
+	}
+	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {
+		cc.w.warnf(logs.Error, "client intended to send too large body: %d bytes, client: %s", h.ContentLength, cc.remote.Addr())
+		r.keepAlive = false
+		cc.respondError(413)
+		return
+	}
+	if lc.Return != nil {
+		cc.respondReturn(lc.Return)
+		return
+	}
+	if delay, ok := cc.limitReqs(); !ok {
+		return
+	} else if delay > 0 {
+		// limit_req holds the request back; it goes on when the
+		// timer fires (see onClientTimer).
+		cc.setPhase(phaseDelayed)
+		cc.c.SetTimer(delay)
+		return
+	}
+	cc.serve()
+}
+
+// accessAllowed applies the location's allow and deny rules, in nginx's
+// access phase (after limit_req and limit_conn): the first rule that
+// matches the client decides; a denied request is answered 403.
+func (cc *clientConn) accessAllowed() bool {
+	addr := cc.remote.Addr()
+	for _, rule := range cc.r.lc.Access {
+		if !rule.Matches(addr) {
+			continue
+		}
+		if rule.Deny {
+			cc.logError("access forbidden by rule")
+			cc.respondError(403)
+			return false
+		}
+		return true
+	}
+	return true
+}
+
+// serve runs a routed request past limit_conn to its handler: 404 without
+// one, else the upstream.
+func (cc *clientConn) serve() {
+	r := cc.r
+	h := &r.head
+	lc := r.lc
+	if !cc.limitConns() {
+		return
+	}
+	if !cc.accessAllowed() {
+		return
+	}
+	if lc.Handler != conf.HandlerNone {
+		cc.respondObserve(lc.Handler)
+		return
+	}
+	if lc.ProxyPass == nil {
+		// Without a handler nginx would serve static files; headroom does
+		// not, and answers as nginx does for a missing file.
+		cc.respondError(404)
+		return
+	}
+	// The body is read whole first with proxy_request_buffering on, and
+	// always when it is chunked and the upstream speaks HTTP/1.0, which
+	// cannot take chunked framing; as in nginx.
+	// A chunked body that has arrived whole with the head is sent with a
+	// Content-Length even with buffering off, as nginx sends a body it
+	// is no longer reading.
+	// A body that is not passed on (proxy_pass_request_body off,
+	// proxy_set_body) is read whole too.
+	r.bufferBody = (!r.bodyDone || lc.ClientBodyInFileOnly != conf.BodyFileOff) &&
+		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()) ||
+			!lc.ProxyPassRequestBody || lc.ProxySetBody != nil)
+	if r.bufferBody {
+		r.bodyMemLimit = bodyMemLimit(lc, h, r.headLen, cc.inLen-cc.inPos)
+	}
+	if cc.tr.PeerClosed() && r.bodyDone && cc.inPos >= cc.inLen && !lc.ProxyIgnoreClientAbort {
+		// The client closed after sending its request, before it was
+		// taken: as nginx without proxy_ignore_client_abort, the request
+		// is not passed on (499). After an overload, the clients that gave
+		// up in the backlog are cleared in no time this way instead of
+		// each costing an upstream round trip.
+		r.status = 499
+		cc.abort()
+		return
+	}
+	cc.expectContinue()
+	cc.setPhase(phaseProxy)
+	cc.c.StopTimer()
+	cc.proxy()
+}
+
+// expectContinue answers "Expect: 100-continue" once the request is
+// going to read its body, as nginx does, even for a request that has none.
+func (cc *clientConn) expectContinue() {
+	r := cc.r
+	if r.head.ExpectContinue && !r.continued {
+		r.continued = true
+		cc.outBuf()
+		cc.out = append(cc.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	}
+}
+
+// finish is called once the response has been written completely. It
+// logs the request and either waits for the next one or closes.
+func (cc *clientConn) finish() {
+	cc.logRequest()
+	r := cc.r
+	if !r.keepAlive {
+		cc.closeGracefully()
+		return
+	}
+	if !r.bodyDone {
+		cc.setState(connDiscard)
+		cc.discardBody()
+		return
+	}
+	cc.goIdle()
+}
+
+// reset clears a request for reuse, keeping the capacity of its slices.
+func (r *request) reset() {
+	hdrs := r.head.Headers[:0]
+	uri := r.uri[:0]
+	rh := r.resp.Headers[:0]
+	addrs, sts, tms, cns, hds := r.upAddrs[:0], r.upStatuses[:0], r.upTimes[:0], r.upConnects[:0], r.upHeaders[:0]
+	holds := r.connHolds[:0]
+	upx := r.upx
+	if upx != nil {
+		upx.hasPending = false
+	}
+	*r = request{}
+	r.upx = upx
+	r.connHolds = holds
+	r.head.Headers = hdrs
+	r.uri = uri
+	r.resp.Headers = rh
+	r.upAddrs, r.upStatuses, r.upTimes, r.upConnects, r.upHeaders = addrs, sts, tms, cns, hds
+}
