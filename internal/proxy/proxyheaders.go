@@ -88,21 +88,6 @@ func listedField(list []string, name []byte) bool {
 	return false
 }
 
-// appendOwnServerDate appends headroom's Server and Date fields while
-// they are hidden from the upstream's response. When proxy_pass_header
-// passes one, the upstream's takes its place, and none is sent if the
-// upstream sent none, as in nginx.
-func (cc *clientConn) appendOwnServerDate(b []byte, hidden []string) []byte {
-	if listedField(hidden, []byte("Server")) {
-		b = append(b, "\r\nServer: "+serverHeader...)
-	}
-	if listedField(hidden, []byte("Date")) {
-		b = append(b, "\r\nDate: "...)
-		b = append(b, cc.w.httpDate()...)
-	}
-	return b
-}
-
 // cookieAttr is one "key=value" or "key" part of a Set-Cookie field;
 // value is nil without "=".
 type cookieAttr struct {

@@ -152,6 +152,8 @@ type request struct {
 	noStore bool
 	// connHolds are the request's counts in limit_conn zones.
 	connHolds []connHold
+	// outHead is the response head before it is written (outhead.go).
+	outHead outHead
 
 	requestBody
 	responseBody
@@ -329,7 +331,7 @@ func (cc *clientConn) startRequest() {
 		if h.Query != nil {
 			target = append(append(target, '?'), h.Query...)
 		}
-		cc.respondSpecial(301, 301, errorPage(301), cc.absoluteURL(target))
+		cc.respondSpecial(301, 301, errorPage(301), target)
 		return
 	}
 	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {
@@ -460,6 +462,8 @@ func (r *request) reset() {
 	rh := r.resp.Headers[:0]
 	addrs, sts, tms, cns, hds := r.upAddrs[:0], r.upStatuses[:0], r.upTimes[:0], r.upConnects[:0], r.upHeaders[:0]
 	holds := r.connHolds[:0]
+	oh := r.outHead
+	oh.reset()
 	upx := r.upx
 	if upx != nil {
 		upx.hasPending = false
@@ -467,6 +471,7 @@ func (r *request) reset() {
 	*r = request{}
 	r.upx = upx
 	r.connHolds = holds
+	r.outHead = oh
 	r.head.Headers = hdrs
 	r.uri = uri
 	r.resp.Headers = rh

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"strconv"
-	"time"
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
@@ -100,11 +99,7 @@ func (cc *clientConn) respondReturn(ret *conf.Return) {
 			cc.respondError(code)
 			return
 		}
-		loc := text
-		if len(loc) > 0 && loc[0] == '/' {
-			loc = cc.absoluteURL(loc)
-		}
-		cc.respond(code, code, "text/html", []byte(errorPage(code)), loc)
+		cc.respond(code, code, "text/html", []byte(errorPage(code)), text)
 		return
 	}
 	if text == nil {
@@ -121,12 +116,12 @@ func (cc *clientConn) respondReturn(ret *conf.Return) {
 	cc.respond(code, code, contentType(cc.r.uri), text, nil)
 }
 
-// absoluteURL turns a local redirect into an absolute one as nginx does
-// with absolute_redirect on: scheme, the request's host (lower-cased,
+// appendAbsoluteURL appends a local redirect made absolute as nginx makes
+// it with absolute_redirect on: scheme, the request's host (lower-cased,
 // without its port) or else the local address, and the port unless it is
 // the scheme's default.
-func (cc *clientConn) absoluteURL(path []byte) []byte {
-	u := append([]byte(nil), "http://"...)
+func (cc *clientConn) appendAbsoluteURL(u, path []byte) []byte {
+	u = append(u, "http://"...)
 	if host, ok := normalizeHost(cc.r.head.Host); ok && host != "" {
 		u = append(u, host...)
 	} else {
@@ -219,106 +214,42 @@ func (cc *clientConn) respondSpecial(status, wire int, page string, location []b
 }
 
 // writeResponse writes a complete generated response. status is what is
-// logged; wire is what is sent (they differ for nginx's internal 494).
+// logged; wire is what is sent (they differ for nginx's internal 494). A
+// location that is a path is made absolute, as nginx's header filter
+// makes it.
 func (cc *clientConn) writeResponse(status, wire int, ctype string, body, location []byte) {
 	r := cc.r
 	r.status = status
 	r.limitRate = r.lc.LimitRate
 	cc.setPhase(phaseRespond)
-	cc.outBuf()
-	b := cc.out
-	b = append(b, "HTTP/1.1 "...)
-	b = append(b, statusText(wire)...)
-	b = append(b, "\r\nServer: "+serverHeader+"\r\nDate: "...)
-	b = append(b, cc.w.httpDate()...)
-	if ctype != "" {
-		b = append(b, "\r\nContent-Type: "...)
-		b = append(b, ctype...)
-	}
+	h := &r.outHead
+	h.reset()
+	h.status = wire
+	h.server, h.date = true, true
+	h.contentType = ctype
 	if wire != 204 && wire != 304 {
-		b = append(b, "\r\nContent-Length: "...)
-		b = strconv.AppendInt(b, int64(len(body)), 10)
+		h.contentLength = int64(len(body))
 	}
-	if location != nil {
-		b = append(b, "\r\nLocation: "...)
-		b = append(b, location...)
+	if len(location) > 0 && location[0] == '/' {
+		h.location = location
+	} else if location != nil {
+		h.add(nameLocation, location)
 	}
 	if r.retryAfter {
-		b = append(b, "\r\nRetry-After: 1"...)
+		h.add(nameRetryAfter, valueOne)
 	}
 	if r.noStore {
-		b = append(b, "\r\nCache-Control: no-store"...)
+		h.add(nameCacheControl, valueNoStore)
 	}
-	b = cc.appendConnection(b)
-	b = cc.appendAddHeaders(b, wire)
-	b = append(b, "\r\n\r\n"...)
+	cc.writeHead(h)
 	if !isHead(&r.head) && wire != 204 && wire != 304 {
-		b = append(b, body...)
+		cc.out = append(cc.out, body...)
 		r.bodySent = int64(len(body))
 	}
-	cc.out = b
 	r.finishing = true
 	if cc.flush() {
 		cc.finish()
 	}
-}
-
-// appendConnection adds the Connection header nginx sends: keep-alive
-// when the connection stays open, close otherwise.
-func (cc *clientConn) appendConnection(b []byte) []byte {
-	if cc.w.draining {
-		// A worker shutting down keeps no connection.
-		cc.r.keepAlive = false
-	}
-	if cc.r.keepAlive && cc.w.slowLeft == 0 && cc.w.clientsWaiting() {
-		// Clients wait in the listen backlog because this worker has no
-		// room to accept them: closing after this answer lets them in
-		// turn, so that slots rotate fairly among all clients instead of
-		// staying with those already connected. While slow clients hold
-		// slots, those go first instead (shed.go).
-		cc.r.keepAlive = false
-		cc.w.stats.Rotated.Inc()
-	}
-	if cc.r.keepAlive {
-		b = append(b, "\r\nConnection: keep-alive"...)
-		if t := cc.r.lc.KeepaliveHeaderTimeout; t > 0 {
-			// keepalive_timeout's second argument.
-			b = append(b, "\r\nKeep-Alive: timeout="...)
-			b = strconv.AppendInt(b, int64(t/time.Second), 10)
-		}
-		return b
-	}
-	return append(b, "\r\nConnection: close"...)
-}
-
-// appendAddHeaders adds the add_header fields that apply to the status:
-// without "always" only 200, 201, 204, 206, 301, 302, 303, 304, 307, 308.
-func (cc *clientConn) appendAddHeaders(b []byte, status int) []byte {
-	lc := cc.r.lc
-	if lc == nil || len(lc.AddHeaders) == 0 {
-		return b
-	}
-	ok := false
-	switch status {
-	case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308:
-		ok = true
-	}
-	for _, h := range lc.AddHeaders {
-		if !ok && !h.Always {
-			continue
-		}
-		start := len(b)
-		b = append(b, "\r\n"...)
-		b = append(b, h.Name...)
-		b = append(b, ": "...)
-		vstart := len(b)
-		b = cc.eval(b, h.Value)
-		if len(b) == vstart {
-			// An empty value means the header is not added.
-			b = b[:start]
-		}
-	}
-	return b
 }
 
 // isHead reports whether the request's method is HEAD (methods are

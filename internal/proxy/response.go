@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"strconv"
-
 	"headroom/internal/conf"
 	"headroom/internal/http1"
 )
@@ -71,64 +69,7 @@ func (cc *clientConn) startResponse() {
 		// another request.
 		r.keepAlive = false
 	}
-	cc.outBuf()
-	b := cc.out
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(resp.Status), 10)
-	b = append(b, ' ')
-	if len(resp.Reason) > 0 {
-		b = append(b, resp.Reason...)
-	} else if reason, ok := reasons[resp.Status]; ok {
-		b = append(b, reason...)
-	}
-	// headroom's Server and Date, unless proxy_pass_header passes the
-	// upstream's.
-	hidden := r.lc.ProxyHideHeaders
-	if hidden == nil {
-		b = append(b, "\r\nServer: "+serverHeader+"\r\nDate: "...)
-		b = append(b, w.httpDate()...)
-	} else {
-		b = cc.appendOwnServerDate(b, hidden)
-	}
-	cookies := r.lc.ProxyCookieDomains != nil || r.lc.ProxyCookiePaths != nil || r.lc.ProxyCookieFlags != nil
-	for i := range resp.Headers {
-		f := &resp.Headers[i]
-		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing, hidden) {
-			continue
-		}
-		if cookies && http1.EqualFold(f.Name, "Set-Cookie") {
-			b = append(b, "\r\n"...)
-			b = append(b, f.Name...)
-			b = append(b, ": "...)
-			b = cc.appendSetCookie(b, f.Value)
-			continue
-		}
-		if http1.EqualFold(f.Name, "Location") {
-			if loc, ok := cc.rewriteRedirect(f.Value); ok {
-				b = append(b, "\r\nLocation: "...)
-				b = append(b, loc...)
-				continue
-			}
-		}
-		b = append(b, "\r\n"...)
-		b = append(b, f.Name...)
-		b = append(b, ": "...)
-		b = append(b, f.Value...)
-	}
-	switch {
-	case upgrade:
-		b = append(b, "\r\nUpgrade: "...)
-		b = append(b, headerValue(resp.Headers, "Upgrade")...)
-		b = append(b, "\r\nConnection: upgrade"...)
-	case r.chunkOut:
-		b = append(b, "\r\nTransfer-Encoding: chunked"...)
-		b = cc.appendConnection(b)
-	default:
-		b = cc.appendConnection(b)
-	}
-	b = cc.appendAddHeaders(b, resp.Status)
-	b = append(b, "\r\n\r\n"...)
-	cc.out = b
+	cc.writeHead(cc.responseHead(resp, upgrade))
 	r.up.c.StopTimer()
 	if upgrade {
 		cc.startTunnel()
@@ -178,8 +119,9 @@ func hideResponseHeader(name, connection []byte, framing http1.Framing, hidden [
 // rewriteRedirect applies nginx's "proxy_redirect default" to an
 // upstream's Location: a value that starts with the proxy_pass URL has
 // that part replaced by the location's name (by "/" when proxy_pass has no
-// URI part), and the result, now local, is made absolute as nginx makes
-// its own redirects. ok is false when the value does not match.
+// URI part); the result, now local, is written absolute as nginx writes
+// its own redirects (see writeHead). ok is false when the value does not
+// match.
 func (cc *clientConn) rewriteRedirect(v []byte) ([]byte, bool) {
 	r := cc.r
 	pp := r.lc.ProxyPass
@@ -193,9 +135,64 @@ func (cc *clientConn) rewriteRedirect(v []byte) ([]byte, bool) {
 	if !hasPrefix(v, pattern) {
 		return nil, false
 	}
-	local := append([]byte(replacement), v[len(pattern):]...)
-	if len(local) > 0 && local[0] == '/' {
-		return cc.absoluteURL(local), true
+	return append([]byte(replacement), v[len(pattern):]...), true
+}
+
+// responseHead makes the client's response head from the upstream's, as
+// nginx's upstream module copies it into headers_out: hidden fields
+// dropped, Set-Cookie and Location rewritten, Content-Type and
+// Content-Length taken out to be written where nginx writes them, the
+// rest in order.
+func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead {
+	r := cc.r
+	h := &r.outHead
+	h.reset()
+	h.status = resp.Status
+	if len(resp.Reason) > 0 {
+		h.reason = resp.Reason
 	}
-	return local, true
+	// headroom's Server and Date, unless proxy_pass_header passes the
+	// upstream's.
+	hidden := r.lc.ProxyHideHeaders
+	h.server = hidden == nil || listedField(hidden, []byte("Server"))
+	h.date = hidden == nil || listedField(hidden, []byte("Date"))
+	cookies := r.lc.ProxyCookieDomains != nil || r.lc.ProxyCookiePaths != nil || r.lc.ProxyCookieFlags != nil
+	for i := range resp.Headers {
+		f := &resp.Headers[i]
+		if upgrade && http1.EqualFold(f.Name, "Upgrade") {
+			// The protocol switched to is passed where the upstream put
+			// it, though hop-by-hop.
+			h.add(f.Name, f.Value)
+			continue
+		}
+		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing, hidden) {
+			continue
+		}
+		switch {
+		case http1.EqualFold(f.Name, "Content-Type"):
+			h.fieldType = f.Value
+			continue
+		case http1.EqualFold(f.Name, "Content-Length"):
+			h.contentLength = resp.ContentLength
+			continue
+		case cookies && http1.EqualFold(f.Name, "Set-Cookie"):
+			start := len(h.scratch)
+			h.scratch = cc.appendSetCookie(h.scratch, f.Value)
+			h.add(f.Name, h.kept(start))
+			continue
+		case http1.EqualFold(f.Name, "Location"):
+			if loc, ok := cc.rewriteRedirect(f.Value); ok {
+				if len(loc) > 0 && loc[0] == '/' {
+					h.location = loc
+				} else {
+					h.add(f.Name, loc)
+				}
+				continue
+			}
+		}
+		h.add(f.Name, f.Value)
+	}
+	h.upgrade = upgrade
+	h.chunked = r.chunkOut && !upgrade
+	return h
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,83 @@ func TestUpstreamRequestFieldOrder(t *testing.T) {
 				}
 				if got := strings.Join(names, " "); got != c.want {
 					t.Errorf("upstream fields: %s\nwant:            %s", got, c.want)
+				}
+			})
+		}
+	})
+}
+
+// TestResponseFieldOrder checks the order of the fields of the response
+// sent to the client, which nginx's header filter fixes: status line,
+// Server, Date, Content-Type, Content-Length, a redirect to a path made
+// absolute, Transfer-Encoding, Connection and Keep-Alive; then the other
+// fields in the order the upstream sent them, then headroom's or nginx's
+// own (add_header). A Location that is already absolute stays among the
+// other fields.
+func TestResponseFieldOrder(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "up", nil)
+		up.handler = func(c *upConn, r *upRequest) {
+			c.hijack()
+			var raw string
+			switch {
+			case strings.HasSuffix(r.Target, "/plain"):
+				raw = "HTTP/1.1 200 OK\r\nX-First: 1\r\nLast-Modified: Tue, 01 Dec 2026 10:00:00 GMT\r\nSet-Cookie: a=b\r\n" +
+					"Content-Length: 5\r\nX-Mid: 2\r\nContent-Type: text/x-test\r\nLocation: /relative\r\nETag: \"abc\"\r\nX-Last: 3\r\n" +
+					"Server: upstream\r\nDate: Tue, 01 Dec 2026 10:00:00 GMT\r\n\r\nhello"
+			case strings.HasSuffix(r.Target, "/redirect"):
+				raw = "HTTP/1.1 302 Found\r\nX-A: 1\r\nLocation: http://" + up.addr + "/there\r\nContent-Length: 0\r\nX-B: 2\r\n\r\n"
+			case strings.HasSuffix(r.Target, "/stream"):
+				raw = "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Type: text/x\r\nX-B: 2\r\nConnection: close\r\n\r\nstreamed"
+			case strings.HasSuffix(r.Target, "/ws"):
+				raw = "HTTP/1.1 101 Switching Protocols\r\nX-A: 1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+					"Sec-WebSocket-Accept: abc\r\nContent-Type: x/y\r\n\r\n"
+			}
+			io.WriteString(c, raw)
+			time.Sleep(100 * time.Millisecond)
+			c.Close()
+		}
+		p := startProxy(t, tg, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location /p/ {
+            proxy_pass http://%[1]s;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $http_connection;
+            add_header X-Added yes;
+        }
+        location = /abs { return 301 http://example.com/x; }
+        location = /rel { return 302 /there; }
+        location = /text { add_header X-A 1; return 200 "t"; }
+        location = /page { add_header X-A 1; return 404; }
+        location = /always { add_header X-A 1 always; return 404; }
+    }`, up.addr))
+		cases := []struct {
+			path, extra, want string
+		}{
+			{"/p/plain", "", "Server Date Content-Type Content-Length Connection X-First Last-Modified Set-Cookie X-Mid Location ETag X-Last X-Added"},
+			{"/p/redirect", "", "Server Date Content-Length Location Connection X-A X-B X-Added"},
+			{"/p/stream", "", "Server Date Content-Type Transfer-Encoding Connection X-A X-B X-Added"},
+			{"/p/ws", "Upgrade: websocket\r\nConnection: Upgrade\r\n", "Server Date Content-Type Connection X-A Upgrade Sec-WebSocket-Accept"},
+			{"/abs", "", "Server Date Content-Type Content-Length Connection Location"},
+			{"/rel", "", "Server Date Content-Type Content-Length Location Connection"},
+			{"/text", "", "Server Date Content-Type Content-Length Connection X-A"},
+			{"/page", "", "Server Date Content-Type Content-Length Connection"},
+			{"/always", "", "Server Date Content-Type Content-Length Connection X-A"},
+		}
+		for _, c := range cases {
+			t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) {
+				rc := dialRaw(t, p.addr)
+				defer rc.c.Close()
+				rc.write("GET " + c.path + " HTTP/1.1\r\nHost: h\r\n" + c.extra + "\r\n")
+				resp := rc.read("GET")
+				var names []string
+				for _, f := range resp.Headers {
+					names = append(names, f.Name)
+				}
+				if got := strings.Join(names, " "); got != c.want {
+					t.Errorf("response fields: %s\nwant:            %s", got, c.want)
 				}
 			})
 		}

@@ -1,0 +1,201 @@
+package proxy
+
+import (
+	"strconv"
+	"time"
+
+	"headroom/internal/http1"
+)
+
+// This file is the response head on its way to the client. A content
+// handler fills an outHead (an upstream's head after the proxy's own
+// processing, or an answer of headroom's own); the header filters change
+// it in nginx's order; one encoder writes it. Until then it is a value,
+// not bytes, so that a filter can set or drop a field wherever the
+// handler put it.
+
+// outHead is a response head before it is written, as nginx's
+// r->headers_out: the fields the encoder writes in places of their own,
+// and the rest in order.
+type outHead struct {
+	// status is the status sent; reason the upstream's reason phrase,
+	// nil for nginx's own.
+	status int
+	reason []byte
+	// server and date ask for headroom's Server and Date fields at the
+	// top of the head; an upstream's pass as ordinary fields instead when
+	// proxy_pass_header lets them through.
+	server, date bool
+	// contentType (headroom's own) or fieldType (an upstream's) is
+	// written after Date when set.
+	contentType string
+	fieldType   []byte
+	// contentLength is written after Content-Type; -1 for none.
+	contentLength int64
+	// location is a redirect to a path of this server, written absolute
+	// before Connection as nginx's header filter writes one; a Location
+	// that is already absolute is an ordinary field.
+	location []byte
+	// chunked adds "Transfer-Encoding: chunked".
+	chunked bool
+	// upgrade makes the connection field "Connection: upgrade" (101).
+	upgrade bool
+	// fields are the other fields, in the order they are written.
+	fields []http1.Header
+	// scratch holds the values that filters and the proxy computed for
+	// fields; fields point into it.
+	scratch []byte
+}
+
+// reset empties the head for the next response, keeping its buffers.
+func (h *outHead) reset() {
+	*h = outHead{fields: h.fields[:0], scratch: h.scratch[:0], contentLength: -1}
+}
+
+// add appends a field; the name and value must stay valid until the head
+// is written.
+func (h *outHead) add(name, value []byte) {
+	h.fields = append(h.fields, http1.Header{Name: name, Value: value})
+}
+
+// kept returns the scratch bytes from start as a value for a field,
+// capped so that later appends to scratch cannot change it.
+func (h *outHead) kept(start int) []byte {
+	return h.scratch[start:len(h.scratch):len(h.scratch)]
+}
+
+// Names of fields headroom adds, made once.
+var (
+	nameLocation     = []byte("Location")
+	nameRetryAfter   = []byte("Retry-After")
+	nameCacheControl = []byte("Cache-Control")
+	valueOne         = []byte("1")
+	valueNoStore     = []byte("no-store")
+)
+
+// headerFilter changes a response head before it is written. The filters
+// run in the order of headerFilters, which is nginx's order of header
+// filter modules for those headroom has.
+type headerFilter func(cc *clientConn, h *outHead)
+
+// headerFilters are the header filters in the order they run.
+var headerFilters = []headerFilter{
+	addHeadersFilter,
+}
+
+// addHeadersFilter adds the add_header fields that apply to the status:
+// without "always" only to 200, 201, 204, 206, 301, 302, 303, 304, 307
+// and 308, as nginx's headers filter does.
+func addHeadersFilter(cc *clientConn, h *outHead) {
+	lc := cc.r.lc
+	if lc == nil || len(lc.AddHeaders) == 0 {
+		return
+	}
+	ok := false
+	switch h.status {
+	case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308:
+		ok = true
+	}
+	for _, ah := range lc.AddHeaders {
+		if !ok && !ah.Always {
+			continue
+		}
+		nameStart := len(h.scratch)
+		h.scratch = append(h.scratch, ah.Name...)
+		name := h.kept(nameStart)
+		valueStart := len(h.scratch)
+		h.scratch = cc.eval(h.scratch, ah.Value)
+		if len(h.scratch) == valueStart {
+			// An empty value means the field is not added.
+			h.scratch = h.scratch[:nameStart]
+			continue
+		}
+		h.add(name, h.kept(valueStart))
+	}
+}
+
+// writeHead runs the header filters over the head and appends it to the
+// client's output, in the order nginx's header filter writes a head:
+// status line, Server, Date, Content-Type, Content-Length, a Location
+// made absolute, Transfer-Encoding, Connection and Keep-Alive, then the
+// other fields in order.
+func (cc *clientConn) writeHead(h *outHead) {
+	for _, f := range headerFilters {
+		f(cc, h)
+	}
+	cc.outBuf()
+	b := cc.out
+	b = append(b, "HTTP/1.1 "...)
+	if h.reason != nil {
+		b = strconv.AppendInt(b, int64(h.status), 10)
+		b = append(b, ' ')
+		b = append(b, h.reason...)
+	} else {
+		b = append(b, statusText(h.status)...)
+	}
+	if h.server {
+		b = append(b, "\r\nServer: "+serverHeader...)
+	}
+	if h.date {
+		b = append(b, "\r\nDate: "...)
+		b = append(b, cc.w.httpDate()...)
+	}
+	if h.contentType != "" || h.fieldType != nil {
+		b = append(b, "\r\nContent-Type: "...)
+		b = append(b, h.contentType...)
+		b = append(b, h.fieldType...)
+	}
+	if h.contentLength >= 0 {
+		b = append(b, "\r\nContent-Length: "...)
+		b = strconv.AppendInt(b, h.contentLength, 10)
+	}
+	if h.location != nil {
+		b = append(b, "\r\nLocation: "...)
+		b = cc.appendAbsoluteURL(b, h.location)
+	}
+	if h.chunked {
+		b = append(b, "\r\nTransfer-Encoding: chunked"...)
+	}
+	if h.upgrade {
+		b = append(b, "\r\nConnection: upgrade"...)
+	} else {
+		b = cc.appendConnection(b)
+	}
+	for i := range h.fields {
+		f := &h.fields[i]
+		b = append(b, "\r\n"...)
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+	}
+	b = append(b, "\r\n\r\n"...)
+	cc.out = b
+}
+
+// appendConnection adds the Connection field nginx sends: keep-alive
+// when the connection stays open, close otherwise.
+func (cc *clientConn) appendConnection(b []byte) []byte {
+	if cc.w.draining {
+		// A worker shutting down keeps no connection.
+		cc.r.keepAlive = false
+	}
+	if cc.r.keepAlive && cc.w.slowLeft == 0 && cc.w.clientsWaiting() {
+		// Clients wait in the listen backlog because this worker has no
+		// room to accept them: closing after this answer lets them in
+		// turn, so that slots rotate fairly among all clients instead of
+		// staying with those already connected. While slow clients hold
+		// slots, those go first instead (shed.go).
+		cc.r.keepAlive = false
+		cc.w.stats.Rotated.Inc()
+	}
+	if cc.r.keepAlive {
+		b = append(b, "\r\nConnection: keep-alive"...)
+		if t := cc.r.lc.KeepaliveHeaderTimeout; t > 0 {
+			// keepalive_timeout's second argument.
+			b = append(b, "\r\nKeep-Alive: timeout="...)
+			b = strconv.AppendInt(b, int64(t/time.Second), 10)
+		}
+		return b
+	}
+	return append(b, "\r\nConnection: close"...)
+}
