@@ -174,7 +174,7 @@ type requestBody struct {
 	// bufferBody is set while the body is read whole before the request
 	// goes upstream (proxy_request_buffering, or a chunked body for an
 	// HTTP/1.0 upstream); it is kept in bodyMem, or in bodyFile once
-	// larger than client_body_buffer_size (see reqbody.go).
+	// larger than client_body_buffer_size (see pipe_request.go).
 	bufferBody bool
 	bodyMem    []byte
 	bodyFile   *tempFile
