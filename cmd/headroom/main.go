@@ -465,7 +465,7 @@ func start(cfg *conf.Config, errlog *logs.ErrorLog, prev *proxy.Server) (*proxy.
 	if plan.Derived {
 		errlog.Logf(logs.Notice, 0, "worker_connections %d derived from the open file limit %d for %d workers", plan.WorkerConnections, plan.Nofile, workers)
 	}
-	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, AllowedSlots: plan.Allowed, Nofile: plan.Nofile,
+	srv, err := proxy.New(cfg, proxy.Options{Workers: workers, Slots: plan.WorkerConnections, AllowedSlots: plan.Allowed, Nofile: plan.Nofile, TempFiles: plan.TempFiles,
 		ErrorLog: errlog, Version: Version, Inherit: prev})
 	if err != nil {
 		return nil, err

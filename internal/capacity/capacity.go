@@ -35,6 +35,16 @@ type Input struct {
 // name resolution, the pid file and opening logs again.
 const Reserve = 32
 
+// MinTempFiles is the number of descriptors each worker keeps for
+// temporary files (request bodies beyond client_body_buffer_size,
+// responses beyond proxy_buffers) even when its slots take every other
+// descriptor. Descriptors left over beyond the slots go to temporary
+// files too. A request that needs a file while the worker's are all
+// open waits for one rather than making the process run out of
+// descriptors: nginx opens temporary files outside worker_connections and
+// fails the request with EMFILE when the limit is reached.
+const MinTempFiles = 64
+
 // Plan is the outcome.
 type Plan struct {
 	// Nofile is the RLIMIT_NOFILE the process should run with.
@@ -46,6 +56,9 @@ type Plan struct {
 	// Allowed is the largest worker_connections the descriptor limit
 	// permits with this many workers.
 	Allowed int
+	// TempFiles is how many temporary files each worker may hold open at
+	// once: MinTempFiles and whatever its slots leave of its share.
+	TempFiles int
 	// Warnings are messages to log at start, in nginx's manner.
 	Warnings []string
 }
@@ -62,8 +75,8 @@ func Compute(in Input) Plan {
 	if in.WorkerRlimitNofile > 0 {
 		nofile = in.WorkerRlimitNofile
 	}
-	fixed := Reserve + in.LogFiles + 2*workers
-	allowed := (nofile - fixed) / workers
+	base := Reserve + in.LogFiles + 2*workers
+	allowed := (nofile-base)/workers - MinTempFiles
 	if allowed < 2+in.Listeners {
 		allowed = 2 + in.Listeners
 	}
@@ -79,6 +92,7 @@ func Compute(in Input) Plan {
 	default:
 		p.WorkerConnections = in.WorkerConnections
 	}
+	p.TempFiles = max((nofile-base)/workers-p.WorkerConnections, 0)
 	return p
 }
 

@@ -143,30 +143,32 @@ var doctorCases = []doctorCase{
 		// 28232 * 4 / 3.
 		name: "headroom_weighted", conf: "headroom.conf", file: "headroom.conf",
 		host:   func() capacity.FixedHost { h := debianMachine(1024, 524288); h.CPUs = 4; return h }(),
-		server: "headroom", proxied: 37642, idle: 262120, binding: limPorts, bindingIdle: limHard,
+		server: "headroom", proxied: 37642, idle: 261992, binding: limPorts, bindingIdle: limHard,
 	},
 	{
 		// A cgroup of 64 MiB holds (64 MiB - 10.9 MiB for 2 workers) /
 		// 120.2 KiB = 451 requests: 2 x 123 B for the connections, 4 x
 		// 16 KiB pooled, client_body_buffer_size 8k, proxy_buffers 8 4k
-		// and 16 KiB of scratch. Idle connections are bound by the slots:
-		// (524288 - 39) / 2 = 262124 per worker, (262124 - 1) / 2 for
+		// and 16 KiB of scratch. Idle connections are bound by the slots;
+		// each worker keeps 64 of its share for temporary files:
+		// (524288 - 39) / 2 - 64 = 262060 per worker, (262060 - 1) / 2 for
 		// clients.
 		name: "cgroup_memory", conf: "headroom.conf", file: "headroom.conf",
 		host: with(debianMachine(1024, 524288), map[string]string{
 			"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.max": "67108864\n"}),
 		opts:   Options{Want: 4000},
-		server: "headroom", proxied: 451, idle: 262122, binding: limMemoryMax, bindingIdle: limHard,
+		server: "headroom", proxied: 451, idle: 262058, binding: limMemoryMax, bindingIdle: limHard,
 		fixedProxied: 4000,
 	},
 	{
 		// 8192 per worker for 4 threads cannot fit in 16384 descriptors:
-		// headroom lowers it to (16384 - 43) / 4 = 4085 and says so;
-		// clients hold (4085 - 2) / 2 of each.
+		// headroom lowers it to (16384 - 43) / 4 - 64 = 4021 (64 kept for
+		// temporary files) and says so; clients hold (4021 - 2) / 2 of
+		// each.
 		name: "headroom_lowered", conf: "lowered.conf", file: "lowered.conf",
 		host:   with(debianMachine(16384, 16384), map[string]string{"/proc/sys/net/netfilter/nf_conntrack_max": "65536\n"}),
 		opts:   Options{Want: 20000},
-		server: "headroom", proxied: 8164, idle: 8164, binding: limHard, bindingIdle: limHard,
+		server: "headroom", proxied: 8036, idle: 8036, binding: limHard, bindingIdle: limHard,
 		fixedProxied: 20000,
 	},
 	{

@@ -48,6 +48,9 @@ type result struct {
 	workers int
 	// slots is worker_connections in effect per worker.
 	slots int
+	// tempFiles is how many temporary files a headroom worker may hold
+	// open (capacity.Plan.TempFiles).
+	tempFiles int
 	// nofile is the open file limit in effect (per process for headroom,
 	// per worker process for nginx) and nofileName the limit it comes
 	// from.
@@ -219,6 +222,7 @@ func evalHeadroom(p params) result {
 	}
 	r.nofile = plan.Nofile
 	r.slots = plan.WorkerConnections
+	r.tempFiles = plan.TempFiles
 	r.perWorker = capacity.ClientBudget(plan.WorkerConnections, l)
 	r.perWorkerIdle = r.perWorker
 	r.fdProxied = w * capacity.ClientBudget(plan.Allowed, l)

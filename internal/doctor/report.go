@@ -53,6 +53,10 @@ type Report struct {
 	// request bodies and responses that do not fit their buffers, with
 	// the free space of each.
 	TempDirs []TempDir `json:"temp_dirs"`
+	// TempFilesPerWorker is how many temporary files each headroom
+	// worker may hold open at once (0 for nginx, which does not bound
+	// them apart from the open file limit).
+	TempFilesPerWorker int `json:"temp_files_per_worker"`
 }
 
 // Capacity is how many connections a server holds at once.

@@ -100,7 +100,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(r.TempDirs) > 0 {
-		b.WriteString("\nTemporary files (a request body past client_body_buffer_size; a response past proxy_buffers while the client reads slower than the upstream sends; each open file also takes a descriptor)\n")
+		b.WriteString("\nTemporary files (a request body past client_body_buffer_size; a response past proxy_buffers while the client reads slower than the upstream sends; each open file also takes a descriptor")
+		if r.TempFilesPerWorker > 0 {
+			fmt.Fprintf(&b, ": headroom keeps %d per worker for them, beyond the slots; a body that finds none free waits for one, a response waits for its client", r.TempFilesPerWorker)
+		} else if r.Server == "nginx" {
+			b.WriteString(": nginx opens them outside worker_connections, and a request fails when the open file limit is reached")
+		}
+		b.WriteString(")\n")
 		rows := [][]string{{"DIRECTORY", "FOR", "FROM", "FREE", "NOTE"}}
 		for _, d := range r.TempDirs {
 			free, note := "unknown", d.Note

@@ -127,6 +127,11 @@ type Worker struct {
 	// ResponsesToFile counts responses that went through a temporary
 	// file because their client read slower than the upstream sent.
 	ResponsesToFile Counter
+	// TempFileWaits counts request bodies that waited for a temporary
+	// file because the worker had its budget of them open.
+	TempFileWaits Counter
+	// TempFiles is the number of temporary files open.
+	TempFiles Gauge
 
 	// Gauges.
 	ClientActive   Gauge // client connections with a request in progress

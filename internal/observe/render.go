@@ -178,6 +178,11 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 	p.sample("headroom_request_bodies_to_file_total", float64(s.Buffering.BodiesToFile))
 	p.family("headroom_responses_to_file_total", "counter", "Responses buffered in a temporary file because their client read slower than the upstream sent.")
 	p.sample("headroom_responses_to_file_total", float64(s.Buffering.ResponsesToFile))
+	p.family("headroom_temp_file_waits_total", "counter", "Request bodies that waited for a temporary file because the worker had as many open as the open file limit leaves for them.")
+	p.sample("headroom_temp_file_waits_total", float64(s.Buffering.TempFileWaits))
+	p.family("headroom_temp_files", "gauge", "Temporary files open (request bodies and responses on their way), and how many the workers may hold open together (limit; 0 for no limit of headroom's own).")
+	p.sample("headroom_temp_files", float64(s.Buffering.TempFiles), "state", "open")
+	p.sample("headroom_temp_files", float64(s.Buffering.TempFilesLimit), "state", "limit")
 	p.family("headroom_queue_wait_seconds", "histogram", "Time requests spent waiting in a queue for a slot or an upstream server.")
 	p.histogram("headroom_queue_wait_seconds", &s.QueueWait)
 

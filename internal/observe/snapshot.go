@@ -61,6 +61,13 @@ type Buffering struct {
 	BodiesToFile uint64 `json:"bodies_to_file"`
 	// ResponsesToFile counts responses buffered in a temporary file.
 	ResponsesToFile uint64 `json:"responses_to_file"`
+	// TempFileWaits counts request bodies that waited for a temporary
+	// file.
+	TempFileWaits uint64 `json:"temp_file_waits"`
+	// TempFiles is the number of temporary files open, TempFilesLimit
+	// how many the workers may hold open together.
+	TempFiles      int64 `json:"temp_files"`
+	TempFilesLimit int64 `json:"temp_files_limit"`
 }
 
 // Pressure counts each step of the response to a shortage of slots.

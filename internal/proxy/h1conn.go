@@ -393,6 +393,9 @@ func (cc *clientConn) close() {
 		cc.leaveServerQueue()
 	}
 	if cc.r != nil {
+		if cc.r.tempWait {
+			cc.leaveTempWait()
+		}
 		cc.releaseLimits()
 		if cc.r.up != nil {
 			cc.r.up.closeConn()

@@ -113,6 +113,7 @@ func (c *carried) add(o *carried) {
 	p.SlowReadersClosed += q.SlowReadersClosed
 	c.buffering.BodiesToFile += o.buffering.BodiesToFile
 	c.buffering.ResponsesToFile += o.buffering.ResponsesToFile
+	c.buffering.TempFileWaits += o.buffering.TempFileWaits
 	for i := range c.queueWait.Buckets {
 		c.queueWait.Buckets[i] += o.queueWait.Buckets[i]
 	}
@@ -148,6 +149,9 @@ func (s *Server) totals() carried {
 		p.SlowReadersClosed += st.SlowReadersClosed.Load()
 		t.buffering.BodiesToFile += st.BodiesToFile.Load()
 		t.buffering.ResponsesToFile += st.ResponsesToFile.Load()
+		t.buffering.TempFileWaits += st.TempFileWaits.Load()
+		t.buffering.TempFiles += st.TempFiles.Load()
+		t.buffering.TempFilesLimit += int64(s.opts.TempFiles)
 		st.QueueWait.AddTo(&t.queueWait)
 	}
 	s.prevMu.Lock()

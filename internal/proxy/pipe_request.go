@@ -201,8 +201,15 @@ func (cc *clientConn) decodeBody(avail []byte) (consumed int, data []byte, done,
 // nginx does once it holds the body.
 func (cc *clientConn) bufferBody() {
 	r := cc.r
+	if r.tempWait {
+		return
+	}
 	for !r.bodyDone {
 		if cc.inPos < cc.inLen {
+			if cc.bodyNeedsFile(cc.inLen-cc.inPos) && !cc.w.tempAvailable() {
+				cc.waitForTempFile()
+				return
+			}
 			if !cc.takeBufferedBody() {
 				return
 			}
@@ -214,6 +221,10 @@ func (cc *clientConn) bufferBody() {
 	}
 	if r.lc.ClientBodyInFileOnly != conf.BodyFileOff && r.bodyFile == nil {
 		// client_body_in_file_only writes even an empty body to a file.
+		if !cc.w.tempAvailable() {
+			cc.waitForTempFile()
+			return
+		}
 		if !cc.spillBody() {
 			return
 		}
@@ -351,7 +362,13 @@ func (cc *clientConn) storeBody(data []byte) bool {
 // memory into it.
 func (cc *clientConn) spillBody() bool {
 	r := cc.r
-	tf, err := cc.w.srv.createTemp(&r.lc.ClientBodyTempPath)
+	tf, err := cc.w.openTemp(&r.lc.ClientBodyTempPath)
+	if err == errTempBudget {
+		// Callers wait for a file before they take bytes that need one;
+		// reaching here would lose those bytes, so the request ends.
+		cc.failBody(503)
+		return false
+	}
 	if err != nil {
 		cc.logAt(logs.Crit, fmt.Sprintf("open() \"%s\" failed (%s)", tf.path, logs.SysError(err)))
 		cc.failBody(tempFailStatus(err))
@@ -463,10 +480,7 @@ func (r *request) canResend() bool {
 func (r *request) dropRequestBody(w *worker) {
 	w.dropBuf(&r.bodyMem)
 	if tf := r.bodyFile; tf != nil {
-		unix.Close(tf.fd)
-		if !tf.keep {
-			unix.Unlink(tf.path)
-		}
+		w.closeTemp(tf)
 		r.bodyFile = nil
 	}
 }
@@ -477,5 +491,25 @@ func (r *request) dropRequestBody(w *worker) {
 func (r *request) dropBody(w *worker) {
 	r.dropRequestBody(w)
 	w.dropBuf(&r.spoolScratch)
-	r.spool.release()
+	r.spool.release(w)
+}
+
+// bodyNeedsFile reports whether taking up to avail more buffered bytes of
+// the body needs a temporary file that the request does not have yet: a
+// file is asked for (client_body_in_file_only), or the bytes would not fit
+// in memory. For a chunked body avail counts its framing too, so the
+// answer errs towards a file.
+func (cc *clientConn) bodyNeedsFile(avail int) bool {
+	r := cc.r
+	if r.bodyFile != nil {
+		return false
+	}
+	if r.lc.ClientBodyInFileOnly != conf.BodyFileOff {
+		return true
+	}
+	n := int64(avail)
+	if !r.bodyChunked {
+		n = min(n, r.bodyLeft)
+	}
+	return int64(len(r.bodyMem))+n > int64(r.bodyMemLimit)
 }

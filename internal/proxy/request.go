@@ -49,7 +49,15 @@ func (cc *clientConn) requestReadable() {
 	r := cc.r
 	switch r.phase {
 	case phaseProxy:
-		if r.bufferBody {
+		if r.tempWait {
+			// Nothing is read while the body waits for a temporary file;
+			// a client that leaves ends the request.
+			if cc.tr.PeerClosed() {
+				cc.leaveTempWait()
+				r.status = 499
+				cc.abort()
+			}
+		} else if r.bufferBody {
 			cc.bufferBody()
 		} else if !r.bodyDone {
 			cc.pumpBody()
@@ -104,6 +112,10 @@ func (cc *clientConn) requestTimer() {
 	case phaseRetry:
 		cc.retryResources()
 	case phaseProxy:
+		if r.tempWait {
+			cc.tempWaitTimedOut()
+			return
+		}
 		if !r.bodyDone {
 			// client_body_timeout
 			r.status = 408
@@ -180,6 +192,9 @@ type requestBody struct {
 	bodyFile   *tempFile
 	// bodyMemLimit is how much of the body may stay in memory.
 	bodyMemLimit int
+	// tempWait is set while the body waits for a temporary file (see
+	// waitForTempFile).
+	tempWait bool
 	// continued is set once "100 Continue" was sent.
 	continued bool
 }

@@ -37,6 +37,9 @@ type Options struct {
 	// Nofile is the open file limit the plan was made for, quoted in
 	// capacity messages.
 	Nofile int
+	// TempFiles is how many temporary files each worker may hold open at
+	// once (capacity.Plan.TempFiles); 0 sets no bound of headroom's own.
+	TempFiles int
 	// ErrorLog receives the server's messages.
 	ErrorLog *logs.ErrorLog
 	// Version is headroom's version, shown by the status views.

@@ -63,11 +63,10 @@ func (s *spool) room(lc *conf.LocConf) int {
 }
 
 // release frees the spool's memory and removes its file.
-func (s *spool) release() {
+func (s *spool) release(w *worker) {
 	s.mem, s.memOff = nil, 0
 	if s.file != nil {
-		unix.Close(s.file.fd)
-		unix.Unlink(s.file.path)
+		w.closeTemp(s.file)
 		s.file = nil
 	}
 	s.fileOff = 0
@@ -111,7 +110,7 @@ func (cc *clientConn) spoolWrite(b []byte) bool {
 	r := cc.r
 	lc := r.lc
 	created, failed, err := r.spool.put(b, lc.ProxyBuffersNum*lc.ProxyBuffersSize, func() (*tempFile, error) {
-		return cc.w.srv.createTemp(&lc.ProxyTempPath)
+		return cc.w.openTemp(&lc.ProxyTempPath)
 	})
 	if created != nil {
 		cc.w.stats.ResponsesToFile.Inc()
@@ -119,6 +118,10 @@ func (cc *clientConn) spoolWrite(b []byte) bool {
 	}
 	switch {
 	case err == nil:
+		return true
+	case err == errTempBudget:
+		// The worker holds as many files as it may: this response waits
+		// for its client like an unbuffered one.
 		return true
 	case err == unix.EMFILE || err == unix.ENFILE:
 		cc.w.warnf(logs.Warn, "open() \"%s\" failed (%s) while reading upstream: responses wait for their clients instead of going to temporary files; raise the open file limit", failed, logs.SysError(err))
@@ -160,7 +163,7 @@ func (s *spool) put(b []byte, memCap int, create func() (*tempFile, error)) (cre
 	}
 	if s.file == nil {
 		tf, err := create()
-		if err == unix.EMFILE || err == unix.ENFILE {
+		if err == unix.EMFILE || err == unix.ENFILE || err == errTempBudget {
 			s.noFile = true
 			s.mem = append(s.mem, b...)
 			return nil, tf.path, err

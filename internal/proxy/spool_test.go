@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"headroom/internal/conf"
+	"headroom/internal/observe"
 )
 
 // tempIn returns a create function making temporary files in dir, as the
@@ -48,7 +49,8 @@ func TestSpoolKeepsOrder(t *testing.T) {
 	dir := t.TempDir()
 	made := 0
 	var s spool
-	defer s.release()
+	w := &worker{stats: &observe.Worker{}}
+	defer s.release(w)
 	var want, got []byte
 	for i := 0; i < 40; i++ {
 		piece := bytes.Repeat([]byte{byte('a' + i%26)}, 700+i*37)
@@ -74,7 +76,7 @@ func TestSpoolKeepsOrder(t *testing.T) {
 	if s.file == nil || s.fileOff != s.file.size {
 		t.Errorf("the file is not drained")
 	}
-	s.release()
+	s.release(w)
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("release left %d files", len(entries))
 	}

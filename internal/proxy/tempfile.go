@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -108,4 +109,93 @@ func makeTempDirs(paths []string) error {
 		}
 	}
 	return nil
+}
+
+// errTempBudget is returned by openTemp when the worker holds as many
+// temporary files as its budget allows.
+var errTempBudget = errors.New("temporary file budget in use")
+
+// openTemp creates a temporary file within the worker's budget of open
+// files (capacity.Plan.TempFiles), so that temporary files never take the
+// descriptors the connection slots were planned with.
+func (w *worker) openTemp(tp *conf.TempPath) (*tempFile, error) {
+	if !w.tempAvailable() {
+		return &tempFile{path: tp.Path}, errTempBudget
+	}
+	tf, err := w.srv.createTemp(tp)
+	if err == nil {
+		w.tempOpen++
+		w.stats.TempFiles.Set(int64(w.tempOpen))
+	}
+	return tf, err
+}
+
+// closeTemp closes a temporary file from openTemp, removes it unless it
+// is kept, and gives its place in the budget to a waiting request.
+func (w *worker) closeTemp(tf *tempFile) {
+	unix.Close(tf.fd)
+	if !tf.keep {
+		unix.Unlink(tf.path)
+	}
+	w.tempOpen--
+	w.stats.TempFiles.Set(int64(w.tempOpen))
+}
+
+// tempAvailable reports whether the worker may open another temporary
+// file.
+func (w *worker) tempAvailable() bool {
+	return w.tempBudget <= 0 || w.tempOpen < w.tempBudget
+}
+
+// waitForTempFile parks a request whose body needs a temporary file while
+// the worker's are all open: nothing more of the body is read until one
+// closes (serveTempWaiters), for up to client_body_timeout; the client
+// does not lose its place for being slow, since it is not.
+func (cc *clientConn) waitForTempFile() {
+	r := cc.r
+	if r.tempWait {
+		return
+	}
+	r.tempWait = true
+	w := cc.w
+	w.tempWaiters = append(w.tempWaiters, cc)
+	w.stats.TempFileWaits.Inc()
+	w.warnf(logs.Warn, "worker %d has its %d temporary files open, request bodies wait for one: raise the open file limit or lower worker_connections to leave more descriptors for them", w.id, w.tempBudget)
+	cc.c.SetTimer(r.lc.ClientBodyTimeout)
+}
+
+// leaveTempWait takes a request out of the wait for a temporary file.
+func (cc *clientConn) leaveTempWait() {
+	w := cc.w
+	cc.r.tempWait = false
+	for i, x := range w.tempWaiters {
+		if x == cc {
+			copy(w.tempWaiters[i:], w.tempWaiters[i+1:])
+			w.tempWaiters[len(w.tempWaiters)-1] = nil
+			w.tempWaiters = w.tempWaiters[:len(w.tempWaiters)-1]
+			return
+		}
+	}
+}
+
+// tempWaitTimedOut answers a request that found no temporary file for
+// its body within client_body_timeout: 503 with Retry-After, as for any
+// lack of capacity.
+func (cc *clientConn) tempWaitTimedOut() {
+	cc.leaveTempWait()
+	cc.w.stats.Rejected.Inc()
+	cc.r.retryAfter = true
+	cc.r.keepAlive = false
+	cc.respondError(503)
+}
+
+// serveTempWaiters lets waiting request bodies go on, oldest first, as
+// temporary files close.
+func (w *worker) serveTempWaiters() {
+	for len(w.tempWaiters) > 0 && w.tempAvailable() {
+		cc := w.tempWaiters[0]
+		cc.leaveTempWait()
+		cc.c.StopTimer()
+		cc.bufferBody()
+	}
 }

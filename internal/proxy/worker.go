@@ -72,9 +72,15 @@ type worker struct {
 	// clientBudget is how many slots clients may hold (see
 	// capacity.ClientBudget).
 	clientBudget int
-	date         []byte
-	dateSec      int64
-	lastWarn     map[string]time.Time
+	// tempOpen counts the temporary files open, which tempBudget bounds
+	// (0: unbounded); tempWaiters are requests whose bodies wait for one
+	// (see tempfile.go).
+	tempOpen    int
+	tempBudget  int
+	tempWaiters []*clientConn
+	date        []byte
+	dateSec     int64
+	lastWarn    map[string]time.Time
 }
 
 func newWorker(s *Server, id int) (*worker, error) {
@@ -87,6 +93,7 @@ func newWorker(s *Server, id int) (*worker, error) {
 		w.logBufs[p] = &logs.AccessBuffer{Path: p}
 	}
 	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners))
+	w.tempBudget = s.opts.TempFiles
 	loop.OnTick = w.tick
 	loop.AfterEvents = w.afterEvents
 	loop.Owner = w
@@ -173,6 +180,7 @@ func (w *worker) tick() {
 // spend its time on them.
 func (w *worker) afterEvents() {
 	w.serveQueue()
+	w.serveTempWaiters()
 	w.maybeShed()
 	if now := w.loop.Now(); now.Sub(w.published) >= publishEvery {
 		w.publish()
