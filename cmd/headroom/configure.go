@@ -27,10 +27,6 @@ var withoutModules = []string{
 	"--without-http_memcached_module",
 	"--without-http_empty_gif_module",
 	"--without-http_browser_module",
-	"--without-http_upstream_hash_module",
-	"--without-http_upstream_ip_hash_module",
-	"--without-http_upstream_least_conn_module",
-	"--without-http_upstream_random_module",
 	"--without-http_upstream_zone_module",
 	"--without-http-cache",
 }

@@ -56,6 +56,15 @@ func Dump(c *Config) string {
 		if u.Queue > 0 {
 			d.line(2, "queue %d timeout=%s", u.Queue, dur(u.QueueTimeout))
 		}
+		switch u.Balance {
+		case BalanceRoundRobin:
+		case BalanceHash:
+			d.line(2, "balance hash key=%s consistent=%v", tmpl(u.HashKey), u.Consistent)
+		case BalanceRandom:
+			d.line(2, "balance random two=%v", u.RandomTwo)
+		default:
+			d.line(2, "balance %s", u.Balance)
+		}
 		for _, s := range u.Servers {
 			d.line(2, "server %s name=%q weight=%d max_fails=%d fail_timeout=%s max_conns=%d backup=%v down=%v",
 				s.Addr, s.Name, s.Weight, s.MaxFails, dur(s.FailTimeout), s.MaxConns, s.Backup, s.Down)

@@ -557,10 +557,52 @@ type Upstream struct {
 	// max_conns (0: none wait); QueueTimeout bounds the wait.
 	Queue        int
 	QueueTimeout time.Duration
+	// Balance is the load balancing method; the zero value is nginx's
+	// default, smooth weighted round robin.
+	Balance BalanceMethod
+	// HashKey is the key of "hash KEY [consistent]", evaluated per
+	// request; Consistent selects ketama consistent hashing.
+	HashKey    *vars.Template
+	Consistent bool
+	// RandomTwo is "random two [least_conn]": of two servers drawn at
+	// random, the one with fewer connections is used.
+	RandomTwo bool
 	// Implicit is true for groups made from proxy_pass host:port.
 	Implicit bool
 	File     string
 	Line     int
+}
+
+// BalanceMethod is an upstream group's load balancing method, one per
+// nginx module that provides one.
+type BalanceMethod uint8
+
+const (
+	// BalanceRoundRobin is nginx's default: smooth weighted round robin.
+	BalanceRoundRobin BalanceMethod = iota
+	// BalanceLeastConn is least_conn.
+	BalanceLeastConn
+	// BalanceIPHash is ip_hash.
+	BalanceIPHash
+	// BalanceHash is hash KEY [consistent].
+	BalanceHash
+	// BalanceRandom is random [two [least_conn]].
+	BalanceRandom
+)
+
+// String returns the directive that selects the method.
+func (m BalanceMethod) String() string {
+	switch m {
+	case BalanceLeastConn:
+		return "least_conn"
+	case BalanceIPHash:
+		return "ip_hash"
+	case BalanceHash:
+		return "hash"
+	case BalanceRandom:
+		return "random"
+	}
+	return "round_robin"
 }
 
 // UpstreamServer is one server in an upstream group.

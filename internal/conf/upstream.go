@@ -24,16 +24,22 @@ type upstreamBuild struct {
 	// skipped is set when lenient loading left out a server, so that the
 	// group being empty is not reported as if the configuration said so.
 	skipped bool
+	// method is set once a balancing method directive was read, for
+	// nginx's "load balancing method redefined" warning.
+	method bool
+	// noBackup is set while the method in force does not accept backup
+	// servers (nginx's NGX_HTTP_UPSTREAM_BACKUP flag left out).
+	noBackup bool
 }
 
 func upstreamDirectives() []*directive {
 	return []*directive{
 		{name: "server", ctx: ctxUpstream, args: arg1More, set: setUpstreamServer,
 			syntax: "server address[:port] [weight=n] [max_fails=n] [fail_timeout=time] [max_conns=n] [backup] [down];",
-			doc:    "Adds a server to the group; a name is resolved when the configuration is read and every address becomes a server; the port defaults to 80."},
+			doc:    "Adds a server to the group; a name is resolved when the configuration is read and every address becomes a server; the port defaults to 80. backup is refused after ip_hash, hash or random, whose methods have no backup servers (written before them, as nginx allows, such a server is used only when the method falls back to round robin)."},
 		{name: "keepalive", ctx: ctxUpstream, args: arg1, set: setUpstreamKeepalive,
 			syntax: "keepalive connections;",
-			doc:    "Keeps up to this many idle upstream connections per worker for reuse (needs proxy_http_version 1.1 and an empty Connection header)."},
+			doc:    "Keeps up to this many idle upstream connections per worker for reuse (needs proxy_http_version 1.1 and an empty Connection header). A balancing method must come before it: as in nginx, one written after it turns the cache off, with the warning \"load balancing method redefined\"."},
 		{name: "keepalive_requests", ctx: ctxUpstream, args: arg1, set: setUpstreamNumber(func(u *Upstream, v int) { u.KeepaliveRequests = v }),
 			syntax: "keepalive_requests number;", def: "1000",
 			doc: "Limits the requests sent over one cached upstream connection."},
@@ -133,6 +139,9 @@ func setUpstreamServer(b *builder, n *Node, sc *scope) error {
 		case key == "fail_timeout" && hasVal:
 			s.FailTimeout, ok = parseTime(val, true)
 		case p == "backup":
+			if sc.ups.noBackup {
+				return errAt(n, "balancing method does not support parameter \"%s\"", p)
+			}
 			s.Backup = true
 		case p == "down":
 			s.Down = true

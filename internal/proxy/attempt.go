@@ -84,15 +84,8 @@ func (cc *clientConn) connectNext() {
 		return
 	}
 	now := w.loop.Now()
-	var peer *upstream.Peer
-	for {
-		peer = r.group.Pick(now, &r.tried)
-		// Another worker may take a server's last place between the pick
-		// and the count; then pick again.
-		if peer == nil || r.group.Shared.TryAcquire(peer.Server) {
-			break
-		}
-	}
+	// The balancer also takes the server's place under max_conns.
+	peer := r.group.Pick(now, &r.tried, cc.balanceKey())
 	if peer == nil {
 		if r.group.AtCapacity(&r.tried) {
 			cc.waitForServer()

@@ -19,6 +19,26 @@ type Shared struct {
 
 	mu      sync.Mutex
 	waiters []*Waiter
+
+	// ring is the consistent hash ring of ringFor, read-only once built,
+	// so that workers share one ring as nginx's workers share the one its
+	// master built. The configuration it was built for is kept with it
+	// because a reload may keep this state for a configuration whose
+	// servers are written or weighted differently.
+	ringMu  sync.Mutex
+	ringFor *conf.Upstream
+	ring    []chashPoint
+}
+
+// chashRing returns the consistent hash ring for u, building it the first
+// time a worker needs it.
+func (s *Shared) chashRing(u *conf.Upstream, build func() []chashPoint) []chashPoint {
+	s.ringMu.Lock()
+	defer s.ringMu.Unlock()
+	if s.ringFor != u {
+		s.ring, s.ringFor = build(), u
+	}
+	return s.ring
 }
 
 // Waiter is a request waiting in a group's queue. When a server frees a
