@@ -116,6 +116,7 @@ func (d *dumper) location(depth int, l *Location) {
 }
 
 func (d *dumper) loc(depth int, c *LocConf) {
+	d.static(depth, &c.Static)
 	if p := c.ProxyPass; p != nil {
 		up := "<nil>"
 		if p.Upstream != nil {
@@ -275,3 +276,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// static dumps the static file handler's settings.
+func (d *dumper) static(depth int, s *Static) {
+	root := "root " + tmpl(s.Root)
+	if s.Alias {
+		root = fmt.Sprintf("alias %s (replaces %d bytes)", tmpl(s.Root), s.AliasLen)
+	}
+	var index, try []string
+	for _, t := range s.Index {
+		index = append(index, tmpl(t))
+	}
+	for _, t := range s.TryFiles {
+		try = append(try, tmpl(t))
+	}
+	types := "builtin"
+	if s.Types != nil {
+		var ts []string
+		for _, ext := range sortedKeys(s.Types) {
+			ts = append(ts, ext+"="+s.Types[ext])
+		}
+		types = "{" + strings.Join(ts, " ") + "}"
+	}
+	d.line(depth, "%s index=%s try_files=%s types=%s default_type=%s", root, strings.Join(index, ","), strings.Join(try, ","), types, s.DefaultType)
+	d.line(depth, "sendfile=%v max_chunk=%d tcp_nopush=%v tcp_nodelay=%v etag=%v if_modified_since=%s log_not_found=%v",
+		s.Sendfile, s.SendfileMaxChunk, s.TCPNopush, s.TCPNodelay, s.Etag, imsText[s.IfModifiedSince], s.LogNotFound)
+}
+
+var imsText = map[IfModifiedSince]string{IMSExact: "exact", IMSBefore: "before", IMSOff: "off"}

@@ -60,6 +60,7 @@ type locBuild struct {
 // merge can tell inheritance from explicit values as nginx's UNSET
 // markers do.
 type rawLoc struct {
+	static                 staticRaw
 	proxyPass              *ProxyPass
 	proxySetHeaders        []HeaderTemplate
 	proxyHTTPVersion       *string

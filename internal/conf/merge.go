@@ -49,6 +49,7 @@ type merged struct {
 // (mergeProxyBuffers).
 func (b *builder) defaultLevel() *merged {
 	return &merged{conf: &LocConf{
+		Static:                       b.defaultStatic(),
 		ProxyHTTPVersion:             "1.0",
 		ProxyConnectTimeout:          60 * time.Second,
 		ProxyReadTimeout:             60 * time.Second,
@@ -163,6 +164,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ProxyMaxTempFileSize:     pick(r.proxyMaxTempFileSize, p.ProxyMaxTempFileSize),
 		ProxyIgnoreHeaders:       pick(r.proxyIgnoreHeaders, p.ProxyIgnoreHeaders),
 	}
+	c.Static = mergeStatic(&r.static, &p.Static)
 	buffers := pick(r.proxyBuffers, bufs{p.ProxyBuffersNum, p.ProxyBuffersSize})
 	c.ProxyBuffersNum, c.ProxyBuffersSize = buffers.num, buffers.size
 	// A level that sets a minimum rate sets its grace with it.
@@ -341,6 +343,10 @@ func buildLocations(ls []*locBuild, parent *merged) []*Location {
 	var out []*Location
 	for _, l := range ls {
 		m := merge(l.raw, parent)
+		if l.raw.static.alias {
+			// alias replaces the location's prefix.
+			m.conf.Static.AliasLen = len(l.path)
+		}
 		out = append(out, &Location{
 			Match: l.match, Path: l.path, Regex: l.regex, Loc: m.conf,
 			Locations: buildLocations(l.children, m),

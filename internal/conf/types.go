@@ -247,6 +247,9 @@ type Location struct {
 // LocConf holds the settings of the http, server and location levels. After
 // merging, every field is set (inherited or nginx's default).
 type LocConf struct {
+	// Static holds root, alias, index, try_files, types and the other
+	// settings of the static file handler.
+	Static Static
 	// ProxyPass is nil when the location does not proxy. It is not
 	// inherited: as in nginx, a nested location without its own proxy_pass
 	// does not proxy.

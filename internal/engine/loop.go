@@ -33,6 +33,11 @@ const (
 	KindListener
 	KindClient
 	KindUpstream
+	// KindFile is a file a response is sent from: it takes a slot as an
+	// upstream connection would, so that the slots count every
+	// descriptor a request holds.
+	KindFile
+	numKinds
 )
 
 // Conn is one connection slot. The loop fills Fd, readiness and Kind; the
@@ -106,7 +111,7 @@ type Loop struct {
 	nfree int
 
 	// inUse counts occupied slots by kind.
-	inUse [4]int
+	inUse [numKinds]int
 
 	timers timerHeap
 	now    time.Time

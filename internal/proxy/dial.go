@@ -88,6 +88,9 @@ type bindError struct {
 
 func (e *bindError) Error() string { return e.err.Error() }
 
+// Unwrap gives the system error, so that the log names its number.
+func (e *bindError) Unwrap() error { return e.err }
+
 // bindLocal binds an upstream socket to proxy_bind's local address
 // before it connects; the port is the kernel's choice.
 func bindLocal(fd, family int, addr netip.Addr) error {

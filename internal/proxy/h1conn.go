@@ -470,7 +470,7 @@ func (cc *clientConn) flush() bool {
 	cc.out = cc.out[:0]
 	cc.outOff = 0
 	cc.r.sendWaitFrom = time.Time{}
-	if cc.inPhase(phaseProxy) && cc.r.bodyDone {
+	if cc.inPhase(phaseProxy) && cc.r.bodyDone || cc.inPhase(phaseFile) {
 		// send_timeout covers a blocked write only.
 		cc.c.StopTimer()
 	}

@@ -32,6 +32,8 @@ type outHead struct {
 	fieldType   []byte
 	// contentLength is written after Content-Type; -1 for none.
 	contentLength int64
+	// lastModified is written after Content-Length when set.
+	lastModified time.Time
 	// location is a redirect to a path of this server, written absolute
 	// before Connection as nginx's header filter writes one; a Location
 	// that is already absolute is an ordinary field.
@@ -148,6 +150,10 @@ func (cc *clientConn) writeHead(h *outHead) {
 	if h.contentLength >= 0 {
 		b = append(b, "\r\nContent-Length: "...)
 		b = strconv.AppendInt(b, h.contentLength, 10)
+	}
+	if !h.lastModified.IsZero() {
+		b = append(b, "\r\nLast-Modified: "...)
+		b = h.lastModified.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
 	}
 	if h.location != nil {
 		b = append(b, "\r\nLocation: "...)

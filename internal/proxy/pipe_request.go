@@ -489,6 +489,7 @@ func (r *request) dropRequestBody(w *worker) {
 // the pool and temporary file closed and, unless it is to be kept,
 // removed; and its response's spool.
 func (r *request) dropBody(w *worker) {
+	r.closeFile()
 	r.dropRequestBody(w)
 	w.dropBuf(&r.spoolScratch)
 	r.spool.release(w)

@@ -103,7 +103,7 @@ func (w *worker) slotReport() string {
 	l := w.loop
 	used := l.Slots() - l.Free()
 	return strconv.Itoa(used) + " of " + strconv.Itoa(l.Slots()) + " slots in use (" +
-		strconv.Itoa(l.InUse(engine.KindClient)) + " client, " + strconv.Itoa(l.InUse(engine.KindUpstream)) + " upstream), " +
+		strconv.Itoa(l.InUse(engine.KindClient)) + " client, " + strconv.Itoa(l.InUse(engine.KindUpstream)) + " upstream, " + strconv.Itoa(l.InUse(engine.KindFile)) + " file), " +
 		strconv.Itoa(w.queueLen()) + " requests queued; the open file limit allows worker_connections " + strconv.Itoa(w.srv.opts.AllowedSlots)
 }
 

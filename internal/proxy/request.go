@@ -41,6 +41,8 @@ const (
 	// phaseRespond: headroom answers itself (return, error page, status
 	// views).
 	phaseRespond
+	// phaseFile: a file is being sent (static.go).
+	phaseFile
 )
 
 // requestReadable handles the client's bytes (or its close) while a
@@ -95,6 +97,8 @@ func (cc *clientConn) requestWritable() {
 		if r.finishing {
 			cc.finish()
 		}
+	case phaseFile:
+		cc.sendFileBody()
 	}
 }
 
@@ -111,6 +115,9 @@ func (cc *clientConn) requestTimer() {
 		cc.serve()
 	case phaseRetry:
 		cc.retryResources()
+	case phaseFile:
+		// send_timeout
+		cc.abort()
 	case phaseProxy:
 		if r.tempWait {
 			cc.tempWaitTimedOut()
@@ -166,6 +173,16 @@ type request struct {
 	connHolds []connHold
 	// outHead is the response head before it is written (outhead.go).
 	outHead outHead
+	// internal is set once the request was redirected internally
+	// (index, try_files), redirects counts those redirects, and args
+	// holds arguments a redirect gave it.
+	internal  bool
+	redirects int
+	args      []byte
+	// file is the file a static response sends (static.go);
+	// triedFiles is set once try_files has chosen the URI.
+	file       staticFile
+	triedFiles bool
 
 	requestBody
 	responseBody
@@ -323,6 +340,31 @@ func (cc *clientConn) startRequest() {
 		return
 	}
 	r.uri = uri
+	r.keepAlive = h.KeepAlive
+	if !cc.findConfig() {
+		return
+	}
+	if delay, ok := cc.limitReqs(); !ok {
+		return
+	} else if delay > 0 {
+		// limit_req holds the request back; it goes on when the
+		// timer fires (see onClientTimer).
+		cc.setPhase(phaseDelayed)
+		cc.c.SetTimer(delay)
+		return
+	}
+	cc.serve()
+}
+
+// findConfig runs nginx's server rewrite, find-config and rewrite phases
+// for r.uri: a server-level return, the location (or the redirect to a
+// location's slash), client_max_body_size and the location's return. It
+// reports false when the request was answered there. An internal
+// redirect runs it again with a new URI.
+func (cc *clientConn) findConfig() bool {
+	r := cc.r
+	h := &r.head
+	r.loc = nil
 	// A server-level "return" runs before locations are matched, as
 	// nginx's server rewrite phase does.
 	var redirect *conf.Location
@@ -340,32 +382,53 @@ func (cc *clientConn) startRequest() {
 		r.lc = r.srv.Loc
 	}
 	lc := r.lc
-	r.keepAlive = h.KeepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests
+	// A location can only take keep-alive away, as nginx's
+	// ngx_http_update_location_config does.
+	r.keepAlive = r.keepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests
 	if redirect != nil {
 		target := []byte(redirect.Path)
 		if h.Query != nil {
 			target = append(append(target, '?'), h.Query...)
 		}
 		cc.respondSpecial(301, 301, errorPage(301), target)
-		return
+		return false
 	}
 	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {
 		cc.w.warnf(logs.Error, "client intended to send too large body: %d bytes, client: %s", h.ContentLength, cc.remote.Addr())
 		r.keepAlive = false
 		cc.respondError(413)
-		return
+		return false
 	}
 	if lc.Return != nil {
 		cc.respondReturn(lc.Return)
+		return false
+	}
+	return true
+}
+
+// maxInternalRedirects is nginx's limit on internal redirects of one
+// request (NGX_HTTP_MAX_URI_CHANGES).
+const maxInternalRedirects = 10
+
+// internalRedirect makes the request start again at the server rewrite
+// phase with a new URI and, when args is not nil, new arguments, as
+// nginx's ngx_http_internal_redirect does (index, try_files). limit_req
+// and limit_conn, already applied, are not applied again.
+func (cc *clientConn) internalRedirect(uri, args []byte) {
+	r := cc.r
+	r.redirects++
+	if r.redirects > maxInternalRedirects {
+		cc.logError("rewrite or internal redirection cycle while internally redirecting to \"" + string(uri) + "\"")
+		cc.respondError(500)
 		return
 	}
-	if delay, ok := cc.limitReqs(); !ok {
-		return
-	} else if delay > 0 {
-		// limit_req holds the request back; it goes on when the
-		// timer fires (see onClientTimer).
-		cc.setPhase(phaseDelayed)
-		cc.c.SetTimer(delay)
+	r.internal = true
+	r.uri = append(r.uri[:0], uri...)
+	if args != nil {
+		r.args = append(r.args[:0], args...)
+		r.head.Query = r.args
+	}
+	if !cc.findConfig() {
 		return
 	}
 	cc.serve()
@@ -396,7 +459,7 @@ func (cc *clientConn) serve() {
 	r := cc.r
 	h := &r.head
 	lc := r.lc
-	if !cc.limitConns() {
+	if !r.internal && !cc.limitConns() {
 		return
 	}
 	if !cc.accessAllowed() {
@@ -407,9 +470,7 @@ func (cc *clientConn) serve() {
 		return
 	}
 	if lc.ProxyPass == nil {
-		// Without a handler nginx would serve static files; headroom does
-		// not, and answers as nginx does for a missing file.
-		cc.respondError(404)
+		cc.serveStatic()
 		return
 	}
 	// The body is read whole first with proxy_request_buffering on, and
@@ -479,6 +540,7 @@ func (r *request) reset() {
 	holds := r.connHolds[:0]
 	oh := r.outHead
 	oh.reset()
+	args := r.args[:0]
 	upx := r.upx
 	if upx != nil {
 		upx.hasPending = false
@@ -487,6 +549,7 @@ func (r *request) reset() {
 	r.upx = upx
 	r.connHolds = holds
 	r.outHead = oh
+	r.args = args
 	r.head.Headers = hdrs
 	r.uri = uri
 	r.resp.Headers = rh

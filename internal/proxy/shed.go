@@ -165,6 +165,8 @@ func (cc *clientConn) waitingOnClient() bool {
 	case cc.inPhase(phaseProxy):
 		r := cc.r
 		return !r.bodyDone && !r.respHead || r.respHead && !r.sendWaitFrom.IsZero()
+	case cc.inPhase(phaseFile):
+		return !cc.r.sendWaitFrom.IsZero()
 	}
 	return false
 }
@@ -183,11 +185,17 @@ func (cc *clientConn) shedScore(now time.Time) (shedKind, float64, bool) {
 			return shedHead, -now.Sub(r.start).Seconds(), true
 		}
 	case connRequest:
-		if r.phase != phaseProxy {
+		if r.phase != phaseProxy && r.phase != phaseFile {
 			break
 		}
 		lc := r.lc
 		switch {
+		case r.phase == phaseFile:
+			if !r.sendWaitFrom.IsZero() {
+				if rate, ok := slowRate(r.bytesSent-r.sendWaitBase, now.Sub(r.sendWaitFrom), lc.SendMinRate, lc.SendMinRateGrace); ok {
+					return shedReader, rate, true
+				}
+			}
 		case !r.bodyDone && !r.respHead:
 			if rate, ok := slowRate(r.bodyRead, now.Sub(r.start), lc.ClientBodyMinRate, lc.ClientBodyMinRateGrace); ok {
 				return shedBody, rate, true

@@ -1,0 +1,609 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/engine"
+	"headroom/internal/logs"
+)
+
+// This file is the content handler for locations without proxy_pass, as
+// nginx's static, index and try_files handlers: a URI is mapped to a path
+// under root (or alias), a file is sent with its validators (Last-Modified,
+// ETag) and answered 304 or 412 by its conditions, a directory gets its
+// index file through an internal redirect, or the redirect to its slash.
+//
+// Opening and examining a file (open, fstat) block the worker on the
+// disk, as they do in nginx without aio: on a local file system whose
+// metadata is cached they take microseconds. The file's bytes go out with
+// sendfile(2) when the transport is a socket and sendfile is on,
+// otherwise through the output buffer with pread; neither waits for the
+// client, whose slowness is handled as for any response (send_timeout,
+// send_min_rate).
+
+// staticFile is the file a response is being sent from.
+type staticFile struct {
+	fd int
+	// slot holds the descriptor's place among the worker's slots.
+	slot *engine.Conn
+	// off is the next byte to send, end the byte after the last.
+	off, end int64
+}
+
+// open reports whether a file is being sent.
+func (f *staticFile) open() bool { return f.slot != nil }
+
+// closeFile closes the request's file and frees its slot.
+func (r *request) closeFile() {
+	if r.file.slot != nil {
+		r.file.slot.Close()
+		r.file = staticFile{}
+	}
+}
+
+// serveStatic is the content phase of a location without proxy_pass:
+// try_files, else the index of a directory URI, else the file.
+func (cc *clientConn) serveStatic() {
+	r := cc.r
+	st := &r.lc.Static
+	if len(st.TryFiles) > 0 && !r.triedFiles {
+		cc.tryFiles()
+		return
+	}
+	if n := len(r.uri); n > 0 && r.uri[n-1] == '/' {
+		cc.serveIndex()
+		return
+	}
+	cc.serveFile()
+}
+
+// mapURI appends the path of uri's file: root followed by the URI, or
+// alias in place of the location's prefix, as nginx's
+// ngx_http_map_uri_to_path does. A root with variables is evaluated for
+// the request and, when relative, taken from the prefix.
+func (cc *clientConn) mapURI(b, uri []byte) []byte {
+	st := &cc.r.lc.Static
+	start := len(b)
+	b = cc.eval(b, st.Root)
+	if !st.Root.IsLiteral() && (len(b) == start || b[start] != '/') {
+		rel := append([]byte(nil), b[start:]...)
+		b = append(b[:start], cc.w.srv.cfg.Prefix...)
+		if len(b) > start && b[len(b)-1] != '/' {
+			b = append(b, '/')
+		}
+		b = append(b, rel...)
+	}
+	if st.Alias {
+		if st.AliasLen <= len(uri) {
+			uri = uri[st.AliasLen:]
+		} else {
+			uri = nil
+		}
+	}
+	return append(b, uri...)
+}
+
+// fileInfo is what a static response needs to know of a file.
+type fileInfo struct {
+	isDir, isFile bool
+	size          int64
+	mtime         time.Time
+}
+
+// openFile opens path (NUL-free) for reading and examines it; err is the
+// system error of open or fstat.
+func openFile(path []byte) (fd int, fi fileInfo, err error) {
+	if bytes.IndexByte(path, 0) >= 0 {
+		return -1, fi, unix.ENOENT
+	}
+	fd, err = unix.Open(string(path), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fi, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fi, err
+	}
+	fi.isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
+	fi.isFile = st.Mode&unix.S_IFMT == unix.S_IFREG
+	fi.size = st.Size
+	fi.mtime = time.Unix(st.Mtim.Sec, 0)
+	return fd, fi, nil
+}
+
+// statPath examines path without keeping it open, for try_files and
+// index.
+func statPath(path []byte) (fi fileInfo, err error) {
+	if bytes.IndexByte(path, 0) >= 0 {
+		return fi, unix.ENOENT
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(string(path), &st); err != nil {
+		return fi, err
+	}
+	fi.isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
+	fi.isFile = st.Mode&unix.S_IFMT == unix.S_IFREG
+	fi.size = st.Size
+	fi.mtime = time.Unix(st.Mtim.Sec, 0)
+	return fi, nil
+}
+
+// openFailed answers a file that could not be opened as nginx does: 404
+// for one that is not there (logged unless log_not_found is off), 403 for
+// one that may not be read, 500 otherwise.
+func (cc *clientConn) openFailed(what string, path []byte, err error) {
+	status, level := 500, logs.Crit
+	switch err {
+	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
+		status, level = 404, logs.Error
+	case unix.EACCES, unix.EPERM:
+		status, level = 403, logs.Error
+	}
+	if status != 404 || cc.r.lc.Static.LogNotFound {
+		cc.logAt(level, what+"() \""+string(path)+"\" failed ("+logs.SysError(err)+")")
+	}
+	cc.respondError(status)
+}
+
+// serveFile sends the file of a URI that does not end in "/": nginx's
+// static handler.
+func (cc *clientConn) serveFile() {
+	r := cc.r
+	method := string(r.head.Method)
+	if method != "GET" && method != "HEAD" && method != "POST" {
+		cc.respondError(405)
+		return
+	}
+	path := cc.mapURI(nil, r.uri)
+	fd, fi, err := openFile(path)
+	if err != nil {
+		cc.openFailed("open", path, err)
+		return
+	}
+	if fi.isDir {
+		unix.Close(fd)
+		// A directory named without its slash is redirected to it.
+		loc := append(append([]byte(nil), r.uri...), '/')
+		if q := r.head.Query; q != nil {
+			loc = append(append(loc, '?'), q...)
+		}
+		cc.respondSpecial(301, 301, errorPage(301), loc)
+		return
+	}
+	if !fi.isFile {
+		unix.Close(fd)
+		cc.logAt(logs.Crit, "\""+string(path)+"\" is not a regular file")
+		cc.respondError(404)
+		return
+	}
+	if method == "POST" {
+		unix.Close(fd)
+		cc.respondError(405)
+		return
+	}
+	cc.sendStatic(fd, fi)
+}
+
+// sendStatic answers with an open regular file: its head after the
+// not-modified checks, then its bytes.
+func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
+	r := cc.r
+	w := cc.w
+	st := &r.lc.Static
+	cc.expectContinue()
+	if !cc.discardPreread() {
+		unix.Close(fd)
+		return
+	}
+	slot, err := w.fileSlot(fd)
+	if err != nil {
+		unix.Close(fd)
+		w.warnf(logs.Warn, "worker %d out of connection slots for a file: %s", w.id, w.slotReport())
+		w.stats.Rejected.Inc()
+		r.retryAfter = true
+		r.keepAlive = false
+		cc.respondError(503)
+		return
+	}
+	r.file = staticFile{fd: fd, slot: slot, end: fi.size}
+	h := &r.outHead
+	h.reset()
+	h.status = 200
+	h.server, h.date = true, true
+	h.contentType = st.TypeOf(extension(r.uri))
+	h.contentLength = fi.size
+	h.lastModified = fi.mtime
+	if st.Etag {
+		start := len(h.scratch)
+		h.scratch = appendETag(h.scratch, fi)
+		h.add(nameETag, h.kept(start))
+	}
+	switch cc.notModified(h) {
+	case 304:
+		h.status = 304
+		h.contentType, h.contentLength = "", -1
+		r.closeFile()
+	case 412:
+		r.closeFile()
+		cc.respondError(412)
+		return
+	default:
+		h.add(nameAcceptRanges, valueBytes)
+	}
+	r.status = h.status
+	r.limitRate = r.lc.LimitRate
+	cc.setPhase(phaseFile)
+	cc.writeHead(h)
+	if isHead(&r.head) || h.status == 304 {
+		r.closeFile()
+	}
+	cc.sendFileBody()
+}
+
+// fileSlot takes a slot for a file's descriptor, reclaiming an idle
+// connection's if need be, so that every descriptor a request holds is
+// counted in the worker's slots.
+func (w *worker) fileSlot(fd int) (*engine.Conn, error) {
+	if w.loop.Free() == 0 {
+		w.reclaimSlots(1)
+	}
+	c, err := w.loop.AddUnpolled(engine.KindFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.Fd = fd
+	return c, nil
+}
+
+// sendFileBody sends what is left of the file, after the head in out; at
+// the end the request finishes. It returns when the client can take no
+// more (the write handler goes on) or the request ended.
+func (cc *clientConn) sendFileBody() {
+	r := cc.r
+	for {
+		if cc.outOff < len(cc.out) && !cc.flush() {
+			return
+		}
+		if !r.file.open() || r.file.off >= r.file.end {
+			r.closeFile()
+			cc.finish()
+			return
+		}
+		n := r.file.end - r.file.off
+		if max := r.lc.Static.SendfileMaxChunk; max > 0 && n > max {
+			n = max
+		}
+		if r.limitRate > 0 {
+			allowed := cc.rateAllowance()
+			if allowed <= 0 {
+				cc.rateDelay(time.Duration(-allowed*1000/r.limitRate+1) * time.Millisecond)
+				return
+			}
+			n = min(n, allowed)
+		}
+		if fs, ok := cc.tr.(fileSender); ok && r.lc.Static.Sendfile {
+			sent, err := fs.SendFile(r.file.fd, &r.file.off, int(n))
+			if sent > 0 {
+				if !r.sendWaitFrom.IsZero() {
+					// The client keeps up again.
+					r.sendWaitFrom = time.Time{}
+					cc.c.StopTimer()
+				}
+				before := r.bytesSent
+				r.bytesSent += int64(sent)
+				r.bodySent += int64(sent)
+				if d := cc.rateDelayAfter(before); d > 0 {
+					cc.rateDelay(d)
+					return
+				}
+				continue
+			}
+			if err == engine.ErrAgain {
+				cc.waitForClient()
+				return
+			}
+			if err == nil {
+				// The file is shorter than when it was opened.
+				cc.logAt(logs.Alert, "file was truncated while it was sent")
+			}
+			r.closeFile()
+			cc.abort()
+			return
+		}
+		// Through the output buffer: as much of the file as fits.
+		cc.outBuf()
+		room := cc.out[len(cc.out):cap(cc.out)]
+		if int64(len(room)) > n {
+			room = room[:n]
+		}
+		k, err := unix.Pread(r.file.fd, room, r.file.off)
+		if k <= 0 {
+			if err == nil {
+				cc.logAt(logs.Alert, "file was truncated while it was sent")
+			} else {
+				cc.logAt(logs.Crit, "pread() failed ("+logs.SysError(err)+")")
+			}
+			r.closeFile()
+			cc.abort()
+			return
+		}
+		r.file.off += int64(k)
+		r.bodySent += int64(k)
+		cc.out = cc.out[:len(cc.out)+k]
+	}
+}
+
+// waitForClient notes that the client cannot take more now: send_timeout
+// runs, and how long it has been behind feeds send_min_rate.
+func (cc *clientConn) waitForClient() {
+	r := cc.r
+	if r.sendWaitFrom.IsZero() {
+		r.sendWaitFrom = cc.w.loop.Now()
+		r.sendWaitBase = r.bytesSent
+	}
+	cc.c.SetTimer(r.lc.SendTimeout)
+}
+
+// fileSender is a transport that can send a file's bytes itself, without
+// copying them through the process: sendfile(2) on a socket.
+type fileSender interface {
+	// SendFile sends up to n bytes of the file fd from *off, advancing
+	// it; engine.ErrAgain when the peer can take none now, (0, nil) at
+	// the end of the file.
+	SendFile(fd int, off *int64, n int) (int, error)
+}
+
+// SendFile sends from a file with sendfile(2).
+func (t *socketTransport) SendFile(fd int, off *int64, n int) (int, error) {
+	for {
+		k, err := unix.Sendfile(t.c.Fd, fd, off, n)
+		switch {
+		case k > 0:
+			return k, nil
+		case err == unix.EAGAIN:
+			t.c.WriteReady = false
+			return 0, engine.ErrAgain
+		case err == unix.EINTR:
+			continue
+		case err == nil:
+			return 0, nil
+		}
+		return 0, err
+	}
+}
+
+// extension returns the part of a URI's last segment after its last dot,
+// nil when the segment has none or starts with it, as nginx's exten.
+func extension(uri []byte) []byte {
+	for i := len(uri) - 1; i >= 0; i-- {
+		switch uri[i] {
+		case '.':
+			if i > 0 && uri[i-1] != '/' {
+				return uri[i+1:]
+			}
+			return nil
+		case '/':
+			return nil
+		}
+	}
+	return nil
+}
+
+// appendETag appends nginx's entity tag of a file: its modification time
+// and size in hexadecimal, quoted.
+func appendETag(b []byte, fi fileInfo) []byte {
+	b = append(b, '"')
+	b = strconv.AppendInt(b, fi.mtime.Unix(), 16)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, fi.size, 16)
+	return append(b, '"')
+}
+
+// notModified applies the conditional request fields to a file's
+// response, as nginx's not_modified filter does: 412 when If-Unmodified-
+// Since or If-Match fails, 304 when If-Modified-Since and If-None-Match
+// (those present) say the client's copy is current, else 0.
+func (cc *clientConn) notModified(h *outHead) int {
+	r := cc.r
+	hs := r.head.Headers
+	mtime := h.lastModified
+	etag := headerValue(h.fields, "ETag")
+	if v := headerValue(hs, "If-Unmodified-Since"); v != nil {
+		if t, ok := parseHTTPDate(v); ok && mtime.After(t) {
+			return 412
+		}
+	}
+	if v := headerValue(hs, "If-Match"); v != nil && !etagMatches(v, etag, false) {
+		return 412
+	}
+	ims := headerValue(hs, "If-Modified-Since")
+	inm := headerValue(hs, "If-None-Match")
+	if ims == nil && inm == nil {
+		return 0
+	}
+	if ims != nil {
+		switch r.lc.Static.IfModifiedSince {
+		case conf.IMSOff:
+			return 0
+		case conf.IMSExact:
+			if t, ok := parseHTTPDate(ims); !ok || !t.Equal(mtime) {
+				return 0
+			}
+		case conf.IMSBefore:
+			if t, ok := parseHTTPDate(ims); !ok || t.Before(mtime) {
+				return 0
+			}
+		}
+	}
+	if inm != nil && !etagMatches(inm, etag, true) {
+		return 0
+	}
+	return 304
+}
+
+// etagMatches reports whether a list of entity tags (If-Match,
+// If-None-Match) names etag; "*" names any. weak compares without the
+// W/ prefix, as If-None-Match does.
+func etagMatches(list, etag []byte, weak bool) bool {
+	if etag == nil {
+		return false
+	}
+	list = bytes.TrimSpace(list)
+	if string(list) == "*" {
+		return true
+	}
+	if weak {
+		etag = bytes.TrimPrefix(etag, []byte("W/"))
+	}
+	for len(list) > 0 {
+		list = bytes.TrimLeft(list, " \t,")
+		if len(list) == 0 {
+			break
+		}
+		end := bytes.IndexByte(list, ',')
+		if end < 0 {
+			end = len(list)
+		}
+		tag := bytes.TrimSpace(list[:end])
+		if weak {
+			tag = bytes.TrimPrefix(tag, []byte("W/"))
+		}
+		if bytes.Equal(tag, etag) {
+			return true
+		}
+		list = list[end:]
+	}
+	return false
+}
+
+// parseHTTPDate reads an HTTP date in any of the three formats RFC 9110
+// accepts.
+func parseHTTPDate(v []byte) (time.Time, bool) {
+	s := string(bytes.TrimSpace(v))
+	for _, layout := range []string{time.RFC1123, time.RFC850, time.ANSIC} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// serveIndex answers a URI that ends in "/": the first index file that
+// exists gets the request by an internal redirect, as nginx's index
+// module does; a directory without one is forbidden, a missing directory
+// not found.
+func (cc *clientConn) serveIndex() {
+	r := cc.r
+	method := string(r.head.Method)
+	if method != "GET" && method != "HEAD" && method != "POST" {
+		cc.respondError(405)
+		return
+	}
+	st := &r.lc.Static
+	dir := cc.mapURI(nil, r.uri)
+	var name []byte
+	for i, t := range st.Index {
+		name = cc.eval(name[:0], t)
+		if len(name) > 0 && name[0] == '/' {
+			// The last index may be an absolute URI, redirected to
+			// whether or not it exists.
+			cc.internalRedirect(name, nil)
+			return
+		}
+		path := append(append([]byte(nil), dir...), name...)
+		fi, err := statPath(path)
+		if err == nil && !fi.isDir {
+			uri := append(append([]byte(nil), r.uri...), name...)
+			cc.internalRedirect(uri, nil)
+			return
+		}
+		if err != nil && err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ENAMETOOLONG && err != unix.EACCES {
+			cc.openFailed("open", path, err)
+			return
+		}
+		if err == unix.EACCES {
+			cc.openFailed("open", path, err)
+			return
+		}
+		if i == len(st.Index)-1 {
+			// No index file: the directory itself decides.
+			fi, err := statPath(dir)
+			switch {
+			case err != nil:
+				if st.LogNotFound || err != unix.ENOENT {
+					cc.logAt(logs.Error, "\""+string(path)+"\" is not found ("+logs.SysError(err)+")")
+				}
+				cc.respondError(404)
+			case fi.isDir:
+				cc.logAt(logs.Error, "directory index of \""+string(dir)+"\" is forbidden")
+				cc.respondError(403)
+			default:
+				cc.respondError(404)
+			}
+			return
+		}
+	}
+}
+
+// tryFiles runs try_files: the first entry whose file (or directory, for
+// one ending in "/") exists is served as the request's URI; without one,
+// the last entry is a status (=code), or a URI the request is redirected
+// to internally.
+func (cc *clientConn) tryFiles() {
+	r := cc.r
+	st := &r.lc.Static
+	n := len(st.TryFiles)
+	var name []byte
+	for _, t := range st.TryFiles[:n-1] {
+		name = cc.eval(name[:0], t)
+		// An entry written with a final slash tests for a directory, and
+		// the URI it gives is the name without that slash, as in nginx: a
+		// directory named without its own slash is then redirected to it.
+		dir := strings.HasSuffix(t.Source, "/")
+		path := cc.mapURI(nil, name)
+		fi, err := statPath(path)
+		if err != nil {
+			if err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ENAMETOOLONG {
+				cc.openFailed("stat", path, err)
+				return
+			}
+			continue
+		}
+		if fi.isDir != dir {
+			continue
+		}
+		// The file is served as the request's URI, in this location.
+		if dir {
+			name = name[:len(name)-1]
+		}
+		r.uri = append(r.uri[:0], name...)
+		r.triedFiles = true
+		cc.serveStatic()
+		return
+	}
+	last := cc.eval(nil, st.TryFiles[n-1])
+	if len(last) > 1 && last[0] == '=' {
+		code, _ := strconv.Atoi(string(last[1:]))
+		cc.respondError(code)
+		return
+	}
+	uri, args, _ := bytes.Cut(last, []byte("?"))
+	if bytes.IndexByte(last, '?') < 0 {
+		args = nil
+	}
+	cc.internalRedirect(uri, args)
+}
+
+// Names and values of fields the static handler adds.
+var (
+	nameETag         = []byte("ETag")
+	nameAcceptRanges = []byte("Accept-Ranges")
+	valueBytes       = []byte("bytes")
+)
