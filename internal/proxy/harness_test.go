@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,9 @@ type bench struct {
 	w       *worker
 	dir     string
 	logPath string
+	// addrs are the addresses given to "listen 127.0.0.1:0;", in the
+	// order of the configuration, for answers that name the port.
+	addrs []string
 }
 
 // newBench loads a configuration made of the given http-level text (server
@@ -96,10 +100,12 @@ type bench struct {
 func newBench(t *testing.T, httpText string) *bench {
 	t.Helper()
 	dir := t.TempDir()
-	for strings.Contains(httpText, "127.0.0.1:0;") {
-		httpText = strings.Replace(httpText, "127.0.0.1:0;", freeAddr(t)+";", 1)
-	}
 	b := &bench{t: t, dir: dir, logPath: filepath.Join(dir, "error.log")}
+	for strings.Contains(httpText, "127.0.0.1:0;") {
+		addr := freeAddr(t)
+		b.addrs = append(b.addrs, addr)
+		httpText = strings.Replace(httpText, "127.0.0.1:0;", addr+";", 1)
+	}
 	// The default access log is logs/access.log under the prefix.
 	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
 		t.Fatal(err)
@@ -198,9 +204,7 @@ func (m *memConn) live() bool { return !m.mt.closed && m.c.Data == m.cc }
 func (m *memConn) send(s string) {
 	m.b.do(func() {
 		m.mt.in = append(m.mt.in, s...)
-		if m.live() {
-			m.c.OnRead(m.c)
-		}
+		m.readEvent()
 	})
 }
 
@@ -209,10 +213,21 @@ func (m *memConn) send(s string) {
 func (m *memConn) shutWrite() {
 	m.b.do(func() {
 		m.mt.eof = true
-		if m.live() {
-			m.c.OnRead(m.c)
-		}
+		m.readEvent()
 	})
+}
+
+// readEvent runs the handlers as the loop does for a socket's event:
+// the read handler, then the write handler if the client has room, since
+// an edge-triggered event reports every readiness at once and a socket
+// that can take bytes is writable with each. Run on the loop.
+func (m *memConn) readEvent() {
+	if m.live() {
+		m.c.OnRead(m.c)
+	}
+	if m.live() && m.mt.room != 0 && !m.mt.shut {
+		m.c.OnWrite(m.c)
+	}
 }
 
 // setRoom sets how many more bytes the client takes (negative: all) and
@@ -328,4 +343,101 @@ func rawUpstream(t *testing.T, fn func(c net.Conn)) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// ended reports whether the server has ended the stream towards the
+// client, by shutting its sending side or closing the connection: a
+// client reading it would see the end of the stream. A server that
+// answers and then lingers has ended it while still reading.
+func (m *memConn) ended() bool {
+	var ended bool
+	m.b.do(func() { ended = m.mt.shut || !m.live() })
+	return ended
+}
+
+// waitEnded waits until the server has ended the stream towards the
+// client and returns what the client has received.
+func (m *memConn) waitEnded() []byte {
+	m.b.t.Helper()
+	m.b.eventually("the server to end the stream towards the client", m.ended)
+	out, _ := m.state()
+	return out
+}
+
+// unread returns what the client has received after the responses that
+// response has returned.
+func (m *memConn) unread() []byte {
+	out, _ := m.state()
+	return out[m.read:]
+}
+
+// eventually waits, polling, until cond holds; it fails the test after
+// 10 s. It is for waiting only: nothing is concluded from how long it
+// took.
+func (b *bench) eventually(what string, cond func() bool) {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// accessLines waits until the default access log holds at least n lines
+// and returns its lines.
+func (b *bench) accessLines(n int) []string {
+	b.t.Helper()
+	var lines []string
+	b.eventually(strconv.Itoa(n)+" access log lines", func() bool {
+		lines = nonEmptyLines(b.accessLog())
+		return len(lines) >= n
+	})
+	return lines
+}
+
+// waitErrorLog waits until the error log contains s and returns it.
+func (b *bench) waitErrorLog(s string) string {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		log := b.errorLog()
+		if strings.Contains(log, s) {
+			return log
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waited 10 s for the error log to contain %q; it has:\n%s", s, log)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// nonEmptyLines splits a log's text into its lines.
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// wake makes the worker's loop run another round of events, after which
+// it does its between-rounds work (queued requests, a shutdown's next
+// step), if the loop still runs. Work the bench posts runs after a
+// round's events, so what it changes is seen by the next round.
+func (b *bench) wake() {
+	b.w.loop.Post(func() {})
+}
+
+// sub returns the bench for a subtest: the same server and worker, with
+// failures of the bench's helpers reported to t, so that one failing in
+// t.Run stops that subtest and not, from its goroutine, the parent.
+// Clients made through it belong to the subtest.
+func (b *bench) sub(t *testing.T) *bench {
+	c := *b
+	c.t = t
+	return &c
 }
