@@ -173,6 +173,7 @@ func (cc *clientConn) beginAttempt(peer *upstream.Peer) {
 	r.upStart = cc.w.loop.Now()
 	r.rewind()
 	r.sent = false
+	r.tryOpen = true
 	// A new try has no response fields yet ($upstream_http_NAME).
 	r.resp.Headers = r.resp.Headers[:0]
 }

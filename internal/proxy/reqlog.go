@@ -101,6 +101,7 @@ func appendUpstreamURI(b []byte, r *request) []byte {
 // list every server tried, separated by ", ".
 func (cc *clientConn) upLogAppend(addr string, status int) {
 	r := cc.r
+	r.tryOpen = false
 	if upCountsWanted() {
 		cc.logTryCounts(len(r.upAddrs) == 0)
 	}

@@ -257,6 +257,11 @@ type upstreamAttempt struct {
 	// sent is set once any byte of the request went to the current
 	// upstream connection; a non-idempotent request is not retried after.
 	sent bool
+	// tryOpen is set from the start of a try until it is recorded in
+	// upAddrs and the other lists: $upstream_addr and $upstream_status
+	// name it meanwhile, as nginx's do from the connect and the
+	// response head on.
+	tryOpen bool
 	// upWhole records that upOut holds the request from its first byte:
 	// the head and every body byte taken from the client so far. It is
 	// set when the head is built and cleared for good when sent bytes are

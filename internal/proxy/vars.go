@@ -169,10 +169,26 @@ func init() {
 		return cc.remote.Addr().AppendTo(b), true
 	}
 	g[vars.UpstreamAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return append(b, cc.r.upAddrs...), len(cc.r.upAddrs) > 0
+		r := cc.r
+		b = append(b, r.upAddrs...)
+		if r.tryOpen && r.peer != nil {
+			if len(r.upAddrs) > 0 {
+				b = append(b, ", "...)
+			}
+			return append(b, r.peer.Conf.Addr...), true
+		}
+		return b, len(r.upAddrs) > 0
 	}
 	g[vars.UpstreamStatus] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return append(b, cc.r.upStatuses...), len(cc.r.upStatuses) > 0
+		r := cc.r
+		b = append(b, r.upStatuses...)
+		if r.tryOpen && r.respHead {
+			if len(r.upStatuses) > 0 {
+				b = append(b, ", "...)
+			}
+			return strconv.AppendInt(b, int64(r.resp.Status), 10), true
+		}
+		return b, len(r.upStatuses) > 0
 	}
 	g[vars.UpstreamResponseTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, cc.r.upTimes...), len(cc.r.upTimes) > 0
