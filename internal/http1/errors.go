@@ -53,9 +53,11 @@ var (
 	errConnect        = &Error{405, "client sent CONNECT method"}
 	errTrace          = &Error{405, "client sent TRACE method"}
 
-	errUpstreamStatus    = &Error{502, "upstream sent no valid HTTP/1.0 header"}
-	errUpstreamHeader    = &Error{502, "upstream sent invalid header"}
-	errUpstreamTooBig    = &Error{502, "upstream sent too big header"}
+	errUpstreamStatus = &Error{502, "upstream sent no valid HTTP/1.0 header"}
+	errUpstreamHeader = &Error{502, "upstream sent invalid header"}
+	// ErrResponseTooBig is a response head with a line longer than the
+	// limit, which nginx logs as too big rather than invalid.
+	ErrResponseTooBig    = &Error{502, "upstream sent too big header"}
 	errUpstreamDuplicate = &Error{502, "upstream sent duplicate header line"}
 	errUpstreamCL        = &Error{502, `upstream sent invalid "Content-Length" header`}
 	errUpstreamTE        = &Error{502, `upstream sent unknown "Transfer-Encoding"`}

@@ -53,7 +53,7 @@ func ParseResponse(buf []byte, resp *Response, lim *Limits) (int, error) {
 	}
 	pos, err := parseStatusLine(b, resp)
 	if err == ErrNeedMore && len(b) == bound {
-		return 0, errUpstreamTooBig
+		return 0, ErrResponseTooBig
 	}
 	if err != nil {
 		return 0, err
@@ -79,7 +79,7 @@ func ParseResponse(buf []byte, resp *Response, lim *Limits) (int, error) {
 		case scanShort:
 			resp.Headers = hs
 			if len(b) == bound {
-				return 0, errUpstreamTooBig
+				return 0, ErrResponseTooBig
 			}
 			return 0, ErrNeedMore
 		default:
@@ -88,7 +88,7 @@ func ParseResponse(buf []byte, resp *Response, lim *Limits) (int, error) {
 		}
 		if len(hs) >= l.MaxHeaders {
 			resp.Headers = hs
-			return 0, errUpstreamTooBig
+			return 0, ErrResponseTooBig
 		}
 		hs = append(hs, Header{Name: name, Value: value})
 		pos = next

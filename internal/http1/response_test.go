@@ -123,8 +123,8 @@ func TestParseResponseInvalid(t *testing.T) {
 		{"negative CL", "HTTP/1.1 200 OK|Content-Length: -1||", errUpstreamCL},
 		{"unknown TE", "HTTP/1.1 200 OK|Transfer-Encoding: gzip, chunked||", errUpstreamTE},
 		{"TE in 1.0", "HTTP/1.0 200 OK|Transfer-Encoding: chunked||", errUpstreamTE10},
-		{"too big line", "HTTP/1.1 200 OK|X: " + strings.Repeat("a", DefaultMaxHeaderLine) + "||", errUpstreamTooBig},
-		{"too big status line", "HTTP/1.1 200 " + strings.Repeat("a", DefaultMaxHeaderLine), errUpstreamTooBig},
+		{"too big line", "HTTP/1.1 200 OK|X: " + strings.Repeat("a", DefaultMaxHeaderLine) + "||", ErrResponseTooBig},
+		{"too big status line", "HTTP/1.1 200 " + strings.Repeat("a", DefaultMaxHeaderLine), ErrResponseTooBig},
 	}
 	var resp Response
 	for _, tc := range cases {

@@ -137,10 +137,17 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 			w.warnf(logs.Alert, "%d worker_connections are not enough while connecting to upstream", w.loop.Slots())
 		}
 		releasePeer(r.group, peer)
-		what := "connect() failed (%s) while connecting to upstream"
 		if be, ok := err.(*bindError); ok {
-			what = "bind(" + be.addr.String() + ") failed (%s) while connecting to upstream"
-		} else if strings.HasPrefix(peer.Conf.Addr, "unix:") {
+			// A local address that cannot be bound is the server's
+			// fault, not the upstream's: nginx answers 500 without
+			// trying another server.
+			cc.logAt(logs.Crit, "bind("+be.addr.String()+") failed ("+logs.SysError(err)+") while connecting to upstream")
+			cc.upLogAppend(peer.Conf.Addr, 500)
+			cc.respondError(500)
+			return
+		}
+		what := "connect() failed (%s) while connecting to upstream"
+		if strings.HasPrefix(peer.Conf.Addr, "unix:") {
 			// nginx names the socket for unix domain peers.
 			what = "connect() to " + peer.Conf.Addr + " failed (%s) while connecting to upstream"
 		}
@@ -187,6 +194,11 @@ func onUpRead(c *engine.Conn) {
 		uc.g.closeIdle(uc)
 		return
 	}
+	if uc.connecting {
+		// A refused connection can be reported as readable first.
+		cc.finishConnect(uc)
+		return
+	}
 	switch {
 	case cc.inPhase(phaseProxy):
 		cc.readResponse()
@@ -202,14 +214,7 @@ func onUpWrite(c *engine.Conn) {
 		return
 	}
 	if uc.connecting {
-		uc.connecting = false
-		if errno, _ := unix.GetsockoptInt(c.Fd, unix.SOL_SOCKET, unix.SO_ERROR); errno != 0 {
-			cc.upstreamFailed(failError, unix.Errno(errno), "connect() failed (%s) while connecting to upstream")
-			return
-		}
-		cc.r.upConnect = cc.w.loop.Now().Sub(cc.r.upStart)
-		c.StopTimer()
-		cc.sendRequest()
+		cc.finishConnect(uc)
 		return
 	}
 	switch {
@@ -218,6 +223,23 @@ func onUpWrite(c *engine.Conn) {
 	case cc.state == connTunnel:
 		cc.tunnelFromClient()
 	}
+}
+
+// finishConnect completes a non-blocking connect once the socket says how
+// it went: the request goes out, or the attempt failed as nginx logs it.
+func (cc *clientConn) finishConnect(uc *upConn) {
+	uc.connecting = false
+	if errno, _ := unix.GetsockoptInt(uc.c.Fd, unix.SOL_SOCKET, unix.SO_ERROR); errno != 0 {
+		what := "connect() failed (%s) while connecting to upstream"
+		if strings.HasPrefix(uc.peer.Conf.Addr, "unix:") {
+			what = "connect() to " + uc.peer.Conf.Addr + " failed (%s) while connecting to upstream"
+		}
+		cc.upstreamFailed(failError, unix.Errno(errno), what)
+		return
+	}
+	cc.r.upConnect = cc.w.loop.Now().Sub(cc.r.upStart)
+	uc.c.StopTimer()
+	cc.sendRequest()
 }
 
 func onUpTimer(c *engine.Conn) {
@@ -238,7 +260,8 @@ func onUpTimer(c *engine.Conn) {
 	case uc.connecting:
 		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while connecting to upstream")
 	case cc.state == connTunnel:
-		cc.close()
+		cc.logError("upstream timed out (110: Connection timed out) while proxying upgraded connection")
+		cc.abort()
 	case cc.r.respHead:
 		cc.logError("upstream timed out (110: Connection timed out) while reading upstream")
 		cc.abort()
@@ -400,6 +423,10 @@ func (cc *clientConn) readResponse() {
 				}
 				r.upPos += n
 				cc.startResponse()
+				return
+			}
+			if err == http1.ErrResponseTooBig {
+				cc.upstreamFailed(failInvalidHeader, nil, "upstream sent too big header while reading response header from upstream")
 				return
 			}
 			if err != http1.ErrNeedMore {

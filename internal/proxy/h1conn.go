@@ -231,6 +231,7 @@ func onClientTimer(c *engine.Conn) {
 		// nginx answers 408 to a slow head but does not send it; it
 		// closes and logs 408.
 		cc.r.status = 408
+		cc.noteRequestLine()
 		cc.logRequest()
 		cc.close()
 	case connRequest:
@@ -295,6 +296,7 @@ func (cc *clientConn) readHead() {
 		// EOF or error: a client that closes between requests is normal.
 		if cc.state == connHead && cc.inLen > cc.inPos {
 			cc.r.status = 400
+			cc.noteRequestLine()
 			cc.logRequest()
 		}
 		cc.close()
@@ -602,6 +604,19 @@ func (cc *clientConn) linger() {
 			cc.close()
 		}
 		return
+	}
+}
+
+// noteRequestLine keeps the request line of a head that did not come
+// whole, once the line itself is in, so that the log names it as nginx's
+// does.
+func (cc *clientConn) noteRequestLine() {
+	buf := cc.in[cc.inPos:cc.inLen]
+	for len(buf) > 0 && (buf[0] == '\r' || buf[0] == '\n') {
+		buf = buf[1:]
+	}
+	if bytes.IndexByte(buf, '\n') >= 0 {
+		cc.r.line = firstLine(buf)
 	}
 }
 

@@ -38,7 +38,16 @@ func (cc *clientConn) pumpBody() {
 			continue
 		}
 		if r.bodyDone {
-			cc.c.StopTimer()
+			if !r.bodyTimerOff {
+				// client_body_timeout ends with the body, once: later
+				// calls (each time the upstream can take more) must not
+				// stop the timer the response has armed since
+				// (send_timeout, limit_rate's pause).
+				r.bodyTimerOff = true
+				if !r.rateDelayed && r.sendWaitFrom.IsZero() {
+					cc.c.StopTimer()
+				}
+			}
 			if !r.respHead {
 				r.up.c.SetTimer(r.lc.ProxyReadTimeout)
 			}

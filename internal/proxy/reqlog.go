@@ -49,6 +49,7 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 			b = appendUpstreamURI(b, r)
 		} else {
 			b = append(b, r.lc.ProxyPass.Host...)
+			b = appendUpstreamURI(b, r)
 		}
 		b = append(b, '"')
 	}

@@ -1,11 +1,11 @@
 package proxy
 
 import (
+	"strconv"
 	"time"
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
-	"headroom/internal/logs"
 	"headroom/internal/upstream"
 )
 
@@ -115,8 +115,8 @@ func (cc *clientConn) requestTimer() {
 		cc.serve()
 	case phaseRetry:
 		cc.retryResources()
-	case phaseFile:
-		// send_timeout
+	case phaseFile, phaseRespond:
+		// send_timeout; the answer is logged with its status.
 		cc.abort()
 	case phaseProxy:
 		if r.tempWait {
@@ -129,8 +129,11 @@ func (cc *clientConn) requestTimer() {
 			cc.abort()
 			return
 		}
-		// send_timeout
-		r.status = 0
+		// send_timeout: the response's status stays in the log, as in
+		// nginx.
+		if !r.respHead {
+			r.status = 0
+		}
 		cc.abort()
 	default:
 		cc.close()
@@ -209,6 +212,9 @@ type requestBody struct {
 	bodyFile   *tempFile
 	// bodyMemLimit is how much of the body may stay in memory.
 	bodyMemLimit int
+	// bodyTimerOff is set once client_body_timeout was stopped for a
+	// streamed body that is complete.
+	bodyTimerOff bool
 	// tempWait is set while the body waits for a temporary file (see
 	// waitForTempFile).
 	tempWait bool
@@ -399,7 +405,7 @@ func (cc *clientConn) findConfig() bool {
 		return false
 	}
 	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {
-		cc.w.warnf(logs.Error, "client intended to send too large body: %d bytes, client: %s", h.ContentLength, cc.remote.Addr())
+		cc.logError("client intended to send too large body: " + strconv.FormatInt(h.ContentLength, 10) + " bytes")
 		r.keepAlive = false
 		cc.respondError(413)
 		return false

@@ -81,9 +81,10 @@ func (cc *clientConn) respondError(code int) {
 	}
 	wire := code
 	if code == 494 {
+		// Sent and logged as 400, with a page of its own.
 		wire = 400
 	}
-	cc.respondSpecial(code, wire, errorPage(code), nil)
+	cc.respondSpecial(wire, wire, errorPage(code), nil)
 }
 
 // respondReturn answers a "return" directive.

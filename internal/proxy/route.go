@@ -180,13 +180,15 @@ func hasPrefix(b []byte, prefix string) bool {
 // location for the path itself takes precedence. Nested locations are
 // searched under the longest matching prefix, as findLocation does.
 func autoRedirect(locs []*conf.Location, path []byte) *conf.Location {
+	for _, l := range locs {
+		// An exact location takes the path wherever it is written.
+		if l.Match == conf.MatchExact && string(path) == l.Path {
+			return nil
+		}
+	}
 	var best *conf.Location
 	for _, l := range locs {
 		switch l.Match {
-		case conf.MatchExact:
-			if string(path) == l.Path {
-				return nil
-			}
 		case conf.MatchPrefix, conf.MatchPrefixNoRegex:
 			n := len(l.Path)
 			if l.Loc.ProxyPass != nil && n > 1 && l.Path[n-1] == '/' && l.Path[:n-1] == string(path) {
