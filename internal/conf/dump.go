@@ -117,6 +117,16 @@ func (d *dumper) location(depth int, l *Location) {
 
 func (d *dumper) loc(depth int, c *LocConf) {
 	d.static(depth, &c.Static)
+	for _, e := range c.ErrorPages {
+		args := ""
+		if e.HasArgs {
+			args = " args=" + e.Args
+		}
+		d.line(depth, "error_page %d overwrite=%d %s%s", e.Status, e.Overwrite, tmpl(e.URI), args)
+	}
+	if c.ProxyInterceptErrors {
+		d.line(depth, "proxy_intercept_errors on")
+	}
 	if p := c.ProxyPass; p != nil {
 		up := "<nil>"
 		if p.Upstream != nil {

@@ -61,6 +61,8 @@ type locBuild struct {
 // markers do.
 type rawLoc struct {
 	static                 staticRaw
+	errorPages             []ErrorPage
+	proxyInterceptErrors   *bool
 	proxyPass              *ProxyPass
 	proxySetHeaders        []HeaderTemplate
 	proxyHTTPVersion       *string

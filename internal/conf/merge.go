@@ -165,6 +165,11 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ProxyIgnoreHeaders:       pick(r.proxyIgnoreHeaders, p.ProxyIgnoreHeaders),
 	}
 	c.Static = mergeStatic(&r.static, &p.Static)
+	c.ErrorPages = p.ErrorPages
+	if r.errorPages != nil {
+		c.ErrorPages = r.errorPages
+	}
+	c.ProxyInterceptErrors = pick(r.proxyInterceptErrors, p.ProxyInterceptErrors)
 	buffers := pick(r.proxyBuffers, bufs{p.ProxyBuffersNum, p.ProxyBuffersSize})
 	c.ProxyBuffersNum, c.ProxyBuffersSize = buffers.num, buffers.size
 	// A level that sets a minimum rate sets its grace with it.

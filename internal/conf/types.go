@@ -247,6 +247,11 @@ type Location struct {
 // LocConf holds the settings of the http, server and location levels. After
 // merging, every field is set (inherited or nginx's default).
 type LocConf struct {
+	// ErrorPages are the error_page entries in effect (inherited whole
+	// when a level has none); ProxyInterceptErrors is
+	// proxy_intercept_errors.
+	ErrorPages           []ErrorPage
+	ProxyInterceptErrors bool
 	// Static holds root, alias, index, try_files, types and the other
 	// settings of the static file handler.
 	Static Static

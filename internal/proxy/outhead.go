@@ -122,6 +122,12 @@ func addHeadersFilter(cc *clientConn, h *outHead) {
 // made absolute, Transfer-Encoding, Connection and Keep-Alive, then the
 // other fields in order.
 func (cc *clientConn) writeHead(h *outHead) {
+	if r := cc.r; r.errStatus != 0 {
+		// An error page is sent with the status of the error, or the
+		// one its error_page names.
+		h.status, h.reason = r.errStatus, nil
+		r.status = r.errStatus
+	}
 	for _, f := range headerFilters {
 		f(cc, h)
 	}

@@ -186,6 +186,14 @@ type request struct {
 	// triedFiles is set once try_files has chosen the URI.
 	file       staticFile
 	triedFiles bool
+	// errorPageDone is set once an error_page was used, errStatus is
+	// the status its answer is sent with (0: the page's own).
+	errorPageDone bool
+	errStatus     int
+	// unsatisfied is set for a 416 answer, which names the file's size
+	// (fileSize) in its Content-Range.
+	unsatisfied bool
+	fileSize    int64
 
 	requestBody
 	responseBody

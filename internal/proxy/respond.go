@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"strconv"
 
 	"headroom/internal/conf"
@@ -76,6 +77,14 @@ func (cc *clientConn) respondError(code int) {
 		cc.abort()
 		return
 	}
+	if !r.errorPageDone && r.lc != nil && r.redirects < maxInternalRedirects {
+		if ep := r.lc.FindErrorPage(code); ep != nil {
+			// error_page, once per request (recursive_error_pages off).
+			r.errorPageDone = true
+			cc.sendErrorPage(ep, code)
+			return
+		}
+	}
 	if closesConnection(code) {
 		r.keepAlive = false
 	}
@@ -85,6 +94,62 @@ func (cc *clientConn) respondError(code int) {
 		wire = 400
 	}
 	cc.respondSpecial(wire, wire, errorPage(code), nil)
+}
+
+// sendErrorPage answers an error with its error_page: a URI of this
+// server by an internal redirect made a GET (HEAD stays HEAD), anything
+// else by a redirect sent to the client, as nginx's
+// ngx_http_send_error_page does.
+func (cc *clientConn) sendErrorPage(ep *conf.ErrorPage, code int) {
+	r := cc.r
+	r.errStatus = code
+	if ep.Overwrite >= 0 {
+		r.errStatus = ep.Overwrite
+	}
+	uri := cc.eval(nil, ep.URI)
+	if len(uri) > 0 && uri[0] == '/' {
+		var args []byte
+		if ep.HasArgs {
+			args = []byte(ep.Args)
+		} else if !ep.URI.IsLiteral() {
+			if path, query, ok := bytes.Cut(uri, []byte("?")); ok {
+				uri, args = path, query
+			}
+		}
+		if !isHead(&r.head) {
+			r.head.Method = methodGET
+		}
+		cc.dropBodyForRedirect()
+		cc.internalRedirect(uri, args)
+		return
+	}
+	status := 302
+	switch ep.Overwrite {
+	case 301, 302, 303, 307, 308:
+		status = ep.Overwrite
+	}
+	r.errStatus = 0
+	if len(uri) == 0 {
+		uri = []byte{}
+	}
+	cc.respondSpecial(status, status, errorPage(status), uri)
+}
+
+// methodGET is the method an error page is asked for with.
+var methodGET = []byte("GET")
+
+// dropBodyForRedirect makes a request that goes to an error page one
+// without a body: what was read of it stays for $request_body, what has
+// not come yet is not waited for, and the connection then closes rather
+// than read it, as the page's answer may come before it.
+func (cc *clientConn) dropBodyForRedirect() {
+	r := cc.r
+	if !r.bodyDone {
+		r.keepAlive = false
+		r.bodyDone, r.bodyLeft = true, 0
+	}
+	r.head.ContentLength, r.head.Chunked = 0, false
+	r.bufferBody = false
 }
 
 // respondReturn answers a "return" directive.
@@ -238,6 +303,12 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body, locati
 	}
 	if r.retryAfter {
 		h.add(nameRetryAfter, valueOne)
+	}
+	if r.unsatisfied && wire == 416 {
+		at := len(h.scratch)
+		h.scratch = append(h.scratch, "bytes */"...)
+		h.scratch = strconv.AppendInt(h.scratch, r.fileSize, 10)
+		h.add(nameContentRange, h.kept(at))
 	}
 	if r.noStore {
 		h.add(nameCacheControl, valueNoStore)

@@ -35,6 +35,15 @@ func (cc *clientConn) startResponse() {
 			return
 		}
 	}
+	if r.lc.ProxyInterceptErrors && resp.Status >= 300 && r.lc.FindErrorPage(resp.Status) != nil {
+		// proxy_intercept_errors: the upstream's answer is dropped and
+		// the error page sent instead.
+		cc.upLogAppend(r.peer.Conf.Addr, resp.Status)
+		r.up.closeConn()
+		r.upInLen, r.upPos = 0, 0
+		cc.respondError(resp.Status)
+		return
+	}
 	r.respHead = true
 	r.spooling = resp.Status != 101 && responseBuffered(r.lc, resp)
 	r.upReadStart = now

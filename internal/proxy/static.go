@@ -10,6 +10,7 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/engine"
+	"headroom/internal/http1"
 	"headroom/internal/logs"
 )
 
@@ -235,7 +236,9 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 		cc.respondError(412)
 		return
 	default:
-		h.add(nameAcceptRanges, valueBytes)
+		if !cc.byteRange(h, fi.size) {
+			return
+		}
 	}
 	r.status = h.status
 	r.limitRate = r.lc.LimitRate
@@ -601,9 +604,166 @@ func (cc *clientConn) tryFiles() {
 	cc.internalRedirect(uri, args)
 }
 
+// byteRange applies a Range request to a file's 200 response, as nginx's
+// range filter does for one range: 206 with Content-Range and the file
+// sent from the range's start, 416 for a range the file cannot satisfy,
+// else the whole file with Accept-Ranges. If-Range must name the file's
+// entity tag or modification time. Several ranges get the whole file
+// (nginx answers them with a multipart response). It returns false when
+// the request was answered here.
+func (cc *clientConn) byteRange(h *outHead, size int64) bool {
+	r := cc.r
+	spec := headerValue(r.head.Headers, "Range")
+	if spec == nil || len(spec) < 7 || !http1.EqualFold(spec[:6], "bytes=") {
+		h.add(nameAcceptRanges, valueBytes)
+		return true
+	}
+	if ir := headerValue(r.head.Headers, "If-Range"); ir != nil {
+		ok := false
+		if n := len(ir); n >= 2 && ir[n-1] == '"' {
+			ok = bytes.Equal(ir, headerValue(h.fields, "ETag"))
+		} else if t, parsed := parseHTTPDate(ir); parsed {
+			ok = t.Equal(h.lastModified)
+		}
+		if !ok {
+			h.add(nameAcceptRanges, valueBytes)
+			return true
+		}
+	}
+	start, end, verdict := parseRange(spec[6:], size)
+	switch verdict {
+	case rangeOne:
+		h.status = 206
+		h.contentLength = end - start
+		r.file.off, r.file.end = start, end
+		at := len(h.scratch)
+		h.scratch = append(h.scratch, "bytes "...)
+		h.scratch = strconv.AppendInt(h.scratch, start, 10)
+		h.scratch = append(h.scratch, '-')
+		h.scratch = strconv.AppendInt(h.scratch, end-1, 10)
+		h.scratch = append(h.scratch, '/')
+		h.scratch = strconv.AppendInt(h.scratch, size, 10)
+		h.add(nameContentRange, h.kept(at))
+	case rangeUnsatisfiable:
+		r.closeFile()
+		r.unsatisfied, r.fileSize = true, size
+		cc.respondError(416)
+		return false
+	default:
+		h.add(nameAcceptRanges, valueBytes)
+	}
+	return true
+}
+
+// Outcomes of parseRange.
+const (
+	rangeWhole = iota
+	rangeOne
+	rangeUnsatisfiable
+)
+
+// parseRange reads the ranges of a "bytes=" Range value (without the
+// prefix) for a file of size bytes, by nginx's rules: spaces are allowed
+// around numbers, "N-" runs to the end, "-N" is the last N bytes, a range
+// past the end is cut to it, one that starts past the end is dropped; no
+// range left is unsatisfiable, and a malformed value too. One range gives
+// its [start, end); several, or ranges together longer than the file,
+// give the whole file.
+func parseRange(p []byte, size int64) (start, end int64, verdict int) {
+	const maxOff = int64(^uint64(0) >> 1)
+	n := 0
+	var total int64
+	i := 0
+	skip := func() {
+		for i < len(p) && p[i] == ' ' {
+			i++
+		}
+	}
+	number := func() (int64, bool) {
+		if i >= len(p) || p[i] < '0' || p[i] > '9' {
+			return 0, false
+		}
+		var v int64
+		for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+			d := int64(p[i] - '0')
+			if v > (maxOff-d)/10 {
+				return 0, false
+			}
+			v = v*10 + d
+			i++
+		}
+		return v, true
+	}
+	for {
+		var s, e int64
+		skip()
+		if i < len(p) && p[i] == '-' {
+			i++
+			v, ok := number()
+			if !ok {
+				return 0, 0, rangeUnsatisfiable
+			}
+			skip()
+			if i < len(p) && p[i] != ',' {
+				return 0, 0, rangeUnsatisfiable
+			}
+			s, e = max(size-v, 0), size
+		} else {
+			v, ok := number()
+			if !ok {
+				return 0, 0, rangeUnsatisfiable
+			}
+			s = v
+			skip()
+			if i >= len(p) || p[i] != '-' {
+				return 0, 0, rangeUnsatisfiable
+			}
+			i++
+			skip()
+			if i >= len(p) || p[i] == ',' {
+				e = size
+			} else {
+				v, ok := number()
+				if !ok {
+					return 0, 0, rangeUnsatisfiable
+				}
+				skip()
+				if i < len(p) && p[i] != ',' {
+					return 0, 0, rangeUnsatisfiable
+				}
+				e = min(v+1, size)
+				if v >= size {
+					e = size
+				}
+			}
+		}
+		if s < e {
+			n++
+			total += e - s
+			if n == 1 {
+				start, end = s, e
+			}
+		} else if s == 0 {
+			return 0, 0, rangeWhole
+		}
+		if i >= len(p) || p[i] != ',' {
+			break
+		}
+		i++
+	}
+	switch {
+	case n == 0:
+		return 0, 0, rangeUnsatisfiable
+	case n > 1 || total > size:
+		return 0, 0, rangeWhole
+	}
+	return start, end, rangeOne
+}
+
 // Names and values of fields the static handler adds.
 var (
 	nameETag         = []byte("ETag")
 	nameAcceptRanges = []byte("Accept-Ranges")
+	nameContentRange = []byte("Content-Range")
 	valueBytes       = []byte("bytes")
 )

@@ -1,0 +1,87 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestErrorPages checks error_page and proxy_intercept_errors against
+// nginx: a page of this server served by an internal redirect with the
+// error's status (or the one =code names, or the page's own with =), as
+// a GET, with the arguments the directive gives; a page elsewhere sent as
+// a 302 (or =301 ...); upstream answers intercepted only when asked; one
+// error page per request.
+func TestErrorPages(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "up", func(c *upConn, r *upRequest) {
+			c.respond(404, "upstream 404\n")
+		})
+		dead := refusedAddr(t)
+		p := startProxy(t, tg, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        error_page 404 /nf.html;
+        location = /nf.html { return 200 "not found page\n"; }
+        location = /found { return 200 "found\n"; }
+        location = /echo { return 200 "$args $request_method\n"; }
+        location /eq/ { error_page 404 = /found; return 404; }
+        location /code/ { error_page 404 =410 /nf.html; return 404; }
+        location /ext/ { error_page 404 http://example.com/x; return 404; }
+        location /ext301/ { error_page 404 =301 http://example.com/x; return 404; }
+        location /args/ { error_page 404 /echo?from=404; return 404; }
+        location /post/ { error_page 404 /echo; return 404; }
+        location /server/ { return 404; }
+        location /proxied/ { proxy_pass http://%[1]s; proxy_intercept_errors on; }
+        location /passed/ { proxy_pass http://%[1]s; }
+        location /upfail/ { proxy_pass http://%[2]s; error_page 502 /nf.html; }
+        location /twice/ { error_page 404 /missing; return 404; }
+        location = /missing { return 404; }
+        location /deny/ { deny all; error_page 403 /nf.html; }
+        location /head/ { error_page 404 /echo; return 404; }
+    }`, up.addr, dead))
+		cases := []struct {
+			req      string
+			status   int
+			body     string // contained in the body
+			location string
+		}{
+			{"GET /server/x", 404, "not found page", ""},
+			{"GET /eq/x", 200, "found", ""},
+			{"GET /code/x", 410, "not found page", ""},
+			{"GET /ext/x", 302, "", "http://example.com/x"},
+			{"GET /ext301/x", 301, "", "http://example.com/x"},
+			{"GET /args/x?a=b", 404, "from=404 GET", ""},
+			{"POST /post/x", 404, " GET", ""},
+			{"GET /proxied/x", 404, "not found page", ""},
+			{"GET /passed/x", 404, "upstream 404", ""},
+			{"GET /upfail/x", 502, "not found page", ""},
+			{"GET /twice/x", 404, "<h1>404 Not Found</h1>", ""},
+			{"GET /deny/x", 403, "not found page", ""},
+			{"HEAD /head/x", 404, "", ""},
+		}
+		for _, c := range cases {
+			t.Run(c.req, func(t *testing.T) {
+				req := c.req + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+				if strings.HasPrefix(c.req, "POST") {
+					req += "Content-Length: 3\r\n\r\nabc"
+				} else {
+					req += "\r\n"
+				}
+				resp, _ := sendRawLinger(t, p.addr, req)
+				if resp.Status != c.status {
+					t.Fatalf("status %d, want %d\n%s", resp.Status, c.status, resp)
+				}
+				if !strings.Contains(string(resp.Body), c.body) {
+					t.Errorf("body %q lacks %q", resp.Body, c.body)
+				}
+				if c.location != "" && resp.header("Location") != c.location {
+					t.Errorf("Location %q, want %q", resp.header("Location"), c.location)
+				}
+				if strings.HasPrefix(c.req, "HEAD") && len(resp.Body) != 0 {
+					t.Errorf("a body for HEAD: %q", resp.Body)
+				}
+			})
+		}
+	})
+}
