@@ -80,6 +80,7 @@ func init() {
 	directiveList = append(directiveList, upstreamDirectives()...)
 	directiveList = append(directiveList, staticDirectives()...)
 	directiveList = append(directiveList, errorPageDirectives()...)
+	directiveList = append(directiveList, poolDirectives()...)
 	directiveList = append(directiveList, balanceDirectives()...)
 	directiveList = append(directiveList, limitConnDirectives()...)
 	directiveList = append(directiveList, limitReqDirectives()...)

@@ -62,6 +62,8 @@ type locBuild struct {
 type rawLoc struct {
 	static                 staticRaw
 	errorPages             []ErrorPage
+	connectionPoolSize     *int64
+	requestPoolSize        *int64
 	proxyInterceptErrors   *bool
 	proxyPass              *ProxyPass
 	proxySetHeaders        []HeaderTemplate

@@ -251,7 +251,13 @@ func (b *builder) finishHTTP() error {
 			s.names = []ServerName{{Kind: NameExact, Name: ""}}
 		}
 		sm := merge(s.raw, top)
-		if sm.conf.LargeClientHeaderBuffersSize < connectionPoolSize {
+		pool := int64(connectionPoolSize)
+		for _, v := range []*int64{h.raw.connectionPoolSize, s.raw.connectionPoolSize} {
+			if v != nil {
+				pool = *v
+			}
+		}
+		if int64(sm.conf.LargeClientHeaderBuffersSize) < pool {
 			return &Error{File: h.node.File, Line: h.node.EndLine,
 				Msg: "the \"large_client_header_buffers\" size must be equal to or greater than \"connection_pool_size\""}
 		}
