@@ -81,6 +81,7 @@ func init() {
 	directiveList = append(directiveList, staticDirectives()...)
 	directiveList = append(directiveList, errorPageDirectives()...)
 	directiveList = append(directiveList, poolDirectives()...)
+	directiveList = append(directiveList, redirectDirectives()...)
 	directiveList = append(directiveList, balanceDirectives()...)
 	directiveList = append(directiveList, limitConnDirectives()...)
 	directiveList = append(directiveList, limitReqDirectives()...)

@@ -127,6 +127,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.ProxyInterceptErrors {
 		d.line(depth, "proxy_intercept_errors on")
 	}
+	if !c.AbsoluteRedirect || c.ServerNameInRedirect || !c.PortInRedirect {
+		d.line(depth, "redirects absolute=%v server_name=%v port=%v", c.AbsoluteRedirect, c.ServerNameInRedirect, c.PortInRedirect)
+	}
 	if p := c.ProxyPass; p != nil {
 		up := "<nil>"
 		if p.Upstream != nil {
@@ -201,7 +204,11 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "access_log off")
 	}
 	for _, a := range c.AccessLogs {
-		d.line(depth, "access_log %s %s", a.Path, a.Format.Name)
+		if a.If != nil {
+			d.line(depth, "access_log %s %s if=%s", a.Path, a.Format.Name, tmpl(a.If))
+		} else {
+			d.line(depth, "access_log %s %s", a.Path, a.Format.Name)
+		}
 	}
 	for _, l := range c.LimitReqs {
 		d.line(depth, "limit_req zone=%s key=%s size=%d rate=%dr/m burst=%d delay=%d nodelay=%v status=%d log_level=%s dry_run=%v",

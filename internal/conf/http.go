@@ -63,6 +63,9 @@ type rawLoc struct {
 	static                 staticRaw
 	errorPages             []ErrorPage
 	connectionPoolSize     *int64
+	absoluteRedirect       *bool
+	serverNameInRedirect   *bool
+	portInRedirect         *bool
 	requestPoolSize        *int64
 	proxyInterceptErrors   *bool
 	proxyPass              *ProxyPass
@@ -198,8 +201,8 @@ func httpDirectives() []*directive {
 			syntax: "large_client_header_buffers number size;", def: "4 8k",
 			doc: "Limits the request line and header fields: a longer request line gets 414, a longer field 400."},
 		{name: "access_log", ctx: hsl, args: arg1More, set: setAccessLog,
-			syntax: "access_log path [format] | off;", def: "logs/access.log combined",
-			doc: "Adds an access log in a named format; off disables logging at this level. Inherited only by levels with none of their own."},
+			syntax: "access_log path [format [if=condition]] | off;", def: "logs/access.log combined",
+			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Inherited only by levels with none of their own. buffer=, flush= and gzip= are not supported by headroom."},
 		{name: "log_format", ctx: ctxHTTP, args: arg2More, set: setLogFormat,
 			syntax: "log_format name [escape=default|json|none] string ...;", def: "combined \"" + combined + "\"",
 			doc: "Defines a named access log format; the strings are concatenated. combined is predefined."},
@@ -476,10 +479,17 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 	if f == nil {
 		return errAt(n, "unknown log format \"%s\"", name)
 	}
+	var cond *vars.Template
 	for _, p := range n.Args[min(2, len(n.Args)):] {
-		key, _, _ := strings.Cut(p, "=")
+		key, value, _ := strings.Cut(p, "=")
 		switch key {
-		case "buffer", "flush", "gzip", "if":
+		case "if":
+			t, err := compileTemplate(n, value)
+			if err != nil {
+				return err
+			}
+			cond = t
+		case "buffer", "flush", "gzip":
 			if err := b.unsupportedParam(n, key); err != nil {
 				return err
 			}
@@ -488,7 +498,7 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 		}
 	}
 	raw.accessLogSet = true
-	raw.accessLogs = append(raw.accessLogs, AccessLog{Path: fullPath(b.cfg.Prefix, path), Format: f})
+	raw.accessLogs = append(raw.accessLogs, AccessLog{Path: fullPath(b.cfg.Prefix, path), Format: f, If: cond})
 	return nil
 }
 

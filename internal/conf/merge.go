@@ -50,6 +50,8 @@ type merged struct {
 func (b *builder) defaultLevel() *merged {
 	return &merged{conf: &LocConf{
 		Static:                       b.defaultStatic(),
+		AbsoluteRedirect:             true,
+		PortInRedirect:               true,
 		ProxyHTTPVersion:             "1.0",
 		ProxyConnectTimeout:          60 * time.Second,
 		ProxyReadTimeout:             60 * time.Second,
@@ -170,6 +172,9 @@ func merge(r *rawLoc, parent *merged) *merged {
 		c.ErrorPages = r.errorPages
 	}
 	c.ProxyInterceptErrors = pick(r.proxyInterceptErrors, p.ProxyInterceptErrors)
+	c.AbsoluteRedirect = pick(r.absoluteRedirect, p.AbsoluteRedirect)
+	c.ServerNameInRedirect = pick(r.serverNameInRedirect, p.ServerNameInRedirect)
+	c.PortInRedirect = pick(r.portInRedirect, p.PortInRedirect)
 	buffers := pick(r.proxyBuffers, bufs{p.ProxyBuffersNum, p.ProxyBuffersSize})
 	c.ProxyBuffersNum, c.ProxyBuffersSize = buffers.num, buffers.size
 	// A level that sets a minimum rate sets its grace with it.

@@ -252,6 +252,11 @@ type LocConf struct {
 	// proxy_intercept_errors.
 	ErrorPages           []ErrorPage
 	ProxyInterceptErrors bool
+	// AbsoluteRedirect, ServerNameInRedirect and PortInRedirect are the
+	// directives of the same names.
+	AbsoluteRedirect     bool
+	ServerNameInRedirect bool
+	PortInRedirect       bool
 	// Static holds root, alias, index, try_files, types and the other
 	// settings of the static file handler.
 	Static Static
@@ -632,6 +637,9 @@ type AccessLog struct {
 	// Path is absolute.
 	Path   string
 	Format *LogFormat
+	// If is the if= condition: a request whose value of it is empty or
+	// "0" is not logged here; nil logs every request.
+	If *vars.Template
 }
 
 // LogFormat is a named log_format.

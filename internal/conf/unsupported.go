@@ -8,7 +8,7 @@ import "strings"
 // "unknown directive", so that users know the directive is real but
 // unavailable here; in lenient mode it is recorded instead.
 var nginxDirectives = setOf(`
-accept_mutex_delay aio aio_write absolute_redirect add_before_body add_after_body
+accept_mutex_delay aio aio_write add_before_body add_after_body
 add_trailer addition_types ancient_browser ancient_browser_value api
 auth_basic auth_basic_user_file auth_delay auth_http auth_http_header auth_http_pass_client_cert
 auth_http_timeout auth_jwt auth_jwt_claim_set auth_jwt_header_set auth_jwt_key_file
@@ -62,7 +62,7 @@ mp4 mp4_buffer_size mp4_limit_rate mp4_limit_rate_after mp4_max_buffer_size mp4_
 msie_padding msie_refresh ntlm open_file_cache open_file_cache_errors
 open_file_cache_min_uses open_file_cache_valid open_log_file_cache output_buffers
 outbound_interface pcre_jit perl perl_modules perl_require perl_set pop3_auth pop3_capabilities
-port_in_redirect postpone_output preread_buffer_size preread_timeout protocol proxy
+postpone_output preread_buffer_size preread_timeout protocol proxy
 proxy_buffer
 proxy_cache proxy_cache_background_update proxy_cache_bypass proxy_cache_convert_head
 proxy_cache_key proxy_cache_lock proxy_cache_lock_age proxy_cache_lock_timeout
@@ -87,7 +87,7 @@ scgi_cache_key scgi_cache_path scgi_cache_valid scgi_connect_timeout scgi_hide_h
 scgi_ignore_client_abort scgi_ignore_headers scgi_intercept_errors scgi_next_upstream scgi_param
 scgi_pass scgi_pass_header scgi_read_timeout scgi_send_timeout scgi_temp_path
 secure_link secure_link_md5 secure_link_secret send_lowat
-server_name_in_redirect server_names_hash_bucket_size server_names_hash_max_size server_tokens
+server_names_hash_bucket_size server_names_hash_max_size server_tokens
 session_log session_log_format session_log_zone set set_real_ip_from slice smtp_auth
 smtp_capabilities smtp_client_buffer smtp_greeting_delay source_charset spdy_chunk_size
 spdy_headers_comp split_clients ssi ssi_last_modified ssi_min_file_chunk ssi_silent_errors

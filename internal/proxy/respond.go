@@ -184,16 +184,24 @@ func (cc *clientConn) respondReturn(ret *conf.Return) {
 
 // appendAbsoluteURL appends a local redirect made absolute as nginx makes
 // it with absolute_redirect on: scheme, the request's host (lower-cased,
-// without its port) or else the local address, and the port unless it is
-// the scheme's default.
+// without its port; the server's name with server_name_in_redirect) or
+// else the local address, and the port unless it is the scheme's default
+// or port_in_redirect is off. With absolute_redirect off the path stays
+// as it is.
 func (cc *clientConn) appendAbsoluteURL(u, path []byte) []byte {
+	lc := cc.r.lc
+	if lc != nil && !lc.AbsoluteRedirect {
+		return append(u, path...)
+	}
 	u = append(u, "http://"...)
-	if host, ok := normalizeHost(cc.r.head.Host); ok && host != "" {
+	if lc != nil && lc.ServerNameInRedirect {
+		u = append(u, serverName(cc.r.srv)...)
+	} else if host, ok := normalizeHost(cc.r.head.Host); ok && host != "" {
 		u = append(u, host...)
 	} else {
 		u = cc.ln.addrPort.Addr().AppendTo(u)
 	}
-	if p := cc.ln.addrPort.Port(); p != 80 {
+	if p := cc.ln.addrPort.Port(); p != 80 && (lc == nil || lc.PortInRedirect) {
 		u = append(u, ':')
 		u = strconv.AppendInt(u, int64(p), 10)
 	}

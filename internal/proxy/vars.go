@@ -359,6 +359,16 @@ func (cc *clientConn) logRequest() {
 		if buf == nil {
 			continue
 		}
+		if al.If != nil {
+			// if=: not logged when the condition is empty or "0".
+			start := len(buf.Buf)
+			v := cc.eval(buf.Buf, al.If)[start:]
+			skip := len(v) == 0 || len(v) == 1 && v[0] == '0'
+			buf.Buf = buf.Buf[:start]
+			if skip {
+				continue
+			}
+		}
 		buf.Buf = cc.appendLogLine(buf.Buf, al.Format)
 		if buf.Full() {
 			buf.Flush(cc.w.srv.access)

@@ -253,3 +253,40 @@ func TestStaticFileSlowReader(t *testing.T) {
 		}
 	})
 }
+
+// TestRedirectForms checks absolute_redirect, server_name_in_redirect and
+// port_in_redirect on the redirects headroom makes itself (a directory's
+// slash, return with a path) against nginx.
+func TestRedirectForms(t *testing.T) {
+	root, _ := staticRoot(t)
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		p := startProxy(t, tg, fmt.Sprintf(`
+    root %[1]s;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        server_name primary.example alias.example;
+        location / { }
+        location /rel/ { absolute_redirect off; alias %[1]s/; }
+        location /name/ { server_name_in_redirect on; alias %[1]s/; }
+        location /noport/ { port_in_redirect off; alias %[1]s/; }
+        location = /ret { port_in_redirect off; return 302 /there; }
+        location = /retrel { absolute_redirect off; return 302 /there; }
+    }`, root))
+		cases := []struct{ path, want string }{
+			{"/dir", "http://h:{{PORT}}/dir/"},
+			{"/rel/dir", "/rel/dir/"},
+			{"/name/dir", "http://primary.example:{{PORT}}/name/dir/"},
+			{"/noport/dir", "http://h/noport/dir/"},
+			{"/ret", "http://h/there"},
+			{"/retrel", "/there"},
+		}
+		for _, c := range cases {
+			rc := dialRaw(t, p.addr)
+			resp := rc.roundTrip("GET " + c.path + " HTTP/1.1\r\nHost: h\r\n\r\n")
+			rc.c.Close()
+			if got := resp.header("Location"); got != p.expand(c.want) {
+				t.Errorf("%s: Location %q, want %q", c.path, got, p.expand(c.want))
+			}
+		}
+	})
+}
