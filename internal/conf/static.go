@@ -100,42 +100,27 @@ func staticDirectives() []*directive {
 		{name: "default_type", ctx: hsl, args: arg1, set: setDefaultType,
 			syntax: "default_type mime-type;", def: "text/plain",
 			doc: "Sets the Content-Type of files whose extension types does not list."},
-		{name: "sendfile", ctx: hsl, args: argFlag, set: staticFlag(func(s *staticRaw) **bool { return &s.sendfile }),
+		{name: "sendfile", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.sendfile }),
 			syntax: "sendfile on | off;", def: "off",
 			doc: "Sends files with sendfile(2) instead of reading them into a buffer."},
-		{name: "tcp_nopush", ctx: hsl, args: argFlag, set: staticFlag(func(s *staticRaw) **bool { return &s.tcpNopush }),
+		{name: "tcp_nopush", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.tcpNopush }),
 			syntax: "tcp_nopush on | off;", def: "off",
 			doc: "With sendfile, sends a response's head and the start of its file in full packets (TCP_CORK)."},
-		{name: "tcp_nodelay", ctx: hsl, args: argFlag, set: staticFlag(func(s *staticRaw) **bool { return &s.tcpNodelay }),
+		{name: "tcp_nodelay", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.tcpNodelay }),
 			syntax: "tcp_nodelay on | off;", def: "on",
 			doc: "Sets TCP_NODELAY on keep-alive client connections; headroom sets it on every client connection."},
 		{name: "sendfile_max_chunk", ctx: hsl, args: arg1, set: setSendfileMaxChunk,
 			syntax: "sendfile_max_chunk size;", def: "2m",
 			doc: "Bounds how much one sendfile(2) call sends, so that one fast client does not hold the worker; 0 is unbounded."},
-		{name: "etag", ctx: hsl, args: argFlag, set: staticFlag(func(s *staticRaw) **bool { return &s.etag }),
+		{name: "etag", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.etag }),
 			syntax: "etag on | off;", def: "on",
 			doc: "Adds an ETag made of the file's modification time and size to files served."},
 		{name: "if_modified_since", ctx: hsl, args: arg1, set: setIfModifiedSince,
 			syntax: "if_modified_since off | exact | before;", def: "exact",
 			doc: "Compares If-Modified-Since with a file's modification time: equal (exact), not older (before), or not at all (off)."},
-		{name: "log_not_found", ctx: hsl, args: argFlag, set: staticFlag(func(s *staticRaw) **bool { return &s.logNotFound }),
+		{name: "log_not_found", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.logNotFound }),
 			syntax: "log_not_found on | off;", def: "on",
 			doc: "Logs requests for files that do not exist at error level."},
-	}
-}
-
-func staticFlag(field func(*staticRaw) **bool) func(*builder, *Node, *scope) error {
-	return func(b *builder, n *Node, sc *scope) error {
-		p := field(&sc.raw.static)
-		if *p != nil {
-			return duplicate(n)
-		}
-		v, err := onOff(n)
-		if err != nil {
-			return err
-		}
-		*p = &v
-		return nil
 	}
 }
 
