@@ -127,6 +127,12 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.ProxyInterceptErrors {
 		d.line(depth, "proxy_intercept_errors on")
 	}
+	if c.KeepaliveDisable != KeepaliveDisableMSIE6 {
+		d.line(depth, "keepalive_disable msie6=%v safari=%v", c.KeepaliveDisable&KeepaliveDisableMSIE6 != 0, c.KeepaliveDisable&KeepaliveDisableSafari != 0)
+	}
+	if c.KeepaliveTime != time.Hour {
+		d.line(depth, "keepalive_time %s", dur(c.KeepaliveTime))
+	}
 	if !c.AbsoluteRedirect || c.ServerNameInRedirect || !c.PortInRedirect {
 		d.line(depth, "redirects absolute=%v server_name=%v port=%v", c.AbsoluteRedirect, c.ServerNameInRedirect, c.PortInRedirect)
 	}

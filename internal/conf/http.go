@@ -84,6 +84,8 @@ type rawLoc struct {
 	keepaliveTimeout       *time.Duration
 	keepaliveHeader        *time.Duration
 	keepaliveRequests      *int
+	keepaliveTime          *time.Duration
+	keepaliveDisable       *KeepaliveDisable
 	clientMaxBodySize      *int64
 	clientHeaderTimeout    *time.Duration
 	clientBodyTimeout      *time.Duration
@@ -182,6 +184,12 @@ func httpDirectives() []*directive {
 		{name: "keepalive_requests", ctx: hsl, args: arg1, set: numSlot(func(r *rawLoc) **int { return &r.keepaliveRequests }),
 			syntax: "keepalive_requests number;", def: "1000",
 			doc: "Limits the requests served over one client connection."},
+		{name: "keepalive_time", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.keepaliveTime }),
+			syntax: "keepalive_time time;", def: "1h",
+			doc: "Limits how long one client connection keeps being used: a request after that time is the connection's last."},
+		{name: "keepalive_disable", ctx: hsl, args: arg1More, set: setKeepaliveDisable,
+			syntax: "keepalive_disable none | browser ...;", def: "msie6",
+			doc: "Disables keep-alive for browsers known to misbehave with it: msie6 (Internet Explorer 6 and older, for POST requests) and safari (Safari on macOS)."},
 		{name: "client_max_body_size", ctx: hsl, args: arg1, set: setClientMaxBodySize,
 			syntax: "client_max_body_size size;", def: "1m",
 			doc: "Limits the request body size (413 beyond it); 0 is unlimited."},

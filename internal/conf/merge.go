@@ -51,6 +51,8 @@ func (b *builder) defaultLevel() *merged {
 	return &merged{conf: &LocConf{
 		Static:                       b.defaultStatic(),
 		AbsoluteRedirect:             true,
+		KeepaliveTime:                time.Hour,
+		KeepaliveDisable:             KeepaliveDisableMSIE6,
 		PortInRedirect:               true,
 		ProxyHTTPVersion:             "1.0",
 		ProxyConnectTimeout:          60 * time.Second,
@@ -172,6 +174,8 @@ func merge(r *rawLoc, parent *merged) *merged {
 		c.ErrorPages = r.errorPages
 	}
 	c.ProxyInterceptErrors = pick(r.proxyInterceptErrors, p.ProxyInterceptErrors)
+	c.KeepaliveTime = pick(r.keepaliveTime, p.KeepaliveTime)
+	c.KeepaliveDisable = pick(r.keepaliveDisable, p.KeepaliveDisable)
 	c.AbsoluteRedirect = pick(r.absoluteRedirect, p.AbsoluteRedirect)
 	c.ServerNameInRedirect = pick(r.serverNameInRedirect, p.ServerNameInRedirect)
 	c.PortInRedirect = pick(r.portInRedirect, p.PortInRedirect)

@@ -250,6 +250,10 @@ type LocConf struct {
 	// ErrorPages are the error_page entries in effect (inherited whole
 	// when a level has none); ProxyInterceptErrors is
 	// proxy_intercept_errors.
+	// KeepaliveTime is the client keepalive_time; KeepaliveDisable the
+	// browsers keepalive_disable names.
+	KeepaliveTime        time.Duration
+	KeepaliveDisable     KeepaliveDisable
 	ErrorPages           []ErrorPage
 	ProxyInterceptErrors bool
 	// AbsoluteRedirect, ServerNameInRedirect and PortInRedirect are the

@@ -88,8 +88,10 @@ type clientConn struct {
 	ln     *listener
 	remote netip.AddrPort
 	id     uint64
-	// requests counts requests on this connection ($connection_requests).
+	// requests counts requests on this connection ($connection_requests);
+	// accepted is when it was accepted ($connection_time).
 	requests int
+	accepted time.Time
 	state    connState
 
 	// in holds the request head and what follows it; nil while idle.
@@ -151,6 +153,7 @@ func (w *worker) startClient(cc *clientConn, c *engine.Conn, tr transport, ln *l
 	cc.requests = 0
 	cc.scanned = 0
 	cc.remote = remote
+	cc.accepted = w.loop.Now()
 	cc.state = connClosed
 	cc.setState(connIdle)
 	w.stats.Accepted.Inc()

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 
@@ -403,7 +404,8 @@ func (cc *clientConn) findConfig() bool {
 	lc := r.lc
 	// A location can only take keep-alive away, as nginx's
 	// ngx_http_update_location_config does.
-	r.keepAlive = r.keepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests
+	r.keepAlive = r.keepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests &&
+		cc.w.loop.Now().Sub(cc.accepted) <= lc.KeepaliveTime && !keepaliveDisabled(lc.KeepaliveDisable, h)
 	if redirect != nil {
 		target := []byte(redirect.Path)
 		if h.Query != nil {
@@ -573,4 +575,45 @@ func (r *request) reset() {
 	r.uri = uri
 	r.resp.Headers = rh
 	r.upAddrs, r.upStatuses, r.upTimes, r.upConnects, r.upHeaders = addrs, sts, tms, cns, hds
+}
+
+// keepaliveDisabled reports whether keepalive_disable names the client's
+// browser, recognised from its User-Agent as nginx recognises it: MSIE 4,
+// 5, or 6 without SV1 (not Opera), for POST requests only; Safari on
+// Mac OS X (not Chrome).
+func keepaliveDisabled(d conf.KeepaliveDisable, h *http1.Request) bool {
+	if d == 0 {
+		return false
+	}
+	ua := headerValue(h.Headers, "User-Agent")
+	if ua == nil {
+		return false
+	}
+	if d&conf.KeepaliveDisableMSIE6 != 0 && string(h.Method) == "POST" && isMSIE6(ua) {
+		return true
+	}
+	return d&conf.KeepaliveDisableSafari != 0 && bytes.Contains(ua, []byte("Safari/")) &&
+		bytes.Contains(ua, []byte("Mac OS X")) && !bytes.Contains(ua, []byte("Chrome/"))
+}
+
+// isMSIE6 is nginx's test for Internet Explorer 6 and older.
+func isMSIE6(ua []byte) bool {
+	if bytes.Contains(ua, []byte("Opera")) {
+		return false
+	}
+	i := bytes.Index(ua, []byte("MSIE "))
+	if i < 0 || i+7 >= len(ua) {
+		return false
+	}
+	m := ua[i:]
+	if m[6] != '.' {
+		return false
+	}
+	switch m[5] {
+	case '4', '5':
+		return true
+	case '6':
+		return !bytes.Contains(m[8:], []byte("SV1"))
+	}
+	return false
 }

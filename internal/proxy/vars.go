@@ -142,6 +142,10 @@ func init() {
 	g[vars.ConnectionRequests] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return strconv.AppendInt(b, int64(cc.requests), 10), true
 	}
+	g[vars.ConnectionTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		// Seconds since the connection was accepted, to the millisecond.
+		return appendSeconds(b, cc.w.loop.Now().Sub(cc.accepted)), true
+	}
 	g[vars.Pid] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, pidString...), true
 	}

@@ -24,6 +24,7 @@ const (
 	BytesSent
 	Connection
 	ConnectionRequests
+	ConnectionTime
 	ContentLength
 	ContentType
 	DocumentURI
@@ -84,7 +85,7 @@ const (
 var names = map[string]Index{
 	"args": Args, "binary_remote_addr": BinaryRemoteAddr,
 	"body_bytes_sent": BodyBytesSent, "bytes_sent": BytesSent,
-	"connection": Connection, "connection_requests": ConnectionRequests,
+	"connection": Connection, "connection_requests": ConnectionRequests, "connection_time": ConnectionTime,
 	"content_length": ContentLength, "content_type": ContentType,
 	"document_uri": DocumentURI, "host": Host, "hostname": Hostname,
 	"is_args": IsArgs, "limit_rate": LimitRate, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
