@@ -52,9 +52,9 @@ func init() {
 		{name: "daemon", ctx: ctxMain, args: argFlag, set: setDaemon,
 			syntax: "daemon on | off;", def: "on",
 			doc: "Chooses whether to detach from the terminal; off is for supervisors and containers."},
-		{name: "error_log", ctx: ctxMain, nginxOnly: ctxHTTP | ctxServer | ctxLocation, args: arg1More, set: setErrorLog,
+		{name: "error_log", ctx: ctxMain | ctxHTTP | ctxServer | ctxLocation, args: arg1More, set: setErrorLog,
 			syntax: "error_log file | stderr [level];", def: "logs/error.log error",
-			doc: "Adds an error log destination with its minimum level; may be repeated."},
+			doc: "Adds an error log destination with its minimum level; may be repeated. At the http, server or location level it takes the messages about requests there instead of the main error log (inherited only by levels with none of their own)."},
 		{name: "events", ctx: ctxMain, args: argNone, block: true, set: setEvents,
 			syntax: "events { ... }",
 			doc:    "Holds the connection processing settings; required, as in nginx."},
@@ -195,7 +195,7 @@ func setDaemon(b *builder, n *Node, _ *scope) error {
 
 var logLevels = setOf("debug info notice warn error crit alert emerg")
 
-func setErrorLog(b *builder, n *Node, _ *scope) error {
+func setErrorLog(b *builder, n *Node, sc *scope) error {
 	path := n.Args[0]
 	if strings.HasPrefix(path, "syslog:") || strings.HasPrefix(path, "memory:") {
 		return skip(b.unsupportedPart(n, "destination", "\""+strings.SplitN(path, ":", 2)[0]+":\" error logs are not supported by headroom"))
@@ -212,6 +212,10 @@ func setErrorLog(b *builder, n *Node, _ *scope) error {
 	}
 	if path != "stderr" {
 		path = fullPath(b.cfg.Prefix, path)
+	}
+	if sc != nil && sc.raw != nil && sc.ctx != ctxMain {
+		sc.raw.errorLogs = append(sc.raw.errorLogs, ErrorLog{Path: path, Level: level})
+		return nil
 	}
 	b.cfg.ErrorLogs = append(b.cfg.ErrorLogs, ErrorLog{Path: path, Level: level})
 	return nil

@@ -127,6 +127,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.ProxyInterceptErrors {
 		d.line(depth, "proxy_intercept_errors on")
 	}
+	for _, e := range c.ErrorLogs {
+		d.line(depth, "error_log %s %s", e.Path, e.Level)
+	}
 	if c.KeepaliveDisable != KeepaliveDisableMSIE6 {
 		d.line(depth, "keepalive_disable msie6=%v safari=%v", c.KeepaliveDisable&KeepaliveDisableMSIE6 != 0, c.KeepaliveDisable&KeepaliveDisableSafari != 0)
 	}

@@ -85,6 +85,7 @@ type rawLoc struct {
 	keepaliveHeader        *time.Duration
 	keepaliveRequests      *int
 	keepaliveTime          *time.Duration
+	errorLogs              []ErrorLog
 	keepaliveDisable       *KeepaliveDisable
 	clientMaxBodySize      *int64
 	clientHeaderTimeout    *time.Duration

@@ -175,6 +175,10 @@ func merge(r *rawLoc, parent *merged) *merged {
 	}
 	c.ProxyInterceptErrors = pick(r.proxyInterceptErrors, p.ProxyInterceptErrors)
 	c.KeepaliveTime = pick(r.keepaliveTime, p.KeepaliveTime)
+	c.ErrorLogs = p.ErrorLogs
+	if r.errorLogs != nil {
+		c.ErrorLogs = r.errorLogs
+	}
 	c.KeepaliveDisable = pick(r.keepaliveDisable, p.KeepaliveDisable)
 	c.AbsoluteRedirect = pick(r.absoluteRedirect, p.AbsoluteRedirect)
 	c.ServerNameInRedirect = pick(r.serverNameInRedirect, p.ServerNameInRedirect)

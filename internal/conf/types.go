@@ -250,6 +250,9 @@ type LocConf struct {
 	// ErrorPages are the error_page entries in effect (inherited whole
 	// when a level has none); ProxyInterceptErrors is
 	// proxy_intercept_errors.
+	// ErrorLogs are the error_log destinations of this level for
+	// messages about its requests; nil means the main error log.
+	ErrorLogs []ErrorLog
 	// KeepaliveTime is the client keepalive_time; KeepaliveDisable the
 	// browsers keepalive_disable names.
 	KeepaliveTime        time.Duration

@@ -105,7 +105,7 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 		privileged:  m.Privileged,
 		// The runtime reserves for the error logs, the access log and one
 		// more (cmd/headroom, serve).
-		headroomLogFiles: len(cfg.ErrorLogs) + 2,
+		headroomLogFiles: cfg.ReservedLogFiles(),
 	}
 	if m.NrOpen.OK {
 		p.nrOpen = m.NrOpen.Value

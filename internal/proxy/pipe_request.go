@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -196,7 +197,7 @@ func (cc *clientConn) decodeBody(avail []byte) (consumed int, data []byte, done,
 	}
 	r.bodyRead += int64(len(data))
 	if limit := r.lc.ClientMaxBodySize; limit > 0 && r.bodyRead > limit {
-		cc.w.srv.log.Logf(logs.Error, cc.w.id, "client intended to send too large chunked body: %d bytes, client: %s", r.bodyRead, cc.remote.Addr())
+		cc.logError("client intended to send too large chunked body: " + strconv.FormatInt(r.bodyRead, 10) + " bytes")
 		cc.failBody(413)
 		return 0, nil, false, false
 	}

@@ -58,7 +58,7 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 		b = append(b, r.head.Host...)
 		b = append(b, '"')
 	}
-	cc.w.srv.log.Logf(level, cc.w.id, "%s", b)
+	cc.w.srv.errorLogFor(r.lc).Logf(level, cc.w.id, "%s", b)
 }
 
 // appendUpstreamURI appends the request-target sent upstream: the

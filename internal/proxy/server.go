@@ -58,6 +58,11 @@ type Server struct {
 	listeners []*listener
 	workers   []*worker
 	access    *logs.AccessFiles
+	// levelLogs are the error logs set at the http, server or location
+	// level, one per list of destinations (keyed by its first entry,
+	// which levels that inherit the list share).
+	levelLogs map[*conf.ErrorLog]*logs.ErrorLog
+	levelList map[*conf.ErrorLog][]conf.ErrorLog
 
 	// connSeq numbers client connections across workers ($connection).
 	connSeq atomic.Uint64
@@ -163,6 +168,11 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.access = files
+	if err := s.openLevelLogs(); err != nil {
+		s.dropInherited()
+		s.Close()
+		return nil, err
+	}
 	s.stats = make([]observe.Worker, opts.Workers)
 	s.upStats = map[*conf.Upstream][][]observe.Server{}
 	for _, u := range cfg.HTTP.Upstreams {
@@ -531,6 +541,9 @@ func (s *Server) close() {
 	if s.access != nil {
 		s.access.Close()
 	}
+	for _, el := range s.levelLogs {
+		el.Open(nil)
+	}
 }
 
 // closeListeners closes the listening sockets, except those a successor
@@ -549,9 +562,60 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// ReopenLogs reopens the access log files (SIGUSR1).
+// ReopenLogs reopens the access log files and the error logs of the
+// http, server and location levels (SIGUSR1).
 func (s *Server) ReopenLogs() error {
-	return s.access.Reopen()
+	if err := s.access.Reopen(); err != nil {
+		return err
+	}
+	for first, el := range s.levelLogs {
+		if err := el.Open(levelTargets(s.levelList[first])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openLevelLogs opens the error logs that error_log sets below the main
+// level, once per distinct list.
+func (s *Server) openLevelLogs() error {
+	s.levelLogs = map[*conf.ErrorLog]*logs.ErrorLog{}
+	s.levelList = map[*conf.ErrorLog][]conf.ErrorLog{}
+	var err error
+	eachLocConf(s.cfg, func(lc *conf.LocConf) {
+		if len(lc.ErrorLogs) == 0 || err != nil {
+			return
+		}
+		first := &lc.ErrorLogs[0]
+		if s.levelLogs[first] != nil {
+			return
+		}
+		el := logs.NewErrorLog()
+		if err = el.Open(levelTargets(lc.ErrorLogs)); err != nil {
+			return
+		}
+		s.levelLogs[first], s.levelList[first] = el, lc.ErrorLogs
+	})
+	return err
+}
+
+// levelTargets turns error_log entries into the log's destinations.
+func levelTargets(list []conf.ErrorLog) []logs.Target {
+	var out []logs.Target
+	for _, e := range list {
+		out = append(out, logs.Target{Path: e.Path, Level: logs.ParseLevel(e.Level)})
+	}
+	return out
+}
+
+// errorLogFor is the error log for messages about a request in lc.
+func (s *Server) errorLogFor(lc *conf.LocConf) *logs.ErrorLog {
+	if lc != nil && len(lc.ErrorLogs) > 0 {
+		if el := s.levelLogs[&lc.ErrorLogs[0]]; el != nil {
+			return el
+		}
+	}
+	return s.log
 }
 
 var pidString = strconv.Itoa(os.Getpid())

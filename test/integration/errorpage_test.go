@@ -85,3 +85,38 @@ func TestErrorPages(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorLogLevels checks error_log at the http, server and location
+// levels against nginx: messages about a request go to the error log of
+// its location (inherited whole from the level above when it sets none),
+// not to the main one, each destination with its own level.
+func TestErrorLogLevels(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		p := startProxy(t, tg, `
+    error_log {{PREFIX}}/logs/http.log error;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location /own/ { error_log {{PREFIX}}/logs/own.log info; deny all; }
+        location /quiet/ { error_log {{PREFIX}}/logs/quiet.log crit; deny all; }
+        location / { deny all; }
+    }`)
+		for _, path := range []string{"/own/x", "/quiet/x", "/y"} {
+			resp, _ := sendRawLinger(t, p.addr, "GET "+path+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			if resp.Status != 403 {
+				t.Fatalf("%s: status %d", path, resp.Status)
+			}
+		}
+		want := map[string]string{"own.log": "/own/x", "http.log": "/y"}
+		for file, path := range want {
+			if log := p.readLog(file); !strings.Contains(log, `access forbidden by rule, client: 127.0.0.1, server: , request: "GET `+path) {
+				t.Errorf("%s lacks the denial of %s:\n%s", file, path, log)
+			}
+		}
+		if log := p.readLog("quiet.log"); strings.Contains(log, "forbidden") {
+			t.Errorf("quiet.log (crit) has an error line:\n%s", log)
+		}
+		if log := p.readLog("error.log"); strings.Contains(log, "forbidden") {
+			t.Errorf("the main error log has a request's line:\n%s", log)
+		}
+	})
+}
