@@ -68,6 +68,16 @@ func appendUpstreamURI(b []byte, r *request) []byte {
 	pp := r.lc.ProxyPass
 	h := &r.head
 	if !pp.HasURI || r.loc == nil || r.loc.Match == conf.MatchRegex || r.loc.Match == conf.MatchRegexCaseless {
+		if r.internal {
+			// After an internal redirect the URI is the new one, escaped
+			// for the wire, as nginx sends it.
+			b = appendEscapedURI(b, r.uri)
+			if h.Query != nil {
+				b = append(b, '?')
+				b = append(b, h.Query...)
+			}
+			return b
+		}
 		if len(h.Target) > 0 && h.Target[0] == '/' {
 			return append(b, h.Target...)
 		}

@@ -444,6 +444,13 @@ func (cc *clientConn) internalRedirect(uri, args []byte) {
 		return
 	}
 	r.internal = true
+	// A new content phase starts a new upstream attempt, as nginx makes
+	// a new upstream for the redirected request: servers tried before
+	// (maybe of another group) do not count against it. What was logged
+	// of the earlier tries stays for $upstream_*.
+	r.tried, r.tries, r.peer, r.group = upstream.Tried{}, 0, nil, nil
+	r.respHead, r.tryOpen = false, false
+	r.resp.Headers = r.resp.Headers[:0]
 	r.uri = append(r.uri[:0], uri...)
 	if args != nil {
 		r.args = append(r.args[:0], args...)

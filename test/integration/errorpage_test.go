@@ -120,3 +120,25 @@ func TestErrorLogLevels(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorPageToAnotherUpstream checks that an error page proxied to
+// another upstream group gets that group's servers, whatever the failed
+// request had tried before.
+func TestErrorPageToAnotherUpstream(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "fallback", nil)
+		dead := refusedAddr(t)
+		p := startProxy(t, tg, fmt.Sprintf(`
+    upstream failing { server %[2]s; }
+    upstream fallback { server %[1]s; }
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { proxy_pass http://failing; error_page 502 = /fb; }
+        location = /fb { proxy_pass http://fallback; }
+    }`, up.addr, dead))
+		resp, _ := sendRawLinger(t, p.addr, "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		if resp.Status != 200 || !strings.Contains(string(resp.Body), "fallback GET /fb") {
+			t.Fatalf("status %d, body %q; want the fallback upstream's answer", resp.Status, resp.Body)
+		}
+	})
+}
