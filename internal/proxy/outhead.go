@@ -128,6 +128,9 @@ func (cc *clientConn) writeHead(h *outHead) {
 		h.status, h.reason = r.errStatus, nil
 		r.status = r.errStatus
 	}
+	if r := cc.r; r.carriedType != nil || len(r.carried) > 0 {
+		cc.applyCarried(h)
+	}
 	for _, f := range headerFilters {
 		f(cc, h)
 	}

@@ -187,6 +187,12 @@ type request struct {
 	// triedFiles is set once try_files has chosen the URI.
 	file       staticFile
 	triedFiles bool
+	// carried, carriedType and accelRate are what an X-Accel-Redirect
+	// carries over to the redirected answer (accel.go).
+	carried      []http1.Header
+	carriedType  []byte
+	accelRate    int64
+	accelRateSet bool
 	// errorPageDone is set once an error_page was used, errStatus is
 	// the status its answer is sent with (0: the page's own).
 	errorPageDone bool

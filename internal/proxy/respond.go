@@ -294,7 +294,7 @@ func (cc *clientConn) respondSpecial(status, wire int, page string, location []b
 func (cc *clientConn) writeResponse(status, wire int, ctype string, body, location []byte) {
 	r := cc.r
 	r.status = status
-	r.limitRate = r.lc.LimitRate
+	r.limitRate = cc.limitRateFor()
 	cc.setPhase(phaseRespond)
 	h := &r.outHead
 	h.reset()

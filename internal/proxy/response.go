@@ -35,6 +35,9 @@ func (cc *clientConn) startResponse() {
 			return
 		}
 	}
+	if cc.accelRedirect(resp) {
+		return
+	}
 	if r.lc.ProxyInterceptErrors && resp.Status >= 300 && r.lc.FindErrorPage(resp.Status) != nil {
 		// proxy_intercept_errors: the upstream's answer is dropped and
 		// the error page sent instead.

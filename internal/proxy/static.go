@@ -241,7 +241,7 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 		}
 	}
 	r.status = h.status
-	r.limitRate = r.lc.LimitRate
+	r.limitRate = cc.limitRateFor()
 	cc.setPhase(phaseFile)
 	cc.writeHead(h)
 	if isHead(&r.head) || h.status == 304 {

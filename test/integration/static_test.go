@@ -290,3 +290,58 @@ func TestRedirectForms(t *testing.T) {
 		}
 	})
 }
+
+// TestXAccelRedirect checks an upstream's X-Accel-Redirect against nginx:
+// the request is redirected internally (a GET) to the URI, whose answer
+// keeps the upstream's Content-Type, Content-Disposition and Set-Cookie;
+// arguments pass; proxy_ignore_headers turns it off; an unsafe URI is 404.
+func TestXAccelRedirect(t *testing.T) {
+	root, _ := staticRoot(t)
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "app", func(c *upConn, r *upRequest) {
+			target := strings.TrimPrefix(r.Target, "/app")
+			c.respond(200, "from the app\n", "X-Accel-Redirect: "+target, "Content-Type: application/x-download",
+				"Content-Disposition: attachment; filename=a.txt", "Set-Cookie: seen=1", "X-Other: dropped")
+		})
+		p := startProxy(t, tg, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location /app/ { proxy_pass http://%[2]s; }
+        location /ignored/ { proxy_pass http://%[2]s/app/; proxy_ignore_headers X-Accel-Redirect; }
+        location /files/ { alias %[1]s/; }
+        location = /echo { return 200 "$request_method $args\n"; }
+    }`, root, up.addr))
+		cases := []struct {
+			req, status, body, ctype, disposition, cookie, other string
+		}{
+			{"GET /app/files/a.txt", "200", "a file\n", "application/x-download", "attachment; filename=a.txt", "seen=1", ""},
+			{"POST /app/echo?x=1", "200", "GET x=1\n", "application/x-download", "attachment; filename=a.txt", "seen=1", ""},
+			{"GET /ignored/files/a.txt", "200", "from the app\n", "application/x-download", "attachment; filename=a.txt", "seen=1", "dropped"},
+			{"GET /app/files/../a.txt", "404", "", "", "", "", ""},
+		}
+		for _, c := range cases {
+			req := c.req + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+			if strings.HasPrefix(c.req, "POST") {
+				req += "Content-Length: 2\r\n\r\nhi"
+			} else {
+				req += "\r\n"
+			}
+			resp, _ := sendRawLinger(t, p.addr, req)
+			if fmt.Sprint(resp.Status) != c.status {
+				t.Errorf("%s: status %d, want %s", c.req, resp.Status, c.status)
+				continue
+			}
+			if c.status != "200" {
+				continue
+			}
+			if string(resp.Body) != c.body {
+				t.Errorf("%s: body %q, want %q", c.req, resp.Body, c.body)
+			}
+			for name, want := range map[string]string{"Content-Type": c.ctype, "Content-Disposition": c.disposition, "Set-Cookie": c.cookie, "X-Other": c.other} {
+				if got := resp.header(name); got != want {
+					t.Errorf("%s: %s %q, want %q", c.req, name, got, want)
+				}
+			}
+		}
+	})
+}

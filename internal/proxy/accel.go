@@ -1,0 +1,114 @@
+package proxy
+
+import (
+	"bytes"
+
+	"headroom/internal/conf"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+)
+
+// This file is X-Accel-Redirect: an upstream that answers with it hands
+// the request to another URI of this server (the way Django, Rails and
+// PHP applications let nginx send a protected file), as nginx's upstream
+// module does: the upstream's answer is dropped but for the fields nginx
+// carries over (Content-Type, Set-Cookie, Content-Disposition,
+// Cache-Control, Expires, Accept-Ranges) and its X-Accel-Limit-Rate, and
+// the request goes on as a GET (HEAD stays HEAD) by an internal redirect.
+
+// carriedFields are the upstream fields an X-Accel-Redirect keeps, as
+// nginx's headers with the redirect flag.
+var carriedFields = []string{"Set-Cookie", "Content-Disposition", "Cache-Control", "Expires", "Accept-Ranges"}
+
+// accelRedirect handles an upstream response with X-Accel-Redirect; it
+// reports false when the response has none (or proxy_ignore_headers
+// ignores it) and goes on as usual.
+func (cc *clientConn) accelRedirect(resp *http1.Response) bool {
+	r := cc.r
+	if r.lc.ProxyIgnoreHeaders&conf.IgnoreXAccelRedirect != 0 {
+		return false
+	}
+	target := headerValue(resp.Headers, "X-Accel-Redirect")
+	if target == nil {
+		return false
+	}
+	// What the redirected answer keeps, copied out of the buffer that is
+	// about to be released.
+	var keep []byte
+	r.carried = r.carried[:0]
+	if v := headerValue(resp.Headers, "Content-Type"); v != nil {
+		r.carriedType = append(r.carriedType[:0], v...)
+	}
+	for i := range resp.Headers {
+		f := &resp.Headers[i]
+		for _, name := range carriedFields {
+			if http1.EqualFold(f.Name, name) {
+				start := len(keep)
+				keep = append(keep, f.Name...)
+				keep = append(keep, f.Value...)
+				r.carried = append(r.carried, http1.Header{Name: keep[start : start+len(f.Name)], Value: keep[start+len(f.Name) : len(keep)]})
+			}
+		}
+	}
+	if rate := responseLimitRate(r.lc, resp); rate != r.lc.LimitRate {
+		r.accelRate, r.accelRateSet = rate, true
+	}
+	uri := append([]byte(nil), target...)
+	cc.upLogAppend(r.peer.Conf.Addr, resp.Status)
+	r.up.closeConn()
+	r.upInLen, r.upPos = 0, 0
+	if len(uri) > 0 && uri[0] == '@' {
+		cc.logError("X-Accel-Redirect to the named location \"" + string(uri) + "\" is not supported by headroom")
+		cc.respondError(500)
+		return true
+	}
+	path, args, hasArgs := bytes.Cut(uri, []byte("?"))
+	if !hasArgs {
+		args = nil
+	}
+	if !safeURI(path) {
+		cc.respondError(404)
+		return true
+	}
+	if !isHead(&r.head) {
+		r.head.Method = methodGET
+	}
+	cc.dropBodyForRedirect()
+	cc.logAt(logs.Info, "X-Accel-Redirect to \""+string(uri)+"\"")
+	cc.internalRedirect(path, args)
+	return true
+}
+
+// safeURI is nginx's check of a URI an upstream gives: a path, without
+// "." or ".." segments and without NUL.
+func safeURI(p []byte) bool {
+	if len(p) == 0 || p[0] != '/' || bytes.IndexByte(p, 0) >= 0 {
+		return false
+	}
+	for _, seg := range bytes.Split(p, []byte("/")) {
+		if string(seg) == ".." || string(seg) == "." {
+			return false
+		}
+	}
+	return true
+}
+
+// applyCarried puts what an X-Accel-Redirect carried over into the
+// redirected answer's head: the upstream's Content-Type over the
+// handler's, and its carried fields.
+func (cc *clientConn) applyCarried(h *outHead) {
+	r := cc.r
+	if r.carriedType != nil {
+		h.contentType, h.fieldType = "", r.carriedType
+	}
+	h.fields = append(h.fields, r.carried...)
+}
+
+// limitRateFor is the limit_rate of an answer: the location's, or what an
+// upstream's X-Accel-Limit-Rate set before an X-Accel-Redirect.
+func (cc *clientConn) limitRateFor() int64 {
+	if cc.r.accelRateSet {
+		return cc.r.accelRate
+	}
+	return cc.r.lc.LimitRate
+}
