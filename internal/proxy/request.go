@@ -595,14 +595,17 @@ func (r *request) reset() {
 // 5, or 6 without SV1 (not Opera), for POST requests only; Safari on
 // Mac OS X (not Chrome).
 func keepaliveDisabled(d conf.KeepaliveDisable, h *http1.Request) bool {
-	if d == 0 {
+	// Most requests are not POSTs and most configurations name only
+	// msie6 (the default): those need no look at the User-Agent.
+	msie6 := d&conf.KeepaliveDisableMSIE6 != 0 && string(h.Method) == "POST"
+	if !msie6 && d&conf.KeepaliveDisableSafari == 0 {
 		return false
 	}
 	ua := headerValue(h.Headers, "User-Agent")
 	if ua == nil {
 		return false
 	}
-	if d&conf.KeepaliveDisableMSIE6 != 0 && string(h.Method) == "POST" && isMSIE6(ua) {
+	if msie6 && isMSIE6(ua) {
 		return true
 	}
 	return d&conf.KeepaliveDisableSafari != 0 && bytes.Contains(ua, []byte("Safari/")) &&

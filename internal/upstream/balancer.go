@@ -351,6 +351,23 @@ func picked(p *Peer, now time.Time) *Peer {
 	return p
 }
 
+// chooser is one method's choice of a peer, moving st as the method
+// moves its state.
+type chooser func(now time.Time, t *Tried, st *pickState, key Key) *Peer
+
+// pick runs a method's choice until the peer's place under max_conns is
+// taken (or no peer is left), then records the state the choice reached
+// for the request's next try: the loop every method shares.
+func (ps *peers) pick(now time.Time, t *Tried, key Key, choose chooser) *Peer {
+	for {
+		st := t.state
+		p := choose(now, t, &st, key)
+		if ps.claim(p) {
+			return t.propose(st, p)
+		}
+	}
+}
+
 // claim takes the chosen peer's place under max_conns. It fails only when
 // another worker took the last place since the peer was found usable;
 // the method then picks again.

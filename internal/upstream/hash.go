@@ -21,13 +21,7 @@ type hash struct{ *peers }
 
 // Pick chooses by the request's key.
 func (b *hash) Pick(now time.Time, t *Tried, key Key) *Peer {
-	for {
-		st := t.state
-		p := b.choose(now, t, &st, key)
-		if b.claim(p) {
-			return t.propose(st, p)
-		}
-	}
+	return b.pick(now, t, key, b.choose)
 }
 
 func (b *hash) choose(now time.Time, t *Tried, st *pickState, key Key) *Peer {
@@ -152,13 +146,7 @@ func (b *consistentHash) find(h uint32) uint32 {
 
 // Pick chooses by the request's key on the ring.
 func (b *consistentHash) Pick(now time.Time, t *Tried, key Key) *Peer {
-	for {
-		st := t.state
-		p := b.choose(now, t, &st, key)
-		if b.claim(p) {
-			return t.propose(st, p)
-		}
-	}
+	return b.pick(now, t, key, b.choose)
 }
 
 func (b *consistentHash) choose(now time.Time, t *Tried, st *pickState, key Key) *Peer {

@@ -16,13 +16,7 @@ type ipHash struct{ *peers }
 
 // Pick chooses by the client's address.
 func (b *ipHash) Pick(now time.Time, t *Tried, key Key) *Peer {
-	for {
-		st := t.state
-		p := b.choose(now, t, &st, key)
-		if b.claim(p) {
-			return t.propose(st, p)
-		}
-	}
+	return b.pick(now, t, key, b.choose)
 }
 
 func (b *ipHash) choose(now time.Time, t *Tried, st *pickState, key Key) *Peer {

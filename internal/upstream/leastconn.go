@@ -10,27 +10,25 @@ import "time"
 type leastConn struct{ *peers }
 
 // Pick chooses by least connections.
-func (b *leastConn) Pick(now time.Time, t *Tried, _ Key) *Peer {
-	for {
-		st := t.state
-		var p *Peer
-		if b.single {
-			p = b.rr(now, t, &st)
-		} else {
-			if !st.backup {
-				p = b.least(b.primary, now, t)
-				if p == nil && len(b.backup) > 0 {
-					st.backup = true
-				}
-			}
-			if p == nil && st.backup {
-				p = b.least(b.backup, now, t)
-			}
-		}
-		if b.claim(p) {
-			return t.propose(st, p)
+func (b *leastConn) Pick(now time.Time, t *Tried, key Key) *Peer {
+	return b.pick(now, t, key, b.choose)
+}
+
+func (b *leastConn) choose(now time.Time, t *Tried, st *pickState, _ Key) *Peer {
+	if b.single {
+		return b.rr(now, t, st)
+	}
+	var p *Peer
+	if !st.backup {
+		p = b.least(b.primary, now, t)
+		if p == nil && len(b.backup) > 0 {
+			st.backup = true
 		}
 	}
+	if p == nil && st.backup {
+		p = b.least(b.backup, now, t)
+	}
+	return p
 }
 
 // least finds, in one tier, the usable peer with the lowest ratio of

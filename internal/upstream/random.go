@@ -33,17 +33,11 @@ func newRandom(ps *peers, two bool) *random {
 }
 
 // Pick chooses at random.
-func (b *random) Pick(now time.Time, t *Tried, _ Key) *Peer {
-	for {
-		st := t.state
-		p := b.choose(now, t, &st)
-		if b.claim(p) {
-			return t.propose(st, p)
-		}
-	}
+func (b *random) Pick(now time.Time, t *Tried, key Key) *Peer {
+	return b.pick(now, t, key, b.choose)
 }
 
-func (b *random) choose(now time.Time, t *Tried, st *pickState) *Peer {
+func (b *random) choose(now time.Time, t *Tried, st *pickState, _ Key) *Peer {
 	if st.tries > 20 || b.single {
 		return b.rr(now, t, st)
 	}

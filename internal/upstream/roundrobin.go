@@ -9,14 +9,8 @@ import "time"
 type roundRobin struct{ *peers }
 
 // Pick chooses by smooth weighted round robin.
-func (b *roundRobin) Pick(now time.Time, t *Tried, _ Key) *Peer {
-	for {
-		st := t.state
-		p := b.rr(now, t, &st)
-		if b.claim(p) {
-			return t.propose(st, p)
-		}
-	}
+func (b *roundRobin) Pick(now time.Time, t *Tried, key Key) *Peer {
+	return b.pick(now, t, key, func(now time.Time, t *Tried, st *pickState, _ Key) *Peer { return b.rr(now, t, st) })
 }
 
 // rr is nginx's round robin pick, which the other methods also fall back
