@@ -3,6 +3,8 @@ package proxy
 import (
 	"strings"
 	"testing"
+
+	"headroom/internal/conf"
 )
 
 // The types below are what nginx 1.22 sends for "return 200 text" with
@@ -33,7 +35,7 @@ func TestContentType(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := contentType([]byte(tc.uri)); got != tc.want {
+			if got := contentType(&conf.Static{DefaultType: "text/plain"}, []byte(tc.uri)); got != tc.want {
 				t.Errorf("contentType(%q) = %q, want %q", tc.uri, got, tc.want)
 			}
 		})

@@ -218,7 +218,7 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 	h.reset()
 	h.status = 200
 	h.server, h.date = true, true
-	h.contentType = st.TypeOf(extension(r.uri))
+	h.contentType = contentType(st, r.uri)
 	h.contentLength = fi.size
 	h.lastModified = fi.mtime
 	if st.Etag {

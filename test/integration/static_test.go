@@ -82,6 +82,8 @@ func TestStaticFiles(t *testing.T) {
         location /before/ { alias %[1]s/; if_modified_since before; }
         location /loop/ { try_files /nothing /loop/x; }
         location /spa/ { alias %[1]s/; try_files $uri $uri/ /index.html; }
+        location = /typed { default_type application/json; return 200 "{}"; }
+        location = /typed.css { types { text/css css; } return 200 "x"; }
     }`, root))
 		cases := []struct {
 			name, req string
@@ -151,6 +153,8 @@ func TestStaticFiles(t *testing.T) {
 			{name: "if-range other date", req: "GET /a.txt HTTP/1.1\r\nRange: bytes=0-0\r\nIf-Range: Sun, 29 Nov 2026 12:00:00 GMT", status: 200},
 			{name: "range in a big file", req: "GET /big.bin HTTP/1.1\r\nRange: bytes=100000-100099", status: 206, body: string(big[100000:100100])},
 			{name: "range in a big file with sendfile", req: "GET /sf/big.bin HTTP/1.1\r\nRange: bytes=250000-", status: 206, body: string(big[250000:])},
+			{name: "return takes default_type", req: "GET /typed HTTP/1.1", status: 200, header: map[string]string{"Content-Type": "application/json"}},
+			{name: "return takes types", req: "GET /typed.css HTTP/1.1", status: 200, header: map[string]string{"Content-Type": "text/css"}},
 			{name: "try_files directory with slash", req: "GET /spa/dir/ HTTP/1.1", status: 200, body: "sub\n"},
 			{name: "try_files fallback for a route", req: "GET /spa/some/route HTTP/1.1", status: 200, body: "hello\n"},
 		}
