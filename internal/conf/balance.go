@@ -53,7 +53,7 @@ func setIPHash(b *builder, n *Node, sc *scope) error {
 // setHash reads "hash key [consistent]". nginx compiles the key before
 // anything else, so an error in it comes before the redefinition warning.
 func setHash(b *builder, n *Node, sc *scope) error {
-	key, err := compileTemplate(n, n.Args[0])
+	key, err := b.template(n, n.Args[0])
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,7 @@ func init() {
 	directiveList = append(directiveList, minRateDirectives()...)
 	directiveList = append(directiveList, bufferDirectives()...)
 	directiveList = append(directiveList, proxyHeaderDirectives()...)
+	directiveList = append(directiveList, rewriteDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

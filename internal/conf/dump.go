@@ -87,6 +87,16 @@ func Dump(c *Config) string {
 		for _, l := range s.Locations {
 			d.location(2, l)
 		}
+		for _, l := range s.Named {
+			d.location(2, l)
+		}
+	}
+	if vs := h.Variables; len(vs) > 0 {
+		var names []string
+		for _, v := range vs {
+			names = append(names, "$"+v.Name)
+		}
+		d.line(1, "variables %s captures=%v", strings.Join(names, " "), h.Captures)
 	}
 	return d.String()
 }
@@ -96,7 +106,7 @@ var nameKinds = map[ServerNameKind]string{
 }
 
 var matchNames = map[LocationMatch]string{
-	MatchPrefix: "", MatchExact: "= ", MatchPrefixNoRegex: "^~ ", MatchRegex: "~ ", MatchRegexCaseless: "~* ",
+	MatchPrefix: "", MatchExact: "= ", MatchPrefixNoRegex: "^~ ", MatchRegex: "~ ", MatchRegexCaseless: "~* ", MatchNamed: "",
 }
 
 type dumper struct{ strings.Builder }
@@ -147,12 +157,11 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "proxy_pass %s://%s uri=%q has_uri=%v proxy_host=%q proxy_port=%q upstream=%s",
 			p.Scheme, p.Host, p.URI, p.HasURI, p.ProxyHost, p.ProxyPort, up)
 	}
-	if r := c.Return; r != nil {
-		text := "<none>"
-		if r.Text != nil {
-			text = tmpl(r.Text)
-		}
-		d.line(depth, "return %d %s", r.Code, text)
+	for _, line := range scriptText(c.Script) {
+		d.line(depth, "%s", line)
+	}
+	if c.RewriteLog || !c.UninitializedVariableWarn {
+		d.line(depth, "rewrite_log %v uninitialized_variable_warn %v", c.RewriteLog, c.UninitializedVariableWarn)
 	}
 	if c.Handler != HandlerNone {
 		d.line(depth, "handler %s", c.Handler)

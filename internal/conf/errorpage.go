@@ -28,7 +28,7 @@ type ErrorPage struct {
 func errorPageDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
-		{name: "error_page", ctx: hsl, args: arg2More, set: setErrorPage,
+		{name: "error_page", ctx: hsl | ctxIf, args: arg2More, set: setErrorPage,
 			syntax: "error_page code ... [=[response]] uri;",
 			doc:    "Answers the listed statuses with uri instead: a URI of this server is served by an internal redirect (as a GET), anything else is sent as a 302 redirect (or the =code given, one of 301, 302, 303, 307, 308). =code changes the status sent; = alone sends the status of the page's own answer. Named locations are not supported by headroom."},
 		{name: "proxy_intercept_errors", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.proxyInterceptErrors }),
@@ -57,10 +57,7 @@ func setErrorPage(b *builder, n *Node, sc *scope) error {
 		codes = args[:last-1]
 	}
 	uri := args[last]
-	if strings.HasPrefix(uri, "@") {
-		return skip(b.unsupportedPart(n, "named location", "named locations in \"error_page\" are not supported by headroom"))
-	}
-	t, err := compileTemplate(n, uri)
+	t, err := b.template(n, uri)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ type serverBuild struct {
 	listens   []Listen
 	names     []ServerName
 	locations []*locBuild
+	named     []*locBuild
 }
 
 // locBuild is a location block being read.
@@ -50,9 +51,11 @@ type locBuild struct {
 	node     *Node
 	match    LocationMatch
 	path     string
-	regex    *regexp.Regexp
+	regex    *Regex
 	raw      *rawLoc
 	children []*locBuild
+	// ifs are the location's if blocks.
+	ifs []*ifBuild
 }
 
 // rawLoc holds the settings written at one level (http, server or
@@ -76,7 +79,9 @@ type rawLoc struct {
 	proxySendTimeout       *time.Duration
 	proxyNextUpstream      *NextUpstream
 	proxyNextUpstreamTries *int
-	ret                    *Return
+	script                 []ScriptOp
+	rewriteLog             *bool
+	uninitializedVarWarn   *bool
 	handler                Handler
 	access                 []AccessRule
 	accessSet              bool
@@ -149,7 +154,7 @@ func httpDirectives() []*directive {
 		{name: "location", ctx: ctxServer | ctxLocation, args: take12, block: true, set: setLocation,
 			syntax: "location [ = | ^~ | ~ | ~* ] uri { ... }",
 			doc:    "Sets configuration by request URI, matched in nginx's order: exact, longest prefix, regexes in order."},
-		{name: "proxy_pass", ctx: ctxLocation, args: arg1, set: setProxyPass,
+		{name: "proxy_pass", ctx: ctxLocation | ctxIf, args: arg1, set: setProxyPass,
 			syntax: "proxy_pass http://upstream | http://host[:port][/uri];",
 			doc:    "Passes requests to an upstream group or address; a URI part replaces the matched location prefix."},
 		{name: "proxy_set_header", ctx: hsl, args: arg2, set: setProxySetHeader,
@@ -173,10 +178,7 @@ func httpDirectives() []*directive {
 		{name: "proxy_next_upstream_tries", ctx: hsl, args: arg1, set: numSlot(func(r *rawLoc) **int { return &r.proxyNextUpstreamTries }),
 			syntax: "proxy_next_upstream_tries number;", def: "0",
 			doc: "Limits the number of tries across upstream servers; 0 is unlimited."},
-		{name: "return", ctx: ctxServer | ctxLocation, args: take12, set: setReturn,
-			syntax: "return code [text] | code URL | URL;",
-			doc:    "Answers with a status and a body or redirect; at server level it runs before location matching."},
-		{name: "add_header", ctx: hsl, args: take23, set: setAddHeader,
+		{name: "add_header", ctx: hsl | ctxIf, args: take23, set: setAddHeader,
 			syntax: "add_header name value [always];",
 			doc:    "Adds a response header for successful and redirect statuses, or to every status with always. Inherited only by levels with none of their own."},
 		{name: "keepalive_timeout", ctx: hsl, args: take12, set: setKeepaliveTimeout,
@@ -209,7 +211,7 @@ func httpDirectives() []*directive {
 		{name: "large_client_header_buffers", ctx: ctxHTTP | ctxServer, args: arg2, set: setLargeClientHeaderBuffers,
 			syntax: "large_client_header_buffers number size;", def: "4 8k",
 			doc: "Limits the request line and header fields: a longer request line gets 414, a longer field 400."},
-		{name: "access_log", ctx: hsl, args: arg1More, set: setAccessLog,
+		{name: "access_log", ctx: hsl | ctxIf, args: arg1More, set: setAccessLog,
 			syntax: "access_log path [format [if=condition]] | off;", def: "logs/access.log combined",
 			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Inherited only by levels with none of their own. buffer=, flush= and gzip= are not supported by headroom."},
 		{name: "log_format", ctx: ctxHTTP, args: arg2More, set: setLogFormat,
@@ -406,7 +408,7 @@ func (b *builder) warn(e *Error) {
 }
 
 func setProxySetHeader(b *builder, n *Node, sc *scope) error {
-	t, err := compileTemplate(n, n.Args[1])
+	t, err := b.template(n, n.Args[1])
 	if err != nil {
 		return err
 	}
@@ -422,45 +424,11 @@ func setAddHeader(b *builder, n *Node, sc *scope) error {
 		}
 		always = true
 	}
-	t, err := compileTemplate(n, n.Args[1])
+	t, err := b.template(n, n.Args[1])
 	if err != nil {
 		return err
 	}
 	sc.raw.addHeaders = append(sc.raw.addHeaders, AddHeader{Name: n.Args[0], Value: t, Always: always})
-	return nil
-}
-
-func setReturn(b *builder, n *Node, sc *scope) error {
-	var text string
-	hasText := false
-	code, ok := atoi(n.Args[0])
-	if !ok {
-		a := n.Args[0]
-		if len(n.Args) != 1 || !(strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "$scheme")) {
-			return errAt(n, "invalid return code \"%s\"", a)
-		}
-		code, text, hasText = 302, a, true
-	} else {
-		if code > 999 {
-			return errAt(n, "invalid return code \"%s\"", n.Args[0])
-		}
-		if len(n.Args) == 2 {
-			text, hasText = n.Args[1], true
-		}
-	}
-	r := &Return{Code: code}
-	if hasText {
-		t, err := compileTemplate(n, text)
-		if err != nil {
-			return err
-		}
-		r.Text = t
-	}
-	// Later returns at the same level can never run: the first one ends
-	// the request.
-	if sc.raw.ret == nil {
-		sc.raw.ret = r
-	}
 	return nil
 }
 
@@ -493,7 +461,7 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 		key, value, _ := strings.Cut(p, "=")
 		switch key {
 		case "if":
-			t, err := compileTemplate(n, value)
+			t, err := b.template(n, value)
 			if err != nil {
 				return err
 			}
@@ -526,9 +494,16 @@ func setLogFormat(b *builder, n *Node, _ *scope) error {
 		}
 		parts = parts[1:]
 	}
-	t, err := compileTemplate(n, strings.Join(parts, ""))
+	t, err := b.template(n, strings.Join(parts, ""))
 	if err != nil {
 		return err
+	}
+	for _, p := range t.Parts {
+		if p.Index == vars.Capture {
+			// The log module reads names itself: "$1" is a variable
+			// named "1" there, which nothing declares.
+			return errAt(n, "unknown \"%s\" variable", p.Var)
+		}
 	}
 	b.http.formats[name] = &LogFormat{Name: name, Escape: escape, Template: t}
 	return nil
@@ -830,25 +805,36 @@ func setLocation(b *builder, n *Node, sc *scope) error {
 			if sc.loc != nil {
 				return errAt(n, "named location \"%s\" can be on the server level only", name)
 			}
-			return b.unsupported(n, "named location", fmt.Sprintf("named location \"%s\" is not supported by headroom", name))
+			l.match = MatchNamed
 		}
 	}
 	l.path = name
 	if l.match == MatchRegex || l.match == MatchRegexCaseless {
-		re, err := compileRegex(name, l.match == MatchRegexCaseless)
+		re, err := b.regex(n, name, l.match == MatchRegexCaseless)
 		if err != nil {
-			return errAt(n, "%s", regexError(name, err))
+			return err
 		}
 		l.regex = re
 	}
 	if p := sc.loc; p != nil {
-		if p.match == MatchExact {
-			return errAt(n, "location \"%s\" cannot be inside the exact location \"%s\"", name, p.path)
+		if p.match == MatchExact || p.match == MatchNamed {
+			what := "exact"
+			if p.match == MatchNamed {
+				what = "named"
+			}
+			return errAt(n, "location \"%s\" cannot be inside the %s location \"%s\"", name, what, p.path)
 		}
 		if l.regex == nil && !strings.HasPrefix(name, p.path) {
 			return errAt(n, "location \"%s\" is outside location \"%s\"", name, p.path)
 		}
 		p.children = append(p.children, l)
+	} else if l.match == MatchNamed {
+		for _, o := range sc.srv.named {
+			if o.path == name {
+				return errAt(n, "duplicate location \"%s\"", name)
+			}
+		}
+		sc.srv.named = append(sc.srv.named, l)
 	} else {
 		sc.srv.locations = append(sc.srv.locations, l)
 	}
@@ -896,7 +882,7 @@ func setProxyPass(b *builder, n *Node, sc *scope) error {
 		pp.ProxyHost = hostport
 		pp.ProxyPort = strconv.Itoa(port)
 	}
-	if sc.loc.regex != nil && pp.HasURI {
+	if pp.HasURI && (sc.loc.regex != nil || sc.loc.match == MatchNamed || sc.ctx == ctxIf) {
 		return errAt(n, "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}
 	sc.raw.proxyPass = pp
@@ -921,7 +907,7 @@ func setProxyPassUnix(b *builder, n *Node, sc *scope, rest string) error {
 		return err
 	}
 	pp := &ProxyPass{Scheme: "http", Host: addr, URI: uri, HasURI: uri != "", ProxyHost: "localhost", ProxyPort: "", Upstream: u.up}
-	if sc.loc.regex != nil && pp.HasURI {
+	if pp.HasURI && (sc.loc.regex != nil || sc.loc.match == MatchNamed || sc.ctx == ctxIf) {
 		return errAt(n, "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}
 	sc.raw.proxyPass = pp

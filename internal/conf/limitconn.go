@@ -25,7 +25,7 @@ func limitConnDirectives() []*directive {
 }
 
 func setLimitConnZone(b *builder, n *Node, sc *scope) error {
-	key, err := compileTemplate(n, n.Args[0])
+	key, err := b.template(n, n.Args[0])
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func limitReqDirectives() []*directive {
 }
 
 func setLimitReqZone(b *builder, n *Node, sc *scope) error {
-	key, err := compileTemplate(n, n.Args[0])
+	key, err := b.template(n, n.Args[0])
 	if err != nil {
 		return err
 	}

@@ -124,6 +124,10 @@ const (
 	ctxServer
 	ctxLocation
 	ctxUpstream
+	// ctxIf is an if block in a location, ctxServerIf one at the server
+	// level (rewrite directives only).
+	ctxIf
+	ctxServerIf
 )
 
 var contextNames = []struct {
@@ -132,6 +136,7 @@ var contextNames = []struct {
 }{
 	{ctxMain, "main"}, {ctxEvents, "events"}, {ctxHTTP, "http"},
 	{ctxServer, "server"}, {ctxLocation, "location"}, {ctxUpstream, "upstream"},
+	{ctxIf, "if in location"}, {ctxServerIf, "if in server"},
 }
 
 func (c context) names() []string {
@@ -214,6 +219,9 @@ type scope struct {
 	srv *serverBuild
 	loc *locBuild
 	ups *upstreamBuild
+	// ifOps is the body of the if block being read, where its rewrite
+	// directives go; nil elsewhere.
+	ifOps *[]ScriptOp
 }
 
 // builder turns the tree into a Config.
@@ -231,6 +239,16 @@ type builder struct {
 	// paths are the temporary file directories registered so far, for
 	// nginx's check that one directory is not used with different levels.
 	paths []*pathEntry
+	// userVars numbers the variables the configuration declares (set,
+	// map, named captures), variables lists them by number, and
+	// pendingVars are the template parts that wait for the whole
+	// configuration to be read before their names are resolved.
+	userVars    map[string]int
+	variables   []Variable
+	pendingVars []pendingVar
+	// capturesUsed is set once a template names "$1" to "$9", so that
+	// regex matches keep their groups only when something reads them.
+	capturesUsed bool
 }
 
 // once reports a duplicate for directives nginx allows once per level.

@@ -51,6 +51,7 @@ func (b *builder) defaultLevel() *merged {
 	return &merged{conf: &LocConf{
 		Static:                       b.defaultStatic(),
 		AbsoluteRedirect:             true,
+		UninitializedVariableWarn:    true,
 		KeepaliveTime:                time.Hour,
 		KeepaliveDisable:             KeepaliveDisableMSIE6,
 		PortInRedirect:               true,
@@ -119,39 +120,41 @@ func pick[T any](own *T, inherited T) T {
 func merge(r *rawLoc, parent *merged) *merged {
 	p := parent.conf
 	c := &LocConf{
-		ProxyPass:                r.proxyPass,
-		ProxyHTTPVersion:         pick(r.proxyHTTPVersion, p.ProxyHTTPVersion),
-		ProxyConnectTimeout:      pick(r.proxyConnectTimeout, p.ProxyConnectTimeout),
-		ProxyReadTimeout:         pick(r.proxyReadTimeout, p.ProxyReadTimeout),
-		ProxySendTimeout:         pick(r.proxySendTimeout, p.ProxySendTimeout),
-		ProxyNextUpstream:        pick(r.proxyNextUpstream, p.ProxyNextUpstream),
-		ProxyNextUpstreamTries:   pick(r.proxyNextUpstreamTries, p.ProxyNextUpstreamTries),
-		ProxyNextUpstreamTimeout: pick(r.conn.proxyNextUpstreamTimeout, p.ProxyNextUpstreamTimeout),
-		ProxySocketKeepalive:     pick(r.conn.proxySocketKeepalive, p.ProxySocketKeepalive),
-		LimitRate:                pick(r.rate.limitRate, p.LimitRate),
-		LimitRateAfter:           pick(r.rate.limitRateAfter, p.LimitRateAfter),
-		ProxyLimitRate:           pick(r.rate.proxyLimitRate, p.ProxyLimitRate),
-		ProxyBind:                pick(r.conn.proxyBind, p.ProxyBind),
-		Return:                   r.ret,
-		Handler:                  r.handler,
-		AddHeaders:               p.AddHeaders,
-		KeepaliveTimeout:         pick(r.keepaliveTimeout, p.KeepaliveTimeout),
-		KeepaliveHeaderTimeout:   pick(r.keepaliveHeader, p.KeepaliveHeaderTimeout),
-		KeepaliveRequests:        pick(r.keepaliveRequests, p.KeepaliveRequests),
-		ClientMaxBodySize:        pick(r.clientMaxBodySize, p.ClientMaxBodySize),
-		ClientHeaderTimeout:      pick(r.clientHeaderTimeout, p.ClientHeaderTimeout),
-		ClientBodyTimeout:        pick(r.clientBodyTimeout, p.ClientBodyTimeout),
-		SendTimeout:              pick(r.sendTimeout, p.SendTimeout),
-		AccessLogs:               p.AccessLogs,
-		LimitConns:               p.LimitConns,
-		Access:                   p.Access,
-		LimitConnStatus:          pick(r.limitConnStatus, p.LimitConnStatus),
-		LimitConnLogLevel:        pick(r.limitConnLogLevel, p.LimitConnLogLevel),
-		LimitConnDryRun:          pick(r.limitConnDryRun, p.LimitConnDryRun),
-		LimitReqs:                p.LimitReqs,
-		LimitReqStatus:           pick(r.limitReqStatus, p.LimitReqStatus),
-		LimitReqLogLevel:         pick(r.limitReqLogLevel, p.LimitReqLogLevel),
-		LimitReqDryRun:           pick(r.limitReqDryRun, p.LimitReqDryRun),
+		ProxyPass:                 r.proxyPass,
+		ProxyHTTPVersion:          pick(r.proxyHTTPVersion, p.ProxyHTTPVersion),
+		ProxyConnectTimeout:       pick(r.proxyConnectTimeout, p.ProxyConnectTimeout),
+		ProxyReadTimeout:          pick(r.proxyReadTimeout, p.ProxyReadTimeout),
+		ProxySendTimeout:          pick(r.proxySendTimeout, p.ProxySendTimeout),
+		ProxyNextUpstream:         pick(r.proxyNextUpstream, p.ProxyNextUpstream),
+		ProxyNextUpstreamTries:    pick(r.proxyNextUpstreamTries, p.ProxyNextUpstreamTries),
+		ProxyNextUpstreamTimeout:  pick(r.conn.proxyNextUpstreamTimeout, p.ProxyNextUpstreamTimeout),
+		ProxySocketKeepalive:      pick(r.conn.proxySocketKeepalive, p.ProxySocketKeepalive),
+		LimitRate:                 pick(r.rate.limitRate, p.LimitRate),
+		LimitRateAfter:            pick(r.rate.limitRateAfter, p.LimitRateAfter),
+		ProxyLimitRate:            pick(r.rate.proxyLimitRate, p.ProxyLimitRate),
+		ProxyBind:                 pick(r.conn.proxyBind, p.ProxyBind),
+		Script:                    r.script,
+		RewriteLog:                pick(r.rewriteLog, p.RewriteLog),
+		UninitializedVariableWarn: pick(r.uninitializedVarWarn, p.UninitializedVariableWarn),
+		Handler:                   r.handler,
+		AddHeaders:                p.AddHeaders,
+		KeepaliveTimeout:          pick(r.keepaliveTimeout, p.KeepaliveTimeout),
+		KeepaliveHeaderTimeout:    pick(r.keepaliveHeader, p.KeepaliveHeaderTimeout),
+		KeepaliveRequests:         pick(r.keepaliveRequests, p.KeepaliveRequests),
+		ClientMaxBodySize:         pick(r.clientMaxBodySize, p.ClientMaxBodySize),
+		ClientHeaderTimeout:       pick(r.clientHeaderTimeout, p.ClientHeaderTimeout),
+		ClientBodyTimeout:         pick(r.clientBodyTimeout, p.ClientBodyTimeout),
+		SendTimeout:               pick(r.sendTimeout, p.SendTimeout),
+		AccessLogs:                p.AccessLogs,
+		LimitConns:                p.LimitConns,
+		Access:                    p.Access,
+		LimitConnStatus:           pick(r.limitConnStatus, p.LimitConnStatus),
+		LimitConnLogLevel:         pick(r.limitConnLogLevel, p.LimitConnLogLevel),
+		LimitConnDryRun:           pick(r.limitConnDryRun, p.LimitConnDryRun),
+		LimitReqs:                 p.LimitReqs,
+		LimitReqStatus:            pick(r.limitReqStatus, p.LimitReqStatus),
+		LimitReqLogLevel:          pick(r.limitReqLogLevel, p.LimitReqLogLevel),
+		LimitReqDryRun:            pick(r.limitReqDryRun, p.LimitReqDryRun),
 
 		LargeClientHeaderBuffersNum:  pick(r.lchbNum, p.LargeClientHeaderBuffersNum),
 		LargeClientHeaderBuffersSize: pick(r.lchbSize, p.LargeClientHeaderBuffersSize),
@@ -251,6 +254,9 @@ func (b *builder) finishHTTP() error {
 	if err := b.resolveLevels(); err != nil {
 		return err
 	}
+	if err := b.resolveVars(); err != nil {
+		return err
+	}
 	top := merge(h.raw, b.defaultLevel())
 	out := &HTTP{Upstreams: map[string]*Upstream{}, LogFormats: h.formats}
 	for _, s := range h.servers {
@@ -283,6 +289,7 @@ func (b *builder) finishHTTP() error {
 		}
 		srv := &Server{Listens: s.listens, Names: s.names, Loc: sm.conf, File: s.node.File, Line: s.node.Line}
 		srv.Locations = buildLocations(s.locations, sm)
+		srv.Named = buildLocations(s.named, sm)
 		out.Servers = append(out.Servers, srv)
 	}
 	// The proxy module's merge follows the core module's for every server:
@@ -322,6 +329,7 @@ func (b *builder) finishHTTP() error {
 	}
 	out.LimitConnZones = b.limitConnZones
 	out.LimitReqZones = b.limitReqZones
+	out.Variables, out.Captures = b.variables, b.capturesUsed
 	b.cfg.HTTP = out
 	return nil
 }
@@ -370,6 +378,9 @@ func buildLocations(ls []*locBuild, parent *merged) []*Location {
 		if l.raw.static.alias {
 			// alias replaces the location's prefix.
 			m.conf.Static.AliasLen = len(l.path)
+		}
+		for _, ib := range l.ifs {
+			ib.op.Loc = mergeIf(ib.raw, m)
 		}
 		out = append(out, &Location{
 			Match: l.match, Path: l.path, Regex: l.regex, Loc: m.conf,

@@ -111,7 +111,7 @@ func setProxyMethod(b *builder, n *Node, sc *scope) error {
 	if sc.raw.ph.method != nil {
 		return duplicate(n)
 	}
-	t, err := compileTemplate(n, n.Args[0])
+	t, err := b.template(n, n.Args[0])
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func setProxySetBody(b *builder, n *Node, sc *scope) error {
 	if sc.raw.ph.setBody != nil {
 		return duplicate(n)
 	}
-	t, err := compileTemplate(n, n.Args[0])
+	t, err := b.template(n, n.Args[0])
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func cookieRuleSlot(field func(*rawLoc) *cookieRules, domain bool) func(*builder
 				return errAt(n, "%s", regexError(src, err))
 			}
 			rule.Regex, rule.Caseless = re, caseless
-			if rule.Replacement, err = compileCaptureTemplate(n, replacement); err != nil {
+			if rule.Replacement, err = b.template(n, replacement); err != nil {
 				return err
 			}
 		} else {
@@ -178,10 +178,10 @@ func cookieRuleSlot(field func(*rawLoc) *cookieRules, domain bool) func(*builder
 				replacement = strings.TrimPrefix(replacement, ".")
 			}
 			var err error
-			if rule.Pattern, err = compileTemplate(n, pattern); err != nil {
+			if rule.Pattern, err = b.template(n, pattern); err != nil {
 				return err
 			}
-			if rule.Replacement, err = compileTemplate(n, replacement); err != nil {
+			if rule.Replacement, err = b.template(n, replacement); err != nil {
 				return err
 			}
 		}
@@ -219,12 +219,12 @@ func setProxyCookieFlags(b *builder, n *Node, sc *scope) error {
 		rule.Regex = re
 	} else {
 		var err error
-		if rule.Name, err = compileTemplate(n, n.Args[0]); err != nil {
+		if rule.Name, err = b.template(n, n.Args[0]); err != nil {
 			return err
 		}
 	}
 	for _, a := range n.Args[1:] {
-		t, err := compileTemplate(n, a)
+		t, err := b.template(n, a)
 		if err != nil {
 			return err
 		}
@@ -233,40 +233,6 @@ func setProxyCookieFlags(b *builder, n *Node, sc *scope) error {
 	cf.set = true
 	cf.rules = append(cf.rules, rule)
 	return nil
-}
-
-// compileCaptureTemplate compiles the replacement of a regex rule, where
-// nginx's script compiler reads "$1" to "$9" (one digit) as the regex's
-// captures: they become parts named by the digit, with vars.Unknown as
-// their index, which the runtime fills from the match.
-func compileCaptureTemplate(n *Node, s string) (*vars.Template, error) {
-	t := &vars.Template{Source: s}
-	rest := s
-	for {
-		i := 0
-		for i+1 < len(rest) && (rest[i] != '$' || rest[i+1] < '1' || rest[i+1] > '9') {
-			i++
-		}
-		if i+1 >= len(rest) {
-			i = -1
-		}
-		lit := rest
-		if i >= 0 {
-			lit = rest[:i]
-		}
-		if lit != "" {
-			part, err := compileTemplate(n, lit)
-			if err != nil {
-				return nil, err
-			}
-			t.Parts = append(t.Parts, part.Parts...)
-		}
-		if i < 0 {
-			return t, nil
-		}
-		t.Parts = append(t.Parts, vars.Part{Var: rest[i+1 : i+2], Index: vars.Unknown})
-		rest = rest[i+2:]
-	}
 }
 
 // mergeProxyHeaders sets a merged level's request and response fields as

@@ -14,10 +14,10 @@ type rateRaw struct {
 func rateDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
-		{name: "limit_rate", ctx: hsl, args: arg1, set: rateSlot(func(r *rawLoc) **int64 { return &r.rate.limitRate }),
+		{name: "limit_rate", ctx: hsl | ctxIf, args: arg1, set: rateSlot(func(r *rawLoc) **int64 { return &r.rate.limitRate }),
 			syntax: "limit_rate rate;", def: "0",
 			doc: "Limits the rate of sending a response to the client, in bytes a second, per request; 0 is unlimited. An upstream's X-Accel-Limit-Rate sets it for its response. Variables are not supported by headroom."},
-		{name: "limit_rate_after", ctx: hsl, args: arg1, set: rateSlot(func(r *rawLoc) **int64 { return &r.rate.limitRateAfter }),
+		{name: "limit_rate_after", ctx: hsl | ctxIf, args: arg1, set: rateSlot(func(r *rawLoc) **int64 { return &r.rate.limitRateAfter }),
 			syntax: "limit_rate_after size;", def: "0",
 			doc: "Sends this much of a response before limit_rate applies."},
 		{name: "proxy_limit_rate", ctx: hsl, args: arg1, set: rateSlot(func(r *rawLoc) **int64 { return &r.rate.proxyLimitRate }),

@@ -82,7 +82,7 @@ type staticRaw struct {
 func staticDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
-		{name: "root", ctx: hsl, args: arg1, set: setRoot,
+		{name: "root", ctx: hsl | ctxIf, args: arg1, set: setRoot,
 			syntax: "root path;", def: "html",
 			doc: "Sets the directory that a request's URI is appended to, to find its file. A relative path is relative to the prefix; variables are allowed."},
 		{name: "alias", ctx: ctxLocation, args: arg1, set: setRoot,
@@ -100,7 +100,7 @@ func staticDirectives() []*directive {
 		{name: "default_type", ctx: hsl, args: arg1, set: setDefaultType,
 			syntax: "default_type mime-type;", def: "text/plain",
 			doc: "Sets the Content-Type of files whose extension types does not list."},
-		{name: "sendfile", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.sendfile }),
+		{name: "sendfile", ctx: hsl | ctxIf, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.sendfile }),
 			syntax: "sendfile on | off;", def: "off",
 			doc: "Sends files with sendfile(2) instead of reading them into a buffer."},
 		{name: "tcp_nopush", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.tcpNopush }),
@@ -143,7 +143,7 @@ func setRoot(b *builder, n *Node, sc *scope) error {
 		return skip(b.unsupportedPart(n, "in a regex location", "\"alias\" in a regex location is not supported by headroom"))
 	}
 	path := n.Args[0]
-	t, err := compileTemplate(n, path)
+	t, err := b.template(n, path)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func setIndex(b *builder, n *Node, sc *scope) error {
 		if a[0] == '/' && i != len(n.Args)-1 {
 			return errAt(n, "only the last index in \"index\" directive should be absolute")
 		}
-		t, err := compileTemplate(n, a)
+		t, err := b.template(n, a)
 		if err != nil {
 			return err
 		}
@@ -189,7 +189,7 @@ func setTryFiles(b *builder, n *Node, sc *scope) error {
 				return errAt(n, "invalid code \"%s\"", a)
 			}
 		}
-		t, err := compileTemplate(n, a)
+		t, err := b.template(n, a)
 		if err != nil {
 			return err
 		}

@@ -95,6 +95,21 @@ type HTTP struct {
 	LimitConnZones map[string]*LimitConnZone
 	// LimitReqZones are the limit_req_zone definitions by name.
 	LimitReqZones map[string]*LimitReqZone
+	// Variables are the configuration's own variables (set, named
+	// captures) by slot, so that a request keeps one value for each.
+	Variables []Variable
+	// Captures is set when a template reads "$1" to "$9" or a regex has
+	// named groups: regex matches then keep their groups.
+	Captures bool
+}
+
+// Variable is a variable the configuration declares. Set is true when a
+// set directive gives it values: read before any did for a request it is
+// empty (with nginx's warning); otherwise, as a named capture before a
+// match, it has no value.
+type Variable struct {
+	Name string
+	Set  bool
 }
 
 // LimitReqZone is a limit_req_zone: a request rate per value of Key, kept
@@ -203,11 +218,14 @@ type Server struct {
 	Names   []ServerName
 	// Locations is the top-level location tree of this server.
 	Locations []*Location
+	// Named are the named locations ("@name", Path with its "@"), which
+	// only try_files, error_page and X-Accel-Redirect reach.
+	Named []*Location
 	// Loc holds the server-level settings (merged from http); locations
-	// inherit from it, and requests that match no location use it. A
-	// server-level "return" (Loc.Return) runs before location matching, as
-	// in nginx's server rewrite phase; ProxyPass is never set here because
-	// proxy_pass is only allowed in locations.
+	// inherit from it, and requests that match no location use it. Its
+	// Script runs before locations are matched, as nginx's server
+	// rewrite phase; ProxyPass is never set here because proxy_pass is
+	// only allowed in locations.
 	Loc *LocConf
 	// File and Line locate the "server" directive.
 	File string
@@ -228,6 +246,8 @@ const (
 	MatchRegex
 	// MatchRegexCaseless is "location ~* re".
 	MatchRegexCaseless
+	// MatchNamed is "location @name".
+	MatchNamed
 )
 
 // Location is one location{} block.
@@ -235,7 +255,7 @@ type Location struct {
 	Match LocationMatch
 	// Path is the prefix, exact path or regex source.
 	Path  string
-	Regex *regexp.Regexp
+	Regex *Regex
 	// Nested locations, matched after this one as nginx does.
 	Locations []*Location
 	// Loc holds this location's settings, merged from its parent.
@@ -304,11 +324,13 @@ type LocConf struct {
 	// are made from; the zero Addr is off.
 	ProxyBind netip.Addr
 
-	// Return is non-nil when the location answers itself with "return".
-	// Like nginx's rewrite directives it is not inherited by nested
-	// locations; when several are written the first one wins, since the
-	// others can never run.
-	Return *Return
+	// Script holds the level's rewrite directives (rewrite, return,
+	// set, break, if) in order; like nginx's they are not inherited by
+	// nested levels. RewriteLog and UninitializedVariableWarn are the
+	// directives of the same names.
+	Script                    []ScriptOp
+	RewriteLog                bool
+	UninitializedVariableWarn bool
 	// Access are the allow and deny rules, in order; inherited only by
 	// levels with none of their own.
 	Access []AccessRule
@@ -505,8 +527,8 @@ type HeaderTemplate struct {
 // domain whole and case-insensitively, ignoring a leading dot, which
 // stays; a path's leading part) and the matched part is replaced; with
 // Regex (proxy_cookie_domain's always caseless, proxy_cookie_path's with
-// ~*) a value it matches is replaced whole, and Replacement's parts named
-// "1" to "9" with index vars.Unknown are the match's captures.
+// ~*) a value it matches is replaced whole, and Replacement's
+// captures ("$1" to "$9", index vars.Capture) are the match's groups.
 type CookieRewrite struct {
 	Pattern     *vars.Template
 	Regex       *regexp.Regexp

@@ -58,8 +58,11 @@ func (cc *clientConn) accelRedirect(resp *http1.Response) bool {
 	r.up.closeConn()
 	r.upInLen, r.upPos = 0, 0
 	if len(uri) > 0 && uri[0] == '@' {
-		cc.logError("X-Accel-Redirect to the named location \"" + string(uri) + "\" is not supported by headroom")
-		cc.respondError(500)
+		if !isHead(&r.head) {
+			r.head.Method = methodGET
+		}
+		cc.dropBodyForRedirect()
+		cc.namedRedirect(uri)
 		return true
 	}
 	path, args, hasArgs := bytes.Cut(uri, []byte("?"))

@@ -404,8 +404,8 @@ func (cc *clientConn) rewriteCookieValue(dst, value []byte, rule *conf.CookieRew
 	return append(dst, value[prefix+matched:]...), true
 }
 
-// evalCaptures appends a regex rule's replacement: parts named by a
-// digit are the match's captures ($1 to $9; one that did not take part
+// evalCaptures appends a regex rule's replacement: the captures are
+// the rule's own match's groups ($1 to $9; one that did not take part
 // in the match, or beyond the regex's groups, is empty), the others the
 // request's variables.
 func (cc *clientConn) evalCaptures(b []byte, t *vars.Template, subject []byte, m []int) []byte {
@@ -415,14 +415,14 @@ func (cc *clientConn) evalCaptures(b []byte, t *vars.Template, subject []byte, m
 			b = append(b, p.Literal...)
 			continue
 		}
-		if p.Index == vars.Unknown && len(p.Var) == 1 {
-			n := int(p.Var[0] - '0')
+		if p.Index == vars.Capture {
+			n := p.Slot
 			if 2*n+1 < len(m) && m[2*n] >= 0 {
 				b = append(b, subject[m[2*n]:m[2*n+1]]...)
 			}
 			continue
 		}
-		b, _ = getters[p.Index](cc, b, p.Suffix)
+		b, _ = cc.appendVar(b, p)
 	}
 	return b
 }

@@ -67,8 +67,8 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 func appendUpstreamURI(b []byte, r *request) []byte {
 	pp := r.lc.ProxyPass
 	h := &r.head
-	if !pp.HasURI || r.loc == nil || r.loc.Match == conf.MatchRegex || r.loc.Match == conf.MatchRegexCaseless {
-		if r.internal {
+	if !pp.HasURI || r.loc == nil || r.loc.Match == conf.MatchRegex || r.loc.Match == conf.MatchRegexCaseless || r.script.locInvalid {
+		if r.internal || r.rewritten {
 			// After an internal redirect the URI is the new one, escaped
 			// for the wire, as nginx sends it.
 			b = appendEscapedURI(b, r.uri)
@@ -96,7 +96,7 @@ func appendUpstreamURI(b []byte, r *request) []byte {
 	if len(r.uri) >= len(r.loc.Path) {
 		rest = r.uri[len(r.loc.Path):]
 	}
-	if bytes.IndexByte(h.Path, '%') >= 0 {
+	if bytes.IndexByte(h.Path, '%') >= 0 || r.internal || r.rewritten {
 		b = appendEscapedURI(b, rest)
 	} else {
 		b = append(b, rest...)

@@ -178,11 +178,17 @@ type request struct {
 	// outHead is the response head before it is written (outhead.go).
 	outHead outHead
 	// internal is set once the request was redirected internally
-	// (index, try_files), redirects counts those redirects, and args
-	// holds arguments a redirect gave it.
+	// (index, try_files), redirects counts those redirects and the
+	// location lookups after a rewrite, and args holds arguments a
+	// redirect, a rewrite or set gave it. rewritten is set once a
+	// rewrite changed the URI, which then goes upstream escaped as
+	// after an internal redirect.
 	internal  bool
+	rewritten bool
 	redirects int
 	args      []byte
+	// script is the rewrite directives' state (rewrite.go).
+	script scriptState
 	// file is the file a static response sends (static.go);
 	// triedFiles is set once try_files has chosen the URI.
 	file       staticFile
@@ -367,6 +373,7 @@ func (cc *clientConn) startRequest() {
 	}
 	r.uri = uri
 	r.keepAlive = h.KeepAlive
+	r.script.reset(len(cc.w.srv.cfg.HTTP.Variables))
 	if !cc.findConfig() {
 		return
 	}
@@ -382,36 +389,45 @@ func (cc *clientConn) startRequest() {
 	cc.serve()
 }
 
-// findConfig runs nginx's server rewrite, find-config and rewrite phases
-// for r.uri: a server-level return, the location (or the redirect to a
-// location's slash), client_max_body_size and the location's return. It
-// reports false when the request was answered there. An internal
-// redirect runs it again with a new URI.
+// findConfig runs nginx's server rewrite phase (the server's rewrite
+// directives), then finds the request's location (locate). It reports
+// false when the request was answered there. An internal redirect runs
+// it again with a new URI.
 func (cc *clientConn) findConfig() bool {
+	r := cc.r
+	r.loc = nil
+	r.lc = r.srv.Loc
+	if cc.runScript(r.srv.Loc.Script) == scriptAnswered {
+		return false
+	}
+	return cc.locate()
+}
+
+// locate runs nginx's find-config, rewrite and post-rewrite phases for
+// r.uri: the location (or the redirect to a location's slash),
+// client_max_body_size, and the location's rewrite directives, which
+// may change the URI and so send the request to find its location
+// again. It reports false when the request was answered there.
+func (cc *clientConn) locate() bool {
 	r := cc.r
 	h := &r.head
 	r.loc = nil
-	// A server-level "return" runs before locations are matched, as
-	// nginx's server rewrite phase does.
 	var redirect *conf.Location
-	if r.srv.Loc.Return == nil {
-		if redirect = autoRedirect(r.srv.Locations, r.uri); redirect == nil {
-			r.loc, _ = findLocation(r.srv.Locations, r.uri)
-		}
+	if redirect = autoRedirect(r.srv.Locations, r.uri); redirect == nil {
+		r.loc, _ = findLocation(r.srv.Locations, r.uri)
 	}
 	switch {
 	case redirect != nil:
-		r.lc = redirect.Loc
+		cc.useConfig(redirect.Loc)
 	case r.loc != nil:
-		r.lc = r.loc.Loc
+		cc.useConfig(r.loc.Loc)
+		if r.loc.Regex != nil && cc.w.srv.cfg.HTTP.Captures {
+			cc.match(r.loc.Regex, r.uri)
+		}
 	default:
-		r.lc = r.srv.Loc
+		cc.useConfig(r.srv.Loc)
 	}
 	lc := r.lc
-	// A location can only take keep-alive away, as nginx's
-	// ngx_http_update_location_config does.
-	r.keepAlive = r.keepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests &&
-		cc.w.loop.Now().Sub(cc.accepted) <= lc.KeepaliveTime && !keepaliveDisabled(lc.KeepaliveDisable, h)
 	if redirect != nil {
 		target := []byte(redirect.Path)
 		if h.Query != nil {
@@ -426,11 +442,44 @@ func (cc *clientConn) findConfig() bool {
 		cc.respondError(413)
 		return false
 	}
-	if lc.Return != nil {
-		cc.respondReturn(lc.Return)
+	if r.loc == nil {
+		// The server's own directives ran in the server rewrite
+		// phase; nginx does not run them again for a request that
+		// matched no location.
+		return true
+	}
+	return cc.locationRewrite()
+}
+
+// locationRewrite runs the rewrite directives of the request's location
+// and, when they changed the URI, looks for its location again, as
+// nginx's post-rewrite phase does, at most ten times.
+func (cc *clientConn) locationRewrite() bool {
+	r := cc.r
+	r.script.uriChanged = false
+	if cc.runScript(r.lc.Script) == scriptAnswered {
 		return false
 	}
-	return true
+	if !r.script.uriChanged {
+		return true
+	}
+	r.redirects++
+	if r.redirects > maxInternalRedirects {
+		cc.logError("rewrite or internal redirection cycle while processing \"" + string(r.uri) + "\"")
+		cc.respondError(500)
+		return false
+	}
+	return cc.locate()
+}
+
+// useConfig makes lc the request's configuration, as nginx's
+// ngx_http_update_location_config does: a location can only take
+// keep-alive away.
+func (cc *clientConn) useConfig(lc *conf.LocConf) {
+	r := cc.r
+	r.lc = lc
+	r.keepAlive = r.keepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests &&
+		cc.w.loop.Now().Sub(cc.accepted) <= lc.KeepaliveTime && !keepaliveDisabled(lc.KeepaliveDisable, &r.head)
 }
 
 // maxInternalRedirects is nginx's limit on internal redirects of one
@@ -449,20 +498,60 @@ func (cc *clientConn) internalRedirect(uri, args []byte) {
 		cc.respondError(500)
 		return
 	}
-	r.internal = true
-	// A new content phase starts a new upstream attempt, as nginx makes
-	// a new upstream for the redirected request: servers tried before
-	// (maybe of another group) do not count against it. What was logged
-	// of the earlier tries stays for $upstream_*.
-	r.tried, r.tries, r.peer, r.group = upstream.Tried{}, 0, nil, nil
-	r.respHead, r.tryOpen = false, false
-	r.resp.Headers = r.resp.Headers[:0]
+	cc.restartContent()
 	r.uri = append(r.uri[:0], uri...)
 	if args != nil {
 		r.args = append(r.args[:0], args...)
 		r.head.Query = r.args
 	}
 	if !cc.findConfig() {
+		return
+	}
+	cc.serve()
+}
+
+// restartContent readies a redirected request for a new content phase.
+// It starts a new upstream attempt, as nginx makes a new upstream for the
+// redirected request: servers tried before (maybe of another group) do
+// not count against it. What was logged of the earlier tries stays for
+// $upstream_*. The location's URI is valid again for proxy_pass.
+func (cc *clientConn) restartContent() {
+	r := cc.r
+	r.internal = true
+	r.tried, r.tries, r.peer, r.group = upstream.Tried{}, 0, nil, nil
+	r.respHead, r.tryOpen = false, false
+	r.resp.Headers = r.resp.Headers[:0]
+	r.script.locInvalid = false
+}
+
+// namedRedirect sends the request to a named location of its server
+// (try_files, error_page, X-Accel-Redirect), as nginx's
+// ngx_http_named_location does: the URI stays, the location's rewrite
+// directives run, then its content handler.
+func (cc *clientConn) namedRedirect(name []byte) {
+	r := cc.r
+	var loc *conf.Location
+	for _, l := range r.srv.Named {
+		if l.Path == string(name) {
+			loc = l
+			break
+		}
+	}
+	if loc == nil {
+		cc.logError("could not find named location \"" + string(name) + "\"")
+		cc.respondError(500)
+		return
+	}
+	r.redirects++
+	if r.redirects > maxInternalRedirects {
+		cc.logError("rewrite or internal redirection cycle while redirect to named location \"" + string(name) + "\"")
+		cc.respondError(500)
+		return
+	}
+	cc.restartContent()
+	r.loc = loc
+	cc.useConfig(loc.Loc)
+	if !cc.locationRewrite() {
 		return
 	}
 	cc.serve()
@@ -579,7 +668,9 @@ func (r *request) reset() {
 	if upx != nil {
 		upx.hasPending = false
 	}
+	script := r.script
 	*r = request{}
+	r.script = script
 	r.upx = upx
 	r.connHolds = holds
 	r.outHead = oh

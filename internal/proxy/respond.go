@@ -123,6 +123,12 @@ func (cc *clientConn) sendErrorPage(ep *conf.ErrorPage, code int) {
 		cc.internalRedirect(uri, args)
 		return
 	}
+	if len(uri) > 0 && uri[0] == '@' {
+		// A named location keeps the request's method, as in nginx.
+		cc.dropBodyForRedirect()
+		cc.namedRedirect(uri)
+		return
+	}
 	status := 302
 	switch ep.Overwrite {
 	case 301, 302, 303, 307, 308:

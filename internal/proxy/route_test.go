@@ -64,9 +64,9 @@ func (lt *locTree) add(name string, m conf.LocationMatch, path string, nested ..
 	l := &conf.Location{Match: m, Path: path, Locations: nested, Loc: &conf.LocConf{}}
 	switch m {
 	case conf.MatchRegex:
-		l.Regex = regexp.MustCompile(path)
+		l.Regex = &conf.Regex{Regexp: regexp.MustCompile(path)}
 	case conf.MatchRegexCaseless:
-		l.Regex = regexp.MustCompile("(?i)" + path)
+		l.Regex = &conf.Regex{Regexp: regexp.MustCompile("(?i)" + path)}
 	}
 	lt.names[l] = name
 	return l

@@ -70,6 +70,22 @@ func (cc *clientConn) serveStatic() {
 // the request and, when relative, taken from the prefix.
 func (cc *clientConn) mapURI(b, uri []byte) []byte {
 	st := &cc.r.lc.Static
+	b = cc.appendRoot(b)
+	if st.Alias {
+		if st.AliasLen <= len(uri) {
+			uri = uri[st.AliasLen:]
+		} else {
+			uri = nil
+		}
+	}
+	return append(b, uri...)
+}
+
+// appendRoot appends the request's root or alias path ($document_root):
+// one with variables is evaluated for the request and, when relative,
+// taken from the prefix.
+func (cc *clientConn) appendRoot(b []byte) []byte {
+	st := &cc.r.lc.Static
 	start := len(b)
 	b = cc.eval(b, st.Root)
 	if !st.Root.IsLiteral() && (len(b) == start || b[start] != '/') {
@@ -80,14 +96,7 @@ func (cc *clientConn) mapURI(b, uri []byte) []byte {
 		}
 		b = append(b, rel...)
 	}
-	if st.Alias {
-		if st.AliasLen <= len(uri) {
-			uri = uri[st.AliasLen:]
-		} else {
-			uri = nil
-		}
-	}
-	return append(b, uri...)
+	return b
 }
 
 // fileInfo is what a static response needs to know of a file.
@@ -595,6 +604,10 @@ func (cc *clientConn) tryFiles() {
 	if len(last) > 1 && last[0] == '=' {
 		code, _ := strconv.Atoi(string(last[1:]))
 		cc.respondError(code)
+		return
+	}
+	if len(last) > 0 && last[0] == '@' {
+		cc.namedRedirect(last)
 		return
 	}
 	uri, args, _ := bytes.Cut(last, []byte("?"))

@@ -3,11 +3,13 @@ package proxy
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
+	"headroom/internal/logs"
 	"headroom/internal/observe"
 	"headroom/internal/vars"
 )
@@ -20,7 +22,7 @@ func (cc *clientConn) eval(b []byte, t *vars.Template) []byte {
 			b = append(b, p.Literal...)
 			continue
 		}
-		b, _ = getters[p.Index](cc, b, p.Suffix)
+		b, _ = cc.appendVar(b, p)
 	}
 	return b
 }
@@ -37,6 +39,9 @@ var getters [vars.NumIndexes]getter
 func init() {
 	g := &getters
 	g[vars.Unknown] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) { return b, false }
+	// The configuration's variables and the captures are read by slot
+	// (appendVar), never through this table.
+	g[vars.User], g[vars.Capture] = g[vars.Unknown], g[vars.Unknown]
 	g[vars.RemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.remote.Addr().AppendTo(b), true
 	}
@@ -75,6 +80,21 @@ func init() {
 		return append(b, cc.r.uri...), cc.r.uri != nil
 	}
 	g[vars.DocumentURI] = g[vars.URI]
+	g[vars.DocumentRoot] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return cc.appendRoot(b), true
+	}
+	g[vars.RequestFilename] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return cc.mapURI(b, cc.r.uri), true
+	}
+	g[vars.RealpathRoot] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		root := cc.appendRoot(nil)
+		real, err := filepath.EvalSymlinks(string(root))
+		if err != nil {
+			cc.logAt(logs.Crit, "realpath() \""+string(root)+"\" failed ("+err.Error()+")")
+			return b, false
+		}
+		return append(b, real...), true
+	}
 	g[vars.Args] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, cc.r.head.Query...), cc.r.head.Query != nil
 	}
@@ -389,7 +409,7 @@ func (cc *clientConn) appendLogLine(b []byte, f *conf.LogFormat) []byte {
 		}
 		start := len(b)
 		var ok bool
-		b, ok = getters[p.Index](cc, b, p.Suffix)
+		b, ok = cc.appendVar(b, p)
 		if !ok {
 			// nginx writes "-" for a variable that is not found; an empty
 			// value stays empty.

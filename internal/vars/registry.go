@@ -27,6 +27,7 @@ const (
 	ConnectionTime
 	ContentLength
 	ContentType
+	DocumentRoot
 	DocumentURI
 	Host
 	Hostname
@@ -46,6 +47,8 @@ const (
 	RequestLength
 	RequestBody
 	RequestBodyFile
+	RequestFilename
+	RealpathRoot
 	RequestMethod
 	RequestTime
 	RequestURI
@@ -67,6 +70,13 @@ const (
 	UpstreamStatus
 	URI
 
+	// User is a variable the configuration declares (set, map, a named
+	// capture); Part.Slot numbers it among the configuration's own.
+	User
+	// Capture is "$1" to "$9": a group of the request's last regex
+	// match; Part.Slot is the digit.
+	Capture
+
 	// Families: the suffix names the field, argument or cookie.
 	HTTP     // http_NAME: a request field
 	SentHTTP // sent_http_NAME: a response field
@@ -87,7 +97,8 @@ var names = map[string]Index{
 	"body_bytes_sent": BodyBytesSent, "bytes_sent": BytesSent,
 	"connection": Connection, "connection_requests": ConnectionRequests, "connection_time": ConnectionTime,
 	"content_length": ContentLength, "content_type": ContentType,
-	"document_uri": DocumentURI, "host": Host, "hostname": Hostname,
+	"document_uri": DocumentURI, "document_root": DocumentRoot,
+	"request_filename": RequestFilename, "realpath_root": RealpathRoot, "host": Host, "hostname": Hostname,
 	"is_args": IsArgs, "limit_rate": LimitRate, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
 	"proxy_add_x_forwarded_for": ProxyAddXForwardedFor,
 	"proxy_host":                ProxyHost, "proxy_port": ProxyPort,

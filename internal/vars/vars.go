@@ -22,6 +22,10 @@ type Part struct {
 	// "http_user_agent").
 	Index  Index
 	Suffix string
+	// Slot is the digit of a capture ("$1" is 1), or the number of a
+	// user variable among the configuration's, which the configuration
+	// fills in once every declaration is read.
+	Slot int
 }
 
 // Template is a compiled value: its parts in order. A template without
@@ -54,8 +58,9 @@ func (t *Template) Vars() []string {
 	return names
 }
 
-// Compile parses s the way nginx's script compiler does: "$name" takes the
-// longest run of letters, digits and underscores; "${name}" delimits a name
+// Compile parses s the way nginx's script compiler does: "$1" to "$9" are
+// captures (one digit); "$name" takes the longest run of letters, digits
+// and underscores; "${name}" delimits a name
 // explicitly. A '$' not followed by a name is an error, as in nginx
 // ("invalid variable name"), and so is a "${" whose name does not run to
 // its closing bracket.
@@ -93,6 +98,14 @@ func Compile(s string) (*Template, error) {
 			flush()
 			t.Parts = append(t.Parts, varPart(name))
 			i += end + 1
+			continue
+		}
+		if i < len(s) && s[i] >= '1' && s[i] <= '9' {
+			// nginx's script compiler reads one digit after '$' as a
+			// capture of the last regex match: "$12" is $1 and "2".
+			flush()
+			t.Parts = append(t.Parts, Part{Var: s[i : i+1], Index: Capture, Slot: int(s[i] - '0')})
+			i++
 			continue
 		}
 		j := i
