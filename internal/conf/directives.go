@@ -94,6 +94,8 @@ func init() {
 	directiveList = append(directiveList, bufferDirectives()...)
 	directiveList = append(directiveList, proxyHeaderDirectives()...)
 	directiveList = append(directiveList, rewriteDirectives()...)
+	directiveList = append(directiveList, mapDirectives()...)
+	directiveList = append(directiveList, hashDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

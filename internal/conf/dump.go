@@ -97,6 +97,29 @@ func Dump(c *Config) string {
 			names = append(names, "$"+v.Name)
 		}
 		d.line(1, "variables %s captures=%v", strings.Join(names, " "), h.Captures)
+		for _, v := range vs {
+			if m := v.Map; m != nil {
+				def := "<none>"
+				if m.Default != nil {
+					def = tmpl(m.Default)
+				}
+				var keys []string
+				for k, t := range m.Exact {
+					keys = append(keys, k+"="+tmpl(t))
+				}
+				for k, t := range m.WildHead {
+					keys = append(keys, "*."+k+"="+tmpl(t))
+				}
+				for k, t := range m.WildTail {
+					keys = append(keys, k+".*="+tmpl(t))
+				}
+				sort.Strings(keys)
+				for _, r := range m.Regexes {
+					keys = append(keys, "~"+strconv.Quote(r.Regex.String())+"="+tmpl(r.Value))
+				}
+				d.line(2, "map %s $%s default=%s hostnames=%v volatile=%v %s", tmpl(m.Source), v.Name, def, m.Hostnames, m.Volatile, strings.Join(keys, " "))
+			}
+		}
 	}
 	return d.String()
 }

@@ -110,6 +110,9 @@ type HTTP struct {
 type Variable struct {
 	Name string
 	Set  bool
+	// Map computes the value when a request first reads it, for a map's
+	// variable.
+	Map *Map
 }
 
 // LimitReqZone is a limit_req_zone: a request rate per value of Key, kept

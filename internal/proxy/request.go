@@ -669,6 +669,7 @@ func (r *request) reset() {
 		upx.hasPending = false
 	}
 	script := r.script
+	script.reset(0)
 	*r = request{}
 	r.script = script
 	r.upx = upx

@@ -32,6 +32,8 @@ type scriptState struct {
 	locInvalid bool
 	// scratch holds a rewrite's result while it is built.
 	scratch []byte
+	// mapDepth counts the maps being computed, one reading another.
+	mapDepth int
 }
 
 // reset readies the state for a request of a configuration with n
@@ -47,6 +49,7 @@ func (s *scriptState) reset(n int) {
 	}
 	s.caps = s.caps[:0]
 	s.uriChanged, s.locInvalid = false, false
+	s.mapDepth = 0
 }
 
 // scriptResult is how a level's rewrite directives ended.
@@ -209,6 +212,9 @@ func (cc *clientConn) keepCaptures(re *conf.Regex, subject []byte, m []int) {
 	s.capSubject = append(s.capSubject[:0], subject...)
 	s.caps = append(s.caps[:0], m...)
 	for _, nc := range re.Named {
+		if nc.Slot >= len(s.vals) {
+			continue
+		}
 		v := s.vals[nc.Slot][:0]
 		if 2*nc.Group+1 < len(m) && m[2*nc.Group] >= 0 {
 			v = append(v, subject[m[2*nc.Group]:m[2*nc.Group+1]]...)
@@ -342,7 +348,10 @@ func (cc *clientConn) userVar(b []byte, slot int) ([]byte, bool) {
 	if slot < len(s.set) && s.set[slot] {
 		return append(b, s.vals[slot]...), true
 	}
-	v := cc.w.srv.cfg.HTTP.Variables[slot]
+	v := &cc.w.srv.cfg.HTTP.Variables[slot]
+	if v.Map != nil {
+		return cc.mapVar(b, slot, v.Map)
+	}
 	if !v.Set {
 		return b, false
 	}
@@ -351,6 +360,44 @@ func (cc *clientConn) userVar(b []byte, slot int) ([]byte, bool) {
 	}
 	return b, true
 }
+
+// mapVar appends a map's value for the request: the value of the key
+// its source matches, else of the first regex that matches (whose
+// captures the value may use), else the default. The value is kept for
+// the rest of the request unless the map is volatile.
+func (cc *clientConn) mapVar(b []byte, slot int, m *conf.Map) ([]byte, bool) {
+	s := &cc.r.script
+	if s.mapDepth >= maxMapDepth {
+		// A map whose source reads itself, directly or through others.
+		cc.logError("cycle while evaluating the map variable \"" + cc.w.srv.cfg.HTTP.Variables[slot].Name + "\"")
+		return b, false
+	}
+	s.mapDepth++
+	src := cc.eval(nil, m.Source)
+	t, ok := m.FindKey(src)
+	if !ok {
+		t = m.Default
+		for i := range m.Regexes {
+			if cc.match(m.Regexes[i].Regex, src) {
+				t = m.Regexes[i].Value
+				break
+			}
+		}
+	}
+	start := len(b)
+	if t != nil {
+		b = cc.eval(b, t)
+	}
+	s.mapDepth--
+	if !m.Volatile && slot < len(s.vals) {
+		s.vals[slot] = append(s.vals[slot][:0], b[start:]...)
+		s.set[slot] = true
+	}
+	return b, true
+}
+
+// maxMapDepth bounds maps read while a map's value is computed.
+const maxMapDepth = 32
 
 // appendEscapedArgs appends p escaped as nginx's NGX_ESCAPE_ARGS does:
 // space, '#', '%', '&', '+', ';', '?', control bytes and bytes above
