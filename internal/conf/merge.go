@@ -131,6 +131,8 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ProxySocketKeepalive:      pick(r.conn.proxySocketKeepalive, p.ProxySocketKeepalive),
 		LimitRate:                 pick(r.rate.limitRate, p.LimitRate),
 		LimitRateAfter:            pick(r.rate.limitRateAfter, p.LimitRateAfter),
+		LimitRateVar:              p.LimitRateVar,
+		LimitRateAfterVar:         p.LimitRateAfterVar,
 		ProxyLimitRate:            pick(r.rate.proxyLimitRate, p.ProxyLimitRate),
 		ProxyBind:                 pick(r.conn.proxyBind, p.ProxyBind),
 		Script:                    r.script,
@@ -170,6 +172,12 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ProxyBufferSize:          pick(r.proxyBufferSize, p.ProxyBufferSize),
 		ProxyMaxTempFileSize:     pick(r.proxyMaxTempFileSize, p.ProxyMaxTempFileSize),
 		ProxyIgnoreHeaders:       pick(r.proxyIgnoreHeaders, p.ProxyIgnoreHeaders),
+	}
+	if r.rate.limitRate != nil || r.rate.limitRateT != nil {
+		c.LimitRateVar = r.rate.limitRateT
+	}
+	if r.rate.limitRateAfter != nil || r.rate.limitRateAfterT != nil {
+		c.LimitRateAfterVar = r.rate.limitRateAfterT
 	}
 	c.Static = mergeStatic(&r.static, &p.Static)
 	c.ErrorPages = p.ErrorPages

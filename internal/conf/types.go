@@ -317,6 +317,11 @@ type LocConf struct {
 	// the client, per request, after its first LimitRateAfter bytes.
 	LimitRate      int64
 	LimitRateAfter int64
+	// LimitRateVar and LimitRateAfterVar are the values when they have
+	// variables, evaluated for each response (a value that is not a size
+	// is 0); LimitRate and LimitRateAfter are 0 then.
+	LimitRateVar      *vars.Template
+	LimitRateAfterVar *vars.Template
 	// ProxyLimitRate (proxy_limit_rate, default 0) limits how fast a
 	// response is read from the upstream, per request.
 	ProxyLimitRate int64

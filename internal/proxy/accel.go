@@ -50,7 +50,7 @@ func (cc *clientConn) accelRedirect(resp *http1.Response) bool {
 			}
 		}
 	}
-	if rate := responseLimitRate(r.lc, resp); rate != r.lc.LimitRate {
+	if rate := responseLimitRate(r.lc, resp, -1); rate != -1 {
 		r.accelRate, r.accelRateSet = rate, true
 	}
 	uri := append([]byte(nil), target...)
@@ -107,11 +107,17 @@ func (cc *clientConn) applyCarried(h *outHead) {
 	h.fields = append(h.fields, r.carried...)
 }
 
-// limitRateFor is the limit_rate of an answer: the location's, or what an
-// upstream's X-Accel-Limit-Rate set before an X-Accel-Redirect.
+// limitRateFor is the limit_rate of an answer: what "set $limit_rate" or
+// an upstream's X-Accel-Limit-Rate before an X-Accel-Redirect gave it,
+// else the location's, evaluated when it has variables.
 func (cc *clientConn) limitRateFor() int64 {
-	if cc.r.accelRateSet {
-		return cc.r.accelRate
+	r := cc.r
+	if r.accelRateSet {
+		return r.accelRate
 	}
-	return cc.r.lc.LimitRate
+	if t := r.lc.LimitRateVar; t != nil {
+		n, _ := parseSize(cc.eval(nil, t))
+		return n
+	}
+	return r.lc.LimitRate
 }

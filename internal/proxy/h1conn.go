@@ -451,6 +451,11 @@ func (cc *clientConn) flush() bool {
 			cc.outOff += n
 			cc.r.bytesSent += int64(n)
 			if d := cc.rateDelayAfter(before); d > 0 {
+				if cc.outOff == len(cc.out) {
+					// All written: the buffer is free for what comes
+					// after the pause.
+					cc.out, cc.outOff = cc.out[:0], 0
+				}
 				cc.rateDelay(d)
 				return false
 			}

@@ -20,7 +20,7 @@ import (
 func (cc *clientConn) rateAllowance() int64 {
 	r := cc.r
 	secs := cc.w.loop.Now().Unix() - r.start.Unix() + 1
-	return r.limitRate*secs - (r.bytesSent - r.lc.LimitRateAfter)
+	return r.limitRate*secs - (r.bytesSent - r.limitAfter)
 }
 
 // rateDelayAfter is the pause after a write that took bytesSent from
@@ -30,7 +30,7 @@ func (cc *clientConn) rateDelayAfter(before int64) time.Duration {
 	if r.limitRate <= 0 {
 		return 0
 	}
-	after := r.lc.LimitRateAfter
+	after := r.limitAfter
 	sent := max(before-after, 0)
 	nsent := max(r.bytesSent-after, 0)
 	return time.Duration((nsent-sent)*1000/r.limitRate) * time.Millisecond
@@ -44,8 +44,8 @@ func (cc *clientConn) rateDelay(d time.Duration) {
 
 // responseLimitRate is the rate a response goes to the client at: the
 // upstream's X-Accel-Limit-Rate when it sends a number and it is not
-// ignored (0 lifts the limit), else limit_rate, as nginx decides.
-func responseLimitRate(lc *conf.LocConf, resp *http1.Response) int64 {
+// ignored (0 lifts the limit), else rate (limit_rate), as nginx decides.
+func responseLimitRate(lc *conf.LocConf, resp *http1.Response, rate int64) int64 {
 	if lc.ProxyIgnoreHeaders&conf.IgnoreXAccelLimitRate == 0 {
 		if v := headerValue(resp.Headers, "X-Accel-Limit-Rate"); v != nil {
 			if n, err := strconv.ParseUint(string(v), 10, 63); err == nil {
@@ -53,7 +53,19 @@ func responseLimitRate(lc *conf.LocConf, resp *http1.Response) int64 {
 			}
 		}
 	}
-	return lc.LimitRate
+	return rate
+}
+
+// startRateLimit fixes the response's limit_rate and limit_rate_after
+// when it starts, evaluating values with variables once, as nginx does
+// at the response's first write.
+func (cc *clientConn) startRateLimit(rate int64) {
+	r := cc.r
+	r.limitRate = rate
+	r.limitAfter = r.lc.LimitRateAfter
+	if t := r.lc.LimitRateAfterVar; t != nil {
+		r.limitAfter, _ = parseSize(cc.eval(nil, t))
+	}
 }
 
 // upRateAllowance is how many more bytes of the response may be read from

@@ -200,9 +200,14 @@ type request struct {
 	accelRate    int64
 	accelRateSet bool
 	// errorPageDone is set once an error_page was used, errStatus is
-	// the status its answer is sent with (0: the page's own).
+	// the status its answer is sent with (0: the page's own): that of
+	// the last error or redirect, or the one its error_page names.
 	errorPageDone bool
 	errStatus     int
+	// location is the answer's Location once a redirect gave it one
+	// (nil: none); it stays through internal redirects, as nginx's
+	// headers_out.location does.
+	location []byte
 	// unsatisfied is set for a 416 answer, which names the file's size
 	// (fileSize) in its Content-Range.
 	unsatisfied bool
@@ -264,6 +269,7 @@ type responseBody struct {
 	// X-Accel-Limit-Rate), 0 for none; rateDelayed is set while the
 	// client's timer is limit_rate's pause (see ratelimit.go).
 	limitRate   int64
+	limitAfter  int64
 	rateDelayed bool
 }
 
@@ -433,7 +439,7 @@ func (cc *clientConn) locate() bool {
 		if h.Query != nil {
 			target = append(append(target, '?'), h.Query...)
 		}
-		cc.respondSpecial(301, 301, errorPage(301), target)
+		cc.redirectTo(301, target)
 		return false
 	}
 	if lc.ClientMaxBodySize > 0 && h.ContentLength > lc.ClientMaxBodySize {

@@ -77,6 +77,15 @@ func (cc *clientConn) respondError(code int) {
 		cc.abort()
 		return
 	}
+	wire := code
+	if code == 494 {
+		// Sent and logged as 400, with a page of its own.
+		wire = 400
+	}
+	// As nginx's special response handler, every error or redirect
+	// becomes the status the request is answered with, whatever an
+	// earlier error page chose.
+	r.errStatus = wire
 	if !r.errorPageDone && r.lc != nil && r.redirects < maxInternalRedirects {
 		if ep := r.lc.FindErrorPage(code); ep != nil {
 			// error_page, once per request (recursive_error_pages off).
@@ -88,12 +97,24 @@ func (cc *clientConn) respondError(code int) {
 	if closesConnection(code) {
 		r.keepAlive = false
 	}
-	wire := code
-	if code == 494 {
-		// Sent and logged as 400, with a page of its own.
-		wire = 400
-	}
-	cc.respondSpecial(wire, wire, errorPage(code), nil)
+	cc.respondSpecial(wire, wire, errorPage(code))
+}
+
+// redirectTo answers with a redirect (rewrite's redirect and permanent
+// flags, the redirect to a location's or a directory's slash), as nginx
+// does: the Location replaces any the request had, and the status is a
+// special response, which an error_page for it may take over.
+func (cc *clientConn) redirectTo(status int, location []byte) {
+	cc.setLocation(location)
+	cc.respondError(status)
+}
+
+// setLocation gives the request's answer a Location, replacing the one it
+// had. Like nginx's headers_out.location it stays through internal
+// redirects, so that the answer of an error page still has it.
+func (cc *clientConn) setLocation(v []byte) {
+	// An empty one is written too, as "Location: " (return 302;).
+	cc.r.location = append(make([]byte, 0, len(v)), v...)
 }
 
 // sendErrorPage answers an error with its error_page: a URI of this
@@ -135,10 +156,8 @@ func (cc *clientConn) sendErrorPage(ep *conf.ErrorPage, code int) {
 		status = ep.Overwrite
 	}
 	r.errStatus = 0
-	if len(uri) == 0 {
-		uri = []byte{}
-	}
-	cc.respondSpecial(status, status, errorPage(status), uri)
+	cc.setLocation(uri)
+	cc.respondSpecial(status, status, errorPage(status))
 }
 
 // methodGET is the method an error page is asked for with.
@@ -158,34 +177,34 @@ func (cc *clientConn) dropBodyForRedirect() {
 	r.bufferBody = false
 }
 
-// respondReturn answers a "return" directive.
+// respondReturn answers a "return" directive as nginx's return code
+// does. A code below 400, or any code with a text, is an answer of its
+// own (for 301, 302, 303, 307 and 308 the text is the Location and the
+// answer is the special response for the code); other codes are answered
+// with their error page, or the error_page for them.
 func (cc *clientConn) respondReturn(ret *conf.Return) {
 	code := ret.Code
-	var text []byte
+	hasText := ret.Text != nil && len(ret.Text.Parts) > 0
+	if code >= 400 && !hasText {
+		cc.respondError(code)
+		return
+	}
+	text := []byte{}
 	if ret.Text != nil {
-		text = cc.eval(nil, ret.Text)
+		text = cc.eval(text, ret.Text)
+	}
+	// nginx's ngx_http_send_response discards the body first, which
+	// answers "Expect: 100-continue".
+	cc.expectContinue()
+	if !cc.discardPreread() {
+		return
 	}
 	switch code {
 	case 301, 302, 303, 307, 308:
-		if text == nil {
-			cc.respondError(code)
-			return
-		}
-		cc.respond(code, code, "text/html", []byte(errorPage(code)), text)
+		cc.redirectTo(code, text)
 		return
 	}
-	if text == nil {
-		if code >= 400 || code == 204 {
-			if code == 204 {
-				cc.respond(code, code, "", nil, nil)
-				return
-			}
-			cc.respondError(code)
-			return
-		}
-		text = []byte{}
-	}
-	cc.respond(code, code, contentType(&cc.r.lc.Static, cc.r.uri), text, nil)
+	cc.writeResponse(code, code, contentType(&cc.r.lc.Static, cc.r.uri), text)
 }
 
 // appendAbsoluteURL appends a local redirect made absolute as nginx makes
@@ -227,12 +246,12 @@ func contentType(st *conf.Static, uri []byte) string {
 // body is read and dropped after it (see discardBody), and a client that
 // asked for "100 Continue" gets one first, whether or not it has a body
 // to send, as nginx's discarding of the body sends it.
-func (cc *clientConn) respond(status, wire int, ctype string, body, location []byte) {
+func (cc *clientConn) respond(status, wire int, ctype string, body []byte) {
 	cc.expectContinue()
 	if !cc.discardPreread() {
 		return
 	}
-	cc.writeResponse(status, wire, ctype, body, location)
+	cc.writeResponse(status, wire, ctype, body)
 }
 
 // discardPreread drops the body bytes that came with the head before the
@@ -271,31 +290,34 @@ func (cc *clientConn) discardPreread() bool {
 // tested before it discards the body of such a request, so no
 // "100 Continue" goes before it: a client that waits for one sends no
 // body for an answer that does not need it.
-func (cc *clientConn) respondSpecial(status, wire int, page string, location []byte) {
-	cc.writeResponse(status, wire, "text/html", []byte(page), location)
+func (cc *clientConn) respondSpecial(status, wire int, page string) {
+	cc.writeResponse(status, wire, "text/html", []byte(page))
 }
 
 // writeResponse writes a complete generated response. status is what is
-// logged; wire is what is sent (they differ for nginx's internal 494). A
-// location that is a path is made absolute, as nginx's header filter
-// makes it.
-func (cc *clientConn) writeResponse(status, wire int, ctype string, body, location []byte) {
+// logged; wire is what is sent (they differ for nginx's internal 494),
+// unless an error page's status replaces it. An answer sent as 204 (or
+// 304) has no Content-Type, Content-Length or body, as nginx's header
+// filter decides on the status finally sent.
+func (cc *clientConn) writeResponse(status, wire int, ctype string, body []byte) {
 	r := cc.r
 	r.status = status
-	r.limitRate = cc.limitRateFor()
+	cc.startRateLimit(cc.limitRateFor())
 	cc.setPhase(phaseRespond)
 	h := &r.outHead
 	h.reset()
 	h.status = wire
 	h.server, h.date = true, true
-	h.contentType = ctype
-	if wire != 204 && wire != 304 {
-		h.contentLength = int64(len(body))
+	final := wire
+	if r.errStatus != 0 {
+		final = r.errStatus
 	}
-	if len(location) > 0 && location[0] == '/' {
-		h.location = location
-	} else if location != nil {
-		h.add(nameLocation, location)
+	if final == 204 {
+		ctype = ""
+	}
+	h.contentType = ctype
+	if final != 204 && final != 304 {
+		h.contentLength = int64(len(body))
 	}
 	if r.retryAfter {
 		h.add(nameRetryAfter, valueOne)
@@ -310,7 +332,7 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body, locati
 		h.add(nameCacheControl, valueNoStore)
 	}
 	cc.writeHead(h)
-	if !isHead(&r.head) && wire != 204 && wire != 304 {
+	if !isHead(&r.head) && final != 204 && final != 304 {
 		cc.out = append(cc.out, body...)
 		r.bodySent = int64(len(body))
 	}

@@ -50,7 +50,7 @@ func (cc *clientConn) startResponse() {
 	r.respHead = true
 	r.spooling = resp.Status != 101 && responseBuffered(r.lc, resp)
 	r.upReadStart = now
-	r.limitRate = responseLimitRate(r.lc, resp)
+	cc.startRateLimit(responseLimitRate(r.lc, resp, cc.limitRateFor()))
 	r.status = resp.Status
 	// An answer to HEAD has no body, whether the client or proxy_method
 	// asked for it.

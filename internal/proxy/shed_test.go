@@ -97,7 +97,7 @@ func TestResponseDecisions(t *testing.T) {
 		if got := responseBuffered(tc.lc, tc.resp); got != tc.buffered {
 			t.Errorf("%s: buffered %v, want %v", tc.name, got, tc.buffered)
 		}
-		if got := responseLimitRate(tc.lc, tc.resp); got != tc.rate {
+		if got := responseLimitRate(tc.lc, tc.resp, tc.lc.LimitRate); got != tc.rate {
 			t.Errorf("%s: rate %d, want %d", tc.name, got, tc.rate)
 		}
 	}

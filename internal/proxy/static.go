@@ -184,7 +184,7 @@ func (cc *clientConn) serveFile() {
 		if q := r.head.Query; q != nil {
 			loc = append(append(loc, '?'), q...)
 		}
-		cc.respondSpecial(301, 301, errorPage(301), loc)
+		cc.redirectTo(301, loc)
 		return
 	}
 	if !fi.isFile {
@@ -250,7 +250,7 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 		}
 	}
 	r.status = h.status
-	r.limitRate = cc.limitRateFor()
+	cc.startRateLimit(cc.limitRateFor())
 	cc.setPhase(phaseFile)
 	cc.writeHead(h)
 	if isHead(&r.head) || h.status == 304 {

@@ -108,7 +108,7 @@ func init() {
 	g[vars.LimitRate] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		rate := cc.r.limitRate
 		if rate == 0 && !cc.r.respHead && cc.r.lc != nil {
-			rate = cc.r.lc.LimitRate
+			rate = cc.limitRateFor()
 		}
 		return strconv.AppendInt(b, rate, 10), true
 	}
@@ -394,6 +394,7 @@ func (cc *clientConn) logRequest() {
 			}
 		}
 		buf.Buf = cc.appendLogLine(buf.Buf, al.Format)
+		cc.w.logsPending = true
 		if buf.Full() {
 			buf.Flush(cc.w.srv.access)
 		}
@@ -411,9 +412,13 @@ func (cc *clientConn) appendLogLine(b []byte, f *conf.LogFormat) []byte {
 		var ok bool
 		b, ok = cc.appendVar(b, p)
 		if !ok {
-			// nginx writes "-" for a variable that is not found; an empty
-			// value stays empty.
-			b = append(b[:start], '-')
+			// nginx writes "-" for a variable that is not found (nothing
+			// with escape=json or escape=none); an empty value stays
+			// empty.
+			b = b[:start]
+			if f.Escape == "default" {
+				b = append(b, '-')
+			}
 			continue
 		}
 		b = escapeLog(b, start, f.Escape)

@@ -33,6 +33,8 @@ type worker struct {
 	clients  []*clientConn
 	requests []*request
 	logBufs  map[string]*logs.AccessBuffer
+	// logsPending is set when an access log line waits in logBufs.
+	logsPending bool
 	// idleHead and idleTail hold the idle keep-alive clients, oldest
 	// first; waiting holds requests queued for a connection slot.
 	idleHead, idleTail *clientConn
@@ -179,6 +181,14 @@ func (w *worker) tick() {
 // threads, at most every publishEvery so that a busy worker does not
 // spend its time on them.
 func (w *worker) afterEvents() {
+	if w.logsPending {
+		// The lines of one round of events go out in one write per
+		// file: under load that is far fewer writes than one per
+		// request, and a line is in its file as soon as nginx's would
+		// be, before the loop waits again.
+		w.logsPending = false
+		w.flushLogs()
+	}
 	w.serveQueue()
 	w.serveTempWaiters()
 	w.maybeShed()
