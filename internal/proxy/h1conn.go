@@ -119,6 +119,9 @@ type clientConn struct {
 	// r is the request being served; nil while the connection is idle,
 	// so that an idle keep-alive connection holds only this small struct.
 	r *request
+	// pipelined is set while the next request's head came with the one
+	// before it ($pipe).
+	pipelined bool
 }
 
 // newClient takes an accepted socket into a slot, over the socket
@@ -557,9 +560,11 @@ func (cc *clientConn) goIdle() {
 		// so that it can grow.
 		n := copy(cc.in, cc.in[cc.inPos:cc.inLen])
 		cc.inLen, cc.inPos = n, 0
+		cc.pipelined = true
 		cc.readHead()
 		return
 	}
+	cc.pipelined = false
 	w.dropBuf(&cc.in)
 	cc.inLen, cc.inPos = 0, 0
 	if cc.tr.Readable() {

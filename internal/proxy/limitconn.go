@@ -77,6 +77,7 @@ func (cc *clientConn) limitConns() bool {
 		}
 		z := cc.w.srv.connZones[l.Zone]
 		ok, full := z.acquire(string(key), l.Max)
+		r.limitConnStatus = "PASSED"
 		if ok {
 			r.connHolds = append(r.connHolds, connHold{zone: z, key: string(key)})
 			continue
@@ -87,9 +88,11 @@ func (cc *clientConn) limitConns() bool {
 		}
 		if lc.LimitConnDryRun {
 			cc.logAt(level, "limiting connections, dry run, by zone \""+l.Zone.Name+"\"")
-			continue
+			r.limitConnStatus = "REJECTED_DRY_RUN"
+			return true
 		}
 		cc.logAt(level, "limiting connections by zone \""+l.Zone.Name+"\"")
+		r.limitConnStatus = "REJECTED"
 		z.rejected.Add(1)
 		cc.releaseLimits()
 		cc.respondError(lc.LimitConnStatus)

@@ -122,21 +122,28 @@ func (cc *clientConn) limitReqs() (delay time.Duration, ok bool) {
 		if !within {
 			if lc.LimitReqDryRun {
 				cc.logAt(level, "limiting requests, dry run, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
-				continue
+				r.limitReqStatus = "REJECTED_DRY_RUN"
+				return 0, true
 			}
 			cc.logAt(level, "limiting requests, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
 			z.rejected.Add(1)
+			r.limitReqStatus = "REJECTED"
 			cc.respondError(lc.LimitReqStatus)
 			return 0, false
+		}
+		if r.limitReqStatus == "" {
+			r.limitReqStatus = "PASSED"
 		}
 		if l.NoDelay || excess <= int64(l.Delay)*1000 || z.rate == 0 {
 			continue
 		}
 		d := time.Duration((excess-int64(l.Delay)*1000)*1000/z.rate) * time.Millisecond
 		if lc.LimitReqDryRun {
-			cc.logAt(delayLevel, "delaying requests, dry run, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
+			cc.logAt(delayLevel, "delaying request, dry run, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
+			r.limitReqStatus = "DELAYED_DRY_RUN"
 			continue
 		}
+		r.limitReqStatus = "DELAYED"
 		cc.logAt(delayLevel, "delaying request, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
 		z.delayed.Add(1)
 		delay = max(delay, d)

@@ -7,6 +7,7 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
+	"headroom/internal/logs"
 	"headroom/internal/upstream"
 )
 
@@ -70,6 +71,19 @@ func (cc *clientConn) requestReadable() {
 			// With it, the request goes on and its response is written
 			// to the connection for as long as that takes it.
 			r.status = 499
+			cc.abort()
+		}
+	case phaseFile, phaseRespond:
+		// A client that closes while its answer is written (or paused
+		// by limit_rate) ends the request, as nginx's test of the
+		// connection during writing does; the status stays the
+		// answer's once any of it went out.
+		if cc.tr.PeerClosed() {
+			if r.bytesSent == 0 {
+				r.status = 499
+			}
+			cc.logAt(logs.Info, "client prematurely closed connection while sending response to client")
+			r.closeFile()
 			cc.abort()
 		}
 	case phaseQueued, phaseUpQueued, phaseDelayed, phaseRetry:
@@ -175,6 +189,14 @@ type request struct {
 	noStore bool
 	// connHolds are the request's counts in limit_conn zones.
 	connHolds []connHold
+	// limitReqStatus and limitConnStatus are $limit_req_status and
+	// $limit_conn_status: what limit_req and limit_conn decided, empty
+	// when they did not run.
+	limitReqStatus  string
+	limitConnStatus string
+	// pipelined is $pipe; requestID is $request_id once made.
+	pipelined bool
+	requestID []byte
 	// outHead is the response head before it is written (outhead.go).
 	outHead outHead
 	// internal is set once the request was redirected internally
@@ -380,6 +402,7 @@ func (cc *clientConn) startRequest() {
 	r.uri = uri
 	r.keepAlive = h.KeepAlive
 	r.script.reset(len(cc.w.srv.cfg.HTTP.Variables))
+	r.pipelined, cc.pipelined = cc.pipelined, false
 	if !cc.findConfig() {
 		return
 	}
@@ -676,7 +699,9 @@ func (r *request) reset() {
 	}
 	script := r.script
 	script.reset(0)
+	rid := r.requestID[:0]
 	*r = request{}
+	r.requestID = rid
 	r.script = script
 	r.upx = upx
 	r.connHolds = holds

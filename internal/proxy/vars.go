@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -104,6 +105,40 @@ func init() {
 			return append(b, '?'), true
 		}
 		return b, true
+	}
+	g[vars.Pipe] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if cc.r.pipelined {
+			return append(b, 'p'), true
+		}
+		return append(b, '.'), true
+	}
+	g[vars.RequestID] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		r := cc.r
+		if len(r.requestID) == 0 {
+			// 16 random bytes in hexadecimal, made once per request, as
+			// nginx's.
+			var id [16]byte
+			cc.w.rand.Read(id[:])
+			r.requestID = hex.AppendEncode(r.requestID, id[:])
+		}
+		return append(b, r.requestID...), true
+	}
+	connections := func(pick func(observe.Connections) int64) getter {
+		return func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+			cc.w.publish()
+			t := cc.w.srv.totals()
+			return strconv.AppendInt(b, pick(t.connections()), 10), true
+		}
+	}
+	g[vars.ConnectionsActive] = connections(func(c observe.Connections) int64 { return c.Active })
+	g[vars.ConnectionsReading] = connections(func(c observe.Connections) int64 { return c.Reading })
+	g[vars.ConnectionsWriting] = connections(func(c observe.Connections) int64 { return c.Writing })
+	g[vars.ConnectionsWaiting] = connections(func(c observe.Connections) int64 { return c.Waiting })
+	g[vars.LimitReqStatus] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.limitReqStatus...), cc.r.limitReqStatus != ""
+	}
+	g[vars.LimitConnStatus] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return append(b, cc.r.limitConnStatus...), cc.r.limitConnStatus != ""
 	}
 	g[vars.LimitRate] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		rate := cc.r.limitRate

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	crand "crypto/rand"
+	"math/rand/v2"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +37,9 @@ type worker struct {
 	logBufs  map[string]*logs.AccessBuffer
 	// logsPending is set when an access log line waits in logBufs.
 	logsPending bool
+	// rand makes $request_id: a generator per worker, seeded from the
+	// system's, so that making one takes no lock and no system call.
+	rand *rand.ChaCha8
 	// idleHead and idleTail hold the idle keep-alive clients, oldest
 	// first; waiting holds requests queued for a connection slot.
 	idleHead, idleTail *clientConn
@@ -94,6 +99,9 @@ func newWorker(s *Server, id int) (*worker, error) {
 	for _, p := range s.access.Paths() {
 		w.logBufs[p] = &logs.AccessBuffer{Path: p}
 	}
+	var seed [32]byte
+	crand.Read(seed[:])
+	w.rand = rand.NewChaCha8(seed)
 	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners))
 	w.tempBudget = s.opts.TempFiles
 	loop.OnTick = w.tick

@@ -27,15 +27,22 @@ const (
 	ConnectionTime
 	ContentLength
 	ContentType
+	ConnectionsActive
+	ConnectionsReading
+	ConnectionsWaiting
+	ConnectionsWriting
 	DocumentRoot
 	DocumentURI
 	Host
 	Hostname
 	IsArgs
+	LimitConnStatus
 	LimitRate
+	LimitReqStatus
 	Msec
 	NginxVersion
 	Pid
+	Pipe
 	ProxyAddXForwardedFor
 	ProxyHost
 	ProxyPort
@@ -48,6 +55,7 @@ const (
 	RequestBody
 	RequestBodyFile
 	RequestFilename
+	RequestID
 	RealpathRoot
 	RequestMethod
 	RequestTime
@@ -96,10 +104,14 @@ var names = map[string]Index{
 	"args": Args, "binary_remote_addr": BinaryRemoteAddr,
 	"body_bytes_sent": BodyBytesSent, "bytes_sent": BytesSent,
 	"connection": Connection, "connection_requests": ConnectionRequests, "connection_time": ConnectionTime,
-	"content_length": ContentLength, "content_type": ContentType,
+	"content_length":     ContentLength,
+	"connections_active": ConnectionsActive, "connections_reading": ConnectionsReading,
+	"connections_waiting": ConnectionsWaiting, "connections_writing": ConnectionsWriting,
+	"pipe": Pipe, "request_id": RequestID, "content_type": ContentType,
 	"document_uri": DocumentURI, "document_root": DocumentRoot,
 	"request_filename": RequestFilename, "realpath_root": RealpathRoot, "host": Host, "hostname": Hostname,
-	"is_args": IsArgs, "limit_rate": LimitRate, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
+	"is_args": IsArgs, "limit_rate": LimitRate,
+	"limit_conn_status": LimitConnStatus, "limit_req_status": LimitReqStatus, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
 	"proxy_add_x_forwarded_for": ProxyAddXForwardedFor,
 	"proxy_host":                ProxyHost, "proxy_port": ProxyPort,
 	"query_string": QueryString, "remote_addr": RemoteAddr,
@@ -143,7 +155,7 @@ func Lookup(name string) (Index, string) {
 		return i, ""
 	}
 	for _, f := range families {
-		if strings.HasPrefix(name, f.prefix) && len(name) > len(f.prefix) {
+		if strings.HasPrefix(name, f.prefix) {
 			referenced[f.index].Store(true)
 			return f.index, name[len(f.prefix):]
 		}

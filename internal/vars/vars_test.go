@@ -127,7 +127,7 @@ func TestLookup(t *testing.T) {
 		{"sent_http_content_type", SentHTTP, "content_type"},
 		{"arg_a1_B", Arg, "a1_B"},
 		{"cookie_sid", Cookie, "sid"},
-		{"http_", Unknown, ""},
+		{"http_", HTTP, ""},
 		{"Host", Unknown, ""},
 		{"nosuch", Unknown, ""},
 	}
