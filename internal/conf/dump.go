@@ -183,6 +183,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	for _, line := range scriptText(c.Script) {
 		d.line(depth, "%s", line)
 	}
+	if c.Internal {
+		d.line(depth, "internal")
+	}
 	if c.RewriteLog || !c.UninitializedVariableWarn {
 		d.line(depth, "rewrite_log %v uninitialized_variable_warn %v", c.RewriteLog, c.UninitializedVariableWarn)
 	}

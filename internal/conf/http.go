@@ -81,6 +81,7 @@ type rawLoc struct {
 	proxyNextUpstreamTries *int
 	script                 []ScriptOp
 	rewriteLog             *bool
+	internal               *bool
 	uninitializedVarWarn   *bool
 	handler                Handler
 	access                 []AccessRule

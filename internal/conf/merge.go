@@ -136,6 +136,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ProxyLimitRate:            pick(r.rate.proxyLimitRate, p.ProxyLimitRate),
 		ProxyBind:                 pick(r.conn.proxyBind, p.ProxyBind),
 		Script:                    r.script,
+		Internal:                  pick(r.internal, p.Internal),
 		RewriteLog:                pick(r.rewriteLog, p.RewriteLog),
 		UninitializedVariableWarn: pick(r.uninitializedVarWarn, p.UninitializedVariableWarn),
 		Handler:                   r.handler,

@@ -168,6 +168,9 @@ func rewriteDirectives() []*directive {
 		{name: "if", ctx: ctxServer | ctxLocation, args: arg1More, block: true, set: setIf,
 			syntax: "if (condition) { ... }",
 			doc:    "Runs the block's rewrite directives when the condition holds: a variable (false when empty or \"0\"), = and != with a value, ~ ~* !~ !~* with a regex, -f -d -e -x and their !- negations on a file. In a location the block's other directives become the request's configuration."},
+		{name: "internal", ctx: ctxLocation, args: argNone, set: setInternal,
+			syntax: "internal;",
+			doc:    "Makes the location reachable only by internal requests (index, try_files, error_page, rewrite, X-Accel-Redirect); a client's own request for it gets 404. Nested locations inherit it."},
 		{name: "rewrite_log", ctx: all, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.rewriteLog }),
 			syntax: "rewrite_log on | off;", def: "off",
 			doc: "Logs the rewrite directives' matches and results at the notice level."},
@@ -269,6 +272,15 @@ func setReturn(b *builder, n *Node, sc *scope) error {
 	}
 	ops := sc.ops()
 	*ops = append(*ops, ScriptOp{Return: r})
+	return nil
+}
+
+func setInternal(b *builder, n *Node, sc *scope) error {
+	if sc.raw.internal != nil {
+		return duplicate(n)
+	}
+	v := true
+	sc.raw.internal = &v
 	return nil
 }
 

@@ -336,7 +336,10 @@ type LocConf struct {
 	// set, break, if) in order; like nginx's they are not inherited by
 	// nested levels. RewriteLog and UninitializedVariableWarn are the
 	// directives of the same names.
-	Script                    []ScriptOp
+	Script []ScriptOp
+	// Internal is the internal directive: only internal requests may
+	// use the location.
+	Internal                  bool
 	RewriteLog                bool
 	UninitializedVariableWarn bool
 	// Access are the allow and deny rules, in order; inherited only by

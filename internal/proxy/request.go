@@ -457,6 +457,10 @@ func (cc *clientConn) locate() bool {
 		cc.useConfig(r.srv.Loc)
 	}
 	lc := r.lc
+	if lc.Internal && !r.internal && !r.rewritten {
+		cc.respondError(404)
+		return false
+	}
 	if redirect != nil {
 		target := []byte(redirect.Path)
 		if h.Query != nil {
