@@ -52,7 +52,7 @@ func (cc *clientConn) respondObserve(h conf.Handler) {
 			ctype = "text/html; charset=utf-8"
 		}
 	}
-	cc.respond(200, 200, ctype, body, nil)
+	cc.respond(200, 200, ctype, body)
 }
 
 // wantsJSON reports whether the query asks for the status page's figures

@@ -116,6 +116,20 @@ func addHeadersFilter(cc *clientConn, h *outHead) {
 	}
 }
 
+// applyLocation puts the request's Location into the head, as nginx's
+// header filter writes headers_out.location: a path of this server made
+// absolute in its own place, anything else as it is, first of the
+// fields; a head whose handler gave a Location keeps it too.
+func applyLocation(h *outHead, loc []byte) {
+	if len(loc) > 0 && loc[0] == '/' && h.location == nil {
+		h.location = loc
+		return
+	}
+	h.fields = append(h.fields, http1.Header{})
+	copy(h.fields[1:], h.fields)
+	h.fields[0] = http1.Header{Name: nameLocation, Value: loc}
+}
+
 // writeHead runs the header filters over the head and appends it to the
 // client's output, in the order nginx's header filter writes a head:
 // status line, Server, Date, Content-Type, Content-Length, a Location
@@ -130,6 +144,9 @@ func (cc *clientConn) writeHead(h *outHead) {
 	}
 	if r := cc.r; r.carriedType != nil || len(r.carried) > 0 {
 		cc.applyCarried(h)
+	}
+	if r := cc.r; r.location != nil {
+		applyLocation(h, r.location)
 	}
 	for _, f := range headerFilters {
 		f(cc, h)

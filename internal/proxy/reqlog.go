@@ -61,47 +61,45 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 	cc.w.srv.errorLogFor(r.lc).Logf(level, cc.w.id, "%s", b)
 }
 
-// appendUpstreamURI appends the request-target sent upstream: the
-// client's own when proxy_pass has no URI part; otherwise the URI part
-// replacing the matched location prefix, as nginx does.
+// appendUpstreamURI appends the request-target sent upstream as nginx's
+// proxy module builds it: the client's own target when proxy_pass has no
+// URI part and neither a redirect, a rewrite nor "set $args" changed the
+// request (nginx's valid_unparsed_uri); otherwise the URI, with the
+// location's prefix replaced by proxy_pass's URI part while the location
+// is valid for it, escaped when the client's path had escapes or the
+// request was redirected or rewritten (nginx's quoted_uri and internal),
+// and the arguments after a "?" when there are any.
 func appendUpstreamURI(b []byte, r *request) []byte {
 	pp := r.lc.ProxyPass
 	h := &r.head
+	internal := r.internal || r.rewritten
+	escape := internal || bytes.IndexByte(h.Path, '%') >= 0
+	uri := r.uri
 	if !pp.HasURI || r.loc == nil || r.loc.Match == conf.MatchRegex || r.loc.Match == conf.MatchRegexCaseless || r.script.locInvalid {
-		if r.internal || r.rewritten {
-			// After an internal redirect the URI is the new one, escaped
-			// for the wire, as nginx sends it.
-			b = appendEscapedURI(b, r.uri)
+		if !internal && !r.script.argsSet {
+			if len(h.Target) > 0 && h.Target[0] == '/' {
+				return append(b, h.Target...)
+			}
+			b = append(b, h.Path...)
 			if h.Query != nil {
 				b = append(b, '?')
 				b = append(b, h.Query...)
 			}
 			return b
 		}
-		if len(h.Target) > 0 && h.Target[0] == '/' {
-			return append(b, h.Target...)
-		}
-		b = append(b, h.Path...)
-		if h.Query != nil {
-			b = append(b, '?')
-			b = append(b, h.Query...)
-		}
-		return b
-	}
-	b = append(b, pp.URI...)
-	// The normalised URI with the location's prefix replaced. As nginx,
-	// it is escaped again for the wire only when the client's path had
-	// escapes; otherwise its bytes go as they came.
-	var rest []byte
-	if len(r.uri) >= len(r.loc.Path) {
-		rest = r.uri[len(r.loc.Path):]
-	}
-	if bytes.IndexByte(h.Path, '%') >= 0 || r.internal || r.rewritten {
-		b = appendEscapedURI(b, rest)
 	} else {
-		b = append(b, rest...)
+		b = append(b, pp.URI...)
+		uri = nil
+		if len(r.uri) >= len(r.loc.Path) {
+			uri = r.uri[len(r.loc.Path):]
+		}
 	}
-	if h.Query != nil {
+	if escape {
+		b = appendEscapedURI(b, uri)
+	} else {
+		b = append(b, uri...)
+	}
+	if len(h.Query) > 0 {
 		b = append(b, '?')
 		b = append(b, h.Query...)
 	}

@@ -30,6 +30,10 @@ type scriptState struct {
 	// sends the whole new URI instead of replacing the location's
 	// prefix.
 	locInvalid bool
+	// argsSet is set once "set $args" changed the arguments, so that
+	// the request goes upstream with them instead of the client's own
+	// target (nginx's valid_unparsed_uri cleared).
+	argsSet bool
 	// scratch holds a rewrite's result while it is built.
 	scratch []byte
 	// mapDepth counts the maps being computed, one reading another.
@@ -48,7 +52,7 @@ func (s *scriptState) reset(n int) {
 		s.set[i] = false
 	}
 	s.caps = s.caps[:0]
-	s.uriChanged, s.locInvalid = false, false
+	s.uriChanged, s.locInvalid, s.argsSet = false, false, false
 	s.mapDepth = 0
 }
 
@@ -143,8 +147,7 @@ func (cc *clientConn) rewrite(rw *conf.Rewrite) scriptResult {
 		if r.lc.RewriteLog {
 			cc.logAt(logs.Notice, "rewritten redirect: \""+string(b)+"\"")
 		}
-		location := append([]byte(nil), b...)
-		cc.respond(rw.Status, rw.Status, "text/html", []byte(errorPage(rw.Status)), location)
+		cc.redirectTo(rw.Status, b)
 		return scriptAnswered
 	}
 	uri := cc.evalScript(r.script.scratch[:0], rw.URI, false)
@@ -231,6 +234,7 @@ func (cc *clientConn) setVar(sv *conf.SetVar) {
 		v := cc.eval(nil, sv.Value)
 		r.args = append(r.args[:0], v...)
 		r.head.Query = r.args
+		r.script.argsSet = true
 	case vars.LimitRate:
 		// nginx reads the value as a size; one it cannot read leaves
 		// the rate as it was.
@@ -400,20 +404,11 @@ func (cc *clientConn) mapVar(b []byte, slot int, m *conf.Map) ([]byte, bool) {
 const maxMapDepth = 32
 
 // appendEscapedArgs appends p escaped as nginx's NGX_ESCAPE_ARGS does:
-// space, '#', '%', '&', '+', ';', '?', control bytes and bytes above
-// 0x7e become %XX.
-func appendEscapedArgs(b, p []byte) []byte {
-	const hexDigits = "0123456789ABCDEF"
-	for _, c := range p {
-		switch {
-		case c <= ' ', c >= 0x7f, c == '#', c == '%', c == '&', c == '+', c == ';', c == '?':
-			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
+// what NGX_ESCAPE_URI escapes, and '&', '+' and ';'.
+func appendEscapedArgs(b, p []byte) []byte { return appendEscaped(b, p, &escapeArgs) }
+
+// escapeArgs is nginx's NGX_ESCAPE_ARGS table (see escapeURI).
+var escapeArgs = [8]uint32{0xffffffff, 0xd800086d, 0x50000000, 0xb8000001, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}
 
 // unescapeRedirect decodes a redirect's escapes in place as nginx's
 // NGX_UNESCAPE_REDIRECT does: up to the first '?', a %XX stays escaped

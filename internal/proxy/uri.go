@@ -85,12 +85,21 @@ func unhex(c byte) (byte, bool) {
 }
 
 // appendEscapedURI appends a decoded path escaped as nginx escapes a URI
-// it sends upstream: space, '#', '%', '?', control bytes and bytes above
-// 0x7e become %XX.
-func appendEscapedURI(b, p []byte) []byte {
+// it sends upstream (NGX_ESCAPE_URI): space, '"', '#', '%', '<', '>',
+// '?', '\', '^', '`', '{', '|', '}', control bytes and bytes above 0x7e
+// become %XX.
+func appendEscapedURI(b, p []byte) []byte { return appendEscaped(b, p, &escapeURI) }
+
+// escapeURI is nginx's NGX_ESCAPE_URI table: bit c&31 of word c>>5 is
+// set for each byte c that is escaped.
+var escapeURI = [8]uint32{0xffffffff, 0xd000002d, 0x50000000, 0xb8000001, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}
+
+// appendEscaped appends p with the bytes the table marks written as %XX
+// (upper-case hex), as nginx's ngx_escape_uri does.
+func appendEscaped(b, p []byte, table *[8]uint32) []byte {
 	const hexDigits = "0123456789ABCDEF"
 	for _, c := range p {
-		if c <= ' ' || c == '#' || c == '%' || c == '?' || c >= 0x7f {
+		if table[c>>5]&(1<<(c&31)) != 0 {
 			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
 			continue
 		}
