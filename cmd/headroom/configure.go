@@ -33,6 +33,7 @@ var withoutModules = []string{
 // withModules are the optional nginx modules (off unless configure is
 // told otherwise) whose directives headroom provides.
 var withModules = []string{
+	"--with-http_realip_module",
 	"--with-http_stub_status_module",
 }
 

@@ -96,6 +96,7 @@ func init() {
 	directiveList = append(directiveList, rewriteDirectives()...)
 	directiveList = append(directiveList, mapDirectives()...)
 	directiveList = append(directiveList, hashDirectives()...)
+	directiveList = append(directiveList, realIPDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

@@ -183,6 +183,13 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	for _, line := range scriptText(c.Script) {
 		d.line(depth, "%s", line)
 	}
+	if ri := c.RealIP; len(ri.From) > 0 || ri.Header != "X-Real-IP" || ri.Recursive {
+		var from []string
+		for _, p := range ri.From {
+			from = append(from, p.String())
+		}
+		d.line(depth, "real_ip from=%s header=%s recursive=%v", strings.Join(from, ","), ri.Header, ri.Recursive)
+	}
 	if c.Internal {
 		d.line(depth, "internal")
 	}

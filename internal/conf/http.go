@@ -80,6 +80,7 @@ type rawLoc struct {
 	proxyNextUpstream      *NextUpstream
 	proxyNextUpstreamTries *int
 	script                 []ScriptOp
+	realIP                 realIPRaw
 	rewriteLog             *bool
 	internal               *bool
 	uninitializedVarWarn   *bool

@@ -52,6 +52,7 @@ func (b *builder) defaultLevel() *merged {
 		Static:                       b.defaultStatic(),
 		AbsoluteRedirect:             true,
 		UninitializedVariableWarn:    true,
+		RealIP:                       RealIP{Header: "X-Real-IP"},
 		KeepaliveTime:                time.Hour,
 		KeepaliveDisable:             KeepaliveDisableMSIE6,
 		PortInRedirect:               true,
@@ -180,6 +181,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	if r.rate.limitRateAfter != nil || r.rate.limitRateAfterT != nil {
 		c.LimitRateAfterVar = r.rate.limitRateAfterT
 	}
+	c.RealIP = mergeRealIP(&r.realIP, p.RealIP)
 	c.Static = mergeStatic(&r.static, &p.Static)
 	c.ErrorPages = p.ErrorPages
 	if r.errorPages != nil {

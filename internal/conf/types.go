@@ -337,6 +337,9 @@ type LocConf struct {
 	// nested levels. RewriteLog and UninitializedVariableWarn are the
 	// directives of the same names.
 	Script []ScriptOp
+	// RealIP holds set_real_ip_from, real_ip_header and
+	// real_ip_recursive.
+	RealIP RealIP
 	// Internal is the internal directive: only internal requests may
 	// use the location.
 	Internal                  bool

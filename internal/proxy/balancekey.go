@@ -13,7 +13,7 @@ func (cc *clientConn) balanceKey() upstream.Key {
 	u := cc.r.group.Conf
 	switch u.Balance {
 	case conf.BalanceIPHash:
-		return upstream.Key{Addr: cc.remote.Addr()}
+		return upstream.Key{Addr: cc.clientAddr().Addr()}
 	case conf.BalanceHash:
 		return upstream.Key{Value: cc.eval(nil, u.HashKey)}
 	}

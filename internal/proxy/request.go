@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -194,6 +195,10 @@ type request struct {
 	// when they did not run.
 	limitReqStatus  string
 	limitConnStatus string
+	// realAddr is the client address realip took from a trusted
+	// proxy's field, once realSet.
+	realAddr netip.AddrPort
+	realSet  bool
 	// pipelined is $pipe; requestID is $request_id once made.
 	pipelined bool
 	requestID []byte
@@ -403,9 +408,11 @@ func (cc *clientConn) startRequest() {
 	r.keepAlive = h.KeepAlive
 	r.script.reset(len(cc.w.srv.cfg.HTTP.Variables))
 	r.pipelined, cc.pipelined = cc.pipelined, false
+	cc.realIP(r.srv.Loc)
 	if !cc.findConfig() {
 		return
 	}
+	cc.realIP(r.lc)
 	if delay, ok := cc.limitReqs(); !ok {
 		return
 	} else if delay > 0 {
@@ -594,7 +601,7 @@ func (cc *clientConn) namedRedirect(name []byte) {
 // access phase (after limit_req and limit_conn): the first rule that
 // matches the client decides; a denied request is answered 403.
 func (cc *clientConn) accessAllowed() bool {
-	addr := cc.remote.Addr()
+	addr := cc.clientAddr().Addr()
 	for _, rule := range cc.r.lc.Access {
 		if !rule.Matches(addr) {
 			continue

@@ -44,11 +44,11 @@ func init() {
 	// (appendVar), never through this table.
 	g[vars.User], g[vars.Capture] = g[vars.Unknown], g[vars.Unknown]
 	g[vars.RemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return cc.remote.Addr().AppendTo(b), true
+		return cc.clientAddr().Addr().AppendTo(b), true
 	}
 	g[vars.BinaryRemoteAddr] = g[vars.RemoteAddr]
 	g[vars.RemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return strconv.AppendUint(b, uint64(cc.remote.Port()), 10), true
+		return strconv.AppendUint(b, uint64(cc.clientAddr().Port()), 10), true
 	}
 	g[vars.ServerAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.ln.addrPort.Addr().AppendTo(b), true
@@ -105,6 +105,12 @@ func init() {
 			return append(b, '?'), true
 		}
 		return b, true
+	}
+	g[vars.RealIPRemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return cc.remote.Addr().AppendTo(b), true
+	}
+	g[vars.RealIPRemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return cc.appendRealIPPort(b), true
 	}
 	g[vars.Pipe] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		if cc.r.pipelined {
@@ -225,7 +231,7 @@ func init() {
 		if len(b) > start {
 			b = append(b, ", "...)
 		}
-		return cc.remote.Addr().AppendTo(b), true
+		return cc.clientAddr().Addr().AppendTo(b), true
 	}
 	g[vars.UpstreamAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		r := cc.r

@@ -54,6 +54,8 @@ const (
 	RequestLength
 	RequestBody
 	RequestBodyFile
+	RealIPRemoteAddr
+	RealIPRemotePort
 	RequestFilename
 	RequestID
 	RealpathRoot
@@ -107,7 +109,8 @@ var names = map[string]Index{
 	"content_length":     ContentLength,
 	"connections_active": ConnectionsActive, "connections_reading": ConnectionsReading,
 	"connections_waiting": ConnectionsWaiting, "connections_writing": ConnectionsWriting,
-	"pipe": Pipe, "request_id": RequestID, "content_type": ContentType,
+	"pipe": Pipe, "request_id": RequestID,
+	"realip_remote_addr": RealIPRemoteAddr, "realip_remote_port": RealIPRemotePort, "content_type": ContentType,
 	"document_uri": DocumentURI, "document_root": DocumentRoot,
 	"request_filename": RequestFilename, "realpath_root": RealpathRoot, "host": Host, "hostname": Hostname,
 	"is_args": IsArgs, "limit_rate": LimitRate,

@@ -1,0 +1,115 @@
+package proxy
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"headroom/internal/conf"
+	"headroom/internal/http1"
+)
+
+// clientAddr is the request's client address: the connection's, or the
+// one realip took from a trusted proxy's field.
+func (cc *clientConn) clientAddr() netip.AddrPort {
+	if r := cc.r; r != nil && r.realSet {
+		return r.realAddr
+	}
+	return cc.remote
+}
+
+// realIP applies set_real_ip_from and real_ip_header as nginx's realip
+// module does in its post-read phase (with the server's settings) and,
+// unless that changed the address, its preaccess phase (with the
+// location's).
+func (cc *clientConn) realIP(lc *conf.LocConf) {
+	r := cc.r
+	ri := &lc.RealIP
+	if r.realSet || len(ri.From) == 0 {
+		return
+	}
+	var values [][]byte
+	if strings.EqualFold(ri.Header, "X-Forwarded-For") {
+		// Every X-Forwarded-For field, the last first.
+		hs := r.head.Headers
+		for i := len(hs) - 1; i >= 0; i-- {
+			if http1.EqualFold(hs[i].Name, "X-Forwarded-For") {
+				values = append(values, hs[i].Value)
+			}
+		}
+	} else if v := headerValue(r.head.Headers, ri.Header); v != nil {
+		values = append(values, v)
+	}
+	if len(values) == 0 {
+		return
+	}
+	addr := netip.AddrPortFrom(cc.remote.Addr(), cc.remote.Port())
+	found := false
+	for _, v := range values {
+		a, ok, done := forwardedAddr(addr, v, ri)
+		if ok {
+			addr, found = a, true
+		}
+		if !ri.Recursive || done || !ok {
+			break
+		}
+	}
+	if found {
+		r.realAddr, r.realSet = addr, true
+	}
+}
+
+// forwardedAddr walks a field's addresses from the right as nginx's
+// ngx_http_get_forwarded_addr does: while the address so far is a
+// trusted proxy, the next one to its left becomes the client (only the
+// rightmost one without real_ip_recursive). ok reports that one was
+// taken; done that the walk stopped at an address that is not trusted
+// (or unparsable), so that earlier fields are not looked at.
+func forwardedAddr(addr netip.AddrPort, v []byte, ri *conf.RealIP) (out netip.AddrPort, ok, done bool) {
+	out = addr
+	for {
+		if !ri.Trusted(out.Addr()) {
+			return out, ok, ok
+		}
+		v = bytes.TrimRight(v, " ,")
+		if len(v) == 0 {
+			return out, ok, false
+		}
+		i := bytes.LastIndexAny(v, " ,")
+		a, parsed := parseAddrPort(v[i+1:])
+		if !parsed {
+			return out, ok, ok
+		}
+		out, ok = a, true
+		if !ri.Recursive {
+			return out, true, true
+		}
+		if i < 0 {
+			return out, true, false
+		}
+		v = v[:i]
+	}
+}
+
+// parseAddrPort reads an address with an optional port, as nginx's
+// ngx_parse_addr_port: "1.2.3.4", "1.2.3.4:80", "::1", "[::1]:80".
+func parseAddrPort(s []byte) (netip.AddrPort, bool) {
+	if ap, err := netip.ParseAddrPort(string(s)); err == nil {
+		return ap, true
+	}
+	str := string(s)
+	if len(str) > 1 && str[0] == '[' && str[len(str)-1] == ']' {
+		str = str[1 : len(str)-1]
+	}
+	a, err := netip.ParseAddr(str)
+	if err != nil || a.Zone() != "" {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(a, 0), true
+}
+
+// appendRealIPPort appends $realip_remote_port: the connection's own port.
+func (cc *clientConn) appendRealIPPort(b []byte) []byte {
+	return strconv.AppendUint(b, uint64(cc.remote.Port()), 10)
+}
