@@ -190,6 +190,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "real_ip from=%s header=%s recursive=%v", strings.Join(from, ","), ri.Header, ri.Recursive)
 	}
+	if !c.ServerTokens {
+		d.line(depth, "server_tokens off")
+	}
 	if c.Internal {
 		d.line(depth, "internal")
 	}

@@ -83,6 +83,7 @@ type rawLoc struct {
 	realIP                 realIPRaw
 	rewriteLog             *bool
 	internal               *bool
+	serverTokens           *bool
 	uninitializedVarWarn   *bool
 	handler                Handler
 	access                 []AccessRule
@@ -180,6 +181,9 @@ func httpDirectives() []*directive {
 		{name: "proxy_next_upstream_tries", ctx: hsl, args: arg1, set: numSlot(func(r *rawLoc) **int { return &r.proxyNextUpstreamTries }),
 			syntax: "proxy_next_upstream_tries number;", def: "0",
 			doc: "Limits the number of tries across upstream servers; 0 is unlimited."},
+		{name: "server_tokens", ctx: hsl, args: arg1, set: setServerTokens,
+			syntax: "server_tokens on | off | build;", def: "on",
+			doc: "Shows headroom's version in the Server field and on error pages (on, build) or only its name (off)."},
 		{name: "add_header", ctx: hsl | ctxIf, args: take23, set: setAddHeader,
 			syntax: "add_header name value [always];",
 			doc:    "Adds a response header for successful and redirect statuses, or to every status with always. Inherited only by levels with none of their own."},
@@ -415,6 +419,22 @@ func setProxySetHeader(b *builder, n *Node, sc *scope) error {
 		return err
 	}
 	sc.raw.proxySetHeaders = append(sc.raw.proxySetHeaders, HeaderTemplate{Name: n.Args[0], Value: t})
+	return nil
+}
+
+func setServerTokens(b *builder, n *Node, sc *scope) error {
+	if sc.raw.serverTokens != nil {
+		return duplicate(n)
+	}
+	var v bool
+	switch n.Args[0] {
+	case "on", "build":
+		v = true
+	case "off":
+	default:
+		return errAt(n, "invalid value \"%s\" in \"%s\" directive, it must be \"on\", \"off\" or \"build\"", n.Args[0], n.Name)
+	}
+	sc.raw.serverTokens = &v
 	return nil
 }
 

@@ -337,6 +337,10 @@ type LocConf struct {
 	// nested levels. RewriteLog and UninitializedVariableWarn are the
 	// directives of the same names.
 	Script []ScriptOp
+	// ServerTokens is server_tokens: the version is shown in the Server
+	// field and on error pages ("build" shows it too; headroom has no
+	// build name).
+	ServerTokens bool
 	// RealIP holds set_real_ip_from, real_ip_header and
 	// real_ip_recursive.
 	RealIP RealIP

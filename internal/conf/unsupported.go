@@ -87,7 +87,7 @@ scgi_cache_key scgi_cache_path scgi_cache_valid scgi_connect_timeout scgi_hide_h
 scgi_ignore_client_abort scgi_ignore_headers scgi_intercept_errors scgi_next_upstream scgi_param
 scgi_pass scgi_pass_header scgi_read_timeout scgi_send_timeout scgi_temp_path
 secure_link secure_link_md5 secure_link_secret send_lowat
-  server_tokens
+  
 session_log session_log_format session_log_zone slice smtp_auth
 smtp_capabilities smtp_client_buffer smtp_greeting_delay source_charset spdy_chunk_size
 spdy_headers_comp split_clients ssi ssi_last_modified ssi_min_file_chunk ssi_silent_errors

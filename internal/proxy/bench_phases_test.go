@@ -172,7 +172,7 @@ func TestBenchReturnForms(t *testing.T) {
 				t.Errorf("Location %q, want %q", got, tc.location)
 			}
 			if tc.page != "" {
-				if !strings.Contains(body, "<title>"+tc.page+"</title>") || !strings.Contains(body, "<hr><center>headroom</center>") {
+				if !strings.Contains(body, "<title>"+tc.page+"</title>") || !strings.Contains(body, "<hr><center>headroom/test</center>") {
 					t.Errorf("body %q is not the error page %q", body, tc.page)
 				}
 			} else if body != tc.body {
@@ -734,5 +734,31 @@ func TestBenchStatusViews(t *testing.T) {
 	}
 	if resp, _ := m.roundTrip(httpGet("/status")); resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Errorf("status page: %q", resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestBenchServerTokens checks server_tokens: the version follows the
+// name in the Server field and the error page signature unless it is
+// off at the request's level.
+func TestBenchServerTokens(t *testing.T) {
+	b := newBench(t, `
+		server {
+			listen 127.0.0.1:0;
+			location / { return 404; }
+			location /off { server_tokens off; return 404; }
+			location /build { server_tokens build; return 200 "ok"; }
+		}`)
+	for _, tc := range []struct{ path, want string }{
+		{"/", "headroom/test"},
+		{"/off", "headroom"},
+		{"/build", "headroom/test"},
+	} {
+		resp, body := b.connect().roundTrip(httpGet(tc.path))
+		if got := resp.Header.Get("Server"); got != tc.want {
+			t.Errorf("%s: Server %q, want %q", tc.path, got, tc.want)
+		}
+		if resp.StatusCode == 404 && !strings.Contains(body, "<hr><center>"+tc.want+"</center>") {
+			t.Errorf("%s: error page %q lacks the signature %q", tc.path, body, tc.want)
+		}
 	}
 }

@@ -247,12 +247,12 @@ func TestBenchHiddenResponseFields(t *testing.T) {
 		want map[string][]string
 	}{
 		{"/default/x", map[string][]string{
-			"Server": {"headroom"}, "X-Pad": nil, "X-Accel-Expires": nil, "X-Powered-By": {"php"}, "X-Keep": {"k"},
+			"Server": {"headroom/test"}, "X-Pad": nil, "X-Accel-Expires": nil, "X-Powered-By": {"php"}, "X-Keep": {"k"},
 		}},
 		{"/hide/x", map[string][]string{
 			"Server": {"upstream"}, "X-Pad": nil, "X-Powered-By": nil, "X-Keep": {"k"},
 		}},
-		{"/date/x", map[string][]string{"Date": {upDate}, "Server": {"headroom"}}},
+		{"/date/x", map[string][]string{"Date": {upDate}, "Server": {"headroom/test"}}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			b := b.sub(t)

@@ -162,7 +162,8 @@ func (cc *clientConn) writeHead(h *outHead) {
 		b = append(b, statusText(h.status)...)
 	}
 	if h.server {
-		b = append(b, "\r\nServer: "+serverHeader...)
+		b = append(b, "\r\nServer: "...)
+		b = append(b, cc.serverTokens()...)
 	}
 	if h.date {
 		b = append(b, "\r\nDate: "...)

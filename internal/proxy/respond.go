@@ -8,9 +8,18 @@ import (
 	"headroom/internal/http1"
 )
 
-// serverHeader is the Server header value; nginx sends its name and
-// version there.
-const serverHeader = "headroom"
+// productName is what the Server field and error pages show with
+// server_tokens off; with it on, the version follows (Server.tokens).
+const productName = "headroom"
+
+// serverTokens is the request's Server field value and error page
+// signature, as server_tokens chooses.
+func (cc *clientConn) serverTokens() string {
+	if lc := cc.r.lc; lc == nil || lc.ServerTokens {
+		return cc.w.srv.tokens
+	}
+	return productName
+}
 
 var reasons = map[int]string{
 	100: "Continue", 101: "Switching Protocols",
@@ -40,7 +49,7 @@ func statusText(code int) string {
 
 // errorPage is nginx's built-in error page for a status. nginx's internal
 // 494 is answered as 400 with the reason on a line of its own.
-func errorPage(code int) string {
+func errorPage(code int, tokens string) string {
 	title, detail := statusText(code), ""
 	if code == 302 {
 		// nginx's status line says "Moved Temporarily", its page "Found".
@@ -54,7 +63,7 @@ func errorPage(code int) string {
 		h1 = "400 Bad Request"
 	}
 	return "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + h1 +
-		"</h1></center>" + detail + "\r\n<hr><center>" + serverHeader + "</center>\r\n</body>\r\n</html>\r\n"
+		"</h1></center>" + detail + "\r\n<hr><center>" + tokens + "</center>\r\n</body>\r\n</html>\r\n"
 }
 
 // closesConnection lists the statuses after which nginx always closes the
@@ -97,7 +106,7 @@ func (cc *clientConn) respondError(code int) {
 	if closesConnection(code) {
 		r.keepAlive = false
 	}
-	cc.respondSpecial(wire, wire, errorPage(code))
+	cc.respondSpecial(wire, wire, errorPage(code, cc.serverTokens()))
 }
 
 // redirectTo answers with a redirect (rewrite's redirect and permanent
@@ -157,7 +166,7 @@ func (cc *clientConn) sendErrorPage(ep *conf.ErrorPage, code int) {
 	}
 	r.errStatus = 0
 	cc.setLocation(uri)
-	cc.respondSpecial(status, status, errorPage(status))
+	cc.respondSpecial(status, status, errorPage(status, cc.serverTokens()))
 }
 
 // methodGET is the method an error page is asked for with.

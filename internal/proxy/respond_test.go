@@ -120,7 +120,7 @@ func TestErrorPage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := errorPage(tc.code)
+			got := errorPage(tc.code, productName)
 			if tc.want != "" && got != tc.want {
 				t.Errorf("errorPage(%d) =\n%q\nwant\n%q", tc.code, got, tc.want)
 			}
@@ -139,7 +139,7 @@ func TestErrorPage(t *testing.T) {
 }
 
 func TestErrorPage494(t *testing.T) {
-	got := errorPage(494)
+	got := errorPage(494, productName)
 	for _, want := range []string{
 		"<title>400 Request Header Or Cookie Too Large</title>",
 		"<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n<hr>",

@@ -52,8 +52,10 @@ type Options struct {
 
 // Server runs a configuration on a set of workers.
 type Server struct {
-	cfg       *conf.Config
-	opts      Options
+	cfg  *conf.Config
+	opts Options
+	// tokens is the Server field with the version (server_tokens on).
+	tokens    string
 	log       *logs.ErrorLog
 	listeners []*listener
 	workers   []*worker
@@ -131,6 +133,10 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("no \"http\" section in configuration")
 	}
 	s := &Server{cfg: cfg, opts: opts, log: opts.ErrorLog, connZones: map[*conf.LimitConnZone]*connZone{}}
+	s.tokens = productName
+	if opts.Version != "" {
+		s.tokens = productName + "/" + opts.Version
+	}
 	for _, z := range cfg.HTTP.LimitConnZones {
 		s.connZones[z] = opts.Inherit.sameConnZone(z)
 		if s.connZones[z] == nil {
