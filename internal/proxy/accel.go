@@ -14,7 +14,8 @@ import (
 // module does: the upstream's answer is dropped but for the fields nginx
 // carries over (Content-Type, Set-Cookie, Content-Disposition,
 // Cache-Control, Expires, Accept-Ranges) and its X-Accel-Limit-Rate, and
-// the request goes on as a GET (HEAD stays HEAD) by an internal redirect.
+// the request goes on as a GET (HEAD stays HEAD) by an internal redirect,
+// or with its own method in a named location.
 
 // carriedFields are the upstream fields an X-Accel-Redirect keeps, as
 // nginx's headers with the redirect flag.
@@ -58,9 +59,7 @@ func (cc *clientConn) accelRedirect(resp *http1.Response) bool {
 	r.up.closeConn()
 	r.upInLen, r.upPos = 0, 0
 	if len(uri) > 0 && uri[0] == '@' {
-		if !isHead(&r.head) {
-			r.head.Method = methodGET
-		}
+		// A named location keeps the request's method, as in nginx.
 		cc.dropBodyForRedirect()
 		cc.namedRedirect(uri)
 		return true
