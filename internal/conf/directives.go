@@ -97,6 +97,7 @@ func init() {
 	directiveList = append(directiveList, mapDirectives()...)
 	directiveList = append(directiveList, hashDirectives()...)
 	directiveList = append(directiveList, realIPDirectives()...)
+	directiveList = append(directiveList, expiresDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

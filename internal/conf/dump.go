@@ -190,6 +190,13 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "real_ip from=%s header=%s recursive=%v", strings.Join(from, ","), ri.Header, ri.Recursive)
 	}
+	if e := c.Expires; e != nil {
+		if e.Var != nil {
+			d.line(depth, "expires kind=%d %s", e.Kind, tmpl(e.Var))
+		} else {
+			d.line(depth, "expires kind=%d seconds=%d", e.Kind, e.Seconds)
+		}
+	}
 	if !c.ServerTokens {
 		d.line(depth, "server_tokens off")
 	}

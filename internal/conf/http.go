@@ -84,6 +84,7 @@ type rawLoc struct {
 	rewriteLog             *bool
 	internal               *bool
 	serverTokens           *bool
+	expires                *Expires
 	uninitializedVarWarn   *bool
 	handler                Handler
 	access                 []AccessRule

@@ -140,6 +140,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 		Script:                    r.script,
 		Internal:                  pick(r.internal, p.Internal),
 		ServerTokens:              pick(r.serverTokens, p.ServerTokens),
+		Expires:                   inherit(r.expires, p.Expires),
 		RewriteLog:                pick(r.rewriteLog, p.RewriteLog),
 		UninitializedVariableWarn: pick(r.uninitializedVarWarn, p.UninitializedVariableWarn),
 		Handler:                   r.handler,

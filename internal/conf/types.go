@@ -337,6 +337,8 @@ type LocConf struct {
 	// nested levels. RewriteLog and UninitializedVariableWarn are the
 	// directives of the same names.
 	Script []ScriptOp
+	// Expires is the expires directive; nil is off.
+	Expires *Expires
 	// ServerTokens is server_tokens: the version is shown in the Server
 	// field and on error pages ("build" shows it too; headroom has no
 	// build name).

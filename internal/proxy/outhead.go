@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"headroom/internal/conf"
 	"headroom/internal/http1"
 )
 
@@ -42,6 +43,8 @@ type outHead struct {
 	chunked bool
 	// upgrade makes the connection field "Connection: upgrade" (101).
 	upgrade bool
+	// filtered is set once the header filters ran (filterHead).
+	filtered bool
 	// fields are the other fields, in the order they are written.
 	fields []http1.Header
 	// scratch holds the values that filters and the proxy computed for
@@ -71,6 +74,7 @@ var (
 	nameLocation     = []byte("Location")
 	nameRetryAfter   = []byte("Retry-After")
 	nameCacheControl = []byte("Cache-Control")
+	nameExpires      = []byte("Expires")
 	valueOne         = []byte("1")
 	valueNoStore     = []byte("no-store")
 )
@@ -82,7 +86,117 @@ type headerFilter func(cc *clientConn, h *outHead)
 
 // headerFilters are the header filters in the order they run.
 var headerFilters = []headerFilter{
+	expiresFilter,
 	addHeadersFilter,
+}
+
+// expiresFilter sets Expires and Cache-Control as nginx's expires
+// directive does, on 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308
+// answers: an upstream's Expires is replaced, and its Cache-Control
+// fields become one.
+func expiresFilter(cc *clientConn, h *outHead) {
+	lc := cc.r.lc
+	if lc == nil || lc.Expires == nil {
+		return
+	}
+	switch h.status {
+	case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308:
+	default:
+		return
+	}
+	e := *lc.Expires
+	if e.Var != nil {
+		if msg := conf.ParseExpires(string(cc.eval(nil, e.Var)), &e); msg != "" {
+			cc.logError("invalid \"expires\" value")
+			return
+		}
+	}
+	var expires, control []byte
+	switch e.Kind {
+	case conf.ExpiresOff:
+		return
+	case conf.ExpiresEpoch:
+		expires, control = []byte("Thu, 01 Jan 1970 00:00:01 GMT"), []byte("no-cache")
+	case conf.ExpiresMax:
+		expires, control = []byte("Thu, 31 Dec 2037 23:55:55 GMT"), []byte("max-age=315360000")
+	default:
+		now := cc.w.loop.Now()
+		var at time.Time
+		lastModified, known := h.lastModified, !h.lastModified.IsZero()
+		if !known {
+			if v := headerValue(h.fields, "Last-Modified"); v != nil {
+				lastModified, known = parseHTTPDate(v)
+			}
+		}
+		switch {
+		case e.Kind == conf.ExpiresDaily:
+			at = nextTimeOfDay(now, e.Seconds)
+		case e.Kind == conf.ExpiresAccess || !known:
+			at = now.Add(time.Duration(e.Seconds) * time.Second)
+		default:
+			at = lastModified.Add(time.Duration(e.Seconds) * time.Second)
+		}
+		maxAge := at.Unix() - now.Unix()
+		if e.Kind == conf.ExpiresAccess || e.Kind != conf.ExpiresDaily && !known {
+			maxAge = e.Seconds
+		}
+		start := len(h.scratch)
+		h.scratch = at.UTC().AppendFormat(h.scratch, "Mon, 02 Jan 2006 15:04:05 GMT")
+		expires = h.kept(start)
+		if e.Seconds < 0 || maxAge < 0 {
+			control = []byte("no-cache")
+		} else {
+			start = len(h.scratch)
+			h.scratch = strconv.AppendInt(append(h.scratch, "max-age="...), maxAge, 10)
+			control = h.kept(start)
+		}
+	}
+	h.set(nameExpires, expires)
+	h.set(nameCacheControl, control)
+}
+
+// del drops every field of the name.
+func (h *outHead) del(name []byte) {
+	out := h.fields[:0]
+	for _, f := range h.fields {
+		if !http1.EqualFold(f.Name, string(name)) {
+			out = append(out, f)
+		}
+	}
+	h.fields = out
+}
+
+// set gives the first field of the name the value, drops the others of
+// that name, and adds one at the end when there is none.
+func (h *outHead) set(name, value []byte) {
+	found := false
+	out := h.fields[:0]
+	for _, f := range h.fields {
+		if http1.EqualFold(f.Name, string(name)) {
+			if found {
+				continue
+			}
+			found = true
+			f.Value = value
+		}
+		out = append(out, f)
+	}
+	h.fields = out
+	if !found {
+		h.add(name, value)
+	}
+}
+
+// nextTimeOfDay is the next moment after now, in local time, that is
+// secs seconds after a midnight, as nginx's ngx_next_time finds it.
+func nextTimeOfDay(now time.Time, secs int64) time.Time {
+	local := now.Local()
+	y, m, d := local.Date()
+	at := time.Date(y, m, d, int(secs/3600), int(secs%3600/60), int(secs%60), 0, time.Local)
+	if at.After(now) {
+		return at
+	}
+	return time.Date(y, m, d+1, int(secs/3600), int(secs%3600/60), int(secs%60), 0, time.Local)
 }
 
 // addHeadersFilter adds the add_header fields that apply to the status:
@@ -107,12 +221,23 @@ func addHeadersFilter(cc *clientConn, h *outHead) {
 		name := h.kept(nameStart)
 		valueStart := len(h.scratch)
 		h.scratch = cc.eval(h.scratch, ah.Value)
-		if len(h.scratch) == valueStart {
+		value := h.kept(valueStart)
+		// Last-Modified and ETag are the response's own, which
+		// add_header replaces (an empty value removes them), as
+		// nginx's headers filter sets them.
+		replaces := http1.EqualFold(name, "ETag") || http1.EqualFold(name, "Last-Modified")
+		if replaces {
+			h.del(name)
+			if http1.EqualFold(name, "Last-Modified") {
+				h.lastModified = time.Time{}
+			}
+		}
+		if len(value) == 0 {
 			// An empty value means the field is not added.
 			h.scratch = h.scratch[:nameStart]
 			continue
 		}
-		h.add(name, h.kept(valueStart))
+		h.add(name, value)
 	}
 }
 
@@ -130,12 +255,13 @@ func applyLocation(h *outHead, loc []byte) {
 	h.fields[0] = http1.Header{Name: nameLocation, Value: loc}
 }
 
-// writeHead runs the header filters over the head and appends it to the
-// client's output, in the order nginx's header filter writes a head:
-// status line, Server, Date, Content-Type, Content-Length, a Location
-// made absolute, Transfer-Encoding, Connection and Keep-Alive, then the
-// other fields in order.
-func (cc *clientConn) writeHead(h *outHead) {
+// filterHead readies the head for writing: an error page's status,
+// what an X-Accel-Redirect carried, the request's Location, then the
+// header filters in nginx's order. A handler that needs the head as the
+// filters leave it (the range filter, which nginx runs after them) calls
+// it first; writeHead otherwise does.
+func (cc *clientConn) filterHead(h *outHead) {
+	h.filtered = true
 	if r := cc.r; r.errStatus != 0 {
 		// An error page is sent with the status of the error, or the
 		// one its error_page names.
@@ -150,6 +276,17 @@ func (cc *clientConn) writeHead(h *outHead) {
 	}
 	for _, f := range headerFilters {
 		f(cc, h)
+	}
+}
+
+// writeHead runs the header filters over the head and appends it to the
+// client's output, in the order nginx's header filter writes a head:
+// status line, Server, Date, Content-Type, Content-Length, a Location
+// made absolute, Transfer-Encoding, Connection and Keep-Alive, then the
+// other fields in order.
+func (cc *clientConn) writeHead(h *outHead) {
+	if !h.filtered {
+		cc.filterHead(h)
 	}
 	cc.outBuf()
 	b := cc.out

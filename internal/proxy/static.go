@@ -235,7 +235,24 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 		h.scratch = appendETag(h.scratch, fi)
 		h.add(nameETag, h.kept(start))
 	}
-	switch cc.notModified(h) {
+	if r.errStatus == 200 {
+		// An error page sent as 200 (error_page ... =200) is an ordinary
+		// answer for nginx's range and not-modified filters.
+		r.errStatus = 0
+	}
+	verdict := 0
+	if r.errStatus != 0 {
+		// An error page's file goes with the error's status, which is
+		// what nginx's filters see: no range, no not-modified answer,
+		// and no Last-Modified, which its header filter sends only with
+		// 200, 206 and 304.
+		h.lastModified = time.Time{}
+		verdict = -1
+	} else {
+		verdict = cc.notModified(h)
+	}
+	switch verdict {
+	case -1:
 	case 304:
 		h.status = 304
 		h.contentType, h.contentLength = "", -1
@@ -245,6 +262,10 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 		cc.respondError(412)
 		return
 	default:
+		// nginx's range filter runs after the headers filter: If-Range
+		// is compared with what add_header made of Last-Modified and
+		// ETag.
+		cc.filterHead(h)
 		if !cc.byteRange(h, fi.size) {
 			return
 		}
@@ -636,7 +657,14 @@ func (cc *clientConn) byteRange(h *outHead, size int64) bool {
 		if n := len(ir); n >= 2 && ir[n-1] == '"' {
 			ok = bytes.Equal(ir, headerValue(h.fields, "ETag"))
 		} else if t, parsed := parseHTTPDate(ir); parsed {
-			ok = t.Equal(h.lastModified)
+			lm := h.lastModified
+			if lm.IsZero() {
+				// add_header replaced it.
+				if v := headerValue(h.fields, "Last-Modified"); v != nil {
+					lm, _ = parseHTTPDate(v)
+				}
+			}
+			ok = !lm.IsZero() && t.Equal(lm)
 		}
 		if !ok {
 			h.add(nameAcceptRanges, valueBytes)
