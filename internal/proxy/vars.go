@@ -101,7 +101,8 @@ func init() {
 	}
 	g[vars.QueryString] = g[vars.Args]
 	g[vars.IsArgs] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		if cc.r.head.Query != nil {
+		// "?" only with arguments that are not empty, as nginx's.
+		if len(cc.r.head.Query) > 0 {
 			return append(b, '?'), true
 		}
 		return b, true
@@ -289,8 +290,7 @@ func init() {
 		return append(b, v...), v != nil
 	}
 	g[vars.SentHTTP] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
-		v := headerByVarName(cc.r.resp.Headers, name)
-		return append(b, v...), v != nil
+		return cc.sentField(b, name)
 	}
 	g[vars.Arg] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
 		v, ok := queryArg(cc.r.head.Query, name)
@@ -300,6 +300,61 @@ func init() {
 		v, ok := cookie(cc.r.head.Headers, name)
 		return append(b, v...), ok
 	}
+}
+
+// sentField appends a field of the response head as headroom sends it
+// ($sent_http_NAME): the fields the encoder writes in places of their
+// own, Cache-Control and Link joined with ", " as nginx 1.22 joins
+// them, else the first field of the name.
+func (cc *clientConn) sentField(b []byte, name string) ([]byte, bool) {
+	r := cc.r
+	h := &r.outHead
+	switch name {
+	case "content_type":
+		if h.contentType == "" && h.fieldType == nil {
+			return b, false
+		}
+		return append(append(b, h.contentType...), h.fieldType...), true
+	case "content_length":
+		if h.contentLength < 0 {
+			break
+		}
+		return strconv.AppendInt(b, h.contentLength, 10), true
+	case "last_modified":
+		if h.lastModified.IsZero() {
+			break
+		}
+		return h.lastModified.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT"), true
+	case "location":
+		if h.location != nil {
+			return append(b, h.location...), true
+		}
+	case "transfer_encoding":
+		if h.chunked {
+			return append(b, "chunked"...), true
+		}
+		return b, false
+	case "connection":
+		switch {
+		case h.upgrade:
+			return append(b, "upgrade"...), true
+		case r.keepAlive:
+			return append(b, "keep-alive"...), true
+		}
+		return append(b, "close"...), true
+	case "cache_control", "link":
+		if !hasVarNamed(h.fields, name) {
+			return b, false
+		}
+		return appendJoined(b, h.fields, name, ", "), true
+	}
+	v := headerByVarName(h.fields, name)
+	return append(b, v...), v != nil
+}
+
+// hasVarNamed reports whether a field matches a variable-style name.
+func hasVarNamed(hs []http1.Header, v string) bool {
+	return headerByVarName(hs, v) != nil
 }
 
 var hostname, _ = os.Hostname()
