@@ -3,6 +3,8 @@ package proxy
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -88,6 +90,8 @@ func TestBenchRewriteFlagsArgumentsAndCaptures(t *testing.T) {
 		location /uri/ { rewrite ^/uri/(.*)$ /echo/$1; }
 		location /set/ { set $a "x$uri"; set $b "$a-y"; set $args "n=1&$args"; return 200 "b=$b args=$args"; }
 		location /hdr/ { if ($arg_a) { add_header X-If yes; } add_header X-Loc loc; return 200 "hdr"; }
+		location /isargs/ { return 200 "[$is_args]"; }
+		location /noargs/ { set $args ""; return 200 "[$is_args]"; }
 	}`)
 	runBenchCases(t, b, []rwBenchCase{
 		{req: "GET /last/a?k=v", status: 200, body: "echo /echo/a?k=v"},
@@ -112,6 +116,9 @@ func TestBenchRewriteFlagsArgumentsAndCaptures(t *testing.T) {
 		{req: "GET /set/?k=v", status: 200, body: "b=x/set/-y args=n=1&k=v"},
 		{req: "GET /hdr/?a=1", status: 200, body: "hdr", fields: map[string]string{"X-If": "yes", "X-Loc": ""}},
 		{req: "GET /hdr/", status: 200, body: "hdr", fields: map[string]string{"X-If": "", "X-Loc": "loc"}},
+		{req: "GET /isargs/x?k=v", status: 200, body: "[?]"},
+		{req: "GET /isargs/x?", status: 200, body: "[]"},
+		{req: "GET /noargs/?k=v", status: 200, body: "[]"},
 	})
 }
 
@@ -206,6 +213,44 @@ func TestBenchRewriteRedirectsAndErrorPages(t *testing.T) {
 	resp, _ := b.connect().roundTrip(httpGet("/q"))
 	if locs := resp.Header.Values("Location"); len(locs) != 1 || locs[0] != "" {
 		t.Errorf("Location fields %q, want one empty", locs)
+	}
+}
+
+func TestBenchErrorPageFileGoesWhole(t *testing.T) {
+	b := newBench(t, `server {
+		listen 127.0.0.1:0;
+		location = /nf { error_page 404 /page.txt; return 404; }
+		location = /ok { error_page 404 =200 /page.txt; return 404; }
+	}`)
+	if err := os.MkdirAll(filepath.Join(b.dir, "html"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "html", "page.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, fields string
+		status             int
+		body               string
+		lastMod            bool
+	}{
+		{"an error page's file ignores Range and If-None-Match", "/nf", "Range: bytes=0-1\r\nIf-None-Match: *\r\n", 404, "hello\n", false},
+		{"an error page's file sent as 200 is a file like any other", "/ok", "Range: bytes=0-1\r\n", 206, "he", true},
+		{"an error page's file sent as 200 can be not modified", "/ok", "If-None-Match: *\r\n", 304, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := b.sub(t)
+			resp, body := b.connect().roundTrip(httpGet(tc.path, tc.fields))
+			if resp.StatusCode != tc.status || body != tc.body {
+				t.Errorf("%d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
+			}
+			if got := resp.Header.Get("Last-Modified") != ""; got != tc.lastMod {
+				t.Errorf("Last-Modified %q, want one: %v", resp.Header.Get("Last-Modified"), tc.lastMod)
+			}
+			if tc.status == 404 && resp.Header.Get("Accept-Ranges") != "" {
+				t.Errorf("Accept-Ranges %q on an error page", resp.Header.Get("Accept-Ranges"))
+			}
+		})
 	}
 }
 

@@ -215,7 +215,8 @@ func TestRewriteCaptures(t *testing.T) {
 
 // TestRewriteSetVariables checks set against nginx: values made of other
 // variables, in order, at the server and location levels; "set $args"
-// changes the arguments; a variable that set gives but that no set ran
+// changes the arguments ($is_args is "?" only while they are not
+// empty); a variable that set gives but that no set ran
 // for is empty, with nginx's warning in the error log unless
 // uninitialized_variable_warn is off.
 func TestRewriteSetVariables(t *testing.T) {
@@ -229,6 +230,8 @@ func TestRewriteSetVariables(t *testing.T) {
         location /uninit/ { if ($arg_a) { set $u "set"; } return 200 "u=[$u]\n"; }
         location /nowarn/ { uninitialized_variable_warn off; if ($arg_a) { set $w "set"; } return 200 "w=[$w]\n"; }
         location /srvset/ { return 200 "srv=[$srv]\n"; }
+        location /noargs/ { set $args ""; return 200 "is_args=[$is_args] args=[$args]\n"; }
+        location /isargs/ { return 200 "is_args=[$is_args] args=[$args]\n"; }
     }`)
 		runRewriteCases(t, p, []rwCase{
 			{req: "GET /set/", status: 200, want: "a=changed b=x/set/-y\n"},
@@ -237,6 +240,9 @@ func TestRewriteSetVariables(t *testing.T) {
 			{req: "GET /uninit/?a=1", status: 200, want: "u=[set]\n"},
 			{req: "GET /nowarn/", status: 200, want: "w=[]\n"},
 			{req: "GET /srvset/", status: 200, want: "srv=[server /srvset/]\n"},
+			{req: "GET /noargs/?k=v", status: 200, want: "is_args=[] args=[]\n"},
+			{req: "GET /isargs/x?", status: 200, want: "is_args=[] args=[]\n"},
+			{req: "GET /isargs/x?k=v", status: 200, want: "is_args=[?] args=[k=v]\n"},
 		})
 		waitLogged(t, p, "error.log", `using uninitialized "u" variable, client: 127.0.0.1, server: , request: "GET /uninit/ HTTP/1.1"`)
 		log := p.readLog("error.log")
@@ -520,8 +526,9 @@ func TestRewriteNamedLocations(t *testing.T) {
 // request, so the page's answer has it; each error or redirect on the way
 // becomes the status sent, over what an earlier error_page chose; an
 // answer of its own (return with a text, or a code below 400) keeps the
-// status of the error it answers, even 204; "return 302;" sends an empty
-// Location.
+// status of the error it answers, even 204, and so does a file, which
+// nginx then sends whole and without Last-Modified; "return 302;" sends
+// an empty Location.
 func TestRewriteAnswersAndErrorPages(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		up := echoLine(t)
@@ -560,10 +567,16 @@ func TestRewriteAnswersAndErrorPages(t *testing.T) {
         location = /aa { error_page 302 /text; if ($arg_a) { return 302 http://x/; } return 200 "no\n"; }
         location = /ab { error_page 404 = /r302; return 404; }
         location = /ac { error_page 404 =410 /r302; return 404; }
+        location = /nfpage { error_page 404 /page.txt; return 404; }
+        location = /okpage { error_page 404 =200 /page.txt; return 404; }
     }`, up.addr))
 		if err := os.MkdirAll(filepath.Join(p.prefix, "html", "dir"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.WriteFile(filepath.Join(p.prefix, "html", "page.txt"), []byte("hello\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		conditional := "Range: bytes=0-1\r\nIf-None-Match: *\r\n"
 		plain := map[string]string{"Content-Type": "text/plain"}
 		runRewriteCases(t, p, []rwCase{
 			{req: "GET /a", status: 302, location: "first", want: "text\n", fields: plain},
@@ -590,6 +603,13 @@ func TestRewriteAnswersAndErrorPages(t *testing.T) {
 			{req: "GET /aa", status: 200, want: "no\n"},
 			{req: "GET /ab", status: 302, location: "text", page: "302 Found"},
 			{req: "GET /ac", status: 302, location: "text", page: "302 Found"},
+			// A file sent as an error page goes whole with the error's
+			// status: no range, no not-modified answer, no Last-Modified.
+			{req: "GET /nfpage", head: conditional, status: 404, want: "hello\n",
+				fields: map[string]string{"Last-Modified": "", "Accept-Ranges": "", "Content-Range": ""}},
+			// Sent as 200, it is an ordinary answer again.
+			{req: "GET /okpage", head: "Range: bytes=0-1\r\n", status: 206, want: "he",
+				fields: map[string]string{"Content-Range": "bytes 0-1/6"}},
 		})
 		// An empty Location is sent as a field with no value.
 		for _, path := range []string{"/p", "/q", "/u"} {
