@@ -340,3 +340,57 @@ func TestEscapeTablesAreNginxs(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchReturnCodesWithoutPages(t *testing.T) {
+	b := newBench(t, `server {
+		listen 127.0.0.1:0;
+		location = /r418 { return 418; }
+		location = /r599 { return 599; }
+		location = /r497 { return 497; }
+		location = /r408 { return 408; }
+		location = /r499 { return 499; }
+		location = /named { error_page 418 = @n; return 418; }
+		location @n { return 200 "named"; }
+	}`)
+	for _, tc := range []struct {
+		name, path string
+		status     int
+		ctype      string
+		page       string
+	}{
+		{"a code nginx has no page for goes with no body and no Content-Type", "/r418", 418, "", ""},
+		{"so does one beyond the known ones", "/r599", 599, "", ""},
+		{"497 is sent as 400 with its own page", "/r497", 400, "text/html", "<title>400 The plain HTTP request was sent to HTTPS port</title>"},
+		{"an error_page takes over a code without a page", "/named", 200, "text/plain", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := b.sub(t)
+			resp, body := b.connect().roundTrip(httpGet(tc.path))
+			if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != tc.ctype {
+				t.Errorf("%d %q, want %d %q", resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.ctype)
+			}
+			if tc.page == "" && tc.path != "/named" && (body != "" || resp.Header.Get("Content-Length") != "0") {
+				t.Errorf("body %q, Content-Length %q, want none", body, resp.Header.Get("Content-Length"))
+			}
+			if !strings.Contains(body, tc.page) {
+				t.Errorf("body %q lacks %q", body, tc.page)
+			}
+		})
+	}
+	for _, path := range []string{"/r408", "/r499"} {
+		t.Run(path+" closes without an answer", func(t *testing.T) {
+			b := b.sub(t)
+			m := b.connect()
+			m.send(httpGet(path))
+			if out := m.waitClosed(); len(out) != 0 {
+				t.Errorf("sent %q, want nothing", out)
+			}
+		})
+	}
+	lines := b.accessLines(6)
+	for _, want := range []string{`"GET /r408 HTTP/1.1" 408 0`, `"GET /r499 HTTP/1.1" 499 0`} {
+		if !strings.Contains(strings.Join(lines, "\n"), want) {
+			t.Errorf("access log lacks %q:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+}

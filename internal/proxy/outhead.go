@@ -243,10 +243,11 @@ func addHeadersFilter(cc *clientConn, h *outHead) {
 
 // applyLocation puts the request's Location into the head, as nginx's
 // header filter writes headers_out.location: a path of this server made
-// absolute in its own place, anything else as it is, first of the
-// fields; a head whose handler gave a Location keeps it too.
-func applyLocation(h *outHead, loc []byte) {
-	if len(loc) > 0 && loc[0] == '/' && h.location == nil {
+// absolute in its own place (with absolute_redirect on), anything else as
+// it is, first of the fields; a head whose handler gave a Location keeps
+// it too.
+func applyLocation(h *outHead, loc []byte, absolute bool) {
+	if len(loc) > 0 && loc[0] == '/' && absolute && h.location == nil {
 		h.location = loc
 		return
 	}
@@ -272,7 +273,7 @@ func (cc *clientConn) filterHead(h *outHead) {
 		cc.applyCarried(h)
 	}
 	if r := cc.r; r.location != nil {
-		applyLocation(h, r.location)
+		applyLocation(h, r.location, r.lc == nil || r.lc.AbsoluteRedirect)
 	}
 	for _, f := range headerFilters {
 		f(cc, h)

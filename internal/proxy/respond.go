@@ -50,44 +50,69 @@ func statusText(code int) string {
 // errorPage is nginx's built-in error page for a status. nginx's internal
 // 494 is answered as 400 with the reason on a line of its own.
 func errorPage(code int, tokens string) string {
+	if !hasErrorPage(code) {
+		return ""
+	}
 	title, detail := statusText(code), ""
 	if code == 302 {
 		// nginx's status line says "Moved Temporarily", its page "Found".
 		title = "302 Found"
 	}
-	if code == 494 {
-		title, detail = "400 Request Header Or Cookie Too Large", "\r\n<center>Request Header Or Cookie Too Large</center>"
-	}
 	h1 := title
-	if code == 494 {
+	if reason, ok := badRequestReasons[code]; ok {
+		title, detail = "400 "+reason, "\r\n<center>"+reason+"</center>"
 		h1 = "400 Bad Request"
 	}
 	return "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + h1 +
 		"</h1></center>" + detail + "\r\n<hr><center>" + tokens + "</center>\r\n</body>\r\n</html>\r\n"
 }
 
+// badRequestReasons are nginx's own codes sent as 400 with a reason of
+// their own on the page.
+var badRequestReasons = map[int]string{
+	494: "Request Header Or Cookie Too Large",
+	495: "The SSL certificate error",
+	496: "No required SSL certificate was sent",
+	497: "The plain HTTP request was sent to HTTPS port",
+}
+
+// hasErrorPage reports whether nginx has a built-in page for a status
+// its special response handler sends; the others go with no body and no
+// Content-Type.
+func hasErrorPage(code int) bool {
+	switch {
+	case code >= 301 && code <= 303, code == 307, code == 308:
+		return true
+	case code >= 400 && code <= 416 && code != 407, code == 421, code == 429:
+		return true
+	case code >= 494 && code <= 497, code >= 500 && code <= 505, code == 507:
+		return true
+	}
+	return false
+}
+
 // closesConnection lists the statuses after which nginx always closes the
 // client connection, because the request's end cannot be trusted.
 func closesConnection(code int) bool {
 	switch code {
-	case 400, 408, 411, 413, 414, 494, 500, 501, 505:
+	case 400, 408, 411, 413, 414, 494, 495, 496, 497, 500, 501, 505:
 		return true
 	}
 	return false
 }
 
 // respondError answers with nginx's error page for code; nginx's 444
-// (from "return 444", limit_req_status or limit_conn_status) closes the
-// connection without any answer, as nginx does.
+// (from "return 444", limit_req_status or limit_conn_status), 408 and
+// 499 close the connection without any answer, as nginx does.
 func (cc *clientConn) respondError(code int) {
 	r := cc.r
-	if code == 444 {
-		r.status = 444
+	if code == 444 || code == 408 || code == 499 {
+		r.status = code
 		cc.abort()
 		return
 	}
 	wire := code
-	if code == 494 {
+	if _, ok := badRequestReasons[code]; ok {
 		// Sent and logged as 400, with a page of its own.
 		wire = 400
 	}
@@ -300,6 +325,11 @@ func (cc *clientConn) discardPreread() bool {
 // "100 Continue" goes before it: a client that waits for one sends no
 // body for an answer that does not need it.
 func (cc *clientConn) respondSpecial(status, wire int, page string) {
+	if page == "" {
+		// A status nginx has no page for.
+		cc.writeResponse(status, wire, "", []byte{})
+		return
+	}
 	cc.writeResponse(status, wire, "text/html", []byte(page))
 }
 

@@ -695,3 +695,49 @@ func TestRewriteLog(t *testing.T) {
 		}
 	})
 }
+
+// TestRewriteReturnCodes checks "return CODE" for codes nginx treats apart
+// against nginx: codes without a built-in page (407, 417-420, 422-428,
+// 431, 451, 506, 508 and up) are sent with no body and no Content-Type;
+// 495, 496 and 497 are sent as 400 with pages of their own; 408 and 499,
+// like 444, close the connection without an answer.
+func TestRewriteReturnCodes(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		codes := []int{407, 417, 418, 420, 422, 425, 426, 428, 431, 451, 506, 508, 599, 600, 999, 495, 496, 497, 408, 499, 444}
+		var locs strings.Builder
+		for _, c := range codes {
+			fmt.Fprintf(&locs, "        location = /r%d { return %d; }\n", c, c)
+		}
+		p := startProxy(t, tg, `
+    server {
+        listen 127.0.0.1:{{PORT}};
+`+locs.String()+`        location = /relative { absolute_redirect off; return 302 /x; }
+    }`)
+		empty := map[string]string{"Content-Type": "", "Content-Length": "0"}
+		cases := []rwCase{
+			{req: "GET /r495", status: 400, page: "400 The SSL certificate error"},
+			{req: "GET /r496", status: 400, page: "400 No required SSL certificate was sent"},
+			{req: "GET /r497", status: 400, page: "400 The plain HTTP request was sent to HTTPS port"},
+			{req: "HEAD /r418", status: 418, fields: empty},
+		}
+		for _, c := range codes[:15] {
+			cases = append(cases, rwCase{req: fmt.Sprintf("GET /r%d", c), status: c, fields: empty})
+		}
+		runRewriteCases(t, p, cases)
+		for _, c := range []int{408, 499, 444} {
+			rc := dialRaw(t, p.addr)
+			rc.write(fmt.Sprintf("GET /r%d HTTP/1.1\r\nHost: h\r\n\r\n", c))
+			rc.expectClosed(3 * time.Second)
+		}
+		// With absolute_redirect off a path stays as it is, among the
+		// ordinary fields after Connection.
+		resp := sendRaw(t, p.addr, "GET /relative HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		var names []string
+		for _, f := range resp.Headers {
+			names = append(names, f.Name)
+		}
+		if got := strings.Join(names, " "); resp.header("Location") != "/x" || !strings.HasSuffix(got, "Connection Location") {
+			t.Errorf("fields %s, Location %q; want Location /x after Connection", got, resp.header("Location"))
+		}
+	})
+}
