@@ -247,6 +247,9 @@ func TestConfigureArgumentsMatchDirectives(t *testing.T) {
 		"--without-http_upstream_keepalive_module": "keepalive",
 		"--without-http_gzip_module":               "gzip",
 		"--without-http_map_module":                "map",
+		"--without-http_geo_module":                "geo",
+		"--without-http_split_clients_module":      "split_clients",
+		"--without-http_referer_module":            "valid_referers",
 	}
 	supported := map[string]bool{}
 	for _, d := range conf.Directives() {

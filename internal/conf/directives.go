@@ -95,6 +95,8 @@ func init() {
 	directiveList = append(directiveList, proxyHeaderDirectives()...)
 	directiveList = append(directiveList, rewriteDirectives()...)
 	directiveList = append(directiveList, mapDirectives()...)
+	directiveList = append(directiveList, splitClientsDirectives()...)
+	directiveList = append(directiveList, geoDirectives()...)
 	directiveList = append(directiveList, hashDirectives()...)
 	directiveList = append(directiveList, realIPDirectives()...)
 	directiveList = append(directiveList, expiresDirectives()...)

@@ -119,6 +119,32 @@ func Dump(c *Config) string {
 				}
 				d.line(2, "map %s $%s default=%s hostnames=%v volatile=%v %s", tmpl(m.Source), v.Name, def, m.Hostnames, m.Volatile, strings.Join(keys, " "))
 			}
+			if sc := v.SplitClients; sc != nil {
+				var parts []string
+				for _, p := range sc.Parts {
+					if p.Percent == 0 {
+						parts = append(parts, "*="+strconv.Quote(p.Value))
+						continue
+					}
+					parts = append(parts, fmt.Sprintf("%d.%02d%%<%d=%q", p.Percent/100, p.Percent%100, p.Below, p.Value))
+				}
+				d.line(2, "split_clients %s $%s %s", tmpl(sc.Source), v.Name, strings.Join(parts, " "))
+			}
+			if g := v.Geo; g != nil {
+				addr := "<client>"
+				if g.Address != nil {
+					addr = tmpl(g.Address)
+				}
+				proxies := "none"
+				if g.Proxies != nil {
+					var ps []string
+					for _, p := range g.Proxies.From {
+						ps = append(ps, p.String())
+					}
+					proxies = strings.Join(ps, ",") + " recursive=" + strconv.FormatBool(g.Proxies.Recursive)
+				}
+				d.line(2, "geo %s $%s ranges=%v default=%q proxies=%s %s", addr, v.Name, g.Ranges, g.Default, proxies, strings.Join(g.dumpLines(), " "))
+			}
 		}
 	}
 	return d.String()

@@ -113,6 +113,10 @@ type Variable struct {
 	// Map computes the value when a request first reads it, for a map's
 	// variable.
 	Map *Map
+	// SplitClients computes the value of a split_clients variable, and
+	// Geo that of a geo variable, when a request first reads it.
+	SplitClients *SplitClients
+	Geo          *Geo
 }
 
 // LimitReqZone is a limit_req_zone: a request rate per value of Key, kept

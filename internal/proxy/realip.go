@@ -44,8 +44,15 @@ func (cc *clientConn) realIP(lc *conf.LocConf) {
 	if len(values) == 0 {
 		return
 	}
-	addr := netip.AddrPortFrom(cc.remote.Addr(), cc.remote.Port())
-	found := false
+	if addr, found := walkForwarded(netip.AddrPortFrom(cc.remote.Addr(), cc.remote.Port()), values, ri); found {
+		r.realAddr, r.realSet = addr, true
+	}
+}
+
+// walkForwarded takes the client address from the values of a field
+// (the last field line first) when addr is a trusted proxy, as nginx's
+// ngx_http_get_forwarded_addr does; found reports that one was taken.
+func walkForwarded(addr netip.AddrPort, values [][]byte, ri *conf.RealIP) (out netip.AddrPort, found bool) {
 	for _, v := range values {
 		a, ok, done := forwardedAddr(addr, v, ri)
 		if ok {
@@ -55,9 +62,7 @@ func (cc *clientConn) realIP(lc *conf.LocConf) {
 			break
 		}
 	}
-	if found {
-		r.realAddr, r.realSet = addr, true
-	}
+	return addr, found
 }
 
 // forwardedAddr walks a field's addresses from the right as nginx's

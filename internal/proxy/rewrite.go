@@ -353,8 +353,13 @@ func (cc *clientConn) userVar(b []byte, slot int) ([]byte, bool) {
 		return append(b, s.vals[slot]...), true
 	}
 	v := &cc.w.srv.cfg.HTTP.Variables[slot]
-	if v.Map != nil {
+	switch {
+	case v.Map != nil:
 		return cc.mapVar(b, slot, v.Map)
+	case v.SplitClients != nil:
+		return cc.splitClientsVar(b, slot, v.SplitClients)
+	case v.Geo != nil:
+		return cc.geoVar(b, slot, v.Geo)
 	}
 	if !v.Set {
 		return b, false
