@@ -100,6 +100,7 @@ func init() {
 	directiveList = append(directiveList, hashDirectives()...)
 	directiveList = append(directiveList, realIPDirectives()...)
 	directiveList = append(directiveList, expiresDirectives()...)
+	directiveList = append(directiveList, gzipDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

@@ -216,6 +216,22 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "real_ip from=%s header=%s recursive=%v", strings.Join(from, ","), ri.Header, ri.Recursive)
 	}
+	if g := c.Gzip; g.On || g.Level != 1 || g.MinLength != 20 || g.Vary || g.Proxied != GzipProxiedOff || g.HTTPVersion != 1 || len(g.Types) > 0 || g.AnyType || len(g.Disable) > 0 || g.DisableMSIE6 {
+		var types []string
+		for t := range g.Types {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		if g.AnyType {
+			types = append(types, "*")
+		}
+		var dis []string
+		for _, re := range g.Disable {
+			dis = append(dis, re.String())
+		}
+		d.line(depth, "gzip %v level=%d min_length=%d vary=%v proxied=%#x http=1.%d types=%s disable=%q msie6=%v",
+			g.On, g.Level, g.MinLength, g.Vary, g.Proxied, g.HTTPVersion, strings.Join(types, ","), dis, g.DisableMSIE6)
+	}
 	if e := c.Expires; e != nil {
 		if e.Var != nil {
 			d.line(depth, "expires kind=%d %s", e.Kind, tmpl(e.Var))

@@ -85,6 +85,7 @@ type rawLoc struct {
 	internal               *bool
 	serverTokens           *bool
 	expires                *Expires
+	gzip                   gzipRaw
 	uninitializedVarWarn   *bool
 	handler                Handler
 	access                 []AccessRule

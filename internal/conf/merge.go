@@ -53,6 +53,7 @@ func (b *builder) defaultLevel() *merged {
 		AbsoluteRedirect:             true,
 		UninitializedVariableWarn:    true,
 		ServerTokens:                 true,
+		Gzip:                         Gzip{Level: 1, MinLength: 20, HTTPVersion: 1, Proxied: GzipProxiedOff},
 		RealIP:                       RealIP{Header: "X-Real-IP"},
 		KeepaliveTime:                time.Hour,
 		KeepaliveDisable:             KeepaliveDisableMSIE6,
@@ -185,6 +186,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 		c.LimitRateAfterVar = r.rate.limitRateAfterT
 	}
 	c.RealIP = mergeRealIP(&r.realIP, p.RealIP)
+	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
 	c.Static = mergeStatic(&r.static, &p.Static)
 	c.ErrorPages = p.ErrorPages
 	if r.errorPages != nil {

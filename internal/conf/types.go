@@ -341,6 +341,8 @@ type LocConf struct {
 	// nested levels. RewriteLog and UninitializedVariableWarn are the
 	// directives of the same names.
 	Script []ScriptOp
+	// Gzip holds the gzip filter's settings.
+	Gzip Gzip
 	// Expires is the expires directive; nil is off.
 	Expires *Expires
 	// ServerTokens is server_tokens: the version is shown in the Server

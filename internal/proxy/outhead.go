@@ -45,6 +45,9 @@ type outHead struct {
 	upgrade bool
 	// filtered is set once the header filters ran (filterHead).
 	filtered bool
+	// vary adds "Vary: Accept-Encoding" after the connection fields
+	// (gzip_vary).
+	vary bool
 	// fields are the other fields, in the order they are written.
 	fields []http1.Header
 	// scratch holds the values that filters and the proxy computed for
@@ -88,6 +91,7 @@ type headerFilter func(cc *clientConn, h *outHead)
 var headerFilters = []headerFilter{
 	expiresFilter,
 	addHeadersFilter,
+	gzipFilter,
 }
 
 // expiresFilter sets Expires and Cache-Control as nginx's expires
@@ -331,6 +335,9 @@ func (cc *clientConn) writeHead(h *outHead) {
 		b = append(b, "\r\nConnection: upgrade"...)
 	} else {
 		b = cc.appendConnection(b)
+	}
+	if h.vary {
+		b = append(b, "\r\nVary: Accept-Encoding"...)
 	}
 	for i := range h.fields {
 		f := &h.fields[i]

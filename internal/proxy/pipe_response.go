@@ -24,7 +24,7 @@ import (
 func (cc *clientConn) relayResponse() {
 	r := cc.r
 	for {
-		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone) {
+		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone || r.gz != nil && (r.gz.pending() || r.upDone)) {
 			// Upstream bytes go to out while nothing waits in the spool
 			// before them and out has room; else to the spool.
 			if r.spool.empty() && len(cc.out)+chunkOverhead < cap(cc.out) {
@@ -58,6 +58,14 @@ func (cc *clientConn) relayResponse() {
 				cc.finish()
 			}
 			return
+		}
+		if r.upDone {
+			// The upstream's part is over; compressed bytes still wait
+			// for room in out or the spool.
+			if blocked {
+				return
+			}
+			continue
 		}
 		uc := r.up
 		if blocked && (!r.spooling || r.spool.room(r.lc) <= chunkOverhead) {
@@ -125,6 +133,9 @@ func (cc *clientConn) relayResponse() {
 // the request ended.
 func (cc *clientConn) consumeResponse(dst *[]byte) bool {
 	r := cc.r
+	if r.gz != nil {
+		return cc.consumeGzipped(dst)
+	}
 	avail := r.upIn[r.upPos:r.upInLen]
 	if room := cap(*dst) - len(*dst) - chunkOverhead; len(avail) > room {
 		avail = avail[:max(room, 0)]
@@ -174,17 +185,93 @@ func (cc *clientConn) consumeResponse(dst *[]byte) bool {
 	return true
 }
 
-// endResponse completes the response from the upstream's side: the last
-// chunk for a chunked client goes to *dst, the upstream connection back
-// to its pool (when nothing extra was sent and the server keeps it open)
-// and the attempt to the log record. With a buffered response the client
-// may still be reading; the upstream is free already.
+// consumeGzipped is consumeResponse for a compressed response: what the
+// compressor produced goes out first; then the upstream's body bytes
+// (their framing taken off) go through the compressor; at the body's
+// end the compressor's trailer follows. It returns false when the
+// request ended.
+func (cc *clientConn) consumeGzipped(dst *[]byte) bool {
+	r := cc.r
+	g := r.gz
+	if !cc.drainGzip(dst) {
+		return true
+	}
+	if r.upDone {
+		cc.endClientResponse(dst)
+		return true
+	}
+	avail := r.upIn[r.upPos:r.upInLen]
+	if room := cap(*dst) - len(*dst) - chunkOverhead; len(avail) > room {
+		avail = avail[:max(room, 0)]
+	}
+	var data []byte
+	done := false
+	switch r.framing {
+	case http1.FramingLength:
+		if int64(len(avail)) > r.respLeft {
+			avail = avail[:r.respLeft]
+		}
+		data = avail
+		r.upPos += len(avail)
+		r.respLeft -= int64(len(avail))
+		done = r.respLeft == 0
+	case http1.FramingChunked:
+		consumed, d, end, err := r.respDec.Next(avail)
+		if err != nil {
+			cc.logError("upstream sent invalid chunked response while reading upstream")
+			cc.flushAndAbort()
+			return false
+		}
+		r.upPos += consumed
+		data, done = d, end
+	case http1.FramingClose:
+		data = avail
+		r.upPos += len(avail)
+	default:
+		done = true
+	}
+	g.compress(data)
+	if done {
+		cc.endResponse(dst, r.upPos == r.upInLen)
+		return true
+	}
+	cc.drainGzip(dst)
+	return true
+}
+
+// endResponse completes the response from the upstream's side: the
+// upstream connection goes back to its pool (when nothing extra was sent
+// and the server keeps it open) and the attempt to the log record; then
+// the client's side ends (endClientResponse), at once unless compressed
+// bytes still wait for room. With a buffered response the client may
+// still be reading; the upstream is free already.
 func (cc *clientConn) endResponse(dst *[]byte, clean bool) {
+	r := cc.r
+	r.upDone = true
+	if g := r.gz; g != nil {
+		g.finish()
+		if !cc.drainGzip(dst) {
+			cc.releaseUpstream(clean)
+			return
+		}
+	}
+	cc.endClientResponse(dst)
+	cc.releaseUpstream(clean)
+}
+
+// endClientResponse ends the response as the client sees it: the last
+// chunk for a chunked client goes to *dst.
+func (cc *clientConn) endClientResponse(dst *[]byte) {
 	r := cc.r
 	r.respDone = true
 	if r.chunkOut {
 		*dst = http1.AppendLastChunk(*dst)
 	}
+}
+
+// releaseUpstream is the upstream's side of the response's end.
+func (cc *clientConn) releaseUpstream(clean bool) {
+	r := cc.r
 	cc.upLogAppend(r.peer.Conf.Addr, r.resp.Status)
 	if r.up != nil {
 		reusable := clean && r.framing != http1.FramingClose && r.resp.KeepAlive && r.bodyDone && r.upOutOff == len(r.upOut) && !r.fileLeft()

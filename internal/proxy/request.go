@@ -199,6 +199,11 @@ type request struct {
 	// proxy's field, once realSet.
 	realAddr netip.AddrPort
 	realSet  bool
+	// gz is the response's compression when gzip applies (gzip.go);
+	// gzipped is set when the head says gzip (also for HEAD, which has
+	// no body to compress).
+	gz      *gzipState
+	gzipped bool
 	// pipelined is $pipe; requestID is $request_id once made.
 	pipelined bool
 	requestID []byte
@@ -346,7 +351,10 @@ type upstreamAttempt struct {
 	respDec  http1.ChunkedDecoder
 	chunkOut bool
 	respDone bool
-	upStart  time.Time
+	// upDone is set once the upstream's part of the response is over;
+	// a compressed response may still have bytes to write.
+	upDone  bool
+	upStart time.Time
 	// upFirstStart is when the first try began
 	// (proxy_next_upstream_timeout).
 	upFirstStart time.Time

@@ -300,6 +300,10 @@ func (w *worker) fileSlot(fd int) (*engine.Conn, error) {
 // more (the write handler goes on) or the request ended.
 func (cc *clientConn) sendFileBody() {
 	r := cc.r
+	if r.gz != nil {
+		cc.sendFileGzipped()
+		return
+	}
 	for {
 		if cc.outOff < len(cc.out) && !cc.flush() {
 			return
@@ -370,6 +374,55 @@ func (cc *clientConn) sendFileBody() {
 		r.file.off += int64(k)
 		r.bodySent += int64(k)
 		cc.out = cc.out[:len(cc.out)+k]
+	}
+}
+
+// sendFileGzipped sends a file through the compressor: pieces read
+// into a buffer, compressed, framed into out as it has room, the
+// compressor's trailer at the end of the file.
+func (cc *clientConn) sendFileGzipped() {
+	r := cc.r
+	g := r.gz
+	for {
+		if cc.outOff < len(cc.out) && !cc.flush() {
+			return
+		}
+		if r.respDone {
+			r.closeFile()
+			cc.finish()
+			return
+		}
+		cc.outBuf()
+		if !cc.drainGzip(&cc.out) {
+			continue
+		}
+		if !r.file.open() || r.file.off >= r.file.end {
+			g.finish()
+			if cc.drainGzip(&cc.out) {
+				cc.endClientResponse(&cc.out)
+			}
+			continue
+		}
+		if r.spoolScratch == nil {
+			r.spoolScratch = cc.w.getBuf()[:0]
+		}
+		buf := r.spoolScratch[:cap(r.spoolScratch)]
+		if n := r.file.end - r.file.off; int64(len(buf)) > n {
+			buf = buf[:n]
+		}
+		k, err := unix.Pread(r.file.fd, buf, r.file.off)
+		if k <= 0 {
+			if err == nil {
+				cc.logAt(logs.Alert, "file was truncated while it was sent")
+			} else {
+				cc.logAt(logs.Crit, "pread() failed ("+logs.SysError(err)+")")
+			}
+			r.closeFile()
+			cc.abort()
+			return
+		}
+		r.file.off += int64(k)
+		g.compress(buf[:k])
 	}
 }
 
@@ -647,6 +700,11 @@ func (cc *clientConn) tryFiles() {
 // the request was answered here.
 func (cc *clientConn) byteRange(h *outHead, size int64) bool {
 	r := cc.r
+	if r.gzipped {
+		// A compressed answer has no ranges: nginx's gzip filter takes
+		// them away before the range filter.
+		return true
+	}
 	spec := headerValue(r.head.Headers, "Range")
 	if spec == nil || len(spec) < 7 || !http1.EqualFold(spec[:6], "bytes=") {
 		h.add(nameAcceptRanges, valueBytes)

@@ -113,6 +113,9 @@ func init() {
 	g[vars.RealIPRemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.appendRealIPPort(b), true
 	}
+	g[vars.GzipRatio] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return cc.appendGzipRatio(b)
+	}
 	g[vars.Pipe] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		if cc.r.pipelined {
 			return append(b, 'p'), true

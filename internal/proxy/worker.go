@@ -40,6 +40,8 @@ type worker struct {
 	// rand makes $request_id: a generator per worker, seeded from the
 	// system's, so that making one takes no lock and no system call.
 	rand *rand.ChaCha8
+	// gzips are the compressors not in use (gzip.go).
+	gzips gzipPool
 	// idleHead and idleTail hold the idle keep-alive clients, oldest
 	// first; waiting holds requests queued for a connection slot.
 	idleHead, idleTail *clientConn
@@ -171,6 +173,11 @@ func (w *worker) getRequest() *request {
 }
 
 func (w *worker) putRequest(r *request) {
+	if r.gz != nil && r.gz.w != nil {
+		p := &w.gzips[r.gz.level]
+		r.gz.w.Reset(nil)
+		*p = append(*p, r.gz.w)
+	}
 	r.reset()
 	w.requests = append(w.requests, r)
 }

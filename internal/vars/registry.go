@@ -33,6 +33,7 @@ const (
 	ConnectionsWriting
 	DocumentRoot
 	DocumentURI
+	GzipRatio
 	Host
 	Hostname
 	IsArgs
@@ -109,7 +110,7 @@ var names = map[string]Index{
 	"content_length":     ContentLength,
 	"connections_active": ConnectionsActive, "connections_reading": ConnectionsReading,
 	"connections_waiting": ConnectionsWaiting, "connections_writing": ConnectionsWriting,
-	"pipe": Pipe, "request_id": RequestID,
+	"pipe": Pipe, "request_id": RequestID, "gzip_ratio": GzipRatio,
 	"realip_remote_addr": RealIPRemoteAddr, "realip_remote_port": RealIPRemotePort, "content_type": ContentType,
 	"document_uri": DocumentURI, "document_root": DocumentRoot,
 	"request_filename": RequestFilename, "realpath_root": RealpathRoot, "host": Host, "hostname": Hostname,

@@ -1,0 +1,217 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// These tests follow answers through the gzip filter: which are
+// compressed, what their heads become, and that the body decompresses to
+// the original whatever way it came (a file, an upstream's body of known
+// length, chunked or ending with the connection, or headroom's own).
+
+func gunzipped(t *testing.T, body string) string {
+	t.Helper()
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("not gzip: %v (%q)", err, body[:min(len(body), 40)])
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("bad gzip stream: %v", err)
+	}
+	return string(out)
+}
+
+// jsonish is compressible text of about n bytes.
+func jsonish(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, `{"id":%d,"name":"user%d","active":%v},`, i, i, i%3 == 0)
+	}
+	return b.String()[:n]
+}
+
+func TestBenchGzipBodies(t *testing.T) {
+	big := jsonish(300 << 10)
+	small := jsonish(5000)
+	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		body := small
+		if r.URL.Query().Get("big") != "" {
+			body = big
+		}
+		if r.URL.Query().Get("chunked") == "" {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		}
+		io.WriteString(w, body)
+	})
+	closing := rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"+small)
+	})
+	b := newBench(t, `
+		types { application/json json; text/html html; }
+		log_format gz "$uri $gzip_ratio";
+		server {
+			listen 127.0.0.1:0;
+			gzip on;
+			gzip_types application/json text/plain;
+			gzip_http_version 1.0;
+			access_log logs/gz.log gz;
+			location /up { proxy_pass http://`+up+`; }
+			location /closing { proxy_pass http://`+closing+`; }
+			location /unbuffered { proxy_buffering off; proxy_pass http://`+up+`; }
+			location /text { return 200 "`+strings.Repeat("hello ", 40)+`"; }
+		}`)
+	if err := os.WriteFile(filepath.Join(b.dir, "html", "f.json"), []byte(big), 0o644); err != nil {
+		if err := os.MkdirAll(filepath.Join(b.dir, "html"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(b.dir, "html", "f.json"), []byte(big), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, path, want string }{
+		{"a file", "/f.json", big},
+		{"an upstream body of known length", "/up", small},
+		{"a large upstream body", "/up?big=1", big},
+		{"a chunked upstream body", "/up?big=1&chunked=1", big},
+		{"an unbuffered upstream body", "/unbuffered?big=1", big},
+		{"a body that ends with the upstream's connection", "/closing", small},
+		{"headroom's own answer", "/text", strings.Repeat("hello ", 40)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := b.connect()
+			resp, body := c.roundTrip("GET " + tc.path + " HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, deflate\r\n\r\n")
+			if got := resp.Header.Get("Content-Encoding"); got != "gzip" {
+				t.Fatalf("Content-Encoding %q, want gzip", got)
+			}
+			if resp.ContentLength != -1 || len(resp.TransferEncoding) != 1 {
+				t.Errorf("Content-Length %d, Transfer-Encoding %v: want chunked", resp.ContentLength, resp.TransferEncoding)
+			}
+			if resp.Header.Get("Accept-Ranges") != "" {
+				t.Errorf("a compressed answer offers ranges")
+			}
+			if got := gunzipped(t, body); got != tc.want {
+				t.Errorf("decompressed %d bytes, want the %d of the original", len(got), len(tc.want))
+			}
+			if len(body) >= len(tc.want) {
+				t.Errorf("compressed to %d bytes from %d", len(body), len(tc.want))
+			}
+			// The connection serves another request after it.
+			if resp, _ := c.roundTrip("GET /text HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "" {
+				t.Errorf("next request: %d %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+			}
+		})
+	}
+	// HTTP/1.0 (with gzip_http_version 1.0): no chunks, the answer ends
+	// with the connection.
+	c := b.connect()
+	c.send("GET /f.json HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n")
+	out := c.waitEnded()
+	head, body, _ := bytes.Cut(out, []byte("\r\n\r\n"))
+	if !bytes.Contains(head, []byte("Content-Encoding: gzip")) || bytes.Contains(head, []byte("Transfer-Encoding")) || bytes.Contains(head, []byte("Content-Length")) {
+		t.Errorf("HTTP/1.0 head %q", head)
+	}
+	if got := gunzipped(t, string(body)); got != big {
+		t.Errorf("HTTP/1.0 body decompressed to %d bytes, want %d", len(got), len(big))
+	}
+	b.do(b.w.flushLogs)
+	data, _ := os.ReadFile(filepath.Join(b.dir, "logs", "gz.log"))
+	lines := nonEmptyLines(string(data))
+	if len(lines) < 8 {
+		t.Errorf("access log %q", data)
+	}
+	for _, l := range lines {
+		if strings.HasSuffix(l, " -") && !strings.HasPrefix(l, "/text") {
+			t.Errorf("no $gzip_ratio in %q", l)
+		}
+	}
+}
+
+func TestBenchGzipDecision(t *testing.T) {
+	b := newBench(t, `
+		types { application/json json; text/html html; }
+		server {
+			listen 127.0.0.1:0;
+			gzip on;
+			gzip_vary on;
+			gzip_min_length 100;
+			location /html { default_type text/html; return 200 "`+strings.Repeat("x", 200)+`"; }
+			location /short { default_type text/html; return 200 "short"; }
+			location /plain { default_type text/plain; return 200 "`+strings.Repeat("x", 200)+`"; }
+			location /missing { default_type text/html; return 404 "`+strings.Repeat("x", 200)+`"; }
+			location /error { default_type text/html; return 500 "`+strings.Repeat("x", 200)+`"; }
+			location /old { gzip_http_version 1.1; default_type text/html; return 200 "`+strings.Repeat("x", 200)+`"; }
+			location /proxied { gzip_proxied expired; expires -1; default_type text/html; return 200 "`+strings.Repeat("x", 200)+`"; }
+			location /proxied-off { default_type text/html; return 200 "`+strings.Repeat("x", 200)+`"; }
+			location /bot { gzip_disable "bot" msie6; default_type text/html; return 200 "`+strings.Repeat("x", 200)+`"; }
+		}`)
+	for _, tc := range []struct {
+		name, req  string
+		gzip, vary bool
+	}{
+		{"text/html by default", "GET /html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", true, true},
+		{"no Accept-Encoding", "GET /html HTTP/1.1\r\nHost: x\r\n\r\n", false, true},
+		{"gzip refused with q=0", "GET /html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br, gzip;q=0\r\n\r\n", false, true},
+		{"gzip with a quality", "GET /html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br;q=1, gzip;q=0.5\r\n\r\n", true, true},
+		{"gzip only as part of a word", "GET /html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: xgzip\r\n\r\n", false, true},
+		{"shorter than gzip_min_length", "GET /short HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", false, false},
+		{"a type not in gzip_types", "GET /plain HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", false, false},
+		{"404", "GET /missing HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", true, true},
+		{"500", "GET /error HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", false, false},
+		{"HTTP/1.0 under gzip_http_version 1.1", "GET /old HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n", false, true},
+		{"through a proxy, expired", "GET /proxied HTTP/1.1\r\nHost: x\r\nVia: 1.1 p\r\nAccept-Encoding: gzip\r\n\r\n", true, true},
+		{"through a proxy, gzip_proxied off", "GET /proxied-off HTTP/1.1\r\nHost: x\r\nVia: 1.1 p\r\nAccept-Encoding: gzip\r\n\r\n", false, true},
+		{"a User-Agent of gzip_disable", "GET /bot HTTP/1.1\r\nHost: x\r\nUser-Agent: Somebot/1.0\r\nAccept-Encoding: gzip\r\n\r\n", false, true},
+		{"MSIE 6 under msie6", "GET /bot HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)\r\nAccept-Encoding: gzip\r\n\r\n", false, true},
+	} {
+		c := b.connect()
+		resp, body := c.roundTrip(tc.req)
+		gz := resp.Header.Get("Content-Encoding") == "gzip"
+		vary := resp.Header.Get("Vary") == "Accept-Encoding"
+		if gz != tc.gzip || vary != tc.vary {
+			t.Errorf("%s: gzip %v vary %v, want %v %v", tc.name, gz, vary, tc.gzip, tc.vary)
+			continue
+		}
+		if gz {
+			gunzipped(t, body)
+		}
+	}
+	// HEAD gets the head a GET would, without a body.
+	resp, _ := b.connect().roundTrip("HEAD /html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Content-Length") != "" || len(resp.TransferEncoding) != 0 {
+		t.Errorf("HEAD: %v", resp.Header)
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{
+		{"gzip", true},
+		{"deflate, gzip", true},
+		{"gzip;q=0", false},
+		{"gzip; q=0.001", true},
+		{"gzip;q=0.000", false},
+		{"x-gzip", false},
+		{"gzipped", false},
+		{"br,gzip ;q=1", true},
+	} {
+		if got := acceptsGzip([]byte(tc.v)); got != tc.want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,345 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/gzip"
+	"strconv"
+	"time"
+
+	"headroom/internal/conf"
+	"headroom/internal/http1"
+)
+
+// This file is nginx's gzip filter: the header filter that decides
+// whether an answer is compressed and changes its head, and the
+// compressor the body passes through on its way to the client. The
+// compressed bytes wait in pend until the client's framing takes them,
+// so the filter streams: it never holds a whole answer.
+
+// gzipState is the compression of one response.
+type gzipState struct {
+	w *gzip.Writer
+	// level is the compressor's level, for its return to the pool.
+	level int
+	// pend holds compressed bytes not yet framed for the client, from
+	// pendOff on.
+	pend    []byte
+	pendOff int
+	// in and out count the bytes before and after compression
+	// ($gzip_ratio).
+	in, out int64
+	// closed is set once the compressor wrote its trailer.
+	closed bool
+}
+
+// Write collects the compressor's output.
+func (g *gzipState) Write(p []byte) (int, error) {
+	g.pend = append(g.pend, p...)
+	g.out += int64(len(p))
+	return len(p), nil
+}
+
+// pending reports whether compressed bytes wait for the client.
+func (g *gzipState) pending() bool { return g.pendOff < len(g.pend) }
+
+// compress passes body bytes through the compressor.
+func (g *gzipState) compress(p []byte) {
+	if g.pendOff == len(g.pend) {
+		g.pend, g.pendOff = g.pend[:0], 0
+	}
+	g.in += int64(len(p))
+	g.w.Write(p)
+}
+
+// finish writes what the compressor holds and its trailer.
+func (g *gzipState) finish() {
+	if !g.closed {
+		g.closed = true
+		g.w.Close()
+	}
+}
+
+// gzipFrameOverhead bounds what chunk framing adds to a piece of
+// compressed output.
+const gzipFrameOverhead = chunkOverhead
+
+// drainGzip frames pending compressed bytes into *dst, no more than it
+// has room for; it reports whether all of them went.
+func (cc *clientConn) drainGzip(dst *[]byte) bool {
+	r := cc.r
+	g := r.gz
+	for g.pending() {
+		room := cap(*dst) - len(*dst) - gzipFrameOverhead
+		if room <= 0 {
+			return false
+		}
+		p := g.pend[g.pendOff:]
+		if len(p) > room {
+			p = p[:room]
+		}
+		if r.chunkOut {
+			*dst = http1.AppendChunk(*dst, p)
+		} else {
+			*dst = append(*dst, p...)
+		}
+		g.pendOff += len(p)
+		r.bodySent += int64(len(p))
+	}
+	g.pend, g.pendOff = g.pend[:0], 0
+	return true
+}
+
+// gzipPool keeps a worker's compressors by level: one holds a few
+// hundred kilobytes of tables, so a response borrows one for as long as
+// it is compressed instead of making its own.
+type gzipPool [10][]*gzip.Writer
+
+// startGzip gives the request a compressor of the location's level.
+func (cc *clientConn) startGzip(level int) {
+	p := &cc.w.gzips[level]
+	g := &gzipState{level: level}
+	if n := len(*p); n > 0 {
+		g.w = (*p)[n-1]
+		*p = (*p)[:n-1]
+		g.w.Reset(g)
+	} else {
+		g.w, _ = gzip.NewWriterLevel(g, level)
+	}
+	// nginx writes the operating system as Unix (3).
+	g.w.OS = 3
+	cc.r.gz = g
+}
+
+// endGzip returns the request's compressor to the pool, keeping what
+// $gzip_ratio needs.
+func (cc *clientConn) endGzip() {
+	r := cc.r
+	g := r.gz
+	if g == nil || g.w == nil {
+		return
+	}
+	g.w.Reset(nil)
+	p := &cc.w.gzips[g.level]
+	*p = append(*p, g.w)
+	g.w, g.pend = nil, nil
+}
+
+// gzipFilter is nginx's gzip header filter: an answer of status 200, 403
+// or 404, with no Content-Encoding, a Content-Length of at least
+// gzip_min_length (or none) and a type of gzip_types is compressed when
+// the client accepts gzip (gzipAccepted); then Content-Encoding is
+// added, Content-Length and Accept-Ranges go, a strong ETag becomes
+// weak, and the answer is chunked (or, for HTTP/1.0, ends with the
+// connection). "Vary: Accept-Encoding" (gzip_vary) goes on every answer
+// that could be compressed, whoever asked for it.
+func gzipFilter(cc *clientConn, h *outHead) {
+	r := cc.r
+	lc := r.lc
+	if lc == nil || !lc.Gzip.On || r.gz != nil {
+		return
+	}
+	g := &lc.Gzip
+	switch h.status {
+	case 200, 403, 404:
+	default:
+		return
+	}
+	if v := headerValue(h.fields, "Content-Encoding"); len(v) > 0 {
+		return
+	}
+	if h.contentLength >= 0 && h.contentLength < g.MinLength {
+		return
+	}
+	ctype := h.fieldType
+	if ctype == nil {
+		ctype = []byte(h.contentType)
+	}
+	if len(ctype) == 0 || !g.Compresses(ctype) {
+		return
+	}
+	h.vary = g.Vary
+	if !cc.gzipAccepted(h, g) {
+		return
+	}
+	r.gzipped = true
+	head := isHead(&r.head)
+	if !head {
+		cc.startGzip(g.Level)
+	}
+	h.add([]byte("Content-Encoding"), []byte("gzip"))
+	h.contentLength = -1
+	h.del(nameAcceptRanges)
+	for i := range h.fields {
+		f := &h.fields[i]
+		if http1.EqualFold(f.Name, "ETag") && len(f.Value) > 0 && f.Value[0] == '"' {
+			start := len(h.scratch)
+			h.scratch = append(append(h.scratch, "W/"...), f.Value...)
+			f.Value = h.kept(start)
+		}
+	}
+	if head {
+		// The head says what the body would be; there is none.
+		return
+	}
+	r.chunkOut = r.head.Minor >= 1
+	h.chunked = r.chunkOut
+	if !r.chunkOut {
+		r.keepAlive = false
+	}
+}
+
+// gzipAccepted is nginx's ngx_http_gzip_ok: the client's Accept-Encoding
+// names gzip with a quality above zero, its HTTP version is at least
+// gzip_http_version, gzip_disable does not name its User-Agent, and a
+// request that came through a proxy (Via) is compressed only as
+// gzip_proxied allows for the answer's caching fields.
+func (cc *clientConn) gzipAccepted(h *outHead, g *conf.Gzip) bool {
+	r := cc.r
+	hs := r.head.Headers
+	ae := headerValue(hs, "Accept-Encoding")
+	if len(ae) < 4 || !bytes.HasPrefix(ae, []byte("gzip,")) && !acceptsGzip(ae) {
+		return false
+	}
+	ua := headerValue(hs, "User-Agent")
+	if g.DisableMSIE6 && ua != nil && isMSIE6(ua) {
+		return false
+	}
+	if r.head.Minor < g.HTTPVersion {
+		return false
+	}
+	if headerValue(hs, "Via") != nil && !cc.gzipProxiedOK(h, g.Proxied) {
+		return false
+	}
+	if ua != nil {
+		for _, re := range g.Disable {
+			if re.Match(ua) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// gzipProxiedOK applies gzip_proxied to an answer, in nginx's order.
+func (cc *clientConn) gzipProxiedOK(h *outHead, p conf.GzipProxied) bool {
+	switch {
+	case p&conf.GzipProxiedOff != 0:
+		return false
+	case p&conf.GzipProxiedAny != 0:
+		return true
+	case p&conf.GzipProxiedAuth != 0 && headerValue(cc.r.head.Headers, "Authorization") != nil:
+		return true
+	}
+	if e := headerValue(h.fields, "Expires"); e != nil {
+		if p&conf.GzipProxiedExpired == 0 {
+			return false
+		}
+		exp, ok := parseHTTPDate(e)
+		if !ok {
+			return false
+		}
+		date := cc.w.loop.Now()
+		if d := headerValue(h.fields, "Date"); d != nil {
+			if date, ok = parseHTTPDate(d); !ok {
+				return false
+			}
+		}
+		return exp.Before(date.Truncate(time.Second))
+	}
+	if headerValue(h.fields, "Cache-Control") != nil {
+		for _, c := range []struct {
+			bit   conf.GzipProxied
+			token string
+		}{{conf.GzipProxiedNoCache, "no-cache"}, {conf.GzipProxiedNoStore, "no-store"}, {conf.GzipProxiedPrivate, "private"}} {
+			if p&c.bit != 0 && fieldsHaveToken(h.fields, "Cache-Control", c.token) {
+				return true
+			}
+		}
+		return false
+	}
+	if p&conf.GzipProxiedNoLastModified != 0 && headerValue(h.fields, "Last-Modified") != nil {
+		return false
+	}
+	if p&conf.GzipProxiedNoETag != 0 && headerValue(h.fields, "ETag") != nil {
+		return false
+	}
+	return true
+}
+
+// fieldsHaveToken reports whether a comma-separated token list in any
+// field of the name has the token (case-insensitively).
+func fieldsHaveToken(hs []http1.Header, name, token string) bool {
+	for _, f := range hs {
+		if http1.EqualFold(f.Name, name) && http1.HasToken(f.Value, token) {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reads an Accept-Encoding value as nginx's
+// ngx_http_gzip_accept_encoding does: "gzip" as a whole token whose
+// quality, if given, is above zero.
+func acceptsGzip(v []byte) bool {
+	for start := 0; ; {
+		i := bytes.Index(v[start:], []byte("gzip"))
+		if i < 0 {
+			return false
+		}
+		i += start
+		start = i + 4
+		if i > 0 && v[i-1] != ',' && v[i-1] != ' ' {
+			continue
+		}
+		rest := v[i+4:]
+		if len(rest) > 0 && rest[0] != ',' && rest[0] != ';' && rest[0] != ' ' {
+			continue
+		}
+		return gzipQuality(rest) > 0
+	}
+}
+
+// gzipQuality reads the ";q=" of an accepted coding, in thousandths; a
+// coding without one has 1000.
+func gzipQuality(rest []byte) int {
+	rest = bytes.TrimLeft(rest, " ")
+	if len(rest) == 0 || rest[0] != ';' {
+		return 1000
+	}
+	rest = bytes.TrimLeft(rest[1:], " ")
+	if len(rest) < 2 || rest[0] != 'q' && rest[0] != 'Q' || rest[1] != '=' {
+		return 1000
+	}
+	rest = rest[2:]
+	end := bytes.IndexByte(rest, ',')
+	if end >= 0 {
+		rest = rest[:end]
+	}
+	q, err := strconv.ParseFloat(string(bytes.TrimSpace(rest)), 64)
+	if err != nil || q < 0 || q > 1 {
+		return 0
+	}
+	return int(q * 1000)
+}
+
+// appendGzipRatio appends $gzip_ratio: the body's size before
+// compression over its size after, with two decimals.
+func (cc *clientConn) appendGzipRatio(b []byte) ([]byte, bool) {
+	g := cc.r.gz
+	if g == nil || g.out == 0 {
+		return b, false
+	}
+	// nginx's arithmetic, rounding the third decimal.
+	whole, frac := g.in/g.out, g.in*100/g.out%100
+	if g.in*1000/g.out%10 > 4 {
+		if frac++; frac > 99 {
+			whole, frac = whole+1, 0
+		}
+	}
+	b = strconv.AppendInt(b, whole, 10)
+	b = append(b, '.')
+	if frac < 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, frac, 10), true
+}
