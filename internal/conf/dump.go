@@ -216,6 +216,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "real_ip from=%s header=%s recursive=%v", strings.Join(from, ","), ri.Header, ri.Recursive)
 	}
+	if g := c.Gzip; g.Static != GzipStaticOff {
+		d.line(depth, "gzip_static %d", g.Static)
+	}
 	if g := c.Gzip; g.On || g.Level != 1 || g.MinLength != 20 || g.Vary || g.Proxied != GzipProxiedOff || g.HTTPVersion != 1 || len(g.Types) > 0 || g.AnyType || len(g.Disable) > 0 || g.DisableMSIE6 {
 		var types []string
 		for t := range g.Types {

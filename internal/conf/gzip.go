@@ -28,7 +28,21 @@ type Gzip struct {
 	// get no compression; DisableMSIE6 is its "msie6" mask.
 	Disable      []*Regex
 	DisableMSIE6 bool
+	// Static is gzip_static: a file's precompressed ".gz" neighbour is
+	// sent instead of it to clients that accept gzip (GzipStaticOn) or
+	// to all (GzipStaticAlways).
+	Static GzipStatic
 }
+
+// GzipStatic is the value of gzip_static.
+type GzipStatic uint8
+
+// The values of gzip_static.
+const (
+	GzipStaticOff GzipStatic = iota
+	GzipStaticOn
+	GzipStaticAlways
+)
 
 // GzipProxied is a set of gzip_proxied conditions.
 type GzipProxied uint16
@@ -67,6 +81,7 @@ type gzipRaw struct {
 	disableSet  bool
 	msie6       bool
 	buffers     bool
+	static      *GzipStatic
 }
 
 func gzipDirectives() []*directive {
@@ -96,6 +111,9 @@ func gzipDirectives() []*directive {
 		{name: "gzip_disable", ctx: hsl, args: arg1More, set: setGzipDisable,
 			syntax: "gzip_disable regex ...;",
 			doc:    "Compresses nothing for User-Agents that match one of the regexes (case-insensitively); msie6 names Internet Explorer 6 and older."},
+		{name: "gzip_static", ctx: hsl, args: arg1, set: setGzipStatic,
+			syntax: "gzip_static on | off | always;", def: "off",
+			doc: "Sends a file's precompressed neighbour (the name with \".gz\") when there is one, with Content-Encoding gzip, to clients that accept gzip (on) or to every client (always); ranges and validators are the .gz file's."},
 		{name: "gzip_buffers", ctx: hsl, args: arg2, set: setGzipBuffers,
 			syntax: "gzip_buffers number size;", def: "32 4k|16 8k",
 			doc: "Accepted with its arguments checked: headroom compresses into the connection's own buffers, so nothing needs sizing."},
@@ -195,6 +213,24 @@ func setGzipDisable(b *builder, n *Node, sc *scope) error {
 	return nil
 }
 
+func setGzipStatic(b *builder, n *Node, sc *scope) error {
+	if sc.raw.gzip.static != nil {
+		return duplicate(n)
+	}
+	var v GzipStatic
+	switch n.Args[0] {
+	case "off":
+	case "on":
+		v = GzipStaticOn
+	case "always":
+		v = GzipStaticAlways
+	default:
+		return errAt(n, "invalid value \"%s\"", n.Args[0])
+	}
+	sc.raw.gzip.static = &v
+	return nil
+}
+
 func setGzipBuffers(b *builder, n *Node, sc *scope) error {
 	if sc.raw.gzip.buffers {
 		return duplicate(n)
@@ -221,6 +257,7 @@ func mergeGzip(r *gzipRaw, p Gzip) Gzip {
 	g.Vary = pick(r.vary, p.Vary)
 	g.Proxied = pick(r.proxied, p.Proxied)
 	g.HTTPVersion = pick(r.httpVersion, p.HTTPVersion)
+	g.Static = pick(r.static, p.Static)
 	if r.disableSet {
 		g.Disable, g.DisableMSIE6 = r.disable, r.msie6
 	}

@@ -215,3 +215,48 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchGzipStatic checks gzip_static: the ".gz" neighbour goes to
+// clients that accept gzip (to all with always), with the original's
+// type, Content-Encoding gzip and ranges; others get the file itself.
+func TestBenchGzipStatic(t *testing.T) {
+	b := newBench(t, `
+		types { text/css css; }
+		server {
+			listen 127.0.0.1:0;
+			gzip_static on;
+			gzip_vary on;
+			location /always/ { gzip_static always; alias html/; }
+		}`)
+	dir := filepath.Join(b.dir, "html")
+	os.MkdirAll(dir, 0o755)
+	plain := strings.Repeat("body { color: red } ", 50)
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(plain))
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "a.css"), []byte(plain), 0o644)
+	os.WriteFile(filepath.Join(dir, "a.css.gz"), zb.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.css"), []byte(plain), 0o644)
+	for _, tc := range []struct {
+		name, req, encoding, body string
+		vary                      bool
+	}{
+		{"a client that accepts gzip", "GET /a.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", "gzip", zb.String(), true},
+		{"a client that does not", "GET /a.css HTTP/1.1\r\nHost: x\r\n\r\n", "", plain, true},
+		{"always", "GET /always/a.css HTTP/1.1\r\nHost: x\r\n\r\n", "gzip", zb.String(), true},
+		{"no .gz file", "GET /b.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", "", plain, false},
+		{"a range of the .gz file", "GET /a.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nRange: bytes=0-9\r\n\r\n", "gzip", zb.String()[:10], true},
+	} {
+		resp, body := b.connect().roundTrip(tc.req)
+		if got := resp.Header.Get("Content-Encoding"); got != tc.encoding || body != tc.body {
+			t.Errorf("%s: %d Content-Encoding %q body %d bytes, want %q %d bytes", tc.name, resp.StatusCode, got, len(body), tc.encoding, len(tc.body))
+		}
+		if got := resp.Header.Get("Content-Type"); got != "text/css" {
+			t.Errorf("%s: Content-Type %q", tc.name, got)
+		}
+		if vary := resp.Header.Get("Vary") == "Accept-Encoding"; vary != tc.vary {
+			t.Errorf("%s: Vary %v, want %v", tc.name, vary, tc.vary)
+		}
+	}
+}

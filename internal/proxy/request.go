@@ -204,6 +204,10 @@ type request struct {
 	// no body to compress).
 	gz      *gzipState
 	gzipped bool
+	// staticGzip is set when gzip_static sends a ".gz" file, gzipVary
+	// when one exists (Vary goes on the answer with gzip_vary).
+	staticGzip bool
+	gzipVary   bool
 	// pipelined is $pipe; requestID is $request_id once made.
 	pipelined bool
 	requestID []byte

@@ -172,6 +172,11 @@ func (cc *clientConn) serveFile() {
 		return
 	}
 	path := cc.mapURI(nil, r.uri)
+	if r.lc.Gzip.Static != conf.GzipStaticOff && method != "POST" {
+		if done := cc.serveGzipStatic(path); done {
+			return
+		}
+	}
 	fd, fi, err := openFile(path)
 	if err != nil {
 		cc.openFailed("open", path, err)
@@ -199,6 +204,43 @@ func (cc *clientConn) serveFile() {
 		return
 	}
 	cc.sendStatic(fd, fi)
+}
+
+// serveGzipStatic is nginx's gzip_static handler: when the client
+// accepts gzip (or always) and the file has a ".gz" neighbour, that is
+// sent, with the original's type and Content-Encoding gzip. It reports
+// whether it answered; otherwise the file itself is served. A ".gz"
+// file that exists sets Vary (with gzip_vary) whoever asked.
+func (cc *clientConn) serveGzipStatic(path []byte) bool {
+	r := cc.r
+	g := &r.lc.Gzip
+	ok := g.Static == conf.GzipStaticAlways
+	if !ok {
+		h := &r.outHead
+		h.reset()
+		ok = cc.gzipAccepted(h, g)
+	}
+	if !ok && !g.Vary {
+		return false
+	}
+	gz := append(append([]byte(nil), path...), ".gz"...)
+	fd, fi, err := openFile(gz)
+	if err != nil {
+		if err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ENAMETOOLONG {
+			cc.logAt(logs.Crit, "open() \""+string(gz)+"\" failed ("+logs.SysError(err)+")")
+			cc.respondError(500)
+			return true
+		}
+		return false
+	}
+	r.gzipVary = true
+	if !ok || !fi.isFile {
+		unix.Close(fd)
+		return false
+	}
+	r.staticGzip = true
+	cc.sendStatic(fd, fi)
+	return true
 }
 
 // sendStatic answers with an open regular file: its head after the
@@ -230,10 +272,17 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 	h.contentType = contentType(st, r.uri)
 	h.contentLength = fi.size
 	h.lastModified = fi.mtime
+	if r.gzipVary {
+		h.vary = r.lc.Gzip.Vary
+	}
+
 	if st.Etag {
 		start := len(h.scratch)
 		h.scratch = appendETag(h.scratch, fi)
 		h.add(nameETag, h.kept(start))
+	}
+	if r.staticGzip {
+		h.add([]byte("Content-Encoding"), []byte("gzip"))
 	}
 	if r.errStatus == 200 {
 		// An error page sent as 200 (error_page ... =200) is an ordinary
