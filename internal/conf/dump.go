@@ -216,6 +216,18 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "real_ip from=%s header=%s recursive=%v", strings.Join(from, ","), ri.Header, ri.Recursive)
 	}
+	if ch := c.Charset; ch.Name != "" || ch.Var != nil || ch.Types != nil || ch.Override || ch.Source != "" {
+		name := ch.Name
+		if ch.Var != nil {
+			name = tmpl(ch.Var)
+		}
+		var types []string
+		for t := range ch.Types {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		d.line(depth, "charset %q types=%s override=%v source=%q", name, strings.Join(types, ","), ch.Override, ch.Source)
+	}
 	if g := c.Gzip; g.Static != GzipStaticOff {
 		d.line(depth, "gzip_static %d", g.Static)
 	}

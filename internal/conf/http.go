@@ -86,6 +86,7 @@ type rawLoc struct {
 	serverTokens           *bool
 	expires                *Expires
 	gzip                   gzipRaw
+	charset                charsetRaw
 	uninitializedVarWarn   *bool
 	handler                Handler
 	access                 []AccessRule

@@ -192,6 +192,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	if r.errorPages != nil {
 		c.ErrorPages = r.errorPages
 	}
+	c.Charset = mergeCharset(&r.charset, p.Charset)
 	c.ProxyInterceptErrors = pick(r.proxyInterceptErrors, p.ProxyInterceptErrors)
 	c.KeepaliveTime = pick(r.keepaliveTime, p.KeepaliveTime)
 	c.ErrorLogs = p.ErrorLogs
@@ -338,6 +339,9 @@ func (b *builder) finishHTTP() error {
 		for i := range srv.Listens {
 			e := h.addrs[srv.Listens[i].Addr]
 			srv.Listens[i].Backlog, srv.Listens[i].ReusePort = e.backlog, e.reusePort
+	if err := checkCharsets(out.Servers); err != nil {
+		return err
+	}
 		}
 	}
 	for _, u := range h.upstreams {

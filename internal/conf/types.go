@@ -341,6 +341,9 @@ type LocConf struct {
 	// nested levels. RewriteLog and UninitializedVariableWarn are the
 	// directives of the same names.
 	Script []ScriptOp
+	// Charset holds charset, charset_types, override_charset and
+	// source_charset.
+	Charset Charset
 	// Gzip holds the gzip filter's settings.
 	Gzip Gzip
 	// Expires is the expires directive; nil is off.

@@ -762,3 +762,40 @@ func TestBenchServerTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCharset checks that charset names itself in the Content-Type
+// of answers of charset_types that name no charset, from a variable
+// too, and leaves other types and an upstream's charset alone.
+func TestBenchCharset(t *testing.T) {
+	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=iso-8859-1")
+		io.WriteString(w, "y")
+	})
+	b := newBench(t, `
+		types { text/html html; application/json json; }
+		server {
+			listen 127.0.0.1:0;
+			charset utf-8;
+			location /r { return 200 "x"; }
+			location /e { return 404; }
+			location /json { default_type application/json; return 200 "{}"; }
+			location /json-too { charset_types application/json; default_type application/json; return 200 "{}"; }
+			location /up { proxy_pass http://`+up+`; }
+			location /var { set $cs koi8-r; charset $cs; return 200 "x"; }
+			location /off { charset off; return 200 "x"; }
+		}`)
+	for _, tc := range []struct{ path, want string }{
+		{"/r", "text/plain; charset=utf-8"},
+		{"/e", "text/html; charset=utf-8"},
+		{"/json", "application/json"},
+		{"/json-too", "application/json; charset=utf-8"},
+		{"/up", "text/plain; charset=iso-8859-1"},
+		{"/var", "text/plain; charset=koi8-r"},
+		{"/off", "text/plain"},
+	} {
+		resp, _ := b.connect().roundTrip(httpGet(tc.path))
+		if got := resp.Header.Get("Content-Type"); got != tc.want {
+			t.Errorf("%s: Content-Type %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 
@@ -91,7 +92,44 @@ type headerFilter func(cc *clientConn, h *outHead)
 var headerFilters = []headerFilter{
 	expiresFilter,
 	addHeadersFilter,
+	charsetFilter,
 	gzipFilter,
+}
+
+// charsetFilter names the charset in the Content-Type of answers of
+// charset_types, as nginx's charset filter does when no conversion is
+// needed: a type that already has parameters (an upstream's charset)
+// is left as it is.
+func charsetFilter(cc *clientConn, h *outHead) {
+	lc := cc.r.lc
+	if lc == nil {
+		return
+	}
+	c := &lc.Charset
+	if c.Name == "" && c.Var == nil {
+		return
+	}
+	ctype := h.fieldType
+	if ctype == nil {
+		ctype = []byte(h.contentType)
+	}
+	if len(ctype) == 0 || bytes.IndexByte(ctype, ';') >= 0 || !c.Applies(ctype) {
+		return
+	}
+	start := len(h.scratch)
+	h.scratch = append(h.scratch, ctype...)
+	h.scratch = append(h.scratch, "; charset="...)
+	if c.Var != nil {
+		at := len(h.scratch)
+		h.scratch = cc.eval(h.scratch, c.Var)
+		if v := h.scratch[at:]; len(v) == 0 || string(v) == "off" {
+			h.scratch = h.scratch[:start]
+			return
+		}
+	} else {
+		h.scratch = append(h.scratch, c.Name...)
+	}
+	h.contentType, h.fieldType = "", h.kept(start)
 }
 
 // expiresFilter sets Expires and Cache-Control as nginx's expires
