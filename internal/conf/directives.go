@@ -97,6 +97,7 @@ func init() {
 	directiveList = append(directiveList, mapDirectives()...)
 	directiveList = append(directiveList, splitClientsDirectives()...)
 	directiveList = append(directiveList, geoDirectives()...)
+	directiveList = append(directiveList, requestHeadDirectives()...)
 	directiveList = append(directiveList, hashDirectives()...)
 	directiveList = append(directiveList, realIPDirectives()...)
 	directiveList = append(directiveList, expiresDirectives()...)

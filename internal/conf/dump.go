@@ -313,6 +313,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	d.line(depth, "client max_body=%d header_timeout=%s body_timeout=%s send_timeout=%s header_buffer=%d large_header_buffers=%d*%d",
 		c.ClientMaxBodySize, dur(c.ClientHeaderTimeout), dur(c.ClientBodyTimeout), dur(c.SendTimeout),
 		c.ClientHeaderBufferSize, c.LargeClientHeaderBuffersNum, c.LargeClientHeaderBuffersSize)
+	if !c.MergeSlashes || !c.IgnoreInvalidHeaders || c.UnderscoresInHeaders {
+		d.line(depth, "request_head merge_slashes=%v ignore_invalid_headers=%v underscores_in_headers=%v", c.MergeSlashes, c.IgnoreInvalidHeaders, c.UnderscoresInHeaders)
+	}
 	d.line(depth, "client_body buffering=%v buffer_size=%d in_file_only=%s single_buffer=%v temp_path=%s",
 		c.ProxyRequestBuffering, c.ClientBodyBufferSize, bodyFileNames[c.ClientBodyInFileOnly], c.ClientBodyInSingleBuffer,
 		tempPath(c.ClientBodyTempPath))

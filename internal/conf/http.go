@@ -105,6 +105,9 @@ type rawLoc struct {
 	lchbNum                *int
 	clientHeaderBufferSize *int
 	lchbSize               *int
+	mergeSlashes           *bool
+	ignoreInvalidHeaders   *bool
+	underscoresInHeaders   *bool
 	accessLogs             []AccessLog
 	accessLogSet           bool
 	accessLogOff           bool

@@ -72,6 +72,8 @@ func (b *builder) defaultLevel() *merged {
 		LargeClientHeaderBuffersNum:  4,
 		ClientHeaderBufferSize:       1 << 10,
 		LargeClientHeaderBuffersSize: 8 << 10,
+		MergeSlashes:                 true,
+		IgnoreInvalidHeaders:         true,
 		ProxyRequestBuffering:        true,
 		ProxyPassRequestHeaders:      true,
 		ProxyPassRequestBody:         true,
@@ -167,6 +169,9 @@ func merge(r *rawLoc, parent *merged) *merged {
 		LargeClientHeaderBuffersNum:  pick(r.lchbNum, p.LargeClientHeaderBuffersNum),
 		LargeClientHeaderBuffersSize: pick(r.lchbSize, p.LargeClientHeaderBuffersSize),
 		ClientHeaderBufferSize:       pick(r.clientHeaderBufferSize, p.ClientHeaderBufferSize),
+		MergeSlashes:                 pick(r.mergeSlashes, p.MergeSlashes),
+		IgnoreInvalidHeaders:         pick(r.ignoreInvalidHeaders, p.IgnoreInvalidHeaders),
+		UnderscoresInHeaders:         pick(r.underscoresInHeaders, p.UnderscoresInHeaders),
 
 		ProxyRequestBuffering:    pick(r.proxyRequestBuffering, p.ProxyRequestBuffering),
 		ClientBodyBufferSize:     pick(r.clientBodyBufferSize, p.ClientBodyBufferSize),

@@ -389,6 +389,16 @@ type LocConf struct {
 	// LargeClientHeaderBuffers: number and size; default 4 8k.
 	LargeClientHeaderBuffersNum  int
 	LargeClientHeaderBuffersSize int
+	// MergeSlashes (merge_slashes, default on) merges runs of '/' when
+	// the path is normalised. IgnoreInvalidHeaders
+	// (ignore_invalid_headers, default on) leaves out request fields
+	// whose names have bytes other than letters, digits and '-' (and
+	// '_' with UnderscoresInHeaders, underscores_in_headers, default
+	// off). As in nginx, the default server of the address the request
+	// came to decides these three.
+	MergeSlashes         bool
+	IgnoreInvalidHeaders bool
+	UnderscoresInHeaders bool
 
 	// ProxyRequestBuffering (proxy_request_buffering, default on) reads
 	// the whole request body before the request goes upstream, so that a

@@ -16,6 +16,7 @@ const (
 	cQdtext                    // qdtext of a quoted-string (RFC 9110 5.6.4)
 	cDigit                     // decimal digit
 	cMethod                    // byte of a method as nginx takes it: A-Z, '_', '-'
+	cName                      // byte of a field name nginx calls valid: letters, digits, '-'
 )
 
 var charClass = buildCharClass()
@@ -58,6 +59,9 @@ func buildCharClass() (t [256]uint16) {
 		}
 		if 'A' <= c && c <= 'Z' || c == '_' || c == '-' {
 			m |= cMethod
+		}
+		if alpha || digit || c == '-' {
+			m |= cName
 		}
 		t[i] = m
 	}

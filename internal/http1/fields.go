@@ -31,6 +31,16 @@ type Limits struct {
 	// fields); the default, 1000, is far above what real clients send
 	// and keeps the caller's header slice small.
 	MaxHeaders int
+	// KeepInvalidNames is nginx's "ignore_invalid_headers off": a
+	// request's field whose name is a token but has bytes other than
+	// letters, digits and '-' is kept. By default (nginx's "on") such a
+	// field, and one whose name has bytes that are neither a token's
+	// nor whitespace or control bytes, is left out of Headers and
+	// listed in Request.Invalid. ParseResponse does not look at it.
+	KeepInvalidNames bool
+	// Underscores is nginx's "underscores_in_headers on": '_' counts as
+	// a valid byte of a request's field name.
+	Underscores bool
 }
 
 // Default limits, matching nginx's defaults where nginx has one.
@@ -79,13 +89,29 @@ func lineBound(s, lineMax, total int) (bound int, byLine bool) {
 type scanResult uint8
 
 const (
-	scanField    scanResult = iota // a field line was read
-	scanEnd                        // the empty line that ends the head was read
-	scanShort                      // the input ended before the line did
-	scanBadName                    // empty name, non-token byte, or whitespace before ':'
-	scanObsFold                    // the line starts with SP or HTAB
-	scanBadValue                   // a control byte in the value
-	scanBareCR                     // CR not followed by LF
+	scanField       scanResult = iota // a field line was read
+	scanEnd                           // the empty line that ends the head was read
+	scanShort                         // the input ended before the line did
+	scanBadName                       // empty name, non-token byte, or whitespace before ':'
+	scanObsFold                       // the line starts with SP or HTAB
+	scanBadValue                      // a control byte in the value
+	scanBareCR                        // CR not followed by LF
+	scanInvalidName                   // a field line whose name nginx ignores
+)
+
+// nameRule tells scanFieldLine which field names it accepts.
+type nameRule uint8
+
+const (
+	// namesToken accepts tokens (RFC 9110 5.1) and refuses the rest.
+	namesToken nameRule = iota
+	// namesValid and namesValidUnderscore read names as nginx's
+	// ngx_http_parse_header_line does with ignore_invalid_headers:
+	// letters, digits and '-' (and '_' for the latter) make a valid
+	// name; any other byte but whitespace, control bytes and DEL makes
+	// the line one to ignore (scanInvalidName).
+	namesValid
+	namesValidUnderscore
 )
 
 // scanFieldLine reads the line starting at b[s:]. The caller cuts b to
@@ -94,7 +120,7 @@ const (
 // caller tells apart. Bytes are examined strictly in order and every
 // decision depends only on the bytes before it, which is what makes the
 // parsers prefix-consistent.
-func scanFieldLine(b []byte, s int) (name, value []byte, next int, r scanResult) {
+func scanFieldLine(b []byte, s int, rule nameRule) (name, value []byte, next int, r scanResult) {
 	if s >= len(b) {
 		return nil, nil, s, scanShort
 	}
@@ -115,8 +141,22 @@ func scanFieldLine(b []byte, s int) (name, value []byte, next int, r scanResult)
 		return nil, nil, s, scanObsFold
 	}
 	i := s
-	for i < len(b) && charClass[b[i]]&cTchar != 0 {
-		i++
+	invalid := false
+	if rule == namesToken {
+		for i < len(b) && charClass[b[i]]&cTchar != 0 {
+			i++
+		}
+	} else {
+		for ; i < len(b); i++ {
+			c := b[i]
+			if charClass[c]&cName != 0 || c == '_' && rule == namesValidUnderscore {
+				continue
+			}
+			if c <= ' ' || c == 0x7f || c == ':' {
+				break
+			}
+			invalid = true
+		}
 	}
 	if i >= len(b) {
 		return nil, nil, s, scanShort
@@ -154,6 +194,10 @@ func scanFieldLine(b []byte, s int) (name, value []byte, next int, r scanResult)
 	}
 	for ve > vs && isOWS(b[ve-1]) {
 		ve--
+	}
+	if invalid {
+		// The whole line up to the end of its value, for the log.
+		return b[s:ve:ve], nil, next, scanInvalidName
 	}
 	return name, b[vs:ve:ve], next, scanField
 }

@@ -43,6 +43,11 @@ type Request struct {
 	// HeadLen is the length of the head, including any empty lines
 	// before the request line and the empty line that ends the head.
 	HeadLen int
+	// Invalid holds the field lines left out of Headers because nginx's
+	// ignore_invalid_headers ignores their names (see
+	// Limits.KeepInvalidNames), each up to the end of its value, for the
+	// log. Like Headers it is reused across requests.
+	Invalid [][]byte
 }
 
 // EachConnectionToken calls fn for every token of every Connection field
@@ -74,7 +79,14 @@ var slash = []byte("/")[:1:1]
 // capacity are unspecified.
 func ParseRequest(buf []byte, req *Request, lim *Limits) (int, error) {
 	l := lim.withDefaults()
-	*req = Request{Headers: req.Headers[:0], ContentLength: -1}
+	*req = Request{Headers: req.Headers[:0], Invalid: req.Invalid[:0], ContentLength: -1}
+	rule := namesToken
+	if !l.KeepInvalidNames {
+		rule = namesValid
+		if l.Underscores {
+			rule = namesValidUnderscore
+		}
+	}
 
 	// The request line, with any empty lines before it (RFC 9112 2.2
 	// asks servers to skip at least one), must end by bound.
@@ -107,9 +119,15 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (int, error) {
 		if len(b) > bound {
 			b = b[:bound]
 		}
-		name, value, next, r := scanFieldLine(b, pos)
+		name, value, next, r := scanFieldLine(b, pos, rule)
 		switch r {
 		case scanField:
+		case scanInvalidName:
+			// nginx goes on with the next line; the field is not
+			// looked at.
+			req.Invalid = append(req.Invalid, name)
+			pos = next
+			continue
 		case scanEnd:
 			pos = next
 			goto done

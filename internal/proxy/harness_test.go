@@ -181,6 +181,13 @@ type memConn struct {
 // 127.0.0.1:40000.
 func (b *bench) connect() *memConn {
 	b.t.Helper()
+	return b.connectTo(-1)
+}
+
+// connectTo opens a client connection to the i-th "listen 127.0.0.1:0"
+// address of the configuration; -1 is the server's first listener.
+func (b *bench) connectTo(i int) *memConn {
+	b.t.Helper()
 	m := &memConn{b: b, mt: &memTransport{room: -1}}
 	b.do(func() {
 		w := b.w
@@ -191,7 +198,15 @@ func (b *bench) connect() *memConn {
 			return
 		}
 		m.c, m.cc = c, cc
-		w.startClient(cc, c, m.mt, w.srv.listeners[0], netip.MustParseAddrPort("127.0.0.1:40000"))
+		ln := w.srv.listeners[0]
+		if i >= 0 {
+			for _, l := range w.srv.listeners {
+				if l.addr == b.addrs[i] {
+					ln = l
+				}
+			}
+		}
+		w.startClient(cc, c, m.mt, ln, netip.MustParseAddrPort("127.0.0.1:40000"))
 	})
 	return m
 }

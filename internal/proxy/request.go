@@ -404,13 +404,16 @@ func (cc *clientConn) startRequest() {
 	host, ok := normalizeHost(h.Host)
 	r.srv = cc.ln.vhosts.def
 	r.lc = r.srv.Loc
+	for _, line := range h.Invalid {
+		cc.logAt(logs.Info, "client sent invalid header line: \""+string(line)+"\"")
+	}
 	if !ok {
 		r.keepAlive = false
 		cc.respondError(400)
 		return
 	}
 	r.srv = cc.ln.vhosts.find(host)
-	uri, ok := normalizePath(r.uri, h.Path)
+	uri, ok := normalizePath(r.uri, h.Path, cc.ln.vhosts.def.Loc.MergeSlashes)
 	if !ok {
 		r.keepAlive = false
 		cc.respondError(400)

@@ -294,6 +294,11 @@ func (s *Server) openListeners() error {
 			MaxHeaderLine:  lc.LargeClientHeaderBuffersSize,
 			MaxHeaderBytes: lc.LargeClientHeaderBuffersNum * lc.LargeClientHeaderBuffersSize,
 			MaxHeaders:     http1.DefaultMaxHeaders,
+			// ignore_invalid_headers and underscores_in_headers of
+			// the address's default server, as nginx reads them
+			// before the Host field chooses a server.
+			KeepInvalidNames: !lc.IgnoreInvalidHeaders,
+			Underscores:      lc.UnderscoresInHeaders,
 		}
 		n := 1
 		if ln.reuse {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"strconv"
 
 	"headroom/internal/conf"
@@ -96,11 +95,6 @@ func skipClientHeader(name []byte, lc *conf.LocConf, connection []byte) bool {
 		if http1.EqualFold(name, lc.ProxySetHeaders[i].Name) {
 			return true
 		}
-	}
-	if bytes.IndexByte(name, '_') >= 0 {
-		// nginx ignores fields with underscores (underscores_in_headers
-		// off), so they never reach the upstream.
-		return true
 	}
 	if isHopByHop(name) || http1.EqualFold(name, "Content-Length") {
 		return true

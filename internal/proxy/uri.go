@@ -1,12 +1,15 @@
 package proxy
 
 // normalizePath turns a request path into nginx's $uri: percent-escapes
-// decoded, runs of '/' merged (merge_slashes on), "." segments dropped and
-// ".." segments resolved. Locations are matched against the result, so
+// decoded, runs of '/' merged when merge is set (merge_slashes on), "."
+// segments dropped and ".." segments resolved. Without merging, the empty
+// segments between slashes are kept and ".." removes one of them as it
+// removes any other segment, as nginx's ngx_http_parse_complex_uri does
+// ("/a//../b" is "/a/b"). Locations are matched against the result, so
 // "/a/../b" and "/%62" reach the same location as "/b". It returns false
 // for a path that climbs above the root or decodes to a NUL byte, which
 // nginx answers with 400. dst is reused for the result.
-func normalizePath(dst, path []byte) ([]byte, bool) {
+func normalizePath(dst, path []byte, merge bool) ([]byte, bool) {
 	out := dst[:0]
 	for i := 0; i < len(path); i++ {
 		c := path[i]
@@ -34,7 +37,7 @@ func normalizePath(dst, path []byte) ([]byte, bool) {
 	w := 0
 	for r := 0; r < len(out); {
 		// out[r] is '/'.
-		for r+1 < len(out) && out[r+1] == '/' {
+		for merge && r+1 < len(out) && out[r+1] == '/' {
 			r++
 		}
 		end := r + 1

@@ -44,6 +44,7 @@ func TestNormalizePath(t *testing.T) {
 		{name: "dot-dot then escaped slash", in: "/a/..%2Fc", want: "/c", wantOK: true},
 		{name: "dot and dot-dot", in: "/a/./..", want: "/", wantOK: true},
 		{name: "double slash before dot-dot", in: "/a//..", want: "/", wantOK: true},
+		{name: "leading double slash before dot-dot climbs above root", in: "//..", wantOK: false},
 		{name: "double slash before dot-dot then name", in: "/a/b//../c", want: "/a/c", wantOK: true},
 		{name: "dot-dot then double slash", in: "/a/b/..//c", want: "/a/c", wantOK: true},
 		{name: "dot-dot back to root exactly", in: "/a/b/c/../../..", want: "/", wantOK: true},
@@ -70,7 +71,7 @@ func TestNormalizePath(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := normalizePath([]byte(tc.dst), []byte(tc.in))
+			got, ok := normalizePath([]byte(tc.dst), []byte(tc.in), true)
 			if ok != tc.wantOK {
 				t.Fatalf("normalizePath(%q) ok = %v (%q), want %v", tc.in, ok, got, tc.wantOK)
 			}
@@ -78,6 +79,37 @@ func TestNormalizePath(t *testing.T) {
 				t.Errorf("normalizePath(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNormalizePathWithoutMergingSlashes checks merge_slashes off: empty
+// segments stay, and ".." removes an empty segment as it removes any
+// other. The expected values are what nginx 1.22 reports.
+func TestNormalizePathWithoutMergingSlashes(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/foo//../bar", "/foo/bar"},
+		{"/foo///../bar", "/foo//bar"},
+		{"//a//b/", "//a//b/"},
+		{"/%2F%2Fa", "///a"},
+		{"//..", "/"},
+		{"/a//.", "/a//"},
+		{"//", "//"},
+		{"/a/.//b", "/a//b"},
+		{"/a//b/..", "/a//"},
+		{"/a//b//..", "/a//b/"},
+		{"/a/%2F/../b", "/a//b"},
+		{"//../x", "/x"},
+		{"/a/..//b", "//b"},
+	} {
+		got, ok := normalizePath(nil, []byte(tc.in), false)
+		if !ok || string(got) != tc.want {
+			t.Errorf("normalizePath(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+	for _, in := range []string{"/..", "/a/../..", "/%2e%2e"} {
+		if got, ok := normalizePath(nil, []byte(in), false); ok {
+			t.Errorf("normalizePath(%q) = %q, want a refusal", in, got)
+		}
 	}
 }
 

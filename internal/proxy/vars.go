@@ -382,8 +382,9 @@ func appendJoined(b []byte, hs []http1.Header, v, sep string) []byte {
 }
 
 // headerByVarName finds the first field matching a variable-style name:
-// lower case with '_' for '-'. Fields whose own names contain '_' are
-// ignored, as nginx ignores them (underscores_in_headers off).
+// lower case with '_' for '-'. A field whose own name has '_' (kept by
+// underscores_in_headers or ignore_invalid_headers off) matches '_' too,
+// as in nginx.
 func headerByVarName(hs []http1.Header, v string) []byte {
 	for i := range hs {
 		if varNameMatches(hs[i].Name, v) {
@@ -405,8 +406,6 @@ func varNameMatches(n []byte, v string) bool {
 			c += 'a' - 'A'
 		case c == '-':
 			c = '_'
-		case c == '_':
-			return false
 		}
 		if c != v[j] {
 			return false
