@@ -20,6 +20,9 @@ type Static struct {
 	Root     *vars.Template
 	Alias    bool
 	AliasLen int
+	// AliasRegex is alias in a regex location: the path is the alias
+	// alone (try_files appends its entries to it), as nginx maps it.
+	AliasRegex bool
 	// Index lists index's files, tried in order for a URI that ends in
 	// "/"; the last may be an absolute URI.
 	Index []*vars.Template
@@ -65,6 +68,7 @@ var builtinTypes = map[string]string{"html": "text/html", "gif": "image/gif", "j
 type staticRaw struct {
 	root             *vars.Template
 	alias            bool
+	aliasRegex       bool
 	index            []*vars.Template
 	tryFiles         []*vars.Template
 	types            map[string]string
@@ -87,7 +91,7 @@ func staticDirectives() []*directive {
 			doc: "Sets the directory that a request's URI is appended to, to find its file. A relative path is relative to the prefix; variables are allowed."},
 		{name: "alias", ctx: ctxLocation, args: arg1, set: setRoot,
 			syntax: "alias path;",
-			doc:    "Replaces the location's prefix in the URI with path to find its file. Not supported by headroom in regex locations."},
+			doc:    "Replaces the location's prefix in the URI with path to find its file; in a regex location path is the whole file name, usually with the regex's captures."},
 		{name: "index", ctx: hsl, args: arg1More, set: setIndex,
 			syntax: "index file ...;", def: "index.html",
 			doc: "Names the files served for a URI ending in \"/\", tried in order; the request is redirected internally to the first that exists. The last may be an absolute URI."},
@@ -139,9 +143,12 @@ func setRoot(b *builder, n *Node, sc *scope) error {
 		}
 		return errAt(n, "\"%s\" directive is duplicate, \"%s\" directive was specified earlier", n.Name, other)
 	}
-	if alias && sc.loc != nil && (sc.loc.match == MatchRegex || sc.loc.match == MatchRegexCaseless) {
-		return skip(b.unsupportedPart(n, "in a regex location", "\"alias\" in a regex location is not supported by headroom"))
+	if alias && sc.loc != nil && sc.loc.match == MatchNamed {
+		return errAt(n, "the \"alias\" directive cannot be used inside the named location")
 	}
+	// In a regex location alias names the whole path, usually with the
+	// regex's captures; the URI is not appended.
+	s.aliasRegex = alias && sc.loc != nil && sc.loc.regex != nil
 	path := n.Args[0]
 	t, err := b.template(n, path)
 	if err != nil {
@@ -295,7 +302,7 @@ func (b *builder) defaultStatic() Static {
 func mergeStatic(r *staticRaw, p *Static) Static {
 	s := *p
 	if r.root != nil {
-		s.Root, s.Alias, s.AliasLen = r.root, r.alias, 0
+		s.Root, s.Alias, s.AliasLen, s.AliasRegex = r.root, r.alias, 0, r.aliasRegex
 	}
 	if r.index != nil {
 		s.Index = r.index

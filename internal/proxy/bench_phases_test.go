@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -796,6 +798,40 @@ func TestBenchCharset(t *testing.T) {
 		resp, _ := b.connect().roundTrip(httpGet(tc.path))
 		if got := resp.Header.Get("Content-Type"); got != tc.want {
 			t.Errorf("%s: Content-Type %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}
+
+// TestBenchAliasInRegexLocation checks alias in a regex location: the
+// alias, with the regex's captures, is the whole file name; try_files
+// appends its entries to it and the chosen file keeps the URI after the
+// alias.
+func TestBenchAliasInRegexLocation(t *testing.T) {
+	b := newBench(t, `
+		server {
+			listen 127.0.0.1:0;
+			location ~ ^/files/(?<name>[a-z]+)\.txt$ { alias html/data/$name.txt; }
+			location ~ ^/num/(\d+)$ { alias html/data/$1.txt; }
+			location ~ /tried\.txt$ { alias html/data; try_files $uri =404; }
+		}`)
+	dir := filepath.Join(b.dir, "html", "data")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "abc.txt"), []byte("abc"), 0o644)
+	os.WriteFile(filepath.Join(dir, "42.txt"), []byte("forty-two"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tried.txt"), []byte("tried"), 0o644)
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/files/abc.txt", 200, "abc"},
+		{"/files/nope.txt", 404, ""},
+		{"/num/42", 200, "forty-two"},
+		{"/tried.txt", 200, "tried"},
+	} {
+		resp, body := b.connect().roundTrip(httpGet(tc.path))
+		if resp.StatusCode != tc.status || tc.status == 200 && body != tc.body {
+			t.Errorf("%s: %d %q, want %d %q", tc.path, resp.StatusCode, body, tc.status, tc.body)
 		}
 	}
 }

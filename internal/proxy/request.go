@@ -204,6 +204,9 @@ type request struct {
 	// no body to compress).
 	gz      *gzipState
 	gzipped bool
+	// addURIToAlias makes the URI follow an alias of a regex location
+	// (after try_files chose a file), as nginx's add_uri_to_alias.
+	addURIToAlias bool
 	// staticGzip is set when gzip_static sends a ".gz" file, gzipVary
 	// when one exists (Vary goes on the answer with gzip_vary).
 	staticGzip bool

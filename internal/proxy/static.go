@@ -71,6 +71,12 @@ func (cc *clientConn) serveStatic() {
 func (cc *clientConn) mapURI(b, uri []byte) []byte {
 	st := &cc.r.lc.Static
 	b = cc.appendRoot(b)
+	if st.AliasRegex {
+		if !cc.r.addURIToAlias {
+			return b
+		}
+		return append(b, uri...)
+	}
 	if st.Alias {
 		if st.AliasLen <= len(uri) {
 			uri = uri[st.AliasLen:]
@@ -702,7 +708,9 @@ func (cc *clientConn) tryFiles() {
 		// the URI it gives is the name without that slash, as in nginx: a
 		// directory named without its own slash is then redirected to it.
 		dir := strings.HasSuffix(t.Source, "/")
+		r.addURIToAlias = r.lc.Static.AliasRegex
 		path := cc.mapURI(nil, name)
+		r.addURIToAlias = false
 		fi, err := statPath(path)
 		if err != nil {
 			if err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ENAMETOOLONG {
@@ -718,6 +726,10 @@ func (cc *clientConn) tryFiles() {
 		if dir {
 			name = name[:len(name)-1]
 		}
+		// With alias in a regex location the file is the alias
+		// followed by the URI from now on, as nginx's
+		// add_uri_to_alias makes it.
+		r.addURIToAlias = r.lc.Static.AliasRegex && !dir
 		r.uri = append(r.uri[:0], name...)
 		r.triedFiles = true
 		cc.serveStatic()
