@@ -98,6 +98,7 @@ func init() {
 	directiveList = append(directiveList, splitClientsDirectives()...)
 	directiveList = append(directiveList, geoDirectives()...)
 	directiveList = append(directiveList, requestHeadDirectives()...)
+	directiveList = append(directiveList, refererDirectives()...)
 	directiveList = append(directiveList, hashDirectives()...)
 	directiveList = append(directiveList, realIPDirectives()...)
 	directiveList = append(directiveList, expiresDirectives()...)

@@ -247,6 +247,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "gzip %v level=%d min_length=%d vary=%v proxied=%#x http=1.%d types=%s disable=%q msie6=%v",
 			g.On, g.Level, g.MinLength, g.Vary, g.Proxied, g.HTTPVersion, strings.Join(types, ","), dis, g.DisableMSIE6)
 	}
+	if r := c.Referers; r != nil {
+		d.line(depth, "valid_referers %s", r.dumpLine())
+	}
 	if e := c.Expires; e != nil {
 		if e.Var != nil {
 			d.line(depth, "expires kind=%d %s", e.Kind, tmpl(e.Var))

@@ -85,6 +85,7 @@ type rawLoc struct {
 	internal               *bool
 	serverTokens           *bool
 	expires                *Expires
+	referers               *refererRaw
 	gzip                   gzipRaw
 	charset                charsetRaw
 	uninitializedVarWarn   *bool

@@ -249,6 +249,9 @@ type builder struct {
 	// capturesUsed is set once a template names "$1" to "$9", so that
 	// regex matches keep their groups only when something reads them.
 	capturesUsed bool
+	// referers are the levels with valid_referers, whose server_names
+	// are added once every server's names are known.
+	referers []*refererRaw
 }
 
 // once reports a duplicate for directives nginx allows once per level.

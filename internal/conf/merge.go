@@ -192,6 +192,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	}
 	c.RealIP = mergeRealIP(&r.realIP, p.RealIP)
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
+	c.Referers = mergeReferers(r.referers, p.Referers)
 	c.Static = mergeStatic(&r.static, &p.Static)
 	c.ErrorPages = p.ErrorPages
 	if r.errorPages != nil {
@@ -279,6 +280,9 @@ func (b *builder) finishHTTP() error {
 	if err := b.resolveVars(); err != nil {
 		return err
 	}
+	if err := b.finishReferers(); err != nil {
+		return err
+	}
 	top := merge(h.raw, b.defaultLevel())
 	out := &HTTP{Upstreams: map[string]*Upstream{}, LogFormats: h.formats}
 	for _, s := range h.servers {
@@ -339,14 +343,14 @@ func (b *builder) finishHTTP() error {
 	if err := b.checkServerNames(); err != nil {
 		return err
 	}
+	if err := checkCharsets(out.Servers); err != nil {
+		return err
+	}
 	// Socket options belong to the address, whichever listen set them.
 	for _, srv := range out.Servers {
 		for i := range srv.Listens {
 			e := h.addrs[srv.Listens[i].Addr]
 			srv.Listens[i].Backlog, srv.Listens[i].ReusePort = e.backlog, e.reusePort
-	if err := checkCharsets(out.Servers); err != nil {
-		return err
-	}
 		}
 	}
 	for _, u := range h.upstreams {

@@ -348,6 +348,8 @@ type LocConf struct {
 	Gzip Gzip
 	// Expires is the expires directive; nil is off.
 	Expires *Expires
+	// Referers is valid_referers; nil leaves $invalid_referer empty.
+	Referers *Referers
 	// ServerTokens is server_tokens: the version is shown in the Server
 	// field and on error pages ("build" shows it too; headroom has no
 	// build name).

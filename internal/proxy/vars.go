@@ -110,6 +110,19 @@ func init() {
 	g[vars.RealIPRemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.remote.Addr().AppendTo(b), true
 	}
+	g[vars.InvalidReferer] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		// "1" when valid_referers does not list the request's Referer,
+		// empty when it does or when there is no valid_referers.
+		r := cc.r
+		if r.lc == nil {
+			return b, true
+		}
+		ref := headerValue(r.head.Headers, "Referer")
+		if r.lc.Referers.Invalid(ref, ref != nil) {
+			return append(b, '1'), true
+		}
+		return b, true
+	}
 	g[vars.RealIPRemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.appendRealIPPort(b), true
 	}

@@ -37,6 +37,7 @@ const (
 	Host
 	Hostname
 	IsArgs
+	InvalidReferer
 	LimitConnStatus
 	LimitRate
 	LimitReqStatus
@@ -114,7 +115,7 @@ var names = map[string]Index{
 	"realip_remote_addr": RealIPRemoteAddr, "realip_remote_port": RealIPRemotePort, "content_type": ContentType,
 	"document_uri": DocumentURI, "document_root": DocumentRoot,
 	"request_filename": RequestFilename, "realpath_root": RealpathRoot, "host": Host, "hostname": Hostname,
-	"is_args": IsArgs, "limit_rate": LimitRate,
+	"is_args": IsArgs, "invalid_referer": InvalidReferer, "limit_rate": LimitRate,
 	"limit_conn_status": LimitConnStatus, "limit_req_status": LimitReqStatus, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
 	"proxy_add_x_forwarded_for": ProxyAddXForwardedFor,
 	"proxy_host":                ProxyHost, "proxy_port": ProxyPort,
