@@ -103,8 +103,8 @@ func init() {
 	directiveList = append(directiveList, realIPDirectives()...)
 	directiveList = append(directiveList, expiresDirectives()...)
 	directiveList = append(directiveList, gzipDirectives()...)
-
 	directiveList = append(directiveList, charsetDirectives()...)
+
 	table = map[string][]*directive{}
 	for _, d := range directiveList {
 		table[d.name] = append(table[d.name], d)

@@ -44,6 +44,10 @@ type serverBuild struct {
 	names     []ServerName
 	locations []*locBuild
 	named     []*locBuild
+	// name is the server's $server_name, once a server_name set it
+	// (hasName).
+	name    string
+	hasName bool
 }
 
 // locBuild is a location block being read.
@@ -727,6 +731,20 @@ func setServerName(b *builder, n *Node, sc *scope) error {
 		if len(a) > 0 && ((a[0] == '*' && (len(a) < 3 || a[1] != '.')) || (a[0] == '.' && len(a) < 2)) {
 			return errAt(n, "server name \"%s\" is invalid", a)
 		}
+		if !sc.srv.hasName {
+			// $server_name is the first name as written: a regex
+			// with its "~", a ".domain" without its dot, the rest in
+			// lower case.
+			sc.srv.hasName = true
+			switch {
+			case a == "$hostname":
+				sc.srv.name = hostname
+			case strings.HasPrefix(a, "~"):
+				sc.srv.name = a
+			default:
+				sc.srv.name = strings.ToLower(strings.TrimPrefix(a, "."))
+			}
+		}
 		if strings.Contains(a, "/") {
 			b.warn(errAt(n, "server name \"%s\" has suspicious symbols", a))
 		}
@@ -737,9 +755,9 @@ func setServerName(b *builder, n *Node, sc *scope) error {
 			if len(a) == 1 {
 				return errAt(n, "empty regex in server name \"%s\"", a)
 			}
-			re, err := compileRegex(a[1:], true)
+			re, err := b.regex(n, a[1:], true)
 			if err != nil {
-				return errAt(n, "%s", regexError(a[1:], err))
+				return err
 			}
 			sc.srv.names = append(sc.srv.names, ServerName{Kind: NameRegex, Name: a[1:], Regex: re})
 		case strings.HasPrefix(a, "."):

@@ -193,12 +193,12 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.RealIP = mergeRealIP(&r.realIP, p.RealIP)
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
 	c.Referers = mergeReferers(r.referers, p.Referers)
+	c.Charset = mergeCharset(&r.charset, p.Charset)
 	c.Static = mergeStatic(&r.static, &p.Static)
 	c.ErrorPages = p.ErrorPages
 	if r.errorPages != nil {
 		c.ErrorPages = r.errorPages
 	}
-	c.Charset = mergeCharset(&r.charset, p.Charset)
 	c.ProxyInterceptErrors = pick(r.proxyInterceptErrors, p.ProxyInterceptErrors)
 	c.KeepaliveTime = pick(r.keepaliveTime, p.KeepaliveTime)
 	c.ErrorLogs = p.ErrorLogs
@@ -313,7 +313,7 @@ func (b *builder) finishHTTP() error {
 				return err
 			}
 		}
-		srv := &Server{Listens: s.listens, Names: s.names, Loc: sm.conf, File: s.node.File, Line: s.node.Line}
+		srv := &Server{Listens: s.listens, Names: s.names, Name: s.name, Loc: sm.conf, File: s.node.File, Line: s.node.Line}
 		srv.Locations = buildLocations(s.locations, sm)
 		srv.Named = buildLocations(s.named, sm)
 		out.Servers = append(out.Servers, srv)

@@ -216,13 +216,16 @@ type ServerName struct {
 	// Name is the lower-cased name as written, without "~" for regexes; for
 	// ".example.com" it is "*.example.com" plus an exact entry "example.com".
 	Name  string
-	Regex *regexp.Regexp
+	Regex *Regex
 }
 
 // Server is one server{} block in http.
 type Server struct {
 	Listens []Listen
 	Names   []ServerName
+	// Name is $server_name: the first name as written (a regex with its
+	// "~", ".domain" without its dot, others in lower case).
+	Name string
 	// Locations is the top-level location tree of this server.
 	Locations []*Location
 	// Named are the named locations ("@name", Path with its "@"), which

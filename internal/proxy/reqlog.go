@@ -14,8 +14,8 @@ import (
 // record of every upstream try for the $upstream_* variables.
 
 func serverName(s *conf.Server) string {
-	if s != nil && len(s.Names) > 0 {
-		return s.Names[0].Name
+	if s != nil {
+		return s.Name
 	}
 	return ""
 }

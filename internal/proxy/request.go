@@ -415,7 +415,8 @@ func (cc *clientConn) startRequest() {
 		cc.respondError(400)
 		return
 	}
-	r.srv = cc.ln.vhosts.find(host)
+	var nameRegex *conf.Regex
+	r.srv, nameRegex = cc.ln.vhosts.find(host)
 	uri, ok := normalizePath(r.uri, h.Path, cc.ln.vhosts.def.Loc.MergeSlashes)
 	if !ok {
 		r.keepAlive = false
@@ -425,6 +426,11 @@ func (cc *clientConn) startRequest() {
 	r.uri = uri
 	r.keepAlive = h.KeepAlive
 	r.script.reset(len(cc.w.srv.cfg.HTTP.Variables))
+	if nameRegex != nil && cc.w.srv.cfg.HTTP.Captures {
+		// A regex server name's captures, named ones too, are the
+		// request's until another regex matches.
+		cc.match(nameRegex, []byte(host))
+	}
 	r.pipelined, cc.pipelined = cc.pipelined, false
 	cc.realIP(r.srv.Loc)
 	if !cc.findConfig() {

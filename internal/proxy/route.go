@@ -54,30 +54,32 @@ func newVhosts(servers []*conf.Server, def *conf.Server) *vhosts {
 	return v
 }
 
-// find returns the server for a host (already lower-cased, without port).
-func (v *vhosts) find(host string) *conf.Server {
+// find returns the server for a host (already lower-cased, without port)
+// and, when a regex name chose it, that regex (whose captures the request
+// keeps).
+func (v *vhosts) find(host string) (*conf.Server, *conf.Regex) {
 	if len(v.exact) == 0 && len(v.prefixes) == 0 && len(v.suffixes) == 0 && len(v.regexes) == 0 {
-		return v.def
+		return v.def, nil
 	}
 	if s, ok := v.exact[host]; ok {
-		return s
+		return s, nil
 	}
 	for _, w := range v.prefixes {
 		if strings.HasSuffix(host, w.part) && len(host) > len(w.part) {
-			return w.server
+			return w.server, nil
 		}
 	}
 	for _, w := range v.suffixes {
 		if strings.HasPrefix(host, w.part) && len(host) > len(w.part) {
-			return w.server
+			return w.server, nil
 		}
 	}
 	for _, r := range v.regexes {
 		if r.name.Regex.MatchString(host) {
-			return r.server
+			return r.server, r.name.Regex
 		}
 	}
-	return v.def
+	return v.def, nil
 }
 
 // normalizeHost lower-cases a Host header value and strips its port and a

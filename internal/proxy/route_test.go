@@ -200,7 +200,7 @@ func TestVhostsFind(t *testing.T) {
 	lead := func(n string) conf.ServerName { return conf.ServerName{Kind: conf.NameWildcardPrefix, Name: n} }
 	trail := func(n string) conf.ServerName { return conf.ServerName{Kind: conf.NameWildcardSuffix, Name: n} }
 	re := func(src string) conf.ServerName {
-		return conf.ServerName{Kind: conf.NameRegex, Name: src, Regex: regexp.MustCompile(src)}
+		return conf.ServerName{Kind: conf.NameRegex, Name: src, Regex: &conf.Regex{Regexp: regexp.MustCompile(src)}}
 	}
 
 	def := srv("default", exact("default.test"))
@@ -248,9 +248,12 @@ func TestVhostsFind(t *testing.T) {
 			if v == nil {
 				v = all
 			}
-			if got := names[v.find(tc.host)]; got != tc.want {
+			if got := names[first(v.find(tc.host))]; got != tc.want {
 				t.Errorf("find(%q) = %s, want %s", tc.host, got, tc.want)
 			}
 		})
 	}
 }
+
+// first is the server of a vhost lookup.
+func first(s *conf.Server, _ *conf.Regex) *conf.Server { return s }
