@@ -493,7 +493,7 @@ func (cc *clientConn) locate() bool {
 		return false
 	}
 	if redirect != nil {
-		target := []byte(redirect.Path)
+		target := appendEscapedURI(nil, []byte(redirect.Path))
 		if h.Query != nil {
 			target = append(append(target, '?'), h.Query...)
 		}

@@ -40,7 +40,12 @@ func (cc *clientConn) startResponse() {
 	}
 	if r.lc.ProxyInterceptErrors && resp.Status >= 300 && r.lc.FindErrorPage(resp.Status) != nil {
 		// proxy_intercept_errors: the upstream's answer is dropped and
-		// the error page sent instead.
+		// the error page sent instead; a 401 keeps the upstream's
+		// (first) WWW-Authenticate, as nginx 1.22 keeps it.
+		if v := headerValue(resp.Headers, "WWW-Authenticate"); resp.Status == 401 && v != nil {
+			kept := append([]byte("WWW-Authenticate"), v...)
+			r.carried = append(r.carried[:0], http1.Header{Name: kept[:16], Value: kept[16:]})
+		}
 		cc.upLogAppend(r.peer.Conf.Addr, resp.Status)
 		r.up.closeConn()
 		r.upInLen, r.upPos = 0, 0

@@ -191,7 +191,9 @@ func (cc *clientConn) serveFile() {
 	if fi.isDir {
 		unix.Close(fd)
 		// A directory named without its slash is redirected to it.
-		loc := append(append([]byte(nil), r.uri...), '/')
+		// The URI is escaped again for the Location, as nginx's
+		// static module writes it.
+		loc := append(appendEscapedURI(nil, r.uri), '/')
 		if q := r.head.Query; q != nil {
 			loc = append(append(loc, '?'), q...)
 		}
