@@ -198,7 +198,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if !c.AbsoluteRedirect || c.ServerNameInRedirect || !c.PortInRedirect {
 		d.line(depth, "redirects absolute=%v server_name=%v port=%v", c.AbsoluteRedirect, c.ServerNameInRedirect, c.PortInRedirect)
 	}
-	if p := c.ProxyPass; p != nil {
+	if p := c.ProxyPass; p != nil && p.URL != nil {
+		d.line(depth, "proxy_pass %s (evaluated per request)", tmpl(p.URL))
+	} else if p != nil {
 		up := "<nil>"
 		if p.Upstream != nil {
 			up = strconv.Quote(p.Upstream.Name)

@@ -170,7 +170,7 @@ func httpDirectives() []*directive {
 			doc:    "Sets configuration by request URI, matched in nginx's order: exact, longest prefix, regexes in order."},
 		{name: "proxy_pass", ctx: ctxLocation | ctxIf, args: arg1, set: setProxyPass,
 			syntax: "proxy_pass http://upstream | http://host[:port][/uri];",
-			doc:    "Passes requests to an upstream group or address; a URI part replaces the matched location prefix."},
+			doc:    "Passes requests to an upstream group or address; a URI part replaces the matched location prefix. With variables the value is read for each request: an upstream group named without port, or an address (a name would need a resolver: 502), and a URI part is sent as it is."},
 		{name: "proxy_set_header", ctx: hsl, args: arg2, set: setProxySetHeader,
 			syntax: "proxy_set_header field value;", def: "Host $proxy_host; Connection close",
 			doc: "Sets a request header sent upstream; an empty value drops the header. Inherited only by levels with none of their own."},
@@ -897,7 +897,12 @@ func setProxyPass(b *builder, n *Node, sc *scope) error {
 	}
 	url := n.Args[0]
 	if hasVariables(url) {
-		return skip(b.unsupportedPart(n, "variables", "variables in \"proxy_pass\" are not supported by headroom"))
+		t, err := b.template(n, url)
+		if err != nil {
+			return err
+		}
+		sc.raw.proxyPass = &ProxyPass{Scheme: "http", URL: t}
+		return nil
 	}
 	lower := strings.ToLower(url)
 	var rest string

@@ -19,16 +19,6 @@ func (c *Config) ReservedLogFiles() int {
 			}
 		}
 	}
-	var walk func([]*Location)
-	walk = func(ls []*Location) {
-		for _, l := range ls {
-			count(l.Loc)
-			walk(l.Locations)
-		}
-	}
-	for _, s := range c.HTTP.Servers {
-		count(s.Loc)
-		walk(s.Locations)
-	}
+	c.EachLocConf(count)
 	return n
 }

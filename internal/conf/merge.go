@@ -355,6 +355,7 @@ func (b *builder) finishHTTP() error {
 	}
 	for _, u := range h.upstreams {
 		out.Upstreams[u.up.Name] = u.up
+		u.up.Host, u.up.Port, u.up.NoPort = strings.ToLower(u.host), u.port, u.noPort
 	}
 	out.LimitConnZones = b.limitConnZones
 	out.LimitReqZones = b.limitReqZones

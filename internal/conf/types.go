@@ -621,6 +621,9 @@ type ProxyPass struct {
 	// Upstream is the upstream group the request goes to: either a named
 	// upstream{} block or an implicit one made for host:port.
 	Upstream *Upstream
+	// URL is set instead of the other fields for a proxy_pass with
+	// variables, which is evaluated for each request (DynamicProxyPass).
+	URL *vars.Template
 	// URI is the URI part ("" when proxy_pass has none, in which case the
 	// request URI is passed unchanged; "/" or more replaces the matched
 	// location prefix as nginx does).
@@ -655,8 +658,14 @@ type Upstream struct {
 	RandomTwo bool
 	// Implicit is true for groups made from proxy_pass host:port.
 	Implicit bool
-	File     string
-	Line     int
+	// Host (lower-cased), Port and NoPort are what a proxy_pass with
+	// variables matches the group by, as nginx does: an upstream{} by
+	// name and no port, an implicit group by host and port.
+	Host   string
+	Port   int
+	NoPort bool
+	File   string
+	Line   int
 }
 
 // BalanceMethod is an upstream group's load balancing method, one per

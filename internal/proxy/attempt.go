@@ -53,7 +53,10 @@ const (
 func (cc *clientConn) proxy() {
 	r := cc.r
 	pp := r.lc.ProxyPass
-	r.group = cc.w.group(pp.Upstream)
+	if pp.URL != nil && !cc.evalProxyPass(pp) {
+		return
+	}
+	r.group = cc.w.group(r.proxyPass().Upstream)
 	if r.bufferBody {
 		cc.bufferBody()
 		return
@@ -61,6 +64,40 @@ func (cc *clientConn) proxy() {
 	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
 	r.upWhole = true
 	cc.connectNext()
+}
+
+// proxyPass is the request's proxy_pass: the location's, or what a
+// proxy_pass with variables named for this request.
+func (r *request) proxyPass() *conf.ProxyPass {
+	if r.ppDynamic {
+		return &r.dynPP.ProxyPass
+	}
+	return r.lc.ProxyPass
+}
+
+// evalProxyPass evaluates a proxy_pass with variables and finds its
+// group, answering as nginx does when it cannot: 500 for a value that is
+// not a usable URL, 502 for a host that would need a resolver. It
+// reports false when the request was answered.
+func (cc *clientConn) evalProxyPass(pp *conf.ProxyPass) bool {
+	r := cc.r
+	r.dynPP = cc.w.srv.cfg.HTTP.ParseDynamicProxyPass(string(cc.eval(nil, pp.URL)))
+	d := &r.dynPP
+	if d.Err != "" {
+		cc.logError(d.Err)
+		cc.respondError(500)
+		return false
+	}
+	if d.Upstream == nil {
+		if d.Addr == "" {
+			cc.logError("no resolver defined to resolve " + d.ProxyHost)
+			cc.respondError(502)
+			return false
+		}
+		d.Upstream = cc.w.dynamicUpstream(d.Addr)
+	}
+	r.ppDynamic = true
+	return true
 }
 
 // maxTries is proxy_next_upstream_tries, where 0 means every server once.

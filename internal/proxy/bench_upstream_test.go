@@ -1043,3 +1043,42 @@ func TestBenchProxyBindFails(t *testing.T) {
 		t.Errorf("status %d, want 500 with the failure at crit:\n%s", resp.StatusCode, log)
 	}
 }
+
+// TestBenchProxyPassVariables checks proxy_pass with variables: the value
+// names an upstream{} (without port), an address, or the implicit group
+// of another proxy_pass; a URI part is sent as it is; a name that would
+// need a resolver gets 502 and one that is not a URL 500, as in nginx.
+func TestBenchProxyPassVariables(t *testing.T) {
+	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Host, r.URL.RequestURI())
+	})
+	b := newBench(t, `
+		upstream backend { server `+up+`; }
+		server {
+			listen 127.0.0.1:0;
+			location /group/ { set $u backend; proxy_pass http://$u; }
+			location /addr/ { proxy_pass http://$arg_to; }
+			location /uri/ { proxy_pass http://`+up+`/fixed?$args; }
+			location /bad/ { proxy_pass $arg_to; }
+			location /var-name/ { set $h no-such-host.example; proxy_pass http://$h; }
+		}`)
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/group/a?x=1", 200, "backend /group/a?x=1"},
+		{"/addr/b?to=" + up, 200, up + " /addr/b?to=" + up},
+		{"/uri/c?q=2", 200, up + " /fixed?q=2"},
+		{"/bad/d?to=ftp://x", 500, ""},
+		{"/var-name/e", 502, ""},
+	} {
+		resp, body := b.connect().roundTrip(httpGet(tc.path))
+		if resp.StatusCode != tc.status || tc.body != "" && body != tc.body {
+			t.Errorf("%s: %d %q, want %d %q", tc.path, resp.StatusCode, body, tc.status, tc.body)
+		}
+	}
+	if log := b.errorLog(); !strings.Contains(log, "no resolver defined to resolve no-such-host.example") || !strings.Contains(log, `invalid URL prefix in "ftp://x"`) {
+		t.Errorf("error log lacks nginx's messages:\n%s", log)
+	}
+}

@@ -48,7 +48,7 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 			}
 			b = appendUpstreamURI(b, r)
 		} else {
-			b = append(b, r.lc.ProxyPass.Host...)
+			b = append(b, r.proxyPass().Host...)
 			b = appendUpstreamURI(b, r)
 		}
 		b = append(b, '"')
@@ -70,7 +70,12 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 // request was redirected or rewritten (nginx's quoted_uri and internal),
 // and the arguments after a "?" when there are any.
 func appendUpstreamURI(b []byte, r *request) []byte {
-	pp := r.lc.ProxyPass
+	pp := r.proxyPass()
+	if r.ppDynamic && pp.HasURI {
+		// A proxy_pass with variables and a URI part sends that URI as
+		// it is, as nginx does.
+		return append(b, pp.URI...)
+	}
 	h := &r.head
 	internal := r.internal || r.rewritten
 	escape := internal || bytes.IndexByte(h.Path, '%') >= 0
@@ -122,7 +127,7 @@ func (cc *clientConn) upLogAppend(addr string, status int) {
 		r.upHeaders = append(r.upHeaders, ", "...)
 	}
 	if addr == "" {
-		addr = r.lc.ProxyPass.Host
+		addr = r.proxyPass().Host
 	}
 	r.upAddrs = append(r.upAddrs, addr...)
 	r.upStatuses = strconv.AppendInt(r.upStatuses, int64(status), 10)

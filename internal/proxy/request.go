@@ -199,6 +199,10 @@ type request struct {
 	// proxy's field, once realSet.
 	realAddr netip.AddrPort
 	realSet  bool
+	// dynPP is what a proxy_pass with variables named for the request,
+	// once ppDynamic.
+	dynPP     conf.DynamicProxyPass
+	ppDynamic bool
 	// gz is the response's compression when gzip applies (gzip.go);
 	// gzipped is set when the head says gzip (also for HEAD, which has
 	// no body to compress).

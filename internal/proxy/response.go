@@ -142,7 +142,9 @@ func hideResponseHeader(name, connection []byte, framing http1.Framing, hidden [
 func (cc *clientConn) rewriteRedirect(v []byte) ([]byte, bool) {
 	r := cc.r
 	pp := r.lc.ProxyPass
-	if pp == nil {
+	if pp == nil || pp.URL != nil {
+		// "proxy_redirect default" does nothing for a proxy_pass with
+		// variables, as in nginx.
 		return nil, false
 	}
 	pattern, replacement := "http://"+pp.Host+"/", "/"

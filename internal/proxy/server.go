@@ -237,20 +237,9 @@ func tempPaths(cfg *conf.Config) []string {
 	return paths
 }
 
-// eachLocConf calls fn for the settings of every server and location.
-func eachLocConf(cfg *conf.Config, fn func(*conf.LocConf)) {
-	var walk func([]*conf.Location)
-	walk = func(ls []*conf.Location) {
-		for _, l := range ls {
-			fn(l.Loc)
-			walk(l.Locations)
-		}
-	}
-	for _, srv := range cfg.HTTP.Servers {
-		fn(srv.Loc)
-		walk(srv.Locations)
-	}
-}
+// eachLocConf calls fn for the settings of every level (see
+// conf.Config.EachLocConf).
+func eachLocConf(cfg *conf.Config, fn func(*conf.LocConf)) { cfg.EachLocConf(fn) }
 
 func (s *Server) openListeners() error {
 	byAddr := map[string]*listener{}

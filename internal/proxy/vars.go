@@ -232,13 +232,13 @@ func init() {
 	}
 	g[vars.ProxyHost] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		if lc := cc.r.lc; lc != nil && lc.ProxyPass != nil {
-			return append(b, lc.ProxyPass.ProxyHost...), true
+			return append(b, cc.r.proxyPass().ProxyHost...), true
 		}
 		return b, false
 	}
 	g[vars.ProxyPort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		if lc := cc.r.lc; lc != nil && lc.ProxyPass != nil {
-			return append(b, lc.ProxyPass.ProxyPort...), true
+			return append(b, cc.r.proxyPass().ProxyPort...), true
 		}
 		return b, false
 	}

@@ -42,6 +42,9 @@ type worker struct {
 	rand *rand.ChaCha8
 	// gzips are the compressors not in use (gzip.go).
 	gzips gzipPool
+	// dynUps are the groups made for the addresses proxy_pass with
+	// variables named.
+	dynUps map[string]*conf.Upstream
 	// idleHead and idleTail hold the idle keep-alive clients, oldest
 	// first; waiting holds requests queued for a connection slot.
 	idleHead, idleTail *clientConn
@@ -126,6 +129,37 @@ func newWorker(s *Server, id int) (*worker, error) {
 	}
 	return w, nil
 }
+
+// dynamicUpstream returns the group for an address a proxy_pass with
+// variables named, made on first use and kept for the next requests to
+// it; the worker keeps a bounded number of them.
+func (w *worker) dynamicUpstream(addr string) *conf.Upstream {
+	if u := w.dynUps[addr]; u != nil {
+		return u
+	}
+	if len(w.dynUps) >= maxDynamicUpstreams {
+		// Addresses the requests chose; forget them all rather than let
+		// them grow without bound (a request in progress keeps its
+		// group).
+		for _, u := range w.dynUps {
+			delete(w.groups, u)
+		}
+		clear(w.dynUps)
+	}
+	if w.dynUps == nil {
+		w.dynUps = map[string]*conf.Upstream{}
+	}
+	u := conf.DynamicUpstream(addr, addr)
+	w.dynUps[addr] = u
+	// The group's state is this worker's own: no other worker knows
+	// the group, and the server's tables keep only the configuration's.
+	w.groups[u] = &upGroup{Group: upstream.NewGroup(u, upstream.NewShared(u)), stats: make([]observe.Server, len(u.Servers))}
+	return u
+}
+
+// maxDynamicUpstreams bounds the groups a worker keeps for the addresses
+// of proxy_pass with variables.
+const maxDynamicUpstreams = 256
 
 // group returns this worker's state for an upstream, creating it on first
 // use.

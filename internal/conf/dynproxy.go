@@ -1,0 +1,105 @@
+package conf
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DynamicProxyPass is what a proxy_pass with variables names for one
+// request: its value parsed as nginx's ngx_http_proxy_eval parses it.
+// Err is nginx's complaint when the value is not a URL headroom can use
+// (the request is then answered 500); Upstream is nil when the host is
+// neither a group of the configuration nor an address, which needs a
+// resolver (502).
+type DynamicProxyPass struct {
+	ProxyPass
+	// Addr is the address to connect to when no group matched: "ip:port"
+	// or "unix:/path".
+	Addr string
+	Err  string
+}
+
+// ParseDynamicProxyPass parses an evaluated proxy_pass value and finds
+// its group: an upstream{} named by the host (without a port), or the
+// implicit group of a proxy_pass naming the same host and port; an IP
+// address or unix socket gets a group of its own (Addr).
+func (h *HTTP) ParseDynamicProxyPass(v string) DynamicProxyPass {
+	var d DynamicProxyPass
+	d.Scheme = "http"
+	if len(v) <= 7 || !strings.EqualFold(v[:7], "http://") {
+		if len(v) > 8 && strings.EqualFold(v[:8], "https://") {
+			d.Err = "proxy_pass to https is not supported by headroom: \"" + v + "\""
+			return d
+		}
+		d.Err = "invalid URL prefix in \"" + v + "\""
+		return d
+	}
+	rest := v[7:]
+	if strings.HasPrefix(strings.ToLower(rest), "unix:") {
+		path, uri := rest[5:], ""
+		if i := strings.IndexByte(path, ':'); i >= 0 {
+			path, uri = path[:i], path[i+1:]
+		}
+		if p, msg := unixSocketPath(path); msg != "" {
+			d.Err = msg + " in upstream \"" + rest + "\""
+			return d
+		} else {
+			path = p
+		}
+		d.Host, d.ProxyHost, d.ProxyPort = "unix:"+path, "localhost", ""
+		d.Addr = "unix:" + path
+		d.setURI(uri)
+		return d
+	}
+	hostport, uri := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		hostport, uri = rest[:i], rest[i:]
+	}
+	host, port, noPort, perr := splitUpstreamAddr(hostport)
+	if perr != "" {
+		d.Err = perr + " in upstream \"" + rest + "\""
+		return d
+	}
+	d.Host, d.ProxyHost, d.ProxyPort = hostport, host, "80"
+	if !noPort && port != 80 {
+		d.ProxyHost, d.ProxyPort = hostport, strconv.Itoa(port)
+	}
+	d.setURI(uri)
+	low := strings.ToLower(strings.Trim(host, "[]"))
+	for _, u := range h.Upstreams {
+		if u.Host != low {
+			continue
+		}
+		if !u.Implicit && noPort || u.Implicit && u.Port == port {
+			d.Upstream = u
+			return d
+		}
+	}
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && a.Zone() == "" {
+		d.Addr = net.JoinHostPort(a.String(), strconv.Itoa(port))
+	}
+	return d
+}
+
+// setURI sets the URI part: one starting with "?" gets a "/" before it,
+// as nginx adds.
+func (d *DynamicProxyPass) setURI(uri string) {
+	if strings.HasPrefix(uri, "?") {
+		uri = "/" + uri
+	}
+	d.URI, d.HasURI = uri, uri != ""
+}
+
+// DynamicUpstream is the group for an address that a proxy_pass with
+// variables names and no group of the configuration has: one server with
+// nginx's defaults.
+func DynamicUpstream(name, addr string) *Upstream {
+	return &Upstream{
+		Name: name, Implicit: true,
+		KeepaliveRequests: 1000, KeepaliveTimeout: 60 * time.Second, KeepaliveTime: time.Hour,
+		Servers: []*UpstreamServer{{Addr: addr, Name: name, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}},
+	}
+}
