@@ -147,15 +147,21 @@ func scanFieldLine(b []byte, s int, rule nameRule) (name, value []byte, next int
 			i++
 		}
 	} else {
-		for ; i < len(b); i++ {
-			c := b[i]
-			if charClass[c]&cName != 0 || c == '_' && rule == namesValidUnderscore {
-				continue
+		for {
+			for i < len(b) && charClass[b[i]]&cName != 0 {
+				i++
 			}
+			if i >= len(b) {
+				break
+			}
+			c := b[i]
 			if c <= ' ' || c == 0x7f || c == ':' {
 				break
 			}
-			invalid = true
+			if c != '_' || rule != namesValidUnderscore {
+				invalid = true
+			}
+			i++
 		}
 	}
 	if i >= len(b) {

@@ -122,12 +122,6 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (int, error) {
 		name, value, next, r := scanFieldLine(b, pos, rule)
 		switch r {
 		case scanField:
-		case scanInvalidName:
-			// nginx goes on with the next line; the field is not
-			// looked at.
-			req.Invalid = append(req.Invalid, name)
-			pos = next
-			continue
 		case scanEnd:
 			pos = next
 			goto done
@@ -143,6 +137,12 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (int, error) {
 		case scanBareCR:
 			req.Headers = hs
 			return 0, errBareCR
+		case scanInvalidName:
+			// nginx goes on with the next line; the field is not
+			// looked at.
+			req.Invalid = append(req.Invalid, name)
+			pos = next
+			continue
 		default:
 			req.Headers = hs
 			return 0, errInvalidHeader
