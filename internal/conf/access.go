@@ -28,10 +28,10 @@ func (r AccessRule) Matches(a netip.Addr) bool {
 func accessDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
-		{name: "allow", ctx: hsl, args: arg1, set: setAccess(false),
+		{name: "allow", ctx: hsl | ctxLimitExcept, args: arg1, set: setAccess(false),
 			syntax: "allow address | CIDR | all;",
 			doc:    "Allows access from an address or network; rules are checked in order and the first that matches decides. Inherited only by levels with no rule of their own."},
-		{name: "deny", ctx: hsl, args: arg1, set: setAccess(true),
+		{name: "deny", ctx: hsl | ctxLimitExcept, args: arg1, set: setAccess(true),
 			syntax: "deny address | CIDR | all;",
 			doc:    "Denies access (403, logged as \"access forbidden by rule\") from an address or network; rules are checked in order and the first that matches decides."},
 	}

@@ -262,6 +262,16 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if !c.ServerTokens {
 		d.line(depth, "server_tokens off")
 	}
+	if le := c.LimitExcept; le != nil {
+		var ms []string
+		for m := range le.Methods {
+			ms = append(ms, m)
+		}
+		sort.Strings(ms)
+		d.line(depth, "limit_except %s {", strings.Join(ms, " "))
+		d.loc(depth+1, le.Loc)
+		d.line(depth, "}")
+	}
 	if c.Internal {
 		d.line(depth, "internal")
 	}

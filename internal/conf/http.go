@@ -58,8 +58,9 @@ type locBuild struct {
 	regex    *Regex
 	raw      *rawLoc
 	children []*locBuild
-	// ifs are the location's if blocks.
-	ifs []*ifBuild
+	// ifs are the location's if blocks, limitExcept its limit_except.
+	ifs         []*ifBuild
+	limitExcept *limitExceptBuild
 }
 
 // rawLoc holds the settings written at one level (http, server or
@@ -168,7 +169,7 @@ func httpDirectives() []*directive {
 		{name: "location", ctx: ctxServer | ctxLocation, args: take12, block: true, set: setLocation,
 			syntax: "location [ = | ^~ | ~ | ~* ] uri { ... }",
 			doc:    "Sets configuration by request URI, matched in nginx's order: exact, longest prefix, regexes in order."},
-		{name: "proxy_pass", ctx: ctxLocation | ctxIf, args: arg1, set: setProxyPass,
+		{name: "proxy_pass", ctx: ctxLocation | ctxIf | ctxLimitExcept, args: arg1, set: setProxyPass,
 			syntax: "proxy_pass http://upstream | http://host[:port][/uri];",
 			doc:    "Passes requests to an upstream group or address; a URI part replaces the matched location prefix. With variables the value is read for each request: an upstream group named without port, or an address (a name would need a resolver: 502), and a URI part is sent as it is."},
 		{name: "proxy_set_header", ctx: hsl, args: arg2, set: setProxySetHeader,
@@ -228,7 +229,7 @@ func httpDirectives() []*directive {
 		{name: "large_client_header_buffers", ctx: ctxHTTP | ctxServer, args: arg2, set: setLargeClientHeaderBuffers,
 			syntax: "large_client_header_buffers number size;", def: "4 8k",
 			doc: "Limits the request line and header fields: a longer request line gets 414, a longer field 400."},
-		{name: "access_log", ctx: hsl | ctxIf, args: arg1More, set: setAccessLog,
+		{name: "access_log", ctx: hsl | ctxIf | ctxLimitExcept, args: arg1More, set: setAccessLog,
 			syntax: "access_log path [format [if=condition]] | off;", def: "logs/access.log combined",
 			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Inherited only by levels with none of their own. buffer=, flush= and gzip= are not supported by headroom."},
 		{name: "log_format", ctx: ctxHTTP, args: arg2More, set: setLogFormat,
@@ -934,7 +935,7 @@ func setProxyPass(b *builder, n *Node, sc *scope) error {
 		pp.ProxyHost = hostport
 		pp.ProxyPort = strconv.Itoa(port)
 	}
-	if pp.HasURI && (sc.loc.regex != nil || sc.loc.match == MatchNamed || sc.ctx == ctxIf) {
+	if pp.HasURI && (sc.loc.regex != nil || sc.loc.match == MatchNamed || sc.ctx == ctxIf || sc.ctx == ctxLimitExcept) {
 		return errAt(n, "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}
 	sc.raw.proxyPass = pp

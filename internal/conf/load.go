@@ -115,7 +115,7 @@ func findErr(nodes []*Node) *Error {
 }
 
 // context is a bit set of the blocks a directive may appear in.
-type context uint8
+type context uint16
 
 const (
 	ctxMain context = 1 << iota
@@ -128,6 +128,8 @@ const (
 	// level (rewrite directives only).
 	ctxIf
 	ctxServerIf
+	// ctxLimitExcept is a limit_except block.
+	ctxLimitExcept
 )
 
 var contextNames = []struct {
@@ -136,7 +138,7 @@ var contextNames = []struct {
 }{
 	{ctxMain, "main"}, {ctxEvents, "events"}, {ctxHTTP, "http"},
 	{ctxServer, "server"}, {ctxLocation, "location"}, {ctxUpstream, "upstream"},
-	{ctxIf, "if in location"}, {ctxServerIf, "if in server"},
+	{ctxIf, "if in location"}, {ctxServerIf, "if in server"}, {ctxLimitExcept, "limit_except"},
 }
 
 func (c context) names() []string {

@@ -412,6 +412,9 @@ func buildLocations(ls []*locBuild, parent *merged) []*Location {
 		for _, ib := range l.ifs {
 			ib.op.Loc = mergeIf(ib.raw, m)
 		}
+		if le := l.limitExcept; le != nil {
+			m.conf.LimitExcept = &LimitExcept{Methods: le.methods, Loc: mergeIf(le.raw, m)}
+		}
 		out = append(out, &Location{
 			Match: l.match, Path: l.path, Regex: l.regex, Loc: m.conf,
 			Locations: buildLocations(l.children, m),

@@ -360,6 +360,9 @@ type LocConf struct {
 	// RealIP holds set_real_ip_from, real_ip_header and
 	// real_ip_recursive.
 	RealIP RealIP
+	// LimitExcept is the location's limit_except: requests with other
+	// methods use its settings.
+	LimitExcept *LimitExcept
 	// Internal is the internal directive: only internal requests may
 	// use the location.
 	Internal                  bool

@@ -835,3 +835,25 @@ func TestBenchAliasInRegexLocation(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchLimitExcept checks limit_except: requests with a method the
+// block does not name (GET naming HEAD too) use its rules.
+func TestBenchLimitExcept(t *testing.T) {
+	b := newBench(t, `
+		server {
+			listen 127.0.0.1:0;
+			location / {
+				limit_except GET { deny all; }
+				return 200 "ok";
+			}
+		}`)
+	for _, tc := range []struct {
+		method string
+		status int
+	}{{"GET", 200}, {"HEAD", 200}, {"POST", 403}, {"DELETE", 403}} {
+		resp, _ := b.connect().roundTrip(tc.method + " / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.method, resp.StatusCode, tc.status)
+		}
+	}
+}

@@ -545,6 +545,9 @@ func (cc *clientConn) locationRewrite() bool {
 // keep-alive away.
 func (cc *clientConn) useConfig(lc *conf.LocConf) {
 	r := cc.r
+	if le := lc.LimitExcept; le != nil && le.Limits(r.head.Method) {
+		lc = le.Loc
+	}
 	r.lc = lc
 	r.keepAlive = r.keepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests &&
 		cc.w.loop.Now().Sub(cc.accepted) <= lc.KeepaliveTime && !keepaliveDisabled(lc.KeepaliveDisable, &r.head)
