@@ -412,7 +412,7 @@ func (cc *clientConn) startRequest() {
 	r.srv = cc.ln.vhosts.def
 	r.lc = r.srv.Loc
 	for _, line := range h.Invalid {
-		cc.logAt(logs.Info, "client sent invalid header line: \""+string(line)+"\"")
+		cc.logAt(logs.Info, "client sent invalid header line: \""+string(line)+"\" while reading client request headers")
 	}
 	if !ok {
 		r.keepAlive = false
