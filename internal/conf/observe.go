@@ -14,6 +14,8 @@ const (
 	// HandlerStatusPage answers the live status page, and its JSON with
 	// "?format=json".
 	HandlerStatusPage
+	// HandlerEmptyGIF answers a 1×1 transparent GIF (empty_gif).
+	HandlerEmptyGIF
 )
 
 // String returns the directive that sets the handler.
@@ -25,6 +27,8 @@ func (h Handler) String() string {
 		return "metrics"
 	case HandlerStatusPage:
 		return "status_page"
+	case HandlerEmptyGIF:
+		return "empty_gif"
 	}
 	return ""
 }
@@ -40,6 +44,9 @@ func observeDirectives() []*directive {
 		{name: "metrics", ctx: ctxServer | ctxLocation, args: argNone, set: setHandler(HandlerMetrics),
 			syntax: "metrics;",
 			doc:    "Answers Prometheus text exposition: slots by kind against the budget per worker, listen queues, a counter per pressure step, queues, limit zones, upstream servers with a response-time histogram, responses by status class."},
+		{name: "empty_gif", ctx: ctxLocation, args: argNone, set: setHandler(HandlerEmptyGIF),
+			syntax: "empty_gif;",
+			doc:    "Answers GET and HEAD with a 1×1 transparent GIF (43 bytes) dated 28 Sep 1970, as nginx's empty_gif module."},
 		{name: "status_page", ctx: ctxServer | ctxLocation, args: argNone, set: setHandler(HandlerStatusPage),
 			syntax: "status_page;",
 			doc:    "Answers a self-contained live status page (and its figures as JSON with ?format=json) showing connections against the budget per worker, listen queues, queues, rejections and upstream servers."},

@@ -857,3 +857,26 @@ func TestBenchLimitExcept(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchEmptyGIF checks empty_gif: nginx's 43-byte GIF with its date,
+// 304 for a matching If-Modified-Since, 405 for other methods.
+func TestBenchEmptyGIF(t *testing.T) {
+	b := newBench(t, `
+		server {
+			listen 127.0.0.1:0;
+			location = /pixel.gif { empty_gif; }
+		}`)
+	resp, body := b.connect().roundTrip(httpGet("/pixel.gif"))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/gif" || len(body) != 43 || !strings.HasPrefix(body, "GIF89a") ||
+		resp.Header.Get("Last-Modified") != "Mon, 28 Sep 1970 06:00:00 GMT" {
+		t.Errorf("GET: %d %v %d bytes", resp.StatusCode, resp.Header, len(body))
+	}
+	resp, _ = b.connect().roundTrip("GET /pixel.gif HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Mon, 28 Sep 1970 06:00:00 GMT\r\n\r\n")
+	if resp.StatusCode != 304 {
+		t.Errorf("If-Modified-Since: %d, want 304", resp.StatusCode)
+	}
+	resp, _ = b.connect().roundTrip("POST /pixel.gif HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+	if resp.StatusCode != 405 {
+		t.Errorf("POST: %d, want 405", resp.StatusCode)
+	}
+}

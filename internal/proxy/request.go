@@ -208,6 +208,9 @@ type request struct {
 	// no body to compress).
 	gz      *gzipState
 	gzipped bool
+	// answerModified is the Last-Modified of one of headroom's own
+	// answers that has one (empty_gif).
+	answerModified time.Time
 	// addURIToAlias makes the URI follow an alias of a regex location
 	// (after try_files chose a file), as nginx's add_uri_to_alias.
 	addURIToAlias bool
@@ -660,6 +663,10 @@ func (cc *clientConn) serve() {
 		return
 	}
 	if lc.Handler != conf.HandlerNone {
+		if lc.Handler == conf.HandlerEmptyGIF {
+			cc.respondEmptyGIF()
+			return
+		}
 		cc.respondObserve(lc.Handler)
 		return
 	}

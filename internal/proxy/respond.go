@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"strconv"
+	"time"
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
@@ -370,6 +371,19 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body []byte)
 	if r.noStore {
 		h.add(nameCacheControl, valueNoStore)
 	}
+	if !r.answerModified.IsZero() && wire == 200 && r.errStatus == 0 {
+		// An answer with a date (empty_gif) goes through the
+		// not-modified checks, as nginx's send_response does.
+		h.lastModified = r.answerModified
+		switch cc.notModified(h) {
+		case 304:
+			h.status, r.status, final = 304, 304, 304
+			h.contentType, h.contentLength = "", -1
+		case 412:
+			cc.respondError(412)
+			return
+		}
+	}
 	cc.writeHead(h)
 	if !isHead(&r.head) && final != 204 && final != 304 {
 		start := len(cc.out)
@@ -398,3 +412,29 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body []byte)
 // isHead reports whether the request's method is HEAD (methods are
 // case-sensitive).
 func isHead(h *http1.Request) bool { return string(h.Method) == "HEAD" }
+
+// emptyGIF is nginx's empty_gif answer: a 1×1 transparent GIF.
+var emptyGIF = []byte{
+	'G', 'I', 'F', '8', '9', 'a', // header
+	0x01, 0x00, 0x01, 0x00, // 1×1
+	0x80, 0x01, 0x00, // a global colour table of two colours
+	0x00, 0x00, 0x00, 0xff, 0xff, 0xff, // black and white
+	0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x01, 0x00, // colour 1 transparent
+	0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, // the image
+	0x02, 0x02, 0x4c, 0x01, 0x00, // its one pixel, LZW-coded
+	0x3b, // trailer
+}
+
+// emptyGIFModified is the Last-Modified nginx gives it.
+var emptyGIFModified = time.Unix(23349600, 0)
+
+// respondEmptyGIF answers with the empty GIF (GET and HEAD only).
+func (cc *clientConn) respondEmptyGIF() {
+	r := cc.r
+	if m := string(r.head.Method); m != "GET" && m != "HEAD" {
+		cc.respondError(405)
+		return
+	}
+	r.answerModified = emptyGIFModified
+	cc.respond(200, 200, "image/gif", emptyGIF)
+}
