@@ -340,11 +340,14 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "access_log off")
 	}
 	for _, a := range c.AccessLogs {
-		if a.If != nil {
-			d.line(depth, "access_log %s %s if=%s", a.Path, a.Format.Name, tmpl(a.If))
-		} else {
-			d.line(depth, "access_log %s %s", a.Path, a.Format.Name)
+		extra := ""
+		if a.Buffer > 0 {
+			extra += fmt.Sprintf(" buffer=%d flush=%s gzip=%d", a.Buffer, dur(a.Flush), a.Gzip)
 		}
+		if a.If != nil {
+			extra += " if=" + tmpl(a.If)
+		}
+		d.line(depth, "access_log %s %s%s", a.Path, a.Format.Name, extra)
 	}
 	for _, l := range c.LimitReqs {
 		d.line(depth, "limit_req zone=%s key=%s size=%d rate=%dr/m burst=%d delay=%d nodelay=%v status=%d log_level=%s dry_run=%v",

@@ -24,6 +24,9 @@ type httpBuild struct {
 	// addrs tracks each listening address for nginx's duplicate checks.
 	addrs     map[string]*addrEntry
 	addrOrder []string
+	// logFiles are the access log files named so far with their
+	// buffering, which every access_log naming a file must repeat.
+	logFiles map[string]AccessLog
 }
 
 // addrEntry is one listening address and the servers on it.
@@ -230,8 +233,8 @@ func httpDirectives() []*directive {
 			syntax: "large_client_header_buffers number size;", def: "4 8k",
 			doc: "Limits the request line and header fields: a longer request line gets 414, a longer field 400."},
 		{name: "access_log", ctx: hsl | ctxIf | ctxLimitExcept, args: arg1More, set: setAccessLog,
-			syntax: "access_log path [format [if=condition]] | off;", def: "logs/access.log combined",
-			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Inherited only by levels with none of their own. buffer=, flush= and gzip= are not supported by headroom."},
+			syntax: "access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;", def: "logs/access.log combined",
+			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Without buffer= the lines of each round of events are written at its end; with it (per worker) when it is full, when flush= has passed since the oldest line, or at exit; gzip writes each batch as a gzip member (a 64k buffer unless given). Inherited only by levels with none of their own. Variables in the path are not supported by headroom."},
 		{name: "log_format", ctx: ctxHTTP, args: arg2More, set: setLogFormat,
 			syntax: "log_format name [escape=default|json|none] string ...;", def: "combined \"" + combined + "\"",
 			doc: "Defines a named access log format; the strings are concatenated. combined is predefined."},
@@ -490,26 +493,60 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 	if f == nil {
 		return errAt(n, "unknown log format \"%s\"", name)
 	}
-	var cond *vars.Template
+	al := AccessLog{Path: fullPath(b.cfg.Prefix, path), Format: f}
 	for _, p := range n.Args[min(2, len(n.Args)):] {
-		key, value, _ := strings.Cut(p, "=")
-		switch key {
-		case "if":
+		key, value, hasValue := strings.Cut(p, "=")
+		switch {
+		case key == "if" && hasValue:
 			t, err := b.template(n, value)
 			if err != nil {
 				return err
 			}
-			cond = t
-		case "buffer", "flush", "gzip":
-			if err := b.unsupportedParam(n, key); err != nil {
-				return err
+			al.If = t
+		case key == "buffer" && hasValue:
+			v, ok := parseSize(value)
+			if !ok || v <= 0 {
+				return errAt(n, "invalid buffer size \"%s\"", value)
 			}
+			al.Buffer = int(v)
+		case key == "flush" && hasValue:
+			d, ok := parseTime(value, false)
+			if !ok || d <= 0 {
+				return errAt(n, "invalid flush time \"%s\"", value)
+			}
+			al.Flush = d
+		case p == "gzip":
+			al.Gzip = 1
+		case key == "gzip" && hasValue:
+			v, ok := atoi(value)
+			if !ok || v < 1 || v > 9 {
+				return errAt(n, "invalid compression level \"%s\"", value)
+			}
+			al.Gzip = v
 		default:
 			return errAt(n, "invalid parameter \"%s\"", p)
 		}
 	}
+	if al.Flush > 0 && al.Buffer == 0 && al.Gzip == 0 {
+		return errAt(n, "no buffer is defined for access_log \"%s\"", path)
+	}
+	if al.Gzip > 0 && al.Buffer == 0 {
+		// nginx's buffer for a compressed log.
+		al.Buffer = 64 << 10
+	}
+	// One file has one buffer: every access_log naming it must agree.
+	if prev, ok := b.http.logFiles[al.Path]; ok {
+		if prev.Buffer != al.Buffer || prev.Flush != al.Flush || prev.Gzip != al.Gzip {
+			return errAt(n, "access_log \"%s\" already defined with conflicting parameters", path)
+		}
+	} else {
+		if b.http.logFiles == nil {
+			b.http.logFiles = map[string]AccessLog{}
+		}
+		b.http.logFiles[al.Path] = al
+	}
 	raw.accessLogSet = true
-	raw.accessLogs = append(raw.accessLogs, AccessLog{Path: fullPath(b.cfg.Prefix, path), Format: f, If: cond})
+	raw.accessLogs = append(raw.accessLogs, al)
 	return nil
 }
 

@@ -725,6 +725,14 @@ type AccessLog struct {
 	// If is the if= condition: a request whose value of it is empty or
 	// "0" is not logged here; nil logs every request.
 	If *vars.Template
+	// Buffer (buffer=, bytes) keeps lines until that much is waiting;
+	// Flush (flush=) writes them once the oldest has waited that long;
+	// Gzip (gzip[=level], 1 to 9) writes each batch as a gzip member.
+	// All are 0 without the parameters: lines are written after each
+	// round of events.
+	Buffer int
+	Flush  time.Duration
+	Gzip   int
 }
 
 // LogFormat is a named log_format.

@@ -1,8 +1,11 @@
 package logs
 
 import (
+	"bytes"
+	"compress/gzip"
 	"os"
 	"sync"
+	"time"
 )
 
 // AccessFiles holds the open access log files shared by all workers. Each
@@ -73,18 +76,67 @@ func (a *AccessFiles) Close() {
 type AccessBuffer struct {
 	Path string
 	Buf  []byte
+	// Size is access_log's buffer= (0: the lines of each round of
+	// events are written at its end), FlushAfter its flush=, Gzip its
+	// gzip level (0: none).
+	Size       int
+	FlushAfter time.Duration
+	Gzip       int
+	// since is when the oldest waiting line was added.
+	since time.Time
+	zw    *gzip.Writer
+	zbuf  bytes.Buffer
 }
 
-// flushSize is the buffered amount that triggers a write; nginx's
-// access_log buffer= is typically set to a few tens of kilobytes.
+// flushSize is the buffered amount that triggers a write without
+// buffer=.
 const flushSize = 32 << 10
 
-// Full reports whether the buffer should be written now.
-func (b *AccessBuffer) Full() bool { return len(b.Buf) >= flushSize }
+// Added notes that a line was added at now.
+func (b *AccessBuffer) Added(now time.Time) {
+	if b.since.IsZero() {
+		b.since = now
+	}
+}
 
-// Flush writes the buffered lines.
+// Full reports whether the buffer should be written now.
+func (b *AccessBuffer) Full() bool {
+	if b.Size > 0 {
+		return len(b.Buf) >= b.Size
+	}
+	return len(b.Buf) >= flushSize
+}
+
+// Due reports whether the lines are to be written at the end of a round
+// of events (no buffer=) or, with buffer=, whether flush= has passed
+// since the oldest of them.
+func (b *AccessBuffer) Due(now time.Time) bool {
+	if len(b.Buf) == 0 {
+		return false
+	}
+	if b.Size == 0 {
+		return true
+	}
+	return b.FlushAfter > 0 && now.Sub(b.since) >= b.FlushAfter
+}
+
+// Flush writes the buffered lines, as one gzip member with gzip=.
 func (b *AccessBuffer) Flush(files *AccessFiles) {
 	if len(b.Buf) == 0 {
+		return
+	}
+	b.since = time.Time{}
+	if b.Gzip > 0 {
+		b.zbuf.Reset()
+		if b.zw == nil {
+			b.zw, _ = gzip.NewWriterLevel(&b.zbuf, b.Gzip)
+		} else {
+			b.zw.Reset(&b.zbuf)
+		}
+		b.zw.Write(b.Buf)
+		b.zw.Close()
+		files.Write(b.Path, b.zbuf.Bytes())
+		b.Buf = b.Buf[:0]
 		return
 	}
 	files.Write(b.Path, b.Buf)

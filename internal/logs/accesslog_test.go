@@ -1,11 +1,15 @@
 package logs
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // openOne opens a single access log file in a temporary directory.
@@ -232,5 +236,53 @@ func TestOpenAccessFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, t.TempDir()) })
+	}
+}
+
+// TestAccessBufferBuffering checks access_log's buffer=, flush= and gzip:
+// lines wait for the buffer to fill or the flush time to pass, and with
+// gzip each batch is one gzip member.
+func TestAccessBufferBuffering(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	files, err := OpenAccessFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer files.Close()
+	now := time.Unix(1000, 0)
+	b := &AccessBuffer{Path: path, Size: 64, FlushAfter: 5 * time.Second, Gzip: 1}
+	b.Buf = append(b.Buf, "first line\n"...)
+	b.Added(now)
+	if b.Full() || b.Due(now.Add(4*time.Second)) {
+		t.Fatal("a short line is written before its buffer fills or its flush time")
+	}
+	if !b.Due(now.Add(5 * time.Second)) {
+		t.Fatal("the flush time passed and the line is not due")
+	}
+	b.Flush(files)
+	b.Buf = append(b.Buf, strings.Repeat("x", 70)+"\n"...)
+	b.Added(now.Add(6 * time.Second))
+	if !b.Full() {
+		t.Fatal("a full buffer is not reported full")
+	}
+	b.Flush(files)
+	data, _ := os.ReadFile(path)
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "first line\n" + strings.Repeat("x", 70) + "\n"; string(got) != want {
+		t.Errorf("the log decompresses to %q, want %q", got, want)
+	}
+	// Without buffer= every round's lines are due at once.
+	plain := &AccessBuffer{Path: path}
+	plain.Buf = append(plain.Buf, "x\n"...)
+	if !plain.Due(now) {
+		t.Error("a line without buffer= is not due at the end of its round")
 	}
 }

@@ -505,6 +505,7 @@ func (cc *clientConn) logRequest() {
 			}
 		}
 		buf.Buf = cc.appendLogLine(buf.Buf, al.Format)
+		buf.Added(cc.w.loop.Now())
 		cc.w.logsPending = true
 		if buf.Full() {
 			buf.Flush(cc.w.srv.access)

@@ -35,8 +35,10 @@ type worker struct {
 	clients  []*clientConn
 	requests []*request
 	logBufs  map[string]*logs.AccessBuffer
-	// logsPending is set when an access log line waits in logBufs.
-	logsPending bool
+	// logsPending is set when an access log line waits in logBufs,
+	// logsBuffered while lines wait in a buffer= of their file.
+	logsPending  bool
+	logsBuffered bool
 	// rand makes $request_id: a generator per worker, seeded from the
 	// system's, so that making one takes no lock and no system call.
 	rand *rand.ChaCha8
@@ -101,8 +103,17 @@ func newWorker(s *Server, id int) (*worker, error) {
 		return nil, err
 	}
 	w := &worker{id: id, srv: s, loop: loop, groups: map[*conf.Upstream]*upGroup{}, logBufs: map[string]*logs.AccessBuffer{}, stats: &s.stats[id]}
+	buffering := map[string]conf.AccessLog{}
+	s.cfg.EachLocConf(func(lc *conf.LocConf) {
+		for _, al := range lc.AccessLogs {
+			if _, ok := buffering[al.Path]; !ok {
+				buffering[al.Path] = al
+			}
+		}
+	})
 	for _, p := range s.access.Paths() {
-		w.logBufs[p] = &logs.AccessBuffer{Path: p}
+		al := buffering[p]
+		w.logBufs[p] = &logs.AccessBuffer{Path: p, Size: al.Buffer, FlushAfter: al.Flush, Gzip: al.Gzip}
 	}
 	var seed [32]byte
 	crand.Read(seed[:])
@@ -217,7 +228,18 @@ func (w *worker) putRequest(r *request) {
 }
 
 func (w *worker) tick() {
-	w.flushLogs()
+	if w.logsBuffered {
+		// flush= of access logs with buffer=, checked each second.
+		w.logsBuffered = false
+		now := w.loop.Now()
+		for _, b := range w.logBufs {
+			if b.Due(now) {
+				b.Flush(w.srv.access)
+			} else if len(b.Buf) > 0 {
+				w.logsBuffered = true
+			}
+		}
+	}
 	w.maybeShed()
 	w.publish()
 	if w.draining {
@@ -234,9 +256,17 @@ func (w *worker) afterEvents() {
 		// The lines of one round of events go out in one write per
 		// file: under load that is far fewer writes than one per
 		// request, and a line is in its file as soon as nginx's would
-		// be, before the loop waits again.
+		// be, before the loop waits again. A file with buffer= waits
+		// for its buffer to fill or its flush= time.
 		w.logsPending = false
-		w.flushLogs()
+		now := w.loop.Now()
+		for _, b := range w.logBufs {
+			if b.Size == 0 && b.Due(now) {
+				b.Flush(w.srv.access)
+			} else if len(b.Buf) > 0 {
+				w.logsBuffered = true
+			}
+		}
 	}
 	w.serveQueue()
 	w.serveTempWaiters()
