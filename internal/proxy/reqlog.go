@@ -130,7 +130,12 @@ func (cc *clientConn) upLogAppend(addr string, status int) {
 		addr = r.proxyPass().Host
 	}
 	r.upAddrs = append(r.upAddrs, addr...)
-	r.upStatuses = strconv.AppendInt(r.upStatuses, int64(status), 10)
+	if status == 0 {
+		// A try that got no status, as nginx writes it.
+		r.upStatuses = append(r.upStatuses, '-')
+	} else {
+		r.upStatuses = strconv.AppendInt(r.upStatuses, int64(status), 10)
+	}
 	now := cc.w.loop.Now()
 	r.upTimes = appendSeconds(r.upTimes, now.Sub(r.upStart))
 	if r.upConnect > 0 || r.respHead {

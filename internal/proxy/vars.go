@@ -272,14 +272,41 @@ func init() {
 		}
 		return b, len(r.upStatuses) > 0
 	}
+	// The times name the try in progress too (as its address and status
+	// do), read while its answer's head is written: its connect and
+	// header times once they are known, "-" for its response time, which
+	// is not known until it ends.
 	g[vars.UpstreamResponseTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return append(b, cc.r.upTimes...), len(cc.r.upTimes) > 0
+		r := cc.r
+		b = append(b, r.upTimes...)
+		if r.tryOpen && r.peer != nil {
+			return append(appendTrySeparator(b, r.upTimes), '-'), true
+		}
+		return b, len(r.upTimes) > 0
 	}
 	g[vars.UpstreamConnectTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return append(b, cc.r.upConnects...), len(cc.r.upConnects) > 0
+		r := cc.r
+		b = append(b, r.upConnects...)
+		if r.tryOpen && r.peer != nil {
+			b = appendTrySeparator(b, r.upConnects)
+			if r.upConnect > 0 || r.respHead {
+				return appendSeconds(b, r.upConnect), true
+			}
+			return append(b, '-'), true
+		}
+		return b, len(r.upConnects) > 0
 	}
 	g[vars.UpstreamHeaderTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return append(b, cc.r.upHeaders...), len(cc.r.upHeaders) > 0
+		r := cc.r
+		b = append(b, r.upHeaders...)
+		if r.tryOpen && r.peer != nil {
+			b = appendTrySeparator(b, r.upHeaders)
+			if r.respHead {
+				return appendSeconds(b, r.upHeader), true
+			}
+			return append(b, '-'), true
+		}
+		return b, len(r.upHeaders) > 0
 	}
 	g[vars.ContentLength] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		v := headerValue(cc.r.head.Headers, "Content-Length")
@@ -371,6 +398,15 @@ func (cc *clientConn) sentField(b []byte, name string) ([]byte, bool) {
 // hasVarNamed reports whether a field matches a variable-style name.
 func hasVarNamed(hs []http1.Header, v string) bool {
 	return headerByVarName(hs, v) != nil
+}
+
+// appendTrySeparator separates the try in progress from the tries
+// recorded before it.
+func appendTrySeparator(b, recorded []byte) []byte {
+	if len(recorded) > 0 {
+		return append(b, ", "...)
+	}
+	return b
 }
 
 var hostname, _ = os.Hostname()
@@ -481,6 +517,16 @@ func (cc *clientConn) logRequest() {
 	// The request is done: its limit_conn counts end here, as nginx ends
 	// them when it finalises the request, before any lingering close.
 	cc.releaseLimits()
+	if r.tryOpen && r.peer != nil {
+		// A request that ends while a try is open (its client left)
+		// records that try with the time it took, as nginx finalises
+		// the upstream before logging.
+		status := 0
+		if r.respHead {
+			status = r.resp.Status
+		}
+		cc.upLogAppend(r.peer.Conf.Addr, status)
+	}
 	if r.status >= 100 {
 		cc.w.stats.Responses[observe.Class(r.status)].Inc()
 	}
