@@ -34,6 +34,8 @@ type proxyHeadersRaw struct {
 	cookieDomains      cookieRules
 	cookiePaths        cookieRules
 	cookieFlags        cookieFlagRules
+	// redirects are proxy_redirect's rules (set with none: off).
+	redirects cookieRules
 }
 
 // cookieFlagRules is what one level sets with proxy_cookie_flags: rules,
@@ -85,6 +87,9 @@ func proxyHeaderDirectives() []*directive {
 		{name: "proxy_cookie_domain", ctx: hsl, args: take12, set: cookieRuleSlot(func(r *rawLoc) *cookieRules { return &r.ph.cookieDomains }, true),
 			syntax: "proxy_cookie_domain off | domain replacement;", def: "off",
 			doc: "Rewrites the domain attribute of the upstream's Set-Cookie fields that equals domain (case-insensitively, leading dots ignored), or matches a regex given as ~regex (always caseless; captures usable in the replacement); several may be set, the first that matches applies. Inherited only by levels with none of their own."},
+		{name: "proxy_redirect", ctx: hsl, args: take12, set: setProxyRedirect,
+			syntax: "proxy_redirect default | off | redirect replacement;", def: "default",
+			doc: "Rewrites the Location and Refresh fields of upstream answers: a value starting with redirect (or matching the regex ~ or ~*, whose captures the replacement may use) has that part replaced; rules are tried in order, the first that matches applies. default is proxy_pass's URL replaced by the location's name; off rewrites nothing. Inherited only by levels with no rule of their own."},
 		{name: "proxy_cookie_path", ctx: hsl, args: take12, set: cookieRuleSlot(func(r *rawLoc) *cookieRules { return &r.ph.cookiePaths }, false),
 			syntax: "proxy_cookie_path off | path replacement;", def: "off",
 			doc: "Rewrites the path attribute of the upstream's Set-Cookie fields: the leading part that equals path is replaced, or, with ~regex or ~*regex (caseless), the whole value that matches; several may be set, the first that matches applies. Inherited only by levels with none of their own."},
@@ -137,6 +142,61 @@ func setProxySetBody(b *builder, n *Node, sc *scope) error {
 // proxy_cookie_path, as nginx's ngx_http_proxy_cookie_domain and
 // ngx_http_proxy_cookie_path: "off" alone, or any number of rules, at one
 // level.
+func setProxyRedirect(b *builder, n *Node, sc *scope) error {
+	rr := &sc.raw.ph.redirects
+	if len(n.Args) == 1 {
+		switch n.Args[0] {
+		case "off":
+			if rr.set {
+				return duplicate(n)
+			}
+			rr.set = true
+			return nil
+		case "default":
+			pp := sc.raw.proxyPass
+			if pp == nil {
+				return errAt(n, "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive")
+			}
+			if pp.URL != nil {
+				return errAt(n, "\"proxy_redirect default\" cannot be used with \"proxy_pass\" directive with variables")
+			}
+			pattern, replacement := "http://"+pp.Host+"/", "/"
+			if pp.HasURI {
+				pattern, replacement = "http://"+pp.Host+pp.URI, sc.loc.path
+			}
+			if rr.set && rr.rules == nil {
+				return duplicate(n)
+			}
+			rr.set = true
+			rr.rules = append(rr.rules, CookieRewrite{Pattern: literalTemplate(pattern), Replacement: literalTemplate(replacement)})
+			return nil
+		}
+		return errAt(n, "invalid parameter \"%s\"", n.Args[0])
+	}
+	if rr.set && rr.rules == nil {
+		return duplicate(n)
+	}
+	pattern, replacement := n.Args[0], n.Args[1]
+	var rule CookieRewrite
+	var err error
+	if src, ok := strings.CutPrefix(pattern, "~"); ok {
+		src, caseless := strings.CutPrefix(src, "*")
+		re, rerr := compileRegex(src, caseless)
+		if rerr != nil {
+			return errAt(n, "%s", regexError(src, rerr))
+		}
+		rule.Regex, rule.Caseless = re, caseless
+	} else if rule.Pattern, err = b.template(n, pattern); err != nil {
+		return err
+	}
+	if rule.Replacement, err = b.template(n, replacement); err != nil {
+		return err
+	}
+	rr.set = true
+	rr.rules = append(rr.rules, rule)
+	return nil
+}
+
 func cookieRuleSlot(field func(*rawLoc) *cookieRules, domain bool) func(*builder, *Node, *scope) error {
 	return func(b *builder, n *Node, sc *scope) error {
 		cr := field(sc.raw)
@@ -256,6 +316,10 @@ func mergeProxyHeaders(r *rawLoc, parent, m *merged) {
 	if ph.cookiePaths.set {
 		c.ProxyCookiePaths = ph.cookiePaths.rules
 	}
+	c.ProxyRedirects, c.ProxyRedirectOff = p.ProxyRedirects, p.ProxyRedirectOff
+	if ph.redirects.set {
+		c.ProxyRedirects, c.ProxyRedirectOff = ph.redirects.rules, ph.redirects.rules == nil
+	}
 	c.ProxyCookieFlags = p.ProxyCookieFlags
 	if ph.cookieFlags.set {
 		c.ProxyCookieFlags = ph.cookieFlags.rules
@@ -323,6 +387,12 @@ func (d *dumper) proxyHeaders(depth int, c *LocConf) {
 	if c.ProxyCookieFlags != nil {
 		// Shown only when set, so that other levels' lines stay as they were.
 		flags = " cookie_flags=" + cookieFlagsText(c.ProxyCookieFlags)
+	}
+	switch {
+	case c.ProxyRedirectOff:
+		flags += " redirect=off"
+	case c.ProxyRedirects != nil:
+		flags += " redirect=" + cookieRulesText(c.ProxyRedirects)
 	}
 	d.line(depth, "proxy_response hide=%s cookie_domain=%s cookie_path=%s%s",
 		hide, cookieRulesText(c.ProxyCookieDomains), cookieRulesText(c.ProxyCookiePaths), flags)

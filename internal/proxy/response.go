@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"headroom/internal/conf"
 	"headroom/internal/http1"
 )
@@ -133,15 +134,28 @@ func hideResponseHeader(name, connection []byte, framing http1.Framing, hidden [
 	return len(connection) > 0 && http1.HasToken(connection, string(name))
 }
 
-// rewriteRedirect applies nginx's "proxy_redirect default" to an
-// upstream's Location: a value that starts with the proxy_pass URL has
-// that part replaced by the location's name (by "/" when proxy_pass has no
-// URI part); the result, now local, is written absolute as nginx writes
-// its own redirects (see writeHead). ok is false when the value does not
-// match.
+// rewriteRedirect applies proxy_redirect to an upstream's Location (or
+// the URL of its Refresh): the first rule that matches replaces its part;
+// without rules (and not off) nginx's default: a value that starts with
+// the proxy_pass URL has that part replaced by the location's name (by
+// "/" when proxy_pass has no URI part). The result, when local, is
+// written absolute as nginx writes its own redirects (see writeHead). ok
+// is false when no rule matches.
 func (cc *clientConn) rewriteRedirect(v []byte) ([]byte, bool) {
 	r := cc.r
-	pp := r.lc.ProxyPass
+	lc := r.lc
+	if lc.ProxyRedirectOff {
+		return nil, false
+	}
+	if len(lc.ProxyRedirects) > 0 {
+		for i := range lc.ProxyRedirects {
+			if out, ok := cc.rewriteCookieValue(nil, v, &lc.ProxyRedirects[i], false); ok {
+				return out, true
+			}
+		}
+		return nil, false
+	}
+	pp := lc.ProxyPass
 	if pp == nil || pp.URL != nil {
 		// "proxy_redirect default" does nothing for a proxy_pass with
 		// variables, as in nginx.
@@ -155,6 +169,20 @@ func (cc *clientConn) rewriteRedirect(v []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return append([]byte(replacement), v[len(pattern):]...), true
+}
+
+// rewriteRefresh applies proxy_redirect to the URL of a Refresh field,
+// the part after its "url=".
+func (cc *clientConn) rewriteRefresh(v []byte) ([]byte, bool) {
+	i := bytes.Index(bytes.ToLower(v), []byte("url="))
+	if i < 0 {
+		return nil, false
+	}
+	out, ok := cc.rewriteRedirect(v[i+4:])
+	if !ok {
+		return nil, false
+	}
+	return append(append([]byte(nil), v[:i+4]...), out...), true
 }
 
 // responseHead makes the client's response head from the upstream's, as
@@ -199,6 +227,11 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 			h.scratch = cc.appendSetCookie(h.scratch, f.Value)
 			h.add(f.Name, h.kept(start))
 			continue
+		case http1.EqualFold(f.Name, "Refresh"):
+			if v, ok := cc.rewriteRefresh(f.Value); ok {
+				h.add(f.Name, v)
+				continue
+			}
 		case http1.EqualFold(f.Name, "Location"):
 			if loc, ok := cc.rewriteRedirect(f.Value); ok {
 				if len(loc) > 0 && loc[0] == '/' {
