@@ -586,3 +586,41 @@ func TestBenchLimitRateWhileTheUpstreamSends(t *testing.T) {
 		t.Errorf("body %q", got)
 	}
 }
+
+// TestBenchStreamedRequestBodyVariable checks $request_body with
+// proxy_request_buffering off: the streamed body is kept for the variable
+// while it fits in the memory nginx would hold it in, and chunks that
+// arrive together go upstream as one chunk, as nginx sends them.
+func TestBenchStreamedRequestBodyVariable(t *testing.T) {
+	got := make(chan string, 1)
+	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- string(body)
+	})
+	b := newBench(t, `
+		server {
+			listen 127.0.0.1:0;
+			proxy_request_buffering off;
+			proxy_http_version 1.1;
+			client_body_buffer_size 1k;
+			location / { add_header X-Body "$request_body"; proxy_pass http://`+up+`; }
+		}`)
+	resp, _ := b.connect().roundTrip("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789")
+	if got := resp.Header.Get("X-Body"); got != "0123456789" {
+		t.Errorf("$request_body %q, want the body", got)
+	}
+	<-got
+	resp, _ = b.connect().roundTrip("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n4\r\nmany\r\n0\r\n\r\n")
+	if got := resp.Header.Get("X-Body"); got != "01234many" {
+		t.Errorf("chunked $request_body %q, want 01234many", got)
+	}
+	if body := <-got; body != "01234many" {
+		t.Errorf("upstream got %q", body)
+	}
+	big := strings.Repeat("x", 8000)
+	resp, _ = b.connect().roundTrip("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8000\r\n\r\n" + big)
+	if got := resp.Header.Get("X-Body"); got != "" {
+		t.Errorf("a body beyond the buffers has $request_body of %d bytes", len(got))
+	}
+	<-got
+}

@@ -161,25 +161,63 @@ func (cc *clientConn) consumeBody() bool {
 			avail = avail[:r.bodyLeft]
 		}
 		r.upOut = append(r.upOut, avail...)
+		cc.keepStreamedBody(avail)
 		cc.inPos += len(avail)
 		r.bodyLeft -= int64(len(avail))
 		r.bodyRead += int64(len(avail))
 		r.bodyDone = r.bodyLeft == 0
 		return true
 	}
-	_, data, done, ok := cc.decodeBody(avail)
-	if !ok {
-		return false
-	}
 	// The body is framed again rather than passed on as it came, so that
 	// the upstream sees canonical chunks whatever line endings or
 	// extensions the client used: two parsers cannot disagree on where
-	// the body ends.
+	// the body ends. What arrived together goes as one chunk, as nginx
+	// sends it.
+	n, data, done, ok := cc.decodeBody(avail)
+	if !ok {
+		return false
+	}
+	if n < len(avail) && !done {
+		merged := append(r.chunkScratch[:0], data...)
+		for rest := avail[n:]; len(rest) > 0 && !done; {
+			k, more, end, ok := cc.decodeBody(rest)
+			if !ok {
+				return false
+			}
+			if k == 0 {
+				break
+			}
+			merged = append(merged, more...)
+			rest, done = rest[k:], end
+		}
+		r.chunkScratch, data = merged, merged
+	}
 	r.upOut = http1.AppendChunk(r.upOut, data)
+	cc.keepStreamedBody(data)
 	if done {
 		r.upOut = http1.AppendLastChunk(r.upOut)
 	}
 	return true
+}
+
+// keepStreamedBody keeps a copy of a streamed body (proxy_request_buffering
+// off) for $request_body while it fits in the memory nginx would hold it
+// in (the head's buffer and one client_body_buffer_size buffer), when the
+// configuration reads the variable; a longer body has none, as its
+// first bytes would be gone from nginx's buffers.
+func (cc *clientConn) keepStreamedBody(data []byte) {
+	r := cc.r
+	if !vars.Referenced(vars.RequestBody) || r.streamedOver || len(data) == 0 {
+		return
+	}
+	if r.streamedLimit == 0 {
+		r.streamedLimit = bodyMemLimit(r.lc, &r.head, r.headLen, cc.inLen-cc.inPos)
+	}
+	if len(r.streamedBody)+len(data) > r.streamedLimit {
+		r.streamedOver, r.streamedBody = true, r.streamedBody[:0]
+		return
+	}
+	r.streamedBody = append(r.streamedBody, data...)
 }
 
 // chunkOverhead bounds what one chunk frame adds to its data: a 16-digit

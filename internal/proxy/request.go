@@ -287,6 +287,13 @@ type requestBody struct {
 	// bodyTimerOff is set once client_body_timeout was stopped for a
 	// streamed body that is complete.
 	bodyTimerOff bool
+	// streamedBody is a streamed body kept for $request_body while it
+	// fits in streamedLimit; streamedOver is set once it did not.
+	streamedBody  []byte
+	streamedLimit int
+	streamedOver  bool
+	// chunkScratch gathers the data of the chunks that arrived together.
+	chunkScratch []byte
 	// tempWait is set while the body waits for a temporary file (see
 	// waitForTempFile).
 	tempWait bool

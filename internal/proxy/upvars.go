@@ -190,6 +190,9 @@ func init() {
 	// it went to a file), $request_body_file the file's name.
 	g[vars.RequestBody] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		r := cc.r
+		if !r.bufferBody && len(r.streamedBody) > 0 {
+			return append(b, r.streamedBody...), true
+		}
 		if r.bodyFile != nil || r.bodyMem == nil {
 			return b, false
 		}
