@@ -13,7 +13,6 @@ var withoutModules = []string{
 	"--without-http_userid_module",
 	"--without-http_auth_basic_module",
 	"--without-http_mirror_module",
-	"--without-http_autoindex_module",
 	"--without-http_fastcgi_module",
 	"--without-http_uwsgi_module",
 	"--without-http_scgi_module",

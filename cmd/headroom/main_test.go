@@ -250,6 +250,7 @@ func TestConfigureArgumentsMatchDirectives(t *testing.T) {
 		"--without-http_geo_module":                "geo",
 		"--without-http_split_clients_module":      "split_clients",
 		"--without-http_referer_module":            "valid_referers",
+		"--without-http_autoindex_module":          "autoindex",
 	}
 	supported := map[string]bool{}
 	for _, d := range conf.Directives() {

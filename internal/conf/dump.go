@@ -230,6 +230,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		sort.Strings(types)
 		d.line(depth, "charset %q types=%s override=%v source=%q", name, strings.Join(types, ","), ch.Override, ch.Source)
 	}
+	if a := c.Autoindex; a != defaultAutoindex {
+		d.line(depth, "autoindex %s exact_size=%s format=%s localtime=%s", onOffName(a.On), onOffName(a.ExactSize), a.Format, onOffName(a.Localtime))
+	}
 	if g := c.Gzip; g.Static != GzipStaticOff {
 		d.line(depth, "gzip_static %d", g.Static)
 	}

@@ -96,6 +96,7 @@ type rawLoc struct {
 	referers               *refererRaw
 	gzip                   gzipRaw
 	charset                charsetRaw
+	autoindex              autoindexRaw
 	uninitializedVarWarn   *bool
 	handler                Handler
 	access                 []AccessRule

@@ -55,6 +55,7 @@ func (b *builder) defaultLevel() *merged {
 		ServerTokens:                 true,
 		Gzip:                         Gzip{Level: 1, MinLength: 20, HTTPVersion: 1, Proxied: GzipProxiedOff},
 		RealIP:                       RealIP{Header: "X-Real-IP"},
+		Autoindex:                    defaultAutoindex,
 		KeepaliveTime:                time.Hour,
 		KeepaliveDisable:             KeepaliveDisableMSIE6,
 		PortInRedirect:               true,
@@ -194,6 +195,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
 	c.Referers = mergeReferers(r.referers, p.Referers)
 	c.Charset = mergeCharset(&r.charset, p.Charset)
+	c.Autoindex = mergeAutoindex(&r.autoindex, p.Autoindex)
 	c.Static = mergeStatic(&r.static, &p.Static)
 	c.ErrorPages = p.ErrorPages
 	if r.errorPages != nil {

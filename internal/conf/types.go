@@ -349,6 +349,9 @@ type LocConf struct {
 	Charset Charset
 	// Gzip holds the gzip filter's settings.
 	Gzip Gzip
+	// Autoindex holds the autoindex module's settings: directory
+	// listings.
+	Autoindex Autoindex
 	// Expires is the expires directive; nil is off.
 	Expires *Expires
 	// Referers is valid_referers; nil leaves $invalid_referer empty.

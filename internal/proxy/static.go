@@ -559,7 +559,9 @@ func (cc *clientConn) notModified(h *outHead) int {
 	mtime := h.lastModified
 	etag := headerValue(h.fields, "ETag")
 	if v := headerValue(hs, "If-Unmodified-Since"); v != nil {
-		if t, ok := parseHTTPDate(v); ok && mtime.After(t) {
+		// An answer without a date, or a date that cannot be read,
+		// fails the condition, as in nginx.
+		if t, ok := parseHTTPDate(v); mtime.IsZero() || !ok || mtime.After(t) {
 			return 412
 		}
 	}
@@ -572,6 +574,10 @@ func (cc *clientConn) notModified(h *outHead) int {
 		return 0
 	}
 	if ims != nil {
+		if mtime.IsZero() {
+			// An answer without a date is always modified.
+			return 0
+		}
 		switch r.lc.Static.IfModifiedSince {
 		case conf.IMSOff:
 			return 0
@@ -592,15 +598,16 @@ func (cc *clientConn) notModified(h *outHead) int {
 }
 
 // etagMatches reports whether a list of entity tags (If-Match,
-// If-None-Match) names etag; "*" names any. weak compares without the
-// W/ prefix, as If-None-Match does.
+// If-None-Match) names etag; "*" names any, even an answer without one,
+// as in nginx. weak compares without the W/ prefix, as If-None-Match
+// does.
 func etagMatches(list, etag []byte, weak bool) bool {
-	if etag == nil {
-		return false
-	}
 	list = bytes.TrimSpace(list)
 	if string(list) == "*" {
 		return true
+	}
+	if etag == nil {
+		return false
 	}
 	if weak {
 		etag = bytes.TrimPrefix(etag, []byte("W/"))
@@ -640,8 +647,8 @@ func parseHTTPDate(v []byte) (time.Time, bool) {
 
 // serveIndex answers a URI that ends in "/": the first index file that
 // exists gets the request by an internal redirect, as nginx's index
-// module does; a directory without one is forbidden, a missing directory
-// not found.
+// module does; a directory without one gets its listing (autoindex, for
+// GET and HEAD) or is forbidden, a missing directory not found.
 func (cc *clientConn) serveIndex() {
 	r := cc.r
 	method := string(r.head.Method)
@@ -684,6 +691,10 @@ func (cc *clientConn) serveIndex() {
 					cc.logAt(logs.Error, "\""+string(path)+"\" is not found ("+logs.SysError(err)+")")
 				}
 				cc.respondError(404)
+			case fi.isDir && r.lc.Autoindex.On && method != "POST":
+				// A listing answers GET and HEAD; a POST stays
+				// forbidden, as in nginx.
+				cc.serveAutoindex(dir)
 			case fi.isDir:
 				cc.logAt(logs.Error, "directory index of \""+string(dir)+"\" is forbidden")
 				cc.respondError(403)
