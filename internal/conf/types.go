@@ -500,14 +500,14 @@ type LocConf struct {
 	// upstream's Set-Cookie fields; nil for off, the default.
 	ProxyCookieDomains []CookieRewrite
 	ProxyCookiePaths   []CookieRewrite
-	// ProxyCookieFlags (proxy_cookie_flags) sets or removes the Secure,
-	// HttpOnly and SameSite attributes of the upstream's Set-Cookie
-	// fields; nil for off, the default.
 	// ProxyRedirects are proxy_redirect's rules, applied to Location and
 	// Refresh in order; without any, and unless ProxyRedirectOff, the
 	// default rule applies to a proxy_pass without variables.
 	ProxyRedirects   []CookieRewrite
 	ProxyRedirectOff bool
+	// ProxyCookieFlags (proxy_cookie_flags) sets or removes the Secure,
+	// HttpOnly and SameSite attributes of the upstream's Set-Cookie
+	// fields; nil for off, the default.
 	ProxyCookieFlags []CookieFlags
 
 	// ClientBodyInFileOnly (client_body_in_file_only) writes every

@@ -541,10 +541,7 @@ func (cc *clientConn) locationRewrite() bool {
 	if !r.script.uriChanged {
 		return true
 	}
-	r.redirects++
-	if r.redirects > maxInternalRedirects {
-		cc.logError("rewrite or internal redirection cycle while processing \"" + string(r.uri) + "\"")
-		cc.respondError(500)
+	if !cc.countRedirect("processing", r.uri) {
 		return false
 	}
 	return cc.locate()
@@ -573,10 +570,7 @@ const maxInternalRedirects = 10
 // and limit_conn, already applied, are not applied again.
 func (cc *clientConn) internalRedirect(uri, args []byte) {
 	r := cc.r
-	r.redirects++
-	if r.redirects > maxInternalRedirects {
-		cc.logError("rewrite or internal redirection cycle while internally redirecting to \"" + string(uri) + "\"")
-		cc.respondError(500)
+	if !cc.countRedirect("internally redirecting to", uri) {
 		return
 	}
 	cc.restartContent()
@@ -589,6 +583,20 @@ func (cc *clientConn) internalRedirect(uri, args []byte) {
 		return
 	}
 	cc.serve()
+}
+
+// countRedirect counts one more internal redirect or location lookup
+// of the request; past nginx's limit it answers 500 with nginx's line,
+// naming what the request was doing and with what, and returns false.
+func (cc *clientConn) countRedirect(doing string, what []byte) bool {
+	r := cc.r
+	r.redirects++
+	if r.redirects > maxInternalRedirects {
+		cc.logError("rewrite or internal redirection cycle while " + doing + " \"" + string(what) + "\"")
+		cc.respondError(500)
+		return false
+	}
+	return true
 }
 
 // restartContent readies a redirected request for a new content phase.
@@ -623,10 +631,7 @@ func (cc *clientConn) namedRedirect(name []byte) {
 		cc.respondError(500)
 		return
 	}
-	r.redirects++
-	if r.redirects > maxInternalRedirects {
-		cc.logError("rewrite or internal redirection cycle while redirect to named location \"" + string(name) + "\"")
-		cc.respondError(500)
+	if !cc.countRedirect("redirect to named location", name) {
 		return
 	}
 	cc.restartContent()

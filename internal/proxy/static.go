@@ -417,21 +417,33 @@ func (cc *clientConn) sendFileBody() {
 		if int64(len(room)) > n {
 			room = room[:n]
 		}
-		k, err := unix.Pread(r.file.fd, room, r.file.off)
-		if k <= 0 {
-			if err == nil {
-				cc.logAt(logs.Alert, "file was truncated while it was sent")
-			} else {
-				cc.logAt(logs.Crit, "pread() failed ("+logs.SysError(err)+")")
-			}
-			r.closeFile()
-			cc.abort()
+		k, ok := cc.readFilePiece(room)
+		if !ok {
 			return
 		}
-		r.file.off += int64(k)
 		r.bodySent += int64(k)
 		cc.out = cc.out[:len(cc.out)+k]
 	}
+}
+
+// readFilePiece reads the file's next bytes into buf and advances its
+// offset; a file that ends early or cannot be read ends the request, as
+// nginx ends it, and ok is false.
+func (cc *clientConn) readFilePiece(buf []byte) (n int, ok bool) {
+	r := cc.r
+	k, err := unix.Pread(r.file.fd, buf, r.file.off)
+	if k <= 0 {
+		if err == nil {
+			cc.logAt(logs.Alert, "file was truncated while it was sent")
+		} else {
+			cc.logAt(logs.Crit, "pread() failed ("+logs.SysError(err)+")")
+		}
+		r.closeFile()
+		cc.abort()
+		return 0, false
+	}
+	r.file.off += int64(k)
+	return k, true
 }
 
 // sendFileGzipped sends a file through the compressor: pieces read
@@ -467,18 +479,10 @@ func (cc *clientConn) sendFileGzipped() {
 		if n := r.file.end - r.file.off; int64(len(buf)) > n {
 			buf = buf[:n]
 		}
-		k, err := unix.Pread(r.file.fd, buf, r.file.off)
-		if k <= 0 {
-			if err == nil {
-				cc.logAt(logs.Alert, "file was truncated while it was sent")
-			} else {
-				cc.logAt(logs.Crit, "pread() failed ("+logs.SysError(err)+")")
-			}
-			r.closeFile()
-			cc.abort()
+		k, ok := cc.readFilePiece(buf)
+		if !ok {
 			return
 		}
-		r.file.off += int64(k)
 		g.compress(buf[:k])
 	}
 }
