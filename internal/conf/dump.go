@@ -326,6 +326,12 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	for _, h := range c.AddHeaders {
 		d.line(depth, "add_header %s %s always=%v", h.Name, tmpl(h.Value), h.Always)
 	}
+	for _, h := range c.AddTrailers {
+		d.line(depth, "add_trailer %s %s always=%v", h.Name, tmpl(h.Value), h.Always)
+	}
+	if !c.ChunkedTransferEncoding {
+		d.line(depth, "chunked_transfer_encoding off")
+	}
 	d.line(depth, "keepalive timeout=%s header=%s requests=%d",
 		dur(c.KeepaliveTimeout), dur(c.KeepaliveHeaderTimeout), c.KeepaliveRequests)
 	d.line(depth, "client max_body=%d header_timeout=%s body_timeout=%s send_timeout=%s header_buffer=%d large_header_buffers=%d*%d",

@@ -95,6 +95,7 @@ type rawLoc struct {
 	expires                *Expires
 	referers               *refererRaw
 	gzip                   gzipRaw
+	trailer                trailerRaw
 	charset                charsetRaw
 	autoindex              autoindexRaw
 	uninitializedVarWarn   *bool

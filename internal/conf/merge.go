@@ -53,6 +53,7 @@ func (b *builder) defaultLevel() *merged {
 		AbsoluteRedirect:             true,
 		UninitializedVariableWarn:    true,
 		ServerTokens:                 true,
+		ChunkedTransferEncoding:      true,
 		Gzip:                         Gzip{Level: 1, MinLength: 20, HTTPVersion: 1, Proxied: GzipProxiedOff},
 		RealIP:                       RealIP{Header: "X-Real-IP"},
 		Autoindex:                    defaultAutoindex,
@@ -193,6 +194,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	}
 	c.RealIP = mergeRealIP(&r.realIP, p.RealIP)
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
+	mergeTrailers(&r.trailer, p, c)
 	c.Referers = mergeReferers(r.referers, p.Referers)
 	c.Charset = mergeCharset(&r.charset, p.Charset)
 	c.Autoindex = mergeAutoindex(&r.autoindex, p.Autoindex)

@@ -381,6 +381,11 @@ type LocConf struct {
 	// AddHeaders are added to responses (with "always" only to every
 	// status; otherwise to 200, 201, 204, 206, 301, 302, 303, 304, 307, 308).
 	AddHeaders []AddHeader
+	// AddTrailers are add_trailer's fields, written after the body of a
+	// chunked answer; ChunkedTransferEncoding is the directive of that
+	// name.
+	AddTrailers             []AddHeader
+	ChunkedTransferEncoding bool
 
 	KeepaliveTimeout  time.Duration // default 75s; 0 disables keep-alive
 	KeepaliveRequests int           // default 1000

@@ -9,11 +9,11 @@ import "strings"
 // unavailable here; in lenient mode it is recorded instead.
 var nginxDirectives = setOf(`
 accept_mutex_delay aio aio_write add_before_body add_after_body
-add_trailer addition_types ancient_browser ancient_browser_value api
+ addition_types ancient_browser ancient_browser_value api
 auth_basic auth_basic_user_file auth_delay auth_http auth_http_header auth_http_pass_client_cert
 auth_http_timeout auth_jwt auth_jwt_claim_set auth_jwt_header_set auth_jwt_key_file
 auth_jwt_key_request auth_jwt_leeway auth_jwt_require auth_jwt_type auth_request auth_request_set
-  charset_map chunked_transfer_encoding
+  charset_map 
 create_full_put_path
 dav_access dav_methods debug_connection debug_points directio directio_alignment
 disable_symlinks env f4f f4f_buffer_size

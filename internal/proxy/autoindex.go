@@ -302,7 +302,7 @@ func (cc *clientConn) sendListing(h *outHead, body []byte) {
 	}
 	hasBody := !isHead(&r.head) && h.status != 304 && h.status != 204
 	if hasBody && r.gz == nil {
-		r.chunkOut = r.head.Minor >= 1
+		r.chunkOut = cc.chunkable()
 		h.chunked = r.chunkOut
 		if !r.chunkOut {
 			r.keepAlive = false
@@ -314,26 +314,7 @@ func (cc *clientConn) sendListing(h *outHead, body []byte) {
 	cc.writeHead(h)
 	if hasBody {
 		start := len(cc.out)
-		switch {
-		case r.gz != nil:
-			g := r.gz
-			g.compress(body)
-			g.finish()
-			if r.chunkOut {
-				cc.out = http1.AppendChunk(cc.out, g.pend)
-				cc.out = http1.AppendLastChunk(cc.out)
-			} else {
-				cc.out = append(cc.out, g.pend...)
-			}
-			g.pend = g.pend[:0]
-		case r.chunkOut:
-			if len(body) > 0 {
-				cc.out = http1.AppendChunk(cc.out, body)
-			}
-			cc.out = http1.AppendLastChunk(cc.out)
-		default:
-			cc.out = append(cc.out, body...)
-		}
+		cc.out = cc.appendWholeBody(cc.out, body)
 		r.bodySent = int64(len(cc.out) - start)
 	}
 	r.finishing = true

@@ -880,3 +880,61 @@ func TestBenchEmptyGIF(t *testing.T) {
 		t.Errorf("POST: %d, want 405", resp.StatusCode)
 	}
 }
+
+// TestBenchTrailers checks add_trailer: an HTTP/1.1 answer with a body
+// is chunked and ends with the fields (evaluated at its end, so that
+// $upstream_* and $sent_trailer_* have their values), only on the safe
+// statuses without always; HTTP/1.0, HEAD and chunked_transfer_encoding
+// off get none.
+func TestBenchTrailers(t *testing.T) {
+	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "8")
+		io.WriteString(w, "SEE-THIS")
+	})
+	b := newBench(t, `
+		server {
+			listen 127.0.0.1:0;
+			add_trailer X-Var $host;
+			add_trailer X-Always always-$status always;
+			add_trailer X-Again $sent_trailer_x_var;
+			location /text { return 200 "text"; }
+			location /nx { return 404; }
+			location /up { add_trailer X-Length $upstream_response_length; proxy_pass http://`+up+`; }
+			location /off { chunked_transfer_encoding off; return 200 "text"; }
+		}`)
+	os.MkdirAll(filepath.Join(b.dir, "html"), 0o755)
+	os.WriteFile(filepath.Join(b.dir, "html", "f.txt"), []byte("file body"), 0o644)
+	for _, tc := range []struct {
+		req, body string
+		trailer   map[string]string
+	}{
+		{"GET /text HTTP/1.1\r\nHost: h\r\n\r\n", "text", map[string]string{"X-Var": "h", "X-Always": "always-200", "X-Again": "h"}},
+		{"GET /f.txt HTTP/1.1\r\nHost: h\r\n\r\n", "file body", map[string]string{"X-Var": "h", "X-Always": "always-200", "X-Again": "h"}},
+		{"GET /nx HTTP/1.1\r\nHost: h\r\n\r\n", "", map[string]string{"X-Always": "always-404"}},
+		{"GET /up HTTP/1.1\r\nHost: h\r\n\r\n", "SEE-THIS", map[string]string{"X-Length": "8"}},
+	} {
+		resp, body := b.connect().roundTrip(tc.req)
+		if len(resp.TransferEncoding) != 1 || resp.ContentLength != -1 {
+			t.Errorf("%q: not chunked: %v", tc.req, resp.Header)
+		}
+		if tc.body != "" && body != tc.body {
+			t.Errorf("%q: body %q, want %q", tc.req, body, tc.body)
+		}
+		if len(resp.Trailer) != len(tc.trailer) {
+			t.Errorf("%q: trailers %v, want %v", tc.req, resp.Trailer, tc.trailer)
+		}
+		for k, v := range tc.trailer {
+			if got := resp.Trailer.Get(k); got != v {
+				t.Errorf("%q: trailer %s %q, want %q", tc.req, k, got, v)
+			}
+		}
+	}
+	for _, req := range []string{"GET /text HTTP/1.0\r\n\r\n", "GET /off HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"} {
+		c := b.connect()
+		c.send(req)
+		out := string(c.waitEnded())
+		if strings.Contains(out, "X-Always") || strings.Contains(out, "Transfer-Encoding") {
+			t.Errorf("%q got trailers or chunks:\n%s", req, out)
+		}
+	}
+}

@@ -181,7 +181,7 @@ func gzipFilter(cc *clientConn, h *outHead) {
 		// The head says what the body would be; there is none.
 		return
 	}
-	r.chunkOut = r.head.Minor >= 1
+	r.chunkOut = cc.chunkable()
 	h.chunked = r.chunkOut
 	if !r.chunkOut {
 		r.keepAlive = false

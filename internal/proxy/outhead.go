@@ -94,6 +94,92 @@ var headerFilters = []headerFilter{
 	addHeadersFilter,
 	charsetFilter,
 	gzipFilter,
+	trailersFilter,
+}
+
+// trailersFilter readies an answer for add_trailer's fields, as nginx's
+// chunked filter does when trailers are expected: an answer with a body
+// to an HTTP/1.1 request (chunked_transfer_encoding on) is chunked, its
+// Content-Length gone, so that the fields can follow the body.
+func trailersFilter(cc *clientConn, h *outHead) {
+	r := cc.r
+	lc := r.lc
+	if lc == nil || len(lc.AddTrailers) == 0 || h.status < 200 || h.status == 204 || h.status == 304 || isHead(&r.head) || !cc.chunkable() {
+		return
+	}
+	safe := safeStatus(h.status)
+	for _, t := range lc.AddTrailers {
+		if safe || t.Always {
+			r.trailers, r.chunkOut = true, true
+			h.chunked, h.contentLength = true, -1
+			return
+		}
+	}
+}
+
+// safeStatus reports whether add_header and add_trailer fields without
+// "always" go on an answer of the status.
+func safeStatus(status int) bool {
+	switch status {
+	case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308:
+		return true
+	}
+	return false
+}
+
+// chunkable reports whether an answer of unknown length may be chunked:
+// the request is HTTP/1.1 and chunked_transfer_encoding is on. Otherwise
+// it ends with the connection.
+func (cc *clientConn) chunkable() bool {
+	r := cc.r
+	return r.head.Minor >= 1 && (r.lc == nil || r.lc.ChunkedTransferEncoding)
+}
+
+// appendLastChunk ends a chunked body: the last chunk, with add_trailer's
+// fields evaluated now that the body is over (an empty value adds none),
+// which $sent_trailer_* then read.
+func (cc *clientConn) appendLastChunk(b []byte) []byte {
+	r := cc.r
+	if !r.trailers {
+		return http1.AppendLastChunk(b)
+	}
+	b = append(b, "0\r\n"...)
+	safe := safeStatus(r.outHead.status)
+	r.sentTrailers = r.sentTrailers[:0]
+	for _, t := range r.lc.AddTrailers {
+		if !safe && !t.Always {
+			continue
+		}
+		start := len(r.trailerScratch)
+		r.trailerScratch = cc.eval(r.trailerScratch, t.Value)
+		v := r.trailerScratch[start:len(r.trailerScratch):len(r.trailerScratch)]
+		if len(v) == 0 {
+			continue
+		}
+		r.sentTrailers = append(r.sentTrailers, http1.Header{Name: []byte(t.Name), Value: v})
+		b = append(append(append(append(b, t.Name...), ": "...), v...), "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// appendWholeBody appends a body that is all in memory (headroom's own
+// answers) framed as the head said: compressed when gzip applies,
+// chunked (with trailers) or as it is.
+func (cc *clientConn) appendWholeBody(b, body []byte) []byte {
+	r := cc.r
+	if g := r.gz; g != nil {
+		g.compress(body)
+		g.finish()
+		body = g.pend
+		defer func() { g.pend = g.pend[:0] }()
+	}
+	if !r.chunkOut {
+		return append(b, body...)
+	}
+	if len(body) > 0 {
+		b = http1.AppendChunk(b, body)
+	}
+	return cc.appendLastChunk(b)
 }
 
 // charsetFilter names the charset in the Content-Type of answers of

@@ -147,7 +147,14 @@ func (cc *clientConn) consumeResponse(dst *[]byte) bool {
 		if int64(len(avail)) > r.respLeft {
 			avail = avail[:r.respLeft]
 		}
-		*dst = append(*dst, avail...)
+		if r.chunkOut {
+			// Chunked for trailers although its length is known.
+			if len(avail) > 0 {
+				*dst = http1.AppendChunk(*dst, avail)
+			}
+		} else {
+			*dst = append(*dst, avail...)
+		}
 		r.upPos += len(avail)
 		r.respLeft -= int64(len(avail))
 		r.bodySent += int64(len(avail))
@@ -255,8 +262,9 @@ func (cc *clientConn) endResponse(dst *[]byte, clean bool) {
 			return
 		}
 	}
-	cc.endClientResponse(dst)
+	// The try is recorded first: trailers may read $upstream_*.
 	cc.releaseUpstream(clean)
+	cc.endClientResponse(dst)
 }
 
 // endClientResponse ends the response as the client sees it: the last
@@ -265,7 +273,7 @@ func (cc *clientConn) endClientResponse(dst *[]byte) {
 	r := cc.r
 	r.respDone = true
 	if r.chunkOut {
-		*dst = http1.AppendLastChunk(*dst)
+		*dst = cc.appendLastChunk(*dst)
 	}
 }
 

@@ -203,6 +203,12 @@ type request struct {
 	// once ppDynamic.
 	dynPP     conf.DynamicProxyPass
 	ppDynamic bool
+	// trailers is set when the answer ends with add_trailer's fields;
+	// sentTrailers are those written ($sent_trailer_*), their values in
+	// trailerScratch.
+	trailers       bool
+	sentTrailers   []http1.Header
+	trailerScratch []byte
 	// gz is the response's compression when gzip applies (gzip.go);
 	// gzipped is set when the head says gzip (also for HEAD, which has
 	// no body to compress).

@@ -387,20 +387,7 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body []byte)
 	cc.writeHead(h)
 	if !isHead(&r.head) && final != 204 && final != 304 {
 		start := len(cc.out)
-		if g := r.gz; g != nil {
-			// The whole body is here: compressed at once, framed as
-			// the head said.
-			g.compress(body)
-			g.finish()
-			cc.out = append(cc.out, g.pend...)
-			if r.chunkOut {
-				cc.out = http1.AppendChunk(cc.out[:start], g.pend)
-				cc.out = http1.AppendLastChunk(cc.out)
-			}
-			g.pend = g.pend[:0]
-		} else {
-			cc.out = append(cc.out, body...)
-		}
+		cc.out = cc.appendWholeBody(cc.out, body)
 		r.bodySent = int64(len(cc.out) - start)
 	}
 	r.finishing = true

@@ -73,7 +73,7 @@ func (cc *clientConn) startResponse() {
 	if r.head.Minor == 0 && (r.framing == http1.FramingChunked || r.framing == http1.FramingClose) {
 		r.keepAlive = false
 	}
-	r.chunkOut = r.head.Minor >= 1 && (r.framing == http1.FramingClose || r.framing == http1.FramingChunked)
+	r.chunkOut = cc.chunkable() && (r.framing == http1.FramingClose || r.framing == http1.FramingChunked)
 	if r.framing == http1.FramingClose && !r.chunkOut {
 		r.keepAlive = false
 	}

@@ -35,6 +35,10 @@ type staticFile struct {
 	slot *engine.Conn
 	// off is the next byte to send, end the byte after the last.
 	off, end int64
+	// With trailers the file is one chunk: chunked is set once its
+	// chunk header was decided (inChunk when one was written), trailed
+	// once the last chunk followed.
+	chunked, inChunk, trailed bool
 }
 
 // open reports whether a file is being sent.
@@ -365,7 +369,28 @@ func (cc *clientConn) sendFileBody() {
 		if cc.outOff < len(cc.out) && !cc.flush() {
 			return
 		}
+		if r.trailers && r.file.open() && !r.file.chunked {
+			// With trailers the file goes as one chunk, then the last
+			// chunk with the fields.
+			r.file.chunked = true
+			cc.outBuf()
+			if size := r.file.end - r.file.off; size > 0 {
+				cc.out = strconv.AppendInt(cc.out, size, 16)
+				cc.out = append(cc.out, "\r\n"...)
+				r.file.inChunk = true
+			}
+			continue
+		}
 		if !r.file.open() || r.file.off >= r.file.end {
+			if r.trailers && !r.file.trailed {
+				r.file.trailed = true
+				cc.outBuf()
+				if r.file.inChunk {
+					cc.out = append(cc.out, "\r\n"...)
+				}
+				cc.out = cc.appendLastChunk(cc.out)
+				continue
+			}
 			r.closeFile()
 			cc.finish()
 			return

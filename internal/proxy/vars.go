@@ -335,6 +335,10 @@ func init() {
 	g[vars.SentHTTP] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
 		return cc.sentField(b, name)
 	}
+	g[vars.SentTrailer] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
+		v := headerByVarName(cc.r.sentTrailers, name)
+		return append(b, v...), v != nil
+	}
 	g[vars.Arg] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
 		v, ok := queryArg(cc.r.head.Query, name)
 		return append(b, v...), ok

@@ -92,8 +92,10 @@ const (
 	// Families: the suffix names the field, argument or cookie.
 	HTTP     // http_NAME: a request field
 	SentHTTP // sent_http_NAME: a response field
-	Arg      // arg_NAME: a query argument
-	Cookie   // cookie_NAME: a cookie
+	// sent_trailer_NAME: a trailer field add_trailer wrote.
+	SentTrailer
+	Arg    // arg_NAME: a query argument
+	Cookie // cookie_NAME: a cookie
 	// upstream_http_NAME: a field of the upstream's response (the last
 	// try's); upstream_cookie_NAME: a cookie of its Set-Cookie fields.
 	UpstreamHTTP
@@ -146,6 +148,7 @@ var families = []struct {
 	{"upstream_http_", UpstreamHTTP},
 	{"upstream_cookie_", UpstreamCookie},
 	{"sent_http_", SentHTTP},
+	{"sent_trailer_", SentTrailer},
 	{"cookie_", Cookie},
 	{"http_", HTTP},
 	{"arg_", Arg},
