@@ -593,7 +593,7 @@ func setListen(b *builder, n *Node, sc *scope) error {
 	}
 	// As in nginx, the address is checked (and resolved) before the
 	// parameters.
-	host, port, perr := splitListen(arg)
+	host, port, lastPort, perr := splitListenRange(arg)
 	if perr != "" {
 		return errAt(n, "%s in \"%s\" of the \"listen\" directive", perr, arg)
 	}
@@ -637,12 +637,43 @@ func setListen(b *builder, n *Node, sc *scope) error {
 		}
 	}
 	for _, ip := range ips {
-		l.Addr = net.JoinHostPort(ip, strconv.Itoa(port))
-		if err := b.http.addListen(n, sc.srv, l, optionsSet); err != nil {
-			return err
+		for p := port; p <= lastPort; p++ {
+			l.Addr = net.JoinHostPort(ip, strconv.Itoa(p))
+			if err := b.http.addListen(n, sc.srv, l, optionsSet); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// splitListenRange is splitListen for a listen address whose port may be
+// a range "first-last", as nginx reads it: every port of the range is
+// listened on.
+func splitListenRange(s string) (host string, port, last int, err string) {
+	base := s
+	rangeText := ""
+	// A range is "port-port" after the address's last colon (or alone);
+	// a '-' elsewhere belongs to a host name.
+	if i := strings.LastIndexByte(s, '-'); i > 0 && allDigits(s[i+1:]) {
+		before := s[:i]
+		j := strings.LastIndexByte(before, ':')
+		if allDigits(before) || j >= 0 && j > strings.LastIndexByte(before, ']') && allDigits(before[j+1:]) {
+			base, rangeText = before, s[i+1:]
+		}
+	}
+	host, port, err = splitListen(base)
+	if err != "" || rangeText == "" {
+		return host, port, port, err
+	}
+	last, ok := atoi(rangeText)
+	if !ok || last < 1 || last > 65535 {
+		return "", 0, 0, "invalid port"
+	}
+	if last < port {
+		return "", 0, 0, "invalid port range"
+	}
+	return host, port, last, ""
 }
 
 // splitListen splits a listen address into host and port: "8080" and
@@ -1045,4 +1076,17 @@ func mustTemplate(s string) *vars.Template {
 		panic(err)
 	}
 	return t
+}
+
+// allDigits reports whether s is a non-empty run of decimal digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

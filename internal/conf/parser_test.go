@@ -302,3 +302,27 @@ func TestServerNameHostname(t *testing.T) {
 		t.Fatalf("name %+v, want %q", n, hostname)
 	}
 }
+
+// TestSplitListenRange checks how a listen address with a port range is
+// read, and that a '-' in a host name is not taken for one.
+func TestSplitListenRange(t *testing.T) {
+	for _, tc := range []struct {
+		in         string
+		host       string
+		port, last int
+		err        string
+	}{
+		{"127.0.0.1:8182-8184", "127.0.0.1", 8182, 8184, ""},
+		{"9000-9001", "*", 9000, 9001, ""},
+		{"[::1]:80-81", "[::1]", 80, 81, ""},
+		{"my-host:8080", "my-host", 8080, 8080, ""},
+		{"my-host", "my-host", 80, 80, ""},
+		{"127.0.0.1:8184-8182", "", 0, 0, "invalid port range"},
+		{"127.0.0.1:80-70000", "", 0, 0, "invalid port"},
+	} {
+		host, port, last, err := splitListenRange(tc.in)
+		if host != tc.host || port != tc.port || last != tc.last || err != tc.err {
+			t.Errorf("splitListenRange(%q) = %q %d %d %q, want %q %d %d %q", tc.in, host, port, last, err, tc.host, tc.port, tc.last, tc.err)
+		}
+	}
+}
