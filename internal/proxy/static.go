@@ -365,8 +365,14 @@ func (cc *clientConn) sendFileBody() {
 		cc.sendFileGzipped()
 		return
 	}
+	fs, sendfile := cc.tr.(fileSender)
+	sendfile = sendfile && r.lc.Static.Sendfile
 	for {
-		if cc.outOff < len(cc.out) && !cc.flush() {
+		// What waits in out (the head, file bytes read so far) is
+		// written before sendfile, when out is full or when the file is
+		// done: a small file leaves with its head in one write, as
+		// nginx's writev sends them.
+		if cc.outOff < len(cc.out) && (sendfile || len(cc.out) == cap(cc.out) || !r.file.open() || r.file.off >= r.file.end) && !cc.flush() {
 			return
 		}
 		if r.trailers && r.file.open() && !r.file.chunked {
@@ -407,7 +413,7 @@ func (cc *clientConn) sendFileBody() {
 			}
 			n = min(n, allowed)
 		}
-		if fs, ok := cc.tr.(fileSender); ok && r.lc.Static.Sendfile {
+		if sendfile {
 			sent, err := fs.SendFile(r.file.fd, &r.file.off, int(n))
 			if sent > 0 {
 				if !r.sendWaitFrom.IsZero() {
