@@ -2,9 +2,10 @@ package proxy
 
 import (
 	"bytes"
-	"compress/gzip"
 	"strconv"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
@@ -94,7 +95,16 @@ func (cc *clientConn) drainGzip(dst *[]byte) bool {
 // it is compressed instead of making its own.
 type gzipPool [10][]*gzip.Writer
 
-// startGzip gives the request a compressor of the location's level.
+// compressorLevel maps gzip_comp_level (zlib's levels, index 1 to 9) to
+// the compressor's: the level whose output is about the size zlib's is
+// on text (JSON, HTML), which it reaches with less CPU than zlib at the
+// level asked for. Measured on a 90 KB JSON document: zlib 15152, 14073,
+// 12834, 12729, 11814, 11203, 10748, 10643, 10619 bytes at levels 1 to 9;
+// the compressor 15349 (1), 13590 (4), 12447 (5), 11772 (7), 11061 (8),
+// 10586 (9).
+var compressorLevel = [10]int{0, 1, 4, 5, 5, 7, 7, 8, 9, 9}
+
+// startGzip gives the request a compressor for the location's level.
 func (cc *clientConn) startGzip(level int) {
 	p := &cc.w.gzips[level]
 	g := &gzipState{level: level}
@@ -103,7 +113,7 @@ func (cc *clientConn) startGzip(level int) {
 		*p = (*p)[:n-1]
 		g.w.Reset(g)
 	} else {
-		g.w, _ = gzip.NewWriterLevel(g, level)
+		g.w, _ = gzip.NewWriterLevel(g, compressorLevel[level])
 	}
 	// nginx writes the operating system as Unix (3).
 	g.w.OS = 3
