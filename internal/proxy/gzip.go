@@ -101,7 +101,8 @@ type gzipPool [10][]*gzip.Writer
 // level asked for. Measured on a 90 KB JSON document: zlib 15152, 14073,
 // 12834, 12729, 11814, 11203, 10748, 10643, 10619 bytes at levels 1 to 9;
 // the compressor 15349 (1), 13590 (4), 12447 (5), 11772 (7), 11061 (8),
-// 10586 (9).
+// 10586 (9). On bench/static.sh's 100 KB answer its level 7 gives 23408
+// bytes where zlib's 6 gives 23493, at 0.8 of nginx's CPU.
 var compressorLevel = [10]int{0, 1, 4, 5, 5, 7, 7, 8, 9, 9}
 
 // startGzip gives the request a compressor for the location's level.
