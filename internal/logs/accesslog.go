@@ -10,8 +10,8 @@ import (
 
 // AccessFiles holds the open access log files shared by all workers. Each
 // worker keeps its own buffer per file (see AccessBuffer) and writes whole
-// lines with one write, so lines from different workers never interleave
-// and a request costs no syscall of its own.
+// lines with one write, so lines from different workers never interleave;
+// with access_log's buffer= a batch of lines costs one write.
 type AccessFiles struct {
 	mu    sync.RWMutex
 	paths []string

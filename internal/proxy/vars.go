@@ -556,9 +556,13 @@ func (cc *clientConn) logRequest() {
 		}
 		buf.Buf = cc.appendLogLine(buf.Buf, al.Format)
 		buf.Added(cc.w.loop.Now())
-		cc.w.logsPending = true
-		if buf.Full() {
+		// Without buffer= the line is written now, as nginx writes it
+		// when the request ends: whoever got the answer finds its line
+		// in the file. With buffer= it waits (see afterEvents, tick).
+		if buf.Size == 0 || buf.Full() {
 			buf.Flush(cc.w.srv.access)
+		} else {
+			cc.w.logsPending = true
 		}
 	}
 }
