@@ -15,6 +15,11 @@
 #                  socket has sndbuf=64k (see proxy_conf)
 #   memplain       the same without Accept-Encoding: what a held stream costs
 #                  without the compressor (the difference is the compressor's)
+#   rewrite        the request language: a request that passes 20 regex
+#                  locations that do not match, to one whose regex captures,
+#                  10 ifs (variable, =, !=, ~, ~*, -f forms) that do not hold,
+#                  and an answer (return) naming a capture and a variable of
+#                  a map of 1,000 keys, 64 connections
 #
 # The "paired" columns are the median over the repetitions of headroom's
 # figure divided by nginx's in the same repetition, a few seconds apart: on
@@ -50,7 +55,7 @@ DURATION=${STATIC_DURATION:-4}
 WARMUP=${STATIC_WARMUP:-1}
 REPS=${STATIC_REPS:-5}
 PROXIES=${STATIC_PROXIES:-headroom,nginx}
-MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,gzip1,gzip6,mem1,mem6,memplain}
+MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,gzip1,gzip6,mem1,mem6,memplain,rewrite}
 STREAMS=${STATIC_STREAMS:-100}
 READ=${STATIC_READ:-524288}
 PORT=${STATIC_PORT:-18480}
@@ -67,7 +72,8 @@ Usage: bench/static.sh [options]
 
 Options (each also settable by the environment variable shown):
   -m, --modes LIST      comma list of static1k, static1k-nosf, static1m,
-                        gzip1, gzip6, mem1, mem6, memplain  (STATIC_MODES, all)
+                        gzip1, gzip6, mem1, mem6, memplain, rewrite
+                                                             (STATIC_MODES, all)
   -d, --duration SEC    measured wrk run length              (STATIC_DURATION, 4)
   -w, --warmup SEC      wrk warm-up before each run          (STATIC_WARMUP, 1)
   -r, --reps N          repetitions; medians are reported    (STATIC_REPS, 5)
@@ -148,7 +154,7 @@ parse_args() {
 	IFS=, read -r -a MODE_LIST <<<"$MODES"
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	for m in "${MODE_LIST[@]}"; do
-		case $m in static1k | static1k-nosf | static1m | gzip1 | gzip6 | mem1 | mem6 | memplain) ;; *) die "unknown mode: $m" ;; esac
+		case $m in static1k | static1k-nosf | static1m | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite) ;; *) die "unknown mode: $m" ;; esac
 	done
 	for p in "${PROXY_LIST[@]}"; do
 		case $p in headroom | nginx) ;; *) die "unknown proxy: $p" ;; esac
@@ -319,9 +325,16 @@ EOF
         keepalive_timeout 300s;
     }
 
+EOF
+	rewrite_conf
+	cat <<EOF
+
     server {
         listen 127.0.0.1:$PROXY_PORT backlog=4096$LISTEN_EXTRA;
         root $WORK/www;
+EOF
+	rewrite_locations
+	cat <<EOF
 
         location /api/ {
             proxy_pass http://backend;
@@ -333,6 +346,41 @@ EOF
         }
     }
 }
+EOF
+}
+
+# rewrite_conf: the rewrite mode's map of 1,000 keys (http level).
+rewrite_conf() {
+	local i
+	printf '    map $arg_k $mapped {\n        default none;\n'
+	for ((i = 0; i < 1000; i++)); do
+		printf '        key%d v%d;\n' "$i" "$i"
+	done
+	printf '    }\n'
+}
+
+# rewrite_locations: the rewrite mode's 20 regex locations that do not
+# match its request, and the one that does, with 10 ifs that do not hold.
+rewrite_locations() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		printf '        location ~ ^/r%d/(\\d+)/(\\w+)$ { return 404; }\n' "$i"
+	done
+	cat <<'EOF'
+        location ~ ^/app/item/(?<id>\d+)$ {
+            if ($http_x_a) { return 403; }
+            if ($arg_b = "1") { return 403; }
+            if ($arg_k != "key500") { return 403; }
+            if ($http_user_agent ~ "^curl-no") { return 403; }
+            if ($http_user_agent ~* "badbot") { return 403; }
+            if ($uri ~ "\.php$") { return 403; }
+            if ($request_method = "DELETE") { return 403; }
+            if ($http_x_b ~ "^(yes|on)$") { return 403; }
+            if (-f /nonexistent/$id) { return 403; }
+            if ($args ~ "debug") { return 403; }
+            default_type text/plain;
+            return 200 "item $id $mapped\n";
+        }
 EOF
 }
 
@@ -459,6 +507,7 @@ mode_params() {
 	mem1) URL_PATH=/api/big.json GZ_HEADER=1 LISTEN_EXTRA=" sndbuf=64k" ;;
 	mem6) URL_PATH=/api/big.json GZ_HEADER=1 LEVEL=6 LISTEN_EXTRA=" sndbuf=64k" ;;
 	memplain) URL_PATH=/api/big.json LEVEL=6 LISTEN_EXTRA=" sndbuf=64k" ;;
+	rewrite) URL_PATH='/app/item/12345?k=key500' ;;
 	esac
 }
 
@@ -499,6 +548,10 @@ check_answer() {
 	static1k | static1k-nosf | static1m)
 		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
 		cmp -s "$f" "$WORK/www$URL_PATH" || die "$name: $URL_PATH differs from the file"
+		;;
+	rewrite)
+		[ "$(curl -sf "http://127.0.0.1:$PROXY_PORT$URL_PATH")" = "item 12345 v500" ] ||
+			die "$name: $URL_PATH did not answer \"item 12345 v500\""
 		;;
 	gzip1 | gzip6)
 		curl -sf -D "$h" -H 'Accept-Encoding: gzip' -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" ||
