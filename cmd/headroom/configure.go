@@ -27,6 +27,7 @@ var withoutModules = []string{
 // told otherwise) whose directives headroom provides.
 var withModules = []string{
 	"--with-http_realip_module",
+	"--with-http_secure_link_module",
 	"--with-http_stub_status_module",
 }
 

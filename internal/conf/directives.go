@@ -104,6 +104,7 @@ func init() {
 	directiveList = append(directiveList, expiresDirectives()...)
 	directiveList = append(directiveList, gzipDirectives()...)
 	directiveList = append(directiveList, trailerDirectives()...)
+	directiveList = append(directiveList, secureLinkDirectives()...)
 	directiveList = append(directiveList, charsetDirectives()...)
 	directiveList = append(directiveList, autoindexDirectives()...)
 	directiveList = append(directiveList, limitExceptDirectives()...)

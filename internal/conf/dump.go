@@ -329,6 +329,16 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	for _, h := range c.AddTrailers {
 		d.line(depth, "add_trailer %s %s always=%v", h.Name, tmpl(h.Value), h.Always)
 	}
+	if sl := c.SecureLink; sl.Link != nil || sl.MD5 != nil || sl.Secret != "" {
+		link, md5 := "<none>", "<none>"
+		if sl.Link != nil {
+			link = tmpl(sl.Link)
+		}
+		if sl.MD5 != nil {
+			md5 = tmpl(sl.MD5)
+		}
+		d.line(depth, "secure_link %s md5=%s secret=%q", link, md5, sl.Secret)
+	}
 	if !c.ChunkedTransferEncoding {
 		d.line(depth, "chunked_transfer_encoding off")
 	}

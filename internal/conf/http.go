@@ -96,6 +96,7 @@ type rawLoc struct {
 	referers               *refererRaw
 	gzip                   gzipRaw
 	trailer                trailerRaw
+	secureLink             secureLinkRaw
 	charset                charsetRaw
 	autoindex              autoindexRaw
 	uninitializedVarWarn   *bool

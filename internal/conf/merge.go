@@ -195,6 +195,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.RealIP = mergeRealIP(&r.realIP, p.RealIP)
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
 	mergeTrailers(&r.trailer, p, c)
+	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
 	c.Referers = mergeReferers(r.referers, p.Referers)
 	c.Charset = mergeCharset(&r.charset, p.Charset)
 	c.Autoindex = mergeAutoindex(&r.autoindex, p.Autoindex)

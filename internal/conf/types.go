@@ -347,6 +347,9 @@ type LocConf struct {
 	// Charset holds charset, charset_types, override_charset and
 	// source_charset.
 	Charset Charset
+	// SecureLink holds secure_link, secure_link_md5 and
+	// secure_link_secret.
+	SecureLink SecureLink
 	// Gzip holds the gzip filter's settings.
 	Gzip Gzip
 	// Autoindex holds the autoindex module's settings: directory

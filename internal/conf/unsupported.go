@@ -85,7 +85,7 @@ satisfy scgi_bind scgi_buffer_size scgi_buffering scgi_buffers scgi_busy_buffers
 scgi_cache_key scgi_cache_path scgi_cache_valid scgi_connect_timeout scgi_hide_header
 scgi_ignore_client_abort scgi_ignore_headers scgi_intercept_errors scgi_next_upstream scgi_param
 scgi_pass scgi_pass_header scgi_read_timeout scgi_send_timeout scgi_temp_path
-secure_link secure_link_md5 secure_link_secret send_lowat
+   send_lowat
   
 session_log session_log_format session_log_zone slice smtp_auth
 smtp_capabilities smtp_client_buffer smtp_greeting_delay spdy_chunk_size

@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -935,6 +938,43 @@ func TestBenchTrailers(t *testing.T) {
 		out := string(c.waitEnded())
 		if strings.Contains(out, "X-Always") || strings.Contains(out, "Transfer-Encoding") {
 			t.Errorf("%q got trailers or chunks:\n%s", req, out)
+		}
+	}
+}
+
+// TestBenchSecureLink checks $secure_link in both of nginx's forms: a
+// hash (base64url MD5) with an expiry time, and secure_link_secret's
+// /prefix/HASH/link.
+func TestBenchSecureLink(t *testing.T) {
+	b := newBench(t, `
+		server {
+			listen 127.0.0.1:0;
+			location /s {
+				secure_link $arg_h,$arg_e;
+				secure_link_md5 "secret$uri$arg_e";
+				return 200 "[$secure_link] [$secure_link_expires]";
+			}
+			location /p/ {
+				secure_link_secret secret;
+				return 200 "[$secure_link]";
+			}
+		}`)
+	sign := func(s string) string {
+		sum := md5.Sum([]byte(s))
+		return base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	future, past := "4102444800", "1000"
+	old := md5.Sum([]byte("file.txt" + "secret"))
+	for _, tc := range []struct{ path, want string }{
+		{"/s?h=" + sign("secret/s"+future) + "&e=" + future, "[1] [" + future + "]"},
+		{"/s?h=" + sign("secret/s"+past) + "&e=" + past, "[0] [" + past + "]"},
+		{"/s?h=" + sign("other") + "&e=" + future, "[] [" + future + "]"},
+		{"/p/" + hex.EncodeToString(old[:]) + "/file.txt", "[file.txt]"},
+		{"/p/00000000000000000000000000000000/file.txt", "[]"},
+	} {
+		_, body := b.connect().roundTrip(httpGet(tc.path))
+		if body != tc.want {
+			t.Errorf("%s: %q, want %q", tc.path, body, tc.want)
 		}
 	}
 }

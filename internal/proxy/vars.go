@@ -126,6 +126,18 @@ func init() {
 	g[vars.RealIPRemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.appendRealIPPort(b), true
 	}
+	g[vars.SecureLink] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if cc.r.lc == nil {
+			return b, false
+		}
+		return cc.appendSecureLink(b)
+	}
+	g[vars.SecureLinkExpires] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if cc.r.lc == nil {
+			return b, false
+		}
+		return cc.appendSecureLinkExpires(b)
+	}
 	g[vars.GzipRatio] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.appendGzipRatio(b)
 	}

@@ -59,6 +59,8 @@ const (
 	RealIPRemoteAddr
 	RealIPRemotePort
 	RequestFilename
+	SecureLink
+	SecureLinkExpires
 	RequestID
 	RealpathRoot
 	RequestMethod
@@ -114,6 +116,7 @@ var names = map[string]Index{
 	"connections_active": ConnectionsActive, "connections_reading": ConnectionsReading,
 	"connections_waiting": ConnectionsWaiting, "connections_writing": ConnectionsWriting,
 	"pipe": Pipe, "request_id": RequestID, "gzip_ratio": GzipRatio,
+	"secure_link": SecureLink, "secure_link_expires": SecureLinkExpires,
 	"realip_remote_addr": RealIPRemoteAddr, "realip_remote_port": RealIPRemotePort, "content_type": ContentType,
 	"document_uri": DocumentURI, "document_root": DocumentRoot,
 	"request_filename": RequestFilename, "realpath_root": RealpathRoot, "host": Host, "hostname": Hostname,
