@@ -457,19 +457,29 @@ func setServerTokens(b *builder, n *Node, sc *scope) error {
 }
 
 func setAddHeader(b *builder, n *Node, sc *scope) error {
+	h, err := b.addedField(n)
+	if err != nil {
+		return err
+	}
+	sc.raw.addHeaders = append(sc.raw.addHeaders, h)
+	return nil
+}
+
+// addedField reads "name value [always]", the arguments of add_header
+// and add_trailer.
+func (b *builder) addedField(n *Node) (AddHeader, error) {
 	always := false
 	if len(n.Args) == 3 {
 		if n.Args[2] != "always" {
-			return errAt(n, "invalid parameter \"%s\"", n.Args[2])
+			return AddHeader{}, errAt(n, "invalid parameter \"%s\"", n.Args[2])
 		}
 		always = true
 	}
 	t, err := b.template(n, n.Args[1])
 	if err != nil {
-		return err
+		return AddHeader{}, err
 	}
-	sc.raw.addHeaders = append(sc.raw.addHeaders, AddHeader{Name: n.Args[0], Value: t, Always: always})
-	return nil
+	return AddHeader{Name: n.Args[0], Value: t, Always: always}, nil
 }
 
 func setAccessLog(b *builder, n *Node, sc *scope) error {

@@ -20,18 +20,11 @@ func trailerDirectives() []*directive {
 }
 
 func setAddTrailer(b *builder, n *Node, sc *scope) error {
-	always := false
-	if len(n.Args) == 3 {
-		if n.Args[2] != "always" {
-			return errAt(n, "invalid parameter \"%s\"", n.Args[2])
-		}
-		always = true
-	}
-	t, err := b.template(n, n.Args[1])
+	h, err := b.addedField(n)
 	if err != nil {
 		return err
 	}
-	sc.raw.trailer.trailers = append(sc.raw.trailer.trailers, AddHeader{Name: n.Args[0], Value: t, Always: always})
+	sc.raw.trailer.trailers = append(sc.raw.trailer.trailers, h)
 	return nil
 }
 

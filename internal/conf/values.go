@@ -32,6 +32,11 @@ func parseSize(s string) (int64, bool) {
 	return parseScaled(s, false)
 }
 
+// ParseSize reads a size as nginx's ngx_parse_size does, for values the
+// proxy evaluates per request (limit_rate with variables, set
+// $limit_rate).
+func ParseSize(s string) (int64, bool) { return parseSize(s) }
+
 // parseOffset reads nginx's "offset" values, which also accept g.
 func parseOffset(s string) (int64, bool) {
 	return parseScaled(s, true)

@@ -115,7 +115,7 @@ func (cc *clientConn) limitRateFor() int64 {
 		return r.accelRate
 	}
 	if t := r.lc.LimitRateVar; t != nil {
-		n, _ := parseSize(cc.eval(nil, t))
+		n, _ := conf.ParseSize(string(cc.eval(nil, t)))
 		return n
 	}
 	return r.lc.LimitRate

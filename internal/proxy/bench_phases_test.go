@@ -978,3 +978,44 @@ func TestBenchSecureLink(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchInternalRequestIDPipe checks that an internal location is 404
+// to a client's own request but reachable by error_page, that
+// $request_id is 32 hex digits made once per request, and that $pipe is
+// "p" for a request that came with the one before it.
+func TestBenchInternalRequestIDPipe(t *testing.T) {
+	b := newBench(t, `
+		server {
+			listen 127.0.0.1:0;
+			location /in { internal; return 200 "inside"; }
+			location /err { error_page 404 = /in; return 404; }
+			location /id { return 200 "$request_id $request_id"; }
+			location /pipe { return 200 "$pipe"; }
+		}`)
+	if resp, _ := b.connect().roundTrip(httpGet("/in")); resp.StatusCode != 404 {
+		t.Errorf("a client's own request for an internal location: %d, want 404", resp.StatusCode)
+	}
+	if resp, body := b.connect().roundTrip(httpGet("/err")); resp.StatusCode != 200 || body != "inside" {
+		t.Errorf("error_page to an internal location: %d %q", resp.StatusCode, body)
+	}
+	_, first := b.connect().roundTrip(httpGet("/id"))
+	_, second := b.connect().roundTrip(httpGet("/id"))
+	ids := strings.Fields(first)
+	if len(ids) != 2 || ids[0] != ids[1] || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(ids[0]) || strings.HasPrefix(second, ids[0]) {
+		t.Errorf("$request_id: %q then %q", first, second)
+	}
+	c := b.connect()
+	c.send("GET /pipe HTTP/1.1\r\nHost: x\r\n\r\nGET /pipe HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.response("GET"); readBody(r) != "." {
+		t.Error("the first of two pipelined requests is not \".\"")
+	}
+	if r := c.response("GET"); readBody(r) != "p" {
+		t.Error("the second of two pipelined requests is not \"p\"")
+	}
+}
+
+// readBody is a response's body as a string.
+func readBody(r *http.Response) string {
+	b, _ := io.ReadAll(r.Body)
+	return string(b)
+}

@@ -64,7 +64,7 @@ func (cc *clientConn) startRateLimit(rate int64) {
 	r.limitRate = rate
 	r.limitAfter = r.lc.LimitRateAfter
 	if t := r.lc.LimitRateAfterVar; t != nil {
-		r.limitAfter, _ = parseSize(cc.eval(nil, t))
+		r.limitAfter, _ = conf.ParseSize(string(cc.eval(nil, t)))
 	}
 }
 

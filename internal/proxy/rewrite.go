@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"os"
-	"strconv"
 
 	"headroom/internal/conf"
 	"headroom/internal/logs"
@@ -34,8 +33,10 @@ type scriptState struct {
 	// the request goes upstream with them instead of the client's own
 	// target (nginx's valid_unparsed_uri cleared).
 	argsSet bool
-	// scratch holds a rewrite's result while it is built.
+	// scratch holds a rewrite's result while it is built, cond an if's
+	// values while they are compared.
 	scratch []byte
+	cond    []byte
 	// mapDepth counts the maps being computed, one reading another.
 	mapDepth int
 }
@@ -239,7 +240,7 @@ func (cc *clientConn) setVar(sv *conf.SetVar) {
 		// nginx reads the value as a size; one it cannot read leaves
 		// the rate as it was.
 		v := cc.eval(nil, sv.Value)
-		if n, ok := parseSize(v); ok {
+		if n, ok := conf.ParseSize(string(v)); ok {
 			r.accelRate, r.accelRateSet = n, true
 		}
 	default:
@@ -249,37 +250,28 @@ func (cc *clientConn) setVar(sv *conf.SetVar) {
 	}
 }
 
-// parseSize reads a size as nginx's ngx_parse_size: a number with an
-// optional k or m (either case).
-func parseSize(v []byte) (int64, bool) {
-	mult := int64(1)
-	if n := len(v); n > 0 {
-		switch v[n-1] {
-		case 'k', 'K':
-			mult, v = 1<<10, v[:n-1]
-		case 'm', 'M':
-			mult, v = 1<<20, v[:n-1]
-		}
-	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil || n < 0 || len(v) == 0 || v[0] == '+' {
-		return 0, false
-	}
-	return n * mult, true
-}
-
 // condition evaluates an if directive's condition.
+// The values are evaluated into the request's cond buffer, kept across
+// requests, so that a condition allocates nothing.
 func (cc *clientConn) condition(c *conf.Condition) bool {
+	s := &cc.r.script
 	switch c.Kind {
 	case conf.CondVar:
-		v := cc.eval(nil, c.Var)
+		v := cc.eval(s.cond[:0], c.Var)
+		s.cond = v
 		return len(v) > 0 && !(len(v) == 1 && v[0] == '0')
 	case conf.CondEqual:
-		return bytes.Equal(cc.eval(nil, c.Var), cc.eval(nil, c.Value)) != c.Negate
+		b := cc.eval(s.cond[:0], c.Var)
+		n := len(b)
+		b = cc.eval(b, c.Value)
+		s.cond = b
+		return bytes.Equal(b[:n], b[n:]) != c.Negate
 	case conf.CondMatch:
-		return cc.match(c.Regex, cc.eval(nil, c.Var)) != c.Negate
+		s.cond = cc.eval(s.cond[:0], c.Var)
+		return cc.match(c.Regex, s.cond) != c.Negate
 	case conf.CondFile:
-		return fileTest(string(cc.eval(nil, c.Value)), c.FileOp) != c.Negate
+		s.cond = cc.eval(s.cond[:0], c.Value)
+		return fileTest(string(s.cond), c.FileOp) != c.Negate
 	}
 	return false
 }
@@ -382,7 +374,11 @@ func (cc *clientConn) mapVar(b []byte, slot int, m *conf.Map) ([]byte, bool) {
 		return b, false
 	}
 	s.mapDepth++
-	src := cc.eval(nil, m.Source)
+	// The source is evaluated where the value will go, and overwritten
+	// by it: a map allocates nothing (a regex match keeps its own copy).
+	start := len(b)
+	b = cc.eval(b, m.Source)
+	src := b[start:]
 	t, ok := m.FindKey(src)
 	if !ok {
 		t = m.Default
@@ -393,7 +389,7 @@ func (cc *clientConn) mapVar(b []byte, slot int, m *conf.Map) ([]byte, bool) {
 			}
 		}
 	}
-	start := len(b)
+	b = b[:start]
 	if t != nil {
 		b = cc.eval(b, t)
 	}
