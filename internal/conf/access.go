@@ -9,17 +9,23 @@ import (
 type AccessRule struct {
 	// Deny is true for "deny", false for "allow".
 	Deny bool
-	// All matches every client; otherwise Prefix does.
+	// All matches every client; Unix ("unix:") every client of a unix
+	// socket; otherwise Prefix does.
 	All    bool
+	Unix   bool
 	Prefix netip.Prefix
 }
 
-// Matches reports whether the rule applies to a client address. An IPv4
-// client reached over IPv6 (::ffff:a.b.c.d) is matched against the IPv4
-// rules only, as nginx does.
+// Matches reports whether the rule applies to a client address, the zero
+// address for a client of a unix socket. An IPv4 client reached over
+// IPv6 (::ffff:a.b.c.d) is matched against the IPv4 rules only, as nginx
+// does.
 func (r AccessRule) Matches(a netip.Addr) bool {
 	if r.All {
 		return true
+	}
+	if !a.IsValid() {
+		return r.Unix
 	}
 	return r.Prefix.Contains(a.Unmap())
 }
@@ -29,10 +35,10 @@ func accessDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
 		{name: "allow", ctx: hsl | ctxLimitExcept, args: arg1, set: setAccess(false),
-			syntax: "allow address | CIDR | all;",
+			syntax: "allow address | CIDR | unix: | all;",
 			doc:    "Allows access from an address or network; rules are checked in order and the first that matches decides. Inherited only by levels with no rule of their own."},
 		{name: "deny", ctx: hsl | ctxLimitExcept, args: arg1, set: setAccess(true),
-			syntax: "deny address | CIDR | all;",
+			syntax: "deny address | CIDR | unix: | all;",
 			doc:    "Denies access (403, logged as \"access forbidden by rule\") from an address or network; rules are checked in order and the first that matches decides."},
 	}
 }
@@ -44,8 +50,8 @@ func setAccess(deny bool) func(*builder, *Node, *scope) error {
 		switch {
 		case v == "all":
 			rule.All = true
-		case strings.HasPrefix(v, "unix:"):
-			return skip(b.unsupportedPart(n, "unix", "\""+n.Name+" unix:\" is not supported by headroom, which does not listen on unix sockets"))
+		case v == "unix:":
+			rule.Unix = true
 		default:
 			p, exact, ok := parseCIDR(v)
 			if !ok {

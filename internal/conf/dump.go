@@ -214,6 +214,10 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if ri := c.RealIP; len(ri.From) > 0 || ri.Header != "X-Real-IP" || ri.Recursive {
 		var from []string
 		for _, p := range ri.From {
+			if !p.IsValid() {
+				from = append(from, "unix:")
+				continue
+			}
 			from = append(from, p.String())
 		}
 		d.line(depth, "real_ip from=%s header=%s recursive=%v", strings.Join(from, ","), ri.Header, ri.Recursive)
@@ -293,6 +297,8 @@ func (d *dumper) loc(depth int, c *LocConf) {
 			}
 			if a.All {
 				rules = append(rules, what+"all")
+			} else if a.Unix {
+				rules = append(rules, what+"unix:")
 			} else {
 				rules = append(rules, what+a.Prefix.String())
 			}

@@ -167,7 +167,7 @@ func httpDirectives() []*directive {
 			syntax: "server { ... }",
 			doc:    "Defines a virtual server."},
 		{name: "listen", ctx: ctxServer, args: arg1More, set: setListen,
-			syntax: "listen address[:port] | port [default_server] [reuseport] [backlog=number];", def: "*:80",
+			syntax: "listen address[:port] | port | unix:path [default_server] [reuseport] [backlog=number];", def: "*:80",
 			doc: "Sets the address and port the server accepts connections on; names are resolved when the configuration is read."},
 		{name: "server_name", ctx: ctxServer, args: arg1More, set: setServerName,
 			syntax: "server_name name ...;", def: `""`,
@@ -599,18 +599,33 @@ var listenUnsupported = setOf("ssl http2 quic proxy_protocol deferred bind ipv6o
 
 func setListen(b *builder, n *Node, sc *scope) error {
 	arg := n.Args[0]
-	if strings.HasPrefix(arg, "unix:") {
-		return skip(b.unsupportedPart(n, "unix socket", "listening on unix sockets is not supported by headroom"))
-	}
-	// As in nginx, the address is checked (and resolved) before the
-	// parameters.
-	host, port, lastPort, perr := splitListenRange(arg)
-	if perr != "" {
-		return errAt(n, "%s in \"%s\" of the \"listen\" directive", perr, arg)
-	}
-	ips, ok := resolve(host)
-	if !ok {
-		return errAt(n, "host not found in \"%s\" of the \"listen\" directive", arg)
+	var (
+		host           string
+		port, lastPort int
+		ips            []string
+	)
+	unixPath, isUnix := strings.CutPrefix(arg, "unix:")
+	if isUnix {
+		// A unix socket's path is taken as written (nginx resolves no
+		// prefix for it).
+		path, perr := unixSocketPath(unixPath)
+		if perr != "" {
+			return errAt(n, "%s in \"%s\" of the \"listen\" directive", perr, arg)
+		}
+		unixPath = path
+	} else {
+		// As in nginx, the address is checked (and resolved) before
+		// the parameters.
+		var perr string
+		host, port, lastPort, perr = splitListenRange(arg)
+		if perr != "" {
+			return errAt(n, "%s in \"%s\" of the \"listen\" directive", perr, arg)
+		}
+		var ok bool
+		ips, ok = resolve(host)
+		if !ok {
+			return errAt(n, "host not found in \"%s\" of the \"listen\" directive", arg)
+		}
 	}
 	l := Listen{File: n.File, Line: n.Line}
 	optionsSet := false
@@ -646,6 +661,10 @@ func setListen(b *builder, n *Node, sc *scope) error {
 		default:
 			return errAt(n, "invalid parameter \"%s\"", p)
 		}
+	}
+	if isUnix {
+		l.Addr = "unix:" + unixPath
+		return b.http.addListen(n, sc.srv, l, optionsSet)
 	}
 	for _, ip := range ips {
 		for p := port; p <= lastPort; p++ {

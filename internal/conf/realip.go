@@ -40,11 +40,8 @@ func realIPDirectives() []*directive {
 func setRealIPFrom(b *builder, n *Node, sc *scope) error {
 	v := n.Args[0]
 	if v == "unix:" {
-		// headroom does not listen on unix sockets: no connection
-		// comes from one.
-		if sc.raw.realIP.from == nil {
-			sc.raw.realIP.from = []netip.Prefix{}
-		}
+		// The zero prefix stands for every unix-socket client.
+		sc.raw.realIP.from = append(sc.raw.realIP.from, netip.Prefix{})
 		return nil
 	}
 	if p, exact, ok := parseCIDR(v); ok {
@@ -97,11 +94,12 @@ func mergeRealIP(r *realIPRaw, p RealIP) RealIP {
 }
 
 // Trusted reports whether a connection's address is one of From. An IPv4
-// client reached over IPv6 is matched as IPv4.
+// client reached over IPv6 is matched as IPv4; a client of a unix
+// socket (the zero address) is trusted by "unix:" (the zero prefix).
 func (ri *RealIP) Trusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range ri.From {
-		if p.Contains(a) {
+		if p.Contains(a) || !a.IsValid() && !p.IsValid() {
 			return true
 		}
 	}

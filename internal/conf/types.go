@@ -180,7 +180,8 @@ func (c *Config) Listeners() []Listen {
 // Listen is one listen directive.
 type Listen struct {
 	// Addr is "host:port" with the host resolved to an IP literal, e.g.
-	// "127.0.0.1:8080"; "*:80" becomes "0.0.0.0:80".
+	// "127.0.0.1:8080"; "*:80" becomes "0.0.0.0:80"; a unix socket is
+	// "unix:/path".
 	Addr          string
 	DefaultServer bool
 	ReusePort     bool

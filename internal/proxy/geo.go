@@ -22,6 +22,11 @@ func (cc *clientConn) geoVar(b []byte, slot int, g *conf.Geo) ([]byte, bool) {
 	ok := true
 	if g.Address == nil {
 		addr = cc.clientAddr().Addr()
+		if !addr.IsValid() {
+			// A unix-socket client is looked up as nginx's
+			// INADDR_NONE.
+			addr = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+		}
 	} else {
 		s.mapDepth++
 		v := cc.eval(nil, g.Address)

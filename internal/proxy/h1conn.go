@@ -134,13 +134,17 @@ func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 		w.putClient(cc)
 		return
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	// A client of a unix socket keeps the zero address, which the
+	// variables and the error log write as "unix:".
 	var remote netip.AddrPort
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
 		remote = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
 	case *unix.SockaddrInet6:
 		remote = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	if ln.unixPath == "" {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
 	cc.sock.c = c
 	w.startClient(cc, c, &cc.sock, ln, remote)

@@ -116,5 +116,32 @@ func parseAddrPort(s []byte) (netip.AddrPort, bool) {
 
 // appendRealIPPort appends $realip_remote_port: the connection's own port.
 func (cc *clientConn) appendRealIPPort(b []byte) []byte {
-	return strconv.AppendUint(b, uint64(cc.remote.Port()), 10)
+	return appendPort(b, cc.remote)
+}
+
+// appendAddr appends a client's address as nginx writes it: "unix:" for a
+// client of a unix socket (the zero address).
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, "unix:"...)
+	}
+	return a.AppendTo(b)
+}
+
+// appendPort appends an address's port; a unix socket has none, which
+// nginx writes as nothing.
+func appendPort(b []byte, ap netip.AddrPort) []byte {
+	if !ap.IsValid() {
+		return b
+	}
+	return strconv.AppendUint(b, uint64(ap.Port()), 10)
+}
+
+// appendAddr appends the listener's address as $server_addr has it:
+// "unix:path" for a unix socket.
+func (ln *listener) appendAddr(b []byte) []byte {
+	if ln.unixPath != "" {
+		return append(append(b, "unix:"...), ln.unixPath...)
+	}
+	return ln.addrPort.Addr().AppendTo(b)
 }

@@ -30,7 +30,7 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 	var b []byte
 	b = append(b, msg...)
 	b = append(b, ", client: "...)
-	b = cc.clientAddr().Addr().AppendTo(b)
+	b = appendAddr(b, cc.clientAddr().Addr())
 	b = append(b, ", server: "...)
 	b = append(b, serverName(r.srv)...)
 	b = append(b, ", request: \""...)

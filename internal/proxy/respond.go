@@ -259,9 +259,10 @@ func (cc *clientConn) appendAbsoluteURL(u, path []byte) []byte {
 	} else if host, ok := normalizeHost(cc.r.head.Host); ok && host != "" {
 		u = append(u, host...)
 	} else {
-		u = cc.ln.addrPort.Addr().AppendTo(u)
+		u = cc.ln.appendAddr(u)
 	}
-	if p := cc.ln.addrPort.Port(); p != 80 && (lc == nil || lc.PortInRedirect) {
+	// A unix socket has no port to name.
+	if p := cc.ln.addrPort.Port(); p != 80 && p != 0 && (lc == nil || lc.PortInRedirect) {
 		u = append(u, ':')
 		u = strconv.AppendInt(u, int64(p), 10)
 	}

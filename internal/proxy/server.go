@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"slices"
 	"strconv"
 	"sync"
@@ -113,6 +114,9 @@ type listener struct {
 	reuse    bool
 	vhosts   *vhosts
 	addrPort netip.AddrPort
+	// unixPath is the socket's path for "listen unix:path" (addrPort is
+	// then the zero value).
+	unixPath string
 	// limits bound request heads by the default server's
 	// large_client_header_buffers, as nginx does before it knows the
 	// server a request is for.
@@ -249,11 +253,16 @@ func (s *Server) openListeners() error {
 		for _, l := range srv.Listens {
 			ln := byAddr[l.Addr]
 			if ln == nil {
-				ap, err := netip.ParseAddrPort(l.Addr)
-				if err != nil {
-					return fmt.Errorf("invalid listen address \"%s\" in %s:%d", l.Addr, l.File, l.Line)
+				ln = &listener{addr: l.Addr, backlog: l.Backlog}
+				if path, ok := strings.CutPrefix(l.Addr, "unix:"); ok {
+					ln.unixPath = path
+				} else {
+					ap, err := netip.ParseAddrPort(l.Addr)
+					if err != nil {
+						return fmt.Errorf("invalid listen address \"%s\" in %s:%d", l.Addr, l.File, l.Line)
+					}
+					ln.addrPort = ap
 				}
-				ln = &listener{addr: l.Addr, addrPort: ap, backlog: l.Backlog}
 				byAddr[l.Addr] = ln
 				s.listeners = append(s.listeners, ln)
 			}
@@ -421,6 +430,9 @@ func (s *Server) dropInherited() {
 
 // listenSocket opens one listening socket with the listener's options.
 func listenSocket(ln *listener) (int, error) {
+	if ln.unixPath != "" {
+		return listenUnix(ln)
+	}
 	ap, backlog, reusePort := ln.addrPort, ln.backlog, ln.reuse
 	family := unix.AF_INET
 	if ap.Addr().Is6() {
@@ -453,6 +465,37 @@ func listenSocket(ln *listener) (int, error) {
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
 		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// listenUnix opens a listener's unix socket. As in nginx, a file left at
+// the path makes the bind fail, and the socket is made readable and
+// writable by everyone (access is the file's directory's business).
+func listenUnix(ln *listener) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if ln.sndbuf > 0 {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, ln.sndbuf)
+	}
+	if ln.rcvbuf > 0 {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, ln.rcvbuf)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: ln.unixPath}); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	unix.Chmod(ln.unixPath, 0o666)
+	backlog := ln.backlog
+	if backlog <= 0 {
+		backlog = capacity.DefaultBacklog()
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		unix.Close(fd)
+		os.Remove(ln.unixPath)
 		return -1, err
 	}
 	return fd, nil
@@ -553,10 +596,18 @@ func (s *Server) closeListeners() {
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
 	for _, ln := range s.listeners {
+		kept := false
 		for _, fd := range ln.fds {
-			if !slices.Contains(ln.keep, fd) {
+			if slices.Contains(ln.keep, fd) {
+				kept = true
+			} else {
 				unix.Close(fd)
 			}
+		}
+		// As nginx, a unix socket's file goes with the last server that
+		// listens on it; one a successor took over stays.
+		if ln.unixPath != "" && !kept && len(ln.fds) > 0 {
+			os.Remove(ln.unixPath)
 		}
 		ln.fds = nil
 	}

@@ -44,17 +44,17 @@ func init() {
 	// (appendVar), never through this table.
 	g[vars.User], g[vars.Capture] = g[vars.Unknown], g[vars.Unknown]
 	g[vars.RemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return cc.clientAddr().Addr().AppendTo(b), true
+		return appendAddr(b, cc.clientAddr().Addr()), true
 	}
 	g[vars.BinaryRemoteAddr] = g[vars.RemoteAddr]
 	g[vars.RemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return strconv.AppendUint(b, uint64(cc.clientAddr().Port()), 10), true
+		return appendPort(b, cc.clientAddr()), true
 	}
 	g[vars.ServerAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return cc.ln.addrPort.Addr().AppendTo(b), true
+		return cc.ln.appendAddr(b), true
 	}
 	g[vars.ServerPort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return strconv.AppendUint(b, uint64(cc.ln.addrPort.Port()), 10), true
+		return appendPort(b, cc.ln.addrPort), true
 	}
 	g[vars.ServerName] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, serverName(cc.r.srv)...), true
@@ -108,7 +108,7 @@ func init() {
 		return b, true
 	}
 	g[vars.RealIPRemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return cc.remote.Addr().AppendTo(b), true
+		return appendAddr(b, cc.remote.Addr()), true
 	}
 	g[vars.InvalidReferer] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		// "1" when valid_referers does not list the request's Referer,
@@ -260,7 +260,7 @@ func init() {
 		if len(b) > start {
 			b = append(b, ", "...)
 		}
-		return cc.clientAddr().Addr().AppendTo(b), true
+		return appendAddr(b, cc.clientAddr().Addr()), true
 	}
 	g[vars.UpstreamAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		r := cc.r

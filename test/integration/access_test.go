@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -53,6 +54,57 @@ func TestAccessRules(t *testing.T) {
 		p.stop()
 		if n := strings.Count(p.readLog("error.log"), "access forbidden by rule, client: 127.0.0.1"); n != 5 {
 			t.Errorf("%d lines \"access forbidden by rule\" in the error log, want 5", n)
+		}
+	})
+}
+
+// TestUnixListen checks "listen unix:path" against nginx: a request
+// proxied to the server's own unix socket is answered there, where its
+// client is "unix:" with no port, $server_addr names the socket,
+// "allow unix:" and "deny unix:" decide, set_real_ip_from unix: trusts
+// it, and the socket's file is gone once the server stops.
+func TestUnixListen(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		p := startProxy(t, tg, `
+    server {
+        listen 127.0.0.1:{{PORT}};
+        listen unix:{{PREFIX}}/s.sock;
+        location /via/ {
+            proxy_pass http://unix:{{PREFIX}}/s.sock:/;
+            proxy_set_header X-Real-IP 192.0.2.7;
+        }
+        location /vars { return 200 "[$remote_addr] [$remote_port] [$server_addr] [$server_port]\n"; }
+        location /allow-unix { allow unix:; deny all; }
+        location /deny-unix { deny unix:; }
+        location /realip { set_real_ip_from unix:; add_header X-IP "$remote_addr $realip_remote_addr"; }
+    }`)
+		for _, name := range []string{"allow-unix", "deny-unix", "realip"} {
+			writeHTML(t, p, name, "in\n")
+		}
+		sock := p.prefix + "/s.sock"
+		for _, c := range []struct {
+			path string
+			want int
+			body string
+		}{
+			{"/via/vars", 200, "[unix:] [] [unix:" + sock + "] []\n"},
+			{"/via/allow-unix", 200, "in\n"},
+			{"/allow-unix", 403, ""},
+			{"/via/deny-unix", 403, ""},
+			{"/deny-unix", 200, "in\n"},
+			{"/via/realip", 200, "in\n"},
+		} {
+			st, _, body := get(t, p.url(c.path))
+			if st != c.want || c.body != "" && string(body) != c.body {
+				t.Errorf("%s: %d %q, want %d %q", c.path, st, body, c.want, c.body)
+			}
+		}
+		if _, h, _ := get(t, p.url("/via/realip")); h.Get("X-IP") != "192.0.2.7 unix:" {
+			t.Errorf("/via/realip: X-IP %q, want %q", h.Get("X-IP"), "192.0.2.7 unix:")
+		}
+		p.stop()
+		if _, err := os.Stat(sock); !os.IsNotExist(err) {
+			t.Errorf("the socket file is still there after the stop (%v)", err)
 		}
 	})
 }
