@@ -28,6 +28,9 @@ type Input struct {
 	Listeners int
 	// LogFiles is the number of log files kept open.
 	LogFiles int
+	// WorkerLogFiles is how many descriptors each worker may hold for
+	// access logs with variables in their paths (conf's WorkerLogFiles).
+	WorkerLogFiles int
 }
 
 // Reserve is the number of descriptors kept free outside the connection
@@ -75,7 +78,7 @@ func Compute(in Input) Plan {
 	if in.WorkerRlimitNofile > 0 {
 		nofile = in.WorkerRlimitNofile
 	}
-	base := Reserve + in.LogFiles + 2*workers
+	base := Reserve + in.LogFiles + (2+in.WorkerLogFiles)*workers
 	allowed := (nofile-base)/workers - MinTempFiles
 	if allowed < 2+in.Listeners {
 		allowed = 2 + in.Listeners

@@ -372,7 +372,13 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		if a.If != nil {
 			extra += " if=" + tmpl(a.If)
 		}
+		if a.PathTemplate != nil {
+			extra += " path=" + tmpl(a.PathTemplate)
+		}
 		d.line(depth, "access_log %s %s%s", a.Path, a.Format.Name, extra)
+	}
+	if c := c.OpenLogFileCache; c != nil {
+		d.line(depth, "open_log_file_cache max=%d inactive=%s min_uses=%d valid=%s", c.Max, dur(c.Inactive), c.MinUses, dur(c.Valid))
 	}
 	for _, l := range c.LimitReqs {
 		d.line(depth, "limit_req zone=%s key=%s size=%d rate=%dr/m burst=%d delay=%d nodelay=%v status=%d log_level=%s dry_run=%v",

@@ -123,6 +123,8 @@ type rawLoc struct {
 	accessLogs             []AccessLog
 	accessLogSet           bool
 	accessLogOff           bool
+	openLogFileCache       *OpenLogFileCache
+	openLogFileCacheSet    bool
 	limitConns             []limitConnRef
 	limitConnResolved      []LimitConn
 	limitConnStatus        *int
@@ -237,7 +239,10 @@ func httpDirectives() []*directive {
 			doc: "Limits the request line and header fields: a longer request line gets 414, a longer field 400."},
 		{name: "access_log", ctx: hsl | ctxIf | ctxLimitExcept, args: arg1More, set: setAccessLog,
 			syntax: "access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;", def: "logs/access.log combined",
-			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Without buffer= the lines of each round of events are written at its end; with it (per worker) when it is full, when flush= has passed since the oldest line, or at exit; gzip writes each batch as a gzip member (a 64k buffer unless given). Inherited only by levels with none of their own. Variables in the path are not supported by headroom."},
+			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Without buffer= the lines of each round of events are written at its end; with it (per worker) when it is full, when flush= has passed since the oldest line, or at exit; gzip writes each batch as a gzip member (a 64k buffer unless given). Inherited only by levels with none of their own. A path with variables is evaluated when the request ends and the file opened, written and closed then (see open_log_file_cache), only if the request's root directory exists, as in nginx; such a log cannot be buffered."},
+		{name: "open_log_file_cache", ctx: hsl, args: take1234, set: setOpenLogFileCache,
+			syntax: "open_log_file_cache max=N [inactive=time] [min_uses=N] [valid=time] | off;", def: "off",
+			doc: "Keeps the files of access logs with variables in their paths open, per worker: at most max, closed when unused for inactive (10s), kept open once used min_uses (1) times within inactive, and checked for having been renamed or removed every valid (60s)."},
 		{name: "log_format", ctx: ctxHTTP, args: arg2More, set: setLogFormat,
 			syntax: "log_format name [escape=default|json|none] string ...;", def: "combined \"" + combined + "\"",
 			doc: "Defines a named access log format; the strings are concatenated. combined is predefined."},
@@ -495,9 +500,6 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 	if strings.HasPrefix(path, "syslog:") {
 		return skip(b.unsupportedPart(n, "destination \"syslog:\"", "\"syslog:\" access logs are not supported by headroom"))
 	}
-	if hasVariables(path) {
-		return skip(b.unsupportedPart(n, "variables in path", "variables in \"access_log\" paths are not supported by headroom"))
-	}
 	name := "combined"
 	if len(n.Args) > 1 {
 		name = n.Args[1]
@@ -507,6 +509,15 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 		return errAt(n, "unknown log format \"%s\"", name)
 	}
 	al := AccessLog{Path: fullPath(b.cfg.Prefix, path), Format: f}
+	if hasVariables(path) {
+		// As nginx, the prefix goes before a relative path with
+		// variables when the configuration is read.
+		t, err := b.template(n, al.Path)
+		if err != nil {
+			return err
+		}
+		al.PathTemplate = t
+	}
 	for _, p := range n.Args[min(2, len(n.Args)):] {
 		key, value, hasValue := strings.Cut(p, "=")
 		switch {
@@ -546,6 +557,14 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 	if al.Gzip > 0 && al.Buffer == 0 {
 		// nginx's buffer for a compressed log.
 		al.Buffer = 64 << 10
+	}
+	if al.PathTemplate != nil {
+		if al.Buffer > 0 {
+			return errAt(n, "buffered logs cannot have variables in name")
+		}
+		raw.accessLogSet = true
+		raw.accessLogs = append(raw.accessLogs, al)
+		return nil
 	}
 	// One file has one buffer: every access_log naming it must agree.
 	if prev, ok := b.http.logFiles[al.Path]; ok {

@@ -22,3 +22,31 @@ func (c *Config) ReservedLogFiles() int {
 	c.EachLocConf(count)
 	return n
 }
+
+// WorkerLogFiles is how many descriptors each worker may hold at once
+// for access logs with variables in their paths: one while such a line
+// is written, plus the max of every open_log_file_cache.
+func (c *Config) WorkerLogFiles() int {
+	if c.HTTP == nil {
+		return 0
+	}
+	n := 0
+	caches := map[*OpenLogFileCache]bool{}
+	c.EachLocConf(func(lc *LocConf) {
+		for _, al := range lc.AccessLogs {
+			if al.PathTemplate != nil {
+				n = 1
+			}
+		}
+		if lc.OpenLogFileCache != nil {
+			caches[lc.OpenLogFileCache] = true
+		}
+	})
+	if n == 0 {
+		return 0
+	}
+	for cache := range caches {
+		n += cache.Max
+	}
+	return n
+}

@@ -236,6 +236,10 @@ func merge(r *rawLoc, parent *merged) *merged {
 	if r.limitReqResolved != nil {
 		c.LimitReqs = r.limitReqResolved
 	}
+	c.OpenLogFileCache = p.OpenLogFileCache
+	if r.openLogFileCacheSet {
+		c.OpenLogFileCache = r.openLogFileCache
+	}
 	if r.accessLogSet {
 		c.AccessLogs = r.accessLogs
 		if r.accessLogOff {

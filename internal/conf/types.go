@@ -560,6 +560,8 @@ type LocConf struct {
 	// AccessLogs are the access log destinations; empty means "off". The
 	// default is <prefix>/logs/access.log in the combined format.
 	AccessLogs []AccessLog
+	// OpenLogFileCache is open_log_file_cache; nil is off.
+	OpenLogFileCache *OpenLogFileCache
 }
 
 // NextUpstream is a bit set of proxy_next_upstream conditions.
@@ -736,9 +738,12 @@ type UpstreamServer struct {
 
 // AccessLog is one access_log destination.
 type AccessLog struct {
-	// Path is absolute.
-	Path   string
-	Format *LogFormat
+	// Path is absolute. With variables it is the path as written (the
+	// prefix before a relative one) and PathTemplate evaluates it for
+	// each request.
+	Path         string
+	PathTemplate *vars.Template
+	Format       *LogFormat
 	// If is the if= condition: a request whose value of it is empty or
 	// "0" is not logged here; nil logs every request.
 	If *vars.Template

@@ -37,6 +37,9 @@ type params struct {
 	// nginxLogFiles are the distinct log files nginx keeps open in each
 	// worker; headroomLogFiles the count the runtime reserves for.
 	nginxLogFiles, headroomLogFiles int
+	// headroomWorkerLogFiles are the descriptors each worker may hold
+	// for access logs with variables in their paths.
+	headroomWorkerLogFiles int
 
 	// soft and hard are the RLIMIT_NOFILE the server starts with (or runs
 	// with, when running is set).
@@ -105,7 +108,8 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 		privileged:  m.Privileged,
 		// The runtime reserves for the error logs, the access log and one
 		// more (cmd/headroom, serve).
-		headroomLogFiles: cfg.ReservedLogFiles(),
+		headroomLogFiles:       cfg.ReservedLogFiles(),
+		headroomWorkerLogFiles: cfg.WorkerLogFiles(),
 	}
 	if m.NrOpen.OK {
 		p.nrOpen = m.NrOpen.Value

@@ -190,7 +190,7 @@ func evalHeadroom(p params) result {
 	r := result{workers: w}
 	l := p.listeners()
 	in := capacity.Input{NofileSoft: p.soft, NofileHard: p.hard, WorkerRlimitNofile: p.wrlimit,
-		Workers: w, WorkerConnections: p.wc, Listeners: l, LogFiles: p.headroomLogFiles}
+		Workers: w, WorkerConnections: p.wc, Listeners: l, LogFiles: p.headroomLogFiles, WorkerLogFiles: p.headroomWorkerLogFiles}
 	plan := capacity.Compute(in)
 	r.nofileName = limHard
 	if p.running {

@@ -213,7 +213,7 @@ func accessLogPaths(cfg *conf.Config) []string {
 	seen := map[string]bool{}
 	eachLocConf(cfg, func(lc *conf.LocConf) {
 		for _, a := range lc.AccessLogs {
-			if !seen[a.Path] {
+			if !seen[a.Path] && a.PathTemplate == nil {
 				seen[a.Path] = true
 				paths = append(paths, a.Path)
 			}

@@ -46,7 +46,21 @@ func init() {
 	g[vars.RemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return appendAddr(b, cc.clientAddr().Addr()), true
 	}
-	g[vars.BinaryRemoteAddr] = g[vars.RemoteAddr]
+	g[vars.BinaryRemoteAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		// The address's bytes (4 for IPv4, 16 for IPv6); a unix-socket
+		// client is "unix:" as in nginx.
+		a := cc.clientAddr().Addr()
+		switch {
+		case !a.IsValid():
+			return append(b, "unix:"...), true
+		case a.Is4():
+			v := a.As4()
+			return append(b, v[:]...), true
+		default:
+			v := a.As16()
+			return append(b, v[:]...), true
+		}
+	}
 	g[vars.RemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return appendPort(b, cc.clientAddr()), true
 	}
@@ -552,6 +566,10 @@ func (cc *clientConn) logRequest() {
 	}
 	for i := range lc.AccessLogs {
 		al := &lc.AccessLogs[i]
+		if al.PathTemplate != nil {
+			cc.logToVarPath(al, lc)
+			continue
+		}
 		buf := cc.w.logBufs[al.Path]
 		if buf == nil {
 			continue

@@ -35,6 +35,11 @@ type worker struct {
 	clients  []*clientConn
 	requests []*request
 	logBufs  map[string]*logs.AccessBuffer
+	// logCaches are the open_log_file_cache caches in use and logPath
+	// a buffer for the paths of access logs with variables (varlog.go).
+	logCaches map[*conf.OpenLogFileCache]*logFileCache
+	logPath   []byte
+	logLine   []byte
 	// logsPending is set when an access log line waits in logBufs,
 	// logsBuffered while lines wait in a buffer= of their file.
 	logsPending  bool
@@ -106,7 +111,7 @@ func newWorker(s *Server, id int) (*worker, error) {
 	buffering := map[string]conf.AccessLog{}
 	s.cfg.EachLocConf(func(lc *conf.LocConf) {
 		for _, al := range lc.AccessLogs {
-			if _, ok := buffering[al.Path]; !ok {
+			if _, ok := buffering[al.Path]; !ok && al.PathTemplate == nil {
 				buffering[al.Path] = al
 			}
 		}
@@ -240,6 +245,12 @@ func (w *worker) tick() {
 			}
 		}
 	}
+	if len(w.logCaches) > 0 {
+		now := w.loop.Now()
+		for _, c := range w.logCaches {
+			c.expire(now)
+		}
+	}
 	w.maybeShed()
 	w.publish()
 	if w.draining {
@@ -312,6 +323,9 @@ func (w *worker) publish() {
 func (w *worker) flushLogs() {
 	for _, b := range w.logBufs {
 		b.Flush(w.srv.access)
+	}
+	for _, c := range w.logCaches {
+		c.closeAll()
 	}
 }
 

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -120,4 +122,80 @@ func checkLines(t *testing.T, file string, got, want []string) {
 			t.Errorf("%s line %d:\n got  %s\n want %s", file, i+1, got[i], want[i])
 		}
 	}
+}
+
+// TestAccessLogVariablePath checks access logs whose paths have
+// variables, against nginx: each request's line goes to the file its
+// path names when the request ends, a relative path is under the prefix,
+// nothing is logged while the server's root directory is missing, a file
+// that cannot be opened is a [crit] line in the error log, and with
+// open_log_file_cache a file used min_uses times stays open, so that its
+// lines follow it when it is renamed.
+func TestAccessLogVariablePath(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		p := startProxy(t, tg, `
+    log_format short "$uri $status";
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location /plain/ { access_log logs/plain_$arg_n.log short; return 200 "ok\n"; }
+        location /cached/ {
+            open_log_file_cache max=2 min_uses=2;
+            access_log {{PREFIX}}/dir/cached_$arg_n.log short;
+            return 200 "ok\n";
+        }
+        location /noroot/ { root {{PREFIX}}/missing; access_log logs/noroot$arg_n.log short; return 200 "ok\n"; }
+    }`)
+		if err := os.Mkdir(filepath.Join(p.prefix, "dir"), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		// Writable by nginx's workers whatever user they run as.
+		os.Chmod(filepath.Join(p.prefix, "dir"), 0o777)
+		writeHTML(t, p, "index.html", "root\n")
+		for _, path := range []string{
+			"/plain/1?n=a", "/plain/2?n=b", "/plain/3?n=a", "/noroot/x",
+			"/cached/1?n=kept", "/cached/2?n=kept", "/cached/3?n=once",
+		} {
+			if st, _, _ := get(t, p.url(path)); st != 200 {
+				t.Fatalf("%s: %d", path, st)
+			}
+		}
+		// A line is written when its request ends, which may be just
+		// after the client has its answer.
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(p.prefix, "dir", "cached_once.log")); err == nil {
+				break
+			}
+		}
+		// The kept file stays open across the rename; the other one
+		// is opened anew and fails.
+		if err := os.Rename(filepath.Join(p.prefix, "dir"), filepath.Join(p.prefix, "moved")); err != nil {
+			t.Fatal(err)
+		}
+		get(t, p.url("/cached/4?n=kept"))
+		get(t, p.url("/cached/5?n=once"))
+		p.stop()
+		for name, want := range map[string]string{
+			"logs/plain_a.log":      "/plain/1 200\n/plain/3 200\n",
+			"logs/plain_b.log":      "/plain/2 200\n",
+			"moved/cached_kept.log": "/cached/1 200\n/cached/2 200\n/cached/4 200\n",
+			"moved/cached_once.log": "/cached/3 200\n",
+		} {
+			b, err := os.ReadFile(filepath.Join(p.prefix, name))
+			if err != nil || string(b) != want {
+				t.Errorf("%s: %q (%v), want %q", name, b, err, want)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(p.prefix, "logs", "noroot.log")); !os.IsNotExist(err) {
+			t.Errorf("logs/noroot.log exists (%v): nothing is logged without the root directory", err)
+		}
+		errs := p.readLog("error.log")
+		for _, want := range []string{
+			`testing "` + p.prefix + `/missing" existence failed (2: No such file or directory)`,
+			`[crit]`, `open() "` + p.prefix + `/dir/cached_once.log" failed (2: No such file or directory)`,
+		} {
+			if !strings.Contains(errs, want) {
+				t.Errorf("error.log lacks %q:\n%s", want, errs)
+			}
+		}
+	})
 }

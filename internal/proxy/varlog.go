@@ -1,0 +1,199 @@
+package proxy
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/logs"
+)
+
+// This file is nginx's access log with variables in its path: the path is
+// evaluated when the request ends, and the file is opened, written and
+// closed then, or kept open by open_log_file_cache. As in nginx the open
+// and the write block the loop on the disk (see docs/architecture.md);
+// the cache is what makes that cheap when it matters.
+
+// logToVarPath logs the request to an access log whose path has
+// variables, unless its if= condition is empty or "0".
+func (cc *clientConn) logToVarPath(al *conf.AccessLog, lc *conf.LocConf) {
+	w := cc.w
+	if al.If != nil {
+		v := cc.eval(w.logLine[:0], al.If)
+		w.logLine = v
+		if len(v) == 0 || len(v) == 1 && v[0] == '0' {
+			return
+		}
+	}
+	w.logLine = cc.appendLogLine(w.logLine[:0], al.Format)
+	cc.writeVarLog(al, lc, w.logLine)
+}
+
+// writeVarLog writes a finished line to the log whose path has
+// variables. As nginx's ngx_http_log_script_write, nothing is written
+// when the request's root directory does not exist, so that a request
+// for a server whose files are missing cannot create log files.
+func (cc *clientConn) writeVarLog(al *conf.AccessLog, lc *conf.LocConf, line []byte) {
+	w := cc.w
+	if cc.r.lc != nil {
+		root := cc.appendRoot(w.logPath[:0])
+		w.logPath = root
+		var st unix.Stat_t
+		err := unix.Stat(string(root), &st)
+		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			err = unix.ENOTDIR
+		}
+		if err != nil {
+			cc.logError("testing \"" + string(root) + "\" existence failed (" + logs.SysError(err) + ")")
+			return
+		}
+	}
+	w.logPath = cc.eval(w.logPath[:0], al.PathTemplate)
+	path := string(w.logPath)
+	var (
+		fd   int
+		keep bool
+		err  error
+	)
+	if c := lc.OpenLogFileCache; c != nil {
+		fd, keep, err = w.logCache(c).file(path, w.loop.Now())
+	} else {
+		fd, err = openLogFile(path)
+	}
+	if err != nil {
+		cc.logAt(logs.Crit, "open() \""+path+"\" failed ("+logs.SysError(err)+")")
+		return
+	}
+	unix.Write(fd, line)
+	if !keep {
+		unix.Close(fd)
+	}
+}
+
+// openLogFile opens an access log file for appending, creating it as
+// nginx does (mode 0644 before the umask).
+func openLogFile(path string) (int, error) {
+	return unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+}
+
+// logCache returns the worker's cache for an open_log_file_cache
+// directive, made when first used.
+func (w *worker) logCache(c *conf.OpenLogFileCache) *logFileCache {
+	lfc := w.logCaches[c]
+	if lfc == nil {
+		if w.logCaches == nil {
+			w.logCaches = map[*conf.OpenLogFileCache]*logFileCache{}
+		}
+		lfc = &logFileCache{conf: c, files: map[string]*cachedLog{}}
+		w.logCaches[c] = lfc
+	}
+	return lfc
+}
+
+// logFileCache is one worker's open_log_file_cache: the files it knows,
+// each with how often it was used; those used min_uses times stay open.
+type logFileCache struct {
+	conf  *conf.OpenLogFileCache
+	files map[string]*cachedLog
+}
+
+// cachedLog is a file the cache knows. fd is -1 while the file has been
+// used fewer than min_uses times; dev and ino identify the open file, so
+// that a file renamed or removed is noticed when it is checked again.
+type cachedLog struct {
+	fd       int
+	uses     int
+	lastUse  time.Time
+	checked  time.Time
+	dev, ino uint64
+}
+
+// file returns a descriptor open on path; keep reports that the cache
+// holds it (else the caller closes it after the write). A file used fewer
+// than min_uses times is not kept; one that cannot be opened is not
+// remembered, as nginx's cache does not remember failures without
+// open_file_cache_errors.
+func (c *logFileCache) file(path string, now time.Time) (fd int, keep bool, err error) {
+	e := c.files[path]
+	if e != nil && e.fd >= 0 {
+		if now.Sub(e.checked) >= c.conf.Valid {
+			if e.same(path) {
+				e.checked = now
+			} else {
+				// Renamed or removed since it was opened: the
+				// path is opened anew.
+				unix.Close(e.fd)
+				e.fd = -1
+			}
+		}
+		if e.fd >= 0 {
+			e.uses++
+			e.lastUse = now
+			return e.fd, true, nil
+		}
+	}
+	fd, err = openLogFile(path)
+	if err != nil {
+		return -1, false, err
+	}
+	if e == nil {
+		if len(c.files) >= c.conf.Max {
+			c.evictOldest()
+		}
+		e = &cachedLog{fd: -1}
+		c.files[path] = e
+	}
+	e.uses++
+	e.lastUse = now
+	if e.uses < c.conf.MinUses {
+		return fd, false, nil
+	}
+	var st unix.Stat_t
+	unix.Fstat(fd, &st)
+	e.fd, e.checked, e.dev, e.ino = fd, now, st.Dev, st.Ino
+	return fd, true, nil
+}
+
+// same reports whether path still names the open file.
+func (e *cachedLog) same(path string) bool {
+	var st unix.Stat_t
+	return unix.Stat(path, &st) == nil && st.Dev == e.dev && st.Ino == e.ino
+}
+
+// evictOldest forgets the least recently used file to make room, as
+// nginx's cache does when it holds max files.
+func (c *logFileCache) evictOldest() {
+	var oldest string
+	var at time.Time
+	for p, e := range c.files {
+		if oldest == "" || e.lastUse.Before(at) {
+			oldest, at = p, e.lastUse
+		}
+	}
+	c.forget(oldest)
+}
+
+func (c *logFileCache) forget(path string) {
+	if e := c.files[path]; e != nil && e.fd >= 0 {
+		unix.Close(e.fd)
+	}
+	delete(c.files, path)
+}
+
+// expire forgets the files unused for inactive; the worker's tick calls
+// it.
+func (c *logFileCache) expire(now time.Time) {
+	for p, e := range c.files {
+		if now.Sub(e.lastUse) >= c.conf.Inactive {
+			c.forget(p)
+		}
+	}
+}
+
+// closeAll closes every file the cache holds, when the worker ends.
+func (c *logFileCache) closeAll() {
+	for p := range c.files {
+		c.forget(p)
+	}
+}
