@@ -186,6 +186,12 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.ProxyInterceptErrors {
 		d.line(depth, "proxy_intercept_errors on")
 	}
+	if c.RecursiveErrorPages {
+		d.line(depth, "recursive_error_pages on")
+	}
+	if c.PostAction != "" {
+		d.line(depth, "post_action %s", c.PostAction)
+	}
 	for _, e := range c.ErrorLogs {
 		d.line(depth, "error_log %s %s", e.Path, e.Level)
 	}

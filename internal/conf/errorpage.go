@@ -30,11 +30,28 @@ func errorPageDirectives() []*directive {
 	return []*directive{
 		{name: "error_page", ctx: hsl | ctxIf, args: arg2More, set: setErrorPage,
 			syntax: "error_page code ... [=[response]] uri;",
-			doc:    "Answers the listed statuses with uri instead: a URI of this server is served by an internal redirect (as a GET), anything else is sent as a 302 redirect (or the =code given, one of 301, 302, 303, 307, 308). =code changes the status sent; = alone sends the status of the page's own answer. Named locations are not supported by headroom."},
+			doc:    "Answers the listed statuses with uri instead: a URI of this server is served by an internal redirect (as a GET), anything else is sent as a 302 redirect (or the =code given, one of 301, 302, 303, 307, 308). A named location (@name) serves the page with the method kept. =code changes the status sent; = alone sends the status of the page's own answer."},
 		{name: "proxy_intercept_errors", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.proxyInterceptErrors }),
 			syntax: "proxy_intercept_errors on | off;", def: "off",
 			doc: "Answers an upstream's response whose status has an error_page with that page instead of passing the response on."},
+		{name: "recursive_error_pages", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.recursiveErrorPages }),
+			syntax: "recursive_error_pages on | off;", def: "off",
+			doc: "With on, an error while serving an error page may be answered by an error_page again (up to the limit of 10 internal redirects); with off, the first error of a request at a level with error_page entries is the only one they answer."},
+		{name: "post_action", ctx: hsl | ctxIf, args: arg1, set: setPostAction,
+			syntax: "post_action uri | @name;",
+			doc:    "Once the answer has been sent, passes the request to uri (an internal redirect) or to a named location, whose answer is discarded; the access log line is written after it, with its URI. An upstream it reaches receives the request without its body."},
 	}
+}
+
+// setPostAction reads post_action as nginx stores it: a value that is not
+// a URI names a location, so that "off" is a location named "off".
+func setPostAction(b *builder, n *Node, sc *scope) error {
+	if sc.raw.postAction != nil {
+		return duplicate(n)
+	}
+	v := n.Args[0]
+	sc.raw.postAction = &v
+	return nil
 }
 
 // setErrorPage reads error_page with nginx's checks and messages.

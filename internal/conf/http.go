@@ -79,6 +79,8 @@ type rawLoc struct {
 	portInRedirect         *bool
 	requestPoolSize        *int64
 	proxyInterceptErrors   *bool
+	recursiveErrorPages    *bool
+	postAction             *string
 	proxyPass              *ProxyPass
 	proxySetHeaders        []HeaderTemplate
 	proxyHTTPVersion       *string

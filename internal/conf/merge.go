@@ -205,6 +205,8 @@ func merge(r *rawLoc, parent *merged) *merged {
 		c.ErrorPages = r.errorPages
 	}
 	c.ProxyInterceptErrors = pick(r.proxyInterceptErrors, p.ProxyInterceptErrors)
+	c.RecursiveErrorPages = pick(r.recursiveErrorPages, p.RecursiveErrorPages)
+	c.PostAction = pick(r.postAction, p.PostAction)
 	c.KeepaliveTime = pick(r.keepaliveTime, p.KeepaliveTime)
 	c.ErrorLogs = p.ErrorLogs
 	if r.errorLogs != nil {

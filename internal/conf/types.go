@@ -290,6 +290,10 @@ type LocConf struct {
 	KeepaliveDisable     KeepaliveDisable
 	ErrorPages           []ErrorPage
 	ProxyInterceptErrors bool
+	// RecursiveErrorPages is recursive_error_pages; PostAction is
+	// post_action's URI or location name, "" for none.
+	RecursiveErrorPages bool
+	PostAction          string
 	// AbsoluteRedirect, ServerNameInRedirect and PortInRedirect are the
 	// directives of the same names.
 	AbsoluteRedirect     bool

@@ -79,7 +79,7 @@ proxy_ssl_protocols proxy_ssl_server_name proxy_ssl_session_reuse proxy_ssl_trus
 proxy_ssl_verify proxy_ssl_verify_depth proxy_store proxy_store_access
 proxy_timeout proxy_upload_rate quic_active_connection_id_limit quic_bpf
 quic_gso quic_host_key quic_retry random_index read_ahead 
- recursive_error_pages
+ 
 reset_timedout_connection resolver resolver_timeout 
 satisfy scgi_bind scgi_buffer_size scgi_buffering scgi_buffers scgi_busy_buffers_size scgi_cache
 scgi_cache_key scgi_cache_path scgi_cache_valid scgi_connect_timeout scgi_hide_header

@@ -259,7 +259,9 @@ type request struct {
 	// location is the answer's Location once a redirect gave it one
 	// (nil: none); it stays through internal redirects, as nginx's
 	// headers_out.location does.
-	location []byte
+	// postAction is set while post_action runs (postaction.go).
+	postAction *postActionState
+	location   []byte
 	// unsatisfied is set for a 416 answer, which names the file's size
 	// (fileSize) in its Content-Range.
 	unsatisfied bool
@@ -736,8 +738,14 @@ func (cc *clientConn) expectContinue() {
 // finish is called once the response has been written completely. It
 // logs the request and either waits for the next one or closes.
 func (cc *clientConn) finish() {
-	cc.logRequest()
+	if cc.startPostAction() {
+		return
+	}
 	r := cc.r
+	if r.postAction != nil {
+		cc.endPostAction()
+	}
+	cc.logRequest()
 	if !r.keepAlive {
 		cc.closeGracefully()
 		return

@@ -121,10 +121,14 @@ func (cc *clientConn) respondError(code int) {
 	// becomes the status the request is answered with, whatever an
 	// earlier error page chose.
 	r.errStatus = wire
-	if !r.errorPageDone && r.lc != nil && r.redirects < maxInternalRedirects {
-		if ep := r.lc.FindErrorPage(code); ep != nil {
-			// error_page, once per request (recursive_error_pages off).
+	if !r.errorPageDone && r.lc != nil && len(r.lc.ErrorPages) > 0 && r.redirects < maxInternalRedirects {
+		// As nginx, with recursive_error_pages off the first error at
+		// a level with error_page entries is the last they answer,
+		// whether one of them matched it or not.
+		if !r.lc.RecursiveErrorPages {
 			r.errorPageDone = true
+		}
+		if ep := r.lc.FindErrorPage(code); ep != nil {
 			cc.sendErrorPage(ep, code)
 			return
 		}

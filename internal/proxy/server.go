@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 

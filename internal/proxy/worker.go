@@ -223,13 +223,20 @@ func (w *worker) getRequest() *request {
 }
 
 func (w *worker) putRequest(r *request) {
+	r.releaseFilters(w)
+	r.reset()
+	w.requests = append(w.requests, r)
+}
+
+// releaseFilters returns what the answer's body filters hold (a
+// compressor) to the worker.
+func (r *request) releaseFilters(w *worker) {
 	if r.gz != nil && r.gz.w != nil {
 		p := &w.gzips[r.gz.level]
 		r.gz.w.Reset(nil)
 		*p = append(*p, r.gz.w)
 	}
-	r.reset()
-	w.requests = append(w.requests, r)
+	r.gz = nil
 }
 
 func (w *worker) tick() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestErrorPages checks error_page and proxy_intercept_errors against
@@ -139,6 +140,106 @@ func TestErrorPageToAnotherUpstream(t *testing.T) {
 		resp, _ := sendRawLinger(t, p.addr, "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 		if resp.Status != 200 || !strings.Contains(string(resp.Body), "fallback GET /fb") {
 			t.Fatalf("status %d, body %q; want the fallback upstream's answer", resp.Status, resp.Body)
+		}
+	})
+}
+
+// TestPostAction checks post_action against nginx: once the answer is
+// sent, the request goes on to the post action's URI or named location,
+// whose answer (a file, a return, an upstream's) never reaches the
+// client; the upstream it reaches sees the request's method; the access
+// log has one line, written after the post action, with its URI, the
+// bytes of the first answer, and the post action's status unless the
+// first answer was an error and the post action's was not.
+func TestPostAction(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		seen := make(chan string, 10)
+		up := newUpstream(t, "post", func(c *upConn, r *upRequest) {
+			seen <- r.Method + " " + r.Target
+			c.respond(200, "HIDDEN-UPSTREAM\n")
+		})
+		p := startProxy(t, tg, fmt.Sprintf(`
+    log_format pa "$request|$uri|$status|$body_bytes_sent";
+    server {
+        listen 127.0.0.1:{{PORT}};
+        access_log {{PREFIX}}/logs/pa.log pa;
+        location /file/ { post_action /done; alias {{PREFIX}}/html/; }
+        location /done { return 204; }
+        location /named/ { post_action @up; alias {{PREFIX}}/html/; }
+        location @up { rewrite ^ /notify break; proxy_pass http://%s; }
+        location /hidden/ { post_action /hidden.html; alias {{PREFIX}}/html/; }
+    }`, up.addr))
+		writeHTML(t, p, "index.html", "SEE-THIS\n")
+		writeHTML(t, p, "hidden.html", "HIDDEN\n")
+		rc := dialRaw(t, p.addr)
+		var sizes []int
+		for _, c := range []struct{ req, want string }{
+			{"GET /file/ HTTP/1.1\r\nHost: x\r\n\r\n", "SEE-THIS\n"},
+			{"GET /hidden/ HTTP/1.1\r\nHost: x\r\n\r\n", "SEE-THIS\n"},
+			{"POST /named/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "405"},
+			{"GET /named/ HTTP/1.1\r\nHost: x\r\n\r\n", "SEE-THIS\n"},
+		} {
+			// Each answer on the kept-alive connection is the request's
+			// own, with nothing of the post action's after it.
+			rc.write(c.req)
+			method, _, _ := strings.Cut(c.req, " ")
+			resp := rc.read(method)
+			sizes = append(sizes, len(resp.Body))
+			if body := string(resp.Body); !strings.Contains(body, c.want) || strings.Contains(body, "HIDDEN") {
+				t.Errorf("%q: %d %q, want %q", strings.SplitN(c.req, "\r\n", 2)[0], resp.Status, body, c.want)
+			}
+		}
+		for _, want := range []string{"POST /notify", "GET /notify"} {
+			select {
+			case got := <-seen:
+				if got != want {
+					t.Errorf("the upstream saw %q, want %q", got, want)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatalf("the upstream saw no %q", want)
+			}
+		}
+		p.stop()
+		got := logLines(p.readLog("pa.log"))
+		// The 405 page names the server, so its size is read from the
+		// answer.
+		want := []string{
+			"GET /file/ HTTP/1.1|/done|204|9",
+			"GET /hidden/ HTTP/1.1|/hidden.html|200|9",
+			fmt.Sprintf("POST /named/ HTTP/1.1|/notify|405|%d", sizes[2]),
+			"GET /named/ HTTP/1.1|/notify|200|9",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("access log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
+// TestRecursiveErrorPages checks recursive_error_pages against nginx:
+// off, an error while serving an error page is answered with the plain
+// page; on, its own error_page answers it (here with its status, =).
+func TestRecursiveErrorPages(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		p := startProxy(t, tg, `
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location /off/ { error_page 404 /missing-page; }
+        location /on/ { recursive_error_pages on; error_page 404 /on/missing-page; }
+        location /on/missing-page { recursive_error_pages on; error_page 404 = /final; }
+        location /final { return 200 "final\n"; }
+    }`)
+		for _, c := range []struct {
+			path string
+			want int
+			body string
+		}{
+			{"/off/x", 404, "404 Not Found"},
+			{"/on/x", 200, "final\n"},
+		} {
+			st, _, body := get(t, p.url(c.path))
+			if st != c.want || !strings.Contains(string(body), c.body) {
+				t.Errorf("%s: %d %q, want %d with %q", c.path, st, body, c.want, c.body)
+			}
 		}
 	})
 }
