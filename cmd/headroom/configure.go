@@ -26,6 +26,8 @@ var withoutModules = []string{
 // withModules are the optional nginx modules (off unless configure is
 // told otherwise) whose directives headroom provides.
 var withModules = []string{
+	"--with-http_gunzip_module",
+	"--with-http_gzip_static_module",
 	"--with-http_realip_module",
 	"--with-http_secure_link_module",
 	"--with-http_stub_status_module",

@@ -6,21 +6,94 @@ import (
 	"headroom/internal/vars"
 )
 
-// Charset holds the settings of nginx's charset filter: the charset
-// named in the Content-Type of answers of CharsetTypes. headroom names
-// it only; it converts nothing, so a source_charset that differs from
-// charset is the error nginx gives without a charset_map between them.
+// Charset holds the settings of nginx's charset filter for one level:
+// the charset named in the Content-Type of answers of CharsetTypes, and
+// the charset the text is in, which a charset_map converts from.
 type Charset struct {
-	// Name is the charset ("" for off); Var is set instead when it has
-	// variables.
+	// Name is the charset ("" for off), spelled as the configuration
+	// first named it; Var is set instead for "$variable".
 	Name string
 	Var  *vars.Template
-	// Types are the lower-cased content types it applies to.
-	Types map[string]bool
+	// Types are the lower-cased content types it applies to; AnyType is
+	// charset_types "*".
+	Types   map[string]bool
+	AnyType bool
 	// Override is override_charset: an upstream's charset is replaced.
 	Override bool
-	// Source is source_charset.
-	Source string
+	// Source is source_charset ("" when unset), or SourceVar for
+	// "$variable".
+	Source    string
+	SourceVar *vars.Template
+	// Maps are the charset_map tables of the http block, shared by every
+	// level; nil when no level names a charset.
+	Maps *CharsetMaps
+}
+
+// CharsetMaps are the charsets the configuration names (in charset,
+// source_charset and charset_map) and the conversions its charset_map
+// blocks define, as nginx's charset module keeps them for the http block.
+type CharsetMaps struct {
+	// names are the charsets in the order the configuration first named
+	// them, each spelled as then; index finds one by its lower-cased name.
+	names []string
+	index map[string]int
+	// tables are the conversions by the pair of charset numbers, from
+	// and to; maps lists the pairs charset_map blocks named, in order.
+	tables map[[2]int]*CharsetTable
+	maps   [][2]int
+}
+
+// CharsetTable is one direction of a charset_map. Exactly one of its
+// tables is set.
+type CharsetTable struct {
+	// Byte maps each byte to one of the other 8-bit charset.
+	Byte *[256]byte
+	// ToUTF8 maps each byte to its UTF-8 sequence, the sequence's length
+	// first.
+	ToUTF8 *[256][4]byte
+	// FromUTF8 maps a code point below 0x10000 to a byte in pages of 256
+	// by its high byte; a missing page or a zero is no byte (nginx then
+	// writes the character as an HTML entity).
+	FromUTF8 *[256]*[256]byte
+}
+
+// Index returns the number of the charset with the name (compared
+// case-insensitively), and false for a charset no directive names.
+func (m *CharsetMaps) Index(name []byte) (int, bool) {
+	if m == nil || len(name) > 64 {
+		return 0, false
+	}
+	var buf [64]byte
+	low := buf[:len(name)]
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		low[i] = c
+	}
+	i, ok := m.index[string(low)]
+	return i, ok
+}
+
+// Name returns the spelling of a charset's first mention.
+func (m *CharsetMaps) Name(i int) string { return m.names[i] }
+
+// Table returns the conversion from one charset to another, nil when no
+// charset_map joins them.
+func (m *CharsetMaps) Table(from, to int) *CharsetTable {
+	return m.tables[[2]int{from, to}]
+}
+
+// add registers a charset name, as nginx's ngx_http_add_charset does,
+// and returns its number.
+func (m *CharsetMaps) add(name string) int {
+	low := strings.ToLower(name)
+	if i, ok := m.index[low]; ok {
+		return i
+	}
+	m.index[low] = len(m.names)
+	m.names = append(m.names, name)
+	return len(m.names) - 1
 }
 
 // defaultCharsetTypes are nginx's charset_types.
@@ -31,11 +104,14 @@ var defaultCharsetTypes = map[string]bool{
 
 // charsetRaw is what one level sets of the charset settings.
 type charsetRaw struct {
-	name     *string
-	nameVar  *vars.Template
-	types    map[string]bool
-	override *bool
-	source   *string
+	name      *string
+	nameVar   *vars.Template
+	types     map[string]bool
+	anyType   bool
+	override  *bool
+	source    *string
+	sourceVar *vars.Template
+	maps      *CharsetMaps
 }
 
 func charsetDirectives() []*directive {
@@ -43,17 +119,42 @@ func charsetDirectives() []*directive {
 	return []*directive{
 		{name: "charset", ctx: hsl | ctxIf, args: arg1, set: setCharset,
 			syntax: "charset charset | off;", def: "off",
-			doc: "Adds \"; charset=...\" to the Content-Type of answers of charset_types that name none. headroom converts no text between charsets (source_charset must be the same charset, or absent)."},
+			doc: "Adds \"; charset=...\" to the Content-Type of answers of charset_types, and converts their text from source_charset (or an upstream's charset, with override_charset) by a charset_map."},
+		{name: "charset_map", ctx: ctxHTTP, args: arg2, block: true, set: setCharsetMap,
+			syntax: "charset_map charset1 charset2 { ... }",
+			doc:    "Defines a conversion between two charsets, both ways: each line is a byte of the first and a byte of the second in hex, or, when the second is utf-8, the character's UTF-8 bytes in hex (a character missing from a map into an 8-bit charset becomes an HTML entity)."},
 		{name: "charset_types", ctx: hsl, args: arg1More, set: setCharsetTypes,
 			syntax: "charset_types mime-type ...;", def: "text/html text/xml text/plain text/vnd.wap.wml application/javascript application/rss+xml",
-			doc: "Sets the content types charset applies to (text/html always)."},
+			doc: "Sets the content types charset applies to (text/html always); * names every type."},
 		{name: "override_charset", ctx: hsl | ctxIf, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.charset.override }),
 			syntax: "override_charset on | off;", def: "off",
-			doc: "Replaces the charset an upstream's answer names by charset's."},
+			doc: "Applies charset to answers that name a charset of their own (an upstream's), converting their text when a charset_map joins the two."},
 		{name: "source_charset", ctx: hsl | ctxIf, args: arg1, set: setSourceCharset,
 			syntax: "source_charset charset;",
-			doc:    "Names the charset answers are in; headroom converts nothing, so it must be charset's own."},
+			doc:    "Names the charset answers are in, for the conversion into charset."},
 	}
+}
+
+// charsetMaps returns the builder's charset registry, made on first use.
+func (b *builder) charsetMaps() *CharsetMaps {
+	if b.charsets == nil {
+		b.charsets = &CharsetMaps{index: map[string]int{}, tables: map[[2]int]*CharsetTable{}}
+	}
+	return b.charsets
+}
+
+// charsetValue reads the argument of charset or source_charset as nginx
+// does: a value that starts with "$" is a variable, anything else names
+// a charset, which is registered.
+func (b *builder) charsetValue(n *Node, c *charsetRaw) (name *string, t *vars.Template, err error) {
+	c.maps = b.charsetMaps()
+	v := n.Args[0]
+	if strings.HasPrefix(v, "$") {
+		t, err = b.template(n, v)
+		return nil, t, err
+	}
+	v = c.maps.names[c.maps.add(v)]
+	return &v, nil, nil
 }
 
 func setCharset(b *builder, n *Node, sc *scope) error {
@@ -61,31 +162,27 @@ func setCharset(b *builder, n *Node, sc *scope) error {
 	if c.name != nil || c.nameVar != nil {
 		return duplicate(n)
 	}
-	v := n.Args[0]
-	if v == "off" {
+	if n.Args[0] == "off" {
 		empty := ""
 		c.name = &empty
 		return nil
 	}
-	if hasVariables(v) {
-		t, err := b.template(n, v)
-		if err != nil {
-			return err
-		}
-		c.nameVar = t
-		return nil
-	}
-	c.name = &v
-	return nil
+	var err error
+	c.name, c.nameVar, err = b.charsetValue(n, c)
+	return err
 }
 
 func setCharsetTypes(b *builder, n *Node, sc *scope) error {
 	c := &sc.raw.charset
-	if c.types != nil {
+	if c.types != nil || c.anyType {
 		return duplicate(n)
 	}
 	c.types = map[string]bool{"text/html": true}
 	for _, t := range n.Args {
+		if t == "*" {
+			c.anyType = true
+			continue
+		}
 		c.types[strings.ToLower(t)] = true
 	}
 	return nil
@@ -93,15 +190,189 @@ func setCharsetTypes(b *builder, n *Node, sc *scope) error {
 
 func setSourceCharset(b *builder, n *Node, sc *scope) error {
 	c := &sc.raw.charset
-	if c.source != nil {
+	if c.source != nil || c.sourceVar != nil {
 		return duplicate(n)
 	}
-	if hasVariables(n.Args[0]) {
-		return skip(b.unsupportedPart(n, "variables", "variables in \"source_charset\" are not supported by headroom"))
+	var err error
+	c.source, c.sourceVar, err = b.charsetValue(n, c)
+	return err
+}
+
+// setCharsetMap reads a charset_map block with nginx's checks and
+// messages: the two charsets must differ, one map per pair (nginx
+// compares each new map with the first one only, and so does this), and
+// each line is two hex values, the second a UTF-8 sequence of a
+// character below U+10000 when the second charset is utf-8.
+func setCharsetMap(b *builder, n *Node, _ *scope) error {
+	m := b.charsetMaps()
+	src, dst := m.add(n.Args[0]), m.add(n.Args[1])
+	if src == dst {
+		return errAt(n, "\"charset_map\" between the same charsets \"%s\" and \"%s\"", n.Args[0], n.Args[1])
 	}
-	v := n.Args[0]
-	c.source = &v
+	if len(m.maps) > 0 {
+		if f := m.maps[0]; f == [2]int{src, dst} || f == [2]int{dst, src} {
+			return errAt(n, "duplicate \"charset_map\" between \"%s\" and \"%s\"", n.Args[0], n.Args[1])
+		}
+	}
+	m.maps = append(m.maps, [2]int{src, dst})
+	var fwd, back *CharsetTable
+	if strings.EqualFold(n.Args[1], "utf-8") {
+		to := new([256][4]byte)
+		from := new([256]*[256]byte)
+		from[0] = new([256]byte)
+		for i := range 256 {
+			to[i] = [4]byte{1, byte(i)}
+			if i < 128 {
+				from[0][i] = byte(i)
+			} else {
+				to[i][1] = '?'
+			}
+		}
+		fwd, back = &CharsetTable{ToUTF8: to}, &CharsetTable{FromUTF8: from}
+	} else {
+		var to, from [256]byte
+		for i := range 256 {
+			to[i], from[i] = byte(i), byte(i)
+			if i >= 128 {
+				to[i], from[i] = '?', '?'
+			}
+		}
+		fwd, back = &CharsetTable{Byte: &to}, &CharsetTable{Byte: &from}
+	}
+	for _, e := range n.Block {
+		if e.err != nil {
+			return e.err
+		}
+		if e.IsBlock {
+			return errAt(e, "unexpected \"{\"")
+		}
+		if len(e.Args) != 1 {
+			return errAt(e, "invalid parameters number")
+		}
+		if err := charsetMapLine(e, fwd, back); err != nil {
+			return err
+		}
+	}
+	// A later map of the same pair (which nginx lets through when the
+	// first map is another pair) replaces the tables, as in nginx.
+	m.tables[[2]int{src, dst}] = fwd
+	m.tables[[2]int{dst, src}] = back
 	return nil
+}
+
+// charsetMapLine reads one line of a charset_map into its two tables.
+func charsetMapLine(e *Node, fwd, back *CharsetTable) error {
+	from, to := e.Name, e.Args[0]
+	s, ok := hexValue(from)
+	if !ok || s > 255 {
+		return errAt(e, "invalid value \"%s\"", from)
+	}
+	if fwd.Byte != nil {
+		d, ok := hexValue(to)
+		if !ok || d > 255 {
+			return errAt(e, "invalid value \"%s\"", to)
+		}
+		fwd.Byte[s], back.Byte[d] = byte(d), byte(s)
+		return nil
+	}
+	// Up to three bytes of UTF-8, two hex digits each.
+	if to == "" || len(to)/2 > 3 || len(to)%2 != 0 {
+		return errAt(e, "invalid value \"%s\"", to)
+	}
+	var seq [4]byte
+	seq[0] = byte(len(to) / 2)
+	for i := 0; i < len(to); i += 2 {
+		d, ok := hexValue(to[i : i+2])
+		if !ok {
+			return errAt(e, "invalid value \"%s\"", to)
+		}
+		seq[1+i/2] = byte(d)
+	}
+	c, _ := DecodeUTF8(seq[1 : 1+seq[0]])
+	if c > 0xffff {
+		return errAt(e, "invalid value \"%s\"", to)
+	}
+	fwd.ToUTF8[s] = seq
+	page := back.FromUTF8[c>>8]
+	if page == nil {
+		page = new([256]byte)
+		back.FromUTF8[c>>8] = page
+	}
+	page[c&0xff] = byte(s)
+	return nil
+}
+
+// hexValue parses hex digits as nginx's ngx_hextoi does: no sign, no
+// spaces, at least one digit.
+func hexValue(s string) (int, bool) {
+	if s == "" {
+		return 0, false
+	}
+	v := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		switch {
+		case '0' <= s[i] && s[i] <= '9':
+			v = v*16 + int(s[i]-'0')
+		case 'a' <= c && c <= 'f':
+			v = v*16 + int(c-'a'+10)
+		default:
+			return 0, false
+		}
+		if v > 1<<24 {
+			// Far past any value a map accepts; stop before overflow.
+			v = 1 << 24
+		}
+	}
+	return v, true
+}
+
+// Results of DecodeUTF8 that are not characters.
+const (
+	// UTF8Invalid is a malformed or overlong sequence.
+	UTF8Invalid = 0xffffffff
+	// UTF8Incomplete is a sequence cut short by the end of the bytes.
+	UTF8Incomplete = 0xfffffffe
+)
+
+// DecodeUTF8 decodes the sequence at the start of p as nginx's
+// ngx_utf8_decode does, and returns the character and the bytes it
+// took. Its rules differ from Go's decoder, and nginx's charset filter
+// depends on them: the lead byte alone decides the length (so 0xf8 to
+// 0xff lead four-byte sequences), a sequence longer than what is left
+// is incomplete whatever its bytes, an invalid byte inside a sequence
+// is taken with it, and an overlong form is invalid. A byte below 0xc2
+// is invalid and taken alone.
+func DecodeUTF8(p []byte) (c uint32, n int) {
+	u := uint32(p[0])
+	var length int
+	var valid uint32
+	switch {
+	case u >= 0xf0:
+		u, valid, length = u&0x07, 0xffff, 3
+	case u >= 0xe0:
+		u, valid, length = u&0x0f, 0x7ff, 2
+	case u >= 0xc2:
+		u, valid, length = u&0x1f, 0x7f, 1
+	default:
+		return UTF8Invalid, 1
+	}
+	if len(p)-1 < length {
+		return UTF8Incomplete, 0
+	}
+	n = 1
+	for ; length > 0; length-- {
+		b := uint32(p[n])
+		n++
+		if b < 0x80 {
+			return UTF8Invalid, n
+		}
+		u = u<<6 | b&0x3f
+	}
+	if u > valid {
+		return u, n
+	}
+	return UTF8Invalid, n
 }
 
 // mergeCharset inherits what a level does not set.
@@ -115,28 +386,43 @@ func mergeCharset(r *charsetRaw, p Charset) Charset {
 		}
 	}
 	if r.types != nil {
-		c.Types = r.types
+		c.Types, c.AnyType = r.types, r.anyType
 	}
 	c.Override = pick(r.override, p.Override)
-	c.Source = pick(r.source, p.Source)
+	if r.source != nil || r.sourceVar != nil {
+		c.Source, c.SourceVar = "", r.sourceVar
+		if r.source != nil {
+			c.Source = *r.source
+		}
+	}
+	if r.maps != nil {
+		c.Maps = r.maps
+	}
 	return c
 }
 
-// checkCharsets reports a level that asks for a conversion, as nginx
-// does when it prepares its tables: headroom has no charset_map, so
-// source_charset must be charset's own.
+// checkCharsets reports a level that converts between two charsets no
+// charset_map joins, as nginx does once the http block is read (without
+// a position, as nginx's message has none). Levels with variables are
+// checked per request instead.
 func checkCharsets(servers []*Server) error {
-	bad := func(c *Charset) bool {
-		return c.Source != "" && c.Name != "" && !strings.EqualFold(c.Source, c.Name)
-	}
-	msg := func(c *Charset) string {
-		return "no \"charset_map\" between the charsets \"" + c.Source + "\" and \"" + c.Name + "\""
+	check := func(c *Charset) error {
+		if c.Name == "" || c.Source == "" || c.Var != nil || c.SourceVar != nil {
+			return nil
+		}
+		m := c.Maps
+		from, _ := m.Index([]byte(c.Source))
+		to, _ := m.Index([]byte(c.Name))
+		if from == to || m.Table(from, to) != nil {
+			return nil
+		}
+		return &Error{Msg: "no \"charset_map\" between the charsets \"" + c.Source + "\" and \"" + c.Name + "\""}
 	}
 	var walk func(ls []*Location) error
 	walk = func(ls []*Location) error {
 		for _, l := range ls {
-			if bad(&l.Loc.Charset) {
-				return &Error{File: l.File, Line: l.Line, Msg: msg(&l.Loc.Charset)}
+			if err := check(&l.Loc.Charset); err != nil {
+				return err
 			}
 			if err := walk(l.Locations); err != nil {
 				return err
@@ -145,8 +431,8 @@ func checkCharsets(servers []*Server) error {
 		return nil
 	}
 	for _, s := range servers {
-		if bad(&s.Loc.Charset) {
-			return &Error{File: s.File, Line: s.Line, Msg: msg(&s.Loc.Charset)}
+		if err := check(&s.Loc.Charset); err != nil {
+			return err
 		}
 		if err := walk(s.Locations); err != nil {
 			return err
@@ -159,9 +445,11 @@ func checkCharsets(servers []*Server) error {
 }
 
 // Applies reports whether charset applies to an answer of the content
-// type (its parameters, if any, are not looked at: such a type is
-// skipped by the caller).
+// type, given without its parameters.
 func (c *Charset) Applies(ctype []byte) bool {
+	if c.AnyType {
+		return true
+	}
 	types := c.Types
 	if types == nil {
 		types = defaultCharsetTypes

@@ -228,17 +228,32 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "real_ip from=%s header=%s recursive=%v", strings.Join(from, ","), ri.Header, ri.Recursive)
 	}
-	if ch := c.Charset; ch.Name != "" || ch.Var != nil || ch.Types != nil || ch.Override || ch.Source != "" {
-		name := ch.Name
+	if ch := c.Charset; ch.Name != "" || ch.Var != nil || ch.Types != nil || ch.Override || ch.Source != "" || ch.SourceVar != nil {
+		name, source := ch.Name, ch.Source
 		if ch.Var != nil {
 			name = tmpl(ch.Var)
+		}
+		if ch.SourceVar != nil {
+			source = tmpl(ch.SourceVar)
 		}
 		var types []string
 		for t := range ch.Types {
 			types = append(types, t)
 		}
 		sort.Strings(types)
-		d.line(depth, "charset %q types=%s override=%v source=%q", name, strings.Join(types, ","), ch.Override, ch.Source)
+		if ch.AnyType {
+			types = append(types, "*")
+		}
+		d.line(depth, "charset %q types=%s override=%v source=%q", name, strings.Join(types, ","), ch.Override, source)
+	}
+	if m := c.Charset.Maps; m != nil && depth == 2 && len(m.maps) > 0 {
+		// The maps are the http block's; they are shown with each server.
+		for _, p := range m.maps {
+			d.line(depth, "charset_map %q %q", m.names[p[0]], m.names[p[1]])
+		}
+	}
+	if c.Gzip.Gunzip {
+		d.line(depth, "gunzip on")
 	}
 	if a := c.Autoindex; a != defaultAutoindex {
 		d.line(depth, "autoindex %s exact_size=%s format=%s localtime=%s", onOffName(a.On), onOffName(a.ExactSize), a.Format, onOffName(a.Localtime))

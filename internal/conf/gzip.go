@@ -32,6 +32,11 @@ type Gzip struct {
 	// sent instead of it to clients that accept gzip (GzipStaticOn) or
 	// to all (GzipStaticAlways).
 	Static GzipStatic
+	// Gunzip is gunzip: answers with Content-Encoding gzip are
+	// decompressed for clients that do not accept gzip. It lives with
+	// gzip's settings because it decides by them (gzip_http_version,
+	// gzip_proxied, gzip_disable, gzip_vary).
+	Gunzip bool
 }
 
 // GzipStatic is the value of gzip_static.
@@ -82,6 +87,8 @@ type gzipRaw struct {
 	msie6       bool
 	buffers     bool
 	static      *GzipStatic
+	gunzip      *bool
+	gunzipBufs  bool
 }
 
 func gzipDirectives() []*directive {
@@ -113,11 +120,30 @@ func gzipDirectives() []*directive {
 			doc:    "Compresses nothing for User-Agents that match one of the regexes (case-insensitively); msie6 names Internet Explorer 6 and older."},
 		{name: "gzip_static", ctx: hsl, args: arg1, set: setGzipStatic,
 			syntax: "gzip_static on | off | always;", def: "off",
-			doc: "Sends a file's precompressed neighbour (the name with \".gz\") when there is one, with Content-Encoding gzip, to clients that accept gzip (on) or to every client (always); ranges and validators are the .gz file's."},
+			doc: "Sends a file's precompressed neighbour (the name with \".gz\") when there is one, with Content-Encoding gzip, to clients that accept gzip (on) or to every client (always); validators are the .gz file's, and as in nginx it is sent whole, without Accept-Ranges."},
 		{name: "gzip_buffers", ctx: hsl, args: arg2, set: setGzipBuffers,
 			syntax: "gzip_buffers number size;", def: "32 4k|16 8k",
 			doc: "Accepted with its arguments checked: headroom compresses into the connection's own buffers, so nothing needs sizing."},
+		{name: "gunzip", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.gzip.gunzip }),
+			syntax: "gunzip on | off;", def: "off",
+			doc: "Decompresses answers with \"Content-Encoding: gzip\" for clients that do not accept gzip (by gzip's rules: Accept-Encoding, gzip_http_version, gzip_proxied, gzip_disable), as a stream: Content-Encoding, Content-Length and Accept-Ranges go, ETag becomes weak; gzip_vary adds Vary."},
+		{name: "gunzip_buffers", ctx: hsl, args: arg2, set: setGunzipBuffers,
+			syntax: "gunzip_buffers number size;", def: "32 4k|16 8k",
+			doc: "Accepted with its arguments checked: headroom decompresses a buffer at a time as the client takes the answer, so nothing needs sizing."},
 	}
+}
+
+func setGunzipBuffers(b *builder, n *Node, sc *scope) error {
+	if sc.raw.gzip.gunzipBufs {
+		return duplicate(n)
+	}
+	num, ok := atoi(n.Args[0])
+	size, ok2 := parseSize(n.Args[1])
+	if !ok || !ok2 || num <= 0 || size <= 0 {
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
+	}
+	sc.raw.gzip.gunzipBufs = true
+	return nil
 }
 
 func setGzipTypes(b *builder, n *Node, sc *scope) error {
@@ -238,7 +264,7 @@ func setGzipBuffers(b *builder, n *Node, sc *scope) error {
 	num, ok := atoi(n.Args[0])
 	size, ok2 := parseSize(n.Args[1])
 	if !ok || !ok2 || num <= 0 || size <= 0 {
-		return errAt(n, "invalid value \"%s %s\"", n.Args[0], n.Args[1])
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
 	}
 	sc.raw.gzip.buffers = true
 	return nil
@@ -249,6 +275,7 @@ func setGzipBuffers(b *builder, n *Node, sc *scope) error {
 func mergeGzip(r *gzipRaw, p Gzip) Gzip {
 	g := p
 	g.On = pick(r.on, p.On)
+	g.Gunzip = pick(r.gunzip, p.Gunzip)
 	if r.types != nil || r.anyType != nil {
 		g.Types, g.AnyType = r.types, r.anyType != nil && *r.anyType
 	}

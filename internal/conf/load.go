@@ -254,6 +254,9 @@ type builder struct {
 	// referers are the levels with valid_referers, whose server_names
 	// are added once every server's names are known.
 	referers []*refererRaw
+	// charsets are the charsets named so far and the charset_map
+	// tables (charset.go).
+	charsets *CharsetMaps
 }
 
 // once reports a duplicate for directives nginx allows once per level.

@@ -13,7 +13,7 @@ accept_mutex_delay aio aio_write add_before_body add_after_body
 auth_basic auth_basic_user_file auth_delay auth_http auth_http_header auth_http_pass_client_cert
 auth_http_timeout auth_jwt auth_jwt_claim_set auth_jwt_header_set auth_jwt_key_file
 auth_jwt_key_request auth_jwt_leeway auth_jwt_require auth_jwt_type auth_request auth_request_set
-  charset_map 
+  
 create_full_put_path
 dav_access dav_methods debug_connection debug_points directio directio_alignment
 disable_symlinks env f4f f4f_buffer_size
@@ -36,7 +36,7 @@ grpc_pass grpc_pass_header grpc_read_timeout grpc_send_timeout grpc_set_header g
 grpc_ssl_certificate grpc_ssl_certificate_key grpc_ssl_ciphers grpc_ssl_conf_command grpc_ssl_crl
 grpc_ssl_name grpc_ssl_password_file grpc_ssl_protocols grpc_ssl_server_name grpc_ssl_session_reuse
 grpc_ssl_trusted_certificate grpc_ssl_verify grpc_ssl_verify_depth
-gunzip gunzip_buffers 
+
    health_check health_check_timeout
 hls hls_buffers hls_forward_args hls_fragment hls_mp4_buffer_size hls_mp4_max_buffer_size
 http2 http2_body_preread_size http2_chunk_size http2_idle_timeout http2_max_concurrent_pushes

@@ -13,19 +13,17 @@ import (
 
 // This file is nginx's gzip filter: the header filter that decides
 // whether an answer is compressed and changes its head, and the
-// compressor the body passes through on its way to the client. The
-// compressed bytes wait in pend until the client's framing takes them,
-// so the filter streams: it never holds a whole answer.
+// compressor, the last stage of the answer's body filters
+// (bodyfilter.go), whose output waits in the chain until the client's
+// framing takes it.
 
 // gzipState is the compression of one response.
 type gzipState struct {
 	w *gzip.Writer
 	// level is the compressor's level, for its return to the pool.
 	level int
-	// pend holds compressed bytes not yet framed for the client, from
-	// pendOff on.
-	pend    []byte
-	pendOff int
+	// f is the chain the compressed bytes go to.
+	f *bodyFilters
 	// in and out count the bytes before and after compression
 	// ($gzip_ratio).
 	in, out int64
@@ -35,19 +33,13 @@ type gzipState struct {
 
 // Write collects the compressor's output.
 func (g *gzipState) Write(p []byte) (int, error) {
-	g.pend = append(g.pend, p...)
+	g.f.out = append(g.f.out, p...)
 	g.out += int64(len(p))
 	return len(p), nil
 }
 
-// pending reports whether compressed bytes wait for the client.
-func (g *gzipState) pending() bool { return g.pendOff < len(g.pend) }
-
 // compress passes body bytes through the compressor.
 func (g *gzipState) compress(p []byte) {
-	if g.pendOff == len(g.pend) {
-		g.pend, g.pendOff = g.pend[:0], 0
-	}
 	g.in += int64(len(p))
 	g.w.Write(p)
 }
@@ -58,36 +50,6 @@ func (g *gzipState) finish() {
 		g.closed = true
 		g.w.Close()
 	}
-}
-
-// gzipFrameOverhead bounds what chunk framing adds to a piece of
-// compressed output.
-const gzipFrameOverhead = chunkOverhead
-
-// drainGzip frames pending compressed bytes into *dst, no more than it
-// has room for; it reports whether all of them went.
-func (cc *clientConn) drainGzip(dst *[]byte) bool {
-	r := cc.r
-	g := r.gz
-	for g.pending() {
-		room := cap(*dst) - len(*dst) - gzipFrameOverhead
-		if room <= 0 {
-			return false
-		}
-		p := g.pend[g.pendOff:]
-		if len(p) > room {
-			p = p[:room]
-		}
-		if r.chunkOut {
-			*dst = http1.AppendChunk(*dst, p)
-		} else {
-			*dst = append(*dst, p...)
-		}
-		g.pendOff += len(p)
-		r.bodySent += int64(len(p))
-	}
-	g.pend, g.pendOff = g.pend[:0], 0
-	return true
 }
 
 // gzipPool keeps a worker's compressors by level: one holds a few
@@ -105,10 +67,12 @@ type gzipPool [10][]*gzip.Writer
 // bytes where zlib's 6 gives 23493, at 0.8 of nginx's CPU.
 var compressorLevel = [10]int{0, 1, 4, 5, 5, 7, 7, 8, 9, 9}
 
-// startGzip gives the request a compressor for the location's level.
+// startGzip gives the request a compressor for the location's level, as
+// the last stage of its body filters.
 func (cc *clientConn) startGzip(level int) {
 	p := &cc.w.gzips[level]
-	g := &gzipState{level: level}
+	f := cc.bodyChain()
+	g := &gzipState{level: level, f: f}
 	if n := len(*p); n > 0 {
 		g.w = (*p)[n-1]
 		*p = (*p)[:n-1]
@@ -118,21 +82,8 @@ func (cc *clientConn) startGzip(level int) {
 	}
 	// nginx writes the operating system as Unix (3).
 	g.w.OS = 3
+	f.gz = g
 	cc.r.gz = g
-}
-
-// endGzip returns the request's compressor to the pool, keeping what
-// $gzip_ratio needs.
-func (cc *clientConn) endGzip() {
-	r := cc.r
-	g := r.gz
-	if g == nil || g.w == nil {
-		return
-	}
-	g.w.Reset(nil)
-	p := &cc.w.gzips[g.level]
-	*p = append(*p, g.w)
-	g.w, g.pend = nil, nil
 }
 
 // gzipFilter is nginx's gzip header filter: an answer of status 200, 403
@@ -180,14 +131,7 @@ func gzipFilter(cc *clientConn, h *outHead) {
 	h.add([]byte("Content-Encoding"), []byte("gzip"))
 	h.contentLength = -1
 	h.del(nameAcceptRanges)
-	for i := range h.fields {
-		f := &h.fields[i]
-		if http1.EqualFold(f.Name, "ETag") && len(f.Value) > 0 && f.Value[0] == '"' {
-			start := len(h.scratch)
-			h.scratch = append(append(h.scratch, "W/"...), f.Value...)
-			f.Value = h.kept(start)
-		}
-	}
+	h.weakenETag()
 	if head {
 		// The head says what the body would be; there is none.
 		return

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"strconv"
 	"time"
 
@@ -49,6 +48,15 @@ type outHead struct {
 	// vary adds "Vary: Accept-Encoding" after the connection fields
 	// (gzip_vary).
 	vary bool
+	// gzipEncoded is set, for gunzip, when the content handler gave the
+	// answer "Content-Encoding: gzip"; the same field from add_header
+	// does not count, as in nginx.
+	gzipEncoded bool
+	// lengthLost is set when a body filter made the length unknown
+	// (gunzip, a conversion into or out of UTF-8): the answer then has
+	// no ranges, as nginx's range filter needs a length. Chunking for
+	// trailers comes after the range filter and does not count.
+	lengthLost bool
 	// fields are the other fields, in the order they are written.
 	fields []http1.Header
 	// scratch holds the values that filters and the proxy computed for
@@ -92,6 +100,7 @@ type headerFilter func(cc *clientConn, h *outHead)
 var headerFilters = []headerFilter{
 	expiresFilter,
 	addHeadersFilter,
+	gunzipFilter,
 	charsetFilter,
 	gzipFilter,
 	trailersFilter,
@@ -167,11 +176,17 @@ func (cc *clientConn) appendLastChunk(b []byte) []byte {
 // chunked (with trailers) or as it is.
 func (cc *clientConn) appendWholeBody(b, body []byte) []byte {
 	r := cc.r
-	if g := r.gz; g != nil {
-		g.compress(body)
-		g.finish()
-		body = g.pend
-		defer func() { g.pend = g.pend[:0] }()
+	if f := r.body; f != nil {
+		// Nothing leaves before the whole body is made: a body of
+		// headroom's own is small.
+		f.whole = true
+		f.write(body)
+		f.finish()
+		body = f.out[f.outOff:]
+		f.out, f.outOff = f.out[:0], 0
+		if f.failed {
+			body = nil
+		}
 	}
 	if !r.chunkOut {
 		return append(b, body...)
@@ -180,42 +195,6 @@ func (cc *clientConn) appendWholeBody(b, body []byte) []byte {
 		b = http1.AppendChunk(b, body)
 	}
 	return cc.appendLastChunk(b)
-}
-
-// charsetFilter names the charset in the Content-Type of answers of
-// charset_types, as nginx's charset filter does when no conversion is
-// needed: a type that already has parameters (an upstream's charset)
-// is left as it is.
-func charsetFilter(cc *clientConn, h *outHead) {
-	lc := cc.r.lc
-	if lc == nil {
-		return
-	}
-	c := &lc.Charset
-	if c.Name == "" && c.Var == nil {
-		return
-	}
-	ctype := h.fieldType
-	if ctype == nil {
-		ctype = []byte(h.contentType)
-	}
-	if len(ctype) == 0 || bytes.IndexByte(ctype, ';') >= 0 || !c.Applies(ctype) {
-		return
-	}
-	start := len(h.scratch)
-	h.scratch = append(h.scratch, ctype...)
-	h.scratch = append(h.scratch, "; charset="...)
-	if c.Var != nil {
-		at := len(h.scratch)
-		h.scratch = cc.eval(h.scratch, c.Var)
-		if v := h.scratch[at:]; len(v) == 0 || string(v) == "off" {
-			h.scratch = h.scratch[:start]
-			return
-		}
-	} else {
-		h.scratch = append(h.scratch, c.Name...)
-	}
-	h.contentType, h.fieldType = "", h.kept(start)
 }
 
 // expiresFilter sets Expires and Cache-Control as nginx's expires
@@ -403,8 +382,35 @@ func (cc *clientConn) filterHead(h *outHead) {
 	if r := cc.r; r.location != nil {
 		applyLocation(h, r.location, r.lc == nil || r.lc.AbsoluteRedirect)
 	}
+	if lc := cc.r.lc; lc != nil && lc.Gzip.Gunzip {
+		h.gzipEncoded = isGzipCoding(headerValue(h.fields, "Content-Encoding"))
+	}
 	for _, f := range headerFilters {
 		f(cc, h)
+	}
+}
+
+// weakenETag makes the answer's entity tag weak once a filter changed
+// its body, as nginx's ngx_http_weak_etag does: a strong tag gets "W/",
+// a weak one stays, and a value that is neither goes.
+func (h *outHead) weakenETag() {
+	for i := range h.fields {
+		f := &h.fields[i]
+		if !http1.EqualFold(f.Name, "ETag") {
+			continue
+		}
+		v := f.Value
+		if len(v) > 2 && v[0] == 'W' && v[1] == '/' {
+			return
+		}
+		if len(v) < 1 || v[0] != '"' {
+			h.del(nameETag)
+			return
+		}
+		start := len(h.scratch)
+		h.scratch = append(append(h.scratch, "W/"...), v...)
+		f.Value = h.kept(start)
+		return
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 func (cc *clientConn) relayResponse() {
 	r := cc.r
 	for {
-		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone || r.gz != nil && (r.gz.pending() || r.upDone)) {
+		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone || r.body != nil && (r.body.pending() || r.upDone)) {
 			// Upstream bytes go to out while nothing waits in the spool
 			// before them and out has room; else to the spool.
 			if r.spool.empty() && len(cc.out)+chunkOverhead < cap(cc.out) {
@@ -113,7 +113,9 @@ func (cc *clientConn) relayResponse() {
 		if r.framing == http1.FramingClose {
 			r.upPos, r.upInLen = 0, 0
 			if r.spool.empty() {
-				cc.endResponse(&cc.out, false)
+				if !cc.endResponse(&cc.out, false) {
+					return
+				}
 			} else if !cc.spoolEnd() {
 				return
 			}
@@ -133,8 +135,8 @@ func (cc *clientConn) relayResponse() {
 // the request ended.
 func (cc *clientConn) consumeResponse(dst *[]byte) bool {
 	r := cc.r
-	if r.gz != nil {
-		return cc.consumeGzipped(dst)
+	if r.body != nil {
+		return cc.consumeFiltered(dst)
 	}
 	avail := r.upIn[r.upPos:r.upInLen]
 	if room := cap(*dst) - len(*dst) - chunkOverhead; len(avail) > room {
@@ -192,16 +194,19 @@ func (cc *clientConn) consumeResponse(dst *[]byte) bool {
 	return true
 }
 
-// consumeGzipped is consumeResponse for a compressed response: what the
-// compressor produced goes out first; then the upstream's body bytes
-// (their framing taken off) go through the compressor; at the body's
-// end the compressor's trailer follows. It returns false when the
-// request ended.
-func (cc *clientConn) consumeGzipped(dst *[]byte) bool {
+// consumeFiltered is consumeResponse for an answer whose body filters
+// change it (bodyfilter.go): what the filters made goes out first; then
+// the upstream's body bytes (their framing taken off) go through the
+// filters; at the body's end the filters finish (gzip's trailer). It
+// returns false when the request ended.
+func (cc *clientConn) consumeFiltered(dst *[]byte) bool {
 	r := cc.r
-	g := r.gz
-	if !cc.drainGzip(dst) {
+	f := r.body
+	if !cc.drainBody(dst) {
 		return true
+	}
+	if cc.bodyFailed() {
+		return false
 	}
 	if r.upDone {
 		cc.endClientResponse(dst)
@@ -237,13 +242,15 @@ func (cc *clientConn) consumeGzipped(dst *[]byte) bool {
 	default:
 		done = true
 	}
-	g.compress(data)
-	if done {
-		cc.endResponse(dst, r.upPos == r.upInLen)
-		return true
+	f.write(data)
+	if cc.bodyFailed() {
+		return false
 	}
-	cc.drainGzip(dst)
-	return true
+	if done {
+		return cc.endResponse(dst, r.upPos == r.upInLen)
+	}
+	cc.drainBody(dst)
+	return !cc.bodyFailed()
 }
 
 // endResponse completes the response from the upstream's side: the
@@ -252,19 +259,27 @@ func (cc *clientConn) consumeGzipped(dst *[]byte) bool {
 // the client's side ends (endClientResponse), at once unless compressed
 // bytes still wait for room. With a buffered response the client may
 // still be reading; the upstream is free already.
-func (cc *clientConn) endResponse(dst *[]byte, clean bool) {
+func (cc *clientConn) endResponse(dst *[]byte, clean bool) bool {
 	r := cc.r
 	r.upDone = true
-	if g := r.gz; g != nil {
-		g.finish()
-		if !cc.drainGzip(dst) {
+	if f := r.body; f != nil {
+		f.finish()
+		drained := cc.drainBody(dst)
+		if f.failed {
+			// The upstream's part went well; the answer cannot end.
 			cc.releaseUpstream(clean)
-			return
+			cc.bodyFailed()
+			return false
+		}
+		if !drained {
+			cc.releaseUpstream(clean)
+			return true
 		}
 	}
 	// The try is recorded first: trailers may read $upstream_*.
 	cc.releaseUpstream(clean)
 	cc.endClientResponse(dst)
+	return true
 }
 
 // endClientResponse ends the response as the client sees it: the last

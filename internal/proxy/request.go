@@ -214,6 +214,10 @@ type request struct {
 	// no body to compress).
 	gz      *gzipState
 	gzipped bool
+	// body is the chain of body filters (gunzip, the charset filter's
+	// conversion, gzip) when one changes the answer's body
+	// (bodyfilter.go); nil otherwise.
+	body *bodyFilters
 	// answerModified is the Last-Modified of one of headroom's own
 	// answers that has one (empty_gif).
 	answerModified time.Time
@@ -255,13 +259,13 @@ type request struct {
 	// the status its answer is sent with (0: the page's own): that of
 	// the last error or redirect, or the one its error_page names.
 	errorPageDone bool
-	errStatus     int
+	// postAction is set while post_action runs (postaction.go).
+	postAction *postActionState
+	errStatus  int
 	// location is the answer's Location once a redirect gave it one
 	// (nil: none); it stays through internal redirects, as nginx's
 	// headers_out.location does.
-	// postAction is set while post_action runs (postaction.go).
-	postAction *postActionState
-	location   []byte
+	location []byte
 	// unsatisfied is set for a 416 answer, which names the file's size
 	// (fileSize) in its Content-Range.
 	unsatisfied bool

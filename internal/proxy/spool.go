@@ -96,7 +96,9 @@ func (cc *clientConn) spoolEnd() bool {
 		r.spoolScratch = cc.w.getBuf()[:0]
 	}
 	scratch := r.spoolScratch[:0]
-	cc.endResponse(&scratch, false)
+	if !cc.endResponse(&scratch, false) {
+		return false
+	}
 	return cc.spoolWrite(scratch)
 }
 

@@ -361,8 +361,8 @@ func (w *worker) fileSlot(fd int) (*engine.Conn, error) {
 // more (the write handler goes on) or the request ended.
 func (cc *clientConn) sendFileBody() {
 	r := cc.r
-	if r.gz != nil {
-		cc.sendFileGzipped()
+	if r.body != nil {
+		cc.sendFileFiltered()
 		return
 	}
 	fs, sendfile := cc.tr.(fileSender)
@@ -477,12 +477,13 @@ func (cc *clientConn) readFilePiece(buf []byte) (n int, ok bool) {
 	return k, true
 }
 
-// sendFileGzipped sends a file through the compressor: pieces read
-// into a buffer, compressed, framed into out as it has room, the
-// compressor's trailer at the end of the file.
-func (cc *clientConn) sendFileGzipped() {
+// sendFileFiltered sends a file through its body filters (the charset
+// filter's conversion, gunzip for a ".gz" file, gzip): pieces read into
+// a buffer, passed through the filters, framed into out as it has room,
+// the filters' end (gzip's trailer) after the file's.
+func (cc *clientConn) sendFileFiltered() {
 	r := cc.r
-	g := r.gz
+	f := r.body
 	for {
 		if cc.outOff < len(cc.out) && !cc.flush() {
 			return
@@ -493,14 +494,20 @@ func (cc *clientConn) sendFileGzipped() {
 			return
 		}
 		cc.outBuf()
-		if !cc.drainGzip(&cc.out) {
+		drained := cc.drainBody(&cc.out)
+		if cc.bodyFailed() {
+			return
+		}
+		if !drained {
 			continue
 		}
 		if !r.file.open() || r.file.off >= r.file.end {
-			g.finish()
-			if cc.drainGzip(&cc.out) {
+			if f.finished {
 				cc.endClientResponse(&cc.out)
+				continue
 			}
+			f.finished = true
+			f.finish()
 			continue
 		}
 		if r.spoolScratch == nil {
@@ -514,7 +521,7 @@ func (cc *clientConn) sendFileGzipped() {
 		if !ok {
 			return
 		}
-		g.compress(buf[:k])
+		f.write(buf[:k])
 	}
 }
 
@@ -809,9 +816,12 @@ func (cc *clientConn) tryFiles() {
 // the request was answered here.
 func (cc *clientConn) byteRange(h *outHead, size int64) bool {
 	r := cc.r
-	if r.gzipped {
+	if r.gzipped || h.lengthLost || r.staticGzip {
 		// A compressed answer has no ranges: nginx's gzip filter takes
-		// them away before the range filter.
+		// them away before the range filter, and gzip_static's handler
+		// does not allow them; nor has one whose length a filter made
+		// unknown (gunzip, a conversion into or out of UTF-8), which
+		// nginx's range filter needs.
 		return true
 	}
 	spec := headerValue(r.head.Headers, "Range")

@@ -47,8 +47,10 @@ type worker struct {
 	// rand makes $request_id: a generator per worker, seeded from the
 	// system's, so that making one takes no lock and no system call.
 	rand *rand.ChaCha8
-	// gzips are the compressors not in use (gzip.go).
-	gzips gzipPool
+	// gzips are the compressors not in use (gzip.go), gunzips the
+	// decompressors (bodyfilter.go).
+	gzips   gzipPool
+	gunzips gunzipPool
 	// dynUps are the groups made for the addresses proxy_pass with
 	// variables named.
 	dynUps map[string]*conf.Upstream
@@ -229,7 +231,7 @@ func (w *worker) putRequest(r *request) {
 }
 
 // releaseFilters returns what the answer's body filters hold (a
-// compressor) to the worker.
+// compressor, the filter chain) to the worker.
 func (r *request) releaseFilters(w *worker) {
 	if r.gz != nil && r.gz.w != nil {
 		p := &w.gzips[r.gz.level]
@@ -237,6 +239,10 @@ func (r *request) releaseFilters(w *worker) {
 		*p = append(*p, r.gz.w)
 	}
 	r.gz = nil
+	if r.body != nil {
+		r.body.release(w)
+		r.body = nil
+	}
 }
 
 func (w *worker) tick() {
