@@ -28,7 +28,9 @@ var withoutModules = []string{
 var withModules = []string{
 	"--with-http_gunzip_module",
 	"--with-http_gzip_static_module",
+	"--with-http_random_index_module",
 	"--with-http_realip_module",
+	"--with-http_ssl_module",
 	"--with-http_secure_link_module",
 	"--with-http_stub_status_module",
 }

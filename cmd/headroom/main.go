@@ -145,7 +145,10 @@ func run(args []string, stderr io.Writer) int {
 	if o.version {
 		fmt.Fprintf(stderr, "nginx version: nginx/%s (headroom %s)\n", proxy.NginxVersion, Version)
 		if o.configure {
-			fmt.Fprintf(stderr, "built with %s\n", runtime.Version())
+			fmt.Fprintf(stderr, "built with %s (crypto/tls)\n", runtime.Version())
+			// nginx's line for a TLS library with SNI, which tools
+			// (nginx's test suite among them) look for.
+			fmt.Fprintf(stderr, "TLS SNI support enabled\n")
 			fmt.Fprintf(stderr, "configure arguments: %s\n", configureArguments())
 		}
 		return 0

@@ -77,6 +77,12 @@ func Dump(c *Config) string {
 			if l.SndBuf > 0 || l.RcvBuf > 0 {
 				bufs = fmt.Sprintf(" sndbuf=%d rcvbuf=%d", l.SndBuf, l.RcvBuf)
 			}
+			if l.SSL {
+				bufs += " ssl"
+			}
+			if l.ProxyProtocol {
+				bufs += " proxy_protocol"
+			}
 			d.line(2, "listen %s default_server=%v reuseport=%v backlog=%d%s at %s:%d",
 				l.Addr, l.DefaultServer, l.ReusePort, l.Backlog, bufs, l.File, l.Line)
 		}
@@ -203,6 +209,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	}
 	if !c.AbsoluteRedirect || c.ServerNameInRedirect || !c.PortInRedirect {
 		d.line(depth, "redirects absolute=%v server_name=%v port=%v", c.AbsoluteRedirect, c.ServerNameInRedirect, c.PortInRedirect)
+	}
+	if c.MSIE != defaultMSIE {
+		d.line(depth, "msie padding=%v refresh=%v", c.MSIE.Padding, c.MSIE.Refresh)
 	}
 	if p := c.ProxyPass; p != nil && p.URL != nil {
 		d.line(depth, "proxy_pass %s (evaluated per request)", tmpl(p.URL))
@@ -398,6 +407,18 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "access_log %s %s%s", a.Path, a.Format.Name, extra)
 	}
+	if s := c.SSL; len(s.Certificates) > 0 {
+		var certs []string
+		for _, cert := range s.Certificates {
+			certs = append(certs, cert.CertFile+"+"+cert.KeyFile)
+		}
+		d.line(depth, "ssl certificates=%s protocols=%s versions=%x-%x ciphers=%q suites=%d curves=%v tickets=%v timeout=%s cache=%q",
+			strings.Join(certs, ","), strings.Join(s.Protocols, ","), s.MinVersion, s.MaxVersion, s.Ciphers, len(s.CipherSuites), s.Curves, s.SessionTickets, dur(s.SessionTimeout), s.SessionCache)
+		if s.VerifyClient != VerifyOff {
+			d.line(depth, "ssl_verify_client %d depth=%d client=%s (%d) trusted=%s (%d)", s.VerifyClient, s.VerifyDepth,
+				s.ClientCertificate, len(s.ClientCAs), s.TrustedCertificate, len(s.TrustedCAs))
+		}
+	}
 	if c := c.OpenLogFileCache; c != nil {
 		d.line(depth, "open_log_file_cache max=%d inactive=%s min_uses=%d valid=%s", c.Max, dur(c.Inactive), c.MinUses, dur(c.Valid))
 	}
@@ -509,6 +530,9 @@ func (d *dumper) static(depth int, s *Static) {
 	d.line(depth, "%s index=%s try_files=%s types=%s default_type=%s", root, strings.Join(index, ","), strings.Join(try, ","), types, s.DefaultType)
 	d.line(depth, "sendfile=%v max_chunk=%d tcp_nopush=%v tcp_nodelay=%v etag=%v if_modified_since=%s log_not_found=%v",
 		s.Sendfile, s.SendfileMaxChunk, s.TCPNopush, s.TCPNodelay, s.Etag, imsText[s.IfModifiedSince], s.LogNotFound)
+	if s.MaxRanges != DefaultMaxRanges || s.RandomIndex {
+		d.line(depth, "max_ranges=%d random_index=%v", s.MaxRanges, s.RandomIndex)
+	}
 }
 
 var imsText = map[IfModifiedSince]string{IMSExact: "exact", IMSBefore: "before", IMSOff: "off"}

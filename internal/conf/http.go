@@ -37,6 +37,12 @@ type addrEntry struct {
 	defaultServer bool
 	backlog       int
 	reusePort     bool
+	// ssl is set when any listen of the address has "ssl": as in
+	// nginx, the address then speaks TLS for every server on it.
+	ssl bool
+	// proxyProtocol is set when any listen of the address has
+	// "proxy_protocol", which, as ssl, holds for the whole address.
+	proxyProtocol bool
 }
 
 // serverBuild is a server block being read.
@@ -77,6 +83,7 @@ type rawLoc struct {
 	absoluteRedirect       *bool
 	serverNameInRedirect   *bool
 	portInRedirect         *bool
+	msie                   msieRaw
 	requestPoolSize        *int64
 	proxyInterceptErrors   *bool
 	recursiveErrorPages    *bool
@@ -99,6 +106,7 @@ type rawLoc struct {
 	gzip                   gzipRaw
 	trailer                trailerRaw
 	secureLink             secureLinkRaw
+	ssl                    sslRaw
 	charset                charsetRaw
 	autoindex              autoindexRaw
 	uninitializedVarWarn   *bool
@@ -171,8 +179,8 @@ func httpDirectives() []*directive {
 			syntax: "server { ... }",
 			doc:    "Defines a virtual server."},
 		{name: "listen", ctx: ctxServer, args: arg1More, set: setListen,
-			syntax: "listen address[:port] | port | unix:path [default_server] [reuseport] [backlog=number];", def: "*:80",
-			doc: "Sets the address and port the server accepts connections on; names are resolved when the configuration is read."},
+			syntax: "listen address[:port] | port | unix:path [default_server] [reuseport] [backlog=number] [proxy_protocol];", def: "*:80",
+			doc: "Sets the address and port the server accepts connections on; names are resolved when the configuration is read. With proxy_protocol every connection to the address must start with a PROXY protocol header (v1 or v2), whose addresses $proxy_protocol_addr and real_ip_header proxy_protocol read."},
 		{name: "server_name", ctx: ctxServer, args: arg1More, set: setServerName,
 			syntax: "server_name name ...;", def: `""`,
 			doc: "Sets the names (exact, *.wildcard, wildcard.*, .domain or ~regex) that select this server by the Host header."},
@@ -616,7 +624,7 @@ func setLogFormat(b *builder, n *Node, _ *scope) error {
 
 // listenUnsupported are nginx's listen parameters that headroom does not
 // implement, by the name before any "=".
-var listenUnsupported = setOf("ssl http2 quic proxy_protocol deferred bind ipv6only so_keepalive fastopen setfib accept_filter")
+var listenUnsupported = setOf("http2 quic deferred bind ipv6only so_keepalive fastopen setfib accept_filter")
 
 func setListen(b *builder, n *Node, sc *scope) error {
 	arg := n.Args[0]
@@ -657,6 +665,12 @@ func setListen(b *builder, n *Node, sc *scope) error {
 			l.DefaultServer = true
 		case p == "reuseport":
 			l.ReusePort, optionsSet = true, true
+		case p == "ssl":
+			l.SSL = true
+		case p == "proxy_protocol":
+			// Not a socket option: nginx lets any listen of an
+			// address say it, besides the one with the options.
+			l.ProxyProtocol = true
 		case key == "backlog" && hasVal:
 			v, ok := atoi(val)
 			if !ok || v == 0 {
@@ -838,6 +852,12 @@ func (h *httpBuild) addListen(n *Node, s *serverBuild, l Listen, optionsSet bool
 		}
 	}
 	e.servers = append(e.servers, s)
+	if l.SSL {
+		e.ssl = true
+	}
+	if l.ProxyProtocol {
+		e.proxyProtocol = true
+	}
 	if optionsSet {
 		e.optionsSet, e.backlog, e.reusePort = true, l.Backlog, l.ReusePort
 	}

@@ -50,6 +50,7 @@ type merged struct {
 func (b *builder) defaultLevel() *merged {
 	return &merged{conf: &LocConf{
 		Static:                       b.defaultStatic(),
+		SSL:                          defaultSSL(),
 		AbsoluteRedirect:             true,
 		UninitializedVariableWarn:    true,
 		ServerTokens:                 true,
@@ -60,6 +61,7 @@ func (b *builder) defaultLevel() *merged {
 		KeepaliveTime:                time.Hour,
 		KeepaliveDisable:             KeepaliveDisableMSIE6,
 		PortInRedirect:               true,
+		MSIE:                         defaultMSIE,
 		ProxyHTTPVersion:             "1.0",
 		ProxyConnectTimeout:          60 * time.Second,
 		ProxyReadTimeout:             60 * time.Second,
@@ -196,6 +198,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
 	mergeTrailers(&r.trailer, p, c)
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
+	c.SSL = mergeSSL(&r.ssl, p.SSL)
 	c.Referers = mergeReferers(r.referers, p.Referers)
 	c.Charset = mergeCharset(&r.charset, p.Charset)
 	c.Autoindex = mergeAutoindex(&r.autoindex, p.Autoindex)
@@ -216,6 +219,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.AbsoluteRedirect = pick(r.absoluteRedirect, p.AbsoluteRedirect)
 	c.ServerNameInRedirect = pick(r.serverNameInRedirect, p.ServerNameInRedirect)
 	c.PortInRedirect = pick(r.portInRedirect, p.PortInRedirect)
+	c.MSIE = mergeMSIE(&r.msie, p.MSIE)
 	buffers := pick(r.proxyBuffers, bufs{p.ProxyBuffersNum, p.ProxyBuffersSize})
 	c.ProxyBuffersNum, c.ProxyBuffersSize = buffers.num, buffers.size
 	// A level that sets a minimum rate sets its grace with it.
@@ -357,11 +361,28 @@ func (b *builder) finishHTTP() error {
 	if err := checkCharsets(out.Servers); err != nil {
 		return err
 	}
+	// "ssl on" makes the server's addresses speak TLS.
+	for _, srv := range out.Servers {
+		if srv.Loc.SSL.Enable {
+			for _, l := range srv.Listens {
+				h.addrs[l.Addr].ssl = true
+			}
+		}
+	}
 	// Socket options belong to the address, whichever listen set them.
 	for _, srv := range out.Servers {
 		for i := range srv.Listens {
 			e := h.addrs[srv.Listens[i].Addr]
 			srv.Listens[i].Backlog, srv.Listens[i].ReusePort = e.backlog, e.reusePort
+			srv.Listens[i].SSL = e.ssl
+			srv.Listens[i].ProxyProtocol = e.proxyProtocol
+		}
+	}
+	// A lenient load (doctor's) inspects a configuration that may come
+	// from another machine, whose certificates need not be here.
+	if !b.opts.Lenient {
+		if err := b.loadCertificates(out.Servers); err != nil {
+			return err
 		}
 	}
 	for _, u := range h.upstreams {

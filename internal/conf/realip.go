@@ -8,7 +8,8 @@ import (
 // RealIP holds nginx's realip module settings of a level: a request whose
 // connection comes from one of From takes its client address from
 // Header (the rightmost address there; with Recursive the rightmost one
-// that is not in From).
+// that is not in From), or from the connection's PROXY protocol header
+// when Header is RealIPProxyProtocol.
 type RealIP struct {
 	From      []netip.Prefix
 	Header    string
@@ -29,8 +30,8 @@ func realIPDirectives() []*directive {
 			syntax: "set_real_ip_from address | CIDR | unix:;",
 			doc:    "Trusts a proxy in front of headroom: requests from it take their client address from real_ip_header. A name is resolved when the configuration is read. Inherited only by levels with none of their own."},
 		{name: "real_ip_header", ctx: hsl, args: arg1, set: setRealIPHeader,
-			syntax: "real_ip_header field | X-Real-IP | X-Forwarded-For;", def: "X-Real-IP",
-			doc: "Names the request field that carries the client address. proxy_protocol is not supported by headroom, which does not accept the PROXY protocol."},
+			syntax: "real_ip_header field | X-Real-IP | X-Forwarded-For | proxy_protocol;", def: "X-Real-IP",
+			doc: "Names the request field that carries the client address, or with proxy_protocol takes the source address and port of the connection's PROXY protocol header (listen ... proxy_protocol)."},
 		{name: "real_ip_recursive", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.realIP.recursive }),
 			syntax: "real_ip_recursive on | off;", def: "off",
 			doc: "With on, the client address is the rightmost one in the field that is not a trusted proxy; with off, the rightmost one."},
@@ -73,12 +74,15 @@ func setRealIPHeader(b *builder, n *Node, sc *scope) error {
 		return duplicate(n)
 	}
 	v := n.Args[0]
-	if strings.EqualFold(v, "proxy_protocol") {
-		return skip(b.unsupportedPart(n, "proxy_protocol", "\"real_ip_header proxy_protocol\" is not supported by headroom, which does not accept the PROXY protocol"))
-	}
 	sc.raw.realIP.header = &v
 	return nil
 }
+
+// RealIPProxyProtocol is the real_ip_header value that takes the client
+// address from the connection's PROXY protocol header rather than from a
+// field. nginx compares it case-sensitively: "Proxy_Protocol" names a
+// request field.
+const RealIPProxyProtocol = "proxy_protocol"
 
 // mergeRealIP inherits the trusted addresses whole when a level has none
 // of its own, and the other settings when unset, as nginx's realip module

@@ -10,8 +10,10 @@ import (
 // core directives around it: where a URI's file is (root, alias), what a
 // directory request serves (index), what is tried first (try_files), the
 // type a file is sent with (types, default_type), how it is sent
-// (sendfile, tcp_nopush, tcp_nodelay, sendfile_max_chunk) and the
-// validators it carries (etag, if_modified_since).
+// (sendfile, tcp_nopush, tcp_nodelay, sendfile_max_chunk), the
+// validators it carries (etag, if_modified_since), how many byte ranges
+// one answer may have (max_ranges) and whether a directory is answered
+// with a random file of its own (random_index).
 type Static struct {
 	// Root is root's or alias's path; Alias says which. A literal path is
 	// resolved against the prefix at load time, one with variables when
@@ -46,7 +48,19 @@ type Static struct {
 	IfModifiedSince IfModifiedSince
 	// LogNotFound logs files not found (log_not_found).
 	LogNotFound bool
+	// MaxRanges is max_ranges: a Range request for more ranges gets the
+	// whole file, and 0 turns ranges (and Accept-Ranges) off. nginx's
+	// default is its largest 32-bit number, which no request reaches.
+	MaxRanges int
+	// RandomIndex is random_index: a URI ending in "/" is redirected
+	// internally to a regular file of its directory picked at random,
+	// before index is tried.
+	RandomIndex bool
 }
+
+// DefaultMaxRanges is max_ranges when no level sets it (nginx's
+// NGX_MAX_INT32_VALUE).
+const DefaultMaxRanges = 1<<31 - 1
 
 // IfModifiedSince is how If-Modified-Since is compared with a file's time.
 type IfModifiedSince uint8
@@ -80,6 +94,8 @@ type staticRaw struct {
 	etag             *bool
 	ims              *IfModifiedSince
 	logNotFound      *bool
+	maxRanges        *int
+	randomIndex      *bool
 }
 
 // staticDirectives declares the directives of the static file handler.
@@ -125,6 +141,12 @@ func staticDirectives() []*directive {
 		{name: "log_not_found", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.logNotFound }),
 			syntax: "log_not_found on | off;", def: "on",
 			doc: "Logs requests for files that do not exist at error level."},
+		{name: "max_ranges", ctx: hsl, args: arg1, set: numSlot(func(r *rawLoc) **int { return &r.static.maxRanges }),
+			syntax: "max_ranges number;", def: "unlimited",
+			doc: "Limits the byte ranges one request may ask for: a request for more is answered with the whole file; 0 turns byte ranges off, Accept-Ranges included."},
+		{name: "random_index", ctx: ctxLocation, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.randomIndex }),
+			syntax: "random_index on | off;", def: "off",
+			doc: "Answers a URI ending in \"/\" with a regular file of its directory picked at random (names starting with \".\" left out, symbolic links to files followed), by an internal redirect; a directory without one goes on to index."},
 	}
 }
 
@@ -291,6 +313,7 @@ func (b *builder) defaultStatic() Static {
 		Etag:             true,
 		IfModifiedSince:  IMSExact,
 		LogNotFound:      true,
+		MaxRanges:        DefaultMaxRanges,
 	}
 }
 
@@ -319,6 +342,8 @@ func mergeStatic(r *staticRaw, p *Static) Static {
 	s.Etag = pick(r.etag, p.Etag)
 	s.IfModifiedSince = pick(r.ims, p.IfModifiedSince)
 	s.LogNotFound = pick(r.logNotFound, p.LogNotFound)
+	s.MaxRanges = pick(r.maxRanges, p.MaxRanges)
+	s.RandomIndex = pick(r.randomIndex, p.RandomIndex)
 	return s
 }
 

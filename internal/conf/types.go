@@ -185,6 +185,12 @@ type Listen struct {
 	Addr          string
 	DefaultServer bool
 	ReusePort     bool
+	// SSL is set for an address where any listen has "ssl".
+	SSL bool
+	// ProxyProtocol is set for an address where any listen has
+	// "proxy_protocol": as in nginx, every connection to it starts with
+	// a PROXY protocol header, whichever server it is for.
+	ProxyProtocol bool
 	// Backlog is the listen backlog given with backlog=; 0 when not
 	// given, and the runtime then uses net.core.somaxconn (nginx uses 511).
 	Backlog int
@@ -299,6 +305,8 @@ type LocConf struct {
 	AbsoluteRedirect     bool
 	ServerNameInRedirect bool
 	PortInRedirect       bool
+	// MSIE holds msie_padding and msie_refresh.
+	MSIE MSIE
 	// Static holds root, alias, index, try_files, types and the other
 	// settings of the static file handler.
 	Static Static
@@ -355,6 +363,9 @@ type LocConf struct {
 	// SecureLink holds secure_link, secure_link_md5 and
 	// secure_link_secret.
 	SecureLink SecureLink
+	// SSL is the ssl module's settings, read at the server level for
+	// the servers on an address with "listen ... ssl".
+	SSL SSL
 	// Gzip holds the gzip filter's settings.
 	Gzip Gzip
 	// Autoindex holds the autoindex module's settings: directory

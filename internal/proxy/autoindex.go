@@ -77,17 +77,8 @@ func (cc *clientConn) serveAutoindex(dir []byte) {
 	if n := len(path); n > 1 && path[n-1] == '/' {
 		path = path[:n-1]
 	}
-	fd, err := openDirectory(path)
-	if err != nil {
-		status, level := 500, logs.Crit
-		switch err {
-		case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
-			status, level = 404, logs.Error
-		case unix.EACCES:
-			status, level = 403, logs.Error
-		}
-		cc.logAt(level, "opendir() \""+string(path)+"\" failed ("+logs.SysError(err)+")")
-		cc.respondError(status)
+	fd, ok := cc.openDirectoryOrAnswer(path)
+	if !ok {
 		return
 	}
 
@@ -199,6 +190,26 @@ func namesUTF8(h *outHead) bool {
 	}
 	_, cs, ok := bytes.Cut(ctype, []byte("; charset="))
 	return ok && http1.EqualFold(cs, "utf-8")
+}
+
+// openDirectoryOrAnswer opens a directory for autoindex or random_index,
+// or answers as nginx does when it cannot: 404 for a path that is not
+// there, 403 without permission, 500 otherwise, with opendir()'s line.
+func (cc *clientConn) openDirectoryOrAnswer(path []byte) (int, bool) {
+	fd, err := openDirectory(path)
+	if err == nil {
+		return fd, true
+	}
+	status, level := 500, logs.Crit
+	switch err {
+	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
+		status, level = 404, logs.Error
+	case unix.EACCES:
+		status, level = 403, logs.Error
+	}
+	cc.logAt(level, "opendir() \""+string(path)+"\" failed ("+logs.SysError(err)+")")
+	cc.respondError(status)
+	return -1, false
 }
 
 // openDirectory opens path (NUL-free) as a directory for reading.

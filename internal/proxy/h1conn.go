@@ -10,6 +10,7 @@ import (
 
 	"headroom/internal/engine"
 	"headroom/internal/http1"
+	"headroom/internal/logs"
 )
 
 // This file is the HTTP/1 connection: its buffers, its states between and
@@ -122,6 +123,10 @@ type clientConn struct {
 	// pipelined is set while the next request's head came with the one
 	// before it ($pipe).
 	pipelined bool
+	// pp is what the connection's PROXY protocol header said, for a
+	// listener with proxy_protocol whose header named addresses; nil
+	// otherwise (proxyproto.go).
+	pp *proxyHeader
 }
 
 // newClient takes an accepted socket into a slot, over the socket
@@ -147,6 +152,12 @@ func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
 	cc.sock.c = c
+	if ln.tls != nil {
+		t := w.getTLS()
+		t.start(&cc.sock, ln.tls)
+		w.startClient(cc, c, t, ln, remote)
+		return
+	}
 	w.startClient(cc, c, &cc.sock, ln, remote)
 }
 
@@ -162,6 +173,7 @@ func (w *worker) startClient(cc *clientConn, c *engine.Conn, tr transport, ln *l
 	cc.remote = remote
 	cc.accepted = w.loop.Now()
 	cc.state = connClosed
+	cc.pp = nil
 	cc.setState(connIdle)
 	w.stats.Accepted.Inc()
 	w.stats.Handled.Inc()
@@ -172,6 +184,9 @@ func (w *worker) startClient(cc *clientConn, c *engine.Conn, tr transport, ln *l
 	// The first request has client_header_timeout to arrive, measured
 	// with the default server's settings as nginx does.
 	c.SetTimer(ln.vhosts.def.Loc.ClientHeaderTimeout)
+	if ln.proxyProtocol {
+		cc.startProxyHeader()
+	}
 }
 
 func (w *worker) getClient() *clientConn {
@@ -184,9 +199,13 @@ func (w *worker) getClient() *clientConn {
 }
 
 func (w *worker) putClient(cc *clientConn) {
+	if t, ok := cc.tr.(*tlsTransport); ok {
+		w.putTLS(t)
+	}
 	cc.c = nil
 	cc.tr = nil
 	cc.sock.c = nil
+	cc.pp = nil
 	w.clients = append(w.clients, cc)
 }
 
@@ -211,6 +230,12 @@ func onClientRead(c *engine.Conn) {
 
 func onClientWrite(c *engine.Conn) {
 	cc := c.Data.(*clientConn)
+	if done, err := cc.tr.Flush(); !done {
+		if err != nil {
+			cc.clientGone()
+		}
+		return
+	}
 	if cc.r != nil && cc.r.rateDelayed {
 		// Writable, but limit_rate holds the response until its timer.
 		return
@@ -304,6 +329,10 @@ func (cc *clientConn) readHead() {
 			continue
 		}
 		// EOF or error: a client that closes between requests is normal.
+		var he *handshakeError
+		if errors.As(err, &he) {
+			cc.logConn(logs.Info, he.Error()+" while SSL handshaking")
+		}
 		if cc.state == connHead && cc.inLen > cc.inPos {
 			cc.r.status = 400
 			cc.noteRequestLine()
@@ -492,6 +521,20 @@ func (cc *clientConn) flush() bool {
 		cc.c.StopTimer()
 	}
 	return true
+}
+
+// clientGone ends the connection of a client that can no longer be
+// written to, logging a request in progress as nginx does (499 unless
+// it had a status).
+func (cc *clientConn) clientGone() {
+	if (cc.state == connRequest || cc.state == connTunnel) && cc.r != nil {
+		if cc.r.status == 0 {
+			cc.r.status = 499
+		}
+		cc.abort()
+		return
+	}
+	cc.close()
 }
 
 // outBuf makes sure out has a pooled buffer to append to.

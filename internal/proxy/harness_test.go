@@ -75,10 +75,11 @@ func (m *memTransport) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (m *memTransport) Readable() bool   { return len(m.in) > 0 || m.eof || m.resetRd }
-func (m *memTransport) PeerClosed() bool { return m.eof }
-func (m *memTransport) CloseWrite()      { m.shut = true }
-func (m *memTransport) Close()           { m.closed = true }
+func (m *memTransport) Readable() bool       { return len(m.in) > 0 || m.eof || m.resetRd }
+func (m *memTransport) PeerClosed() bool     { return m.eof }
+func (m *memTransport) CloseWrite()          { m.shut = true }
+func (m *memTransport) Close()               { m.closed = true }
+func (m *memTransport) Flush() (bool, error) { return true, nil }
 
 // bench is a server on one worker whose loop runs in the test process.
 type bench struct {

@@ -117,6 +117,7 @@ func (t *discardTransport) Readable() bool              { return false }
 func (t *discardTransport) PeerClosed() bool            { return t.inner.PeerClosed() }
 func (t *discardTransport) CloseWrite()                 {}
 func (t *discardTransport) Close()                      { t.inner.Close() }
+func (t *discardTransport) Flush() (bool, error)        { return true, nil }
 
 // SendFile drops a file's bytes without reading them.
 func (t *discardTransport) SendFile(fd int, off *int64, n int) (int, error) {

@@ -29,6 +29,10 @@ func (cc *clientConn) realIP(lc *conf.LocConf) {
 	if r.realSet || len(ri.From) == 0 {
 		return
 	}
+	if ri.Header == conf.RealIPProxyProtocol {
+		cc.realIPFromProxyHeader(ri)
+		return
+	}
 	var values [][]byte
 	if strings.EqualFold(ri.Header, "X-Forwarded-For") {
 		// Every X-Forwarded-For field, the last first.
@@ -46,6 +50,25 @@ func (cc *clientConn) realIP(lc *conf.LocConf) {
 	}
 	if addr, found := walkForwarded(netip.AddrPortFrom(cc.remote.Addr(), cc.remote.Port()), values, ri); found {
 		r.realAddr, r.realSet = addr, true
+	}
+}
+
+// realIPFromProxyHeader takes the client address from the connection's
+// PROXY protocol header when the connection comes from a trusted proxy,
+// as nginx's realip module does with real_ip_header proxy_protocol: the
+// header's source address, parsed as a forwarded one (an address that
+// does not parse leaves the connection's), with the header's source
+// port. A connection without a header that names addresses keeps its
+// own.
+func (cc *clientConn) realIPFromProxyHeader(ri *conf.RealIP) {
+	h := cc.pp
+	if h == nil {
+		return
+	}
+	var one [1][]byte
+	one[0] = h.srcAddr
+	if addr, found := walkForwarded(cc.remote, one[:], ri); found {
+		cc.r.realAddr, cc.r.realSet = netip.AddrPortFrom(addr.Addr(), h.srcPort), true
 	}
 }
 

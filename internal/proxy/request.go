@@ -336,6 +336,9 @@ type responseBody struct {
 	limitRate   int64
 	limitAfter  int64
 	rateDelayed bool
+	// tunnelHead is what of the 101 head was still to be written when
+	// the connection became a tunnel: not body ($body_bytes_sent).
+	tunnelHead int64
 }
 
 // upstreamAttempt is the request's attempts at its upstream servers: the
@@ -458,6 +461,20 @@ func (cc *clientConn) startRequest() {
 		cc.match(nameRegex, []byte(host))
 	}
 	r.pipelined, cc.pipelined = cc.pipelined, false
+	if t, ok := cc.tr.(*tlsTransport); ok {
+		if t.plain() {
+			// As nginx's ngx_http_process_request: plain HTTP to a
+			// port that speaks TLS is answered 497 (an error_page
+			// may take it; the page says 400).
+			cc.logAt(logs.Info, "client sent plain HTTP request to HTTPS port while reading client request headers")
+			r.keepAlive = false
+			cc.respondError(497)
+			return
+		}
+		if !cc.checkClientCert(t, host) {
+			return
+		}
+	}
 	cc.realIP(r.srv.Loc)
 	if !cc.findConfig() {
 		return

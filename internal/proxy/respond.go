@@ -136,7 +136,15 @@ func (cc *clientConn) respondError(code int) {
 	if closesConnection(code) {
 		r.keepAlive = false
 	}
-	cc.respondSpecial(wire, wire, errorPage(code, cc.serverTokens()))
+	if (code == 301 || code == 302) && cc.msieRefreshApplies() {
+		cc.sendRefresh()
+		return
+	}
+	page := errorPage(code, cc.serverTokens())
+	if page != "" && cc.msiePaddingApplies(wire) {
+		page += msiePadding
+	}
+	cc.respondSpecial(wire, wire, page)
 }
 
 // redirectTo answers with a redirect (rewrite's redirect and permanent
@@ -196,6 +204,11 @@ func (cc *clientConn) sendErrorPage(ep *conf.ErrorPage, code int) {
 	}
 	r.errStatus = 0
 	cc.setLocation(uri)
+	if cc.msieRefreshApplies() {
+		// Whatever the status, as nginx's error_page sends it.
+		cc.sendRefresh()
+		return
+	}
 	cc.respondSpecial(status, status, errorPage(status, cc.serverTokens()))
 }
 
@@ -257,7 +270,12 @@ func (cc *clientConn) appendAbsoluteURL(u, path []byte) []byte {
 	if lc != nil && !lc.AbsoluteRedirect {
 		return append(u, path...)
 	}
-	u = append(u, "http://"...)
+	tls := cc.tlsOpen()
+	if tls {
+		u = append(u, "https://"...)
+	} else {
+		u = append(u, "http://"...)
+	}
 	if lc != nil && lc.ServerNameInRedirect {
 		u = append(u, serverName(cc.r.srv)...)
 	} else if host, ok := normalizeHost(cc.r.head.Host); ok && host != "" {
@@ -265,8 +283,13 @@ func (cc *clientConn) appendAbsoluteURL(u, path []byte) []byte {
 	} else {
 		u = cc.ln.appendAddr(u)
 	}
-	// A unix socket has no port to name.
-	if p := cc.ln.addrPort.Port(); p != 80 && p != 0 && (lc == nil || lc.PortInRedirect) {
+	// A unix socket has no port to name; the scheme's own port is not
+	// named either.
+	defPort := uint16(80)
+	if tls {
+		defPort = 443
+	}
+	if p := cc.ln.addrPort.Port(); p != defPort && p != 0 && (lc == nil || lc.PortInRedirect) {
 		u = append(u, ':')
 		u = strconv.AppendInt(u, int64(p), 10)
 	}

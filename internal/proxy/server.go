@@ -7,6 +7,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"os"
@@ -117,6 +118,13 @@ type listener struct {
 	// unixPath is the socket's path for "listen unix:path" (addrPort is
 	// then the zero value).
 	unixPath string
+	// proxyProtocol is set when connections start with a PROXY
+	// protocol header (listen ... proxy_protocol).
+	proxyProtocol bool
+	// ssl is set for an address that listens with ssl; tls is then its
+	// TLS configuration (tlsconfig.go).
+	ssl bool
+	tls *tls.Config
 	// limits bound request heads by the default server's
 	// large_client_header_buffers, as nginx does before it knows the
 	// server a request is for.
@@ -269,6 +277,12 @@ func (s *Server) openListeners() error {
 			if l.ReusePort {
 				ln.reuse = true
 			}
+			if l.ProxyProtocol {
+				ln.proxyProtocol = true
+			}
+			if l.SSL {
+				ln.ssl = true
+			}
 			if l.Backlog > 0 {
 				ln.backlog = l.Backlog
 			}
@@ -324,6 +338,7 @@ func (s *Server) openListeners() error {
 			ln.inherited = append(ln.inherited, false)
 		}
 	}
+	s.tlsConfigs()
 	return nil
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/engine"
-	"headroom/internal/http1"
 	"headroom/internal/logs"
 )
 
@@ -39,6 +38,9 @@ type staticFile struct {
 	// chunk header was decided (inChunk when one was written), trailed
 	// once the last chunk followed.
 	chunked, inChunk, trailed bool
+	// multi is a multipart/byteranges answer's state; off and end are
+	// then the current part's (ranges.go).
+	multi *multipartBody
 }
 
 // open reports whether a file is being sent.
@@ -53,7 +55,8 @@ func (r *request) closeFile() {
 }
 
 // serveStatic is the content phase of a location without proxy_pass:
-// try_files, else the index of a directory URI, else the file.
+// try_files, else a random file or the index of a directory URI, else
+// the file.
 func (cc *clientConn) serveStatic() {
 	r := cc.r
 	st := &r.lc.Static
@@ -62,6 +65,11 @@ func (cc *clientConn) serveStatic() {
 		return
 	}
 	if n := len(r.uri); n > 0 && r.uri[n-1] == '/' {
+		// random_index runs before index, as nginx orders their
+		// content handlers, and declines a directory without a file.
+		if st.RandomIndex && cc.serveRandomIndex() {
+			return
+		}
 		cc.serveIndex()
 		return
 	}
@@ -380,11 +388,28 @@ func (cc *clientConn) sendFileBody() {
 			// chunk with the fields.
 			r.file.chunked = true
 			cc.outBuf()
-			if size := r.file.end - r.file.off; size > 0 {
+			size := r.file.end - r.file.off
+			if m := r.file.multi; m != nil {
+				size = m.total
+			}
+			if size > 0 {
 				cc.out = strconv.AppendInt(cc.out, size, 16)
 				cc.out = append(cc.out, "\r\n"...)
 				r.file.inChunk = true
 			}
+			continue
+		}
+		if m := r.file.multi; m != nil && r.file.open() && m.due(&r.file) {
+			// A multipart answer's part head or closing boundary goes
+			// into out, as much as fits; a full out is written first.
+			if len(m.pending) == 0 {
+				m.advance(&r.file)
+			}
+			cc.outBuf()
+			k := copy(cc.out[len(cc.out):cap(cc.out)], m.pending)
+			cc.out = cc.out[:len(cc.out)+k]
+			m.pending = m.pending[k:]
+			r.bodySent += int64(k)
 			continue
 		}
 		if !r.file.open() || r.file.off >= r.file.end {
@@ -499,6 +524,14 @@ func (cc *clientConn) sendFileFiltered() {
 			return
 		}
 		if !drained {
+			continue
+		}
+		if m := r.file.multi; m != nil && r.file.open() && m.due(&r.file) {
+			// A multipart answer's part heads pass through the filters
+			// too, as nginx's range filter comes before them.
+			m.advance(&r.file)
+			f.write(m.pending)
+			m.pending = nil
 			continue
 		}
 		if !r.file.open() || r.file.off >= r.file.end {
@@ -805,177 +838,6 @@ func (cc *clientConn) tryFiles() {
 		args = nil
 	}
 	cc.internalRedirect(uri, args)
-}
-
-// byteRange applies a Range request to a file's 200 response, as nginx's
-// range filter does for one range: 206 with Content-Range and the file
-// sent from the range's start, 416 for a range the file cannot satisfy,
-// else the whole file with Accept-Ranges. If-Range must name the file's
-// entity tag or modification time. Several ranges get the whole file
-// (nginx answers them with a multipart response). It returns false when
-// the request was answered here.
-func (cc *clientConn) byteRange(h *outHead, size int64) bool {
-	r := cc.r
-	if r.gzipped || h.lengthLost || r.staticGzip {
-		// A compressed answer has no ranges: nginx's gzip filter takes
-		// them away before the range filter, and gzip_static's handler
-		// does not allow them; nor has one whose length a filter made
-		// unknown (gunzip, a conversion into or out of UTF-8), which
-		// nginx's range filter needs.
-		return true
-	}
-	spec := headerValue(r.head.Headers, "Range")
-	if spec == nil || len(spec) < 7 || !http1.EqualFold(spec[:6], "bytes=") {
-		h.add(nameAcceptRanges, valueBytes)
-		return true
-	}
-	if ir := headerValue(r.head.Headers, "If-Range"); ir != nil {
-		ok := false
-		if n := len(ir); n >= 2 && ir[n-1] == '"' {
-			ok = bytes.Equal(ir, headerValue(h.fields, "ETag"))
-		} else if t, parsed := parseHTTPDate(ir); parsed {
-			lm := h.lastModified
-			if lm.IsZero() {
-				// add_header replaced it.
-				if v := headerValue(h.fields, "Last-Modified"); v != nil {
-					lm, _ = parseHTTPDate(v)
-				}
-			}
-			ok = !lm.IsZero() && t.Equal(lm)
-		}
-		if !ok {
-			h.add(nameAcceptRanges, valueBytes)
-			return true
-		}
-	}
-	start, end, verdict := parseRange(spec[6:], size)
-	switch verdict {
-	case rangeOne:
-		h.status = 206
-		h.contentLength = end - start
-		r.file.off, r.file.end = start, end
-		at := len(h.scratch)
-		h.scratch = append(h.scratch, "bytes "...)
-		h.scratch = strconv.AppendInt(h.scratch, start, 10)
-		h.scratch = append(h.scratch, '-')
-		h.scratch = strconv.AppendInt(h.scratch, end-1, 10)
-		h.scratch = append(h.scratch, '/')
-		h.scratch = strconv.AppendInt(h.scratch, size, 10)
-		h.add(nameContentRange, h.kept(at))
-	case rangeUnsatisfiable:
-		r.closeFile()
-		r.unsatisfied, r.fileSize = true, size
-		cc.respondError(416)
-		return false
-	default:
-		h.add(nameAcceptRanges, valueBytes)
-	}
-	return true
-}
-
-// Outcomes of parseRange.
-const (
-	rangeWhole = iota
-	rangeOne
-	rangeUnsatisfiable
-)
-
-// parseRange reads the ranges of a "bytes=" Range value (without the
-// prefix) for a file of size bytes, by nginx's rules: spaces are allowed
-// around numbers, "N-" runs to the end, "-N" is the last N bytes, a range
-// past the end is cut to it, one that starts past the end is dropped; no
-// range left is unsatisfiable, and a malformed value too. One range gives
-// its [start, end); several, or ranges together longer than the file,
-// give the whole file.
-func parseRange(p []byte, size int64) (start, end int64, verdict int) {
-	const maxOff = int64(^uint64(0) >> 1)
-	n := 0
-	var total int64
-	i := 0
-	skip := func() {
-		for i < len(p) && p[i] == ' ' {
-			i++
-		}
-	}
-	number := func() (int64, bool) {
-		if i >= len(p) || p[i] < '0' || p[i] > '9' {
-			return 0, false
-		}
-		var v int64
-		for i < len(p) && p[i] >= '0' && p[i] <= '9' {
-			d := int64(p[i] - '0')
-			if v > (maxOff-d)/10 {
-				return 0, false
-			}
-			v = v*10 + d
-			i++
-		}
-		return v, true
-	}
-	for {
-		var s, e int64
-		skip()
-		if i < len(p) && p[i] == '-' {
-			i++
-			v, ok := number()
-			if !ok {
-				return 0, 0, rangeUnsatisfiable
-			}
-			skip()
-			if i < len(p) && p[i] != ',' {
-				return 0, 0, rangeUnsatisfiable
-			}
-			s, e = max(size-v, 0), size
-		} else {
-			v, ok := number()
-			if !ok {
-				return 0, 0, rangeUnsatisfiable
-			}
-			s = v
-			skip()
-			if i >= len(p) || p[i] != '-' {
-				return 0, 0, rangeUnsatisfiable
-			}
-			i++
-			skip()
-			if i >= len(p) || p[i] == ',' {
-				e = size
-			} else {
-				v, ok := number()
-				if !ok {
-					return 0, 0, rangeUnsatisfiable
-				}
-				skip()
-				if i < len(p) && p[i] != ',' {
-					return 0, 0, rangeUnsatisfiable
-				}
-				e = min(v+1, size)
-				if v >= size {
-					e = size
-				}
-			}
-		}
-		if s < e {
-			n++
-			total += e - s
-			if n == 1 {
-				start, end = s, e
-			}
-		} else if s == 0 {
-			return 0, 0, rangeWhole
-		}
-		if i >= len(p) || p[i] != ',' {
-			break
-		}
-		i++
-	}
-	switch {
-	case n == 0:
-		return 0, 0, rangeUnsatisfiable
-	case n > 1 || total > size:
-		return 0, 0, rangeWhole
-	}
-	return start, end, rangeOne
 }
 
 // Names and values of fields the static handler adds.

@@ -33,6 +33,10 @@ type transport interface {
 	// CloseWrite ends the stream in the write direction after the bytes
 	// written so far, leaving the read side open (TCP's FIN).
 	CloseWrite()
+	// Flush writes what the transport holds of bytes Write took (TLS
+	// records the socket had no room for); done reports that nothing
+	// waits. The write handler calls it before anything else.
+	Flush() (done bool, err error)
 	// Close releases what the transport holds of its own once the
 	// connection ends; the socket is closed with the slot.
 	Close()
@@ -52,3 +56,4 @@ func (t *socketTransport) Readable() bool              { return t.c.ReadReady }
 func (t *socketTransport) PeerClosed() bool            { return t.c.EOF }
 func (t *socketTransport) CloseWrite()                 { unix.Shutdown(t.c.Fd, unix.SHUT_WR) }
 func (t *socketTransport) Close()                      {}
+func (t *socketTransport) Flush() (bool, error)        { return true, nil }

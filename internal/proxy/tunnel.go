@@ -12,6 +12,7 @@ import (
 func (cc *clientConn) startTunnel() {
 	r := cc.r
 	cc.setState(connTunnel)
+	r.tunnelHead = int64(len(cc.out) - cc.outOff)
 	// Client bytes already buffered are upstream-bound.
 	r.upOut = append(r.upOut[:0], cc.in[cc.inPos:cc.inLen]...)
 	r.upOutOff = 0
@@ -48,7 +49,12 @@ func (cc *clientConn) tunnelFromUpstream() {
 		return
 	}
 	moved, open := pump(r.up.tr, cc.tr, &cc.out, &cc.outOff)
+	// As nginx, what an upgraded connection carries to the client is
+	// the answer's body ($body_bytes_sent).
 	r.bytesSent += moved
+	head := min(moved, r.tunnelHead)
+	r.tunnelHead -= head
+	r.bodySent += moved - head
 	if moved > 0 {
 		r.up.c.SetTimer(r.lc.ProxyReadTimeout)
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -140,6 +141,18 @@ func init() {
 	g[vars.RealIPRemotePort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.appendRealIPPort(b), true
 	}
+	g[vars.ProxyProtocolAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return appendProxyAddr(b, cc.pp, false)
+	}
+	g[vars.ProxyProtocolPort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return appendProxyPort(b, cc.pp, false)
+	}
+	g[vars.ProxyProtocolServerAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return appendProxyAddr(b, cc.pp, true)
+	}
+	g[vars.ProxyProtocolServerPort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return appendProxyPort(b, cc.pp, true)
+	}
 	g[vars.SecureLink] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		if cc.r.lc == nil {
 			return b, false
@@ -197,8 +210,78 @@ func init() {
 		return strconv.AppendInt(b, rate, 10), true
 	}
 	g[vars.Scheme] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if cc.tlsOpen() {
+			return append(b, "https"...), true
+		}
 		return append(b, "http"...), true
 	}
+	g[vars.HTTPS] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if cc.tlsOpen() {
+			return append(b, "on"...), true
+		}
+		return b, true
+	}
+	g[vars.SSLProtocol] = tlsVar(func(b []byte, st *tls.ConnectionState) []byte {
+		return append(b, tlsVersionName(st.Version)...)
+	})
+	g[vars.SSLCipher] = tlsVar(func(b []byte, st *tls.ConnectionState) []byte {
+		return append(b, opensslSuiteName(st.CipherSuite)...)
+	})
+	g[vars.SSLServerName] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		// Not found without SNI, as in nginx.
+		t, ok := cc.tr.(*tlsTransport)
+		if !ok || t.state != tlsOpen {
+			return b, false
+		}
+		name := t.conn.ConnectionState().ServerName
+		return append(b, name...), name != ""
+	}
+	g[vars.SSLCiphers] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		// The suites the client offered, by OpenSSL's names.
+		t, ok := cc.tr.(*tlsTransport)
+		if !ok || t.state != tlsOpen {
+			return b, false
+		}
+		for i, id := range t.raw.suites {
+			if i > 0 {
+				b = append(b, ':')
+			}
+			b = append(b, opensslSuiteName(id)...)
+		}
+		return b, true
+	}
+	g[vars.SSLSessionID] = tlsVar(func(b []byte, st *tls.ConnectionState) []byte {
+		// crypto/tls has no session IDs: this names the connection's
+		// keys instead (32 bytes exported from them, in hex).
+		id, err := st.ExportKeyingMaterial("headroom session id", nil, 32)
+		if err != nil {
+			return b
+		}
+		return hex.AppendEncode(b, id)
+	})
+	g[vars.SSLCurve] = tlsVar(func(b []byte, st *tls.ConnectionState) []byte {
+		return append(b, conf.OpenSSLCurveName(st.CurveID)...)
+	})
+	g[vars.SSLCurves] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		// The groups the client offered, as the handshake saw them.
+		t, ok := cc.tr.(*tlsTransport)
+		if !ok || t.state != tlsOpen {
+			return b, false
+		}
+		for i, id := range t.raw.curves {
+			if i > 0 {
+				b = append(b, ':')
+			}
+			b = append(b, conf.OpenSSLCurveName(id)...)
+		}
+		return b, true
+	}
+	g[vars.SSLSessionReused] = tlsVar(func(b []byte, st *tls.ConnectionState) []byte {
+		if st.DidResume {
+			return append(b, 'r')
+		}
+		return append(b, '.')
+	})
 	g[vars.ServerProtocol] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		h := &cc.r.head
 		if h.Method == nil {

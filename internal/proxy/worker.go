@@ -30,9 +30,11 @@ type worker struct {
 	// groups are this worker's balancer and keep-alive pool per upstream.
 	groups map[*conf.Upstream]*upGroup
 
-	bufs     [][]byte
-	bigBufs  [][]byte
-	clients  []*clientConn
+	bufs    [][]byte
+	bigBufs [][]byte
+	clients []*clientConn
+	// tlsFree are TLS transports of closed connections, for reuse.
+	tlsFree  []*tlsTransport
 	requests []*request
 	logBufs  map[string]*logs.AccessBuffer
 	// logCaches are the open_log_file_cache caches in use and logPath

@@ -48,6 +48,12 @@ const (
 	ProxyAddXForwardedFor
 	ProxyHost
 	ProxyPort
+	// The addresses and ports of the connection's PROXY protocol header
+	// (listen ... proxy_protocol): its source, then its destination.
+	ProxyProtocolAddr
+	ProxyProtocolPort
+	ProxyProtocolServerAddr
+	ProxyProtocolServerPort
 	QueryString
 	RemoteAddr
 	RemotePort
@@ -102,6 +108,32 @@ const (
 	// try's); upstream_cookie_NAME: a cookie of its Set-Cookie fields.
 	UpstreamHTTP
 	UpstreamCookie
+	// The ssl module's: "on" for a TLS connection, and the established
+	// connection's parameters.
+	HTTPS
+	SSLProtocol
+	SSLCipher
+	SSLServerName
+	SSLSessionReused
+	SSLCurve
+	SSLCurves
+	// The client certificate's: ssl_verify_client's result and the
+	// certificate's fields.
+	SSLClientVerify
+	SSLClientRawCert
+	SSLClientCert
+	SSLClientEscapedCert
+	SSLClientSDN
+	SSLClientIDN
+	SSLClientSerial
+	SSLClientFingerprint
+	SSLClientVStart
+	SSLClientVEnd
+	SSLClientVRemain
+	SSLClientSDNLegacy
+	SSLClientIDNLegacy
+	SSLCiphers
+	SSLSessionID
 
 	// NumIndexes bounds the indexes, for tables of getters.
 	NumIndexes
@@ -124,6 +156,8 @@ var names = map[string]Index{
 	"limit_conn_status": LimitConnStatus, "limit_req_status": LimitReqStatus, "msec": Msec, "nginx_version": NginxVersion, "pid": Pid,
 	"proxy_add_x_forwarded_for": ProxyAddXForwardedFor,
 	"proxy_host":                ProxyHost, "proxy_port": ProxyPort,
+	"proxy_protocol_addr": ProxyProtocolAddr, "proxy_protocol_port": ProxyProtocolPort,
+	"proxy_protocol_server_addr": ProxyProtocolServerAddr, "proxy_protocol_server_port": ProxyProtocolServerPort,
 	"query_string": QueryString, "remote_addr": RemoteAddr,
 	"remote_port": RemotePort, "remote_user": RemoteUser,
 	"request": Request, "request_length": RequestLength,
@@ -140,6 +174,12 @@ var names = map[string]Index{
 	"upstream_header_time":     UpstreamHeaderTime,
 	"upstream_response_time":   UpstreamResponseTime,
 	"upstream_status":          UpstreamStatus, "uri": URI,
+	"https": HTTPS, "ssl_protocol": SSLProtocol, "ssl_cipher": SSLCipher,
+	"ssl_server_name": SSLServerName, "ssl_session_reused": SSLSessionReused,
+	"ssl_curve": SSLCurve, "ssl_curves": SSLCurves,
+	"ssl_client_verify": SSLClientVerify, "ssl_client_raw_cert": SSLClientRawCert, "ssl_client_cert": SSLClientCert, "ssl_client_escaped_cert": SSLClientEscapedCert, "ssl_client_s_dn": SSLClientSDN, "ssl_client_i_dn": SSLClientIDN, "ssl_client_serial": SSLClientSerial, "ssl_client_fingerprint": SSLClientFingerprint, "ssl_client_v_start": SSLClientVStart, "ssl_client_v_end": SSLClientVEnd, "ssl_client_v_remain": SSLClientVRemain,
+	"ssl_client_s_dn_legacy": SSLClientSDNLegacy, "ssl_client_i_dn_legacy": SSLClientIDNLegacy,
+	"ssl_ciphers": SSLCiphers, "ssl_session_id": SSLSessionID,
 }
 
 // families are the variables named by a prefix and a suffix; the
