@@ -107,6 +107,7 @@ func init() {
 	directiveList = append(directiveList, trailerDirectives()...)
 	directiveList = append(directiveList, secureLinkDirectives()...)
 	directiveList = append(directiveList, sslDirectives()...)
+	directiveList = append(directiveList, proxySSLDirectives()...)
 	directiveList = append(directiveList, charsetDirectives()...)
 	directiveList = append(directiveList, autoindexDirectives()...)
 	directiveList = append(directiveList, limitExceptDirectives()...)

@@ -223,6 +223,16 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "proxy_pass %s://%s uri=%q has_uri=%v proxy_host=%q proxy_port=%q upstream=%s",
 			p.Scheme, p.Host, p.URI, p.HasURI, p.ProxyHost, p.ProxyPort, up)
 	}
+	if p := c.ProxyPass; p != nil && (p.Scheme == "https" || p.URL != nil) {
+		s := &c.ProxySSL
+		name := "$proxy_host"
+		if s.Name != nil {
+			name = tmpl(s.Name)
+		}
+		d.line(depth, "proxy_ssl server_name=%v name=%s verify=%v depth=%d trusted=%q (%d) cert=%q key=%q loaded=%v versions=%x-%x suites=%d reuse=%v",
+			s.ServerName, name, s.Verify, s.VerifyDepth, s.TrustedCertificate, len(s.TrustedCAs), s.CertFile, s.KeyFile, s.Certificate != nil,
+			s.MinVersion, s.MaxVersion, len(s.CipherSuites), s.SessionReuse)
+	}
 	for _, line := range scriptText(c.Script) {
 		d.line(depth, "%s", line)
 	}

@@ -29,15 +29,17 @@ type DynamicProxyPass struct {
 func (h *HTTP) ParseDynamicProxyPass(v string) DynamicProxyPass {
 	var d DynamicProxyPass
 	d.Scheme = "http"
-	if len(v) <= 7 || !strings.EqualFold(v[:7], "http://") {
-		if len(v) > 8 && strings.EqualFold(v[:8], "https://") {
-			d.Err = "proxy_pass to https is not supported by headroom: \"" + v + "\""
-			return d
-		}
+	defPort := 80
+	var rest string
+	switch {
+	case len(v) > 7 && strings.EqualFold(v[:7], "http://"):
+		rest = v[7:]
+	case len(v) > 8 && strings.EqualFold(v[:8], "https://"):
+		rest, d.Scheme, defPort = v[8:], "https", 443
+	default:
 		d.Err = "invalid URL prefix in \"" + v + "\""
 		return d
 	}
-	rest := v[7:]
 	if strings.HasPrefix(strings.ToLower(rest), "unix:") {
 		path, uri := rest[5:], ""
 		if i := strings.IndexByte(path, ':'); i >= 0 {
@@ -63,8 +65,11 @@ func (h *HTTP) ParseDynamicProxyPass(v string) DynamicProxyPass {
 		d.Err = perr + " in upstream \"" + rest + "\""
 		return d
 	}
-	d.Host, d.ProxyHost, d.ProxyPort = hostport, host, "80"
-	if !noPort && port != 80 {
+	if noPort {
+		port = defPort
+	}
+	d.Host, d.ProxyHost, d.ProxyPort = hostport, host, strconv.Itoa(defPort)
+	if !noPort && port != defPort {
 		d.ProxyHost, d.ProxyPort = hostport, strconv.Itoa(port)
 	}
 	d.setURI(uri)

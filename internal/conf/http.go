@@ -107,6 +107,7 @@ type rawLoc struct {
 	trailer                trailerRaw
 	secureLink             secureLinkRaw
 	ssl                    sslRaw
+	proxySSL               proxySSLRaw
 	charset                charsetRaw
 	autoindex              autoindexRaw
 	uninitializedVarWarn   *bool
@@ -1048,16 +1049,18 @@ func setProxyPass(b *builder, n *Node, sc *scope) error {
 	}
 	lower := strings.ToLower(url)
 	var rest string
+	scheme, defPort := "http", 80
 	switch {
 	case strings.HasPrefix(lower, "http://"):
 		rest = url[len("http://"):]
 	case strings.HasPrefix(lower, "https://"):
-		return skip(b.unsupportedPart(n, "https", "\"proxy_pass\" to https is not supported by headroom"))
+		rest = url[len("https://"):]
+		scheme, defPort = "https", 443
 	default:
 		return errAt(n, "invalid URL prefix in \"%s\"", url)
 	}
 	if strings.HasPrefix(strings.ToLower(rest), "unix:") {
-		return setProxyPassUnix(b, n, sc, rest)
+		return setProxyPassUnix(b, n, sc, rest, scheme)
 	}
 	hostport, uri := rest, ""
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
@@ -1067,12 +1070,15 @@ func setProxyPass(b *builder, n *Node, sc *scope) error {
 	if perr != "" {
 		return errAt(n, "%s in upstream \"%s\"", perr, rest)
 	}
+	if noPort {
+		port = defPort
+	}
 	u, err := b.http.upstreamRef(n, host, port, noPort, hostport)
 	if err != nil {
 		return err
 	}
-	pp := &ProxyPass{Scheme: "http", Host: hostport, URI: uri, HasURI: uri != "", ProxyHost: host, ProxyPort: "80", Upstream: u.up}
-	if !noPort && port != 80 {
+	pp := &ProxyPass{Scheme: scheme, Host: hostport, URI: uri, HasURI: uri != "", ProxyHost: host, ProxyPort: strconv.Itoa(defPort), Upstream: u.up}
+	if !noPort && port != defPort {
 		pp.ProxyHost = hostport
 		pp.ProxyPort = strconv.Itoa(port)
 	}
@@ -1086,7 +1092,7 @@ func setProxyPass(b *builder, n *Node, sc *scope) error {
 // setProxyPassUnix sets "proxy_pass http://unix:/path[:/uri]": the socket
 // path runs to the first ':' after it, and what follows is the URI part.
 // As nginx, the request's Host is "localhost" and $proxy_port is empty.
-func setProxyPassUnix(b *builder, n *Node, sc *scope, rest string) error {
+func setProxyPassUnix(b *builder, n *Node, sc *scope, rest, scheme string) error {
 	path, uri := rest[len("unix:"):], ""
 	if i := strings.IndexByte(path, ':'); i >= 0 {
 		path, uri = path[:i], path[i+1:]
@@ -1100,7 +1106,7 @@ func setProxyPassUnix(b *builder, n *Node, sc *scope, rest string) error {
 	if err != nil {
 		return err
 	}
-	pp := &ProxyPass{Scheme: "http", Host: addr, URI: uri, HasURI: uri != "", ProxyHost: "localhost", ProxyPort: "", Upstream: u.up}
+	pp := &ProxyPass{Scheme: scheme, Host: addr, URI: uri, HasURI: uri != "", ProxyHost: "localhost", ProxyPort: "", Upstream: u.up}
 	if pp.HasURI && (sc.loc.regex != nil || sc.loc.match == MatchNamed || sc.ctx == ctxIf) {
 		return errAt(n, "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}

@@ -1,6 +1,8 @@
 package conf
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"strings"
 	"time"
@@ -51,6 +53,7 @@ func (b *builder) defaultLevel() *merged {
 	return &merged{conf: &LocConf{
 		Static:                       b.defaultStatic(),
 		SSL:                          defaultSSL(),
+		ProxySSL:                     defaultProxySSL(),
 		AbsoluteRedirect:             true,
 		UninitializedVariableWarn:    true,
 		ServerTokens:                 true,
@@ -199,6 +202,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	mergeTrailers(&r.trailer, p, c)
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
 	c.SSL = mergeSSL(&r.ssl, p.SSL)
+	c.ProxySSL = mergeProxySSL(&r.proxySSL, p.ProxySSL)
 	c.Referers = mergeReferers(r.referers, p.Referers)
 	c.Charset = mergeCharset(&r.charset, p.Charset)
 	c.Autoindex = mergeAutoindex(&r.autoindex, p.Autoindex)
@@ -393,6 +397,21 @@ func (b *builder) finishHTTP() error {
 	out.LimitReqZones = b.limitReqZones
 	out.Variables, out.Captures = b.variables, b.capturesUsed
 	b.cfg.HTTP = out
+	if !b.opts.Lenient {
+		// The files of TLS to upstreams, for the levels that proxy
+		// with https (or with variables, which may name https).
+		cas := map[string][]*x509.Certificate{}
+		pairs := map[[2]string]*tls.Certificate{}
+		var err error
+		b.cfg.EachLocConf(func(lc *LocConf) {
+			if pp := lc.ProxyPass; err == nil && pp != nil && (pp.Scheme == "https" || pp.URL != nil) {
+				err = b.loadProxySSL(lc, cas, pairs)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -51,6 +51,8 @@ type SSL struct {
 	BufferSize int
 	// RejectHandshake is ssl_reject_handshake.
 	RejectHandshake bool
+	// Passwords are ssl_password_file's passphrases for encrypted keys.
+	Passwords []string
 	// Enable is the deprecated "ssl on": every address of the server
 	// speaks TLS, as with "listen ... ssl".
 	Enable bool
@@ -97,6 +99,7 @@ type sslRaw struct {
 	ticketKeys        [][32]byte
 	rejectHandshake   *bool
 	enable            *bool
+	passwords         []string
 	verifyClient      *VerifyClient
 	verifyDepth       *int
 	clientCert        *string
@@ -150,6 +153,9 @@ func sslDirectives() []*directive {
 		{name: "ssl_reject_handshake", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.rejectHandshake }),
 			syntax: "ssl_reject_handshake on | off;", def: "off",
 			doc: "Refuses handshakes that select this server (by SNI, or as the default server) with an unrecognized_name alert; such a server needs no certificate."},
+		{name: "ssl_password_file", ctx: hs, args: arg1, set: setSSLPasswordFile(func(r *rawLoc) *[]string { return &r.ssl.passwords }),
+			syntax: "ssl_password_file file;",
+			doc:    "Passphrases for encrypted keys, one per line, each tried in turn: PKCS#8 keys encrypted with PBES2 (what OpenSSL 3 writes) and the older PEM encryption."},
 		{name: "ssl_dhparam", ctx: hs, args: arg1, set: setSSLDHParam,
 			syntax: "ssl_dhparam file;",
 			doc:    "Checked (the file must hold PEM DH parameters) and accepted: crypto/tls has no finite-field DHE suites, so the parameters are never used; ECDHE takes their place."},
@@ -394,6 +400,22 @@ func loadCAs(path string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
+func setSSLPasswordFile(field func(*rawLoc) *[]string) func(*builder, *Node, *scope) error {
+	return func(b *builder, n *Node, sc *scope) error {
+		p := field(sc.raw)
+		if *p != nil {
+			return duplicate(n)
+		}
+		pw, err := readPasswords(fullPath(b.cfg.Prefix, n.Args[0]))
+		if err != nil {
+			err.(*Error).File, err.(*Error).Line = n.File, n.Line
+			return err
+		}
+		*p = pw
+		return nil
+	}
+}
+
 func setSSLDHParam(b *builder, n *Node, sc *scope) error {
 	path := fullPath(b.cfg.Prefix, n.Args[0])
 	data, err := os.ReadFile(path)
@@ -433,17 +455,7 @@ func mergeSSL(r *sslRaw, p SSL) SSL {
 	if r.protocols != nil {
 		out.Protocols = r.protocols
 	}
-	out.MinVersion, out.MaxVersion = 0, 0
-	for _, name := range out.Protocols {
-		v := sslVersions[name]
-		if v == 0 {
-			continue
-		}
-		if out.MinVersion == 0 || v < out.MinVersion {
-			out.MinVersion = v
-		}
-		out.MaxVersion = max(out.MaxVersion, v)
-	}
+	out.MinVersion, out.MaxVersion = versionRange(out.Protocols)
 	if r.ciphers != nil {
 		out.Ciphers = *r.ciphers
 	}
@@ -463,6 +475,9 @@ func mergeSSL(r *sslRaw, p SSL) SSL {
 	}
 	out.RejectHandshake = pick(r.rejectHandshake, p.RejectHandshake)
 	out.Enable = pick(r.enable, p.Enable)
+	if r.passwords != nil {
+		out.Passwords = r.passwords
+	}
 	out.VerifyClient = pick(r.verifyClient, p.VerifyClient)
 	out.VerifyDepth = pick(r.verifyDepth, p.VerifyDepth)
 	out.ClientCertificate = pick(r.clientCert, p.ClientCertificate)
@@ -520,7 +535,7 @@ func (b *builder) loadCertificates(servers []*Server) error {
 				c.Pair = pair
 				continue
 			}
-			pair, err := loadKeyPair(c.CertFile, c.KeyFile)
+			pair, err := loadKeyPair(c.CertFile, c.KeyFile, srv.Loc.SSL.Passwords)
 			if err != nil {
 				return err
 			}
@@ -582,7 +597,7 @@ func (b *builder) loadCertificates(servers []*Server) error {
 
 // loadKeyPair reads a certificate chain and its key, with errors that
 // name the file as nginx's do.
-func loadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
+func loadKeyPair(certFile, keyFile string, passwords []string) (*tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
 		return nil, &Error{Msg: "cannot load certificate \"" + certFile + "\": open() failed " + sysErrorText(err)}
@@ -590,6 +605,10 @@ func loadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
 		return nil, &Error{Msg: "cannot load certificate key \"" + keyFile + "\": open() failed " + sysErrorText(err)}
+	}
+	keyPEM, err = decryptKeyPEM(keyPEM, passwords)
+	if err != nil {
+		return nil, &Error{Msg: "cannot load certificate key \"" + keyFile + "\": PEM_read_bio_PrivateKey() failed (" + err.Error() + ")"}
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {

@@ -366,6 +366,8 @@ type LocConf struct {
 	// SSL is the ssl module's settings, read at the server level for
 	// the servers on an address with "listen ... ssl".
 	SSL SSL
+	// ProxySSL is proxy_ssl_*: TLS to upstreams of proxy_pass https://.
+	ProxySSL ProxySSL
 	// Gzip holds the gzip filter's settings.
 	Gzip Gzip
 	// Autoindex holds the autoindex module's settings: directory
@@ -646,7 +648,7 @@ type Return struct {
 
 // ProxyPass is the parsed proxy_pass argument.
 type ProxyPass struct {
-	// Scheme is "http" (https is not supported yet and rejected).
+	// Scheme is "http" or "https" (TLS to the upstream, ProxySSL).
 	Scheme string
 	// Host is the host part as written: an upstream name or host[:port].
 	Host string

@@ -73,10 +73,10 @@ proxy_no_cache
 proxy_pass_error_message
 proxy_pass_trailers proxy_protocol proxy_protocol_timeout 
 proxy_requests proxy_responses proxy_send_lowat proxy_session_drop
-proxy_smtp_auth proxy_ssl proxy_ssl_certificate proxy_ssl_certificate_key
-proxy_ssl_ciphers proxy_ssl_conf_command proxy_ssl_crl proxy_ssl_name proxy_ssl_password_file
-proxy_ssl_protocols proxy_ssl_server_name proxy_ssl_session_reuse proxy_ssl_trusted_certificate
-proxy_ssl_verify proxy_ssl_verify_depth proxy_store proxy_store_access
+proxy_smtp_auth proxy_ssl  
+ proxy_ssl_conf_command proxy_ssl_crl  
+   
+  proxy_store proxy_store_access
 proxy_timeout proxy_upload_rate quic_active_connection_id_limit quic_bpf
 quic_gso quic_host_key quic_retry read_ahead 
  
@@ -93,7 +93,7 @@ spdy_headers_comp ssi ssi_last_modified ssi_min_file_chunk ssi_silent_errors
 ssi_types ssi_value_length    ssl_certificate_cache
    ssl_conf_command ssl_crl 
 ssl_early_data  ssl_engine ssl_handshake_timeout ssl_key_log ssl_ocsp
-ssl_ocsp_cache ssl_ocsp_responder ssl_object_cache_inheritable ssl_password_file
+ssl_ocsp_cache ssl_ocsp_responder ssl_object_cache_inheritable 
  ssl_preread   
    ssl_stapling ssl_stapling_file
 ssl_stapling_responder ssl_stapling_verify  

@@ -33,6 +33,9 @@ type upConn struct {
 	requests   int
 	born       time.Time
 	connecting bool
+	// handshaking is set while the TLS handshake of proxy_pass https://
+	// runs, after the connect (uptls.go).
+	handshaking bool
 	// reused is set when the connection came from the keep-alive pool.
 	reused bool
 	// recv and sent count the bytes of the current try, headBytes those
@@ -141,7 +144,7 @@ func (cc *clientConn) connectNext() {
 func (cc *clientConn) usePeer(peer *upstream.Peer) {
 	r := cc.r
 	w := cc.w
-	uc := r.group.takeIdle(peer)
+	uc := r.group.takeIdle(peer, cc.upstreamTLS())
 	if uc == nil && w.loop.Free() == 0 && w.reclaimSlots(1) == 0 {
 		// The group's idle connections lead to other servers and no slot
 		// can be taken back: the request waits for one, and the server's
@@ -195,6 +198,11 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 	r.up = uc
 	if !uc.connecting {
 		r.upConnect = 0
+		if cc.upstreamTLS() {
+			uc.c.SetTimer(r.lc.ProxyConnectTimeout)
+			cc.startUpstreamTLS(uc)
+			return
+		}
 		cc.sendRequest()
 		return
 	}
@@ -227,13 +235,25 @@ func onUpRead(c *engine.Conn) {
 	cc := uc.cc
 	if cc == nil {
 		// An idle pooled connection became readable: the server closed it
-		// or sent something unasked; either way it cannot be reused.
+		// or sent something unasked; either way it cannot be reused. Over
+		// TLS it may have been a record of TLS's own (a TLS 1.3 session
+		// ticket), which leaves nothing to read: that connection stays.
+		if uc.speaksTLS() {
+			var b [1]byte
+			if _, err := uc.tr.Read(b[:]); err == engine.ErrAgain {
+				return
+			}
+		}
 		uc.g.closeIdle(uc)
 		return
 	}
 	if uc.connecting {
 		// A refused connection can be reported as readable first.
 		cc.finishConnect(uc)
+		return
+	}
+	if uc.handshaking {
+		cc.upstreamHandshake(uc)
 		return
 	}
 	switch {
@@ -254,6 +274,10 @@ func onUpWrite(c *engine.Conn) {
 		cc.finishConnect(uc)
 		return
 	}
+	if uc.handshaking {
+		cc.upstreamHandshake(uc)
+		return
+	}
 	switch {
 	case cc.inPhase(phaseProxy):
 		cc.pumpBody()
@@ -272,6 +296,11 @@ func (cc *clientConn) finishConnect(uc *upConn) {
 			what = "connect() to " + uc.peer.Conf.Addr + " failed (%s) while connecting to upstream"
 		}
 		cc.upstreamFailed(failError, unix.Errno(errno), what)
+		return
+	}
+	if cc.upstreamTLS() {
+		// proxy_connect_timeout goes on over the handshake.
+		cc.startUpstreamTLS(uc)
 		return
 	}
 	cc.r.upConnect = cc.w.loop.Now().Sub(cc.r.upStart)
@@ -296,6 +325,9 @@ func onUpTimer(c *engine.Conn) {
 	switch {
 	case uc.connecting:
 		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while connecting to upstream")
+	case uc.handshaking:
+		uc.handshaking = false
+		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while SSL handshaking to upstream")
 	case cc.state == connTunnel:
 		cc.logError("upstream timed out (110: Connection timed out) while proxying upgraded connection")
 		cc.abort()

@@ -97,6 +97,9 @@ type tlsSocket struct {
 	yield func(struct{}) bool
 	// failed is the socket's error, after which nothing more is written.
 	failed error
+	// remote is the peer's address for crypto/tls (its client session
+	// cache keys by it).
+	remote net.Addr
 	// curves are the groups the client offered ($ssl_curves);
 	// serverName the SNI name it asked for.
 	curves     []tls.CurveID
@@ -182,9 +185,14 @@ func (s *tlsSocket) flush() (bool, error) {
 	return true, nil
 }
 
-func (s *tlsSocket) Close() error                       { return nil }
-func (s *tlsSocket) LocalAddr() net.Addr                { return nil }
-func (s *tlsSocket) RemoteAddr() net.Addr               { return nil }
+func (s *tlsSocket) Close() error        { return nil }
+func (s *tlsSocket) LocalAddr() net.Addr { return nil }
+func (s *tlsSocket) RemoteAddr() net.Addr {
+	if s.remote == nil {
+		return peerAddr("")
+	}
+	return s.remote
+}
 func (s *tlsSocket) SetDeadline(t time.Time) error      { return nil }
 func (s *tlsSocket) SetReadDeadline(t time.Time) error  { return nil }
 func (s *tlsSocket) SetWriteDeadline(t time.Time) error { return nil }

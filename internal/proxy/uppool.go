@@ -57,10 +57,10 @@ func releasePeer(g *upGroup, p *upstream.Peer) {
 }
 
 // takeIdle returns a pooled connection to the peer, most recent first.
-func (g *upGroup) takeIdle(p *upstream.Peer) *upConn {
+func (g *upGroup) takeIdle(p *upstream.Peer, tls bool) *upConn {
 	for i := len(g.idle) - 1; i >= 0; i-- {
 		uc := g.idle[i]
-		if uc.peer == p {
+		if uc.peer == p && uc.speaksTLS() == tls {
 			g.unpool(i)
 			uc.c.StopTimer()
 			uc.reused = true

@@ -33,6 +33,8 @@ type worker struct {
 	bufs    [][]byte
 	bigBufs [][]byte
 	clients []*clientConn
+	// upTLS are the client configurations of TLS to upstreams.
+	upTLS upTLSConfigs
 	// tlsFree are TLS transports of closed connections, for reuse.
 	tlsFree  []*tlsTransport
 	requests []*request

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -343,6 +344,110 @@ func TestTLSClientCertificates(t *testing.T) {
 			if status != c.status || !strings.Contains(body, c.body) {
 				t.Errorf("%s: %d %q, want %d with %q", c.name, status, body, c.status, c.body)
 			}
+		}
+	})
+}
+
+// tlsUpstream is an HTTPS origin for proxy_pass https://: it answers
+// with the SNI name it was asked for and counts its connections.
+type tlsUpstream struct {
+	addr  string
+	conns atomic.Int64
+}
+
+func newTLSUpstream(t *testing.T, certFile, keyFile string) *tlsUpstream {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &tlsUpstream{addr: ln.Addr().String()}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "sni=%q path=%s\n", r.TLS.ServerName, r.URL.Path)
+		}),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}},
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				u.conns.Add(1)
+			}
+		},
+	}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+	return u
+}
+
+// TestTLSUpstream checks proxy_pass https:// against nginx: the request
+// reaches an HTTPS origin, with no SNI unless proxy_ssl_server_name asks
+// (then proxy_ssl_name's); proxy_ssl_verify accepts a certificate the
+// trusted CAs signed for the name and answers 502 for another name; an
+// upstream with keepalive carries several requests over one TLS
+// connection.
+func TestTLSUpstream(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		dir := t.TempDir()
+		os.Chmod(dir, 0o755)
+		cert, key := writeCert(t, dir, "origin.test")
+		up := newTLSUpstream(t, cert, key)
+		p := startProxy(t, tg, fmt.Sprintf(`
+    upstream pool {
+        server %[1]s;
+        keepalive 4;
+    }
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location /plain/ { proxy_pass https://%[1]s; }
+        location /sni/ { proxy_pass https://%[1]s; proxy_ssl_server_name on; proxy_ssl_name origin.test; }
+        location /verified/ {
+            proxy_pass https://%[1]s;
+            proxy_ssl_verify on;
+            proxy_ssl_name origin.test;
+            proxy_ssl_trusted_certificate %[2]s;
+        }
+        location /wrong-name/ {
+            proxy_pass https://%[1]s;
+            proxy_ssl_verify on;
+            proxy_ssl_name other.test;
+            proxy_ssl_trusted_certificate %[2]s;
+        }
+        location /pool/ {
+            proxy_pass https://pool;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }`, up.addr, cert))
+		for _, c := range []struct {
+			path string
+			want int
+			body string
+		}{
+			{"/plain/x", 200, "sni=\"\" path=/plain/x\n"},
+			{"/sni/x", 200, "sni=\"origin.test\" path=/sni/x\n"},
+			{"/verified/x", 200, "path=/verified/x\n"},
+			{"/wrong-name/x", 502, ""},
+		} {
+			st, _, body := get(t, p.url(c.path))
+			if st != c.want || !strings.Contains(body, c.body) {
+				t.Errorf("%s: %d %q, want %d with %q", c.path, st, body, c.want, c.body)
+			}
+		}
+		before := up.conns.Load()
+		for i := 0; i < 3; i++ {
+			if st, _, _ := get(t, p.url("/pool/x")); st != 200 {
+				t.Fatalf("/pool/x: %d", st)
+			}
+		}
+		if n := up.conns.Load() - before; n != 1 {
+			t.Errorf("3 requests through the keepalive pool took %d TLS connections, want 1", n)
+		}
+		p.stop()
+		if log := p.readLog("error.log"); !strings.Contains(log, `upstream SSL certificate does not match "other.test" while SSL handshaking to upstream`) {
+			t.Errorf("error.log lacks the name mismatch:\n%s", log)
 		}
 	})
 }
