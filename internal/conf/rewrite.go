@@ -424,6 +424,8 @@ func mergeIf(raw *rawLoc, parent *merged) *LocConf {
 	c := merge(raw, parent).conf
 	if c.ProxyPass == nil && c.Handler == HandlerNone {
 		c.ProxyPass, c.Handler = parent.conf.ProxyPass, parent.conf.Handler
+	} else {
+		c.IfOwnHandler = true
 	}
 	return c
 }

@@ -296,6 +296,11 @@ type LocConf struct {
 	KeepaliveDisable     KeepaliveDisable
 	ErrorPages           []ErrorPage
 	ProxyInterceptErrors bool
+	// IfOwnHandler is set on the settings of an if block with a
+	// proxy_pass or content handler of its own, which stays the
+	// request's content handler when a later if block without one
+	// matches too, as in nginx.
+	IfOwnHandler bool
 	// RecursiveErrorPages is recursive_error_pages; PostAction is
 	// post_action's URI or location name, "" for none.
 	RecursiveErrorPages bool

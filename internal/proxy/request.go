@@ -563,7 +563,7 @@ func (cc *clientConn) locate() bool {
 // nginx's post-rewrite phase does, at most ten times.
 func (cc *clientConn) locationRewrite() bool {
 	r := cc.r
-	r.script.uriChanged = false
+	r.script.uriChanged, r.script.ifHandler = false, false
 	if cc.runScript(r.lc.Script) == scriptAnswered {
 		return false
 	}
@@ -709,6 +709,14 @@ func (cc *clientConn) serve() {
 			return
 		}
 		cc.respondObserve(lc.Handler)
+		return
+	}
+	if lc.ProxyPass == nil && r.script.ifHandler {
+		// An earlier if block's proxy_pass is the content handler, but
+		// the if block that matched last has none: nginx's proxy
+		// handler finds no upstream there.
+		cc.logAt(logs.Alert, "no upstream configuration")
+		cc.respondError(500)
 		return
 	}
 	if lc.ProxyPass == nil {

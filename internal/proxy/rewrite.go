@@ -24,6 +24,9 @@ type scriptState struct {
 	// uriChanged is set when a rewrite changed the URI in the location's
 	// rewrite phase, so that the location is looked up again.
 	uriChanged bool
+	// ifHandler is set once an if block with its own proxy_pass matched
+	// in the location (nginx's content handler taken from it).
+	ifHandler bool
 	// locInvalid is nginx's cleared valid_location: the URI changed in
 	// the location that serves it ("rewrite ... break"), so proxy_pass
 	// sends the whole new URI instead of replacing the location's
@@ -106,6 +109,9 @@ func (cc *clientConn) runOps(ops []conf.ScriptOp) scriptResult {
 			}
 			if op.If.Loc != nil {
 				cc.useConfig(op.If.Loc)
+				if op.If.Loc.IfOwnHandler && op.If.Loc.ProxyPass != nil {
+					r.script.ifHandler = true
+				}
 			}
 			if res := cc.runOps(op.If.Body); res != scriptNext {
 				return res
