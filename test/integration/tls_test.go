@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -448,6 +450,74 @@ func TestTLSUpstream(t *testing.T) {
 		p.stop()
 		if log := p.readLog("error.log"); !strings.Contains(log, `upstream SSL certificate does not match "other.test" while SSL handshaking to upstream`) {
 			t.Errorf("error.log lacks the name mismatch:\n%s", log)
+		}
+	})
+}
+
+// TestTLSReloadCertificate checks a reload that changes the certificate,
+// against nginx: a TLS connection kept alive across the reload goes on
+// (and is closed gracefully, not reset), and new connections get the new
+// certificate.
+func TestTLSReloadCertificate(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		dir := t.TempDir()
+		os.Chmod(dir, 0o755)
+		oldCert, oldKey := writeCert(t, dir, "old.test")
+		newCert, newKey := writeCert(t, dir, "new.test")
+		conf := func(cert, key string) string {
+			return fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}} ssl;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        location / { return 200 "ok\n"; }
+    }`, cert, key)
+		}
+		p := startProxy(t, tg, conf(oldCert, oldKey))
+		c, err := tls.Dial("tcp", p.addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(c)
+		ask := func() error {
+			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return err
+			}
+			io.ReadAll(resp.Body)
+			return nil
+		}
+		if err := ask(); err != nil {
+			t.Fatal(err)
+		}
+		text := p.expand(renderConfig(p.prefix, proxyConfig{http: conf(newCert, newKey)}))
+		if err := os.WriteFile(p.conf, []byte(text), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			nc, err := tls.Dial("tcp", p.addr, &tls.Config{InsecureSkipVerify: true})
+			if err == nil {
+				cn := nc.ConnectionState().PeerCertificates[0].Subject.CommonName
+				nc.Close()
+				if cn == "new.test" {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("new connections do not get the new certificate 10 s after the reload")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// The old connection: either one more answer, or a clean end
+		// (nginx closes idle kept-alive connections at a reload), never
+		// a reset or a broken record.
+		if err := ask(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("the connection kept alive across the reload: %v", err)
 		}
 	})
 }
