@@ -53,6 +53,11 @@ type SSL struct {
 	RejectHandshake bool
 	// Passwords are ssl_password_file's passphrases for encrypted keys.
 	Passwords []string
+	// Stapling is ssl_stapling; StaplingFile ssl_stapling_file, whose
+	// OCSP response (Staple, loaded) is sent to clients that ask.
+	Stapling     bool
+	StaplingFile string
+	Staple       []byte
 	// Enable is the deprecated "ssl on": every address of the server
 	// speaks TLS, as with "listen ... ssl".
 	Enable bool
@@ -100,6 +105,10 @@ type sslRaw struct {
 	rejectHandshake   *bool
 	enable            *bool
 	passwords         []string
+	stapling          *bool
+	staplingVerify    *bool
+	staplingFile      *string
+	staplingResponder *string
 	verifyClient      *VerifyClient
 	verifyDepth       *int
 	clientCert        *string
@@ -156,6 +165,18 @@ func sslDirectives() []*directive {
 		{name: "ssl_password_file", ctx: hs, args: arg1, set: setSSLPasswordFile(func(r *rawLoc) *[]string { return &r.ssl.passwords }),
 			syntax: "ssl_password_file file;",
 			doc:    "Passphrases for encrypted keys, one per line, each tried in turn: PKCS#8 keys encrypted with PBES2 (what OpenSSL 3 writes) and the older PEM encryption."},
+		{name: "ssl_stapling", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.stapling }),
+			syntax: "ssl_stapling on | off;", def: "off",
+			doc: "Sends clients that ask the OCSP response of ssl_stapling_file with the certificate. headroom does not fetch responses from the OCSP responder: without ssl_stapling_file it says so when the configuration is read and staples nothing, as nginx does when it cannot."},
+		{name: "ssl_stapling_file", ctx: hs, args: arg1, set: setSSLStaplingString(func(r *sslRaw) **string { return &r.staplingFile }, true),
+			syntax: "ssl_stapling_file file;",
+			doc:    "A DER OCSP response to staple, read when the configuration is read (refresh it and reload)."},
+		{name: "ssl_stapling_verify", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.staplingVerify }),
+			syntax: "ssl_stapling_verify on | off;", def: "off",
+			doc: "Accepted; a response from ssl_stapling_file is the operator's and is sent as it is."},
+		{name: "ssl_stapling_responder", ctx: hs, args: arg1, set: setSSLStaplingString(func(r *sslRaw) **string { return &r.staplingResponder }, false),
+			syntax: "ssl_stapling_responder url;",
+			doc:    "Accepted; headroom does not fetch OCSP responses (see ssl_stapling)."},
 		{name: "ssl_dhparam", ctx: hs, args: arg1, set: setSSLDHParam,
 			syntax: "ssl_dhparam file;",
 			doc:    "Checked (the file must hold PEM DH parameters) and accepted: crypto/tls has no finite-field DHE suites, so the parameters are never used; ECDHE takes their place."},
@@ -416,6 +437,21 @@ func setSSLPasswordFile(field func(*rawLoc) *[]string) func(*builder, *Node, *sc
 	}
 }
 
+func setSSLStaplingString(field func(*sslRaw) **string, path bool) func(*builder, *Node, *scope) error {
+	return func(b *builder, n *Node, sc *scope) error {
+		p := field(&sc.raw.ssl)
+		if *p != nil {
+			return duplicate(n)
+		}
+		v := n.Args[0]
+		if path {
+			v = fullPath(b.cfg.Prefix, v)
+		}
+		*p = &v
+		return nil
+	}
+}
+
 func setSSLDHParam(b *builder, n *Node, sc *scope) error {
 	path := fullPath(b.cfg.Prefix, n.Args[0])
 	data, err := os.ReadFile(path)
@@ -475,6 +511,8 @@ func mergeSSL(r *sslRaw, p SSL) SSL {
 	}
 	out.RejectHandshake = pick(r.rejectHandshake, p.RejectHandshake)
 	out.Enable = pick(r.enable, p.Enable)
+	out.Stapling = pick(r.stapling, p.Stapling)
+	out.StaplingFile = pick(r.staplingFile, p.StaplingFile)
 	if r.passwords != nil {
 		out.Passwords = r.passwords
 	}
@@ -541,6 +579,9 @@ func (b *builder) loadCertificates(servers []*Server) error {
 			}
 			loaded[key], c.Pair = pair, pair
 		}
+		if err := b.loadStaple(srv); err != nil {
+			return err
+		}
 	}
 	cas := map[string][]*x509.Certificate{}
 	loadCA := func(path string) ([]*x509.Certificate, error) {
@@ -592,6 +633,27 @@ func (b *builder) loadCertificates(servers []*Server) error {
 			return &Error{File: srv.File, Line: srv.Line, Msg: "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive"}
 		}
 	}
+	return nil
+}
+
+// loadStaple reads a server's ssl_stapling_file, or says that nothing is
+// stapled without one, as nginx warns when it cannot staple.
+func (b *builder) loadStaple(srv *Server) error {
+	s := &srv.Loc.SSL
+	if !s.Stapling || len(s.Certificates) == 0 {
+		return nil
+	}
+	if s.StaplingFile == "" {
+		for _, c := range s.Certificates {
+			b.warn(&Error{Msg: "\"ssl_stapling\" ignored, headroom does not fetch OCSP responses: no \"ssl_stapling_file\" for certificate \"" + c.CertFile + "\""})
+		}
+		return nil
+	}
+	data, err := os.ReadFile(s.StaplingFile)
+	if err != nil {
+		return &Error{Msg: "BIO_new_file(\"" + s.StaplingFile + "\") failed " + sysErrorText(err)}
+	}
+	s.Staple = data
 	return nil
 }
 

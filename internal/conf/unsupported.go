@@ -95,8 +95,8 @@ ssi_types ssi_value_length    ssl_certificate_cache
 ssl_early_data  ssl_engine ssl_handshake_timeout ssl_key_log ssl_ocsp
 ssl_ocsp_cache ssl_ocsp_responder ssl_object_cache_inheritable 
  ssl_preread   
-   ssl_stapling ssl_stapling_file
-ssl_stapling_responder ssl_stapling_verify  
+    
+   
  starttls state status status_format status_zone sticky sticky_cookie_insert
 stream sub_filter sub_filter_last_modified sub_filter_once sub_filter_types
 subrequest_output_buffer_size thread_pool timer_resolution

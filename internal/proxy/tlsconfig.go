@@ -90,7 +90,10 @@ func (b *tlsBuild) configFor(srv *conf.Server) *tls.Config {
 			c.CurvePreferences = conf.DefaultCurves()
 		}
 		for _, cert := range ssl.Certificates {
-			c.Certificates = append(c.Certificates, *cert.Pair)
+			pair := *cert.Pair
+			// ssl_stapling_file's response goes to clients that ask.
+			pair.OCSPStaple = ssl.Staple
+			c.Certificates = append(c.Certificates, pair)
 		}
 		if ssl.VerifyClient != conf.VerifyOff {
 			// The certificate is asked for, not checked by the
