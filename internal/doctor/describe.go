@@ -73,7 +73,7 @@ func otherLine(c Capacity, unsupported int) string {
 		s += "; past that, " + c.Beyond
 	}
 	if c.Server == headroom && unsupported > 0 {
-		s += fmt.Sprintf("; it would not start until the %d directives listed below are removed", unsupported)
+		s += fmt.Sprintf("; it would not start until the %d %s listed below %s removed", unsupported, plural(unsupported, "directive", "directives"), plural(unsupported, "is", "are"))
 	}
 	return s
 }

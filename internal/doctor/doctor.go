@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"headroom/internal/capacity"
 	"headroom/internal/conf"
@@ -27,6 +28,9 @@ type Options struct {
 	// Want is the number of concurrent proxied requests the fixes aim at;
 	// 0 aims at what this machine's memory and ephemeral ports allow.
 	Want int
+	// Now is the time certificates are judged at; the zero time is the
+	// present.
+	Now time.Time
 }
 
 // nginxPIDFile is where Debian's nginx writes its pid when the
@@ -96,7 +100,12 @@ func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 	fixes, last := planFixes(p, rep.Want, fc)
 	rep.Fixes = fixes
 	rep.Remaining = remaining(last, rep.Want)
-	rep.Advice = advise(p, r, fc)
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	rep.TLS = tlsReport(cfg, p, r.workers, h, now, nm)
+	rep.Advice = append(advise(p, r, fc), adviseECDSA(cfg, rep.TLS, p.server, nm)...)
 	rep.Notes = notes(p, r)
 	rep.Unsupported = []Unsupported{}
 	for _, u := range cfg.Unsupported {

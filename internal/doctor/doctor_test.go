@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"headroom/internal/capacity"
 	"headroom/internal/conf"
@@ -96,6 +97,9 @@ type doctorCase struct {
 	host       capacity.FixedHost
 	// disks are the machine's file systems; srvDisks when nil.
 	disks map[string]DiskSpace
+	// files are files of the machine read from testdata: path on the
+	// machine to the file in testdata (certificates).
+	files map[string]string
 	opts  Options
 
 	server       string
@@ -147,17 +151,17 @@ var doctorCases = []doctorCase{
 	},
 	{
 		// A cgroup of 64 MiB holds (64 MiB - 10.9 MiB for 2 workers) /
-		// 120.2 KiB = 451 requests: 2 x 123 B for the connections, 4 x
+		// 120.7 KiB = 450 requests: 2 x 344 B for the connections, 4 x
 		// 16 KiB pooled, client_body_buffer_size 8k, proxy_buffers 8 4k
-		// and 16 KiB of scratch. Idle connections are bound by the slots;
-		// each worker keeps 64 of its share for temporary files:
-		// (524288 - 39) / 2 - 64 = 262060 per worker, (262060 - 1) / 2 for
-		// clients.
+		// and 16 KiB of scratch, and (64 MiB - 10.9 MiB) / 344 B =
+		// 161744 idle connections, fewer than the slots' (each worker
+		// keeps 64 of its share for temporary files: (524288 - 39) / 2 -
+		// 64 = 262060 per worker, (262060 - 1) / 2 for clients).
 		name: "cgroup_memory", conf: "headroom.conf", file: "headroom.conf",
 		host: with(debianMachine(1024, 524288), map[string]string{
 			"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.max": "67108864\n"}),
 		opts:   Options{Want: 4000},
-		server: "headroom", proxied: 451, idle: 262058, binding: limMemoryMax, bindingIdle: limHard,
+		server: "headroom", proxied: 450, idle: 161744, binding: limMemoryMax, bindingIdle: limMemoryMax,
 		fixedProxied: 4000,
 	},
 	{
@@ -200,7 +204,7 @@ var doctorCases = []doctorCase{
 		// Large buffers in /upload/: a request there holds 3 x 16 KiB
 		// pooled, proxy_buffer_size 64k in place of the fourth,
 		// client_body_buffer_size 1m, proxy_buffers 32 64k and 16 KiB of
-		// scratch: 3200 KiB + 2 x 123 B. A cgroup of 1 GiB holds (1 GiB -
+		// scratch: 3200 KiB + 2 x 344 B. A cgroup of 1 GiB holds (1 GiB -
 		// 10.9 MiB) / that = 324 of them; the slots hold 2 x (4096 - 1) / 2
 		// idle clients.
 		name: "buffers", conf: "buffers.conf", file: "buffers.conf",
@@ -231,6 +235,26 @@ var doctorCases = []doctorCase{
 		server: "headroom", proxied: 511, idle: 511, binding: limWC, bindingIdle: limWC,
 	},
 	{
+		// Three addresses, two with ssl; the certificates are an ECDSA
+		// P-256 one, an RSA-2048 one (ECDSA advised beside it) and one
+		// not on this machine. 2 workers of (4096 - 3 listeners - 1) / 2
+		// clients. Each idle client is counted as a TLS one: 7.5 KiB.
+		name: "tls", conf: "tls.conf", file: "tls.conf",
+		host: debianMachine(65536, 524288), files: tlsFiles,
+		opts:   Options{Now: time.Date(2027, 1, 15, 12, 0, 0, 0, time.UTC)},
+		server: "headroom", proxied: 4092, idle: 4092, binding: limWC, bindingIdle: limWC,
+	},
+	{
+		// The same for nginx a century later: both certificates have
+		// expired. nginx's figures: 14.4 KiB per idle TLS connection;
+		// 2 x (4096 - 3 - 1) slots, half of them per proxied request,
+		// and the soft limit of 65536 does not bind.
+		name: "tls_nginx", conf: "tls.conf", file: "tls.conf",
+		host: debianMachine(65536, 524288), files: tlsFiles,
+		opts:   Options{Server: "nginx", Now: time.Date(2126, 11, 20, 12, 0, 0, 0, time.UTC)},
+		server: "nginx", proxied: 4092, idle: 8184, binding: limWC, bindingIdle: limWC,
+	},
+	{
 		// The seed asked for headroom: the same 511, but waiting in the
 		// backlog rather than failing.
 		name: "seed_as_headroom", conf: "seed.conf", file: "nginx.conf",
@@ -238,6 +262,12 @@ var doctorCases = []doctorCase{
 		opts:   Options{Server: "headroom"},
 		server: "headroom", proxied: 511, idle: 511, binding: limWC, bindingIdle: limWC,
 	},
+}
+
+// tlsFiles are the certificates of tls.conf that are on the machine.
+var tlsFiles = map[string]string{
+	"/srv/proxy/certs/ec.crt":  "certs/ec.crt",
+	"/srv/proxy/certs/rsa.crt": "certs/rsa.crt",
 }
 
 // lowDisks has /var/spool with 3 GiB free and /var/cache/headroom with
@@ -266,7 +296,19 @@ func diagnose(t *testing.T, c doctorCase) *Report {
 	if disks == nil {
 		disks = srvDisks
 	}
-	rep, err := Diagnose(cfg, diskHost{c.host, disks}, c.opts)
+	host := c.host
+	if c.files != nil {
+		files := map[string]string{}
+		for path, name := range c.files {
+			b, err := os.ReadFile(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[path] = string(b)
+		}
+		host = with(host, files)
+	}
+	rep, err := Diagnose(cfg, diskHost{host, disks}, c.opts)
 	if err != nil {
 		t.Fatalf("Diagnose: %v", err)
 	}
@@ -379,7 +421,7 @@ func TestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"config", "server", "server_reason", "limits_of", "running", "capacity", "other",
-		"startup_messages", "limits", "want", "want_reason", "fixes", "advice", "notes", "unsupported", "memory_model", "temp_dirs"} {
+		"startup_messages", "limits", "want", "want_reason", "fixes", "advice", "notes", "unsupported", "memory_model", "temp_dirs", "tls"} {
 		if _, ok := m[key]; !ok {
 			t.Errorf("JSON lacks %q", key)
 		}

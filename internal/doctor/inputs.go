@@ -67,6 +67,11 @@ type params struct {
 	// levels are the locations that proxy, in the configuration's order,
 	// with their buffer and temporary file settings.
 	levels []level
+	// tlsListens is how many of the listening addresses speak TLS;
+	// upstreamTLS is set when a location proxies to https, so that an
+	// upstream connection is a TLS one too.
+	tlsListens  int
+	upstreamTLS bool
 }
 
 // listenInfo is one listening address.
@@ -144,6 +149,7 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 	for _, l := range cfg.Listeners() {
 		p.listens = append(p.listens, listenInfo{addr: l.Addr, backlog: l.Backlog, where: place{l.File, l.Line}})
 	}
+	p.tlsListens = len(tlsAddrs(cfg))
 	nm := newNamer(cfg)
 	if cfg.HTTP != nil {
 		for _, s := range cfg.HTTP.Servers {
@@ -153,6 +159,7 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 				addAccessLogs(logs, l.Loc)
 				if l.Loc != nil && l.Loc.ProxyPass != nil {
 					p.levels = append(p.levels, levelOf(l, nm))
+					p.upstreamTLS = p.upstreamTLS || l.Loc.ProxyPass.Scheme == "https"
 				}
 				if pp := l.Loc.ProxyPass; pp != nil && pp.Upstream != nil && !ups[pp.Upstream] {
 					ups[pp.Upstream] = true

@@ -217,7 +217,11 @@ func kernelLimits(t tableInput) []Limit {
 	}
 	add(ct)
 	mm := memoryModel(p, r.workers)
-	est := fmt.Sprintf("estimate: %s per proxied request, %s per idle connection, %s for the server", bytesText(mm.RequestBytes), bytesText(mm.IdleBytes), bytesText(mm.BaseBytes))
+	idle := "idle connection"
+	if mm.TLS {
+		idle = "idle TLS connection"
+	}
+	est := fmt.Sprintf("estimate: %s per proxied request, %s per %s, %s for the server", bytesText(mm.RequestBytes), bytesText(mm.IdleBytes), idle, bytesText(mm.BaseBytes))
 	mx := Limit{Name: limMemoryMax, Value: limitText(m.MemoryMax), Source: m.MemoryMax.Source}
 	if t.run != nil && t.run.MemoryMax.OK {
 		mx.Value, mx.Source = limitText(t.run.MemoryMax), t.run.MemoryMax.Source

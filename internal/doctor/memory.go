@@ -15,9 +15,10 @@ import (
 // request take. Kernel memory for sockets is in neither: it is the same
 // for both servers, and outside RSS.
 const (
-	// headroomIdleBytes: 123 bytes of RSS per idle keep-alive connection
-	// (docs/benchmarks.md, 1 worker).
-	headroomIdleBytes = 123
+	// headroomIdleBytes: 344 bytes of RSS per idle keep-alive connection
+	// (docs/benchmarks.md, "memory per idle connection again", 1 worker
+	// and 9000 connections; later runs measured 285 to 358).
+	headroomIdleBytes = 344
 	// headroomPoolBytes is the size of the buffers of each worker's pool
 	// (internal/proxy, bufSize); a proxied request takes up to
 	// headroomPooled of them: its client's in and out, its upstream's in
@@ -43,8 +44,12 @@ const (
 	nginxWorkerBytes = 9100 << 10
 )
 
-// memorySource names the estimate's origin in reports.
-const memorySource = "idle connections and base RSS as measured by bench/run.sh in docs/benchmarks.md, buffers at their configured sizes as each server takes them"
+// memorySource names the estimate's origin in reports, and
+// memoryTLSSource the TLS figures' when they take part.
+const (
+	memorySource    = "idle connections and base RSS as measured by bench/run.sh in docs/benchmarks.md, buffers at their configured sizes as each server takes them"
+	memoryTLSSource = "; TLS connections as measured by bench/tls.sh"
+)
 
 // level is one location that proxies, with the settings that size what
 // a request there holds: its buffers in memory and its temporary files.
@@ -160,12 +165,26 @@ func memoryModel(p params, workers int) MemoryModel {
 	}
 	if p.server == nginx {
 		mm.BaseBytes = nginxBaseBytes + extra*nginxWorkerBytes
-		mm.IdleBytes = nginxIdleBytes
 	} else {
 		mm.BaseBytes = headroomBaseBytes + extra*headroomWorkerBytes
-		mm.IdleBytes = headroomIdleBytes
 	}
-	mm.RequestBytes = 2*mm.IdleBytes + active
+	// A client of an address that listens with ssl holds its TLS state
+	// for as long as it is open, idle or not: about twenty times a plain
+	// connection in headroom. With some addresses plain, every client is
+	// counted as a TLS one, which bounds the estimate from above.
+	mm.PlainIdleBytes = plainIdleBytes(p.server)
+	mm.IdleBytes, mm.TLS, mm.UpstreamTLS = mm.PlainIdleBytes, p.tlsListens > 0, p.upstreamTLS
+	upstream := mm.PlainIdleBytes
+	if mm.TLS {
+		mm.IdleBytes = tlsIdleBytes(p.server)
+	}
+	if mm.UpstreamTLS {
+		upstream = tlsIdleBytes(p.server)
+	}
+	if mm.TLS || mm.UpstreamTLS {
+		mm.Source += memoryTLSSource
+	}
+	mm.RequestBytes = mm.IdleBytes + upstream + active
 	return mm
 }
 

@@ -57,6 +57,9 @@ type Report struct {
 	// worker may hold open at once (0 for nginx, which does not bound
 	// them apart from the open file limit).
 	TempFilesPerWorker int `json:"temp_files_per_worker"`
+	// TLS describes the certificates and the cost of TLS when some
+	// address listens with ssl; null otherwise.
+	TLS *TLSReport `json:"tls"`
 }
 
 // Capacity is how many connections a server holds at once.
@@ -177,6 +180,14 @@ type MemoryModel struct {
 	// location they are those of (empty when no location proxies).
 	Buffers      string `json:"buffers"`
 	BuffersWhere string `json:"buffers_where,omitempty"`
+	// TLS is set when some address listens with ssl: IdleBytes is then
+	// an idle TLS connection's and every client is counted as one.
+	// UpstreamTLS is set when a location proxies to https, and the
+	// upstream connection of RequestBytes is counted as TLS too.
+	// PlainIdleBytes is a plain connection's cost.
+	TLS            bool  `json:"tls"`
+	UpstreamTLS    bool  `json:"upstream_tls"`
+	PlainIdleBytes int64 `json:"plain_idle_bytes"`
 	// Source says where the figures come from.
 	Source string `json:"source"`
 }

@@ -99,6 +99,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  - %s\n", n)
 		}
 	}
+	if r.TLS != nil {
+		r.TLS.writeText(&b, r.Server)
+	}
 	if len(r.TempDirs) > 0 {
 		b.WriteString("\nTemporary files (a request body past client_body_buffer_size; a response past proxy_buffers while the client reads slower than the upstream sends; each open file also takes a descriptor")
 		if r.TempFilesPerWorker > 0 {
@@ -137,8 +140,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if mm.BuffersWhere != "" {
 		where = " (" + mm.BuffersWhere + ")"
 	}
+	idle := bytesText(mm.IdleBytes)
+	if mm.TLS {
+		idle += fmt.Sprintf(" (TLS; %s plain)", bytesText(mm.PlainIdleBytes))
+	}
 	fmt.Fprintf(&b, "\nMemory estimate for %s: %s per proxied request, %s per idle keep-alive connection, %s for the server;\n  a request's buffers: %s%s;\n  %s\n",
-		r.Server, bytesText(mm.RequestBytes), bytesText(mm.IdleBytes), bytesText(mm.BaseBytes), mm.Buffers, where, mm.Source)
+		r.Server, bytesText(mm.RequestBytes), idle, bytesText(mm.BaseBytes), mm.Buffers, where, mm.Source)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -156,10 +163,21 @@ func (r *Report) limitHeadline(name string) string {
 // perWorker explains a total: per worker when the workers' slots set it,
 // or machine-wide.
 func perWorker(each, workers, total int, binding string) string {
-	if each*workers == total {
+	if each*workers == total && !machineWide(binding) {
 		return fmt.Sprintf("%d per worker x %d %s", each, workers, plural(workers, "worker", "workers"))
 	}
 	return fmt.Sprintf("for the whole machine: %s binds", binding)
+}
+
+// machineWide reports whether a limit is the machine's, shared by every
+// worker, so that a total it sets is not a per-worker figure even when it
+// divides evenly.
+func machineWide(name string) bool {
+	switch name {
+	case limFileMax, limPorts, limConntrack, limMemoryMax, limMemTotal:
+		return true
+	}
+	return false
 }
 
 func optInt(v *int) string {

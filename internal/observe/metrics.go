@@ -133,6 +133,17 @@ type Worker struct {
 	// TempFiles is the number of temporary files open.
 	TempFiles Gauge
 
+	// TLS handshakes with clients: completed, and failed (an error,
+	// including a client that closed during the handshake). A handshake
+	// cut short by a timeout or a shutdown is neither.
+	TLSHandshakes, TLSHandshakesFailed Counter
+	// TLSHandshakeNanos is the time the worker's loop spent running
+	// handshakes, in nanoseconds. The handshake runs on the loop's own
+	// thread and never waits inside (it yields when the socket has
+	// nothing), so this wall time is CPU the loop gave to TLS: the figure
+	// that tells whether new connections or requests take a worker's core.
+	TLSHandshakeNanos Counter
+
 	// Gauges.
 	ClientActive   Gauge // client connections with a request in progress
 	ClientIdle     Gauge // client connections waiting for a request
@@ -143,6 +154,35 @@ type Worker struct {
 	Paused         Gauge // 1 while the worker does not accept
 
 	_ [64]byte
+}
+
+// TLSHandshakeRan counts the time since began as handshake time. The
+// transport calls it after each resumption of a handshake, so that what a
+// handshake costs is known without a profiler. A nil Worker (a transport
+// that counts nowhere, such as one to an upstream) ignores it.
+func (w *Worker) TLSHandshakeRan(began time.Time) {
+	if w != nil {
+		w.TLSHandshakeNanos.Add(uint64(max(time.Since(began), 0)))
+	}
+}
+
+// TLSHandshakeEnded counts a handshake that completed, or failed when ok
+// is false. A nil Worker ignores it, as in TLSHandshakeRan.
+func (w *Worker) TLSHandshakeEnded(ok bool) {
+	switch {
+	case w == nil:
+	case ok:
+		w.TLSHandshakes.Inc()
+	default:
+		w.TLSHandshakesFailed.Inc()
+	}
+}
+
+// AddTLSTo adds the worker's TLS figures to t (summing over workers).
+func (w *Worker) AddTLSTo(t *TLS) {
+	t.Handshakes += w.TLSHandshakes.Load()
+	t.HandshakesFailed += w.TLSHandshakesFailed.Load()
+	t.HandshakeSeconds += float64(w.TLSHandshakeNanos.Load()) / 1e9
 }
 
 // Class returns the index into Responses of an HTTP status.

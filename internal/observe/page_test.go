@@ -106,6 +106,7 @@ func TestStatusPageContract(t *testing.T) {
 	for _, id := range []string{
 		"requests-total", "requests-rate", "accepted-total", "accepted-rate", "handled-total", "handled-rate",
 		"active", "reading", "writing", "waiting",
+		"tls-handshakes-rate", "tls-handshakes-total", "tls-failed-rate", "tls-failed-total", "tls-cpu-percent", "tls-cpu-per-handshake",
 		"responses-1xx-rate", "responses-2xx-rate", "responses-3xx-rate", "responses-4xx-rate", "responses-5xx-rate",
 		"responses-1xx-total", "responses-2xx-total", "responses-3xx-total", "responses-4xx-total", "responses-5xx-total",
 		"pressure-accept-paused-total", "pressure-idle-clients-closed-total", "pressure-idle-upstreams-closed-total",
@@ -128,7 +129,7 @@ func TestStatusPageContract(t *testing.T) {
 		"client_budget", "client_active", "client_idle", "upstream_active", "upstream_idle", "accept_paused",
 		"slot_queue", "listeners", "backlog", "queue", "pressure", "idle_clients_closed", "idle_upstreams_closed",
 		"rotated", "queued", "rejected", "zones", "delayed", "upstreams", "queue_max", "servers", "state",
-		"max_conns", "failures"} {
+		"max_conns", "failures", "tls", "handshakes", "handshakes_failed", "handshake_seconds"} {
 		if !strings.Contains(page, key) {
 			t.Errorf("page never reads %q", key)
 		}

@@ -162,6 +162,12 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 		p.sample("headroom_responses_total", float64(s.Responses[name]), "class", name)
 	}
 
+	p.family("headroom_tls_handshakes_total", "counter", "TLS handshakes with clients by result: completed, failed (an error, or a client that closed during the handshake).")
+	p.sample("headroom_tls_handshakes_total", float64(s.TLS.Handshakes), "result", "completed")
+	p.sample("headroom_tls_handshakes_total", float64(s.TLS.HandshakesFailed), "result", "failed")
+	p.family("headroom_tls_handshake_seconds_total", "counter", "Time the workers' loops spent running TLS handshakes with clients: CPU on the loop threads, since a handshake never waits inside.")
+	p.sample("headroom_tls_handshake_seconds_total", s.TLS.HandshakeSeconds)
+
 	pr := s.Pressure
 	p.family("headroom_pressure_total", "counter", "Each step of the response to a shortage of connection slots, in order: accept_paused, idle_client_closed, idle_upstream_closed, rotated (Connection: close while clients wait), queued, rejected (503 with Retry-After).")
 	p.sample("headroom_pressure_total", float64(pr.AcceptPaused), "step", "accept_paused")

@@ -68,6 +68,7 @@ func sampleSnapshot() *Snapshot {
 		},
 		Listeners: []ListenerSnapshot{{Address: "127.0.0.1:8080", Backlog: 4096, Queue: 7}},
 		Pressure:  Pressure{AcceptPaused: 1, Rotated: 5, Rejected: 2},
+		TLS:       TLS{Handshakes: 1200, HandshakesFailed: 3, HandshakeSeconds: 0.42},
 		Zones:     []ZoneSnapshot{{Name: `a"b`, Kind: "limit_req", Rejected: 4, Delayed: 1}},
 		Upstreams: []UpstreamSnapshot{{Name: "backend", Queue: 1, QueueMax: 100, Servers: []ServerSnapshot{
 			{Address: "127.0.0.1:9000", State: "up", Active: 2, Requests: 20, Failures: 1, Response: resp},
@@ -122,6 +123,9 @@ func TestPrometheusExposition(t *testing.T) {
 		`headroom_limit_rejected_total{zone="a\"b",kind="limit_req"} 4`,
 		`headroom_upstream_server_up{upstream="backend",server="127.0.0.1:9001"} 0`,
 		`headroom_responses_total{class="5xx"} 2`,
+		`headroom_tls_handshakes_total{result="completed"} 1200`,
+		`headroom_tls_handshakes_total{result="failed"} 3`,
+		`headroom_tls_handshake_seconds_total 0.42`,
 		// Cumulative buckets: 3 at le 0.01 and every bound above it up to
 		// 60, 4 at +Inf.
 		`headroom_upstream_server_response_seconds_bucket{upstream="backend",server="127.0.0.1:9000",le="0.005"} 0`,
@@ -134,4 +138,50 @@ func TestPrometheusExposition(t *testing.T) {
 			t.Errorf("missing %s", want)
 		}
 	}
+}
+
+// TestWorkerTLS checks the TLS counters a worker keeps and their sum over
+// workers, and that a transport without a worker counts nowhere.
+func TestWorkerTLS(t *testing.T) {
+	tests := []struct {
+		name     string
+		ended    []bool
+		ran      time.Duration
+		wantDone uint64
+		wantFail uint64
+	}{
+		{"none", nil, 0, 0, 0},
+		{"completed", []bool{true, true}, 2 * time.Millisecond, 2, 0},
+		{"failed", []bool{false}, time.Millisecond, 0, 1},
+		{"both", []bool{true, false, true}, 3 * time.Millisecond, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w Worker
+			if tt.ran > 0 {
+				w.TLSHandshakeRan(time.Now().Add(-tt.ran))
+			}
+			for _, ok := range tt.ended {
+				w.TLSHandshakeEnded(ok)
+			}
+			var sum TLS
+			w.AddTLSTo(&sum)
+			w.AddTLSTo(&sum) // two workers with the same figures
+			if sum.Handshakes != 2*tt.wantDone || sum.HandshakesFailed != 2*tt.wantFail {
+				t.Errorf("handshakes %d, failed %d; want %d, %d", sum.Handshakes, sum.HandshakesFailed, 2*tt.wantDone, 2*tt.wantFail)
+			}
+			// The time ran is at least what was asked, and not far more.
+			if lo := 2 * tt.ran.Seconds(); sum.HandshakeSeconds < lo || sum.HandshakeSeconds > lo+1 {
+				t.Errorf("handshake seconds %v, want about %v", sum.HandshakeSeconds, lo)
+			}
+			var carried TLS
+			carried.Add(sum)
+			if carried != sum {
+				t.Errorf("Add gave %+v, want %+v", carried, sum)
+			}
+		})
+	}
+	var none *Worker
+	none.TLSHandshakeRan(time.Now())
+	none.TLSHandshakeEnded(true)
 }

@@ -16,6 +16,7 @@ type Snapshot struct {
 	Listeners   []ListenerSnapshot `json:"listeners"`
 	Pressure    Pressure           `json:"pressure"`
 	Buffering   Buffering          `json:"buffering"`
+	TLS         TLS                `json:"tls"`
 	// QueueWait is the time requests spent in queues; not in the JSON,
 	// whose readers derive rates from counts.
 	QueueWait HistogramSnapshot  `json:"-"`
@@ -68,6 +69,28 @@ type Buffering struct {
 	// how many the workers may hold open together.
 	TempFiles      int64 `json:"temp_files"`
 	TempFilesLimit int64 `json:"temp_files_limit"`
+}
+
+// TLS counts the TLS handshakes with clients and what they cost.
+type TLS struct {
+	// Handshakes counts handshakes completed, HandshakesFailed those
+	// that ended with an error (a client that closed during one
+	// included).
+	Handshakes       uint64 `json:"handshakes"`
+	HandshakesFailed uint64 `json:"handshakes_failed"`
+	// HandshakeSeconds is the time the workers' loops spent running
+	// handshakes: CPU on the loop threads, since a handshake never waits
+	// inside. Its rate is the share of a core TLS handshakes take;
+	// divided by the handshakes, what one costs.
+	HandshakeSeconds float64 `json:"handshake_seconds"`
+}
+
+// Add adds o's figures to t, as the server adds those of the servers it
+// replaced on reload.
+func (t *TLS) Add(o TLS) {
+	t.Handshakes += o.Handshakes
+	t.HandshakesFailed += o.HandshakesFailed
+	t.HandshakeSeconds += o.HandshakeSeconds
 }
 
 // Pressure counts each step of the response to a shortage of slots.

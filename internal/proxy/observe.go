@@ -80,6 +80,7 @@ type carried struct {
 	pressure  observe.Pressure
 	buffering observe.Buffering
 	queueWait observe.HistogramSnapshot
+	tls       observe.TLS
 }
 
 // connections are stub_status's figures; writing is what is neither
@@ -119,6 +120,7 @@ func (c *carried) add(o *carried) {
 	}
 	c.queueWait.Count += o.queueWait.Count
 	c.queueWait.Sum += o.queueWait.Sum
+	c.tls.Add(o.tls)
 }
 
 // totals sums the server's own workers, the counters inherited from the
@@ -153,6 +155,7 @@ func (s *Server) totals() carried {
 		t.buffering.TempFiles += st.TempFiles.Load()
 		t.buffering.TempFilesLimit += int64(s.opts.TempFiles)
 		st.QueueWait.AddTo(&t.queueWait)
+		st.AddTLSTo(&t.tls)
 	}
 	s.prevMu.Lock()
 	base, prev := s.base, s.prev
@@ -223,6 +226,7 @@ func (s *Server) Snapshot() *observe.Snapshot {
 	snap.Pressure = t.pressure
 	snap.Buffering = t.buffering
 	snap.QueueWait = t.queueWait
+	snap.TLS = t.tls
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
 	for _, ln := range s.listeners {

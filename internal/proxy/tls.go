@@ -6,10 +6,12 @@ import (
 	"io"
 	"iter"
 	"net"
+	"sync"
 	"time"
 
 	"headroom/internal/conf"
 	"headroom/internal/engine"
+	"headroom/internal/observe"
 )
 
 // This file terminates TLS on the event loop with crypto/tls unchanged.
@@ -24,7 +26,10 @@ import (
 // connection.
 
 // tlsTransport is the transport of a connection to an address that
-// listens with ssl.
+// listens with ssl. An idle keep-alive connection keeps it and crypto/tls's
+// state, so it holds only what an established connection uses: the bools
+// sit together, the first bytes stay in the socket until crypto/tls reads
+// them, and what only the handshake needs is dropped when it ends.
 type tlsTransport struct {
 	sock *socketTransport
 	conn *tls.Conn
@@ -32,24 +37,24 @@ type tlsTransport struct {
 	// next and stop drive the handshake's coroutine while it runs.
 	next func() (struct{}, bool)
 	stop func()
+	// hsErr is the handshake's failure.
+	hsErr error
 	// state is where the connection is: before its first byte, in the
 	// handshake, established, or carrying plain HTTP (a client that
 	// sent no TLS to a TLS port, answered 497).
 	state tlsState
-	// hsErr is the handshake's failure.
-	hsErr error
 	// mayHold is set after a read that returned bytes: tls.Conn may
 	// hold more, decrypted or not, with no event to say so.
 	mayHold bool
-	// first holds the bytes read before the first byte told TLS from
-	// plain HTTP, for whichever reads them next.
-	first []byte
 	// closeWrite is set when the stream is to end once the records
 	// still waiting are written.
 	closeWrite bool
 	// verified is the client certificate's check for the server that
 	// asked last (tlsverify.go).
 	verified clientVerify
+	// stats are the worker's figures, which count client handshakes and
+	// their time; nil for a transport to an upstream.
+	stats *observe.Worker
 }
 
 type tlsState uint8
@@ -89,9 +94,9 @@ var errHandshakeStopped = errors.New("tls: connection closed during the handshak
 // socket, without blocking.
 type tlsSocket struct {
 	c *engine.Conn
-	// pre holds bytes read before TLS took over (the first read).
-	pre []byte
-	// pending holds what the socket did not take of a write.
+	// pending holds what the socket did not take of a write; it goes
+	// back to pendingPool once written, so that an idle connection does
+	// not keep the largest burst it ever sent.
 	pending []byte
 	// yield suspends the handshake's coroutine while it runs; nil after.
 	yield func(struct{}) bool
@@ -100,8 +105,9 @@ type tlsSocket struct {
 	// remote is the peer's address for crypto/tls (its client session
 	// cache keys by it).
 	remote net.Addr
-	// curves are the groups the client offered ($ssl_curves);
-	// serverName the SNI name it asked for.
+	// curves and suites are the groups and suites the client offered,
+	// kept only while a configuration names $ssl_curves or $ssl_ciphers
+	// (keepHello); serverName is the SNI name it asked for.
 	curves     []tls.CurveID
 	suites     []uint16
 	serverName string
@@ -111,11 +117,6 @@ type tlsSocket struct {
 }
 
 func (s *tlsSocket) Read(p []byte) (int, error) {
-	if len(s.pre) > 0 {
-		n := copy(p, s.pre)
-		s.pre = s.pre[n:]
-		return n, nil
-	}
 	for {
 		if !s.c.ReadReady {
 			if s.yield == nil {
@@ -146,6 +147,9 @@ func (s *tlsSocket) Write(p []byte) (int, error) {
 	if s.failed != nil {
 		return 0, s.failed
 	}
+	// All of p is taken, written or kept: crypto/tls counts what it
+	// wrote to size its records (small ones first, then full ones).
+	total := len(p)
 	if s.rejected && len(p) == 7 && p[0] == 0x15 {
 		// A plaintext fatal alert record: crypto/tls says
 		// internal_error for a refused ClientHello.
@@ -159,10 +163,21 @@ func (s *tlsSocket) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		p = p[n:]
+		if len(p) == 0 {
+			return total, nil
+		}
+		if b, ok := pendingPool.Get().(*[]byte); ok {
+			s.pending = (*b)[:0]
+		}
 	}
 	s.pending = append(s.pending, p...)
-	return len(p), nil
+	return total, nil
 }
+
+// pendingPool holds the buffers of written records, so that a slow
+// client's transport takes one while its socket is full and gives it back
+// once the socket has taken everything.
+var pendingPool sync.Pool
 
 // flush writes what waits; it reports whether nothing does any more.
 func (s *tlsSocket) flush() (bool, error) {
@@ -181,7 +196,11 @@ func (s *tlsSocket) flush() (bool, error) {
 		s.failed = err
 		return false, err
 	}
-	s.pending = s.pending[:0]
+	if cap(s.pending) > 0 {
+		b := s.pending[:0:cap(s.pending)]
+		pendingPool.Put(&b)
+		s.pending = nil
+	}
 	return true, nil
 }
 
@@ -202,9 +221,10 @@ func (w *worker) getTLS() *tlsTransport {
 	if n := len(w.tlsFree); n > 0 {
 		t := w.tlsFree[n-1]
 		w.tlsFree = w.tlsFree[:n-1]
+		t.stats = w.stats
 		return t
 	}
-	return &tlsTransport{}
+	return &tlsTransport{stats: w.stats}
 }
 
 // putTLS returns a closed connection's TLS transport to the free list.
@@ -215,7 +235,7 @@ func (w *worker) putTLS(t *tlsTransport) {
 
 // start readies a connection's transport for a TLS listener.
 func (t *tlsTransport) start(sock *socketTransport, cfg *tls.Config) {
-	*t = tlsTransport{sock: sock, first: t.first[:0]}
+	*t = tlsTransport{sock: sock, stats: t.stats}
 	t.raw.c = sock.c
 	t.conn = tls.Server(&t.raw, cfg)
 }
@@ -226,22 +246,34 @@ func (t *tlsTransport) start(sock *socketTransport, cfg *tls.Config) {
 func (t *tlsTransport) Read(p []byte) (int, error) {
 	switch t.state {
 	case tlsFresh:
-		n, err := t.sock.Read(p)
+		// The first byte is peeked at, not read: it and the rest stay in
+		// the socket for whichever reads them next, so that crypto/tls
+		// reads the ClientHello straight into its own buffer, with no copy
+		// kept here.
+		var first [1]byte
+		n, err := t.sock.Peek(first[:])
 		if n == 0 {
-			return n, err
+			if err == nil {
+				// The end of the stream, which stays readable as after
+				// a read that saw it.
+				t.sock.c.ReadReady = true
+			}
+			return 0, err
 		}
-		if p[0] != 0x16 {
+		t.sock.c.ReadReady = true
+		if first[0] != 0x16 {
 			// Not a TLS record: plain HTTP to a TLS port, which the
 			// request answers with 497.
 			t.state = tlsPlain
-			return n, nil
+			return t.sock.Read(p)
 		}
-		t.raw.pre = append(t.first[:0], p[:n]...)
 		t.state = tlsHandshake
 		t.next, t.stop = iter.Pull(t.handshake)
 		fallthrough
 	case tlsHandshake:
+		began := time.Now()
 		t.next()
+		t.stats.TLSHandshakeRan(began)
 		if t.state == tlsHandshake && t.hsErr == nil {
 			// What the handshake wrote goes now; the rest when the
 			// socket can take it (Flush).
@@ -252,6 +284,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		}
 		t.stop()
 		t.next, t.stop = nil, nil
+		t.stats.TLSHandshakeEnded(t.hsErr == nil)
 		if t.hsErr != nil {
 			return 0, &handshakeError{t.hsErr}
 		}
@@ -289,7 +322,6 @@ func (t *tlsTransport) handshake(yield func(struct{}) bool) {
 		return
 	}
 	t.state = tlsOpen
-	t.raw.pre = nil
 }
 
 // Write encrypts p as records. The socket takes what it can; the rest of
@@ -320,7 +352,7 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 // Readable includes what crypto/tls may hold: after a read that returned
 // bytes, one more read finds out.
 func (t *tlsTransport) Readable() bool {
-	return t.sock.Readable() || t.mayHold || len(t.raw.pre) > 0
+	return t.sock.Readable() || t.mayHold
 }
 
 func (t *tlsTransport) PeerClosed() bool { return t.sock.PeerClosed() }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"headroom/internal/conf"
+	"headroom/internal/vars"
 )
 
 // tlsConfigs builds the TLS configuration of every listener that
@@ -38,7 +39,10 @@ func (s *Server) tlsConfigs() {
 		}
 		ln.tls.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			if s, ok := hello.Conn.(*tlsSocket); ok {
-				s.curves, s.suites, s.serverName = hello.SupportedCurves, hello.CipherSuites, hello.ServerName
+				s.serverName = hello.ServerName
+				if keepHello() {
+					s.curves, s.suites = hello.SupportedCurves, hello.CipherSuites
+				}
 			}
 			srv := v.def
 			if hello.ServerName != "" {
@@ -56,6 +60,14 @@ func (s *Server) tlsConfigs() {
 			return def, nil
 		}
 	}
+}
+
+// keepHello reports whether a connection keeps the groups and suites its
+// client offered: only $ssl_curves and $ssl_ciphers show them, and an idle
+// connection that keeps them holds the ClientHello's two lists for as
+// long as it lives.
+func keepHello() bool {
+	return vars.Referenced(vars.SSLCurves) || vars.Referenced(vars.SSLCiphers)
 }
 
 // tlsBuild holds what the configurations of one start share.
