@@ -85,7 +85,7 @@ func proxySSLDirectives() []*directive {
 		{name: "proxy_ssl_verify", ctx: hsl, args: argFlag, set: flag(func(r *proxySSLRaw) **bool { return &r.verify }),
 			syntax: "proxy_ssl_verify on | off;", def: "off",
 			doc: "Checks the upstream's certificate against proxy_ssl_trusted_certificate and proxy_ssl_name; one that fails is a failed attempt (502, or the next server by proxy_next_upstream error)."},
-		{name: "proxy_ssl_verify_depth", ctx: hsl, args: arg1, set: setProxySSLVerifyDepth,
+		{name: "proxy_ssl_verify_depth", ctx: hsl, args: arg1, set: depthSlot(func(r *rawLoc) **int { return &r.proxySSL.verifyDepth }),
 			syntax: "proxy_ssl_verify_depth number;", def: "1",
 			doc: "How many CA certificates may stand between the upstream's certificate and a trusted one."},
 		{name: "proxy_ssl_trusted_certificate", ctx: hsl, args: arg1, set: file(func(r *proxySSLRaw) **string { return &r.trusted }),
@@ -97,10 +97,10 @@ func proxySSLDirectives() []*directive {
 		{name: "proxy_ssl_certificate_key", ctx: hsl, args: arg1, set: file(func(r *proxySSLRaw) **string { return &r.key }),
 			syntax: "proxy_ssl_certificate_key file;",
 			doc:    "The key of proxy_ssl_certificate."},
-		{name: "proxy_ssl_protocols", ctx: hsl, args: arg1More, set: setProxySSLProtocols,
+		{name: "proxy_ssl_protocols", ctx: hsl, args: arg1More, set: protocolsSlot(func(r *rawLoc) *[]string { return &r.proxySSL.protocols }),
 			syntax: "proxy_ssl_protocols [SSLv2] [SSLv3] [TLSv1] [TLSv1.1] [TLSv1.2] [TLSv1.3];", def: "TLSv1 TLSv1.1 TLSv1.2",
 			doc: "Protocol versions for TLS to upstreams; as on the client side, nginx 1.22's default gives TLS 1.2 only."},
-		{name: "proxy_ssl_ciphers", ctx: hsl, args: arg1, set: setProxySSLCiphers,
+		{name: "proxy_ssl_ciphers", ctx: hsl, args: arg1, set: ciphersSlot(func(r *rawLoc) **string { return &r.proxySSL.ciphers }),
 			syntax: "proxy_ssl_ciphers ciphers;", def: "DEFAULT",
 			doc: "TLS 1.2 cipher suites for TLS to upstreams, by OpenSSL's names as ssl_ciphers."},
 		{name: "proxy_ssl_password_file", ctx: hsl, args: arg1, set: setSSLPasswordFile(func(r *rawLoc) *[]string { return &r.proxySSL.passwords }),
@@ -122,43 +122,6 @@ func setProxySSLName(b *builder, n *Node, sc *scope) error {
 		return err
 	}
 	r.name = t
-	return nil
-}
-
-func setProxySSLVerifyDepth(b *builder, n *Node, sc *scope) error {
-	r := &sc.raw.proxySSL
-	if r.verifyDepth != nil {
-		return duplicate(n)
-	}
-	v, ok := atoi(n.Args[0])
-	if !ok {
-		return errAt(n, "\"%s\" directive invalid number", n.Name)
-	}
-	r.verifyDepth = &v
-	return nil
-}
-
-func setProxySSLProtocols(b *builder, n *Node, sc *scope) error {
-	r := &sc.raw.proxySSL
-	for _, a := range n.Args {
-		if _, ok := sslVersions[a]; !ok {
-			return errAt(n, "invalid value \"%s\"", a)
-		}
-	}
-	r.protocols = append(r.protocols, n.Args...)
-	return nil
-}
-
-func setProxySSLCiphers(b *builder, n *Node, sc *scope) error {
-	r := &sc.raw.proxySSL
-	if r.ciphers != nil {
-		return duplicate(n)
-	}
-	if _, err := sslCipherSuites(n.Args[0]); err != "" {
-		return errAt(n, "%s", err)
-	}
-	v := n.Args[0]
-	r.ciphers = &v
 	return nil
 }
 

@@ -135,10 +135,10 @@ func sslDirectives() []*directive {
 		{name: "ssl_certificate_key", ctx: hs, args: arg1, set: setSSLFile(false),
 			syntax: "ssl_certificate_key file;",
 			doc:    "The PEM private key of the ssl_certificate of the same position. Encrypted keys (ssl_password_file) and engine: keys are not supported by headroom."},
-		{name: "ssl_protocols", ctx: hs, args: arg1More, set: setSSLProtocols,
+		{name: "ssl_protocols", ctx: hs, args: arg1More, set: protocolsSlot(func(r *rawLoc) *[]string { return &r.ssl.protocols }),
 			syntax: "ssl_protocols [SSLv2] [SSLv3] [TLSv1] [TLSv1.1] [TLSv1.2] [TLSv1.3];", def: "TLSv1 TLSv1.1 TLSv1.2",
 			doc: "Enables protocol versions. As with nginx on Debian (OpenSSL 3), SSLv2, SSLv3, TLSv1 and TLSv1.1 are accepted here but no handshake uses them, so the default gives TLS 1.2 only."},
-		{name: "ssl_ciphers", ctx: hs, args: arg1, set: setSSLCiphers,
+		{name: "ssl_ciphers", ctx: hs, args: arg1, set: ciphersSlot(func(r *rawLoc) **string { return &r.ssl.ciphers }),
 			syntax: "ssl_ciphers ciphers;", def: defaultSSLCiphers,
 			doc: "Selects the TLS 1.2 cipher suites by OpenSSL's names, separated by colons; a name that is no OpenSSL suite is an error naming it, and OpenSSL's suites crypto/tls lacks (DHE, CAMELLIA, ...) are skipped as OpenSSL skips what it cannot use. A value of OpenSSL's group keywords only (the default HIGH:!aNULL:!MD5) gives the suites of HIGH that crypto/tls has, RSA key exchange included. TLS 1.3 suites are not configurable, as in nginx."},
 		{name: "ssl_prefer_server_ciphers", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.preferServer }),
@@ -183,7 +183,7 @@ func sslDirectives() []*directive {
 		{name: "ssl_verify_client", ctx: hs, args: arg1, set: setSSLVerifyClient,
 			syntax: "ssl_verify_client on | off | optional | optional_no_ca;", def: "off",
 			doc: "Asks clients for a certificate and checks it against ssl_client_certificate and ssl_trusted_certificate: on answers a request without one 400 (\"No required SSL certificate was sent\"), on and optional answer one that does not verify 400 (\"The SSL certificate error\"), optional_no_ca takes any; $ssl_client_verify says which. A request whose Host names a server other than the handshake's SNI name, where that server asks for certificates, is answered 421."},
-		{name: "ssl_verify_depth", ctx: hs, args: arg1, set: setSSLVerifyDepth,
+		{name: "ssl_verify_depth", ctx: hs, args: arg1, set: depthSlot(func(r *rawLoc) **int { return &r.ssl.verifyDepth }),
 			syntax: "ssl_verify_depth number;", def: "1",
 			doc: "How many CA certificates may stand between a client's certificate and a trusted one, counting the trusted one."},
 		{name: "ssl_client_certificate", ctx: hs, args: arg1, set: setSSLCAFile(true),
@@ -248,31 +248,6 @@ func sslFlag(field func(*sslRaw) **bool) func(*builder, *Node, *scope) error {
 var sslVersions = map[string]uint16{
 	"SSLv2": 0, "SSLv3": 0, "TLSv1": 0, "TLSv1.1": 0,
 	"TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13,
-}
-
-func setSSLProtocols(b *builder, n *Node, sc *scope) error {
-	r := &sc.raw.ssl
-	for _, a := range n.Args {
-		if _, ok := sslVersions[a]; !ok {
-			return errAt(n, "invalid value \"%s\"", a)
-		}
-	}
-	// As nginx's bitmask, a second directive adds to the first.
-	r.protocols = append(r.protocols, n.Args...)
-	return nil
-}
-
-func setSSLCiphers(b *builder, n *Node, sc *scope) error {
-	r := &sc.raw.ssl
-	if r.ciphers != nil {
-		return duplicate(n)
-	}
-	if _, err := sslCipherSuites(n.Args[0]); err != "" {
-		return errAt(n, "%s", err)
-	}
-	v := n.Args[0]
-	r.ciphers = &v
-	return nil
 }
 
 func setSSLCurve(b *builder, n *Node, sc *scope) error {
@@ -348,6 +323,54 @@ func setSSLTicketKey(b *builder, n *Node, sc *scope) error {
 	return nil
 }
 
+// protocolsSlot reads ssl_protocols and proxy_ssl_protocols: as nginx's
+// bitmask, a second directive adds to the first.
+func protocolsSlot(field func(*rawLoc) *[]string) func(*builder, *Node, *scope) error {
+	return func(b *builder, n *Node, sc *scope) error {
+		for _, a := range n.Args {
+			if _, ok := sslVersions[a]; !ok {
+				return errAt(n, "invalid value \"%s\"", a)
+			}
+		}
+		p := field(sc.raw)
+		*p = append(*p, n.Args...)
+		return nil
+	}
+}
+
+// ciphersSlot reads ssl_ciphers and proxy_ssl_ciphers, checking the
+// names when the configuration is read.
+func ciphersSlot(field func(*rawLoc) **string) func(*builder, *Node, *scope) error {
+	return func(b *builder, n *Node, sc *scope) error {
+		p := field(sc.raw)
+		if *p != nil {
+			return duplicate(n)
+		}
+		if _, err := sslCipherSuites(n.Args[0]); err != "" {
+			return errAt(n, "%s", err)
+		}
+		v := n.Args[0]
+		*p = &v
+		return nil
+	}
+}
+
+// depthSlot reads ssl_verify_depth and proxy_ssl_verify_depth.
+func depthSlot(field func(*rawLoc) **int) func(*builder, *Node, *scope) error {
+	return func(b *builder, n *Node, sc *scope) error {
+		p := field(sc.raw)
+		if *p != nil {
+			return duplicate(n)
+		}
+		v, ok := atoi(n.Args[0])
+		if !ok {
+			return errAt(n, "\"%s\" directive invalid number", n.Name)
+		}
+		*p = &v
+		return nil
+	}
+}
+
 // verifyClientValues are ssl_verify_client's values.
 var verifyClientValues = map[string]VerifyClient{"off": VerifyOff, "on": VerifyOn, "optional": VerifyOptional, "optional_no_ca": VerifyOptionalNoCA}
 
@@ -361,19 +384,6 @@ func setSSLVerifyClient(b *builder, n *Node, sc *scope) error {
 		return errAt(n, "invalid value \"%s\"", n.Args[0])
 	}
 	r.verifyClient = &v
-	return nil
-}
-
-func setSSLVerifyDepth(b *builder, n *Node, sc *scope) error {
-	r := &sc.raw.ssl
-	if r.verifyDepth != nil {
-		return duplicate(n)
-	}
-	v, ok := atoi(n.Args[0])
-	if !ok {
-		return errAt(n, "\"%s\" directive invalid number", n.Name)
-	}
-	r.verifyDepth = &v
 	return nil
 }
 
