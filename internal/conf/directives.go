@@ -90,6 +90,7 @@ func init() {
 	directiveList = append(directiveList, accessDirectives()...)
 	directiveList = append(directiveList, bodyDirectives()...)
 	directiveList = append(directiveList, upstreamConnDirectives()...)
+	directiveList = append(directiveList, resolverDirectives()...)
 	directiveList = append(directiveList, rateDirectives()...)
 	directiveList = append(directiveList, minRateDirectives()...)
 	directiveList = append(directiveList, bufferDirectives()...)

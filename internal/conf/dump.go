@@ -364,6 +364,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "proxy_upstream_conn next_timeout=%s socket_keepalive=%v bind=%s", dur(c.ProxyNextUpstreamTimeout), c.ProxySocketKeepalive, bind)
 	}
+	if c.Resolver != nil || c.ResolverTimeout != 30*time.Second {
+		d.line(depth, "resolver %s timeout=%s", resolverString(c.Resolver), dur(c.ResolverTimeout))
+	}
 	d.line(depth, "proxy_temp_path %s", tempPath(c.ProxyTempPath))
 	d.line(depth, "proxy_buffering %s buffer_size=%d buffers=%d*%d busy=%d max_temp=%d temp_write=%d ignore=%s",
 		onOffName(c.ProxyBuffering), c.ProxyBufferSize, c.ProxyBuffersNum, c.ProxyBuffersSize, c.ProxyBusyBuffersSize,
@@ -546,3 +549,16 @@ func (d *dumper) static(depth int, s *Static) {
 }
 
 var imsText = map[IfModifiedSince]string{IMSExact: "exact", IMSBefore: "before", IMSOff: "off"}
+
+// resolverString writes a resolver's servers and parameters.
+func resolverString(r *Resolver) string {
+	if r == nil {
+		return "none"
+	}
+	var parts []string
+	for _, a := range r.Addrs {
+		parts = append(parts, a.String())
+	}
+	parts = append(parts, "valid="+dur(r.Valid), "ipv4="+strconv.FormatBool(r.IPv4), "ipv6="+strconv.FormatBool(r.IPv6))
+	return strings.Join(parts, " ")
+}

@@ -20,6 +20,11 @@ type DynamicProxyPass struct {
 	// or "unix:/path".
 	Addr string
 	Err  string
+	// ResolveHost is the host, without brackets or port, and Port the
+	// port to connect to: what a resolver is asked for when the host is
+	// a name (Upstream nil and Addr empty).
+	ResolveHost string
+	Port        int
 }
 
 // ParseDynamicProxyPass parses an evaluated proxy_pass value and finds
@@ -74,6 +79,7 @@ func (h *HTTP) ParseDynamicProxyPass(v string) DynamicProxyPass {
 	}
 	d.setURI(uri)
 	low := strings.ToLower(strings.Trim(host, "[]"))
+	d.ResolveHost, d.Port = strings.Trim(host, "[]"), port
 	for _, u := range h.Upstreams {
 		if u.Host != low {
 			continue
@@ -107,4 +113,17 @@ func DynamicUpstream(name, addr string) *Upstream {
 		KeepaliveRequests: 1000, KeepaliveTimeout: 60 * time.Second, KeepaliveTime: time.Hour,
 		Servers: []*UpstreamServer{{Addr: addr, Name: name, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}},
 	}
+}
+
+// ResolvedUpstream is the group of the addresses a resolver gave for a
+// name a proxy_pass with variables named: one server per address with
+// nginx's defaults, tried in round robin, as nginx makes a group of a
+// resolved name.
+func ResolvedUpstream(name string, addrs []string) *Upstream {
+	u := DynamicUpstream(name, addrs[0])
+	for _, a := range addrs[1:] {
+		u.Servers = append(u.Servers, &UpstreamServer{Addr: a, Name: a, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second})
+	}
+	u.Servers[0].Name = addrs[0]
+	return u
 }

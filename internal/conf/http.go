@@ -190,7 +190,7 @@ func httpDirectives() []*directive {
 			doc:    "Sets configuration by request URI, matched in nginx's order: exact, longest prefix, regexes in order."},
 		{name: "proxy_pass", ctx: ctxLocation | ctxIf | ctxLimitExcept, args: arg1, set: setProxyPass,
 			syntax: "proxy_pass http://upstream | http://host[:port][/uri];",
-			doc:    "Passes requests to an upstream group or address; a URI part replaces the matched location prefix. With variables the value is read for each request: an upstream group named without port, or an address (a name would need a resolver: 502), and a URI part is sent as it is."},
+			doc:    "Passes requests to an upstream group or address; a URI part replaces the matched location prefix. With variables the value is read for each request: an upstream group named without port, an address, or a name resolved with resolver (without one: 502), and a URI part is sent as it is."},
 		{name: "proxy_set_header", ctx: hsl, args: arg2, set: setProxySetHeader,
 			syntax: "proxy_set_header field value;", def: "Host $proxy_host; Connection close",
 			doc: "Sets a request header sent upstream; an empty value drops the header. Inherited only by levels with none of their own."},

@@ -328,6 +328,11 @@ type LocConf struct {
 	ProxyConnectTimeout time.Duration // default 60s
 	ProxyReadTimeout    time.Duration // default 60s
 	ProxySendTimeout    time.Duration // default 60s
+	// Resolver is the resolver a proxy_pass with variables asks for a
+	// host name (nil: none, and such a request is answered 502);
+	// ResolverTimeout bounds a request's wait for it (default 30s).
+	Resolver        *Resolver
+	ResolverTimeout time.Duration
 
 	// ProxyNextUpstream is a bit set of NextUpstream* conditions; the
 	// default is error|timeout. Zero means "off".

@@ -80,7 +80,7 @@ proxy_smtp_auth proxy_ssl
 proxy_timeout proxy_upload_rate quic_active_connection_id_limit quic_bpf
 quic_gso quic_host_key quic_retry read_ahead 
  
-reset_timedout_connection resolver resolver_timeout 
+reset_timedout_connection 
 satisfy scgi_bind scgi_buffer_size scgi_buffering scgi_buffers scgi_busy_buffers_size scgi_cache
 scgi_cache_key scgi_cache_path scgi_cache_valid scgi_connect_timeout scgi_hide_header
 scgi_ignore_client_abort scgi_ignore_headers scgi_intercept_errors scgi_next_upstream scgi_param

@@ -11,6 +11,11 @@ type upstreamConnRaw struct {
 	proxySocketKeepalive     *bool
 	proxyBind                *netip.Addr
 	proxyNextUpstreamTimeout *time.Duration
+	// resolver and resolverTimeout are resolver and resolver_timeout
+	// (resolver.go), kept here with the other settings of reaching an
+	// upstream.
+	resolver        *Resolver
+	resolverTimeout *time.Duration
 }
 
 // upstreamConnDirectives declares the settings of the connection to an

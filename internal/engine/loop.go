@@ -37,6 +37,10 @@ const (
 	// upstream connection would, so that the slots count every
 	// descriptor a request holds.
 	KindFile
+	// KindResolver is a worker's UDP socket to its DNS servers: a
+	// descriptor like any other, kept apart from the client and upstream
+	// counts that the budgets are made of.
+	KindResolver
 	numKinds
 )
 

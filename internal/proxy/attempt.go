@@ -59,7 +59,18 @@ func (cc *clientConn) proxy() {
 	if pp.URL != nil && !cc.evalProxyPass(pp) {
 		return
 	}
-	r.group = cc.w.group(r.proxyPass().Upstream)
+	cc.proxyTo()
+}
+
+// proxyTo goes on with proxy once the request's upstream is known: at
+// once, or when the name a proxy_pass with variables named is resolved.
+func (cc *clientConn) proxyTo() {
+	r := cc.r
+	if r.dnsGroup != nil {
+		r.group = r.dnsGroup
+	} else {
+		r.group = cc.w.group(r.proxyPass().Upstream)
+	}
 	if r.bufferBody {
 		cc.bufferBody()
 		return
@@ -80,10 +91,12 @@ func (r *request) proxyPass() *conf.ProxyPass {
 
 // evalProxyPass evaluates a proxy_pass with variables and finds its
 // group, answering as nginx does when it cannot: 500 for a value that is
-// not a usable URL, 502 for a host that would need a resolver. It
-// reports false when the request was answered.
+// not a usable URL, 502 for a name without a resolver. A name is looked
+// up with the location's resolver (resolver.go). It reports false when
+// the request was answered or waits for its name.
 func (cc *clientConn) evalProxyPass(pp *conf.ProxyPass) bool {
 	r := cc.r
+	r.dnsGroup = nil
 	r.dynPP = cc.w.srv.cfg.HTTP.ParseDynamicProxyPass(string(cc.eval(nil, pp.URL)))
 	d := &r.dynPP
 	if d.Err != "" {
@@ -93,9 +106,17 @@ func (cc *clientConn) evalProxyPass(pp *conf.ProxyPass) bool {
 	}
 	if d.Upstream == nil {
 		if d.Addr == "" {
-			cc.logError("no resolver defined to resolve " + d.ProxyHost)
-			cc.respondError(502)
-			return false
+			if r.lc.Resolver == nil || cc.w.dns == nil {
+				cc.logError("no resolver defined to resolve " + d.ResolveHost)
+				cc.respondError(502)
+				return false
+			}
+			r.ppDynamic = false
+			r.dnsCNAMEs = 0
+			cc.resolve(r.lc.Resolver, d.ResolveHost)
+			// Answered from the cache, the request goes on now;
+			// otherwise it waits or was answered.
+			return cc.inPhase(phaseProxy) && r.ppDynamic
 		}
 		d.Upstream = cc.w.dynamicUpstream(d.Addr)
 	}

@@ -433,6 +433,9 @@ func (cc *clientConn) close() {
 	if cc.inPhase(phaseUpQueued) {
 		cc.leaveServerQueue()
 	}
+	if cc.inPhase(phaseResolve) {
+		cc.leaveResolve()
+	}
 	if cc.r != nil {
 		if cc.r.tempWait {
 			cc.leaveTempWait()

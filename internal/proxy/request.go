@@ -38,6 +38,9 @@ const (
 	// phaseRetry: the request found no descriptor or local port for its
 	// upstream connection and tries again shortly.
 	phaseRetry
+	// phaseResolve: the request waits for the name its proxy_pass with
+	// variables named to be resolved (resolver.go).
+	phaseResolve
 	// phaseProxy: the request is with an upstream: its body goes out,
 	// its response comes back.
 	phaseProxy
@@ -87,7 +90,7 @@ func (cc *clientConn) requestReadable() {
 			r.closeFile()
 			cc.abort()
 		}
-	case phaseQueued, phaseUpQueued, phaseDelayed, phaseRetry:
+	case phaseQueued, phaseUpQueued, phaseDelayed, phaseRetry, phaseResolve:
 		// proxy_ignore_client_abort keeps a request waiting for its
 		// upstream, not one limit_req holds back (nginx's limit_req
 		// stops a request whose client closed, whatever the setting).
@@ -131,6 +134,8 @@ func (cc *clientConn) requestTimer() {
 		cc.serve()
 	case phaseRetry:
 		cc.retryResources()
+	case phaseResolve:
+		cc.resolveTimedOut()
 	case phaseFile, phaseRespond:
 		// send_timeout; the answer is logged with its status.
 		cc.abort()
@@ -406,6 +411,13 @@ type upstreamAttempt struct {
 	// resourceWaitFrom is when the request first found no descriptor or
 	// local port for its upstream connection.
 	resourceWaitFrom time.Time
+	// dnsNode is the name the request waits for in phaseResolve, and
+	// dnsCNAMEs counts the CNAME records its resolution followed.
+	dnsNode   *dnsNode
+	dnsCNAMEs int
+	// dnsGroup is the group of the addresses the name resolved to,
+	// the request's own.
+	dnsGroup *upGroup
 	// waiter is the request's place in its group's queue while it waits
 	// for a server below max_conns.
 	waiter *upstream.Waiter

@@ -58,6 +58,9 @@ type worker struct {
 	// dynUps are the groups made for the addresses proxy_pass with
 	// variables named.
 	dynUps map[string]*conf.Upstream
+	// dns is the resolver's state (resolver.go); nil when no location
+	// has a resolver.
+	dns *dnsClient
 	// idleHead and idleTail hold the idle keep-alive clients, oldest
 	// first; waiting holds requests queued for a connection slot.
 	idleHead, idleTail *clientConn
@@ -129,7 +132,15 @@ func newWorker(s *Server, id int) (*worker, error) {
 	var seed [32]byte
 	crand.Read(seed[:])
 	w.rand = rand.NewChaCha8(seed)
-	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners))
+	// The resolver's sockets, like the listeners, hold their slots for
+	// the worker's life, so they are set aside before the budget is
+	// halved between clients and their upstreams.
+	nres, err := w.openResolver()
+	if err != nil {
+		loop.Close()
+		return nil, err
+	}
+	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners)+nres)
 	w.tempBudget = s.opts.TempFiles
 	loop.OnTick = w.tick
 	loop.AfterEvents = w.afterEvents
@@ -159,6 +170,18 @@ func (w *worker) dynamicUpstream(addr string) *conf.Upstream {
 	if u := w.dynUps[addr]; u != nil {
 		return u
 	}
+	w.trimDynamic()
+	u := conf.DynamicUpstream(addr, addr)
+	w.dynUps[addr] = u
+	// The group's state is this worker's own: no other worker knows
+	// the group, and the server's tables keep only the configuration's.
+	w.groups[u] = &upGroup{Group: upstream.NewGroup(u, upstream.NewShared(u)), stats: make([]observe.Server, len(u.Servers))}
+	return u
+}
+
+// trimDynamic keeps the groups made for proxy_pass with variables within
+// maxDynamicUpstreams.
+func (w *worker) trimDynamic() {
 	if len(w.dynUps) >= maxDynamicUpstreams {
 		// Addresses the requests chose; forget them all rather than let
 		// them grow without bound (a request in progress keeps its
@@ -171,12 +194,6 @@ func (w *worker) dynamicUpstream(addr string) *conf.Upstream {
 	if w.dynUps == nil {
 		w.dynUps = map[string]*conf.Upstream{}
 	}
-	u := conf.DynamicUpstream(addr, addr)
-	w.dynUps[addr] = u
-	// The group's state is this worker's own: no other worker knows
-	// the group, and the server's tables keep only the configuration's.
-	w.groups[u] = &upGroup{Group: upstream.NewGroup(u, upstream.NewShared(u)), stats: make([]observe.Server, len(u.Servers))}
-	return u
 }
 
 // maxDynamicUpstreams bounds the groups a worker keeps for the addresses
