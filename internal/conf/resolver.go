@@ -134,3 +134,32 @@ func resolverAddrs(s string) ([]netip.AddrPort, string) {
 	}
 	return out, ""
 }
+
+// ResolverSockets is how many UDP sockets each worker opens for the name
+// servers of the configuration's resolvers: one per address family they
+// use. Each holds a slot for the worker's life, as a listener does.
+func (c *Config) ResolverSockets() int {
+	if c.HTTP == nil {
+		return 0
+	}
+	var v4, v6 bool
+	c.EachLocConf(func(lc *LocConf) {
+		if lc.Resolver == nil {
+			return
+		}
+		for _, a := range lc.Resolver.Addrs {
+			if a.Addr().Unmap().Is4() {
+				v4 = true
+			} else {
+				v6 = true
+			}
+		}
+	})
+	n := 0
+	for _, used := range []bool{v4, v6} {
+		if used {
+			n++
+		}
+	}
+	return n
+}

@@ -40,6 +40,9 @@ type params struct {
 	// headroomWorkerLogFiles are the descriptors each worker may hold
 	// for access logs with variables in their paths.
 	headroomWorkerLogFiles int
+	// resolverSockets are the UDP sockets each headroom worker opens
+	// for the resolvers' name servers (conf.Config.ResolverSockets).
+	resolverSockets int
 
 	// soft and hard are the RLIMIT_NOFILE the server starts with (or runs
 	// with, when running is set).
@@ -115,6 +118,7 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 		// more (cmd/headroom, serve).
 		headroomLogFiles:       cfg.ReservedLogFiles(),
 		headroomWorkerLogFiles: cfg.WorkerLogFiles(),
+		resolverSockets:        cfg.ResolverSockets(),
 	}
 	if m.NrOpen.OK {
 		p.nrOpen = m.NrOpen.Value

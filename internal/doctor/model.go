@@ -223,11 +223,14 @@ func evalHeadroom(p params) result {
 	r.nofile = plan.Nofile
 	r.slots = plan.WorkerConnections
 	r.tempFiles = plan.TempFiles
-	r.perWorker = capacity.ClientBudget(plan.WorkerConnections, l)
+	// The resolver's sockets hold their slots for the worker's life, as
+	// the listeners do, before the rest is halved (proxy.newWorker).
+	held := l + p.resolverSockets
+	r.perWorker = capacity.ClientBudget(plan.WorkerConnections, held)
 	r.perWorkerIdle = r.perWorker
-	r.fdProxied = w * capacity.ClientBudget(plan.Allowed, l)
+	r.fdProxied = w * capacity.ClientBudget(plan.Allowed, held)
 	if p.wc > 0 {
-		b := w * capacity.ClientBudget(p.wc, l)
+		b := w * capacity.ClientBudget(p.wc, held)
 		r.bounds = append(r.bounds, bound{limWC, b, b})
 	}
 	r.bounds = append(r.bounds, bound{r.nofileName, r.fdProxied, r.fdProxied})
