@@ -50,17 +50,6 @@ type proxySSLRaw struct {
 
 func proxySSLDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
-	flag := func(f func(*proxySSLRaw) **bool) func(*builder, *Node, *scope) error {
-		return func(b *builder, n *Node, sc *scope) error {
-			p := f(&sc.raw.proxySSL)
-			if *p != nil {
-				return duplicate(n)
-			}
-			v := n.Args[0] == "on"
-			*p = &v
-			return nil
-		}
-	}
 	file := func(f func(*proxySSLRaw) **string) func(*builder, *Node, *scope) error {
 		return func(b *builder, n *Node, sc *scope) error {
 			p := f(&sc.raw.proxySSL)
@@ -76,16 +65,16 @@ func proxySSLDirectives() []*directive {
 		}
 	}
 	return []*directive{
-		{name: "proxy_ssl_server_name", ctx: hsl, args: argFlag, set: flag(func(r *proxySSLRaw) **bool { return &r.serverName }),
+		{name: "proxy_ssl_server_name", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.proxySSL.serverName }),
 			syntax: "proxy_ssl_server_name on | off;", def: "off",
 			doc: "Sends proxy_ssl_name as the SNI name of TLS connections to upstreams."},
 		{name: "proxy_ssl_name", ctx: hsl, args: arg1, set: setProxySSLName,
 			syntax: "proxy_ssl_name name;", def: "$proxy_host",
 			doc: "The upstream's name, sent as SNI (with proxy_ssl_server_name) and checked against its certificate (with proxy_ssl_verify)."},
-		{name: "proxy_ssl_verify", ctx: hsl, args: argFlag, set: flag(func(r *proxySSLRaw) **bool { return &r.verify }),
+		{name: "proxy_ssl_verify", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.proxySSL.verify }),
 			syntax: "proxy_ssl_verify on | off;", def: "off",
 			doc: "Checks the upstream's certificate against proxy_ssl_trusted_certificate and proxy_ssl_name; one that fails is a failed attempt (502, or the next server by proxy_next_upstream error)."},
-		{name: "proxy_ssl_verify_depth", ctx: hsl, args: arg1, set: depthSlot(func(r *rawLoc) **int { return &r.proxySSL.verifyDepth }),
+		{name: "proxy_ssl_verify_depth", ctx: hsl, args: arg1, set: numSlot(func(r *rawLoc) **int { return &r.proxySSL.verifyDepth }),
 			syntax: "proxy_ssl_verify_depth number;", def: "1",
 			doc: "How many CA certificates may stand between the upstream's certificate and a trusted one."},
 		{name: "proxy_ssl_trusted_certificate", ctx: hsl, args: arg1, set: file(func(r *proxySSLRaw) **string { return &r.trusted }),
@@ -106,7 +95,7 @@ func proxySSLDirectives() []*directive {
 		{name: "proxy_ssl_password_file", ctx: hsl, args: arg1, set: setSSLPasswordFile(func(r *rawLoc) *[]string { return &r.proxySSL.passwords }),
 			syntax: "proxy_ssl_password_file file;",
 			doc:    "Passphrases for an encrypted proxy_ssl_certificate_key, as ssl_password_file."},
-		{name: "proxy_ssl_session_reuse", ctx: hsl, args: argFlag, set: flag(func(r *proxySSLRaw) **bool { return &r.sessionReuse }),
+		{name: "proxy_ssl_session_reuse", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.proxySSL.sessionReuse }),
 			syntax: "proxy_ssl_session_reuse on | off;", def: "on",
 			doc: "Resumes TLS sessions with upstreams (per worker and location)."},
 	}

@@ -141,7 +141,7 @@ func sslDirectives() []*directive {
 		{name: "ssl_ciphers", ctx: hs, args: arg1, set: ciphersSlot(func(r *rawLoc) **string { return &r.ssl.ciphers }),
 			syntax: "ssl_ciphers ciphers;", def: defaultSSLCiphers,
 			doc: "Selects the TLS 1.2 cipher suites by OpenSSL's names, separated by colons; a name that is no OpenSSL suite is an error naming it, and OpenSSL's suites crypto/tls lacks (DHE, CAMELLIA, ...) are skipped as OpenSSL skips what it cannot use. A value of OpenSSL's group keywords only (the default HIGH:!aNULL:!MD5) gives the suites of HIGH that crypto/tls has, RSA key exchange included. TLS 1.3 suites are not configurable, as in nginx."},
-		{name: "ssl_prefer_server_ciphers", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.preferServer }),
+		{name: "ssl_prefer_server_ciphers", ctx: hs, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.ssl.preferServer }),
 			syntax: "ssl_prefer_server_ciphers on | off;", def: "off",
 			doc: "Accepted; crypto/tls always chooses the suite itself, by what the hardware does fastest."},
 		{name: "ssl_ecdh_curve", ctx: hs, args: arg1, set: setSSLCurve,
@@ -153,25 +153,25 @@ func sslDirectives() []*directive {
 		{name: "ssl_session_timeout", ctx: hs, args: arg1, set: setSSLSessionTimeout,
 			syntax: "ssl_session_timeout time;", def: "5m",
 			doc: "How long a session may be resumed."},
-		{name: "ssl_session_tickets", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.sessionTickets }),
+		{name: "ssl_session_tickets", ctx: hs, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.ssl.sessionTickets }),
 			syntax: "ssl_session_tickets on | off;", def: "on",
 			doc: "Enables resumption with session tickets, whose keys each start makes anew (ssl_session_ticket_key is not supported by headroom)."},
 		{name: "ssl_session_ticket_key", ctx: hs, args: arg1, set: setSSLTicketKey,
 			syntax: "ssl_session_ticket_key file;",
 			doc:    "A file of 48 or 80 secret bytes that session tickets are encrypted with, so that they stay valid across restarts and servers sharing the file; given several times, the first encrypts and all decrypt. The tickets are crypto/tls's, not OpenSSL's: nginx cannot resume them, nor headroom nginx's."},
-		{name: "ssl_reject_handshake", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.rejectHandshake }),
+		{name: "ssl_reject_handshake", ctx: hs, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.ssl.rejectHandshake }),
 			syntax: "ssl_reject_handshake on | off;", def: "off",
 			doc: "Refuses handshakes that select this server (by SNI, or as the default server) with an unrecognized_name alert; such a server needs no certificate."},
 		{name: "ssl_password_file", ctx: hs, args: arg1, set: setSSLPasswordFile(func(r *rawLoc) *[]string { return &r.ssl.passwords }),
 			syntax: "ssl_password_file file;",
 			doc:    "Passphrases for encrypted keys, one per line, each tried in turn: PKCS#8 keys encrypted with PBES2 (what OpenSSL 3 writes) and the older PEM encryption."},
-		{name: "ssl_stapling", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.stapling }),
+		{name: "ssl_stapling", ctx: hs, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.ssl.stapling }),
 			syntax: "ssl_stapling on | off;", def: "off",
 			doc: "Sends clients that ask the OCSP response of ssl_stapling_file with the certificate. headroom does not fetch responses from the OCSP responder: without ssl_stapling_file it says so when the configuration is read and staples nothing, as nginx does when it cannot."},
 		{name: "ssl_stapling_file", ctx: hs, args: arg1, set: setSSLStaplingString(func(r *sslRaw) **string { return &r.staplingFile }, true),
 			syntax: "ssl_stapling_file file;",
 			doc:    "A DER OCSP response to staple, read when the configuration is read (refresh it and reload)."},
-		{name: "ssl_stapling_verify", ctx: hs, args: argFlag, set: sslFlag(func(r *sslRaw) **bool { return &r.staplingVerify }),
+		{name: "ssl_stapling_verify", ctx: hs, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.ssl.staplingVerify }),
 			syntax: "ssl_stapling_verify on | off;", def: "off",
 			doc: "Accepted; a response from ssl_stapling_file is the operator's and is sent as it is."},
 		{name: "ssl_stapling_responder", ctx: hs, args: arg1, set: setSSLStaplingString(func(r *sslRaw) **string { return &r.staplingResponder }, false),
@@ -183,7 +183,7 @@ func sslDirectives() []*directive {
 		{name: "ssl_verify_client", ctx: hs, args: arg1, set: setSSLVerifyClient,
 			syntax: "ssl_verify_client on | off | optional | optional_no_ca;", def: "off",
 			doc: "Asks clients for a certificate and checks it against ssl_client_certificate and ssl_trusted_certificate: on answers a request without one 400 (\"No required SSL certificate was sent\"), on and optional answer one that does not verify 400 (\"The SSL certificate error\"), optional_no_ca takes any; $ssl_client_verify says which. A request whose Host names a server other than the handshake's SNI name, where that server asks for certificates, is answered 421."},
-		{name: "ssl_verify_depth", ctx: hs, args: arg1, set: depthSlot(func(r *rawLoc) **int { return &r.ssl.verifyDepth }),
+		{name: "ssl_verify_depth", ctx: hs, args: arg1, set: numSlot(func(r *rawLoc) **int { return &r.ssl.verifyDepth }),
 			syntax: "ssl_verify_depth number;", def: "1",
 			doc: "How many CA certificates may stand between a client's certificate and a trusted one, counting the trusted one."},
 		{name: "ssl_client_certificate", ctx: hs, args: arg1, set: setSSLCAFile(true),
@@ -203,7 +203,10 @@ func setSSLEnable(b *builder, n *Node, sc *scope) error {
 	if r.enable != nil {
 		return duplicate(n)
 	}
-	v := n.Args[0] == "on"
+	v, err := onOff(n)
+	if err != nil {
+		return err
+	}
 	r.enable = &v
 	b.warn(errAt(n, "the \"ssl\" directive is deprecated, use the \"listen ... ssl\" directive instead"))
 	return nil
@@ -227,18 +230,6 @@ func setSSLFile(cert bool) func(*builder, *Node, *scope) error {
 			r.keys = append(r.keys, path)
 			r.keyNode = n
 		}
-		return nil
-	}
-}
-
-func sslFlag(field func(*sslRaw) **bool) func(*builder, *Node, *scope) error {
-	return func(b *builder, n *Node, sc *scope) error {
-		p := field(&sc.raw.ssl)
-		if *p != nil {
-			return duplicate(n)
-		}
-		v := n.Args[0] == "on"
-		*p = &v
 		return nil
 	}
 }
@@ -350,22 +341,6 @@ func ciphersSlot(field func(*rawLoc) **string) func(*builder, *Node, *scope) err
 			return errAt(n, "%s", err)
 		}
 		v := n.Args[0]
-		*p = &v
-		return nil
-	}
-}
-
-// depthSlot reads ssl_verify_depth and proxy_ssl_verify_depth.
-func depthSlot(field func(*rawLoc) **int) func(*builder, *Node, *scope) error {
-	return func(b *builder, n *Node, sc *scope) error {
-		p := field(sc.raw)
-		if *p != nil {
-			return duplicate(n)
-		}
-		v, ok := atoi(n.Args[0])
-		if !ok {
-			return errAt(n, "\"%s\" directive invalid number", n.Name)
-		}
 		*p = &v
 		return nil
 	}
