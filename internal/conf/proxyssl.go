@@ -21,6 +21,8 @@ type ProxySSL struct {
 	VerifyDepth        int
 	TrustedCertificate string
 	TrustedCAs         []*x509.Certificate
+	// TrustedRoots is TrustedCAs as a pool, made once.
+	TrustedRoots *x509.CertPool
 	// Certificate is the client certificate (proxy_ssl_certificate and
 	// proxy_ssl_certificate_key), loaded; nil for none.
 	CertFile, KeyFile string
@@ -176,7 +178,7 @@ func (b *builder) loadProxySSL(lc *LocConf, cas map[string][]*x509.Certificate, 
 			}
 			cas[s.TrustedCertificate] = c
 		}
-		s.TrustedCAs = c
+		s.TrustedCAs, s.TrustedRoots = c, certPool(c)
 	}
 	if s.CertFile != "" {
 		if s.KeyFile == "" {

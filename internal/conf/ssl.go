@@ -70,6 +70,9 @@ type SSL struct {
 	// TrustedCAs their certificates, loaded.
 	ClientCertificate, TrustedCertificate string
 	ClientCAs, TrustedCAs                 []*x509.Certificate
+	// VerifyRoots holds both, made once when the configuration is read
+	// rather than for each connection whose certificate is checked.
+	VerifyRoots *x509.CertPool
 }
 
 // VerifyClient is ssl_verify_client's value.
@@ -378,6 +381,17 @@ func setSSLCAFile(client bool) func(*builder, *Node, *scope) error {
 	}
 }
 
+// certPool makes one pool of the certificates of lists.
+func certPool(lists ...[]*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, l := range lists {
+		for _, c := range l {
+			p.AddCert(c)
+		}
+	}
+	return p
+}
+
 // loadCAs reads a file of PEM CA certificates, with nginx's message.
 func loadCAs(path string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
@@ -597,6 +611,7 @@ func (b *builder) loadCertificates(servers []*Server) error {
 		if s.TrustedCAs, err = loadCA(s.TrustedCertificate); err != nil {
 			return err
 		}
+		s.VerifyRoots = certPool(s.ClientCAs, s.TrustedCAs)
 	}
 	defaults := map[string]*Server{}
 	var order []string

@@ -81,12 +81,10 @@ func (t *tlsTransport) verifyFor(ssl *conf.SSL) *clientVerify {
 		t.verified.result = "NONE"
 		return &t.verified
 	}
-	roots := x509.NewCertPool()
-	for _, ca := range ssl.ClientCAs {
-		roots.AddCert(ca)
-	}
-	for _, ca := range ssl.TrustedCAs {
-		roots.AddCert(ca)
+	roots := ssl.VerifyRoots
+	if roots == nil {
+		// A server without certificates of its own has no CAs.
+		roots = x509.NewCertPool()
 	}
 	inter := x509.NewCertPool()
 	for _, c := range certs[1:] {

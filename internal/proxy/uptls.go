@@ -140,10 +140,7 @@ func verifyUpstream(st tls.ConnectionState, ps *conf.ProxySSL, name string) erro
 	if len(certs) == 0 {
 		return &upstreamVerifyError{"upstream sent no SSL certificate"}
 	}
-	roots := x509.NewCertPool()
-	for _, ca := range ps.TrustedCAs {
-		roots.AddCert(ca)
-	}
+	roots := ps.TrustedRoots
 	inter := x509.NewCertPool()
 	for _, c := range certs[1:] {
 		inter.AddCert(c)
