@@ -112,6 +112,7 @@ func init() {
 	directiveList = append(directiveList, charsetDirectives()...)
 	directiveList = append(directiveList, autoindexDirectives()...)
 	directiveList = append(directiveList, limitExceptDirectives()...)
+	directiveList = append(directiveList, http2Directives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

@@ -45,6 +45,9 @@ func Dump(c *Config) string {
 	}
 	h := c.HTTP
 	d.line(0, "http")
+	if h.HTTP2RecvBufferSize != defaultHTTP2RecvBufferSize {
+		d.line(1, "http2_recv_buffer_size %d", h.HTTP2RecvBufferSize)
+	}
 	for _, name := range sortedKeys(h.LogFormats) {
 		f := h.LogFormats[name]
 		d.line(1, "log_format %s escape=%s %s", f.Name, f.Escape, tmpl(f.Template))
@@ -82,6 +85,9 @@ func Dump(c *Config) string {
 			}
 			if l.ProxyProtocol {
 				bufs += " proxy_protocol"
+			}
+			if l.HTTP2 {
+				bufs += " http2"
 			}
 			d.line(2, "listen %s default_server=%v reuseport=%v backlog=%d%s at %s:%d",
 				l.Addr, l.DefaultServer, l.ReusePort, l.Backlog, bufs, l.File, l.Line)
@@ -390,6 +396,12 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	}
 	if !c.ChunkedTransferEncoding {
 		d.line(depth, "chunked_transfer_encoding off")
+	}
+	if c.HTTP2MaxConcurrentStreams != defaultHTTP2MaxConcurrentStreams || c.HTTP2ChunkSize != defaultHTTP2ChunkSize ||
+		c.HTTP2BodyPrereadSize != defaultHTTP2BodyPrereadSize || c.HTTP2StreamsIndexSize != defaultHTTP2StreamsIndexSize ||
+		c.HTTP2MaxConcurrentPushes != defaultHTTP2MaxConcurrentPushes {
+		d.line(depth, "http2 max_concurrent_streams=%d chunk_size=%d body_preread_size=%d streams_index_size=%d max_concurrent_pushes=%d",
+			c.HTTP2MaxConcurrentStreams, c.HTTP2ChunkSize, c.HTTP2BodyPrereadSize, c.HTTP2StreamsIndexSize, c.HTTP2MaxConcurrentPushes)
 	}
 	d.line(depth, "keepalive timeout=%s header=%s requests=%d",
 		dur(c.KeepaliveTimeout), dur(c.KeepaliveHeaderTimeout), c.KeepaliveRequests)

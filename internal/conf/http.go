@@ -43,6 +43,10 @@ type addrEntry struct {
 	// proxyProtocol is set when any listen of the address has
 	// "proxy_protocol", which, as ssl, holds for the whole address.
 	proxyProtocol bool
+	// http2 is set when any listen of the address has "http2": as
+	// in nginx, every connection to the address then speaks HTTP/2,
+	// whichever server it is for.
+	http2 bool
 }
 
 // serverBuild is a server block being read.
@@ -164,6 +168,7 @@ type rawLoc struct {
 	proxyMaxTempFileSize   *int64
 	proxyTempFileWriteSize *int
 	proxyIgnoreHeaders     *IgnoreHeaders
+	h2                     http2Raw
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into
@@ -180,8 +185,8 @@ func httpDirectives() []*directive {
 			syntax: "server { ... }",
 			doc:    "Defines a virtual server."},
 		{name: "listen", ctx: ctxServer, args: arg1More, set: setListen,
-			syntax: "listen address[:port] | port | unix:path [default_server] [reuseport] [backlog=number] [proxy_protocol];", def: "*:80",
-			doc: "Sets the address and port the server accepts connections on; names are resolved when the configuration is read. With proxy_protocol every connection to the address must start with a PROXY protocol header (v1 or v2), whose addresses $proxy_protocol_addr and real_ip_header proxy_protocol read."},
+			syntax: "listen address[:port] | port | unix:path [default_server] [reuseport] [backlog=number] [http2] [proxy_protocol];", def: "*:80",
+			doc: "Sets the address and port the server accepts connections on; names are resolved when the configuration is read. With proxy_protocol every connection to the address must start with a PROXY protocol header (v1 or v2), whose addresses $proxy_protocol_addr and real_ip_header proxy_protocol read. With http2 the address speaks HTTP/2, for all its servers: with ssl when the client chooses it by ALPN (else HTTP/1.1), without ssl from the connection's start, as nginx 1.22 does (prior knowledge h2c, so HTTP/1 clients cannot use that address)."},
 		{name: "server_name", ctx: ctxServer, args: arg1More, set: setServerName,
 			syntax: "server_name name ...;", def: `""`,
 			doc: "Sets the names (exact, *.wildcard, wildcard.*, .domain or ~regex) that select this server by the Host header."},
@@ -625,7 +630,7 @@ func setLogFormat(b *builder, n *Node, _ *scope) error {
 
 // listenUnsupported are nginx's listen parameters that headroom does not
 // implement, by the name before any "=".
-var listenUnsupported = setOf("http2 quic deferred bind ipv6only so_keepalive fastopen setfib accept_filter")
+var listenUnsupported = setOf("quic deferred bind ipv6only so_keepalive fastopen setfib accept_filter")
 
 func setListen(b *builder, n *Node, sc *scope) error {
 	arg := n.Args[0]
@@ -672,6 +677,10 @@ func setListen(b *builder, n *Node, sc *scope) error {
 			// Not a socket option: nginx lets any listen of an
 			// address say it, besides the one with the options.
 			l.ProxyProtocol = true
+		case p == "http2":
+			// Like ssl, not a socket option: it holds for the
+			// address whichever of its listens says it.
+			l.HTTP2 = true
 		case key == "backlog" && hasVal:
 			v, ok := atoi(val)
 			if !ok || v == 0 {
@@ -858,6 +867,9 @@ func (h *httpBuild) addListen(n *Node, s *serverBuild, l Listen, optionsSet bool
 	}
 	if l.ProxyProtocol {
 		e.proxyProtocol = true
+	}
+	if l.HTTP2 {
+		e.http2 = true
 	}
 	if optionsSet {
 		e.optionsSet, e.backlog, e.reusePort = true, l.Backlog, l.ReusePort

@@ -101,6 +101,11 @@ func (b *builder) defaultLevel() *merged {
 		LimitConnLogLevel:            "error",
 		LimitReqStatus:               503,
 		LimitReqLogLevel:             "error",
+		HTTP2MaxConcurrentStreams:    defaultHTTP2MaxConcurrentStreams,
+		HTTP2ChunkSize:               defaultHTTP2ChunkSize,
+		HTTP2BodyPrereadSize:         defaultHTTP2BodyPrereadSize,
+		HTTP2StreamsIndexSize:        defaultHTTP2StreamsIndexSize,
+		HTTP2MaxConcurrentPushes:     defaultHTTP2MaxConcurrentPushes,
 		AccessLogs: []AccessLog{{
 			Path:   fullPath(b.cfg.Prefix, "logs/access.log"),
 			Format: b.http.formats["combined"],
@@ -204,6 +209,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
 	mergeTrailers(&r.trailer, p, c)
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
+	mergeHTTP2(&r.h2, p, c)
 	c.SSL = mergeSSL(&r.ssl, p.SSL)
 	c.ProxySSL = mergeProxySSL(&r.proxySSL, p.ProxySSL)
 	c.Referers = mergeReferers(r.referers, p.Referers)
@@ -306,7 +312,8 @@ func (b *builder) finishHTTP() error {
 		return err
 	}
 	top := merge(h.raw, b.defaultLevel())
-	out := &HTTP{Upstreams: map[string]*Upstream{}, LogFormats: h.formats}
+	out := &HTTP{Upstreams: map[string]*Upstream{}, LogFormats: h.formats,
+		HTTP2RecvBufferSize: pick(h.raw.h2.recvBufferSize, defaultHTTP2RecvBufferSize)}
 	for _, s := range h.servers {
 		if len(s.listens) == 0 {
 			l := Listen{Addr: "0.0.0.0:80", File: s.node.File, Line: s.node.Line}
@@ -383,6 +390,7 @@ func (b *builder) finishHTTP() error {
 			srv.Listens[i].Backlog, srv.Listens[i].ReusePort = e.backlog, e.reusePort
 			srv.Listens[i].SSL = e.ssl
 			srv.Listens[i].ProxyProtocol = e.proxyProtocol
+			srv.Listens[i].HTTP2 = e.http2
 		}
 	}
 	// A lenient load (doctor's) inspects a configuration that may come

@@ -101,6 +101,11 @@ type HTTP struct {
 	// Captures is set when a template reads "$1" to "$9" or a regex has
 	// named groups: regex matches then keep their groups.
 	Captures bool
+	// HTTP2RecvBufferSize (http2_recv_buffer_size, default 256k, more
+	// than 32) is the per-worker buffer HTTP/2 connections are read
+	// into. It lives here because nginx allows it only in the http
+	// block: one buffer is shared by all the connections of a worker.
+	HTTP2RecvBufferSize int
 }
 
 // Variable is a variable the configuration declares. Set is true when a
@@ -191,6 +196,14 @@ type Listen struct {
 	// "proxy_protocol": as in nginx, every connection to it starts with
 	// a PROXY protocol header, whichever server it is for.
 	ProxyProtocol bool
+	// HTTP2 is set for an address where any listen has "http2": as in
+	// nginx, the address speaks HTTP/2 for every server on it. With SSL
+	// a client chooses HTTP/2 by ALPN ("h2") or gets HTTP/1.1; without
+	// it a connection that starts with the HTTP/2 preface speaks HTTP/2
+	// (prior knowledge). nginx 1.22 closes a cleartext connection that
+	// sends HTTP/1 there; headroom serves it as HTTP/1, as nginx 1.25
+	// does.
+	HTTP2 bool
 	// Backlog is the listen backlog given with backlog=; 0 when not
 	// given, and the runtime then uses net.core.somaxconn (nginx uses 511).
 	Backlog int
@@ -589,6 +602,37 @@ type LocConf struct {
 	AccessLogs []AccessLog
 	// OpenLogFileCache is open_log_file_cache; nil is off.
 	OpenLogFileCache *OpenLogFileCache
+
+	// The HTTP/2 settings of nginx's ngx_http_v2 module. Except for
+	// HTTP2ChunkSize, nginx allows them only at the http and server
+	// levels and reads them from the server that a connection's address
+	// (its default server) and TLS server name select, for every stream
+	// of the connection: streams do not pick their own server for them.
+	// Locations carry their server's values.
+	//
+	// HTTP2MaxConcurrentStreams (http2_max_concurrent_streams, default
+	// 128) limits the streams open at once on a connection, announced as
+	// SETTINGS_MAX_CONCURRENT_STREAMS.
+	HTTP2MaxConcurrentStreams int
+	// HTTP2ChunkSize (http2_chunk_size, default 8k) is the largest DATA
+	// frame a response body is cut into, per request's location, so
+	// that the streams of a connection take turns; it is never 0 and at
+	// most 2^24-1, the largest frame HTTP/2 allows.
+	HTTP2ChunkSize int
+	// HTTP2BodyPrereadSize (http2_body_preread_size, default 64k, at
+	// most 2^31-1) is each stream's initial flow-control window: how
+	// much of a request body the client may send before the request is
+	// processed.
+	HTTP2BodyPrereadSize int
+	// HTTP2StreamsIndexSize (http2_streams_index_size, default 32, a
+	// power of two) sizes nginx's hash of a connection's streams. It is
+	// a tuning of nginx's data structure rather than a limit, so the
+	// runtime may size its own index with it or ignore it.
+	HTTP2StreamsIndexSize int
+	// HTTP2MaxConcurrentPushes (http2_max_concurrent_pushes, default 10)
+	// is accepted and kept, but means nothing: headroom does no server
+	// push, so http2_push and http2_push_preload are always off.
+	HTTP2MaxConcurrentPushes int
 }
 
 // NextUpstream is a bit set of proxy_next_upstream conditions.

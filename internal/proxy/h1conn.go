@@ -127,6 +127,9 @@ type clientConn struct {
 	// listener with proxy_protocol whose header named addresses; nil
 	// otherwise (proxyproto.go).
 	pp *proxyHeader
+	// h2 is the HTTP/2 stream this connection's request came on; nil
+	// for an HTTP/1 connection (h2stream.go).
+	h2 *h2Stream
 }
 
 // newClient takes an accepted socket into a slot, over the socket
@@ -206,6 +209,7 @@ func (w *worker) putClient(cc *clientConn) {
 	cc.tr = nil
 	cc.sock.c = nil
 	cc.pp = nil
+	cc.h2 = nil
 	w.clients = append(w.clients, cc)
 }
 
@@ -323,6 +327,20 @@ func (cc *clientConn) readHead() {
 				}
 			}
 			cc.inLen += n
+			if cc.requests == 0 && cc.ln.http2 && cc.h2 == nil {
+				switch cc.h2Start() {
+				case h2Yes:
+					cc.startH2()
+					return
+				case h2Maybe:
+					// A part of the preface: no HTTP/1 head yet.
+					cc.scanned = cc.inLen - cc.inPos
+				case h2Bad:
+					cc.logConn(logs.Info, "client sent invalid http2 connection preface")
+					cc.close()
+					return
+				}
+			}
 			continue
 		}
 		if err == engine.ErrAgain {
@@ -398,6 +416,11 @@ func (cc *clientConn) tryHead() bool {
 		r.start = cc.w.loop.Now()
 	}
 	r.line = firstLine(cc.in[cc.inPos:cc.inLen])
+	if cc.h2 != nil && err == nil {
+		// The head was written as HTTP/1.1 from the stream's fields;
+		// $request names the protocol the client spoke, as nginx's does.
+		copy(r.line[len(r.line)-3:], "2.0")
+	}
 	if err != nil {
 		var perr *http1.Error
 		status := 400
@@ -640,13 +663,18 @@ func (cc *clientConn) detach() {
 
 // closeGracefully closes after a response: the write side is shut so the
 // client sees the end of the response, then input is drained briefly so
-// that unread request bytes do not turn the close into a reset.
+// that unread request bytes do not turn the close into a reset. A
+// stream's request ends with its stream.
 func (cc *clientConn) closeGracefully() {
 	if cc.r.up != nil {
 		cc.r.up.closeConn()
 		cc.r.up = nil
 	}
 	cc.tr.CloseWrite()
+	if cc.h2 != nil {
+		cc.close()
+		return
+	}
 	if cc.tr.PeerClosed() {
 		cc.close()
 		return

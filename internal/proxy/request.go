@@ -787,7 +787,7 @@ func (cc *clientConn) finish() {
 		cc.endPostAction()
 	}
 	cc.logRequest()
-	if !r.keepAlive {
+	if !r.keepAlive || cc.h2 != nil {
 		cc.closeGracefully()
 		return
 	}

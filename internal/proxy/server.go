@@ -125,6 +125,10 @@ type listener struct {
 	// TLS configuration (tlsconfig.go).
 	ssl bool
 	tls *tls.Config
+	// http2 is set for an address that listens with http2: over TLS
+	// ALPN may choose it, in cleartext a client that starts with the
+	// HTTP/2 preface gets it (h2conn.go).
+	http2 bool
 	// limits bound request heads by the default server's
 	// large_client_header_buffers, as nginx does before it knows the
 	// server a request is for.
@@ -282,6 +286,9 @@ func (s *Server) openListeners() error {
 			}
 			if l.SSL {
 				ln.ssl = true
+			}
+			if l.HTTP2 {
+				ln.http2 = true
 			}
 			if l.Backlog > 0 {
 				ln.backlog = l.Backlog

@@ -404,10 +404,21 @@ func (t *tlsTransport) connectionState() (tls.ConnectionState, bool) {
 	return t.conn.ConnectionState(), true
 }
 
+// connTLS returns the TLS transport the request's bytes came through: the
+// connection's own, or for a stream its HTTP/2 connection's.
+func (cc *clientConn) connTLS() (*tlsTransport, bool) {
+	tr := cc.tr
+	if cc.h2 != nil {
+		tr = cc.h2.hc.tr
+	}
+	t, ok := tr.(*tlsTransport)
+	return t, ok
+}
+
 // tlsOpen reports whether the connection is a TLS one past its
 // handshake.
 func (cc *clientConn) tlsOpen() bool {
-	t, ok := cc.tr.(*tlsTransport)
+	t, ok := cc.connTLS()
 	return ok && t.state == tlsOpen
 }
 
@@ -415,7 +426,7 @@ func (cc *clientConn) tlsOpen() bool {
 // without TLS, as in nginx.
 func tlsVar(fn func(b []byte, st *tls.ConnectionState) []byte) getter {
 	return func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		t, ok := cc.tr.(*tlsTransport)
+		t, ok := cc.connTLS()
 		if !ok || t.state != tlsOpen {
 			return b, false
 		}

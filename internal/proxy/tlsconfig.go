@@ -26,13 +26,14 @@ import (
 func (s *Server) tlsConfigs() {
 	var key [32]byte
 	rand.Read(key[:])
-	b := &tlsBuild{key: key, byServer: map[*conf.Server]*tls.Config{}, caches: map[string]*sessionCache{}}
+	b := &tlsBuild{key: key, byServer: map[tlsKey]*tls.Config{}, caches: map[string]*sessionCache{}}
 	for _, ln := range s.listeners {
 		if !ln.ssl {
 			continue
 		}
 		v := ln.vhosts
-		def := b.configFor(v.def)
+		h2 := ln.http2
+		def := b.configFor(v.def, h2)
 		ln.tls = &tls.Config{}
 		if def != nil {
 			ln.tls = def.Clone()
@@ -51,7 +52,7 @@ func (s *Server) tlsConfigs() {
 			if srv.Loc.SSL.RejectHandshake {
 				return nil, rejectHandshake(hello)
 			}
-			if c := b.configFor(srv); c != nil {
+			if c := b.configFor(srv, h2); c != nil {
 				return c, nil
 			}
 			if def == nil {
@@ -74,17 +75,24 @@ func keepHello() bool {
 type tlsBuild struct {
 	key      [32]byte
 	mu       sync.Mutex
-	byServer map[*conf.Server]*tls.Config
+	byServer map[tlsKey]*tls.Config
 	caches   map[string]*sessionCache
+}
+
+// tlsKey names a configuration: a server's, on an address that speaks
+// HTTP/2 or not (the protocols offered by ALPN differ).
+type tlsKey struct {
+	srv *conf.Server
+	h2  bool
 }
 
 // configFor returns a server's configuration, made when first asked
 // (handshakes of all workers ask); nil for a server without
 // certificates.
-func (b *tlsBuild) configFor(srv *conf.Server) *tls.Config {
+func (b *tlsBuild) configFor(srv *conf.Server, h2 bool) *tls.Config {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if c, ok := b.byServer[srv]; ok {
+	if c, ok := b.byServer[tlsKey{srv, h2}]; ok {
 		return c
 	}
 	ssl := &srv.Loc.SSL
@@ -95,8 +103,12 @@ func (b *tlsBuild) configFor(srv *conf.Server) *tls.Config {
 			MaxVersion:       ssl.MaxVersion,
 			CipherSuites:     ssl.CipherSuites,
 			CurvePreferences: ssl.Curves,
-			// nginx's ALPN list for HTTP/1.
+			// nginx's ALPN list for HTTP/1, after "h2" on an
+			// address that listens with http2.
 			NextProtos: []string{"http/1.1", "http/1.0", "http/0.9"},
+		}
+		if h2 {
+			c.NextProtos = []string{"h2", "http/1.1", "http/1.0", "http/0.9"}
 		}
 		if c.CurvePreferences == nil {
 			c.CurvePreferences = conf.DefaultCurves()
@@ -121,7 +133,7 @@ func (b *tlsBuild) configFor(srv *conf.Server) *tls.Config {
 		}
 		b.sessions(c, srv)
 	}
-	b.byServer[srv] = c
+	b.byServer[tlsKey{srv, h2}] = c
 	return c
 }
 

@@ -142,7 +142,7 @@ func opensslVerifyError(c *x509.Certificate, err error) (int, string) {
 // empty without a certificate, as in nginx.
 func clientCertVar(fn func(b []byte, c *x509.Certificate, t *tlsTransport) []byte) getter {
 	return func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		t, ok := cc.tr.(*tlsTransport)
+		t, ok := cc.connTLS()
 		if !ok || t.state != tlsOpen {
 			return b, false
 		}
@@ -157,7 +157,7 @@ func clientCertVar(fn func(b []byte, c *x509.Certificate, t *tlsTransport) []byt
 func init() {
 	g := &getters
 	g[vars.SSLClientVerify] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		t, ok := cc.tr.(*tlsTransport)
+		t, ok := cc.connTLS()
 		if !ok || t.state != tlsOpen {
 			return b, false
 		}

@@ -229,7 +229,7 @@ func init() {
 	})
 	g[vars.SSLServerName] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		// Not found without SNI, as in nginx.
-		t, ok := cc.tr.(*tlsTransport)
+		t, ok := cc.connTLS()
 		if !ok || t.state != tlsOpen {
 			return b, false
 		}
@@ -238,7 +238,7 @@ func init() {
 	}
 	g[vars.SSLCiphers] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		// The suites the client offered, by OpenSSL's names.
-		t, ok := cc.tr.(*tlsTransport)
+		t, ok := cc.connTLS()
 		if !ok || t.state != tlsOpen {
 			return b, false
 		}
@@ -264,7 +264,7 @@ func init() {
 	})
 	g[vars.SSLCurves] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		// The groups the client offered, as the handshake saw them.
-		t, ok := cc.tr.(*tlsTransport)
+		t, ok := cc.connTLS()
 		if !ok || t.state != tlsOpen {
 			return b, false
 		}
@@ -282,10 +282,22 @@ func init() {
 		}
 		return append(b, '.')
 	})
+	g[vars.HTTP2] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		if cc.h2 == nil {
+			return b, true
+		}
+		if _, ok := cc.connTLS(); ok {
+			return append(b, "h2"...), true
+		}
+		return append(b, "h2c"...), true
+	}
 	g[vars.ServerProtocol] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		h := &cc.r.head
 		if h.Method == nil {
 			return b, false
+		}
+		if cc.h2 != nil {
+			return append(b, "HTTP/2.0"...), true
 		}
 		if h.Minor == 0 {
 			return append(b, "HTTP/1.0"...), true

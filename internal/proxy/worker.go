@@ -36,9 +36,13 @@ type worker struct {
 	// upTLS are the client configurations of TLS to upstreams.
 	upTLS upTLSConfigs
 	// tlsFree are TLS transports of closed connections, for reuse.
-	tlsFree  []*tlsTransport
-	requests []*request
-	logBufs  map[string]*logs.AccessBuffer
+	tlsFree []*tlsTransport
+	// h2Bufs are HTTP/2 connections' frame buffers for reuse; h2Pending
+	// the connections whose frames go out after this round of events.
+	h2Bufs    [][]byte
+	h2Pending []*h2Conn
+	requests  []*request
+	logBufs   map[string]*logs.AccessBuffer
 	// logCaches are the open_log_file_cache caches in use and logPath
 	// a buffer for the paths of access logs with variables (varlog.go).
 	logCaches map[*conf.OpenLogFileCache]*logFileCache
@@ -316,6 +320,7 @@ func (w *worker) afterEvents() {
 	w.serveQueue()
 	w.serveTempWaiters()
 	w.maybeShed()
+	w.flushH2()
 	if now := w.loop.Now(); now.Sub(w.published) >= publishEvery {
 		w.publish()
 	}

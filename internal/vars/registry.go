@@ -111,6 +111,9 @@ const (
 	// The ssl module's: "on" for a TLS connection, and the established
 	// connection's parameters.
 	HTTPS
+	// http2: "h2" for a request that came over HTTP/2 with TLS, "h2c"
+	// in cleartext, empty otherwise.
+	HTTP2
 	SSLProtocol
 	SSLCipher
 	SSLServerName
@@ -174,7 +177,7 @@ var names = map[string]Index{
 	"upstream_header_time":     UpstreamHeaderTime,
 	"upstream_response_time":   UpstreamResponseTime,
 	"upstream_status":          UpstreamStatus, "uri": URI,
-	"https": HTTPS, "ssl_protocol": SSLProtocol, "ssl_cipher": SSLCipher,
+	"https": HTTPS, "http2": HTTP2, "ssl_protocol": SSLProtocol, "ssl_cipher": SSLCipher,
 	"ssl_server_name": SSLServerName, "ssl_session_reused": SSLSessionReused,
 	"ssl_curve": SSLCurve, "ssl_curves": SSLCurves,
 	"ssl_client_verify": SSLClientVerify, "ssl_client_raw_cert": SSLClientRawCert, "ssl_client_cert": SSLClientCert, "ssl_client_escaped_cert": SSLClientEscapedCert, "ssl_client_s_dn": SSLClientSDN, "ssl_client_i_dn": SSLClientIDN, "ssl_client_serial": SSLClientSerial, "ssl_client_fingerprint": SSLClientFingerprint, "ssl_client_v_start": SSLClientVStart, "ssl_client_v_end": SSLClientVEnd, "ssl_client_v_remain": SSLClientVRemain,

@@ -1,0 +1,782 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+
+	"headroom/internal/engine"
+	"headroom/internal/h2"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+)
+
+// This file is an HTTP/2 stream: one request, served by the request code
+// that serves HTTP/1 on a clientConn of its own, in a slot of its own
+// (unpolled: its connection's socket is the HTTP/2 connection's). The
+// stream is that clientConn's transport. Its request head is the stream's
+// header block written as an HTTP/1.1 head, which the HTTP/1 parser then
+// judges with every limit and rule it applies to any head; the request
+// body is the stream's DATA; and what the request code writes — an
+// HTTP/1.1 response, as to any client — is read back here: the head
+// becomes a HEADERS frame, the body DATA frames within the stream's and
+// the connection's windows, de-chunked where the request code chunked it,
+// and its end the stream's END_STREAM. So every phase, filter, variable
+// and upstream rule holds for HTTP/2 as written once, and a stream's
+// slot makes it count in the client budget: each stream in progress
+// keeps an upstream slot secured as each HTTP/1 client does.
+
+// h2Stream is a stream's state and its request's transport.
+type h2Stream struct {
+	id uint32
+	hc *h2Conn
+	cc *clientConn
+
+	// The request body: bytes received and not yet read (recv from
+	// recvOff), whether the stream's END_STREAM came (recvEnd) and
+	// whether its end was given to the reader (endGiven, for a body
+	// passed on in chunked framing), what the stream may still send
+	// (recvWindow) and what was read since the window was last opened
+	// (consumed). declared is the content-length (-1 without), got the
+	// bytes received.
+	recv       []byte
+	recvOff    int
+	recvEnd    bool
+	endGiven   bool
+	chunked    bool
+	recvWindow int64
+	consumed   int64
+	declared   int64
+	got        int64
+
+	// The response: what part of the HTTP/1 response the request code
+	// writes now, the head while it is incomplete, the body bytes left
+	// of a content-length, and the decoder of a chunked body.
+	resp       respPart
+	head       []byte
+	left       int64
+	chunks     http1.ChunkedDecoder
+	headReq    bool
+	parsed     http1.Response
+	scratch    []byte
+	endSent    bool
+	rstSent    bool
+	reset      bool
+	waiting    bool
+	blocked    bool
+	sendWindow int64
+	// discard is set while the rest of a body no response needs is
+	// dropped (see Close).
+	discard bool
+}
+
+// respPart is the part of the response being translated.
+type respPart uint8
+
+const (
+	respHead respPart = iota
+	respLength
+	respChunked
+	respUntilClose
+	respDone
+)
+
+// respLimits bounds the response heads read back: they are headroom's
+// own, already bounded where they were made.
+var respLimits = http1.Limits{MaxHeaderLine: 1 << 20, MaxHeaderBytes: 1 << 20, MaxHeaders: 1 << 16}
+
+// openStream starts the request of a stream whose header block is in.
+func (hc *h2Conn) openStream(id uint32) {
+	w := hc.w
+	lc := hc.cc.ln.vhosts.def.Loc
+	if hc.fieldErr != h2.NoError {
+		hc.logf(logs.Info, "client exceeded http2_max_header_size limit")
+		hc.connError(h2.EnhanceYourCalm)
+		return
+	}
+	if len(hc.streams) >= lc.HTTP2MaxConcurrentStreams {
+		hc.logf(logs.Info, "concurrent streams exceeded %d", len(hc.streams))
+		hc.streamError(id, h2.RefusedStream)
+		return
+	}
+	if hc.newStreams >= 2*lc.HTTP2MaxConcurrentStreams {
+		// Streams opened and reset faster than they are served (rapid
+		// reset): refused, as nginx refuses them.
+		hc.logf(logs.Info, "client sent too many streams at once")
+		hc.streamError(id, h2.RefusedStream)
+		return
+	}
+	hc.newStreams++
+	head := w.getBuf()[:0]
+	head, declared, chunked, ok := hc.requestHead(head)
+	if !ok {
+		w.putBuf(head)
+		hc.streamError(id, h2.ProtocolError)
+		return
+	}
+	if hc.hdrEnd && declared > 0 {
+		// A body announced and none sent: malformed.
+		w.putBuf(head)
+		hc.logf(logs.Info, "client prematurely closed stream")
+		hc.streamError(id, h2.ProtocolError)
+		return
+	}
+	if w.loop.InUse(engine.KindClient) >= w.clientBudget || w.loop.Free() < 2 {
+		w.putBuf(head)
+		hc.refuse(id)
+		return
+	}
+	cc := w.getClient()
+	c, err := w.loop.AddUnpolled(engine.KindClient, cc)
+	if err != nil {
+		w.putClient(cc)
+		w.putBuf(head)
+		hc.refuse(id)
+		return
+	}
+	st := &h2Stream{id: id, hc: hc, cc: cc, declared: declared, chunked: chunked,
+		recvEnd: hc.hdrEnd, recvWindow: int64(lc.HTTP2BodyPrereadSize), sendWindow: hc.peerWindow}
+	if v, ok := hc.headerValue(":method"); ok && string(v) == "HEAD" {
+		st.headReq = true
+	}
+	hc.streams[id] = st
+	hc.served++
+	parent := hc.cc
+	cc.c = c
+	cc.tr = st
+	cc.h2 = st
+	cc.ln = parent.ln
+	cc.id = parent.id
+	cc.remote = parent.remote
+	cc.accepted = parent.accepted
+	cc.pp = parent.pp
+	cc.requests = hc.served - 1
+	cc.scanned = 0
+	cc.state = connClosed
+	cc.setState(connIdle)
+	c.OnRead = onClientRead
+	c.OnWrite = onClientWrite
+	c.OnTimer = onClientTimer
+	cc.in = head[:cap(head)]
+	cc.inPos, cc.inLen = 0, len(head)
+	if hc.served >= lc.KeepaliveRequests {
+		hc.goAway()
+	}
+	cc.readHead()
+}
+
+// refuse answers a stream for which no slot is left with 503 and
+// Retry-After, as an HTTP/1 request that waited its time for one is
+// answered: the request was not started, so the client may send it again.
+func (hc *h2Conn) refuse(id uint32) {
+	hc.w.stats.Rejected.Inc()
+	hc.logf(logs.Warn, "no connection slot for a new stream, answered 503")
+	block := h2.AppendStatus(hc.block[:0], 503)
+	block, _ = h2.AppendField(block, []byte("retry-after"), []byte("1"), nil)
+	block, _ = h2.AppendField(block, []byte("content-length"), []byte("0"), nil)
+	hc.block = block
+	hc.ensureOut()
+	hc.out = hc.appendHeaders(hc.out, id, block, true)
+	hc.schedule()
+}
+
+// appendHeaders appends a header block as HEADERS and CONTINUATION frames
+// of at most the peer's frame size.
+func (hc *h2Conn) appendHeaders(dst []byte, id uint32, block []byte, end bool) []byte {
+	t := h2.TypeHeaders
+	var flags uint8
+	if end {
+		flags = h2.FlagEndStream
+	}
+	for {
+		n := min(len(block), hc.peerFrame)
+		f := flags
+		if n == len(block) {
+			f |= h2.FlagEndHeaders
+		}
+		dst = h2.AppendHeader(dst, n, t, f, id)
+		dst = append(dst, block[:n]...)
+		block = block[n:]
+		if len(block) == 0 {
+			return dst
+		}
+		t, flags = h2.TypeContinuation, 0
+	}
+}
+
+// requestHead writes the decoded header block as an HTTP/1.1 request
+// head. It reports the content-length (-1 without), whether the body is
+// passed on chunked (it comes and has no length), and false for a block
+// that is malformed (RFC 9113 8.1.1): a stream error.
+func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, bool) {
+	var method, path, scheme, authority []byte
+	var haveMethod, havePath, haveScheme, haveAuthority bool
+	regular := false
+	declared := int64(-1)
+	for _, f := range hc.fields {
+		name, value := hc.fieldName(f), hc.fieldValue(f)
+		if len(name) > 0 && name[0] == ':' {
+			if regular {
+				hc.logf(logs.Info, "client sent pseudo-header after regular header")
+				return dst, 0, false, false
+			}
+			var seen *bool
+			switch string(name) {
+			case ":method":
+				method, seen = value, &haveMethod
+			case ":path":
+				path, seen = value, &havePath
+			case ":scheme":
+				scheme, seen = value, &haveScheme
+			case ":authority":
+				authority, seen = value, &haveAuthority
+			default:
+				hc.logf(logs.Info, "client sent unknown pseudo-header \"%s\"", name)
+				return dst, 0, false, false
+			}
+			if *seen {
+				hc.logf(logs.Info, "client sent duplicate %s header", name)
+				return dst, 0, false, false
+			}
+			*seen = true
+			continue
+		}
+		regular = true
+		if !validH2Name(name) || !validH2Value(value) {
+			hc.logf(logs.Info, "client sent invalid header: \"%s\"", name)
+			return dst, 0, false, false
+		}
+		switch string(name) {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			hc.logf(logs.Info, "client sent invalid header: \"%s\"", name)
+			return dst, 0, false, false
+		case "te":
+			if string(value) != "trailers" {
+				hc.logf(logs.Info, "client sent invalid header: \"te: %s\"", value)
+				return dst, 0, false, false
+			}
+		case "content-length":
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || n < 0 {
+				hc.logf(logs.Info, "client sent invalid \"content-length\" header")
+				return dst, 0, false, false
+			}
+			declared = n
+		}
+	}
+	if !haveMethod || !haveScheme || !havePath || len(path) == 0 || len(method) == 0 {
+		hc.logf(logs.Info, "client sent no required pseudo-header")
+		return dst, 0, false, false
+	}
+	if !validToken(method) || !validTarget(path) || !validTarget(scheme) || !validTarget(authority) ||
+		(path[0] != '/' && !(string(path) == "*" && string(method) == "OPTIONS")) {
+		hc.logf(logs.Info, "client sent invalid :path or :method header")
+		return dst, 0, false, false
+	}
+	dst = append(dst, method...)
+	dst = append(dst, ' ')
+	dst = append(dst, path...)
+	dst = append(dst, " HTTP/1.1\r\n"...)
+	if haveAuthority {
+		dst = append(dst, "Host: "...)
+		dst = append(dst, authority...)
+		dst = append(dst, "\r\n"...)
+	}
+	cookies := false
+	for _, f := range hc.fields {
+		name, value := hc.fieldName(f), hc.fieldValue(f)
+		if name[0] == ':' || (haveAuthority && string(name) == "host") {
+			continue
+		}
+		if string(name) == "cookie" {
+			// Cookies may come as separate fields; HTTP/1 has them in
+			// one, joined by "; " (RFC 9113 8.2.3).
+			if !cookies {
+				cookies = true
+				dst = append(dst, "cookie: "...)
+				first := true
+				for _, g := range hc.fields {
+					if string(hc.fieldName(g)) == "cookie" {
+						if !first {
+							dst = append(dst, "; "...)
+						}
+						first = false
+						dst = append(dst, hc.fieldValue(g)...)
+					}
+				}
+				dst = append(dst, "\r\n"...)
+			}
+			continue
+		}
+		dst = append(dst, name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, value...)
+		dst = append(dst, "\r\n"...)
+	}
+	chunked := false
+	if !hc.hdrEnd && declared < 0 {
+		// A body of unknown length: the HTTP/1 code reads it chunked,
+		// as nginx reads such a body until the stream ends.
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+		chunked = true
+	}
+	dst = append(dst, "\r\n"...)
+	return dst, declared, chunked, true
+}
+
+// validH2Name reports whether a field name is lower-case token bytes, as
+// HTTP/2 requires (RFC 9113 8.2.1).
+func validH2Name(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || c == ':' || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// validH2Value reports whether a field value has no NUL, CR or LF and no
+// leading or trailing whitespace.
+func validH2Value(b []byte) bool {
+	if bytes.ContainsAny(b, "\x00\r\n") {
+		return false
+	}
+	return len(b) == 0 || (b[0] != ' ' && b[0] != '\t' && b[len(b)-1] != ' ' && b[len(b)-1] != '\t')
+}
+
+// validToken reports whether b is a method's token.
+func validToken(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte("\"(),/:;<=>?@[\\]{}"), c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validTarget reports whether b has no whitespace or control bytes, which
+// would end it in the HTTP/1 head it is written into.
+func validTarget(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// onData takes body bytes, and the stream's end.
+func (st *h2Stream) onData(data []byte, end bool) {
+	st.got += int64(len(data))
+	if st.declared >= 0 && (st.got > st.declared || end && st.got < st.declared) {
+		st.hc.logf(logs.Info, "client intended to send body data larger than declared")
+		st.fail(h2.ProtocolError)
+		return
+	}
+	if st.cc == nil {
+		// The response is complete: the rest of the body is read and
+		// dropped, as HTTP/1 discards a body its answer did not need.
+		st.consumed += int64(len(data))
+		if end {
+			st.recvEnd = true
+			st.hc.endStream(st)
+			return
+		}
+		st.openWindow()
+		return
+	}
+	if len(data) > 0 {
+		if st.recvOff == len(st.recv) {
+			st.recv, st.recvOff = st.recv[:0], 0
+		}
+		st.recv = append(st.recv, data...)
+	}
+	if end {
+		st.recvEnd = true
+	}
+	st.notifyRead()
+}
+
+// onTrailers ends the body of a stream whose trailers came; they are not
+// passed on (nginx 1.22 drops a request's trailers too).
+func (st *h2Stream) onTrailers() {
+	st.recvEnd = true
+	if st.declared >= 0 && st.got < st.declared {
+		st.fail(h2.ProtocolError)
+		return
+	}
+	if st.cc == nil {
+		st.hc.endStream(st)
+		return
+	}
+	st.notifyRead()
+}
+
+// notifyRead runs the request's read handler, as an event on a socket
+// would.
+func (st *h2Stream) notifyRead() {
+	if st.cc == nil {
+		return
+	}
+	if c := st.cc.c; c != nil && c.Data == st.cc {
+		c.OnRead(c)
+	}
+}
+
+// peerReset ends the stream from the client's side (RST_STREAM, or the
+// connection gone): the request sees its client gone.
+func (st *h2Stream) peerReset() {
+	if st.reset {
+		return
+	}
+	st.reset = true
+	st.rstSent = true
+	if st.cc == nil {
+		st.hc.endStream(st)
+		return
+	}
+	st.notifyRead()
+}
+
+// fail resets the stream for an error of the client's (a stream error)
+// and ends its request.
+func (st *h2Stream) fail(code h2.ErrCode) {
+	if !st.rstSent {
+		st.rstSent = true
+		st.hc.streamError(st.id, code)
+	}
+	st.reset = true
+	if st.cc == nil {
+		st.hc.endStream(st)
+		return
+	}
+	st.notifyRead()
+}
+
+// writable lets the request write again.
+func (st *h2Stream) writable() {
+	if st.cc == nil {
+		return
+	}
+	if c := st.cc.c; c != nil && c.Data == st.cc {
+		c.OnWrite(c)
+	}
+}
+
+// Read gives the request the body bytes received, in chunked framing when
+// the body has no length.
+func (st *h2Stream) Read(p []byte) (int, error) {
+	if st.reset {
+		return 0, errStreamReset
+	}
+	avail := st.recv[st.recvOff:]
+	if len(avail) == 0 {
+		if st.chunked && st.recvEnd && !st.endGiven && len(p) >= 5 {
+			st.endGiven = true
+			return copy(p, "0\r\n\r\n"), nil
+		}
+		return 0, engine.ErrAgain
+	}
+	var n int
+	if st.chunked {
+		// Room for the size line and the CRLF after the data.
+		max := len(p) - 12
+		if max <= 0 {
+			return 0, engine.ErrAgain
+		}
+		k := min(len(avail), max)
+		b := strconv.AppendInt(p[:0], int64(k), 16)
+		b = append(b, "\r\n"...)
+		b = append(b, avail[:k]...)
+		b = append(b, "\r\n"...)
+		n = len(b)
+		st.recvOff += k
+		st.consumed += int64(k)
+	} else {
+		n = copy(p, avail)
+		st.recvOff += n
+		st.consumed += int64(n)
+	}
+	if st.recvOff == len(st.recv) {
+		st.recv, st.recvOff = st.recv[:0], 0
+	}
+	st.openWindow()
+	return n, nil
+}
+
+// openWindow lets the client send more once half of the stream's window
+// was read.
+func (st *h2Stream) openWindow() {
+	if st.recvEnd || st.reset {
+		return
+	}
+	full := int64(st.hc.cc.ln.vhosts.def.Loc.HTTP2BodyPrereadSize)
+	if st.consumed >= full/2 {
+		st.hc.ensureOut()
+		st.hc.out = h2.AppendWindowUpdate(st.hc.out, st.id, uint32(st.consumed))
+		st.recvWindow += st.consumed
+		st.consumed = 0
+		st.hc.schedule()
+	}
+}
+
+// Readable reports whether body bytes, the body's end or the stream's
+// reset wait for the request.
+func (st *h2Stream) Readable() bool {
+	return st.reset || st.recvOff < len(st.recv) || (st.chunked && st.recvEnd && !st.endGiven)
+}
+
+// PeerClosed reports whether the client reset the stream or the
+// connection went: the end of the request body is not a close.
+func (st *h2Stream) PeerClosed() bool { return st.reset }
+
+// Flush has nothing to do: what was written is in the connection's
+// frames.
+func (st *h2Stream) Flush() (bool, error) { return true, nil }
+
+// Write takes the HTTP/1 response the request code writes and sends it as
+// the stream's frames, as far as the windows and the connection's output
+// let it.
+func (st *h2Stream) Write(p []byte) (int, error) {
+	if st.reset {
+		return 0, errStreamReset
+	}
+	hc := st.hc
+	hc.ensureOut()
+	n := 0
+	for n < len(p) {
+		switch st.resp {
+		case respHead:
+			k, ok := st.takeHead(p[n:])
+			n += k
+			if !ok {
+				return n, errStreamReset
+			}
+		case respLength:
+			k := st.data(p[n : n+int(min(int64(len(p)-n), st.left))])
+			st.left -= int64(k)
+			n += k
+			if st.left == 0 {
+				st.end()
+			} else if k == 0 {
+				return st.wrote(n)
+			}
+		case respChunked:
+			in := p[n:]
+			if room := st.sendable(); len(in) > room {
+				in = in[:room]
+			}
+			if len(in) == 0 {
+				return st.wrote(n)
+			}
+			consumed, data, done, err := st.chunks.Next(in)
+			if err != nil {
+				return n, errStreamReset
+			}
+			if len(data) > 0 {
+				// data fits: it is no larger than the input offered.
+				st.data(data)
+			}
+			n += consumed
+			if done {
+				st.end()
+				n = len(p)
+			} else if consumed == 0 {
+				return st.wrote(n)
+			}
+		case respUntilClose:
+			k := st.data(p[n:])
+			n += k
+			if k == 0 {
+				return st.wrote(n)
+			}
+		case respDone:
+			// Nothing follows a response's end.
+			n = len(p)
+		}
+	}
+	hc.schedule()
+	return n, nil
+}
+
+// wrote ends a Write that could not take everything: ErrAgain when it
+// took nothing, and the request's write handler runs once it can.
+func (st *h2Stream) wrote(n int) (int, error) {
+	st.hc.schedule()
+	if n == 0 {
+		return 0, engine.ErrAgain
+	}
+	return n, nil
+}
+
+// sendable is how many body bytes may go out now: the stream's and the
+// connection's windows, and the room in the connection's output. A
+// stream that finds none waits for what it lacks.
+func (st *h2Stream) sendable() int {
+	hc := st.hc
+	win := min(st.sendWindow, hc.sendWindow)
+	if win <= 0 {
+		st.blocked = true
+		return 0
+	}
+	room := hc.room() - h2.HeaderLen
+	if room <= 0 {
+		hc.waitRoom(st)
+		return 0
+	}
+	return int(min(win, int64(room)))
+}
+
+// data sends as much of b as may go now, in DATA frames of at most
+// http2_chunk_size and the peer's frame size; it returns how much.
+func (st *h2Stream) data(b []byte) int {
+	hc := st.hc
+	chunk := min(hc.peerFrame, st.cc.chunkSize())
+	sent := 0
+	for sent < len(b) {
+		k := min(len(b)-sent, st.sendable(), chunk)
+		if k <= 0 {
+			break
+		}
+		var flags uint8
+		if st.resp == respLength && int64(sent+k) == st.left {
+			flags = h2.FlagEndStream
+			st.endSent = true
+		}
+		hc.out = h2.AppendHeader(hc.out, k, h2.TypeData, flags, st.id)
+		hc.out = append(hc.out, b[sent:sent+k]...)
+		st.sendWindow -= int64(k)
+		hc.sendWindow -= int64(k)
+		sent += k
+	}
+	return sent
+}
+
+// end ends the stream's response.
+func (st *h2Stream) end() {
+	st.resp = respDone
+	if !st.endSent {
+		st.endSent = true
+		st.hc.out = h2.AppendHeader(st.hc.out, 0, h2.TypeData, h2.FlagEndStream, st.id)
+	}
+}
+
+// chunkSize is http2_chunk_size of the request's location.
+func (cc *clientConn) chunkSize() int {
+	if cc.r != nil && cc.r.lc != nil {
+		return cc.r.lc.HTTP2ChunkSize
+	}
+	return cc.ln.vhosts.def.Loc.HTTP2ChunkSize
+}
+
+// takeHead gathers a response head and sends it as HEADERS once whole.
+func (st *h2Stream) takeHead(p []byte) (int, bool) {
+	buf := p
+	if len(st.head) > 0 {
+		st.head = append(st.head, p...)
+		buf = st.head
+	}
+	n, err := http1.ParseResponse(buf, &st.parsed, &respLimits)
+	if err == http1.ErrNeedMore {
+		if len(st.head) == 0 {
+			st.head = append(st.head, p...)
+		}
+		return len(p), true
+	}
+	if err != nil {
+		return len(p), false
+	}
+	// What of p belongs to the head.
+	used := n - (len(buf) - len(p))
+	st.head = st.head[:0]
+	resp := &st.parsed
+	hc := st.hc
+	block := h2.AppendStatus(hc.block[:0], resp.Status)
+	for _, h := range resp.Headers {
+		switch {
+		case asciiEqualFold(h.Name, "connection"), asciiEqualFold(h.Name, "keep-alive"),
+			asciiEqualFold(h.Name, "proxy-connection"), asciiEqualFold(h.Name, "transfer-encoding"),
+			asciiEqualFold(h.Name, "upgrade"):
+			continue
+		}
+		block, st.scratch = h2.AppendField(block, h.Name, h.Value, st.scratch)
+	}
+	hc.block = block
+	interim := resp.Status >= 100 && resp.Status < 200
+	noBody := st.headReq || resp.Status == 204 || resp.Status == 304 || resp.ContentLength == 0
+	end := !interim && noBody
+	hc.out = hc.appendHeaders(hc.out, st.id, block, end)
+	switch {
+	case interim:
+		st.resp = respHead
+	case end:
+		st.endSent = true
+		st.resp = respDone
+	case resp.Chunked:
+		st.chunks.Reset()
+		st.resp = respChunked
+	case resp.ContentLength > 0:
+		st.left = resp.ContentLength
+		st.resp = respLength
+	default:
+		st.resp = respUntilClose
+	}
+	return used, true
+}
+
+// asciiEqualFold compares a field name with a lower-case one.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// CloseWrite ends a response whose body ran until the close.
+func (st *h2Stream) CloseWrite() {
+	if st.reset || st.endSent {
+		return
+	}
+	if st.resp == respUntilClose {
+		st.end()
+		st.hc.schedule()
+	}
+}
+
+// Close ends the stream as its request ends: a response that did not
+// reach its end resets the stream. When the response is complete and the
+// client still sends a body, the stream stays, without its slot, and
+// what comes is read and dropped until the body ends, as HTTP/1 discards
+// a body its answer did not need: the client's request completes without
+// an error, and the stream still counts against
+// http2_max_concurrent_streams until then.
+func (st *h2Stream) Close() {
+	hc := st.hc
+	st.cc = nil
+	st.recv = nil
+	if !hc.closed && !st.rstSent {
+		if !st.endSent {
+			hc.ensureOut()
+			st.rstSent = true
+			hc.streamError(st.id, h2.InternalError)
+		} else if !st.recvEnd && !st.reset {
+			hc.discarding++
+			st.discard = true
+			hc.schedule()
+			return
+		}
+	}
+	st.reset = true
+	hc.endStream(st)
+}
