@@ -31,6 +31,7 @@ var withModules = []string{
 	"--with-http_random_index_module",
 	"--with-http_realip_module",
 	"--with-http_ssl_module",
+	"--with-http_v2_module",
 	"--with-http_secure_link_module",
 	"--with-http_stub_status_module",
 }

@@ -113,6 +113,7 @@ func init() {
 	directiveList = append(directiveList, autoindexDirectives()...)
 	directiveList = append(directiveList, limitExceptDirectives()...)
 	directiveList = append(directiveList, http2Directives()...)
+	directiveList = append(directiveList, lingerDirectives()...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

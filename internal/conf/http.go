@@ -169,6 +169,7 @@ type rawLoc struct {
 	proxyTempFileWriteSize *int
 	proxyIgnoreHeaders     *IgnoreHeaders
 	h2                     http2Raw
+	linger                 lingerRaw
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into

@@ -103,6 +103,8 @@ func (b *builder) defaultLevel() *merged {
 		LimitReqLogLevel:             "error",
 		HTTP2MaxConcurrentStreams:    defaultHTTP2MaxConcurrentStreams,
 		HTTP2ChunkSize:               defaultHTTP2ChunkSize,
+		LingeringTime:                30 * time.Second,
+		LingeringTimeout:             5 * time.Second,
 		HTTP2BodyPrereadSize:         defaultHTTP2BodyPrereadSize,
 		HTTP2StreamsIndexSize:        defaultHTTP2StreamsIndexSize,
 		HTTP2MaxConcurrentPushes:     defaultHTTP2MaxConcurrentPushes,
@@ -210,6 +212,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	mergeTrailers(&r.trailer, p, c)
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
 	mergeHTTP2(&r.h2, p, c)
+	mergeLinger(&r.linger, p, c)
 	c.SSL = mergeSSL(&r.ssl, p.SSL)
 	c.ProxySSL = mergeProxySSL(&r.proxySSL, p.ProxySSL)
 	c.Referers = mergeReferers(r.referers, p.Referers)

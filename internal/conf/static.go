@@ -80,6 +80,8 @@ var builtinTypes = map[string]string{"html": "text/html", "gif": "image/gif", "j
 // staticRaw is what one level sets of the static settings; nil means not
 // set here.
 type staticRaw struct {
+	// outputBuffers is set once output_buffers was given at the level.
+	outputBuffers    bool
 	root             *vars.Template
 	alias            bool
 	aliasRegex       bool
@@ -132,6 +134,9 @@ func staticDirectives() []*directive {
 		{name: "sendfile_max_chunk", ctx: hsl, args: arg1, set: setSendfileMaxChunk,
 			syntax: "sendfile_max_chunk size;", def: "2m",
 			doc: "Bounds how much one sendfile(2) call sends, so that one fast client does not hold the worker; 0 is unbounded."},
+		{name: "output_buffers", ctx: hsl, args: arg2, set: setOutputBuffers,
+			syntax: "output_buffers number size;", def: "2 32k",
+			doc: "Accepted with its arguments checked: headroom reads a file a connection buffer at a time when a filter needs its bytes, and otherwise sends it with sendfile(2), so nothing needs sizing."},
 		{name: "etag", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.etag }),
 			syntax: "etag on | off;", def: "on",
 			doc: "Adds an ETag made of the file's modification time and size to files served."},
@@ -369,4 +374,19 @@ func (s *Static) TypeOf(ext []byte) string {
 		}
 	}
 	return s.DefaultType
+}
+
+// setOutputBuffers checks output_buffers as nginx's bufs slot does; the
+// value sizes nothing in headroom (see its entry in the table).
+func setOutputBuffers(b *builder, n *Node, sc *scope) error {
+	if sc.raw.static.outputBuffers {
+		return duplicate(n)
+	}
+	num, ok := atoi(n.Args[0])
+	size, ok2 := parseSize(n.Args[1])
+	if !ok || !ok2 || num <= 0 || size <= 0 {
+		return errAt(n, "\"%s\" directive invalid value", n.Name)
+	}
+	sc.raw.static.outputBuffers = true
+	return nil
 }

@@ -633,6 +633,12 @@ type LocConf struct {
 	// is accepted and kept, but means nothing: headroom does no server
 	// push, so http2_push and http2_push_preload are always off.
 	HTTP2MaxConcurrentPushes int
+	// LingeringClose, LingeringTime and LingeringTimeout say how a
+	// connection closed after an answer drains what the client still
+	// sends (lingering_close, lingering_time, lingering_timeout).
+	LingeringClose   LingeringClose
+	LingeringTime    time.Duration
+	LingeringTimeout time.Duration
 }
 
 // NextUpstream is a bit set of proxy_next_upstream conditions.

@@ -1,9 +1,15 @@
 package h2
 
+import (
+	"unsafe"
+
+	"golang.org/x/net/http2/hpack"
+)
+
 // This file writes header blocks (RFC 7541) the way nginx's HTTP/2 module
 // does: every field a literal that is not indexed, its name taken from
-// the static table when it is there, no Huffman coding and no dynamic
-// table. Such a block costs nothing to keep per connection and nothing
+// the static table when it is there, strings Huffman-coded when that is
+// shorter, and no dynamic table. Such a block costs nothing to keep per connection and nothing
 // to decode for the peer's table; reading blocks, which must follow the
 // peer's table, is left to golang.org/x/net/http2/hpack.
 
@@ -46,8 +52,16 @@ func appendInt(dst []byte, first byte, n uint, v uint64) []byte {
 	return append(dst, byte(v))
 }
 
-// appendString appends a string literal without Huffman coding.
+// appendString appends a string literal, Huffman-coded when that is
+// shorter, as nginx writes them.
 func appendString(dst []byte, s []byte) []byte {
+	if len(s) > 0 {
+		str := unsafe.String(&s[0], len(s))
+		if n := hpack.HuffmanEncodeLength(str); n < uint64(len(s)) {
+			dst = appendInt(dst, 0x80, 7, n)
+			return hpack.AppendHuffmanString(dst, str)
+		}
+	}
 	dst = appendInt(dst, 0, 7, uint64(len(s)))
 	return append(dst, s...)
 }

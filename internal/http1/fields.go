@@ -41,6 +41,10 @@ type Limits struct {
 	// Underscores is nginx's "underscores_in_headers on": '_' counts as
 	// a valid byte of a request's field name.
 	Underscores bool
+	// AnyValueBytes lets a request's field value hold any byte but NUL,
+	// CR and LF, as HTTP/2 lets it (RFC 9113 8.2.1) and nginx passes
+	// such values on; otherwise values are RFC 9110's field-vchars.
+	AnyValueBytes bool
 }
 
 // Default limits, matching nginx's defaults where nginx has one.
@@ -120,7 +124,7 @@ const (
 // caller tells apart. Bytes are examined strictly in order and every
 // decision depends only on the bytes before it, which is what makes the
 // parsers prefix-consistent.
-func scanFieldLine(b []byte, s int, rule nameRule) (name, value []byte, next int, r scanResult) {
+func scanFieldLine(b []byte, s int, rule nameRule, anyValue bool) (name, value []byte, next int, r scanResult) {
 	if s >= len(b) {
 		return nil, nil, s, scanShort
 	}
@@ -177,7 +181,7 @@ func scanFieldLine(b []byte, s int, rule nameRule) (name, value []byte, next int
 	}
 	vs := i
 	i = skipValue(b, i)
-	for i < len(b) && charClass[b[i]]&cValue != 0 {
+	for i < len(b) && (charClass[b[i]]&cValue != 0 || anyValue && b[i] != '\r' && b[i] != '\n' && b[i] != 0) {
 		i++
 	}
 	if i >= len(b) {

@@ -119,7 +119,7 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (int, error) {
 		if len(b) > bound {
 			b = b[:bound]
 		}
-		name, value, next, r := scanFieldLine(b, pos, rule)
+		name, value, next, r := scanFieldLine(b, pos, rule, l.AnyValueBytes)
 		switch r {
 		case scanField:
 		case scanEnd:

@@ -70,7 +70,7 @@ func ParseResponse(buf []byte, resp *Response, lim *Limits) (int, error) {
 		if len(b) > bound {
 			b = b[:bound]
 		}
-		name, value, next, r := scanFieldLine(b, pos, namesToken)
+		name, value, next, r := scanFieldLine(b, pos, namesToken, false)
 		switch r {
 		case scanField:
 		case scanEnd:

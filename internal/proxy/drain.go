@@ -80,6 +80,13 @@ func (w *worker) beginDrain(deadline time.Time) {
 		c.Detach()
 	}
 	w.listenConns = nil
+	// HTTP/2 clients are told that no new streams will be taken; each
+	// connection closes once its streams end.
+	w.loop.Each(engine.KindClient, func(c *engine.Conn) {
+		if hc, ok := c.Data.(*h2Conn); ok {
+			hc.goAway()
+		}
+	})
 	w.drainStep()
 }
 
@@ -115,6 +122,11 @@ func (w *worker) drainStep() {
 func (w *worker) closeAll() {
 	n := 0
 	w.loop.Each(engine.KindClient, func(c *engine.Conn) {
+		if hc, ok := c.Data.(*h2Conn); ok {
+			hc.close()
+			n++
+			return
+		}
 		if cc, ok := c.Data.(*clientConn); ok && cc.state != connClosed {
 			cc.close()
 			n++

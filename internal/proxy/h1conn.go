@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
@@ -265,6 +266,12 @@ func onClientTimer(c *engine.Conn) {
 		onClientWrite(c)
 		return
 	}
+	if st := cc.h2; st != nil {
+		// A stream its request ends on a timeout is reset with
+		// PROTOCOL_ERROR, as nginx resets it (INTERNAL_ERROR otherwise).
+		st.timedOut = true
+		defer func() { st.timedOut = false }()
+	}
 	switch cc.state {
 	case connHead:
 		// nginx answers 408 to a slow head but does not send it; it
@@ -406,7 +413,11 @@ func (cc *clientConn) headLimit() int {
 // taken over (answered, proxied or failed).
 func (cc *clientConn) tryHead() bool {
 	r := cc.r
-	n, err := http1.ParseRequest(cc.in[cc.inPos:cc.inLen], &r.head, &cc.ln.limits)
+	lim := &cc.ln.limits
+	if cc.h2 != nil {
+		lim = &cc.ln.h2limits
+	}
+	n, err := http1.ParseRequest(cc.in[cc.inPos:cc.inLen], &r.head, lim)
 	if err == http1.ErrNeedMore {
 		return false
 	}
@@ -444,6 +455,21 @@ func (cc *clientConn) tryHead() bool {
 	cc.setPhase(phaseRoute)
 	cc.startRequest()
 	return true
+}
+
+// badHead answers a request whose head cannot be served with status,
+// as tryHead answers one the parser refused (an HTTP/2 stream's head
+// that nginx refuses before any parsing).
+func (cc *clientConn) badHead(status int) {
+	cc.attach()
+	r := cc.r
+	cc.setState(connHead)
+	r.start = cc.w.loop.Now()
+	r.line = nil
+	r.srv = cc.ln.vhosts.def
+	r.lc = r.srv.Loc
+	r.keepAlive = false
+	cc.respondError(status)
 }
 
 // close ends the connection and everything it holds.
@@ -675,24 +701,43 @@ func (cc *clientConn) closeGracefully() {
 		cc.close()
 		return
 	}
-	if cc.tr.PeerClosed() {
+	lc := cc.r.lc
+	if lc == nil {
+		lc = cc.ln.vhosts.def.Loc
+	}
+	if cc.tr.PeerClosed() || lc.LingeringClose == conf.LingerOff {
 		cc.close()
 		return
 	}
 	cc.setState(connLinger)
-	cc.c.SetTimer(5 * time.Second)
+	// lingering_time bounds the whole; lingering_timeout each wait.
+	cc.r.lingerEnd = cc.w.loop.Now().Add(lc.LingeringTime)
+	cc.r.lingerWait = lc.LingeringTimeout
+	cc.c.SetTimer(min(lc.LingeringTimeout, lc.LingeringTime))
 	cc.linger()
 }
 
 func (cc *clientConn) linger() {
 	var buf [4096]byte
+	read := false
 	for {
 		n, err := cc.tr.Read(buf[:])
 		if n > 0 {
+			read = true
 			continue
 		}
 		if err != engine.ErrAgain {
 			cc.close()
+			return
+		}
+		if read && cc.r != nil {
+			// Bytes came: the next wait gets lingering_timeout again,
+			// within lingering_time.
+			if left := cc.r.lingerEnd.Sub(cc.w.loop.Now()); left > 0 {
+				cc.c.SetTimer(min(cc.r.lingerWait, left))
+			} else {
+				cc.close()
+			}
 		}
 		return
 	}

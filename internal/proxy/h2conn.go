@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"time"
 
-	"golang.org/x/net/http2/hpack"
-
+	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/h2"
 	"headroom/internal/logs"
@@ -46,18 +44,24 @@ type h2Conn struct {
 	out     []byte
 	outOff  int
 	writers []*h2Stream
+	// dataAt is where the newest DATA frame in out starts, dataEnd where
+	// it ends and dataStream its stream: while nothing follows it and
+	// none of it was written, a stream's next bytes extend it.
+	dataAt, dataEnd int
+	dataStream      uint32
 	// pending is set while the connection is on its worker's list of
 	// connections whose frames go out after this round of events.
 	pending bool
 
-	dec *hpack.Decoder
+	dec *h2.Decoder
+	// blockIn gathers a header block's fragments until its last.
+	blockIn []byte
 	// fields are the decoded fields of the block being read, their
 	// bytes in fieldBuf; block is a header block being encoded.
 	block     []byte
 	fields    []h2Field
 	fieldBuf  []byte
 	fieldSize int
-	fieldErr  h2.ErrCode
 	// hdrStream is the stream whose header block continues in
 	// CONTINUATION frames (0 when none), hdrEnd whether that block ends
 	// the stream, hdrLen the block's bytes so far.
@@ -73,8 +77,10 @@ type h2Conn struct {
 	served     int
 	newStreams int
 	// discarding counts the streams whose response is complete and
-	// whose body is dropped as it comes.
+	// whose body is dropped as it comes; discards lists them, oldest
+	// first.
 	discarding int
+	discards   []*h2Stream
 
 	// Flow control: sendWindow is what the peer lets us send on the
 	// connection, recvWindow what we let it send; peerWindow is the
@@ -85,6 +91,13 @@ type h2Conn struct {
 	peerWindow int64
 	peerFrame  int
 
+	// skip is what remains of a frame dropped after its header block
+	// timed out.
+	skip int
+	// ourResets are the last streams this side reset, resetNext where
+	// the next goes: DATA the client sent before it learnt is ignored.
+	ourResets [8]uint32
+	resetNext uint8
 	// goingAway is set once GOAWAY was sent or received: no new streams.
 	goingAway bool
 	closing   bool
@@ -119,7 +132,7 @@ func (cc *clientConn) startH2() {
 		sendWindow: h2.DefaultWindow, recvWindow: h2.DefaultWindow,
 		peerWindow: h2.DefaultWindow, peerFrame: h2.DefaultMaxFrameSize,
 		streams: map[uint32]*h2Stream{}}
-	hc.dec = hpack.NewDecoder(4096, hc.onField)
+	hc.dec = h2.NewDecoder()
 	if cc.inPos < cc.inLen {
 		hc.in = make([]byte, h2InSize)
 		hc.inLn = copy(hc.in, cc.in[cc.inPos:cc.inLen])
@@ -137,7 +150,7 @@ func (cc *clientConn) startH2() {
 	hc.out = h2.AppendSettings(hc.out,
 		h2.Setting{ID: h2.SettingMaxConcurrentStreams, Val: uint32(lc.HTTP2MaxConcurrentStreams)},
 		h2.Setting{ID: h2.SettingInitialWindowSize, Val: uint32(lc.HTTP2BodyPrereadSize)},
-		h2.Setting{ID: h2.SettingMaxFrameSize, Val: h2.DefaultMaxFrameSize})
+		h2.Setting{ID: h2.SettingMaxFrameSize, Val: h2.MaxFrameSizeLimit})
 	// The connection's window is opened wide at once, as nginx does:
 	// each stream's window bounds what a stream's body may hold.
 	hc.out = h2.AppendWindowUpdate(hc.out, 0, h2.MaxWindow-h2.DefaultWindow)
@@ -166,6 +179,12 @@ func (hc *h2Conn) readable() {
 			return
 		}
 		if len(hc.out)-hc.outOff >= h2OutRoom {
+			if hc.tr.PeerClosed() {
+				// The client went while its frames waited: nothing
+				// more can reach it.
+				hc.close()
+				return
+			}
 			break
 		}
 		if !hc.tr.Readable() {
@@ -197,6 +216,7 @@ func (hc *h2Conn) readable() {
 	if hc.in != nil && hc.inPos == hc.inLn {
 		hc.w.putH2Buf(hc.in)
 		hc.in = nil
+		hc.inPos, hc.inLn = 0, 0
 	}
 	hc.flush()
 	hc.armTimer()
@@ -210,8 +230,17 @@ func (hc *h2Conn) compact() {
 
 // process handles every whole frame in the read buffer.
 func (hc *h2Conn) process() {
-	for !hc.closed && !hc.closing {
+	for hc.in != nil && !hc.closed && !hc.closing {
 		buf := hc.in[hc.inPos:hc.inLn]
+		if hc.skip > 0 {
+			n := min(hc.skip, len(buf))
+			hc.skip -= n
+			hc.inPos += n
+			if len(buf) == n {
+				break
+			}
+			continue
+		}
 		if !hc.prefaceDone {
 			if len(buf) < len(h2.Preface) {
 				return
@@ -229,13 +258,30 @@ func (hc *h2Conn) process() {
 			break
 		}
 		fh := h2.ParseHeader(buf)
-		if fh.Length > h2.DefaultMaxFrameSize {
-			hc.logf(logs.Info, "client sent frame with too large length")
-			hc.connError(h2.FrameSizeError)
+		if fh.Type == h2.TypePushPromise {
+			// Wrong whatever its payload: judged on its header, as
+			// nginx judges it.
+			hc.logf(logs.Info, "client sent PUSH_PROMISE frame")
+			hc.connError(h2.ProtocolError)
 			return
 		}
 		end := h2.HeaderLen + int(fh.Length)
+		if end > len(hc.in) {
+			// Larger than the read buffer: headroom announces nginx's
+			// largest frame size, and bounds frames by what they may
+			// carry instead.
+			if !hc.bigFrame(fh) {
+				return
+			}
+			continue
+		}
 		if len(buf) < end {
+			if fh.Type == h2.TypeHeaders && hc.hdrStream == 0 && !fh.Has(h2.FlagPadded|h2.FlagPriority) &&
+				h2.CheckPrefix(buf[h2.HeaderLen:]) != nil {
+				hc.logf(logs.Info, "client sent header field with too long length value")
+				hc.connError(h2.CompressionError)
+				return
+			}
 			break
 		}
 		hc.inPos += end
@@ -284,11 +330,11 @@ func (hc *h2Conn) frame(fh h2.Header, p []byte) {
 			return
 		}
 		if len(p) != 5 {
-			hc.streamError(fh.StreamID, h2.FrameSizeError)
+			hc.resetStream(fh.StreamID, h2.FrameSizeError)
 			return
 		}
 		if h2.Uint31(p) == fh.StreamID {
-			hc.streamError(fh.StreamID, h2.ProtocolError)
+			hc.resetStream(fh.StreamID, h2.ProtocolError)
 		}
 	case h2.TypeRSTStream:
 		hc.onRST(fh, p)
@@ -356,11 +402,16 @@ func (hc *h2Conn) onData(fh h2.Header, p []byte) {
 			hc.connError(h2.ProtocolError)
 			return
 		}
+		if hc.resetByUs(fh.StreamID) {
+			// Sent before our RST_STREAM reached the client: ignored
+			// (RFC 9113 5.1).
+			return
+		}
 		hc.streamError(fh.StreamID, h2.StreamClosed)
 		return
 	}
 	if st.recvEnd {
-		hc.streamError(fh.StreamID, h2.StreamClosed)
+		st.fail(h2.StreamClosed)
 		return
 	}
 	if size > st.recvWindow {
@@ -375,6 +426,47 @@ func (hc *h2Conn) onData(fh h2.Header, p []byte) {
 		st.consumed += pad
 	}
 	st.onData(data, fh.Has(h2.FlagEndStream))
+}
+
+// bigFrame makes room for a frame larger than the read buffer when what
+// it may carry allows it: DATA within a stream's window, a header block
+// within the header limits; an unknown type is skipped as it comes. It
+// reports false when the connection ended.
+func (hc *h2Conn) bigFrame(fh h2.Header) bool {
+	lc := hc.cc.ln.vhosts.def.Loc
+	n := int(fh.Length)
+	switch fh.Type {
+	case h2.TypeData:
+		if n > lc.HTTP2BodyPrereadSize {
+			hc.logf(logs.Info, "client violated flow control: received DATA frame length %d, available window %d", n, lc.HTTP2BodyPrereadSize)
+			hc.connError(h2.FlowControlError)
+			return false
+		}
+	case h2.TypeHeaders, h2.TypeContinuation:
+		if n > 2*hc.headerLimit() {
+			hc.logf(logs.Info, "client exceeded http2_max_header_size limit")
+			hc.connError(h2.EnhanceYourCalm)
+			return false
+		}
+	case h2.TypeSettings, h2.TypePing, h2.TypeGoAway, h2.TypeWindowUpdate,
+		h2.TypeRSTStream, h2.TypePriority, h2.TypePushPromise:
+		hc.logf(logs.Info, "client sent frame with too large length")
+		hc.connError(h2.FrameSizeError)
+		return false
+	default:
+		if hc.hdrStream != 0 {
+			hc.connError(h2.ProtocolError)
+			return false
+		}
+		hc.skip = h2.HeaderLen + n
+		return true
+	}
+	big := make([]byte, h2.HeaderLen+n+h2InSize)
+	hc.inLn = copy(big, hc.in[hc.inPos:hc.inLn])
+	hc.inPos = 0
+	hc.w.putH2Buf(hc.in)
+	hc.in = big
+	return true
 }
 
 // unpad returns a DATA or HEADERS payload without its padding.
@@ -418,7 +510,7 @@ func (hc *h2Conn) onHeaders(fh h2.Header, p []byte) {
 	hc.fields = hc.fields[:0]
 	hc.fieldBuf = hc.fieldBuf[:0]
 	hc.fieldSize = 0
-	hc.fieldErr = h2.NoError
+	hc.blockIn = hc.blockIn[:0]
 	hc.hdrEnd = fh.Has(h2.FlagEndStream)
 	hc.hdrRefuse = false
 	hc.hdrLen = 0
@@ -429,7 +521,9 @@ func (hc *h2Conn) onHeaders(fh h2.Header, p []byte) {
 			return
 		}
 	} else if id <= hc.lastStream {
-		hc.connError(h2.StreamClosed)
+		// A stream that was used or skipped: nginx's PROTOCOL_ERROR.
+		hc.logf(logs.Info, "client sent HEADERS frame with incorrect identifier %d, the last was %d", id, hc.lastStream)
+		hc.connError(h2.ProtocolError)
 		return
 	} else {
 		hc.lastStream = id
@@ -448,10 +542,12 @@ func (hc *h2Conn) skipBlock(fh h2.Header, p []byte) {
 	hc.hdrRefuse = true
 	hc.fields = hc.fields[:0]
 	hc.fieldBuf = hc.fieldBuf[:0]
+	hc.fieldSize = 0
+	hc.blockIn = hc.blockIn[:0]
 	hc.headerFragment(fh, p)
 }
 
-// headerFragment decodes one frame's part of a header block, and ends
+// headerFragment takes one frame's part of a header block, and decodes
 // the block on END_HEADERS.
 func (hc *h2Conn) headerFragment(fh h2.Header, p []byte) {
 	hc.hdrLen += len(p)
@@ -461,16 +557,30 @@ func (hc *h2Conn) headerFragment(fh h2.Header, p []byte) {
 		hc.connError(h2.EnhanceYourCalm)
 		return
 	}
-	if _, err := hc.dec.Write(p); err != nil {
-		hc.logf(logs.Info, "client sent invalid header block: %v", err)
-		hc.connError(h2.CompressionError)
-		return
-	}
+	hc.blockIn = append(hc.blockIn, p...)
 	if !fh.Has(h2.FlagEndHeaders) {
 		return
 	}
-	if err := hc.dec.Close(); err != nil {
-		hc.logf(logs.Info, "client sent invalid header block: %v", err)
+	err := hc.dec.Decode(hc.blockIn, hc.onField)
+	hc.blockIn = hc.blockIn[:0]
+	if cap(hc.blockIn) > 4096 {
+		hc.blockIn = nil
+	}
+	switch {
+	case err == errFieldTooLarge:
+		hc.logf(logs.Info, "client exceeded http2_max_field_size limit")
+		hc.connError(h2.EnhanceYourCalm)
+		return
+	case err == errHeaderTooLarge:
+		hc.logf(logs.Info, "client exceeded http2_max_header_size limit")
+		hc.connError(h2.EnhanceYourCalm)
+		return
+	case err == h2.ErrTruncated:
+		hc.logf(logs.Info, "client sent header block with incorrect length")
+		hc.connError(h2.FrameSizeError)
+		return
+	case err != nil:
+		hc.logf(logs.Info, "client sent invalid header block")
 		hc.connError(h2.CompressionError)
 		return
 	}
@@ -487,6 +597,14 @@ func (hc *h2Conn) headerFragment(fh h2.Header, p []byte) {
 	hc.openStream(id)
 }
 
+// errFieldTooLarge and errHeaderTooLarge stop the decoding of a block
+// beyond large_client_header_buffers (which replaced nginx's
+// http2_max_field_size and http2_max_header_size).
+var (
+	errFieldTooLarge  = errors.New("field too large")
+	errHeaderTooLarge = errors.New("header too large")
+)
+
 // headerLimit is the largest request head accepted, nginx's
 // large_client_header_buffers number × size (which replaced
 // http2_max_header_size).
@@ -495,29 +613,27 @@ func (hc *h2Conn) headerLimit() int {
 	return lc.LargeClientHeaderBuffersNum * lc.LargeClientHeaderBuffersSize
 }
 
-// onField keeps a decoded field of the block being read.
-func (hc *h2Conn) onField(f hpack.HeaderField) {
-	if hc.fieldErr != h2.NoError {
-		return
-	}
+// onField keeps a decoded field of the block being read: a name or a
+// value longer than a large_client_header_buffers buffer, or fields
+// longer than all of them together, end the connection as in nginx.
+func (hc *h2Conn) onField(name, value []byte) error {
 	lc := hc.cc.ln.vhosts.def.Loc
-	if len(f.Name)+len(f.Value) > lc.LargeClientHeaderBuffersSize {
-		hc.fieldErr = h2.EnhanceYourCalm
-		return
+	if len(name) > lc.LargeClientHeaderBuffersSize || len(value) > lc.LargeClientHeaderBuffersSize {
+		return errFieldTooLarge
 	}
-	hc.fieldSize += len(f.Name) + len(f.Value)
+	hc.fieldSize += len(name) + len(value)
 	if hc.fieldSize > hc.headerLimit() {
-		hc.fieldErr = h2.EnhanceYourCalm
-		return
+		return errHeaderTooLarge
 	}
 	var fl h2Field
 	fl.name[0] = len(hc.fieldBuf)
-	hc.fieldBuf = append(hc.fieldBuf, f.Name...)
+	hc.fieldBuf = append(hc.fieldBuf, name...)
 	fl.name[1] = len(hc.fieldBuf)
 	fl.value[0] = len(hc.fieldBuf)
-	hc.fieldBuf = append(hc.fieldBuf, f.Value...)
+	hc.fieldBuf = append(hc.fieldBuf, value...)
 	fl.value[1] = len(hc.fieldBuf)
 	hc.fields = append(hc.fields, fl)
+	return nil
 }
 
 func (hc *h2Conn) fieldName(f h2Field) []byte  { return hc.fieldBuf[f.name[0]:f.name[1]] }
@@ -633,7 +749,31 @@ func (hc *h2Conn) onWindowUpdate(fh h2.Header, p []byte) {
 
 // streamError resets a stream that has no request (or no longer has).
 func (hc *h2Conn) streamError(id uint32, code h2.ErrCode) {
+	hc.ensureOut()
 	hc.out = h2.AppendRSTStream(hc.out, id, code)
+	hc.ourResets[hc.resetNext%uint8(len(hc.ourResets))] = id
+	hc.resetNext++
+}
+
+// resetStream resets a stream for an error of the client's: one whose
+// request is in progress ends with it.
+func (hc *h2Conn) resetStream(id uint32, code h2.ErrCode) {
+	if st := hc.streams[id]; st != nil {
+		st.fail(code)
+		return
+	}
+	hc.streamError(id, code)
+}
+
+// resetByUs reports whether the stream is one of the last this side
+// reset, whose frames in flight are ignored.
+func (hc *h2Conn) resetByUs(id uint32) bool {
+	for _, x := range hc.ourResets {
+		if x == id {
+			return true
+		}
+	}
+	return false
 }
 
 // connError ends the connection with GOAWAY: every stream is reset and
@@ -680,8 +820,19 @@ func (hc *h2Conn) shutdown() {
 		hc.c.SetTimer(hc.cc.ln.vhosts.def.Loc.SendTimeout)
 		return
 	}
+	hc.finishClose()
+}
+
+// finishClose ends the write side once the last frames are out and
+// lingers as lingering_close says (lingering_timeout bounds the wait).
+func (hc *h2Conn) finishClose() {
+	lc := hc.cc.ln.vhosts.def.Loc
 	hc.tr.CloseWrite()
-	hc.c.SetTimer(time.Second)
+	if lc.LingeringClose == conf.LingerOff {
+		hc.close()
+		return
+	}
+	hc.c.SetTimer(min(lc.LingeringTimeout, lc.LingeringTime))
 	hc.lingerRead()
 }
 
@@ -745,7 +896,7 @@ func (hc *h2Conn) close() {
 // send_timeout while frames wait for the client, or the end of a
 // lingering close.
 func (hc *h2Conn) timedOut() {
-	if !hc.closing && hc.outOff == len(hc.out) && len(hc.streams) == hc.discarding && (hc.in == nil || hc.inPos == hc.inLn) {
+	if !hc.closing && hc.outOff == len(hc.out) && len(hc.streams) == hc.discarding && (hc.in == nil || hc.inPos == hc.inLn || hc.partialData()) {
 		// Idle: go away politely.
 		hc.goAway()
 		if !hc.closed && !hc.closing {
@@ -753,7 +904,47 @@ func (hc *h2Conn) timedOut() {
 		}
 		return
 	}
+	if hc.headerTimedOut() {
+		return
+	}
 	hc.close()
+}
+
+// headerTimedOut handles client_header_timeout on a header block that
+// did not come whole: as nginx does, its stream is reset with
+// PROTOCOL_ERROR and the rest of its frame, when it comes, is skipped,
+// while the connection goes on. It reports false when no header block
+// was incomplete.
+func (hc *h2Conn) headerTimedOut() bool {
+	if hc.closing || hc.in == nil {
+		return false
+	}
+	buf := hc.in[hc.inPos:hc.inLn]
+	id := hc.hdrStream
+	if len(buf) >= h2.HeaderLen {
+		fh := h2.ParseHeader(buf)
+		switch {
+		case fh.Type == h2.TypeHeaders && fh.StreamID > hc.lastStream && fh.StreamID&1 == 1:
+			id = fh.StreamID
+			hc.lastStream = id
+		case fh.Type == h2.TypeContinuation && fh.StreamID == hc.hdrStream:
+		default:
+			return false
+		}
+		hc.skip = h2.HeaderLen + int(fh.Length) - len(buf)
+		hc.inPos = hc.inLn
+	} else if id == 0 || len(buf) > 0 {
+		return false
+	}
+	hc.hdrStream = 0
+	hc.logf(logs.Info, "client timed out while reading header of stream %d", id)
+	hc.ensureOut()
+	hc.streamError(id, h2.ProtocolError)
+	hc.flush()
+	if !hc.closed {
+		hc.armTimer()
+	}
+	return true
 }
 
 // armTimer sets the connection's timer for what it waits for.
@@ -765,7 +956,7 @@ func (hc *h2Conn) armTimer() {
 	switch {
 	case hc.outOff < len(hc.out):
 		hc.c.SetTimer(lc.SendTimeout)
-	case hc.in != nil && hc.inPos < hc.inLn:
+	case hc.in != nil && hc.inPos < hc.inLn && !hc.partialData():
 		hc.c.SetTimer(lc.ClientHeaderTimeout)
 	case len(hc.streams) == hc.discarding:
 		hc.c.SetTimer(lc.KeepaliveTimeout)
@@ -785,9 +976,7 @@ func (hc *h2Conn) writable() {
 	}
 	if hc.closing {
 		if hc.outOff == len(hc.out) {
-			hc.tr.CloseWrite()
-			hc.c.SetTimer(time.Second)
-			hc.lingerRead()
+			hc.finishClose()
 		}
 		return
 	}
@@ -803,6 +992,14 @@ func (hc *h2Conn) writable() {
 // flush writes the frames that wait, then lets waiting streams write
 // more while there is room.
 func (hc *h2Conn) flush() {
+	for _, st := range hc.discards {
+		if st.rstLate {
+			st.rstLate = false
+			st.rstSent = true
+			hc.ensureOut()
+			hc.streamError(st.id, h2.NoError)
+		}
+	}
 	for !hc.closed {
 		if done, err := hc.tr.Flush(); !done {
 			if err != nil {
@@ -823,6 +1020,7 @@ func (hc *h2Conn) flush() {
 		}
 		hc.out = hc.out[:0]
 		hc.outOff = 0
+		hc.dataEnd = 0
 		if len(hc.writers) == 0 || hc.closing {
 			if len(hc.writers) == 0 && hc.out != nil {
 				// An idle connection holds no buffer.
@@ -842,12 +1040,9 @@ func (hc *h2Conn) flush() {
 			}
 			st.writable()
 			if len(hc.out) >= h2OutRoom {
-				for _, rest := range ws[i+1:] {
-					if !rest.waiting {
-						rest.waiting = true
-						hc.writers = append(hc.writers, rest)
-					}
-				}
+				// The rest keep their turn, ahead of any that came
+				// to wait meanwhile.
+				hc.writers = append(ws[i+1:len(ws):len(ws)], hc.writers...)
 				break
 			}
 		}
@@ -880,9 +1075,7 @@ func (w *worker) flushH2() {
 			}
 			hc.flush()
 			if !hc.closed && hc.closing && hc.outOff == len(hc.out) {
-				hc.tr.CloseWrite()
-				hc.c.SetTimer(time.Second)
-				hc.lingerRead()
+				hc.finishClose()
 				continue
 			}
 			hc.armTimer()
@@ -927,6 +1120,12 @@ func (hc *h2Conn) endStream(st *h2Stream) {
 	if st.discard {
 		st.discard = false
 		hc.discarding--
+		for i, x := range hc.discards {
+			if x == st {
+				hc.discards = append(hc.discards[:i], hc.discards[i+1:]...)
+				break
+			}
+		}
 	}
 	if st.waiting {
 		for i, x := range hc.writers {
@@ -976,6 +1175,7 @@ func (hc *h2Conn) ensureOut() {
 	if hc.out == nil {
 		hc.out = hc.w.getH2Buf()[:0]
 		hc.outOff = 0
+		hc.dataEnd = 0
 	}
 }
 
@@ -1030,4 +1230,51 @@ func (cc *clientConn) h2Start() h2Verdict {
 		return h2Maybe
 	}
 	return h2Yes
+}
+
+// openData reports whether the newest frame in the output is a DATA
+// frame of the stream that may still grow, and its payload's length.
+func (hc *h2Conn) openData(id uint32) (int, bool) {
+	if hc.dataStream != id || hc.dataEnd != len(hc.out) || hc.dataAt < hc.outOff || hc.dataEnd == 0 {
+		return 0, false
+	}
+	if hc.out[hc.dataAt+4]&h2.FlagEndStream != 0 {
+		return 0, false
+	}
+	return hc.dataEnd - hc.dataAt - h2.HeaderLen, true
+}
+
+// growData adds k bytes to the length of the newest DATA frame.
+func (hc *h2Conn) growData(k int) {
+	f := hc.out[hc.dataAt:]
+	n := int(f[0])<<16 | int(f[1])<<8 | int(f[2]) + k
+	f[0], f[1], f[2] = byte(n>>16), byte(n>>8), byte(n)
+}
+
+// partialData reports whether the incomplete frame in the read buffer
+// is DATA: the request's client_body_timeout bounds the wait while its
+// stream is open, and keepalive_timeout once no request is left, as
+// for a connection between requests.
+func (hc *h2Conn) partialData() bool {
+	buf := hc.in[hc.inPos:hc.inLn]
+	if len(buf) < h2.HeaderLen {
+		return false
+	}
+	fh := h2.ParseHeader(buf)
+	return fh.Type == h2.TypeData && fh.StreamID != 0 && fh.StreamID <= hc.lastStream
+}
+
+// keepDiscarding keeps a stream whose response is complete while the
+// rest of its body may come, so that what comes is still judged; the
+// oldest such stream is forgotten beyond http2_max_concurrent_streams of
+// them, so that a client that never ends its bodies costs no more.
+func (hc *h2Conn) keepDiscarding(st *h2Stream) {
+	st.discard = true
+	hc.discarding++
+	hc.discards = append(hc.discards, st)
+	if len(hc.discards) > hc.cc.ln.vhosts.def.Loc.HTTP2MaxConcurrentStreams {
+		old := hc.discards[0]
+		hc.discards = hc.discards[1:]
+		hc.endStream(old)
+	}
 }

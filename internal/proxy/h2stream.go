@@ -56,7 +56,6 @@ type h2Stream struct {
 	left       int64
 	chunks     http1.ChunkedDecoder
 	headReq    bool
-	parsed     http1.Response
 	scratch    []byte
 	endSent    bool
 	rstSent    bool
@@ -65,8 +64,15 @@ type h2Stream struct {
 	blocked    bool
 	sendWindow int64
 	// discard is set while the rest of a body no response needs is
-	// dropped (see Close).
-	discard bool
+	// dropped (see Close); timedOut while the request's timer runs its
+	// handler.
+	discard  bool
+	timedOut bool
+	// bad is set once the body broke its content-length and was
+	// answered 400; what more comes is dropped. rstLate is set while a
+	// discarding stream's RST_STREAM NO_ERROR waits for the round's end.
+	bad     bool
+	rstLate bool
 }
 
 // respPart is the part of the response being translated.
@@ -80,21 +86,12 @@ const (
 	respDone
 )
 
-// respLimits bounds the response heads read back: they are headroom's
-// own, already bounded where they were made.
-var respLimits = http1.Limits{MaxHeaderLine: 1 << 20, MaxHeaderBytes: 1 << 20, MaxHeaders: 1 << 16}
-
 // openStream starts the request of a stream whose header block is in.
 func (hc *h2Conn) openStream(id uint32) {
 	w := hc.w
 	lc := hc.cc.ln.vhosts.def.Loc
-	if hc.fieldErr != h2.NoError {
-		hc.logf(logs.Info, "client exceeded http2_max_header_size limit")
-		hc.connError(h2.EnhanceYourCalm)
-		return
-	}
-	if len(hc.streams) >= lc.HTTP2MaxConcurrentStreams {
-		hc.logf(logs.Info, "concurrent streams exceeded %d", len(hc.streams))
+	if len(hc.streams)-hc.discarding >= lc.HTTP2MaxConcurrentStreams {
+		hc.logf(logs.Info, "concurrent streams exceeded %d", len(hc.streams)-hc.discarding)
 		hc.streamError(id, h2.RefusedStream)
 		return
 	}
@@ -107,8 +104,8 @@ func (hc *h2Conn) openStream(id uint32) {
 	}
 	hc.newStreams++
 	head := w.getBuf()[:0]
-	head, declared, chunked, ok := hc.requestHead(head)
-	if !ok {
+	head, declared, chunked, verdict := hc.requestHead(head)
+	if verdict == headMalformed {
 		w.putBuf(head)
 		hc.streamError(id, h2.ProtocolError)
 		return
@@ -161,8 +158,24 @@ func (hc *h2Conn) openStream(id uint32) {
 	if hc.served >= lc.KeepaliveRequests {
 		hc.goAway()
 	}
+	if verdict == headBad {
+		cc.badHead(400)
+		return
+	}
 	cc.readHead()
 }
+
+// headVerdict is what requestHead made of a header block.
+type headVerdict uint8
+
+const (
+	headOK headVerdict = iota
+	// headMalformed: a stream error (RST_STREAM PROTOCOL_ERROR).
+	headMalformed
+	// headBad: answered 400, as nginx answers a request without
+	// :scheme, with an empty :authority or a :path it cannot use.
+	headBad
+)
 
 // refuse answers a stream for which no slot is left with 503 and
 // Retry-After, as an HTTP/1 request that waited its time for one is
@@ -205,9 +218,10 @@ func (hc *h2Conn) appendHeaders(dst []byte, id uint32, block []byte, end bool) [
 
 // requestHead writes the decoded header block as an HTTP/1.1 request
 // head. It reports the content-length (-1 without), whether the body is
-// passed on chunked (it comes and has no length), and false for a block
-// that is malformed (RFC 9113 8.1.1): a stream error.
-func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, bool) {
+// passed on chunked (it comes and has no length), and whether the block
+// is malformed (RFC 9113 8.1.1: a stream error) or a bad request nginx
+// answers with 400.
+func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, headVerdict) {
 	var method, path, scheme, authority []byte
 	var haveMethod, havePath, haveScheme, haveAuthority bool
 	regular := false
@@ -215,9 +229,12 @@ func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, bool) {
 	for _, f := range hc.fields {
 		name, value := hc.fieldName(f), hc.fieldValue(f)
 		if len(name) > 0 && name[0] == ':' {
-			if regular {
+			// Pseudo-header fields lead the block (RFC 9113 8.3); nginx
+			// takes :authority after regular fields too, and clients
+			// that know it send it so.
+			if regular && string(name) != ":authority" {
 				hc.logf(logs.Info, "client sent pseudo-header after regular header")
-				return dst, 0, false, false
+				return dst, 0, false, headMalformed
 			}
 			var seen *bool
 			switch string(name) {
@@ -231,11 +248,11 @@ func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, bool) {
 				authority, seen = value, &haveAuthority
 			default:
 				hc.logf(logs.Info, "client sent unknown pseudo-header \"%s\"", name)
-				return dst, 0, false, false
+				return dst, 0, false, headMalformed
 			}
 			if *seen {
 				hc.logf(logs.Info, "client sent duplicate %s header", name)
-				return dst, 0, false, false
+				return dst, 0, false, headMalformed
 			}
 			*seen = true
 			continue
@@ -243,34 +260,48 @@ func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, bool) {
 		regular = true
 		if !validH2Name(name) || !validH2Value(value) {
 			hc.logf(logs.Info, "client sent invalid header: \"%s\"", name)
-			return dst, 0, false, false
+			return dst, 0, false, headMalformed
 		}
 		switch string(name) {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 			hc.logf(logs.Info, "client sent invalid header: \"%s\"", name)
-			return dst, 0, false, false
+			return dst, 0, false, headMalformed
 		case "te":
 			if string(value) != "trailers" {
 				hc.logf(logs.Info, "client sent invalid header: \"te: %s\"", value)
-				return dst, 0, false, false
+				return dst, 0, false, headMalformed
 			}
 		case "content-length":
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {
 				hc.logf(logs.Info, "client sent invalid \"content-length\" header")
-				return dst, 0, false, false
+				return dst, 0, false, headMalformed
 			}
 			declared = n
 		}
 	}
-	if !haveMethod || !haveScheme || !havePath || len(path) == 0 || len(method) == 0 {
-		hc.logf(logs.Info, "client sent no required pseudo-header")
-		return dst, 0, false, false
+	// A :method that is there but unusable is answered 400, as nginx
+	// answers it; a request without :method or :path is malformed
+	// (RFC 9113 8.3.1) and its stream reset.
+	if haveMethod && (len(method) == 0 || !validToken(method)) {
+		hc.logf(logs.Info, "client sent invalid :method header: \"%s\"", method)
+		return dst, 0, false, headBad
 	}
-	if !validToken(method) || !validTarget(path) || !validTarget(scheme) || !validTarget(authority) ||
-		(path[0] != '/' && !(string(path) == "*" && string(method) == "OPTIONS")) {
-		hc.logf(logs.Info, "client sent invalid :path or :method header")
-		return dst, 0, false, false
+	if !haveMethod || !havePath || len(path) == 0 {
+		hc.logf(logs.Info, "client sent no :method or :path header")
+		return dst, 0, false, headMalformed
+	}
+	switch {
+	case !haveScheme:
+		hc.logf(logs.Info, "client sent no :scheme header")
+		return dst, 0, false, headBad
+	case haveAuthority && len(authority) == 0, !validTarget(authority):
+		hc.logf(logs.Info, "client sent invalid :authority header")
+		return dst, 0, false, headBad
+	case !validTarget(path) || !validTarget(scheme) ||
+		(path[0] != '/' && !(string(path) == "*" && string(method) == "OPTIONS")):
+		hc.logf(logs.Info, "client sent invalid :path header: \"%s\"", path)
+		return dst, 0, false, headBad
 	}
 	dst = append(dst, method...)
 	dst = append(dst, ' ')
@@ -320,7 +351,7 @@ func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, bool) {
 		chunked = true
 	}
 	dst = append(dst, "\r\n"...)
-	return dst, declared, chunked, true
+	return dst, declared, chunked, headOK
 }
 
 // validH2Name reports whether a field name is lower-case token bytes, as
@@ -370,9 +401,18 @@ func validTarget(b []byte) bool {
 // onData takes body bytes, and the stream's end.
 func (st *h2Stream) onData(data []byte, end bool) {
 	st.got += int64(len(data))
+	if st.bad {
+		st.consumed += int64(len(data))
+		st.recvEnd = st.recvEnd || end
+		return
+	}
 	if st.declared >= 0 && (st.got > st.declared || end && st.got < st.declared) {
-		st.hc.logf(logs.Info, "client intended to send body data larger than declared")
-		st.fail(h2.ProtocolError)
+		if st.got > st.declared {
+			st.hc.logf(logs.Info, "client intended to send body data larger than declared")
+		} else {
+			st.hc.logf(logs.Info, "client prematurely closed stream: only %d out of %d bytes of request body received", st.got, st.declared)
+		}
+		st.badBody(end)
 		return
 	}
 	if st.cc == nil {
@@ -403,8 +443,11 @@ func (st *h2Stream) onData(data []byte, end bool) {
 // passed on (nginx 1.22 drops a request's trailers too).
 func (st *h2Stream) onTrailers() {
 	st.recvEnd = true
+	if st.bad {
+		return
+	}
 	if st.declared >= 0 && st.got < st.declared {
-		st.fail(h2.ProtocolError)
+		st.badBody(true)
 		return
 	}
 	if st.cc == nil {
@@ -412,6 +455,22 @@ func (st *h2Stream) onTrailers() {
 		return
 	}
 	st.notifyRead()
+}
+
+// badBody handles a body whose length is not the content-length it
+// declared: a request still reading it is answered 400, as nginx answers
+// it; otherwise the stream is reset with PROTOCOL_ERROR (RFC 9113
+// 8.1.1).
+func (st *h2Stream) badBody(end bool) {
+	cc := st.cc
+	if cc == nil || cc.state != connRequest || cc.r.respHead || cc.r.bodyDone || cc.r.phase != phaseProxy || st.resp != respHead {
+		st.fail(h2.ProtocolError)
+		return
+	}
+	st.bad = true
+	st.recvEnd = st.recvEnd || end
+	st.recv, st.recvOff = st.recv[:0], 0
+	cc.failBody(400)
 }
 
 // notifyRead runs the request's read handler, as an event on a socket
@@ -437,13 +496,26 @@ func (st *h2Stream) peerReset() {
 		st.hc.endStream(st)
 		return
 	}
+	st.endRequest()
+}
+
+// endRequest ends the request of a stream that was reset: its read
+// handler sees the client gone, and a request that goes on regardless
+// (one whose answer waits for a window, or is being relayed) ends as a
+// request whose client went away (499 unless it has a status).
+func (st *h2Stream) endRequest() {
+	cc := st.cc
 	st.notifyRead()
+	if st.cc == cc && cc.c != nil && cc.c.Data == cc && cc.state != connClosed {
+		cc.clientGone()
+	}
 }
 
 // fail resets the stream for an error of the client's (a stream error)
 // and ends its request.
 func (st *h2Stream) fail(code h2.ErrCode) {
-	if !st.rstSent {
+	st.rstLate = false
+	if !st.rstSent || st.discard {
 		st.rstSent = true
 		st.hc.streamError(st.id, code)
 	}
@@ -452,7 +524,7 @@ func (st *h2Stream) fail(code h2.ErrCode) {
 		st.hc.endStream(st)
 		return
 	}
-	st.notifyRead()
+	st.endRequest()
 }
 
 // writable lets the request write again.
@@ -506,14 +578,17 @@ func (st *h2Stream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// openWindow lets the client send more once half of the stream's window
-// was read.
+// openWindow lets the client send more once the stream's window was
+// read.
 func (st *h2Stream) openWindow() {
-	if st.recvEnd || st.reset {
+	if st.recvEnd || st.reset || st.discard || st.bad {
 		return
 	}
+	// The window is opened again once the client has used it up and
+	// it was read, by all of it at once, as nginx opens it: fewer
+	// WINDOW_UPDATE frames, and a body buffered as fast as it comes.
 	full := int64(st.hc.cc.ln.vhosts.def.Loc.HTTP2BodyPrereadSize)
-	if st.consumed >= full/2 {
+	if st.consumed >= full || st.recvWindow == 0 && st.consumed > 0 && st.recvOff == len(st.recv) {
 		st.hc.ensureOut()
 		st.hc.out = h2.AppendWindowUpdate(st.hc.out, st.id, uint32(st.consumed))
 		st.recvWindow += st.consumed
@@ -611,56 +686,100 @@ func (st *h2Stream) wrote(n int) (int, error) {
 	return n, nil
 }
 
-// sendable is how many body bytes may go out now: the stream's and the
-// connection's windows, and the room in the connection's output. A
-// stream that finds none waits for what it lacks.
-func (st *h2Stream) sendable() int {
-	hc := st.hc
-	win := min(st.sendWindow, hc.sendWindow)
+// window is how many body bytes the stream's and the connection's
+// windows let go out now; a stream that finds none waits for a
+// WINDOW_UPDATE.
+func (st *h2Stream) window() int {
+	win := min(st.sendWindow, st.hc.sendWindow)
 	if win <= 0 {
 		st.blocked = true
 		return 0
 	}
-	room := hc.room() - h2.HeaderLen
-	if room <= 0 {
-		hc.waitRoom(st)
+	return int(win)
+}
+
+// sendable is how many body bytes may go out now: the windows, and room
+// in the connection's output for a new frame. A stream that finds none
+// waits for what it lacks.
+func (st *h2Stream) sendable() int {
+	win := st.window()
+	if win == 0 {
 		return 0
 	}
-	return int(min(win, int64(room)))
+	if _, ok := st.hc.openData(st.id); !ok && st.hc.room() <= 0 {
+		st.hc.waitRoom(st)
+		return 0
+	}
+	return win
 }
 
 // data sends as much of b as may go now, in DATA frames of at most
 // http2_chunk_size and the peer's frame size; it returns how much.
+// Bytes the request writes in pieces (a filter's output, a file a
+// buffer at a time) go on in the stream's last DATA frame while it is
+// still the newest in the output and below the chunk size, so that
+// frames are cut by the windows and the chunk size only, as nginx cuts
+// them; a new frame needs room in the output, and may take it past its
+// room by up to its own size.
 func (st *h2Stream) data(b []byte) int {
 	hc := st.hc
 	chunk := min(hc.peerFrame, st.cc.chunkSize())
 	sent := 0
 	for sent < len(b) {
-		k := min(len(b)-sent, st.sendable(), chunk)
-		if k <= 0 {
+		win := st.window()
+		if win == 0 {
 			break
 		}
-		var flags uint8
-		if st.resp == respLength && int64(sent+k) == st.left {
-			flags = h2.FlagEndStream
-			st.endSent = true
+		if f, ok := hc.openData(st.id); ok && f < chunk {
+			k := min(len(b)-sent, win, chunk-f)
+			hc.growData(k)
+			hc.out = append(hc.out, b[sent:sent+k]...)
+			st.account(k, sent+k)
+			sent += k
+			continue
 		}
-		hc.out = h2.AppendHeader(hc.out, k, h2.TypeData, flags, st.id)
+		if hc.room() <= 0 {
+			hc.waitRoom(st)
+			break
+		}
+		k := min(len(b)-sent, win, chunk)
+		hc.dataAt = len(hc.out)
+		hc.dataStream = st.id
+		hc.out = h2.AppendHeader(hc.out, k, h2.TypeData, 0, st.id)
 		hc.out = append(hc.out, b[sent:sent+k]...)
-		st.sendWindow -= int64(k)
-		hc.sendWindow -= int64(k)
+		st.account(k, sent+k)
 		sent += k
 	}
 	return sent
 }
 
-// end ends the stream's response.
+// account counts k body bytes sent against the windows; the frame that
+// carries the last byte of a content-length ends the stream.
+func (st *h2Stream) account(k, upTo int) {
+	hc := st.hc
+	st.sendWindow -= int64(k)
+	hc.sendWindow -= int64(k)
+	hc.dataEnd = len(hc.out)
+	if st.resp == respLength && int64(upTo) == st.left {
+		hc.out[hc.dataAt+4] |= h2.FlagEndStream
+		st.endSent = true
+	}
+}
+
+// end ends the stream's response: on its last DATA frame while that can
+// still be changed, or with an empty one.
 func (st *h2Stream) end() {
 	st.resp = respDone
-	if !st.endSent {
-		st.endSent = true
-		st.hc.out = h2.AppendHeader(st.hc.out, 0, h2.TypeData, h2.FlagEndStream, st.id)
+	if st.endSent {
+		return
 	}
+	st.endSent = true
+	hc := st.hc
+	if _, ok := hc.openData(st.id); ok {
+		hc.out[hc.dataAt+4] |= h2.FlagEndStream
+		return
+	}
+	hc.out = h2.AppendHeader(hc.out, 0, h2.TypeData, h2.FlagEndStream, st.id)
 }
 
 // chunkSize is http2_chunk_size of the request's location.
@@ -672,53 +791,78 @@ func (cc *clientConn) chunkSize() int {
 }
 
 // takeHead gathers a response head and sends it as HEADERS once whole.
+// The head is headroom's own (written by the request code, every field
+// on a line of its own), so it is read by splitting lines rather than by
+// the HTTP/1 parser, which would judge bytes that HTTP/2 carries as they
+// are (a field value may hold any byte but NUL, CR and LF).
 func (st *h2Stream) takeHead(p []byte) (int, bool) {
 	buf := p
 	if len(st.head) > 0 {
 		st.head = append(st.head, p...)
 		buf = st.head
 	}
-	n, err := http1.ParseResponse(buf, &st.parsed, &respLimits)
-	if err == http1.ErrNeedMore {
+	end := bytes.Index(buf, []byte("\r\n\r\n"))
+	if end < 0 {
 		if len(st.head) == 0 {
 			st.head = append(st.head, p...)
 		}
 		return len(p), true
 	}
+	headLen := end + 4
+	used := headLen - (len(buf) - len(p))
+	head := buf[:end]
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	// "HTTP/1.1 200 OK"
+	if len(line) < 12 || line[8] != ' ' {
+		return len(p), false
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
 	if err != nil {
 		return len(p), false
 	}
-	// What of p belongs to the head.
-	used := n - (len(buf) - len(p))
-	st.head = st.head[:0]
-	resp := &st.parsed
 	hc := st.hc
-	block := h2.AppendStatus(hc.block[:0], resp.Status)
-	for _, h := range resp.Headers {
-		switch {
-		case asciiEqualFold(h.Name, "connection"), asciiEqualFold(h.Name, "keep-alive"),
-			asciiEqualFold(h.Name, "proxy-connection"), asciiEqualFold(h.Name, "transfer-encoding"),
-			asciiEqualFold(h.Name, "upgrade"):
+	block := h2.AppendStatus(hc.block[:0], status)
+	length := int64(-1)
+	chunked := false
+	for len(rest) > 0 {
+		var field []byte
+		field, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, ok := bytes.Cut(field, []byte(":"))
+		if !ok {
 			continue
 		}
-		block, st.scratch = h2.AppendField(block, h.Name, h.Value, st.scratch)
+		value = bytes.TrimLeft(value, " \t")
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil {
+				length = n
+			}
+		case asciiEqualFold(name, "transfer-encoding"):
+			chunked = asciiEqualFold(value, "chunked")
+			continue
+		case asciiEqualFold(name, "connection"), asciiEqualFold(name, "keep-alive"),
+			asciiEqualFold(name, "proxy-connection"), asciiEqualFold(name, "upgrade"):
+			continue
+		}
+		block, st.scratch = h2.AppendField(block, name, value, st.scratch)
 	}
+	st.head = st.head[:0]
 	hc.block = block
-	interim := resp.Status >= 100 && resp.Status < 200
-	noBody := st.headReq || resp.Status == 204 || resp.Status == 304 || resp.ContentLength == 0
-	end := !interim && noBody
-	hc.out = hc.appendHeaders(hc.out, st.id, block, end)
+	interim := status >= 100 && status < 200
+	noBody := st.headReq || status == 204 || status == 304 || length == 0
+	last := !interim && noBody
+	hc.out = hc.appendHeaders(hc.out, st.id, block, last)
 	switch {
 	case interim:
 		st.resp = respHead
-	case end:
+	case last:
 		st.endSent = true
 		st.resp = respDone
-	case resp.Chunked:
+	case chunked:
 		st.chunks.Reset()
 		st.resp = respChunked
-	case resp.ContentLength > 0:
-		st.left = resp.ContentLength
+	case length > 0:
+		st.left = length
 		st.resp = respLength
 	default:
 		st.resp = respUntilClose
@@ -769,10 +913,18 @@ func (st *h2Stream) Close() {
 		if !st.endSent {
 			hc.ensureOut()
 			st.rstSent = true
-			hc.streamError(st.id, h2.InternalError)
+			code := h2.InternalError
+			if st.timedOut {
+				code = h2.ProtocolError
+			}
+			hc.streamError(st.id, code)
 		} else if !st.recvEnd && !st.reset {
-			hc.discarding++
-			st.discard = true
+			// nginx asks the client to stop with NO_ERROR; what still
+			// comes is judged (its length, the windows) and dropped.
+			// The RST_STREAM goes out with the round's frames, after
+			// what the client sent with the request was judged.
+			st.rstLate = true
+			hc.keepDiscarding(st)
 			hc.schedule()
 			return
 		}

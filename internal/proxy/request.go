@@ -164,9 +164,13 @@ func (cc *clientConn) requestTimer() {
 // request is the state of the request being served.
 type request struct {
 	// phase is where the request is.
-	phase   phase
-	head    http1.Request
-	headLen int
+	phase phase
+	// lingerEnd and lingerWait bound a lingering close after the
+	// answer (lingering_time, lingering_timeout).
+	lingerEnd  time.Time
+	lingerWait time.Duration
+	head       http1.Request
+	headLen    int
 	// line is the request line as received ($request), a slice of the
 	// client's buffer.
 	line []byte
@@ -743,7 +747,11 @@ func (cc *clientConn) serve() {
 	// is no longer reading.
 	// A body that is not passed on (proxy_pass_request_body off,
 	// proxy_set_body) is read whole too.
-	r.bufferBody = (!r.bodyDone || lc.ClientBodyInFileOnly != conf.BodyFileOff) &&
+	// client_body_in_file_only writes a body to a file even when it is
+	// empty, but a request without a body (neither Content-Length nor
+	// chunked) has none to write, as in nginx.
+	hasBody := h.ContentLength >= 0 || h.Chunked
+	r.bufferBody = (!r.bodyDone || lc.ClientBodyInFileOnly != conf.BodyFileOff && hasBody) &&
 		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()) ||
 			!lc.ProxyPassRequestBody || lc.ProxySetBody != nil)
 	if r.bufferBody {

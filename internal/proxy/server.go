@@ -133,6 +133,8 @@ type listener struct {
 	// large_client_header_buffers, as nginx does before it knows the
 	// server a request is for.
 	limits http1.Limits
+	// h2limits bound the heads of HTTP/2 streams (see New).
+	h2limits http1.Limits
 	// inherited marks, per socket, those taken over from the server this
 	// one replaces; keep lists the sockets a successor took over. This
 	// server closes neither kind if it fails to start, and never closes
@@ -319,6 +321,16 @@ func (s *Server) openListeners() error {
 			KeepInvalidNames: !lc.IgnoreInvalidHeaders,
 			Underscores:      lc.UnderscoresInHeaders,
 		}
+		// An HTTP/2 stream's head was judged field by field against
+		// the same buffers as it was decoded (h2conn.go); written as
+		// HTTP/1.1 it gains a request line and line endings, which the
+		// limits leave room for, and its values may hold any byte
+		// HTTP/2 allows.
+		ln.h2limits = ln.limits
+		ln.h2limits.MaxRequestLine = lc.LargeClientHeaderBuffersSize + 64
+		ln.h2limits.MaxHeaderLine = 2*lc.LargeClientHeaderBuffersSize + 4
+		ln.h2limits.MaxHeaderBytes = 2*ln.limits.MaxHeaderBytes + 4096
+		ln.h2limits.AnyValueBytes = true
 		n := 1
 		if ln.reuse {
 			n = s.opts.Workers
