@@ -6,4 +6,4 @@ require golang.org/x/sys v0.50.0
 
 require github.com/klauspost/compress v1.20.4
 
-require golang.org/x/net v0.63.0 // indirect
+require golang.org/x/net v0.63.0

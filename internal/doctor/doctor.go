@@ -105,7 +105,11 @@ func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 		now = time.Now()
 	}
 	rep.TLS = tlsReport(cfg, p, r.workers, h, now, nm)
+	rep.HTTP2 = http2Report(cfg, &rep.Capacity)
 	rep.Advice = append(advise(p, r, fc), adviseECDSA(cfg, rep.TLS, p.server, nm)...)
+	if p.server != "nginx" {
+		rep.Advice = append(rep.Advice, adviseHTTP2(rep.HTTP2, &rep.Capacity)...)
+	}
 	rep.Notes = notes(p, r)
 	rep.Unsupported = []Unsupported{}
 	for _, u := range cfg.Unsupported {

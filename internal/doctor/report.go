@@ -60,6 +60,9 @@ type Report struct {
 	// TLS describes the certificates and the cost of TLS when some
 	// address listens with ssl; null otherwise.
 	TLS *TLSReport `json:"tls"`
+	// HTTP2 says what HTTP/2's streams do to the capacity when some
+	// address listens with http2; null otherwise.
+	HTTP2 *HTTP2Report `json:"http2"`
 }
 
 // Capacity is how many connections a server holds at once.

@@ -532,7 +532,8 @@ func (c *h2Client) roundTrip(stream uint32, method, path string) *h2Response {
 }
 
 // TestH2Get checks a GET answered by return: the server's first frames
-// are its SETTINGS and the connection's WINDOW_UPDATE, it acknowledges
+// are its SETTINGS (nginx's: 128 streams, a 64k window, frames of up to
+// 16777215 bytes) and the connection's WINDOW_UPDATE, it acknowledges
 // the client's SETTINGS, and the response is a HEADERS frame with
 // :status and content-length followed by DATA that ends the stream.
 func TestH2Get(t *testing.T) {
@@ -555,6 +556,11 @@ func TestH2Get(t *testing.T) {
 	}
 	if v, ok := settings[h2.SettingInitialWindowSize]; !ok || v != 65536 {
 		t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE %d (sent %v), want 65536", v, ok)
+	}
+	// nginx's: frames are bounded by what they may carry instead (see
+	// TestH2LargeFrames).
+	if v, ok := settings[h2.SettingMaxFrameSize]; !ok || v != 16777215 {
+		t.Errorf("SETTINGS_MAX_FRAME_SIZE %d (sent %v), want 16777215", v, ok)
 	}
 	second := c.frames[1]
 	if second.typ != h2.TypeWindowUpdate || second.stream != 0 ||

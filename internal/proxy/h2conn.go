@@ -44,6 +44,8 @@ type h2Conn struct {
 	out     []byte
 	outOff  int
 	writers []*h2Stream
+	// readers are the streams whose bodies grew in this read.
+	readers []*h2Stream
 	// dataAt is where the newest DATA frame in out starts, dataEnd where
 	// it ends and dataStream its stream: while nothing follows it and
 	// none of it was written, a stream's next bytes extend it.
@@ -228,8 +230,22 @@ func (hc *h2Conn) compact() {
 	hc.inPos, hc.inLn = 0, n
 }
 
-// process handles every whole frame in the read buffer.
+// process handles every whole frame in the read buffer, then lets the
+// requests whose bodies grew read what came, all of it at once, as nginx
+// runs a body's handler after the read buffer is parsed.
 func (hc *h2Conn) process() {
+	hc.processFrames()
+	for len(hc.readers) > 0 && !hc.closed {
+		st := hc.readers[0]
+		hc.readers = hc.readers[1:]
+		st.readPending = false
+		st.notifyRead()
+	}
+	hc.readers = hc.readers[:0]
+}
+
+// processFrames handles every whole frame in the read buffer.
+func (hc *h2Conn) processFrames() {
 	for hc.in != nil && !hc.closed && !hc.closing {
 		buf := hc.in[hc.inPos:hc.inLn]
 		if hc.skip > 0 {
@@ -958,6 +974,12 @@ func (hc *h2Conn) armTimer() {
 		hc.c.SetTimer(lc.SendTimeout)
 	case hc.in != nil && hc.inPos < hc.inLn && !hc.partialData():
 		hc.c.SetTimer(lc.ClientHeaderTimeout)
+	case len(hc.streams) == hc.discarding && hc.lastStream == 0:
+		// The first stream has client_header_timeout to come.
+		hc.c.SetTimer(lc.ClientHeaderTimeout)
+	case len(hc.streams) == hc.discarding && lc.KeepaliveTimeout == 0:
+		// keepalive_timeout 0: the connection ends with its streams.
+		hc.goAway()
 	case len(hc.streams) == hc.discarding:
 		hc.c.SetTimer(lc.KeepaliveTimeout)
 	default:
@@ -1204,8 +1226,10 @@ const (
 // as nginx 1.22 closes it (nginx 1.25 serves both too). Anything else is
 // a bad preface, and the connection is closed as nginx closes it.
 func (cc *clientConn) h2Start() h2Verdict {
-	if t, ok := cc.tr.(*tlsTransport); ok && !t.plain() {
-		if t.state == tlsOpen && t.conn.ConnectionState().NegotiatedProtocol == "h2" {
+	if t, ok := cc.tr.(*tlsTransport); ok {
+		// Plain bytes to a TLS port are answered 497 whatever they
+		// are: no HTTP/2 without TLS there.
+		if !t.plain() && t.state == tlsOpen && t.conn.ConnectionState().NegotiatedProtocol == "h2" {
 			return h2Yes
 		}
 		return h2No

@@ -73,6 +73,11 @@ type h2Stream struct {
 	// discarding stream's RST_STREAM NO_ERROR waits for the round's end.
 	bad     bool
 	rstLate bool
+	// headLen is the header block's length, the head's part of
+	// $request_length as nginx counts it for a stream. readPending is
+	// set while the stream waits in its connection's readers.
+	headLen     int
+	readPending bool
 }
 
 // respPart is the part of the response being translated.
@@ -130,7 +135,7 @@ func (hc *h2Conn) openStream(id uint32) {
 		hc.refuse(id)
 		return
 	}
-	st := &h2Stream{id: id, hc: hc, cc: cc, declared: declared, chunked: chunked,
+	st := &h2Stream{id: id, hc: hc, cc: cc, declared: declared, chunked: chunked, headLen: hc.hdrLen,
 		recvEnd: hc.hdrEnd, recvWindow: int64(lc.HTTP2BodyPrereadSize), sendWindow: hc.peerWindow}
 	if v, ok := hc.headerValue(":method"); ok && string(v) == "HEAD" {
 		st.headReq = true
@@ -155,7 +160,9 @@ func (hc *h2Conn) openStream(id uint32) {
 	c.OnTimer = onClientTimer
 	cc.in = head[:cap(head)]
 	cc.inPos, cc.inLen = 0, len(head)
-	if hc.served >= lc.KeepaliveRequests {
+	// keepalive_requests and keepalive_time end the connection after
+	// this stream, as they end an HTTP/1 one after its request.
+	if hc.served >= lc.KeepaliveRequests || w.loop.Now().Sub(parent.accepted) > lc.KeepaliveTime {
 		hc.goAway()
 	}
 	if verdict == headBad {
@@ -436,7 +443,16 @@ func (st *h2Stream) onData(data []byte, end bool) {
 	if end {
 		st.recvEnd = true
 	}
-	st.notifyRead()
+	st.readLater()
+}
+
+// readLater has the request read its body once the frames of this read
+// are handled.
+func (st *h2Stream) readLater() {
+	if !st.readPending {
+		st.readPending = true
+		st.hc.readers = append(st.hc.readers, st)
+	}
 }
 
 // onTrailers ends the body of a stream whose trailers came; they are not
@@ -454,7 +470,7 @@ func (st *h2Stream) onTrailers() {
 		st.hc.endStream(st)
 		return
 	}
-	st.notifyRead()
+	st.readLater()
 }
 
 // badBody handles a body whose length is not the content-length it
@@ -463,7 +479,7 @@ func (st *h2Stream) onTrailers() {
 // 8.1.1).
 func (st *h2Stream) badBody(end bool) {
 	cc := st.cc
-	if cc == nil || cc.state != connRequest || cc.r.respHead || cc.r.bodyDone || cc.r.phase != phaseProxy || st.resp != respHead {
+	if cc == nil || cc.state != connRequest || cc.r.respHead || cc.r.phase != phaseProxy || st.resp != respHead {
 		st.fail(h2.ProtocolError)
 		return
 	}
@@ -640,7 +656,9 @@ func (st *h2Stream) Write(p []byte) (int, error) {
 			}
 		case respChunked:
 			in := p[n:]
-			if room := st.sendable(); len(in) > room {
+			// The last chunk carries no data: it needs no window.
+			last := bytes.HasPrefix(in, []byte("\r\n0\r\n")) || bytes.HasPrefix(in, []byte("0\r\n"))
+			if room := st.sendable(); len(in) > room && !last {
 				in = in[:room]
 			}
 			if len(in) == 0 {
@@ -653,10 +671,15 @@ func (st *h2Stream) Write(p []byte) (int, error) {
 			if len(data) > 0 {
 				// data fits: it is no larger than the input offered.
 				st.data(data)
+				st.head = st.head[:0]
+			} else {
+				// Framing, and at the end the trailer section: kept
+				// until the next data, for the trailers.
+				st.head = append(st.head, in[:consumed]...)
 			}
 			n += consumed
 			if done {
-				st.end()
+				st.endWithTrailers()
 				n = len(p)
 			} else if consumed == 0 {
 				return st.wrote(n)
@@ -780,6 +803,39 @@ func (st *h2Stream) end() {
 		return
 	}
 	hc.out = h2.AppendHeader(hc.out, 0, h2.TypeData, h2.FlagEndStream, st.id)
+}
+
+// endWithTrailers ends a chunked response: with a HEADERS frame of its
+// trailer fields (add_trailer's) when the last chunk had any, as nginx
+// sends trailers over HTTP/2, or as end does.
+func (st *h2Stream) endWithTrailers() {
+	framing := st.head
+	st.head = st.head[:0]
+	i := bytes.Index(framing, []byte("0\r\n"))
+	if i < 0 || st.endSent {
+		st.end()
+		return
+	}
+	fields := framing[i+3:]
+	hc := st.hc
+	block := hc.block[:0]
+	for len(fields) > 0 {
+		var line []byte
+		line, fields, _ = bytes.Cut(fields, []byte("\r\n"))
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		block, st.scratch = h2.AppendField(block, name, bytes.TrimLeft(value, " \t"), st.scratch)
+	}
+	hc.block = block
+	if len(block) == 0 {
+		st.end()
+		return
+	}
+	st.resp = respDone
+	st.endSent = true
+	hc.out = hc.appendHeaders(hc.out, st.id, block, true)
 }
 
 // chunkSize is http2_chunk_size of the request's location.

@@ -317,7 +317,12 @@ func init() {
 		return strconv.AppendInt(b, cc.r.bytesSent, 10), true
 	}
 	g[vars.RequestLength] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return strconv.AppendInt(b, int64(cc.r.headLen)+cc.r.bodyRead, 10), true
+		head := cc.r.headLen
+		if cc.h2 != nil {
+			// A stream's head is its header block, as nginx counts it.
+			head = cc.h2.headLen
+		}
+		return strconv.AppendInt(b, int64(head)+cc.r.bodyRead, 10), true
 	}
 	g[vars.RequestTime] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return appendSeconds(b, cc.w.loop.Now().Sub(cc.r.start)), true
