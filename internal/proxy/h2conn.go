@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"headroom/internal/conf"
 	"headroom/internal/engine"
@@ -100,6 +101,9 @@ type h2Conn struct {
 	// the next goes: DATA the client sent before it learnt is ignored.
 	ourResets [8]uint32
 	resetNext uint8
+	// idleSince is when the connection last had no stream in progress;
+	// zero while it has some.
+	idleSince time.Time
 	// goingAway is set once GOAWAY was sent or received: no new streams.
 	goingAway bool
 	closing   bool
@@ -157,6 +161,7 @@ func (cc *clientConn) startH2() {
 	// each stream's window bounds what a stream's body may hold.
 	hc.out = h2.AppendWindowUpdate(hc.out, 0, h2.MaxWindow-h2.DefaultWindow)
 	hc.recvWindow = h2.MaxWindow
+	hc.idleSince = w.loop.Now()
 	c.SetTimer(lc.ClientHeaderTimeout)
 	hc.process()
 	if !hc.closed {
@@ -1161,6 +1166,7 @@ func (hc *h2Conn) endStream(st *h2Stream) {
 	if hc.closed {
 		return
 	}
+	hc.noteIdle()
 	hc.schedule()
 	if hc.goingAway && len(hc.streams) == 0 && !hc.closing {
 		hc.shutdown()
@@ -1296,9 +1302,34 @@ func (hc *h2Conn) keepDiscarding(st *h2Stream) {
 	st.discard = true
 	hc.discarding++
 	hc.discards = append(hc.discards, st)
+	hc.noteIdle()
 	if len(hc.discards) > hc.cc.ln.vhosts.def.Loc.HTTP2MaxConcurrentStreams {
 		old := hc.discards[0]
 		hc.discards = hc.discards[1:]
 		hc.endStream(old)
 	}
+}
+
+// idle reports whether the connection has no stream in progress.
+func (hc *h2Conn) idle() bool {
+	return !hc.closed && !hc.closing && len(hc.streams) == hc.discarding && !hc.idleSince.IsZero()
+}
+
+// noteIdle records when the connection's last stream in progress ended:
+// under pressure the longest idle go first.
+func (hc *h2Conn) noteIdle() {
+	if len(hc.streams) == hc.discarding && hc.idleSince.IsZero() {
+		hc.idleSince = hc.w.loop.Now()
+	}
+}
+
+// shedClose closes an idle connection whose slot a waiting client needs:
+// GOAWAY, as much of it as the socket takes now, and the slot is freed at
+// once rather than after a lingering close.
+func (hc *h2Conn) shedClose() {
+	hc.ensureOut()
+	hc.out = h2.AppendGoAway(hc.out, hc.lastStream, h2.NoError)
+	hc.goingAway = true
+	hc.flush()
+	hc.close()
 }

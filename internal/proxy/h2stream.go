@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"strconv"
+	"time"
 
 	"headroom/internal/engine"
 	"headroom/internal/h2"
@@ -142,6 +143,7 @@ func (hc *h2Conn) openStream(id uint32) {
 	}
 	hc.streams[id] = st
 	hc.served++
+	hc.idleSince = time.Time{}
 	parent := hc.cc
 	cc.c = c
 	cc.tr = st

@@ -55,7 +55,9 @@ const (
 // shedCandidate is a client that may lose its slot; lower score goes
 // first within a kind.
 type shedCandidate struct {
-	cc    *clientConn
+	cc *clientConn
+	// hc is set instead of cc for an idle HTTP/2 connection.
+	hc    *h2Conn
 	kind  shedKind
 	score float64
 }
@@ -105,6 +107,17 @@ func (w *worker) shed(n int, now time.Time) {
 	cands := w.shedCands[:0]
 	waitingOn := 0
 	w.loop.Each(engine.KindClient, func(c *engine.Conn) {
+		if hc, ok := c.Data.(*h2Conn); ok {
+			// An HTTP/2 connection without a stream in progress waits
+			// for its client as an idle keep-alive one does.
+			if hc.idle() {
+				waitingOn++
+				if idle := now.Sub(hc.idleSince); idle >= headGrace {
+					cands = append(cands, shedCandidate{hc: hc, kind: shedHead, score: -idle.Seconds()})
+				}
+			}
+			return
+		}
 		cc, ok := c.Data.(*clientConn)
 		if !ok {
 			return
@@ -130,6 +143,11 @@ func (w *worker) shed(n int, now time.Time) {
 	})
 	var closed [3]int
 	for _, cand := range cands[:min(n, len(cands))] {
+		if cand.hc != nil {
+			cand.hc.shedClose()
+			closed[cand.kind]++
+			continue
+		}
 		cand.cc.shedClose(cand.kind)
 		closed[cand.kind]++
 	}
