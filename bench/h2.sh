@@ -249,8 +249,12 @@ restore_autogroup() {
 		AUTOGROUP_OLD=""
 	fi
 }
+# errexit is switched off first: under set -e the "(exit $rc)" that hands
+# a non-zero status to cleanup would end the shell before cleanup runs,
+# leaving the servers running.
 on_exit() {
 	local rc=$?
+	set +e
 	restore_autogroup
 	(exit "$rc")
 	cleanup # reads the exit status from $?

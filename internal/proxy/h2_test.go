@@ -921,11 +921,43 @@ func TestH2ConnectionErrors(t *testing.T) {
 		{"DATA on stream 0", func(c *h2Client) []byte {
 			return h2RawFrame(h2.TypeData, 0, 0, []byte("abc"))
 		}, h2.ProtocolError},
-		{"DATA larger than 16384 on an open stream", func(c *h2Client) []byte {
-			// Within the stream's window: only its size is wrong
-			// (RFC 9113 4.2, SETTINGS_MAX_FRAME_SIZE).
+		{"DATA larger than the stream's window on an open stream", func(c *h2Client) []byte {
+			// Frames of up to 16777215 bytes are announced; a DATA
+			// frame is bounded by the window it may fill instead
+			// (http2_body_preread_size, 64k), as nginx bounds it.
 			open := c.headersFrame(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "localhost")
-			return append(open, h2RawFrame(h2.TypeData, 0, 1, make([]byte, 16385))...)
+			return append(open, h2RawFrame(h2.TypeData, 0, 1, make([]byte, 70000))...)
+		}, h2.FlowControlError},
+		{"HEADERS larger than 2 x large_client_header_buffers", func(c *h2Client) []byte {
+			// 4 8k: the block may be twice the 32k its fields may hold.
+			return h2RawFrame(h2.TypeHeaders, h2.FlagEndHeaders|h2.FlagEndStream, 1, make([]byte, 65537))
+		}, h2.EnhanceYourCalm},
+		{"CONTINUATION larger than 2 x large_client_header_buffers", func(c *h2Client) []byte {
+			return append(h2RawFrame(h2.TypeHeaders, 0, 1, hpackGet(c)),
+				h2RawFrame(h2.TypeContinuation, h2.FlagEndHeaders, 1, make([]byte, 70000))...)
+		}, h2.EnhanceYourCalm},
+		// Frames of the other types larger than the read buffer (32k)
+		// carry nothing that needs it: each would be right but for
+		// its size.
+		{"SETTINGS larger than the read buffer", func(c *h2Client) []byte {
+			return h2RawFrame(h2.TypeSettings, 0, 0, bytes.Repeat(setting(0xabc, 1), 6000))
+		}, h2.FrameSizeError},
+		{"GOAWAY larger than the read buffer", func(c *h2Client) []byte {
+			return h2RawFrame(h2.TypeGoAway, 0, 0, make([]byte, 40000))
+		}, h2.FrameSizeError},
+		{"PING larger than the read buffer", func(c *h2Client) []byte {
+			return h2RawFrame(h2.TypePing, 0, 0, make([]byte, 40000))
+		}, h2.FrameSizeError},
+		{"WINDOW_UPDATE larger than the read buffer", func(c *h2Client) []byte {
+			return h2RawFrame(h2.TypeWindowUpdate, 0, 0, make([]byte, 40000))
+		}, h2.FrameSizeError},
+		{"RST_STREAM larger than the read buffer", func(c *h2Client) []byte {
+			return append(c.get(1, "GET", "/"), h2RawFrame(h2.TypeRSTStream, 0, 1, make([]byte, 40000))...)
+		}, h2.FrameSizeError},
+		{"PRIORITY larger than the read buffer", func(c *h2Client) []byte {
+			// Of the wrong length it is a stream error; this large, a
+			// connection error.
+			return h2RawFrame(h2.TypePriority, 0, 1, make([]byte, 40000))
 		}, h2.FrameSizeError},
 		{"CONTINUATION without HEADERS", func(c *h2Client) []byte {
 			return h2RawFrame(h2.TypeContinuation, h2.FlagEndHeaders, 1, hpackGet(c))
@@ -1006,51 +1038,191 @@ func TestH2ConnectionErrors(t *testing.T) {
 	}
 }
 
-// TestH2MalformedRequests checks that a request that breaks HTTP/2's
-// rules for messages (RFC 9113 8.1.1, 8.2, 8.3) is not served and that
-// the connection serves the next stream. Upper-case names,
-// connection-specific fields, a missing :path and a content-length that
-// the DATA does not match are refused with RST_STREAM PROTOCOL_ERROR and
-// no response; for the others RFC 9113 8.1.1 lets a server answer first,
-// and nginx answers 400 to a request line it cannot build, so either
-// that RST_STREAM or a 400 response is what they must get.
+// TestH2LargeFrames checks frames larger than the read buffer (32k) and
+// than the 16384 bytes RFC 9113 starts from, which a server announcing
+// nginx's SETTINGS_MAX_FRAME_SIZE of 16777215 must take: a DATA frame
+// within the stream's window (http2_body_preread_size, 64k), whole, in
+// pieces or padded, reaches the upstream intact; one beyond what is left
+// of the window resets its stream only; and a frame of an unknown type is
+// skipped whatever its size, the connection going on after it.
+func TestH2LargeFrames(t *testing.T) {
+	up := bodyEcho(t)
+	b := newH2Bench(t, `location / { proxy_pass http://`+up+`; } location /own { return 200 "own"; }`)
+	post := func(c *h2Client, size int) []byte {
+		return c.headersFrame(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "localhost",
+			"content-length", fmt.Sprint(size))
+	}
+	echoed := func(body []byte) string { return fmt.Sprintf("%d %x", len(body), sha256.Sum256(body)) }
+	bodies := []struct {
+		name string
+		size int
+		// pad is the DATA frame's padding, cuts where its bytes are
+		// split between reads.
+		pad  int
+		cuts []int
+	}{
+		{"DATA of 20000 bytes", 20000, 0, nil},
+		{"DATA of 40000 bytes, over the read buffer", 40000, 0, nil},
+		{"DATA filling the stream's window", 65536, 0, nil},
+		{"padded DATA over the read buffer", 40000, 200, nil},
+		{"DATA over the read buffer, in pieces", 40000, 0, []int{5, 9, 20000, 39000}},
+	}
+	for _, tc := range bodies {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialH2(b.sub(t))
+			body := []byte(patternBody(tc.size))
+			var frame []byte
+			if tc.pad > 0 {
+				p := append([]byte{byte(tc.pad - 1)}, body...)
+				frame = h2RawFrame(h2.TypeData, h2.FlagEndStream|h2.FlagPadded, 1, append(p, make([]byte, tc.pad-1)...))
+			} else {
+				frame = h2RawFrame(h2.TypeData, h2.FlagEndStream, 1, body)
+			}
+			c.send(post(c, tc.size))
+			at := 0
+			for _, cut := range tc.cuts {
+				c.send(frame[at:cut])
+				at = cut
+			}
+			c.send(frame[at:])
+			r := c.response(1)
+			if want := echoed(body); r.reset || r.get(":status") != "200" || string(r.body) != want {
+				t.Errorf("status %q, reset %v (%v), body %q; want 200 and %q\nframes:\n%s",
+					r.get(":status"), r.reset, r.code, r.body, want, c.dump())
+			}
+			if c.count(h2.TypeGoAway) != 0 {
+				t.Errorf("GOAWAY:\n%s", c.dump())
+			}
+		})
+	}
+	t.Run("DATA beyond what is left of the window", func(t *testing.T) {
+		c := dialH2(b.sub(t))
+		c.send(post(c, 80000), h2RawFrame(h2.TypeData, 0, 1, make([]byte, 40000)),
+			h2RawFrame(h2.TypeData, h2.FlagEndStream, 1, make([]byte, 40000)))
+		r := c.response(1)
+		if !r.reset || r.code != h2.FlowControlError || r.fields != nil {
+			t.Errorf("stream 1: reset %v with %v, response %v; want RST_STREAM FLOW_CONTROL_ERROR\nframes:\n%s",
+				r.reset, r.code, r.fields, c.dump())
+		}
+		r = c.roundTrip(3, "GET", "/own")
+		if r.reset || r.get(":status") != "200" || string(r.body) != "own" {
+			t.Errorf("stream 3: status %q, reset %v (%v), body %q\nframes:\n%s", r.get(":status"), r.reset, r.code, r.body, c.dump())
+		}
+		if c.count(h2.TypeGoAway) != 0 {
+			t.Errorf("GOAWAY for a stream's flow-control error:\n%s", c.dump())
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		size int
+		cuts []int
+	}{
+		{"unknown frame type of 100 bytes", 100, nil},
+		{"unknown frame type of 100000 bytes", 100000, nil},
+		{"unknown frame type of 100000 bytes, in pieces", 100000, []int{4, 9, 30000, 70000, 99999}},
+		{"unknown frame type of 16777215 bytes", 16777215, []int{1 << 20, 8 << 20}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialH2(b.sub(t))
+			frame := h2RawFrame(0x20, 0xff, 1, make([]byte, tc.size))
+			at := 0
+			for _, cut := range tc.cuts {
+				c.send(frame[at:cut])
+				at = cut
+			}
+			c.send(frame[at:], c.get(1, "GET", "/own"))
+			r := c.response(1)
+			if r.reset || r.get(":status") != "200" || string(r.body) != "own" {
+				t.Errorf("stream 1 after the frame: status %q, reset %v (%v), body %q\nframes:\n%s",
+					r.get(":status"), r.reset, r.code, r.body, c.dump())
+			}
+			if c.count(h2.TypeGoAway) != 0 {
+				t.Errorf("GOAWAY for a frame of an unknown type:\n%s", c.dump())
+			}
+		})
+	}
+}
+
+// TestH2MalformedRequests checks what a request that breaks HTTP/2's
+// rules for messages (RFC 9113 8.1.1, 8.2, 8.3) gets, which is what nginx
+// gives it: RST_STREAM PROTOCOL_ERROR and no response for a malformed
+// header block (upper-case names, connection-specific fields, a missing
+// :method or :path, an empty :path, a pseudo-header that is unknown,
+// repeated or after regular fields, :authority excepted); 400 for a
+// request line nginx cannot build (an empty :method or one that is not a
+// token, a missing :scheme, an empty :authority, a :path that is not
+// absolute or has control bytes); and for a body that is not its
+// content-length, 400 while the request still reads it (proxied, with
+// proxy_request_buffering on), RST_STREAM PROTOCOL_ERROR once the
+// response went out (return). Either way the connection serves the next
+// stream.
 func TestH2MalformedRequests(t *testing.T) {
 	up := bodyEcho(t)
-	b := newH2Bench(t, `location / { return 200 "ok"; } location /echo { proxy_pass http://`+up+`; }`)
+	b := newH2Bench(t, `location / { return 200 "ok"; } location /echo { proxy_pass http://`+up+`; }
+		location /host { return 200 "$host"; }`)
 	base := []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "localhost"}
 	post := []string{":method", "POST", ":scheme", "http", ":path", "/echo", ":authority", "localhost"}
+	postOwn := []string{":method", "POST", ":scheme", "http", ":path", "/", ":authority", "localhost"}
 	with := func(head []string, more ...string) []string {
 		return append(append([]string{}, head...), more...)
 	}
+	// What stream 1 gets.
+	const (
+		// reset: RST_STREAM PROTOCOL_ERROR, no response.
+		reset = iota
+		// bad: a 400 response, not reset.
+		bad
+		// resetAfter: the 200 response of return, then RST_STREAM
+		// PROTOCOL_ERROR.
+		resetAfter
+		// served: a 200 response, not reset.
+		served
+	)
 	tests := []struct {
 		name   string
 		fields []string
 		// data, when set, is sent in one DATA frame with END_STREAM
-		// after HEADERS without it.
+		// after HEADERS without it, in the same read.
 		data *string
-		// strict: RST_STREAM PROTOCOL_ERROR is the only answer.
-		strict bool
+		want int
+		// body is the body a served request gets ("ok" when empty).
+		body string
 	}{
-		{"upper-case field name", with(base, "X-Upper", "1"), nil, true},
-		{"connection field", with(base, "connection", "keep-alive"), nil, true},
-		{"missing :path", []string{":method", "GET", ":scheme", "http", ":authority", "localhost"}, nil, true},
-		{"content-length over the DATA", with(post, "content-length", "10"), ptr("12345"), true},
-		{"content-length under the DATA", with(post, "content-length", "3"), ptr("12345"), true},
-		{"content-length without DATA", with(post, "content-length", "5"), nil, true},
-		{"keep-alive field", with(base, "keep-alive", "timeout=5"), nil, false},
-		{"transfer-encoding field", with(base, "transfer-encoding", "chunked"), nil, false},
-		{"upgrade field", with(base, "upgrade", "websocket"), nil, false},
-		{"te other than trailers", with(base, "te", "gzip"), nil, false},
-		{"missing :method", []string{":scheme", "http", ":path", "/", ":authority", "localhost"}, nil, false},
-		{"missing :scheme", []string{":method", "GET", ":path", "/", ":authority", "localhost"}, nil, false},
-		{"empty :path", []string{":method", "GET", ":scheme", "http", ":path", "", ":authority", "localhost"}, nil, false},
-		{"relative :path", []string{":method", "GET", ":scheme", "http", ":path", "index.html"}, nil, false},
-		{"duplicate :path", with(base, ":path", "/again"), nil, false},
-		{"unknown pseudo-header", with(base, ":protocol", "websocket"), nil, false},
-		{"pseudo-header after a regular field", append([]string{":method", "GET", ":scheme", "http", "accept", "*/*"}, ":path", "/"), nil, false},
-		{"field value with a newline", with(base, "x-a", "a\nb"), nil, false},
-		{"response pseudo-header", with(base, ":status", "200"), nil, false},
-		{"invalid content-length", with(post, "content-length", "five"), ptr("12345"), false},
+		{"upper-case field name", with(base, "X-Upper", "1"), nil, reset, ""},
+		{"connection field", with(base, "connection", "keep-alive"), nil, reset, ""},
+		{"keep-alive field", with(base, "keep-alive", "timeout=5"), nil, reset, ""},
+		{"transfer-encoding field", with(base, "transfer-encoding", "chunked"), nil, reset, ""},
+		{"upgrade field", with(base, "upgrade", "websocket"), nil, reset, ""},
+		{"te other than trailers", with(base, "te", "gzip"), nil, reset, ""},
+		{"te trailers", with(base, "te", "trailers"), nil, served, ""},
+		{"field value with a newline", with(base, "x-a", "a\nb"), nil, reset, ""},
+		{"missing :method", []string{":scheme", "http", ":path", "/", ":authority", "localhost"}, nil, reset, ""},
+		{"empty :method", []string{":method", "", ":scheme", "http", ":path", "/", ":authority", "localhost"}, nil, bad, ""},
+		{":method not a token", []string{":method", "G(T", ":scheme", "http", ":path", "/", ":authority", "localhost"}, nil, bad, ""},
+		{":method with a space", []string{":method", "GE T", ":scheme", "http", ":path", "/", ":authority", "localhost"}, nil, bad, ""},
+		{"missing :path", []string{":method", "GET", ":scheme", "http", ":authority", "localhost"}, nil, reset, ""},
+		{"empty :path", []string{":method", "GET", ":scheme", "http", ":path", "", ":authority", "localhost"}, nil, reset, ""},
+		{"missing :scheme", []string{":method", "GET", ":path", "/", ":authority", "localhost"}, nil, bad, ""},
+		{"empty :authority", []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", ""}, nil, bad, ""},
+		{"missing :authority", []string{":method", "GET", ":scheme", "http", ":path", "/"}, nil, served, ""},
+		{"relative :path", []string{":method", "GET", ":scheme", "http", ":path", "index.html"}, nil, bad, ""},
+		{":path * for GET", []string{":method", "GET", ":scheme", "http", ":path", "*", ":authority", "localhost"}, nil, bad, ""},
+		{":path with a control byte", with(base[:4], ":path", "/a\x01b", ":authority", "localhost"), nil, bad, ""},
+		{":path with a space", with(base[:4], ":path", "/a b", ":authority", "localhost"), nil, bad, ""},
+		{"duplicate :path", with(base, ":path", "/again"), nil, reset, ""},
+		{"duplicate :method", with(base, ":method", "GET"), nil, reset, ""},
+		{"unknown pseudo-header", with(base, ":protocol", "websocket"), nil, reset, ""},
+		{"response pseudo-header", with(base, ":status", "200"), nil, reset, ""},
+		{":path after a regular field", []string{":method", "GET", ":scheme", "http", "accept", "*/*", ":path", "/", ":authority", "localhost"}, nil, reset, ""},
+		{":method after a regular field", []string{":scheme", "http", ":path", "/", "accept", "*/*", ":method", "GET", ":authority", "localhost"}, nil, reset, ""},
+		// nginx takes :authority anywhere, and clients send it so.
+		{":authority after a regular field", []string{":method", "GET", ":scheme", "http", ":path", "/host", "accept", "*/*", ":authority", "example.com"}, nil, served, "example.com"},
+		{"invalid content-length", with(post, "content-length", "five"), ptr("12345"), reset, ""},
+		{"content-length without DATA", with(post, "content-length", "5"), nil, reset, ""},
+		{"content-length over the DATA, proxied", with(post, "content-length", "10"), ptr("12345"), bad, ""},
+		{"content-length under the DATA, proxied", with(post, "content-length", "3"), ptr("12345"), bad, ""},
+		{"content-length over the DATA, answered by return", with(postOwn, "content-length", "10"), ptr("12345"), resetAfter, ""},
+		{"content-length under the DATA, answered by return", with(postOwn, "content-length", "3"), ptr("12345"), resetAfter, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1060,16 +1232,36 @@ func TestH2MalformedRequests(t *testing.T) {
 			} else {
 				c.send(c.headersFrame(1, false, tc.fields...), h2RawFrame(h2.TypeData, h2.FlagEndStream, 1, []byte(*tc.data)))
 			}
-			r := c.response(1)
-			refused := r.reset && r.code == h2.ProtocolError && r.fields == nil
-			answered := !tc.strict && !r.reset && r.get(":status") == "400"
-			if !refused && !answered {
-				want := "RST_STREAM PROTOCOL_ERROR and no response"
-				if !tc.strict {
-					want += ", or a 400 response"
+			var r *h2Response
+			if tc.want == resetAfter {
+				c.waitFor("stream 1's RST_STREAM", func() bool { return c.collect(1).reset })
+				r = c.collect(1)
+			} else {
+				r = c.response(1)
+			}
+			var ok bool
+			var want string
+			switch tc.want {
+			case reset:
+				ok, want = r.reset && r.code == h2.ProtocolError && r.fields == nil, "RST_STREAM PROTOCOL_ERROR and no response"
+			case bad:
+				ok, want = !r.reset && r.get(":status") == "400", "a 400 response"
+			case resetAfter:
+				ok, want = r.reset && r.code == h2.ProtocolError && r.get(":status") == "200" && string(r.body) == "ok",
+					"the 200 response, then RST_STREAM PROTOCOL_ERROR"
+			case served:
+				body := tc.body
+				if body == "" {
+					body = "ok"
 				}
-				t.Errorf("stream 1: reset %v with %v, response %v; want %s\nframes:\n%s",
-					r.reset, r.code, r.fields, want, c.dump())
+				ok, want = !r.reset && r.get(":status") == "200" && string(r.body) == body, fmt.Sprintf("a 200 response with %q", body)
+			}
+			if !ok {
+				t.Errorf("stream 1: reset %v with %v, response %v, body %q; want %s\nframes:\n%s",
+					r.reset, r.code, r.fields, r.body, want, c.dump())
+			}
+			if n := c.count(h2.TypeRSTStream); r.reset && n != 1 {
+				t.Errorf("%d RST_STREAM frames, want 1\nframes:\n%s", n, c.dump())
 			}
 			r = c.roundTrip(3, "GET", "/")
 			if r.reset || r.get(":status") != "200" || string(r.body) != "ok" {
