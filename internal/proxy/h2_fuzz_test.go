@@ -120,6 +120,16 @@ func fuzzSeeds() [][]byte {
 		settings(h2.SettingInitialWindowSize, 70000),
 		frame(h2.TypeWindowUpdate, 0, 0, u32(100000))))
 
+	// Frames larger than the read buffer: DATA within the stream's
+	// window and a frame of an unknown type, which are taken.
+	enc = hpack.NewEncoder(&encBuf)
+	seeds = append(seeds, join(settings(),
+		frame(h2.TypeHeaders, h2.FlagEndHeaders, 1, req("POST", "/up/100", "content-length", "33001")),
+		frame(h2.TypeData, 0, 1, make([]byte, 33000)),
+		frame(0x20, 0, 1, make([]byte, 33000)),
+		frame(h2.TypeData, h2.FlagEndStream, 1, []byte("x")),
+		frame(h2.TypeHeaders, h2.FlagEndHeaders|h2.FlagEndStream, 3, req("GET", "/"))))
+
 	enc = hpack.NewEncoder(&encBuf)
 	var many []byte
 	for id := uint32(1); id < 40; id += 2 {

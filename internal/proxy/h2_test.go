@@ -248,6 +248,29 @@ func (c *h2Client) state() (out []byte, closed, shut bool) {
 	return out, closed, shut
 }
 
+// closeConn closes the client's side of the connection and waits until
+// the server has closed it, so that a test on a shared bench leaves no
+// connection behind. It may run deferred after a failure: it reports, it
+// does not stop the test.
+func (c *h2Client) closeConn() {
+	c.t.Helper()
+	m := c.m
+	m.b.do(func() {
+		m.mt.eof = true
+		if c.live() {
+			m.c.OnRead(m.c)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for c.poll(); !c.closed; c.poll() {
+		if time.Now().After(deadline) {
+			c.t.Errorf("10 s after the client closed, the server has not closed the connection; it sent:\n%s", c.dump())
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // waitEnded waits until the server has ended its sending side of the
 // connection or closed it.
 func (c *h2Client) waitEnded() {
@@ -1204,8 +1227,7 @@ func TestH2MalformedRequests(t *testing.T) {
 		{"empty :path", []string{":method", "GET", ":scheme", "http", ":path", "", ":authority", "localhost"}, nil, reset, ""},
 		{"missing :scheme", []string{":method", "GET", ":path", "/", ":authority", "localhost"}, nil, bad, ""},
 		{"empty :authority", []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", ""}, nil, bad, ""},
-		{"missing :authority", []string{":method", "GET", ":scheme", "http", ":path", "/"}, nil, served, ""},
-		{"relative :path", []string{":method", "GET", ":scheme", "http", ":path", "index.html"}, nil, bad, ""},
+		{"relative :path", []string{":method", "GET", ":scheme", "http", ":path", "index.html", ":authority", "localhost"}, nil, bad, ""},
 		{":path * for GET", []string{":method", "GET", ":scheme", "http", ":path", "*", ":authority", "localhost"}, nil, bad, ""},
 		{":path with a control byte", with(base[:4], ":path", "/a\x01b", ":authority", "localhost"), nil, bad, ""},
 		{":path with a space", with(base[:4], ":path", "/a b", ":authority", "localhost"), nil, bad, ""},
@@ -1217,8 +1239,8 @@ func TestH2MalformedRequests(t *testing.T) {
 		{":method after a regular field", []string{":scheme", "http", ":path", "/", "accept", "*/*", ":method", "GET", ":authority", "localhost"}, nil, reset, ""},
 		// nginx takes :authority anywhere, and clients send it so.
 		{":authority after a regular field", []string{":method", "GET", ":scheme", "http", ":path", "/host", "accept", "*/*", ":authority", "example.com"}, nil, served, "example.com"},
-		{"invalid content-length", with(post, "content-length", "five"), ptr("12345"), reset, ""},
-		{"content-length without DATA", with(post, "content-length", "5"), nil, reset, ""},
+		{"invalid content-length", with(post, "content-length", "five"), ptr("12345"), bad, ""},
+		{"content-length without DATA", with(post, "content-length", "5"), nil, bad, ""},
 		{"content-length over the DATA, proxied", with(post, "content-length", "10"), ptr("12345"), bad, ""},
 		{"content-length under the DATA, proxied", with(post, "content-length", "3"), ptr("12345"), bad, ""},
 		{"content-length over the DATA, answered by return", with(postOwn, "content-length", "10"), ptr("12345"), resetAfter, ""},
@@ -1227,6 +1249,7 @@ func TestH2MalformedRequests(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dialH2(b.sub(t))
+			defer c.closeConn()
 			if tc.data == nil {
 				c.send(c.headersFrame(1, true, tc.fields...))
 			} else {
@@ -1388,53 +1411,127 @@ func TestH2Variables(t *testing.T) {
 }
 
 // TestH2AnswerBeforeBody checks a request answered while its body is
-// still coming: the response ends the stream without RST_STREAM, the body
-// that follows is taken and its window given back (the client sends more
-// than the stream's window), and once the client ends the stream it is
-// gone: with http2_max_concurrent_streams 1, a new stream is served.
+// still coming, as nginx closes such a stream: the complete response is
+// followed by RST_STREAM NO_ERROR, which asks the client to stop sending
+// (and goes out at the end of the round, after what came with the
+// request was judged: see TestH2MalformedRequests). What the client sent
+// meanwhile is still judged for a while and dropped: the rest of the
+// body, within the window and the content-length, causes no error and no
+// WINDOW_UPDATE; DATA beyond the window resets the stream with
+// FLOW_CONTROL_ERROR and DATA beyond the content-length with
+// PROTOCOL_ERROR, once, what follows being dropped. The stream no longer
+// counts against http2_max_concurrent_streams 1: a new stream is served
+// while its body is still coming, and after.
 func TestH2AnswerBeforeBody(t *testing.T) {
 	b := newH2Bench(t, `http2_max_concurrent_streams 1; location / { return 200 "early"; }`)
+	// answered sends the head of a POST with the given content-length
+	// (none when negative) and 100 bytes of its body, and checks the
+	// response and the RST_STREAM NO_ERROR after it.
+	answered := func(t *testing.T, c *h2Client, length int) {
+		t.Helper()
+		fields := []string{":method", "POST", ":scheme", "http", ":path", "/", ":authority", "localhost"}
+		if length >= 0 {
+			fields = append(fields, "content-length", fmt.Sprint(length))
+		}
+		c.send(c.headersFrame(1, false, fields...))
+		c.sendData(1, []byte(patternBody(100)), false)
+		c.waitFor("stream 1's RST_STREAM", func() bool { return c.collect(1).reset })
+		r := c.collect(1)
+		fs := c.streamFrames(1)
+		last := fs[len(fs)-1]
+		ended := len(fs) >= 2 && fs[len(fs)-2].typ == h2.TypeData && fs[len(fs)-2].has(h2.FlagEndStream)
+		if r.get(":status") != "200" || string(r.body) != "early" || r.code != h2.NoError || last.typ != h2.TypeRSTStream || !ended {
+			t.Fatalf("stream 1: status %q, body %q, reset with %v; want the complete response, then RST_STREAM NO_ERROR\nframes:\n%s",
+				r.get(":status"), r.body, r.code, c.dump())
+		}
+	}
+	// synced waits until the server has read everything sent so far: a
+	// PING sent after it is answered.
+	synced := func(c *h2Client) {
+		n := c.count(h2.TypePing)
+		c.send(h2RawFrame(h2.TypePing, 0, 0, []byte("in sync?")))
+		c.waitFor("the PING ack", func() bool { return c.count(h2.TypePing) > n })
+	}
+	// resets returns the error codes of the RST_STREAM frames of stream 1.
+	resets := func(c *h2Client) []h2.ErrCode {
+		var codes []h2.ErrCode
+		for _, f := range c.streamFrames(1) {
+			if f.typ == h2.TypeRSTStream {
+				codes = append(codes, h2.ErrCode(binary.BigEndian.Uint32(f.payload)))
+			}
+		}
+		return codes
+	}
+	// served checks that a new stream is served.
+	served := func(t *testing.T, c *h2Client, id uint32) {
+		t.Helper()
+		r := c.roundTrip(id, "GET", "/next")
+		if r.reset || r.get(":status") != "200" || string(r.body) != "early" {
+			t.Errorf("stream %d: status %q, reset %v (%v)\nframes:\n%s", id, r.get(":status"), r.reset, r.code, c.dump())
+		}
+	}
 	for _, withLength := range []bool{false, true} {
-		t.Run(fmt.Sprintf("content-length %v", withLength), func(t *testing.T) {
+		t.Run(fmt.Sprintf("the rest of the body, content-length %v", withLength), func(t *testing.T) {
 			c := dialH2(b.sub(t))
-			body := []byte(patternBody(200000))
-			fields := []string{":method", "POST", ":scheme", "http", ":path", "/", ":authority", "localhost"}
+			defer c.closeConn()
+			const size = 60000
+			length := -1
 			if withLength {
-				fields = append(fields, "content-length", fmt.Sprint(len(body)))
+				length = size
 			}
-			c.send(c.headersFrame(1, false, fields...))
-			c.sendData(1, body[:100], false)
-			r := c.response(1)
-			if r.reset || r.get(":status") != "200" || string(r.body) != "early" {
-				t.Fatalf("stream 1: status %q, reset %v (%v), body %q\nframes:\n%s", r.get(":status"), r.reset, r.code, r.body, c.dump())
-			}
-			// More than a window's worth: the client waits for the
-			// server's WINDOW_UPDATE frames to send it.
-			c.sendData(1, body[100:], false)
-			c.sendData(1, nil, true)
-			r = c.roundTrip(3, "GET", "/next")
-			if r.reset || r.get(":status") != "200" {
-				t.Errorf("stream 3 after stream 1 ended: status %q, reset %v (%v)\nframes:\n%s", r.get(":status"), r.reset, r.code, c.dump())
-			}
-			for _, f := range c.streamFrames(1) {
-				if f.typ == h2.TypeRSTStream {
-					t.Errorf("stream 1 was reset: %v", f)
+			answered(t, c, length)
+			// Stream 1 is still open on the client's side.
+			served(t, c, 3)
+			n := len(c.frames)
+			c.sendData(1, []byte(patternBody(size)[100:]), true)
+			synced(c)
+			for _, f := range c.frames[n:] {
+				if f.typ != h2.TypePing {
+					t.Errorf("the server sent %v for the rest of a body it no longer needs", f)
 				}
 			}
-			var given int64
-			for _, f := range c.streamFrames(1) {
-				if f.typ == h2.TypeWindowUpdate {
-					given += int64(binary.BigEndian.Uint32(f.payload))
-				}
+			if codes := resets(c); len(codes) != 1 {
+				t.Errorf("stream 1 was reset with %v, want NO_ERROR only", codes)
 			}
-			if given < int64(len(body))-65536 {
-				t.Errorf("WINDOW_UPDATE frames for stream 1 give back %d bytes of %d", given, len(body))
-			}
+			served(t, c, 5)
 			if c.count(h2.TypeGoAway) != 0 {
 				t.Errorf("GOAWAY:\n%s", c.dump())
 			}
 		})
 	}
+	t.Run("DATA beyond the window", func(t *testing.T) {
+		c := dialH2(b.sub(t))
+		defer c.closeConn()
+		answered(t, c, -1)
+		// 100 bytes of the window of 64k were used.
+		c.send(h2RawFrame(h2.TypeData, 0, 1, make([]byte, 65537-100)))
+		c.waitFor("stream 1's second RST_STREAM", func() bool { return len(resets(c)) >= 2 })
+		c.send(h2RawFrame(h2.TypeData, h2.FlagEndStream, 1, []byte("more")))
+		synced(c)
+		if codes := resets(c); len(codes) != 2 || codes[1] != h2.FlowControlError {
+			t.Errorf("stream 1 was reset with %v, want NO_ERROR, then FLOW_CONTROL_ERROR once\nframes:\n%s", codes, c.dump())
+		}
+		served(t, c, 3)
+		if c.count(h2.TypeGoAway) != 0 {
+			t.Errorf("GOAWAY:\n%s", c.dump())
+		}
+	})
+	t.Run("DATA beyond the content-length", func(t *testing.T) {
+		c := dialH2(b.sub(t))
+		defer c.closeConn()
+		answered(t, c, 1000)
+		c.send(h2RawFrame(h2.TypeData, 0, 1, make([]byte, 901)))
+		c.waitFor("stream 1's second RST_STREAM", func() bool { return len(resets(c)) >= 2 })
+		c.send(h2RawFrame(h2.TypeData, h2.FlagEndStream, 1, []byte("more")))
+		synced(c)
+		if codes := resets(c); len(codes) != 2 || codes[1] != h2.ProtocolError {
+			t.Errorf("stream 1 was reset with %v, want NO_ERROR, then PROTOCOL_ERROR once\nframes:\n%s", codes, c.dump())
+		}
+		served(t, c, 3)
+		if c.count(h2.TypeGoAway) != 0 {
+			t.Errorf("GOAWAY:\n%s", c.dump())
+		}
+	})
 }
 
 // TestH2FramesAfterReset checks that frames the client sent on a stream
@@ -1459,7 +1556,7 @@ func TestH2FramesAfterReset(t *testing.T) {
 		done func(c *h2Client)
 	}{
 		{"malformed head", func(c *h2Client) {
-			c.send(c.headersFrame(3, false, ":method", "POST", ":scheme", "http", ":path", "/", "content-length", "five"))
+			c.send(c.headersFrame(3, false, ":method", "POST", ":scheme", "http", ":path", "/", "X-Upper", "1"))
 		}, h2.ProtocolError, func(c *h2Client) {}},
 		{"refused stream", func(c *h2Client) {
 			c.send(c.get(1, "GET", "/slow"), c.headersFrame(3, false, ":method", "POST", ":scheme", "http", ":path", "/"))
@@ -1754,7 +1851,9 @@ func TestH2CloseEndsStreams(t *testing.T) {
 // the client's window ends at once when the client resets it or closes
 // the connection, as nginx finalizes the request of a stream it loses:
 // the request is logged and its slot is free, rather than waiting for
-// send_timeout.
+// send_timeout. Each subtest ends with its connection closed and every
+// client slot free, so that the next one on the shared bench starts from
+// none.
 func TestH2ResetWhileBlocked(t *testing.T) {
 	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		body := patternBody(100000)
@@ -1764,10 +1863,43 @@ func TestH2ResetWhileBlocked(t *testing.T) {
 		w.Write([]byte(body))
 	})
 	b := newH2Bench(t, `location / { proxy_pass http://`+up+`; }`)
+	// slots waits until the client slots in use are the connection's
+	// own (one) and no stream's, or none at all once it closed.
+	slots := func(t *testing.T, b *bench, what string, conns int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			var streams, hcs int
+			var left string
+			b.do(func() {
+				b.w.loop.Each(engine.KindClient, func(c *engine.Conn) {
+					switch d := c.Data.(type) {
+					case *h2Conn:
+						hcs++
+					case *clientConn:
+						if d.h2 != nil {
+							streams++
+						} else {
+							hcs++
+						}
+					}
+				})
+				left = describeClients(b)
+			})
+			if streams == 0 && hcs == conns {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("5 s after %s, client slots in use (want %d for the connection and none for streams):\n%s", what, conns, left)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 	for _, path := range []string{"/length", "/chunked"} {
 		for _, how := range []string{"RST_STREAM", "close"} {
 			t.Run(path+" "+how, func(t *testing.T) {
 				b := b.sub(t)
+				slots(t, b, "the start", 0)
 				before := len(nonEmptyLines(b.accessLog()))
 				c := dialH2(b, h2Setting{h2.SettingInitialWindowSize, 1000})
 				c.send(c.get(1, "GET", path))
@@ -1775,12 +1907,7 @@ func TestH2ResetWhileBlocked(t *testing.T) {
 				if how == "RST_STREAM" {
 					c.send(rstFrame(1, h2.Cancel))
 				} else {
-					b.do(func() {
-						c.m.mt.eof = true
-						if c.live() {
-							c.m.c.OnRead(c.m.c)
-						}
-					})
+					c.closeConn()
 				}
 				deadline := time.Now().Add(5 * time.Second)
 				for len(nonEmptyLines(b.accessLog())) == before {
@@ -1791,13 +1918,15 @@ func TestH2ResetWhileBlocked(t *testing.T) {
 					}
 					time.Sleep(2 * time.Millisecond)
 				}
-				if how == "close" {
-					var left string
-					b.eventually("the slots to be free", func() bool {
-						b.do(func() { left = describeClients(b) })
-						return left == ""
-					})
+				if how == "RST_STREAM" {
+					// The connection stays, the stream's slot goes.
+					slots(t, b, "the client's RST_STREAM", 1)
+					if c.closed || c.count(h2.TypeGoAway) != 0 {
+						t.Errorf("the connection ended after a stream's reset:\n%s", c.dump())
+					}
+					c.closeConn()
 				}
+				slots(t, b, "the connection closed", 0)
 			})
 		}
 	}

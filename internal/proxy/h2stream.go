@@ -116,13 +116,6 @@ func (hc *h2Conn) openStream(id uint32) {
 		hc.streamError(id, h2.ProtocolError)
 		return
 	}
-	if hc.hdrEnd && declared > 0 {
-		// A body announced and none sent: malformed.
-		w.putBuf(head)
-		hc.logf(logs.Info, "client prematurely closed stream")
-		hc.streamError(id, h2.ProtocolError)
-		return
-	}
 	if w.loop.InUse(engine.KindClient) >= w.clientBudget || w.loop.Free() < 2 {
 		w.putBuf(head)
 		hc.refuse(id)
@@ -233,7 +226,7 @@ func (hc *h2Conn) appendHeaders(dst []byte, id uint32, block []byte, end bool) [
 func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, headVerdict) {
 	var method, path, scheme, authority []byte
 	var haveMethod, havePath, haveScheme, haveAuthority bool
-	regular := false
+	regular, bad := false, false
 	declared := int64(-1)
 	for _, f := range hc.fields {
 		name, value := hc.fieldName(f), hc.fieldValue(f)
@@ -283,8 +276,10 @@ func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, headVerdict) {
 		case "content-length":
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {
-				hc.logf(logs.Info, "client sent invalid \"content-length\" header")
-				return dst, 0, false, headMalformed
+				// nginx's header handler answers it 400.
+				hc.logf(logs.Info, "client sent invalid \"Content-Length\" header")
+				bad = true
+				continue
 			}
 			declared = n
 		}
@@ -294,7 +289,7 @@ func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, headVerdict) {
 	// (RFC 9113 8.3.1) and its stream reset.
 	if haveMethod && (len(method) == 0 || !validToken(method)) {
 		hc.logf(logs.Info, "client sent invalid :method header: \"%s\"", method)
-		return dst, 0, false, headBad
+		return dst, -1, false, headBad
 	}
 	if !haveMethod || !havePath || len(path) == 0 {
 		hc.logf(logs.Info, "client sent no :method or :path header")
@@ -303,14 +298,14 @@ func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, headVerdict) {
 	switch {
 	case !haveScheme:
 		hc.logf(logs.Info, "client sent no :scheme header")
-		return dst, 0, false, headBad
+		return dst, -1, false, headBad
 	case haveAuthority && len(authority) == 0, !validTarget(authority):
 		hc.logf(logs.Info, "client sent invalid :authority header")
-		return dst, 0, false, headBad
+		return dst, -1, false, headBad
 	case !validTarget(path) || !validTarget(scheme) ||
 		(path[0] != '/' && !(string(path) == "*" && string(method) == "OPTIONS")):
 		hc.logf(logs.Info, "client sent invalid :path header: \"%s\"", path)
-		return dst, 0, false, headBad
+		return dst, -1, false, headBad
 	}
 	dst = append(dst, method...)
 	dst = append(dst, ' ')
@@ -351,6 +346,13 @@ func (hc *h2Conn) requestHead(dst []byte) ([]byte, int64, bool, headVerdict) {
 		dst = append(dst, ": "...)
 		dst = append(dst, value...)
 		dst = append(dst, "\r\n"...)
+	}
+	if bad || hc.hdrEnd && declared > 0 {
+		if !bad {
+			// A body announced and none sent: nginx's 400.
+			hc.logf(logs.Info, "client prematurely closed stream")
+		}
+		return dst, -1, false, headBad
 	}
 	chunked := false
 	if !hc.hdrEnd && declared < 0 {
