@@ -224,6 +224,8 @@ restore_autogroup() {
 }
 on_exit() {
 	local rc=$?
+	# A non-zero status must not end the handler before cleanup (set -e).
+	set +e
 	restore_autogroup
 	(exit "$rc")
 	cleanup # reads the exit status from $?
