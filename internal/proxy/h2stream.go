@@ -893,15 +893,15 @@ func (st *h2Stream) takeHead(p []byte) (int, bool) {
 		}
 		value = bytes.TrimLeft(value, " \t")
 		switch {
-		case asciiEqualFold(name, "content-length"):
+		case http1.EqualFold(name, "content-length"):
 			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil {
 				length = n
 			}
-		case asciiEqualFold(name, "transfer-encoding"):
-			chunked = asciiEqualFold(value, "chunked")
+		case http1.EqualFold(name, "transfer-encoding"):
+			chunked = http1.EqualFold(value, "chunked")
 			continue
-		case asciiEqualFold(name, "connection"), asciiEqualFold(name, "keep-alive"),
-			asciiEqualFold(name, "proxy-connection"), asciiEqualFold(name, "upgrade"):
+		case http1.EqualFold(name, "connection"), http1.EqualFold(name, "keep-alive"),
+			http1.EqualFold(name, "proxy-connection"), http1.EqualFold(name, "upgrade"):
 			continue
 		}
 		block, st.scratch = h2.AppendField(block, name, value, st.scratch)
@@ -928,23 +928,6 @@ func (st *h2Stream) takeHead(p []byte) (int, bool) {
 		st.resp = respUntilClose
 	}
 	return used, true
-}
-
-// asciiEqualFold compares a field name with a lower-case one.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // CloseWrite ends a response whose body ran until the close.
