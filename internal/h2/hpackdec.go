@@ -74,6 +74,13 @@ func NewDecoder() *Decoder {
 	return &Decoder{maxSize: DefaultTableSize, limit: DefaultTableSize}
 }
 
+// Trim lets go of the scratch space the decoding of Huffman strings
+// used; the table stays. A connection calls it when it goes idle.
+func (d *Decoder) Trim() {
+	d.scratch = nil
+	d.sink.b = nil
+}
+
 type sliceWriter struct{ b []byte }
 
 func (s *sliceWriter) Write(p []byte) (int, error) {

@@ -1956,3 +1956,77 @@ func describeClients(b *bench) string {
 	})
 	return sb.String()
 }
+
+// TestH2IdleHoldsLittle checks that a connection whose streams are over
+// keeps no frame buffer, no decoded fields, no header block buffers and
+// no stream map, whether its last stream was answered at once or
+// proxied, and that it still serves the next stream, whose header block
+// refers to the HPACK table the connection kept. It also checks that
+// connections served one after another reuse the worker's frame buffers
+// instead of leaving one more in its pool each.
+func TestH2IdleHoldsLittle(t *testing.T) {
+	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "from upstream")
+	})
+	b := newH2Bench(t, `location / { return 200 "own"; } location /up { proxy_pass http://`+up+`; }`)
+	held := func(c *h2Client) (what []string) {
+		b.do(func() {
+			hc, ok := c.m.c.Data.(*h2Conn)
+			if !ok {
+				what = append(what, "not an HTTP/2 connection")
+				return
+			}
+			for _, x := range []struct {
+				name string
+				held bool
+			}{
+				{"read buffer", hc.in != nil}, {"write buffer", hc.out != nil},
+				{"stream map", hc.streams != nil}, {"fields", hc.fields != nil},
+				{"field bytes", hc.fieldBuf != nil}, {"header block in", hc.blockIn != nil},
+				{"header block out", hc.block != nil},
+			} {
+				if x.held {
+					what = append(what, x.name)
+				}
+			}
+		})
+		return what
+	}
+	c := dialH2(b)
+	defer c.closeConn()
+	stream := uint32(1)
+	for _, path := range []string{"/", "/up", "/", "/up"} {
+		r := c.roundTrip(stream, "GET", path)
+		want := "own"
+		if path == "/up" {
+			want = "from upstream"
+		}
+		if r.get(":status") != "200" || string(r.body) != want {
+			t.Fatalf("stream %d (%s): %v %q", stream, path, r.fields, r.body)
+		}
+		// The proxied stream ends when its upstream's answer is in; the
+		// connection trims itself after that round's flush.
+		deadline := time.Now().Add(5 * time.Second)
+		for what := held(c); len(what) > 0; what = held(c) {
+			if time.Now().After(deadline) {
+				t.Fatalf("idle after stream %d (%s), the connection still holds: %v", stream, path, what)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		stream += 2
+	}
+
+	var pooled int
+	for i := range 10 {
+		d := dialH2(b)
+		if r := d.roundTrip(1, "GET", "/"); r.get(":status") != "200" {
+			t.Fatalf("connection %d: %v", i, r.fields)
+		}
+		d.closeConn()
+		b.do(func() { pooled = len(b.w.h2Bufs) })
+	}
+	// One connection at a time needs at most a read and a write buffer.
+	if pooled > 2 {
+		t.Errorf("after 10 connections one after another the worker keeps %d frame buffers, want at most 2", pooled)
+	}
+}

@@ -115,10 +115,18 @@ type h2Field struct {
 	name, value [2]int
 }
 
-// h2InSize is the read buffer of a connection with bytes waiting: a
-// whole frame of the largest size headroom announces, with its header,
-// and room to read more behind it.
-const h2InSize = 2 * (h2.DefaultMaxFrameSize + h2.HeaderLen)
+// h2InSize is the size of a connection's frame buffers while it has
+// bytes to read or write: a whole frame of the default largest size with
+// its header, and room to read more behind it. 32 KiB is the largest
+// size Go's allocator serves from its size classes; a byte more makes a
+// large object of 40 KiB.
+const h2InSize = 32 << 10
+
+// h2BufsKept bounds the frame buffers a worker keeps for reuse: enough
+// for the connections busy at once in ordinary load, while the memory a
+// burst of busy connections took goes back to the heap once they are
+// idle.
+const h2BufsKept = 64
 
 // h2OutRoom is how many bytes of frames may wait for the socket before
 // streams are held back: a write handler's worth, as a client that does
@@ -136,11 +144,10 @@ func (cc *clientConn) startH2() {
 	w.idleRemove(cc)
 	hc := &h2Conn{w: w, c: cc.c, cc: cc, tr: cc.tr,
 		sendWindow: h2.DefaultWindow, recvWindow: h2.DefaultWindow,
-		peerWindow: h2.DefaultWindow, peerFrame: h2.DefaultMaxFrameSize,
-		streams: map[uint32]*h2Stream{}}
+		peerWindow: h2.DefaultWindow, peerFrame: h2.DefaultMaxFrameSize}
 	hc.dec = h2.NewDecoder()
 	if cc.inPos < cc.inLen {
-		hc.in = make([]byte, h2InSize)
+		hc.in = w.getH2Buf()
 		hc.inLn = copy(hc.in, cc.in[cc.inPos:cc.inLen])
 	}
 	cc.w.dropBuf(&cc.in)
@@ -226,7 +233,25 @@ func (hc *h2Conn) readable() {
 		hc.inPos, hc.inLn = 0, 0
 	}
 	hc.flush()
+	hc.trimIdle()
 	hc.armTimer()
+}
+
+// trimIdle lets go of what only streams in progress need once the
+// connection has none: the decoded fields and their bytes, the header
+// block buffers, the stream map and the lists of streams. An idle
+// connection keeps its HPACK table (the peer's next block may refer to
+// it) and little else; the next stream allocates them again. It runs
+// only where no header block is being read or written: after a read
+// event and after a round's flush.
+func (hc *h2Conn) trimIdle() {
+	if hc.closed || len(hc.streams) > 0 || hc.hdrStream != 0 {
+		return
+	}
+	hc.fields, hc.fieldBuf, hc.blockIn, hc.block = nil, nil, nil, nil
+	hc.streams = nil
+	hc.writers, hc.readers, hc.discards = nil, nil, nil
+	hc.dec.Trim()
 }
 
 // compact moves the unread bytes to the front of the read buffer.
@@ -1105,6 +1130,7 @@ func (w *worker) flushH2() {
 				hc.finishClose()
 				continue
 			}
+			hc.trimIdle()
 			hc.armTimer()
 		}
 	}
@@ -1193,7 +1219,7 @@ func (w *worker) getH2Buf() []byte {
 }
 
 func (w *worker) putH2Buf(b []byte) {
-	if cap(b) == h2InSize {
+	if cap(b) == h2InSize && len(w.h2Bufs) < h2BufsKept {
 		w.h2Bufs = append(w.h2Bufs, b[:h2InSize])
 	}
 }

@@ -134,6 +134,9 @@ func (hc *h2Conn) openStream(id uint32) {
 	if v, ok := hc.headerValue(":method"); ok && string(v) == "HEAD" {
 		st.headReq = true
 	}
+	if hc.streams == nil {
+		hc.streams = make(map[uint32]*h2Stream, 1)
+	}
 	hc.streams[id] = st
 	hc.served++
 	hc.idleSince = time.Time{}

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -54,24 +55,33 @@ func BenchmarkTLSIdleMemory(b *testing.B) {
 		runtime.MemProfileRate = 1
 		defer func() { runtime.MemProfileRate = 512 * 1024 }()
 	}
-	addr := tlsMemServer(b, n)
+	addr := tlsMemServer(b, n, "ssl")
+	idleMemory(b, addr, n, profile, "")
+}
+
+// idleMemory holds n connections of the client process in the given
+// mode ("" for HTTP/1.1 over TLS; see TestTLSMemClient) to the server at
+// addr, b.N times, and reports what they keep.
+func idleMemory(b *testing.B, addr string, n int, profile, mode string) {
 	for range b.N {
 		// Warm up the worker (pools, free lists) as the bench script
 		// does before it measures.
-		tlsMemHold(b, addr, 100, func() {})
+		tlsMemHold(b, addr, mode, 100, func() {})
 		runtime.GC()
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		var held runtime.MemStats
 		rssBefore := tlsMemRSS()
-		var rssHeld int64
-		tlsMemHold(b, addr, n, func() {
+		var rssHeld, rssFreed int64
+		tlsMemHold(b, addr, mode, n, func() {
 			rssHeld = tlsMemRSS()
 			runtime.ReadMemStats(&held)
 			runtime.GC()
 			runtime.GC()
 			runtime.ReadMemStats(&after)
+			debug.FreeOSMemory()
+			rssFreed = tlsMemRSS()
 			if profile != "" {
 				f, err := os.Create(profile)
 				if err != nil {
@@ -81,26 +91,28 @@ func BenchmarkTLSIdleMemory(b *testing.B) {
 				f.Close()
 			}
 		})
-		live := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
-		alloc := float64(held.TotalAlloc-before.TotalAlloc) / n
+		live := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+		alloc := float64(held.TotalAlloc-before.TotalAlloc) / float64(n)
 		b.ReportMetric(live, "live-B/conn")
 		b.ReportMetric(alloc, "alloc-B/conn")
-		b.ReportMetric(float64(held.Mallocs-before.Mallocs)/n, "allocs/conn")
-		b.ReportMetric(float64(rssHeld-rssBefore)/n, "rss-B/conn")
+		b.ReportMetric(float64(held.Mallocs-before.Mallocs)/float64(n), "allocs/conn")
+		b.ReportMetric(float64(rssHeld-rssBefore)/float64(n), "rss-B/conn")
+		b.ReportMetric(float64(rssFreed-rssBefore)/float64(n), "rss-collected-B/conn")
 		if testing.Verbose() {
 			b.Logf("held: heap inuse %+d B/conn, stacks %+d B/conn, heap idle unreleased %+d B/conn, %d collections",
-				(int64(held.HeapInuse)-int64(before.HeapInuse))/n,
-				(int64(held.StackInuse)-int64(before.StackInuse))/n,
-				(int64(held.HeapIdle-held.HeapReleased)-int64(before.HeapIdle-before.HeapReleased))/n,
+				(int64(held.HeapInuse)-int64(before.HeapInuse))/int64(n),
+				(int64(held.StackInuse)-int64(before.StackInuse))/int64(n),
+				(int64(held.HeapIdle-held.HeapReleased)-int64(before.HeapIdle-before.HeapReleased))/int64(n),
 				held.NumGC-before.NumGC)
 		}
 	}
 }
 
-// tlsMemServer starts a server with one TLS listener (an ECDSA P-256
+// tlsMemServer starts a server with one listener with the given listen
+// parameters ("ssl", "ssl http2", "http2"; with ssl an ECDSA P-256
 // certificate, the rest of TLS at its defaults, as bench/tls.sh's) and
 // returns its address.
-func tlsMemServer(b *testing.B, n int) string {
+func tlsMemServer(b *testing.B, n int, params string) string {
 	dir := b.TempDir()
 	crt, key := filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
 	writeTestCert(b, crt, key)
@@ -120,13 +132,13 @@ http {
     keepalive_timeout 300s;
     ssl_protocols TLSv1.2 TLSv1.3;
     server {
-        listen %s ssl backlog=4096;
+        listen %s %s backlog=4096;
         ssl_certificate %s;
         ssl_certificate_key %s;
         location = / { return 200 "%s"; }
     }
 }
-`, slots, addr, crt, key, strings.Repeat("x", 100))
+`, slots, addr, params, crt, key, strings.Repeat("x", 100))
 	cfg, err := conf.Load(conf.LoadOptions{File: "tlsmem.conf", Source: []byte(src), Prefix: dir})
 	if err != nil {
 		b.Fatalf("configuration: %v", err)
@@ -187,9 +199,9 @@ func writeTestCert(tb testing.TB, crtPath, keyPath string) {
 
 // tlsMemHold runs the client process, waits until it holds n
 // connections, runs held, and lets the client close them.
-func tlsMemHold(b *testing.B, addr string, n int, held func()) {
+func tlsMemHold(b *testing.B, addr, mode string, n int, held func()) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestTLSMemClient$")
-	cmd.Env = append(os.Environ(), tlsMemClientEnv+"="+addr+","+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), tlsMemClientEnv+"="+addr+","+strconv.Itoa(n)+","+mode)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -224,15 +236,22 @@ func tlsMemHold(b *testing.B, addr string, n int, held func()) {
 	cmd.Wait()
 }
 
-// TestTLSMemClient is the client process of BenchmarkTLSIdleMemory; it
-// does nothing unless started by it.
+// TestTLSMemClient is the client process of BenchmarkTLSIdleMemory and
+// BenchmarkH2IdleMemory; it does nothing unless started by them. Its
+// mode is "" (HTTP/1.1 over TLS), "h2" (HTTP/2 over TLS) or "h2c"
+// (HTTP/2 in cleartext).
 func TestTLSMemClient(t *testing.T) {
 	arg := os.Getenv(tlsMemClientEnv)
 	if arg == "" {
 		t.Skip("the client process of BenchmarkTLSIdleMemory")
 	}
-	addr, ns, _ := strings.Cut(arg, ",")
-	n, _ := strconv.Atoi(ns)
+	parts := strings.Split(arg, ",")
+	addr, mode := parts[0], parts[2]
+	n, _ := strconv.Atoi(parts[1])
+	request := tlsMemRequest
+	if mode != "" {
+		request = h2MemRequest
+	}
 	cfg := &tls.Config{
 		InsecureSkipVerify: true,
 		MinVersion:         tls.VersionTLS13,
@@ -241,14 +260,20 @@ func TestTLSMemClient(t *testing.T) {
 		// its ticket, but never resume.
 		ClientSessionCache: forgetfulSessionCache{},
 	}
-	conns := make([]*tls.Conn, 0, n)
+	switch mode {
+	case "h2":
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	case "h2c":
+		cfg = nil
+	}
+	conns := make([]net.Conn, 0, n)
 	sem := make(chan struct{}, 64)
-	results := make(chan *tls.Conn)
+	results := make(chan net.Conn)
 	for range n {
 		go func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results <- tlsMemRequest(addr, cfg)
+			results <- request(addr, cfg)
 		}()
 	}
 	for range n {
@@ -269,7 +294,7 @@ func (forgetfulSessionCache) Get(string) (*tls.ClientSessionState, bool) { retur
 func (forgetfulSessionCache) Put(string, *tls.ClientSessionState)        {}
 
 // tlsMemRequest connects, makes one request and reads its answer.
-func tlsMemRequest(addr string, cfg *tls.Config) *tls.Conn {
+func tlsMemRequest(addr string, cfg *tls.Config) net.Conn {
 	c, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dial:", err)
