@@ -21,6 +21,7 @@ import (
 	"headroom/internal/capacity"
 	"headroom/internal/conf"
 	"headroom/internal/logs"
+	"headroom/internal/memreturn"
 	"headroom/internal/proxy"
 )
 
@@ -324,6 +325,12 @@ func serve(o *options, cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
 	srv.Run()
+	// Garbage left by bursts (handshakes above all) goes back to the
+	// system once the process is quiet, rather than at the runtime's
+	// next collection, which an idle server may not reach for minutes.
+	stopReturn := make(chan struct{})
+	defer close(stopReturn)
+	go memreturn.Run(stopReturn)
 	// The pid file is written once the start line is logged and the
 	// workers run: whoever waits for it (an init script, a test) finds the
 	// server ready.
