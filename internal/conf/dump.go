@@ -443,6 +443,14 @@ func (d *dumper) loc(depth int, c *LocConf) {
 			d.line(depth, "ssl_verify_client %d depth=%d client=%s (%d) trusted=%s (%d)", s.VerifyClient, s.VerifyDepth,
 				s.ClientCertificate, len(s.ClientCAs), s.TrustedCertificate, len(s.TrustedCAs))
 		}
+		if s.Stapling {
+			d.line(depth, "ssl_stapling file=%q (%d bytes) verify=%v responder=%q", s.StaplingFile, len(s.Staple), s.StaplingVerify, s.StaplingResponder)
+			for _, cert := range s.Certificates {
+				if o := cert.OCSP; o != nil {
+					d.line(depth+1, "ocsp %s issuer=%q responder=%s port=%d uri=%s addrs=%v", cert.CertFile, o.Issuer.Subject.CommonName, o.Host, o.Port, o.URI, o.Addrs)
+				}
+			}
+		}
 	}
 	if c := c.OpenLogFileCache; c != nil {
 		d.line(depth, "open_log_file_cache max=%d inactive=%s min_uses=%d valid=%s", c.Max, dur(c.Inactive), c.MinUses, dur(c.Valid))

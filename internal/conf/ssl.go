@@ -55,9 +55,14 @@ type SSL struct {
 	Passwords []string
 	// Stapling is ssl_stapling; StaplingFile ssl_stapling_file, whose
 	// OCSP response (Staple, loaded) is sent to clients that ask.
-	Stapling     bool
-	StaplingFile string
-	Staple       []byte
+	// Without a file each certificate's response is fetched (see
+	// SSLCertificate.OCSP) from StaplingResponder, or the responder its
+	// certificate names; StaplingVerify is ssl_stapling_verify.
+	Stapling          bool
+	StaplingFile      string
+	Staple            []byte
+	StaplingVerify    bool
+	StaplingResponder string
 	// Enable is the deprecated "ssl on": every address of the server
 	// speaks TLS, as with "listen ... ssl".
 	Enable bool
@@ -90,6 +95,10 @@ const (
 type SSLCertificate struct {
 	CertFile, KeyFile string
 	Pair              *tls.Certificate
+	// OCSP is what fetching the certificate's OCSP response for stapling
+	// needs; nil when its server does not fetch one (no ssl_stapling, a
+	// ssl_stapling_file, or nginx's reasons for ignoring ssl_stapling).
+	OCSP *OCSPStapling
 }
 
 // sslRaw is what one level sets of the ssl settings.
@@ -170,16 +179,16 @@ func sslDirectives() []*directive {
 			doc:    "Passphrases for encrypted keys, one per line, each tried in turn: PKCS#8 keys encrypted with PBES2 (what OpenSSL 3 writes) and the older PEM encryption."},
 		{name: "ssl_stapling", ctx: hs, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.ssl.stapling }),
 			syntax: "ssl_stapling on | off;", def: "off",
-			doc: "Sends clients that ask the OCSP response of ssl_stapling_file with the certificate. headroom does not fetch responses from the OCSP responder: without ssl_stapling_file it says so when the configuration is read and staples nothing, as nginx does when it cannot."},
+			doc: "Sends clients that ask (status_request) an OCSP response with the certificate: ssl_stapling_file's, or else one fetched for each certificate from its OCSP responder (ssl_stapling_responder, or the certificate's Authority Information Access URL; http:// only), as nginx does. The issuer is looked for in the certificate's file, then in ssl_trusted_certificate; without one, or without a responder, nginx's warning says the certificate is not stapled. As in nginx, the first handshake that asks starts the fetch and may go without a staple; a good response is kept until its nextUpdate and fetched again 5 minutes before it, at most an hour after the last fetch and at least 5 minutes after it; a failure is retried after 5 minutes and the previous response, while valid, is kept. Responses whose status is revoked or unknown are not stapled. The fetch runs in a goroutine of its own, never on an event loop; the responder's name is looked up when the configuration is read and, with a resolver, again before each fetch."},
 		{name: "ssl_stapling_file", ctx: hs, args: arg1, set: setSSLStaplingString(func(r *sslRaw) **string { return &r.staplingFile }, true),
 			syntax: "ssl_stapling_file file;",
-			doc:    "A DER OCSP response to staple, read when the configuration is read (refresh it and reload)."},
+			doc:    "A DER OCSP response to staple instead of fetching one, read when the configuration is read (refresh it and reload); it is sent as it is, unchecked, as nginx sends it."},
 		{name: "ssl_stapling_verify", ctx: hs, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.ssl.staplingVerify }),
 			syntax: "ssl_stapling_verify on | off;", def: "off",
-			doc: "Accepted; a response from ssl_stapling_file is the operator's and is sent as it is."},
+			doc: "Verifies fetched responses as nginx does with OpenSSL: a responder certificate sent in the response must chain to ssl_trusted_certificate and be the issuer or hold its delegation (OCSP signing usage); one in the certificate's file is trusted. Off, the signature is still checked with the responder's key, and the response must name the certificate and be within its validity."},
 		{name: "ssl_stapling_responder", ctx: hs, args: arg1, set: setSSLStaplingString(func(r *sslRaw) **string { return &r.staplingResponder }, false),
 			syntax: "ssl_stapling_responder url;",
-			doc:    "Accepted; headroom does not fetch OCSP responses (see ssl_stapling)."},
+			doc:    "The OCSP responder (http://host[:port][/uri]) responses are fetched from, instead of the one each certificate names."},
 		{name: "ssl_dhparam", ctx: hs, args: arg1, set: setSSLDHParam,
 			syntax: "ssl_dhparam file;",
 			doc:    "Checked (the file must hold PEM DH parameters) and accepted: crypto/tls has no finite-field DHE suites, so the parameters are never used; ECDHE takes their place."},
@@ -512,6 +521,8 @@ func mergeSSL(r *sslRaw, p SSL) SSL {
 	out.Enable = pick(r.enable, p.Enable)
 	out.Stapling = pick(r.stapling, p.Stapling)
 	out.StaplingFile = pick(r.staplingFile, p.StaplingFile)
+	out.StaplingVerify = pick(r.staplingVerify, p.StaplingVerify)
+	out.StaplingResponder = pick(r.staplingResponder, p.StaplingResponder)
 	if r.passwords != nil {
 		out.Passwords = r.passwords
 	}
@@ -578,9 +589,6 @@ func (b *builder) loadCertificates(servers []*Server) error {
 			}
 			loaded[key], c.Pair = pair, pair
 		}
-		if err := b.loadStaple(srv); err != nil {
-			return err
-		}
 	}
 	cas := map[string][]*x509.Certificate{}
 	loadCA := func(path string) ([]*x509.Certificate, error) {
@@ -594,24 +602,34 @@ func (b *builder) loadCertificates(servers []*Server) error {
 		cas[path] = c
 		return c, err
 	}
+	staplings := map[staplingKey]*OCSPStapling{}
 	for _, srv := range servers {
 		s := &srv.Loc.SSL
 		// As nginx, a server without certificates has no TLS
 		// settings of its own to check.
-		if s.VerifyClient == VerifyOff || len(s.Certificates) == 0 {
+		if len(s.Certificates) == 0 {
 			continue
 		}
-		if s.VerifyClient != VerifyOptionalNoCA && s.ClientCertificate == "" && s.TrustedCertificate == "" {
-			return &Error{Msg: "no ssl_client_certificate for ssl_verify_client"}
-		}
 		var err error
-		if s.ClientCAs, err = loadCA(s.ClientCertificate); err != nil {
-			return err
+		if s.VerifyClient != VerifyOff {
+			if s.VerifyClient != VerifyOptionalNoCA && s.ClientCertificate == "" && s.TrustedCertificate == "" {
+				return &Error{Msg: "no ssl_client_certificate for ssl_verify_client"}
+			}
+			if s.ClientCAs, err = loadCA(s.ClientCertificate); err != nil {
+				return err
+			}
 		}
+		// nginx loads ssl_trusted_certificate whether or not clients
+		// are verified: OCSP stapling looks for issuers there too.
 		if s.TrustedCAs, err = loadCA(s.TrustedCertificate); err != nil {
 			return err
 		}
-		s.VerifyRoots = certPool(s.ClientCAs, s.TrustedCAs)
+		if s.VerifyClient != VerifyOff {
+			s.VerifyRoots = certPool(s.ClientCAs, s.TrustedCAs)
+		}
+		if err := b.setupStapling(srv, staplings); err != nil {
+			return err
+		}
 	}
 	defaults := map[string]*Server{}
 	var order []string
@@ -633,27 +651,6 @@ func (b *builder) loadCertificates(servers []*Server) error {
 			return &Error{File: srv.File, Line: srv.Line, Msg: "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive"}
 		}
 	}
-	return nil
-}
-
-// loadStaple reads a server's ssl_stapling_file, or says that nothing is
-// stapled without one, as nginx warns when it cannot staple.
-func (b *builder) loadStaple(srv *Server) error {
-	s := &srv.Loc.SSL
-	if !s.Stapling || len(s.Certificates) == 0 {
-		return nil
-	}
-	if s.StaplingFile == "" {
-		for _, c := range s.Certificates {
-			b.warn(&Error{Msg: "\"ssl_stapling\" ignored, headroom does not fetch OCSP responses: no \"ssl_stapling_file\" for certificate \"" + c.CertFile + "\""})
-		}
-		return nil
-	}
-	data, err := os.ReadFile(s.StaplingFile)
-	if err != nil {
-		return &Error{Msg: "BIO_new_file(\"" + s.StaplingFile + "\") failed " + sysErrorText(err)}
-	}
-	s.Staple = data
 	return nil
 }
 

@@ -28,6 +28,9 @@ import (
 // new clients are refused at once instead of waiting in a queue nobody
 // serves.
 func (s *Server) Drain(timeout time.Duration, stopListening bool) <-chan struct{} {
+	// The successor, if any, fetches its own OCSP responses; this
+	// server's connections keep those already fetched.
+	s.stapler.close()
 	done := make(chan struct{})
 	var deadline time.Time
 	if timeout > 0 {

@@ -102,6 +102,11 @@ type Server struct {
 	finishMu sync.Mutex
 
 	wg sync.WaitGroup
+
+	// stapler fetches the OCSP responses of certificates stapled
+	// without ssl_stapling_file (stapling.go); its goroutine runs from
+	// Run until the server drains or closes.
+	stapler *stapler
 }
 
 // listener is one listening address and the server blocks on it.
@@ -569,6 +574,7 @@ func (s *Server) serverStats(u *conf.Upstream, id int) []observe.Server {
 
 // Run starts every worker's loop and returns at once.
 func (s *Server) Run() {
+	s.stapler.run()
 	for _, w := range s.workers {
 		s.wg.Add(1)
 		go func() {
@@ -611,6 +617,7 @@ func (s *Server) Close() {
 
 func (s *Server) close() {
 	s.closed.Store(true)
+	s.stapler.close()
 	for _, w := range s.workers {
 		w.loop.Close()
 	}

@@ -26,7 +26,17 @@ import (
 func (s *Server) tlsConfigs() {
 	var key [32]byte
 	rand.Read(key[:])
-	b := &tlsBuild{key: key, byServer: map[tlsKey]*tls.Config{}, caches: map[string]*sessionCache{}}
+	b := &tlsBuild{key: key, byServer: map[tlsKey]*tls.Config{}, caches: map[string]*sessionCache{},
+		stapler: newStapler(s.log)}
+	s.stapler = b.stapler
+	// Every certificate whose response is fetched gets its stapling
+	// now, before the stapler's goroutine runs: configurations are
+	// made later, by the handshakes that need them.
+	for _, srv := range s.cfg.HTTP.Servers {
+		for k := range srv.Loc.SSL.Certificates {
+			b.stapler.add(&srv.Loc.SSL.Certificates[k])
+		}
+	}
 	for _, ln := range s.listeners {
 		if !ln.ssl {
 			continue
@@ -77,6 +87,8 @@ type tlsBuild struct {
 	mu       sync.Mutex
 	byServer map[tlsKey]*tls.Config
 	caches   map[string]*sessionCache
+	// stapler fetches the OCSP responses the configurations staple.
+	stapler *stapler
 }
 
 // tlsKey names a configuration: a server's, on an address that speaks
@@ -113,11 +125,31 @@ func (b *tlsBuild) configFor(srv *conf.Server, h2 bool) *tls.Config {
 		if c.CurvePreferences == nil {
 			c.CurvePreferences = conf.DefaultCurves()
 		}
-		for _, cert := range ssl.Certificates {
-			pair := *cert.Pair
+		var staples []*staple
+		fetched := false
+		for k := range ssl.Certificates {
+			pair := *ssl.Certificates[k].Pair
 			// ssl_stapling_file's response goes to clients that ask.
 			pair.OCSPStaple = ssl.Staple
 			c.Certificates = append(c.Certificates, pair)
+			st := b.stapler.stapleFor(&ssl.Certificates[k])
+			staples = append(staples, st)
+			fetched = fetched || st != nil
+		}
+		if fetched {
+			// Fetched responses change while the configuration lives,
+			// so the certificate is chosen here, with the current one.
+			// crypto/tls calls GetCertificate only when Certificates is
+			// empty (or the client sent SNI), so the list moves here.
+			certs, sp := c.Certificates, b.stapler
+			c.Certificates = nil
+			c.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+				i := chooseCertificate(hello, certs)
+				if st := staples[i]; st != nil {
+					return st.certificate(hello, sp), nil
+				}
+				return &certs[i], nil
+			}
 		}
 		if ssl.VerifyClient != conf.VerifyOff {
 			// The certificate is asked for, not checked by the
