@@ -243,7 +243,7 @@ func (l *Loop) add(fd int, kind Kind, data any, events uint32) (*Conn, error) {
 	}
 	if fd >= 0 {
 		ev := unix.EpollEvent{Events: events, Fd: c.Index, Pad: c.gen + 1}
-		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		if err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			return nil, err
 		}
 	}
@@ -267,7 +267,7 @@ func (c *Conn) Close() {
 		return
 	}
 	if c.Fd >= 0 {
-		unix.Close(c.Fd)
+		Close(c.Fd)
 	}
 	c.release()
 }
@@ -279,7 +279,7 @@ func (c *Conn) Detach() {
 		return
 	}
 	l := c.loop
-	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.Fd, nil)
+	epollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.Fd, nil)
 	for i, p := range l.paused {
 		if p == c {
 			l.paused = append(l.paused[:i], l.paused[i+1:]...)
@@ -321,7 +321,7 @@ func (c *Conn) PauseAccept(minFree int) {
 	}
 	// Deleted and added again rather than modified, because an
 	// EPOLLEXCLUSIVE registration cannot be modified.
-	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.Fd, nil)
+	epollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.Fd, nil)
 	l.paused = append(l.paused, c)
 	l.resumeAt = max(minFree, 1)
 }
@@ -335,7 +335,7 @@ func (l *Loop) ResumeAccept() { l.resumeListeners() }
 func (l *Loop) resumeListeners() {
 	for _, c := range l.paused {
 		ev := unix.EpollEvent{Events: c.listenEvents, Fd: c.Index, Pad: c.gen}
-		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.Fd, &ev)
+		epollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.Fd, &ev)
 	}
 	l.paused = l.paused[:0]
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"net/netip"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -124,4 +125,152 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// WriteMore writes as Write does, telling the kernel that more bytes
+// follow at once (MSG_MORE), so that it holds a part of a packet back
+// until they come: a response head written before sendfile(2) sends the
+// file leaves in full packets with the file's first bytes, as nginx's
+// tcp_nopush (TCP_CORK) makes it, without corking and uncorking.
+func (c *Conn) WriteMore(p []byte) (int, error) {
+	for {
+		var ptr unsafe.Pointer
+		if len(p) > 0 {
+			ptr = unsafe.Pointer(&p[0])
+		}
+		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(c.Fd), uintptr(ptr), uintptr(len(p)), unix.MSG_MORE, 0, 0)
+		switch {
+		case e == 0:
+			return int(n), nil
+		case e == unix.EAGAIN:
+			c.WriteReady = false
+			return 0, ErrAgain
+		case e != unix.EINTR:
+			return 0, errnoErr(e)
+		}
+	}
+}
+
+// The calls below open, connect, configure and close a loop's sockets.
+// None of them waits on a non-blocking socket, so they too are raw: the
+// runtime's path (x/sys/unix) would cost about as much again, and it
+// parses an accepted peer's address into a new Sockaddr after asking the
+// listener its protocol (one getsockopt more per connection).
+
+// Accept4 accepts a connection from a non-blocking listener: the new
+// descriptor, non-blocking and close-on-exec, and the peer's address
+// (the zero AddrPort for a unix socket's peer).
+func Accept4(fd int) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	size := uint32(unix.SizeofSockaddrAny)
+	n, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)),
+		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, netip.AddrPort{}, errnoErr(e)
+	}
+	return int(n), peerAddr(&rsa), nil
+}
+
+// peerAddr reads an IPv4 or IPv6 address and port from a raw sockaddr.
+func peerAddr(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+	}
+	return netip.AddrPort{}
+}
+
+// Socket opens a non-blocking, close-on-exec stream socket of the family.
+func Socket(family int) (int, error) {
+	n, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if e != 0 {
+		return -1, errnoErr(e)
+	}
+	return int(n), nil
+}
+
+// Connect starts connecting a non-blocking socket to an IPv4 or IPv6
+// address (EINPROGRESS while the handshake runs); other addresses go the
+// runtime's way.
+func Connect(fd int, sa unix.Sockaddr) error {
+	var ptr unsafe.Pointer
+	var size uintptr
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		raw := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.Addr}
+		p := (*[2]byte)(unsafe.Pointer(&raw.Port))
+		p[0], p[1] = byte(a.Port>>8), byte(a.Port)
+		ptr, size = unsafe.Pointer(&raw), unix.SizeofSockaddrInet4
+	case *unix.SockaddrInet6:
+		raw := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.Addr, Scope_id: a.ZoneId}
+		p := (*[2]byte)(unsafe.Pointer(&raw.Port))
+		p[0], p[1] = byte(a.Port>>8), byte(a.Port)
+		ptr, size = unsafe.Pointer(&raw), unix.SizeofSockaddrInet6
+	default:
+		return unix.Connect(fd, sa)
+	}
+	_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(ptr), size)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
+// SetsockoptInt sets an integer socket option.
+func SetsockoptInt(fd, level, opt, value int) error {
+	v := int32(value)
+	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt), uintptr(unsafe.Pointer(&v)), 4, 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
+// SocketError returns and clears the socket's pending error (SO_ERROR):
+// how a non-blocking connect ended.
+func SocketError(fd int) error {
+	var v int32
+	size := uint32(4)
+	_, _, e := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_ERROR, uintptr(unsafe.Pointer(&v)), uintptr(unsafe.Pointer(&size)), 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	if v != 0 {
+		return unix.Errno(v)
+	}
+	return nil
+}
+
+// Shutdown shuts down part of a full-duplex connection.
+func Shutdown(fd, how int) error {
+	_, _, e := unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), uintptr(how), 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
+// Close closes a descriptor. A socket's close never waits unless
+// SO_LINGER asks it to, which headroom never sets.
+func Close(fd int) error {
+	_, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
+// epollCtl adds, changes or removes a descriptor's registration.
+func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/http1"
@@ -311,12 +309,12 @@ func onUpWrite(c *engine.Conn) {
 // it went: the request goes out, or the attempt failed as nginx logs it.
 func (cc *clientConn) finishConnect(uc *upConn) {
 	uc.connecting = false
-	if errno, _ := unix.GetsockoptInt(uc.c.Fd, unix.SOL_SOCKET, unix.SO_ERROR); errno != 0 {
+	if err := engine.SocketError(uc.c.Fd); err != nil {
 		what := "connect() failed (%s) while connecting to upstream"
 		if strings.HasPrefix(uc.peer.Conf.Addr, "unix:") {
 			what = "connect() to " + uc.peer.Conf.Addr + " failed (%s) while connecting to upstream"
 		}
-		cc.upstreamFailed(failError, unix.Errno(errno), what)
+		cc.upstreamFailed(failError, err, what)
 		return
 	}
 	if cc.upstreamTLS() {

@@ -40,18 +40,18 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, 
 	if w.loop.Free() == 0 {
 		return nil, engine.ErrNoSlot
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := engine.Socket(family)
 	if err != nil {
 		return nil, err
 	}
 	if family != unix.AF_UNIX {
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		engine.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		if lc.ProxySocketKeepalive {
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+			engine.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 		}
 		if lc.ProxyBind.IsValid() {
 			if err := bindLocal(fd, family, lc.ProxyBind); err != nil {
-				unix.Close(fd)
+				engine.Close(fd)
 				return nil, &bindError{addr: lc.ProxyBind, err: err}
 			}
 		}
@@ -59,7 +59,7 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, 
 	uc := &upConn{w: w, g: g, peer: p, born: w.loop.Now()}
 	c, err := w.loop.Add(fd, engine.KindUpstream, uc)
 	if err != nil {
-		unix.Close(fd)
+		engine.Close(fd)
 		return nil, err
 	}
 	uc.c = c
@@ -68,7 +68,7 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, 
 	c.OnRead = onUpRead
 	c.OnWrite = onUpWrite
 	c.OnTimer = onUpTimer
-	err = unix.Connect(fd, sa)
+	err = engine.Connect(fd, sa)
 	switch err {
 	case nil:
 	case unix.EINPROGRESS:

@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"headroom/internal/conf"
 	"headroom/internal/engine"
 	"headroom/internal/http1"
@@ -124,6 +122,9 @@ type clientConn struct {
 	// pipelined is set while the next request's head came with the one
 	// before it ($pipe).
 	pipelined bool
+	// nagle is set once a request in a location with "tcp_nodelay off"
+	// took TCP_NODELAY (which the socket has from its listener) away.
+	nagle bool
 	// pp is what the connection's PROXY protocol header said, for a
 	// listener with proxy_protocol whose header named addresses; nil
 	// otherwise (proxyproto.go).
@@ -134,26 +135,16 @@ type clientConn struct {
 }
 
 // newClient takes an accepted socket into a slot, over the socket
-// transport.
-func (w *worker) newClient(fd int, sa unix.Sockaddr, ln *listener) {
+// transport. A client of a unix socket has the zero address, which the
+// variables and the error log write as "unix:". A TCP client's socket has
+// TCP_NODELAY from its listener (see listenSocket).
+func (w *worker) newClient(fd int, remote netip.AddrPort, ln *listener) {
 	cc := w.getClient()
 	c, err := w.loop.Add(fd, engine.KindClient, cc)
 	if err != nil {
-		unix.Close(fd)
+		engine.Close(fd)
 		w.putClient(cc)
 		return
-	}
-	// A client of a unix socket keeps the zero address, which the
-	// variables and the error log write as "unix:".
-	var remote netip.AddrPort
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		remote = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		remote = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
-	}
-	if ln.unixPath == "" {
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
 	cc.sock.c = c
 	if ln.tls != nil {
@@ -178,6 +169,7 @@ func (w *worker) startClient(cc *clientConn, c *engine.Conn, tr transport, ln *l
 	cc.accepted = w.loop.Now()
 	cc.state = connClosed
 	cc.pp = nil
+	cc.nagle = false
 	cc.setState(connIdle)
 	w.stats.Accepted.Inc()
 	w.stats.Handled.Inc()
@@ -696,8 +688,8 @@ func (cc *clientConn) closeGracefully() {
 		cc.r.up.closeConn()
 		cc.r.up = nil
 	}
-	cc.tr.CloseWrite()
 	if cc.h2 != nil {
+		cc.tr.CloseWrite()
 		cc.close()
 		return
 	}
@@ -705,6 +697,19 @@ func (cc *clientConn) closeGracefully() {
 	if lc == nil {
 		lc = cc.ln.vhosts.def.Loc
 	}
+	// As nginx, a plain connection lingers only where the client may
+	// still be sending: a body not read to its end, bytes read and not
+	// used, or bytes waiting to be read. Otherwise nothing can arrive
+	// that would make the kernel reset the connection under the answer,
+	// and closing at once spares a shutdown and a read. Over TLS the
+	// close_notify alert goes first, and may have to wait for room.
+	mayBeSending := !cc.r.bodyDone || cc.inPos < cc.inLen || cc.tr.Readable()
+	if cc.tr == &cc.sock && (cc.tr.PeerClosed() || lc.LingeringClose == conf.LingerOff ||
+		lc.LingeringClose == conf.LingerOn && !mayBeSending) {
+		cc.close()
+		return
+	}
+	cc.tr.CloseWrite()
 	if cc.tr.PeerClosed() || lc.LingeringClose == conf.LingerOff {
 		cc.close()
 		return

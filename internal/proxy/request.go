@@ -6,7 +6,10 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"headroom/internal/conf"
+	"headroom/internal/engine"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
 	"headroom/internal/upstream"
@@ -601,6 +604,13 @@ func (cc *clientConn) useConfig(lc *conf.LocConf) {
 		lc = le.Loc
 	}
 	r.lc = lc
+	if !lc.Static.TCPNodelay && !cc.nagle && cc.h2 == nil && cc.ln.unixPath == "" {
+		// A TCP client's socket has TCP_NODELAY from its listener;
+		// "tcp_nodelay off" gives it Nagle's algorithm back, for the
+		// rest of the connection.
+		cc.nagle = true
+		engine.SetsockoptInt(cc.sock.c.Fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 0)
+	}
 	r.keepAlive = r.keepAlive && lc.KeepaliveTimeout > 0 && cc.requests < lc.KeepaliveRequests &&
 		cc.w.loop.Now().Sub(cc.accepted) <= lc.KeepaliveTime && !keepaliveDisabled(lc.KeepaliveDisable, &r.head)
 }

@@ -350,6 +350,11 @@ func (s *Server) openListeners() error {
 					backlog = capacity.DefaultBacklog()
 				}
 				unix.Listen(fd, backlog)
+				if ln.unixPath == "" {
+					// An inherited socket may come from a binary that
+					// did not set it (see listenSocket).
+					unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+				}
 				ln.fds = append(ln.fds, fd)
 				ln.inherited = append(ln.inherited, true)
 				continue
@@ -482,6 +487,11 @@ func listenSocket(ln *listener) (int, error) {
 		return -1, err
 	}
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	// Accepted sockets inherit TCP_NODELAY from the listener (Linux
+	// copies the listener's options to each connection), which saves a
+	// setsockopt per connection; a location with "tcp_nodelay off" takes
+	// it away again (useConfig).
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	// As nginx, a failed setsockopt of a buffer size is not fatal.
 	if ln.sndbuf > 0 {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, ln.sndbuf)

@@ -380,8 +380,15 @@ func (cc *clientConn) sendFileBody() {
 		// written before sendfile, when out is full or when the file is
 		// done: a small file leaves with its head in one write, as
 		// nginx's writev sends them.
-		if cc.outOff < len(cc.out) && (sendfile || len(cc.out) == cap(cc.out) || !r.file.open() || r.file.off >= r.file.end) && !cc.flush() {
-			return
+		if cc.outOff < len(cc.out) && (sendfile || len(cc.out) == cap(cc.out) || !r.file.open() || r.file.off >= r.file.end) {
+			// With tcp_nopush the file's first bytes join the head's
+			// last packet.
+			cc.sock.more = sendfile && r.lc.Static.TCPNopush && r.file.open() && r.file.off < r.file.end
+			flushed := cc.flush()
+			cc.sock.more = false
+			if !flushed {
+				return
+			}
 		}
 		if r.trailers && r.file.open() && !r.file.chunked {
 			// With trailers the file goes as one chunk, then the last

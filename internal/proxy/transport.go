@@ -48,12 +48,22 @@ type transport interface {
 // using it through the interface allocates nothing.
 type socketTransport struct {
 	c *engine.Conn
+	// more makes writes say that more bytes follow at once (a file
+	// after its head with tcp_nopush; see engine.Conn.WriteMore).
+	more bool
 }
 
-func (t *socketTransport) Read(p []byte) (int, error)  { return t.c.Read(p) }
-func (t *socketTransport) Write(p []byte) (int, error) { return t.c.Write(p) }
-func (t *socketTransport) Readable() bool              { return t.c.ReadReady }
-func (t *socketTransport) PeerClosed() bool            { return t.c.EOF }
-func (t *socketTransport) CloseWrite()                 { unix.Shutdown(t.c.Fd, unix.SHUT_WR) }
-func (t *socketTransport) Close()                      {}
-func (t *socketTransport) Flush() (bool, error)        { return true, nil }
+func (t *socketTransport) Read(p []byte) (int, error) { return t.c.Read(p) }
+
+func (t *socketTransport) Write(p []byte) (int, error) {
+	if t.more {
+		return t.c.WriteMore(p)
+	}
+	return t.c.Write(p)
+}
+
+func (t *socketTransport) Readable() bool       { return t.c.ReadReady }
+func (t *socketTransport) PeerClosed() bool     { return t.c.EOF }
+func (t *socketTransport) CloseWrite()          { engine.Shutdown(t.c.Fd, unix.SHUT_WR) }
+func (t *socketTransport) Close()               {}
+func (t *socketTransport) Flush() (bool, error) { return true, nil }

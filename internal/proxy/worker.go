@@ -410,7 +410,7 @@ func onAccept(lc *engine.Conn) {
 			lc.PauseAccept(2)
 			return
 		}
-		fd, sa, err := unix.Accept4(lc.Fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, remote, err := engine.Accept4(lc.Fd)
 		if err != nil {
 			switch err {
 			case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED:
@@ -425,7 +425,7 @@ func onAccept(lc *engine.Conn) {
 			}
 			return
 		}
-		w.newClient(fd, sa, ln)
+		w.newClient(fd, remote, ln)
 		if !multi {
 			return
 		}
