@@ -435,7 +435,11 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if s := c.SSL; len(s.Certificates) > 0 {
 		var certs []string
 		for _, cert := range s.Certificates {
-			certs = append(certs, cert.CertFile+"+"+cert.KeyFile)
+			pair := cert.CertFile + "+" + cert.KeyFile
+			if cert.Dynamic() {
+				pair += "(per-handshake)"
+			}
+			certs = append(certs, pair)
 		}
 		d.line(depth, "ssl certificates=%s protocols=%s versions=%x-%x ciphers=%q suites=%d curves=%v tickets=%v timeout=%s cache=%q",
 			strings.Join(certs, ","), strings.Join(s.Protocols, ","), s.MinVersion, s.MaxVersion, s.Ciphers, len(s.CipherSuites), s.Curves, s.SessionTickets, dur(s.SessionTimeout), s.SessionCache)

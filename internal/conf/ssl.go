@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"headroom/internal/vars"
 )
 
 // SSL holds a level's settings of nginx's ssl module: what a server
@@ -94,16 +96,38 @@ const (
 // SSLCertificate is one certificate with its key, loaded.
 type SSLCertificate struct {
 	CertFile, KeyFile string
-	Pair              *tls.Certificate
+	// CertTemplate and KeyTemplate are set when ssl_certificate or
+	// ssl_certificate_key has variables: the pair is then loaded for
+	// each handshake that needs it, with the variables' values for the
+	// connection and the server its SNI name chose, as nginx does, and
+	// Pair is nil. CertFile and KeyFile hold the text as written (with
+	// the prefix before a relative path that does not start with a
+	// variable); a value that is still relative once evaluated is taken
+	// from the prefix too.
+	CertTemplate, KeyTemplate *vars.Template
+	Pair                      *tls.Certificate
 	// OCSP is what fetching the certificate's OCSP response for stapling
 	// needs; nil when its server does not fetch one (no ssl_stapling, a
 	// ssl_stapling_file, or nginx's reasons for ignoring ssl_stapling).
 	OCSP *OCSPStapling
 }
 
+// Dynamic reports whether the pair is loaded per handshake: its
+// ssl_certificate or ssl_certificate_key has variables.
+func (c *SSLCertificate) Dynamic() bool { return c.CertTemplate != nil }
+
+// LoadPair loads a certificate chain and its key at run time (a pair
+// with variables), decrypting the key with ssl_password_file's
+// passphrases; errors name the files as nginx's do.
+func LoadPair(certFile, keyFile string, passwords []string) (*tls.Certificate, error) {
+	return loadKeyPair(certFile, keyFile, passwords)
+}
+
 // sslRaw is what one level sets of the ssl settings.
 type sslRaw struct {
 	certs, keys       []string
+	certTemplates     []*vars.Template
+	keyTemplates      []*vars.Template
 	certNode, keyNode *Node
 	protocols         []string
 	ciphers           *string
@@ -227,19 +251,31 @@ func setSSLEnable(b *builder, n *Node, sc *scope) error {
 func setSSLFile(cert bool) func(*builder, *Node, *scope) error {
 	return func(b *builder, n *Node, sc *scope) error {
 		v := n.Args[0]
-		if hasVariables(v) {
-			return skip(b.unsupportedPart(n, "variables", "variables in \""+n.Name+"\" are not supported by headroom"))
-		}
 		if strings.HasPrefix(v, "data:") || strings.HasPrefix(v, "engine:") {
 			return skip(b.unsupportedPart(n, "data: or engine:", "\""+n.Name+"\" with data: or engine: is not supported by headroom"))
 		}
 		r := &sc.raw.ssl
-		path := fullPath(b.cfg.Prefix, v)
+		// As nginx, the prefix goes before a relative path when the
+		// configuration is read unless the path starts with a variable,
+		// whose value gets it when the handshake evaluates it.
+		path := v
+		if !strings.HasPrefix(v, "$") {
+			path = fullPath(b.cfg.Prefix, v)
+		}
+		var t *vars.Template
+		if hasVariables(v) {
+			var err error
+			if t, err = b.template(n, path); err != nil {
+				return err
+			}
+		}
 		if cert {
 			r.certs = append(r.certs, path)
+			r.certTemplates = append(r.certTemplates, t)
 			r.certNode = n
 		} else {
 			r.keys = append(r.keys, path)
+			r.keyTemplates = append(r.keyTemplates, t)
 			r.keyNode = n
 		}
 		return nil
@@ -489,9 +525,19 @@ func mergeSSL(r *sslRaw, p SSL) SSL {
 	if r.certs != nil {
 		out.Certificates = nil
 		for i, c := range r.certs {
-			sc := SSLCertificate{CertFile: c}
+			sc := SSLCertificate{CertFile: c, CertTemplate: r.certTemplates[i]}
 			if i < len(r.keys) {
-				sc.KeyFile = r.keys[i]
+				sc.KeyFile, sc.KeyTemplate = r.keys[i], r.keyTemplates[i]
+			}
+			if sc.CertTemplate != nil || sc.KeyTemplate != nil {
+				// Either with variables makes the pair one that is
+				// loaded per handshake.
+				if sc.CertTemplate == nil {
+					sc.CertTemplate = literalTemplate(sc.CertFile)
+				}
+				if sc.KeyTemplate == nil && sc.KeyFile != "" {
+					sc.KeyTemplate = literalTemplate(sc.KeyFile)
+				}
 			}
 			out.Certificates = append(out.Certificates, sc)
 		}
@@ -577,6 +623,10 @@ func (b *builder) loadCertificates(servers []*Server) error {
 			c := &certs[k]
 			if c.KeyFile == "" {
 				return &Error{Msg: "no \"ssl_certificate_key\" is defined for certificate \"" + c.CertFile + "\""}
+			}
+			if c.Dynamic() {
+				// Loaded by each handshake that needs it.
+				continue
 			}
 			key := [2]string{c.CertFile, c.KeyFile}
 			if pair := loaded[key]; pair != nil {

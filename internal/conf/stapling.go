@@ -86,6 +86,11 @@ func (b *builder) setupStapling(srv *Server, shared map[staplingKey]*OCSPStaplin
 	store = append(store, s.TrustedCAs...)
 	for i := range s.Certificates {
 		c := &s.Certificates[i]
+		if c.Dynamic() {
+			// Chosen per handshake: nginx staples only the
+			// certificates it loaded with the configuration.
+			continue
+		}
 		cert, chain := c.Pair.Leaf, []*x509.Certificate(nil)
 		for k, der := range c.Pair.Certificate {
 			x, err := x509.ParseCertificate(der)

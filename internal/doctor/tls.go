@@ -213,7 +213,15 @@ func tlsReport(cfg *conf.Config, p params, workers int, h capacity.Host, now tim
 			if !ok {
 				i = len(rep.Certificates)
 				index[sc.CertFile] = i
-				c := readCertificate(h, sc.CertFile, now, p.server)
+				var c Certificate
+				if sc.Dynamic() {
+					// Named by variables: which files a handshake
+					// loads is known only then.
+					c = Certificate{File: sc.CertFile, Names: []string{}, Problems: []Problem{},
+						Error: "named by variables: loaded for each handshake, so not read here (and each handshake reads and parses the files, as nginx's do)"}
+				} else {
+					c = readCertificate(h, sc.CertFile, now, p.server)
+				}
 				c.Other = handshakeCost(other, c.Key)
 				rep.Certificates = append(rep.Certificates, c)
 			}

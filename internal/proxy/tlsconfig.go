@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,7 +129,12 @@ func (b *tlsBuild) configFor(srv *conf.Server, h2 bool) *tls.Config {
 		}
 		var staples []*staple
 		fetched := false
+		dynamic := slices.ContainsFunc(ssl.Certificates, func(sc conf.SSLCertificate) bool { return sc.Dynamic() })
 		for k := range ssl.Certificates {
+			if dynamic {
+				// Every pair is handed out per handshake (below).
+				break
+			}
 			pair := *ssl.Certificates[k].Pair
 			// ssl_stapling_file's response goes to clients that ask.
 			pair.OCSPStaple = ssl.Staple
@@ -150,6 +157,11 @@ func (b *tlsBuild) configFor(srv *conf.Server, h2 bool) *tls.Config {
 				}
 				return &certs[i], nil
 			}
+		}
+		if dynamic {
+			// Certificates stays empty: crypto/tls asks GetCertificate
+			// for every handshake only then.
+			c.GetCertificate = dynamicCertificates(srv)
 		}
 		if ssl.VerifyClient != conf.VerifyOff {
 			// The certificate is asked for, not checked by the
@@ -177,6 +189,7 @@ func (b *tlsBuild) configFor(srv *conf.Server, h2 bool) *tls.Config {
 func (b *tlsBuild) sessions(c *tls.Config, srv *conf.Server) {
 	ssl := &srv.Loc.SSL
 	timeout := ssl.SessionTimeout
+	ctx := sessionContext(srv)
 	switch {
 	case ssl.SessionTickets:
 		keys := ssl.TicketKeys
@@ -185,12 +198,12 @@ func (b *tlsBuild) sessions(c *tls.Config, srv *conf.Server) {
 		}
 		c.SetSessionTicketKeys(keys)
 		c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-			ss.Extra = append(ss.Extra, stamp(time.Now()))
+			ss.Extra = append(ss.Extra, stamp(time.Now()), ctx)
 			return c.EncryptTicket(cs, ss)
 		}
 		c.UnwrapSession = func(ticket []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
 			ss, err := c.DecryptTicket(ticket, cs)
-			if err != nil || ss == nil || !fresh(ss.Extra, timeout) {
+			if err != nil || ss == nil || !fresh(ss.Extra, timeout) || !slices.ContainsFunc(ss.Extra, func(e []byte) bool { return bytes.Equal(e, ctx) }) {
 				return nil, nil
 			}
 			return ss, nil
@@ -207,6 +220,7 @@ func (b *tlsBuild) sessions(c *tls.Config, srv *conf.Server) {
 			b.caches[name] = cache
 		}
 		c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+			ss.Extra = append(ss.Extra, ctx)
 			data, err := ss.Bytes()
 			if err != nil {
 				return nil, err
@@ -219,7 +233,7 @@ func (b *tlsBuild) sessions(c *tls.Config, srv *conf.Server) {
 				return nil, nil
 			}
 			ss, err := tls.ParseSessionState(data)
-			if err != nil {
+			if err != nil || !slices.ContainsFunc(ss.Extra, func(e []byte) bool { return bytes.Equal(e, ctx) }) {
 				return nil, nil
 			}
 			return ss, nil

@@ -228,12 +228,17 @@ func init() {
 		return append(b, opensslSuiteName(st.CipherSuite)...)
 	})
 	g[vars.SSLServerName] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		// Not found without SNI, as in nginx.
+		// Not found without SNI, as in nginx. During the handshake (a
+		// certificate with variables) it is the name the ClientHello
+		// asked for.
 		t, ok := cc.connTLS()
-		if !ok || t.state != tlsOpen {
+		if !ok || t.state == tlsPlain {
 			return b, false
 		}
-		name := t.conn.ConnectionState().ServerName
+		name := t.raw.serverName
+		if t.state == tlsOpen {
+			name = t.conn.ConnectionState().ServerName
+		}
 		return append(b, name...), name != ""
 	}
 	g[vars.SSLCiphers] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {

@@ -521,3 +521,89 @@ func TestTLSReloadCertificate(t *testing.T) {
 		}
 	})
 }
+
+// sharedSession is a client session cache that offers its last session
+// to every server, so that a test can present one server's ticket to
+// another.
+type sharedSession struct{ s *tls.ClientSessionState }
+
+func (c *sharedSession) Get(string) (*tls.ClientSessionState, bool) { return c.s, c.s != nil }
+func (c *sharedSession) Put(_ string, s *tls.ClientSessionState) {
+	if s != nil {
+		c.s = s
+	}
+}
+
+// TestTLSCertificateVariables checks ssl_certificate with variables
+// against nginx: the pair is loaded for each handshake with the name the
+// client asked for, a name without files fails the handshake, and a
+// session resumes on the server that issued it but not on one that
+// presents another certificate.
+func TestTLSCertificateVariables(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		dir := t.TempDir()
+		// The files are read by handshakes, in nginx's worker, which
+		// runs as an unprivileged user.
+		os.Chmod(filepath.Dir(dir), 0o755)
+		os.Chmod(dir, 0o755)
+		writeCert(t, dir, "a.test")
+		writeCert(t, dir, "b.test")
+		aCert, aKey := filepath.Join(dir, "a.test.crt"), filepath.Join(dir, "a.test.key")
+		p := startProxy(t, tg, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}} ssl;
+        ssl_certificate %[1]s/$ssl_server_name.crt;
+        ssl_certificate_key %[1]s/$ssl_server_name.key;
+        location / { return 200 "$ssl_server_name $ssl_session_reused\n"; }
+    }
+    server {
+        listen 127.0.0.1:{{PORT1}} ssl;
+        ssl_certificate %[2]s;
+        ssl_certificate_key %[3]s;
+        location / { return 200 "fixed $ssl_session_reused\n"; }
+    }`, dir, aCert, aKey))
+		for _, name := range []string{"a.test", "b.test"} {
+			_, body, st, err := tlsGet(t, p.addr, name, "/", 0, 0)
+			if err != nil {
+				t.Errorf("SNI %s: %v", name, err)
+				continue
+			}
+			if cn := st.PeerCertificates[0].Subject.CommonName; cn != name || body != name+" .\n" {
+				t.Errorf("SNI %s: certificate of %s, body %q", name, cn, body)
+			}
+		}
+		for _, name := range []string{"nx.test", ""} {
+			if _, _, _, err := tlsGet(t, p.addr, name, "/", 0, 0); err == nil {
+				t.Errorf("SNI %q names no certificate file, yet the handshake succeeded", name)
+			}
+		}
+
+		cache := &sharedSession{}
+		get := func(addr string) (string, bool) {
+			cfg := &tls.Config{InsecureSkipVerify: true, ServerName: "a.test", ClientSessionCache: cache}
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
+			if err != nil {
+				t.Fatalf("%s: %v", addr, err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", addr, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			return string(body), c.ConnectionState().DidResume
+		}
+		if body, resumed := get(p.addr); resumed || body != "a.test .\n" {
+			t.Errorf("first handshake: %q, resumed %v", body, resumed)
+		}
+		if body, resumed := get(p.addr); !resumed || body != "a.test r\n" {
+			t.Errorf("second handshake with the session: %q, resumed %v; want it resumed", body, resumed)
+		}
+		other := fmt.Sprintf("127.0.0.1:%d", p.ports[1])
+		if body, resumed := get(other); resumed || body != "fixed .\n" {
+			t.Errorf("the session on the server with another certificate: %q, resumed %v; want a full handshake", body, resumed)
+		}
+	})
+}
