@@ -479,7 +479,7 @@ func (cc *clientConn) nextFilePiece() bool {
 	if rest := tf.size - r.fileOff; int64(len(buf)) > rest {
 		buf = buf[:rest]
 	}
-	n, err := unix.Pread(tf.fd, buf, r.fileOff)
+	n, err := engine.Pread(tf.fd, buf, r.fileOff)
 	if n <= 0 {
 		if err == nil {
 			err = unix.EIO

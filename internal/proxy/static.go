@@ -126,17 +126,17 @@ type fileInfo struct {
 
 // openFile opens path (NUL-free) for reading and examines it; err is the
 // system error of open or fstat.
-func openFile(path []byte) (fd int, fi fileInfo, err error) {
+func (w *worker) openFile(path []byte) (fd int, fi fileInfo, err error) {
 	if bytes.IndexByte(path, 0) >= 0 {
 		return -1, fi, unix.ENOENT
 	}
-	fd, err = unix.Open(string(path), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err = engine.OpenFile(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, &w.pathBuf)
 	if err != nil {
 		return -1, fi, err
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
+	if err := engine.Fstat(fd, &st); err != nil {
+		engine.Close(fd)
 		return -1, fi, err
 	}
 	fi.isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
@@ -195,7 +195,7 @@ func (cc *clientConn) serveFile() {
 			return
 		}
 	}
-	fd, fi, err := openFile(path)
+	fd, fi, err := cc.w.openFile(path)
 	if err != nil {
 		cc.openFailed("open", path, err)
 		return
@@ -244,7 +244,7 @@ func (cc *clientConn) serveGzipStatic(path []byte) bool {
 		return false
 	}
 	gz := append(append([]byte(nil), path...), ".gz"...)
-	fd, fi, err := openFile(gz)
+	fd, fi, err := cc.w.openFile(gz)
 	if err != nil {
 		if err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ENAMETOOLONG {
 			cc.logAt(logs.Crit, "open() \""+string(gz)+"\" failed ("+logs.SysError(err)+")")
@@ -494,7 +494,7 @@ func (cc *clientConn) sendFileBody() {
 // nginx ends it, and ok is false.
 func (cc *clientConn) readFilePiece(buf []byte) (n int, ok bool) {
 	r := cc.r
-	k, err := unix.Pread(r.file.fd, buf, r.file.off)
+	k, err := engine.Pread(r.file.fd, buf, r.file.off)
 	if k <= 0 {
 		if err == nil {
 			cc.logAt(logs.Alert, "file was truncated while it was sent")
@@ -588,17 +588,17 @@ type fileSender interface {
 // SendFile sends from a file with sendfile(2).
 func (t *socketTransport) SendFile(fd int, off *int64, n int) (int, error) {
 	for {
-		k, err := unix.Sendfile(t.c.Fd, fd, off, n)
+		k, err := engine.Sendfile(t.c.Fd, fd, off, n)
 		switch {
 		case k > 0:
 			return k, nil
+		case k == 0:
+			return 0, nil
 		case err == unix.EAGAIN:
 			t.c.WriteReady = false
 			return 0, engine.ErrAgain
 		case err == unix.EINTR:
 			continue
-		case err == nil:
-			return 0, nil
 		}
 		return 0, err
 	}

@@ -48,6 +48,8 @@ type worker struct {
 	logCaches map[*conf.OpenLogFileCache]*logFileCache
 	logPath   []byte
 	logLine   []byte
+	// pathBuf holds the NUL-terminated path of a file being opened.
+	pathBuf []byte
 	// logsPending is set when an access log line waits in logBufs,
 	// logsBuffered while lines wait in a buffer= of their file.
 	logsPending  bool
