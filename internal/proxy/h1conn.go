@@ -311,7 +311,14 @@ func (cc *clientConn) readHead() {
 				return
 			}
 		}
+		hs := cc.handshaking()
 		n, err := cc.tr.Read(cc.in[cc.inLen:])
+		if hs && !cc.handshaking() && cc.state == connIdle {
+			// The handshake ended: the wait for the request head
+			// starts now, as a kept-alive connection's does.
+			w.idleRemove(cc)
+			w.idlePush(cc)
+		}
 		if n > 0 {
 			if cc.state == connIdle {
 				w.idleRemove(cc)

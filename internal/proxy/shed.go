@@ -20,8 +20,9 @@ import (
 //
 //  1. clients that have sent no complete request head: idle keep-alive
 //     clients and clients whose head has been arriving, each for at
-//     least headGrace, the longest first (a head normally arrives in one
-//     round trip);
+//     least headGrace, and TLS clients still in their handshake for at
+//     least handshakeGrace, the longest first (a head normally arrives
+//     in one round trip);
 //  2. clients sending a request body slower than client_body_min_rate
 //     once its grace has passed since the request began, slowest first;
 //  3. clients reading their response slower than send_min_rate once its
@@ -34,6 +35,16 @@ import (
 // headGrace is how long a client may spend on a request head, or stay
 // idle, before it can lose its slot under pressure.
 const headGrace = 250 * time.Millisecond
+
+// handshakeGrace is how long a TLS client may spend on its handshake
+// before it can lose its slot under pressure. A handshake takes two
+// round trips and a signature on each side, and under the load that
+// makes the pressure the server's share waits its turn on a busy core
+// and the client's on the client's: cutting such handshakes at
+// headGrace threw away the CPU already spent on them and sent their
+// clients back to start another. The request head's own grace starts
+// when the handshake ends.
+const handshakeGrace = time.Second
 
 // shedEvery bounds how often a worker under pressure looks for slots to
 // take back; each look walks its client slots.
@@ -195,7 +206,11 @@ func (cc *clientConn) shedScore(now time.Time) (shedKind, float64, bool) {
 	r := cc.r
 	switch cc.state {
 	case connIdle:
-		if cc.inIdle && now.Sub(cc.idleSince) >= headGrace {
+		grace := headGrace
+		if cc.handshaking() {
+			grace = handshakeGrace
+		}
+		if cc.inIdle && now.Sub(cc.idleSince) >= grace {
 			return shedHead, -now.Sub(cc.idleSince).Seconds(), true
 		}
 	case connHead:

@@ -9,8 +9,8 @@ import (
 )
 
 // TestShedScore checks which clients may lose their slot under pressure
-// and in which order: heads and idle connections after headGrace, the
-// longest first; then bodies and readers below their rate after its
+// and in which order: heads and idle connections after headGrace, TLS
+// handshakes after handshakeGrace, the longest first; then bodies and readers below their rate after its
 // grace, the slowest first; never a client that makes progress.
 func TestShedScore(t *testing.T) {
 	now := time.Unix(1000, 0)
@@ -30,6 +30,14 @@ func TestShedScore(t *testing.T) {
 	}{
 		{"idle 2 s", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-2 * time.Second)}, shedHead, -2, true, true},
 		{"idle 100 ms", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-100 * time.Millisecond)}, 0, 0, false, true},
+		{"TLS handshake for 600 ms", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-600 * time.Millisecond),
+			tr: &tlsTransport{state: tlsHandshake}}, 0, 0, false, true},
+		{"TLS client silent for 600 ms", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-600 * time.Millisecond),
+			tr: &tlsTransport{state: tlsFresh}}, 0, 0, false, true},
+		{"TLS handshake for 2 s", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-2 * time.Second),
+			tr: &tlsTransport{state: tlsHandshake}}, shedHead, -2, true, true},
+		{"TLS idle for 600 ms after its handshake", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-600 * time.Millisecond),
+			tr: &tlsTransport{state: tlsOpen}}, shedHead, -0.6, true, true},
 		{"head for 1 s", &clientConn{state: connHead, r: req(func(r *request) { r.start = now.Add(-time.Second) })}, shedHead, -1, true, true},
 		{"head for 200 ms", &clientConn{state: connHead, r: req(func(r *request) { r.start = now.Add(-200 * time.Millisecond) })}, 0, 0, false, true},
 		{"body at 100 B/s for 2 s", &clientConn{state: connRequest, r: req(func(r *request) {

@@ -415,6 +415,13 @@ func (cc *clientConn) connTLS() (*tlsTransport, bool) {
 	return t, ok
 }
 
+// handshaking reports whether the connection is a TLS one whose
+// handshake has not ended (or not begun).
+func (cc *clientConn) handshaking() bool {
+	t, ok := cc.tr.(*tlsTransport)
+	return ok && (t.state == tlsFresh || t.state == tlsHandshake)
+}
+
 // tlsOpen reports whether the connection is a TLS one past its
 // handshake.
 func (cc *clientConn) tlsOpen() bool {
