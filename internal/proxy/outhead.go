@@ -480,6 +480,23 @@ func (cc *clientConn) writeHead(h *outHead) {
 	cc.out = b
 }
 
+// tlsRotateAfter is how long a TLS client keeps its slot before it may
+// be closed to let a waiting client in. Each such turn costs the next
+// client and the worker a full handshake, several times what its
+// requests cost: after a second of use, a slot's handshakes stay a small
+// part of what it serves, and waiting clients still get their turn.
+const tlsRotateAfter = time.Second
+
+// mayRotate reports whether the connection may give its slot to a
+// waiting client after this answer: a plain one at once, a TLS one once
+// it has held it for tlsRotateAfter.
+func (cc *clientConn) mayRotate() bool {
+	if _, ok := cc.tr.(*tlsTransport); !ok {
+		return true
+	}
+	return cc.w.loop.Now().Sub(cc.accepted) >= tlsRotateAfter
+}
+
 // appendConnection adds the Connection field nginx sends: keep-alive
 // when the connection stays open, close otherwise.
 func (cc *clientConn) appendConnection(b []byte) []byte {
@@ -487,7 +504,7 @@ func (cc *clientConn) appendConnection(b []byte) []byte {
 		// A worker shutting down keeps no connection.
 		cc.r.keepAlive = false
 	}
-	if cc.r.keepAlive && cc.w.slowLeft == 0 && cc.w.clientsWaiting() {
+	if cc.r.keepAlive && cc.w.slowLeft == 0 && cc.mayRotate() && cc.w.clientsWaiting() {
 		// Clients wait in the listen backlog because this worker has no
 		// room to accept them: closing after this answer lets them in
 		// turn, so that slots rotate fairly among all clients instead of

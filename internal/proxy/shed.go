@@ -20,9 +20,9 @@ import (
 //
 //  1. clients that have sent no complete request head: idle keep-alive
 //     clients and clients whose head has been arriving, each for at
-//     least headGrace, and TLS clients still in their handshake for at
-//     least handshakeGrace, the longest first (a head normally arrives
-//     in one round trip);
+//     least headGrace, and TLS clients in their handshake or waited on
+//     for their first request for at least handshakeGrace, the longest
+//     first (a head normally arrives in one round trip);
 //  2. clients sending a request body slower than client_body_min_rate
 //     once its grace has passed since the request began, slowest first;
 //  3. clients reading their response slower than send_min_rate once its
@@ -207,7 +207,9 @@ func (cc *clientConn) shedScore(now time.Time) (shedKind, float64, bool) {
 	switch cc.state {
 	case connIdle:
 		grace := headGrace
-		if cc.handshaking() {
+		if cc.handshaking() || cc.requests == 0 && cc.tlsOpen() {
+			// A TLS client's handshake, and its first request after
+			// it, which costly work already went into.
 			grace = handshakeGrace
 		}
 		if cc.inIdle && now.Sub(cc.idleSince) >= grace {

@@ -36,8 +36,10 @@ func TestShedScore(t *testing.T) {
 			tr: &tlsTransport{state: tlsFresh}}, 0, 0, false, true},
 		{"TLS handshake for 2 s", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-2 * time.Second),
 			tr: &tlsTransport{state: tlsHandshake}}, shedHead, -2, true, true},
-		{"TLS idle for 600 ms after its handshake", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-600 * time.Millisecond),
-			tr: &tlsTransport{state: tlsOpen}}, shedHead, -0.6, true, true},
+		{"TLS without its first request for 600 ms after its handshake", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-600 * time.Millisecond),
+			tr: &tlsTransport{state: tlsOpen}}, 0, 0, false, true},
+		{"TLS idle for 600 ms after a request", &clientConn{state: connIdle, inIdle: true, idleSince: now.Add(-600 * time.Millisecond),
+			requests: 1, tr: &tlsTransport{state: tlsOpen}}, shedHead, -0.6, true, true},
 		{"head for 1 s", &clientConn{state: connHead, r: req(func(r *request) { r.start = now.Add(-time.Second) })}, shedHead, -1, true, true},
 		{"head for 200 ms", &clientConn{state: connHead, r: req(func(r *request) { r.start = now.Add(-200 * time.Millisecond) })}, 0, 0, false, true},
 		{"body at 100 B/s for 2 s", &clientConn{state: connRequest, r: req(func(r *request) {
