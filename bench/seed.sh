@@ -35,6 +35,28 @@
 # For every run it also reads the proxy's CPU time, the listen backlog and
 # how many connections wait in it, and the proxy's error log.
 #
+# With --https the same scenarios run over TLS between wrk and the proxy;
+# the upstream stays plaintext, and the acceptance lines do not change. At
+# each run the script makes a self-signed ECDSA P-256 certificate (CN
+# localhost, "openssl req -x509 -newkey ec -pkeyopt
+# ec_paramgen_curve:P-256", as bench/tls.sh) in the temporary directory.
+# nginx and headroom read the same configuration as in plaintext with
+# "listen 127.0.0.1:PORT ssl;", ssl_certificate, ssl_certificate_key and
+# "ssl_protocols TLSv1.2 TLSv1.3;" added (the rest of TLS at each one's
+# default: session tickets on, its own groups and suites); HAProxy binds
+# with "ssl crt FILE" (certificate and key in one PEM file) and its
+# defaults (TLS 1.2 and up). Caddy is not measured over TLS (skipped with a
+# message). wrk (OpenSSL 3, no certificate check) opens its 2000
+# connections with a full TLS 1.3 handshake each at the start of
+# the run, and makes a new handshake on every reconnection (after a
+# "Connection: close" or an error; it may resume the session it kept);
+# the requests then go over TLS keep-alive. curl -k makes the requests
+# that wait for the proxy to start and the request after the load, each a
+# new connection and a full handshake, so "200 within 1 s" includes one.
+# Before the first run of each proxy one "openssl s_client -brief" (core 1)
+# asks what an OpenSSL client negotiates: protocol, suite and key exchange
+# group, printed with the report.
+#
 # Run "bench/seed.sh --help" for the options. Everything listens on
 # 127.0.0.1 only; every load is bounded in time; every process started here
 # is stopped on exit, Ctrl-C included. Files are written only under
@@ -56,6 +78,7 @@ PROXIES=${SEED_PROXIES:-headroom,nginx,haproxy,caddy}
 SCENARIOS=${SEED_SCENARIOS:-1,2,3}
 PORT=${SEED_PORT:-18180}
 HEADROOM_BIN=${SEED_HEADROOM_BIN:-}
+HTTPS=${SEED_HTTPS:-0}
 KEEP=0
 
 # The scenario itself; the acceptance lines below are written for these.
@@ -88,6 +111,13 @@ Options (each also settable by the environment variable shown):
                                                      (SEED_PORT, 18180)
       --headroom-bin F  measure this headroom binary instead of building
                         ./cmd/headroom               (SEED_HEADROOM_BIN)
+      --https           the same over TLS: the proxy listens with TLS (a
+                        self-signed ECDSA P-256 certificate made at each
+                        run; nginx and headroom: ssl_protocols TLSv1.2
+                        TLSv1.3; HAProxy: bind ... ssl crt, its defaults),
+                        wrk connects with https:// (OpenSSL, TLS 1.3); the
+                        upstream stays plaintext; Caddy is skipped
+                                                     (SEED_HTTPS=1)
       --keep            keep the temporary directory (configs, logs, raw data)
   -h, --help            this text
 
@@ -105,9 +135,10 @@ Scenarios:
      2 s without clients after the load, only 200 and 503 with Retry-After,
      and a request right after the load answered 200 within 1 s.
 
-Needs wrk (with LuaJIT, as Debian's), taskset, curl and Go; nginx, HAProxy
-and Caddy are measured when installed and skipped with a message otherwise
-(Debian: apt-get install wrk nginx haproxy caddy curl).
+Needs wrk (with LuaJIT, as Debian's), taskset, curl and Go (and openssl
+with --https); nginx, HAProxy and Caddy are measured when installed and
+skipped with a message otherwise (Debian: apt-get install wrk nginx haproxy
+caddy curl openssl).
 EOF
 }
 
@@ -126,6 +157,7 @@ parse_args() {
 		-r | --reps) REPS=$2; shift 2 ;;
 		--port) PORT=$2; shift 2 ;;
 		--headroom-bin) HEADROOM_BIN=$2; shift 2 ;;
+		--https) HTTPS=1; shift ;;
 		--keep) KEEP=1; shift ;;
 		-h | --help) usage; exit 0 ;;
 		*) die "unknown option $1 (see --help)" ;;
@@ -134,6 +166,7 @@ parse_args() {
 	local p s
 	is_uint "$REPS" && [ "$REPS" -ge 1 ] || die "--reps must be a whole number, at least 1"
 	is_uint "$PORT" && [ "$PORT" -ge 1024 ] && [ "$PORT" -le 65000 ] || die "--port must be in 1024..65000"
+	case $HTTPS in 0 | 1) ;; *) die "SEED_HTTPS must be 0 or 1" ;; esac
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	IFS=, read -r -a SCENARIO_LIST <<<"$SCENARIOS"
 	for p in "${PROXY_LIST[@]}"; do
@@ -144,12 +177,17 @@ parse_args() {
 	done
 	UPSTREAM_PORT=$PORT
 	PROXY_PORT=$((PORT + 1))
+	# The proxy's scheme; the upstream is always plain http.
+	SCHEME=http
+	[ "$HTTPS" = 0 ] || SCHEME=https
 }
 
 # ---------------------------------------------------------------- processes
 
 # shellcheck source=bench/proc.sh
 . "$BENCH_DIR/proc.sh"
+# shellcheck source=bench/tlsproc.sh
+. "$BENCH_DIR/tlsproc.sh"
 
 # ---------------------------------------------------------------- checks and build
 
@@ -162,6 +200,9 @@ check_machine() {
 	for c in taskset wrk go curl timeout; do
 		command -v "$c" >/dev/null || die "$c not found (Debian: apt-get install wrk curl util-linux coreutils golang)"
 	done
+	if [ "$HTTPS" = 1 ]; then
+		command -v openssl >/dev/null || die "openssl not found, needed by --https (Debian: apt-get install openssl)"
+	fi
 	HARD_NOFILE=$(ulimit -Hn)
 	if [ "$HARD_NOFILE" != unlimited ] && [ "$HARD_NOFILE" -lt $((CLIENT_NOFILE + 100)) ]; then
 		die "the open-file hard limit is $HARD_NOFILE; wrk needs $CLIENT_NOFILE"
@@ -205,7 +246,9 @@ build() {
 			;;
 		nginx | haproxy) find_installed "$p" ;;
 		caddy)
-			if command -v caddy >/dev/null; then
+			if [ "$HTTPS" = 1 ]; then
+				SKIP[caddy]="not measured over TLS (--https): the script has no TLS configuration for it"
+			elif command -v caddy >/dev/null; then
 				# Debian's prints "2.6.2", upstream's "v2.6.2 h1:...".
 				VERSION[caddy]=$({ caddy version 2>/dev/null || true; } | awk 'NR == 1 {v = $1; sub(/^v/, "", v); print "Caddy " v}')
 			else
@@ -223,6 +266,8 @@ build() {
 }
 
 # ---------------------------------------------------------------- configs
+
+# make_cert and tls_params are in tlsproc.sh.
 
 # nginx_conf SCENARIO DIR FOR: the proxy configuration, in nginx's language,
 # read by nginx and headroom alike. Only nginx gets the temp-path lines,
@@ -251,8 +296,9 @@ EOF
 	fi
 	cat <<EOF
 
-    server {
-        listen 127.0.0.1:$PROXY_PORT;
+EOF
+	server_open
+	cat <<EOF
 
         location / {
             proxy_pass http://127.0.0.1:$UPSTREAM_PORT;
@@ -283,7 +329,7 @@ defaults
     timeout server 60s
 
 frontend fe
-    bind 127.0.0.1:$PROXY_PORT
+    bind 127.0.0.1:$PROXY_PORT$([ "$HTTPS" = 0 ] || echo " ssl crt $WORK/certs/proxy.pem")
     default_backend be
 
 backend be
@@ -502,7 +548,9 @@ start_upstream() {
 # nothing came back in time).
 probe() {
 	local out
-	out=$(curl -s -o /dev/null -m "$2" -w '%{http_code} %{time_total}' "http://127.0.0.1:$1/" 2>/dev/null) || true
+	local scheme=http
+	[ "$1" != "$PROXY_PORT" ] || scheme=$SCHEME
+	out=$(curl -s -k -o /dev/null -m "$2" -w '%{http_code} %{time_total}' "$scheme://127.0.0.1:$1/" 2>/dev/null) || true
 	[ -n "$out" ] || out="000 $2"
 	awk '{printf "%s %.0f\n", $1, $2 * 1000}' <<<"$out"
 }
@@ -634,6 +682,7 @@ measure() {
 		stop_proxy
 		return 0
 	fi
+	tls_params "$name"
 	nofile=$(awk '/^Max open files/ {print $4}' "/proc/$PROXY_PID/limits" 2>/dev/null || echo "?")
 	mapfile -t tree < <(descendants "$PROXY_PID")
 	# The listening socket's backlog, and how many connections wait in it
@@ -654,7 +703,7 @@ measure() {
 	run_bg "$log" bash -c 'ulimit -n "$1" && shift && exec "$@"' _ "$CLIENT_NOFILE" \
 		timeout -k 5 $((DURATION + 30)) taskset -c 1 \
 		wrk -t"$THREADS" -c"$CONNS" -d"$DURATION"s --timeout "$WRK_TIMEOUT"s --latency -s "$WORK/seed.lua" \
-		"http://127.0.0.1:$PROXY_PORT/" || say "  wrk exited with status $?"
+		"$SCHEME://127.0.0.1:$PROXY_PORT/" || say "  wrk exited with status $?"
 	r1=$EPOCHREALTIME
 	c1=$(cpu_ticks "${tree[@]}")
 	s1=$(cpu_snapshot)
@@ -836,10 +885,12 @@ row() {
 }
 
 scenario_title() {
+	local tls=""
+	[ "$HTTPS" = 0 ] || tls=", over TLS"
 	case $1 in
-	1) echo "Scenario 1, seed replay: worker_processes 1; worker_connections 1024 (HAProxy: maxconn 512; Caddy: ulimit -n $CADDY_SEED_NOFILE)" ;;
-	2) echo "Scenario 2, automatic budget: no worker_connections (nginx: default 512; headroom: derived from the open-file limit; HAProxy: maxconn derived; Caddy: the open-file limit alone)" ;;
-	3) echo "Scenario 3, starved of descriptors: scenario 2 with the proxy under ulimit -n $STARVED_NOFILE" ;;
+	1) echo "Scenario 1, seed replay$tls: worker_processes 1; worker_connections 1024 (HAProxy: maxconn 512; Caddy: ulimit -n $CADDY_SEED_NOFILE)" ;;
+	2) echo "Scenario 2, automatic budget$tls: no worker_connections (nginx: default 512; headroom: derived from the open-file limit; HAProxy: maxconn derived; Caddy: the open-file limit alone)" ;;
+	3) echo "Scenario 3, starved of descriptors$tls: scenario 2 with the proxy under ulimit -n $STARVED_NOFILE" ;;
 	esac
 }
 
@@ -884,6 +935,7 @@ report() {
 	done
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'); Linux $(uname -r); $cpu_model, $(nproc) CPUs; $versions; open-file limit $HARD_NOFILE; proxy on core 0, upstream and wrk on core 1; wrk -t$THREADS -c$CONNS -d${DURATION}s --timeout ${WRK_TIMEOUT}s; upstream delay $DELAY"
+	tls_summary "wrk"
 	tables
 	for p in "${PROXY_LIST[@]}"; do
 		if [ -n "${SKIP[$p]:-}" ]; then
@@ -919,6 +971,7 @@ main() {
 	: >"$RESULTS"
 	: >"$NOTES"
 	build
+	make_cert
 	run_all
 	report
 }

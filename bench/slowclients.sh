@@ -49,6 +49,30 @@
 # 5xx among the ordinary clients, the upstream's peak open connections
 # <= 100, and the proxy still running.
 #
+# With --https the same runs go over TLS between the clients and the
+# proxy; the upstream stays plaintext, and the acceptance line does not
+# change (the baseline is the same proxy's over TLS). At each run the
+# script makes a self-signed ECDSA P-256 certificate (CN localhost,
+# "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256", as
+# bench/tls.sh) in the temporary directory. nginx and headroom read the
+# same configuration as in plaintext with "listen 127.0.0.1:PORT ssl;",
+# ssl_certificate, ssl_certificate_key and "ssl_protocols TLSv1.2
+# TLSv1.3;" added (the rest of TLS at each one's default); HAProxy binds
+# with "ssl crt FILE" (certificate and key in one PEM file) and its
+# defaults (TLS 1.2 and up). wrk (OpenSSL 3, no certificate check) makes a
+# full TLS 1.3 handshake on each of its 50 connections, then keep-alive
+# requests over TLS. slowhttptest gets https:// URLs: each of its 1000
+# connections makes a non-blocking TLS handshake (OpenSSL 3, its own
+# SSL_CTX per connection, no SNI, no certificate check) and only then
+# sends its slow request; its CSV counts a connection as connected once
+# the first bytes of the request went out, so after a completed handshake.
+# Over TLS the slow-read attack reads 32 bytes of plaintext every 5 s, but
+# OpenSSL takes a whole TLS record (up to 16 KB) off the socket when the
+# bytes it holds run out. curl -k makes the start-up probe. Before the
+# baseline of each proxy one "openssl s_client -brief" (core 1) asks what
+# an OpenSSL client negotiates: protocol, suite and key exchange group,
+# printed with the report.
+#
 # Run "bench/slowclients.sh --help" for the options. Everything listens on
 # 127.0.0.1 only; every load is bounded in time; every process started here
 # is stopped on exit, Ctrl-C included. Files are written only under
@@ -71,6 +95,7 @@ ATTACKS=${SLOW_ATTACKS:-headers,bodies,readers}
 PORT=${SLOW_PORT:-18380}
 HEADROOM_BIN=${SLOW_HEADROOM_BIN:-}
 TOOLS_DIR=${SLOW_TOOLS_DIR:-/work/shared/tools}
+HTTPS=${SLOW_HTTPS:-0}
 KEEP=0
 
 # The measurement itself; the acceptance line below is written for these.
@@ -110,6 +135,13 @@ Options (each also settable by the environment variable shown):
                         ./cmd/headroom              (SLOW_HEADROOM_BIN)
       --tools DIR       where slowup's source is    (SLOW_TOOLS_DIR,
                                                      /work/shared/tools)
+      --https           the same over TLS: the proxy listens with TLS (a
+                        self-signed ECDSA P-256 certificate made at each
+                        run; nginx and headroom: ssl_protocols TLSv1.2
+                        TLSv1.3; HAProxy: bind ... ssl crt, its defaults);
+                        wrk and slowhttptest connect with https:// (OpenSSL,
+                        TLS 1.3); the upstream stays plaintext
+                                                    (SLOW_HTTPS=1)
       --keep            keep the temporary directory (configs, logs, raw data)
   -h, --help            this text
 
@@ -120,9 +152,10 @@ connections <= 100; the proxy still running after the run. With -r N > 1
 every run must pass.
 
 One run of everything (-r 1) takes about 3.5 minutes. Needs wrk (with
-LuaJIT, as Debian's), slowhttptest, taskset, stdbuf, curl and Go; nginx and
-HAProxy are measured when installed and skipped with a message otherwise
-(Debian: apt-get install wrk slowhttptest nginx haproxy curl).
+LuaJIT, as Debian's), slowhttptest, taskset, stdbuf, curl and Go (and
+openssl with --https); nginx and HAProxy are measured when installed and
+skipped with a message otherwise (Debian: apt-get install wrk slowhttptest
+nginx haproxy curl openssl).
 EOF
 }
 
@@ -142,6 +175,7 @@ parse_args() {
 		--port) PORT=${2:?}; shift 2 ;;
 		--headroom-bin) HEADROOM_BIN=${2:?}; shift 2 ;;
 		--tools) TOOLS_DIR=${2:?}; shift 2 ;;
+		--https) HTTPS=1; shift ;;
 		--keep) KEEP=1; shift ;;
 		-h | --help) usage; exit 0 ;;
 		*) die "unknown option $1 (see --help)" ;;
@@ -150,6 +184,7 @@ parse_args() {
 	local p a
 	is_uint "$REPS" && [ "$REPS" -ge 1 ] || die "--reps must be a whole number, at least 1"
 	is_uint "$PORT" && [ "$PORT" -ge 1024 ] && [ "$PORT" -le 65000 ] || die "--port must be in 1024..65000"
+	case $HTTPS in 0 | 1) ;; *) die "SLOW_HTTPS must be 0 or 1" ;; esac
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	IFS=, read -r -a ATTACK_LIST <<<"$ATTACKS"
 	[ "${#PROXY_LIST[@]}" -gt 0 ] || die "no proxy given"
@@ -161,12 +196,17 @@ parse_args() {
 	done
 	UPSTREAM_PORT=$PORT
 	PROXY_PORT=$((PORT + 1))
+	# The proxy's scheme; the upstream is always plain http.
+	SCHEME=http
+	[ "$HTTPS" = 0 ] || SCHEME=https
 }
 
 # ---------------------------------------------------------------- processes
 
 # shellcheck source=bench/proc.sh
 . "$BENCH_DIR/proc.sh"
+# shellcheck source=bench/tlsproc.sh
+. "$BENCH_DIR/tlsproc.sh"
 
 # ---------------------------------------------------------------- checks and build
 
@@ -179,6 +219,9 @@ check_machine() {
 	for c in taskset wrk slowhttptest stdbuf go curl timeout; do
 		command -v "$c" >/dev/null || die "$c not found (Debian: apt-get install wrk slowhttptest curl util-linux coreutils golang)"
 	done
+	if [ "$HTTPS" = 1 ]; then
+		command -v openssl >/dev/null || die "openssl not found, needed by --https (Debian: apt-get install openssl)"
+	fi
 	[ -d "$TOOLS_DIR/slowup" ] || die "$TOOLS_DIR/slowup not found (give its parent with --tools DIR)"
 	# slowhttptest, the proxies and the upstream each hold over a thousand
 	# descriptors: every process started here gets the soft limit raised
@@ -241,6 +284,8 @@ build() {
 
 # ---------------------------------------------------------------- configs
 
+# make_cert and tls_params are in tlsproc.sh.
+
 # nginx_conf DIR FOR: the proxy configuration in nginx's language, read by
 # nginx and headroom alike. Only nginx gets the temp-path lines: they name
 # fastcgi, uwsgi and scgi paths too, which headroom does not take, and
@@ -267,8 +312,9 @@ EOF
 	fi
 	cat <<EOF
 
-    server {
-        listen 127.0.0.1:$PROXY_PORT;
+EOF
+	server_open
+	cat <<EOF
 
         location / {
             proxy_pass http://127.0.0.1:$UPSTREAM_PORT;
@@ -293,7 +339,7 @@ defaults
     timeout server 60s
 
 frontend fe
-    bind 127.0.0.1:$PROXY_PORT
+    bind 127.0.0.1:$PROXY_PORT$([ "$HTTPS" = 0 ] || echo " ssl crt $WORK/certs/proxy.pem")
     default_backend be
 
 backend be
@@ -417,7 +463,9 @@ EOF
 # came back in time).
 probe() {
 	local out
-	out=$(curl -s -o /dev/null -m "$2" -w '%{http_code}' "http://127.0.0.1:$1${3:-/}" 2>/dev/null) || true
+	local scheme=http
+	[ "$1" != "$PROXY_PORT" ] || scheme=$SCHEME
+	out=$(curl -s -k -o /dev/null -m "$2" -w '%{http_code}' "$scheme://127.0.0.1:$1${3:-/}" 2>/dev/null) || true
 	echo "${out:-000}"
 }
 
@@ -530,9 +578,9 @@ start_proxy() {
 attack_args() {
 	local base=(-c "$ATTACK_CONNS" -r "$ATTACK_RATE" -l "$ATTACK_LENGTH" -p 3)
 	case $1 in
-	headers) echo -H "${base[@]}" -i 5 -u "http://127.0.0.1:$PROXY_PORT/" ;;
-	bodies) echo -B "${base[@]}" -i 5 -s 65536 -u "http://127.0.0.1:$PROXY_PORT/" ;;
-	readers) echo -X "${base[@]}" -w 1 -y 2 -n 5 -z 32 -k 1 -u "http://127.0.0.1:$PROXY_PORT/big" ;;
+	headers) echo -H "${base[@]}" -i 5 -u "$SCHEME://127.0.0.1:$PROXY_PORT/" ;;
+	bodies) echo -B "${base[@]}" -i 5 -s 65536 -u "$SCHEME://127.0.0.1:$PROXY_PORT/" ;;
+	readers) echo -X "${base[@]}" -w 1 -y 2 -n 5 -z 32 -k 1 -u "$SCHEME://127.0.0.1:$PROXY_PORT/big" ;;
 	esac
 }
 
@@ -646,6 +694,7 @@ measure() {
 		stop_proxy
 		return 0
 	fi
+	tls_params "$name"
 	mapfile -t tree < <(descendants "$PROXY_PID")
 	upstream_reset
 	if [ "$attack" != baseline ]; then
@@ -656,7 +705,7 @@ measure() {
 	run_bg "$log" bash -c 'ulimit -n "$1" && shift && exec "$@"' _ "$NOFILE" \
 		timeout -k 5 $((DURATION + 30)) taskset -c 1 \
 		wrk -t1 -c"$CLIENTS" -d"$DURATION"s --timeout "$WRK_TIMEOUT"s -s "$WORK/slow.lua" \
-		"http://127.0.0.1:$PROXY_PORT/" || say "  wrk exited with status $?"
+		"$SCHEME://127.0.0.1:$PROXY_PORT/" || say "  wrk exited with status $?"
 	read -r up_c up_p <<<"$(upstream_stats)"
 	a_min=- a_max=- a_closed=- a_down=- a_exit=-
 	if [ "$attack" != baseline ]; then
@@ -858,6 +907,7 @@ report() {
 	done
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'); Linux $(uname -r); $cpu_model, $(nproc) CPUs; $versions; proxy on core 0, upstream, wrk and slowhttptest on core 1; wrk -t1 -c$CLIENTS -d${DURATION}s --timeout ${WRK_TIMEOUT}s, started ${ATTACK_WARMUP} s after the attack; upstream delay $DELAY; $ATTACK_CONNS attack connections at $ATTACK_RATE/s; median of $REPS run(s)"
+	tls_summary "wrk and slowhttptest"
 	tables
 	for p in "${PROXY_LIST[@]}"; do
 		if [ -n "${SKIP[$p]:-}" ]; then
@@ -891,6 +941,7 @@ main() {
 	: >"$RESULTS"
 	: >"$NOTES"
 	build
+	make_cert
 	run_all
 	report
 }
