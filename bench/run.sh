@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark headroom against nginx and HAProxy doing the same job: proxy every
-# request, with upstream keep-alive, to one fast local upstream. For each proxy
-# it reports requests/s, the proxy's CPU time per request, p99 latency and the
-# memory each idle keep-alive client connection costs, as medians over several
+# request to one fast local upstream, by default with keep-alive on both sides
+# (other ways of using the proxy: the modes below). For each proxy it reports
+# requests/s, the proxy's CPU time per request, p99 latency and the memory each
+# idle keep-alive client connection costs, as medians over several
 # repetitions and as ratios to nginx's figures from the same run.
 #
 # Run "bench/run.sh --help" for the options. Everything listens on 127.0.0.1
@@ -10,6 +11,39 @@
 # on exit, Ctrl-C included. Files are written only under bench/.bin (binaries)
 # and a temporary directory in /tmp that is removed at exit (unless --keep),
 # plus docs/benchmarks.md with --append.
+#
+# Modes (-m): how clients and the proxy use their connections.
+#   ka     clients keep their connections alive and the proxy keeps idle
+#          upstream connections in a pool ("keepalive 64" in the upstream
+#          block, proxy_http_version 1.1, Connection ""; HAProxy
+#          "http-reuse always"). The default, and the only mode before -m.
+#   close  a new client connection per request: wrk sends
+#          "Connection: close", so the proxy answers, closes and accepts
+#          again for every request; upstream connections as in ka.
+#   noka   a new upstream connection per request: nginx's default HTTP/1.0
+#          proxying, which most configurations use (no "keepalive" in the
+#          upstream block, no proxy_http_version or Connection lines), with
+#          client keep-alive. HAProxy: "option http-server-close" (the server
+#          connection is closed after each response, client keep-alive
+#          stays) and "http-reuse never" (no idle server connection is
+#          shared).
+# ka measures every worker count of -W and connection count of -c (1,2 and
+# 64,1000 by default). close and noka measure one worker with 32 (close) or 64
+# (noka) wrk connections, one point each, since opening a connection per
+# request costs the same at any concurrency; a -c or -W given on the command
+# line (or BENCH_CONNS, BENCH_WORKERS) applies to them too. Each mode gets its
+# own table, with the same columns; the memory per idle connection is
+# measured once per proxy, worker count and repetition, in the first mode of
+# the list that runs that worker count. In close mode a connect() that fails
+# in wrk (no free local port, for instance) takes that connection out of the
+# run for good: wrk does not retry it. The script warns after such a run, the
+# errors column shows the connect errors separately ("5 (connect 5)"), and a
+# note under the mode's table says that fewer connections loaded the proxy.
+#
+# Each repetition starts every proxy afresh for every mode and worker count;
+# the order of the proxies rotates from one repetition to the next (rep 1:
+# headroom, nginx, haproxy; rep 2: nginx, haproxy, headroom; ...), so that
+# the runs of different proxies alternate and none always runs first.
 #
 # All the code is in functions and runs from the last line, so that editing
 # this file while it runs does not change what the running copy does.
@@ -27,6 +61,12 @@ REPS=${BENCH_REPS:-3}
 PROXIES=${BENCH_PROXIES:-headroom,nginx,haproxy}
 CONNS=${BENCH_CONNS:-64,1000}
 WORKERS=${BENCH_WORKERS:-1,2}
+MODES=${BENCH_MODES:-ka}
+# Whether -c / -W were given: close and noka then use them too.
+CONNS_SET=0
+WORKERS_SET=0
+[ -z "${BENCH_CONNS:-}" ] || CONNS_SET=1
+[ -z "${BENCH_WORKERS:-}" ] || WORKERS_SET=1
 IDLE=${BENCH_IDLE:-9000}
 PORT=${BENCH_PORT:-18080}
 KEEPALIVE=${BENCH_KEEPALIVE:-64}
@@ -52,6 +92,20 @@ Options (each also settable by the environment variable shown):
   -r, --reps N          repetitions; medians are reported  (BENCH_REPS, 3)
   -p, --proxies LIST    comma list of headroom,nginx,haproxy
                                                            (BENCH_PROXIES, all three)
+  -m, --modes LIST      comma list of ka, close, noka      (BENCH_MODES, ka)
+                          ka     client keep-alive, upstream keep-alive
+                                 pool ("keepalive N"; HAProxy http-reuse
+                                 always)
+                          close  a new client connection per request (wrk
+                                 -H "Connection: close"); upstream as in ka
+                          noka   a new upstream connection per request:
+                                 nginx's default HTTP/1.0 proxying, no
+                                 "keepalive" (HAProxy: option
+                                 http-server-close, http-reuse never);
+                                 client keep-alive
+                        ka runs every -c and -W; close runs 1 worker with 32
+                        connections and noka 1 worker with 64, unless -c or
+                        -W is given (then they use those). One table per mode.
   -c, --conns LIST      wrk connection counts              (BENCH_CONNS, 64,1000)
   -W, --workers LIST    worker counts, 1 and/or 2          (BENCH_WORKERS, 1,2)
   -i, --idle N          idle keep-alive connections for the memory figure;
@@ -96,8 +150,9 @@ parse_args() {
 		-w | --warmup) WARMUP=$2; shift 2 ;;
 		-r | --reps) REPS=$2; shift 2 ;;
 		-p | --proxies) PROXIES=$2; shift 2 ;;
-		-c | --conns) CONNS=$2; shift 2 ;;
-		-W | --workers) WORKERS=$2; shift 2 ;;
+		-m | --modes) MODES=$2; shift 2 ;;
+		-c | --conns) CONNS=$2; CONNS_SET=1; shift 2 ;;
+		-W | --workers) WORKERS=$2; WORKERS_SET=1; shift 2 ;;
 		-i | --idle) IDLE=$2; shift 2 ;;
 		--port) PORT=$2; shift 2 ;;
 		--keepalive) KEEPALIVE=$2; shift 2 ;;
@@ -114,7 +169,7 @@ parse_args() {
 		esac
 	done
 
-	local v c w p
+	local v c w p m
 	for v in "$DURATION" "$WARMUP" "$REPS" "$IDLE" "$PORT" "$KEEPALIVE" "$QUIET_WAIT" "$MAX_OTHER"; do
 		is_uint "$v" || die "not a whole number: $v"
 	done
@@ -132,6 +187,12 @@ parse_args() {
 	IFS=, read -r -a CONN_LIST <<<"$CONNS"
 	IFS=, read -r -a WORKER_LIST <<<"$WORKERS"
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
+	IFS=, read -r -a MODE_LIST <<<"$MODES"
+	[ "${#MODE_LIST[@]}" -gt 0 ] || die "--modes needs at least one of ka, close, noka"
+	for m in "${MODE_LIST[@]}"; do
+		case $m in ka | close | noka) ;; *) die "unknown mode: $m (ka, close or noka)" ;; esac
+		[ "$(printf '%s\n' "${MODE_LIST[@]}" | grep -cx "$m")" = 1 ] || die "mode $m is listed twice"
+	done
 	for c in "${CONN_LIST[@]}"; do
 		if ! is_uint "$c" || [ "$c" -lt 1 ]; then
 			die "bad connection count: $c"
@@ -147,6 +208,35 @@ parse_args() {
 	PROXY_PORT=$((PORT + 1))
 }
 
+# mode_params MODE: set MODE_WORKERS and MODE_CONNS, the worker and wrk
+# connection counts the mode measures, and WRK_EXTRA, wrk's extra arguments.
+mode_params() {
+	MODE_WORKERS=("${WORKER_LIST[@]}")
+	MODE_CONNS=("${CONN_LIST[@]}")
+	WRK_EXTRA=()
+	case $1 in
+	close)
+		[ "$WORKERS_SET" = 1 ] || MODE_WORKERS=(1)
+		[ "$CONNS_SET" = 1 ] || MODE_CONNS=(32)
+		WRK_EXTRA=(-H "Connection: close")
+		;;
+	noka)
+		[ "$WORKERS_SET" = 1 ] || MODE_WORKERS=(1)
+		[ "$CONNS_SET" = 1 ] || MODE_CONNS=(64)
+		;;
+	esac
+}
+
+# mode_title MODE: the title of the mode's table.
+mode_title() {
+	case $1 in
+	ka) echo "Mode ka: client keep-alive, upstream keep-alive pool" ;;
+	close) echo "Mode close: a new client connection per request (wrk -H \"Connection: close\"), upstream keep-alive pool" ;;
+	noka) echo "Mode noka: a new upstream connection per request (no upstream keepalive: HTTP/1.0 to the upstream; HAProxy http-server-close, http-reuse never), client keep-alive" ;;
+	*) echo "Mode $1" ;;
+	esac
+}
+
 # ---------------------------------------------------------------- processes
 
 # shellcheck source=bench/proc.sh
@@ -155,7 +245,7 @@ parse_args() {
 # ---------------------------------------------------------------- checks
 
 check_machine() {
-	local c
+	local c m
 	NCPU=$(nproc)
 	[ "$NCPU" -ge 2 ] || die "needs at least 2 CPUs (the proxy and the load run on separate cores)"
 	command -v taskset >/dev/null || die "taskset not found (Debian: apt-get install util-linux)"
@@ -172,10 +262,13 @@ check_machine() {
 		say "open-file limit is $NOFILE: using $fit idle connections instead of $IDLE"
 		IDLE=$fit
 	fi
-	for c in "${CONN_LIST[@]}"; do
-		if [ "$NOFILE" != unlimited ] && [ "$c" -gt $((NOFILE - 100)) ]; then
-			die "$c connections do not fit the open-file limit $NOFILE"
-		fi
+	for m in "${MODE_LIST[@]}"; do
+		mode_params "$m"
+		for c in "${MODE_CONNS[@]}"; do
+			if [ "$NOFILE" != unlimited ] && [ "$c" -gt $((NOFILE - 100)) ]; then
+				die "$c connections do not fit the open-file limit $NOFILE"
+			fi
+		done
 	done
 	# Descriptors for the proxies: clients + upstream connections + spare,
 	# under the hard limit that nginx and HAProxy may raise their own to.
@@ -264,11 +357,13 @@ build_headroom() {
 
 # ---------------------------------------------------------------- configs
 
-# nginx_conf WORKERS DIR FOR: the proxy configuration in nginx's language.
-# headroom reads the same text; only the temp-path lines, which keep nginx
-# from writing under /var/lib/nginx, are left out for it.
+# nginx_conf WORKERS DIR FOR MODE: the proxy configuration in nginx's
+# language. headroom reads the same text; only the temp-path lines, which keep
+# nginx from writing under /var/lib/nginx, are left out for it. In noka mode
+# the upstream block has no keepalive and the location proxies with nginx's
+# default HTTP/1.0, a new upstream connection per request.
 nginx_conf() {
-	local workers=$1 dir=$2 for=$3
+	local workers=$1 dir=$2 for=$3 mode=$4
 	cat <<EOF
 worker_processes $workers;
 worker_rlimit_nofile $PROXY_NOFILE;
@@ -287,6 +382,24 @@ http {
 EOF
 	if [ "$for" = nginx ]; then
 		nginx_temp_paths "$dir"
+	fi
+	if [ "$mode" = noka ]; then
+		cat <<EOF
+
+    upstream backend {
+        server 127.0.0.1:$UPSTREAM_PORT;
+    }
+
+    server {
+        listen 127.0.0.1:$PROXY_PORT backlog=4096;
+
+        location / {
+            proxy_pass http://backend;
+        }
+    }
+}
+EOF
+		return 0
 	fi
 	cat <<EOF
 
@@ -310,8 +423,12 @@ EOF
 EOF
 }
 
+# haproxy_conf WORKERS MODE: HAProxy's configuration for the same job. In noka
+# mode the backend closes the server connection after each response ("option
+# http-server-close", client keep-alive stays) and shares no idle server
+# connection ("http-reuse never"): one server connection per request.
 haproxy_conf() {
-	local workers=$1
+	local workers=$1 mode=$2
 	cat <<EOF
 global
     nbthread $workers
@@ -339,6 +456,12 @@ frontend fe
 backend be
     server up 127.0.0.1:$UPSTREAM_PORT
 EOF
+	if [ "$mode" = noka ]; then
+		cat <<EOF
+    http-reuse never
+    option http-server-close
+EOF
+	fi
 }
 
 # ---------------------------------------------------------------- measuring
@@ -434,13 +557,15 @@ probe() {
 	timeout 10 "$BIN_DIR/idleconns" -addr "127.0.0.1:$1" -n 1 -hold 0 -timeout 2s -body "$BODY" >/dev/null 2>&1
 }
 
-# wrk_run CORES THREADS CONNS SECONDS LOG
+# wrk_run CORES THREADS CONNS SECONDS LOG, with the mode's WRK_EXTRA.
 wrk_run() {
 	run_bg "$5" timeout -k 5 $(($4 + 30)) taskset -c "$1" nice -n "$NICE" \
-		wrk -t"$2" -c"$3" -d"$4"s --timeout 5s --latency "http://127.0.0.1:$PROXY_PORT/"
+		wrk -t"$2" -c"$3" -d"$4"s --timeout 5s --latency "${WRK_EXTRA[@]}" "http://127.0.0.1:$PROXY_PORT/"
 }
 
-# parse_wrk LOG: prints "rps requests p99_ms errors".
+# parse_wrk LOG: prints "rps requests p99_ms errors connect_errors"; errors
+# counts all of wrk's socket errors (connect, read, write, timeout) and the
+# non-2xx/3xx answers.
 parse_wrk() {
 	awk '
 	function ms(v) {
@@ -452,11 +577,11 @@ parse_wrk() {
 	/requests in/ { req = $1 }
 	/^Requests\/sec:/ { rps = $2 }
 	$1 == "99%" { p99 = ms($2) }
-	/Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+	/Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10; conn += $4 }
 	/Non-2xx or 3xx responses:/ { err += $NF }
 	END {
 		if (req == "" || rps == "") exit 1
-		printf "%s %s %s %d\n", rps, req, (p99 == "" ? "nan" : p99), err
+		printf "%s %s %s %d %d\n", rps, req, (p99 == "" ? "nan" : p99), err, conn
 	}' "$1"
 }
 
@@ -479,27 +604,27 @@ PROXY_DIR=""
 START_COUNT=0
 START_ERROR=""
 
-# start_proxy NAME WORKERS CORES: start the proxy in the foreground, pinned
-# to CORES, and wait until it proxies a request. Returns 1, with the reason in
-# START_ERROR, when it does not.
+# start_proxy NAME WORKERS CORES MODE: start the proxy in the foreground,
+# configured for MODE and pinned to CORES, and wait until it proxies a
+# request. Returns 1, with the reason in START_ERROR, when it does not.
 start_proxy() {
-	local name=$1 workers=$2 cores=$3 i other rc msg
+	local name=$1 workers=$2 cores=$3 mode=$4 i other rc msg
 	START_COUNT=$((START_COUNT + 1))
-	PROXY_DIR=$WORK/$name-w$workers-$START_COUNT
+	PROXY_DIR=$WORK/$name-$mode-w$workers-$START_COUNT
 	mkdir -p "$PROXY_DIR"
 	case $name in
 	nginx)
-		nginx_conf "$workers" "$PROXY_DIR" nginx >"$PROXY_DIR/nginx.conf"
+		nginx_conf "$workers" "$PROXY_DIR" nginx "$mode" >"$PROXY_DIR/nginx.conf"
 		taskset -c "$cores" nice -n "$NICE" nginx -p "$PROXY_DIR/" -c "$PROXY_DIR/nginx.conf" -e "$PROXY_DIR/error.log" \
 			>"$PROXY_DIR/stdout.log" 2>&1 &
 		;;
 	headroom)
-		nginx_conf "$workers" "$PROXY_DIR" headroom >"$PROXY_DIR/nginx.conf"
+		nginx_conf "$workers" "$PROXY_DIR" headroom "$mode" >"$PROXY_DIR/nginx.conf"
 		taskset -c "$cores" nice -n "$NICE" "$HEADROOM_BIN" -p "$PROXY_DIR/" -c "$PROXY_DIR/nginx.conf" \
 			>"$PROXY_DIR/stdout.log" 2>&1 &
 		;;
 	haproxy)
-		haproxy_conf "$workers" >"$PROXY_DIR/haproxy.cfg"
+		haproxy_conf "$workers" "$mode" >"$PROXY_DIR/haproxy.cfg"
 		taskset -c "$cores" nice -n "$NICE" haproxy -db -f "$PROXY_DIR/haproxy.cfg" \
 			>"$PROXY_DIR/stdout.log" 2>&1 &
 		;;
@@ -584,13 +709,14 @@ measure_idle() {
 	say "  $name w=$workers idle: $opened conns, RSS $before -> $after KiB, $per B/conn, ${closed:-0} closed by the proxy"
 }
 
-# measure_load NAME WORKERS REP CONNS LOAD_CORES THREADS: one warm-up and one
-# measured wrk run; the result line goes to LOAD_RECORD and its "other CPU"
-# figure to LOAD_OTHER (both empty when the run failed).
+# measure_load NAME WORKERS REP CONNS LOAD_CORES THREADS MODE: one warm-up
+# and one measured wrk run (with the mode's WRK_EXTRA); the result line goes
+# to LOAD_RECORD and its "other CPU" figure to LOAD_OTHER (both empty when the
+# run failed).
 measure_load() {
-	local name=$1 workers=$2 rep=$3 conns=$4 load_cores=$5 threads=$6
+	local name=$1 workers=$2 rep=$3 conns=$4 load_cores=$5 threads=$6 mode=$7
 	local -a tree
-	local t0 t1 a0 a1 s0 s1 b0 b1 k0 k1 u0 u1 r0 r1 log=$WORK/wrk.out parsed rps req p99 errs cpu_us cpu_pct upc
+	local t0 t1 a0 a1 s0 s1 b0 b1 k0 k1 u0 u1 r0 r1 log=$WORK/wrk.out parsed rps req p99 errs cerrs cpu_us cpu_pct upc
 	LOAD_RECORD="" LOAD_OTHER=""
 	if [ "$WARMUP" -gt 0 ]; then
 		wrk_run "$load_cores" "$threads" "$conns" "$WARMUP" "$log" || true
@@ -618,7 +744,7 @@ measure_load() {
 		say "  $name: could not read wrk's output"
 		return 0
 	fi
-	read -r rps req p99 errs <<<"$parsed"
+	read -r rps req p99 errs cerrs <<<"$parsed"
 	if [ "$req" -eq 0 ]; then
 		say "  $name: no request completed"
 		return 0
@@ -630,15 +756,22 @@ measure_load() {
 	# other programs, and kernel work charged to no process.
 	LOAD_OTHER=$(awk -v d="$(((b1 - b0) - (t1 - t0) - (u1 - u0) - (k1 - k0)))" -v hz="$CLK_TCK" -v s="$r1" -v s0="$r0" \
 		'BEGIN {v = d * 100 / hz / (s - s0); if (v < 0) v = 0; printf "%.0f", v}')
-	LOAD_RECORD=$(printf 'load\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$name" "$workers" "$conns" "$rep" \
-		"$rps" "$cpu_us" "$p99" "$errs" "$cpu_pct" "$upc" "$LOAD_OTHER")
-	say "  $name w=$workers c=$conns: $rps req/s, $cpu_us us/req, p99 $p99 ms, proxy CPU $cpu_pct%, new upstream conns $upc, other CPU $LOAD_OTHER%, errors $errs"
+	LOAD_RECORD=$(printf 'load\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$name" "$workers" "$conns" "$rep" \
+		"$rps" "$cpu_us" "$p99" "$errs" "$cpu_pct" "$upc" "$LOAD_OTHER" "$mode" "$cerrs")
+	say "  $name $mode w=$workers c=$conns: $rps req/s, $cpu_us us/req, p99 $p99 ms, proxy CPU $cpu_pct%, new upstream conns $upc, other CPU $LOAD_OTHER%, errors $errs (connect $cerrs)"
 	say "    $(core_busy "$s0" "$s1")"
+	if [ "$cerrs" -gt 0 ]; then
+		say "  warning: wrk counted $cerrs connect errors ($(grep 'Socket errors' "$log" | sed 's/^ *//')): wrk does not retry a failed connect, so fewer than $conns connections loaded the proxy for part of the run"
+	fi
+	if [ "$mode" = noka ] && [ $((2 * upc)) -lt "$req" ]; then
+		say "  warning: $upc new upstream connections for $req requests: $name reused upstream connections in noka mode"
+	fi
 }
 
 run_all() {
-	local -a active=()
-	local p rep workers name conns total n=0 attempt proxy_cores load_cores threads
+	local -a active=() order
+	local -A idle_done=()
+	local p rep mode workers name conns total=0 n=0 attempt proxy_cores load_cores threads k
 	for p in "${PROXY_LIST[@]}"; do
 		[ -n "${SKIP[$p]:-}" ] || active+=("$p")
 	done
@@ -652,49 +785,63 @@ run_all() {
 	fi
 
 	start_upstream
-	total=$((REPS * ${#WORKER_LIST[@]} * ${#active[@]}))
+	for mode in "${MODE_LIST[@]}"; do
+		mode_params "$mode"
+		total=$((total + REPS * ${#MODE_WORKERS[@]} * ${#active[@]}))
+	done
 	for ((rep = 1; rep <= REPS; rep++)); do
-		for workers in "${WORKER_LIST[@]}"; do
-			if [ "$workers" = 1 ]; then
-				proxy_cores=0 load_cores=1 threads=1
-			else
-				proxy_cores=0,1 load_cores=0,1 threads=2
-			fi
-			taskset -a -p -c "$load_cores" "$UPSTREAM_PID" >/dev/null
-			for name in "${active[@]}"; do
-				n=$((n + 1))
-				if [ -n "${SKIP[$name]:-}" ]; then
-					continue
+		# The proxies take turns at going first.
+		k=$(((rep - 1) % ${#active[@]}))
+		order=("${active[@]:k}" "${active[@]:0:k}")
+		for mode in "${MODE_LIST[@]}"; do
+			mode_params "$mode"
+			for workers in "${MODE_WORKERS[@]}"; do
+				if [ "$workers" = 1 ]; then
+					proxy_cores=0 load_cores=1 threads=1
+				else
+					proxy_cores=0,1 load_cores=0,1 threads=2
 				fi
-				say "[$n/$total] rep $rep, $name, $workers worker(s) on core(s) $proxy_cores, load on $load_cores"
-				wait_quiet
-				if ! start_proxy "$name" "$workers" "$proxy_cores"; then
-					SKIP[$name]=$START_ERROR
-					say "$name: skipped: $START_ERROR"
-					stop_proxy
-					continue
-				fi
-				if [ "$WARMUP" -gt 0 ]; then
-					wrk_run "$load_cores" "$threads" 64 "$WARMUP" "$WORK/wrk.out" || true
-				fi
-				measure_idle "$name" "$workers" "$rep" "$load_cores"
-				for conns in "${CONN_LIST[@]}"; do
-					for ((attempt = 0; attempt <= RETRIES; attempt++)); do
-						measure_load "$name" "$workers" "$rep" "$conns" "$load_cores" "$threads"
-						if [ -z "$LOAD_RECORD" ] || [ "$MAX_OTHER" = 0 ] || [ "$LOAD_OTHER" -le "$MAX_OTHER" ]; then
-							break
-						fi
-						if [ "$attempt" -lt "$RETRIES" ]; then
-							say "  other programs used $LOAD_OTHER% of one core during that run; measuring it again"
-							wait_quiet
+				taskset -a -p -c "$load_cores" "$UPSTREAM_PID" >/dev/null
+				for name in "${order[@]}"; do
+					n=$((n + 1))
+					if [ -n "${SKIP[$name]:-}" ]; then
+						continue
+					fi
+					say "[$n/$total] rep $rep, $mode, $name, $workers worker(s) on core(s) $proxy_cores, load on $load_cores"
+					wait_quiet
+					if ! start_proxy "$name" "$workers" "$proxy_cores" "$mode"; then
+						SKIP[$name]=$START_ERROR
+						say "$name: skipped: $START_ERROR"
+						stop_proxy
+						continue
+					fi
+					if [ "$WARMUP" -gt 0 ]; then
+						wrk_run "$load_cores" "$threads" "${MODE_CONNS[0]}" "$WARMUP" "$WORK/wrk.out" || true
+					fi
+					# The memory per idle connection: once per repetition, proxy
+					# and worker count, in the first mode that runs them.
+					if [ -z "${idle_done[$rep/$name/$workers]:-}" ]; then
+						idle_done[$rep/$name/$workers]=1
+						measure_idle "$name" "$workers" "$rep" "$load_cores"
+					fi
+					for conns in "${MODE_CONNS[@]}"; do
+						for ((attempt = 0; attempt <= RETRIES; attempt++)); do
+							measure_load "$name" "$workers" "$rep" "$conns" "$load_cores" "$threads" "$mode"
+							if [ -z "$LOAD_RECORD" ] || [ "$MAX_OTHER" = 0 ] || [ "$LOAD_OTHER" -le "$MAX_OTHER" ]; then
+								break
+							fi
+							if [ "$attempt" -lt "$RETRIES" ]; then
+								say "  other programs used $LOAD_OTHER% of one core during that run; measuring it again"
+								wait_quiet
+							fi
+						done
+						if [ -n "$LOAD_RECORD" ]; then
+							printf '%s\n' "$LOAD_RECORD" >>"$RESULTS"
 						fi
 					done
-					if [ -n "$LOAD_RECORD" ]; then
-						printf '%s\n' "$LOAD_RECORD" >>"$RESULTS"
-					fi
+					log_problems "$name"
+					stop_proxy
 				done
-				log_problems "$name"
-				stop_proxy
 			done
 		done
 	done
@@ -722,11 +869,12 @@ spread() {
 	}'
 }
 
-# column_of load NAME WORKERS CONNS FIELD | column_of idle NAME WORKERS FIELD:
-# the values of one figure, one per repetition.
+# column_of load MODE NAME WORKERS CONNS FIELD | column_of idle NAME WORKERS
+# FIELD: the values of one figure, one per repetition. Load lines without a
+# mode (from before -m) are ka, and their connect errors 0.
 column_of() {
 	if [ "$1" = load ]; then
-		awk -F '\t' -v n="$2" -v w="$3" -v c="$4" -v f="$5" '$1 == "load" && $2 == n && $3 == w && $4 == c {print $f}' "$RESULTS"
+		awk -F '\t' -v m="$2" -v n="$3" -v w="$4" -v c="$5" -v f="$6" '$1 == "load" && $2 == n && $3 == w && $4 == c && ($13 == "" ? "ka" : $13) == m {print $f}' "$RESULTS"
 	else
 		awk -F '\t' -v n="$2" -v w="$3" -v f="$4" '$1 == "idle" && $2 == n && $3 == w {print $f}' "$RESULTS"
 	fi
@@ -743,35 +891,51 @@ ratio() {
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "" || v == "nan") print "-"; else printf f "\n", v }'; }
 sum() { awk '{s += $1} END {print s + 0}'; }
 
-# present KIND FIELD: the distinct values of FIELD among KIND lines, in
-# numeric order.
-present() { awk -F '\t' -v k="$1" -v f="$2" '$1 == k {print $f}' "$RESULTS" | sort -gu; }
+# present KIND FIELD [MODE]: the distinct values of FIELD among KIND lines (of
+# MODE, for load lines), in numeric order.
+present() {
+	awk -F '\t' -v k="$1" -v f="$2" -v m="${3:-}" '$1 == k && (m == "" || ($13 == "" ? "ka" : $13) == m) {print $f}' "$RESULTS" | sort -gu
+}
+
+# modes_present: the modes of the load lines, in the order ka, close, noka.
+modes_present() {
+	local m
+	for m in ka close noka; do
+		if [ -n "$(present load 3 "$m")" ]; then
+			echo "$m"
+		fi
+	done
+}
 
 # tables: the markdown tables for RESULTS.
 tables() {
-	local workers conns name ref_rps ref_cpu ref_p99 rps cpu p99 errs pct upc other sp ref per opened before after closed
+	local mode workers conns name ref_rps ref_cpu ref_p99 rps cpu p99 errs cerrs pct upc other sp ref per opened before after closed first=1
 	local -a workers_list conns_list
-	mapfile -t workers_list < <(present load 3; present idle 3)
-	mapfile -t workers_list < <(printf '%s\n' "${workers_list[@]}" | sort -gu)
-	mapfile -t conns_list < <(present load 4)
-	if grep -q '^load' "$RESULTS"; then
+	for mode in $(modes_present); do
+		mapfile -t workers_list < <(present load 3 "$mode")
+		mapfile -t conns_list < <(present load 4 "$mode")
+		[ "$first" = 1 ] || printf '\n'
+		first=0
+		printf '**%s**\n\n' "$(mode_title "$mode")"
 		printf '| proxy | workers | wrk conns | req/s | ×nginx | CPU µs/req | ×nginx | p99 ms | ×nginx | proxy CPU | other CPU | new upstream conns | spread req/s, CPU | errors |\n'
 		printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 		for workers in "${workers_list[@]}"; do
 			for conns in "${conns_list[@]}"; do
-				ref_rps=$(column_of load nginx "$workers" "$conns" 6 | median)
-				ref_cpu=$(column_of load nginx "$workers" "$conns" 7 | median)
-				ref_p99=$(column_of load nginx "$workers" "$conns" 8 | median)
+				ref_rps=$(column_of load "$mode" nginx "$workers" "$conns" 6 | median)
+				ref_cpu=$(column_of load "$mode" nginx "$workers" "$conns" 7 | median)
+				ref_p99=$(column_of load "$mode" nginx "$workers" "$conns" 8 | median)
 				for name in headroom nginx haproxy; do
-					rps=$(column_of load "$name" "$workers" "$conns" 6 | median)
+					rps=$(column_of load "$mode" "$name" "$workers" "$conns" 6 | median)
 					[ -n "$rps" ] || continue
-					cpu=$(column_of load "$name" "$workers" "$conns" 7 | median)
-					p99=$(column_of load "$name" "$workers" "$conns" 8 | median)
-					errs=$(column_of load "$name" "$workers" "$conns" 9 | sum)
-					pct=$(column_of load "$name" "$workers" "$conns" 10 | median)
-					upc=$(column_of load "$name" "$workers" "$conns" 11 | median)
-					other=$(column_of load "$name" "$workers" "$conns" 12 | median)
-					sp="$(column_of load "$name" "$workers" "$conns" 6 | spread), $(column_of load "$name" "$workers" "$conns" 7 | spread)"
+					cpu=$(column_of load "$mode" "$name" "$workers" "$conns" 7 | median)
+					p99=$(column_of load "$mode" "$name" "$workers" "$conns" 8 | median)
+					errs=$(column_of load "$mode" "$name" "$workers" "$conns" 9 | sum)
+					cerrs=$(column_of load "$mode" "$name" "$workers" "$conns" 14 | sum)
+					[ "$cerrs" = 0 ] || errs="$errs (connect $cerrs)"
+					pct=$(column_of load "$mode" "$name" "$workers" "$conns" 10 | median)
+					upc=$(column_of load "$mode" "$name" "$workers" "$conns" 11 | median)
+					other=$(column_of load "$mode" "$name" "$workers" "$conns" 12 | median)
+					sp="$(column_of load "$mode" "$name" "$workers" "$conns" 6 | spread), $(column_of load "$mode" "$name" "$workers" "$conns" 7 | spread)"
 					printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%% | %s%% | %s | %s | %s |\n' \
 						"$name" "$workers" "$conns" "$(fmt "$rps" %.0f)" "$(ratio "$rps" "$ref_rps")" \
 						"$(fmt "$cpu" %.2f)" "$(ratio "$cpu" "$ref_cpu")" "$(fmt "$p99" %.2f)" "$(ratio "$p99" "$ref_p99")" \
@@ -779,7 +943,12 @@ tables() {
 				done
 			done
 		done
-	fi
+		cerrs=$(awk -F '\t' -v m="$mode" '$1 == "load" && ($13 == "" ? "ka" : $13) == m {print $14}' "$RESULTS" | sum)
+		if [ "$cerrs" != 0 ]; then
+			printf '\nwrk counted %s connect errors in this mode: wrk does not retry a failed connect(), so in those runs fewer connections than shown loaded the proxy.\n' "$cerrs"
+		fi
+	done
+	mapfile -t workers_list < <(present idle 3)
 	if grep -q '^idle' "$RESULTS"; then
 		printf '\n| proxy | workers | idle conns | RSS before MiB | RSS with idle conns MiB | bytes per idle conn | ×nginx | closed by proxy |\n'
 		printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
@@ -817,7 +986,7 @@ report() {
 			versions+="${versions:+, }${VERSION[$k]}"
 		fi
 	done
-	settings="$(date -u '+%Y-%m-%d %H:%M UTC'); Linux $(uname -r); $cpu_model, $NCPU CPUs; $versions; $DURATION s runs after $WARMUP s warm-up, median of $REPS; upstream keepalive $KEEPALIVE"
+	settings="$(date -u '+%Y-%m-%d %H:%M UTC'); Linux $(uname -r); $cpu_model, $NCPU CPUs; $versions; $DURATION s runs after $WARMUP s warm-up, median of $REPS; upstream keepalive $KEEPALIVE; modes ${MODES//,/, }"
 
 	echo
 	echo "$settings"
