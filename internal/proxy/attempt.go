@@ -36,6 +36,9 @@ type upConn struct {
 	handshaking bool
 	// reused is set when the connection came from the keep-alive pool.
 	reused bool
+	// tcp is set for a TCP socket (not a unix domain one); nodelay once
+	// TCP_NODELAY is set on it (setNodelay).
+	tcp, nodelay bool
 	// recv and sent count the bytes of the current try, headBytes those
 	// of its response heads ($upstream_bytes_received and friends).
 	recv, sent, headBytes int64
@@ -309,13 +312,18 @@ func onUpWrite(c *engine.Conn) {
 // it went: the request goes out, or the attempt failed as nginx logs it.
 func (cc *clientConn) finishConnect(uc *upConn) {
 	uc.connecting = false
-	if err := engine.SocketError(uc.c.Fd); err != nil {
-		what := "connect() failed (%s) while connecting to upstream"
-		if strings.HasPrefix(uc.peer.Conf.Addr, "unix:") {
-			what = "connect() to " + uc.peer.Conf.Addr + " failed (%s) while connecting to upstream"
+	// Writable without an error or hang-up event means connected: the
+	// socket's error is asked only when epoll reported one of those,
+	// which saves a system call per new upstream connection.
+	if uc.c.EOF {
+		if err := engine.SocketError(uc.c.Fd); err != nil {
+			what := "connect() failed (%s) while connecting to upstream"
+			if strings.HasPrefix(uc.peer.Conf.Addr, "unix:") {
+				what = "connect() to " + uc.peer.Conf.Addr + " failed (%s) while connecting to upstream"
+			}
+			cc.upstreamFailed(failError, err, what)
+			return
 		}
-		cc.upstreamFailed(failError, err, what)
-		return
 	}
 	if cc.upstreamTLS() {
 		// proxy_connect_timeout goes on over the handshake.
@@ -373,6 +381,10 @@ func (cc *clientConn) flushUp() bool {
 	r := cc.r
 	uc := r.up
 	for r.upOutOff < len(r.upOut) {
+		if r.sent {
+			// More of this request after bytes already on their way.
+			uc.setNodelay()
+		}
 		n, err := uc.tr.Write(r.upOut[r.upOutOff:])
 		if n > 0 {
 			r.upOutOff += n

@@ -45,7 +45,9 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, 
 		return nil, err
 	}
 	if family != unix.AF_UNIX {
-		engine.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		// TCP_NODELAY is not set here: a request written whole in one
+		// call leaves at once without it, and setNodelay turns it on
+		// when more follows (upConn.setNodelay), as nginx does.
 		if lc.ProxySocketKeepalive {
 			engine.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 		}
@@ -56,7 +58,7 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, 
 			}
 		}
 	}
-	uc := &upConn{w: w, g: g, peer: p, born: w.loop.Now()}
+	uc := &upConn{w: w, g: g, peer: p, born: w.loop.Now(), tcp: family != unix.AF_UNIX}
 	c, err := w.loop.Add(fd, engine.KindUpstream, uc)
 	if err != nil {
 		engine.Close(fd)
@@ -78,6 +80,21 @@ func (w *worker) dial(g *upGroup, p *upstream.Peer, lc *conf.LocConf) (*upConn, 
 		return nil, err
 	}
 	return uc, nil
+}
+
+// setNodelay turns Nagle's algorithm off on the connection's socket before
+// a write that follows an earlier one of the same exchange: the part of a
+// request body sent after its head, the TLS handshake's later records, a
+// tunnel's bytes. Without it a small segment waits for the acknowledgement
+// of the previous one, which the server may delay by up to 40 ms. A
+// request written in one call needs no such call (nginx makes none either),
+// which saves a system call per new upstream connection.
+func (uc *upConn) setNodelay() {
+	if uc.nodelay || !uc.tcp {
+		return
+	}
+	uc.nodelay = true
+	engine.SetsockoptInt(uc.c.Fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 }
 
 // bindError is a failed proxy_bind, logged as nginx logs it.

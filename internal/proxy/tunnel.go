@@ -12,6 +12,11 @@ import (
 func (cc *clientConn) startTunnel() {
 	r := cc.r
 	cc.setState(connTunnel)
+	// As nginx with tcp_nodelay on, an upgraded connection's small
+	// messages leave at once.
+	if r.lc.Static.TCPNodelay {
+		r.up.setNodelay()
+	}
 	r.tunnelHead = int64(len(cc.out) - cc.outOff)
 	// Client bytes already buffered are upstream-bound.
 	r.upOut = append(r.upOut[:0], cc.in[cc.inPos:cc.inLen]...)

@@ -64,6 +64,8 @@ func (cc *clientConn) baseUpstreamTLS() *tls.Config {
 // startUpstreamTLS begins the handshake on a connected socket.
 func (cc *clientConn) startUpstreamTLS(uc *upConn) {
 	r := cc.r
+	// The handshake's records follow one another, then the request.
+	uc.setNodelay()
 	ps := &r.lc.ProxySSL
 	name := cc.upstreamSSLName()
 	cfg := cc.baseUpstreamTLS()
