@@ -467,7 +467,8 @@ func start(cfg *conf.Config, errlog *logs.ErrorLog, prev *proxy.Server) (*proxy.
 	}
 	listeners := len(cfg.Listeners())
 	in := capacity.Input{NofileSoft: soft, NofileHard: hard, WorkerRlimitNofile: cfg.WorkerRlimitNofile,
-		Workers: workers, WorkerConnections: cfg.Events.WorkerConnections, Listeners: listeners, LogFiles: cfg.ReservedLogFiles(), WorkerLogFiles: cfg.WorkerLogFiles()}
+		Workers: workers, WorkerConnections: cfg.Events.WorkerConnections, Listeners: listeners, LogFiles: cfg.ReservedLogFiles(), WorkerLogFiles: cfg.WorkerLogFiles(),
+		WorkerCachedFiles: cfg.WorkerCachedFiles()}
 	plan := capacity.Compute(in)
 	if err := capacity.Apply(plan.Nofile); err != nil {
 		errlog.Logf(logs.Warn, 0, "%v", err)

@@ -31,6 +31,9 @@ type Input struct {
 	// WorkerLogFiles is how many descriptors each worker may hold for
 	// access logs with variables in their paths (conf's WorkerLogFiles).
 	WorkerLogFiles int
+	// WorkerCachedFiles is how many descriptors open_file_cache may keep
+	// open in each worker between requests (conf's WorkerCachedFiles).
+	WorkerCachedFiles int
 }
 
 // Reserve is the number of descriptors kept free outside the connection
@@ -78,7 +81,7 @@ func Compute(in Input) Plan {
 	if in.WorkerRlimitNofile > 0 {
 		nofile = in.WorkerRlimitNofile
 	}
-	base := Reserve + in.LogFiles + (2+in.WorkerLogFiles)*workers
+	base := Reserve + in.LogFiles + (2+in.WorkerLogFiles+in.WorkerCachedFiles)*workers
 	allowed := (nofile-base)/workers - MinTempFiles
 	if allowed < 2+in.Listeners {
 		allowed = 2 + in.Listeners

@@ -53,6 +53,14 @@ func TestCompute(t *testing.T) {
 			want: Plan{Nofile: 2048, WorkerConnections: 1950, Derived: true, Allowed: 1950, TempFiles: 64},
 		},
 		{
+			// open_file_cache's descriptors are set aside per worker like
+			// the log files: fixed = 32 + 3 + (2+100)*4 = 443;
+			// (4096 - 443) / 4 = 913; 913 - 64 = 849.
+			name: "open_file_cache descriptors come out of each worker's share",
+			in:   Input{NofileSoft: 1024, NofileHard: 4096, Workers: 4, Listeners: 2, LogFiles: 3, WorkerCachedFiles: 100},
+			want: Plan{Nofile: 4096, WorkerConnections: 849, Derived: true, Allowed: 849, TempFiles: 64},
+		},
+		{
 			// The slots leave 1013 - 512 = 501 of each share to files.
 			name: "configured below the limit is kept",
 			in:   Input{NofileSoft: 1024, NofileHard: 4096, Workers: 4, Listeners: 2, LogFiles: 3, WorkerConnections: 512},

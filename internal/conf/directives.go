@@ -79,6 +79,7 @@ func init() {
 	directiveList = append(directiveList, httpDirectives()...)
 	directiveList = append(directiveList, upstreamDirectives()...)
 	directiveList = append(directiveList, staticDirectives()...)
+	directiveList = append(directiveList, openFileDirectives()...)
 	directiveList = append(directiveList, errorPageDirectives()...)
 	directiveList = append(directiveList, poolDirectives()...)
 	directiveList = append(directiveList, redirectDirectives()...)

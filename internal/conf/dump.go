@@ -570,6 +570,21 @@ func (d *dumper) static(depth int, s *Static) {
 	if s.MaxRanges != DefaultMaxRanges || s.RandomIndex {
 		d.line(depth, "max_ranges=%d random_index=%v", s.MaxRanges, s.RandomIndex)
 	}
+	if s.DisableSymlinks != SymlinksOff {
+		from := "none"
+		if s.SymlinksFrom != nil {
+			from = tmpl(s.SymlinksFrom)
+		}
+		d.line(depth, "disable_symlinks %s from=%s", s.DisableSymlinks, from)
+	}
+	if s.OpenFileCache != nil || s.OpenFileCacheValid != DefaultOpenFileCacheValid || s.OpenFileCacheMinUses != DefaultOpenFileCacheMinUses ||
+		s.OpenFileCacheErrors || s.OpenFileCacheEvents {
+		cache := "off"
+		if c := s.OpenFileCache; c != nil {
+			cache = fmt.Sprintf("max=%d inactive=%s", c.Max, dur(c.Inactive))
+		}
+		d.line(depth, "open_file_cache %s valid=%s min_uses=%d errors=%v events=%v", cache, dur(s.OpenFileCacheValid), s.OpenFileCacheMinUses, s.OpenFileCacheErrors, s.OpenFileCacheEvents)
+	}
 }
 
 var imsText = map[IfModifiedSince]string{IMSExact: "exact", IMSBefore: "before", IMSOff: "off"}

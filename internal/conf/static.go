@@ -2,6 +2,7 @@ package conf
 
 import (
 	"strings"
+	"time"
 
 	"headroom/internal/vars"
 )
@@ -12,8 +13,10 @@ import (
 // type a file is sent with (types, default_type), how it is sent
 // (sendfile, tcp_nopush, tcp_nodelay, sendfile_max_chunk), the
 // validators it carries (etag, if_modified_since), how many byte ranges
-// one answer may have (max_ranges) and whether a directory is answered
-// with a random file of its own (random_index).
+// one answer may have (max_ranges), whether a directory is answered
+// with a random file of its own (random_index), whether symbolic links
+// are followed (disable_symlinks) and what a worker remembers of the files
+// it opens (open_file_cache and its family, openfile.go).
 type Static struct {
 	// Root is root's or alias's path; Alias says which. A literal path is
 	// resolved against the prefix at load time, one with variables when
@@ -56,6 +59,20 @@ type Static struct {
 	// internally to a regular file of its directory picked at random,
 	// before index is tried.
 	RandomIndex bool
+	// DisableSymlinks is disable_symlinks; SymlinksFrom is its from=
+	// part (nil without one): a prefix of the path whose components are
+	// not checked.
+	DisableSymlinks Symlinks
+	SymlinksFrom    *vars.Template
+	// OpenFileCache is open_file_cache (nil: off), shared by the levels
+	// that inherit it; OpenFileCacheValid, OpenFileCacheMinUses,
+	// OpenFileCacheErrors and OpenFileCacheEvents are the directives of
+	// those names.
+	OpenFileCache        *OpenFileCache
+	OpenFileCacheValid   time.Duration
+	OpenFileCacheMinUses int
+	OpenFileCacheErrors  bool
+	OpenFileCacheEvents  bool
 }
 
 // DefaultMaxRanges is max_ranges when no level sets it (nginx's
@@ -98,6 +115,16 @@ type staticRaw struct {
 	logNotFound      *bool
 	maxRanges        *int
 	randomIndex      *bool
+	// disableSymlinks and symlinksFrom are disable_symlinks; the rest
+	// the open_file_cache family (openfile.go).
+	disableSymlinks      *Symlinks
+	symlinksFrom         *vars.Template
+	openFileCache        *OpenFileCache
+	openFileCacheSet     bool
+	openFileCacheValid   *time.Duration
+	openFileCacheMinUses *int
+	openFileCacheErrors  *bool
+	openFileCacheEvents  *bool
 }
 
 // staticDirectives declares the directives of the static file handler.
@@ -319,6 +346,9 @@ func (b *builder) defaultStatic() Static {
 		IfModifiedSince:  IMSExact,
 		LogNotFound:      true,
 		MaxRanges:        DefaultMaxRanges,
+
+		OpenFileCacheValid:   DefaultOpenFileCacheValid,
+		OpenFileCacheMinUses: DefaultOpenFileCacheMinUses,
 	}
 }
 
@@ -349,6 +379,7 @@ func mergeStatic(r *staticRaw, p *Static) Static {
 	s.LogNotFound = pick(r.logNotFound, p.LogNotFound)
 	s.MaxRanges = pick(r.maxRanges, p.MaxRanges)
 	s.RandomIndex = pick(r.randomIndex, p.RandomIndex)
+	mergeOpenFile(r, &s)
 	return s
 }
 

@@ -239,5 +239,12 @@ func notes(p params, r result) []string {
 	if !p.proxies {
 		out = append(out, "no location proxies: the figures count requests the server answers itself")
 	}
+	if p.cachedFiles > 0 {
+		if p.server == nginx {
+			out = append(out, fmt.Sprintf("open_file_cache keeps up to %d descriptors open in each worker process, outside worker_connections: the open file limit's figures count them", p.cachedFiles))
+		} else {
+			out = append(out, fmt.Sprintf("open_file_cache keeps up to %d descriptors open in each worker, beyond its slots: the open file limit's figures count them (a file being sent still takes a slot)", p.cachedFiles))
+		}
+	}
 	return out
 }

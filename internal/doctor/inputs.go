@@ -40,6 +40,10 @@ type params struct {
 	// headroomWorkerLogFiles are the descriptors each worker may hold
 	// for access logs with variables in their paths.
 	headroomWorkerLogFiles int
+	// cachedFiles are the descriptors open_file_cache may keep open in
+	// each worker, nginx's worker processes and headroom's alike
+	// (conf.Config.WorkerCachedFiles).
+	cachedFiles int
 	// resolverSockets are the UDP sockets each headroom worker opens
 	// for the resolvers' name servers (conf.Config.ResolverSockets).
 	resolverSockets int
@@ -118,6 +122,7 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 		// more (cmd/headroom, serve).
 		headroomLogFiles:       cfg.ReservedLogFiles(),
 		headroomWorkerLogFiles: cfg.WorkerLogFiles(),
+		cachedFiles:            cfg.WorkerCachedFiles(),
 		resolverSockets:        cfg.ResolverSockets(),
 	}
 	if m.NrOpen.OK {

@@ -130,7 +130,9 @@ func evalNginx(p params) result {
 	}
 	l := p.listeners()
 	slotConns := max(wc-l-1, 0)
-	fixed := nginxFixedFds + p.nginxLogFiles + (w - 1)
+	// open_file_cache's descriptors are files, outside worker_connections
+	// but within each worker's open file limit.
+	fixed := nginxFixedFds + p.nginxLogFiles + (w - 1) + p.cachedFiles
 	fdConns := max(r.nofile-fixed-l-1, 0)
 	per := func(conns int) int {
 		if p.proxies {
@@ -190,7 +192,8 @@ func evalHeadroom(p params) result {
 	r := result{workers: w}
 	l := p.listeners()
 	in := capacity.Input{NofileSoft: p.soft, NofileHard: p.hard, WorkerRlimitNofile: p.wrlimit,
-		Workers: w, WorkerConnections: p.wc, Listeners: l, LogFiles: p.headroomLogFiles, WorkerLogFiles: p.headroomWorkerLogFiles}
+		Workers: w, WorkerConnections: p.wc, Listeners: l, LogFiles: p.headroomLogFiles, WorkerLogFiles: p.headroomWorkerLogFiles,
+		WorkerCachedFiles: p.cachedFiles}
 	plan := capacity.Compute(in)
 	r.nofileName = limHard
 	if p.running {

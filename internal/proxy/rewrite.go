@@ -2,7 +2,8 @@ package proxy
 
 import (
 	"bytes"
-	"os"
+
+	"golang.org/x/sys/unix"
 
 	"headroom/internal/conf"
 	"headroom/internal/logs"
@@ -277,25 +278,32 @@ func (cc *clientConn) condition(c *conf.Condition) bool {
 		return cc.match(c.Regex, s.cond) != c.Negate
 	case conf.CondFile:
 		s.cond = cc.eval(s.cond[:0], c.Value)
-		return fileTest(string(s.cond), c.FileOp) != c.Negate
+		return cc.fileTest(s.cond, c.FileOp) != c.Negate
 	}
 	return false
 }
 
-// fileTest is an if's -f, -d, -e or -x on a file name, following
-// symbolic links; a name that cannot be examined fails every test.
-func fileTest(name string, op byte) bool {
-	fi, err := os.Stat(name)
-	if err != nil {
+// fileTest is an if's -f, -d, -e or -x on a file name, as nginx's
+// ngx_http_script_file_code: the name is examined with the location's
+// disable_symlinks and open_file_cache, and one that cannot be examined
+// fails every test (logged unless it is simply missing).
+func (cc *clientConn) fileTest(name []byte, op byte) bool {
+	of := cc.testPath(name, false)
+	if !of.ok {
+		switch of.err {
+		case nil, unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
+		default:
+			cc.logAt(logs.Crit, of.failed+" \""+string(name)+"\" failed ("+logs.SysError(of.err)+")")
+		}
 		return false
 	}
 	switch op {
 	case 'f':
-		return fi.Mode().IsRegular()
+		return of.fi.isFile
 	case 'd':
-		return fi.IsDir()
+		return of.fi.isDir
 	case 'x':
-		return fi.Mode().Perm()&0o100 != 0
+		return of.fi.isExec
 	}
 	return true
 }

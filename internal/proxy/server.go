@@ -614,6 +614,9 @@ func (s *Server) finish() {
 	defer s.finishMu.Unlock()
 	for _, w := range s.workers {
 		w.flushLogs()
+		for _, c := range w.fileCaches {
+			c.closeAll()
+		}
 	}
 	s.Close()
 }

@@ -41,14 +41,23 @@ type staticFile struct {
 	// multi is a multipart/byteranges answer's state; off and end are
 	// then the current part's (ranges.go).
 	multi *multipartBody
+	// entry is the open_file_cache entry that owns fd (nil when the
+	// request owns it), given back to cache when the file is closed.
+	entry   *cachedFile
+	cache   *fileCache
+	minUses int
 }
 
 // open reports whether a file is being sent.
 func (f *staticFile) open() bool { return f.slot != nil }
 
-// closeFile closes the request's file and frees its slot.
+// closeFile closes the request's file (or gives it back to
+// open_file_cache) and frees its slot.
 func (r *request) closeFile() {
 	if r.file.slot != nil {
+		if e := r.file.entry; e != nil {
+			r.file.cache.release(e, r.file.minUses)
+		}
 		r.file.slot.Close()
 		r.file = staticFile{}
 	}
@@ -117,65 +126,33 @@ func (cc *clientConn) appendRoot(b []byte) []byte {
 	return b
 }
 
-// fileInfo is what a static response needs to know of a file.
+// fileInfo is what a static response needs to know of a file; ino is
+// how an open_file_cache entry tells that its path names another file.
 type fileInfo struct {
-	isDir, isFile bool
-	size          int64
-	mtime         time.Time
+	isDir, isFile, isExec bool
+	size                  int64
+	mtime                 time.Time
+	ino                   uint64
 }
 
-// openFile opens path (NUL-free) for reading and examines it; err is the
-// system error of open or fstat.
-func (w *worker) openFile(path []byte) (fd int, fi fileInfo, err error) {
-	if bytes.IndexByte(path, 0) >= 0 {
-		return -1, fi, unix.ENOENT
+// openFailed answers a file that could not be opened as nginx's static
+// handler does: 404 for one that is not there (logged unless
+// log_not_found is off), 403 for one that may not be read or whose path
+// disable_symlinks refuses, 500 otherwise.
+func (cc *clientConn) openFailed(of *openedFile, path []byte) {
+	if of.err == nil {
+		cc.respondError(500)
+		return
 	}
-	fd, err = engine.OpenFile(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, &w.pathBuf)
-	if err != nil {
-		return -1, fi, err
-	}
-	var st unix.Stat_t
-	if err := engine.Fstat(fd, &st); err != nil {
-		engine.Close(fd)
-		return -1, fi, err
-	}
-	fi.isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
-	fi.isFile = st.Mode&unix.S_IFMT == unix.S_IFREG
-	fi.size = st.Size
-	fi.mtime = time.Unix(st.Mtim.Sec, 0)
-	return fd, fi, nil
-}
-
-// statPath examines path without keeping it open, for try_files and
-// index.
-func statPath(path []byte) (fi fileInfo, err error) {
-	if bytes.IndexByte(path, 0) >= 0 {
-		return fi, unix.ENOENT
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(string(path), &st); err != nil {
-		return fi, err
-	}
-	fi.isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
-	fi.isFile = st.Mode&unix.S_IFMT == unix.S_IFREG
-	fi.size = st.Size
-	fi.mtime = time.Unix(st.Mtim.Sec, 0)
-	return fi, nil
-}
-
-// openFailed answers a file that could not be opened as nginx does: 404
-// for one that is not there (logged unless log_not_found is off), 403 for
-// one that may not be read, 500 otherwise.
-func (cc *clientConn) openFailed(what string, path []byte, err error) {
 	status, level := 500, logs.Crit
-	switch err {
+	switch of.err {
 	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
 		status, level = 404, logs.Error
-	case unix.EACCES, unix.EPERM:
+	case unix.EACCES, unix.EPERM, unix.EMLINK, unix.ELOOP:
 		status, level = 403, logs.Error
 	}
 	if status != 404 || cc.r.lc.Static.LogNotFound {
-		cc.logAt(level, what+"() \""+string(path)+"\" failed ("+logs.SysError(err)+")")
+		cc.logAt(level, of.failed+" \""+string(path)+"\" failed ("+logs.SysError(of.err)+")")
 	}
 	cc.respondError(status)
 }
@@ -195,13 +172,12 @@ func (cc *clientConn) serveFile() {
 			return
 		}
 	}
-	fd, fi, err := cc.w.openFile(path)
-	if err != nil {
-		cc.openFailed("open", path, err)
+	of := cc.openPath(path, false, false)
+	if !of.ok {
+		cc.openFailed(&of, path)
 		return
 	}
-	if fi.isDir {
-		unix.Close(fd)
+	if of.fi.isDir {
 		// A directory named without its slash is redirected to it.
 		// The URI is escaped again for the Location, as nginx's
 		// static module writes it.
@@ -212,25 +188,28 @@ func (cc *clientConn) serveFile() {
 		cc.redirectTo(301, loc)
 		return
 	}
-	if !fi.isFile {
-		unix.Close(fd)
+	if !of.fi.isFile {
+		cc.w.closeOpened(&of)
 		cc.logAt(logs.Crit, "\""+string(path)+"\" is not a regular file")
 		cc.respondError(404)
 		return
 	}
 	if method == "POST" {
-		unix.Close(fd)
+		cc.w.closeOpened(&of)
 		cc.respondError(405)
 		return
 	}
-	cc.sendStatic(fd, fi)
+	cc.sendStatic(&of)
 }
 
 // serveGzipStatic is nginx's gzip_static handler: when the client
 // accepts gzip (or always) and the file has a ".gz" neighbour, that is
 // sent, with the original's type and Content-Encoding gzip. It reports
-// whether it answered; otherwise the file itself is served. A ".gz"
-// file that exists sets Vary (with gzip_vary) whoever asked.
+// whether it answered; otherwise the file itself is served. With
+// gzip_static on, a ".gz" file that exists sets Vary (with gzip_vary)
+// whoever asked. A ".gz"
+// file that cannot be opened is logged and the file itself is served,
+// as nginx 1.22 does.
 func (cc *clientConn) serveGzipStatic(path []byte) bool {
 	r := cc.r
 	g := &r.lc.Gzip
@@ -244,39 +223,62 @@ func (cc *clientConn) serveGzipStatic(path []byte) bool {
 		return false
 	}
 	gz := append(append([]byte(nil), path...), ".gz"...)
-	fd, fi, err := cc.w.openFile(gz)
-	if err != nil {
-		if err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ENAMETOOLONG {
-			cc.logAt(logs.Crit, "open() \""+string(gz)+"\" failed ("+logs.SysError(err)+")")
+	of := cc.openPath(gz, false, false)
+	if !of.ok {
+		level := logs.Crit
+		switch of.err {
+		case nil:
 			cc.respondError(500)
 			return true
+		case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
+			return false
+		case unix.EACCES, unix.EMLINK, unix.ELOOP:
+			level = logs.Error
 		}
+		cc.logAt(level, of.failed+" \""+string(gz)+"\" failed ("+logs.SysError(of.err)+")")
 		return false
 	}
-	r.gzipVary = true
-	if !ok || !fi.isFile {
-		unix.Close(fd)
+	if g.Static == conf.GzipStaticOn {
+		// Vary says the answer depends on Accept-Encoding, which
+		// gzip_static always does not look at.
+		r.gzipVary = true
+	}
+	if !ok || of.fi.isDir {
+		cc.w.closeOpened(&of)
 		return false
+	}
+	if !of.fi.isFile {
+		cc.w.closeOpened(&of)
+		cc.logAt(logs.Crit, "\""+string(gz)+"\" is not a regular file")
+		cc.respondError(404)
+		return true
 	}
 	r.staticGzip = true
-	cc.sendStatic(fd, fi)
+	cc.sendStatic(&of)
 	return true
 }
 
 // sendStatic answers with an open regular file: its head after the
-// not-modified checks, then its bytes.
-func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
+// not-modified checks, then its bytes. The file is the request's from
+// now on (closeFile gives it back).
+func (cc *clientConn) sendStatic(of *openedFile) {
 	r := cc.r
 	w := cc.w
 	st := &r.lc.Static
 	cc.expectContinue()
 	if !cc.discardPreread() {
-		unix.Close(fd)
+		w.closeOpened(of)
 		return
+	}
+	// A descriptor the cache owns is not the slot's to close; the slot
+	// still counts the request's second half, as for any file.
+	fd := of.fd
+	if of.entry != nil {
+		fd = -1
 	}
 	slot, err := w.fileSlot(fd)
 	if err != nil {
-		unix.Close(fd)
+		w.closeOpened(of)
 		w.warnf(logs.Warn, "worker %d out of connection slots for a file: %s", w.id, w.slotReport())
 		w.stats.Rejected.Inc()
 		r.retryAfter = true
@@ -284,7 +286,8 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 		cc.respondError(503)
 		return
 	}
-	r.file = staticFile{fd: fd, slot: slot, end: fi.size}
+	fi := of.fi
+	r.file = staticFile{fd: of.fd, slot: slot, end: fi.size, entry: of.entry, cache: of.cache, minUses: of.minUses}
 	h := &r.outHead
 	h.reset()
 	h.status = 200
@@ -351,7 +354,8 @@ func (cc *clientConn) sendStatic(fd int, fi fileInfo) {
 
 // fileSlot takes a slot for a file's descriptor, reclaiming an idle
 // connection's if need be, so that every descriptor a request holds is
-// counted in the worker's slots.
+// counted in the worker's slots. fd is -1 for a descriptor that
+// open_file_cache owns: the slot then counts it without closing it.
 func (w *worker) fileSlot(fd int) (*engine.Conn, error) {
 	if w.loop.Free() == 0 {
 		w.reclaimSlots(1)
@@ -727,10 +731,12 @@ func parseHTTPDate(v []byte) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// serveIndex answers a URI that ends in "/": the first index file that
-// exists gets the request by an internal redirect, as nginx's index
-// module does; a directory without one gets its listing (autoindex, for
-// GET and HEAD) or is forbidden, a missing directory not found.
+// serveIndex answers a URI that ends in "/" as nginx's index module
+// does: the first index file that can be opened (whatever it is) gets the
+// request by an internal redirect; the directory is tested once an index
+// file is missing, so that a missing directory is 404; a directory
+// without one gets its listing (autoindex, for GET and HEAD) or is
+// forbidden. A path disable_symlinks refuses is 403.
 func (cc *clientConn) serveIndex() {
 	r := cc.r
 	method := string(r.head.Method)
@@ -740,8 +746,9 @@ func (cc *clientConn) serveIndex() {
 	}
 	st := &r.lc.Static
 	dir := cc.mapURI(nil, r.uri)
-	var name []byte
-	for i, t := range st.Index {
+	dirTested := false
+	var name, path []byte
+	for _, t := range st.Index {
 		name = cc.eval(name[:0], t)
 		if len(name) > 0 && name[0] == '/' {
 			// The last index may be an absolute URI, redirected to
@@ -749,49 +756,101 @@ func (cc *clientConn) serveIndex() {
 			cc.internalRedirect(name, nil)
 			return
 		}
-		path := append(append([]byte(nil), dir...), name...)
-		fi, err := statPath(path)
-		if err == nil && !fi.isDir {
+		path = append(append(path[:0], dir...), name...)
+		of := cc.testPath(path, false)
+		if of.ok {
 			uri := append(append([]byte(nil), r.uri...), name...)
 			cc.internalRedirect(uri, nil)
 			return
 		}
-		if err != nil && err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ENAMETOOLONG && err != unix.EACCES {
-			cc.openFailed("open", path, err)
+		switch of.err {
+		case nil:
+			cc.respondError(500)
+			return
+		case unix.ELOOP, unix.EMLINK:
+			cc.respondError(403)
+			return
+		case unix.ENOTDIR, unix.ENAMETOOLONG, unix.EACCES:
+			cc.indexError(path, of.err)
 			return
 		}
-		if err == unix.EACCES {
-			cc.openFailed("open", path, err)
-			return
-		}
-		if i == len(st.Index)-1 {
-			// No index file: the directory itself decides.
-			fi, err := statPath(dir)
-			switch {
-			case err != nil:
-				if st.LogNotFound || err != unix.ENOENT {
-					cc.logAt(logs.Error, "\""+string(path)+"\" is not found ("+logs.SysError(err)+")")
-				}
-				cc.respondError(404)
-			case fi.isDir && r.lc.Autoindex.On && method != "POST":
-				// A listing answers GET and HEAD; a POST stays
-				// forbidden, as in nginx.
-				cc.serveAutoindex(dir)
-			case fi.isDir:
-				cc.logAt(logs.Error, "directory index of \""+string(dir)+"\" is forbidden")
-				cc.respondError(403)
-			default:
-				cc.respondError(404)
+		if !dirTested {
+			if !cc.indexTestDir(dir, path) {
+				return
 			}
-			return
+			dirTested = true
 		}
+		if of.err == unix.ENOENT {
+			continue
+		}
+		cc.logAt(logs.Crit, of.failed+" \""+string(path)+"\" failed ("+logs.SysError(of.err)+")")
+		cc.respondError(500)
+		return
 	}
+	// No index file in a directory that exists.
+	if r.lc.Autoindex.On && method != "POST" {
+		// A listing answers GET and HEAD; a POST stays forbidden, as in
+		// nginx.
+		cc.serveAutoindex(dir)
+		return
+	}
+	cc.logAt(logs.Error, "directory index of \""+string(dir)+"\" is forbidden")
+	cc.respondError(403)
+}
+
+// indexTestDir tests the directory of index files once one is missing,
+// as nginx's ngx_http_index_test_dir: it reports whether the request goes
+// on, having answered otherwise. A directory that may not be searched
+// goes on, since its index file's error said it may be; errors name the
+// index file, as nginx's do.
+func (cc *clientConn) indexTestDir(dir, path []byte) bool {
+	if len(dir) > 1 && dir[len(dir)-1] == '/' {
+		dir = dir[:len(dir)-1]
+	}
+	of := cc.testPath(dir, true)
+	if !of.ok {
+		switch of.err {
+		case nil:
+			cc.respondError(500)
+		case unix.ELOOP, unix.EMLINK:
+			cc.respondError(403)
+		case unix.ENOENT:
+			cc.indexError(path, of.err)
+		case unix.EACCES:
+			return true
+		default:
+			cc.logAt(logs.Crit, of.failed+" \""+string(dir)+"\" failed ("+logs.SysError(of.err)+")")
+			cc.respondError(500)
+		}
+		return false
+	}
+	if !of.fi.isDir {
+		cc.logAt(logs.Alert, "\""+string(dir)+"\" is not a directory")
+		cc.respondError(500)
+		return false
+	}
+	return true
+}
+
+// indexError answers an index file that cannot be tested: 403 when it
+// may not be, else 404 (logged unless log_not_found is off).
+func (cc *clientConn) indexError(path []byte, err error) {
+	if err == unix.EACCES {
+		cc.logAt(logs.Error, "\""+string(path)+"\" is forbidden ("+logs.SysError(err)+")")
+		cc.respondError(403)
+		return
+	}
+	if cc.r.lc.Static.LogNotFound {
+		cc.logAt(logs.Error, "\""+string(path)+"\" is not found ("+logs.SysError(err)+")")
+	}
+	cc.respondError(404)
 }
 
 // tryFiles runs try_files: the first entry whose file (or directory, for
 // one ending in "/") exists is served as the request's URI; without one,
 // the last entry is a status (=code), or a URI the request is redirected
-// to internally.
+// to internally. An entry that cannot be tested is passed over, logged
+// unless it is simply missing, as nginx does.
 func (cc *clientConn) tryFiles() {
 	r := cc.r
 	st := &r.lc.Static
@@ -799,28 +858,33 @@ func (cc *clientConn) tryFiles() {
 	var name []byte
 	for _, t := range st.TryFiles[:n-1] {
 		name = cc.eval(name[:0], t)
-		// An entry written with a final slash tests for a directory, and
-		// the URI it gives is the name without that slash, as in nginx: a
-		// directory named without its own slash is then redirected to it.
+		// An entry written with a final slash tests for a directory
+		// named without that slash, which is also the URI it gives, as
+		// in nginx: a directory named without its own slash is then
+		// redirected to it.
 		dir := strings.HasSuffix(t.Source, "/")
-		r.addURIToAlias = r.lc.Static.AliasRegex
-		path := cc.mapURI(nil, name)
-		r.addURIToAlias = false
-		fi, err := statPath(path)
-		if err != nil {
-			if err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ENAMETOOLONG {
-				cc.openFailed("stat", path, err)
-				return
-			}
-			continue
-		}
-		if fi.isDir != dir {
-			continue
-		}
-		// The file is served as the request's URI, in this location.
 		if dir {
 			name = name[:len(name)-1]
 		}
+		r.addURIToAlias = r.lc.Static.AliasRegex
+		path := cc.mapURI(nil, name)
+		r.addURIToAlias = false
+		of := cc.testPath(path, dir)
+		if !of.ok {
+			switch of.err {
+			case nil:
+				cc.respondError(500)
+				return
+			case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
+			default:
+				cc.logAt(logs.Crit, of.failed+" \""+string(path)+"\" failed ("+logs.SysError(of.err)+")")
+			}
+			continue
+		}
+		if of.fi.isDir != dir {
+			continue
+		}
+		// The file is served as the request's URI, in this location.
 		// With alias in a regex location the file is the alias
 		// followed by the URI from now on, as nginx's
 		// add_uri_to_alias makes it.

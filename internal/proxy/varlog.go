@@ -33,36 +33,45 @@ func (cc *clientConn) logToVarPath(al *conf.AccessLog, lc *conf.LocConf) {
 // writeVarLog writes a finished line to the log whose path has
 // variables. As nginx's ngx_http_log_script_write, nothing is written
 // when the request's root directory does not exist, so that a request
-// for a server whose files are missing cannot create log files.
+// for a server whose files are missing cannot create log files; the
+// root is tested, and the file opened, with the location's
+// disable_symlinks (and the root through its open_file_cache).
 func (cc *clientConn) writeVarLog(al *conf.AccessLog, lc *conf.LocConf, line []byte) {
 	w := cc.w
+	o := fileOpen{flags: unix.O_WRONLY | unix.O_APPEND | unix.O_CREAT | unix.O_CLOEXEC, perm: 0o644}
 	if cc.r.lc != nil {
 		root := cc.appendRoot(w.logPath[:0])
 		w.logPath = root
-		var st unix.Stat_t
-		err := unix.Stat(string(root), &st)
-		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			err = unix.ENOTDIR
+		of := cc.testPath(root, true)
+		if of.ok && !of.fi.isDir {
+			of.ok, of.err = false, unix.ENOTDIR
 		}
-		if err != nil {
-			cc.logError("testing \"" + string(root) + "\" existence failed (" + logs.SysError(err) + ")")
+		if !of.ok {
+			if of.err != nil {
+				cc.logError("testing \"" + string(root) + "\" existence failed (" + logs.SysError(of.err) + ")")
+			}
 			return
 		}
+		o.symlinks = cc.r.lc.Static.DisableSymlinks
 	}
 	w.logPath = cc.eval(w.logPath[:0], al.PathTemplate)
+	if cc.r.lc != nil {
+		cc.symlinksFrom(w.logPath, &o)
+	}
 	path := string(w.logPath)
 	var (
-		fd   int
-		keep bool
-		err  error
+		fd     int
+		keep   bool
+		err    error
+		failed string
 	)
 	if c := lc.OpenLogFileCache; c != nil {
-		fd, keep, err = w.logCache(c).file(path, w.loop.Now())
+		fd, keep, failed, err = w.logCache(c).file(path, w.loop.Now(), &o)
 	} else {
-		fd, err = openLogFile(path)
+		fd, failed, err = openLogFile(path, &o)
 	}
 	if err != nil {
-		cc.logAt(logs.Crit, "open() \""+path+"\" failed ("+logs.SysError(err)+")")
+		cc.logAt(logs.Crit, failed+" \""+path+"\" failed ("+logs.SysError(err)+")")
 		return
 	}
 	unix.Write(fd, line)
@@ -72,9 +81,15 @@ func (cc *clientConn) writeVarLog(al *conf.AccessLog, lc *conf.LocConf, line []b
 }
 
 // openLogFile opens an access log file for appending, creating it as
-// nginx does (mode 0644 before the umask).
-func openLogFile(path string) (int, error) {
-	return unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+// nginx does (mode 0644 before the umask); with disable_symlinks in o
+// (nil: none) the path is checked as any file's is, and failed names
+// the call that failed.
+func openLogFile(path string, o *fileOpen) (int, string, error) {
+	if o == nil || o.symlinks == conf.SymlinksOff {
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+		return fd, "open()", err
+	}
+	return openWrapper([]byte(path), o, o.flags, o.perm, nil)
 }
 
 // logCache returns the worker's cache for an open_log_file_cache
@@ -109,12 +124,13 @@ type cachedLog struct {
 	dev, ino uint64
 }
 
-// file returns a descriptor open on path; keep reports that the cache
-// holds it (else the caller closes it after the write). A file used fewer
-// than min_uses times is not kept; one that cannot be opened is not
-// remembered, as nginx's cache does not remember failures without
-// open_file_cache_errors.
-func (c *logFileCache) file(path string, now time.Time) (fd int, keep bool, err error) {
+// file returns a descriptor open on path (with disable_symlinks from o,
+// nil for none); keep reports that the cache holds it (else the caller
+// closes it after the write). A file used fewer than min_uses times is
+// not kept; one that cannot be opened is not remembered, as nginx's cache
+// does not remember failures without open_file_cache_errors. failed names
+// the call that failed.
+func (c *logFileCache) file(path string, now time.Time, o *fileOpen) (fd int, keep bool, failed string, err error) {
 	e := c.files[path]
 	if e != nil && e.fd >= 0 {
 		if now.Sub(e.checked) >= c.conf.Valid {
@@ -130,12 +146,12 @@ func (c *logFileCache) file(path string, now time.Time) (fd int, keep bool, err 
 		if e.fd >= 0 {
 			e.uses++
 			e.lastUse = now
-			return e.fd, true, nil
+			return e.fd, true, "", nil
 		}
 	}
-	fd, err = openLogFile(path)
+	fd, failed, err = openLogFile(path, o)
 	if err != nil {
-		return -1, false, err
+		return -1, false, failed, err
 	}
 	if e == nil {
 		if len(c.files) >= c.conf.Max {
@@ -147,12 +163,12 @@ func (c *logFileCache) file(path string, now time.Time) (fd int, keep bool, err 
 	e.uses++
 	e.lastUse = now
 	if e.uses < c.conf.MinUses {
-		return fd, false, nil
+		return fd, false, "", nil
 	}
 	var st unix.Stat_t
 	unix.Fstat(fd, &st)
 	e.fd, e.checked, e.dev, e.ino = fd, now, st.Dev, st.Ino
-	return fd, true, nil
+	return fd, true, "", nil
 }
 
 // same reports whether path still names the open file.

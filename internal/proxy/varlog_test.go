@@ -25,7 +25,7 @@ func TestLogFileCache(t *testing.T) {
 	now := time.Unix(1000, 0)
 	write := func(name string) bool {
 		now = now.Add(time.Millisecond)
-		fd, keep, err := c.file(filepath.Join(logs, name), now)
+		fd, keep, _, err := c.file(filepath.Join(logs, name), now, nil)
 		if err != nil {
 			return false
 		}

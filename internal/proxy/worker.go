@@ -50,6 +50,10 @@ type worker struct {
 	logLine   []byte
 	// pathBuf holds the NUL-terminated path of a file being opened.
 	pathBuf []byte
+	// fileCaches are the open_file_cache caches in use, fromBuf a buffer
+	// for disable_symlinks' from= (openfile.go).
+	fileCaches map[*conf.OpenFileCache]*fileCache
+	fromBuf    []byte
 	// logsPending is set when an access log line waits in logBufs,
 	// logsBuffered while lines wait in a buffer= of their file.
 	logsPending  bool
@@ -289,6 +293,12 @@ func (w *worker) tick() {
 		now := w.loop.Now()
 		for _, c := range w.logCaches {
 			c.expire(now)
+		}
+	}
+	if len(w.fileCaches) > 0 {
+		now := w.loop.Now().Unix()
+		for _, c := range w.fileCaches {
+			c.expireInactive(now)
 		}
 	}
 	w.maybeShed()
