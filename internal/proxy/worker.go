@@ -82,12 +82,10 @@ type worker struct {
 	published time.Time
 	// waitSeq numbers waits in upstream queues.
 	waitSeq uint64
-	// backlogged is set while clients wait in the listen backlog because
-	// this worker had no room for them: answers then close their
-	// connections so that the waiting clients get a turn. It is measured
-	// at most once per round of events (backlogAt).
-	backlogged bool
-	backlogAt  time.Time
+	// backlog is how many clients waited in the listen backlogs when last
+	// measured, at backlogAt (clientsWaiting).
+	backlog   int
+	backlogAt time.Time
 	// shedAt is when the worker last looked for slow clients to close
 	// under pressure; shedCands is the list it reuses (see shed.go).
 	shedAt    time.Time
@@ -444,26 +442,36 @@ func onAccept(lc *engine.Conn) {
 	}
 }
 
-// clientsWaiting reports whether clients wait in the listen backlog for
-// lack of room in this worker: it is at its client budget and the
-// kernel's accept queue (TCP_INFO of the listening socket) is not empty.
-// A worker with room accepts waiting clients at once, so only a full one
-// asks the kernel, and then at most once per round of events.
+// clientsWaiting reports whether more clients wait in the listen backlog
+// than this worker has room for: an answer then closes its connection so
+// that a waiting client gets a turn, and slots rotate fairly among all
+// clients instead of staying with those already connected. The backlog
+// (TCP_INFO of the listening sockets; shared by the workers, each taking
+// its share) is measured at most once per round of events, and only
+// when the worker is near its client budget or has paused accepting: a
+// worker with room to spare accepts waiting clients itself.
+//
+// It compares the backlog with the room rather than asking whether the
+// worker is full: the answers that end together in one round each close
+// a connection, and a connection closed at once frees its slot at once;
+// asking "full?" let only the first of them make room and kept the rest
+// of the batch's clients connected while others waited for seconds.
 func (w *worker) clientsWaiting() bool {
-	if w.loop.InUse(engine.KindClient) < w.clientBudget && w.loop.Free() >= 2 {
+	room := min(w.clientBudget-w.loop.InUse(engine.KindClient), w.loop.Free()-1)
+	if room > max(16, w.clientBudget/8) && !w.loop.Paused() {
 		return false
 	}
 	if now := w.loop.Now(); !now.Equal(w.backlogAt) {
 		w.backlogAt = now
-		w.backlogged = false
+		w.backlog = 0
 		for _, fd := range w.listenFds {
-			if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && info.Unacked > 0 {
-				w.backlogged = true
-				break
+			if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+				w.backlog += int(info.Unacked)
 			}
 		}
 	}
-	return w.backlogged
+	workers := len(w.srv.workers)
+	return (w.backlog+workers-1)/workers > max(room, 0)
 }
 
 // onAcceptResume resumes a listener paused after EMFILE.

@@ -149,8 +149,14 @@ func outOfSlots(t *testing.T, tg *target, delay, wait time.Duration) {
 	if unavailable.Load() != 0 {
 		t.Errorf("%d requests answered 503; clients beyond the budget should wait in the backlog", unavailable.Load())
 	}
-	if rotated.Load() == 0 {
-		t.Errorf("no answer carried Connection: close while clients waited")
+	// While more clients wait than the worker has room for, every
+	// answer makes room, also when several end in the same round: the
+	// 5 requests in progress end together (the upstream's delay is the
+	// same for all), and when only the first of each such batch made
+	// room the others' clients kept their slots (33-50 of 96 answers
+	// closed instead of 91).
+	if r := rotated.Load(); r < clients*perClient*2/3 {
+		t.Errorf("%d of %d answers carried Connection: close while clients waited; want at least two thirds", r, clients*perClient)
 	}
 	if pk := peak.Load(); pk > 5 {
 		t.Errorf("%d requests at the upstream at once; 12 slots allow 5", pk)
