@@ -28,6 +28,14 @@ func (cc *clientConn) pumpBody() {
 			return
 		}
 		if r.upOutOff < len(r.upOut) {
+			// Body bytes that came with the head leave in the same
+			// write as the head, as nginx sends them: an upstream that
+			// reads once finds both.
+			if !r.sent && !r.bodyDone && cc.inPos < cc.inLen && bufSize-len(r.upOut)-chunkOverhead > 0 {
+				if !cc.consumeBody() {
+					return
+				}
+			}
 			if !cc.flushUp() {
 				return
 			}
