@@ -199,6 +199,13 @@ func TestPostAction(t *testing.T) {
 				t.Fatalf("the upstream saw no %q", want)
 			}
 		}
+		// The upstream saw the last post action's request before its
+		// answer reached the proxy, and the line is written when that
+		// answer has: wait for it before stopping the proxy, which
+		// would cut the post action short.
+		for deadline := time.Now().Add(3 * time.Second); len(logLines(p.readLog("pa.log"))) < 4 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		p.stop()
 		got := logLines(p.readLog("pa.log"))
 		// The 405 page names the server, so its size is read from the
