@@ -37,12 +37,12 @@ func buildCharClass() (t [256]uint16) {
 		if vchar || obsText || c == ' ' || c == '\t' {
 			m |= cValue
 		}
-		// The request-target accepts every visible byte except '#',
-		// which can never appear in a request-target (the fragment is
-		// not sent) and would make the proxy and the upstream disagree
-		// on where the path ends. Raw obs-text is accepted because
-		// clients do send unescaped UTF-8 and nginx accepts it.
-		if (vchar || obsText) && c != '#' {
+		// The request-target accepts every visible byte. A '#' should
+		// never be sent (RFC 9110 4.2.4), but nginx accepts it and ends
+		// the path or the arguments there; splitTarget does the same.
+		// Raw obs-text is accepted because clients do send unescaped
+		// UTF-8 and nginx accepts it.
+		if vchar || obsText {
 			m |= cTarget
 		}
 		if digit || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' {
@@ -175,7 +175,15 @@ func parseContentLength(b []byte) (int64, bool) {
 // reason percent-encoding, which RFC 3986 allows in a reg-name but no DNS
 // name uses, is refused: "%2e" or "%00" would mean different hosts to
 // parsers that decode it and to those that do not.
-func validHost(b []byte) bool {
+func validHost(b []byte) bool { return validHostPort(b, false) }
+
+// validHostField is validHost for the Host field, where nginx also takes
+// more than one port ("host:9000:80", its "double port hack") and uses
+// the host before the first colon. Only digits and colons may follow it,
+// so the field still names one host to every parser.
+func validHostField(b []byte) bool { return validHostPort(b, true) }
+
+func validHostPort(b []byte, ports bool) bool {
 	if len(b) == 0 {
 		return false
 	}
@@ -218,7 +226,7 @@ func validHost(b []byte) bool {
 		return false
 	}
 	for i++; i < len(b); i++ {
-		if charClass[b[i]]&cDigit == 0 {
+		if charClass[b[i]]&cDigit == 0 && !(ports && b[i] == ':') {
 			return false
 		}
 	}
@@ -257,12 +265,11 @@ func skipValue(b []byte, i int) int {
 	return i
 }
 
-// skipTarget is skipValue for a request-target, which also ends at SP and
-// may not contain '#'.
+// skipTarget is skipValue for a request-target, which also ends at SP.
 func skipTarget(b []byte, i int) int {
 	for ; i+8 <= len(b); i += 8 {
 		w := binary.LittleEndian.Uint64(b[i:])
-		if hasLess(w, 0x21) || hasByte(w, 0x7f) || hasByte(w, '#') {
+		if hasLess(w, 0x21) || hasByte(w, 0x7f) {
 			break
 		}
 	}

@@ -191,7 +191,7 @@ func checkRequestInvariants(t *testing.T, data []byte, n int, req *Request, lim 
 		t.Fatalf("version %d.%d", req.Major, req.Minor)
 	case req.Chunked && req.ContentLength >= 0, req.ContentLength < -1:
 		t.Fatalf("chunked %v with length %d", req.Chunked, req.ContentLength)
-	case req.Minor >= 1 && !validHost(req.Host):
+	case req.Minor >= 1 && !validHostField(req.Host):
 		t.Fatalf("HTTP/1.1 request with host %q", req.Host)
 	case len(req.Headers) > lim.MaxHeaders:
 		t.Fatalf("%d headers", len(req.Headers))

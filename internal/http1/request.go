@@ -1,5 +1,7 @@
 package http1
 
+import "bytes"
+
 // Request is a parsed request head. Every byte slice points into the
 // buffer given to ParseRequest, so it is valid only as long as that buffer
 // is left untouched.
@@ -8,7 +10,8 @@ type Request struct {
 	// Target is the raw request-target as sent.
 	Target []byte
 	// Path and Query split Target at the first '?'; Query excludes the
-	// '?' and is nil when there is none. For an absolute-form target,
+	// '?' and is nil when there is none. A fragment ('#' and what
+	// follows), which clients should not send, ends either, as in nginx. For an absolute-form target,
 	// Path starts after the authority and is "/" when the target has no
 	// path, as origin-form requires.
 	Path, Query []byte
@@ -160,7 +163,7 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (int, error) {
 			if EqualFold(name, "host") {
 				if hostSeen {
 					e = errDuplicateHost
-				} else if !validHost(value) {
+				} else if !validHostField(value) {
 					e = errInvalidHost
 				}
 				hostSeen, host = true, value
@@ -400,10 +403,16 @@ func splitTarget(req *Request) error {
 			req.Path = slash
 			if len(rest) > 0 {
 				req.Query = rest[1:]
+				if i := bytes.IndexByte(req.Query, '#'); i >= 0 {
+					req.Query = req.Query[:i:i]
+				}
 			}
 			return nil
 		}
 		t = rest
+	}
+	if i := bytes.IndexByte(t, '#'); i >= 0 {
+		t = t[:i:i]
 	}
 	path := t
 	for i, c := range t {

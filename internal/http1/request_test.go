@@ -75,6 +75,21 @@ var validRequests = []struct {
 	{"absolute form query without path", crlf("GET http://a?x HTTP/1.1|Host: a||"), reqWant{
 		method: "GET", target: "http://a?x", path: "/", query: strp("x"), minor: 1, host: strp("a"), cl: -1, keepAlive: true,
 		headers: []hdr{{"Host", "a"}}}},
+	// A fragment ends the path or the query, as in nginx; the target
+	// keeps it ($request_uri).
+	{"fragment ends path", crlf("GET /a/.#b?c HTTP/1.1|Host: a||"), reqWant{
+		method: "GET", target: "/a/.#b?c", path: "/a/.", minor: 1, host: strp("a"), cl: -1, keepAlive: true,
+		headers: []hdr{{"Host", "a"}}}},
+	{"fragment ends query", crlf("GET /p?x#y HTTP/1.1|Host: a||"), reqWant{
+		method: "GET", target: "/p?x#y", path: "/p", query: strp("x"), minor: 1, host: strp("a"), cl: -1, keepAlive: true,
+		headers: []hdr{{"Host", "a"}}}},
+	{"absolute form query and fragment without path", crlf("GET http://a:80?x#y HTTP/1.1|Host: a||"), reqWant{
+		method: "GET", target: "http://a:80?x#y", path: "/", query: strp("x"), minor: 1, host: strp("a:80"), cl: -1, keepAlive: true,
+		headers: []hdr{{"Host", "a"}}}},
+	// nginx's "double port hack": more than one port in the Host field.
+	{"host field with two ports", crlf("GET / HTTP/1.1|Host: 1.2.3.4:9000:80||"), reqWant{
+		method: "GET", target: "/", path: "/", minor: 1, host: strp("1.2.3.4:9000:80"), cl: -1, keepAlive: true,
+		headers: []hdr{{"Host", "1.2.3.4:9000:80"}}}},
 	{"leading empty lines", crlf("||GET / HTTP/1.1|Host: a||"), reqWant{
 		method: "GET", target: "/", path: "/", minor: 1, host: strp("a"), cl: -1, keepAlive: true,
 		headers: []hdr{{"Host", "a"}}}},
@@ -272,7 +287,9 @@ var badRequests = []struct {
 	{"control in target", "GET /a\x01b HTTP/1.1|Host: a||", 400},
 	{"DEL in target", "GET /a\x7f HTTP/1.1|Host: a||", 400},
 	{"tab in target", "GET /a\tb HTTP/1.1|Host: a||", 400},
-	{"fragment", "GET /a#b HTTP/1.1|Host: a||", 400},
+	{"host field with a name after the port", "GET / HTTP/1.1|Host: a:80:b||", 400},
+	{"absolute form fragment after the authority", "GET http://a#y HTTP/1.1|Host: a||", 400},
+	{"absolute form with two ports", "GET http://a:80:80/ HTTP/1.1|Host: a||", 400},
 	{"asterisk form", "OPTIONS * HTTP/1.1|Host: a||", 400},
 	{"relative target", "GET a/b HTTP/1.1|Host: a||", 400},
 	{"bad escape", "GET /a%zz HTTP/1.1|Host: a||", 400},

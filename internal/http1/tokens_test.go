@@ -96,4 +96,15 @@ func TestValidHost(t *testing.T) {
 			t.Errorf("validHost(%q) = true", h)
 		}
 	}
+	// The Host field also takes nginx's "host:port:port", nothing else.
+	for _, h := range []string{"a:80:80", "1.2.3.4:9000:80", "a::", "[::1]:80:80"} {
+		if !validHostField([]byte(h)) {
+			t.Errorf("validHostField(%q) = false", h)
+		}
+	}
+	for _, h := range []string{"a:80:b", "a:80/", ":80:80", "a..b:80:80"} {
+		if validHostField([]byte(h)) {
+			t.Errorf("validHostField(%q) = true", h)
+		}
+	}
 }

@@ -64,7 +64,7 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 // appendUpstreamURI appends the request-target sent upstream as nginx's
 // proxy module builds it: the client's own target when proxy_pass has no
 // URI part and neither a redirect, a rewrite nor "set $args" changed the
-// request (nginx's valid_unparsed_uri); otherwise the URI, with the
+// request (nginx's valid_unparsed_uri), without a fragment; otherwise the URI, with the
 // location's prefix replaced by proxy_pass's URI part while the location
 // is valid for it, escaped when the client's path had escapes or the
 // request was redirected or rewritten (nginx's quoted_uri and internal),
@@ -83,7 +83,15 @@ func appendUpstreamURI(b []byte, r *request) []byte {
 	if !pp.HasURI || r.loc == nil || r.loc.Match == conf.MatchRegex || r.loc.Match == conf.MatchRegexCaseless || r.script.locInvalid {
 		if !internal && !r.script.argsSet {
 			if len(h.Target) > 0 && h.Target[0] == '/' {
-				return append(b, h.Target...)
+				// nginx passes a fragment on; it is cut here, because
+				// an upstream that reads '#' as part of the path
+				// ("/public#/../admin") would serve another resource
+				// than the one this request's location was chosen for.
+				t := h.Target
+				if i := bytes.IndexByte(t, '#'); i >= 0 {
+					t = t[:i]
+				}
+				return append(b, t...)
 			}
 			b = append(b, h.Path...)
 			if h.Query != nil {

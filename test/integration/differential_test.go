@@ -217,8 +217,8 @@ func diffEdgeCases() []diffCase {
 
 // diffCorpus returns the requests sent to both proxies. Requests where
 // headroom deliberately differs from nginx are left out: a field line
-// without a colon and HTTP/0.9 requests (400 in headroom), '#' in the
-// request target (400), non-HTTP upstream status lines (502), a Trailer
+// without a colon and HTTP/0.9 requests (400 in headroom), '#' in a
+// request target passed on unchanged (headroom cuts the fragment), non-HTTP upstream status lines (502), a Trailer
 // field (dropped as hop-by-hop by headroom, passed by nginx), and anything
 // relying on $uri, retries or static files (README, differences). Chunked request bodies and Connection-listed and
 // Proxy-* fields are in, and compared normalised (see compareDiff and
