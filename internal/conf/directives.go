@@ -87,6 +87,7 @@ func init() {
 	directiveList = append(directiveList, balanceDirectives()...)
 	directiveList = append(directiveList, limitConnDirectives()...)
 	directiveList = append(directiveList, limitReqDirectives()...)
+	directiveList = append(directiveList, zoneSyncDirectives()...)
 	directiveList = append(directiveList, observeDirectives()...)
 	directiveList = append(directiveList, accessDirectives()...)
 	directiveList = append(directiveList, bodyDirectives()...)

@@ -45,6 +45,9 @@ func Dump(c *Config) string {
 	}
 	h := c.HTTP
 	d.line(0, "http")
+	if z := h.ZoneSync; z != nil {
+		d.line(1, "zone_sync %s addr=%s db=%d user=%q password=%v timeout=%s fallback=%s", z.URL, z.Addr(), z.DB, z.User, z.Password != "", dur(z.Timeout), z.Fallback)
+	}
 	if h.HTTP2RecvBufferSize != defaultHTTP2RecvBufferSize {
 		d.line(1, "http2_recv_buffer_size %d", h.HTTP2RecvBufferSize)
 	}
@@ -462,6 +465,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	for _, l := range c.LimitReqs {
 		d.line(depth, "limit_req zone=%s key=%s size=%d rate=%dr/m burst=%d delay=%d nodelay=%v status=%d log_level=%s dry_run=%v",
 			l.Zone.Name, tmpl(l.Zone.Key), l.Zone.Size, l.Zone.RatePerMinute, l.Burst, l.Delay, l.NoDelay, c.LimitReqStatus, c.LimitReqLogLevel, c.LimitReqDryRun)
+		if l.Zone.Sync {
+			d.line(depth+1, "sync")
+		}
 	}
 	for _, l := range c.LimitConns {
 		d.line(depth, "limit_conn zone=%s key=%s size=%d max=%d status=%d log_level=%s dry_run=%v",

@@ -8,9 +8,9 @@ import (
 func limitReqDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
-		{name: "limit_req_zone", ctx: ctxHTTP, args: arg3, set: setLimitReqZone,
-			syntax: "limit_req_zone key zone=name:size rate=rate;",
-			doc:    "Defines a zone limiting the request rate per key (rate in r/s or r/m), shared by all workers and bounded by its size."},
+		{name: "limit_req_zone", ctx: ctxHTTP, args: arg3 | arg4, set: setLimitReqZone,
+			syntax: "limit_req_zone key zone=name:size rate=rate [sync];",
+			doc:    "Defines a zone limiting the request rate per key (rate in r/s or r/m), shared by all workers and bounded by its size. With sync, the zone's buckets live in the zone_sync store and the limit holds for every instance sharing it, with nginx's arithmetic and the store's clock."},
 		{name: "limit_req", ctx: hsl, args: take123, set: setLimitReq,
 			syntax: "limit_req zone=name [burst=number] [nodelay | delay=number];",
 			doc:    "Limits the request rate per key of the zone: requests beyond the rate are delayed, those beyond the burst are answered with limit_req_status. Inherited only by levels with none of their own."},
@@ -60,6 +60,8 @@ func setLimitReqZone(b *builder, n *Node, sc *scope) error {
 				return errAt(n, "invalid rate \"%s\"", a)
 			}
 			z.RatePerMinute = r * 60 / per
+		case a == "sync":
+			z.Sync = true
 		default:
 			return errAt(n, "invalid parameter \"%s\"", a)
 		}
@@ -77,6 +79,10 @@ func setLimitReqZone(b *builder, n *Node, sc *scope) error {
 		return errAt(n, "duplicate zone \"%s\"", z.Name)
 	}
 	b.limitReqZones[z.Name] = z
+	if b.limitReqNodes == nil {
+		b.limitReqNodes = map[string]*Node{}
+	}
+	b.limitReqNodes[z.Name] = n
 	return nil
 }
 

@@ -236,8 +236,13 @@ type builder struct {
 	http   *httpBuild
 	// limitConnZones are the limit_conn_zone definitions by name.
 	limitConnZones map[string]*LimitConnZone
-	// limitReqZones are the limit_req_zone definitions by name.
+	// limitReqZones are the limit_req_zone definitions by name, and
+	// limitReqNodes the directives that made them, for errors found
+	// once the http block is read.
 	limitReqZones map[string]*LimitReqZone
+	limitReqNodes map[string]*Node
+	// zoneSync is the zone_sync directive, if any.
+	zoneSync *ZoneSync
 	// paths are the temporary file directories registered so far, for
 	// nginx's check that one directory is not used with different levels.
 	paths []*pathEntry

@@ -409,6 +409,10 @@ func (b *builder) finishHTTP() error {
 	}
 	out.LimitConnZones = b.limitConnZones
 	out.LimitReqZones = b.limitReqZones
+	if err := b.checkZoneSync(); err != nil {
+		return err
+	}
+	out.ZoneSync = b.zoneSync
 	out.Variables, out.Captures = b.variables, b.capturesUsed
 	b.cfg.HTTP = out
 	if !b.opts.Lenient {

@@ -95,6 +95,8 @@ type HTTP struct {
 	LimitConnZones map[string]*LimitConnZone
 	// LimitReqZones are the limit_req_zone definitions by name.
 	LimitReqZones map[string]*LimitReqZone
+	// ZoneSync is the store that zones with "sync" share, or nil.
+	ZoneSync *ZoneSync
 	// Variables are the configuration's own variables (set, named
 	// captures) by slot, so that a request keeps one value for each.
 	Variables []Variable
@@ -132,8 +134,11 @@ type LimitReqZone struct {
 	Size int64
 	// RatePerMinute is the rate; "10r/s" is 600.
 	RatePerMinute int
-	File          string
-	Line          int
+	// Sync keeps the zone's buckets in the zone_sync store, shared by
+	// every instance that uses it.
+	Sync bool
+	File string
+	Line int
 }
 
 // LimitReq is one limit_req: requests beyond the zone's rate are delayed

@@ -41,6 +41,9 @@ const (
 	// descriptor like any other, kept apart from the client and upstream
 	// counts that the budgets are made of.
 	KindResolver
+	// KindStore is a worker's connection to the zone_sync store (Redis),
+	// set aside like the resolver's socket.
+	KindStore
 	numKinds
 )
 

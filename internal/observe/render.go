@@ -203,6 +203,24 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 		}
 	}
 
+	if st := s.Store; st != nil {
+		p.family("headroom_zone_sync_up", "gauge", "Workers whose connection to the zone_sync store answers (of headroom_workers).")
+		p.sample("headroom_zone_sync_up", float64(st.Connected))
+		p.family("headroom_zone_sync_round_trip_seconds", "gauge", "Smoothed time a check of a synced zone takes in the zone_sync store.")
+		p.sample("headroom_zone_sync_round_trip_seconds", st.RoundTripSeconds)
+		p.family("headroom_zone_sync_instances", "gauge", "Instances sharing the zone_sync store, by the last heartbeat's count.")
+		p.sample("headroom_zone_sync_instances", float64(st.Instances))
+		p.family("headroom_zone_sync_checks_total", "counter", "Checks of synced limit_req zones by who decided them: the store, the fallback while the store was away, or the cache of the store's refusals; errors are checks the store answered with an error (decided by the fallback too).")
+		for _, z := range s.Zones {
+			if f := z.Sync; f != nil {
+				p.sample("headroom_zone_sync_checks_total", float64(f.Store), "zone", z.Name, "decided_by", "store")
+				p.sample("headroom_zone_sync_checks_total", float64(f.Fallback), "zone", z.Name, "decided_by", "fallback")
+				p.sample("headroom_zone_sync_checks_total", float64(f.CachedRefusals), "zone", z.Name, "decided_by", "cached_refusal")
+				p.sample("headroom_zone_sync_checks_total", float64(f.Errors), "zone", z.Name, "decided_by", "error")
+			}
+		}
+	}
+
 	p.family("headroom_upstream_queue", "gauge", "Requests waiting for a server of the upstream below its max_conns.")
 	for _, u := range s.Upstreams {
 		p.sample("headroom_upstream_queue", float64(u.Queue), "upstream", u.Name)

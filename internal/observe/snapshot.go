@@ -22,6 +22,23 @@ type Snapshot struct {
 	QueueWait HistogramSnapshot  `json:"-"`
 	Zones     []ZoneSnapshot     `json:"zones"`
 	Upstreams []UpstreamSnapshot `json:"upstreams"`
+	// Store is the zone_sync store, when the configuration names one.
+	Store *StoreSnapshot `json:"zone_sync,omitempty"`
+}
+
+// StoreSnapshot is the zone_sync store as the workers see it.
+type StoreSnapshot struct {
+	URL string `json:"url"`
+	// Connected is how many workers have a connection that answers, of
+	// Workers.
+	Connected int `json:"connected"`
+	Workers   int `json:"workers"`
+	// RoundTripSeconds is the smoothed time a check takes.
+	RoundTripSeconds float64 `json:"round_trip_seconds"`
+	// Instances is how many instances share the store, by the last
+	// heartbeat's count.
+	Instances int64  `json:"instances"`
+	Fallback  string `json:"fallback"`
 }
 
 // Connections are stub_status's figures.
@@ -113,6 +130,18 @@ type ZoneSnapshot struct {
 	Kind     string `json:"kind"`
 	Rejected uint64 `json:"rejected"`
 	Delayed  uint64 `json:"delayed"`
+	// Sync is set for a zone shared through zone_sync: its checks
+	// decided by the store, by the fallback, from the refusal cache, and
+	// the errors the store answered.
+	Sync *ZoneSyncFigures `json:"sync,omitempty"`
+}
+
+// ZoneSyncFigures count how a synced zone's checks were decided.
+type ZoneSyncFigures struct {
+	Store          uint64 `json:"store"`
+	Fallback       uint64 `json:"fallback"`
+	CachedRefusals uint64 `json:"cached_refusals"`
+	Errors         uint64 `json:"errors"`
 }
 
 // UpstreamSnapshot is one upstream group.

@@ -484,6 +484,9 @@ func (cc *clientConn) close() {
 	if cc.inPhase(phaseResolve) {
 		cc.leaveResolve()
 	}
+	if cc.inPhase(phaseSync) {
+		cc.leaveSync()
+	}
 	if cc.r != nil {
 		if cc.r.tempWait {
 			cc.leaveTempWait()

@@ -22,8 +22,12 @@ type reqZone struct {
 	states  map[string]reqState
 	maxKeys int
 	// rejected and delayed count requests refused and held back, for
-	// metrics.
-	rejected, delayed atomic.Uint64
+	// metrics; for a synced zone, storeDecided counts checks the store
+	// decided, syncErrors the errors it answered, fallbacks the checks
+	// decided without it and cachedRefusals the refusals answered from
+	// the refusal cache.
+	rejected, delayed                                   atomic.Uint64
+	storeDecided, syncErrors, fallbacks, cachedRefusals atomic.Uint64
 }
 
 type reqState struct {
@@ -38,6 +42,12 @@ func newReqZone(z *conf.LimitReqZone) *reqZone {
 // account applies a request for key at time now (ms). It returns the
 // excess with this request and whether it is within burst.
 func (z *reqZone) account(key string, now int64, burst int) (excess int64, ok bool) {
+	return z.accountRate(key, now, z.rate, int64(burst)*1000)
+}
+
+// accountRate is account at a given rate and burst, both in thousandths:
+// a synced zone's fallback enforces a share of the zone's.
+func (z *reqZone) accountRate(key string, now, rate, burst int64) (excess int64, ok bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	s, known := z.states[key]
@@ -52,11 +62,11 @@ func (z *reqZone) account(key string, now int64, burst int) (excess int64, ok bo
 	if ms < 0 {
 		ms = -ms
 	}
-	excess = s.excess - z.rate*ms/1000 + 1000
+	excess = s.excess - rate*ms/1000 + 1000
 	if excess < 0 {
 		excess = 0
 	}
-	if excess > int64(burst)*1000 {
+	if excess > burst {
 		return excess, false
 	}
 	z.states[key] = reqState{excess: excess, last: now}
@@ -95,20 +105,65 @@ func excessText(e int64) string {
 	return strconv.FormatInt(e/1000, 10) + "." + frac
 }
 
+// limitOutcome is what limit_req made of a request.
+type limitOutcome uint8
+
+const (
+	// limitPass: the request goes on, perhaps after a delay.
+	limitPass limitOutcome = iota
+	// limitStop: the request goes on at once without the later limits
+	// (a dry run's refusal).
+	limitStop
+	// limitAnswered: the request was refused with limit_req_status.
+	limitAnswered
+	// limitWaiting: the request waits in phaseSync for the zone_sync
+	// store's answer; resumeLimitReqs goes on from there.
+	limitWaiting
+)
+
 // limitReqs applies the location's limit_req limits, in nginx's preaccess
-// phase. It returns how long to hold the request back, or ok false when
-// the request was answered with limit_req_status.
-func (cc *clientConn) limitReqs() (delay time.Duration, ok bool) {
+// phase, then holds the request back for the longest delay they ask or
+// serves it, unless a limit refused it or it waits for the store.
+func (cc *clientConn) limitReqs() {
+	cc.afterLimitReqs(cc.limitReqsFrom(0, 0))
+}
+
+// resumeLimitReqs goes on with the limits once the store (or its
+// fallback) decided the one the request waited for.
+func (cc *clientConn) resumeLimitReqs(excess int64, within bool) {
+	r := cc.r
+	l := &r.lc.LimitReqs[r.limitIdx]
+	delay, outcome := cc.limitReqResult(l, cc.w.srv.reqZones[l.Zone], excess, within, r.limitDelay)
+	if outcome == limitPass {
+		delay, outcome = cc.limitReqsFrom(r.limitIdx+1, delay)
+	}
+	cc.afterLimitReqs(delay, outcome)
+}
+
+// afterLimitReqs serves a request that passed its limits, at once or
+// once its delay is over.
+func (cc *clientConn) afterLimitReqs(delay time.Duration, outcome limitOutcome) {
+	switch {
+	case outcome == limitStop:
+		cc.serve()
+	case outcome != limitPass:
+	case delay > 0:
+		// limit_req holds the request back; it goes on when the
+		// timer fires (see requestTimer).
+		cc.setPhase(phaseDelayed)
+		cc.c.SetTimer(delay)
+	default:
+		cc.serve()
+	}
+}
+
+// limitReqsFrom applies the limits from the i-th on, with the delay the
+// earlier ones asked for.
+func (cc *clientConn) limitReqsFrom(i int, delay time.Duration) (time.Duration, limitOutcome) {
 	r := cc.r
 	lc := r.lc
-	if len(lc.LimitReqs) == 0 {
-		return 0, true
-	}
-	level := logs.ParseLevel(lc.LimitReqLogLevel)
-	// Delays are logged one level less severe than refusals.
-	delayLevel := min(level+1, logs.Debug)
-	now := cc.w.loop.Now().UnixMilli()
-	for _, l := range lc.LimitReqs {
+	for ; i < len(lc.LimitReqs); i++ {
+		l := &lc.LimitReqs[i]
 		key := cc.eval(nil, l.Zone.Key)
 		if len(key) == 0 {
 			continue
@@ -118,35 +173,91 @@ func (cc *clientConn) limitReqs() (delay time.Duration, ok bool) {
 			continue
 		}
 		z := cc.w.srv.reqZones[l.Zone]
-		excess, within := z.account(string(key), now, l.Burst)
-		if !within {
-			if lc.LimitReqDryRun {
-				cc.logAt(level, "limiting requests, dry run, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
-				r.limitReqStatus = "REJECTED_DRY_RUN"
-				return 0, true
+		burst := int64(l.Burst) * 1000
+		var excess int64
+		var within bool
+		if s := cc.w.sync; l.Zone.Sync && s != nil {
+			if e, refused := s.cachedRefusal(z, key); refused {
+				z.cachedRefusals.Add(1)
+				excess, within = e, false
+			} else {
+				cc.warmFallback(z, key, burst)
+				if s.check(cc, z, key, burst) {
+					r.limitIdx, r.limitDelay = i, delay
+					cc.setPhase(phaseSync)
+					cc.c.StopTimer()
+					return 0, limitWaiting
+				}
+				excess, within = cc.fallbackAccount(z, string(key), burst)
+				z.fallbacks.Add(1)
 			}
-			cc.logAt(level, "limiting requests, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
-			z.rejected.Add(1)
-			r.limitReqStatus = "REJECTED"
-			cc.respondError(lc.LimitReqStatus)
-			return 0, false
+		} else {
+			excess, within = z.account(string(key), cc.w.loop.Now().UnixMilli(), l.Burst)
 		}
-		if r.limitReqStatus == "" {
-			r.limitReqStatus = "PASSED"
+		var outcome limitOutcome
+		if delay, outcome = cc.limitReqResult(l, z, excess, within, delay); outcome != limitPass {
+			return delay, outcome
 		}
-		if l.NoDelay || excess <= int64(l.Delay)*1000 || z.rate == 0 {
-			continue
-		}
-		d := time.Duration((excess-int64(l.Delay)*1000)*1000/z.rate) * time.Millisecond
-		if lc.LimitReqDryRun {
-			cc.logAt(delayLevel, "delaying request, dry run, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
-			r.limitReqStatus = "DELAYED_DRY_RUN"
-			continue
-		}
-		r.limitReqStatus = "DELAYED"
-		cc.logAt(delayLevel, "delaying request, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
-		z.delayed.Add(1)
-		delay = max(delay, d)
 	}
-	return delay, true
+	return delay, limitPass
+}
+
+// warmFallback accounts a synced zone's request in the instance's own
+// bucket too, at the share the fallback would enforce, while the store
+// decides: when the store goes away the fallback starts from this
+// instance's recent traffic instead of an empty bucket, which would let
+// a burst through on every instance at once.
+func (cc *clientConn) warmFallback(z *reqZone, key []byte, burst int64) {
+	s := cc.w.sync
+	if s.state != syncUp {
+		return
+	}
+	now := cc.w.loop.Now().UnixMilli()
+	switch s.cfg.Fallback {
+	case conf.FallbackLocal:
+		z.accountRate(string(key), now, z.rate, burst)
+	case conf.FallbackShare:
+		n := max(cc.w.srv.fleetSize.Load(), 1)
+		z.accountRate(string(key), now, z.rate/n, burst/n)
+	}
+}
+
+// limitReqResult applies one limit's decision: a refusal answers the
+// request (unless in dry run), an excess beyond the limit's delay holds
+// it back; each is logged as nginx logs it.
+func (cc *clientConn) limitReqResult(l *conf.LimitReq, z *reqZone, excess int64, within bool, delay time.Duration) (time.Duration, limitOutcome) {
+	r := cc.r
+	lc := r.lc
+	level := logs.ParseLevel(lc.LimitReqLogLevel)
+	// Delays are logged one level less severe than refusals.
+	delayLevel := min(level+1, logs.Debug)
+	if !within {
+		if lc.LimitReqDryRun {
+			cc.logAt(level, "limiting requests, dry run, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
+			r.limitReqStatus = "REJECTED_DRY_RUN"
+			// nginx stops at the first limit a dry run refuses.
+			return 0, limitStop
+		}
+		cc.logAt(level, "limiting requests, excess: "+excessText(excess)+" by zone \""+l.Zone.Name+"\"")
+		z.rejected.Add(1)
+		r.limitReqStatus = "REJECTED"
+		cc.respondError(lc.LimitReqStatus)
+		return 0, limitAnswered
+	}
+	if r.limitReqStatus == "" {
+		r.limitReqStatus = "PASSED"
+	}
+	if l.NoDelay || excess <= int64(l.Delay)*1000 || z.rate == 0 {
+		return delay, limitPass
+	}
+	d := time.Duration((excess-int64(l.Delay)*1000)*1000/z.rate) * time.Millisecond
+	if lc.LimitReqDryRun {
+		cc.logAt(delayLevel, "delaying request, dry run, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
+		r.limitReqStatus = "DELAYED_DRY_RUN"
+		return delay, limitPass
+	}
+	r.limitReqStatus = "DELAYED"
+	cc.logAt(delayLevel, "delaying request, excess: "+excessText(excess)+", by zone \""+l.Zone.Name+"\"")
+	z.delayed.Add(1)
+	return max(delay, d), limitPass
 }

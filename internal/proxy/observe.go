@@ -253,7 +253,15 @@ func (s *Server) snapshotZones(snap *observe.Snapshot) {
 		snap.Zones = append(snap.Zones, observe.ZoneSnapshot{Name: z.Name, Kind: "limit_conn", Rejected: cz.rejected.Load()})
 	}
 	for z, rz := range s.reqZones {
-		snap.Zones = append(snap.Zones, observe.ZoneSnapshot{Name: z.Name, Kind: "limit_req", Rejected: rz.rejected.Load(), Delayed: rz.delayed.Load()})
+		zs := observe.ZoneSnapshot{Name: z.Name, Kind: "limit_req", Rejected: rz.rejected.Load(), Delayed: rz.delayed.Load()}
+		if z.Sync {
+			zs.Sync = &observe.ZoneSyncFigures{Store: rz.storeDecided.Load(), Fallback: rz.fallbacks.Load(), CachedRefusals: rz.cachedRefusals.Load(), Errors: rz.syncErrors.Load()}
+		}
+		snap.Zones = append(snap.Zones, zs)
+	}
+	if zc := s.cfg.HTTP.ZoneSync; zc != nil {
+		snap.Store = &observe.StoreSnapshot{URL: zc.URL, Connected: int(s.storeUp.Load()), Workers: len(s.workers),
+			RoundTripSeconds: float64(s.storeRTT.Load()) / 1e9, Instances: s.fleetSize.Load(), Fallback: zc.Fallback.String()}
 	}
 	slices.SortFunc(snap.Zones, func(a, b observe.ZoneSnapshot) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {

@@ -32,6 +32,9 @@ const (
 	phaseRoute phase = iota
 	// phaseDelayed: limit_req holds the request back for a while.
 	phaseDelayed
+	// phaseSync: the request waits for the zone_sync store to decide a
+	// limit (zonesync.go).
+	phaseSync
 	// phaseQueued: the request waits for a connection slot for its
 	// upstream.
 	phaseQueued
@@ -93,11 +96,11 @@ func (cc *clientConn) requestReadable() {
 			r.closeFile()
 			cc.abort()
 		}
-	case phaseQueued, phaseUpQueued, phaseDelayed, phaseRetry, phaseResolve:
+	case phaseQueued, phaseUpQueued, phaseDelayed, phaseSync, phaseRetry, phaseResolve:
 		// proxy_ignore_client_abort keeps a request waiting for its
 		// upstream, not one limit_req holds back (nginx's limit_req
 		// stops a request whose client closed, whatever the setting).
-		if cc.tr.PeerClosed() && (r.phase == phaseDelayed || !r.lc.ProxyIgnoreClientAbort) {
+		if cc.tr.PeerClosed() && (r.phase == phaseDelayed || r.phase == phaseSync || !r.lc.ProxyIgnoreClientAbort) {
 			// The client gave up while its request waited.
 			r.status = 499
 			cc.abort()
@@ -135,6 +138,9 @@ func (cc *clientConn) requestTimer() {
 		cc.serverQueueTimedOut()
 	case phaseDelayed:
 		cc.serve()
+	case phaseSync:
+		// The store's deadline decides (zonesync.go); no timer of the
+		// request's own runs meanwhile.
 	case phaseRetry:
 		cc.retryResources()
 	case phaseResolve:
@@ -418,6 +424,12 @@ type upstreamAttempt struct {
 	// resourceWaitFrom is when the request first found no descriptor or
 	// local port for its upstream connection.
 	resourceWaitFrom time.Time
+	// syncWait is the check the request waits for in phaseSync, which
+	// decides its limitIdx-th limit_req; limitDelay is the longest delay
+	// the limits before it asked for.
+	syncWait   *syncCheck
+	limitIdx   int
+	limitDelay time.Duration
 	// dnsNode is the name the request waits for in phaseResolve, and
 	// dnsCNAMEs counts the CNAME records its resolution followed.
 	dnsNode   *dnsNode
@@ -499,16 +511,9 @@ func (cc *clientConn) startRequest() {
 		return
 	}
 	cc.realIP(r.lc)
-	if delay, ok := cc.limitReqs(); !ok {
-		return
-	} else if delay > 0 {
-		// limit_req holds the request back; it goes on when the
-		// timer fires (see onClientTimer).
-		cc.setPhase(phaseDelayed)
-		cc.c.SetTimer(delay)
-		return
-	}
-	cc.serve()
+	// limit_req, then the request is served (serve), perhaps after a
+	// delay or the zone_sync store's answer.
+	cc.limitReqs()
 }
 
 // findConfig runs nginx's server rewrite phase (the server's rewrite

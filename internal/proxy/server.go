@@ -77,6 +77,13 @@ type Server struct {
 	connZones map[*conf.LimitConnZone]*connZone
 	// reqZones are the limit_req_zone tables, shared by all workers.
 	reqZones map[*conf.LimitReqZone]*reqZone
+	// fleetSize is how many instances share the zone_sync store, as
+	// its last heartbeat counted them (1 until one did); storeUp counts
+	// the workers whose store connection answers, and storeRTT is the
+	// smoothed round trip of a check in nanoseconds.
+	fleetSize atomic.Int64
+	storeUp   atomic.Int32
+	storeRTT  atomic.Int64
 
 	sharedMu sync.Mutex
 	// sharedState holds each upstream's state common to all workers.
@@ -167,6 +174,11 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		}
 	}
 	s.reqZones = map[*conf.LimitReqZone]*reqZone{}
+	s.fleetSize.Store(1)
+	if opts.Inherit != nil {
+		// The fleet has not changed with the configuration.
+		s.fleetSize.Store(max(opts.Inherit.fleetSize.Load(), 1))
+	}
 	for _, z := range cfg.HTTP.LimitReqZones {
 		s.reqZones[z] = opts.Inherit.sameReqZone(z)
 		if s.reqZones[z] == nil {

@@ -71,6 +71,9 @@ type worker struct {
 	// dns is the resolver's state (resolver.go); nil when no location
 	// has a resolver.
 	dns *dnsClient
+	// sync is the client of the zone_sync store (zonesync.go); nil
+	// without one.
+	sync *syncClient
 	// idleHead and idleTail hold the idle keep-alive clients, oldest
 	// first; waiting holds requests queued for a connection slot.
 	idleHead, idleTail *clientConn
@@ -148,11 +151,13 @@ func newWorker(s *Server, id int) (*worker, error) {
 		loop.Close()
 		return nil, err
 	}
-	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners)+nres)
+	// So is the connection to the zone_sync store.
+	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners)+nres+syncSlots(s.cfg))
 	w.tempBudget = s.opts.TempFiles
 	loop.OnTick = w.tick
 	loop.AfterEvents = w.afterEvents
 	loop.Owner = w
+	w.openSync()
 	for _, ln := range s.listeners {
 		fd := ln.fds[0]
 		if ln.reuse {
@@ -300,6 +305,9 @@ func (w *worker) tick() {
 		}
 	}
 	w.maybeShed()
+	if w.sync != nil {
+		w.sync.tick()
+	}
 	w.publish()
 	if w.draining {
 		w.drainStep()
@@ -331,6 +339,10 @@ func (w *worker) afterEvents() {
 	w.serveTempWaiters()
 	w.maybeShed()
 	w.flushH2()
+	if w.sync != nil {
+		// The checks of this round go out in one write.
+		w.sync.flush()
+	}
 	if now := w.loop.Now(); now.Sub(w.published) >= publishEvery {
 		w.publish()
 	}

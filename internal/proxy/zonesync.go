@@ -1,0 +1,543 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+	"headroom/internal/engine"
+	"headroom/internal/logs"
+	"headroom/internal/resp"
+	"headroom/internal/zonesync"
+)
+
+// This file is a worker's client of the zone_sync store (Redis or
+// Valkey), run on the worker's event loop like its resolver: one
+// non-blocking TCP connection in a slot of kind KindStore, set aside from
+// the client budget. A request whose limit_req zone is synced waits in
+// phaseSync while its check is in the store: checks made during one round
+// of events go out together in one write after it (afterEvents), as a
+// pipeline of EVALSHA calls, and their replies come back in order. Each
+// check has a deadline (zone_sync's timeout); when the oldest one passes,
+// or the connection fails, the store is down: the checks waiting and all
+// checks until it is back are decided by the fallback, and the worker
+// tries to connect again each second. A new connection first loads the
+// scripts; until those replies arrive the fallback goes on deciding, so a
+// store that accepts connections but does not answer (stopped) costs a
+// request no more than one timeout.
+
+// syncLease is how long an instance counts as live after its last
+// heartbeat; heartbeats go out each second.
+const syncLease = 3 * time.Second
+
+// syncLogEvery bounds the fallback's log lines to one per zone a second.
+const syncLogEvery = time.Second
+
+// syncInstanceID names this process in the fleet's set of instances; it
+// outlives reloads, which keep the process and so its lease.
+var syncInstanceID = func() string {
+	var b [6]byte
+	rand.Read(b[:])
+	host, _ := os.Hostname()
+	return host + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(b[:])
+}()
+
+// syncState is where a worker's connection to the store is.
+type syncState uint8
+
+const (
+	// syncDown: no connection; checks go to the fallback and a new
+	// connection is tried at the next tick.
+	syncDown syncState = iota
+	// syncProbing: connected (or connecting), the scripts sent and
+	// their replies awaited; checks still go to the fallback.
+	syncProbing
+	// syncUp: checks go to the store.
+	syncUp
+)
+
+// syncKind says what a reply in the pipeline answers.
+type syncKind uint8
+
+const (
+	syncHandshake syncKind = iota
+	syncHeartbeat
+	syncLimitReq
+)
+
+// syncCheck is one command in the pipeline, waiting for its reply.
+type syncCheck struct {
+	kind syncKind
+	// cc is the request that waits for a limit_req check; nil once the
+	// request went away (its reply is then read and dropped).
+	cc *clientConn
+	// zone and key identify a limit_req check's bucket; burst is the
+	// limit's burst in thousandths.
+	zone  *reqZone
+	key   string
+	burst int64
+	// sentAt is when the check was made, deadline when the store is
+	// taken to be down if no reply came.
+	sentAt, deadline time.Time
+}
+
+// syncClient is a worker's connection to the store and its pipeline.
+type syncClient struct {
+	w     *worker
+	cfg   *conf.ZoneSync
+	c     *engine.Conn
+	state syncState
+	// connecting is set until the non-blocking connect completes.
+	connecting bool
+	// out holds commands not yet written; in the bytes read and not yet
+	// parsed.
+	out, in []byte
+	// pending are the commands sent or queued, in the order of their
+	// replies.
+	pending []*syncCheck
+	// reason says why the store was last found down, for the log.
+	reason string
+	// refused caches keys that the store refused, until the bucket can
+	// have drained (zonesync.RefusedFor).
+	refused map[refusalKey]refusal
+	// loggedAt is when each zone's fallback was last logged.
+	loggedAt map[*reqZone]time.Time
+	// scratch builds store keys.
+	scratch []byte
+}
+
+type refusalKey struct {
+	zone *reqZone
+	key  string
+}
+
+type refusal struct {
+	until  time.Time
+	excess int64
+}
+
+// maxRefusals bounds the refusal cache; when full it starts over.
+const maxRefusals = 65536
+
+// syncSlots is how many slots a worker sets aside for its store
+// connection: one when the configuration names a store.
+func syncSlots(cfg *conf.Config) int {
+	if cfg.HTTP != nil && cfg.HTTP.ZoneSync != nil {
+		return 1
+	}
+	return 0
+}
+
+// openSync prepares the worker's store client and has the loop connect
+// it once it runs (its clock starts then). Requests made before the
+// store answers are decided by the fallback: a store that is away delays
+// nothing at start.
+func (w *worker) openSync() {
+	h := w.srv.cfg.HTTP
+	if h == nil || h.ZoneSync == nil {
+		return
+	}
+	s := &syncClient{w: w, cfg: h.ZoneSync, refused: map[refusalKey]refusal{}, loggedAt: map[*reqZone]time.Time{}, reason: "not connected yet"}
+	w.sync = s
+	w.loop.Post(func() {
+		if s.state == syncDown && s.c == nil {
+			s.connect()
+		}
+	})
+}
+
+// connect opens a connection to the store and queues the handshake: AUTH
+// and SELECT where the URL asks for them, and the scripts.
+func (s *syncClient) connect() {
+	w := s.w
+	ap, err := netip.ParseAddrPort(s.cfg.Addr())
+	if err != nil {
+		s.reason = err.Error()
+		return
+	}
+	if w.loop.Free() == 0 {
+		s.reason = "no free connection slot"
+		return
+	}
+	family := unix.AF_INET
+	if !ap.Addr().Is4() {
+		family = unix.AF_INET6
+	}
+	fd, err := engine.Socket(family)
+	if err != nil {
+		s.reason = err.Error()
+		return
+	}
+	engine.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	c, err := w.loop.Add(fd, engine.KindStore, s)
+	if err != nil {
+		engine.Close(fd)
+		s.reason = err.Error()
+		return
+	}
+	c.OnRead = onSyncRead
+	c.OnWrite = onSyncWrite
+	c.OnTimer = onSyncTimer
+	s.c = c
+	switch err := engine.Connect(fd, sockaddr(ap)); err {
+	case nil:
+		s.connecting = false
+	case unix.EINPROGRESS:
+		s.connecting = true
+	default:
+		s.fail("connect() failed: " + err.Error())
+		return
+	}
+	s.state = syncProbing
+	now := w.loop.Now()
+	if s.cfg.Password != "" {
+		if s.cfg.User != "" {
+			s.out = resp.AppendCommand(s.out, "AUTH", s.cfg.User, s.cfg.Password)
+		} else {
+			s.out = resp.AppendCommand(s.out, "AUTH", s.cfg.Password)
+		}
+		s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+	}
+	if s.cfg.DB != 0 {
+		s.out = resp.AppendCommand(s.out, "SELECT", strconv.Itoa(s.cfg.DB))
+		s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+	}
+	s.out = resp.AppendCommand(s.out, "SCRIPT", "LOAD", zonesync.LimitReqScript)
+	s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+	s.out = resp.AppendCommand(s.out, "SCRIPT", "LOAD", zonesync.HeartbeatScript)
+	s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+	s.heartbeat()
+}
+
+// push adds a command to the pipeline with its deadline, arming the
+// connection's timer when it is the oldest.
+func (s *syncClient) push(k *syncCheck) {
+	// A connection that is being made gets a second for its handshake:
+	// the timeout is for the answers to requests. No request waits on a
+	// connection until its handshake is answered, so deadlines still
+	// come in the order of the pipeline and the oldest is the first due.
+	k.deadline = k.sentAt.Add(s.cfg.Timeout)
+	if s.state == syncProbing {
+		k.deadline = k.sentAt.Add(max(s.cfg.Timeout, time.Second))
+	}
+	s.pending = append(s.pending, k)
+	if len(s.pending) == 1 {
+		s.c.SetTimer(k.deadline.Sub(s.w.loop.Now()))
+	}
+}
+
+// heartbeat renews the instance's lease and asks how many instances are
+// live, which the share fallback divides the limits by.
+func (s *syncClient) heartbeat() {
+	s.out = resp.AppendCommand(s.out, "EVALSHA", zonesync.HeartbeatSHA, "1", zonesync.FleetKey, syncInstanceID, strconv.FormatInt(syncLease.Milliseconds(), 10))
+	s.push(&syncCheck{kind: syncHeartbeat, sentAt: s.w.loop.Now()})
+}
+
+// tick runs each second: a heartbeat while connected, a new connection
+// while down.
+func (s *syncClient) tick() {
+	switch s.state {
+	case syncDown:
+		s.connect()
+	case syncUp:
+		s.heartbeat()
+	}
+	// A tick may come with no event, so no round's end to flush at.
+	s.flush()
+}
+
+// check queues a limit_req check for the request, which waits for it in
+// phaseSync. It reports false when the store is not up, so that the
+// caller decides by the fallback at once.
+func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64) bool {
+	if s.state != syncUp {
+		return false
+	}
+	rate := strconv.FormatInt(z.rate, 10)
+	s.scratch = zonesync.AppendBucketKey(s.scratch[:0], z.conf.Name, key)
+	s.out = resp.AppendArrayHeader(s.out, 6)
+	s.out = resp.AppendBulkString(s.out, "EVALSHA")
+	s.out = resp.AppendBulkString(s.out, zonesync.LimitReqSHA)
+	s.out = resp.AppendBulkString(s.out, "1")
+	s.out = resp.AppendBulk(s.out, s.scratch)
+	s.out = resp.AppendBulkString(s.out, rate)
+	s.out = resp.AppendBulkInt(s.out, burst)
+	k := &syncCheck{kind: syncLimitReq, cc: cc, zone: z, key: string(key), burst: burst, sentAt: s.w.loop.Now()}
+	s.push(k)
+	cc.r.syncWait = k
+	return true
+}
+
+// cachedRefusal reports whether the store refused the key recently
+// enough that it must still refuse it, and the excess it refused with.
+func (s *syncClient) cachedRefusal(z *reqZone, key []byte) (int64, bool) {
+	if len(s.refused) == 0 {
+		return 0, false
+	}
+	rf, ok := s.refused[refusalKey{z, string(key)}]
+	if !ok {
+		return 0, false
+	}
+	if !s.w.loop.Now().Before(rf.until) {
+		delete(s.refused, refusalKey{z, string(key)})
+		return 0, false
+	}
+	return rf.excess, true
+}
+
+// flush writes what is queued; called after each round of events, so
+// that the checks of a round share one write.
+func (s *syncClient) flush() {
+	if s.c == nil || s.connecting || len(s.out) == 0 {
+		return
+	}
+	n, err := s.c.Write(s.out)
+	if err != nil && err != engine.ErrAgain {
+		s.fail("send() failed: " + err.Error())
+		return
+	}
+	s.out = s.out[:copy(s.out, s.out[n:])]
+}
+
+func onSyncWrite(c *engine.Conn) {
+	s := c.Data.(*syncClient)
+	if s.connecting {
+		if err := engine.SocketError(c.Fd); err != nil {
+			s.fail("connect() failed: " + err.Error())
+			return
+		}
+		s.connecting = false
+	}
+	s.flush()
+}
+
+func onSyncRead(c *engine.Conn) {
+	s := c.Data.(*syncClient)
+	for {
+		if cap(s.in)-len(s.in) < 4096 {
+			s.in = append(s.in, make([]byte, 4096)...)[:len(s.in)]
+		}
+		n, err := c.Read(s.in[len(s.in):cap(s.in)])
+		if n > 0 {
+			s.in = s.in[:len(s.in)+n]
+		}
+		if err == engine.ErrAgain {
+			break
+		}
+		if err != nil || n == 0 {
+			s.parse()
+			if s.c != nil {
+				if err != nil {
+					s.fail("recv() failed: " + err.Error())
+				} else {
+					s.fail("connection closed by the store")
+				}
+			}
+			return
+		}
+	}
+	s.parse()
+}
+
+// parse hands each complete reply to the command it answers.
+func (s *syncClient) parse() {
+	off := 0
+	for s.c != nil && off < len(s.in) {
+		v, n, err := resp.Parse(s.in[off:], resp.Limits{})
+		if err == resp.ErrNeedMore {
+			break
+		}
+		if err != nil {
+			s.fail("invalid reply: " + err.Error())
+			return
+		}
+		off += n
+		if len(s.pending) == 0 {
+			s.fail("reply to no command")
+			return
+		}
+		k := s.pending[0]
+		s.pending[0] = nil
+		s.pending = s.pending[1:]
+		s.answer(k, v)
+	}
+	if s.c == nil {
+		return
+	}
+	s.in = s.in[:copy(s.in, s.in[off:])]
+	if len(s.pending) > 0 {
+		s.c.SetTimer(s.pending[0].deadline.Sub(s.w.loop.Now()))
+	} else {
+		s.c.StopTimer()
+		s.pending = s.pending[:0:0]
+	}
+}
+
+// answer applies one reply.
+func (s *syncClient) answer(k *syncCheck, v resp.Value) {
+	switch k.kind {
+	case syncHandshake:
+		if err := v.Err(); err != nil {
+			s.fail("the store refused the handshake: " + err.Error())
+			return
+		}
+	case syncHeartbeat:
+		if n, ok := v.AsInt(); ok && n > 0 {
+			s.w.srv.fleetSize.Store(n)
+		} else if err := v.Err(); err != nil {
+			s.fail("heartbeat failed: " + err.Error())
+			return
+		}
+		if s.state == syncProbing {
+			// The handshake's replies came before this one: the
+			// store answers.
+			s.state = syncUp
+			s.w.srv.storeUp.Add(1)
+			s.w.srv.log.Logf(logs.Notice, s.w.id, "zone_sync: connected to %s, %d instance(s) live", s.cfg.URL, s.w.srv.fleetSize.Load())
+		}
+	case syncLimitReq:
+		ok, excess, good := limitReqReply(v)
+		if !good {
+			k.zone.syncErrors.Add(1)
+			if err := v.Err(); err != nil && bytes.HasPrefix(v.Str, []byte("NOSCRIPT")) {
+				// The store lost its scripts (SCRIPT FLUSH or a
+				// restart behind a proxy): load them again.
+				s.fail("the store lost its scripts")
+			}
+			s.decideByFallback(k)
+			return
+		}
+		k.zone.storeDecided.Add(1)
+		// The round trip, smoothed over the last few checks of any
+		// worker.
+		rtt := int64(s.w.loop.Now().Sub(k.sentAt))
+		srv := s.w.srv
+		srv.storeRTT.Store(srv.storeRTT.Load() - srv.storeRTT.Load()/8 + rtt/8)
+		if !ok {
+			if d := zonesync.RefusedFor(excess, k.burst, k.zone.rate); d > 0 {
+				if len(s.refused) >= maxRefusals {
+					clear(s.refused)
+				}
+				s.refused[refusalKey{k.zone, k.key}] = refusal{until: k.sentAt.Add(time.Duration(d) * time.Millisecond), excess: excess}
+			}
+		}
+		if cc := k.cc; cc != nil {
+			cc.r.syncWait = nil
+			cc.resumeLimitReqs(excess, ok)
+		}
+	}
+}
+
+// limitReqReply reads {1, excess} or {0, excess}.
+func limitReqReply(v resp.Value) (ok bool, excess int64, good bool) {
+	if v.Kind != resp.KindArray || len(v.Array) != 2 {
+		return false, 0, false
+	}
+	flag, ok1 := v.Array[0].AsInt()
+	excess, ok2 := v.Array[1].AsInt()
+	if !ok1 || !ok2 {
+		return false, 0, false
+	}
+	return flag == 1, excess, true
+}
+
+// decideByFallback decides a check the store did not answer.
+func (s *syncClient) decideByFallback(k *syncCheck) {
+	k.zone.fallbacks.Add(1)
+	if cc := k.cc; cc != nil {
+		cc.r.syncWait = nil
+		excess, ok := cc.fallbackAccount(k.zone, k.key, k.burst)
+		cc.resumeLimitReqs(excess, ok)
+	}
+}
+
+func onSyncTimer(c *engine.Conn) {
+	s := c.Data.(*syncClient)
+	if len(s.pending) == 0 {
+		return
+	}
+	if !s.w.loop.Now().Before(s.pending[0].deadline) {
+		s.fail("timed out after " + s.cfg.Timeout.String())
+		return
+	}
+	c.SetTimer(s.pending[0].deadline.Sub(s.w.loop.Now()))
+}
+
+// fail takes the store to be down: the connection is closed and every
+// check waiting is decided by the fallback.
+func (s *syncClient) fail(reason string) {
+	if s.state == syncUp {
+		// Losing a store that answered is logged at once; while it
+		// stays away, the fallback's line says so each second.
+		s.w.srv.log.Logf(logs.Error, s.w.id, "zone_sync: %s: %s, limits fall back to \"%s\"", s.cfg.URL, reason, s.cfg.Fallback)
+		s.w.srv.storeUp.Add(-1)
+	}
+	s.state = syncDown
+	s.reason = reason
+	if s.c != nil {
+		s.c.Close()
+		s.c = nil
+	}
+	s.connecting = false
+	s.out = s.out[:0]
+	s.in = s.in[:0]
+	pending := s.pending
+	s.pending = nil
+	for _, k := range pending {
+		if k.kind == syncLimitReq {
+			s.decideByFallback(k)
+		}
+	}
+}
+
+// leaveSync takes a request that goes away out of its check: the reply
+// is read and dropped.
+func (cc *clientConn) leaveSync() {
+	if k := cc.r.syncWait; k != nil {
+		k.cc = nil
+		cc.r.syncWait = nil
+	}
+}
+
+// fallbackAccount decides a synced zone's check without the store, as
+// zone_sync's fallback says: the whole limit (local), none (deny), or by
+// default this instance's share of it, the rate and burst divided by the
+// live instances last counted.
+func (cc *clientConn) fallbackAccount(z *reqZone, key string, burst int64) (int64, bool) {
+	s := cc.w.sync
+	now := cc.w.loop.Now().UnixMilli()
+	switch s.cfg.Fallback {
+	case conf.FallbackDeny:
+		s.logFallback(z, "refuses every request")
+		return burst + 1000, false
+	case conf.FallbackLocal:
+		s.logFallback(z, "enforces "+rateText(z.rate)+" on this instance")
+		return z.accountRate(key, now, z.rate, burst)
+	}
+	n := max(cc.w.srv.fleetSize.Load(), 1)
+	s.logFallback(z, "enforces "+rateText(z.rate/n)+", this instance's share of "+rateText(z.rate)+" among "+strconv.FormatInt(n, 10)+" instance(s)")
+	return z.accountRate(key, now, z.rate/n, burst/n)
+}
+
+// logFallback logs, at most once a second per zone, what a zone enforces
+// while the store is away.
+func (s *syncClient) logFallback(z *reqZone, what string) {
+	now := s.w.loop.Now()
+	if now.Sub(s.loggedAt[z]) < syncLogEvery {
+		return
+	}
+	s.loggedAt[z] = now
+	s.w.srv.log.Logf(logs.Warn, s.w.id, "zone_sync: %s is unavailable (%s): limit_req zone \"%s\" %s", s.cfg.URL, s.reason, z.conf.Name, what)
+}
+
+// rateText formats a rate in thousandths of a request per second.
+func rateText(rate int64) string {
+	return excessText(rate) + "r/s"
+}

@@ -1,0 +1,121 @@
+// Package zonesync holds what the instances of a fleet agree on when they
+// share zones through a Redis (or Valkey) store: the scripts that run
+// there and the names of the keys they use. A script runs atomically in
+// the store and takes the time from the store's own clock, so every
+// instance applies nginx's arithmetic to one bucket with one clock, and a
+// check costs one round trip however many instances share the key.
+package zonesync
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+)
+
+// LimitReqScript is limit_req's leaky bucket, as nginx computes it
+// (ngx_http_limit_req_lookup), on one key of the store. KEYS[1] is the
+// bucket; ARGV[1] is the zone's rate in thousandths of a request per
+// second and ARGV[2] the burst in thousandths. A bucket is a hash of its
+// excess ("e", thousandths) and the time it was last updated ("l",
+// milliseconds of the store's clock). The reply is {1, excess} when the
+// request is within the burst (and accounted), or {0, excess} with the
+// excess it would have had when it is not (and nothing changes). A
+// bucket expires once its excess has drained away: a drained bucket and
+// a missing one give the same answer, so nothing is lost and the store
+// keeps only the keys that are limiting.
+const LimitReqScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local s = redis.call('HMGET', KEYS[1], 'e', 'l')
+local excess = 0
+local last = now
+if s[1] then
+  local ms = now - tonumber(s[2])
+  if ms < -60000 then
+    ms = 1
+  elseif ms < 0 then
+    ms = 0
+  end
+  excess = tonumber(s[1]) - math.floor(rate * ms / 1000) + 1000
+  if excess < 0 then
+    excess = 0
+  end
+  if excess > burst then
+    return {0, excess}
+  end
+  last = tonumber(s[2])
+  if ms ~= 0 then
+    last = now
+  end
+end
+redis.call('HSET', KEYS[1], 'e', excess, 'l', last)
+redis.call('PEXPIRE', KEYS[1], math.floor(excess * 1000 / rate) + 1000)
+return {1, excess}
+`
+
+// HeartbeatScript renews an instance's lease in the fleet and counts the
+// live instances. KEYS[1] is the fleet's sorted set of instances by the
+// time (store clock, ms) of their last heartbeat; ARGV[1] is this
+// instance and ARGV[2] the lease in milliseconds. Instances whose lease
+// ran out are removed, so a dead instance stops counting within a lease.
+const HeartbeatScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - lease)
+redis.call('PEXPIRE', KEYS[1], lease * 2)
+return redis.call('ZCARD', KEYS[1])
+`
+
+// LimitReqSHA and HeartbeatSHA name the scripts for EVALSHA once SCRIPT
+// LOAD has given them to the store on a connection.
+var (
+	LimitReqSHA  = digest(LimitReqScript)
+	HeartbeatSHA = digest(HeartbeatScript)
+)
+
+func digest(s string) string {
+	h := sha1.Sum([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// FleetKey is the sorted set of live instances.
+const FleetKey = "headroom:instances"
+
+// AppendBucketKey appends the store's key for a limit_req zone's bucket:
+// the zone's name, preceded by its length, and the request's key, which
+// may hold any bytes (a binary address). With the length no pair of a
+// zone name and a key can spell another pair's store key.
+func AppendBucketKey(b []byte, zone string, key []byte) []byte {
+	b = append(b, "headroom:limit_req:"...)
+	b = appendInt(b, len(zone))
+	b = append(b, ':')
+	b = append(b, zone...)
+	b = append(b, ':')
+	return append(b, key...)
+}
+
+func appendInt(b []byte, n int) []byte {
+	if n >= 10 {
+		b = appendInt(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
+
+// RefusedFor is how long a key that a check refused with excess stays
+// refused whatever any instance does, in milliseconds: the bucket drains
+// at rate (thousandths per second) and other instances can only fill it,
+// so no request can pass before then. nginx's integer arithmetic may
+// drain one thousandth more than the rate alone, hence the one less.
+// Caching a refusal for that long answers a flood on one key without a
+// round trip per request and without admitting anything the store would
+// have refused.
+func RefusedFor(excess, burst, rate int64) int64 {
+	if rate <= 0 {
+		return 0
+	}
+	d := (excess - burst - 1) * 1000 / rate
+	return max(d, 0)
+}

@@ -1,0 +1,201 @@
+package zonesync
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"headroom/internal/resp"
+)
+
+// store is a redis-server of the test's own on a loopback port, spoken
+// to over one connection with the resp codec.
+type store struct {
+	conn net.Conn
+	rd   *bufio.Reader
+	buf  []byte
+}
+
+func startStore(t *testing.T) *store {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("skipped: redis-server is not installed (apt-get install redis-server)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	cmd.Stdout, _ = os.Create(filepath.Join(dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var conn net.Conn
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		conn, err = net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &store{conn: conn, rd: bufio.NewReader(conn)}
+}
+
+// do sends one command and returns its reply.
+func (s *store) do(t *testing.T, args ...string) resp.Value {
+	t.Helper()
+	if _, err := s.conn.Write(resp.AppendCommand(nil, args...)); err != nil {
+		t.Fatal(err)
+	}
+	s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		v, n, err := resp.Parse(s.buf, resp.Limits{})
+		if err == nil {
+			s.buf = s.buf[n:]
+			return v
+		}
+		if err != resp.ErrNeedMore {
+			t.Fatal(err)
+		}
+		chunk := make([]byte, 4096)
+		m, err := s.rd.Read(chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.buf = append(s.buf, chunk[:m]...)
+	}
+}
+
+func (s *store) limitReq(t *testing.T, key string, rate, burst int64) (bool, int64) {
+	t.Helper()
+	v := s.do(t, "EVALSHA", LimitReqSHA, "1", key, strconv.FormatInt(rate, 10), strconv.FormatInt(burst, 10))
+	if err := v.Err(); err != nil {
+		t.Fatalf("EVALSHA: %v", err)
+	}
+	if v.Kind != resp.KindArray || len(v.Array) != 2 {
+		t.Fatalf("reply %+v", v)
+	}
+	ok, _ := v.Array[0].AsInt()
+	excess, _ := v.Array[1].AsInt()
+	return ok == 1, excess
+}
+
+// TestLimitReqScript checks the bucket in the store against nginx's
+// arithmetic: a new key passes with no excess, each request adds 1000
+// (less what drained), a request beyond the burst is refused without
+// changing the bucket, the bucket drains at the rate, and it expires
+// once drained.
+func TestLimitReqScript(t *testing.T) {
+	s := startStore(t)
+	for _, sc := range []string{LimitReqScript, HeartbeatScript} {
+		if v := s.do(t, "SCRIPT", "LOAD", sc); v.Err() != nil || string(v.Str) != digest(sc) {
+			t.Fatalf("SCRIPT LOAD: %+v", v)
+		}
+	}
+	// 1r/m drains 16.67 thousandths a second: a burst of requests
+	// sent back to back sees no drain worth a thousandth per few ms.
+	const rate, burst = 1000 / 60, 5000
+	key := string(AppendBucketKey(nil, "one", []byte("\x7f\x00\x00\x01")))
+	for i := 0; i <= 5; i++ {
+		ok, excess := s.limitReq(t, key, rate, burst)
+		want := int64(i) * 1000
+		if !ok || excess > want || excess < want-20 {
+			t.Fatalf("request %d: ok %v excess %d, want ok with about %d", i+1, ok, excess, want)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		ok, excess := s.limitReq(t, key, rate, burst)
+		if ok || excess <= burst || excess > 6000 {
+			t.Fatalf("request beyond the burst: ok %v excess %d, want refused with about 6000", ok, excess)
+		}
+	}
+	// The bucket lives as long as its excess takes to drain, plus a
+	// second.
+	if v, want := s.do(t, "PTTL", key), int64(5000*1000/rate+1000); v.Int < want-1000 || v.Int > want {
+		t.Errorf("PTTL %d ms, want about %d", v.Int, want)
+	}
+
+	// At 1000r/s (1,000,000 thousandths a second) a bucket drains a
+	// request a millisecond: after 50 ms a full burst of 5 is empty
+	// again, and the excess never goes below none.
+	fast := string(AppendBucketKey(nil, "fast", []byte("k")))
+	for i := 0; i < 6; i++ {
+		s.limitReq(t, fast, 1_000_000, 5000)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if ok, excess := s.limitReq(t, fast, 1_000_000, 5000); !ok || excess != 0 {
+		t.Errorf("after draining: ok %v excess %d, want ok with 0", ok, excess)
+	}
+
+	// A drained bucket expires, and a missing one answers as a new key.
+	slow := string(AppendBucketKey(nil, "x", []byte("k")))
+	s.limitReq(t, slow, 1_000_000, 0)
+	time.Sleep(1100 * time.Millisecond)
+	if v := s.do(t, "EXISTS", slow); v.Int != 0 {
+		t.Errorf("a drained bucket still exists")
+	}
+}
+
+// TestHeartbeatScript checks the fleet's lease: each instance counts once
+// however often it beats, and an instance that stops beating is dropped
+// once its lease is over.
+func TestHeartbeatScript(t *testing.T) {
+	s := startStore(t)
+	beat := func(id string, lease int) int64 {
+		v := s.do(t, "EVAL", HeartbeatScript, "1", FleetKey, id, strconv.Itoa(lease))
+		if err := v.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return v.Int
+	}
+	for i, id := range []string{"a", "b", "a", "c", "b"} {
+		want := []int64{1, 2, 2, 3, 3}[i]
+		if n := beat(id, 3000); n != want {
+			t.Fatalf("beat %d (%s): %d live, want %d", i, id, n, want)
+		}
+	}
+	time.Sleep(150 * time.Millisecond)
+	if n := beat("a", 100); n != 1 {
+		t.Errorf("after the others' lease: %d live, want 1", n)
+	}
+}
+
+func TestBucketKeysDoNotCollide(t *testing.T) {
+	seen := map[string]string{}
+	for _, p := range [][2]string{{"a", "b:c"}, {"a:b", "c"}, {"ab", "c"}, {"a", "bc"}, {"", "a:b"}} {
+		k := string(AppendBucketKey(nil, p[0], []byte(p[1])))
+		if other, dup := seen[k]; dup {
+			t.Errorf("zone %q key %q and %s share the store key %q", p[0], p[1], other, k)
+		}
+		seen[k] = fmt.Sprintf("%q", p)
+	}
+}
+
+func TestRefusedFor(t *testing.T) {
+	for _, tc := range []struct{ excess, burst, rate, want int64 }{
+		// 100r/s: 100,000 thousandths a second drain 1000 in 10 ms.
+		{21000, 20000, 100_000, 9},
+		{20001, 20000, 100_000, 0},
+		{26000, 20000, 100_000, 59},
+		{5000, 0, 0, 0},
+	} {
+		if got := RefusedFor(tc.excess, tc.burst, tc.rate); got != tc.want {
+			t.Errorf("RefusedFor(%d, %d, %d) = %d, want %d", tc.excess, tc.burst, tc.rate, got, tc.want)
+		}
+	}
+}
