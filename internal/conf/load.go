@@ -294,6 +294,13 @@ func (b *builder) run(nodes []*Node, sc *scope) error {
 func (b *builder) handle(n *Node, sc *scope) error {
 	entries := table[n.Name]
 	if len(entries) == 0 {
+		if n.Name == "stream" {
+			if zs := findDirective(n.Block, "zone_sync"); zs != nil {
+				// nginx Plus shares zones between its instances with
+				// a zone_sync server in the stream block.
+				return b.unsupported(zs, "in the stream block", "\"zone_sync\" in the stream block is nginx Plus's; headroom shares zones through Redis with \"zone_sync redis://host:port;\" in the http block and \"sync\" on limit_req_zone")
+			}
+		}
 		if nginxDirectives[n.Name] {
 			return b.unsupported(n, "", fmt.Sprintf("\"%s\" directive is not supported by headroom", n.Name))
 		}

@@ -162,6 +162,20 @@ func (z *ZoneSync) Addr() string {
 	return net.JoinHostPort(host, strconv.Itoa(z.Port))
 }
 
+// findDirective returns the first directive named name in the blocks,
+// at any depth.
+func findDirective(nodes []*Node, name string) *Node {
+	for _, n := range nodes {
+		if n.Name == name {
+			return n
+		}
+		if d := findDirective(n.Block, name); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
 // checkZoneSync refuses zones declared with "sync" when no zone_sync names
 // a store to share them through.
 func (b *builder) checkZoneSync() error {

@@ -1,0 +1,658 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The fleet-wide limit_req tests: several headroom instances share the
+// buckets of a "sync" limit_req_zone through a Redis server (zone_sync).
+// They start redis-server (skipped when it is not installed) and run
+// against headroom only; nginx, when installed, is the reference for what
+// one server admits under the same load.
+//
+// The load tests are deliberately not parallel: they measure counts over
+// time under a 1000 requests/s load and run alone, one after the other,
+// before the parallel part of the suite.
+
+const (
+	// The zone: rate=100r/s, and limit_req burst=20 nodelay.
+	fleetRate  = 100
+	fleetBurst = 20
+	// The offered load: 1000 requests/s, open loop (one request every
+	// 1 ms whatever the answers), round robin over the instances, for
+	// fleetMain; then fleetProbe of the same load to the first instance
+	// only.
+	fleetLoadRate = 1000
+	fleetMain     = 10 * time.Second
+	fleetProbe    = 1 * time.Second
+	// Keep-alive connections per instance.
+	fleetConns = 8
+	// The longest a request may take before it counts as an error.
+	fleetRequestTimeout = 5 * time.Second
+	// fleetSize is the number of headroom instances.
+	fleetSize = 3
+	fleetHost = "fleet"
+	fleetPath = "/a.txt" // staticRoot's "a file\n"
+)
+
+// fleetExpected is the arithmetic of the limit for a load far above the
+// rate during d: the first request, the burst, then the rate.
+func fleetExpected(d time.Duration) float64 {
+	return 1 + fleetBurst + fleetRate*d.Seconds()
+}
+
+// fleetHTTP is the http{} content of every instance. zoneSync is the
+// zone_sync directive (without ';'); empty, the zone is an ordinary one
+// (nginx's configuration).
+func fleetHTTP(root, zoneSync string) string {
+	syncLine, syncParam := "", ""
+	if zoneSync != "" {
+		syncLine, syncParam = zoneSync+";", " sync"
+	}
+	// In nginx's order of phases return runs before limit_req, so the
+	// limited location serves a static file.
+	return fmt.Sprintf(`
+    %s
+    limit_req_zone $server_name zone=one:1m rate=%dr/s%s;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        server_name %s;
+        root %s;
+        location / { limit_req zone=one burst=%d nodelay; }
+    }`, syncLine, fleetRate, syncParam, fleetHost, root, fleetBurst)
+}
+
+// zoneSyncTargets returns the headroom target (the test is skipped when
+// headroom is not among the targets) and nginx's, or nil when nginx is not
+// there.
+func zoneSyncTargets(t *testing.T) (hr, ng *target) {
+	t.Helper()
+	for _, tg := range targets {
+		switch {
+		case tg.isHeadroom():
+			hr = tg
+		case tg.isNginx():
+			ng = tg
+		}
+	}
+	if hr == nil {
+		t.Skipf("headroom is not among the targets (%s): zone_sync is headroom's own, test skipped", envTargets)
+	}
+	hr.require(t)
+	if ng != nil && ng.unavailable != "" {
+		t.Logf("%s", ng.unavailable)
+		ng = nil
+	}
+	return hr, ng
+}
+
+// startFleet starts n instances of tg with the same http{} content, each
+// on its own port, and returns their addresses.
+func startFleet(t *testing.T, tg *target, n int, httpConf string) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = startProxy(t, tg, httpConf).addr
+	}
+	return addrs
+}
+
+// waitFleetConnected waits (up to 5 s) until Redis has at least n clients
+// besides the probing connection, i.e. every instance has connected, and
+// logs what it saw. It does not fail: the assertions on the counts do.
+func waitFleetConnected(t *testing.T, r *redisServer, n int) {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		last = r.info("clients", "connected_clients")
+		var c int
+		fmt.Sscan(last, &c)
+		if c-1 >= n {
+			t.Logf("redis: %d client connections besides this one before the load", c-1)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Logf("redis: connected_clients=%q after 5s, want at least %d instances connected; starting the load anyway", last, n)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fleetAnswer is the outcome of one request of the load.
+type fleetAnswer struct {
+	probe bool // sent in the probe phase (first instance only)
+	inst  int
+	// From the start of the load: when the request was due, written and
+	// answered.
+	sched, sent, done time.Duration
+	status            int    // 0 when there was no complete answer
+	err               string // what went wrong when status is 0
+}
+
+// runFleetLoad offers the load to addrs, starting at start: one request
+// every 1/fleetLoadRate s for fleetMain, round robin, then for fleetProbe
+// to addrs[0] only. It is open loop: a request is due at its time whatever
+// happened to the previous ones; it waits in a queue when all of its
+// instance's fleetConns connections are busy (the wait shows as sent -
+// sched). Requests are raw HTTP/1.1 on keep-alive connections; a
+// connection the server closes (Connection: close) is replaced, any other
+// failure is an error of that request.
+func runFleetLoad(addrs []string, start time.Time) []fleetAnswer {
+	period := time.Second / fleetLoadRate
+	nMain := int(fleetMain / period)
+	nAll := nMain + int(fleetProbe/period)
+	queues := make([]chan fleetAnswer, len(addrs))
+	for i := range queues {
+		queues[i] = make(chan fleetAnswer, nAll)
+	}
+	req := []byte("GET " + fleetPath + " HTTP/1.1\r\nHost: " + fleetHost + "\r\n\r\n")
+
+	var wg sync.WaitGroup
+	results := make([][]fleetAnswer, len(addrs)*fleetConns)
+	for i, addr := range addrs {
+		for k := 0; k < fleetConns; k++ {
+			slot := i*fleetConns + k
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var c net.Conn
+				var br *bufio.Reader
+				dial := func() error {
+					nc, err := net.DialTimeout("tcp", addr, fleetRequestTimeout)
+					if err != nil {
+						return err
+					}
+					c, br = nc, bufio.NewReaderSize(nc, 16<<10)
+					return nil
+				}
+				dial() // before the start; retried at the first request
+				defer func() {
+					if c != nil {
+						c.Close()
+					}
+				}()
+				var out []fleetAnswer
+				for a := range queues[i] {
+					a.sent = time.Since(start)
+					status, closeConn, err := func() (int, bool, error) {
+						if c == nil {
+							if err := dial(); err != nil {
+								return 0, false, fmt.Errorf("connect: %w", err)
+							}
+						}
+						c.SetDeadline(time.Now().Add(fleetRequestTimeout))
+						if _, err := c.Write(req); err != nil {
+							return 0, true, fmt.Errorf("write: %w", err)
+						}
+						resp, err := http.ReadResponse(br, nil)
+						if err != nil {
+							return 0, true, fmt.Errorf("read: %w", err)
+						}
+						_, err = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if err != nil {
+							return 0, true, fmt.Errorf("body of a %d: %w", resp.StatusCode, err)
+						}
+						return resp.StatusCode, resp.Close, nil
+					}()
+					a.done = time.Since(start)
+					a.status = status
+					if err != nil {
+						a.err = err.Error()
+					}
+					if closeConn && c != nil {
+						c.Close()
+						c = nil
+					}
+					out = append(out, a)
+				}
+				results[slot] = out
+			}()
+		}
+	}
+
+	time.Sleep(time.Until(start))
+	for n := 0; n < nAll; n++ {
+		due := time.Duration(n) * period
+		if d := time.Until(start.Add(due)); d > 0 {
+			time.Sleep(d)
+		}
+		a := fleetAnswer{sched: due}
+		if n >= nMain {
+			a.probe = true
+		} else {
+			a.inst = n % len(addrs)
+		}
+		queues[a.inst] <- a // never blocks: room for every request
+	}
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	var all []fleetAnswer
+	for _, r := range results {
+		all = append(all, r...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].sched < all[j].sched })
+	return all
+}
+
+// fleetCount sums outcomes.
+type fleetCount struct {
+	total, ok, limited, errs int
+	others                   map[int]int // status: count, other than 200 and 503
+	errSamples               []string
+}
+
+func countAnswers(as []fleetAnswer, keep func(a *fleetAnswer) bool) fleetCount {
+	c := fleetCount{others: map[int]int{}}
+	for i := range as {
+		a := &as[i]
+		if !keep(a) {
+			continue
+		}
+		c.total++
+		switch a.status {
+		case 200:
+			c.ok++
+		case 503:
+			c.limited++
+		case 0:
+			c.errs++
+			if len(c.errSamples) < 5 {
+				c.errSamples = append(c.errSamples, fmt.Sprintf("at %v to instance %d: %s", a.sent.Round(time.Millisecond), a.inst, a.err))
+			}
+		default:
+			c.others[a.status]++
+		}
+	}
+	return c
+}
+
+func (c fleetCount) String() string {
+	s := fmt.Sprintf("%d requests: %d × 200, %d × 503, %d other statuses %v, %d errors", c.total, c.ok, c.limited, c.otherCount(), c.others, c.errs)
+	if len(c.errSamples) > 0 {
+		s += " (" + strings.Join(c.errSamples, "; ") + ")"
+	}
+	return s
+}
+
+func (c fleetCount) otherCount() int {
+	n := 0
+	for _, v := range c.others {
+		n += v
+	}
+	return n
+}
+
+// mainPhase, probePhase and sentIn select answers.
+func mainPhase(a *fleetAnswer) bool  { return !a.probe }
+func probePhase(a *fleetAnswer) bool { return a.probe }
+func anyPhase(a *fleetAnswer) bool   { return true }
+func sentIn(from, to time.Duration) func(a *fleetAnswer) bool {
+	return func(a *fleetAnswer) bool { return !a.probe && a.sent >= from && a.sent < to }
+}
+
+// sendSpan is the time between the first and the last request sent of
+// those keep selects. The limit admits by the time requests arrive, so
+// what it should admit is reckoned from when the load was sent: a test
+// process that stalls sends late and in a burst, and a burst is refused
+// by any correct limit.
+func sendSpan(as []fleetAnswer, keep func(a *fleetAnswer) bool) time.Duration {
+	first, last, seen := time.Duration(0), time.Duration(0), false
+	for i := range as {
+		a := &as[i]
+		if !keep(a) {
+			continue
+		}
+		if !seen || a.sent < first {
+			first = a.sent
+		}
+		if !seen || a.sent > last {
+			last = a.sent
+		}
+		seen = true
+	}
+	return last - first
+}
+
+// checkProbe asserts that the probe phase, all load to one instance, got
+// the zone's whole rate over the time its requests were sent (± 15%),
+// not a third of it: the instances share one bucket, rather than each
+// enforcing rate/3 (which gives the same total under an even load).
+func checkProbe(t *testing.T, as []fleetAnswer, when string) {
+	t.Helper()
+	probe := countAnswers(as, probePhase)
+	span := sendSpan(as, probePhase)
+	want := fleetRate * span.Seconds()
+	if span < fleetProbe/2 {
+		t.Logf("WARNING: the probe's requests were sent within %v instead of %v (the test process stalled)", span, fleetProbe)
+	}
+	if !within(probe.ok, want, 0.15) {
+		t.Errorf("%sall load to one instance, sent over %v: %d admitted, want the zone's whole rate over that time, %.0f ± 15%% (one bucket for the fleet, not rate/%d each)",
+			when, span.Round(time.Millisecond), probe.ok, want, fleetSize)
+	}
+}
+
+// okPerSecond is the number of 200s per second of sending, main phase
+// then probe, for the log.
+func okPerSecond(as []fleetAnswer) string {
+	secs := int((fleetMain + fleetProbe) / time.Second)
+	counts := make([]int, secs+1)
+	for _, a := range as {
+		if a.status == 200 {
+			counts[min(int(a.sent/time.Second), secs)]++
+		}
+	}
+	parts := make([]string, len(counts))
+	for i, n := range counts {
+		parts[i] = fmt.Sprint(n)
+	}
+	return strings.Join(parts, " ")
+}
+
+// quantile returns the q-quantile of the durations f(a) over the answered
+// requests keep selects, and how many there were.
+func quantile(as []fleetAnswer, keep func(a *fleetAnswer) bool, f func(a *fleetAnswer) time.Duration, q float64) (time.Duration, int) {
+	var ds []time.Duration
+	for i := range as {
+		if a := &as[i]; a.status != 0 && keep(a) {
+			ds = append(ds, f(a))
+		}
+	}
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1)], len(ds)
+}
+
+func latency(a *fleetAnswer) time.Duration   { return a.done - a.sent }
+func queueWait(a *fleetAnswer) time.Duration { return a.sent - a.sched }
+
+// within reports whether got is within frac (e.g. 0.05) of want.
+func within(got int, want, frac float64) bool {
+	return math.Abs(float64(got)-want) <= frac*want
+}
+
+// logFleetRun logs the figures of one load run.
+func logFleetRun(t *testing.T, name string, as []fleetAnswer) {
+	t.Helper()
+	t.Logf("%s: main %v", name, countAnswers(as, mainPhase))
+	t.Logf("%s: probe (all load to instance 0) %v", name, countAnswers(as, probePhase))
+	t.Logf("%s: 200s per second of the run (last: probe): %s", name, okPerSecond(as))
+	p99, n := quantile(as, anyPhase, latency, 0.99)
+	wait, _ := quantile(as, anyPhase, queueWait, 0.99)
+	maxWait, _ := quantile(as, anyPhase, queueWait, 1)
+	t.Logf("%s: answer latency p99 %v over %d answers; load generator queueing p99 %v, max %v",
+		name, p99.Round(10*time.Microsecond), n, wait.Round(10*time.Microsecond), maxWait.Round(10*time.Microsecond))
+	if maxWait > 250*time.Millisecond {
+		t.Logf("%s: WARNING: requests waited up to %v to be sent: the machine (or the servers) stalled, the figures per second are shifted",
+			name, maxWait.Round(time.Millisecond))
+	}
+}
+
+// TestZoneSyncLimitReqFleet checks that three headroom instances sharing a
+// sync zone through Redis admit, together, what one server admits alone:
+// 1000 requests/s round robin over the three for 10 s, rate=100r/s
+// burst=20 nodelay, and the number of 200s within 5% of one nginx's under
+// the same load (or of the arithmetic 1 + 20 + 100×10 without nginx), with
+// no outcome other than 200 and 503. Then 1 s of the same load to one
+// instance only must get the whole zone's rate (100 ± 15%), not a third of
+// it: the instances share one bucket, rather than each enforcing rate/3
+// (which gives the same total under an even load).
+func TestZoneSyncLimitReqFleet(t *testing.T) {
+	r := startRedis(t)
+	hr, ng := zoneSyncTargets(t)
+	root, _ := staticRoot(t)
+	fleet := startFleet(t, hr, fleetSize, fleetHTTP(root, "zone_sync "+r.url()+" timeout=20ms"))
+	waitFleetConnected(t, r, fleetSize)
+	var alone, three []string
+	if ng != nil {
+		alone = startFleet(t, ng, 1, fleetHTTP(root, ""))
+		three = startFleet(t, ng, fleetSize, fleetHTTP(root, ""))
+	} else {
+		t.Logf("nginx not installed: comparing with the arithmetic 1 + %d + %d×%v = %.0f instead of one nginx",
+			fleetBurst, fleetRate, fleetMain.Seconds(), fleetExpected(fleetMain))
+	}
+
+	// The three runs at once, under the same conditions.
+	start := time.Now().Add(200 * time.Millisecond)
+	var fleetAns, aloneAns, threeAns []fleetAnswer
+	var wg sync.WaitGroup
+	run := func(addrs []string, out *[]fleetAnswer) {
+		if addrs == nil {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*out = runFleetLoad(addrs, start)
+		}()
+	}
+	run(fleet, &fleetAns)
+	run(alone, &aloneAns)
+	run(three, &threeAns)
+	wg.Wait()
+
+	logFleetRun(t, "headroom fleet of 3 with zone_sync", fleetAns)
+	want, ref := fleetExpected(fleetMain), fmt.Sprintf("the arithmetic 1 + %d + %d×%v", fleetBurst, fleetRate, fleetMain.Seconds())
+	if ng != nil {
+		logFleetRun(t, "one nginx alone", aloneAns)
+		logFleetRun(t, "three nginx side by side", threeAns)
+		want, ref = float64(countAnswers(aloneAns, mainPhase).ok), "one nginx alone"
+		t.Logf("arithmetic 1 + %d + %d×%v = %.0f", fleetBurst, fleetRate, fleetMain.Seconds(), fleetExpected(fleetMain))
+	}
+	if keys, err := r.do("DBSIZE"); err == nil {
+		t.Logf("redis after the load: %s keys", keys)
+	}
+
+	all := countAnswers(fleetAns, anyPhase)
+	if all.errs > 0 || all.otherCount() > 0 {
+		t.Errorf("fleet: outcomes other than 200 and 503: %v", all)
+	}
+	mainCount := countAnswers(fleetAns, mainPhase)
+	if !within(mainCount.ok, want, 0.05) {
+		t.Errorf("fleet admitted %d requests in %v, want %s's %.0f ± 5%%", mainCount.ok, fleetMain, ref, want)
+	}
+	checkProbe(t, fleetAns, "")
+}
+
+// zoneSyncOutage runs a fleet of three under the load and takes Redis away
+// from 5 s to 7 s of the 10 s: down at 5 s, up at 7 s. zoneSync is the
+// zone_sync directive with %s for the server's URL.
+func zoneSyncOutage(t *testing.T, zoneSync, what string, down, up func(r *redisServer)) {
+	r := startRedis(t)
+	hr, _ := zoneSyncTargets(t)
+	root, _ := staticRoot(t)
+	fleet := startFleet(t, hr, fleetSize, fleetHTTP(root, fmt.Sprintf(zoneSync, r.url())))
+	waitFleetConnected(t, r, fleetSize)
+	const downAt, upAt = 5 * time.Second, 7 * time.Second
+
+	start := time.Now().Add(200 * time.Millisecond)
+	var wentDown, cameUp time.Duration
+	events := make(chan struct{})
+	go func() {
+		defer close(events)
+		time.Sleep(time.Until(start.Add(downAt)))
+		down(r)
+		wentDown = time.Since(start)
+		time.Sleep(time.Until(start.Add(upAt)))
+		up(r)
+		cameUp = time.Since(start)
+	}()
+	ans := runFleetLoad(fleet, start)
+	<-events
+	t.Logf("redis %s at %v, back at %v", what, wentDown.Round(time.Millisecond), cameUp.Round(time.Millisecond))
+
+	logFleetRun(t, "headroom fleet of 3", ans)
+	before := sentIn(0, downAt)
+	during := sentIn(downAt, upAt)
+	after := sentIn(upAt, fleetMain)
+	for _, ph := range []struct {
+		name string
+		keep func(a *fleetAnswer) bool
+	}{{"before the outage (0-5s)", before}, {"during the outage (5-7s)", during}, {"after the outage (7-10s)", after}} {
+		p50, n := quantile(ans, ph.keep, latency, 0.5)
+		p99, _ := quantile(ans, ph.keep, latency, 0.99)
+		pmax, _ := quantile(ans, ph.keep, latency, 1)
+		t.Logf("latency %s: p50 %v, p99 %v, max %v over %d answers; %v", ph.name,
+			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), pmax.Round(10*time.Microsecond), n, countAnswers(ans, ph.keep))
+	}
+	if keys, err := r.do("DBSIZE"); err == nil {
+		t.Logf("redis after the load: %s keys", keys)
+	}
+
+	all := countAnswers(ans, anyPhase)
+	if all.errs > 0 || all.otherCount() > 0 {
+		t.Errorf("outcomes other than 200 and 503 (statuses or connection errors): %v", all)
+	}
+	mainCount := countAnswers(ans, mainPhase)
+	if want := fleetExpected(sendSpan(ans, mainPhase)); !within(mainCount.ok, want, 0.15) {
+		t.Errorf("the fleet admitted %d requests in %v with Redis away for 2 s, want the limit's %.0f ± 15%%", mainCount.ok, fleetMain, want)
+	}
+	lastWindow := sentIn(fleetMain-2*time.Second, fleetMain)
+	last := countAnswers(ans, lastWindow)
+	if want := fleetRate * sendSpan(ans, lastWindow).Seconds(); !within(last.ok, want, 0.15) {
+		t.Errorf("last 2 s (8-10s): %d admitted, want the exact limit's %.0f ± 15%%", last.ok, want)
+	}
+	checkProbe(t, ans, "after the outage, ")
+	// A generous sanity bound, not a performance figure: the deadline is
+	// 20 ms, so an answer taking a second means the deadline was not
+	// applied.
+	if p99, n := quantile(ans, during, latency, 0.99); n > 0 && p99 > time.Second {
+		t.Errorf("during the outage the p99 answer latency was %v (timeout=20ms); requests wait for Redis beyond the deadline", p99)
+	}
+}
+
+// TestZoneSyncRedisFailure kills Redis (SIGKILL) 5 s into the load and
+// starts an empty one on the same port at 7 s. With the default fallback
+// (share) the fleet keeps enforcing the rate throughout: every request is
+// answered 200 or 503, the whole run admits the limit's 1 + 20 + 100×10
+// ± 15%, and by 8 s the limits are exact again: 200 ± 15% admitted from 8
+// to 10 s, and one instance alone gets the zone's whole rate afterwards.
+// Latencies before and during the outage are logged.
+func TestZoneSyncRedisFailure(t *testing.T) {
+	// No fallback parameter: share is the default.
+	zoneSyncOutage(t, "zone_sync %s timeout=20ms", "killed (SIGKILL)",
+		(*redisServer).kill9, (*redisServer).restart)
+}
+
+// TestZoneSyncRedisStopped is TestZoneSyncRedisFailure with Redis frozen
+// (SIGSTOP) from 5 s to 7 s: connections are accepted and requests never
+// answered, which only the timeout can tell; SIGCONT at 7 s, with the
+// buckets still in Redis.
+func TestZoneSyncRedisStopped(t *testing.T) {
+	zoneSyncOutage(t, "zone_sync %s timeout=20ms fallback=share", "stopped (SIGSTOP)",
+		(*redisServer).stop, (*redisServer).cont)
+}
+
+// TestZoneSyncConfigErrors checks the configuration test (-t) of zone_sync:
+// "sync" without zone_sync is an error at the limit_req_zone's line, a
+// URL other than redis:// is an error, and a Redis server that does not
+// answer is no error, since -t checks the syntax without connecting.
+func TestZoneSyncConfigErrors(t *testing.T) {
+	t.Parallel()
+	hr, _ := zoneSyncTargets(t)
+	prefix := makePrefix(t)
+	head := "daemon off;\npid " + prefix + "/logs/p.pid;\nerror_log " + prefix + "/logs/error.log info;\nevents { }\nhttp {\n"
+	// Line 6 is the first line of the http block.
+	const server = "    server {\n        listen 127.0.0.1:9;\n        location / { limit_req zone=one burst=20 nodelay; }\n    }\n}\n"
+	write := func(name, text string) string {
+		path := filepath.Join(prefix, "conf", name)
+		if err := os.WriteFile(path, []byte(text), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// emerg returns the [emerg] lines of stderr.
+	emerg := func(stderr string) string {
+		var lines []string
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.Contains(l, "[emerg]") {
+				lines = append(lines, l)
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+
+	t.Run("sync without zone_sync", func(t *testing.T) {
+		conf := write("nosync.conf", head+
+			"    limit_req_zone $server_name zone=one:1m rate=100r/s sync;\n"+server)
+		_, stderr, code := runCLI(t, hr, proxyArgs(hr, prefix, conf, "-t")...)
+		if code != 1 {
+			t.Errorf("exit code %d, want 1\n%s", code, stderr)
+		}
+		msg := emerg(stderr)
+		if want := fmt.Sprintf(" in %s:6", conf); !strings.Contains(msg, want) {
+			t.Errorf("no [emerg] at the limit_req_zone line (%q) in:\n%s", want, stderr)
+		}
+		// The directive at fault and the one missing.
+		for _, name := range []string{"limit_req_zone", "zone_sync"} {
+			if !strings.Contains(msg, name) {
+				t.Errorf("the error does not name %s:\n%s", name, stderr)
+			}
+		}
+		if want := "configuration file " + conf + " test failed\n"; !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	})
+
+	t.Run("not a redis URL", func(t *testing.T) {
+		conf := write("http.conf", head+
+			"    zone_sync http://x;\n"+
+			"    limit_req_zone $server_name zone=one:1m rate=100r/s sync;\n"+server)
+		_, stderr, code := runCLI(t, hr, proxyArgs(hr, prefix, conf, "-t")...)
+		if code != 1 {
+			t.Errorf("exit code %d, want 1\n%s", code, stderr)
+		}
+		msg := emerg(stderr)
+		if !strings.Contains(msg, `invalid URL "http://x"`) || !strings.Contains(msg, fmt.Sprintf(" in %s:6", conf)) {
+			t.Errorf("want an [emerg] invalid URL \"http://x\" error in %s:6, got:\n%s", conf, stderr)
+		}
+		if want := "configuration file " + conf + " test failed\n"; !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	})
+
+	for _, tc := range []struct{ name, directive string }{
+		// Nothing listens on port 1: -t does not connect.
+		{"nothing listening", "zone_sync redis://127.0.0.1:1;"},
+		{"timeout and fallback=share", "zone_sync redis://127.0.0.1:1 timeout=20ms fallback=share;"},
+		{"fallback=local", "zone_sync redis://127.0.0.1:1 fallback=local;"},
+		{"fallback=deny", "zone_sync redis://127.0.0.1:1 timeout=1s fallback=deny;"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := write(strings.ReplaceAll(tc.name, " ", "_")+".conf", head+
+				"    "+tc.directive+"\n"+
+				"    limit_req_zone $server_name zone=one:1m rate=100r/s sync;\n"+server)
+			_, stderr, code := runCLI(t, hr, proxyArgs(hr, prefix, conf, "-t")...)
+			if code != 0 {
+				t.Errorf("%s: exit code %d, want 0\n%s", tc.directive, code, stderr)
+			}
+			for _, want := range []string{
+				"the configuration file " + conf + " syntax is ok\n",
+				"configuration file " + conf + " test is successful\n",
+			} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+		})
+	}
+}
