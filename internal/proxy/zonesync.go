@@ -33,10 +33,6 @@ import (
 // store that accepts connections but does not answer (stopped) costs a
 // request no more than one timeout.
 
-// syncLease is how long an instance counts as live after its last
-// heartbeat; heartbeats go out each second.
-const syncLease = 3 * time.Second
-
 // syncLogEvery bounds the fallback's log lines to one per zone a second.
 const syncLogEvery = time.Second
 
@@ -213,6 +209,14 @@ func (s *syncClient) connect() {
 	s.push(&syncCheck{kind: syncHandshake, sentAt: now})
 	s.out = resp.AppendCommand(s.out, "SCRIPT", "LOAD", zonesync.HeartbeatScript)
 	s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+	// Each synced zone's definition, so that doctor can tell instances
+	// that share a zone under different terms.
+	for _, z := range w.srv.cfg.HTTP.LimitReqZones {
+		if z.Sync {
+			s.out = resp.AppendCommand(s.out, "HSET", zonesync.ZoneKey(z.Name), syncInstanceID, zonesync.LimitReqDefinition(z.RatePerMinute))
+			s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+		}
+	}
 	s.heartbeat()
 }
 
@@ -236,7 +240,7 @@ func (s *syncClient) push(k *syncCheck) {
 // heartbeat renews the instance's lease and asks how many instances are
 // live, which the share fallback divides the limits by.
 func (s *syncClient) heartbeat() {
-	s.out = resp.AppendCommand(s.out, "EVALSHA", zonesync.HeartbeatSHA, "1", zonesync.FleetKey, syncInstanceID, strconv.FormatInt(syncLease.Milliseconds(), 10))
+	s.out = resp.AppendCommand(s.out, "EVALSHA", zonesync.HeartbeatSHA, "1", zonesync.FleetKey, syncInstanceID, strconv.FormatInt(zonesync.Lease.Milliseconds(), 10))
 	s.push(&syncCheck{kind: syncHeartbeat, sentAt: s.w.loop.Now()})
 }
 

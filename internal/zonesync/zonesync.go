@@ -9,6 +9,8 @@ package zonesync
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"strconv"
+	"time"
 )
 
 // LimitReqScript is limit_req's leaky bucket, as nginx computes it
@@ -81,8 +83,26 @@ func digest(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// Lease is how long an instance counts as live after its last heartbeat;
+// instances beat once a second, so two lost beats do not drop one.
+const Lease = 3 * time.Second
+
 // FleetKey is the sorted set of live instances.
 const FleetKey = "headroom:instances"
+
+// ZoneKey is the hash in which each instance that shares the zone writes
+// its definition of it (LimitReqDefinition) under its own name, so that
+// instances sharing a zone under different terms can be found.
+func ZoneKey(zone string) string { return "headroom:zone:" + zone }
+
+// LimitReqDefinition is how an instance describes a limit_req zone in
+// ZoneKey: its kind and its rate.
+func LimitReqDefinition(ratePerMinute int) string {
+	if ratePerMinute%60 == 0 {
+		return "limit_req rate=" + strconv.Itoa(ratePerMinute/60) + "r/s"
+	}
+	return "limit_req rate=" + strconv.Itoa(ratePerMinute) + "r/m"
+}
 
 // AppendBucketKey appends the store's key for a limit_req zone's bucket:
 // the zone's name, preceded by its length, and the request's key, which
