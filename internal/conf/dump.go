@@ -472,6 +472,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	for _, l := range c.LimitConns {
 		d.line(depth, "limit_conn zone=%s key=%s size=%d max=%d status=%d log_level=%s dry_run=%v",
 			l.Zone.Name, tmpl(l.Zone.Key), l.Zone.Size, l.Max, c.LimitConnStatus, c.LimitConnLogLevel, c.LimitConnDryRun)
+		if l.Zone.Sync {
+			d.line(depth+1, "sync")
+		}
 	}
 }
 

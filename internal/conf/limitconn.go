@@ -6,9 +6,9 @@ import "strings"
 func limitConnDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
-		{name: "limit_conn_zone", ctx: ctxHTTP, args: arg2, set: setLimitConnZone,
-			syntax: "limit_conn_zone key zone=name:size;",
-			doc:    "Defines a zone counting connections per key (e.g. $binary_remote_addr), shared by all workers and bounded by its size."},
+		{name: "limit_conn_zone", ctx: ctxHTTP, args: arg2 | arg3, set: setLimitConnZone,
+			syntax: "limit_conn_zone key zone=name:size [sync];",
+			doc:    "Defines a zone counting connections per key (e.g. $binary_remote_addr), shared by all workers and bounded by its size. With sync, the counts live in the zone_sync store and the limit holds for every instance sharing it; an instance that stops renewing its lease stops counting within seconds."},
 		{name: "limit_conn", ctx: hsl, args: arg2, set: setLimitConn,
 			syntax: "limit_conn zone number;",
 			doc:    "Limits the requests in progress per key of the zone; a request over the limit is answered with limit_conn_status. Inherited only by levels with none of their own."},
@@ -47,7 +47,18 @@ func setLimitConnZone(b *builder, n *Node, sc *scope) error {
 	if _, dup := b.limitConnZones[name]; dup {
 		return errAt(n, "duplicate zone \"%s\"", name)
 	}
-	b.limitConnZones[name] = &LimitConnZone{Name: name, Key: key, Size: size, File: n.File, Line: n.Line}
+	z := &LimitConnZone{Name: name, Key: key, Size: size, File: n.File, Line: n.Line}
+	if len(n.Args) == 3 {
+		if n.Args[2] != "sync" {
+			return errAt(n, "invalid parameter \"%s\"", n.Args[2])
+		}
+		z.Sync = true
+	}
+	b.limitConnZones[name] = z
+	if b.limitConnNodes == nil {
+		b.limitConnNodes = map[string]*Node{}
+	}
+	b.limitConnNodes[name] = n
 	return nil
 }
 

@@ -234,8 +234,10 @@ type builder struct {
 	seen   map[string]bool // main and events directives already set
 	events bool
 	http   *httpBuild
-	// limitConnZones are the limit_conn_zone definitions by name.
+	// limitConnZones are the limit_conn_zone definitions by name, and
+	// limitConnNodes the directives that made them.
 	limitConnZones map[string]*LimitConnZone
+	limitConnNodes map[string]*Node
 	// limitReqZones are the limit_req_zone definitions by name, and
 	// limitReqNodes the directives that made them, for errors found
 	// once the http block is read.

@@ -156,6 +156,9 @@ type LimitConnZone struct {
 	Name string
 	Key  *vars.Template
 	Size int64
+	// Sync keeps the zone's counts in the zone_sync store, shared by
+	// every instance that uses it.
+	Sync bool
 	File string
 	Line int
 }

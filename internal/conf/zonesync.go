@@ -187,5 +187,10 @@ func (b *builder) checkZoneSync() error {
 			return errAt(b.limitReqNodes[name], "\"sync\" in \"limit_req_zone\" needs a \"zone_sync\" directive in the http block")
 		}
 	}
+	for _, name := range sortedKeys(b.limitConnZones) {
+		if z := b.limitConnZones[name]; z.Sync {
+			return errAt(b.limitConnNodes[name], "\"sync\" in \"limit_conn_zone\" needs a \"zone_sync\" directive in the http block")
+		}
+	}
 	return nil
 }

@@ -43,7 +43,9 @@ const nginxPIDFile = "/run/nginx.pid"
 // does not run are listed rather than fatal. The free space of the
 // temporary file directories is read through h's Statfs when h is a
 // DiskHost, with statfs(2) when h is capacity.System, and is unknown
-// otherwise.
+// otherwise; likewise the zone_sync store is asked through h's
+// DialTimeout when h is a NetHost, from this machine when h is
+// capacity.System, and not at all otherwise.
 func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 	server, reason, err := chooseServer(cfg, o.Server)
 	if err != nil {
@@ -111,6 +113,18 @@ func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 		rep.Advice = append(rep.Advice, adviseHTTP2(rep.HTTP2, &rep.Capacity)...)
 	}
 	rep.Notes = notes(p, r)
+	if n := fleetNote(cfg, p.server); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
+	if cfg.HTTP != nil && cfg.HTTP.ZoneSync != nil {
+		var synced []string
+		for _, name := range sortedNames(cfg.HTTP.LimitReqZones) {
+			if cfg.HTTP.LimitReqZones[name].Sync {
+				synced = append(synced, name)
+			}
+		}
+		rep.ZoneSync = zoneSyncReport(cfg, probeStore(cfg.HTTP.ZoneSync, netDialer(h), synced), nm)
+	}
 	rep.Unsupported = []Unsupported{}
 	for _, u := range cfg.Unsupported {
 		rep.Unsupported = append(rep.Unsupported, Unsupported{Name: u.Name, Detail: u.Detail, Where: nm.at(u.File, u.Line)})

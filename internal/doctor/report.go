@@ -63,6 +63,9 @@ type Report struct {
 	// HTTP2 says what HTTP/2's streams do to the capacity when some
 	// address listens with http2; null otherwise.
 	HTTP2 *HTTP2Report `json:"http2"`
+	// ZoneSync describes the zone_sync store, the fleet that shares it
+	// and what the synced zones enforce; null without zone_sync.
+	ZoneSync *ZoneSyncReport `json:"zone_sync"`
 }
 
 // Capacity is how many connections a server holds at once.

@@ -105,6 +105,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.HTTP2 != nil {
 		r.HTTP2.writeText(&b, r.Server)
 	}
+	if r.ZoneSync != nil {
+		r.ZoneSync.writeText(&b)
+	}
 	if len(r.TempDirs) > 0 {
 		b.WriteString("\nTemporary files (a request body past client_body_buffer_size; a response past proxy_buffers while the client reads slower than the upstream sends; each open file also takes a descriptor")
 		if r.TempFilesPerWorker > 0 {

@@ -210,13 +210,15 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 		p.sample("headroom_zone_sync_round_trip_seconds", st.RoundTripSeconds)
 		p.family("headroom_zone_sync_instances", "gauge", "Instances sharing the zone_sync store, by the last heartbeat's count.")
 		p.sample("headroom_zone_sync_instances", float64(st.Instances))
-		p.family("headroom_zone_sync_checks_total", "counter", "Checks of synced limit_req zones by who decided them: the store, the fallback while the store was away, or the cache of the store's refusals; errors are checks the store answered with an error (decided by the fallback too).")
+		p.family("headroom_zone_sync_checks_total", "counter", "Checks of synced limit_req and limit_conn zones by who decided them: the store, the fallback while the store was away, or the cache of the store's refusals (limit_req); errors are checks the store answered with an error (decided by the fallback too).")
 		for _, z := range s.Zones {
 			if f := z.Sync; f != nil {
-				p.sample("headroom_zone_sync_checks_total", float64(f.Store), "zone", z.Name, "decided_by", "store")
-				p.sample("headroom_zone_sync_checks_total", float64(f.Fallback), "zone", z.Name, "decided_by", "fallback")
-				p.sample("headroom_zone_sync_checks_total", float64(f.CachedRefusals), "zone", z.Name, "decided_by", "cached_refusal")
-				p.sample("headroom_zone_sync_checks_total", float64(f.Errors), "zone", z.Name, "decided_by", "error")
+				p.sample("headroom_zone_sync_checks_total", float64(f.Store), "zone", z.Name, "kind", z.Kind, "decided_by", "store")
+				p.sample("headroom_zone_sync_checks_total", float64(f.Fallback), "zone", z.Name, "kind", z.Kind, "decided_by", "fallback")
+				if z.Kind == "limit_req" {
+					p.sample("headroom_zone_sync_checks_total", float64(f.CachedRefusals), "zone", z.Name, "kind", z.Kind, "decided_by", "cached_refusal")
+				}
+				p.sample("headroom_zone_sync_checks_total", float64(f.Errors), "zone", z.Name, "kind", z.Kind, "decided_by", "error")
 			}
 		}
 	}

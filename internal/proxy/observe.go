@@ -250,7 +250,11 @@ func (s *Server) Snapshot() *observe.Snapshot {
 
 func (s *Server) snapshotZones(snap *observe.Snapshot) {
 	for z, cz := range s.connZones {
-		snap.Zones = append(snap.Zones, observe.ZoneSnapshot{Name: z.Name, Kind: "limit_conn", Rejected: cz.rejected.Load()})
+		zs := observe.ZoneSnapshot{Name: z.Name, Kind: "limit_conn", Rejected: cz.rejected.Load()}
+		if z.Sync {
+			zs.Sync = &observe.ZoneSyncFigures{Store: cz.storeDecided.Load(), Fallback: cz.fallbacks.Load(), Errors: cz.syncErrors.Load()}
+		}
+		snap.Zones = append(snap.Zones, zs)
 	}
 	for z, rz := range s.reqZones {
 		zs := observe.ZoneSnapshot{Name: z.Name, Kind: "limit_req", Rejected: rz.rejected.Load(), Delayed: rz.delayed.Load()}

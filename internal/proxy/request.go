@@ -430,6 +430,9 @@ type upstreamAttempt struct {
 	syncWait   *syncCheck
 	limitIdx   int
 	limitDelay time.Duration
+	// syncKey is the limit_conn key the request waits for the store to
+	// count.
+	syncKey string
 	// dnsNode is the name the request waits for in phaseResolve, and
 	// dnsCNAMEs counts the CNAME records its resolution followed.
 	dnsNode   *dnsNode
@@ -725,12 +728,21 @@ func (cc *clientConn) accessAllowed() bool {
 // serve runs a routed request past limit_conn to its handler: 404 without
 // one, else the upstream.
 func (cc *clientConn) serve() {
+	if !cc.r.internal {
+		// limit_conn, then serveContent, perhaps after the zone_sync
+		// store's answer.
+		cc.limitConns()
+		return
+	}
+	cc.serveContent()
+}
+
+// serveContent runs a request past its limits: the access rules, then its
+// handler.
+func (cc *clientConn) serveContent() {
 	r := cc.r
 	h := &r.head
 	lc := r.lc
-	if !r.internal && !cc.limitConns() {
-		return
-	}
 	if !cc.accessAllowed() {
 		return
 	}

@@ -66,6 +66,10 @@ const (
 	syncHandshake syncKind = iota
 	syncHeartbeat
 	syncLimitReq
+	syncLimitConn
+	// syncWrite is a command no request waits for (a release, a
+	// rewrite of the counts): its reply only says whether it failed.
+	syncWrite
 )
 
 // syncCheck is one command in the pipeline, waiting for its reply.
@@ -75,10 +79,13 @@ type syncCheck struct {
 	// request went away (its reply is then read and dropped).
 	cc *clientConn
 	// zone and key identify a limit_req check's bucket; burst is the
-	// limit's burst in thousandths.
+	// limit's burst in thousandths. czone and limit are a limit_conn
+	// check's zone and limit.
 	zone  *reqZone
 	key   string
 	burst int64
+	czone *connZone
+	limit int
 	// sentAt is when the check was made, deadline when the store is
 	// taken to be down if no reply came.
 	sentAt, deadline time.Time
@@ -103,8 +110,9 @@ type syncClient struct {
 	// refused caches keys that the store refused, until the bucket can
 	// have drained (zonesync.RefusedFor).
 	refused map[refusalKey]refusal
-	// loggedAt is when each zone's fallback was last logged.
-	loggedAt map[*reqZone]time.Time
+	// loggedAt is when each zone's fallback was last logged, by kind and
+	// name.
+	loggedAt map[string]time.Time
 	// scratch builds store keys.
 	scratch []byte
 }
@@ -140,7 +148,7 @@ func (w *worker) openSync() {
 	if h == nil || h.ZoneSync == nil {
 		return
 	}
-	s := &syncClient{w: w, cfg: h.ZoneSync, refused: map[refusalKey]refusal{}, loggedAt: map[*reqZone]time.Time{}, reason: "not connected yet"}
+	s := &syncClient{w: w, cfg: h.ZoneSync, refused: map[refusalKey]refusal{}, loggedAt: map[string]time.Time{}, reason: "not connected yet"}
 	w.sync = s
 	w.loop.Post(func() {
 		if s.state == syncDown && s.c == nil {
@@ -205,15 +213,21 @@ func (s *syncClient) connect() {
 		s.out = resp.AppendCommand(s.out, "SELECT", strconv.Itoa(s.cfg.DB))
 		s.push(&syncCheck{kind: syncHandshake, sentAt: now})
 	}
-	s.out = resp.AppendCommand(s.out, "SCRIPT", "LOAD", zonesync.LimitReqScript)
-	s.push(&syncCheck{kind: syncHandshake, sentAt: now})
-	s.out = resp.AppendCommand(s.out, "SCRIPT", "LOAD", zonesync.HeartbeatScript)
-	s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+	for _, script := range zonesync.Scripts {
+		s.out = resp.AppendCommand(s.out, "SCRIPT", "LOAD", script)
+		s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+	}
 	// Each synced zone's definition, so that doctor can tell instances
 	// that share a zone under different terms.
 	for _, z := range w.srv.cfg.HTTP.LimitReqZones {
 		if z.Sync {
 			s.out = resp.AppendCommand(s.out, "HSET", zonesync.ZoneKey(z.Name), syncInstanceID, zonesync.LimitReqDefinition(z.RatePerMinute))
+			s.push(&syncCheck{kind: syncHandshake, sentAt: now})
+		}
+	}
+	for _, z := range w.srv.cfg.HTTP.LimitConnZones {
+		if z.Sync {
+			s.out = resp.AppendCommand(s.out, "HSET", zonesync.ZoneKey(z.Name), syncInstanceID, zonesync.LimitConnDefinition)
 			s.push(&syncCheck{kind: syncHandshake, sentAt: now})
 		}
 	}
@@ -252,6 +266,9 @@ func (s *syncClient) tick() {
 		s.connect()
 	case syncUp:
 		s.heartbeat()
+		if s.w.id == 0 {
+			s.rewriteCounts()
+		}
 	}
 	// A tick may come with no event, so no round's end to flush at.
 	s.flush()
@@ -277,6 +294,90 @@ func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64) 
 	s.push(k)
 	cc.r.syncWait = k
 	return true
+}
+
+// acquireConn queues a limit_conn check for the request, which waits for
+// it in phaseSync; false when the store is not up.
+func (s *syncClient) acquireConn(cc *clientConn, z *connZone, key []byte, limit int) bool {
+	if s.state != syncUp {
+		return false
+	}
+	s.scratch = zonesync.AppendConnKey(s.scratch[:0], z.conf.Name, key)
+	s.out = resp.AppendArrayHeader(s.out, 9)
+	s.out = resp.AppendBulkString(s.out, "EVALSHA")
+	s.out = resp.AppendBulkString(s.out, zonesync.LimitConnAcquireSHA)
+	s.out = resp.AppendBulkString(s.out, "2")
+	s.out = resp.AppendBulk(s.out, s.scratch)
+	s.out = resp.AppendBulkString(s.out, zonesync.FleetKey)
+	s.out = resp.AppendBulkString(s.out, syncInstanceID)
+	s.out = resp.AppendBulkInt(s.out, int64(limit))
+	s.out = resp.AppendBulkInt(s.out, zonesync.Lease.Milliseconds())
+	s.out = resp.AppendBulkInt(s.out, zonesync.ConnKeyTTL.Milliseconds())
+	k := &syncCheck{kind: syncLimitConn, cc: cc, czone: z, key: string(key), limit: limit, sentAt: s.w.loop.Now()}
+	s.push(k)
+	cc.r.syncWait = k
+	cc.r.syncKey = k.key
+	return true
+}
+
+// releaseConn gives back a count the store holds for this instance. A
+// release that cannot be sent now is not lost: the counts are rewritten
+// each second (rewriteCounts).
+func (s *syncClient) releaseConn(z *connZone, key string) {
+	if s.state != syncUp {
+		return
+	}
+	s.scratch = zonesync.AppendConnKey(s.scratch[:0], z.conf.Name, []byte(key))
+	s.out = resp.AppendArrayHeader(s.out, 5)
+	s.out = resp.AppendBulkString(s.out, "EVALSHA")
+	s.out = resp.AppendBulkString(s.out, zonesync.LimitConnReleaseSHA)
+	s.out = resp.AppendBulkString(s.out, "1")
+	s.out = resp.AppendBulk(s.out, s.scratch)
+	s.out = resp.AppendBulkString(s.out, syncInstanceID)
+	s.push(&syncCheck{kind: syncWrite, sentAt: s.w.loop.Now()})
+}
+
+// rewriteCounts writes this instance's counts of its synced limit_conn
+// zones to the store, and removes those that fell to none: a release
+// lost while the store was away, or a request counted by the fallback,
+// is set right within a second, and the keys this instance holds do not
+// expire.
+func (s *syncClient) rewriteCounts() {
+	now := s.w.loop.Now()
+	ttl := strconv.FormatInt(zonesync.ConnKeyTTL.Milliseconds(), 10)
+	for cz, z := range s.w.srv.connZones {
+		if !cz.Sync {
+			continue
+		}
+		z.mu.Lock()
+		for key, n := range z.counts {
+			s.scratch = zonesync.AppendConnKey(s.scratch[:0], cz.Name, []byte(key))
+			s.out = resp.AppendArrayHeader(s.out, 4)
+			s.out = resp.AppendBulkString(s.out, "HSET")
+			s.out = resp.AppendBulk(s.out, s.scratch)
+			s.out = resp.AppendBulkString(s.out, syncInstanceID)
+			s.out = resp.AppendBulkInt(s.out, int64(n))
+			s.out = resp.AppendArrayHeader(s.out, 3)
+			s.out = resp.AppendBulkString(s.out, "PEXPIRE")
+			s.out = resp.AppendBulk(s.out, s.scratch)
+			s.out = resp.AppendBulkString(s.out, ttl)
+			s.push(&syncCheck{kind: syncWrite, sentAt: now})
+			s.push(&syncCheck{kind: syncWrite, sentAt: now})
+		}
+		for key := range z.zeroed {
+			if _, held := z.counts[key]; held {
+				continue
+			}
+			s.scratch = zonesync.AppendConnKey(s.scratch[:0], cz.Name, []byte(key))
+			s.out = resp.AppendArrayHeader(s.out, 3)
+			s.out = resp.AppendBulkString(s.out, "HDEL")
+			s.out = resp.AppendBulk(s.out, s.scratch)
+			s.out = resp.AppendBulkString(s.out, syncInstanceID)
+			s.push(&syncCheck{kind: syncWrite, sentAt: now})
+		}
+		clear(z.zeroed)
+		z.mu.Unlock()
+	}
 }
 
 // cachedRefusal reports whether the store refused the key recently
@@ -406,6 +507,28 @@ func (s *syncClient) answer(k *syncCheck, v resp.Value) {
 			s.w.srv.storeUp.Add(1)
 			s.w.srv.log.Logf(logs.Notice, s.w.id, "zone_sync: connected to %s, %d instance(s) live", s.cfg.URL, s.w.srv.fleetSize.Load())
 		}
+	case syncWrite:
+		if err := v.Err(); err != nil {
+			s.w.warnf(logs.Error, "zone_sync: %s answered %s", s.cfg.URL, err)
+		}
+	case syncLimitConn:
+		ok, _, good := limitReqReply(v)
+		if !good {
+			k.czone.syncErrors.Add(1)
+			if v.Err() != nil && bytes.HasPrefix(v.Str, []byte("NOSCRIPT")) {
+				s.fail("the store lost its scripts")
+			}
+			s.decideByFallback(k)
+			return
+		}
+		k.czone.storeDecided.Add(1)
+		if cc := k.cc; cc != nil {
+			cc.r.syncWait = nil
+			cc.resumeLimitConns(ok, true, false)
+		} else if ok {
+			// The request went away while the store counted it.
+			s.releaseConn(k.czone, k.key)
+		}
 	case syncLimitReq:
 		ok, excess, good := limitReqReply(v)
 		if !good {
@@ -454,6 +577,15 @@ func limitReqReply(v resp.Value) (ok bool, excess int64, good bool) {
 
 // decideByFallback decides a check the store did not answer.
 func (s *syncClient) decideByFallback(k *syncCheck) {
+	if k.kind == syncLimitConn {
+		k.czone.fallbacks.Add(1)
+		if cc := k.cc; cc != nil {
+			cc.r.syncWait = nil
+			ok, full := cc.fallbackAcquire(k.czone, k.key, k.limit)
+			cc.resumeLimitConns(ok, false, full)
+		}
+		return
+	}
 	k.zone.fallbacks.Add(1)
 	if cc := k.cc; cc != nil {
 		cc.r.syncWait = nil
@@ -495,7 +627,7 @@ func (s *syncClient) fail(reason string) {
 	pending := s.pending
 	s.pending = nil
 	for _, k := range pending {
-		if k.kind == syncLimitReq {
+		if k.kind == syncLimitReq || k.kind == syncLimitConn {
 			s.decideByFallback(k)
 		}
 	}
@@ -519,26 +651,46 @@ func (cc *clientConn) fallbackAccount(z *reqZone, key string, burst int64) (int6
 	now := cc.w.loop.Now().UnixMilli()
 	switch s.cfg.Fallback {
 	case conf.FallbackDeny:
-		s.logFallback(z, "refuses every request")
+		s.logFallback("limit_req", z.conf.Name, "refuses every request")
 		return burst + 1000, false
 	case conf.FallbackLocal:
-		s.logFallback(z, "enforces "+rateText(z.rate)+" on this instance")
+		s.logFallback("limit_req", z.conf.Name, "enforces "+rateText(z.rate)+" on this instance")
 		return z.accountRate(key, now, z.rate, burst)
 	}
 	n := max(cc.w.srv.fleetSize.Load(), 1)
-	s.logFallback(z, "enforces "+rateText(z.rate/n)+", this instance's share of "+rateText(z.rate)+" among "+strconv.FormatInt(n, 10)+" instance(s)")
+	s.logFallback("limit_req", z.conf.Name, "enforces "+rateText(z.rate/n)+", this instance's share of "+rateText(z.rate)+" among "+strconv.FormatInt(n, 10)+" instance(s)")
 	return z.accountRate(key, now, z.rate/n, burst/n)
+}
+
+// fallbackAcquire decides a synced limit_conn zone's check without the
+// store: this instance's own count against the whole limit (local),
+// none (deny), or by default its share, the limit divided by the live
+// instances last counted (at least one request per instance).
+func (cc *clientConn) fallbackAcquire(z *connZone, key string, limit int) (ok, full bool) {
+	s := cc.w.sync
+	switch s.cfg.Fallback {
+	case conf.FallbackDeny:
+		s.logFallback("limit_conn", z.conf.Name, "refuses every request")
+		return false, false
+	case conf.FallbackLocal:
+		s.logFallback("limit_conn", z.conf.Name, "allows "+strconv.Itoa(limit)+" per key on this instance")
+		return z.acquire(key, limit)
+	}
+	n := int(max(cc.w.srv.fleetSize.Load(), 1))
+	share := max(limit/n, 1)
+	s.logFallback("limit_conn", z.conf.Name, "allows "+strconv.Itoa(share)+" per key on this instance, its share of "+strconv.Itoa(limit)+" among "+strconv.Itoa(n)+" instance(s)")
+	return z.acquire(key, share)
 }
 
 // logFallback logs, at most once a second per zone, what a zone enforces
 // while the store is away.
-func (s *syncClient) logFallback(z *reqZone, what string) {
+func (s *syncClient) logFallback(kind, zone, what string) {
 	now := s.w.loop.Now()
-	if now.Sub(s.loggedAt[z]) < syncLogEvery {
+	if now.Sub(s.loggedAt[kind+" "+zone]) < syncLogEvery {
 		return
 	}
-	s.loggedAt[z] = now
-	s.w.srv.log.Logf(logs.Warn, s.w.id, "zone_sync: %s is unavailable (%s): limit_req zone \"%s\" %s", s.cfg.URL, s.reason, z.conf.Name, what)
+	s.loggedAt[kind+" "+zone] = now
+	s.w.srv.log.Logf(logs.Warn, s.w.id, "zone_sync: %s is unavailable (%s): %s zone \"%s\" %s", s.cfg.URL, s.reason, kind, zone, what)
 }
 
 // rateText formats a rate in thousandths of a request per second.

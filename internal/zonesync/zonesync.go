@@ -71,12 +71,66 @@ redis.call('PEXPIRE', KEYS[1], lease * 2)
 return redis.call('ZCARD', KEYS[1])
 `
 
-// LimitReqSHA and HeartbeatSHA name the scripts for EVALSHA once SCRIPT
-// LOAD has given them to the store on a connection.
+// LimitConnAcquireScript counts a request in a limit_conn zone's key for
+// the whole fleet. KEYS[1] is the key's hash of counts by instance and
+// KEYS[2] the fleet's set of instances (FleetKey); ARGV[1] is this
+// instance, ARGV[2] the limit, ARGV[3] the lease and ARGV[4] how long the
+// hash lives without being touched, both in milliseconds. The counts of
+// instances whose lease ran out are dropped: a dead instance's requests
+// stop counting within a lease and are never inherited. The reply is
+// {1, total} when the request is counted, {0, total} when the key has the
+// limit's requests in progress already.
+const LimitConnAcquireScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[2])
+local oldest = now - tonumber(ARGV[3])
+local h = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #h, 2 do
+  local seen = redis.call('ZSCORE', KEYS[2], h[i])
+  if seen and tonumber(seen) > oldest then
+    total = total + tonumber(h[i + 1])
+  else
+    redis.call('HDEL', KEYS[1], h[i])
+  end
+end
+if total >= limit then
+  return {0, total}
+end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {1, total + 1}
+`
+
+// LimitConnReleaseScript ends a request counted by LimitConnAcquireScript:
+// KEYS[1] is the key's hash and ARGV[1] this instance. A count that
+// reaches zero leaves the hash.
+const LimitConnReleaseScript = `
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return n
+`
+
+// LimitReqSHA, HeartbeatSHA, LimitConnAcquireSHA and LimitConnReleaseSHA
+// name the scripts for EVALSHA once SCRIPT LOAD has given them to the
+// store on a connection.
 var (
-	LimitReqSHA  = digest(LimitReqScript)
-	HeartbeatSHA = digest(HeartbeatScript)
+	LimitReqSHA         = digest(LimitReqScript)
+	HeartbeatSHA        = digest(HeartbeatScript)
+	LimitConnAcquireSHA = digest(LimitConnAcquireScript)
+	LimitConnReleaseSHA = digest(LimitConnReleaseScript)
 )
+
+// Scripts are every script an instance loads on connecting.
+var Scripts = []string{LimitReqScript, HeartbeatScript, LimitConnAcquireScript, LimitConnReleaseScript}
+
+// ConnKeyTTL is how long a limit_conn key's hash lives without being
+// touched; instances rewrite their counts each second, so only a key no
+// live instance holds expires.
+const ConnKeyTTL = 10 * time.Second
 
 func digest(s string) string {
 	h := sha1.Sum([]byte(s))
@@ -104,17 +158,31 @@ func LimitReqDefinition(ratePerMinute int) string {
 	return "limit_req rate=" + strconv.Itoa(ratePerMinute) + "r/m"
 }
 
-// AppendBucketKey appends the store's key for a limit_req zone's bucket:
-// the zone's name, preceded by its length, and the request's key, which
-// may hold any bytes (a binary address). With the length no pair of a
-// zone name and a key can spell another pair's store key.
-func AppendBucketKey(b []byte, zone string, key []byte) []byte {
-	b = append(b, "headroom:limit_req:"...)
+// AppendConnKey appends the store's key for a limit_conn zone's key: the
+// counts by instance, named as AppendBucketKey names buckets.
+func AppendConnKey(b []byte, zone string, key []byte) []byte {
+	return appendKey(b, "headroom:limit_conn:", zone, key)
+}
+
+func appendKey(b []byte, prefix, zone string, key []byte) []byte {
+	b = append(b, prefix...)
 	b = appendInt(b, len(zone))
 	b = append(b, ':')
 	b = append(b, zone...)
 	b = append(b, ':')
 	return append(b, key...)
+}
+
+// LimitConnDefinition is how an instance describes a limit_conn zone in
+// ZoneKey; the limit belongs to each limit_conn directive, not the zone.
+const LimitConnDefinition = "limit_conn"
+
+// AppendBucketKey appends the store's key for a limit_req zone's bucket:
+// the zone's name, preceded by its length, and the request's key, which
+// may hold any bytes (a binary address). With the length no pair of a
+// zone name and a key can spell another pair's store key.
+func AppendBucketKey(b []byte, zone string, key []byte) []byte {
+	return appendKey(b, "headroom:limit_req:", zone, key)
 }
 
 func appendInt(b []byte, n int) []byte {

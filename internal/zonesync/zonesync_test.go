@@ -199,3 +199,52 @@ func TestRefusedFor(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitConnScripts checks the fleet's connection counts: acquires
+// count up to the limit across instances, a release gives one back and
+// removes a count that reaches none, and the counts of an instance whose
+// lease ran out are dropped at the next acquire.
+func TestLimitConnScripts(t *testing.T) {
+	s := startStore(t)
+	for _, sc := range Scripts {
+		if v := s.do(t, "SCRIPT", "LOAD", sc); v.Err() != nil {
+			t.Fatalf("SCRIPT LOAD: %v", v.Err())
+		}
+	}
+	key := string(AppendConnKey(nil, "c", []byte("k")))
+	beat := func(id string) { s.do(t, "EVALSHA", HeartbeatSHA, "1", FleetKey, id, "3000") }
+	acquire := func(id string, limit int) (bool, int64) {
+		v := s.do(t, "EVALSHA", LimitConnAcquireSHA, "2", key, FleetKey, id, strconv.Itoa(limit), "3000", "10000")
+		if v.Err() != nil || len(v.Array) != 2 {
+			t.Fatalf("acquire: %+v", v)
+		}
+		ok, _ := v.Array[0].AsInt()
+		n, _ := v.Array[1].AsInt()
+		return ok == 1, n
+	}
+	beat("a")
+	beat("b")
+	for i, want := range []bool{true, true, true, false} {
+		id := []string{"a", "b", "a", "b"}[i]
+		if ok, n := acquire(id, 3); ok != want {
+			t.Fatalf("acquire %d by %s: ok %v (total %d), want %v", i+1, id, ok, n, want)
+		}
+	}
+	if v := s.do(t, "EVALSHA", LimitConnReleaseSHA, "1", key, "b"); v.Int != 0 {
+		t.Errorf("release by b left %d", v.Int)
+	}
+	if v := s.do(t, "HEXISTS", key, "b"); v.Int != 0 {
+		t.Errorf("a count of none stays in the hash")
+	}
+	if ok, n := acquire("b", 3); !ok || n != 3 {
+		t.Errorf("after a release: ok %v total %d, want ok with 3", ok, n)
+	}
+	// "a" dies (its lease is backdated), holding 2: its counts go.
+	s.do(t, "ZADD", FleetKey, "1", "a")
+	if ok, n := acquire("b", 3); !ok || n != 2 {
+		t.Errorf("after a's lease ran out: ok %v total %d, want ok with 2 (b's own)", ok, n)
+	}
+	if v := s.do(t, "HEXISTS", key, "a"); v.Int != 0 {
+		t.Errorf("a dead instance's count stays in the hash")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -655,4 +656,229 @@ func TestZoneSyncConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// heldUpstream is an upstream that holds every request until release is
+// closed or its connection is closed, counting the requests it holds now
+// and at most.
+type heldUpstream struct {
+	*upstream
+	release        chan struct{}
+	mu             sync.Mutex
+	inFlight, peak int
+	seen           int
+	releaseOnce    sync.Once
+}
+
+func newHeldUpstream(t *testing.T) *heldUpstream {
+	h := &heldUpstream{release: make(chan struct{})}
+	h.upstream = newUpstream(t, "held", func(c *upConn, r *upRequest) {
+		h.mu.Lock()
+		h.inFlight++
+		h.seen++
+		h.peak = max(h.peak, h.inFlight)
+		release := h.release
+		h.mu.Unlock()
+		// A proxy that goes away closes the connection: the request
+		// is no longer held.
+		gone := make(chan struct{})
+		go func() {
+			var b [1]byte
+			c.Conn.Read(b[:])
+			close(gone)
+		}()
+		select {
+		case <-release:
+		case <-c.stopping:
+		case <-gone:
+		}
+		h.mu.Lock()
+		h.inFlight--
+		h.mu.Unlock()
+		c.respond(200, "ok")
+	})
+	return h
+}
+
+func (h *heldUpstream) counts() (inFlight, peak, seen int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.inFlight, h.peak, h.seen
+}
+
+// letGo answers every request held and those to come.
+func (h *heldUpstream) letGo() { h.releaseOnce.Do(func() { close(h.release) }) }
+
+// waitFor polls cond every 10 ms for up to d and reports whether it held.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// TestZoneSyncLimitConnFleet checks limit_conn shared by three instances
+// through Redis: with "limit_conn c 10" and 30 slow requests spread over
+// the instances, exactly 10 reach the upstream and 20 are refused; once
+// they end, the count is back to none; and the requests of an instance
+// killed while it holds 5 stop counting once its lease runs out (within
+// 3 s), so that other instances may use them.
+func TestZoneSyncLimitConnFleet(t *testing.T) {
+	r := startRedis(t)
+	hr, _ := zoneSyncTargets(t)
+	up := newHeldUpstream(t)
+	conf := fmt.Sprintf(`
+    zone_sync %s timeout=20ms;
+    limit_conn_zone $server_name zone=c:1m sync;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        server_name %s;
+        location / { limit_conn c 10; proxy_pass http://%s; }
+    }`, r.url(), fleetHost, up.addr)
+	var fleet []*proxy
+	for i := 0; i < fleetSize; i++ {
+		fleet = append(fleet, startProxy(t, hr, conf))
+	}
+	waitFleetConnected(t, r, fleetSize)
+
+	type result struct{ status int }
+	send := func(p *proxy, out chan<- result) {
+		go func() {
+			c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+			if err != nil {
+				out <- result{}
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", fleetHost)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				out <- result{}
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			out <- result{resp.StatusCode}
+		}()
+	}
+
+	// 30 at once, 10 to each instance.
+	answers := make(chan result, 100)
+	for i := 0; i < 30; i++ {
+		send(fleet[i%fleetSize], answers)
+	}
+	refused := 0
+	for refused < 20 {
+		select {
+		case a := <-answers:
+			if a.status != 503 {
+				t.Fatalf("while 10 are in flight an answer %d came, want 503 (or none)", a.status)
+			}
+			refused++
+		case <-time.After(10 * time.Second):
+			in, peak, _ := up.counts()
+			t.Fatalf("%d refused after 10 s; upstream holds %d (peak %d)", refused, in, peak)
+		}
+	}
+	// Whatever was let through has had time to reach the upstream.
+	waitFor(2*time.Second, func() bool { in, _, _ := up.counts(); return in >= 10 })
+	time.Sleep(200 * time.Millisecond)
+	if in, peak, _ := up.counts(); in != 10 || peak != 10 {
+		t.Errorf("30 requests with limit_conn 10 across 3 instances: upstream holds %d (peak %d), want exactly 10", in, peak)
+	}
+	up.letGo()
+	for i := 0; i < 10; i++ {
+		if a := <-answers; a.status != 200 {
+			t.Errorf("a request let through was answered %d", a.status)
+		}
+	}
+
+	// The requests ended and released their counts in Redis.
+	key := "headroom:limit_conn:1:c:" + fleetHost
+	if !waitFor(2*time.Second, func() bool { n, err := r.do("HLEN", key); return err == nil && n == "0" }) {
+		n, _ := r.do("HGETALL", key)
+		t.Errorf("the requests ended, but Redis still counts %s for the key", n)
+	}
+
+	// Instance 0 holds 5, instance 1 holds 5; instance 0 is killed.
+	up.mu.Lock()
+	up.release = make(chan struct{})
+	up.releaseOnce = sync.Once{}
+	up.peak = 0
+	up.mu.Unlock()
+	held := make(chan result, 100)
+	for i := 0; i < 5; i++ {
+		send(fleet[0], held)
+	}
+	if !waitFor(5*time.Second, func() bool { in, _, _ := up.counts(); return in == 5 }) {
+		in, _, _ := up.counts()
+		t.Fatalf("instance 0's 5 requests: the upstream holds %d", in)
+	}
+	for i := 0; i < 5; i++ {
+		send(fleet[1], held)
+	}
+	if !waitFor(5*time.Second, func() bool { in, _, _ := up.counts(); return in == 10 }) {
+		in, _, _ := up.counts()
+		t.Fatalf("10 requests of instances 0 and 1: the upstream holds %d", in)
+	}
+	// The limit is reached: one more is refused.
+	one := make(chan result, 1)
+	send(fleet[2], one)
+	if a := <-one; a.status != 503 {
+		t.Errorf("an 11th request was answered %d, want 503", a.status)
+	}
+	fleet[0].stopSignal(syscall.SIGKILL)
+	killed := time.Now()
+	// Once instance 0's lease runs out its 5 count no more: instance 2
+	// gets them. One request at a time until one is let through (it
+	// reaches the upstream), then the other four at once.
+	var freed time.Duration
+	for freed == 0 && time.Since(killed) < 10*time.Second {
+		a := make(chan result, 1)
+		_, _, seen := up.counts()
+		send(fleet[2], a)
+		select {
+		case res := <-a:
+			if res.status != 503 {
+				t.Fatalf("instance 2 answered %d, want 503 while the limit holds", res.status)
+			}
+			time.Sleep(50 * time.Millisecond)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("instance 2 neither refused nor passed a request in 2 s")
+		case <-func() chan struct{} {
+			ch := make(chan struct{})
+			go func() {
+				if waitFor(2*time.Second, func() bool { _, _, n := up.counts(); return n > seen }) {
+					close(ch)
+				}
+			}()
+			return ch
+		}():
+			freed = time.Since(killed)
+		}
+	}
+	if freed == 0 {
+		t.Fatalf("10 s after instance 0 was killed holding 5, its requests still count")
+	}
+	t.Logf("instance 0 killed holding 5: its requests stopped counting after %v", freed.Round(10*time.Millisecond))
+	if freed > 4*time.Second {
+		t.Errorf("instance 0's requests were free after %v, want within the 3 s lease (and a second's slack)", freed)
+	}
+	for i := 0; i < 4; i++ {
+		send(fleet[2], held)
+	}
+	if !waitFor(5*time.Second, func() bool { in, _, _ := up.counts(); return in == 10 }) {
+		in, _, _ := up.counts()
+		t.Errorf("instance 2 should hold instance 0's 5 now: the upstream holds %d of 10", in)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if in, _, _ := up.counts(); in != 10 {
+		t.Errorf("the upstream holds %d, want the limit's 10", in)
+	}
+	up.letGo()
 }

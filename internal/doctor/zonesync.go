@@ -1,0 +1,740 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"headroom/internal/capacity"
+	"headroom/internal/conf"
+	"headroom/internal/resp"
+	"headroom/internal/zonesync"
+)
+
+// NetHost is a capacity.Host that also connects to servers. Diagnose asks
+// the zone_sync store through it when h is one; capacity.System connects
+// from this machine with net.DialTimeout, and any other Host leaves the
+// store unasked, since it describes a machine whose network it does not
+// say.
+type NetHost interface {
+	capacity.Host
+	// DialTimeout connects as net.DialTimeout does.
+	DialTimeout(network, addr string, timeout time.Duration) (net.Conn, error)
+}
+
+// dialer connects to the store; nil when the store is not to be asked.
+type dialer func(network, addr string, timeout time.Duration) (net.Conn, error)
+
+// netDialer is how Diagnose reaches the network from h.
+func netDialer(h capacity.Host) dialer {
+	if n, ok := h.(NetHost); ok {
+		return n.DialTimeout
+	}
+	if h == capacity.System {
+		return net.DialTimeout
+	}
+	return nil
+}
+
+// ZoneSyncReport is what zone_sync shares and how: the store as this
+// machine sees it, the fleet of instances that use it, and what each
+// synced zone enforces with the store and while it does not answer.
+type ZoneSyncReport struct {
+	// URL is the store as configured, its password hidden; Where is
+	// the zone_sync directive; Addr the address dialled.
+	URL   string `json:"url"`
+	Where string `json:"where"`
+	Addr  string `json:"addr"`
+	// TimeoutMicros is zone_sync's timeout=, what a check waits for the
+	// store before the fallback decides; Fallback is fallback=.
+	TimeoutMicros int64  `json:"timeout_us"`
+	Fallback      string `json:"fallback"`
+	// Store is what the store said.
+	Store StoreReport `json:"store"`
+	// LiveInstances counts the instances whose last heartbeat is within
+	// LeaseMillis of the store's clock now, and Instances are their ids;
+	// null and empty when the store was not read.
+	LiveInstances *int     `json:"live_instances"`
+	Instances     []string `json:"instances"`
+	LeaseMillis   int64    `json:"lease_ms"`
+	// Zones are the limit_req zones declared with sync, by name.
+	Zones []SyncedZone `json:"zones"`
+	// Notes are about the zones that are not synced, when more than one
+	// instance is live: each admits its limit on every instance.
+	Notes []string `json:"notes"`
+}
+
+// StoreReport is the zone_sync store as this machine reaches it.
+type StoreReport struct {
+	// Asked is false when doctor describes another machine than the one
+	// it runs on: nothing below was read.
+	Asked bool `json:"asked"`
+	// Reachable is set when the store was connected to, accepted AUTH
+	// and SELECT as the URL asks, and answered; Error says otherwise
+	// which step failed and how.
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+	// ConnectTimeoutMicros bounds the connection and each command:
+	// ten times the check timeout, at least a second.
+	ConnectTimeoutMicros int64 `json:"connect_timeout_us"`
+	// Version is the server's name and version, "Redis 7.2.4" or
+	// "Valkey 8.0.1" (INFO server).
+	Version string `json:"version,omitempty"`
+	// RoundTripMicros is the median of 5 PINGs; null when not measured.
+	RoundTripMicros *int64 `json:"round_trip_us"`
+	// MaxmemoryPolicy is the store's maxmemory-policy, and
+	// MaxmemoryBytes its maxmemory (0: no limit); empty and null when
+	// unknown.
+	MaxmemoryPolicy string `json:"maxmemory_policy,omitempty"`
+	MaxmemoryBytes  *int64 `json:"maxmemory_bytes"`
+	// Problems are what needs doing about the store.
+	Problems []Problem `json:"problems"`
+}
+
+// SyncedZone is one limit_req zone declared with sync.
+type SyncedZone struct {
+	Name  string `json:"name"`
+	Where string `json:"where"`
+	// Rate is the zone's rate as written ("100r/s"): what the fleet
+	// enforces together while the store answers, however many instances
+	// there are. Definition is how this configuration's instances
+	// describe the zone in the store.
+	Rate       string `json:"rate"`
+	Definition string `json:"definition"`
+	// FallbackRate is what each instance enforces while the store does
+	// not answer ("50.000r/s"): the rate divided by the live instances
+	// (share), or the whole rate (local); empty when requests are
+	// refused (deny) or the live instances are unknown. FallbackText
+	// says it in a sentence.
+	FallbackRate string `json:"fallback_rate"`
+	FallbackText string `json:"fallback_text"`
+	// Definitions are the live instances' definitions of the zone, read
+	// from the store, by instance.
+	Definitions map[string]string `json:"definitions"`
+	// Problems are live instances that define the zone otherwise.
+	Problems []Problem `json:"problems"`
+}
+
+// The figures of the store check.
+const (
+	// pings is how many PINGs the round trip is the median of.
+	pings = 5
+	// slowRoundTrip: a round trip above the timeout divided by this
+	// leaves too little room for a loaded store or network, and checks
+	// fall back.
+	slowRoundTrip = 4
+)
+
+// storeTimeout bounds the connection to the store and each command:
+// doctor is not in a hurry, but a store frozen or far away must not hold
+// the report.
+func storeTimeout(z *conf.ZoneSync) time.Duration {
+	return max(time.Second, 10*z.Timeout)
+}
+
+// storeFacts is what the store said; the report is made from them.
+type storeFacts struct {
+	asked bool
+	// err says why the store could not be used.
+	err string
+	// version is INFO's; rtts the PINGs' round trips.
+	version string
+	rtts    []time.Duration
+	// policy is maxmemory-policy, "" when unknown; maxmemory -1 when
+	// unknown.
+	policy    string
+	maxmemory int64
+	// live are the live instances, when liveKnown; liveErr says why
+	// they are not known.
+	live      []string
+	liveKnown bool
+	liveErr   string
+	// defs are the synced zones' definitions by instance.
+	defs map[string]map[string]string
+}
+
+// storeConn is a blocking connection to the store: one command at a
+// time, each within timeout.
+type storeConn struct {
+	c       net.Conn
+	timeout time.Duration
+}
+
+// replyError is an error reply from the store, as opposed to a failure
+// of the connection.
+type replyError struct{ msg string }
+
+func (e *replyError) Error() string { return e.msg }
+
+// do sends one command and reads its reply. An error reply is returned
+// as a *replyError; any other error leaves the connection unusable.
+func (s *storeConn) do(args ...string) (resp.Value, error) {
+	s.c.SetDeadline(time.Now().Add(s.timeout))
+	if _, err := s.c.Write(resp.AppendCommand(nil, args...)); err != nil {
+		return resp.Value{}, err
+	}
+	// A fresh buffer for each reply: the Values of earlier replies
+	// point into theirs.
+	buf := make([]byte, 0, 512)
+	for {
+		v, _, err := resp.Parse(buf, resp.Limits{MaxBulk: 8 << 20})
+		if err == nil {
+			if v.Kind == resp.KindError {
+				return v, &replyError{string(v.Str)}
+			}
+			return v, nil
+		}
+		if !errors.Is(err, resp.ErrNeedMore) {
+			return resp.Value{}, err
+		}
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, cap(buf))
+		}
+		n, err := s.c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil && n == 0 {
+			return resp.Value{}, err
+		}
+	}
+}
+
+// probeStore asks the store what the report needs: whether it answers,
+// its version, round trip and eviction policy, the live instances by its
+// clock and the synced zones' definitions.
+func probeStore(z *conf.ZoneSync, dial dialer, zones []string) storeFacts {
+	f := storeFacts{maxmemory: -1}
+	if dial == nil {
+		return f
+	}
+	f.asked = true
+	timeout := storeTimeout(z)
+	c, err := dial("tcp", z.Addr(), timeout)
+	if err != nil {
+		f.err = err.Error()
+		return f
+	}
+	defer c.Close()
+	s := &storeConn{c: c, timeout: timeout}
+	fail := func(step string, err error) storeFacts {
+		f.err = step + ": " + err.Error()
+		return f
+	}
+	if z.Password != "" {
+		args := []string{"AUTH", z.Password}
+		if z.User != "" {
+			args = []string{"AUTH", z.User, z.Password}
+		}
+		if _, err := s.do(args...); err != nil {
+			return fail("AUTH", err)
+		}
+	}
+	if z.DB != 0 {
+		if _, err := s.do("SELECT", strconv.Itoa(z.DB)); err != nil {
+			return fail("SELECT "+strconv.Itoa(z.DB), err)
+		}
+	}
+	for range pings {
+		start := time.Now()
+		v, err := s.do("PING")
+		if err != nil {
+			return fail("PING", err)
+		}
+		if v.Kind != resp.KindSimple || string(v.Str) != "PONG" {
+			return fail("PING", fmt.Errorf("unexpected reply %q", v.Str))
+		}
+		f.rtts = append(f.rtts, time.Since(start))
+	}
+	// Past this point an error reply only leaves a fact unknown; a
+	// failed connection ends the probe.
+	var ioErr error
+	ask := func(args ...string) (resp.Value, bool) {
+		if ioErr != nil {
+			return resp.Value{}, false
+		}
+		v, err := s.do(args...)
+		var re *replyError
+		if err != nil && !errors.As(err, &re) {
+			ioErr = fmt.Errorf("%s: %w", strings.Join(args[:min(2, len(args))], " "), err)
+		}
+		return v, err == nil
+	}
+	if v, ok := ask("INFO", "server"); ok {
+		info := parseInfo(string(v.Str))
+		f.version = serverVersion(info)
+	}
+	if v, ok := ask("INFO", "memory"); ok {
+		info := parseInfo(string(v.Str))
+		f.policy = info["maxmemory_policy"]
+		if n, err := strconv.ParseInt(info["maxmemory"], 10, 64); err == nil {
+			f.maxmemory = n
+		}
+	}
+	if f.policy == "" {
+		if v, ok := ask("CONFIG", "GET", "maxmemory-policy"); ok && len(v.Array) == 2 {
+			f.policy = string(v.Array[1].Str)
+		}
+	}
+	if v, ok := ask("TIME"); !ok || len(v.Array) != 2 {
+		f.liveErr = "TIME gave no time"
+	} else if sec, ok1 := v.Array[0].AsInt(); !ok1 {
+		f.liveErr = "TIME gave no time"
+	} else if usec, ok2 := v.Array[1].AsInt(); !ok2 {
+		f.liveErr = "TIME gave no time"
+	} else {
+		now := sec*1000 + usec/1000
+		from := "(" + strconv.FormatInt(now-zonesync.Lease.Milliseconds(), 10)
+		v, ok := ask("ZRANGEBYSCORE", zonesync.FleetKey, from, "+inf")
+		if ok && v.Kind == resp.KindArray {
+			f.liveKnown = true
+			f.live = []string{}
+			for _, m := range v.Array {
+				f.live = append(f.live, string(m.Str))
+			}
+			sort.Strings(f.live)
+		} else {
+			f.liveErr = "ZRANGEBYSCORE " + zonesync.FleetKey + " failed"
+			if v.Kind == resp.KindError {
+				f.liveErr += ": " + string(v.Str)
+			}
+		}
+	}
+	for _, name := range zones {
+		v, ok := ask("HGETALL", zonesync.ZoneKey(name))
+		if !ok || v.Kind != resp.KindArray {
+			continue
+		}
+		defs := map[string]string{}
+		for i := 0; i+1 < len(v.Array); i += 2 {
+			defs[string(v.Array[i].Str)] = string(v.Array[i+1].Str)
+		}
+		if f.defs == nil {
+			f.defs = map[string]map[string]string{}
+		}
+		f.defs[name] = defs
+	}
+	if ioErr != nil {
+		if f.liveErr == "" && !f.liveKnown {
+			f.liveErr = ioErr.Error()
+		}
+		f.err = "stopped answering: " + ioErr.Error()
+	}
+	return f
+}
+
+// parseInfo reads INFO's "field:value" lines.
+func parseInfo(s string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// serverVersion names the server from INFO server: Valkey reports
+// valkey_version besides the redis_version it is compatible with.
+func serverVersion(info map[string]string) string {
+	if v := info["valkey_version"]; v != "" {
+		return "Valkey " + v
+	}
+	if v := info["redis_version"]; v != "" {
+		return "Redis " + v
+	}
+	return ""
+}
+
+// median is the middle of the round trips.
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// zoneSyncReport describes cfg's zone_sync from what the store said; nil
+// when the configuration has no zone_sync.
+func zoneSyncReport(cfg *conf.Config, f storeFacts, nm namer) *ZoneSyncReport {
+	if cfg.HTTP == nil || cfg.HTTP.ZoneSync == nil {
+		return nil
+	}
+	z := cfg.HTTP.ZoneSync
+	r := &ZoneSyncReport{
+		URL: z.URL, Where: nm.at(z.File, z.Line), Addr: z.Addr(),
+		TimeoutMicros: z.Timeout.Microseconds(), Fallback: z.Fallback.String(),
+		Instances: []string{}, LeaseMillis: zonesync.Lease.Milliseconds(),
+		Zones: []SyncedZone{}, Notes: []string{},
+	}
+	st := &r.Store
+	st.Asked, st.Problems = f.asked, []Problem{}
+	st.ConnectTimeoutMicros = storeTimeout(z).Microseconds()
+	st.Error = f.err
+	st.Reachable = f.asked && len(f.rtts) == pings
+	st.Version = f.version
+	if len(f.rtts) == pings {
+		rt := median(f.rtts).Microseconds()
+		st.RoundTripMicros = &rt
+		if p := roundTripProblem(median(f.rtts), z.Timeout); p != nil {
+			st.Problems = append(st.Problems, *p)
+		}
+	}
+	st.MaxmemoryPolicy = f.policy
+	if f.maxmemory >= 0 {
+		m := f.maxmemory
+		st.MaxmemoryBytes = &m
+	}
+	if p := evictionProblem(f.policy, f.maxmemory); p != nil {
+		st.Problems = append(st.Problems, *p)
+	}
+	n := -1
+	if f.liveKnown {
+		n = len(f.live)
+		r.LiveInstances = &n
+		r.Instances = f.live
+	}
+	if f.asked && !st.Reachable {
+		st.Problems = append(st.Problems, Problem{Level: "warning",
+			Text: fmt.Sprintf("the store does not answer from this machine; if the instances cannot reach it either, fallback=%s decides every check of the synced zones", z.Fallback),
+			Fix:  "check that " + z.Addr() + " is the store's address and that it runs, accepts connections from the instances and the URL's credentials"})
+	}
+	live := map[string]bool{}
+	for _, id := range f.live {
+		live[id] = true
+	}
+	for _, name := range sortedNames(cfg.HTTP.LimitReqZones) {
+		lz := cfg.HTTP.LimitReqZones[name]
+		if !lz.Sync {
+			continue
+		}
+		mine := zonesync.LimitReqDefinition(lz.RatePerMinute)
+		per, text := fallbackEnforces(z.Fallback, lz.RatePerMinute, n)
+		sz := SyncedZone{Name: name, Where: nm.at(lz.File, lz.Line), Rate: confRate(lz.RatePerMinute),
+			Definition: mine, FallbackText: text, Definitions: map[string]string{}, Problems: []Problem{}}
+		if per >= 0 {
+			sz.FallbackRate = milliRate(per)
+		}
+		defs := f.defs[name]
+		for _, id := range sortedNames(defs) {
+			if !live[id] {
+				continue
+			}
+			sz.Definitions[id] = defs[id]
+			if defs[id] != mine {
+				sz.Problems = append(sz.Problems, definitionProblem(name, id, defs[id], mine))
+			}
+		}
+		r.Zones = append(r.Zones, sz)
+	}
+	if n > 1 {
+		r.Notes = unsyncedNotes(cfg, n)
+	}
+	return r
+}
+
+// roundTripProblem warns when the store's round trip takes more than a
+// quarter of the timeout: a store or network under load then pushes
+// checks past it, and they fall back.
+func roundTripProblem(rt, timeout time.Duration) *Problem {
+	if timeout <= 0 || rt*slowRoundTrip <= timeout {
+		return nil
+	}
+	want := (slowRoundTrip*rt + time.Millisecond - 1).Truncate(time.Millisecond)
+	return &Problem{Level: "warning",
+		Text: fmt.Sprintf("the round trip to the store, %s, is more than a quarter of timeout=%s: under load checks will exceed the timeout and fall back", durText(rt), durText(timeout)),
+		Fix:  fmt.Sprintf("timeout=%s or more in zone_sync (at least %d round trips), or a store nearer the instances", durText(want), slowRoundTrip)}
+}
+
+// evictionProblem warns about a maxmemory-policy other than noeviction:
+// when the store fills, an evicted bucket is a key's count forgotten, and
+// the fleet admits more than the limit. Buckets carry TTLs, so volatile-*
+// policies evict them too.
+func evictionProblem(policy string, maxmemory int64) *Problem {
+	if policy == "" || policy == "noeviction" {
+		return nil
+	}
+	text := fmt.Sprintf("maxmemory-policy %s evicts keys when the store reaches maxmemory: an evicted bucket forgets its key's requests, so the fleet admits more than the limit", policy)
+	if strings.HasPrefix(policy, "volatile-") {
+		text += " (bucket keys expire once drained, so volatile policies evict them too)"
+	}
+	if maxmemory == 0 {
+		text += "; no maxmemory is set now, so nothing is evicted until one is"
+	}
+	return &Problem{Level: "warning", Text: text,
+		Fix: "CONFIG SET maxmemory-policy noeviction, and maxmemory-policy noeviction in the store's configuration: a full store then refuses writes and the zones fall back instead"}
+}
+
+// definitionProblem warns about a live instance that shares a zone under
+// other terms: each check drains the one bucket at its own instance's
+// rate, so the fleet enforces neither.
+func definitionProblem(zone, id, theirs, mine string) Problem {
+	return Problem{Level: "warning",
+		Text: fmt.Sprintf("live instance %s defines zone \"%s\" as \"%s\", this configuration as \"%s\": they share its buckets, each draining them at its own rate, so the fleet enforces neither", id, zone, theirs, mine),
+		Fix:  "give every instance the same limit_req_zone " + zone + ", or another zone name"}
+}
+
+// fallbackEnforces says what fallback f has each instance enforce of a
+// zone of ratePerMinute while the store does not answer, with n live
+// instances (n < 0: unknown). per is the rate each instance enforces, in
+// thousandths of a request a second as the server keeps it, or -1 when
+// none applies (deny refuses; share among an unknown number).
+func fallbackEnforces(f conf.ZoneSyncFallback, ratePerMinute, n int) (per int64, text string) {
+	rate := rateMilli(ratePerMinute)
+	whole := confRate(ratePerMinute)
+	switch f {
+	case conf.FallbackDeny:
+		return -1, "refuses every request the zone limits, on every instance (limit_req_status)"
+	case conf.FallbackLocal:
+		switch {
+		case n < 0:
+			return rate, fmt.Sprintf("%s on each instance: N × %s for a fleet of N (N unknown: the store did not answer here)", whole, whole)
+		case n == 0:
+			return rate, fmt.Sprintf("%s on each instance: N × %s for a fleet of N (no instance is live now)", whole, whole)
+		}
+		return rate, fmt.Sprintf("%s on each instance: %d × %s = %s for the fleet", whole, n, whole, milliRate(int64(n)*rate))
+	}
+	switch {
+	case n < 0:
+		return -1, fmt.Sprintf("%s ÷ N on each instance, N being the live instances it last counted (unknown: the store did not answer here): about %s for the fleet; each burst is divided by N too", whole, whole)
+	case n == 0:
+		return rate, fmt.Sprintf("%s on the first instance (no instance is live now, and an instance counts at least itself); %s ÷ N on each of N", milliRate(rate), whole)
+	}
+	if n == 1 {
+		return rate, fmt.Sprintf("%s on the one live instance: the whole rate, and each burst whole", milliRate(rate))
+	}
+	each := rate / int64(n)
+	eq := "="
+	if each*int64(n) != rate {
+		eq = "≈"
+	}
+	return each, fmt.Sprintf("%s on each of the %d live instances: %d × %s %s %s; each burst is divided by %d too",
+		milliRate(each), n, n, milliRate(each), eq, whole, n)
+}
+
+// unsyncedNotes are about the zones that are not synced when n instances
+// are live: each instance admits a zone's whole limit, so the fleet
+// admits n times it.
+func unsyncedNotes(cfg *conf.Config, n int) []string {
+	out := []string{}
+	for _, name := range sortedNames(cfg.HTTP.LimitReqZones) {
+		z := cfg.HTTP.LimitReqZones[name]
+		if z.Sync {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%d instances: zone \"%s\" admits up to %d × %s = %s for the fleet: it is not synced, so each instance enforces it on its own (sync in its limit_req_zone shares it)",
+			n, name, n, confRate(z.RatePerMinute), milliRate(int64(n)*rateMilli(z.RatePerMinute))))
+	}
+	conns := limitConnMaxima(cfg)
+	for _, name := range sortedNames(cfg.HTTP.LimitConnZones) {
+		ms := conns[name]
+		if len(ms) == 0 {
+			continue
+		}
+		most := ms[len(ms)-1]
+		s := fmt.Sprintf("%d instances: zone \"%s\" admits up to %d × %d connections per key for the fleet (limit_conn %s %d", n, name, n, most, name, most)
+		for i := len(ms) - 2; i >= 0; i-- {
+			s += fmt.Sprintf("; %d × %d where it is %d", n, ms[i], ms[i])
+		}
+		out = append(out, s+"): each instance counts its own")
+	}
+	return out
+}
+
+// fleetNote is the note of a configuration with limit zones and no
+// zone_sync: each instance enforces its own limits. Empty when the
+// configuration has no limit zones.
+func fleetNote(cfg *conf.Config, server string) string {
+	if cfg.HTTP == nil || cfg.HTTP.ZoneSync != nil || len(cfg.HTTP.LimitReqZones)+len(cfg.HTTP.LimitConnZones) == 0 {
+		return ""
+	}
+	var names []string
+	for _, n := range sortedNames(cfg.HTTP.LimitReqZones) {
+		names = append(names, "limit_req "+n)
+	}
+	for _, n := range sortedNames(cfg.HTTP.LimitConnZones) {
+		names = append(names, "limit_conn "+n)
+	}
+	s := fmt.Sprintf("each %s instance enforces its own limit zones (%s): N instances behind one address admit up to N times each limit", server, strings.Join(names, ", "))
+	if len(cfg.HTTP.LimitReqZones) == 0 {
+		return s
+	}
+	if server == nginx {
+		return s + "; headroom shares a limit_req zone across its instances with sync in limit_req_zone and a zone_sync store"
+	}
+	return s + "; sync in limit_req_zone, with a zone_sync store, shares a limit_req zone across the fleet"
+}
+
+// limitConnMaxima are the distinct limit_conn figures each zone is used
+// with, in increasing order.
+func limitConnMaxima(cfg *conf.Config) map[string][]int {
+	seen := map[string]map[int]bool{}
+	add := func(lc *conf.LocConf) {
+		if lc == nil {
+			return
+		}
+		for _, l := range lc.LimitConns {
+			if l.Zone == nil {
+				continue
+			}
+			if seen[l.Zone.Name] == nil {
+				seen[l.Zone.Name] = map[int]bool{}
+			}
+			seen[l.Zone.Name][l.Max] = true
+		}
+	}
+	for _, s := range cfg.HTTP.Servers {
+		add(s.Loc)
+		collect(s.Locations, func(l *conf.Location) { add(l.Loc) })
+		collect(s.Named, func(l *conf.Location) { add(l.Loc) })
+	}
+	out := map[string][]int{}
+	for name, ms := range seen {
+		for m := range ms {
+			out[name] = append(out[name], m)
+		}
+		sort.Ints(out[name])
+	}
+	return out
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// rateMilli is a zone's rate as the server keeps it: thousandths of a
+// request a second.
+func rateMilli(ratePerMinute int) int64 { return int64(ratePerMinute) * 1000 / 60 }
+
+// milliRate writes a rate in thousandths of a request a second as the
+// server's error log does: "50.000r/s".
+func milliRate(r int64) string { return fmt.Sprintf("%d.%03dr/s", r/1000, r%1000) }
+
+// confRate writes a zone's rate as limit_req_zone's rate= does: "100r/s",
+// or "30r/m" for a rate of no whole number a second.
+func confRate(ratePerMinute int) string {
+	if ratePerMinute%60 == 0 {
+		return strconv.Itoa(ratePerMinute/60) + "r/s"
+	}
+	return strconv.Itoa(ratePerMinute) + "r/m"
+}
+
+// durText writes a duration to the microsecond: "85µs", "1.25ms", "20ms".
+func durText(d time.Duration) string {
+	return d.Round(time.Microsecond).String()
+}
+
+// writeText writes the zone_sync section of the text report.
+func (r *ZoneSyncReport) writeText(b *strings.Builder) {
+	warns := len(r.Store.Problems)
+	for _, z := range r.Zones {
+		warns += len(z.Problems)
+	}
+	fmt.Fprintf(b, "\nZone sync (zone_sync at %s", r.Where)
+	if r.LiveInstances != nil {
+		fmt.Fprintf(b, ": %d live %s", *r.LiveInstances, plural(*r.LiveInstances, "instance", "instances"))
+	}
+	if warns > 0 {
+		fmt.Fprintf(b, "; %d %s", warns, plural(warns, "warning", "warnings"))
+	}
+	b.WriteString(")\n")
+	st := r.Store
+	timeout := time.Duration(r.TimeoutMicros) * time.Microsecond
+	var rows [][]string
+	switch {
+	case !st.Asked:
+		rows = append(rows, []string{"store", r.URL + ": not asked: the report describes another machine than this one"})
+	case st.Reachable:
+		state := r.URL + ": reachable"
+		if st.Version != "" {
+			state += ", " + st.Version
+		}
+		if st.Error != "" {
+			state += "; then " + st.Error
+		}
+		rows = append(rows, []string{"store", state})
+	default:
+		rows = append(rows, []string{"store", fmt.Sprintf("%s: unreachable: %s (within %s)", r.URL, st.Error, durText(time.Duration(st.ConnectTimeoutMicros)*time.Microsecond))})
+	}
+	rt := "not measured"
+	if st.RoundTripMicros != nil {
+		rt = fmt.Sprintf("%s, the median of %d PINGs", durText(time.Duration(*st.RoundTripMicros)*time.Microsecond), pings)
+	}
+	rows = append(rows, []string{"round trip", fmt.Sprintf("%s; timeout=%s (a check waits no longer before the fallback decides)", rt, durText(timeout))})
+	if st.Asked && st.Reachable {
+		policy := st.MaxmemoryPolicy
+		if policy == "" {
+			policy = "unknown (neither INFO memory nor CONFIG GET said)"
+		}
+		if st.MaxmemoryBytes != nil {
+			if *st.MaxmemoryBytes == 0 {
+				policy += " (maxmemory 0: no limit)"
+			} else {
+				policy += " (maxmemory " + bytesText(*st.MaxmemoryBytes) + ")"
+			}
+		}
+		rows = append(rows, []string{"maxmemory-policy", policy})
+	}
+	for _, p := range st.Problems {
+		rows = append(rows, []string{problemLine(p)})
+	}
+	fleet := "unknown: the store was not read"
+	if r.LiveInstances != nil {
+		n := *r.LiveInstances
+		fleet = fmt.Sprintf("%d live %s (a heartbeat within the last %s of the store's clock)", n, plural(n, "instance", "instances"), durText(time.Duration(r.LeaseMillis)*time.Millisecond))
+		if n > 0 {
+			fleet += ": " + strings.Join(r.Instances, ", ")
+		}
+	}
+	rows = append(rows, []string{"fleet", fleet})
+	rows = append(rows, []string{"fallback", r.Fallback + ": " + fallbackMeaning(r.Fallback)})
+	writeTable(b, "  ", rows)
+
+	if len(r.Zones) > 0 {
+		b.WriteString("\n")
+		zrows := [][]string{{"ZONE", "FROM", "FLEET ENFORCES", "EACH INSTANCE WHILE THE STORE DOES NOT ANSWER (fallback=" + r.Fallback + ")"}}
+		for _, z := range r.Zones {
+			zrows = append(zrows, []string{z.Name, z.Where, z.Rate, z.FallbackText})
+			for _, p := range z.Problems {
+				zrows = append(zrows, []string{problemLine(p)})
+			}
+		}
+		writeTable(b, "  ", zrows)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(b, "  - %s\n", n)
+	}
+}
+
+// fallbackMeaning says what a fallback does, for the section's head.
+func fallbackMeaning(f string) string {
+	switch f {
+	case "local":
+		return "while the store does not answer, each instance enforces each zone's whole limit, as without sync"
+	case "deny":
+		return "while the store does not answer, every request a synced zone limits is refused"
+	}
+	return "while the store does not answer, each instance enforces its share of each zone, the rate and each burst divided by the live instances it last counted"
+}
+
+func problemLine(p Problem) string {
+	line := "  " + p.Level + ": " + p.Text
+	if p.Fix != "" {
+		line += "; fix: " + p.Fix
+	}
+	return line
+}
