@@ -252,7 +252,7 @@ build() {
 	VERSION[redis]=$(redis-server --version | awk '{print "Redis " substr($3, 3)}')
 	if [ -n "$HEADROOM_BIN" ]; then
 		[ -x "$HEADROOM_BIN" ] || die "$HEADROOM_BIN is not an executable file"
-		VERSION[headroom]="headroom ($HEADROOM_BIN)"
+		VERSION[headroom]="headroom ($HEADROOM_BIN, sha256 $(sha256sum "$HEADROOM_BIN" | cut -c1-12))"
 		return 0
 	fi
 	command -v go >/dev/null || die "go not found (or give --headroom-bin)"
@@ -260,7 +260,7 @@ build() {
 	say "building headroom (go build -o $HEADROOM_BIN ./cmd/headroom)"
 	(cd "$REPO_DIR" && go build -o "$HEADROOM_BIN" ./cmd/headroom) >"$WORK/headroom-build.log" 2>&1 ||
 		die "./cmd/headroom does not build: $(head -n 3 "$WORK/headroom-build.log")"
-	VERSION[headroom]="headroom built at $(git_rev) with the working tree"
+	VERSION[headroom]="headroom built at $(git_rev) with the working tree (sha256 $(sha256sum "$HEADROOM_BIN" | cut -c1-12))"
 }
 
 make_data() {
@@ -491,16 +491,21 @@ core_busy() {
 # them, the requests read, zone s's refusals, the smoothed round trip to
 # the store, the workers connected to it and the live instances.
 metrics() {
+	# Labels are matched one by one, in any order (zone_sync's checks also
+	# carry kind="limit_req" in newer builds).
 	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk '
-		/^headroom_zone_sync_checks_total\{zone="s",decided_by="store"\}/ {st = $NF}
-		/^headroom_zone_sync_checks_total\{zone="s",decided_by="fallback"\}/ {fb = $NF}
-		/^headroom_zone_sync_checks_total\{zone="s",decided_by="cached_refusal"\}/ {ca = $NF}
-		/^headroom_zone_sync_checks_total\{zone="s",decided_by="error"\}/ {er = $NF}
-		/^headroom_requests_total / {rq = $NF}
-		/^headroom_limit_rejected_total\{zone="s",kind="limit_req"\}/ {rj = $NF}
-		/^headroom_zone_sync_round_trip_seconds / {rtt = $NF}
-		/^headroom_zone_sync_up / {up = $NF}
-		/^headroom_zone_sync_instances / {ni = $NF}
+		function has(l) { return index($1, l) > 0 }
+		$1 ~ /^headroom_zone_sync_checks_total[{]/ && has("zone=\"s\"") {
+			if (has("decided_by=\"store\"")) st = $NF
+			else if (has("decided_by=\"fallback\"")) fb = $NF
+			else if (has("decided_by=\"cached_refusal\"")) ca = $NF
+			else if (has("decided_by=\"error\"")) er = $NF
+		}
+		$1 == "headroom_requests_total" {rq = $NF}
+		$1 ~ /^headroom_limit_rejected_total[{]/ && has("zone=\"s\"") {rj = $NF}
+		$1 == "headroom_zone_sync_round_trip_seconds" {rtt = $NF}
+		$1 == "headroom_zone_sync_up" {up = $NF}
+		$1 == "headroom_zone_sync_instances" {ni = $NF}
 		END {printf "%.0f %.0f %.0f %.0f %.0f %.0f %.9f %.0f %.0f\n", st, fb, ca, er, rq, rj, rtt, up, ni}'
 }
 

@@ -62,6 +62,9 @@ func Dump(c *Config) string {
 		if u.Queue > 0 {
 			d.line(2, "queue %d timeout=%s", u.Queue, dur(u.QueueTimeout))
 		}
+		if u.Zone != "" {
+			d.line(2, "zone %s size=%d sync=%v", u.Zone, u.ZoneSize, u.Sync)
+		}
 		switch u.Balance {
 		case BalanceRoundRobin:
 		case BalanceHash:

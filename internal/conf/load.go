@@ -243,8 +243,10 @@ type builder struct {
 	// once the http block is read.
 	limitReqZones map[string]*LimitReqZone
 	limitReqNodes map[string]*Node
-	// zoneSync is the zone_sync directive, if any.
-	zoneSync *ZoneSync
+	// zoneSync is the zone_sync directive, if any; syncUpstreams are the
+	// upstream zones declared with sync, by group.
+	zoneSync      *ZoneSync
+	syncUpstreams map[string]*Node
 	// paths are the temporary file directories registered so far, for
 	// nginx's check that one directory is not used with different levels.
 	paths []*pathEntry

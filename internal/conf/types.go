@@ -749,6 +749,11 @@ type Upstream struct {
 	KeepaliveRequests int           // default 1000
 	KeepaliveTimeout  time.Duration // default 60s
 	KeepaliveTime     time.Duration // default 1h
+	// Zone and ZoneSize are the "zone" directive's; Sync shares the
+	// servers' max_conns with every instance using the zone_sync store.
+	Zone     string
+	ZoneSize int64
+	Sync     bool
 	// Queue is how many requests may wait when every server is at its
 	// max_conns (0: none wait); QueueTimeout bounds the wait.
 	Queue        int

@@ -107,7 +107,7 @@ uwsgi_modifier2 uwsgi_next_upstream uwsgi_param uwsgi_pass uwsgi_pass_header uws
 uwsgi_send_timeout uwsgi_ssl_certificate uwsgi_temp_path
   worker_aio_requests worker_cpu_affinity
 worker_priority worker_rlimit_core working_directory xclient
-xml_entities xslt_last_modified xslt_param xslt_string_param xslt_stylesheet xslt_types zone
+xml_entities xslt_last_modified xslt_param xslt_string_param xslt_stylesheet xslt_types
 mail stream
 `)
 

@@ -49,6 +49,9 @@ func upstreamDirectives() []*directive {
 		{name: "keepalive_time", ctx: ctxUpstream, args: arg1, set: setUpstreamTime(func(u *Upstream, v time.Duration) { u.KeepaliveTime = v }),
 			syntax: "keepalive_time time;", def: "1h",
 			doc: "Limits the total lifetime of a cached upstream connection."},
+		{name: "zone", ctx: ctxUpstream, args: take123, set: setUpstreamZone,
+			syntax: "zone name [size] [sync];",
+			doc:    "Names the group's shared state. headroom's workers always share a group's state (max_conns counts, the queue, failures), so without sync this changes nothing; with sync, the servers' max_conns hold for every instance sharing the zone_sync store: each instance leases connection places from the store and gives back those it does not use."},
 		{name: "queue", ctx: ctxUpstream, args: take12, set: setUpstreamQueue,
 			syntax: "queue number [timeout=time];", def: "timeout=60s",
 			doc: "When every server is at its max_conns, lets up to this many requests wait, in arrival order, for the time given; beyond it, or after it, the answer is 503 with Retry-After (nginx Plus syntax; nginx Plus answers 502)."},
@@ -209,6 +212,36 @@ func setUpstreamKeepalive(b *builder, n *Node, sc *scope) error {
 }
 
 // setUpstreamQueue reads "queue number [timeout=time]".
+func setUpstreamZone(b *builder, n *Node, sc *scope) error {
+	u := sc.ups.up
+	if u.Zone != "" {
+		return duplicate(n)
+	}
+	u.Zone = n.Args[0]
+	for _, a := range n.Args[1:] {
+		if a == "sync" {
+			u.Sync = true
+			continue
+		}
+		size, ok := parseSize(a)
+		if !ok || u.ZoneSize != 0 {
+			return errAt(n, "invalid zone size \"%s\"", a)
+		}
+		// nginx's smallest zone is eight pages.
+		if size < 8*4096 {
+			return errAt(n, "zone \"%s\" is too small", u.Zone)
+		}
+		u.ZoneSize = size
+	}
+	if u.Sync {
+		if b.syncUpstreams == nil {
+			b.syncUpstreams = map[string]*Node{}
+		}
+		b.syncUpstreams[u.Name] = n
+	}
+	return nil
+}
+
 func setUpstreamQueue(b *builder, n *Node, sc *scope) error {
 	if err := upstreamOnce(sc, n); err != nil {
 		return err

@@ -192,5 +192,8 @@ func (b *builder) checkZoneSync() error {
 			return errAt(b.limitConnNodes[name], "\"sync\" in \"limit_conn_zone\" needs a \"zone_sync\" directive in the http block")
 		}
 	}
+	if names := sortedKeys(b.syncUpstreams); len(names) > 0 {
+		return errAt(b.syncUpstreams[names[0]], "\"sync\" in \"zone\" needs a \"zone_sync\" directive in the http block")
+	}
 	return nil
 }

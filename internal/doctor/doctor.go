@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,6 +121,11 @@ func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 		var synced []string
 		for _, name := range sortedNames(cfg.HTTP.LimitReqZones) {
 			if cfg.HTTP.LimitReqZones[name].Sync {
+				synced = append(synced, name)
+			}
+		}
+		for _, name := range sortedNames(cfg.HTTP.LimitConnZones) {
+			if cfg.HTTP.LimitConnZones[name].Sync && !slices.Contains(synced, name) {
 				synced = append(synced, name)
 			}
 		}

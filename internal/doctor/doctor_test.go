@@ -421,7 +421,7 @@ func TestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"config", "server", "server_reason", "limits_of", "running", "capacity", "other",
-		"startup_messages", "limits", "want", "want_reason", "fixes", "advice", "notes", "unsupported", "memory_model", "temp_dirs", "tls", "http2"} {
+		"startup_messages", "limits", "want", "want_reason", "fixes", "advice", "notes", "unsupported", "memory_model", "temp_dirs", "tls", "http2", "zone_sync"} {
 		if _, ok := m[key]; !ok {
 			t.Errorf("JSON lacks %q", key)
 		}

@@ -132,6 +132,9 @@ type Problem struct {
 	Level string `json:"level"`
 	Text  string `json:"text"`
 	Fix   string `json:"fix,omitempty"`
+	// about names the line of the text report the problem is shown
+	// under, where a section has several ("round trip").
+	about string
 }
 
 // handshakeCost returns the measured cost for server and key type, nil

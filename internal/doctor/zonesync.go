@@ -62,7 +62,8 @@ type ZoneSyncReport struct {
 	LiveInstances *int     `json:"live_instances"`
 	Instances     []string `json:"instances"`
 	LeaseMillis   int64    `json:"lease_ms"`
-	// Zones are the limit_req zones declared with sync, by name.
+	// Zones are the zones declared with sync: the limit_req ones by
+	// name, then the limit_conn ones.
 	Zones []SyncedZone `json:"zones"`
 	// Notes are about the zones that are not synced, when more than one
 	// instance is live: each admits its limit on every instance.
@@ -96,23 +97,30 @@ type StoreReport struct {
 	Problems []Problem `json:"problems"`
 }
 
-// SyncedZone is one limit_req zone declared with sync.
+// SyncedZone is one zone declared with sync.
 type SyncedZone struct {
+	// Kind is "limit_req" or "limit_conn".
+	Kind  string `json:"kind"`
 	Name  string `json:"name"`
 	Where string `json:"where"`
-	// Rate is the zone's rate as written ("100r/s"): what the fleet
-	// enforces together while the store answers, however many instances
-	// there are. Definition is how this configuration's instances
-	// describe the zone in the store.
-	Rate       string `json:"rate"`
-	Definition string `json:"definition"`
-	// FallbackRate is what each instance enforces while the store does
-	// not answer ("50.000r/s"): the rate divided by the live instances
-	// (share), or the whole rate (local); empty when requests are
-	// refused (deny) or the live instances are unknown. FallbackText
-	// says it in a sentence.
-	FallbackRate string `json:"fallback_rate"`
-	FallbackText string `json:"fallback_text"`
+	// Rate is a limit_req zone's rate as written ("100r/s"), and
+	// Connections the limits per key a limit_conn zone is used with
+	// (limit_conn NAME N, each N once, in increasing order): what the
+	// fleet enforces together while the store answers, however many
+	// instances there are. Definition is how this configuration's
+	// instances describe the zone in the store.
+	Rate        string `json:"rate,omitempty"`
+	Connections []int  `json:"connections,omitempty"`
+	Definition  string `json:"definition"`
+	// FallbackRate (limit_req) and FallbackConnections (limit_conn, one
+	// for each of Connections) are what each instance enforces while the
+	// store does not answer ("50.000r/s"): the limit divided by the live
+	// instances (share), or the whole limit (local); empty when requests
+	// are refused (deny) or the live instances are unknown.
+	// FallbackText says it in a sentence.
+	FallbackRate        string `json:"fallback_rate,omitempty"`
+	FallbackConnections []int  `json:"fallback_connections,omitempty"`
+	FallbackText        string `json:"fallback_text"`
 	// Definitions are the live instances' definitions of the zone, read
 	// from the store, by instance.
 	Definitions map[string]string `json:"definitions"`
@@ -404,36 +412,52 @@ func zoneSyncReport(cfg *conf.Config, f storeFacts, nm namer) *ZoneSyncReport {
 		r.Instances = f.live
 	}
 	if f.asked && !st.Reachable {
-		st.Problems = append(st.Problems, Problem{Level: "warning",
-			Text: fmt.Sprintf("the store does not answer from this machine; if the instances cannot reach it either, fallback=%s decides every check of the synced zones", z.Fallback),
-			Fix:  "check that " + z.Addr() + " is the store's address and that it runs, accepts connections from the instances and the URL's credentials"})
+		st.Problems = append(st.Problems, Problem{Level: "warning", about: "store",
+			Text: fmt.Sprintf("doctor could not use the store from this machine; if the instances cannot either, fallback=%s decides every check of the synced zones", z.Fallback),
+			Fix:  "check that " + z.Addr() + " is the store's address, that it runs and accepts connections from the instances, and the URL's credentials and database"})
 	}
 	live := map[string]bool{}
 	for _, id := range f.live {
 		live[id] = true
+	}
+	// definitions adds what the live instances wrote of a zone, and a
+	// problem for each that is not mine.
+	definitions := func(sz *SyncedZone) {
+		defs := f.defs[sz.Name]
+		for _, id := range sortedNames(defs) {
+			if !live[id] {
+				continue
+			}
+			sz.Definitions[id] = defs[id]
+			if defs[id] != sz.Definition {
+				sz.Problems = append(sz.Problems, definitionProblem(sz.Kind, sz.Name, id, defs[id], sz.Definition))
+			}
+		}
 	}
 	for _, name := range sortedNames(cfg.HTTP.LimitReqZones) {
 		lz := cfg.HTTP.LimitReqZones[name]
 		if !lz.Sync {
 			continue
 		}
-		mine := zonesync.LimitReqDefinition(lz.RatePerMinute)
 		per, text := fallbackEnforces(z.Fallback, lz.RatePerMinute, n)
-		sz := SyncedZone{Name: name, Where: nm.at(lz.File, lz.Line), Rate: confRate(lz.RatePerMinute),
-			Definition: mine, FallbackText: text, Definitions: map[string]string{}, Problems: []Problem{}}
+		sz := SyncedZone{Kind: "limit_req", Name: name, Where: nm.at(lz.File, lz.Line), Rate: confRate(lz.RatePerMinute),
+			Definition: zonesync.LimitReqDefinition(lz.RatePerMinute), FallbackText: text, Definitions: map[string]string{}, Problems: []Problem{}}
 		if per >= 0 {
 			sz.FallbackRate = milliRate(per)
 		}
-		defs := f.defs[name]
-		for _, id := range sortedNames(defs) {
-			if !live[id] {
-				continue
-			}
-			sz.Definitions[id] = defs[id]
-			if defs[id] != mine {
-				sz.Problems = append(sz.Problems, definitionProblem(name, id, defs[id], mine))
-			}
+		definitions(&sz)
+		r.Zones = append(r.Zones, sz)
+	}
+	conns := limitConnMaxima(cfg)
+	for _, name := range sortedNames(cfg.HTTP.LimitConnZones) {
+		cz := cfg.HTTP.LimitConnZones[name]
+		if !cz.Sync {
+			continue
 		}
+		per, text := connFallbackEnforces(z.Fallback, conns[name], n)
+		sz := SyncedZone{Kind: "limit_conn", Name: name, Where: nm.at(cz.File, cz.Line), Connections: conns[name],
+			Definition: zonesync.LimitConnDefinition, FallbackConnections: per, FallbackText: text, Definitions: map[string]string{}, Problems: []Problem{}}
+		definitions(&sz)
 		r.Zones = append(r.Zones, sz)
 	}
 	if n > 1 {
@@ -450,37 +474,41 @@ func roundTripProblem(rt, timeout time.Duration) *Problem {
 		return nil
 	}
 	want := (slowRoundTrip*rt + time.Millisecond - 1).Truncate(time.Millisecond)
-	return &Problem{Level: "warning",
+	return &Problem{Level: "warning", about: "round trip",
 		Text: fmt.Sprintf("the round trip to the store, %s, is more than a quarter of timeout=%s: under load checks will exceed the timeout and fall back", durText(rt), durText(timeout)),
 		Fix:  fmt.Sprintf("timeout=%s or more in zone_sync (at least %d round trips), or a store nearer the instances", durText(want), slowRoundTrip)}
 }
 
 // evictionProblem warns about a maxmemory-policy other than noeviction:
-// when the store fills, an evicted bucket is a key's count forgotten, and
-// the fleet admits more than the limit. Buckets carry TTLs, so volatile-*
-// policies evict them too.
+// when the store fills, an evicted bucket or count is a key's requests
+// forgotten, and the fleet admits more than the limit. The zones' keys
+// carry TTLs, so volatile-* policies evict them too.
 func evictionProblem(policy string, maxmemory int64) *Problem {
 	if policy == "" || policy == "noeviction" {
 		return nil
 	}
-	text := fmt.Sprintf("maxmemory-policy %s evicts keys when the store reaches maxmemory: an evicted bucket forgets its key's requests, so the fleet admits more than the limit", policy)
+	text := fmt.Sprintf("maxmemory-policy %s evicts keys when the store reaches maxmemory: an evicted limit_req bucket or limit_conn count forgets its key's requests, so the fleet admits more than the limit", policy)
 	if strings.HasPrefix(policy, "volatile-") {
-		text += " (bucket keys expire once drained, so volatile policies evict them too)"
+		text += " (the zones' keys carry TTLs, so volatile policies evict them too)"
 	}
 	if maxmemory == 0 {
 		text += "; no maxmemory is set now, so nothing is evicted until one is"
 	}
-	return &Problem{Level: "warning", Text: text,
+	return &Problem{Level: "warning", about: "maxmemory-policy", Text: text,
 		Fix: "CONFIG SET maxmemory-policy noeviction, and maxmemory-policy noeviction in the store's configuration: a full store then refuses writes and the zones fall back instead"}
 }
 
 // definitionProblem warns about a live instance that shares a zone under
 // other terms: each check drains the one bucket at its own instance's
 // rate, so the fleet enforces neither.
-func definitionProblem(zone, id, theirs, mine string) Problem {
+func definitionProblem(kind, zone, id, theirs, mine string) Problem {
+	what := "they share its buckets, each draining them at its own rate, so the fleet enforces neither"
+	if kind == "limit_conn" || !strings.HasPrefix(theirs, "limit_req ") {
+		what = "they share its keys in the store under different terms, so the fleet enforces neither"
+	}
 	return Problem{Level: "warning",
-		Text: fmt.Sprintf("live instance %s defines zone \"%s\" as \"%s\", this configuration as \"%s\": they share its buckets, each draining them at its own rate, so the fleet enforces neither", id, zone, theirs, mine),
-		Fix:  "give every instance the same limit_req_zone " + zone + ", or another zone name"}
+		Text: fmt.Sprintf("live instance %s defines zone \"%s\" as \"%s\", this configuration as \"%s\": %s", id, zone, theirs, mine, what),
+		Fix:  "give every instance the same " + kind + "_zone " + zone + ", or another zone name"}
 }
 
 // fallbackEnforces says what fallback f has each instance enforce of a
@@ -497,7 +525,7 @@ func fallbackEnforces(f conf.ZoneSyncFallback, ratePerMinute, n int) (per int64,
 	case conf.FallbackLocal:
 		switch {
 		case n < 0:
-			return rate, fmt.Sprintf("%s on each instance: N × %s for a fleet of N (N unknown: the store did not answer here)", whole, whole)
+			return rate, fmt.Sprintf("%s on each instance: N × %s for a fleet of N (N not known here)", whole, whole)
 		case n == 0:
 			return rate, fmt.Sprintf("%s on each instance: N × %s for a fleet of N (no instance is live now)", whole, whole)
 		}
@@ -505,7 +533,7 @@ func fallbackEnforces(f conf.ZoneSyncFallback, ratePerMinute, n int) (per int64,
 	}
 	switch {
 	case n < 0:
-		return -1, fmt.Sprintf("%s ÷ N on each instance, N being the live instances it last counted (unknown: the store did not answer here): about %s for the fleet; each burst is divided by N too", whole, whole)
+		return -1, fmt.Sprintf("%s ÷ N on each instance, N being the live instances it last counted (not known here): about %s for the fleet; each burst is divided by N too", whole, whole)
 	case n == 0:
 		return rate, fmt.Sprintf("%s on the first instance (no instance is live now, and an instance counts at least itself); %s ÷ N on each of N", milliRate(rate), whole)
 	}
@@ -513,12 +541,74 @@ func fallbackEnforces(f conf.ZoneSyncFallback, ratePerMinute, n int) (per int64,
 		return rate, fmt.Sprintf("%s on the one live instance: the whole rate, and each burst whole", milliRate(rate))
 	}
 	each := rate / int64(n)
+	// Exact when n shares add up to the rate as written, not only to
+	// the server's thousandths of it.
 	eq := "="
-	if each*int64(n) != rate {
+	if each*int64(n)*60 != int64(ratePerMinute)*1000 {
 		eq = "≈"
 	}
 	return each, fmt.Sprintf("%s on each of the %d live instances: %d × %s %s %s; each burst is divided by %d too",
 		milliRate(each), n, n, milliRate(each), eq, whole, n)
+}
+
+// connFallbackEnforces says what fallback f has each instance allow of a
+// limit_conn zone used with limits (per key) while the store does not
+// answer, with n live instances (n < 0: unknown). per holds, for each
+// limit, what an instance allows; nil when none applies (deny refuses;
+// share among an unknown number). As the server, a share is at least
+// one request per key.
+func connFallbackEnforces(f conf.ZoneSyncFallback, limits []int, n int) (per []int, text string) {
+	if len(limits) == 0 {
+		return nil, "no limit_conn uses the zone"
+	}
+	whole := joinInts(limits, " or ")
+	switch f {
+	case conf.FallbackDeny:
+		return nil, "refuses every request the zone limits, on every instance (limit_conn_status)"
+	case conf.FallbackLocal:
+		if n <= 0 {
+			known := "N not known here"
+			if n == 0 {
+				known = "no instance is live now"
+			}
+			return limits, fmt.Sprintf("%s per key on each instance: N × that for a fleet of N (%s)", whole, known)
+		}
+		var fleet []string
+		for _, l := range limits {
+			fleet = append(fleet, fmt.Sprintf("%d × %d = %d", n, l, n*l))
+		}
+		return limits, fmt.Sprintf("%s per key on each instance: %s for the fleet", whole, strings.Join(fleet, ", "))
+	}
+	switch {
+	case n < 0:
+		return nil, fmt.Sprintf("%s ÷ N per key on each instance (at least 1), N being the live instances it last counted (not known here)", whole)
+	case n == 0:
+		return limits, fmt.Sprintf("%s per key on the first instance (no instance is live now, and an instance counts at least itself)", whole)
+	case n == 1:
+		return limits, fmt.Sprintf("%s per key on the one live instance: the whole limit", whole)
+	}
+	var parts []string
+	for _, l := range limits {
+		share := max(l/n, 1)
+		per = append(per, share)
+		part := fmt.Sprintf("%d × %d = %d", n, share, n*share)
+		switch {
+		case n*share > l:
+			part += fmt.Sprintf(", more than %d: at least 1 on each", l)
+		case n*share < l:
+			part += fmt.Sprintf(" of %d", l)
+		}
+		parts = append(parts, part)
+	}
+	return per, fmt.Sprintf("%s per key on each of the %d live instances: %s", joinInts(per, " or "), n, strings.Join(parts, ", "))
+}
+
+func joinInts(v []int, sep string) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, sep)
 }
 
 // unsyncedNotes are about the zones that are not synced when n instances
@@ -537,7 +627,7 @@ func unsyncedNotes(cfg *conf.Config, n int) []string {
 	conns := limitConnMaxima(cfg)
 	for _, name := range sortedNames(cfg.HTTP.LimitConnZones) {
 		ms := conns[name]
-		if len(ms) == 0 {
+		if len(ms) == 0 || cfg.HTTP.LimitConnZones[name].Sync {
 			continue
 		}
 		most := ms[len(ms)-1]
@@ -545,7 +635,7 @@ func unsyncedNotes(cfg *conf.Config, n int) []string {
 		for i := len(ms) - 2; i >= 0; i-- {
 			s += fmt.Sprintf("; %d × %d where it is %d", n, ms[i], ms[i])
 		}
-		out = append(out, s+"): each instance counts its own")
+		out = append(out, s+"): it is not synced, so each instance counts its own (sync in its limit_conn_zone shares it)")
 	}
 	return out
 }
@@ -565,13 +655,10 @@ func fleetNote(cfg *conf.Config, server string) string {
 		names = append(names, "limit_conn "+n)
 	}
 	s := fmt.Sprintf("each %s instance enforces its own limit zones (%s): N instances behind one address admit up to N times each limit", server, strings.Join(names, ", "))
-	if len(cfg.HTTP.LimitReqZones) == 0 {
-		return s
-	}
 	if server == nginx {
-		return s + "; headroom shares a limit_req zone across its instances with sync in limit_req_zone and a zone_sync store"
+		return s + "; headroom shares a zone across its instances with sync in limit_req_zone or limit_conn_zone and a zone_sync store"
 	}
-	return s + "; sync in limit_req_zone, with a zone_sync store, shares a limit_req zone across the fleet"
+	return s + "; sync in limit_req_zone or limit_conn_zone, with a zone_sync store, shares a zone across the fleet"
 }
 
 // limitConnMaxima are the distinct limit_conn figures each zone is used
@@ -655,9 +742,18 @@ func (r *ZoneSyncReport) writeText(b *strings.Builder) {
 	st := r.Store
 	timeout := time.Duration(r.TimeoutMicros) * time.Microsecond
 	var rows [][]string
+	// row adds a line of the store's, with the problems about it.
+	row := func(name, text string) {
+		rows = append(rows, []string{name, text})
+		for _, p := range st.Problems {
+			if p.about == name {
+				rows = append(rows, []string{problemLine(p)})
+			}
+		}
+	}
 	switch {
 	case !st.Asked:
-		rows = append(rows, []string{"store", r.URL + ": not asked: the report describes another machine than this one"})
+		row("store", r.URL+": not asked: the report describes another machine than this one")
 	case st.Reachable:
 		state := r.URL + ": reachable"
 		if st.Version != "" {
@@ -666,15 +762,19 @@ func (r *ZoneSyncReport) writeText(b *strings.Builder) {
 		if st.Error != "" {
 			state += "; then " + st.Error
 		}
-		rows = append(rows, []string{"store", state})
+		row("store", state)
 	default:
-		rows = append(rows, []string{"store", fmt.Sprintf("%s: unreachable: %s (within %s)", r.URL, st.Error, durText(time.Duration(st.ConnectTimeoutMicros)*time.Microsecond))})
+		state := r.URL + ": unreachable: " + st.Error
+		if strings.Contains(st.Error, "timeout") {
+			state += " (doctor waits " + durText(time.Duration(st.ConnectTimeoutMicros)*time.Microsecond) + ": ten times timeout=, at least 1s)"
+		}
+		row("store", state)
 	}
 	rt := "not measured"
 	if st.RoundTripMicros != nil {
 		rt = fmt.Sprintf("%s, the median of %d PINGs", durText(time.Duration(*st.RoundTripMicros)*time.Microsecond), pings)
 	}
-	rows = append(rows, []string{"round trip", fmt.Sprintf("%s; timeout=%s (a check waits no longer before the fallback decides)", rt, durText(timeout))})
+	row("round trip", fmt.Sprintf("%s; timeout=%s (a check waits no longer before the fallback decides)", rt, durText(timeout)))
 	if st.Asked && st.Reachable {
 		policy := st.MaxmemoryPolicy
 		if policy == "" {
@@ -687,10 +787,7 @@ func (r *ZoneSyncReport) writeText(b *strings.Builder) {
 				policy += " (maxmemory " + bytesText(*st.MaxmemoryBytes) + ")"
 			}
 		}
-		rows = append(rows, []string{"maxmemory-policy", policy})
-	}
-	for _, p := range st.Problems {
-		rows = append(rows, []string{problemLine(p)})
+		row("maxmemory-policy", policy)
 	}
 	fleet := "unknown: the store was not read"
 	if r.LiveInstances != nil {
@@ -706,9 +803,16 @@ func (r *ZoneSyncReport) writeText(b *strings.Builder) {
 
 	if len(r.Zones) > 0 {
 		b.WriteString("\n")
-		zrows := [][]string{{"ZONE", "FROM", "FLEET ENFORCES", "EACH INSTANCE WHILE THE STORE DOES NOT ANSWER (fallback=" + r.Fallback + ")"}}
+		zrows := [][]string{{"ZONE", "KIND", "FROM", "FLEET ENFORCES", "EACH INSTANCE WHILE THE STORE DOES NOT ANSWER (fallback=" + r.Fallback + ")"}}
 		for _, z := range r.Zones {
-			zrows = append(zrows, []string{z.Name, z.Where, z.Rate, z.FallbackText})
+			limit := z.Rate
+			if z.Kind == "limit_conn" {
+				limit = "-"
+				if len(z.Connections) > 0 {
+					limit = joinInts(z.Connections, " or ") + " per key"
+				}
+			}
+			zrows = append(zrows, []string{z.Name, z.Kind, z.Where, limit, z.FallbackText})
 			for _, p := range z.Problems {
 				zrows = append(zrows, []string{problemLine(p)})
 			}
@@ -728,7 +832,7 @@ func fallbackMeaning(f string) string {
 	case "deny":
 		return "while the store does not answer, every request a synced zone limits is refused"
 	}
-	return "while the store does not answer, each instance enforces its share of each zone, the rate and each burst divided by the live instances it last counted"
+	return "while the store does not answer, each instance enforces its share of each zone's limit (a rate and its bursts, or requests in progress per key), divided by the live instances it last counted"
 }
 
 func problemLine(p Problem) string {

@@ -92,7 +92,7 @@ type connHold struct {
 // preaccess phase does (after "return", before proxying), then serves
 // the request unless a limit answered it or it waits for the store.
 func (cc *clientConn) limitConns() {
-	if cc.limitConnsFrom(0) == limitPass {
+	if outcome := cc.limitConnsFrom(0); outcome == limitPass || outcome == limitStop {
 		cc.serveContent()
 	}
 }

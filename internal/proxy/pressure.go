@@ -176,6 +176,11 @@ func (cc *clientConn) waitForServer() {
 	w := cc.w
 	g := r.group
 	u := g.Conf
+	if u.Sync {
+		// The places this instance leased are in use; the fleet may
+		// have more.
+		w.wantLease(g)
+	}
 	if u.Queue > 0 {
 		w.waitSeq++
 		seq := w.waitSeq

@@ -15,6 +15,7 @@ import (
 	"headroom/internal/engine"
 	"headroom/internal/logs"
 	"headroom/internal/resp"
+	"headroom/internal/upstream"
 	"headroom/internal/zonesync"
 )
 
@@ -70,6 +71,8 @@ const (
 	// syncWrite is a command no request waits for (a release, a
 	// rewrite of the counts): its reply only says whether it failed.
 	syncWrite
+	// syncLease sets a synced upstream server's places (maxConnsLease).
+	syncLease
 )
 
 // syncCheck is one command in the pipeline, waiting for its reply.
@@ -86,6 +89,9 @@ type syncCheck struct {
 	burst int64
 	czone *connZone
 	limit int
+	// shared and server are a lease's group and server.
+	shared *upstream.Shared
+	server int
 	// sentAt is when the check was made, deadline when the store is
 	// taken to be down if no reply came.
 	sentAt, deadline time.Time
@@ -151,6 +157,11 @@ func (w *worker) openSync() {
 	s := &syncClient{w: w, cfg: h.ZoneSync, refused: map[refusalKey]refusal{}, loggedAt: map[string]time.Time{}, reason: "not connected yet"}
 	w.sync = s
 	w.loop.Post(func() {
+		if w.id == 0 {
+			// Until the store answers, synced upstream servers allow
+			// what the fallback does.
+			s.fallbackAllowances()
+		}
 		if s.state == syncDown && s.c == nil {
 			s.connect()
 		}
@@ -268,6 +279,7 @@ func (s *syncClient) tick() {
 		s.heartbeat()
 		if s.w.id == 0 {
 			s.rewriteCounts()
+			s.leaseAll()
 		}
 	}
 	// A tick may come with no event, so no round's end to flush at.
@@ -377,6 +389,98 @@ func (s *syncClient) rewriteCounts() {
 		}
 		clear(z.zeroed)
 		z.mu.Unlock()
+	}
+}
+
+// syncedGroups calls fn for each upstream group whose max_conns the fleet
+// shares, with its shared state.
+func (s *syncClient) syncedGroups(fn func(u *conf.Upstream, sh *upstream.Shared)) {
+	for _, u := range s.w.srv.cfg.HTTP.Upstreams {
+		if u.Sync {
+			fn(u, s.w.srv.shared(u))
+		}
+	}
+}
+
+// leaseAll asks the store, each second, for the places of every synced
+// group's servers (worker 0 does it for the instance).
+func (s *syncClient) leaseAll() {
+	s.syncedGroups(func(u *conf.Upstream, sh *upstream.Shared) { s.leaseGroup(u, sh) })
+}
+
+// leaseGroup asks for a group's places: for each server with max_conns,
+// those in use, those the queue waits for and a margin (max_conns over
+// twice the live instances, at least one), at most max_conns. Places not
+// used are given back this way too, within a second, for the other
+// instances to take.
+func (s *syncClient) leaseGroup(u *conf.Upstream, sh *upstream.Shared) {
+	if s.state != syncUp {
+		return
+	}
+	n := int(max(s.w.srv.fleetSize.Load(), 1))
+	queued := sh.Queued()
+	now := s.w.loop.Now()
+	for i, sc := range u.Servers {
+		if sc.MaxConns == 0 {
+			continue
+		}
+		want := min(sc.MaxConns, sh.Active(i)+queued+max(sc.MaxConns/(2*n), 1))
+		s.scratch = zonesync.AppendServerKey(s.scratch[:0], u.Zone, sc.Addr)
+		s.out = resp.AppendArrayHeader(s.out, 10)
+		s.out = resp.AppendBulkString(s.out, "EVALSHA")
+		s.out = resp.AppendBulkString(s.out, zonesync.MaxConnsLeaseSHA)
+		s.out = resp.AppendBulkString(s.out, "2")
+		s.out = resp.AppendBulk(s.out, s.scratch)
+		s.out = resp.AppendBulkString(s.out, zonesync.FleetKey)
+		s.out = resp.AppendBulkString(s.out, syncInstanceID)
+		s.out = resp.AppendBulkInt(s.out, int64(sc.MaxConns))
+		s.out = resp.AppendBulkInt(s.out, int64(want))
+		s.out = resp.AppendBulkInt(s.out, zonesync.Lease.Milliseconds())
+		s.out = resp.AppendBulkInt(s.out, zonesync.ConnKeyTTL.Milliseconds())
+		s.push(&syncCheck{kind: syncLease, shared: sh, server: i, sentAt: now})
+	}
+}
+
+// fallbackAllowances sets the places of synced groups while the store is
+// away, as the fallback says: max_conns divided by the live instances
+// (share, at least one), the whole of it (local), or none (deny).
+func (s *syncClient) fallbackAllowances() {
+	n := int(max(s.w.srv.fleetSize.Load(), 1))
+	s.syncedGroups(func(u *conf.Upstream, sh *upstream.Shared) {
+		for i, sc := range u.Servers {
+			if sc.MaxConns == 0 {
+				continue
+			}
+			switch s.cfg.Fallback {
+			case conf.FallbackDeny:
+				sh.SetAllowance(i, 0)
+			case conf.FallbackLocal:
+				sh.SetAllowance(i, sc.MaxConns)
+			default:
+				sh.SetAllowance(i, max(sc.MaxConns/n, 1))
+			}
+		}
+	})
+}
+
+// wantLease asks worker 0, which leases the instance's places, for more
+// places for a group whose requests found every server at its
+// allowance, at once rather than at its next second.
+func (w *worker) wantLease(g *upGroup) {
+	sh := g.Shared
+	if !sh.WantLease() {
+		return
+	}
+	w0 := w.srv.workers[0]
+	u := g.Conf
+	if !w0.loop.Post(func() {
+		sh.LeaseAsked()
+		if s := w0.sync; s != nil {
+			s.leaseGroup(u, sh)
+			s.flush()
+		}
+	}) {
+		sh.LeaseAsked()
 	}
 }
 
@@ -505,8 +609,21 @@ func (s *syncClient) answer(k *syncCheck, v resp.Value) {
 			// store answers.
 			s.state = syncUp
 			s.w.srv.storeUp.Add(1)
+			if s.w.id == 0 {
+				// The places of synced upstream servers, now rather
+				// than at the next second.
+				s.leaseAll()
+			}
 			s.w.srv.log.Logf(logs.Notice, s.w.id, "zone_sync: connected to %s, %d instance(s) live", s.cfg.URL, s.w.srv.fleetSize.Load())
 		}
+	case syncLease:
+		if len(v.Array) == 2 {
+			if granted, ok := v.Array[0].AsInt(); ok {
+				k.shared.SetAllowance(k.server, int(granted))
+				return
+			}
+		}
+		s.w.warnf(logs.Error, "zone_sync: %s answered a lease with %s", s.cfg.URL, v.Str)
 	case syncWrite:
 		if err := v.Err(); err != nil {
 			s.w.warnf(logs.Error, "zone_sync: %s answered %s", s.cfg.URL, err)
@@ -624,6 +741,9 @@ func (s *syncClient) fail(reason string) {
 	s.connecting = false
 	s.out = s.out[:0]
 	s.in = s.in[:0]
+	if s.w.id == 0 {
+		s.fallbackAllowances()
+	}
 	pending := s.pending
 	s.pending = nil
 	for _, k := range pending {

@@ -16,6 +16,15 @@ type Shared struct {
 	conf *conf.Upstream
 	// active counts connections per server, in conf.Servers order.
 	active []atomic.Int32
+	// allowance, in a group whose max_conns the fleet shares (zone ...
+	// sync), is how many connections this instance may have to each
+	// server: the places it leased from the zone_sync store, or what its
+	// fallback allows. Otherwise max_conns is the limit and allowance
+	// is unused. leaseWanted is set while a request for more places is
+	// on its way.
+	synced      bool
+	allowance   []atomic.Int32
+	leaseWanted atomic.Bool
 
 	mu      sync.Mutex
 	waiters []*Waiter
@@ -56,14 +65,73 @@ type Waiter struct {
 
 // NewShared makes the shared state of a group.
 func NewShared(u *conf.Upstream) *Shared {
-	return &Shared{conf: u, active: make([]atomic.Int32, len(u.Servers))}
+	s := &Shared{conf: u, active: make([]atomic.Int32, len(u.Servers)), synced: u.Sync}
+	if u.Sync {
+		// Until the store or the fallback says otherwise, as if alone.
+		s.allowance = make([]atomic.Int32, len(u.Servers))
+		for i, sc := range u.Servers {
+			s.allowance[i].Store(int32(sc.MaxConns))
+		}
+	}
+	return s
 }
 
-// TryAcquire takes a connection place at server i if it is below its
-// max_conns; servers without max_conns always succeed.
-func (s *Shared) TryAcquire(i int) bool {
+// limit is how many connections server i may have from this instance,
+// for a server with max_conns (for one without, 0: no limit).
+func (s *Shared) limit(i int) int32 {
 	max := int32(s.conf.Servers[i].MaxConns)
-	if max == 0 {
+	if max > 0 && s.synced {
+		return min(s.allowance[i].Load(), max)
+	}
+	return max
+}
+
+// Synced reports whether the group's max_conns is shared by the fleet.
+func (s *Shared) Synced() bool { return s.synced }
+
+// Allowance returns how many connections this instance may have to
+// server i (max_conns for a group the fleet does not share).
+func (s *Shared) Allowance(i int) int { return int(s.limit(i)) }
+
+// SetAllowance sets how many connections this instance may have to
+// server i, in a synced group, and hands places that it opens to the
+// requests waiting in the queue, oldest first.
+func (s *Shared) SetAllowance(i, n int) {
+	if !s.synced || s.conf.Servers[i].MaxConns == 0 {
+		return
+	}
+	s.allowance[i].Store(int32(n))
+	for {
+		s.mu.Lock()
+		v := s.active[i].Load()
+		if len(s.waiters) == 0 || v >= s.limit(i) {
+			s.mu.Unlock()
+			return
+		}
+		if !s.active[i].CompareAndSwap(v, v+1) {
+			s.mu.Unlock()
+			continue
+		}
+		w := s.popWaiter()
+		s.mu.Unlock()
+		w.Wake(i)
+	}
+}
+
+// WantLease marks that the group needs more places than it has leased;
+// it reports true to the one caller that should ask for them, until
+// LeaseAsked.
+func (s *Shared) WantLease() bool { return s.synced && s.leaseWanted.CompareAndSwap(false, true) }
+
+// LeaseAsked clears the mark WantLease set, once the request is made.
+func (s *Shared) LeaseAsked() { s.leaseWanted.Store(false) }
+
+// TryAcquire takes a connection place at server i if it is below its
+// max_conns (in a synced group, its allowance); servers without max_conns
+// always succeed.
+func (s *Shared) TryAcquire(i int) bool {
+	max := s.limit(i)
+	if s.conf.Servers[i].MaxConns == 0 {
 		return true
 	}
 	for {
@@ -77,10 +145,9 @@ func (s *Shared) TryAcquire(i int) bool {
 	}
 }
 
-// Full reports whether server i is at its max_conns.
+// Full reports whether server i is at its max_conns (or allowance).
 func (s *Shared) Full(i int) bool {
-	max := int32(s.conf.Servers[i].MaxConns)
-	return max > 0 && s.active[i].Load() >= max
+	return s.conf.Servers[i].MaxConns > 0 && s.active[i].Load() >= s.limit(i)
 }
 
 // Active returns the connections server i has across workers (counted
@@ -94,18 +161,25 @@ func (s *Shared) Release(i int) {
 		return
 	}
 	s.mu.Lock()
-	if len(s.waiters) > 0 {
-		w := s.waiters[0]
-		copy(s.waiters, s.waiters[1:])
-		s.waiters[len(s.waiters)-1] = nil
-		s.waiters = s.waiters[:len(s.waiters)-1]
-		w.queued = false
+	// A place beyond a shrunk allowance is not handed on.
+	if len(s.waiters) > 0 && s.active[i].Load() <= s.limit(i) {
+		w := s.popWaiter()
 		s.mu.Unlock()
 		w.Wake(i)
 		return
 	}
 	s.mu.Unlock()
 	s.active[i].Add(-1)
+}
+
+// popWaiter takes the oldest waiter out of the queue; s.mu is held.
+func (s *Shared) popWaiter() *Waiter {
+	w := s.waiters[0]
+	copy(s.waiters, s.waiters[1:])
+	s.waiters[len(s.waiters)-1] = nil
+	s.waiters = s.waiters[:len(s.waiters)-1]
+	w.queued = false
+	return w
 }
 
 // Enqueue adds a waiter unless the queue holds its configured number

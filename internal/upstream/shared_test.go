@@ -86,3 +86,50 @@ func TestSharedDequeueAfterWake(t *testing.T) {
 		t.Fatal("a waiting waiter was not removed")
 	}
 }
+
+// TestSharedAllowance checks a synced group's places: the allowance, not
+// max_conns, bounds the connections; raising it hands the new places to
+// the queue, oldest first; a place released beyond a shrunk allowance is
+// not handed on; and the allowance never exceeds max_conns.
+func TestSharedAllowance(t *testing.T) {
+	u := &conf.Upstream{Sync: true, Queue: 10, Servers: []*conf.UpstreamServer{{MaxConns: 5}}}
+	s := NewShared(u)
+	s.SetAllowance(0, 2)
+	if !s.TryAcquire(0) || !s.TryAcquire(0) || s.TryAcquire(0) {
+		t.Fatalf("with an allowance of 2 of max_conns 5, the third acquire must fail")
+	}
+	if !s.Full(0) {
+		t.Errorf("Full at the allowance = false")
+	}
+	var woken []int
+	for i := 0; i < 3; i++ {
+		i := i
+		s.Enqueue(&Waiter{Wake: func(int) { woken = append(woken, i) }})
+	}
+	s.SetAllowance(0, 4)
+	if len(woken) != 2 || woken[0] != 0 || woken[1] != 1 || s.Active(0) != 4 {
+		t.Fatalf("raising the allowance to 4 woke %v with %d active, want [0 1] and 4", woken, s.Active(0))
+	}
+	s.SetAllowance(0, 1)
+	s.Release(0)
+	if len(woken) != 2 || s.Active(0) != 3 {
+		t.Errorf("a release beyond a shrunk allowance woke %v, %d active; want no wake and 3", woken, s.Active(0))
+	}
+	s.SetAllowance(0, 50)
+	if got := s.Allowance(0); got != 5 {
+		t.Errorf("Allowance = %d with 50 set and max_conns 5, want 5", got)
+	}
+	if len(woken) != 3 {
+		t.Errorf("the last waiter was not woken when places opened: %v", woken)
+	}
+	if !s.WantLease() || s.WantLease() {
+		t.Errorf("WantLease must answer true once until LeaseAsked")
+	}
+	s.LeaseAsked()
+	if !s.WantLease() {
+		t.Errorf("WantLease after LeaseAsked = false")
+	}
+	if NewShared(&conf.Upstream{Servers: []*conf.UpstreamServer{{MaxConns: 1}}}).WantLease() {
+		t.Errorf("a group the fleet does not share wants a lease")
+	}
+}

@@ -124,8 +124,54 @@ var (
 	LimitConnReleaseSHA = digest(LimitConnReleaseScript)
 )
 
+// MaxConnsLeaseScript sets how many connection places to one upstream
+// server an instance holds, out of the server's max_conns for the whole
+// fleet. KEYS[1] is the server's hash of places by instance and KEYS[2]
+// the fleet's set of instances (FleetKey); ARGV[1] is this instance,
+// ARGV[2] max_conns, ARGV[3] the places it wants, ARGV[4] the lease and
+// ARGV[5] how long the hash lives untouched, both in milliseconds. The
+// places of instances whose lease ran out are dropped; the instance gets
+// what it wants of what the live others leave, and the reply is {granted,
+// others' places}. The sum of the places leased never exceeds max_conns,
+// so the instances together never open more connections than it, each
+// keeping to its own places.
+const MaxConnsLeaseScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local oldest = now - tonumber(ARGV[4])
+local h = redis.call('HGETALL', KEYS[1])
+local others = 0
+for i = 1, #h, 2 do
+  if h[i] ~= ARGV[1] then
+    local seen = redis.call('ZSCORE', KEYS[2], h[i])
+    if seen and tonumber(seen) > oldest then
+      others = others + tonumber(h[i + 1])
+    else
+      redis.call('HDEL', KEYS[1], h[i])
+    end
+  end
+end
+local grant = math.min(tonumber(ARGV[3]), tonumber(ARGV[2]) - others)
+if grant < 0 then
+  grant = 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], grant)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {grant, others}
+`
+
+// MaxConnsLeaseSHA names MaxConnsLeaseScript for EVALSHA.
+var MaxConnsLeaseSHA = digest(MaxConnsLeaseScript)
+
+// AppendServerKey appends the store's key for the places leased to an
+// upstream group's server, named by the group's zone and the server's
+// address.
+func AppendServerKey(b []byte, zone, server string) []byte {
+	return appendKey(b, "headroom:max_conns:", zone, []byte(server))
+}
+
 // Scripts are every script an instance loads on connecting.
-var Scripts = []string{LimitReqScript, HeartbeatScript, LimitConnAcquireScript, LimitConnReleaseScript}
+var Scripts = []string{LimitReqScript, HeartbeatScript, LimitConnAcquireScript, LimitConnReleaseScript, MaxConnsLeaseScript}
 
 // ConnKeyTTL is how long a limit_conn key's hash lives without being
 // touched; instances rewrite their counts each second, so only a key no

@@ -248,3 +248,44 @@ func TestLimitConnScripts(t *testing.T) {
 		t.Errorf("a dead instance's count stays in the hash")
 	}
 }
+
+// TestMaxConnsLeaseScript checks the places leased to one upstream server:
+// an instance gets what it wants of what the live others leave, never
+// more than max_conns in all, and a dead instance's places go back.
+func TestMaxConnsLeaseScript(t *testing.T) {
+	s := startStore(t)
+	if v := s.do(t, "SCRIPT", "LOAD", MaxConnsLeaseScript); v.Err() != nil {
+		t.Fatal(v.Err())
+	}
+	key := string(AppendServerKey(nil, "app", "127.0.0.1:9000"))
+	for _, id := range []string{"a", "b"} {
+		s.do(t, "EVAL", HeartbeatScript, "1", FleetKey, id, "3000")
+	}
+	lease := func(id string, want int) (granted, others int64) {
+		v := s.do(t, "EVALSHA", MaxConnsLeaseSHA, "2", key, FleetKey, id, "5", strconv.Itoa(want), "3000", "10000")
+		if v.Err() != nil || len(v.Array) != 2 {
+			t.Fatalf("lease: %+v", v)
+		}
+		return v.Array[0].Int, v.Array[1].Int
+	}
+	for _, tc := range []struct {
+		id            string
+		want          int
+		granted, rest int64
+	}{
+		{"a", 3, 3, 0},
+		{"b", 4, 2, 3}, // only 2 are left
+		{"a", 1, 1, 2}, // a gives two back
+		{"b", 4, 4, 1},
+		{"a", 5, 1, 4},
+	} {
+		if g, o := lease(tc.id, tc.want); g != tc.granted || o != tc.rest {
+			t.Fatalf("%s wants %d: granted %d with others %d, want %d with %d", tc.id, tc.want, g, o, tc.granted, tc.rest)
+		}
+	}
+	// b dies: its 4 places go back to a.
+	s.do(t, "ZADD", FleetKey, "1", "b")
+	if g, o := lease("a", 5); g != 5 || o != 0 {
+		t.Errorf("after b's lease ran out a got %d (others %d), want 5 (0)", g, o)
+	}
+}

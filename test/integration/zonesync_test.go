@@ -882,3 +882,79 @@ func TestZoneSyncLimitConnFleet(t *testing.T) {
 	}
 	up.letGo()
 }
+
+// TestZoneSyncMaxConnsFleet checks max_conns shared by three instances
+// through Redis (zone ... sync): 30 slow requests spread over the
+// instances, with a queue, are all answered, and the upstream never has
+// more than the server's max_conns=5 of them at once, where three
+// instances on their own would let 15 through.
+func TestZoneSyncMaxConnsFleet(t *testing.T) {
+	r := startRedis(t)
+	hr, _ := zoneSyncTargets(t)
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	up := newUpstream(t, "slow", func(c *upConn, req *upRequest) {
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		mu.Unlock()
+		c.sleep(200 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		c.respond(200, "ok")
+	})
+	conf := fmt.Sprintf(`
+    zone_sync %s timeout=20ms;
+    upstream app {
+        zone app 64k sync;
+        server %s max_conns=5;
+        queue 100 timeout=30s;
+    }
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / { proxy_pass http://app; }
+    }`, r.url(), up.addr)
+	var fleet []*proxy
+	for i := 0; i < fleetSize; i++ {
+		fleet = append(fleet, startProxy(t, hr, conf))
+	}
+	waitFleetConnected(t, r, fleetSize)
+	// Each instance leases places when it connects; give them a tick.
+	time.Sleep(1100 * time.Millisecond)
+
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	codes := make([]int, 30)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			resp, err := client.Get(fleet[i%fleetSize].url("/"))
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}(i)
+	}
+	wg.Wait()
+	took := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("30 requests held 200 ms each through 3 instances with max_conns=5 shared: done in %v, upstream peak %d", took.Round(10*time.Millisecond), peak)
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("request %d: status %d, want 200 (queued until a place frees)", i, c)
+		}
+	}
+	if peak > 5 {
+		t.Errorf("the upstream had %d requests at once, more than max_conns=5 for the fleet", peak)
+	}
+	if keys, err := r.do("HGETALL", "headroom:max_conns:3:app:"+up.addr); err == nil {
+		t.Logf("places leased after the load: %s", keys)
+	}
+}
