@@ -47,6 +47,9 @@ func setLimitConnZone(b *builder, n *Node, sc *scope) error {
 	if _, dup := b.limitConnZones[name]; dup {
 		return errAt(n, "duplicate zone \"%s\"", name)
 	}
+	if err := b.declareZone(n, name, "limit_conn"); err != nil {
+		return err
+	}
 	z := &LimitConnZone{Name: name, Key: key, Size: size, File: n.File, Line: n.Line}
 	if len(n.Args) == 3 {
 		if n.Args[2] != "sync" {

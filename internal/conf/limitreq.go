@@ -78,6 +78,9 @@ func setLimitReqZone(b *builder, n *Node, sc *scope) error {
 	if _, dup := b.limitReqZones[z.Name]; dup {
 		return errAt(n, "duplicate zone \"%s\"", z.Name)
 	}
+	if err := b.declareZone(n, z.Name, "limit_req"); err != nil {
+		return err
+	}
 	b.limitReqZones[z.Name] = z
 	if b.limitReqNodes == nil {
 		b.limitReqNodes = map[string]*Node{}

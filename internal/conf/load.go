@@ -247,6 +247,9 @@ type builder struct {
 	// upstream zones declared with sync, by group.
 	zoneSync      *ZoneSync
 	syncUpstreams map[string]*Node
+	// zoneUses are the shared memory zones declared so far by name and
+	// what declared them: nginx allows one use per name.
+	zoneUses map[string]string
 	// paths are the temporary file directories registered so far, for
 	// nginx's check that one directory is not used with different levels.
 	paths []*pathEntry

@@ -218,6 +218,9 @@ func setUpstreamZone(b *builder, n *Node, sc *scope) error {
 		return duplicate(n)
 	}
 	u.Zone = n.Args[0]
+	if err := b.declareZone(n, u.Zone, "upstream"); err != nil {
+		return err
+	}
 	for _, a := range n.Args[1:] {
 		if a == "sync" {
 			u.Sync = true

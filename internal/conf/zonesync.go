@@ -162,6 +162,20 @@ func (z *ZoneSync) Addr() string {
 	return net.JoinHostPort(host, strconv.Itoa(z.Port))
 }
 
+// declareZone records a shared memory zone's name for a use (limit_req,
+// limit_conn, upstream) and refuses a name another use took, as nginx
+// does; with zone_sync the name is also the zone's key in the store.
+func (b *builder) declareZone(n *Node, name, use string) error {
+	if b.zoneUses == nil {
+		b.zoneUses = map[string]string{}
+	}
+	if prev, ok := b.zoneUses[name]; ok && prev != use {
+		return errAt(n, "the shared memory zone \"%s\" is already declared for a different use", name)
+	}
+	b.zoneUses[name] = use
+	return nil
+}
+
 // findDirective returns the first directive named name in the blocks,
 // at any depth.
 func findDirective(nodes []*Node, name string) *Node {

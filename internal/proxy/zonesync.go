@@ -536,6 +536,11 @@ func onSyncRead(c *engine.Conn) {
 		n, err := c.Read(s.in[len(s.in):cap(s.in)])
 		if n > 0 {
 			s.in = s.in[:len(s.in)+n]
+			if !c.ReadReady {
+				// A short read drained the socket (Conn.ShortRead).
+				break
+			}
+			continue
 		}
 		if err == engine.ErrAgain {
 			break
