@@ -153,6 +153,17 @@ func parseZoneSyncURL(n *Node, s string) (*ZoneSync, error) {
 	return z, nil
 }
 
+// StoreSockets is how many slots each worker keeps for its connection to
+// the zone_sync store: one when the configuration names a store. Like
+// the resolver's sockets, it is set aside before the client budget is
+// halved.
+func (c *Config) StoreSockets() int {
+	if c.HTTP != nil && c.HTTP.ZoneSync != nil {
+		return 1
+	}
+	return 0
+}
+
 // Addr is the address the store is dialled at.
 func (z *ZoneSync) Addr() string {
 	host := z.Host

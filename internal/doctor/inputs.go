@@ -47,6 +47,9 @@ type params struct {
 	// resolverSockets are the UDP sockets each headroom worker opens
 	// for the resolvers' name servers (conf.Config.ResolverSockets).
 	resolverSockets int
+	// storeSockets is each headroom worker's connection to the
+	// zone_sync store (conf.Config.StoreSockets).
+	storeSockets int
 
 	// soft and hard are the RLIMIT_NOFILE the server starts with (or runs
 	// with, when running is set).
@@ -124,6 +127,7 @@ func gather(cfg *conf.Config, m capacity.Machine) params {
 		headroomWorkerLogFiles: cfg.WorkerLogFiles(),
 		cachedFiles:            cfg.WorkerCachedFiles(),
 		resolverSockets:        cfg.ResolverSockets(),
+		storeSockets:           cfg.StoreSockets(),
 	}
 	if m.NrOpen.OK {
 		p.nrOpen = m.NrOpen.Value

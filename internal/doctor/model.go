@@ -226,9 +226,10 @@ func evalHeadroom(p params) result {
 	r.nofile = plan.Nofile
 	r.slots = plan.WorkerConnections
 	r.tempFiles = plan.TempFiles
-	// The resolver's sockets hold their slots for the worker's life, as
-	// the listeners do, before the rest is halved (proxy.newWorker).
-	held := l + p.resolverSockets
+	// The resolver's sockets and the zone_sync store's connection hold
+	// their slots for the worker's life, as the listeners do, before the
+	// rest is halved (proxy.newWorker).
+	held := l + p.resolverSockets + p.storeSockets
 	r.perWorker = capacity.ClientBudget(plan.WorkerConnections, held)
 	r.perWorkerIdle = r.perWorker
 	r.fdProxied = w * capacity.ClientBudget(plan.Allowed, held)

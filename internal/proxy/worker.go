@@ -152,7 +152,7 @@ func newWorker(s *Server, id int) (*worker, error) {
 		return nil, err
 	}
 	// So is the connection to the zone_sync store.
-	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners)+nres+syncSlots(s.cfg))
+	w.clientBudget = capacity.ClientBudget(s.opts.Slots, len(s.listeners)+nres+s.cfg.StoreSockets())
 	w.tempBudget = s.opts.TempFiles
 	loop.OnTick = w.tick
 	loop.AfterEvents = w.afterEvents

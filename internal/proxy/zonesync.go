@@ -136,15 +136,6 @@ type refusal struct {
 // maxRefusals bounds the refusal cache; when full it starts over.
 const maxRefusals = 65536
 
-// syncSlots is how many slots a worker sets aside for its store
-// connection: one when the configuration names a store.
-func syncSlots(cfg *conf.Config) int {
-	if cfg.HTTP != nil && cfg.HTTP.ZoneSync != nil {
-		return 1
-	}
-	return 0
-}
-
 // openSync prepares the worker's store client and has the loop connect
 // it once it runs (its clock starts then). Requests made before the
 // store answers are decided by the fallback: a store that is away delays
