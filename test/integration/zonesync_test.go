@@ -958,3 +958,58 @@ func TestZoneSyncMaxConnsFleet(t *testing.T) {
 		t.Logf("places leased after the load: %s", keys)
 	}
 }
+
+// TestZoneSyncReload checks that a reload keeps what the fleet knows: the
+// buckets stay in Redis (a key refused before the reload is refused after
+// it), and the instance keeps its name, so it holds one lease in the
+// fleet's set rather than counting twice until the old one runs out.
+func TestZoneSyncReload(t *testing.T) {
+	r := startRedis(t)
+	hr, _ := zoneSyncTargets(t)
+	root, _ := staticRoot(t)
+	conf := func(marker string) string {
+		return fmt.Sprintf(`
+    zone_sync %s timeout=20ms;
+    limit_req_zone $server_name zone=one:1m rate=1r/m sync;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        server_name %s;
+        root %s;
+        location / { limit_req zone=one nodelay; add_header X-Conf %s always; }
+    }`, r.url(), fleetHost, root, marker)
+	}
+	p := startProxy(t, hr, conf("1"))
+	waitFleetConnected(t, r, 1)
+	get := func() (int, string) {
+		req, _ := http.NewRequest("GET", p.url(fleetPath), nil)
+		req.Host = fleetHost
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("X-Conf")
+	}
+	if a, _ := get(); a != 200 {
+		t.Fatalf("first request: %d, want 200", a)
+	}
+	if b, _ := get(); b != 503 {
+		t.Fatalf("second request at 1r/m: %d, want 503", b)
+	}
+	text := p.expand(renderConfig(p.prefix, proxyConfig{http: conf("2")}))
+	if err := os.WriteFile(p.conf, []byte(text), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	if !waitFor(5*time.Second, func() bool { _, c := get(); return c == "2" }) {
+		t.Fatal("the new configuration does not answer 5 s after SIGHUP")
+	}
+	if st, _ := get(); st != 503 {
+		t.Errorf("after the reload: %d, want 503 (the bucket is in Redis, not in the process)", st)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n, err := r.do("ZCARD", "headroom:instances"); err != nil || n != "1" {
+		t.Errorf("instances in the fleet's set after a reload: %s (%v), want 1", n, err)
+	}
+}
