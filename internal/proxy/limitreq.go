@@ -177,17 +177,21 @@ func (cc *clientConn) limitReqsFrom(i int, delay time.Duration) (time.Duration, 
 		var excess int64
 		var within bool
 		if s := cc.w.sync; l.Zone.Sync && s != nil {
-			if e, refused := s.cachedRefusal(z, key); refused {
+			state, e := s.keyState(z, key)
+			switch {
+			case state == keyRefused:
 				z.cachedRefusals.Add(1)
 				excess, within = e, false
-			} else {
-				cc.warmFallback(z, key, burst)
-				if s.check(cc, z, key, burst) {
-					r.limitIdx, r.limitDelay = i, delay
-					cc.setPhase(phaseSync)
-					cc.c.StopTimer()
-					return 0, limitWaiting
+			case state == keyLimiting && s.join(cc, z, key),
+				s.check(cc, z, key, burst, state == keyLimiting):
+				if r.syncWait.cc == cc {
+					cc.warmFallback(z, key, burst)
 				}
+				r.limitIdx, r.limitDelay = i, delay
+				cc.setPhase(phaseSync)
+				cc.c.StopTimer()
+				return 0, limitWaiting
+			default:
 				excess, within = cc.fallbackAccount(z, string(key), burst)
 				z.fallbacks.Add(1)
 			}

@@ -79,8 +79,11 @@ const (
 type syncCheck struct {
 	kind syncKind
 	// cc is the request that waits for a limit_req check; nil once the
-	// request went away (its reply is then read and dropped).
-	cc *clientConn
+	// request went away (its reply is then read and dropped). waiters
+	// are the requests for the same limiting key that arrived while it
+	// was in flight (keyLimiting); they are decided again with its reply.
+	cc      *clientConn
+	waiters []*clientConn
 	// zone and key identify a limit_req check's bucket; burst is the
 	// limit's burst in thousandths. czone and limit are a limit_conn
 	// check's zone and limit.
@@ -113,9 +116,15 @@ type syncClient struct {
 	pending []*syncCheck
 	// reason says why the store was last found down, for the log.
 	reason string
-	// refused caches keys that the store refused, until the bucket can
-	// have drained (zonesync.RefusedFor).
-	refused map[refusalKey]refusal
+	// refused holds the keys that are limiting: those the store said no
+	// request could pass for a while (until then they are refused here),
+	// and those refused with room at the next millisecond. inflight is
+	// the check in flight for such a key, which the requests for it that
+	// arrive meanwhile wait for rather than sending their own: a flood
+	// on one key costs the store a check per worker each time the bucket
+	// lets one through, not one per request.
+	refused  map[refusalKey]refusal
+	inflight map[refusalKey]*syncCheck
 	// loggedAt is when each zone's fallback was last logged, by kind and
 	// name.
 	loggedAt map[string]time.Time
@@ -133,6 +142,18 @@ type refusal struct {
 	excess int64
 }
 
+// keyState is what the worker knows of a synced limit_req key.
+type keyState uint8
+
+const (
+	// keyFree: not limiting as far as the worker knows; a check each.
+	keyFree keyState = iota
+	// keyRefused: no request can pass before the store's wait is over.
+	keyRefused
+	// keyLimiting: a request may pass now, but few: one check at a time.
+	keyLimiting
+)
+
 // maxRefusals bounds the refusal cache; when full it starts over.
 const maxRefusals = 65536
 
@@ -145,7 +166,7 @@ func (w *worker) openSync() {
 	if h == nil || h.ZoneSync == nil {
 		return
 	}
-	s := &syncClient{w: w, cfg: h.ZoneSync, refused: map[refusalKey]refusal{}, loggedAt: map[string]time.Time{}, reason: "not connected yet"}
+	s := &syncClient{w: w, cfg: h.ZoneSync, refused: map[refusalKey]refusal{}, inflight: map[refusalKey]*syncCheck{}, loggedAt: map[string]time.Time{}, reason: "not connected yet"}
 	w.sync = s
 	w.loop.Post(func() {
 		if w.id == 0 {
@@ -278,9 +299,10 @@ func (s *syncClient) tick() {
 }
 
 // check queues a limit_req check for the request, which waits for it in
-// phaseSync. It reports false when the store is not up, so that the
-// caller decides by the fallback at once.
-func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64) bool {
+// phaseSync; for a limiting key, the requests that come while it is in
+// flight wait for it too (join). It reports false when the store is not
+// up, so that the caller decides by the fallback at once.
+func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64, limiting bool) bool {
 	if s.state != syncUp {
 		return false
 	}
@@ -295,6 +317,21 @@ func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64) 
 	s.out = resp.AppendBulkInt(s.out, burst)
 	k := &syncCheck{kind: syncLimitReq, cc: cc, zone: z, key: string(key), burst: burst, sentAt: s.w.loop.Now()}
 	s.push(k)
+	cc.r.syncWait = k
+	if limiting {
+		s.inflight[refusalKey{z, k.key}] = k
+	}
+	return true
+}
+
+// join makes the request wait for the check in flight for its limiting
+// key, if there is one.
+func (s *syncClient) join(cc *clientConn, z *reqZone, key []byte) bool {
+	k := s.inflight[refusalKey{z, string(key)}]
+	if k == nil || s.state != syncUp {
+		return false
+	}
+	k.waiters = append(k.waiters, cc)
 	cc.r.syncWait = k
 	return true
 }
@@ -475,21 +512,55 @@ func (w *worker) wantLease(g *upGroup) {
 	}
 }
 
-// cachedRefusal reports whether the store refused the key recently
-// enough that it must still refuse it, and the excess it refused with.
-func (s *syncClient) cachedRefusal(z *reqZone, key []byte) (int64, bool) {
+// keyState says what the worker knows of a synced limit_req key and, for
+// a refused one, the excess to log.
+func (s *syncClient) keyState(z *reqZone, key []byte) (keyState, int64) {
 	if len(s.refused) == 0 {
-		return 0, false
+		return keyFree, 0
 	}
 	rf, ok := s.refused[refusalKey{z, string(key)}]
-	if !ok {
-		return 0, false
+	switch {
+	case !ok:
+		return keyFree, 0
+	case s.w.loop.Now().Before(rf.until):
+		return keyRefused, rf.excess
 	}
-	if !s.w.loop.Now().Before(rf.until) {
-		delete(s.refused, refusalKey{z, string(key)})
-		return 0, false
+	return keyLimiting, 0
+}
+
+// learn keeps what a reply says of its key: limiting until the wait is
+// over (counted from when the check was made, which the store ran
+// after), limiting with room at its next millisecond, or free.
+func (s *syncClient) learn(k *syncCheck, ok bool, excess, waitUs int64) {
+	rk := refusalKey{k.zone, k.key}
+	if s.inflight[rk] == k {
+		delete(s.inflight, rk)
 	}
-	return rf.excess, true
+	if ok && waitUs == 0 {
+		delete(s.refused, rk)
+		return
+	}
+	if len(s.refused) >= maxRefusals {
+		clear(s.refused)
+	}
+	if ok {
+		// The next request would have this excess and a request's more.
+		excess += 1000
+	}
+	s.refused[rk] = refusal{until: k.sentAt.Add(time.Duration(waitUs) * time.Microsecond), excess: excess}
+}
+
+// retryWaiters decides again the requests that waited for a check of
+// their limiting key.
+func (s *syncClient) retryWaiters(k *syncCheck) {
+	waiters := k.waiters
+	k.waiters = nil
+	for _, cc := range waiters {
+		if cc != nil && cc.r.syncWait == k {
+			cc.r.syncWait = nil
+			cc.afterLimitReqs(cc.limitReqsFrom(cc.r.limitIdx, cc.r.limitDelay))
+		}
+	}
 }
 
 // flush writes what is queued; called after each round of events, so
@@ -625,7 +696,7 @@ func (s *syncClient) answer(k *syncCheck, v resp.Value) {
 			s.w.warnf(logs.Error, "zone_sync: %s answered %s", s.cfg.URL, err)
 		}
 	case syncLimitConn:
-		ok, _, good := limitReqReply(v)
+		ok, _, _, good := limitReqReply(v)
 		if !good {
 			k.czone.syncErrors.Add(1)
 			if v.Err() != nil && bytes.HasPrefix(v.Str, []byte("NOSCRIPT")) {
@@ -643,7 +714,7 @@ func (s *syncClient) answer(k *syncCheck, v resp.Value) {
 			s.releaseConn(k.czone, k.key)
 		}
 	case syncLimitReq:
-		ok, excess, good := limitReqReply(v)
+		ok, excess, waitUs, good := limitReqReply(v)
 		if !good {
 			k.zone.syncErrors.Add(1)
 			if err := v.Err(); err != nil && bytes.HasPrefix(v.Str, []byte("NOSCRIPT")) {
@@ -660,32 +731,31 @@ func (s *syncClient) answer(k *syncCheck, v resp.Value) {
 		rtt := int64(s.w.loop.Now().Sub(k.sentAt))
 		srv := s.w.srv
 		srv.storeRTT.Store(srv.storeRTT.Load() - srv.storeRTT.Load()/8 + rtt/8)
-		if !ok {
-			if d := zonesync.RefusedFor(excess, k.burst, k.zone.rate); d > 0 {
-				if len(s.refused) >= maxRefusals {
-					clear(s.refused)
-				}
-				s.refused[refusalKey{k.zone, k.key}] = refusal{until: k.sentAt.Add(time.Duration(d) * time.Millisecond), excess: excess}
-			}
-		}
+		s.learn(k, ok, excess, waitUs)
 		if cc := k.cc; cc != nil {
 			cc.r.syncWait = nil
 			cc.resumeLimitReqs(excess, ok)
 		}
+		s.retryWaiters(k)
 	}
 }
 
-// limitReqReply reads {1, excess} or {0, excess}.
-func limitReqReply(v resp.Value) (ok bool, excess int64, good bool) {
-	if v.Kind != resp.KindArray || len(v.Array) != 2 {
-		return false, 0, false
+// limitReqReply reads {ok, figure} and an optional wait: a limit_req
+// check's {1|0, excess, wait in µs} or a limit_conn one's {1|0, total}.
+func limitReqReply(v resp.Value) (ok bool, figure, waitUs int64, good bool) {
+	if v.Kind != resp.KindArray || len(v.Array) < 2 || len(v.Array) > 3 {
+		return false, 0, 0, false
 	}
 	flag, ok1 := v.Array[0].AsInt()
-	excess, ok2 := v.Array[1].AsInt()
-	if !ok1 || !ok2 {
-		return false, 0, false
+	figure, ok2 := v.Array[1].AsInt()
+	if len(v.Array) == 3 {
+		w, ok3 := v.Array[2].AsInt()
+		waitUs, ok2 = max(w, 0), ok2 && ok3
 	}
-	return flag == 1, excess, true
+	if !ok1 || !ok2 {
+		return false, 0, 0, false
+	}
+	return flag == 1, figure, waitUs, true
 }
 
 // decideByFallback decides a check the store did not answer.
@@ -700,11 +770,15 @@ func (s *syncClient) decideByFallback(k *syncCheck) {
 		return
 	}
 	k.zone.fallbacks.Add(1)
+	if rk := (refusalKey{k.zone, k.key}); s.inflight[rk] == k {
+		delete(s.inflight, rk)
+	}
 	if cc := k.cc; cc != nil {
 		cc.r.syncWait = nil
 		excess, ok := cc.fallbackAccount(k.zone, k.key, k.burst)
 		cc.resumeLimitReqs(excess, ok)
 	}
+	s.retryWaiters(k)
 }
 
 func onSyncTimer(c *engine.Conn) {
@@ -740,6 +814,7 @@ func (s *syncClient) fail(reason string) {
 	if s.w.id == 0 {
 		s.fallbackAllowances()
 	}
+	clear(s.inflight)
 	pending := s.pending
 	s.pending = nil
 	for _, k := range pending {
@@ -752,9 +827,19 @@ func (s *syncClient) fail(reason string) {
 // leaveSync takes a request that goes away out of its check: the reply
 // is read and dropped.
 func (cc *clientConn) leaveSync() {
-	if k := cc.r.syncWait; k != nil {
+	k := cc.r.syncWait
+	if k == nil {
+		return
+	}
+	cc.r.syncWait = nil
+	if k.cc == cc {
 		k.cc = nil
-		cc.r.syncWait = nil
+		return
+	}
+	for i, w := range k.waiters {
+		if w == cc {
+			k.waiters[i] = nil
+		}
 	}
 }
 

@@ -18,42 +18,61 @@ import (
 // bucket; ARGV[1] is the zone's rate in thousandths of a request per
 // second and ARGV[2] the burst in thousandths. A bucket is a hash of its
 // excess ("e", thousandths) and the time it was last updated ("l",
-// milliseconds of the store's clock). The reply is {1, excess} when the
-// request is within the burst (and accounted), or {0, excess} with the
-// excess it would have had when it is not (and nothing changes). A
-// bucket expires once its excess has drained away: a drained bucket and
-// a missing one give the same answer, so nothing is lost and the store
+// milliseconds of the store's clock). The reply is {1, excess, wait} when
+// the request is within the burst (and accounted), or {0, excess, wait}
+// with the excess it would have had when it is not (and nothing
+// changes). wait is how long, in microseconds of the store's clock from
+// the check, until the first millisecond at which another request could
+// pass (0: one could now): no instance can make the bucket drain faster,
+// so an instance may refuse the key on its own until then and lose no
+// exactness (a flood on one key then costs the store about one check per
+// instance and worker each time the bucket lets one through). A bucket
+// expires once its excess has drained away: a drained bucket and a
+// missing one give the same answer, so nothing is lost and the store
 // keeps only the keys that are limiting.
 const LimitReqScript = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = math.floor(nowus / 1000)
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local function wait(e, l)
+  local d = e + 1000 - burst
+  if d <= 0 then
+    return 0
+  end
+  local w = (l + math.ceil(1000 * d / rate)) * 1000 - nowus
+  if w < 0 then
+    return 0
+  end
+  return w
+end
 local s = redis.call('HMGET', KEYS[1], 'e', 'l')
 local excess = 0
 local last = now
 if s[1] then
-  local ms = now - tonumber(s[2])
+  local e, l = tonumber(s[1]), tonumber(s[2])
+  local ms = now - l
   if ms < -60000 then
     ms = 1
   elseif ms < 0 then
     ms = 0
   end
-  excess = tonumber(s[1]) - math.floor(rate * ms / 1000) + 1000
+  excess = e - math.floor(rate * ms / 1000) + 1000
   if excess < 0 then
     excess = 0
   end
   if excess > burst then
-    return {0, excess}
+    return {0, excess, wait(e, l)}
   end
-  last = tonumber(s[2])
+  last = l
   if ms ~= 0 then
     last = now
   end
 end
 redis.call('HSET', KEYS[1], 'e', excess, 'l', last)
 redis.call('PEXPIRE', KEYS[1], math.floor(excess * 1000 / rate) + 1000)
-return {1, excess}
+return {1, excess, wait(excess, last)}
 `
 
 // HeartbeatScript renews an instance's lease in the fleet and counts the
@@ -236,20 +255,4 @@ func appendInt(b []byte, n int) []byte {
 		b = appendInt(b, n/10)
 	}
 	return append(b, byte('0'+n%10))
-}
-
-// RefusedFor is how long a key that a check refused with excess stays
-// refused whatever any instance does, in milliseconds: the bucket drains
-// at rate (thousandths per second) and other instances can only fill it,
-// so no request can pass before then. nginx's integer arithmetic may
-// drain one thousandth more than the rate alone, hence the one less.
-// Caching a refusal for that long answers a flood on one key without a
-// round trip per request and without admitting anything the store would
-// have refused.
-func RefusedFor(excess, burst, rate int64) int64 {
-	if rate <= 0 {
-		return 0
-	}
-	d := (excess - burst - 1) * 1000 / rate
-	return max(d, 0)
 }

@@ -83,16 +83,24 @@ func (s *store) do(t *testing.T, args ...string) resp.Value {
 
 func (s *store) limitReq(t *testing.T, key string, rate, burst int64) (bool, int64) {
 	t.Helper()
+	ok, excess, _ := s.limitReqWait(t, key, rate, burst)
+	return ok, excess
+}
+
+// limitReqWait also returns the reply's wait, in microseconds.
+func (s *store) limitReqWait(t *testing.T, key string, rate, burst int64) (bool, int64, int64) {
+	t.Helper()
 	v := s.do(t, "EVALSHA", LimitReqSHA, "1", key, strconv.FormatInt(rate, 10), strconv.FormatInt(burst, 10))
 	if err := v.Err(); err != nil {
 		t.Fatalf("EVALSHA: %v", err)
 	}
-	if v.Kind != resp.KindArray || len(v.Array) != 2 {
+	if v.Kind != resp.KindArray || len(v.Array) != 3 {
 		t.Fatalf("reply %+v", v)
 	}
 	ok, _ := v.Array[0].AsInt()
 	excess, _ := v.Array[1].AsInt()
-	return ok == 1, excess
+	wait, _ := v.Array[2].AsInt()
+	return ok == 1, excess, wait
 }
 
 // TestLimitReqScript checks the bucket in the store against nginx's
@@ -186,17 +194,45 @@ func TestBucketKeysDoNotCollide(t *testing.T) {
 	}
 }
 
-func TestRefusedFor(t *testing.T) {
-	for _, tc := range []struct{ excess, burst, rate, want int64 }{
-		// 100r/s: 100,000 thousandths a second drain 1000 in 10 ms.
-		{21000, 20000, 100_000, 9},
-		{20001, 20000, 100_000, 0},
-		{26000, 20000, 100_000, 59},
-		{5000, 0, 0, 0},
-	} {
-		if got := RefusedFor(tc.excess, tc.burst, tc.rate); got != tc.want {
-			t.Errorf("RefusedFor(%d, %d, %d) = %d, want %d", tc.excess, tc.burst, tc.rate, got, tc.want)
-		}
+// TestLimitReqScriptWait checks the wait the script returns: with room
+// for another request none; at the burst about the time the bucket takes
+// to drain one request; and no request passes before the wait is over,
+// while one does once it is.
+func TestLimitReqScriptWait(t *testing.T) {
+	s := startStore(t)
+	if v := s.do(t, "SCRIPT", "LOAD", LimitReqScript); v.Err() != nil {
+		t.Fatal(v.Err())
+	}
+	// 10r/s (10,000 thousandths a second): a request drains in 100 ms.
+	const rate, burst = 10_000, 1000
+	key := string(AppendBucketKey(nil, "w", []byte("k")))
+	if ok, _, wait := s.limitReqWait(t, key, rate, burst); !ok || wait != 0 {
+		t.Fatalf("first request: ok %v wait %d µs, want ok with room for one more (0)", ok, wait)
+	}
+	ok, _, wait := s.limitReqWait(t, key, rate, burst)
+	if !ok || wait < 90_000 || wait > 100_000 {
+		t.Fatalf("second request (the burst's): ok %v wait %d µs, want ok and about 100 ms", ok, wait)
+	}
+	sent := time.Now()
+	ok, _, refusedWait := s.limitReqWait(t, key, rate, burst)
+	answered := time.Now()
+	if ok || refusedWait > wait || refusedWait < wait-20_000 {
+		t.Fatalf("third request: ok %v wait %d µs, want refused with a little less than %d", ok, refusedWait, wait)
+	}
+	w := time.Duration(refusedWait) * time.Microsecond
+	// A request that reached the store before the wait was over is
+	// refused: the store ran it at most the time from sending the
+	// refused check to this one's answer after the refusal.
+	time.Sleep(w - 15*time.Millisecond)
+	ok, _, _ = s.limitReqWait(t, key, rate, burst)
+	if upTo := time.Since(sent); ok && upTo < w {
+		t.Errorf("a request at most %v after a refusal with a wait of %v passed", upTo, w)
+	}
+	// One sent once the wait is over (the store ran the refusal before
+	// it answered) passes.
+	time.Sleep(time.Until(answered.Add(w + time.Millisecond)))
+	if ok, _, _ := s.limitReqWait(t, key, rate, burst); !ok {
+		t.Errorf("a request %v after a refusal with a wait of %v was refused", time.Since(answered), w)
 	}
 }
 
