@@ -308,10 +308,7 @@ func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64, 
 	}
 	rate := strconv.FormatInt(z.rate, 10)
 	s.scratch = zonesync.AppendBucketKey(s.scratch[:0], z.conf.Name, key)
-	s.out = resp.AppendArrayHeader(s.out, 6)
-	s.out = resp.AppendBulkString(s.out, "EVALSHA")
-	s.out = resp.AppendBulkString(s.out, zonesync.LimitReqSHA)
-	s.out = resp.AppendBulkString(s.out, "1")
+	s.evalSHA(zonesync.LimitReqSHA, 1, 2)
 	s.out = resp.AppendBulk(s.out, s.scratch)
 	s.out = resp.AppendBulkString(s.out, rate)
 	s.out = resp.AppendBulkInt(s.out, burst)
@@ -322,6 +319,15 @@ func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64, 
 		s.inflight[refusalKey{z, k.key}] = k
 	}
 	return true
+}
+
+// evalSHA appends the start of an EVALSHA of a loaded script: its keys
+// and then its arguments are appended next.
+func (s *syncClient) evalSHA(sha string, keys, args int) {
+	s.out = resp.AppendArrayHeader(s.out, 3+keys+args)
+	s.out = resp.AppendBulkString(s.out, "EVALSHA")
+	s.out = resp.AppendBulkString(s.out, sha)
+	s.out = resp.AppendBulkInt(s.out, int64(keys))
 }
 
 // join makes the request wait for the check in flight for its limiting
@@ -343,10 +349,7 @@ func (s *syncClient) acquireConn(cc *clientConn, z *connZone, key []byte, limit 
 		return false
 	}
 	s.scratch = zonesync.AppendConnKey(s.scratch[:0], z.conf.Name, key)
-	s.out = resp.AppendArrayHeader(s.out, 9)
-	s.out = resp.AppendBulkString(s.out, "EVALSHA")
-	s.out = resp.AppendBulkString(s.out, zonesync.LimitConnAcquireSHA)
-	s.out = resp.AppendBulkString(s.out, "2")
+	s.evalSHA(zonesync.LimitConnAcquireSHA, 2, 4)
 	s.out = resp.AppendBulk(s.out, s.scratch)
 	s.out = resp.AppendBulkString(s.out, zonesync.FleetKey)
 	s.out = resp.AppendBulkString(s.out, syncInstanceID)
@@ -368,10 +371,7 @@ func (s *syncClient) releaseConn(z *connZone, key string) {
 		return
 	}
 	s.scratch = zonesync.AppendConnKey(s.scratch[:0], z.conf.Name, []byte(key))
-	s.out = resp.AppendArrayHeader(s.out, 5)
-	s.out = resp.AppendBulkString(s.out, "EVALSHA")
-	s.out = resp.AppendBulkString(s.out, zonesync.LimitConnReleaseSHA)
-	s.out = resp.AppendBulkString(s.out, "1")
+	s.evalSHA(zonesync.LimitConnReleaseSHA, 1, 1)
 	s.out = resp.AppendBulk(s.out, s.scratch)
 	s.out = resp.AppendBulkString(s.out, syncInstanceID)
 	s.push(&syncCheck{kind: syncWrite, sentAt: s.w.loop.Now()})
@@ -454,10 +454,7 @@ func (s *syncClient) leaseGroup(u *conf.Upstream, sh *upstream.Shared) {
 		}
 		want := min(sc.MaxConns, sh.Active(i)+queued+max(sc.MaxConns/(2*n), 1))
 		s.scratch = zonesync.AppendServerKey(s.scratch[:0], u.Zone, sc.Addr)
-		s.out = resp.AppendArrayHeader(s.out, 10)
-		s.out = resp.AppendBulkString(s.out, "EVALSHA")
-		s.out = resp.AppendBulkString(s.out, zonesync.MaxConnsLeaseSHA)
-		s.out = resp.AppendBulkString(s.out, "2")
+		s.evalSHA(zonesync.MaxConnsLeaseSHA, 2, 5)
 		s.out = resp.AppendBulk(s.out, s.scratch)
 		s.out = resp.AppendBulkString(s.out, zonesync.FleetKey)
 		s.out = resp.AppendBulkString(s.out, syncInstanceID)
