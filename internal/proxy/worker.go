@@ -340,6 +340,9 @@ func (w *worker) afterEvents() {
 	w.maybeShed()
 	w.flushH2()
 	if w.sync != nil {
+		if w.id == 0 {
+			w.sync.leaseIfBusy()
+		}
 		// The checks of this round go out in one write.
 		w.sync.flush()
 	}

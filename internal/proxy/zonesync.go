@@ -130,7 +130,15 @@ type syncClient struct {
 	loggedAt map[string]time.Time
 	// scratch builds store keys.
 	scratch []byte
+	// leasedAt is when worker 0 last asked for the places of synced
+	// upstream servers.
+	leasedAt time.Time
 }
+
+// leaseEvery is how often worker 0 asks for places again while a synced
+// group has requests waiting or places it does not use: a place one
+// instance frees reaches another's queue within about two of these.
+const leaseEvery = 100 * time.Millisecond
 
 type refusalKey struct {
 	zone *reqZone
@@ -433,8 +441,46 @@ func (s *syncClient) syncedGroups(fn func(u *conf.Upstream, sh *upstream.Shared)
 // leaseAll asks the store, each second, for the places of every synced
 // group's servers (worker 0 does it for the instance).
 func (s *syncClient) leaseAll() {
+	s.leasedAt = s.w.loop.Now()
 	s.syncedGroups(func(u *conf.Upstream, sh *upstream.Shared) { s.leaseGroup(u, sh) })
 }
+
+// leaseIfBusy asks for places again, every leaseEvery rather than each
+// second, while a synced group has requests waiting for one or holds
+// places beyond its margin: the first get places the others give back,
+// the second give them back. It runs after each round of worker 0's
+// events and keeps the loop coming round while it is needed.
+func (s *syncClient) leaseIfBusy() {
+	if s.state != syncUp {
+		return
+	}
+	n := int(max(s.w.srv.fleetSize.Load(), 1))
+	busy := false
+	s.syncedGroups(func(u *conf.Upstream, sh *upstream.Shared) {
+		if sh.Queued() > 0 {
+			busy = true
+			return
+		}
+		for i, sc := range u.Servers {
+			if sc.MaxConns > 0 && sh.Allowance(i) > sh.Active(i)+leaseMargin(sc.MaxConns, n) {
+				busy = true
+			}
+		}
+	})
+	if !busy {
+		return
+	}
+	now := s.w.loop.Now()
+	if now.Sub(s.leasedAt) >= leaseEvery {
+		s.leaseAll()
+	}
+	s.w.loop.WakeBy(s.leasedAt.Add(leaseEvery))
+}
+
+// leaseMargin is how many places beyond those in use an instance keeps
+// leased, so that a new request seldom waits for the store: max_conns
+// over twice the live instances, at least one.
+func leaseMargin(maxConns, instances int) int { return max(maxConns/(2*instances), 1) }
 
 // leaseGroup asks for a group's places: for each server with max_conns,
 // those in use, those the queue waits for and a margin (max_conns over
@@ -452,7 +498,7 @@ func (s *syncClient) leaseGroup(u *conf.Upstream, sh *upstream.Shared) {
 		if sc.MaxConns == 0 {
 			continue
 		}
-		want := min(sc.MaxConns, sh.Active(i)+queued+max(sc.MaxConns/(2*n), 1))
+		want := min(sc.MaxConns, sh.Active(i)+queued+leaseMargin(sc.MaxConns, n))
 		s.scratch = zonesync.AppendServerKey(s.scratch[:0], u.Zone, sc.Addr)
 		s.evalSHA(zonesync.MaxConnsLeaseSHA, 2, 5)
 		s.out = resp.AppendBulk(s.out, s.scratch)
