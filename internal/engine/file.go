@@ -28,6 +28,19 @@ func OpenFile(path []byte, flags int, buf *[]byte) (int, error) {
 	return int(n), nil
 }
 
+// Stat examines the file path names (which must hold no NUL byte),
+// following links, as stat(2); buf is scratch space as OpenFile's.
+func Stat(path []byte, st *unix.Stat_t, buf *[]byte) error {
+	b := append(append((*buf)[:0], path...), 0)
+	*buf = b
+	cwd := unix.AT_FDCWD
+	_, _, e := unix.RawSyscall6(unix.SYS_NEWFSTATAT, uintptr(cwd), uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(st)), 0, 0, 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
 // Fstat examines an open file.
 func Fstat(fd int, st *unix.Stat_t) error {
 	_, _, e := unix.RawSyscall(unix.SYS_FSTAT, uintptr(fd), uintptr(unsafe.Pointer(st)), 0)

@@ -232,12 +232,12 @@ func openAndStat(path []byte, o *fileOpen, of *openedFile, buf *[]byte) bool {
 	}
 	if err := engine.Fstat(fd, &st); err != nil {
 		// Logged by openPath; the request gets 500.
-		unix.Close(fd)
+		engine.Close(fd)
 		of.fd, of.err, of.failed, of.crit = -1, nil, "fstat()", err
 		return false
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		unix.Close(fd)
+		engine.Close(fd)
 		of.fd = -1
 	} else {
 		of.fd = fd
@@ -250,7 +250,7 @@ func openAndStat(path []byte, o *fileOpen, of *openedFile, buf *[]byte) bool {
 // checked walk to it and fstat(2), nginx's ngx_file_info_wrapper.
 func fileInfoWrapper(path []byte, o *fileOpen, st *unix.Stat_t, buf *[]byte) (string, error) {
 	if o.symlinks == conf.SymlinksOff {
-		if err := unix.Stat(string(path), st); err != nil {
+		if err := engine.Stat(path, st, buf); err != nil {
 			return "stat()", err
 		}
 		return "", nil
