@@ -742,6 +742,7 @@ func (s *syncClient) answer(k *syncCheck, v resp.Value) {
 		ok, _, _, good := limitReqReply(v)
 		if !good {
 			k.czone.syncErrors.Add(1)
+			s.badReply(v)
 			if v.Err() != nil && bytes.HasPrefix(v.Str, []byte("NOSCRIPT")) {
 				s.fail("the store lost its scripts")
 			}
@@ -760,6 +761,7 @@ func (s *syncClient) answer(k *syncCheck, v resp.Value) {
 		ok, excess, waitUs, good := limitReqReply(v)
 		if !good {
 			k.zone.syncErrors.Add(1)
+			s.badReply(v)
 			if err := v.Err(); err != nil && bytes.HasPrefix(v.Str, []byte("NOSCRIPT")) {
 				// The store lost its scripts (SCRIPT FLUSH or a
 				// restart behind a proxy): load them again.
@@ -781,6 +783,19 @@ func (s *syncClient) answer(k *syncCheck, v resp.Value) {
 		}
 		s.retryWaiters(k)
 	}
+}
+
+// badReply logs, at most once a second, a reply a check cannot use: an
+// error (out of memory under maxmemory, a script error) or an answer of
+// the wrong shape. The check is decided by the fallback.
+func (s *syncClient) badReply(v resp.Value) {
+	// The fallback's own line says why it decides.
+	s.reason = "it answered a check with an error"
+	if err := v.Err(); err != nil {
+		s.w.warnf(logs.Error, "zone_sync: %s answered a check with %q, the fallback decides", s.cfg.URL, err.Error())
+		return
+	}
+	s.w.warnf(logs.Error, "zone_sync: %s answered a check with a reply of the wrong shape, the fallback decides", s.cfg.URL)
 }
 
 // limitReqReply reads {ok, figure} and an optional wait: a limit_req
