@@ -129,7 +129,7 @@ func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 				synced = append(synced, name)
 			}
 		}
-		rep.ZoneSync = zoneSyncReport(cfg, probeStore(cfg.HTTP.ZoneSync, netDialer(h), synced), nm)
+		rep.ZoneSync = zoneSyncReport(cfg, probeStore(cfg.HTTP.ZoneSync, netDialer(h), synced, syncedServerKeys(cfg)), nm)
 	}
 	rep.Unsupported = []Unsupported{}
 	for _, u := range cfg.Unsupported {

@@ -65,8 +65,14 @@ type ZoneSyncReport struct {
 	// Zones are the zones declared with sync: the limit_req ones by
 	// name, then the limit_conn ones.
 	Zones []SyncedZone `json:"zones"`
+	// UpstreamServers are the servers with max_conns of the upstream
+	// groups declared with "zone NAME [SIZE] sync", by group name and
+	// in the group's order.
+	UpstreamServers []SyncedServer `json:"upstream_servers"`
 	// Notes are about the zones that are not synced, when more than one
-	// instance is live: each admits its limit on every instance.
+	// instance is live: each admits its limit on every instance; and
+	// about the upstream servers with max_conns in groups without sync,
+	// which each instance enforces on its own.
 	Notes []string `json:"notes"`
 }
 
@@ -164,6 +170,10 @@ type storeFacts struct {
 	liveErr   string
 	// defs are the synced zones' definitions by instance.
 	defs map[string]map[string]string
+	// leases are the places leased to the synced upstream servers, by
+	// store key (zonesync.AppendServerKey) and instance, as the store
+	// keeps them; a key is present when its HGETALL answered.
+	leases map[string]map[string]string
 }
 
 // storeConn is a blocking connection to the store: one command at a
@@ -213,8 +223,9 @@ func (s *storeConn) do(args ...string) (resp.Value, error) {
 
 // probeStore asks the store what the report needs: whether it answers,
 // its version, round trip and eviction policy, the live instances by its
-// clock and the synced zones' definitions.
-func probeStore(z *conf.ZoneSync, dial dialer, zones []string) storeFacts {
+// clock, the synced zones' definitions and the places leased to the
+// synced upstream servers (serverKeys, as syncedServerKeys names them).
+func probeStore(z *conf.ZoneSync, dial dialer, zones, serverKeys []string) storeFacts {
 	f := storeFacts{maxmemory: -1}
 	if dial == nil {
 		return f
@@ -325,6 +336,20 @@ func probeStore(z *conf.ZoneSync, dial dialer, zones []string) storeFacts {
 		}
 		f.defs[name] = defs
 	}
+	for _, key := range serverKeys {
+		v, ok := ask("HGETALL", key)
+		if !ok || v.Kind != resp.KindArray {
+			continue
+		}
+		places := map[string]string{}
+		for i := 0; i+1 < len(v.Array); i += 2 {
+			places[string(v.Array[i].Str)] = string(v.Array[i+1].Str)
+		}
+		if f.leases == nil {
+			f.leases = map[string]map[string]string{}
+		}
+		f.leases[key] = places
+	}
 	if ioErr != nil {
 		if f.liveErr == "" && !f.liveKnown {
 			f.liveErr = ioErr.Error()
@@ -382,7 +407,7 @@ func zoneSyncReport(cfg *conf.Config, f storeFacts, nm namer) *ZoneSyncReport {
 		URL: z.URL, Where: nm.at(z.File, z.Line), Addr: z.Addr(),
 		TimeoutMicros: z.Timeout.Microseconds(), Fallback: z.Fallback.String(),
 		Instances: []string{}, LeaseMillis: zonesync.Lease.Milliseconds(),
-		Zones: []SyncedZone{}, Notes: []string{},
+		Zones: []SyncedZone{}, UpstreamServers: []SyncedServer{}, Notes: []string{},
 	}
 	st := &r.Store
 	st.Asked, st.Problems = f.asked, []Problem{}
@@ -412,8 +437,15 @@ func zoneSyncReport(cfg *conf.Config, f storeFacts, nm namer) *ZoneSyncReport {
 		r.Instances = f.live
 	}
 	if f.asked && !st.Reachable {
+		decides := "every check of the synced zones"
+		if len(syncedUpstreamServers(cfg)) > 0 {
+			decides = "the places of the synced upstream servers"
+			if hasSyncedZones(cfg) {
+				decides = "every check of the synced zones and " + decides
+			}
+		}
 		st.Problems = append(st.Problems, Problem{Level: "warning", about: "store",
-			Text: fmt.Sprintf("doctor could not use the store from this machine; if the instances cannot either, fallback=%s decides every check of the synced zones", z.Fallback),
+			Text: fmt.Sprintf("doctor could not use the store from this machine; if the instances cannot either, fallback=%s decides %s", z.Fallback, decides),
 			Fix:  "check that " + z.Addr() + " is the store's address, that it runs and accepts connections from the instances, and the URL's credentials and database"})
 	}
 	live := map[string]bool{}
@@ -460,9 +492,11 @@ func zoneSyncReport(cfg *conf.Config, f storeFacts, nm namer) *ZoneSyncReport {
 		definitions(&sz)
 		r.Zones = append(r.Zones, sz)
 	}
+	r.UpstreamServers = syncedServers(cfg, z.Fallback, f, live, n, nm)
 	if n > 1 {
 		r.Notes = unsyncedNotes(cfg, n)
 	}
+	r.Notes = append(r.Notes, unsyncedServerNotes(cfg, n)...)
 	return r
 }
 
@@ -731,6 +765,9 @@ func (r *ZoneSyncReport) writeText(b *strings.Builder) {
 	for _, z := range r.Zones {
 		warns += len(z.Problems)
 	}
+	for _, s := range r.UpstreamServers {
+		warns += len(s.Problems)
+	}
 	fmt.Fprintf(b, "\nZone sync (zone_sync at %s", r.Where)
 	if r.LiveInstances != nil {
 		fmt.Fprintf(b, ": %d live %s", *r.LiveInstances, plural(*r.LiveInstances, "instance", "instances"))
@@ -798,7 +835,7 @@ func (r *ZoneSyncReport) writeText(b *strings.Builder) {
 		}
 	}
 	rows = append(rows, []string{"fleet", fleet})
-	rows = append(rows, []string{"fallback", r.Fallback + ": " + fallbackMeaning(r.Fallback)})
+	rows = append(rows, []string{"fallback", r.Fallback + ": " + fallbackMeaning(r.Fallback, len(r.Zones) > 0 || len(r.UpstreamServers) == 0, len(r.UpstreamServers) > 0)})
 	writeTable(b, "  ", rows)
 
 	if len(r.Zones) > 0 {
@@ -819,20 +856,48 @@ func (r *ZoneSyncReport) writeText(b *strings.Builder) {
 		}
 		writeTable(b, "  ", zrows)
 	}
+	if len(r.UpstreamServers) > 0 {
+		b.WriteString("\n")
+		r.writeServers(b)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(b, "  - %s\n", n)
 	}
 }
 
-// fallbackMeaning says what a fallback does, for the section's head.
-func fallbackMeaning(f string) string {
+// fallbackMeaning says what a fallback does, for the section's head:
+// to the synced zones when zones, to the synced upstream servers'
+// max_conns when servers.
+func fallbackMeaning(f string, zones, servers bool) string {
+	// The texts for zones only, servers only, and both.
+	var t [3]string
 	switch f {
 	case "local":
-		return "while the store does not answer, each instance enforces each zone's whole limit, as without sync"
+		t = [3]string{
+			"each instance enforces each zone's whole limit, as without sync",
+			"each instance opens up to each synced upstream server's whole max_conns, as without sync",
+			"each instance enforces each zone's whole limit and opens up to each synced upstream server's whole max_conns, as without sync",
+		}
 	case "deny":
-		return "while the store does not answer, every request a synced zone limits is refused"
+		t = [3]string{
+			"every request a synced zone limits is refused",
+			"no instance opens a connection to a synced upstream server with max_conns, as when all its places are taken",
+			"every request a synced zone limits is refused, and no instance opens a connection to a synced upstream server with max_conns, as when all its places are taken",
+		}
+	default:
+		t = [3]string{
+			"each instance enforces its share of each zone's limit (a rate and its bursts, or requests in progress per key), divided by the live instances it last counted",
+			"each instance opens to each synced upstream server its share of max_conns (at least 1), divided by the live instances it last counted",
+			"each instance enforces its share of each zone's limit (a rate and its bursts, or requests in progress per key) and of each synced upstream server's max_conns (at least 1), divided by the live instances it last counted",
+		}
 	}
-	return "while the store does not answer, each instance enforces its share of each zone's limit (a rate and its bursts, or requests in progress per key), divided by the live instances it last counted"
+	switch {
+	case zones && servers:
+		return "while the store does not answer, " + t[2]
+	case servers:
+		return "while the store does not answer, " + t[1]
+	}
+	return "while the store does not answer, " + t[0]
 }
 
 func problemLine(p Problem) string {

@@ -470,7 +470,7 @@ func TestProbeStore(t *testing.T) {
 	z := cfg.HTTP.ZoneSync
 
 	s := &fakeStore{reply: valkey}
-	f := probeStore(z, s.DialTimeout, []string{"api", "login", "perip"})
+	f := probeStore(z, s.DialTimeout, []string{"api", "login", "perip"}, nil)
 	want := []string{"AUTH app s3cret", "SELECT 2", "PING", "PING", "PING", "PING", "PING", "INFO server", "INFO memory",
 		"CONFIG GET maxmemory-policy", "TIME", "ZRANGEBYSCORE headroom:instances (1699999997123 +inf",
 		"HGETALL headroom:zone:api", "HGETALL headroom:zone:login", "HGETALL headroom:zone:perip"}
@@ -491,7 +491,7 @@ func TestProbeStore(t *testing.T) {
 	bad := *z
 	bad.Password = "wrong"
 	s = &fakeStore{reply: valkey}
-	f = probeStore(&bad, s.DialTimeout, []string{"api"})
+	f = probeStore(&bad, s.DialTimeout, []string{"api"}, nil)
 	if !f.asked || !strings.HasPrefix(f.err, "AUTH: WRONGPASS") || len(f.rtts) != 0 {
 		t.Errorf("wrong password: %+v", f)
 	}
@@ -501,12 +501,12 @@ func TestProbeStore(t *testing.T) {
 
 	// No store there.
 	s = &fakeStore{dialErr: errors.New("dial tcp 10.0.0.9:6380: connect: connection refused")}
-	if f = probeStore(z, s.DialTimeout, nil); f.err != "dial tcp 10.0.0.9:6380: connect: connection refused" {
+	if f = probeStore(z, s.DialTimeout, nil, nil); f.err != "dial tcp 10.0.0.9:6380: connect: connection refused" {
 		t.Errorf("refused: %+v", f)
 	}
 
 	// No dialer: not asked.
-	if f = probeStore(z, nil, nil); f.asked {
+	if f = probeStore(z, nil, nil, nil); f.asked {
 		t.Errorf("nil dialer: %+v", f)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"headroom/internal/zonesync"
 )
 
 // The zone_sync part of "headroom doctor": the real binary against a real
@@ -171,6 +173,20 @@ type doctorZoneSyncJSON struct {
 				Level, Text string
 			} `json:"problems"`
 		} `json:"zones"`
+		UpstreamServers []struct {
+			Upstream       string         `json:"upstream"`
+			Zone           string         `json:"zone"`
+			Server         string         `json:"server"`
+			Key            string         `json:"key"`
+			MaxConns       int            `json:"max_conns"`
+			FallbackPlaces *int           `json:"fallback_places"`
+			FallbackText   string         `json:"fallback_text"`
+			Leased         *int           `json:"leased"`
+			Leases         map[string]int `json:"leases"`
+			Problems       []struct {
+				Level, Text string
+			} `json:"problems"`
+		} `json:"upstream_servers"`
 		Notes []string `json:"notes"`
 	} `json:"zone_sync"`
 }
@@ -316,6 +332,127 @@ func TestDoctorZoneSyncUnreachable(t *testing.T) {
 		len(zs.Zones) != 2 || zs.Zones[0].FallbackRate != "" || rep.Capacity.Proxied == 0 {
 		t.Errorf("JSON: %+v", zs)
 	}
+}
+
+// writeDoctorUpstreamSyncConf writes a configuration whose zone_sync
+// names url, with upstream "backend" ("zone backend 64k sync", server
+// 127.0.0.1:18091 max_conns=5) and upstream "legacy" without zone (server
+// 127.0.0.1:18092 max_conns=50). No server is connected to.
+func writeDoctorUpstreamSyncConf(t *testing.T, url string) (prefix, file string) {
+	t.Helper()
+	prefix = makePrefix(t)
+	file = filepath.Join(prefix, "conf", "upstreams.conf")
+	text := fmt.Sprintf(`worker_processes 1;
+pid %[1]s/logs/upstreams.pid;
+error_log %[1]s/logs/error.log;
+events {
+    worker_connections 256;
+}
+http {
+    zone_sync %[2]s timeout=20ms;
+    upstream backend {
+        zone backend 64k sync;
+        server 127.0.0.1:18091 max_conns=5;
+    }
+    upstream legacy {
+        server 127.0.0.1:18092 max_conns=50;
+    }
+    server {
+        listen 127.0.0.1:18080;
+        location / {
+            proxy_pass http://backend;
+        }
+        location /legacy {
+            proxy_pass http://legacy;
+        }
+    }
+}
+`, prefix, url)
+	if err := os.WriteFile(file, []byte(text), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return prefix, file
+}
+
+// TestDoctorZoneSyncUpstream populates a redis-server as two live
+// instances (and one dead) leasing places to a synced upstream server
+// would, 2 and 3 of its max_conns=5, and checks doctor's report: 5 of 5
+// leased by the live instances (the dead one's places left out), the
+// share each opens while the store is away (5 / 2 = 2), and the note on
+// the group without sync, whose max_conns the 2 instances each enforce.
+// With the store's port closed, the share is "÷ N" and the note says N.
+func TestDoctorZoneSyncUpstream(t *testing.T) {
+	t.Parallel()
+	tg := doctorHeadroom(t)
+	r := startRedis(t)
+	populateFleet(t, r)
+	key := string(zonesync.AppendServerKey(nil, "backend", "127.0.0.1:18091"))
+	if _, err := r.do("HSET", key, fleetID1, "2", fleetID2, "3", fleetIDDead, "4"); err != nil {
+		t.Fatalf("HSET: %v", err)
+	}
+	prefix, file := writeDoctorUpstreamSyncConf(t, r.url())
+
+	out := runDoctorOn(t, tg, prefix, file)
+	t.Logf("doctor:\n%s", doctorSection(out, "Zone sync"))
+	doctorContains(t, "report", out,
+		"Zone sync (zone_sync at upstreams.conf:8: 2 live instances)",
+		"leased by "+fleetID1+" 2, "+fleetID2+" 3",
+		"2 instances: server 127.0.0.1:18092 of upstream legacy may get up to 2 × 50 connections (max_conns is per instance without zone ... sync)",
+	)
+	row := regexp.MustCompile(`(?m)^  backend\s+127\.0\.0\.1:18091\s+upstreams\.conf:9\s+5\s+5 of 5\s+2 on each of the 2 live instances: 2 × 2 = 4 of 5$`)
+	if !row.MatchString(out) {
+		t.Errorf("report lacks the row of backend's server with 5 of 5 leased and 2 on each under fallback")
+	}
+	if strings.Contains(out, fleetIDDead) {
+		t.Errorf("report names the dead instance %s", fleetIDDead)
+	}
+	if strings.Contains(out, "warning:") {
+		t.Errorf("report warns")
+	}
+
+	js := runDoctorOn(t, tg, prefix, file, "--json")
+	var rep doctorZoneSyncJSON
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, js)
+	}
+	zs := rep.ZoneSync
+	if zs == nil {
+		t.Fatalf("doctor --json: no zone_sync\n%s", js)
+	}
+	if len(zs.UpstreamServers) != 1 {
+		t.Fatalf("JSON upstream_servers: %+v", zs.UpstreamServers)
+	}
+	s := zs.UpstreamServers[0]
+	if s.Upstream != "backend" || s.Zone != "backend" || s.Server != "127.0.0.1:18091" || s.Key != key || s.MaxConns != 5 ||
+		s.FallbackPlaces == nil || *s.FallbackPlaces != 2 || s.Leased == nil || *s.Leased != 5 ||
+		len(s.Leases) != 2 || s.Leases[fleetID1] != 2 || s.Leases[fleetID2] != 3 || len(s.Problems) != 0 {
+		t.Errorf("JSON upstream server: %+v", s)
+	}
+	if len(zs.Notes) != 1 || !strings.HasPrefix(zs.Notes[0], "2 instances: server 127.0.0.1:18092 of upstream legacy") {
+		t.Errorf("JSON notes: %q", zs.Notes)
+	}
+
+	// An instance that counts a larger max_conns leases beyond 5.
+	if _, err := r.do("HSET", key, fleetID2, "6"); err != nil {
+		t.Fatalf("HSET: %v", err)
+	}
+	out = runDoctorOn(t, tg, prefix, file)
+	doctorContains(t, "report with 8 places leased", out,
+		"; 1 warning)",
+		"8 of 5",
+		"warning: the live instances lease 8 places to server 127.0.0.1:18091 of upstream backend",
+		"the instances disagree on max_conns for it, or the store lost leases",
+	)
+
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	prefix, file = writeDoctorUpstreamSyncConf(t, "redis://"+addr)
+	out = runDoctorOn(t, tg, prefix, file)
+	t.Logf("doctor, store down:\n%s", doctorSection(out, "Zone sync"))
+	doctorContains(t, "report with the store down", out,
+		"not read",
+		"5 ÷ N on each instance (at least 1), N being the live instances it last counted (not known here)",
+		"N instances: server 127.0.0.1:18092 of upstream legacy may get up to N × 50 connections (max_conns is per instance without zone ... sync): each instance enforces max_conns on its own",
+	)
 }
 
 // doctorSection returns the report's section that starts with head, up to the
