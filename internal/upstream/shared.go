@@ -86,9 +86,6 @@ func (s *Shared) limit(i int) int32 {
 	return max
 }
 
-// Synced reports whether the group's max_conns is shared by the fleet.
-func (s *Shared) Synced() bool { return s.synced }
-
 // Allowance returns how many connections this instance may have to
 // server i (max_conns for a group the fleet does not share).
 func (s *Shared) Allowance(i int) int { return int(s.limit(i)) }
