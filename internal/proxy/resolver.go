@@ -362,7 +362,7 @@ func onResolverRead(c *engine.Conn) {
 			c.ReadReady = false
 			return
 		}
-		d.answer(d.buf[:nr], sockaddrString(from))
+		d.answer(d.buf[:nr], sockaddrString(from), false)
 	}
 }
 
@@ -378,12 +378,13 @@ func sockaddrString(sa unix.Sockaddr) string {
 
 // answer handles one response as nginx's ngx_resolver_process_response
 // and ngx_resolver_process_a do: a malformed one, one for no query of
-// ours, one truncated (TCP is not tried) or a "format error" is logged
-// and left for the query to be sent again; an error code or no address
+// ours or a "format error" is logged and left for the query to be sent
+// again; one truncated is asked again over TCP (resolvertcp.go); an
+// error code or no address
 // fails the requests waiting (errors are not cached); addresses or a
 // CNAME are cached for their least TTL (or valid=) once every type asked
 // for is answered.
-func (d *dnsClient) answer(msg []byte, from string) {
+func (d *dnsClient) answer(msg []byte, from string, overTCP bool) {
 	logf := func(format string, args ...any) {
 		d.w.srv.log.Logf(logs.Error, d.w.id, format+", resolver: "+from, args...)
 	}
@@ -411,8 +412,11 @@ func (d *dnsClient) answer(msg []byte, from string) {
 		return
 	}
 	if a.Truncated {
-		// nginx asks again over TCP; headroom waits for the query to
-		// be sent to the next server.
+		// As nginx, the same server is asked again over TCP; an answer
+		// truncated there too waits for the resend.
+		if srv, err := netip.ParseAddrPort(from); err == nil && !overTCP {
+			d.askTCP(n, h.ID, a.QType, srv)
+		}
 		return
 	}
 	delete(d.pending, h.ID)
