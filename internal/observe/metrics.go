@@ -150,6 +150,7 @@ type Worker struct {
 	Reading        Gauge // client connections reading a request head
 	UpstreamActive Gauge // upstream connections carrying a request
 	UpstreamIdle   Gauge // upstream connections kept idle for reuse
+	Store          Gauge // the connection to the zone_sync store (0 or 1)
 	SlotQueue      Gauge // requests waiting for a slot
 	Paused         Gauge // 1 while the worker does not accept
 

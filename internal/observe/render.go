@@ -120,13 +120,16 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 	for _, w := range s.Workers {
 		p.sample("headroom_worker_client_budget", float64(w.ClientBudget), "worker", strconv.Itoa(w.ID))
 	}
-	p.family("headroom_worker_slots_in_use", "gauge", "Slots in use by kind: client_active, client_idle, upstream_active, upstream_idle.")
+	p.family("headroom_worker_slots_in_use", "gauge", "Slots in use by kind: client_active, client_idle, upstream_active, upstream_idle, and store (the zone_sync connection) with zone_sync.")
 	for _, w := range s.Workers {
 		id := strconv.Itoa(w.ID)
 		p.sample("headroom_worker_slots_in_use", float64(w.ClientActive), "worker", id, "kind", "client_active")
 		p.sample("headroom_worker_slots_in_use", float64(w.ClientIdle), "worker", id, "kind", "client_idle")
 		p.sample("headroom_worker_slots_in_use", float64(w.UpstreamActive), "worker", id, "kind", "upstream_active")
 		p.sample("headroom_worker_slots_in_use", float64(w.UpstreamIdle), "worker", id, "kind", "upstream_idle")
+		if s.Store != nil {
+			p.sample("headroom_worker_slots_in_use", float64(w.Store), "worker", id, "kind", "store")
+		}
 	}
 	p.family("headroom_worker_accept_paused", "gauge", "1 while the worker does not accept because it has no room.")
 	for _, w := range s.Workers {

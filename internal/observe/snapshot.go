@@ -61,8 +61,11 @@ type WorkerSnapshot struct {
 	ClientIdle     int64 `json:"client_idle"`
 	UpstreamActive int64 `json:"upstream_active"`
 	UpstreamIdle   int64 `json:"upstream_idle"`
-	AcceptPaused   bool  `json:"accept_paused"`
-	SlotQueue      int64 `json:"slot_queue"`
+	// Store is the slot of the connection to the zone_sync store; only
+	// with zone_sync.
+	Store        int64 `json:"store,omitempty"`
+	AcceptPaused bool  `json:"accept_paused"`
+	SlotQueue    int64 `json:"slot_queue"`
 }
 
 // ListenerSnapshot is one listening socket and the clients waiting in its

@@ -214,6 +214,7 @@ func (s *Server) Snapshot() *observe.Snapshot {
 			ClientIdle:     st.ClientIdle.Load(),
 			UpstreamActive: st.UpstreamActive.Load(),
 			UpstreamIdle:   st.UpstreamIdle.Load(),
+			Store:          st.Store.Load(),
 			AcceptPaused:   st.Paused.Load() != 0,
 			SlotQueue:      st.SlotQueue.Load(),
 		})

@@ -376,6 +376,7 @@ func (w *worker) publish() {
 	}
 	st.UpstreamIdle.Set(int64(upIdle))
 	st.UpstreamActive.Set(int64(w.loop.InUse(engine.KindUpstream) - upIdle))
+	st.Store.Set(int64(w.loop.InUse(engine.KindStore)))
 	st.SlotQueue.Set(int64(len(w.waiting)))
 	paused := int64(0)
 	if w.loop.Paused() {

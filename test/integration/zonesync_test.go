@@ -1013,3 +1013,64 @@ func TestZoneSyncReload(t *testing.T) {
 		t.Errorf("instances in the fleet's set after a reload: %s (%v), want 1", n, err)
 	}
 }
+
+// TestZoneSyncMetrics checks what the metrics say of the store: the
+// connection up and in its slot, the live instances, the round trip, and
+// who decided each check — the store while it answers, the fallback once
+// it is gone.
+func TestZoneSyncMetrics(t *testing.T) {
+	r := startRedis(t)
+	hr, _ := zoneSyncTargets(t)
+	root, _ := staticRoot(t)
+	p := startProxy(t, hr, fmt.Sprintf(`
+    zone_sync %s timeout=20ms;
+    limit_req_zone $server_name zone=one:1m rate=100r/s sync;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        server_name %s;
+        root %s;
+        location / { limit_req zone=one burst=100 nodelay; }
+        location = /metrics { metrics; }
+    }`, r.url(), fleetHost, root))
+	waitFleetConnected(t, r, 1)
+	get := func() {
+		req, _ := http.NewRequest("GET", p.url(fleetPath), nil)
+		req.Host = fleetHost
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	const store = `headroom_zone_sync_checks_total{zone="one",kind="limit_req",decided_by="store"}`
+	const fallback = `headroom_zone_sync_checks_total{zone="one",kind="limit_req",decided_by="fallback"}`
+	for i := 0; i < 5; i++ {
+		get()
+	}
+	var m map[string]float64
+	waitFor(2*time.Second, func() bool { m = scrape(t, p, "/metrics"); return m[store] >= 5 })
+	for name, want := range map[string]float64{
+		"headroom_zone_sync_up":                                 1,
+		"headroom_zone_sync_instances":                          1,
+		`headroom_worker_slots_in_use{worker="0",kind="store"}`: 1,
+		store:    5,
+		fallback: 0,
+	} {
+		if got, ok := m[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if rtt := m["headroom_zone_sync_round_trip_seconds"]; rtt <= 0 || rtt > 0.02 {
+		t.Errorf("headroom_zone_sync_round_trip_seconds = %v, want a loopback round trip", rtt)
+	}
+	r.kill9()
+	for i := 0; i < 3; i++ {
+		get()
+	}
+	waitFor(2*time.Second, func() bool { m = scrape(t, p, "/metrics"); return m[fallback] >= 3 })
+	if m[fallback] < 3 || m["headroom_zone_sync_up"] != 0 || m[`headroom_worker_slots_in_use{worker="0",kind="store"}`] != 0 {
+		t.Errorf("with Redis gone: fallback %v (want 3 or more), up %v, store slot %v (want 0)",
+			m[fallback], m["headroom_zone_sync_up"], m[`headroom_worker_slots_in_use{worker="0",kind="store"}`])
+	}
+}
