@@ -148,21 +148,22 @@ func (cc *clientConn) limitConnsFrom(i int) limitOutcome {
 		}
 		z := cc.w.srv.connZones[l.Zone]
 		r.limitConnStatus = "PASSED"
+		skey := string(key)
 		var ok, full bool
 		if s := cc.w.sync; l.Zone.Sync && s != nil {
-			if s.acquireConn(cc, z, key, l.Max) {
+			if s.acquireConn(cc, z, skey, l.Max) {
 				r.limitIdx = i
 				cc.setPhase(phaseSync)
 				cc.c.StopTimer()
 				return limitWaiting
 			}
-			ok, full = cc.fallbackAcquire(z, string(key), l.Max)
+			ok, full = cc.fallbackAcquire(z, skey, l.Max)
 			z.fallbacks.Add(1)
 		} else {
-			ok, full = z.acquire(string(key), l.Max)
+			ok, full = z.acquire(skey, l.Max)
 		}
 		if ok {
-			r.connHolds = append(r.connHolds, connHold{zone: z, key: string(key)})
+			r.connHolds = append(r.connHolds, connHold{zone: z, key: skey})
 			continue
 		}
 		if full {

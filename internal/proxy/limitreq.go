@@ -177,22 +177,25 @@ func (cc *clientConn) limitReqsFrom(i int, delay time.Duration) (time.Duration, 
 		var excess int64
 		var within bool
 		if s := cc.w.sync; l.Zone.Sync && s != nil {
-			state, e := s.keyState(z, key)
+			// One copy of the key serves the cache, the check and the
+			// local buckets.
+			skey := string(key)
+			state, e := s.keyState(z, skey)
 			switch {
 			case state == keyRefused:
 				z.cachedRefusals.Add(1)
 				excess, within = e, false
-			case state == keyLimiting && s.join(cc, z, key),
-				s.check(cc, z, key, burst, state == keyLimiting):
+			case state == keyLimiting && s.join(cc, z, skey),
+				s.check(cc, z, skey, burst, state == keyLimiting):
 				if r.syncWait.cc == cc {
-					cc.warmFallback(z, key, burst)
+					cc.warmFallback(z, skey, burst)
 				}
 				r.limitIdx, r.limitDelay = i, delay
 				cc.setPhase(phaseSync)
 				cc.c.StopTimer()
 				return 0, limitWaiting
 			default:
-				excess, within = cc.fallbackAccount(z, string(key), burst)
+				excess, within = cc.fallbackAccount(z, skey, burst)
 				z.fallbacks.Add(1)
 			}
 		} else {
@@ -211,7 +214,7 @@ func (cc *clientConn) limitReqsFrom(i int, delay time.Duration) (time.Duration, 
 // decides: when the store goes away the fallback starts from this
 // instance's recent traffic instead of an empty bucket, which would let
 // a burst through on every instance at once.
-func (cc *clientConn) warmFallback(z *reqZone, key []byte, burst int64) {
+func (cc *clientConn) warmFallback(z *reqZone, key string, burst int64) {
 	s := cc.w.sync
 	if s.state != syncUp {
 		return
@@ -219,10 +222,10 @@ func (cc *clientConn) warmFallback(z *reqZone, key []byte, burst int64) {
 	now := cc.w.loop.Now().UnixMilli()
 	switch s.cfg.Fallback {
 	case conf.FallbackLocal:
-		z.accountRate(string(key), now, z.rate, burst)
+		z.accountRate(key, now, z.rate, burst)
 	case conf.FallbackShare:
 		n := max(cc.w.srv.fleetSize.Load(), 1)
-		z.accountRate(string(key), now, z.rate/n, burst/n)
+		z.accountRate(key, now, z.rate/n, burst/n)
 	}
 }
 

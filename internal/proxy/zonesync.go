@@ -131,8 +131,15 @@ type syncClient struct {
 	// scratch builds store keys.
 	scratch []byte
 	// leasedAt is when worker 0 last asked for the places of synced
-	// upstream servers.
+	// upstream servers; groups are those groups with their shared
+	// state, found once (leaseIfBusy looks at them after every round).
 	leasedAt time.Time
+	groups   []syncedGroup
+}
+
+type syncedGroup struct {
+	conf   *conf.Upstream
+	shared *upstream.Shared
 }
 
 // leaseEvery is how often worker 0 asks for places again while a synced
@@ -175,6 +182,11 @@ func (w *worker) openSync() {
 		return
 	}
 	s := &syncClient{w: w, cfg: h.ZoneSync, refused: map[refusalKey]refusal{}, inflight: map[refusalKey]*syncCheck{}, loggedAt: map[string]time.Time{}, reason: "not connected yet"}
+	for _, u := range h.Upstreams {
+		if u.Sync {
+			s.groups = append(s.groups, syncedGroup{u, w.srv.shared(u)})
+		}
+	}
 	w.sync = s
 	w.loop.Post(func() {
 		if w.id == 0 {
@@ -310,7 +322,7 @@ func (s *syncClient) tick() {
 // phaseSync; for a limiting key, the requests that come while it is in
 // flight wait for it too (join). It reports false when the store is not
 // up, so that the caller decides by the fallback at once.
-func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64, limiting bool) bool {
+func (s *syncClient) check(cc *clientConn, z *reqZone, key string, burst int64, limiting bool) bool {
 	if s.state != syncUp {
 		return false
 	}
@@ -320,11 +332,11 @@ func (s *syncClient) check(cc *clientConn, z *reqZone, key []byte, burst int64, 
 	s.out = resp.AppendBulk(s.out, s.scratch)
 	s.out = resp.AppendBulkString(s.out, rate)
 	s.out = resp.AppendBulkInt(s.out, burst)
-	k := &syncCheck{kind: syncLimitReq, cc: cc, zone: z, key: string(key), burst: burst, sentAt: s.w.loop.Now()}
+	k := &syncCheck{kind: syncLimitReq, cc: cc, zone: z, key: key, burst: burst, sentAt: s.w.loop.Now()}
 	s.push(k)
 	cc.r.syncWait = k
 	if limiting {
-		s.inflight[refusalKey{z, k.key}] = k
+		s.inflight[refusalKey{z, key}] = k
 	}
 	return true
 }
@@ -340,8 +352,8 @@ func (s *syncClient) evalSHA(sha string, keys, args int) {
 
 // join makes the request wait for the check in flight for its limiting
 // key, if there is one.
-func (s *syncClient) join(cc *clientConn, z *reqZone, key []byte) bool {
-	k := s.inflight[refusalKey{z, string(key)}]
+func (s *syncClient) join(cc *clientConn, z *reqZone, key string) bool {
+	k := s.inflight[refusalKey{z, key}]
 	if k == nil || s.state != syncUp {
 		return false
 	}
@@ -352,7 +364,7 @@ func (s *syncClient) join(cc *clientConn, z *reqZone, key []byte) bool {
 
 // acquireConn queues a limit_conn check for the request, which waits for
 // it in phaseSync; false when the store is not up.
-func (s *syncClient) acquireConn(cc *clientConn, z *connZone, key []byte, limit int) bool {
+func (s *syncClient) acquireConn(cc *clientConn, z *connZone, key string, limit int) bool {
 	if s.state != syncUp {
 		return false
 	}
@@ -364,7 +376,7 @@ func (s *syncClient) acquireConn(cc *clientConn, z *connZone, key []byte, limit 
 	s.out = resp.AppendBulkInt(s.out, int64(limit))
 	s.out = resp.AppendBulkInt(s.out, zonesync.Lease.Milliseconds())
 	s.out = resp.AppendBulkInt(s.out, zonesync.ConnKeyTTL.Milliseconds())
-	k := &syncCheck{kind: syncLimitConn, cc: cc, czone: z, key: string(key), limit: limit, sentAt: s.w.loop.Now()}
+	k := &syncCheck{kind: syncLimitConn, cc: cc, czone: z, key: key, limit: limit, sentAt: s.w.loop.Now()}
 	s.push(k)
 	cc.r.syncWait = k
 	cc.r.syncKey = k.key
@@ -378,7 +390,7 @@ func (s *syncClient) releaseConn(z *connZone, key string) {
 	if s.state != syncUp {
 		return
 	}
-	s.scratch = zonesync.AppendConnKey(s.scratch[:0], z.conf.Name, []byte(key))
+	s.scratch = zonesync.AppendConnKey(s.scratch[:0], z.conf.Name, key)
 	s.evalSHA(zonesync.LimitConnReleaseSHA, 1, 1)
 	s.out = resp.AppendBulk(s.out, s.scratch)
 	s.out = resp.AppendBulkString(s.out, syncInstanceID)
@@ -399,7 +411,7 @@ func (s *syncClient) rewriteCounts() {
 		}
 		z.mu.Lock()
 		for key, n := range z.counts {
-			s.scratch = zonesync.AppendConnKey(s.scratch[:0], cz.Name, []byte(key))
+			s.scratch = zonesync.AppendConnKey(s.scratch[:0], cz.Name, key)
 			s.out = resp.AppendArrayHeader(s.out, 4)
 			s.out = resp.AppendBulkString(s.out, "HSET")
 			s.out = resp.AppendBulk(s.out, s.scratch)
@@ -416,7 +428,7 @@ func (s *syncClient) rewriteCounts() {
 			if _, held := z.counts[key]; held {
 				continue
 			}
-			s.scratch = zonesync.AppendConnKey(s.scratch[:0], cz.Name, []byte(key))
+			s.scratch = zonesync.AppendConnKey(s.scratch[:0], cz.Name, key)
 			s.out = resp.AppendArrayHeader(s.out, 3)
 			s.out = resp.AppendBulkString(s.out, "HDEL")
 			s.out = resp.AppendBulk(s.out, s.scratch)
@@ -431,10 +443,8 @@ func (s *syncClient) rewriteCounts() {
 // syncedGroups calls fn for each upstream group whose max_conns the fleet
 // shares, with its shared state.
 func (s *syncClient) syncedGroups(fn func(u *conf.Upstream, sh *upstream.Shared)) {
-	for _, u := range s.w.srv.cfg.HTTP.Upstreams {
-		if u.Sync {
-			fn(u, s.w.srv.shared(u))
-		}
+	for _, g := range s.groups {
+		fn(g.conf, g.shared)
 	}
 }
 
@@ -557,11 +567,11 @@ func (w *worker) wantLease(g *upGroup) {
 
 // keyState says what the worker knows of a synced limit_req key and, for
 // a refused one, the excess to log.
-func (s *syncClient) keyState(z *reqZone, key []byte) (keyState, int64) {
+func (s *syncClient) keyState(z *reqZone, key string) (keyState, int64) {
 	if len(s.refused) == 0 {
 		return keyFree, 0
 	}
-	rf, ok := s.refused[refusalKey{z, string(key)}]
+	rf, ok := s.refused[refusalKey{z, key}]
 	switch {
 	case !ok:
 		return keyFree, 0

@@ -186,7 +186,7 @@ var MaxConnsLeaseSHA = digest(MaxConnsLeaseScript)
 // upstream group's server, named by the group's zone and the server's
 // address.
 func AppendServerKey(b []byte, zone, server string) []byte {
-	return appendKey(b, "headroom:max_conns:", zone, []byte(server))
+	return appendKey(b, "headroom:max_conns:", zone, server)
 }
 
 // Scripts are every script an instance loads on connecting.
@@ -225,11 +225,11 @@ func LimitReqDefinition(ratePerMinute int) string {
 
 // AppendConnKey appends the store's key for a limit_conn zone's key: the
 // counts by instance, named as AppendBucketKey names buckets.
-func AppendConnKey(b []byte, zone string, key []byte) []byte {
+func AppendConnKey(b []byte, zone, key string) []byte {
 	return appendKey(b, "headroom:limit_conn:", zone, key)
 }
 
-func appendKey(b []byte, prefix, zone string, key []byte) []byte {
+func appendKey(b []byte, prefix, zone, key string) []byte {
 	b = append(b, prefix...)
 	b = appendInt(b, len(zone))
 	b = append(b, ':')
@@ -246,7 +246,7 @@ const LimitConnDefinition = "limit_conn"
 // the zone's name, preceded by its length, and the request's key, which
 // may hold any bytes (a binary address). With the length no pair of a
 // zone name and a key can spell another pair's store key.
-func AppendBucketKey(b []byte, zone string, key []byte) []byte {
+func AppendBucketKey(b []byte, zone, key string) []byte {
 	return appendKey(b, "headroom:limit_req:", zone, key)
 }
 

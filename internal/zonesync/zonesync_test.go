@@ -118,7 +118,7 @@ func TestLimitReqScript(t *testing.T) {
 	// 1r/m drains 16.67 thousandths a second: a burst of requests
 	// sent back to back sees no drain worth a thousandth per few ms.
 	const rate, burst = 1000 / 60, 5000
-	key := string(AppendBucketKey(nil, "one", []byte("\x7f\x00\x00\x01")))
+	key := string(AppendBucketKey(nil, "one", "\x7f\x00\x00\x01"))
 	for i := 0; i <= 5; i++ {
 		ok, excess := s.limitReq(t, key, rate, burst)
 		want := int64(i) * 1000
@@ -141,7 +141,7 @@ func TestLimitReqScript(t *testing.T) {
 	// At 1000r/s (1,000,000 thousandths a second) a bucket drains a
 	// request a millisecond: after 50 ms a full burst of 5 is empty
 	// again, and the excess never goes below none.
-	fast := string(AppendBucketKey(nil, "fast", []byte("k")))
+	fast := string(AppendBucketKey(nil, "fast", "k"))
 	for i := 0; i < 6; i++ {
 		s.limitReq(t, fast, 1_000_000, 5000)
 	}
@@ -151,7 +151,7 @@ func TestLimitReqScript(t *testing.T) {
 	}
 
 	// A drained bucket expires, and a missing one answers as a new key.
-	slow := string(AppendBucketKey(nil, "x", []byte("k")))
+	slow := string(AppendBucketKey(nil, "x", "k"))
 	s.limitReq(t, slow, 1_000_000, 0)
 	time.Sleep(1100 * time.Millisecond)
 	if v := s.do(t, "EXISTS", slow); v.Int != 0 {
@@ -186,7 +186,7 @@ func TestHeartbeatScript(t *testing.T) {
 func TestBucketKeysDoNotCollide(t *testing.T) {
 	seen := map[string]string{}
 	for _, p := range [][2]string{{"a", "b:c"}, {"a:b", "c"}, {"ab", "c"}, {"a", "bc"}, {"", "a:b"}} {
-		k := string(AppendBucketKey(nil, p[0], []byte(p[1])))
+		k := string(AppendBucketKey(nil, p[0], p[1]))
 		if other, dup := seen[k]; dup {
 			t.Errorf("zone %q key %q and %s share the store key %q", p[0], p[1], other, k)
 		}
@@ -205,7 +205,7 @@ func TestLimitReqScriptWait(t *testing.T) {
 	}
 	// 10r/s (10,000 thousandths a second): a request drains in 100 ms.
 	const rate, burst = 10_000, 1000
-	key := string(AppendBucketKey(nil, "w", []byte("k")))
+	key := string(AppendBucketKey(nil, "w", "k"))
 	if ok, _, wait := s.limitReqWait(t, key, rate, burst); !ok || wait != 0 {
 		t.Fatalf("first request: ok %v wait %d µs, want ok with room for one more (0)", ok, wait)
 	}
@@ -247,7 +247,7 @@ func TestLimitConnScripts(t *testing.T) {
 			t.Fatalf("SCRIPT LOAD: %v", v.Err())
 		}
 	}
-	key := string(AppendConnKey(nil, "c", []byte("k")))
+	key := string(AppendConnKey(nil, "c", "k"))
 	beat := func(id string) { s.do(t, "EVALSHA", HeartbeatSHA, "1", FleetKey, id, "3000") }
 	acquire := func(id string, limit int) (bool, int64) {
 		v := s.do(t, "EVALSHA", LimitConnAcquireSHA, "2", key, FleetKey, id, strconv.Itoa(limit), "3000", "10000")

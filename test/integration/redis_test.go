@@ -282,20 +282,17 @@ func (r *redisServer) kill9() {
 
 // stop freezes the server with SIGSTOP: the kernel still accepts
 // connections and takes requests, nothing is answered.
-func (r *redisServer) stop() {
-	r.t.Helper()
-	r.signal(syscall.SIGSTOP)
-	r.mu.Lock()
-	r.paused = true
-	r.mu.Unlock()
-}
+func (r *redisServer) stop() { r.t.Helper(); r.pause(syscall.SIGSTOP, true) }
 
 // cont resumes a server frozen by stop.
-func (r *redisServer) cont() {
+func (r *redisServer) cont() { r.t.Helper(); r.pause(syscall.SIGCONT, false) }
+
+// pause sends sig and records whether the server is frozen now.
+func (r *redisServer) pause(sig syscall.Signal, paused bool) {
 	r.t.Helper()
-	r.signal(syscall.SIGCONT)
+	r.signal(sig)
 	r.mu.Lock()
-	r.paused = false
+	r.paused = paused
 	r.mu.Unlock()
 }
 

@@ -1074,3 +1074,51 @@ func TestZoneSyncMetrics(t *testing.T) {
 			m[fallback], m["headroom_zone_sync_up"], m[`headroom_worker_slots_in_use{worker="0",kind="store"}`])
 	}
 }
+
+// TestZoneSyncFallbacks checks what a synced zone enforces once Redis is
+// gone, for the fallbacks the share test does not run: "deny" refuses
+// every request the zone limits, "local" enforces the whole limit on the
+// instance (at 1r/m with no burst: the first request passes, the second
+// is refused).
+func TestZoneSyncFallbacks(t *testing.T) {
+	hr, _ := zoneSyncTargets(t)
+	root, _ := staticRoot(t)
+	for _, tc := range []struct {
+		fallback string
+		want     []int
+	}{
+		{"deny", []int{503, 503}},
+		{"local", []int{200, 503}},
+	} {
+		t.Run(tc.fallback, func(t *testing.T) {
+			r := startRedis(t)
+			p := startProxy(t, hr, fmt.Sprintf(`
+    zone_sync %s timeout=20ms fallback=%s;
+    limit_req_zone $server_name zone=one:1m rate=1r/m sync;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        server_name %s;
+        root %s;
+        location / { limit_req zone=one nodelay; }
+    }`, r.url(), tc.fallback, fleetHost, root))
+			waitFleetConnected(t, r, 1)
+			r.kill9()
+			for i, want := range tc.want {
+				req, _ := http.NewRequest("GET", p.url(fleetPath), nil)
+				req.Host = fleetHost
+				resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					t.Errorf("request %d with Redis gone: %d, want %d", i+1, resp.StatusCode, want)
+				}
+			}
+			if log := p.readLog("error.log"); !strings.Contains(log, `limit_req zone "one"`) {
+				t.Errorf("the error log does not say what the zone enforces:\n%s", log)
+			}
+		})
+	}
+}
