@@ -461,6 +461,12 @@ func start(cfg *conf.Config, errlog *logs.ErrorLog, prev *proxy.Server) (*proxy.
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
+	// Each loop keeps its scheduler processor while it waits for events
+	// under load (engine.Loop.wait), so there must be one per loop, as
+	// nginx has a process per worker whatever the CPU count.
+	if runtime.GOMAXPROCS(0) < workers {
+		runtime.GOMAXPROCS(workers)
+	}
 	soft, hard, err := capacity.Limits()
 	if err != nil {
 		return nil, fmt.Errorf("getrlimit(RLIMIT_NOFILE) failed (%v)", err)

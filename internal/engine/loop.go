@@ -133,6 +133,9 @@ type Loop struct {
 	closed bool
 
 	events []unix.EpollEvent
+	// busy is set while events keep coming: the loop then waits for the
+	// next ones through a raw call (see wait).
+	busy bool
 
 	// paused lists listeners taken out of epoll because the loop had no
 	// slot left; they are put back as soon as slots free up, so clients
@@ -441,7 +444,7 @@ func (l *Loop) Run() {
 				timeout = int((wait + time.Millisecond - 1) / time.Millisecond)
 			}
 		}
-		n, err := wait(l.epfd, l.events, timeout)
+		n, err := l.wait(timeout)
 		l.now = time.Now()
 		if err != nil && err != unix.EINTR {
 			panic("engine: epoll_wait: " + err.Error())
@@ -501,6 +504,47 @@ func (l *Loop) Run() {
 			return
 		}
 	}
+}
+
+// busyWait is how long, in milliseconds, a busy loop waits for events
+// through the raw call before it counts as idle.
+const busyWait = 2
+
+// wait returns ready events, waiting up to timeout milliseconds. Under
+// load events are nearly always ready, so it first asks without waiting
+// through a raw call. When nothing is ready it must block, and how
+// depends on whether the loop is busy:
+//
+//   - A busy loop (its last wait returned events) waits up to busyWait
+//     through a raw call too. The runtime does not see it: the loop keeps
+//     its processor (GOMAXPROCS is at least the number of loops, so no
+//     other loop needs it), and the runtime's monitor thread has nothing
+//     to take back. Waited for through the ordinary call, each wait of
+//     more than about 20 µs had the monitor wake on the loop's core to
+//     take the processor and the loop take it back on return: with a new
+//     client connection per request this cost about a tenth of the
+//     worker's CPU (docs/benchmarks.md).
+//   - A loop that found nothing for busyWait is idle: it waits the rest
+//     through the ordinary call, which hands the processor back and lets
+//     the monitor thread sleep, so an idle server does not wake.
+//
+// The monitor still preempts a loop that has run 10 ms without yielding;
+// its signal ends a raw wait with EINTR, which Run takes as no events.
+func (l *Loop) wait(timeout int) (int, error) {
+	if n, err := pollNow(l.epfd, l.events); n != 0 || err != nil || timeout == 0 {
+		return n, err
+	}
+	if l.busy {
+		t := min(timeout, busyWait)
+		if n, err := waitRaw(l.epfd, l.events, t); n != 0 || err != nil || t == timeout {
+			return n, err
+		}
+		l.busy = false
+		timeout -= t
+	}
+	n, err := waitBlocking(l.epfd, l.events, timeout)
+	l.busy = n > 0
+	return n, err
 }
 
 func (l *Loop) runPosted() (stop bool) {

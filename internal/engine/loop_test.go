@@ -237,3 +237,58 @@ func TestWakeByRunsAfterEventsWithoutEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitTurnsIdle checks the two ways a loop waits for events: events
+// found through the ordinary wait make the loop busy, a busy loop's wait
+// that finds nothing for busyWait makes it idle again, and either way an
+// event that arrives is returned and a timeout is kept.
+func TestWaitTurnsIdle(t *testing.T) {
+	l := newLoop(t, 4)
+	// A signal (the runtime preempting a goroutine) may end a wait early;
+	// Run takes that as no events and waits again, as this does.
+	wait := func(timeout int) (int, error) {
+		for {
+			if n, err := l.wait(timeout); err != unix.EINTR {
+				return n, err
+			}
+		}
+	}
+	a, peer := socketPair(t)
+	defer unix.Close(peer)
+	if _, err := l.Add(a, KindClient, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Registration reports the socket writable once (edge-triggered).
+	if n, err := wait(1000); n != 1 || err != nil {
+		t.Fatalf("first wait: %d events, %v", n, err)
+	}
+	if n, _ := wait(0); n != 0 {
+		t.Fatalf("wait(0) with nothing new: %d events", n)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		unix.Write(peer, []byte("x"))
+	}()
+	l.busy = false
+	if n, err := wait(1000); n != 1 || err != nil || !l.busy {
+		t.Fatalf("idle wait for a write: %d events, %v, busy %v", n, err, l.busy)
+	}
+	start := time.Now()
+	if n, err := wait(busyWait + 20); n != 0 || err != nil {
+		t.Fatalf("busy wait with nothing to come: %d events, %v", n, err)
+	}
+	if l.busy {
+		t.Fatal("a busy loop that found nothing for busyWait is still busy")
+	}
+	if d := time.Since(start); d < (busyWait+20)*time.Millisecond {
+		t.Fatalf("a wait of %d ms returned after %v", busyWait+20, d)
+	}
+	l.busy = true
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		unix.Write(peer, []byte("y"))
+	}()
+	if n, err := wait(1000); n != 1 || err != nil {
+		t.Fatalf("a wait that turns idle, then gets a write: %d events, %v", n, err)
+	}
+}

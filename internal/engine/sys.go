@@ -32,27 +32,45 @@ func errnoErr(e unix.Errno) error {
 	return e
 }
 
-// Read reads from a non-blocking descriptor. It returns the byte count
-// (0 at end of stream) or -1 and the error, like unix.Read.
+// Read reads from a non-blocking socket. It returns the byte count (0 at
+// end of stream) or -1 and the error, like unix.Read. It calls recvfrom
+// rather than read: a socket's read goes through the file layer (the
+// file position's lock, access notification) before it reaches the
+// socket, which recvfrom calls directly; nginx receives with recv too.
+// A descriptor that is not a socket is read with read.
 func Read(fd int, p []byte) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0)
+	if e == unix.ENOTSOCK {
+		n, _, e = unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	}
 	if e != 0 {
 		return -1, errnoErr(e)
 	}
 	return int(n), nil
 }
 
-// Write writes to a non-blocking descriptor, like unix.Write.
+// Write writes to a non-blocking socket, like unix.Write, through sendto
+// for the reason Read uses recvfrom. MSG_NOSIGNAL makes a write to a
+// connection the peer has reset fail with EPIPE without raising SIGPIPE,
+// whose delivery the runtime would otherwise have to field and ignore.
+// A descriptor that is not a socket is written with write.
 func Write(fd int, p []byte) (int, error) {
+	return send(fd, p, unix.MSG_NOSIGNAL)
+}
+
+func send(fd int, p []byte, flags int) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), uintptr(flags), 0, 0)
+	if e == unix.ENOTSOCK {
+		n, _, e = unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	}
 	if e != 0 {
 		return -1, errnoErr(e)
 	}
@@ -68,14 +86,21 @@ func pollNow(epfd int, events []unix.EpollEvent) (int, error) {
 	return int(n), nil
 }
 
-// wait returns ready events, waiting up to timeout milliseconds. Under
-// load events are nearly always ready, so it first asks without waiting
-// through a raw call, and only when nothing is ready makes the blocking
-// call the runtime must know about.
-func wait(epfd int, events []unix.EpollEvent, timeout int) (int, error) {
-	if n, err := pollNow(epfd, events); n != 0 || err != nil || timeout == 0 {
-		return n, err
+// waitRaw waits up to timeout milliseconds for events through a raw
+// call, which the runtime does not see: the loop's goroutine keeps its
+// processor while it waits (see Loop.wait for why and for how long).
+func waitRaw(epfd int, events []unix.EpollEvent, timeout int) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(timeout), 0, 0)
+	if e != 0 {
+		return -1, errnoErr(e)
 	}
+	return int(n), nil
+}
+
+// waitBlocking waits up to timeout milliseconds through the ordinary
+// call: the runtime knows the thread may block, hands its processor to
+// other work and lets its monitor thread sleep while the loop is idle.
+func waitBlocking(epfd int, events []unix.EpollEvent, timeout int) (int, error) {
 	return unix.EpollWait(epfd, events, timeout)
 }
 
@@ -134,19 +159,15 @@ func (c *Conn) Write(p []byte) (int, error) {
 // tcp_nopush (TCP_CORK) makes it, without corking and uncorking.
 func (c *Conn) WriteMore(p []byte) (int, error) {
 	for {
-		var ptr unsafe.Pointer
-		if len(p) > 0 {
-			ptr = unsafe.Pointer(&p[0])
-		}
-		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(c.Fd), uintptr(ptr), uintptr(len(p)), unix.MSG_MORE, 0, 0)
+		n, err := send(c.Fd, p, unix.MSG_MORE|unix.MSG_NOSIGNAL)
 		switch {
-		case e == 0:
-			return int(n), nil
-		case e == unix.EAGAIN:
+		case n >= 0:
+			return n, nil
+		case err == errEAGAIN:
 			c.WriteReady = false
 			return 0, ErrAgain
-		case e != unix.EINTR:
-			return 0, errnoErr(e)
+		case err != errEINTR:
+			return 0, err
 		}
 	}
 }

@@ -125,3 +125,41 @@ func waitWritable(fd int) error {
 	_, err := unix.Poll(fds, 5000)
 	return err
 }
+
+// TestReadWriteSocketsAndPipes checks that Read and Write, which call
+// recvfrom and sendto, move bytes over a socket and, through the fallback
+// to read and write, over a pipe; and that a write to a socket whose peer
+// is gone fails with EPIPE rather than killing the process by SIGPIPE.
+func TestReadWriteSocketsAndPipes(t *testing.T) {
+	sa, sb := socketPair(t)
+	defer unix.Close(sa)
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	for _, tc := range []struct {
+		name   string
+		w, r   int
+		closeW bool
+	}{
+		{"socket", sa, sb, false},
+		{"pipe", p[1], p[0], false},
+	} {
+		if n, err := Write(tc.w, []byte("hello")); n != 5 || err != nil {
+			t.Fatalf("%s: Write = %d, %v", tc.name, n, err)
+		}
+		buf := make([]byte, 16)
+		if n, err := Read(tc.r, buf); n != 5 || err != nil || string(buf[:n]) != "hello" {
+			t.Fatalf("%s: Read = %d %q, %v", tc.name, n, buf[:max(n, 0)], err)
+		}
+		if n, err := Read(tc.r, buf); n != -1 || err != unix.EAGAIN {
+			t.Fatalf("%s: Read with nothing there = %d, %v, want -1, EAGAIN", tc.name, n, err)
+		}
+	}
+	unix.Close(sb)
+	if _, err := Write(sa, []byte("x")); err != unix.EPIPE {
+		t.Fatalf("Write to a closed peer: %v, want EPIPE", err)
+	}
+}
