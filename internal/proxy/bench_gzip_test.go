@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // These tests follow answers through the gzip filter: which are
@@ -265,5 +267,95 @@ func TestBenchGzipStatic(t *testing.T) {
 		if vary := resp.Header.Get("Vary") == "Accept-Encoding"; vary != tc.vary {
 			t.Errorf("%s: Vary %v, want %v", tc.name, vary, tc.vary)
 		}
+	}
+}
+
+// TestBenchGzipParksForSlowClient follows a compressed answer whose
+// client stops taking it, several times: while it waits, the stream holds
+// no compressor (it is back in the worker's pool), and the body the client
+// finally gets is one valid gzip member of the whole answer, however many
+// times its compression paused. $gzip_ratio still counts all of it.
+func TestBenchGzipParksForSlowClient(t *testing.T) {
+	big := jsonish(1 << 20)
+	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+		io.WriteString(w, big)
+	})
+	b := newBench(t, `
+		log_format gz "$gzip_ratio";
+		server {
+			listen 127.0.0.1:0;
+			gzip on;
+			gzip_types application/json;
+			access_log logs/gz.log gz;
+			location / { proxy_buffering off; proxy_pass http://`+up+`; }
+		}`)
+	m := b.connect()
+	m.setRoom(0)
+	m.send("GET /big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+	// pooled reports the compressors in the pool and whether the answer
+	// is compressed, holds one, and has output waiting for the client.
+	pooled := func() (n int, gz, holding, waiting bool) {
+		b.do(func() {
+			n = len(b.w.gzips[1])
+			cc := m.cc
+			gz = cc.r != nil && cc.r.gz != nil
+			holding = gz && cc.r.gz.fw != nil
+			waiting = cc.outOff < len(cc.out)
+		})
+		return
+	}
+	pauses := 0
+	for round := 0; round < 200; round++ {
+		// Wait until the answer has compressed bytes waiting for the
+		// client, then check that no compressor is held for it.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, gz, holding, waiting := pooled()
+			if _, closed := m.state(); closed || !gz && round > 0 {
+				goto done
+			}
+			if gz && !holding && waiting && n == 1 {
+				pauses++
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the waiting answer holds its compressor (pooled %d, holding %v)", round, n, holding)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		// Let the client take 16 KB more.
+		m.setRoom(16 << 10)
+	}
+done:
+	m.setRoom(-1)
+	out := m.waitClosed()
+	_, body, ok := bytes.Cut(out, []byte("\r\n\r\n"))
+	if !ok {
+		t.Fatalf("no head in %q", out[:min(len(out), 200)])
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(out)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("chunked body: %v (%d bytes after the head)", err, len(body))
+	}
+	t.Logf("%d pauses, %d bytes from %d", pauses, len(raw), len(big))
+	if pauses < 3 {
+		t.Fatalf("the answer paused %d times; the test wants several", pauses)
+	}
+	if got := gunzipped(t, string(raw)); got != big {
+		t.Fatalf("decompressed %d bytes, want the %d of the original", len(got), len(big))
+	}
+	if len(raw) > len(big)/3 {
+		t.Errorf("compressed %d bytes to %d: the pauses cost too much of the ratio", len(big), len(raw))
+	}
+	b.do(b.w.flushLogs)
+	data, _ := os.ReadFile(filepath.Join(b.dir, "logs", "gz.log"))
+	if want := fmt.Sprintf("%.2f", float64(len(big))/float64(len(raw))); !strings.Contains(string(data), want) {
+		t.Errorf("$gzip_ratio logged %q, want %s", data, want)
 	}
 }

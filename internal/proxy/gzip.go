@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
 	"strconv"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/flate"
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
@@ -17,19 +20,42 @@ import (
 // (bodyfilter.go), whose output waits in the chain until the client's
 // framing takes it.
 
-// gzipState is the compression of one response.
+// gzipState is the compression of one response: a gzip member written
+// here (header, CRC-32 and length) around deflate blocks from a pooled
+// compressor.
+//
+// The compressor, a few hundred kilobytes of tables and history, is held
+// only while the answer is being compressed. When the client stops taking
+// the answer (its socket is full, or limit_rate pauses it) the compressor
+// flushes what it holds to a byte boundary and goes back to the pool
+// (park), and a fresh one continues the same deflate stream when more
+// comes: blocks that do not look back past the boundary are valid
+// deflate, at the cost of the history's matches for the first bytes
+// after it. So an answer that waits for a slow client holds its output,
+// not a compressor, and memory per waiting stream stays below nginx's,
+// whose zlib state stays with the stream to its end.
 type gzipState struct {
-	w *gzip.Writer
-	// level is the compressor's level, for its return to the pool.
+	fw *flate.Writer
+	// pool is the worker's compressors, which fw comes from and goes
+	// back to.
+	pool *gzipPool
+	// level is gzip_comp_level.
 	level int
 	// f is the chain the compressed bytes go to.
 	f *bodyFilters
+	// crc is the CRC-32 of the bytes before compression, for the
+	// trailer.
+	crc uint32
 	// in and out count the bytes before and after compression
 	// ($gzip_ratio).
 	in, out int64
-	// closed is set once the compressor wrote its trailer.
+	// closed is set once the trailer is written.
 	closed bool
 }
+
+// gzipHeader is the member header nginx writes: no name, no time, no
+// extra flags, operating system Unix (3).
+var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}
 
 // Write collects the compressor's output.
 func (g *gzipState) Write(p []byte) (int, error) {
@@ -38,24 +64,82 @@ func (g *gzipState) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// compress passes body bytes through the compressor.
-func (g *gzipState) compress(p []byte) {
-	g.in += int64(len(p))
-	g.w.Write(p)
+// compressor returns the stream's compressor, taking one from the pool
+// if it has none.
+func (g *gzipState) compressor() *flate.Writer {
+	if g.fw == nil {
+		g.fw = g.pool.get(g.level, g)
+	}
+	return g.fw
 }
 
-// finish writes what the compressor holds and its trailer.
+// compress passes body bytes through the compressor.
+func (g *gzipState) compress(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	g.in += int64(len(p))
+	g.crc = crc32.Update(g.crc, crc32.IEEETable, p)
+	g.compressor().Write(p)
+}
+
+// park flushes what the compressor holds and gives it back to the pool,
+// while the answer waits for the client.
+func (g *gzipState) park() {
+	if g.fw == nil || g.closed {
+		return
+	}
+	g.fw.Flush()
+	g.pool.put(g.level, g.fw)
+	g.fw = nil
+}
+
+// finish writes the last block and the trailer.
 func (g *gzipState) finish() {
-	if !g.closed {
-		g.closed = true
-		g.w.Close()
+	if g.closed {
+		return
+	}
+	g.closed = true
+	g.compressor().Close()
+	var t [8]byte
+	binary.LittleEndian.PutUint32(t[:4], g.crc)
+	binary.LittleEndian.PutUint32(t[4:], uint32(g.in))
+	g.Write(t[:])
+	g.pool.put(g.level, g.fw)
+	g.fw = nil
+}
+
+// release gives the compressor back to the pool, if the stream still
+// holds one (an answer that ended before its body did).
+func (g *gzipState) release() {
+	if g.fw != nil {
+		g.pool.put(g.level, g.fw)
+		g.fw = nil
 	}
 }
 
-// gzipPool keeps a worker's compressors by level: one holds a few
-// hundred kilobytes of tables, so a response borrows one for as long as
-// it is compressed instead of making its own.
-type gzipPool [10][]*gzip.Writer
+// gzipPool keeps a worker's compressors not in use, by level.
+type gzipPool [10][]*flate.Writer
+
+// get returns a compressor for the level writing to dst.
+func (p *gzipPool) get(level int, dst *gzipState) *flate.Writer {
+	l := &p[level]
+	if n := len(*l); n > 0 {
+		fw := (*l)[n-1]
+		*l = (*l)[:n-1]
+		fw.Reset(dst)
+		return fw
+	}
+	fw, _ := flate.NewWriter(dst, compressorLevel[level])
+	return fw
+}
+
+// put takes a compressor back; it drops its destination, so that the
+// pool does not keep the answer's chain alive.
+func (p *gzipPool) put(level int, fw *flate.Writer) {
+	fw.Reset(io.Discard)
+	p[level] = append(p[level], fw)
+}
 
 // compressorLevel maps gzip_comp_level (zlib's levels, index 1 to 9) to
 // the compressor's: the level whose output is about the size zlib's is
@@ -67,21 +151,13 @@ type gzipPool [10][]*gzip.Writer
 // bytes where zlib's 6 gives 23493, at 0.8 of nginx's CPU.
 var compressorLevel = [10]int{0, 1, 4, 5, 5, 7, 7, 8, 9, 9}
 
-// startGzip gives the request a compressor for the location's level, as
-// the last stage of its body filters.
+// startGzip gives the request a gzip stream at the location's level, as
+// the last stage of its body filters; the compressor itself is taken
+// when the first bytes come.
 func (cc *clientConn) startGzip(level int) {
-	p := &cc.w.gzips[level]
 	f := cc.bodyChain()
-	g := &gzipState{level: level, f: f}
-	if n := len(*p); n > 0 {
-		g.w = (*p)[n-1]
-		*p = (*p)[:n-1]
-		g.w.Reset(g)
-	} else {
-		g.w, _ = gzip.NewWriterLevel(g, compressorLevel[level])
-	}
-	// nginx writes the operating system as Unix (3).
-	g.w.OS = 3
+	g := &gzipState{level: level, f: f, pool: &cc.w.gzips}
+	g.Write(gzipHeader)
 	f.gz = g
 	cc.r.gz = g
 }

@@ -531,6 +531,7 @@ func (cc *clientConn) flush() bool {
 			allowed := cc.rateAllowance()
 			if allowed <= 0 {
 				cc.rateDelay(time.Duration(-allowed*1000/cc.r.limitRate+1) * time.Millisecond)
+				cc.parkGzip()
 				return false
 			}
 			buf = buf[:min(int64(len(buf)), allowed)]
@@ -547,6 +548,7 @@ func (cc *clientConn) flush() bool {
 					cc.out, cc.outOff = cc.out[:0], 0
 				}
 				cc.rateDelay(d)
+				cc.parkGzip()
 				return false
 			}
 			continue
@@ -558,6 +560,7 @@ func (cc *clientConn) flush() bool {
 				r.sendWaitBase = r.bytesSent
 			}
 			cc.c.SetTimer(r.lc.SendTimeout)
+			cc.parkGzip()
 			return false
 		}
 		// The client is gone.
@@ -575,6 +578,14 @@ func (cc *clientConn) flush() bool {
 		cc.c.StopTimer()
 	}
 	return true
+}
+
+// parkGzip gives the answer's compressor back to the worker while the
+// client does not take the answer (gzipState.park).
+func (cc *clientConn) parkGzip() {
+	if g := cc.r.gz; g != nil {
+		g.park()
+	}
 }
 
 // clientGone ends the connection of a client that can no longer be

@@ -267,10 +267,8 @@ func (w *worker) putRequest(r *request) {
 // releaseFilters returns what the answer's body filters hold (a
 // compressor, the filter chain) to the worker.
 func (r *request) releaseFilters(w *worker) {
-	if r.gz != nil && r.gz.w != nil {
-		p := &w.gzips[r.gz.level]
-		r.gz.w.Reset(nil)
-		*p = append(*p, r.gz.w)
+	if r.gz != nil {
+		r.gz.release()
 	}
 	r.gz = nil
 	if r.body != nil {
