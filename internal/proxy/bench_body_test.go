@@ -385,6 +385,12 @@ func TestBenchResponseToAClientThatDoesNotRead(t *testing.T) {
 			}
 			if tc.buffered {
 				b.eventually("the response in the spool", func() bool { return spooled() >= int64(len(body)-64<<10) })
+				// With the upstream's part over, the waiting answer holds
+				// its out buffer and the spool, not the staging buffer.
+				b.eventually("the upstream's part over", func() bool { return m.upDone() })
+				if m.holdsScratch() {
+					t.Errorf("the answer waiting for its client still holds the spool's staging buffer")
+				}
 			}
 			if tc.path == "/small/x" {
 				b.eventually("the temporary file", func() bool { return spooled() > 0 })
@@ -438,6 +444,10 @@ func TestBenchCloseDelimitedResponseSpooled(t *testing.T) {
 		}
 		return size >= int64(len(body)-64<<10)
 	})
+	b.eventually("the upstream's part over", func() bool { return m.upDone() })
+	if m.holdsScratch() {
+		t.Errorf("the answer waiting for its client still holds the spool's staging buffer")
+	}
 	m.setRoom(-1)
 	resp := m.response("GET")
 	if got := respBody(resp); resp.StatusCode != 200 || got != body || len(resp.TransferEncoding) != 1 || connField(resp) != "keep-alive" {
@@ -623,4 +633,18 @@ func TestBenchStreamedRequestBodyVariable(t *testing.T) {
 		t.Errorf("a body beyond the buffers has $request_body of %d bytes", len(got))
 	}
 	<-got
+}
+
+// upDone reports whether the connection's request has had all of its
+// upstream's answer.
+func (m *memConn) upDone() (done bool) {
+	m.b.do(func() { done = m.cc.r != nil && m.cc.r.upDone })
+	return done
+}
+
+// holdsScratch reports whether the connection's request holds the
+// spool's staging buffer.
+func (m *memConn) holdsScratch() (holds bool) {
+	m.b.do(func() { holds = m.cc.r != nil && m.cc.r.spoolScratch != nil })
+	return holds
 }

@@ -84,7 +84,17 @@ func (cc *clientConn) spoolResponse() bool {
 	if !cc.consumeResponse(&scratch) {
 		return false
 	}
-	return cc.spoolWrite(scratch)
+	return cc.spoolWrite(scratch) && cc.dropScratchAtEnd()
+}
+
+// dropScratchAtEnd gives the staging buffer back once the upstream's
+// part is over, so that an answer waiting for a slow client holds only
+// its out buffer and the spool. It returns true.
+func (cc *clientConn) dropScratchAtEnd() bool {
+	if r := cc.r; r.upDone {
+		cc.w.dropBuf(&r.spoolScratch)
+	}
+	return true
 }
 
 // spoolEnd completes a close-delimited response whose earlier bytes wait
@@ -99,7 +109,7 @@ func (cc *clientConn) spoolEnd() bool {
 	if !cc.endResponse(&scratch, false) {
 		return false
 	}
-	return cc.spoolWrite(scratch)
+	return cc.spoolWrite(scratch) && cc.dropScratchAtEnd()
 }
 
 // spoolWrite appends framed bytes to the response's spool. A file that
