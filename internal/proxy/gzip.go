@@ -26,7 +26,7 @@ import (
 //
 // The compressor, a few hundred kilobytes of tables and history, is held
 // only while the answer is being compressed. When the client stops taking
-// the answer (its socket is full, or limit_rate pauses it) the compressor
+// the answer (its socket is full) the compressor
 // flushes what it holds to a byte boundary and goes back to the pool
 // (park), and a fresh one continues the same deflate stream when more
 // comes: blocks that do not look back past the boundary are valid

@@ -531,7 +531,6 @@ func (cc *clientConn) flush() bool {
 			allowed := cc.rateAllowance()
 			if allowed <= 0 {
 				cc.rateDelay(time.Duration(-allowed*1000/cc.r.limitRate+1) * time.Millisecond)
-				cc.parkGzip()
 				return false
 			}
 			buf = buf[:min(int64(len(buf)), allowed)]
@@ -548,7 +547,6 @@ func (cc *clientConn) flush() bool {
 					cc.out, cc.outOff = cc.out[:0], 0
 				}
 				cc.rateDelay(d)
-				cc.parkGzip()
 				return false
 			}
 			continue
@@ -581,7 +579,9 @@ func (cc *clientConn) flush() bool {
 }
 
 // parkGzip gives the answer's compressor back to the worker while the
-// client does not take the answer (gzipState.park).
+// client's socket is full (gzipState.park). The short pauses of
+// limit_rate keep it: parking after each would cut the history every few
+// kilobytes and cost the ratio.
 func (cc *clientConn) parkGzip() {
 	if g := cc.r.gz; g != nil {
 		g.park()
