@@ -467,7 +467,7 @@ func (cc *clientConn) startRequest() {
 		r.bodyDec.Reset()
 	}
 	cc.inPos += r.headLen
-	host, ok := normalizeHost(h.Host)
+	host, ok := hostPart(h.Host)
 	r.srv = cc.ln.vhosts.def
 	r.lc = r.srv.Loc
 	for _, line := range h.Invalid {
@@ -479,7 +479,7 @@ func (cc *clientConn) startRequest() {
 		return
 	}
 	var nameRegex *conf.Regex
-	r.srv, nameRegex = cc.ln.vhosts.find(host)
+	r.srv, nameRegex = cc.ln.vhosts.findHost(host)
 	uri, ok := normalizePath(r.uri, h.Path, cc.ln.vhosts.def.Loc.MergeSlashes)
 	if !ok {
 		r.keepAlive = false

@@ -58,7 +58,7 @@ func newVhosts(servers []*conf.Server, def *conf.Server) *vhosts {
 // and, when a regex name chose it, that regex (whose captures the request
 // keeps).
 func (v *vhosts) find(host string) (*conf.Server, *conf.Regex) {
-	if len(v.exact) == 0 && len(v.prefixes) == 0 && len(v.suffixes) == 0 && len(v.regexes) == 0 {
+	if v.single() {
 		return v.def, nil
 	}
 	if s, ok := v.exact[host]; ok {
@@ -82,12 +82,38 @@ func (v *vhosts) find(host string) (*conf.Server, *conf.Regex) {
 	return v.def, nil
 }
 
+// single reports whether the listener has one server and no names to
+// choose by.
+func (v *vhosts) single() bool {
+	return len(v.exact) == 0 && len(v.prefixes) == 0 && len(v.suffixes) == 0 && len(v.regexes) == 0
+}
+
+// findHost is find for a Host value's host part (hostPart), lower-cased
+// only when there are names to compare it with.
+func (v *vhosts) findHost(host []byte) (*conf.Server, *conf.Regex) {
+	if v.single() {
+		return v.def, nil
+	}
+	return v.find(strings.ToLower(string(host)))
+}
+
 // normalizeHost lower-cases a Host header value and strips its port and a
 // trailing dot, as nginx's ngx_http_validate_host does. It returns false
 // for values nginx rejects with 400 ("client sent invalid host header").
 func normalizeHost(h []byte) (string, bool) {
+	host, ok := hostPart(h)
+	if !ok || len(host) == 0 {
+		return "", ok
+	}
+	return strings.ToLower(string(host)), true
+}
+
+// hostPart is normalizeHost without the lower-casing: the part of the
+// value that names the host, as a slice of it, so that a request checked
+// against a listener with a single server makes no string of it.
+func hostPart(h []byte) ([]byte, bool) {
 	if len(h) == 0 {
-		return "", true
+		return nil, true
 	}
 	end := len(h)
 	dot := false
@@ -97,7 +123,7 @@ scan:
 		switch c {
 		case '.':
 			if dot {
-				return "", false
+				return nil, false
 			}
 			dot = true
 			continue
@@ -109,7 +135,7 @@ scan:
 		case ']':
 			bracket = false
 		case '/', '\\', 0:
-			return "", false
+			return nil, false
 		}
 		dot = false
 	}
@@ -118,9 +144,9 @@ scan:
 		host = host[:len(host)-1]
 	}
 	if len(host) == 0 {
-		return "", false
+		return nil, false
 	}
-	return strings.ToLower(string(host)), true
+	return host, true
 }
 
 // findLocation picks the location for a path in nginx's order: an exact

@@ -39,13 +39,13 @@ type clientVerify struct {
 // when that server asks for certificates, 496 when one is required and
 // none came, 495 when one does not verify; it reports whether the request
 // goes on.
-func (cc *clientConn) checkClientCert(t *tlsTransport, host string) bool {
+func (cc *clientConn) checkClientCert(t *tlsTransport, host []byte) bool {
 	r := cc.r
 	ssl := &r.srv.Loc.SSL
 	if ssl.VerifyClient == conf.VerifyOff {
 		return true
 	}
-	if sni := t.raw.serverName; sni != "" && !strings.EqualFold(sni, host) {
+	if sni := t.raw.serverName; sni != "" && !bytes.EqualFold([]byte(sni), host) {
 		if s, _ := cc.ln.vhosts.find(strings.ToLower(sni)); s != r.srv {
 			cc.logAt(logs.Info, "client attempted to request the server name different from the one that was negotiated while reading client request headers")
 			r.keepAlive = false
