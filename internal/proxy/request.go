@@ -479,7 +479,8 @@ func (cc *clientConn) startRequest() {
 		return
 	}
 	var nameRegex *conf.Regex
-	r.srv, nameRegex = cc.ln.vhosts.findHost(host)
+	var name string
+	r.srv, nameRegex, name = cc.ln.vhosts.findHost(host)
 	uri, ok := normalizePath(r.uri, h.Path, cc.ln.vhosts.def.Loc.MergeSlashes)
 	if !ok {
 		r.keepAlive = false
@@ -492,7 +493,7 @@ func (cc *clientConn) startRequest() {
 	if nameRegex != nil && cc.w.srv.cfg.HTTP.Captures {
 		// A regex server name's captures, named ones too, are the
 		// request's until another regex matches.
-		cc.match(nameRegex, []byte(host))
+		cc.match(nameRegex, []byte(name))
 	}
 	r.pipelined, cc.pipelined = cc.pipelined, false
 	if t, ok := cc.tr.(*tlsTransport); ok {

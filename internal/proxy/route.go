@@ -89,12 +89,15 @@ func (v *vhosts) single() bool {
 }
 
 // findHost is find for a Host value's host part (hostPart), lower-cased
-// only when there are names to compare it with.
-func (v *vhosts) findHost(host []byte) (*conf.Server, *conf.Regex) {
+// only when there are names to compare it with; it returns the
+// lower-cased name too, which a regex name's captures are taken from.
+func (v *vhosts) findHost(host []byte) (*conf.Server, *conf.Regex, string) {
 	if v.single() {
-		return v.def, nil
+		return v.def, nil, ""
 	}
-	return v.find(strings.ToLower(string(host)))
+	name := strings.ToLower(string(host))
+	s, re := v.find(name)
+	return s, re, name
 }
 
 // normalizeHost lower-cases a Host header value and strips its port and a
