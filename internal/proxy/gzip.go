@@ -26,10 +26,9 @@ import (
 //
 // The compressor, a few hundred kilobytes of tables and history, is held
 // only while the answer is being compressed. When the client stops taking
-// the answer (its socket is full) the compressor
-// flushes what it holds to a byte boundary and goes back to the pool
-// (park), and a fresh one continues the same deflate stream when more
-// comes: blocks that do not look back past the boundary are valid
+// the answer (its socket is full) the compressor flushes what it holds to
+// a byte boundary and goes back to the pool (park), and a fresh one
+// continues the same deflate stream when more comes: blocks that do not look back past the boundary are valid
 // deflate, at the cost of the history's matches for the first bytes
 // after it. So an answer that waits for a slow client holds its output,
 // not a compressor, and memory per waiting stream stays below nginx's,
