@@ -371,21 +371,28 @@ func TestGolden(t *testing.T) {
 			if err := diagnose(t, c).WriteText(&b); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got := b.String(); got != string(want) {
-				t.Errorf("report differs from %s (run with -update and review the diff):\n%s", path, diffLines(string(want), got))
-			}
+			checkGolden(t, c.name, b.String())
 		})
+	}
+}
+
+// checkGolden compares text with testdata/NAME.golden, or writes it there
+// under -update.
+func checkGolden(t *testing.T, name, text string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if text != string(want) {
+		t.Errorf("report differs from %s (run with -update and review the diff):\n%s", path, diffLines(string(want), text))
 	}
 }
 

@@ -237,20 +237,7 @@ func TestZoneSyncGolden(t *testing.T) {
 			r := zoneSyncReport(cfg, c.facts, newNamer(cfg))
 			var b strings.Builder
 			r.writeText(&b)
-			path := filepath.Join("testdata", c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got := b.String(); got != string(want) {
-				t.Errorf("section differs from %s (run with -update and review the diff):\n%s", path, diffLines(string(want), got))
-			}
+			checkGolden(t, c.name, b.String())
 		})
 	}
 }

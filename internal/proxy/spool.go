@@ -81,20 +81,20 @@ func (cc *clientConn) spoolResponse() bool {
 	}
 	room := r.spool.room(r.lc)
 	scratch := r.spoolScratch[:0:min(cap(r.spoolScratch), room)]
-	if !cc.consumeResponse(&scratch) {
+	if !cc.consumeResponse(&scratch) || !cc.spoolWrite(scratch) {
 		return false
 	}
-	return cc.spoolWrite(scratch) && cc.dropScratchAtEnd()
+	cc.dropScratchAtEnd()
+	return true
 }
 
 // dropScratchAtEnd gives the staging buffer back once the upstream's
 // part is over, so that an answer waiting for a slow client holds only
-// its out buffer and the spool. It returns true.
-func (cc *clientConn) dropScratchAtEnd() bool {
+// its out buffer and the spool.
+func (cc *clientConn) dropScratchAtEnd() {
 	if r := cc.r; r.upDone {
 		cc.w.dropBuf(&r.spoolScratch)
 	}
-	return true
 }
 
 // spoolEnd completes a close-delimited response whose earlier bytes wait
@@ -106,10 +106,11 @@ func (cc *clientConn) spoolEnd() bool {
 		r.spoolScratch = cc.w.getBuf()[:0]
 	}
 	scratch := r.spoolScratch[:0]
-	if !cc.endResponse(&scratch, false) {
+	if !cc.endResponse(&scratch, false) || !cc.spoolWrite(scratch) {
 		return false
 	}
-	return cc.spoolWrite(scratch) && cc.dropScratchAtEnd()
+	cc.dropScratchAtEnd()
+	return true
 }
 
 // spoolWrite appends framed bytes to the response's spool. A file that

@@ -981,14 +981,7 @@ func TestZoneSyncReload(t *testing.T) {
 	p := startProxy(t, hr, conf("1"))
 	waitFleetConnected(t, r, 1)
 	get := func() (int, string) {
-		req, _ := http.NewRequest("GET", p.url(fleetPath), nil)
-		req.Host = fleetHost
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp := fleetGet(t, p)
 		return resp.StatusCode, resp.Header.Get("X-Conf")
 	}
 	if a, _ := get(); a != 200 {
@@ -1033,16 +1026,7 @@ func TestZoneSyncMetrics(t *testing.T) {
         location = /metrics { metrics; }
     }`, r.url(), fleetHost, root))
 	waitFleetConnected(t, r, 1)
-	get := func() {
-		req, _ := http.NewRequest("GET", p.url(fleetPath), nil)
-		req.Host = fleetHost
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+	get := func() { fleetGet(t, p) }
 	const store = `headroom_zone_sync_checks_total{zone="one",kind="limit_req",decided_by="store"}`
 	const fallback = `headroom_zone_sync_checks_total{zone="one",kind="limit_req",decided_by="fallback"}`
 	for i := 0; i < 5; i++ {
@@ -1104,15 +1088,7 @@ func TestZoneSyncFallbacks(t *testing.T) {
 			waitFleetConnected(t, r, 1)
 			r.kill9()
 			for i, want := range tc.want {
-				req, _ := http.NewRequest("GET", p.url(fleetPath), nil)
-				req.Host = fleetHost
-				resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != want {
+				if resp := fleetGet(t, p); resp.StatusCode != want {
 					t.Errorf("request %d with Redis gone: %d, want %d", i+1, resp.StatusCode, want)
 				}
 			}
@@ -1121,4 +1097,19 @@ func TestZoneSyncFallbacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fleetGet asks one instance for the fleet's file and returns its answer,
+// the body read and closed.
+func fleetGet(t *testing.T, p *proxy) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", p.url(fleetPath), nil)
+	req.Host = fleetHost
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
 }
