@@ -154,7 +154,7 @@ func staticDirectives() []*directive {
 			doc: "Sends files with sendfile(2) instead of reading them into a buffer."},
 		{name: "tcp_nopush", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.tcpNopush }),
 			syntax: "tcp_nopush on | off;", def: "off",
-			doc: "With sendfile, sends a response's head and the start of its file in full packets: the head is written with MSG_MORE, which holds its last packet back for the file's first bytes as nginx's TCP_CORK does, without the two setsockopt calls."},
+			doc: "With sendfile, sends a response's head and the start of its file in full packets, as nginx's TCP_CORK does. headroom does so without it too: the head is written with MSG_MORE, which holds its last packet back for the file's first bytes, so a small file leaves in one packet with its head (no setsockopt calls). tcp_nopush on keeps it so under limit_rate, which may pause between the head and the file."},
 		{name: "tcp_nodelay", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.static.tcpNodelay }),
 			syntax: "tcp_nodelay on | off;", def: "on",
 			doc: "Sends small writes to clients at once (TCP_NODELAY) instead of waiting for a full packet or the previous packet's acknowledgement (Nagle's algorithm). headroom sets it on the listening sockets, whose connections inherit it (nginx sets it when a connection goes keep-alive); a request in a location with tcp_nodelay off clears it for the rest of its connection."},

@@ -278,6 +278,21 @@ func (c *Conn) Close() {
 	c.release()
 }
 
+// Reset closes the connection with a reset instead of a FIN (SO_LINGER
+// with a zero timeout): the socket is gone at once, on both sides,
+// without the closing handshake or a TIME_WAIT entry. Only for a
+// connection whose exchange is over, where the peer has nothing left to
+// lose.
+func (c *Conn) Reset() {
+	if c.Kind == KindFree {
+		return
+	}
+	if c.Fd >= 0 {
+		setLingerZero(c.Fd)
+	}
+	c.Close()
+}
+
 // Detach removes the connection from epoll and frees its slot without
 // closing the socket; used for a listening socket shared by several loops.
 func (c *Conn) Detach() {

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"errors"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -290,5 +293,63 @@ func TestWaitTurnsIdle(t *testing.T) {
 	}()
 	if n, err := wait(1000); n != 1 || err != nil {
 		t.Fatalf("a wait that turns idle, then gets a write: %d events, %v", n, err)
+	}
+}
+
+// TestResetEndsWithoutHandshake checks Reset against Close on loopback TCP
+// connections: after Close the peer reads the end of the stream, after
+// Reset its read fails with ECONNRESET, and in both cases the slot is
+// free again.
+func TestResetEndsWithoutHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	l := newLoop(t, 2)
+	for _, tc := range []struct {
+		name    string
+		end     func(c *Conn)
+		wantErr error
+	}{
+		{"Close", (*Conn).Close, io.EOF},
+		{"Reset", (*Conn).Reset, unix.ECONNRESET},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dialed, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			// The loop gets the only descriptor of the dialed socket,
+			// so that its close is the socket's.
+			f, err := dialed.(*net.TCPConn).File()
+			dialed.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fd, err := unix.Dup(int(f.Fd()))
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := l.Add(fd, KindUpstream, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.end(c)
+			if l.Free() != 2 {
+				t.Errorf("free slots %d after %s, want 2", l.Free(), tc.name)
+			}
+			peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = peer.Read(make([]byte, 16))
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("the peer read %v after %s, want %v", err, tc.name, tc.wantErr)
+			}
+		})
 	}
 }

@@ -253,6 +253,17 @@ func SetsockoptInt(fd, level, opt, value int) error {
 	return nil
 }
 
+// setLingerZero makes the socket's close send a reset (SO_LINGER on, a
+// zero timeout).
+func setLingerZero(fd int) error {
+	l := unix.Linger{Onoff: 1, Linger: 0}
+	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_LINGER, uintptr(unsafe.Pointer(&l)), unsafe.Sizeof(l), 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
 // SocketError returns and clears the socket's pending error (SO_ERROR):
 // how a non-blocking connect ended.
 func SocketError(fd int) error {
@@ -277,8 +288,9 @@ func Shutdown(fd, how int) error {
 	return nil
 }
 
-// Close closes a descriptor. A socket's close never waits unless
-// SO_LINGER asks it to, which headroom never sets.
+// Close closes a descriptor. A socket's close never waits: headroom
+// sets SO_LINGER only with a zero timeout, which resets the connection
+// at once (Conn.Reset).
 func Close(fd int) error {
 	_, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 	if e != 0 {

@@ -3,10 +3,12 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -1080,5 +1082,58 @@ func TestBenchProxyPassVariables(t *testing.T) {
 	}
 	if log := b.errorLog(); !strings.Contains(log, "no resolver defined to resolve no-such-host.example") || !strings.Contains(log, `invalid URL prefix in "ftp://x"`) {
 		t.Errorf("error log lacks nginx's messages:\n%s", log)
+	}
+}
+
+// TestBenchUpstreamResetAfterAnswer checks how an upstream connection
+// ends once its answer is in: one that is not kept (nginx's default
+// HTTP/1.0 proxying, or an upstream that says "Connection: close") is
+// reset, so that neither side keeps it in TIME_WAIT; one that goes back
+// to the keepalive pool stays open. The upstream answers and then reads
+// on, reporting what its read returned.
+func TestBenchUpstreamResetAfterAnswer(t *testing.T) {
+	ends := make(chan error, 4)
+	up := rawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		head, err := readRawHead(br)
+		if err != nil {
+			ends <- err
+			return
+		}
+		closing := ""
+		if strings.Contains(head, "/upclose") {
+			closing = "Connection: close\r\n"
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n%s\r\nok", closing)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err = br.ReadByte()
+		ends <- err
+	})
+	b := newBench(t, fmt.Sprintf(`
+	upstream kept { server %[1]s; keepalive 4; }
+	server {
+		listen 127.0.0.1:0;
+		location /http10/ { proxy_pass http://%[1]s; }
+		location /kept/ { proxy_pass http://kept; proxy_http_version 1.1; proxy_set_header Connection ""; }
+	}`, up))
+	for _, tc := range []struct {
+		path string
+		want error
+	}{
+		{"/http10/x", unix.ECONNRESET},
+		{"/kept/upclose", unix.ECONNRESET},
+		// Kept: the upstream's read waits until its own deadline.
+		{"/kept/x", os.ErrDeadlineExceeded},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			b := b.sub(t)
+			resp, body := b.connect().roundTrip(httpGet(tc.path))
+			if resp.StatusCode != 200 || body != "ok" {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+			if got := recvWithin(t, ends, "the upstream's read after its answer"); !errors.Is(got, tc.want) {
+				t.Errorf("the upstream read %v after its answer, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -385,9 +385,12 @@ func (cc *clientConn) sendFileBody() {
 		// done: a small file leaves with its head in one write, as
 		// nginx's writev sends them.
 		if cc.outOff < len(cc.out) && (sendfile || len(cc.out) == cap(cc.out) || !r.file.open() || r.file.off >= r.file.end) {
-			// With tcp_nopush the file's first bytes join the head's
-			// last packet.
-			cc.sock.more = sendfile && r.lc.Static.TCPNopush && r.file.open() && r.file.off < r.file.end
+			// The file's first bytes join the head's last packet: a
+			// small file leaves in one segment with its head, where
+			// nginx sends two unless tcp_nopush corks them. Under
+			// limit_rate a pause may come between the head and the
+			// file, so there only tcp_nopush asks for it, as before.
+			cc.sock.more = sendfile && r.file.open() && r.file.off < r.file.end && (r.limitRate == 0 || r.lc.Static.TCPNopush)
 			flushed := cc.flush()
 			cc.sock.more = false
 			if !flushed {
