@@ -61,25 +61,8 @@ func (v *vhosts) find(host string) (*conf.Server, *conf.Regex) {
 	if v.single() {
 		return v.def, nil
 	}
-	if s, ok := v.exact[host]; ok {
-		return s, nil
-	}
-	for _, w := range v.prefixes {
-		if strings.HasSuffix(host, w.part) && len(host) > len(w.part) {
-			return w.server, nil
-		}
-	}
-	for _, w := range v.suffixes {
-		if strings.HasPrefix(host, w.part) && len(host) > len(w.part) {
-			return w.server, nil
-		}
-	}
-	for _, r := range v.regexes {
-		if r.name.Regex.MatchString(host) {
-			return r.server, r.name.Regex
-		}
-	}
-	return v.def, nil
+	s, re, _ := v.lookup([]byte(host))
+	return s, re
 }
 
 // single reports whether the listener has one server and no names to
@@ -88,16 +71,55 @@ func (v *vhosts) single() bool {
 	return len(v.exact) == 0 && len(v.prefixes) == 0 && len(v.suffixes) == 0 && len(v.regexes) == 0
 }
 
-// findHost is find for a Host value's host part (hostPart), lower-cased
-// only when there are names to compare it with; it returns the
-// lower-cased name too, which a regex name's captures are taken from.
+// findHost is find for a Host value's host part (hostPart), which it
+// lower-cases on the stack (a valid host part is ASCII); it returns the
+// lower-cased name too when a regex name matched, whose captures are
+// taken from it.
 func (v *vhosts) findHost(host []byte) (*conf.Server, *conf.Regex, string) {
 	if v.single() {
 		return v.def, nil, ""
 	}
-	name := strings.ToLower(string(host))
-	s, re := v.find(name)
-	return s, re, name
+	var buf [128]byte
+	lower := buf[:0]
+	if len(host) > len(buf) {
+		lower = make([]byte, 0, len(host))
+	}
+	for _, c := range host {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	return v.lookup(lower)
+}
+
+// lookup finds the server for a lower-cased name in nginx's order. It
+// makes a string of the name only to match regex names against, and
+// returns that string with the regex that matched.
+func (v *vhosts) lookup(host []byte) (*conf.Server, *conf.Regex, string) {
+	if s, ok := v.exact[string(host)]; ok {
+		return s, nil, ""
+	}
+	for _, w := range v.prefixes {
+		if len(host) > len(w.part) && string(host[len(host)-len(w.part):]) == w.part {
+			return w.server, nil, ""
+		}
+	}
+	for _, w := range v.suffixes {
+		if len(host) > len(w.part) && string(host[:len(w.part)]) == w.part {
+			return w.server, nil, ""
+		}
+	}
+	if len(v.regexes) == 0 {
+		return v.def, nil, ""
+	}
+	name := string(host)
+	for _, r := range v.regexes {
+		if r.name.Regex.MatchString(name) {
+			return r.server, r.name.Regex, name
+		}
+	}
+	return v.def, nil, ""
 }
 
 // normalizeHost lower-cases a Host header value and strips its port and a

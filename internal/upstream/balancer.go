@@ -358,12 +358,16 @@ type chooser func(now time.Time, t *Tried, st *pickState, key Key) *Peer
 // pick runs a method's choice until the peer's place under max_conns is
 // taken (or no peer is left), then records the state the choice reached
 // for the request's next try: the loop every method shares.
+//
+// The method moves t.next, which propose keeps: a local state passed by
+// its address to a method called through a function value would be
+// allocated on every request.
 func (ps *peers) pick(now time.Time, t *Tried, key Key, choose chooser) *Peer {
 	for {
-		st := t.state
-		p := choose(now, t, &st, key)
+		t.next = t.state
+		p := choose(now, t, &t.next, key)
 		if ps.claim(p) {
-			return t.propose(st, p)
+			return t.propose(t.next, p)
 		}
 	}
 }
