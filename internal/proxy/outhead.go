@@ -431,7 +431,7 @@ func (cc *clientConn) writeHead(h *outHead) {
 		b = append(b, ' ')
 		b = append(b, h.reason...)
 	} else {
-		b = append(b, statusText(h.status)...)
+		b = appendStatusText(b, h.status)
 	}
 	if h.server {
 		b = append(b, "\r\nServer: "...)

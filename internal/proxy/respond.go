@@ -42,10 +42,14 @@ var reasons = map[int]string{
 // "404 Not Found"; a code without a known reason phrase keeps the space
 // that RFC 9112 4 requires before the (empty) phrase.
 func statusText(code int) string {
-	if r, ok := reasons[code]; ok {
-		return strconv.Itoa(code) + " " + r
-	}
-	return strconv.Itoa(code) + " "
+	return string(appendStatusText(nil, code))
+}
+
+// appendStatusText appends statusText's text without making a string.
+func appendStatusText(b []byte, code int) []byte {
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	return append(b, reasons[code]...)
 }
 
 // errorPage is nginx's built-in error page for a status. nginx's internal
@@ -241,10 +245,16 @@ func (cc *clientConn) respondReturn(ret *conf.Return) {
 		cc.respondError(code)
 		return
 	}
-	text := []byte{}
+	// The text is made in a buffer the request keeps, so that a return
+	// allocates nothing.
+	text := cc.r.script.text[:0]
 	if ret.Text != nil {
 		text = cc.eval(text, ret.Text)
 	}
+	if text == nil {
+		text = []byte{}
+	}
+	cc.r.script.text = text
 	// nginx's ngx_http_send_response discards the body first, which
 	// answers "Expect: 100-continue".
 	cc.expectContinue()

@@ -38,9 +38,11 @@ type scriptState struct {
 	// target (nginx's valid_unparsed_uri cleared).
 	argsSet bool
 	// scratch holds a rewrite's result while it is built, cond an if's
-	// values while they are compared.
+	// values while they are compared, text a return's text until it is
+	// in the answer.
 	scratch []byte
 	cond    []byte
+	text    []byte
 	// mapDepth counts the maps being computed, one reading another.
 	mapDepth int
 }

@@ -166,7 +166,8 @@ func (cc *clientConn) serveFile() {
 		cc.respondError(405)
 		return
 	}
-	path := cc.mapURI(nil, r.uri)
+	path := cc.mapURI(cc.w.fileName[:0], r.uri)
+	cc.w.fileName = path
 	if r.lc.Gzip.Static != conf.GzipStaticOff && method != "POST" {
 		if done := cc.serveGzipStatic(path); done {
 			return

@@ -50,6 +50,9 @@ type worker struct {
 	logLine   []byte
 	// pathBuf holds the NUL-terminated path of a file being opened.
 	pathBuf []byte
+	// fileName holds the file name a URI maps to while the static
+	// handler opens it, so that serving a file allocates nothing.
+	fileName []byte
 	// fileCaches are the open_file_cache caches in use, fromBuf a buffer
 	// for disable_symlinks' from= (openfile.go).
 	fileCaches map[*conf.OpenFileCache]*fileCache
