@@ -205,7 +205,7 @@ func newBalancer(u *conf.Upstream, ps *peers) Balancer {
 		if u.Consistent {
 			return newConsistentHash(u, ps)
 		}
-		return &hash{ps}
+		return &hash{peers: ps}
 	case conf.BalanceRandom:
 		return newRandom(ps, u.RandomTwo)
 	}

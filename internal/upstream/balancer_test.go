@@ -695,3 +695,39 @@ func TestConsistentHashRingShared(t *testing.T) {
 		t.Errorf("after a reload that changed a weight, %d points, want about 320", n)
 	}
 }
+
+// TestPickAllocatesNothing checks the balancer's share of a request's
+// allocation budget: a pick, the try and the release allocate nothing, for
+// every method (each moves its state through a chooser called by a
+// function value, where a state on the stack would escape).
+func TestPickAllocatesNothing(t *testing.T) {
+	key := Key{Addr: v4(10, 0, 0, 1), Value: []byte("/item/1")}
+	for _, tc := range []struct {
+		name    string
+		method  conf.BalanceMethod
+		consist bool
+	}{
+		{"round robin", conf.BalanceRoundRobin, false},
+		{"least_conn", conf.BalanceLeastConn, false},
+		{"ip_hash", conf.BalanceIPHash, false},
+		{"hash", conf.BalanceHash, false},
+		{"hash consistent", conf.BalanceHash, true},
+		{"random", conf.BalanceRandom, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := upstreamOf(tc.method, srv("10.0.0.1:80", 1, 1), srv("10.0.0.2:80", 2, 1))
+			u.Consistent = tc.consist
+			g := NewGroup(u, NewShared(u))
+			var tr Tried
+			if n := testing.AllocsPerRun(100, func() {
+				tr = Tried{}
+				p := g.Pick(t0, &tr, key)
+				tr.Mark(p)
+				g.Success(p, t0)
+				g.Release(p)
+			}); n != 0 {
+				t.Errorf("%v allocations per pick, want none", n)
+			}
+		})
+	}
+}

@@ -17,7 +17,13 @@ import (
 // rehashes), and the sum modulo the total weight falls on a server by
 // weight. After 20 unusable draws, and for an empty key, round robin
 // decides.
-type hash struct{ *peers }
+type hash struct {
+	*peers
+	// prefix holds a round's number while it is hashed: a buffer on the
+	// stack would escape into crc32 and be allocated on every pick. A
+	// group belongs to one worker, so one buffer serves its picks.
+	prefix [20]byte
+}
 
 // Pick chooses by the request's key.
 func (b *hash) Pick(now time.Time, t *Tried, key Key) *Peer {
@@ -31,11 +37,10 @@ func (b *hash) choose(now time.Time, t *Tried, st *pickState, key Key) *Peer {
 	if st.tries > 20 || b.single || len(st.key) == 0 {
 		return b.rr(now, t, st)
 	}
-	var prefix [20]byte
 	for {
 		var sum uint32
 		if st.rehash > 0 {
-			sum = crc32.ChecksumIEEE(strconv.AppendInt(prefix[:0], int64(st.rehash), 10))
+			sum = crc32.ChecksumIEEE(strconv.AppendInt(b.prefix[:0], int64(st.rehash), 10))
 			sum = crc32.Update(sum, crc32.IEEETable, st.key)
 		} else {
 			sum = crc32.ChecksumIEEE(st.key)
