@@ -117,6 +117,51 @@ type Condition struct {
 type Regex struct {
 	*regexp.Regexp
 	Named []NamedCapture
+	// start is the literal that every match begins with, for a pattern
+	// anchored at the subject's start ("^/api/v1/..."): a subject that
+	// does not begin with it cannot match, and is refused without
+	// running the matcher. A server of regex locations tries each in
+	// turn, and most of them fail on their first bytes; the check costs
+	// a comparison where the matcher's setup costs about 30 ns.
+	start string
+}
+
+// Match reports whether b matches, as regexp's Match.
+func (r *Regex) Match(b []byte) bool {
+	return r.mayStart(b) && r.Regexp.Match(b)
+}
+
+// MatchString reports whether s matches, as regexp's MatchString.
+func (r *Regex) MatchString(s string) bool {
+	return strings.HasPrefix(s, r.start) && r.Regexp.MatchString(s)
+}
+
+// FindSubmatchIndex is regexp's FindSubmatchIndex: the groups' bounds in
+// b, or nil without a match.
+func (r *Regex) FindSubmatchIndex(b []byte) []int {
+	if !r.mayStart(b) {
+		return nil
+	}
+	return r.Regexp.FindSubmatchIndex(b)
+}
+
+// mayStart reports whether b begins with the literal that a match must
+// begin with (any b when there is none).
+func (r *Regex) mayStart(b []byte) bool {
+	return len(b) >= len(r.start) && string(b[:len(r.start)]) == r.start
+}
+
+// newRegex wraps a compiled pattern, finding the literal its matches
+// start with when it is anchored at the start: LiteralPrefix gives the
+// literal a match begins with, and a leading "^" (without the multi-line
+// flag, which would put it first) pins that match to the subject's
+// start. A caseless pattern's literal stops at its first letter.
+func newRegex(re *regexp.Regexp, src string) *Regex {
+	out := &Regex{Regexp: re}
+	if strings.HasPrefix(src, "^") {
+		out.start, _ = re.LiteralPrefix()
+	}
+	return out
 }
 
 // NamedCapture is a named group of a Regex and the variable it sets.
@@ -132,7 +177,7 @@ func (b *builder) regex(n *Node, src string, caseless bool) (*Regex, error) {
 	if err != nil {
 		return nil, errAt(n, "%s", regexError(src, err))
 	}
-	out := &Regex{Regexp: re}
+	out := newRegex(re, src)
 	for i, name := range re.SubexpNames() {
 		if name != "" {
 			out.Named = append(out.Named, NamedCapture{Group: i, Slot: b.declareVar(name, false)})
