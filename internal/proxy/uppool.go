@@ -15,6 +15,9 @@ import (
 type upGroup struct {
 	*upstream.Group
 	idle []*upConn
+	// overfull is set while the pool holds more than keepalive
+	// connections, until the round of events ends.
+	overfull bool
 	// stats are this worker's figures per server, in the upstream's
 	// Servers order.
 	stats []observe.Server
@@ -145,10 +148,30 @@ func (uc *upConn) release(reusable bool) {
 		uc.closeAfterAnswer()
 		return
 	}
-	if len(g.idle) >= u.Keepalive {
-		// The pool keeps the most recently used connections.
-		g.closeIdle(g.idle[0])
-	}
 	g.idle = append(g.idle, uc)
 	uc.c.SetTimer(u.KeepaliveTimeout)
+	if len(g.idle) > u.Keepalive && !g.overfull {
+		// The pool keeps the most recently used connections, but the
+		// oldest beyond keepalive are closed only once this round of
+		// events is over (worker.trimPools): a request that arrives in
+		// the same round takes one of them instead of connecting anew,
+		// so that a load of more requests in flight than keepalive
+		// does not close and open a connection for most of them. A
+		// connection stays idle beyond the limit for less than a round.
+		g.overfull = true
+		uc.w.overfull = append(uc.w.overfull, g)
+	}
+}
+
+// trimPools closes the oldest idle connections of the groups whose pool
+// went beyond keepalive during the round of events.
+func (w *worker) trimPools() {
+	for _, g := range w.overfull {
+		for len(g.idle) > g.Conf.Keepalive {
+			g.closeIdle(g.idle[0])
+		}
+		g.overfull = false
+	}
+	clear(w.overfull)
+	w.overfull = w.overfull[:0]
 }

@@ -50,6 +50,9 @@ type worker struct {
 	logLine   []byte
 	// pathBuf holds the NUL-terminated path of a file being opened.
 	pathBuf []byte
+	// overfull lists the upstream groups whose keep-alive pool holds
+	// more than keepalive connections until the round of events ends.
+	overfull []*upGroup
 	// fileName holds the file name a URI maps to while the static
 	// handler opens it, so that serving a file allocates nothing.
 	fileName []byte
@@ -340,6 +343,9 @@ func (w *worker) afterEvents() {
 	w.serveTempWaiters()
 	w.maybeShed()
 	w.flushH2()
+	if len(w.overfull) > 0 {
+		w.trimPools()
+	}
 	if w.sync != nil {
 		if w.id == 0 {
 			w.sync.leaseIfBusy()

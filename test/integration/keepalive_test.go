@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -204,6 +207,72 @@ func TestUpstreamKeepAlive(t *testing.T) {
 			if !strings.HasSuffix(r.Line, " HTTP/1.1") || r.Headers.get("Connection") != "close" || r.Seq != 1 {
 				t.Errorf("plain upstream request: %s (seq %d)", r, r.Seq)
 			}
+		}
+	})
+}
+
+// TestUpstreamKeepAliveLimit checks that the upstream connection cache
+// keeps at most "keepalive" idle connections: after a burst of concurrent
+// requests, which needs more connections than that, the surplus is
+// closed and exactly "keepalive" stay open.
+func TestUpstreamKeepAliveLimit(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "up", nil)
+		p := startProxy(t, tg, fmt.Sprintf(`
+    upstream u {
+        server %s;
+        keepalive 2;
+    }
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / {
+            proxy_pass http://u;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }`, up.addr))
+		const clients, each = 16, 10
+		var wg sync.WaitGroup
+		errs := make(chan string, clients)
+		for c := 0; c < clients; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Not dialRaw: a helper that fails the test must
+				// run on the test's goroutine.
+				nc, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(15 * time.Second))
+				br := bufio.NewReader(nc)
+				for i := 0; i < each; i++ {
+					fmt.Fprintf(nc, "GET /c%d/%d HTTP/1.1\r\nHost: h\r\n\r\n", c, i)
+					resp, err := readResponse(br, "GET")
+					if err != nil || resp.Status != 200 {
+						errs <- fmt.Sprintf("client %d request %d: %v %v", c, i, resp, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+		if n := up.connCount(); n <= 2 {
+			t.Fatalf("%d upstream connections for %d concurrent clients: the burst did not need more than the cache", n, clients)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for up.openCount() > 2 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if n := up.openCount(); n != 2 {
+			t.Errorf("%d upstream connections open after the burst, want keepalive's 2", n)
 		}
 	})
 }

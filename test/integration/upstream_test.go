@@ -270,6 +270,13 @@ func (u *upstream) connCount() int {
 	return u.conns
 }
 
+// openCount is the number of connections the upstream holds open.
+func (u *upstream) openCount() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.open)
+}
+
 // lastRequest returns the most recent request; the test fails if none.
 func (u *upstream) lastRequest() *upRequest {
 	u.t.Helper()
