@@ -3,6 +3,7 @@ package conf
 import (
 	"strings"
 
+	"headroom/internal/http1"
 	"headroom/internal/vars"
 )
 
@@ -229,16 +230,7 @@ func (m *Map) FindKey(v []byte) (t *vars.Template, ok bool) {
 		return nil, false
 	}
 	var buf [128]byte
-	low := buf[:0]
-	if len(v) > len(buf) {
-		low = make([]byte, 0, len(v))
-	}
-	for _, c := range v {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		low = append(low, c)
-	}
+	low := http1.AppendLower(buf[:0], v)
 	if m.Hostnames && len(low) > 0 && low[len(low)-1] == '.' {
 		low = low[:len(low)-1]
 	}

@@ -90,6 +90,16 @@ func lower(c byte) byte {
 	return c
 }
 
+// AppendLower appends b lower-cased in ASCII to dst. Given a buffer on
+// the caller's stack as dst, a short value is lower-cased without an
+// allocation (host names, map keys); other bytes are copied as they are.
+func AppendLower(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, lower(c))
+	}
+	return dst
+}
+
 // EqualFold reports whether a and b are equal under ASCII case folding.
 // Field names and most protocol tokens are case-insensitive ASCII, so the
 // Unicode folding of bytes.EqualFold is both slower and wrong for them;

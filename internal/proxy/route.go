@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"headroom/internal/conf"
+	"headroom/internal/http1"
 )
 
 // vhosts selects the server block for a request arriving on one listening
@@ -80,17 +81,7 @@ func (v *vhosts) findHost(host []byte) (*conf.Server, *conf.Regex, string) {
 		return v.def, nil, ""
 	}
 	var buf [128]byte
-	lower := buf[:0]
-	if len(host) > len(buf) {
-		lower = make([]byte, 0, len(host))
-	}
-	for _, c := range host {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		lower = append(lower, c)
-	}
-	return v.lookup(lower)
+	return v.lookup(http1.AppendLower(buf[:0], host))
 }
 
 // lookup finds the server for a lower-cased name in nginx's order. It

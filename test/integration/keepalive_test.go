@@ -211,17 +211,13 @@ func TestUpstreamKeepAlive(t *testing.T) {
 	})
 }
 
-// TestUpstreamKeepAliveLimit checks that the upstream connection cache
-// keeps at most "keepalive" idle connections: after a burst of concurrent
-// requests, which needs more connections than that, the surplus is
-// closed and exactly "keepalive" stay open.
-func TestUpstreamKeepAliveLimit(t *testing.T) {
-	forEachTarget(t, func(t *testing.T, tg *target) {
-		up := newUpstream(t, "up", nil)
-		p := startProxy(t, tg, fmt.Sprintf(`
+// startKeepaliveProxy starts a proxy to one upstream server through a
+// keep-alive cache of n connections.
+func startKeepaliveProxy(t *testing.T, tg *target, addr string, n int) *proxy {
+	return startProxy(t, tg, fmt.Sprintf(`
     upstream u {
         server %s;
-        keepalive 2;
+        keepalive %d;
     }
     server {
         listen 127.0.0.1:{{PORT}};
@@ -230,7 +226,17 @@ func TestUpstreamKeepAliveLimit(t *testing.T) {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
-    }`, up.addr))
+    }`, addr, n))
+}
+
+// TestUpstreamKeepAliveLimit checks that the upstream connection cache
+// keeps at most "keepalive" idle connections: after a burst of concurrent
+// requests, which needs more connections than that, the surplus is
+// closed and exactly "keepalive" stay open.
+func TestUpstreamKeepAliveLimit(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "up", nil)
+		p := startKeepaliveProxy(t, tg, up.addr, 2)
 		const clients, each = 16, 10
 		var wg sync.WaitGroup
 		errs := make(chan string, clients)
@@ -289,19 +295,7 @@ func TestUpstreamKeepAliveClosed(t *testing.T) {
 				time.AfterFunc(50*time.Millisecond, func() { c.Close() })
 			}
 		})
-		p := startProxy(t, tg, fmt.Sprintf(`
-    upstream u {
-        server %s;
-        keepalive 4;
-    }
-    server {
-        listen 127.0.0.1:{{PORT}};
-        location / {
-            proxy_pass http://u;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }`, up.addr))
+		p := startKeepaliveProxy(t, tg, up.addr, 4)
 		rc := dialRaw(t, p.addr)
 		if resp := rc.roundTrip("GET /close-after HTTP/1.1\r\nHost: h\r\n\r\n"); resp.Status != 200 {
 			t.Fatalf("first: %s", resp)
