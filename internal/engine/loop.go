@@ -284,10 +284,7 @@ func (c *Conn) Close() {
 // connection whose exchange is over, where the peer has nothing left to
 // lose.
 func (c *Conn) Reset() {
-	if c.Kind == KindFree {
-		return
-	}
-	if c.Fd >= 0 {
+	if c.Kind != KindFree && c.Fd >= 0 {
 		setLingerZero(c.Fd)
 	}
 	c.Close()

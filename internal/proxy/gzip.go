@@ -28,9 +28,9 @@ import (
 // only while the answer is being compressed. When the client stops taking
 // the answer (its socket is full) the compressor flushes what it holds to
 // a byte boundary and goes back to the pool (park), and a fresh one
-// continues the same deflate stream when more comes: blocks that do not look back past the boundary are valid
-// deflate, at the cost of the history's matches for the first bytes
-// after it. So an answer that waits for a slow client holds its output,
+// continues the same deflate stream when more comes: blocks that do not
+// look back past the boundary are valid deflate, at the cost of the
+// history's matches for the first bytes after it. So an answer that waits for a slow client holds its output,
 // not a compressor, and memory per waiting stream stays below nginx's,
 // whose zlib state stays with the stream to its end.
 type gzipState struct {
@@ -89,8 +89,7 @@ func (g *gzipState) park() {
 		return
 	}
 	g.fw.Flush()
-	g.pool.put(g.level, g.fw)
-	g.fw = nil
+	g.release()
 }
 
 // finish writes the last block and the trailer.
@@ -104,8 +103,7 @@ func (g *gzipState) finish() {
 	binary.LittleEndian.PutUint32(t[:4], g.crc)
 	binary.LittleEndian.PutUint32(t[4:], uint32(g.in))
 	g.Write(t[:])
-	g.pool.put(g.level, g.fw)
-	g.fw = nil
+	g.release()
 }
 
 // release gives the compressor back to the pool, if the stream still

@@ -251,9 +251,6 @@ func (cc *clientConn) respondReturn(ret *conf.Return) {
 	if ret.Text != nil {
 		text = cc.eval(text, ret.Text)
 	}
-	if text == nil {
-		text = []byte{}
-	}
 	cc.r.script.text = text
 	// nginx's ngx_http_send_response discards the body first, which
 	// answers "Expect: 100-continue".

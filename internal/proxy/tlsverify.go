@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"headroom/internal/conf"
+	"headroom/internal/http1"
 	"headroom/internal/logs"
 	"headroom/internal/vars"
 )
@@ -45,7 +46,7 @@ func (cc *clientConn) checkClientCert(t *tlsTransport, host []byte) bool {
 	if ssl.VerifyClient == conf.VerifyOff {
 		return true
 	}
-	if sni := t.raw.serverName; sni != "" && !bytes.EqualFold([]byte(sni), host) {
+	if sni := t.raw.serverName; sni != "" && !http1.EqualFold(host, sni) {
 		if s, _ := cc.ln.vhosts.find(strings.ToLower(sni)); s != r.srv {
 			cc.logAt(logs.Info, "client attempted to request the server name different from the one that was negotiated while reading client request headers")
 			r.keepAlive = false
