@@ -95,6 +95,21 @@ func Dump(c *Config) string {
 			if l.HTTP2 {
 				bufs += " http2"
 			}
+			if l.Bind {
+				bufs += " bind"
+			}
+			if l.Deferred {
+				bufs += " deferred"
+			}
+			if l.DualStack {
+				bufs += " ipv6only=off"
+			}
+			if l.KeepAlive != 0 {
+				bufs += fmt.Sprintf(" so_keepalive=%d idle=%s intvl=%s cnt=%d", l.KeepAlive, dur(l.KeepIdle), dur(l.KeepIntvl), l.KeepCnt)
+			}
+			if l.FastOpenSet {
+				bufs += fmt.Sprintf(" fastopen=%d", l.FastOpen)
+			}
 			d.line(2, "listen %s default_server=%v reuseport=%v backlog=%d%s at %s:%d",
 				l.Addr, l.DefaultServer, l.ReusePort, l.Backlog, bufs, l.File, l.Line)
 		}

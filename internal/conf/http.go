@@ -186,8 +186,8 @@ func httpDirectives() []*directive {
 			syntax: "server { ... }",
 			doc:    "Defines a virtual server."},
 		{name: "listen", ctx: ctxServer, args: arg1More, set: setListen,
-			syntax: "listen address[:port] | port | unix:path [default_server] [reuseport] [backlog=number] [http2] [proxy_protocol];", def: "*:80",
-			doc: "Sets the address and port the server accepts connections on; names are resolved when the configuration is read. With proxy_protocol every connection to the address must start with a PROXY protocol header (v1 or v2), whose addresses $proxy_protocol_addr and real_ip_header proxy_protocol read. With http2 the address speaks HTTP/2, for all its servers: with ssl when the client chooses it by ALPN (else HTTP/1.1), without ssl from the connection's start, as nginx 1.22 does (prior knowledge h2c, so HTTP/1 clients cannot use that address)."},
+			syntax: "listen address[:port] | port | unix:path [default_server] [ssl] [http2] [proxy_protocol] [fastopen=number] [backlog=number] [rcvbuf=size] [sndbuf=size] [deferred] [bind] [ipv6only=on|off] [reuseport] [so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]];", def: "*:80",
+			doc: "Sets the address and port the server accepts connections on; names are resolved when the configuration is read. As in nginx, an address on a port where the wildcard address of its family listens too is served through the wildcard's socket, and a connection finds its servers by its local address, unless bind (or any socket option, which implies it) gives the address a socket of its own. An IPv6 socket is IPv6 only unless ipv6only=off, so that listen 80 and listen [::]:80 live side by side. deferred sets TCP_DEFER_ACCEPT (a connection is handed over once its first data has come, and read at once), fastopen TCP_FASTOPEN's queue, so_keepalive SO_KEEPALIVE and its TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT; setfib and quic are refused as by nginx 1.22 on Linux, accept_filter is ignored with nginx's message. With proxy_protocol every connection to the address must start with a PROXY protocol header (v1 or v2), whose addresses $proxy_protocol_addr and real_ip_header proxy_protocol read. With http2 the address speaks HTTP/2, for all its servers: with ssl when the client chooses it by ALPN (else HTTP/1.1), without ssl from the connection's start, as nginx 1.22 does (prior knowledge h2c, so HTTP/1 clients cannot use that address)."},
 		{name: "server_name", ctx: ctxServer, args: arg1More, set: setServerName,
 			syntax: "server_name name ...;", def: `""`,
 			doc: "Sets the names (exact, *.wildcard, wildcard.*, .domain or ~regex) that select this server by the Host header."},
@@ -629,10 +629,6 @@ func setLogFormat(b *builder, n *Node, _ *scope) error {
 	return nil
 }
 
-// listenUnsupported are nginx's listen parameters that headroom does not
-// implement, by the name before any "=".
-var listenUnsupported = setOf("quic deferred bind ipv6only so_keepalive fastopen setfib accept_filter")
-
 func setListen(b *builder, n *Node, sc *scope) error {
 	arg := n.Args[0]
 	var (
@@ -671,7 +667,7 @@ func setListen(b *builder, n *Node, sc *scope) error {
 		case p == "default_server" || p == "default":
 			l.DefaultServer = true
 		case p == "reuseport":
-			l.ReusePort, optionsSet = true, true
+			l.ReusePort, l.Bind, optionsSet = true, true, true
 		case p == "ssl":
 			l.SSL = true
 		case p == "proxy_protocol":
@@ -687,7 +683,7 @@ func setListen(b *builder, n *Node, sc *scope) error {
 			if !ok || v == 0 {
 				return errAt(n, "invalid backlog \"%s\"", val)
 			}
-			l.Backlog, optionsSet = v, true
+			l.Backlog, l.Bind, optionsSet = v, true, true
 		case (key == "sndbuf" || key == "rcvbuf") && hasVal:
 			v, ok := parseSize(val)
 			if !ok || v <= 0 || v > 1<<31-1 {
@@ -699,11 +695,36 @@ func setListen(b *builder, n *Node, sc *scope) error {
 			} else {
 				l.RcvBuf = int(v)
 			}
-			optionsSet = true
-		case listenUnsupported[key]:
-			if err := b.unsupportedParam(n, key); err != nil {
-				return err
+			l.Bind, optionsSet = true, true
+		case p == "bind":
+			l.Bind, optionsSet = true, true
+		case p == "deferred":
+			l.Deferred, l.Bind, optionsSet = true, true, true
+		case strings.HasPrefix(p, "ipv6only=o"):
+			switch p[len("ipv6only=o"):] {
+			case "n":
+				l.DualStack = false
+			case "ff":
+				l.DualStack = true
+			default:
+				return errAt(n, "invalid ipv6only flags \"%s\"", val)
 			}
+			l.Bind, optionsSet = true, true
+		case key == "so_keepalive" && hasVal:
+			if err := parseSoKeepalive(&l, val); err != nil {
+				return errAt(n, "%s", err.Error())
+			}
+			l.Bind, optionsSet = true, true
+		case key == "fastopen" && hasVal:
+			v, ok := atoi(val)
+			if !ok {
+				return errAt(n, "invalid fastopen \"%s\"", p)
+			}
+			l.FastOpen, l.FastOpenSet = v, true
+			l.Bind, optionsSet = true, true
+		case key == "accept_filter" && hasVal:
+			// A FreeBSD feature: nginx on Linux says so and goes on.
+			b.warn(errAt(n, "accept filters \"%s\" are not supported on this platform, ignored", p))
 		default:
 			return errAt(n, "invalid parameter \"%s\"", p)
 		}
@@ -720,6 +741,44 @@ func setListen(b *builder, n *Node, sc *scope) error {
 			}
 		}
 	}
+	return nil
+}
+
+// parseSoKeepalive reads listen's so_keepalive=on|off|[idle]:[intvl]:[cnt]
+// as nginx does: idle and intvl are times in seconds, cnt a number, any
+// of them may be left out, but not all.
+func parseSoKeepalive(l *Listen, v string) error {
+	switch v {
+	case "on":
+		l.KeepAlive = 1
+		return nil
+	case "off":
+		l.KeepAlive = -1
+		return nil
+	}
+	invalid := fmt.Errorf("invalid so_keepalive value: \"%s\"", v)
+	idle, rest, _ := strings.Cut(v, ":")
+	intvl, cnt, _ := strings.Cut(rest, ":")
+	var ok bool
+	if idle != "" {
+		if l.KeepIdle, ok = parseTime(idle, true); !ok {
+			return invalid
+		}
+	}
+	if intvl != "" {
+		if l.KeepIntvl, ok = parseTime(intvl, true); !ok {
+			return invalid
+		}
+	}
+	if cnt != "" {
+		if l.KeepCnt, ok = atoi(cnt); !ok {
+			return invalid
+		}
+	}
+	if l.KeepIdle == 0 && l.KeepIntvl == 0 && l.KeepCnt == 0 {
+		return invalid
+	}
+	l.KeepAlive = 1
 	return nil
 }
 

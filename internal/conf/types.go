@@ -170,24 +170,66 @@ type LimitConn struct {
 	Max  int
 }
 
-// Listeners returns the configuration's listening addresses, each once,
-// in the order first written: what the runtime opens one socket for (per
-// worker with reuseport) and what the capacity model counts.
+// Listeners returns the configuration's listening addresses that get a
+// socket of their own, each once, in the order first written: what the
+// runtime opens one socket for (per worker with reuseport) and what the
+// capacity model counts. Addresses served through a wildcard address's
+// socket (SharedWildcard) are left out.
 func (c *Config) Listeners() []Listen {
 	if c.HTTP == nil {
 		return nil
 	}
-	var out []Listen
-	seen := map[string]bool{}
+	var all []Listen
+	index := map[string]int{}
 	for _, s := range c.HTTP.Servers {
 		for _, l := range s.Listens {
-			if !seen[l.Addr] {
-				seen[l.Addr] = true
-				out = append(out, l)
+			i, ok := index[l.Addr]
+			if !ok {
+				index[l.Addr] = len(all)
+				all = append(all, l)
+				continue
+			}
+			// The socket options may be on any one listen of the
+			// address.
+			if l.Bind {
+				all[i] = l
 			}
 		}
 	}
+	var out []Listen
+	for _, l := range all {
+		if SharedWildcard(l.Addr, l.Bind, index) == "" {
+			out = append(out, l)
+		}
+	}
 	return out
+}
+
+// SharedWildcard returns the wildcard address (0.0.0.0 or [::]) of the
+// same family and port as addr among the addresses listened on, whose
+// socket serves addr too, as in nginx: an address listened on without
+// bind (or a socket option) on a port where its family's wildcard
+// listens gets no socket of its own, and its connections find its
+// servers by their local address. It returns "" where addr needs a
+// socket of its own. Linux would refuse that socket anyway, because the
+// wildcard's socket covers every address of the port.
+func SharedWildcard[V any](addr string, bind bool, listened map[string]V) string {
+	if bind {
+		return ""
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || ap.Addr().IsUnspecified() {
+		return ""
+	}
+	wild := netip.IPv4Unspecified()
+	if ap.Addr().Is6() {
+		wild = netip.IPv6Unspecified()
+	}
+	w := netip.AddrPortFrom(wild, ap.Port()).String()
+	if _, ok := listened[w]; ok {
+		return w
+	}
+	return ""
 }
 
 // Listen is one listen directive.
@@ -219,6 +261,34 @@ type Listen struct {
 	// on the listening socket, which accepted connections inherit; 0
 	// leaves the system's.
 	SndBuf, RcvBuf int
+	// Bind gives the address a socket of its own. Without it an address
+	// on a port where the wildcard address (0.0.0.0 or [::]) of the same
+	// family also listens is served through the wildcard's socket, and
+	// a connection finds its address's servers by its local address, as
+	// in nginx. Every socket option (backlog=, rcvbuf=, sndbuf=,
+	// deferred, ipv6only=, reuseport, so_keepalive=, fastopen=) implies
+	// it, as in nginx.
+	Bind bool
+	// Deferred (deferred) sets TCP_DEFER_ACCEPT: the kernel hands over
+	// a connection once its first data has come, and its request is
+	// read at once.
+	Deferred bool
+	// DualStack is ipv6only=off: an IPv6 wildcard socket then takes
+	// IPv4 connections too. By default (ipv6only=on) an IPv6 socket is
+	// IPv6 only, so that "listen 80" and "listen [::]:80" live side by
+	// side, as in nginx.
+	DualStack bool
+	// KeepAlive is so_keepalive: 0 when not given (the system's
+	// default, off), 1 for on or a tuple, -1 for off. KeepIdle,
+	// KeepIntvl and KeepCnt are the tuple's TCP_KEEPIDLE,
+	// TCP_KEEPINTVL and TCP_KEEPCNT, 0 where not given (the system's).
+	KeepAlive           int
+	KeepIdle, KeepIntvl time.Duration
+	KeepCnt             int
+	// FastOpen is fastopen=: the queue of TCP Fast Open connections
+	// not yet accepted (TCP_FASTOPEN), when FastOpenSet.
+	FastOpen    int
+	FastOpenSet bool
 	// File and Line locate the directive for error messages.
 	File string
 	Line int

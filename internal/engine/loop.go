@@ -215,8 +215,40 @@ var ErrNoSlot = errors.New("engine: no free connection slot")
 // connection and no epoll_ctl per state change. The fd must be
 // non-blocking. On error the fd is left open for the caller to close.
 func (l *Loop) Add(fd int, kind Kind, data any) (*Conn, error) {
-	return l.add(fd, kind, data, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET)
+	return l.add(fd, kind, data, connEvents)
 }
+
+// connEvents are the epoll flags of a connection: both directions, the
+// peer's close, edge-triggered.
+const connEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+
+// AddReadable takes a free slot for fd, as Add does, for a connection
+// whose first bytes are known to have arrived (a listener with
+// TCP_DEFER_ACCEPT hands over only such): the slot is marked readable
+// and the socket is not registered yet. The owner reads it at once and
+// then calls Register. Registered after that read, the drained socket
+// queues no event for the bytes already taken, which saves the read
+// that would have found nothing.
+func (l *Loop) AddReadable(fd int, kind Kind, data any) (*Conn, error) {
+	c, err := l.add(fd, kind, data, 0)
+	if err == nil {
+		c.ReadReady = true
+	}
+	return c, err
+}
+
+// Register registers with epoll a connection that AddReadable took a
+// slot for, as Add would have. epoll reports at once whatever is already
+// pending on the socket, so nothing that came in between is missed.
+func (c *Conn) Register() error {
+	ev := unix.EpollEvent{Events: connEvents, Fd: c.Index, Pad: c.gen}
+	return epollCtl(c.loop.epfd, unix.EPOLL_CTL_ADD, c.Fd, &ev)
+}
+
+// Gen identifies the slot's current occupant: it changes when the slot is
+// freed, so an owner that ran handlers can tell whether the connection it
+// started with is still there.
+func (c *Conn) Gen() int32 { return c.gen }
 
 // AddListener registers a listening socket, level-triggered so that a loop
 // that stops accepting part-way through a burst is told again. A socket
@@ -247,7 +279,7 @@ func (l *Loop) add(fd int, kind Kind, data any, events uint32) (*Conn, error) {
 	if c == nil {
 		return nil, ErrNoSlot
 	}
-	if fd >= 0 {
+	if fd >= 0 && events != 0 {
 		ev := unix.EpollEvent{Events: events, Fd: c.Index, Pad: c.gen + 1}
 		if err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			return nil, err

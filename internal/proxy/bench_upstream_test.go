@@ -82,14 +82,7 @@ func cannedUpstream(t *testing.T, answer func(line string) string) string {
 // refusedAddr returns a loopback address whose port is taken by a socket
 // that does not listen: connections to it are refused.
 func refusedAddr(t *testing.T) string {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
+	fd := boundSocket(t)
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		t.Fatal(err)

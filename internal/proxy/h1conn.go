@@ -87,7 +87,11 @@ type clientConn struct {
 	sock   socketTransport
 	ln     *listener
 	remote netip.AddrPort
-	id     uint64
+	// local is the address the client connected to where its listener
+	// is a wildcard address: found when the listener's socket serves
+	// several addresses, else on first need ($server_addr).
+	local netip.AddrPort
+	id    uint64
 	// requests counts requests on this connection ($connection_requests);
 	// accepted is when it was accepted ($connection_time).
 	requests int
@@ -138,22 +142,45 @@ type clientConn struct {
 // transport. A client of a unix socket has the zero address, which the
 // variables and the error log write as "unix:". A TCP client's socket has
 // TCP_NODELAY from its listener (see listenSocket).
-func (w *worker) newClient(fd int, remote netip.AddrPort, ln *listener) {
+//
+// A connection from a listener with TCP_DEFER_ACCEPT (deferred) has its
+// first bytes in already: it is read at once, as nginx does, and
+// registered with epoll only after that read, so that the registration
+// queues no event for bytes already taken.
+func (w *worker) newClient(fd int, remote, local netip.AddrPort, ln *listener, deferred bool) {
 	cc := w.getClient()
-	c, err := w.loop.Add(fd, engine.KindClient, cc)
+	var c *engine.Conn
+	var err error
+	if deferred {
+		c, err = w.loop.AddReadable(fd, engine.KindClient, cc)
+	} else {
+		c, err = w.loop.Add(fd, engine.KindClient, cc)
+	}
 	if err != nil {
 		engine.Close(fd)
 		w.putClient(cc)
 		return
 	}
 	cc.sock.c = c
+	var tr transport = &cc.sock
 	if ln.tls != nil {
 		t := w.getTLS()
 		t.start(&cc.sock, ln.tls)
-		w.startClient(cc, c, t, ln, remote)
+		tr = t
+	}
+	w.startClient(cc, c, tr, ln, remote)
+	cc.local = local
+	if !deferred {
 		return
 	}
-	w.startClient(cc, c, &cc.sock, ln, remote)
+	gen := c.Gen()
+	c.OnRead(c)
+	if c.Gen() == gen {
+		if err := c.Register(); err != nil {
+			w.warnf(logs.Alert, "epoll_ctl(ADD) of a new client failed (%s)", logs.SysError(err))
+			cc.close()
+		}
+	}
 }
 
 // startClient starts the HTTP/1 connection of a client whose slot is

@@ -147,6 +147,7 @@ func (hc *h2Conn) openStream(id uint32) {
 	cc.ln = parent.ln
 	cc.id = parent.id
 	cc.remote = parent.remote
+	cc.local = parent.local
 	cc.accepted = parent.accepted
 	cc.pp = parent.pp
 	cc.requests = hc.served - 1

@@ -160,11 +160,34 @@ func appendPort(b []byte, ap netip.AddrPort) []byte {
 	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
-// appendAddr appends the listener's address as $server_addr has it:
-// "unix:path" for a unix socket.
-func (ln *listener) appendAddr(b []byte) []byte {
-	if ln.unixPath != "" {
-		return append(append(b, "unix:"...), ln.unixPath...)
+// appendServerAddr appends the address the client connected to as
+// $server_addr has it: "unix:path" for a unix socket.
+func (cc *clientConn) appendServerAddr(b []byte) []byte {
+	if cc.ln.unixPath != "" {
+		return append(append(b, "unix:"...), cc.ln.unixPath...)
 	}
-	return ln.addrPort.Addr().AppendTo(b)
+	return cc.localAddrPort().Addr().AppendTo(b)
+}
+
+// localAddrPort returns the address and port the client connected to:
+// its listener's, or where that is a wildcard address the socket's own,
+// asked of the system once per connection (as nginx does) and only when
+// something needs it.
+func (cc *clientConn) localAddrPort() netip.AddrPort {
+	ln := cc.ln
+	if ln.unixPath != "" || !ln.addrPort.Addr().IsUnspecified() {
+		return ln.addrPort
+	}
+	if !cc.local.IsValid() {
+		switch {
+		case cc.h2 != nil:
+			cc.local = cc.h2.hc.cc.localAddrPort()
+		case cc.c != nil && cc.c.Fd >= 0:
+			cc.local = localAddr(cc.c.Fd)
+		}
+		if !cc.local.IsValid() {
+			return ln.addrPort
+		}
+	}
+	return cc.local
 }

@@ -288,7 +288,7 @@ func (cc *clientConn) appendAbsoluteURL(u, path []byte) []byte {
 	} else if host, ok := normalizeHost(cc.r.head.Host); ok && host != "" {
 		u = append(u, host...)
 	} else {
-		u = cc.ln.appendAddr(u)
+		u = cc.appendServerAddr(u)
 	}
 	// A unix socket has no port to name; the scheme's own port is not
 	// named either.
@@ -296,7 +296,7 @@ func (cc *clientConn) appendAbsoluteURL(u, path []byte) []byte {
 	if tls {
 		defPort = 443
 	}
-	if p := cc.ln.addrPort.Port(); p != defPort && p != 0 && (lc == nil || lc.PortInRedirect) {
+	if p := cc.localAddrPort().Port(); p != defPort && p != 0 && (lc == nil || lc.PortInRedirect) {
 		u = append(u, ':')
 		u = strconv.AppendInt(u, int64(p), 10)
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -57,9 +58,13 @@ type Server struct {
 	cfg  *conf.Config
 	opts Options
 	// tokens is the Server field with the version (server_tokens on).
-	tokens    string
-	log       *logs.ErrorLog
+	tokens string
+	log    *logs.ErrorLog
+	// listeners are the addresses with a socket of their own; addrs
+	// are every address listened on, those served through a wildcard
+	// address's socket included (listener.via).
 	listeners []*listener
+	addrs     []*listener
 	workers   []*worker
 	access    *logs.AccessFiles
 	// levelLogs are the error logs set at the http, server or location
@@ -122,6 +127,21 @@ type listener struct {
 	backlog int
 	// sndbuf and rcvbuf are listen's sndbuf= and rcvbuf=, 0 when unset.
 	sndbuf, rcvbuf int
+	// bind, deferred, dualStack, the keep-alive settings and fastOpen
+	// are listen's socket options (conf.Listen says what each does).
+	bind                bool
+	deferred            bool
+	dualStack           bool
+	keepAlive           int
+	keepIdle, keepIntvl time.Duration
+	keepCnt             int
+	fastOpen            int
+	fastOpenSet         bool
+	// served are the addresses whose connections come through this
+	// wildcard address's socket, found by their local address; via is,
+	// for such an address, the wildcard listener whose socket it uses.
+	served []*listener
+	via    *listener
 	// fds holds one socket per worker with reuseport, or one shared one.
 	fds      []int
 	reuse    bool
@@ -295,10 +315,7 @@ func (s *Server) openListeners() error {
 					ln.addrPort = ap
 				}
 				byAddr[l.Addr] = ln
-				s.listeners = append(s.listeners, ln)
-			}
-			if l.ReusePort {
-				ln.reuse = true
+				s.addrs = append(s.addrs, ln)
 			}
 			if l.ProxyProtocol {
 				ln.proxyProtocol = true
@@ -309,14 +326,15 @@ func (s *Server) openListeners() error {
 			if l.HTTP2 {
 				ln.http2 = true
 			}
-			if l.Backlog > 0 {
-				ln.backlog = l.Backlog
-			}
-			if l.SndBuf > 0 {
-				ln.sndbuf = l.SndBuf
-			}
-			if l.RcvBuf > 0 {
-				ln.rcvbuf = l.RcvBuf
+			if l.Bind {
+				// Socket options come on one listen of the address
+				// (the configuration refuses them twice), and each
+				// implies bind.
+				ln.bind, ln.reuse, ln.backlog = true, l.ReusePort, l.Backlog
+				ln.sndbuf, ln.rcvbuf = l.SndBuf, l.RcvBuf
+				ln.deferred, ln.dualStack = l.Deferred, l.DualStack
+				ln.keepAlive, ln.keepIdle, ln.keepIntvl, ln.keepCnt = l.KeepAlive, l.KeepIdle, l.KeepIntvl, l.KeepCnt
+				ln.fastOpen, ln.fastOpenSet = l.FastOpen, l.FastOpenSet
 			}
 			if l.DefaultServer || len(servers[l.Addr]) == 0 {
 				defaults[l.Addr] = srv
@@ -324,7 +342,8 @@ func (s *Server) openListeners() error {
 			servers[l.Addr] = append(servers[l.Addr], srv)
 		}
 	}
-	for _, ln := range s.listeners {
+	s.listeners = shareWildcards(s.addrs)
+	for _, ln := range s.addrs {
 		ln.vhosts = newVhosts(servers[ln.addr], defaults[ln.addr])
 		lc := ln.vhosts.def.Loc
 		ln.limits = http1.Limits{
@@ -348,6 +367,9 @@ func (s *Server) openListeners() error {
 		ln.h2limits.MaxHeaderLine = 2*lc.LargeClientHeaderBuffersSize + 4
 		ln.h2limits.MaxHeaderBytes = 2*ln.limits.MaxHeaderBytes + 4096
 		ln.h2limits.AnyValueBytes = true
+		if ln.via != nil {
+			continue
+		}
 		n := 1
 		if ln.reuse {
 			n = s.opts.Workers
@@ -440,6 +462,67 @@ func (s *Server) sameShared(u *conf.Upstream) *upstream.Shared {
 	return nil
 }
 
+// shareWildcards decides which addresses get a socket of their own
+// (conf.SharedWildcard) and links the others to the wildcard listener
+// whose socket serves them. It returns the listeners that own a socket,
+// in the configuration's order.
+func shareWildcards(addrs []*listener) []*listener {
+	byAddr := make(map[string]*listener, len(addrs))
+	for _, ln := range addrs {
+		byAddr[ln.addr] = ln
+	}
+	var own []*listener
+	for _, ln := range addrs {
+		if w := conf.SharedWildcard(ln.addr, ln.bind, byAddr); w != "" {
+			wc := byAddr[w]
+			ln.via = wc
+			wc.served = append(wc.served, ln)
+			continue
+		}
+		own = append(own, ln)
+	}
+	return own
+}
+
+// forLocal returns the address a connection accepted on ln's socket is
+// for: ln itself unless ln is a wildcard serving other addresses, which
+// the connection's local address then chooses among.
+func (ln *listener) forLocal(fd int) (*listener, netip.AddrPort) {
+	if len(ln.served) == 0 {
+		return ln, netip.AddrPort{}
+	}
+	local := localAddr(fd)
+	return ln.servedFor(local.Addr()), local
+}
+
+// servedFor returns the listener of a wildcard's socket for a local
+// address: the one listening on exactly that address, else the wildcard.
+func (ln *listener) servedFor(a netip.Addr) *listener {
+	a = a.Unmap()
+	for _, s := range ln.served {
+		if s.addrPort.Addr() == a {
+			return s
+		}
+	}
+	return ln
+}
+
+// localAddr returns a socket's local address, or the zero value if the
+// system cannot tell it.
+func localAddr(fd int) netip.AddrPort {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
 // listenerFor returns the listener of s (the server being replaced) that
 // a new listener can take over: same address, same reuseport setting.
 func (s *Server) listenerFor(ln *listener) *listener {
@@ -489,38 +572,15 @@ func listenSocket(ln *listener) (int, error) {
 	if ln.unixPath != "" {
 		return listenUnix(ln)
 	}
-	ap, backlog, reusePort := ln.addrPort, ln.backlog, ln.reuse
-	family := unix.AF_INET
-	if ap.Addr().Is6() {
-		family = unix.AF_INET6
-	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := newListenSocket(ln)
 	if err != nil {
 		return -1, err
 	}
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	// Accepted sockets inherit TCP_NODELAY from the listener (Linux
-	// copies the listener's options to each connection), which saves a
-	// setsockopt per connection; a location with "tcp_nodelay off" takes
-	// it away again (useConfig).
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	// As nginx, a failed setsockopt of a buffer size is not fatal.
-	if ln.sndbuf > 0 {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, ln.sndbuf)
-	}
-	if ln.rcvbuf > 0 {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, ln.rcvbuf)
-	}
-	if reusePort {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-			unix.Close(fd)
-			return -1, err
-		}
-	}
-	if err := unix.Bind(fd, sockaddr(ap)); err != nil {
+	if err := unix.Bind(fd, sockaddr(ln.addrPort)); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
+	backlog := ln.backlog
 	if backlog <= 0 {
 		backlog = capacity.DefaultBacklog()
 	}
@@ -529,6 +589,81 @@ func listenSocket(ln *listener) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// newListenSocket makes a TCP socket for a listener with its options,
+// ready to bind.
+func newListenSocket(ln *listener) (int, error) {
+	family := unix.AF_INET
+	if ln.addrPort.Addr().Is6() {
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	if family == unix.AF_INET6 {
+		// nginx's ipv6only=on by default: "listen [::]:80" beside
+		// "listen 80" must not cover IPv4 as well, or the second bind
+		// fails.
+		v6only := 1
+		if ln.dualStack {
+			v6only = 0
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	setListenOptions(fd, ln)
+	if ln.reuse {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	return fd, nil
+}
+
+// setListenOptions sets a TCP listening socket's options, which the
+// connections it accepts inherit (Linux copies them to each), so that no
+// connection needs a setsockopt of its own. As in nginx, an option the
+// system refuses is not fatal: the socket works without it.
+func setListenOptions(fd int, ln *listener) {
+	// TCP_NODELAY for every connection; a location with "tcp_nodelay
+	// off" takes it away again (useConfig).
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if ln.sndbuf > 0 {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, ln.sndbuf)
+	}
+	if ln.rcvbuf > 0 {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, ln.rcvbuf)
+	}
+	if ln.deferred {
+		// nginx's one second: a connection that sends nothing is
+		// handed over after the kernel's next SYN-ACK retransmission
+		// all the same.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1)
+	}
+	if ln.fastOpenSet {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN, ln.fastOpen)
+	}
+	switch {
+	case ln.keepAlive < 0:
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 0)
+	case ln.keepAlive > 0:
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		if ln.keepIdle > 0 {
+			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(ln.keepIdle/time.Second))
+		}
+		if ln.keepIntvl > 0 {
+			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(ln.keepIntvl/time.Second))
+		}
+		if ln.keepCnt > 0 {
+			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, ln.keepCnt)
+		}
+	}
 }
 
 // listenUnix opens a listener's unix socket. As in nginx, a file left at

@@ -39,7 +39,7 @@ func (s *Server) tlsConfigs() {
 			b.stapler.add(&srv.Loc.SSL.Certificates[k])
 		}
 	}
-	for _, ln := range s.listeners {
+	for _, ln := range s.addrs {
 		if !ln.ssl {
 			continue
 		}

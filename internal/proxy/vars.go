@@ -66,10 +66,10 @@ func init() {
 		return appendPort(b, cc.clientAddr()), true
 	}
 	g[vars.ServerAddr] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return cc.ln.appendAddr(b), true
+		return cc.appendServerAddr(b), true
 	}
 	g[vars.ServerPort] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		return appendPort(b, cc.ln.addrPort), true
+		return appendPort(b, cc.localAddrPort()), true
 	}
 	g[vars.ServerName] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return append(b, serverName(cc.r.srv)...), true

@@ -458,7 +458,8 @@ func onAccept(lc *engine.Conn) {
 			}
 			return
 		}
-		w.newClient(fd, remote, ln)
+		target, local := ln.forLocal(fd)
+		w.newClient(fd, remote, local, target, ln.deferred)
 		if !multi {
 			return
 		}
