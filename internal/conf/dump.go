@@ -237,6 +237,12 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if !c.AbsoluteRedirect || c.ServerNameInRedirect || !c.PortInRedirect {
 		d.line(depth, "redirects absolute=%v server_name=%v port=%v", c.AbsoluteRedirect, c.ServerNameInRedirect, c.PortInRedirect)
 	}
+	if c.ResetTimedout {
+		d.line(depth, "reset_timedout_connection on")
+	}
+	if c.LogSubrequest {
+		d.line(depth, "log_subrequest on")
+	}
 	if c.MSIE != defaultMSIE {
 		d.line(depth, "msie padding=%v refresh=%v", c.MSIE.Padding, c.MSIE.Refresh)
 	}

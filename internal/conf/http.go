@@ -170,6 +170,7 @@ type rawLoc struct {
 	proxyIgnoreHeaders     *IgnoreHeaders
 	h2                     http2Raw
 	linger                 lingerRaw
+	logSubrequest          *bool
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into
@@ -260,6 +261,9 @@ func httpDirectives() []*directive {
 		{name: "open_log_file_cache", ctx: hsl, args: take1234, set: setOpenLogFileCache,
 			syntax: "open_log_file_cache max=N [inactive=time] [min_uses=N] [valid=time] | off;", def: "off",
 			doc: "Keeps the files of access logs with variables in their paths open, per worker: at most max, closed when unused for inactive (10s), kept open once used min_uses (1) times within inactive, and checked for having been renamed or removed every valid (60s)."},
+		{name: "log_subrequest", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.logSubrequest }),
+			syntax: "log_subrequest on | off;", def: "off",
+			doc: "Would log subrequests in the access log. Accepted with its value checked; headroom makes no subrequests (it has no SSI, addition, auth_request or mirror), so there is nothing for it to log either way."},
 		{name: "log_format", ctx: ctxHTTP, args: arg2More, set: setLogFormat,
 			syntax: "log_format name [escape=default|json|none] string ...;", def: "combined \"" + combined + "\"",
 			doc: "Defines a named access log format; the strings are concatenated. combined is predefined."},

@@ -28,6 +28,7 @@ type lingerRaw struct {
 	close   *LingeringClose
 	time    *time.Duration
 	timeout *time.Duration
+	reset   *bool
 }
 
 func lingerDirectives() []*directive {
@@ -42,6 +43,9 @@ func lingerDirectives() []*directive {
 		{name: "lingering_timeout", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.linger.timeout }),
 			syntax: "lingering_timeout time;", def: "5s",
 			doc: "Bounds the wait for more bytes during a lingering close; the connection closes when none come in this time."},
+		{name: "reset_timedout_connection", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.linger.reset }),
+			syntax: "reset_timedout_connection on | off;", def: "off",
+			doc: "Closes with a reset (SO_LINGER 0) instead of a FIN a connection that timed out reading the request head or body or sending the answer, or that a 444 ends (or that the client_*_min_rate rules cut off under pressure), so that its socket and unsent data are freed at once instead of waiting in FIN_WAIT1; a keep-alive connection that times out closes normally, as in nginx."},
 	}
 }
 
@@ -62,4 +66,5 @@ func mergeLinger(r *lingerRaw, p *LocConf, c *LocConf) {
 	c.LingeringClose = pick(r.close, p.LingeringClose)
 	c.LingeringTime = pick(r.time, p.LingeringTime)
 	c.LingeringTimeout = pick(r.timeout, p.LingeringTimeout)
+	c.ResetTimedout = pick(r.reset, p.ResetTimedout)
 }

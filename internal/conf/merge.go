@@ -213,6 +213,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
 	mergeHTTP2(&r.h2, p, c)
 	mergeLinger(&r.linger, p, c)
+	c.LogSubrequest = pick(r.logSubrequest, p.LogSubrequest)
 	c.SSL = mergeSSL(&r.ssl, p.SSL)
 	c.ProxySSL = mergeProxySSL(&r.proxySSL, p.ProxySSL)
 	c.Referers = mergeReferers(r.referers, p.Referers)

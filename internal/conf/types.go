@@ -678,6 +678,9 @@ type LocConf struct {
 	// AccessLogs are the access log destinations; empty means "off". The
 	// default is <prefix>/logs/access.log in the combined format.
 	AccessLogs []AccessLog
+	// LogSubrequest is log_subrequest. headroom makes no subrequests,
+	// so it is kept for the configuration's sake and changes nothing.
+	LogSubrequest bool
 	// OpenLogFileCache is open_log_file_cache; nil is off.
 	OpenLogFileCache *OpenLogFileCache
 
@@ -717,6 +720,10 @@ type LocConf struct {
 	LingeringClose   LingeringClose
 	LingeringTime    time.Duration
 	LingeringTimeout time.Duration
+	// ResetTimedout is reset_timedout_connection: a connection that
+	// timed out reading the request or sending the answer, or that a
+	// 444 ends, closes with a reset.
+	ResetTimedout bool
 }
 
 // NextUpstream is a bit set of proxy_next_upstream conditions.

@@ -50,7 +50,7 @@ js_header_filter js_import js_include js_path js_periodic js_preload_object js_p
 js_shared_dict_zone js_var keyval keyval_zone least_time
 
 load_module lock_file
-log_subrequest master_process
+master_process
 memcached_bind memcached_buffer_size memcached_connect_timeout memcached_gzip_flag
 memcached_next_upstream memcached_next_upstream_timeout memcached_next_upstream_tries
 memcached_pass memcached_read_timeout memcached_send_timeout memcached_socket_keepalive
@@ -77,7 +77,7 @@ proxy_smtp_auth proxy_ssl
 proxy_timeout proxy_upload_rate quic_active_connection_id_limit quic_bpf
 quic_gso quic_host_key quic_retry read_ahead 
  
-reset_timedout_connection 
+
 satisfy scgi_bind scgi_buffer_size scgi_buffering scgi_buffers scgi_busy_buffers_size scgi_cache
 scgi_cache_key scgi_cache_path scgi_cache_valid scgi_connect_timeout scgi_hide_header
 scgi_ignore_client_abort scgi_ignore_headers scgi_intercept_errors scgi_next_upstream scgi_param

@@ -129,6 +129,10 @@ type clientConn struct {
 	// nagle is set once a request in a location with "tcp_nodelay off"
 	// took TCP_NODELAY (which the socket has from its listener) away.
 	nagle bool
+	// timedOut is set when the connection ends because it timed out
+	// reading the request or sending the answer, or by a 444: with
+	// reset_timedout_connection it then closes with a reset.
+	timedOut bool
 	// pp is what the connection's PROXY protocol header said, for a
 	// listener with proxy_protocol whose header named addresses; nil
 	// otherwise (proxyproto.go).
@@ -197,6 +201,7 @@ func (w *worker) startClient(cc *clientConn, c *engine.Conn, tr transport, ln *l
 	cc.state = connClosed
 	cc.pp = nil
 	cc.nagle = false
+	cc.timedOut = false
 	cc.setState(connIdle)
 	w.stats.Accepted.Inc()
 	w.stats.Handled.Inc()
@@ -297,13 +302,17 @@ func onClientTimer(c *engine.Conn) {
 		// closes and logs 408.
 		cc.r.status = 408
 		cc.noteRequestLine()
-		cc.logRequest()
-		cc.close()
+		cc.abortTimedOut()
 	case connRequest:
 		cc.requestTimer()
+	case connDiscard:
+		// The rest of a discarded body did not come in
+		// client_body_timeout.
+		cc.timedOut = true
+		cc.close()
 	default:
-		// keepalive_timeout, the end of a lingering close, or the rest
-		// of a discarded body that did not come in client_body_timeout.
+		// keepalive_timeout or the end of a lingering close: a normal
+		// close, as in nginx.
 		cc.close()
 	}
 }
@@ -527,9 +536,31 @@ func (cc *clientConn) close() {
 	cc.releaseBuffers()
 	cc.detach()
 	cc.tr.Close()
-	cc.c.Close()
+	if cc.timedOut && cc.h2 == nil && cc.resetTimedout() {
+		cc.c.Reset()
+	} else {
+		cc.c.Close()
+	}
 	cc.setState(connClosed)
 	w.putClient(cc)
+}
+
+// resetTimedout reports reset_timedout_connection of the request's
+// location, or of the default server before a request chose one, as
+// nginx reads it when it frees the request.
+func (cc *clientConn) resetTimedout() bool {
+	if r := cc.r; r != nil && r.lc != nil {
+		return r.lc.ResetTimedout
+	}
+	return cc.ln.vhosts.def.Loc.ResetTimedout
+}
+
+// abortTimedOut ends a connection that timed out reading the request or
+// sending the answer: logged, then closed (with a reset under
+// reset_timedout_connection).
+func (cc *clientConn) abortTimedOut() {
+	cc.timedOut = true
+	cc.abort()
 }
 
 func (cc *clientConn) releaseBuffers() {

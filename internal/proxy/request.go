@@ -147,7 +147,7 @@ func (cc *clientConn) requestTimer() {
 		cc.resolveTimedOut()
 	case phaseFile, phaseRespond:
 		// send_timeout; the answer is logged with its status.
-		cc.abort()
+		cc.abortTimedOut()
 	case phaseProxy:
 		if r.tempWait {
 			cc.tempWaitTimedOut()
@@ -156,7 +156,7 @@ func (cc *clientConn) requestTimer() {
 		if !r.bodyDone {
 			// client_body_timeout
 			r.status = 408
-			cc.abort()
+			cc.abortTimedOut()
 			return
 		}
 		// send_timeout: the response's status stays in the log, as in
@@ -164,7 +164,7 @@ func (cc *clientConn) requestTimer() {
 		if !r.respHead {
 			r.status = 0
 		}
-		cc.abort()
+		cc.abortTimedOut()
 	default:
 		cc.close()
 	}

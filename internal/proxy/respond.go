@@ -113,6 +113,8 @@ func (cc *clientConn) respondError(code int) {
 	r := cc.r
 	if code == 444 || code == 408 || code == 499 {
 		r.status = code
+		// nginx counts a 444 as timed out, for reset_timedout_connection.
+		cc.timedOut = code == 444
 		cc.abort()
 		return
 	}

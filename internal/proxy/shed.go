@@ -259,6 +259,8 @@ func slowRate(n int64, d time.Duration, min int, grace time.Duration) (float64, 
 // shedClose closes a client chosen by shed, logging its request as
 // nginx logs one cut off by a timeout.
 func (cc *clientConn) shedClose(kind shedKind) {
+	// Cut off as if by a timeout: reset_timedout_connection applies.
+	cc.timedOut = true
 	switch kind {
 	case shedHead:
 		if cc.state == connHead {
