@@ -5,6 +5,9 @@
 #   static1k       a 1 KiB file, keep-alive, 64 connections, sendfile on
 #   static1k-nosf  the same with sendfile off
 #   static1m       a 1 MiB file, keep-alive, 16 connections, sendfile on
+#   static1m-nopush  the same with tcp_nopush on for both: nginx then sends
+#                  the head in the file's first packet, as headroom always
+#                  does (see "client CPU" below)
 #   gzip1, gzip6   a 100 KB JSON answer from an upstream (nginx serving a
 #                  file), gzipped at gzip_comp_level 1 or 6, 64 connections
 #                  sending "Accept-Encoding: gzip"
@@ -27,7 +30,11 @@
 # the ratio of the two medians.
 #
 # For each it reports requests/s, the proxy's CPU time per request (utime +
-# stime from /proc/PID/stat over the run, divided by wrk's requests), the size
+# stime from /proc/PID/stat over the run, divided by wrk's requests), the
+# client's (wrk's own CPU time over the run, divided the same way: on
+# loopback the kernel does a packet's receiving work in the context of
+# whichever side sends it or acknowledges it, so how a server cuts its
+# answer into packets moves CPU between its core and the client's), the size
 # of one gzipped answer (curl, byte count, checked by gunzip against the
 # file), medians over the repetitions and ratios to nginx.
 #
@@ -55,7 +62,7 @@ DURATION=${STATIC_DURATION:-4}
 WARMUP=${STATIC_WARMUP:-1}
 REPS=${STATIC_REPS:-5}
 PROXIES=${STATIC_PROXIES:-headroom,nginx}
-MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,gzip1,gzip6,mem1,mem6,memplain,rewrite}
+MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,gzip1,gzip6,mem1,mem6,memplain,rewrite}
 STREAMS=${STATIC_STREAMS:-100}
 READ=${STATIC_READ:-524288}
 PORT=${STATIC_PORT:-18480}
@@ -72,7 +79,8 @@ Usage: bench/static.sh [options]
 
 Options (each also settable by the environment variable shown):
   -m, --modes LIST      comma list of static1k, static1k-nosf, static1m,
-                        gzip1, gzip6, mem1, mem6, memplain, rewrite
+                        static1m-nopush, gzip1, gzip6, mem1, mem6,
+                        memplain, rewrite
                                                              (STATIC_MODES, all)
   -d, --duration SEC    measured wrk run length              (STATIC_DURATION, 4)
   -w, --warmup SEC      wrk warm-up before each run          (STATIC_WARMUP, 1)
@@ -154,7 +162,7 @@ parse_args() {
 	IFS=, read -r -a MODE_LIST <<<"$MODES"
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	for m in "${MODE_LIST[@]}"; do
-		case $m in static1k | static1k-nosf | static1m | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite) ;; *) die "unknown mode: $m" ;; esac
+		case $m in static1k | static1k-nosf | static1m | static1m-nopush | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite) ;; *) die "unknown mode: $m" ;; esac
 	done
 	for p in "${PROXY_LIST[@]}"; do
 		case $p in headroom | nginx) ;; *) die "unknown proxy: $p" ;; esac
@@ -309,6 +317,7 @@ http {
     keepalive_timeout 300s;
     keepalive_requests 1000000;
     sendfile $sendfile;
+    tcp_nopush $NOPUSH;
     types {
         application/octet-stream bin;
         application/json json;
@@ -496,14 +505,15 @@ rss_kb() {
 	echo "$sum"
 }
 
-# mode_params MODE: sets URL_PATH, CONNS, LEVEL, SENDFILE, GZ_HEADER and
-# LISTEN_EXTRA.
+# mode_params MODE: sets URL_PATH, CONNS, LEVEL, SENDFILE, GZ_HEADER,
+# LISTEN_EXTRA and NOPUSH.
 mode_params() {
-	LEVEL=1 SENDFILE=on GZ_HEADER=0 CONNS=64 LISTEN_EXTRA=""
+	LEVEL=1 SENDFILE=on GZ_HEADER=0 CONNS=64 LISTEN_EXTRA="" NOPUSH=off
 	case $1 in
 	static1k) URL_PATH=/1k.bin ;;
 	static1k-nosf) URL_PATH=/1k.bin SENDFILE=off ;;
 	static1m) URL_PATH=/1m.bin CONNS=16 ;;
+	static1m-nopush) URL_PATH=/1m.bin CONNS=16 NOPUSH=on ;;
 	gzip1) URL_PATH=/api/100k.json GZ_HEADER=1 ;;
 	gzip6) URL_PATH=/api/100k.json GZ_HEADER=1 LEVEL=6 ;;
 	mem1) URL_PATH=/api/big.json GZ_HEADER=1 LISTEN_EXTRA=" sndbuf=64k" ;;
@@ -547,7 +557,7 @@ parse_wrk() {
 check_answer() {
 	local mode=$1 name=$2 rep=$3 f=$PROXY_DIR/answer h=$PROXY_DIR/answer.head size
 	case $mode in
-	static1k | static1k-nosf | static1m)
+	static1k | static1k-nosf | static1m | static1m-nopush)
 		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
 		cmp -s "$f" "$WORK/www$URL_PATH" || die "$name: $URL_PATH differs from the file"
 		;;
@@ -572,7 +582,7 @@ check_answer() {
 measure_load() {
 	local mode=$1 name=$2 rep=$3 log=$WORK/wrk.out
 	local -a tree utree
-	local t0 t1 u0 u1 b0 b1 k0 k1 s0 s1 r0 r1 parsed rps req p99 errs cpu_us cpu_pct
+	local t0 t1 u0 u1 b0 b1 k0 k1 s0 s1 r0 r1 parsed rps req p99 errs cpu_us cpu_pct client_us
 	LOAD_RECORD="" LOAD_OTHER=""
 	if [ "$WARMUP" -gt 0 ]; then
 		wrk_run "$CONNS" "$WARMUP" "$log" || true
@@ -608,9 +618,11 @@ measure_load() {
 	cpu_pct=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v s="$r1" -v s0="$r0" 'BEGIN {printf "%.0f", d * 100 / hz / (s - s0)}')
 	LOAD_OTHER=$(awk -v d="$(((b1 - b0) - (t1 - t0) - (u1 - u0) - (k1 - k0)))" -v hz="$CLK_TCK" -v s="$r1" -v s0="$r0" \
 		'BEGIN {v = d * 100 / hz / (s - s0); if (v < 0) v = 0; printf "%.0f", v}')
-	LOAD_RECORD=$(printf 'load\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$mode" "$name" "$rep" "$CONNS" \
-		"$rps" "$cpu_us" "$p99" "$errs" "$cpu_pct" "$LOAD_OTHER")
-	say "  $name $mode c=$CONNS: $rps req/s, $cpu_us us/req, p99 $p99 ms, proxy CPU $cpu_pct%, other CPU $LOAD_OTHER%, errors $errs; $(core_busy "$s0" "$s1")"
+	# wrk is the only child that ended between the two readings.
+	client_us=$(awk -v d="$((k1 - k0))" -v hz="$CLK_TCK" -v n="$req" 'BEGIN {printf "%.3f", d * 1e6 / hz / n}')
+	LOAD_RECORD=$(printf 'load\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$mode" "$name" "$rep" "$CONNS" \
+		"$rps" "$cpu_us" "$p99" "$errs" "$cpu_pct" "$LOAD_OTHER" "$client_us")
+	say "  $name $mode c=$CONNS: $rps req/s, $cpu_us us/req, client $client_us us/req, p99 $p99 ms, proxy CPU $cpu_pct%, other CPU $LOAD_OTHER%, errors $errs; $(core_busy "$s0" "$s1")"
 }
 
 # measure_mem MODE NAME REP: RSS of the proxy with STREAMS answers held in
@@ -753,30 +765,33 @@ fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "" || v == "nan") print "-"; e
 sum() { awk '{s += $1} END {print s + 0}'; }
 
 tables() {
-	local mode name rps cpu ref_rps ref_cpu ref_size size pct other errs sp conns ref per before after held ok gz reached
+	local mode name rps cpu ref_rps ref_cpu ref_size size pct other errs sp conns ref per before after held ok gz reached client ref_client
 	local ref_over over plain
 	local -a modes
 	mapfile -t modes < <(awk -F '\t' '$1 == "load" && !seen[$2]++ {print $2}' "$RESULTS")
 	if [ "${#modes[@]}" -gt 0 ]; then
-		printf '| mode | proxy | wrk conns | req/s | ×nginx | paired | CPU µs/req | ×nginx | paired | gzipped bytes | ×nginx | proxy CPU | other CPU | spread req/s, CPU | errors |\n'
-		printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+		printf '| mode | proxy | wrk conns | req/s | ×nginx | paired | CPU µs/req | ×nginx | paired | client CPU µs/req | ×nginx | gzipped bytes | ×nginx | proxy CPU | other CPU | spread req/s, CPU | errors |\n'
+		printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 		for mode in "${modes[@]}"; do
 			ref_rps=$(col load "$mode" nginx 6 | median)
 			ref_cpu=$(col load "$mode" nginx 7 | median)
+			ref_client=$(col load "$mode" nginx 12 | median)
 			ref_size=$(col size "$mode" nginx 5 | median)
 			for name in headroom nginx; do
 				rps=$(col load "$mode" "$name" 6 | median)
 				[ -n "$rps" ] || continue
 				conns=$(col load "$mode" "$name" 5 | median)
 				cpu=$(col load "$mode" "$name" 7 | median)
+				client=$(col load "$mode" "$name" 12 | median)
 				size=$(col size "$mode" "$name" 5 | median)
 				pct=$(col load "$mode" "$name" 10 | median)
 				other=$(col load "$mode" "$name" 11 | median)
 				errs=$(col load "$mode" "$name" 9 | sum)
 				sp="$(col load "$mode" "$name" 6 | spread), $(col load "$mode" "$name" 7 | spread)"
-				printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%% | %s%% | %s | %s |\n' \
+				printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%% | %s%% | %s | %s |\n' \
 					"$mode" "$name" "$conns" "$(fmt "$rps" %.0f)" "$(ratio "$rps" "$ref_rps")" "$(fmt "$(paired "$mode" "$name" 6)" %.2f)" \
 					"$(fmt "$cpu" %.2f)" "$(ratio "$cpu" "$ref_cpu")" "$(fmt "$(paired "$mode" "$name" 7)" %.2f)" \
+					"$(fmt "$client" %.1f)" "$(ratio "$client" "$ref_client")" \
 					"$(fmt "$size" %.0f)" "$(ratio "$size" "$ref_size")" \
 					"$(fmt "$pct" %.0f)" "$(fmt "$other" %.0f)" "$sp" "$errs"
 			done
