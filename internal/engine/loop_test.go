@@ -296,6 +296,52 @@ func TestWaitTurnsIdle(t *testing.T) {
 	}
 }
 
+// TestBusyWaitIsOneCall checks that a busy loop asks epoll once per round,
+// as nginx does, whether events are ready or it has to wait for them; and
+// that an idle loop asks without waiting before it blocks through the
+// ordinary call.
+func TestBusyWaitIsOneCall(t *testing.T) {
+	l := newLoop(t, 4)
+	a, peer := socketPair(t)
+	defer unix.Close(peer)
+	if _, err := l.Add(a, KindClient, nil); err != nil {
+		t.Fatal(err)
+	}
+	calls := func(busy bool, timeout int) (int, uint64) {
+		t.Helper()
+		l.busy = busy
+		before := l.waitCalls
+		for {
+			n, err := l.wait(timeout)
+			if err == unix.EINTR {
+				// A signal ended the wait: count the next one afresh.
+				l.busy = busy
+				before = l.waitCalls
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n, l.waitCalls - before
+		}
+	}
+	// Registration makes the socket writable: one event is ready.
+	if n, c := calls(true, 1000); n != 1 || c != 1 {
+		t.Errorf("busy loop with an event ready: %d events in %d calls, want 1 in 1", n, c)
+	}
+	// Nothing comes within a timeout shorter than busyWait.
+	if n, c := calls(true, 1); n != 0 || c != 1 {
+		t.Errorf("busy loop waiting 1 ms for nothing: %d events in %d calls, want 0 in 1", n, c)
+	}
+	unix.Write(peer, []byte("x"))
+	if n, c := calls(false, 1000); n != 1 || c != 1 {
+		t.Errorf("idle loop with an event ready: %d events in %d calls, want 1 in 1", n, c)
+	}
+	if n, c := calls(false, 1); n != 0 || c != 2 {
+		t.Errorf("idle loop waiting 1 ms for nothing: %d events in %d calls, want 0 in 2 (ask, then block)", n, c)
+	}
+}
+
 // TestResetEndsWithoutHandshake checks Reset against Close on loopback TCP
 // connections: after Close the peer reads the end of the stream, after
 // Reset its read fails with ECONNRESET, and in both cases the slot is
