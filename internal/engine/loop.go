@@ -573,11 +573,11 @@ const busyWait = 2
 //     take the processor and the loop take it back on return: with a new
 //     client connection per request this cost about a tenth of the
 //     worker's CPU (docs/benchmarks.md).
-//   - A loop that found nothing for busyWait is idle: it first asks
-//     without waiting through a raw call, and only when nothing is ready
-//     waits the rest through the ordinary call, which hands the
-//     processor back and lets the monitor thread sleep, so an idle
-//     server does not wake.
+//   - A loop that found nothing for busyWait is idle: it waits the rest
+//     through the ordinary call, which hands the processor back and lets
+//     the monitor thread sleep, so an idle server does not wake. An idle
+//     loop first asks without waiting through a raw call, and blocks
+//     only when nothing is ready.
 //
 // The monitor still preempts a loop that has run 10 ms without yielding;
 // its signal ends a raw wait with EINTR, which Run takes as no events.
@@ -590,10 +590,11 @@ func (l *Loop) wait(timeout int) (int, error) {
 		}
 		l.busy = false
 		timeout -= t
-	}
-	l.waitCalls++
-	if n, err := pollNow(l.epfd, l.events); n != 0 || err != nil || timeout == 0 {
-		return n, err
+	} else {
+		l.waitCalls++
+		if n, err := pollNow(l.epfd, l.events); n != 0 || err != nil || timeout == 0 {
+			return n, err
+		}
 	}
 	l.waitCalls++
 	n, err := waitBlocking(l.epfd, l.events, timeout)

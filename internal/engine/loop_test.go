@@ -340,6 +340,11 @@ func TestBusyWaitIsOneCall(t *testing.T) {
 	if n, c := calls(false, 1); n != 0 || c != 2 {
 		t.Errorf("idle loop waiting 1 ms for nothing: %d events in %d calls, want 0 in 2 (ask, then block)", n, c)
 	}
+	// A busy loop that finds nothing for busyWait turns idle and blocks
+	// for the rest, without asking once more in between.
+	if n, c := calls(true, busyWait+1); n != 0 || c != 2 || l.busy {
+		t.Errorf("busy loop waiting %d ms for nothing: %d events in %d calls (busy %v), want 0 in 2, idle", busyWait+1, n, c, l.busy)
+	}
 }
 
 // TestResetEndsWithoutHandshake checks Reset against Close on loopback TCP
