@@ -19,7 +19,6 @@ var withoutModules = []string{
 	"--without-http_grpc_module",
 	"--without-http_memcached_module",
 	"--without-http_browser_module",
-	"--without-http-cache",
 }
 
 // withModules are the optional nginx modules (off unless configure is

@@ -107,6 +107,7 @@ func init() {
 	directiveList = append(directiveList, realIPDirectives()...)
 	directiveList = append(directiveList, expiresDirectives()...)
 	directiveList = append(directiveList, gzipDirectives()...)
+	directiveList = append(directiveList, cacheDirectives()...)
 	directiveList = append(directiveList, trailerDirectives()...)
 	directiveList = append(directiveList, secureLinkDirectives()...)
 	directiveList = append(directiveList, sslDirectives()...)

@@ -486,6 +486,24 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c := c.OpenLogFileCache; c != nil {
 		d.line(depth, "open_log_file_cache max=%d inactive=%s min_uses=%d valid=%s", c.Max, dur(c.Inactive), c.MinUses, dur(c.Valid))
 	}
+	if pc := &c.Cache; pc.Path != nil {
+		var valid []string
+		for _, v := range pc.Valid {
+			code := "any"
+			if v.Status != 0 {
+				code = strconv.Itoa(v.Status)
+			}
+			valid = append(valid, code+"="+dur(v.Valid))
+		}
+		d.line(depth, "proxy_cache %s key=%s valid=[%s] methods=%s min_uses=%d convert_head=%v max_range_offset=%d",
+			pc.Path, tmpl(pc.Key), strings.Join(valid, " "), strings.Join(sortedKeys(pc.Methods), ","), pc.MinUses, pc.ConvertHead, pc.MaxRangeOffset)
+		for _, t := range pc.Bypass {
+			d.line(depth+1, "bypass %s", tmpl(t))
+		}
+		for _, t := range pc.NoCache {
+			d.line(depth+1, "no_cache %s", tmpl(t))
+		}
+	}
 	for _, l := range c.LimitReqs {
 		d.line(depth, "limit_req zone=%s key=%s size=%d rate=%dr/m burst=%d delay=%d nodelay=%v status=%d log_level=%s dry_run=%v",
 			l.Zone.Name, tmpl(l.Zone.Key), l.Zone.Size, l.Zone.RatePerMinute, l.Burst, l.Delay, l.NoDelay, c.LimitReqStatus, c.LimitReqLogLevel, c.LimitReqDryRun)

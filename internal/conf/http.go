@@ -171,6 +171,7 @@ type rawLoc struct {
 	h2                     http2Raw
 	linger                 lingerRaw
 	logSubrequest          *bool
+	cache                  cacheRaw
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into

@@ -242,6 +242,8 @@ type builder struct {
 	// limitReqNodes the directives that made them, for errors found
 	// once the http block is read.
 	limitReqZones map[string]*LimitReqZone
+	// cachePaths are the proxy_cache_path definitions by zone.
+	cachePaths    map[string]*CachePath
 	limitReqNodes map[string]*Node
 	// zoneSync is the zone_sync directive, if any; syncUpstreams are the
 	// upstream zones declared with sync, by group.

@@ -30,6 +30,19 @@ var defaultProxyHeaders = []struct{ name, value string }{
 	{"Upgrade", ""},
 }
 
+// cacheProxyHeaders are nginx's defaults for a level that caches
+// (ngx_http_proxy_cache_headers): the request's conditional and range
+// fields are not passed, so that the upstream's answer is whole and can
+// serve every later request.
+var cacheProxyHeaders = append(defaultProxyHeaders[:len(defaultProxyHeaders):len(defaultProxyHeaders)],
+	struct{ name, value string }{"If-Modified-Since", ""},
+	struct{ name, value string }{"If-Unmodified-Since", ""},
+	struct{ name, value string }{"If-None-Match", ""},
+	struct{ name, value string }{"If-Match", ""},
+	struct{ name, value string }{"Range", ""},
+	struct{ name, value string }{"If-Range", ""},
+)
+
 // merged is a level's settings after inheritance, with the configured
 // proxy_set_header list it inherited or set, which nested levels inherit
 // before the defaults are added.
@@ -65,6 +78,7 @@ func (b *builder) defaultLevel() *merged {
 		KeepaliveDisable:             KeepaliveDisableMSIE6,
 		PortInRedirect:               true,
 		MSIE:                         defaultMSIE,
+		Cache:                        defaultCache(),
 		ProxyHTTPVersion:             "1.0",
 		ProxyConnectTimeout:          60 * time.Second,
 		ResolverTimeout:              30 * time.Second,
@@ -237,6 +251,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.ServerNameInRedirect = pick(r.serverNameInRedirect, p.ServerNameInRedirect)
 	c.PortInRedirect = pick(r.portInRedirect, p.PortInRedirect)
 	c.MSIE = mergeMSIE(&r.msie, p.MSIE)
+	c.Cache = mergeCache(&r.cache, p.Cache)
 	buffers := pick(r.proxyBuffers, bufs{p.ProxyBuffersNum, p.ProxyBuffersSize})
 	c.ProxyBuffersNum, c.ProxyBuffersSize = buffers.num, buffers.size
 	// A level that sets a minimum rate sets its grace with it.
@@ -273,7 +288,10 @@ func merge(r *rawLoc, parent *merged) *merged {
 	if r.proxySetHeaders != nil {
 		setHeaders = r.proxySetHeaders
 	}
-	c.ProxySetHeaders = withDefaultHeaders(setHeaders)
+	c.ProxySetHeaders = withDefaultHeaders(setHeaders, false)
+	if c.Cache.Path != nil {
+		c.ProxySetHeadersCache = withDefaultHeaders(setHeaders, true)
+	}
 	m := &merged{conf: c, setHeaders: setHeaders}
 	mergeProxyBuffers(r, parent, m)
 	mergeProxyHeaders(r, parent, m)
@@ -283,11 +301,15 @@ func merge(r *rawLoc, parent *merged) *merged {
 // withDefaultHeaders lists the configured headers in their order followed
 // by nginx's defaults that none of them overrides (names compare
 // case-insensitively), which is the order nginx sends them in.
-func withDefaultHeaders(configured []HeaderTemplate) []HeaderTemplate {
-	out := make([]HeaderTemplate, 0, len(configured)+len(defaultProxyHeaders))
+func withDefaultHeaders(configured []HeaderTemplate, cache bool) []HeaderTemplate {
+	defaults := defaultProxyHeaders
+	if cache {
+		defaults = cacheProxyHeaders
+	}
+	out := make([]HeaderTemplate, 0, len(configured)+len(defaults))
 	out = append(out, configured...)
 next:
-	for _, d := range defaultProxyHeaders {
+	for _, d := range defaults {
 		for _, h := range configured {
 			if strings.EqualFold(h.Name, d.name) {
 				continue next
@@ -410,6 +432,7 @@ func (b *builder) finishHTTP() error {
 	}
 	out.LimitConnZones = b.limitConnZones
 	out.LimitReqZones = b.limitReqZones
+	out.CachePaths = b.cachePaths
 	if err := b.checkZoneSync(); err != nil {
 		return err
 	}
@@ -445,6 +468,9 @@ func (b *builder) resolveLevels() error {
 				return err
 			}
 			r.limitConnResolved = l
+		}
+		if err := b.resolveCache(&r.cache); err != nil {
+			return err
 		}
 		if len(r.limitReqs) > 0 {
 			l, err := b.resolveLimitReqs(r.limitReqs)

@@ -95,6 +95,8 @@ type HTTP struct {
 	LimitConnZones map[string]*LimitConnZone
 	// LimitReqZones are the limit_req_zone definitions by name.
 	LimitReqZones map[string]*LimitReqZone
+	// CachePaths are the proxy_cache_path definitions by zone.
+	CachePaths map[string]*CachePath
 	// ZoneSync is the store that zones with "sync" share, or nil.
 	ZoneSync *ZoneSync
 	// Variables are the configuration's own variables (set, named
@@ -403,6 +405,8 @@ type LocConf struct {
 	PortInRedirect       bool
 	// MSIE holds msie_padding and msie_refresh.
 	MSIE MSIE
+	// Cache is the level's proxy cache (proxy_cache and its family).
+	Cache ProxyCache
 	// Static holds root, alias, index, try_files, types and the other
 	// settings of the static file handler.
 	Static Static
@@ -413,8 +417,12 @@ type LocConf struct {
 	// ProxySetHeaders are the headers sent upstream, in order, after nginx's
 	// defaults have been applied (Host $proxy_host, Connection close) and
 	// overridden by configured ones. An empty value removes the header.
-	ProxySetHeaders  []HeaderTemplate
-	ProxyHTTPVersion string // "1.0" (default) or "1.1"
+	ProxySetHeaders []HeaderTemplate
+	// ProxySetHeadersCache replaces them for a request whose answer may
+	// be cached: nginx's defaults for caching add the conditional and
+	// range fields, empty, so that the client's are not passed.
+	ProxySetHeadersCache []HeaderTemplate
+	ProxyHTTPVersion     string // "1.0" (default) or "1.1"
 
 	ProxyConnectTimeout time.Duration // default 60s
 	ProxyReadTimeout    time.Duration // default 60s

@@ -67,6 +67,9 @@ func (cc *clientConn) proxy() {
 // once, or when the name a proxy_pass with variables named is resolved.
 func (cc *clientConn) proxyTo() {
 	r := cc.r
+	if r.lc.Cache.Path != nil && r.cache.lc != r.lc && cc.cacheLookup() {
+		return
+	}
 	if r.dnsGroup != nil {
 		r.group = r.dnsGroup
 	} else {
@@ -360,7 +363,9 @@ func onUpTimer(c *engine.Conn) {
 		cc.abort()
 	case cc.r.respHead:
 		cc.logError("upstream timed out (110: Connection timed out) while reading upstream")
-		cc.abort()
+		if !cc.fillFailed(504) {
+			cc.abort()
+		}
 	case cc.r.upOutOff < len(cc.r.upOut) || cc.r.fileLeft() || !cc.r.bodyDone:
 		cc.upstreamFailed(failTimeout, nil, "upstream timed out (110: Connection timed out) while sending request to upstream")
 	default:
@@ -521,6 +526,7 @@ func (cc *clientConn) readResponse() {
 					r.upPos += n
 					continue
 				}
+				r.upHeadAt = r.upPos
 				r.upPos += n
 				cc.startResponse()
 				return

@@ -546,6 +546,7 @@ func (r *request) dropRequestBody(w *worker) {
 // removed; and its response's spool.
 func (r *request) dropBody(w *worker) {
 	r.closeFile()
+	r.cache.release(w)
 	r.dropRequestBody(w)
 	w.dropBuf(&r.spoolScratch)
 	r.spool.release(w)

@@ -24,7 +24,9 @@ import (
 func (cc *clientConn) relayResponse() {
 	r := cc.r
 	for {
-		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone || r.body != nil && (r.body.pending() || r.upDone)) {
+		// An empty body of known length is over before anything is read.
+		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone || r.framing == http1.FramingLength && r.respLeft == 0 ||
+			r.body != nil && (r.body.pending() || r.upDone)) {
 			// Upstream bytes go to out while nothing waits in the spool
 			// before them and out has room; else to the spool.
 			if r.spool.empty() && len(cc.out)+chunkOverhead < cap(cc.out) {
@@ -54,7 +56,9 @@ func (cc *clientConn) relayResponse() {
 			continue
 		}
 		if r.respDone {
-			if !blocked {
+			if r.cache.fill {
+				cc.fillDone()
+			} else if !blocked {
 				cc.finish()
 			}
 			return
@@ -122,6 +126,9 @@ func (cc *clientConn) relayResponse() {
 			continue
 		}
 		cc.logError("upstream prematurely closed connection while reading upstream")
+		if cc.fillFailed(502) {
+			return
+		}
 		cc.upLogAppend(r.peer.Conf.Addr, r.status)
 		// What was relayed stays relayed; the client learns of the
 		// truncation from the closed connection.
@@ -149,12 +156,15 @@ func (cc *clientConn) consumeResponse(dst *[]byte) bool {
 		if int64(len(avail)) > r.respLeft {
 			avail = avail[:r.respLeft]
 		}
-		if r.chunkOut {
+		cc.cacheWrite(avail)
+		switch {
+		case r.cache.fill:
+		case r.chunkOut:
 			// Chunked for trailers although its length is known.
 			if len(avail) > 0 {
 				*dst = http1.AppendChunk(*dst, avail)
 			}
-		} else {
+		default:
 			*dst = append(*dst, avail...)
 		}
 		r.upPos += len(avail)
@@ -169,23 +179,32 @@ func (cc *clientConn) consumeResponse(dst *[]byte) bool {
 		consumed, data, done, err := r.respDec.Next(avail)
 		if err != nil {
 			cc.logError("upstream sent invalid chunked response while reading upstream")
+			if cc.fillFailed(502) {
+				return false
+			}
 			cc.flushAndAbort()
 			return false
 		}
 		r.upPos += consumed
 		r.bodySent += int64(len(data))
-		if r.chunkOut {
+		cc.cacheWrite(data)
+		switch {
+		case r.cache.fill:
+		case r.chunkOut:
 			*dst = http1.AppendChunk(*dst, data)
-		} else {
+		default:
 			*dst = append(*dst, data...)
 		}
 		if done {
 			cc.endResponse(dst, r.upPos == r.upInLen)
 		}
 	case http1.FramingClose:
-		if r.chunkOut {
+		cc.cacheWrite(avail)
+		switch {
+		case r.cache.fill:
+		case r.chunkOut:
 			*dst = http1.AppendChunk(*dst, avail)
-		} else {
+		default:
 			*dst = append(*dst, avail...)
 		}
 		r.bodySent += int64(len(avail))
@@ -231,6 +250,9 @@ func (cc *clientConn) consumeFiltered(dst *[]byte) bool {
 		consumed, d, end, err := r.respDec.Next(avail)
 		if err != nil {
 			cc.logError("upstream sent invalid chunked response while reading upstream")
+			if cc.fillFailed(502) {
+				return false
+			}
 			cc.flushAndAbort()
 			return false
 		}
@@ -242,6 +264,7 @@ func (cc *clientConn) consumeFiltered(dst *[]byte) bool {
 	default:
 		done = true
 	}
+	cc.cacheWrite(data)
 	f.write(data)
 	if cc.bodyFailed() {
 		return false
@@ -262,6 +285,11 @@ func (cc *clientConn) consumeFiltered(dst *[]byte) bool {
 func (cc *clientConn) endResponse(dst *[]byte, clean bool) bool {
 	r := cc.r
 	r.upDone = true
+	if r.cache.w != nil && !r.cache.fill {
+		// The answer is whole: it is stored now, whatever the client
+		// still has to read.
+		cc.cacheCommit()
+	}
 	if f := r.body; f != nil {
 		f.finish()
 		drained := cc.drainBody(dst)

@@ -189,26 +189,28 @@ func (cc *clientConn) byteRange(h *outHead, size int64) bool {
 	spans, verdict := parseRanges(few[:0], spec[6:], size, maxRanges)
 	switch verdict {
 	case rangeOK:
-		h.status = 206
+		h.status, h.reason = 206, nil
 		if len(spans) == 1 {
 			sp := spans[0]
 			if !h.chunked {
 				h.contentLength = sp.end - sp.start
 			}
-			r.file.off, r.file.end = sp.start, sp.end
+			r.file.off, r.file.end = r.file.base+sp.start, r.file.base+sp.end
+			h.del(nameContentRange)
 			at := len(h.scratch)
 			h.scratch = append(h.scratch, "bytes "...)
 			h.scratch = appendSpan(h.scratch, sp, size)
 			h.add(nameContentRange, h.kept(at))
 			return true
 		}
+		h.del(nameContentRange)
 		m := newMultipart(h, append([]byteSpan(nil), spans...), size)
 		if !h.chunked {
 			h.contentLength = m.total
 		}
 		r.file.multi = m
 		// The first part's head comes before any of the file.
-		r.file.off, r.file.end = 0, 0
+		r.file.off, r.file.end = r.file.base, r.file.base
 	case rangeUnsatisfiable:
 		r.closeFile()
 		r.unsatisfied, r.fileSize = true, size
@@ -332,7 +334,7 @@ func (m *multipartBody) advance(f *staticFile) {
 		b = append(b, m.head...)
 		b = appendSpan(b, sp, m.size)
 		b = append(b, "\r\n\r\n"...)
-		f.off, f.end = sp.start, sp.end
+		f.off, f.end = f.base+sp.start, f.base+sp.end
 	} else {
 		b = append(b, m.head[:4+boundaryDigits]...)
 		b = append(b, "--\r\n"...)

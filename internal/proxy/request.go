@@ -394,7 +394,11 @@ type upstreamAttempt struct {
 	fileOff   int64
 	// upHead is set when proxy_method sends HEAD upstream (see
 	// proxyheaders.go).
-	upHead   bool
+	upHead bool
+	// upHeadAt is where the upstream's response head starts in upIn.
+	upHeadAt int
+	// cache is the request's part in proxy_cache (cache.go).
+	cache    reqCache
 	upIn     []byte
 	upInLen  int
 	upPos    int

@@ -55,12 +55,26 @@ func (cc *clientConn) startResponse() {
 	}
 	r.respHead = true
 	r.spooling = resp.Status != 101 && responseBuffered(r.lc, resp)
+	if r.cache.cacheable && r.spooling {
+		cc.cacheStore(resp)
+	}
+	fill := r.cache.fill
+	if fill {
+		// The answer goes to the cache file first; the client gets it
+		// from there (cache.go).
+		r.spooling = false
+	}
 	r.upReadStart = now
 	cc.startRateLimit(responseLimitRate(r.lc, resp, cc.limitRateFor()))
 	r.status = resp.Status
 	// An answer to HEAD has no body, whether the client or proxy_method
-	// asked for it.
-	r.framing = http1.ResponseFraming(isHead(&r.head) || r.upHead, resp)
+	// asked for it; but a HEAD sent as GET to be stored reads the body
+	// into the cache.
+	r.framing = http1.ResponseFraming(isHead(&r.head) && !fill || r.upHead, resp)
+	if r.cache.getHead && !fill && (resp.Chunked || resp.ContentLength != 0) {
+		// The GET's body is left unread.
+		resp.KeepAlive = false
+	}
 	if r.framing == http1.FramingChunked {
 		r.respDec.Reset()
 	}
@@ -73,7 +87,7 @@ func (cc *clientConn) startResponse() {
 	if r.head.Minor == 0 && (r.framing == http1.FramingChunked || r.framing == http1.FramingClose) {
 		r.keepAlive = false
 	}
-	r.chunkOut = cc.chunkable() && (r.framing == http1.FramingClose || r.framing == http1.FramingChunked)
+	r.chunkOut = !fill && cc.chunkable() && (r.framing == http1.FramingClose || r.framing == http1.FramingChunked)
 	if r.framing == http1.FramingClose && !r.chunkOut {
 		r.keepAlive = false
 	}
@@ -87,8 +101,18 @@ func (cc *clientConn) startResponse() {
 		// another request.
 		r.keepAlive = false
 	}
-	cc.writeHead(cc.responseHead(resp, upgrade))
 	r.up.c.StopTimer()
+	if fill {
+		// Nothing goes into out, but the relay takes the body through it.
+		cc.outBuf()
+		cc.relayResponse()
+		return
+	}
+	h := cc.responseHead(resp, upgrade)
+	if r.cache.cacheable && resp.Status == 200 && r.cache.w == nil && cc.cacheConditional(h) {
+		return
+	}
+	cc.writeHead(h)
 	if upgrade {
 		cc.startTunnel()
 		return

@@ -64,7 +64,7 @@ func TestSkipClientHeader(t *testing.T) {
 			if lc == nil {
 				lc = defaults
 			}
-			if got := skipClientHeader([]byte(tc.field), lc, []byte(tc.connection)); got != tc.want {
+			if got := skipClientHeader([]byte(tc.field), lc.ProxySetHeaders, []byte(tc.connection)); got != tc.want {
 				t.Errorf("skipClientHeader(%q, Connection %q) = %v, want %v", tc.field, tc.connection, got, tc.want)
 			}
 		})

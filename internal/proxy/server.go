@@ -9,6 +9,7 @@ package proxy
 import (
 	"crypto/tls"
 	"fmt"
+	"headroom/internal/cache"
 	"net/netip"
 	"os"
 	"slices"
@@ -82,6 +83,9 @@ type Server struct {
 	connZones map[*conf.LimitConnZone]*connZone
 	// reqZones are the limit_req_zone tables, shared by all workers.
 	reqZones map[*conf.LimitReqZone]*reqZone
+	// caches are the proxy_cache_path caches, shared by all workers and
+	// kept across a reload that keeps their directory and zone.
+	caches map[*conf.CachePath]*cache.Cache
 	// fleetSize is how many instances share the zone_sync store, as
 	// its last heartbeat counted them (1 until one did); storeUp counts
 	// the workers whose store connection answers, and storeRTT is the
@@ -198,6 +202,16 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	if opts.Inherit != nil {
 		// The fleet has not changed with the configuration.
 		s.fleetSize.Store(max(opts.Inherit.fleetSize.Load(), 1))
+	}
+	s.caches = map[*conf.CachePath]*cache.Cache{}
+	for _, p := range cfg.HTTP.CachePaths {
+		c := opts.Inherit.sameCache(p)
+		if c == nil {
+			c = cache.New(p)
+		} else {
+			c.Adopt(p)
+		}
+		s.caches[p] = c
 	}
 	for _, z := range cfg.HTTP.LimitReqZones {
 		s.reqZones[z] = opts.Inherit.sameReqZone(z)
@@ -415,6 +429,20 @@ func (s *Server) sameConnZone(z *conf.LimitConnZone) *connZone {
 	for oz, cz := range s.connZones {
 		if oz.Name == z.Name && oz.Size == z.Size && oz.Key.Source == z.Key.Source {
 			return cz
+		}
+	}
+	return nil
+}
+
+// sameCache returns the predecessor's cache of the same directory and
+// zone, so that a reload keeps what the zone knows.
+func (s *Server) sameCache(p *conf.CachePath) *cache.Cache {
+	if s == nil {
+		return nil
+	}
+	for _, c := range s.caches {
+		if c.Same(p) {
+			return c
 		}
 	}
 	return nil

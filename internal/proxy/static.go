@@ -32,8 +32,10 @@ type staticFile struct {
 	fd int
 	// slot holds the descriptor's place among the worker's slots.
 	slot *engine.Conn
-	// off is the next byte to send, end the byte after the last.
-	off, end int64
+	// off is the next byte to send, end the byte after the last; base
+	// is where the answer's body starts in the file (a cached answer's
+	// head comes before it), which ranges count from.
+	off, end, base int64
 	// With trailers the file is one chunk: chunked is set once its
 	// chunk header was decided (inChunk when one was written), trailed
 	// once the last chunk followed.

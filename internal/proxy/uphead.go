@@ -19,9 +19,17 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 	r := cc.r
 	h := &r.head
 	lc := r.lc
-	if lc.ProxyMethod == nil {
+	setHeaders := lc.ProxySetHeaders
+	if r.cache.cacheable && lc.ProxySetHeadersCache != nil {
+		setHeaders = lc.ProxySetHeadersCache
+	}
+	switch {
+	case r.cache.getHead:
+		// proxy_cache_convert_head, over proxy_method as in nginx.
+		b = append(b, "GET"...)
+	case lc.ProxyMethod == nil:
 		b = append(b, h.Method...)
-	} else {
+	default:
 		b = cc.appendProxyMethod(b)
 	}
 	b = append(b, ' ')
@@ -29,7 +37,7 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 	b = append(b, " HTTP/"...)
 	b = append(b, lc.ProxyHTTPVersion...)
 	b = append(b, "\r\n"...)
-	for _, ph := range lc.ProxySetHeaders {
+	for _, ph := range setHeaders {
 		start := len(b)
 		b = append(b, ph.Name...)
 		b = append(b, ": "...)
@@ -69,7 +77,7 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 	if lc.ProxyPassRequestHeaders {
 		for i := range h.Headers {
 			f := &h.Headers[i]
-			if skipClientHeader(f.Name, lc, h.ConnectionHeader) {
+			if skipClientHeader(f.Name, setHeaders, h.ConnectionHeader) {
 				continue
 			}
 			b = append(b, f.Name...)
@@ -90,9 +98,9 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 // it is set by proxy_set_header (including nginx's defaults, where an
 // empty value drops it), it frames the body (re-sent by headroom), or it
 // is hop-by-hop (RFC 9110 7.6.1).
-func skipClientHeader(name []byte, lc *conf.LocConf, connection []byte) bool {
-	for i := range lc.ProxySetHeaders {
-		if http1.EqualFold(name, lc.ProxySetHeaders[i].Name) {
+func skipClientHeader(name []byte, setHeaders []conf.HeaderTemplate, connection []byte) bool {
+	for i := range setHeaders {
+		if http1.EqualFold(name, setHeaders[i].Name) {
 			return true
 		}
 	}

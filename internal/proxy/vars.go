@@ -392,6 +392,10 @@ func init() {
 		}
 		return b, len(r.upAddrs) > 0
 	}
+	g[vars.UpstreamCacheStatus] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		st := cc.r.cache.status
+		return append(b, cacheStatusNames[st]...), st != cacheNone
+	}
 	g[vars.UpstreamStatus] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		r := cc.r
 		b = append(b, r.upStatuses...)

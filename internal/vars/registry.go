@@ -83,6 +83,9 @@ const (
 	UpstreamAddr
 	UpstreamBytesReceived
 	UpstreamBytesSent
+	// UpstreamCacheStatus is how proxy_cache answered: MISS, BYPASS,
+	// EXPIRED or HIT.
+	UpstreamCacheStatus
 	UpstreamConnectTime
 	UpstreamHeaderTime
 	UpstreamResponseLength
@@ -173,6 +176,7 @@ var names = map[string]Index{
 	"upstream_addr": UpstreamAddr, "upstream_connect_time": UpstreamConnectTime,
 	"upstream_bytes_received":  UpstreamBytesReceived,
 	"upstream_bytes_sent":      UpstreamBytesSent,
+	"upstream_cache_status":    UpstreamCacheStatus,
 	"upstream_response_length": UpstreamResponseLength,
 	"upstream_header_time":     UpstreamHeaderTime,
 	"upstream_response_time":   UpstreamResponseTime,

@@ -1,0 +1,216 @@
+package cache
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"headroom/internal/conf"
+)
+
+func newCache(t *testing.T, p conf.CachePath) *Cache {
+	t.Helper()
+	if p.Path == "" {
+		p.Path = t.TempDir()
+	}
+	if p.ZoneSize == 0 {
+		p.ZoneSize = 1 << 20
+	}
+	if p.Inactive == 0 {
+		p.Inactive = 10 * time.Minute
+	}
+	return New(&p)
+}
+
+// store writes an answer for key through a Writer, as the proxy does.
+func store(t *testing.T, c *Cache, key, head, body string, valid time.Time) Key {
+	t.Helper()
+	k := KeyOf([]byte(key))
+	tmp := filepath.Join(c.Conf.Path, "tmp-"+hex.EncodeToString(k[:4]))
+	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.NewWriter(k, []byte(key), []byte(head), valid, [md5.Size]byte{}, fd, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	c.Use(k, time.Now())
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestFilePathLevels(t *testing.T) {
+	// The layout nginx gives the key whose MD5 ends in "...c98f".
+	const name = "69e6d9600bda46b62132fc0f66fec98f"
+	var k Key
+	if _, err := hex.Decode(k[:], []byte(name)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		levels []int
+		want   string
+	}{
+		{nil, "/c/" + name},
+		{[]int{1}, "/c/f/" + name},
+		{[]int{1, 2}, "/c/f/98/" + name},
+		{[]int{2, 2, 1}, "/c/8f/c9/e/" + name},
+	}
+	for _, tc := range tests {
+		c := New(&conf.CachePath{Path: "/c", Levels: tc.levels, ZoneSize: 1 << 20})
+		if got := c.FilePath(k); got != tc.want {
+			t.Errorf("levels %v: %s, want %s", tc.levels, got, tc.want)
+		}
+	}
+}
+
+func TestStoreAndOpen(t *testing.T) {
+	c := newCache(t, conf.CachePath{Levels: []int{1, 2}})
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n"
+	valid := time.Now().Add(time.Minute).Truncate(time.Second)
+	k := store(t, c, "http://a/t", head, "SEE-THIS", valid)
+
+	buf := make([]byte, 4096)
+	fd, m, gotHead, err := c.Open(k, []byte("http://a/t"), buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if string(gotHead) != head {
+		t.Errorf("head %q, want %q", gotHead, head)
+	}
+	if !m.Valid.Equal(valid) || m.BodyLen != 8 {
+		t.Errorf("meta valid %v len %d, want %v 8", m.Valid, m.BodyLen, valid)
+	}
+	body := make([]byte, m.BodyLen)
+	if _, err := unix.Pread(fd, body, m.BodyStart); err != nil || string(body) != "SEE-THIS" {
+		t.Errorf("body %q (%v)", body, err)
+	}
+	if s := c.Stats(); s.Stored != 1 || s.Size <= 0 {
+		t.Errorf("stats %+v, want one stored answer with its size", s)
+	}
+}
+
+func TestOpenRefusesWhatIsNotTheAnswer(t *testing.T) {
+	c := newCache(t, conf.CachePath{})
+	k := store(t, c, "key", "HTTP/1.1 200 OK\r\n\r\n", "body", time.Now().Add(time.Minute))
+	buf := make([]byte, 4096)
+
+	// Another key that hashed to the same file: nginx's md5 collision.
+	if _, _, _, err := c.Open(k, []byte("other"), buf); err != ErrNotStored {
+		t.Errorf("other key: %v, want ErrNotStored", err)
+	}
+	// A head larger than the buffer it is read into.
+	if _, _, _, err := c.Open(k, []byte("key"), buf[:60]); err != ErrHeadTooLong {
+		t.Errorf("small buffer: %v, want ErrHeadTooLong", err)
+	}
+	// A file cut short, and one that is not a cache file.
+	if err := os.Truncate(c.FilePath(k), 70); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.Open(k, []byte("key"), buf); err != ErrNotStored {
+		t.Errorf("truncated: %v, want ErrNotStored", err)
+	}
+	if err := os.WriteFile(c.FilePath(k), []byte("HTTP/1.1 200 OK\r\n\r\nnot ours, but long enough to read a header from"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.Open(k, []byte("key"), buf); err != ErrNotStored {
+		t.Errorf("foreign file: %v, want ErrNotStored", err)
+	}
+	// The zone learnt that the file is not usable.
+	if _, missing := c.Use(k, time.Now()); !missing {
+		t.Error("the zone does not know the key's file is missing")
+	}
+	if _, _, _, err := c.Open(KeyOf([]byte("none")), []byte("none"), buf); err != ErrNotStored {
+		t.Errorf("missing file: %v, want ErrNotStored", err)
+	}
+}
+
+func TestAbortRemovesTheTemporaryFile(t *testing.T) {
+	c := newCache(t, conf.CachePath{})
+	tmp := filepath.Join(c.Conf.Path, "tmp")
+	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := KeyOf([]byte("k"))
+	w, err := c.NewWriter(k, []byte("k"), []byte("HTTP/1.1 200 OK\r\n\r\n"), time.Now(), [md5.Size]byte{}, fd, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("part"))
+	w.Abort()
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("temporary file still there: %v", err)
+	}
+	if _, err := os.Stat(c.FilePath(k)); !os.IsNotExist(err) {
+		t.Errorf("aborted answer was stored: %v", err)
+	}
+}
+
+func TestMaxSizeRemovesLeastRecentlyUsed(t *testing.T) {
+	// Each answer takes one 4 KiB block; three fit, a fourth pushes the
+	// least recently used out.
+	c := newCache(t, conf.CachePath{MaxSize: 3 * 4096})
+	valid := time.Now().Add(time.Minute)
+	a := store(t, c, "a", "HTTP/1.1 200 OK\r\n\r\n", "a", valid)
+	b := store(t, c, "b", "HTTP/1.1 200 OK\r\n\r\n", "b", valid)
+	cc := store(t, c, "c", "HTTP/1.1 200 OK\r\n\r\n", "c", valid)
+	c.Use(a, time.Now()) // a is used again: b is now the oldest
+	d := store(t, c, "d", "HTTP/1.1 200 OK\r\n\r\n", "d", valid)
+	for _, tc := range []struct {
+		k    Key
+		name string
+		kept bool
+	}{{a, "a", true}, {b, "b", false}, {cc, "c", true}, {d, "d", true}} {
+		_, err := os.Stat(c.FilePath(tc.k))
+		if kept := err == nil; kept != tc.kept {
+			t.Errorf("%s: kept=%v, want %v", tc.name, kept, tc.kept)
+		}
+	}
+}
+
+func TestInactiveAnswersAreRemoved(t *testing.T) {
+	c := newCache(t, conf.CachePath{Inactive: time.Minute})
+	k := store(t, c, "old", "HTTP/1.1 200 OK\r\n\r\n", "x", time.Now().Add(time.Hour))
+	// Nobody asks for it for two minutes; the next use of the cache
+	// removes it.
+	c.Use(KeyOf([]byte("other")), time.Now().Add(2*time.Minute))
+	if _, err := os.Stat(c.FilePath(k)); !os.IsNotExist(err) {
+		t.Errorf("inactive answer still on disk: %v", err)
+	}
+}
+
+func TestFullZoneForgetsOldestKey(t *testing.T) {
+	c := newCache(t, conf.CachePath{ZoneSize: 2 * nodeSize})
+	valid := time.Now().Add(time.Minute)
+	a := store(t, c, "a", "HTTP/1.1 200 OK\r\n\r\n", "a", valid)
+	store(t, c, "b", "HTTP/1.1 200 OK\r\n\r\n", "b", valid)
+	store(t, c, "c", "HTTP/1.1 200 OK\r\n\r\n", "c", valid)
+	if s := c.Stats(); s.Keys != 2 {
+		t.Errorf("zone holds %d keys, want 2", s.Keys)
+	}
+	if _, err := os.Stat(c.FilePath(a)); !os.IsNotExist(err) {
+		t.Errorf("forgotten key's answer still on disk: %v", err)
+	}
+}
+
+func TestUseCountsRequests(t *testing.T) {
+	c := newCache(t, conf.CachePath{})
+	k := KeyOf([]byte("k"))
+	for want := 1; want <= 3; want++ {
+		if uses, _ := c.Use(k, time.Now()); uses != want {
+			t.Errorf("use %d counted %d", want, uses)
+		}
+	}
+}

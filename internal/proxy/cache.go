@@ -1,0 +1,607 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/md5"
+	"errors"
+	"strconv"
+	"time"
+
+	"headroom/internal/cache"
+	"headroom/internal/conf"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+	"headroom/internal/vars"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file is proxy_cache on the request's side: the lookup before the
+// upstream is asked, the answer from a stored file, and the storing of a
+// cacheable upstream answer as it is relayed.
+//
+// An answer from the cache is sent like a static file: its head is the
+// stored upstream head, passed through the same field rules as a fresh
+// one (proxy_hide_header, proxy_redirect, cookies), and its body goes out
+// with sendfile from the stored file, through nginx's not-modified and
+// range filters. An upstream answer being stored is written to a
+// temporary file as it is relayed and renamed into place when it is
+// whole; when the client asked for less than the whole answer (HEAD, a
+// range, a conditional request), the answer is stored first and then
+// sent from the file, so those filters apply to it as to any stored one.
+
+// The values of $upstream_cache_status.
+const (
+	cacheNone uint8 = iota
+	cacheMiss
+	cacheBypass
+	cacheExpired
+	cacheHit
+)
+
+var cacheStatusNames = [...]string{"", "MISS", "BYPASS", "EXPIRED", "HIT"}
+
+// reqCache is a request's part in a cache.
+type reqCache struct {
+	// lc is the location the lookup was made for: an internal redirect
+	// to another location looks again.
+	lc     *conf.LocConf
+	c      *cache.Cache
+	k      cache.Key
+	key    []byte
+	status uint8
+	// cacheable is nginx's u->cacheable: the request was sent upstream
+	// with the cache's field defaults and its answer may be stored.
+	cacheable bool
+	// getHead is set when a HEAD request went upstream as GET.
+	getHead bool
+	// w stores the upstream's answer; fill is set when the client gets
+	// the answer from the file once it is stored.
+	w    *cache.Writer
+	fill bool
+	// buf holds a stored answer's head, which the request's response
+	// fields point into.
+	buf []byte
+}
+
+// release drops what the request holds of the cache: an answer being
+// stored that did not complete is removed.
+func (rc *reqCache) release(w *worker) {
+	if rc.w != nil {
+		rc.w.Abort()
+		rc.w = nil
+	}
+	w.dropBuf(&rc.buf)
+}
+
+// cacheLookup is the cache's part before a request goes upstream, as
+// nginx's ngx_http_upstream_cache: it reports true when the request was
+// answered from the cache. Otherwise the request goes upstream, with
+// r.cache saying whether its answer may be stored.
+func (cc *clientConn) cacheLookup() bool {
+	r := cc.r
+	lc := r.lc
+	pc := &lc.Cache
+	rc := &r.cache
+	rc.release(cc.w)
+	*rc = reqCache{lc: lc, buf: rc.buf[:0], key: rc.key[:0]}
+	if !pc.Methods[string(r.head.Method)] {
+		return false
+	}
+	rc.c = cc.w.srv.caches[pc.Path]
+	if rc.c == nil {
+		return false
+	}
+	if isHead(&r.head) && pc.ConvertHead {
+		rc.getHead = true
+	}
+	rc.key = cc.eval(rc.key, pc.Key)
+	rc.k = cache.KeyOf(rc.key)
+	rc.cacheable = true
+	if cc.predicate(pc.Bypass) {
+		rc.status = cacheBypass
+		return false
+	}
+	rc.status = cacheMiss
+	now := cc.w.loop.Now()
+	uses, missing := rc.c.Use(rc.k, now)
+	if !missing && cc.cacheOpen(now) {
+		return true
+	}
+	if uses < pc.MinUses && rc.status != cacheExpired {
+		// nginx's NGX_HTTP_CACHE_SCARCE: asked for too rarely yet.
+		rc.cacheable = false
+		return false
+	}
+	if pc.MaxRangeOffset >= 0 {
+		if start, ok := rangeStart(headerValue(r.head.Headers, "Range")); ok && start > pc.MaxRangeOffset {
+			rc.cacheable = false
+		}
+	}
+	return false
+}
+
+// cacheOpen answers from the stored file when it is fresh and reports
+// whether it did. An expired answer makes the request EXPIRED.
+func (cc *clientConn) cacheOpen(now time.Time) bool {
+	r := cc.r
+	rc := &r.cache
+	if rc.buf == nil {
+		rc.buf = cc.w.getBuf()
+	}
+	fd, m, head, err := rc.c.Open(rc.k, rc.key, rc.buf[:cap(rc.buf)])
+	if err != nil {
+		switch {
+		case err == cache.ErrHeadTooLong:
+			cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" has too long header")
+		case err != cache.ErrNotStored:
+			cc.logAt(logs.Crit, "open() \""+rc.c.FilePath(rc.k)+"\" failed ("+errText(err)+")")
+		}
+		return false
+	}
+	if !m.Valid.After(now) {
+		closeCacheFd(fd)
+		rc.status = cacheExpired
+		return false
+	}
+	if !cc.varyMatches(head, m) {
+		closeCacheFd(fd)
+		return false
+	}
+	rc.status = cacheHit
+	cc.sendCached(fd, m, head)
+	return true
+}
+
+// sendCached answers with a stored answer: the head parsed back and
+// passed through the upstream field rules, then the body from the file
+// through the not-modified and range filters.
+func (cc *clientConn) sendCached(fd int, m cache.Meta, head []byte) {
+	r := cc.r
+	w := cc.w
+	if !cc.discardPreread() {
+		closeCacheFd(fd)
+		return
+	}
+	slot, err := w.fileSlot(fd)
+	if err != nil {
+		closeCacheFd(fd)
+		w.warnf(logs.Warn, "worker %d out of connection slots for a file: %s", w.id, w.slotReport())
+		w.stats.Rejected.Inc()
+		r.retryAfter = true
+		r.keepAlive = false
+		cc.respondError(503)
+		return
+	}
+	r.file = staticFile{fd: fd, slot: slot, off: m.BodyStart, end: m.BodyStart + m.BodyLen, base: m.BodyStart}
+	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
+	if _, err := http1.ParseResponse(head, &r.resp, &limits); err != nil {
+		r.closeFile()
+		cc.logAt(logs.Crit, "cache file \""+r.cache.c.FilePath(r.cache.k)+"\" has a broken header")
+		cc.respondError(500)
+		return
+	}
+	resp := &r.resp
+	r.framing = http1.FramingLength
+	h := cc.responseHead(resp, false)
+	h.contentLength = m.BodyLen
+	allowRanges := cc.takeCachedFields(h)
+	r.status = h.status
+	verdict := 0
+	if h.status == 200 {
+		verdict = cc.notModified(h)
+	}
+	switch verdict {
+	case 304:
+		h.status, h.reason = 304, nil
+		h.contentLength = -1
+		r.closeFile()
+	case 412:
+		r.closeFile()
+		cc.respondError(412)
+		return
+	default:
+		cc.filterHead(h)
+		if h.status == 200 && allowRanges && !cc.byteRange(h, m.BodyLen) {
+			return
+		}
+	}
+	r.status = h.status
+	cc.startRateLimit(cc.limitRateFor())
+	cc.setPhase(phaseFile)
+	cc.writeHead(h)
+	if isHead(&r.head) || h.status == 304 || h.status == 204 {
+		r.closeFile()
+	}
+	cc.sendFileBody()
+}
+
+// takeCachedFields readies a cacheable answer's head for nginx's filters:
+// its Last-Modified becomes the answer's modification time, which the
+// not-modified and range filters compare; its Accept-Ranges is taken out
+// and reported, as nginx's upstream module lets a cacheable answer have
+// ranges when the upstream offers them (the range filter then says
+// Accept-Ranges itself).
+func (cc *clientConn) takeCachedFields(h *outHead) (allowRanges bool) {
+	if v := headerValue(h.fields, "Last-Modified"); v != nil {
+		if t, ok := parseHTTPDate(v); ok {
+			h.del([]byte("Last-Modified"))
+			h.lastModified = t
+		}
+	}
+	if headerValue(h.fields, "Accept-Ranges") != nil {
+		h.del(nameAcceptRanges)
+		allowRanges = true
+	}
+	return allowRanges
+}
+
+// cacheStore decides, once an upstream answer's head is in, whether the
+// answer is stored, as nginx's ngx_http_upstream_send_response: a
+// cacheable request, proxy_no_cache false, and a lifetime from the
+// answer's fields or proxy_cache_valid. It starts the writer; the client
+// then gets the answer from the file when it asked for part of it.
+func (cc *clientConn) cacheStore(resp *http1.Response) {
+	r := cc.r
+	rc := &r.cache
+	if !rc.cacheable || rc.lc != r.lc || resp.Status == 101 || r.upHead {
+		return
+	}
+	pc := &r.lc.Cache
+	if cc.predicate(pc.NoCache) {
+		return
+	}
+	now := cc.w.loop.Now()
+	valid, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
+	if !ok {
+		return
+	}
+	if valid.IsZero() {
+		d := validFor(pc.Valid, resp.Status)
+		if d == 0 {
+			return
+		}
+		valid = now.Add(d)
+	}
+	var variant [md5.Size]byte
+	if v := headerValue(resp.Headers, "Vary"); v != nil && r.lc.ProxyIgnoreHeaders&conf.IgnoreVary == 0 {
+		variant = requestVariant(v, r.head.Headers)
+	}
+	tp := &r.lc.ProxyTempPath
+	if !rc.c.Conf.UseTempPath {
+		tp = &conf.TempPath{Path: rc.c.Conf.Path}
+	}
+	tf, err := cc.w.srv.createTemp(tp)
+	if err != nil {
+		cc.logAt(logs.Crit, "open() \""+tf.path+"\" failed ("+errText(err)+")")
+		return
+	}
+	head := r.upIn[r.upHeadAt:r.upPos]
+	wr, err := rc.c.NewWriter(rc.k, rc.key, head, valid, variant, tf.fd, tf.path)
+	if err != nil {
+		cc.logAt(logs.Crit, "cache file \""+tf.path+"\" could not be written ("+errText(err)+")")
+		return
+	}
+	rc.w = wr
+	// A client that asked for less than the whole answer gets it from
+	// the file, through the filters a stored answer goes through.
+	h := r.head.Headers
+	rc.fill = isHead(&r.head) || headerValue(h, "Range") != nil || headerValue(h, "If-Modified-Since") != nil ||
+		headerValue(h, "If-Unmodified-Since") != nil || headerValue(h, "If-None-Match") != nil || headerValue(h, "If-Match") != nil
+}
+
+// cacheWrite stores body bytes of an answer being stored.
+func (cc *clientConn) cacheWrite(data []byte) {
+	rc := &cc.r.cache
+	if rc.w == nil || len(data) == 0 {
+		return
+	}
+	if err := rc.w.Write(data); err != nil {
+		cc.logAt(logs.Crit, "write() to cache file failed ("+errText(err)+")")
+	}
+}
+
+// cacheCommit puts a stored answer in place once its body is whole. It
+// reports false when the answer could not be stored.
+func (cc *clientConn) cacheCommit() bool {
+	rc := &cc.r.cache
+	wr := rc.w
+	if wr == nil {
+		return false
+	}
+	rc.w = nil
+	if wr.Failed() {
+		wr.Abort()
+		return false
+	}
+	if err := wr.Commit(); err != nil {
+		cc.logAt(logs.Crit, "rename() of cache file failed ("+errText(err)+")")
+		return false
+	}
+	return true
+}
+
+// fillDone ends an answer the client gets from the file: it is stored,
+// then sent as a stored one.
+func (cc *clientConn) fillDone() {
+	r := cc.r
+	rc := &r.cache
+	rc.fill = false
+	r.respHead, r.respDone, r.bodySent = false, false, 0
+	if !cc.cacheCommit() {
+		cc.respondError(500)
+		return
+	}
+	if rc.buf == nil {
+		rc.buf = cc.w.getBuf()
+	}
+	fd, m, head, err := rc.c.Open(rc.k, rc.key, rc.buf[:cap(rc.buf)])
+	if err != nil {
+		cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" could not be read back ("+errText(err)+")")
+		cc.respondError(500)
+		return
+	}
+	cc.sendCached(fd, m, head)
+}
+
+// fillFailed answers a request whose answer was being stored for it to
+// be sent from the file when the upstream fails before the answer is
+// whole: nothing went to the client yet, so it gets nginx's error
+// status. It reports false when the request is not in that state.
+func (cc *clientConn) fillFailed(status int) bool {
+	r := cc.r
+	rc := &r.cache
+	if !rc.fill {
+		return false
+	}
+	rc.fill = false
+	if rc.w != nil {
+		rc.w.Abort()
+		rc.w = nil
+	}
+	cc.upLogAppend(r.peer.Conf.Addr, status)
+	if r.up != nil {
+		r.up.closeConn()
+	}
+	cc.w.dropBuf(&r.upIn)
+	r.upInLen, r.upPos = 0, 0
+	r.respHead, r.respDone, r.upDone = false, false, false
+	cc.respondError(status)
+	return true
+}
+
+// cacheConditional applies the client's conditional fields to a
+// cacheable upstream answer that is not stored, as nginx's not-modified
+// filter does for any cacheable answer: 304 (the body left unread) or
+// 412. It reports true when the request was answered with 412.
+func (cc *clientConn) cacheConditional(h *outHead) bool {
+	r := cc.r
+	if lm := headerValue(h.fields, "Last-Modified"); lm != nil {
+		if t, ok := parseHTTPDate(lm); ok {
+			h.lastModified = t
+		}
+	}
+	verdict := cc.notModified(h)
+	h.lastModified = time.Time{}
+	switch verdict {
+	case 304:
+		h.status, h.reason, h.contentLength, h.chunked = 304, nil, -1, false
+		r.status = 304
+		r.chunkOut = false
+		r.framing = http1.FramingNone
+		r.resp.KeepAlive = false
+	case 412:
+		cc.upLogAppend(r.peer.Conf.Addr, r.resp.Status)
+		r.up.closeConn()
+		cc.w.dropBuf(&r.upIn)
+		r.upInLen, r.upPos = 0, 0
+		r.respHead = false
+		cc.respondError(412)
+		return true
+	}
+	return false
+}
+
+// predicate reports whether one of the values of proxy_cache_bypass or
+// proxy_no_cache is neither empty nor "0".
+func (cc *clientConn) predicate(ts []*vars.Template) bool {
+	if len(ts) == 0 {
+		return false
+	}
+	buf := cc.w.getBuf()
+	defer cc.w.putBuf(buf)
+	for _, t := range ts {
+		b := cc.eval(buf[:0], t)
+		if len(b) > 0 && string(b) != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// cacheLifetime reads an upstream answer's fields for its lifetime as
+// nginx 1.22 does, in the order they came: X-Accel-Expires (seconds, or
+// "@" and a time) first, then Cache-Control's s-maxage or max-age
+// (no-cache, no-store and private forbid storing), then Expires (a past
+// time forbids it); Set-Cookie and "Vary: *" forbid storing. Each unless
+// proxy_ignore_headers names it. ok is false when the answer may not be
+// stored; a zero valid leaves the lifetime to proxy_cache_valid.
+func cacheLifetime(resp *http1.Response, ignore conf.IgnoreHeaders, now time.Time) (valid time.Time, ok bool) {
+	xae := false
+	for i := range resp.Headers {
+		f := &resp.Headers[i]
+		switch {
+		case http1.EqualFold(f.Name, "X-Accel-Expires"):
+			if ignore&conf.IgnoreXAccelExpires != 0 {
+				continue
+			}
+			xae = true
+			v := f.Value
+			if len(v) > 0 && v[0] == '@' {
+				if n, err := strconv.ParseInt(string(v[1:]), 10, 64); err == nil {
+					valid = time.Unix(n, 0)
+				}
+				continue
+			}
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil || n < 0 {
+				continue
+			}
+			if n == 0 {
+				return time.Time{}, false
+			}
+			valid = now.Add(time.Duration(n) * time.Second)
+		case http1.EqualFold(f.Name, "Cache-Control"):
+			if ignore&conf.IgnoreCacheControl != 0 || !valid.IsZero() && xae {
+				continue
+			}
+			v := bytes.ToLower(f.Value)
+			if bytes.Contains(v, []byte("no-cache")) || bytes.Contains(v, []byte("no-store")) || bytes.Contains(v, []byte("private")) {
+				return time.Time{}, false
+			}
+			n, found := cacheControlAge(v)
+			if !found {
+				continue
+			}
+			if n == 0 {
+				return time.Time{}, false
+			}
+			valid = now.Add(time.Duration(n) * time.Second)
+		case http1.EqualFold(f.Name, "Expires"):
+			if ignore&conf.IgnoreExpires != 0 || !valid.IsZero() {
+				continue
+			}
+			t, tok := parseHTTPDate(f.Value)
+			if !tok || t.Before(now.Truncate(time.Second)) {
+				return time.Time{}, false
+			}
+			valid = t
+		case http1.EqualFold(f.Name, "Set-Cookie"):
+			if ignore&conf.IgnoreSetCookie == 0 {
+				return time.Time{}, false
+			}
+		case http1.EqualFold(f.Name, "Vary"):
+			if ignore&conf.IgnoreVary != 0 {
+				continue
+			}
+			if v := bytes.TrimSpace(f.Value); string(v) == "*" || len(v) > maxVary {
+				return time.Time{}, false
+			}
+		}
+	}
+	return valid, true
+}
+
+// maxVary is nginx's NGX_HTTP_CACHE_VARY_LEN: an answer with a longer
+// Vary is not stored.
+const maxVary = 128
+
+// cacheControlAge finds s-maxage, else max-age, in a lower-cased
+// Cache-Control value: its digits up to the first other byte.
+func cacheControlAge(v []byte) (int64, bool) {
+	i := bytes.Index(v, []byte("s-maxage="))
+	skip := 9
+	if i < 0 {
+		i = bytes.Index(v, []byte("max-age="))
+		skip = 8
+	}
+	if i < 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v[i+skip:] {
+		if c == ',' || c == ';' || c == ' ' {
+			break
+		}
+		if c < '0' || c > '9' {
+			// nginx stores nothing with an age it cannot read.
+			return 0, true
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// validFor is the lifetime proxy_cache_valid gives a status: the first
+// entry that names it or says any.
+func validFor(vs []conf.CacheValid, status int) time.Duration {
+	for _, v := range vs {
+		if v.Status == 0 || v.Status == status {
+			return v.Valid
+		}
+	}
+	return 0
+}
+
+// requestVariant hashes the request fields an answer's Vary names, so
+// that a stored answer serves only requests that agree on them.
+func requestVariant(vary []byte, hs []http1.Header) [md5.Size]byte {
+	d := md5.New()
+	for _, name := range bytes.Split(vary, []byte(",")) {
+		name = bytes.TrimSpace(name)
+		if len(name) == 0 {
+			continue
+		}
+		d.Write(bytes.ToLower(name))
+		d.Write([]byte{':'})
+		for i := range hs {
+			if http1.EqualFold(hs[i].Name, string(name)) {
+				d.Write(hs[i].Value)
+				d.Write([]byte{','})
+			}
+		}
+		d.Write([]byte{'\n'})
+	}
+	var out [md5.Size]byte
+	d.Sum(out[:0])
+	return out
+}
+
+// varyMatches reports whether a stored answer serves this request: one
+// stored with a Vary is used only for requests with the same values of
+// the fields it names; another request goes upstream, and its answer
+// takes the stored one's place.
+func (cc *clientConn) varyMatches(head []byte, m cache.Meta) bool {
+	if m.Variant == ([md5.Size]byte{}) {
+		return true
+	}
+	var resp http1.Response
+	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
+	if _, err := http1.ParseResponse(head, &resp, &limits); err != nil {
+		return false
+	}
+	v := headerValue(resp.Headers, "Vary")
+	return v != nil && requestVariant(v, cc.r.head.Headers) == m.Variant
+}
+
+// rangeStart is the first byte a Range field asks for: its first range's
+// start, 0 for a suffix range.
+func rangeStart(v []byte) (int64, bool) {
+	if len(v) < 7 || !http1.EqualFold(v[:6], "bytes=") {
+		return 0, false
+	}
+	v = bytes.TrimLeft(v[6:], " ")
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+func closeCacheFd(fd int) {
+	_ = unix.Close(fd)
+}
+
+// errText is an error's text without Go's wrapping.
+func errText(err error) string {
+	var pe interface{ Unwrap() error }
+	if errors.As(err, &pe) {
+		if u := pe.Unwrap(); u != nil {
+			return u.Error()
+		}
+	}
+	return err.Error()
+}
