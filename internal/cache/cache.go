@@ -81,6 +81,10 @@ type entry struct {
 	stored bool
 	probed bool
 	fsize  int64
+	// updating is set while a request holds the key's lock
+	// (proxy_cache_lock), until lockUntil at the latest.
+	updating  bool
+	lockUntil time.Time
 }
 
 // New makes the run-time cache of a proxy_cache_path.
@@ -170,6 +174,43 @@ func (c *Cache) Found(k Key, fsize int64) {
 	if e := c.entries[k]; e != nil && !e.stored {
 		e.stored, e.probed, e.fsize = true, true, fsize
 		c.size += fsize
+	}
+}
+
+// Lock gives the caller the right to fetch k's answer, for age at most
+// (proxy_cache_lock_age): it reports false while another request holds
+// it. until identifies the lock to Unlock.
+func (c *Cache) Lock(k Key, now time.Time, age time.Duration) (until time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[k]
+	if e == nil {
+		e = c.insert(k)
+		c.pushFront(e)
+		e.access = now
+	}
+	if e.updating && now.Before(e.lockUntil) {
+		return time.Time{}, false
+	}
+	e.updating, e.lockUntil = true, now.Add(age)
+	return e.lockUntil, true
+}
+
+// Locked reports whether a request holds k's lock.
+func (c *Cache) Locked(k Key, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[k]
+	return e != nil && e.updating && now.Before(e.lockUntil)
+}
+
+// Unlock gives back the lock Lock gave until then, unless it aged and
+// another request took it since.
+func (c *Cache) Unlock(k Key, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[k]; e != nil && e.updating && e.lockUntil.Equal(until) {
+		e.updating = false
 	}
 }
 

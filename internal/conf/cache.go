@@ -64,6 +64,12 @@ type ProxyCache struct {
 	// MaxRangeOffset: a range request starting beyond it is passed
 	// upstream and its answer not stored; -1 for no limit.
 	MaxRangeOffset int64
+	// Lock lets one request at a time fetch a key's missing answer;
+	// the others wait up to LockTimeout for it, and a lock older than
+	// LockAge is taken over.
+	Lock        bool
+	LockTimeout time.Duration
+	LockAge     time.Duration
 }
 
 // DefaultCacheKey is nginx's proxy_cache_key when none is set.
@@ -83,6 +89,9 @@ type cacheRaw struct {
 	noCache        []*vars.Template
 	convertHead    *bool
 	maxRangeOffset *int64
+	lock           *bool
+	lockTimeout    *time.Duration
+	lockAge        *time.Duration
 }
 
 // cacheMethods are the methods proxy_cache_methods may name, as in
@@ -123,6 +132,15 @@ func cacheDirectives() []*directive {
 		{name: "proxy_cache_convert_head", ctx: hsl, args: argFlag, set: cacheFlag(func(r *cacheRaw) **bool { return &r.convertHead }),
 			syntax: "proxy_cache_convert_head on | off;", def: "on",
 			doc: "Sends a HEAD request that may be cached upstream as GET, so that its answer is stored whole and serves later GETs too."},
+		{name: "proxy_cache_lock", ctx: hsl, args: argFlag, set: cacheFlag(func(r *cacheRaw) **bool { return &r.lock }),
+			syntax: "proxy_cache_lock on | off;", def: "off",
+			doc: "Lets one request at a time fetch an answer the cache does not have: others for the same key wait for it to be stored (checking every 500 ms, as nginx does), then get it from the cache; after proxy_cache_lock_timeout they go upstream and their answers are not stored."},
+		{name: "proxy_cache_lock_timeout", ctx: hsl, args: arg1, set: cacheTime(func(r *cacheRaw) **time.Duration { return &r.lockTimeout }),
+			syntax: "proxy_cache_lock_timeout time;", def: "5s",
+			doc: "Sets how long a request waits for another's lock."},
+		{name: "proxy_cache_lock_age", ctx: hsl, args: arg1, set: cacheTime(func(r *cacheRaw) **time.Duration { return &r.lockAge }),
+			syntax: "proxy_cache_lock_age time;", def: "5s",
+			doc: "A lock held this long without the answer being stored lets one more request go upstream."},
 		{name: "proxy_cache_max_range_offset", ctx: hsl, args: arg1, set: setProxyCacheMaxRangeOffset,
 			syntax: "proxy_cache_max_range_offset number;",
 			doc:    "A range request that starts beyond this offset goes upstream with its Range field and its answer is not stored."},
@@ -356,6 +374,23 @@ func setCachePredicate(field func(*cacheRaw) *[]*vars.Template) func(*builder, *
 	}
 }
 
+// cacheTime makes a handler for a time in milliseconds (nginx's
+// ngx_conf_set_msec_slot).
+func cacheTime(field func(*cacheRaw) **time.Duration) func(*builder, *Node, *scope) error {
+	return func(b *builder, n *Node, sc *scope) error {
+		p := field(&sc.raw.cache)
+		if *p != nil {
+			return duplicate(n)
+		}
+		d, ok := parseTime(n.Args[0], false)
+		if !ok {
+			return errAt(n, "\"%s\" directive invalid value", n.Name)
+		}
+		*p = &d
+		return nil
+	}
+}
+
 // cacheFlag makes an on|off handler for a proxy cache setting.
 func cacheFlag(field func(*cacheRaw) **bool) func(*builder, *Node, *scope) error {
 	return func(b *builder, n *Node, sc *scope) error {
@@ -417,6 +452,9 @@ func mergeCache(r *cacheRaw, p ProxyCache) ProxyCache {
 	}
 	c.ConvertHead = pick(r.convertHead, p.ConvertHead)
 	c.MaxRangeOffset = pick(r.maxRangeOffset, p.MaxRangeOffset)
+	c.Lock = pick(r.lock, p.Lock)
+	c.LockTimeout = pick(r.lockTimeout, p.LockTimeout)
+	c.LockAge = pick(r.lockAge, p.LockAge)
 	return c
 }
 
@@ -428,6 +466,8 @@ func defaultCache() ProxyCache {
 		MinUses:        1,
 		ConvertHead:    true,
 		MaxRangeOffset: -1,
+		LockTimeout:    5 * time.Second,
+		LockAge:        5 * time.Second,
 	}
 }
 

@@ -497,6 +497,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		}
 		d.line(depth, "proxy_cache %s key=%s valid=[%s] methods=%s min_uses=%d convert_head=%v max_range_offset=%d",
 			pc.Path, tmpl(pc.Key), strings.Join(valid, " "), strings.Join(sortedKeys(pc.Methods), ","), pc.MinUses, pc.ConvertHead, pc.MaxRangeOffset)
+		if pc.Lock {
+			d.line(depth+1, "lock timeout=%s age=%s", dur(pc.LockTimeout), dur(pc.LockAge))
+		}
 		for _, t := range pc.Bypass {
 			d.line(depth+1, "bypass %s", tmpl(t))
 		}

@@ -61,7 +61,7 @@ outbound_interface pcre_jit perl perl_modules perl_require perl_set pop3_auth po
 postpone_output preread_buffer_size preread_timeout protocol proxy
 proxy_buffer
  proxy_cache_background_update  
- proxy_cache_lock proxy_cache_lock_age proxy_cache_lock_timeout
+
    
 proxy_cache_purge proxy_cache_revalidate proxy_cache_use_stale 
 proxy_download_rate proxy_force_ranges

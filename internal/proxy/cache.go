@@ -62,11 +62,27 @@ type reqCache struct {
 	// buf holds a stored answer's head, which the request's response
 	// fields point into.
 	buf []byte
+	// lockUntil identifies the key's lock while the request holds it
+	// (proxy_cache_lock); waitUntil ends a wait for another's lock, and
+	// noWait is set once it ended.
+	locked    bool
+	lockUntil time.Time
+	waitUntil time.Time
+	noWait    bool
+}
+
+// unlock gives back the key's lock, if the request holds it.
+func (rc *reqCache) unlock() {
+	if rc.locked {
+		rc.locked = false
+		rc.c.Unlock(rc.k, rc.lockUntil)
+	}
 }
 
 // release drops what the request holds of the cache: an answer being
 // stored that did not complete is removed.
 func (rc *reqCache) release(w *worker) {
+	rc.unlock()
 	if rc.w != nil {
 		rc.w.Abort()
 		rc.w = nil
@@ -113,12 +129,65 @@ func (cc *clientConn) cacheLookup() bool {
 		rc.cacheable = false
 		return false
 	}
-	if pc.MaxRangeOffset >= 0 {
-		if start, ok := rangeStart(headerValue(r.head.Headers, "Range")); ok && start > pc.MaxRangeOffset {
-			rc.cacheable = false
-		}
+	if pc.Lock && rc.status == cacheMiss && !cc.cacheLock(now) {
+		return true
+	}
+	if pc.MaxRangeOffset >= 0 && rangeBeyond(headerValue(r.head.Headers, "Range"), pc.MaxRangeOffset) {
+		rc.cacheable = false
 	}
 	return false
+}
+
+// lockPoll is how often a request waiting for another's lock looks
+// again, as nginx's.
+const lockPoll = 500 * time.Millisecond
+
+// cacheLock takes the key's lock for a request whose answer the cache
+// does not have (proxy_cache_lock). It reports false when the request
+// waits for another's lock instead; after proxy_cache_lock_timeout (or
+// with none) the request goes upstream and its answer is not stored.
+func (cc *clientConn) cacheLock(now time.Time) bool {
+	r := cc.r
+	rc := &r.cache
+	pc := &r.lc.Cache
+	if until, ok := rc.c.Lock(rc.k, now, pc.LockAge); ok {
+		rc.locked, rc.lockUntil = true, until
+		return true
+	}
+	if rc.noWait || pc.LockTimeout == 0 {
+		rc.cacheable = false
+		return true
+	}
+	if rc.waitUntil.IsZero() {
+		rc.waitUntil = now.Add(pc.LockTimeout)
+	}
+	cc.setPhase(phaseCacheLock)
+	cc.c.SetTimer(min(lockPoll, rc.waitUntil.Sub(now)))
+	return false
+}
+
+// cacheLockTimer looks again for a request waiting for another's lock:
+// the answer stored meanwhile is sent; a lock given back lets this
+// request take it; at the end of the wait it goes upstream.
+func (cc *clientConn) cacheLockTimer() {
+	r := cc.r
+	rc := &r.cache
+	now := cc.w.loop.Now()
+	if !now.Before(rc.waitUntil) {
+		cc.logAt(logs.Info, "cache lock timeout")
+		rc.noWait = true
+	} else if rc.c.Locked(rc.k, now) {
+		cc.c.SetTimer(min(lockPoll, rc.waitUntil.Sub(now)))
+		return
+	}
+	cc.setPhase(phaseProxy)
+	if cc.cacheOpen(now) {
+		return
+	}
+	if !cc.cacheLock(now) {
+		return
+	}
+	cc.proxyTo()
 }
 
 // cacheOpen answers from the stored file when it is fresh and reports
@@ -184,7 +253,13 @@ func (cc *clientConn) sendCached(fd int, m cache.Meta, head []byte) {
 	resp := &r.resp
 	r.framing = http1.FramingLength
 	h := cc.responseHead(resp, false)
+	// The body's length is what was stored; a HEAD gets the stored
+	// Content-Length, as nginx sends it (an answer stored from a HEAD
+	// has no body).
 	h.contentLength = m.BodyLen
+	if isHead(&r.head) && resp.ContentLength >= 0 {
+		h.contentLength = resp.ContentLength
+	}
 	allowRanges := cc.takeCachedFields(h)
 	r.status = h.status
 	verdict := 0
@@ -244,6 +319,13 @@ func (cc *clientConn) takeCachedFields(h *outHead) (allowRanges bool) {
 func (cc *clientConn) cacheStore(resp *http1.Response) {
 	r := cc.r
 	rc := &r.cache
+	// Whatever is decided, requests waiting for this one's answer look
+	// again: stored, it is there when they do.
+	defer func() {
+		if rc.w == nil {
+			rc.unlock()
+		}
+	}()
 	if !rc.cacheable || rc.lc != r.lc || resp.Status == 101 || r.upHead {
 		return
 	}
@@ -314,7 +396,9 @@ func (cc *clientConn) cacheCommit() bool {
 		wr.Abort()
 		return false
 	}
-	if err := wr.Commit(); err != nil {
+	err := wr.Commit()
+	rc.unlock()
+	if err != nil {
 		cc.logAt(logs.Crit, "rename() of cache file failed ("+errText(err)+")")
 		return false
 	}
@@ -574,21 +658,32 @@ func (cc *clientConn) varyMatches(head []byte, m cache.Meta) bool {
 	return v != nil && requestVariant(v, cc.r.head.Headers) == m.Variant
 }
 
-// rangeStart is the first byte a Range field asks for: its first range's
-// start, 0 for a suffix range.
-func rangeStart(v []byte) (int64, bool) {
+// rangeBeyond reports whether a Range field asks for bytes from
+// proxy_cache_max_range_offset on, as nginx judges it: any range when
+// the offset is 0, a suffix range, or a first range starting at the
+// offset or beyond.
+func rangeBeyond(v []byte, offset int64) bool {
+	if v == nil {
+		return false
+	}
+	if offset == 0 {
+		return true
+	}
 	if len(v) < 7 || !http1.EqualFold(v[:6], "bytes=") {
-		return 0, false
+		return false
 	}
 	v = bytes.TrimLeft(v[6:], " ")
+	if len(v) > 0 && v[0] == '-' {
+		return true
+	}
 	var n int64
 	for _, c := range v {
-		if c < '0' || c > '9' {
+		if c < '0' || c > '9' || n > (1<<62)/10 {
 			break
 		}
 		n = n*10 + int64(c-'0')
 	}
-	return n, true
+	return n >= offset
 }
 
 func closeCacheFd(fd int) {

@@ -47,6 +47,9 @@ const (
 	// phaseResolve: the request waits for the name its proxy_pass with
 	// variables named to be resolved (resolver.go).
 	phaseResolve
+	// phaseCacheLock: the request waits for another to store the answer
+	// it asks for (proxy_cache_lock, cache.go).
+	phaseCacheLock
 	// phaseProxy: the request is with an upstream: its body goes out,
 	// its response comes back.
 	phaseProxy
@@ -96,7 +99,7 @@ func (cc *clientConn) requestReadable() {
 			r.closeFile()
 			cc.abort()
 		}
-	case phaseQueued, phaseUpQueued, phaseDelayed, phaseSync, phaseRetry, phaseResolve:
+	case phaseQueued, phaseUpQueued, phaseDelayed, phaseSync, phaseRetry, phaseResolve, phaseCacheLock:
 		// proxy_ignore_client_abort keeps a request waiting for its
 		// upstream, not one limit_req holds back (nginx's limit_req
 		// stops a request whose client closed, whatever the setting).
@@ -145,6 +148,8 @@ func (cc *clientConn) requestTimer() {
 		cc.retryResources()
 	case phaseResolve:
 		cc.resolveTimedOut()
+	case phaseCacheLock:
+		cc.cacheLockTimer()
 	case phaseFile, phaseRespond:
 		// send_timeout; the answer is logged with its status.
 		cc.abortTimedOut()

@@ -70,7 +70,8 @@ func (cc *clientConn) startResponse() {
 	// An answer to HEAD has no body, whether the client or proxy_method
 	// asked for it; but a HEAD sent as GET to be stored reads the body
 	// into the cache.
-	r.framing = http1.ResponseFraming(isHead(&r.head) && !fill || r.upHead, resp)
+	upstreamHead := r.upHead || isHead(&r.head) && !r.cache.getHead && r.lc.ProxyMethod == nil
+	r.framing = http1.ResponseFraming(upstreamHead || isHead(&r.head) && !fill, resp)
 	if r.cache.getHead && !fill && (resp.Chunked || resp.ContentLength != 0) {
 		// The GET's body is left unread.
 		resp.KeepAlive = false
