@@ -85,6 +85,11 @@ type entry struct {
 	// (proxy_cache_lock), until lockUntil at the latest.
 	updating  bool
 	lockUntil time.Time
+	// errStatus is an error answer kept in the zone only, as nginx keeps
+	// an intercepted or its own 502 and 504 (proxy_cache_valid), until
+	// errUntil.
+	errStatus int
+	errUntil  time.Time
 }
 
 // New makes the run-time cache of a proxy_cache_path.
@@ -138,7 +143,10 @@ func (c *Cache) FilePath(k Key) string {
 // Use counts a request for k and reports how many there were while the
 // zone remembered the key, this one included, and whether its file is
 // known to be missing (so the disk need not be asked).
-func (c *Cache) Use(k Key, now time.Time) (uses int, missing bool) {
+//
+// errStatus is the key's error answer while it is valid; an expired one
+// makes the key new again, as in nginx.
+func (c *Cache) Use(k Key, now time.Time) (uses int, missing bool, errStatus int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.expire(now)
@@ -149,9 +157,39 @@ func (c *Cache) Use(k Key, now time.Time) (uses int, missing bool) {
 		c.unlink(e)
 	}
 	c.pushFront(e)
+	if e.errStatus != 0 {
+		if now.Before(e.errUntil) {
+			e.access = now
+			return e.uses, true, e.errStatus
+		}
+		e.errStatus, e.uses = 0, 0
+	}
 	e.uses++
 	e.access = now
-	return e.uses, e.probed && !e.stored
+	return e.uses, e.probed && !e.stored, 0
+}
+
+// SetError keeps an error answer for k until then.
+func (c *Cache) SetError(k Key, status int, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[k]; e != nil {
+		e.errStatus, e.errUntil = status, until
+	}
+}
+
+// Refresh gives k's stored answer a new lifetime (a revalidated one).
+func (c *Cache) Refresh(k Key, valid time.Time) error {
+	fd, err := unix.Open(c.FilePath(k), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], uint64(valid.Unix()))
+	binary.LittleEndian.PutUint64(b[8:], uint64(time.Now().Unix()))
+	_, err = unix.Pwrite(fd, b[:], 8)
+	return err
 }
 
 // Missing records that k's file was looked for and is not there (or is
@@ -482,6 +520,7 @@ func (w *Writer) Commit() error {
 		c.size -= e.fsize
 	}
 	e.stored, e.probed, e.fsize = true, true, fsize
+	e.errStatus = 0
 	c.size += fsize
 	c.shrink()
 	return nil

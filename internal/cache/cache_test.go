@@ -128,7 +128,7 @@ func TestOpenRefusesWhatIsNotTheAnswer(t *testing.T) {
 		t.Errorf("foreign file: %v, want ErrNotStored", err)
 	}
 	// The zone learnt that the file is not usable.
-	if _, missing := c.Use(k, time.Now()); !missing {
+	if _, missing, _ := c.Use(k, time.Now()); !missing {
 		t.Error("the zone does not know the key's file is missing")
 	}
 	if _, _, _, err := c.Open(KeyOf([]byte("none")), []byte("none"), buf); err != ErrNotStored {
@@ -209,8 +209,64 @@ func TestUseCountsRequests(t *testing.T) {
 	c := newCache(t, conf.CachePath{})
 	k := KeyOf([]byte("k"))
 	for want := 1; want <= 3; want++ {
-		if uses, _ := c.Use(k, time.Now()); uses != want {
+		if uses, _, _ := c.Use(k, time.Now()); uses != want {
 			t.Errorf("use %d counted %d", want, uses)
 		}
+	}
+}
+
+func TestErrorAnswerLastsItsLifetime(t *testing.T) {
+	c := newCache(t, conf.CachePath{})
+	k := KeyOf([]byte("k"))
+	now := time.Now()
+	c.Use(k, now)
+	c.SetError(k, 502, now.Add(time.Second))
+	if _, _, st := c.Use(k, now.Add(500*time.Millisecond)); st != 502 {
+		t.Errorf("within its lifetime: error %d, want 502", st)
+	}
+	if uses, _, st := c.Use(k, now.Add(2*time.Second)); st != 0 || uses != 1 {
+		t.Errorf("after it: error %d uses %d, want none and a new key", st, uses)
+	}
+}
+
+func TestRefreshGivesANewLifetime(t *testing.T) {
+	c := newCache(t, conf.CachePath{})
+	k := store(t, c, "k", "HTTP/1.1 200 OK\r\n\r\n", "body", time.Now().Add(-time.Second))
+	later := time.Now().Add(time.Hour).Truncate(time.Second)
+	if err := c.Refresh(k, later); err != nil {
+		t.Fatal(err)
+	}
+	fd, m, _, err := c.Open(k, []byte("k"), make([]byte, 4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	if !m.Valid.Equal(later) {
+		t.Errorf("valid until %v, want %v", m.Valid, later)
+	}
+}
+
+func TestLockIsOneAtATime(t *testing.T) {
+	c := newCache(t, conf.CachePath{})
+	k := KeyOf([]byte("k"))
+	now := time.Now()
+	until, ok := c.Lock(k, now, 5*time.Second)
+	if !ok {
+		t.Fatal("first lock refused")
+	}
+	if _, ok := c.Lock(k, now, 5*time.Second); ok {
+		t.Error("second lock granted while the first is held")
+	}
+	if !c.Locked(k, now) {
+		t.Error("Locked does not see the lock")
+	}
+	// A lock older than its age is taken over.
+	if _, ok := c.Lock(k, now.Add(6*time.Second), 5*time.Second); !ok {
+		t.Error("an aged lock was not taken over")
+	}
+	// The first holder's Unlock does not free the new holder's lock.
+	c.Unlock(k, until)
+	if !c.Locked(k, now.Add(6*time.Second)) {
+		t.Error("the aged holder's Unlock freed the new lock")
 	}
 }

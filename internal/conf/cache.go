@@ -70,7 +70,20 @@ type ProxyCache struct {
 	Lock        bool
 	LockTimeout time.Duration
 	LockAge     time.Duration
+	// UseStale are proxy_cache_use_stale's conditions, in
+	// proxy_next_upstream's bits, under which an expired answer is sent
+	// instead of the upstream's error; StaleUpdating sends it while
+	// another request fetches the key's new answer.
+	UseStale      NextUpstream
+	StaleUpdating bool
+	// Revalidate asks the upstream whether an expired answer still
+	// holds (If-Modified-Since, If-None-Match) and keeps it on a 304.
+	Revalidate bool
 }
+
+// CacheStaleUpdating marks proxy_cache_use_stale's "updating" among the
+// conditions as read, before the merge moves it to StaleUpdating.
+const cacheStaleUpdating NextUpstream = 1 << 14
 
 // DefaultCacheKey is nginx's proxy_cache_key when none is set.
 const DefaultCacheKey = "$scheme$proxy_host$request_uri"
@@ -92,6 +105,8 @@ type cacheRaw struct {
 	lock           *bool
 	lockTimeout    *time.Duration
 	lockAge        *time.Duration
+	useStale       *NextUpstream
+	revalidate     *bool
 }
 
 // cacheMethods are the methods proxy_cache_methods may name, as in
@@ -141,6 +156,12 @@ func cacheDirectives() []*directive {
 		{name: "proxy_cache_lock_age", ctx: hsl, args: arg1, set: cacheTime(func(r *cacheRaw) **time.Duration { return &r.lockAge }),
 			syntax: "proxy_cache_lock_age time;", def: "5s",
 			doc: "A lock held this long without the answer being stored lets one more request go upstream."},
+		{name: "proxy_cache_use_stale", ctx: hsl, args: arg1More, set: setProxyCacheUseStale,
+			syntax: "proxy_cache_use_stale error | timeout | invalid_header | updating | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | off ...;", def: "off",
+			doc: "Sends an expired answer (STALE) when its upstream fails in one of these ways and no other server is left to try; with updating, requests for a key whose new answer another request is fetching get the expired one (UPDATING). The stale-while-revalidate and stale-if-error extensions of Cache-Control are not read."},
+		{name: "proxy_cache_revalidate", ctx: hsl, args: argFlag, set: cacheFlag(func(r *cacheRaw) **bool { return &r.revalidate }),
+			syntax: "proxy_cache_revalidate on | off;", def: "off",
+			doc: "Asks the upstream about an expired answer with If-Modified-Since and If-None-Match (its Last-Modified and ETag); a 304 keeps the stored answer for a new lifetime (REVALIDATED)."},
 		{name: "proxy_cache_max_range_offset", ctx: hsl, args: arg1, set: setProxyCacheMaxRangeOffset,
 			syntax: "proxy_cache_max_range_offset number;",
 			doc:    "A range request that starts beyond this offset goes upstream with its Range field and its answer is not stored."},
@@ -374,6 +395,32 @@ func setCachePredicate(field func(*cacheRaw) *[]*vars.Template) func(*builder, *
 	}
 }
 
+// setProxyCacheUseStale reads proxy_cache_use_stale as nginx reads its
+// bit masks: the directive adds up at a level, a repeated value is a
+// warning, and off anywhere means none.
+func setProxyCacheUseStale(b *builder, n *Node, sc *scope) error {
+	var set NextUpstream
+	c := &sc.raw.cache
+	if c.useStale != nil {
+		set = *c.useStale
+	}
+	for _, a := range n.Args {
+		bit, ok := nextUpstreamNames[strings.ToLower(a)]
+		if strings.EqualFold(a, "updating") {
+			bit, ok = cacheStaleUpdating, true
+		}
+		if !ok {
+			return errAt(n, "invalid value \"%s\"", a)
+		}
+		if set&bit != 0 {
+			b.warn(errAt(n, "duplicate value \"%s\"", a))
+		}
+		set |= bit
+	}
+	c.useStale = &set
+	return nil
+}
+
 // cacheTime makes a handler for a time in milliseconds (nginx's
 // ngx_conf_set_msec_slot).
 func cacheTime(field func(*cacheRaw) **time.Duration) func(*builder, *Node, *scope) error {
@@ -455,6 +502,15 @@ func mergeCache(r *cacheRaw, p ProxyCache) ProxyCache {
 	c.Lock = pick(r.lock, p.Lock)
 	c.LockTimeout = pick(r.lockTimeout, p.LockTimeout)
 	c.LockAge = pick(r.lockAge, p.LockAge)
+	if r.useStale != nil {
+		set := *r.useStale
+		c.UseStale, c.StaleUpdating = 0, false
+		if set&nextOff == 0 {
+			c.StaleUpdating = set&cacheStaleUpdating != 0
+			c.UseStale = set &^ cacheStaleUpdating
+		}
+	}
+	c.Revalidate = pick(r.revalidate, p.Revalidate)
 	return c
 }
 

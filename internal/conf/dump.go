@@ -500,6 +500,12 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		if pc.Lock {
 			d.line(depth+1, "lock timeout=%s age=%s", dur(pc.LockTimeout), dur(pc.LockAge))
 		}
+		if pc.UseStale != 0 || pc.StaleUpdating {
+			d.line(depth+1, "use_stale %s updating=%v", nextNames(pc.UseStale), pc.StaleUpdating)
+		}
+		if pc.Revalidate {
+			d.line(depth+1, "revalidate")
+		}
 		for _, t := range pc.Bypass {
 			d.line(depth+1, "bypass %s", tmpl(t))
 		}

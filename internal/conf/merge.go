@@ -30,14 +30,15 @@ var defaultProxyHeaders = []struct{ name, value string }{
 	{"Upgrade", ""},
 }
 
-// cacheProxyHeaders are nginx's defaults for a level that caches
-// (ngx_http_proxy_cache_headers): the request's conditional and range
-// fields are not passed, so that the upstream's answer is whole and can
-// serve every later request.
+// cacheProxyHeaders are nginx's defaults for a request whose answer may
+// be cached (ngx_http_proxy_cache_headers): the request's conditional
+// and range fields are not passed, so that the upstream's answer is
+// whole and can serve every later request; the conditional fields carry
+// the expired answer's validators when proxy_cache_revalidate asks.
 var cacheProxyHeaders = append(defaultProxyHeaders[:len(defaultProxyHeaders):len(defaultProxyHeaders)],
-	struct{ name, value string }{"If-Modified-Since", ""},
+	struct{ name, value string }{"If-Modified-Since", "$upstream_cache_last_modified"},
 	struct{ name, value string }{"If-Unmodified-Since", ""},
-	struct{ name, value string }{"If-None-Match", ""},
+	struct{ name, value string }{"If-None-Match", "$upstream_cache_etag"},
 	struct{ name, value string }{"If-Match", ""},
 	struct{ name, value string }{"Range", ""},
 	struct{ name, value string }{"If-Range", ""},

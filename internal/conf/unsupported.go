@@ -63,7 +63,7 @@ proxy_buffer
  proxy_cache_background_update  
 
    
-proxy_cache_purge proxy_cache_revalidate proxy_cache_use_stale 
+proxy_cache_purge 
 proxy_download_rate proxy_force_ranges
 proxy_half_close 
 

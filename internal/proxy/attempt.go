@@ -159,6 +159,9 @@ func (cc *clientConn) connectNext() {
 		r.peer = nil
 		cc.logError("no live upstreams while connecting to upstream")
 		cc.upLogAppend("", 502)
+		if cc.cacheFallback(502, conf.NextError) {
+			return
+		}
 		cc.respondError(502)
 		return
 	}
@@ -453,6 +456,9 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 			r.tried = upstream.Tried{}
 		}
 		cc.connectNext()
+		return
+	}
+	if cc.cacheFallback(status, cond) {
 		return
 	}
 	cc.respondError(status)

@@ -36,20 +36,28 @@ const (
 	cacheMiss
 	cacheBypass
 	cacheExpired
+	cacheStale
+	cacheUpdating
+	cacheRevalidated
 	cacheHit
 )
 
-var cacheStatusNames = [...]string{"", "MISS", "BYPASS", "EXPIRED", "HIT"}
+var cacheStatusNames = [...]string{"", "MISS", "BYPASS", "EXPIRED", "STALE", "UPDATING", "REVALIDATED", "HIT"}
 
 // reqCache is a request's part in a cache.
 type reqCache struct {
 	// lc is the location the lookup was made for: an internal redirect
 	// to another location looks again.
-	lc     *conf.LocConf
-	c      *cache.Cache
-	k      cache.Key
-	key    []byte
-	status uint8
+	lc *conf.LocConf
+	c  *cache.Cache
+	// k names the answer's file: the key's MD5 (main), or a variant's
+	// when the stored answer varies and this request asks for another
+	// variant (secondary).
+	k         cache.Key
+	main      cache.Key
+	secondary bool
+	key       []byte
+	status    uint8
 	// cacheable is nginx's u->cacheable: the request was sent upstream
 	// with the cache's field defaults and its answer may be stored.
 	cacheable bool
@@ -69,6 +77,9 @@ type reqCache struct {
 	lockUntil time.Time
 	waitUntil time.Time
 	noWait    bool
+	// lastModified and etag are an expired answer's validators, which
+	// proxy_cache_revalidate sends upstream.
+	lastModified, etag []byte
 }
 
 // unlock gives back the key's lock, if the request holds it.
@@ -100,7 +111,7 @@ func (cc *clientConn) cacheLookup() bool {
 	pc := &lc.Cache
 	rc := &r.cache
 	rc.release(cc.w)
-	*rc = reqCache{lc: lc, buf: rc.buf[:0], key: rc.key[:0]}
+	*rc = reqCache{lc: lc, buf: rc.buf[:0], key: rc.key[:0], lastModified: rc.lastModified[:0], etag: rc.etag[:0]}
 	if !pc.Methods[string(r.head.Method)] {
 		return false
 	}
@@ -113,6 +124,7 @@ func (cc *clientConn) cacheLookup() bool {
 	}
 	rc.key = cc.eval(rc.key, pc.Key)
 	rc.k = cache.KeyOf(rc.key)
+	rc.main = rc.k
 	rc.cacheable = true
 	if cc.predicate(pc.Bypass) {
 		rc.status = cacheBypass
@@ -120,7 +132,13 @@ func (cc *clientConn) cacheLookup() bool {
 	}
 	rc.status = cacheMiss
 	now := cc.w.loop.Now()
-	uses, missing := rc.c.Use(rc.k, now)
+	uses, missing, errStatus := rc.c.Use(rc.k, now)
+	if errStatus != 0 {
+		// An error answer the zone keeps (proxy_cache_valid for it).
+		rc.status = cacheHit
+		cc.respondError(errStatus)
+		return true
+	}
 	if !missing && cc.cacheOpen(now) {
 		return true
 	}
@@ -208,17 +226,220 @@ func (cc *clientConn) cacheOpen(now time.Time) bool {
 		}
 		return false
 	}
-	if !m.Valid.After(now) {
-		closeCacheFd(fd)
-		rc.status = cacheExpired
-		return false
+	if m.Variant != ([md5.Size]byte{}) {
+		if v := cc.storedVariant(head); v != m.Variant {
+			// Another variant of the answer: it has a file of its own,
+			// named by the variant, as in nginx.
+			closeCacheFd(fd)
+			if rc.secondary {
+				cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" has incorrect vary hash")
+				return false
+			}
+			rc.secondary = true
+			rc.k = cache.Key(v)
+			rc.c.Use(rc.k, now)
+			return cc.cacheOpen(now)
+		}
 	}
-	if !cc.varyMatches(head, m) {
-		closeCacheFd(fd)
-		return false
+	if now.Unix() > m.Valid.Unix() {
+		return cc.cacheExpired(now, fd, m, head)
 	}
 	rc.status = cacheHit
 	cc.sendCached(fd, m, head)
+	return true
+}
+
+// cacheExpired handles a stored answer whose lifetime is over: the
+// first request for it fetches the new one (EXPIRED), holding the key
+// while it does; requests meanwhile get the expired answer with
+// proxy_cache_use_stale updating (UPDATING), else go upstream too. With
+// proxy_cache_revalidate the expired answer's validators go upstream. It
+// reports whether the request was answered.
+func (cc *clientConn) cacheExpired(now time.Time, fd int, m cache.Meta, head []byte) bool {
+	r := cc.r
+	rc := &r.cache
+	pc := &r.lc.Cache
+	rc.status = cacheExpired
+	if until, ok := rc.c.Lock(rc.k, now, pc.LockAge); ok {
+		rc.locked, rc.lockUntil = true, until
+	} else if pc.StaleUpdating {
+		rc.status = cacheUpdating
+		cc.sendCached(fd, m, head)
+		return true
+	}
+	if pc.Revalidate {
+		cc.keepValidators(head)
+	}
+	closeCacheFd(fd)
+	return false
+}
+
+// keepValidators copies an expired answer's Last-Modified and ETag for
+// $upstream_cache_last_modified and $upstream_cache_etag, which nginx
+// keeps only for 200 and 206 answers.
+func (cc *clientConn) keepValidators(head []byte) {
+	rc := &cc.r.cache
+	var resp http1.Response
+	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
+	if _, err := http1.ParseResponse(head, &resp, &limits); err != nil || resp.Status != 200 && resp.Status != 206 {
+		return
+	}
+	if v := headerValue(resp.Headers, "Last-Modified"); v != nil {
+		if t, ok := parseHTTPDate(v); ok {
+			rc.lastModified = t.UTC().AppendFormat(rc.lastModified[:0], "Mon, 02 Jan 2006 15:04:05 GMT")
+		}
+	}
+	if v := headerValue(resp.Headers, "ETag"); v != nil && len(v) <= maxVary {
+		rc.etag = append(rc.etag[:0], v...)
+	}
+}
+
+// cacheFallback is the cache's part when an upstream failed and no other
+// server is left to try: an expired answer is sent instead when
+// proxy_cache_use_stale names the failure (STALE); otherwise nginx's own
+// 502 or 504 is kept as the key's answer when proxy_cache_valid gives it
+// a lifetime. It reports whether the request was answered.
+func (cc *clientConn) cacheFallback(status int, cond conf.NextUpstream) bool {
+	r := cc.r
+	rc := &r.cache
+	if rc.c == nil || rc.lc != r.lc {
+		return false
+	}
+	if rc.status == cacheExpired && r.lc.Cache.UseStale&cond != 0 && cc.sendStored(cacheStale) {
+		return true
+	}
+	if rc.cacheable && (status == 502 || status == 504) {
+		if d := validFor(r.lc.Cache.Valid, status); d > 0 {
+			rc.c.SetError(rc.k, status, cc.w.loop.Now().Add(d))
+		}
+	}
+	rc.unlock()
+	return false
+}
+
+// cacheErrorAnswer keeps an upstream's error answer that
+// proxy_intercept_errors replaces by an error page as the key's answer,
+// for the lifetime its fields or proxy_cache_valid give it.
+func (cc *clientConn) cacheErrorAnswer(resp *http1.Response) {
+	r := cc.r
+	rc := &r.cache
+	if !rc.cacheable || rc.lc != r.lc {
+		return
+	}
+	defer rc.unlock()
+	now := cc.w.loop.Now()
+	valid, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
+	if !ok {
+		return
+	}
+	if valid.IsZero() {
+		d := validFor(r.lc.Cache.Valid, resp.Status)
+		if d == 0 {
+			return
+		}
+		valid = now.Add(d)
+	}
+	rc.c.SetError(rc.k, resp.Status, valid)
+}
+
+// cacheOnStatus is the cache's part when an expired answer's upstream
+// answers with a status: one proxy_cache_use_stale names sends the
+// expired answer (STALE), and a 304 to proxy_cache_revalidate's
+// question keeps it for a new lifetime (REVALIDATED). It reports whether
+// the request was answered.
+func (cc *clientConn) cacheOnStatus(resp *http1.Response, cond conf.NextUpstream) bool {
+	r := cc.r
+	rc := &r.cache
+	if rc.status != cacheExpired || rc.lc != r.lc {
+		return false
+	}
+	pc := &r.lc.Cache
+	switch {
+	case cond != 0 && pc.UseStale&cond != 0:
+		cc.dropUpstreamAnswer(resp.Status)
+		if !cc.sendStored(cacheStale) {
+			// The expired answer went meanwhile.
+			cc.respondError(502)
+		}
+		return true
+	case resp.Status == 304 && pc.Revalidate:
+		now := cc.w.loop.Now()
+		valid, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
+		cc.dropUpstreamAnswer(resp.Status)
+		if !ok || valid.IsZero() {
+			valid = time.Time{}
+		}
+		rc.status = cacheRevalidated
+		if !cc.openStored(func(fd int, m cache.Meta, head []byte) {
+			if valid.IsZero() {
+				valid = cc.storedLifetime(head, now)
+			}
+			if !valid.IsZero() {
+				if err := rc.c.Refresh(rc.k, valid); err != nil {
+					cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" could not be updated ("+errText(err)+")")
+				}
+			}
+			rc.unlock()
+			cc.sendCached(fd, m, head)
+		}) {
+			cc.respondError(500)
+		}
+		return true
+	}
+	return false
+}
+
+// storedLifetime is a revalidated answer's new lifetime when the 304
+// gave none: from the stored answer's fields, else proxy_cache_valid
+// for its status.
+func (cc *clientConn) storedLifetime(head []byte, now time.Time) time.Time {
+	var resp http1.Response
+	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
+	if _, err := http1.ParseResponse(head, &resp, &limits); err != nil {
+		return time.Time{}
+	}
+	if valid, ok := cacheLifetime(&resp, cc.r.lc.ProxyIgnoreHeaders, now); ok && !valid.IsZero() {
+		return valid
+	}
+	if d := validFor(cc.r.lc.Cache.Valid, resp.Status); d > 0 {
+		return now.Add(d)
+	}
+	return time.Time{}
+}
+
+// dropUpstreamAnswer ends the try whose answer is not sent: it is
+// logged and its connection closed.
+func (cc *clientConn) dropUpstreamAnswer(status int) {
+	r := cc.r
+	cc.upLogAppend(r.peer.Conf.Addr, status)
+	r.up.closeConn()
+	r.upInLen, r.upPos = 0, 0
+}
+
+// sendStored answers with the key's stored answer, expired or not, with
+// the given $upstream_cache_status. It reports false when there is none
+// to send.
+func (cc *clientConn) sendStored(status uint8) bool {
+	rc := &cc.r.cache
+	return cc.openStored(func(fd int, m cache.Meta, head []byte) {
+		rc.status = status
+		rc.unlock()
+		cc.sendCached(fd, m, head)
+	})
+}
+
+// openStored opens the key's stored answer and hands it to send; it
+// reports false when there is none.
+func (cc *clientConn) openStored(send func(fd int, m cache.Meta, head []byte)) bool {
+	rc := &cc.r.cache
+	if rc.buf == nil {
+		rc.buf = cc.w.getBuf()
+	}
+	fd, m, head, err := rc.c.Open(rc.k, rc.key, rc.buf[:cap(rc.buf)])
+	if err != nil {
+		return false
+	}
+	send(fd, m, head)
 	return true
 }
 
@@ -347,7 +568,13 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 	}
 	var variant [md5.Size]byte
 	if v := headerValue(resp.Headers, "Vary"); v != nil && r.lc.ProxyIgnoreHeaders&conf.IgnoreVary == 0 {
-		variant = requestVariant(v, r.head.Headers)
+		variant = requestVariant(rc.main, v, r.head.Headers)
+	}
+	if rc.secondary && cache.Key(variant) != rc.k {
+		// The answer no longer varies as the stored one did: it takes
+		// the main key's place.
+		rc.unlock()
+		rc.k = rc.main
 	}
 	tp := &r.lc.ProxyTempPath
 	if !rc.c.Conf.UseTempPath {
@@ -617,45 +844,55 @@ func validFor(vs []conf.CacheValid, status int) time.Duration {
 	return 0
 }
 
-// requestVariant hashes the request fields an answer's Vary names, so
-// that a stored answer serves only requests that agree on them.
-func requestVariant(vary []byte, hs []http1.Header) [md5.Size]byte {
+// requestVariant names an answer's variant as nginx does: the MD5 of
+// the main key's MD5 and the request's values of the fields its Vary
+// names, so that each variant has a file of its own.
+func requestVariant(main cache.Key, vary []byte, hs []http1.Header) [md5.Size]byte {
 	d := md5.New()
-	for _, name := range bytes.Split(vary, []byte(",")) {
-		name = bytes.TrimSpace(name)
-		if len(name) == 0 {
-			continue
-		}
-		d.Write(bytes.ToLower(name))
+	d.Write(main[:])
+	for _, name := range bytes.FieldsFunc(bytes.ToLower(vary), func(r rune) bool { return r == ',' || r == ' ' }) {
+		d.Write(name)
 		d.Write([]byte{':'})
+		// The Accept- fields of lists are compared by their tokens,
+		// whatever spaces and commas separate them.
+		normalize := string(name) == "accept-charset" || string(name) == "accept-encoding" || string(name) == "accept-language"
+		first := true
 		for i := range hs {
-			if http1.EqualFold(hs[i].Name, string(name)) {
+			if !http1.EqualFold(hs[i].Name, string(name)) {
+				continue
+			}
+			if !normalize {
+				if !first {
+					d.Write([]byte{','})
+				}
 				d.Write(hs[i].Value)
-				d.Write([]byte{','})
+				first = false
+				continue
+			}
+			for _, tok := range bytes.FieldsFunc(hs[i].Value, func(r rune) bool { return r == ',' || r == ' ' }) {
+				if !first {
+					d.Write([]byte{','})
+				}
+				d.Write(tok)
+				first = false
 			}
 		}
-		d.Write([]byte{'\n'})
+		d.Write([]byte("\r\n"))
 	}
 	var out [md5.Size]byte
 	d.Sum(out[:0])
 	return out
 }
 
-// varyMatches reports whether a stored answer serves this request: one
-// stored with a Vary is used only for requests with the same values of
-// the fields it names; another request goes upstream, and its answer
-// takes the stored one's place.
-func (cc *clientConn) varyMatches(head []byte, m cache.Meta) bool {
-	if m.Variant == ([md5.Size]byte{}) {
-		return true
-	}
+// storedVariant is the variant this request asks for of a stored answer
+// with a Vary.
+func (cc *clientConn) storedVariant(head []byte) [md5.Size]byte {
 	var resp http1.Response
 	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
 	if _, err := http1.ParseResponse(head, &resp, &limits); err != nil {
-		return false
+		return [md5.Size]byte{}
 	}
-	v := headerValue(resp.Headers, "Vary")
-	return v != nil && requestVariant(v, cc.r.head.Headers) == m.Variant
+	return requestVariant(cc.r.cache.main, headerValue(resp.Headers, "Vary"), cc.r.head.Headers)
 }
 
 // rangeBeyond reports whether a Range field asks for bytes from

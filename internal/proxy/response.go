@@ -36,6 +36,9 @@ func (cc *clientConn) startResponse() {
 			return
 		}
 	}
+	if r.cache.status == cacheExpired && cc.cacheOnStatus(resp, statusCondition(resp.Status)) {
+		return
+	}
 	if cc.accelRedirect(resp) {
 		return
 	}
@@ -47,6 +50,7 @@ func (cc *clientConn) startResponse() {
 			kept := append([]byte("WWW-Authenticate"), v...)
 			r.carried = append(r.carried[:0], http1.Header{Name: kept[:16], Value: kept[16:]})
 		}
+		cc.cacheErrorAnswer(resp)
 		cc.upLogAppend(r.peer.Conf.Addr, resp.Status)
 		r.up.closeConn()
 		r.upInLen, r.upPos = 0, 0

@@ -396,6 +396,18 @@ func init() {
 		st := cc.r.cache.status
 		return append(b, cacheStatusNames[st]...), st != cacheNone
 	}
+	// The expired answer's validators, while its upstream is asked
+	// about it (proxy_cache_revalidate).
+	g[vars.UpstreamCacheLastModified] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		rc := &cc.r.cache
+		ok := rc.status == cacheExpired && len(rc.lastModified) > 0
+		return append(b, rc.lastModified...), ok
+	}
+	g[vars.UpstreamCacheETag] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		rc := &cc.r.cache
+		ok := rc.status == cacheExpired && len(rc.etag) > 0
+		return append(b, rc.etag...), ok
+	}
 	g[vars.UpstreamStatus] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		r := cc.r
 		b = append(b, r.upStatuses...)

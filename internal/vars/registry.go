@@ -86,6 +86,10 @@ const (
 	// UpstreamCacheStatus is how proxy_cache answered: MISS, BYPASS,
 	// EXPIRED or HIT.
 	UpstreamCacheStatus
+	// The Last-Modified and ETag of an expired answer that
+	// proxy_cache_revalidate asks the upstream about.
+	UpstreamCacheLastModified
+	UpstreamCacheETag
 	UpstreamConnectTime
 	UpstreamHeaderTime
 	UpstreamResponseLength
@@ -174,13 +178,15 @@ var names = map[string]Index{
 	"server_protocol": ServerProtocol, "status": Status,
 	"time_iso8601": TimeISO8601, "time_local": TimeLocal,
 	"upstream_addr": UpstreamAddr, "upstream_connect_time": UpstreamConnectTime,
-	"upstream_bytes_received":  UpstreamBytesReceived,
-	"upstream_bytes_sent":      UpstreamBytesSent,
-	"upstream_cache_status":    UpstreamCacheStatus,
-	"upstream_response_length": UpstreamResponseLength,
-	"upstream_header_time":     UpstreamHeaderTime,
-	"upstream_response_time":   UpstreamResponseTime,
-	"upstream_status":          UpstreamStatus, "uri": URI,
+	"upstream_bytes_received":      UpstreamBytesReceived,
+	"upstream_bytes_sent":          UpstreamBytesSent,
+	"upstream_cache_status":        UpstreamCacheStatus,
+	"upstream_cache_last_modified": UpstreamCacheLastModified,
+	"upstream_cache_etag":          UpstreamCacheETag,
+	"upstream_response_length":     UpstreamResponseLength,
+	"upstream_header_time":         UpstreamHeaderTime,
+	"upstream_response_time":       UpstreamResponseTime,
+	"upstream_status":              UpstreamStatus, "uri": URI,
 	"https": HTTPS, "http2": HTTP2, "ssl_protocol": SSLProtocol, "ssl_cipher": SSLCipher,
 	"ssl_server_name": SSLServerName, "ssl_session_reused": SSLSessionReused,
 	"ssl_curve": SSLCurve, "ssl_curves": SSLCurves,
