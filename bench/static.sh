@@ -5,6 +5,8 @@
 #   static1k       a 1 KiB file, keep-alive, 64 connections, sendfile on
 #   static1k-nosf  the same with sendfile off
 #   static1m       a 1 MiB file, keep-alive, 16 connections, sendfile on
+#   cache1k        a 1 KiB answer from proxy_cache (a HIT: the upstream is
+#                  asked once), keep-alive, 64 connections, sendfile on
 #   static1m-nopush  the same with tcp_nopush on for both: nginx then sends
 #                  the head in the file's first packet, as headroom always
 #                  does (see "client CPU" below)
@@ -62,7 +64,7 @@ DURATION=${STATIC_DURATION:-4}
 WARMUP=${STATIC_WARMUP:-1}
 REPS=${STATIC_REPS:-5}
 PROXIES=${STATIC_PROXIES:-headroom,nginx}
-MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,gzip1,gzip6,mem1,mem6,memplain,rewrite}
+MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite}
 STREAMS=${STATIC_STREAMS:-100}
 READ=${STATIC_READ:-524288}
 PORT=${STATIC_PORT:-18480}
@@ -79,7 +81,7 @@ Usage: bench/static.sh [options]
 
 Options (each also settable by the environment variable shown):
   -m, --modes LIST      comma list of static1k, static1k-nosf, static1m,
-                        static1m-nopush, gzip1, gzip6, mem1, mem6,
+                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6,
                         memplain, rewrite
                                                              (STATIC_MODES, all)
   -d, --duration SEC    measured wrk run length              (STATIC_DURATION, 4)
@@ -162,7 +164,7 @@ parse_args() {
 	IFS=, read -r -a MODE_LIST <<<"$MODES"
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	for m in "${MODE_LIST[@]}"; do
-		case $m in static1k | static1k-nosf | static1m | static1m-nopush | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite) ;; *) die "unknown mode: $m" ;; esac
+		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite) ;; *) die "unknown mode: $m" ;; esac
 	done
 	for p in "${PROXY_LIST[@]}"; do
 		case $p in headroom | nginx) ;; *) die "unknown proxy: $p" ;; esac
@@ -253,6 +255,7 @@ make_data() {
 	chmod 711 "$WORK"
 	mkdir -p "$WORK/www" "$WORK/up/api"
 	head -c 1024 /dev/urandom >"$WORK/www/1k.bin"
+	head -c 1024 /dev/urandom >"$WORK/up/api/1k.bin"
 	head -c 1048576 /dev/urandom >"$WORK/www/1m.bin"
 	python3 "$HELPER" json 102400 "$WORK/up/api/100k.json"
 	python3 "$HELPER" json 8388608 "$WORK/up/api/big.json"
@@ -327,6 +330,7 @@ EOF
 	if [ "$name" = nginx ]; then
 		nginx_temp_paths "$dir"
 	fi
+	printf '    proxy_cache_path %s/cache levels=1:2 keys_zone=bench:1m;\n' "$dir"
 	cat <<EOF
 
     upstream backend {
@@ -346,6 +350,14 @@ EOF
 EOF
 	rewrite_locations
 	cat <<EOF
+
+        location /cached/ {
+            proxy_pass http://backend/api/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache bench;
+            proxy_cache_valid 200 1h;
+        }
 
         location /api/ {
             proxy_pass http://backend;
@@ -514,6 +526,7 @@ mode_params() {
 	static1k-nosf) URL_PATH=/1k.bin SENDFILE=off ;;
 	static1m) URL_PATH=/1m.bin CONNS=16 ;;
 	static1m-nopush) URL_PATH=/1m.bin CONNS=16 NOPUSH=on ;;
+	cache1k) URL_PATH=/cached/1k.bin ;;
 	gzip1) URL_PATH=/api/100k.json GZ_HEADER=1 ;;
 	gzip6) URL_PATH=/api/100k.json GZ_HEADER=1 LEVEL=6 ;;
 	mem1) URL_PATH=/api/big.json GZ_HEADER=1 LISTEN_EXTRA=" sndbuf=64k" ;;
@@ -560,6 +573,10 @@ check_answer() {
 	static1k | static1k-nosf | static1m | static1m-nopush)
 		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
 		cmp -s "$f" "$WORK/www$URL_PATH" || die "$name: $URL_PATH differs from the file"
+		;;
+	cache1k)
+		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
+		cmp -s "$f" "$WORK/up/api/1k.bin" || die "$name: $URL_PATH differs from the upstream's file"
 		;;
 	rewrite)
 		[ "$(curl -sf "http://127.0.0.1:$PROXY_PORT$URL_PATH")" = "item 12345 v500" ] ||

@@ -317,15 +317,15 @@ func (c *Cache) pushFront(e *entry) {
 
 // Stats are a cache's figures for the status page.
 type Stats struct {
-	Keys, Stored int
-	Size         int64
+	Keys, MaxKeys, Stored int
+	Size                  int64
 }
 
 // Stats reports what the zone holds.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Keys: len(c.entries), Size: c.size}
+	s := Stats{Keys: len(c.entries), MaxKeys: c.maxEntries, Size: c.size}
 	for _, e := range c.entries {
 		if e.stored {
 			s.Stored++

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"sort"
 	"strconv"
 )
 
@@ -206,6 +207,24 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 		}
 	}
 
+	p.family("headroom_cache_keys", "gauge", "Keys a proxy_cache zone remembers (state=used), has room for (max), and has files for (stored).")
+	for _, c := range s.Caches {
+		p.sample("headroom_cache_keys", float64(c.Keys), "zone", c.Zone, "state", "used")
+		p.sample("headroom_cache_keys", float64(c.MaxKeys), "zone", c.Zone, "state", "max")
+		p.sample("headroom_cache_keys", float64(c.Stored), "zone", c.Zone, "state", "stored")
+	}
+	p.family("headroom_cache_size_bytes", "gauge", "Disk a proxy_cache's files take (state=used) and its max_size (max; 0 for none).")
+	for _, c := range s.Caches {
+		p.sample("headroom_cache_size_bytes", float64(c.Size), "zone", c.Zone, "state", "used")
+		p.sample("headroom_cache_size_bytes", float64(c.MaxSize), "zone", c.Zone, "state", "max")
+	}
+	p.family("headroom_cache_requests_total", "counter", "Requests a proxy_cache looked up, by $upstream_cache_status.")
+	for _, c := range s.Caches {
+		for _, st := range sortedStatuses(c.Statuses) {
+			p.sample("headroom_cache_requests_total", float64(c.Statuses[st]), "zone", c.Zone, "status", st)
+		}
+	}
+
 	if st := s.Store; st != nil {
 		p.family("headroom_zone_sync_up", "gauge", "Workers whose connection to the zone_sync store answers (of headroom_workers).")
 		p.sample("headroom_zone_sync_up", float64(st.Connected))
@@ -263,4 +282,14 @@ func AppendPrometheus(b []byte, s *Snapshot) []byte {
 		}
 	}
 	return p.b
+}
+
+// sortedStatuses lists a cache's statuses in a stable order.
+func sortedStatuses(m map[string]uint64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

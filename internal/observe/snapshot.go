@@ -21,6 +21,7 @@ type Snapshot struct {
 	// whose readers derive rates from counts.
 	QueueWait HistogramSnapshot  `json:"-"`
 	Zones     []ZoneSnapshot     `json:"zones"`
+	Caches    []CacheSnapshot    `json:"caches"`
 	Upstreams []UpstreamSnapshot `json:"upstreams"`
 	// Store is the zone_sync store, when the configuration names one.
 	Store *StoreSnapshot `json:"zone_sync,omitempty"`
@@ -137,6 +138,23 @@ type ZoneSnapshot struct {
 	// decided by the store, by the fallback, from the refusal cache, and
 	// the errors the store answered.
 	Sync *ZoneSyncFigures `json:"sync,omitempty"`
+}
+
+// CacheSnapshot is one proxy_cache_path: what its keys zone holds
+// against its bounds, and how requests were answered
+// ($upstream_cache_status).
+type CacheSnapshot struct {
+	Zone string `json:"zone"`
+	Path string `json:"path"`
+	// Keys the zone remembers, of MaxKeys it has room for; Stored of
+	// them have a file, taking Size bytes of disk (MaxSize is max_size,
+	// 0 for none).
+	Keys     int               `json:"keys"`
+	MaxKeys  int               `json:"max_keys"`
+	Stored   int               `json:"stored"`
+	Size     int64             `json:"size"`
+	MaxSize  int64             `json:"max_size"`
+	Statuses map[string]uint64 `json:"statuses"`
 }
 
 // ZoneSyncFigures count how a synced zone's checks were decided.

@@ -93,6 +93,12 @@ func (rc *reqCache) unlock() {
 // release drops what the request holds of the cache: an answer being
 // stored that did not complete is removed.
 func (rc *reqCache) release(w *worker) {
+	if rc.c != nil && rc.status != cacheNone {
+		if n := w.srv.cacheCounts[rc.c]; n != nil {
+			n[rc.status].Add(1)
+		}
+		rc.status = cacheNone
+	}
 	rc.unlock()
 	if rc.w != nil {
 		rc.w.Abort()

@@ -264,6 +264,19 @@ func (s *Server) snapshotZones(snap *observe.Snapshot) {
 		}
 		snap.Zones = append(snap.Zones, zs)
 	}
+	for p, c := range s.caches {
+		st := c.Stats()
+		cs := observe.CacheSnapshot{Zone: p.Zone, Path: p.Path, Keys: st.Keys, MaxKeys: st.MaxKeys, Stored: st.Stored,
+			Size: st.Size, MaxSize: p.MaxSize, Statuses: map[string]uint64{}}
+		counts := s.cacheCounts[c]
+		for i := range counts {
+			if i != int(cacheNone) {
+				cs.Statuses[cacheStatusNames[i]] = counts[i].Load()
+			}
+		}
+		snap.Caches = append(snap.Caches, cs)
+	}
+	slices.SortFunc(snap.Caches, func(a, b observe.CacheSnapshot) int { return strings.Compare(a.Zone, b.Zone) })
 	if zc := s.cfg.HTTP.ZoneSync; zc != nil {
 		snap.Store = &observe.StoreSnapshot{URL: zc.URL, Connected: int(s.storeUp.Load()), Workers: len(s.workers),
 			RoundTripSeconds: float64(s.storeRTT.Load()) / 1e9, Instances: s.fleetSize.Load(), Fallback: zc.Fallback.String()}

@@ -86,6 +86,8 @@ type Server struct {
 	// caches are the proxy_cache_path caches, shared by all workers and
 	// kept across a reload that keeps their directory and zone.
 	caches map[*conf.CachePath]*cache.Cache
+	// cacheCounts count each cache's requests by $upstream_cache_status.
+	cacheCounts map[*cache.Cache]*[len(cacheStatusNames)]atomic.Uint64
 	// fleetSize is how many instances share the zone_sync store, as
 	// its last heartbeat counted them (1 until one did); storeUp counts
 	// the workers whose store connection answers, and storeRTT is the
@@ -204,6 +206,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		s.fleetSize.Store(max(opts.Inherit.fleetSize.Load(), 1))
 	}
 	s.caches = map[*conf.CachePath]*cache.Cache{}
+	s.cacheCounts = map[*cache.Cache]*[len(cacheStatusNames)]atomic.Uint64{}
 	for _, p := range cfg.HTTP.CachePaths {
 		c := opts.Inherit.sameCache(p)
 		if c == nil {
@@ -212,6 +215,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 			c.Adopt(p)
 		}
 		s.caches[p] = c
+		s.cacheCounts[c] = new([len(cacheStatusNames)]atomic.Uint64)
 	}
 	for _, z := range cfg.HTTP.LimitReqZones {
 		s.reqZones[z] = opts.Inherit.sameReqZone(z)
