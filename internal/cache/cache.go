@@ -288,17 +288,31 @@ func (c *Cache) expire(now time.Time) {
 }
 
 // shrink removes least recently used answers while the cache is over
-// max_size.
+// max_size, or while its file system has less than min_free free.
 func (c *Cache) shrink() {
-	if c.Conf.MaxSize <= 0 {
-		return
-	}
-	for e := c.lru.prev; e != &c.lru && c.size > c.Conf.MaxSize; {
-		prev := e.prev
-		if e.stored {
-			c.remove(e)
+	if max := c.Conf.MaxSize; max > 0 {
+		for e := c.lru.prev; e != &c.lru && c.size > max; {
+			prev := e.prev
+			if e.stored {
+				c.remove(e)
+			}
+			e = prev
 		}
-		e = prev
+	}
+	if min := c.Conf.MinFree; min > 0 {
+		var st unix.Statfs_t
+		if unix.Statfs(c.Conf.Path, &st) != nil {
+			return
+		}
+		free := int64(st.Bavail) * st.Bsize
+		for e := c.lru.prev; e != &c.lru && free < min; {
+			prev := e.prev
+			if e.stored {
+				free += e.fsize
+				c.remove(e)
+			}
+			e = prev
+		}
 	}
 }
 

@@ -270,3 +270,17 @@ func TestLockIsOneAtATime(t *testing.T) {
 		t.Error("the aged holder's Unlock freed the new lock")
 	}
 }
+
+func TestMinFreeRemovesLeastRecentlyUsed(t *testing.T) {
+	// A min_free no file system here has: every stored answer goes, the
+	// one just stored too.
+	c := newCache(t, conf.CachePath{MinFree: 1 << 62})
+	valid := time.Now().Add(time.Minute)
+	a := store(t, c, "a", "HTTP/1.1 200 OK\r\n\r\n", "a", valid)
+	if _, err := os.Stat(c.FilePath(a)); !os.IsNotExist(err) {
+		t.Errorf("answer kept below min_free: %v", err)
+	}
+	if s := c.Stats(); s.Stored != 0 || s.Size != 0 {
+		t.Errorf("stats %+v after min_free removed everything", s)
+	}
+}

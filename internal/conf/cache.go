@@ -27,7 +27,10 @@ type CachePath struct {
 	// recently used answers going first.
 	Inactive time.Duration
 	MaxSize  int64
-	File     string
+	// MinFree is the free space the cache leaves on its file system:
+	// below it the least recently used answers go.
+	MinFree int64
+	File    string
 	Line     int
 }
 
@@ -40,8 +43,11 @@ type CacheValid struct {
 
 // ProxyCache holds a level's proxy cache settings.
 type ProxyCache struct {
-	// Path is the cache proxy_cache names; nil when off.
-	Path *CachePath
+	// Path is the cache proxy_cache names; nil when off. PathVar is a
+	// name with variables instead, read per request (empty or "off":
+	// no cache).
+	Path    *CachePath
+	PathVar *vars.Template
 	// Key is proxy_cache_key, by default $scheme$proxy_host$request_uri.
 	Key *vars.Template
 	// Valid are the proxy_cache_valid entries in order: the first
@@ -94,6 +100,7 @@ type cacheRaw struct {
 	pathOff        bool
 	pathNode       *Node
 	pathName       string
+	pathVar        *vars.Template
 	key            *vars.Template
 	valid          []CacheValid
 	methods        map[string]bool
@@ -121,11 +128,11 @@ func cacheDirectives() []*directive {
 	const hsl = ctxHTTP | ctxServer | ctxLocation
 	return []*directive{
 		{name: "proxy_cache_path", ctx: ctxHTTP, args: arg2More, set: setProxyCachePath,
-			syntax: "proxy_cache_path path [levels=levels] [use_temp_path=on|off] keys_zone=name:size [inactive=time] [max_size=size] [manager_files=number] [manager_sleep=time] [manager_threshold=time] [loader_files=number] [loader_sleep=time] [loader_threshold=time];",
-			doc:    "Defines a cache: its directory (with up to three levels of subdirectories of 1 or 2 characters, taken from the end of the key's MD5 in hexadecimal, as in nginx), and the keys zone that names it and bounds how many keys it keeps (about 8,000 per megabyte). Answers nobody asked for within inactive (10m) are removed, and beyond max_size the least recently used go first. Answers written before a restart or reload are found on disk when first asked for; an answer that was not asked for since is counted toward max_size only then. The manager_* and loader_* parameters are accepted with their values checked: they pace nginx's cache manager and loader processes, which headroom does not have. min_free is not supported."},
+			syntax: "proxy_cache_path path [levels=levels] [use_temp_path=on|off] keys_zone=name:size [inactive=time] [max_size=size] [min_free=size] [manager_files=number] [manager_sleep=time] [manager_threshold=time] [loader_files=number] [loader_sleep=time] [loader_threshold=time];",
+			doc:    "Defines a cache: its directory (with up to three levels of subdirectories of 1 or 2 characters, taken from the end of the key's MD5 in hexadecimal, as in nginx), and the keys zone that names it and bounds how many keys it keeps (about 8,000 per megabyte). Answers nobody asked for within inactive (10m) are removed, and beyond max_size, or with less than min_free left free on the cache's file system, the least recently used go first (checked as answers are stored). Answers written before a restart or reload are found on disk when first asked for; an answer that was not asked for since is counted toward max_size only then. The manager_* and loader_* parameters are accepted with their values checked: they pace nginx's cache manager and loader processes, which headroom does not have."},
 		{name: "proxy_cache", ctx: hsl, args: arg1, set: setProxyCache,
 			syntax: "proxy_cache zone | off;", def: "off",
-			doc: "Answers requests from the named cache and stores cacheable upstream answers in it. An answer's lifetime comes from its X-Accel-Expires, Cache-Control (max-age, s-maxage; no-cache, no-store and private keep it out) and Expires fields, unless proxy_ignore_headers ignores them, else from proxy_cache_valid; an answer with Set-Cookie or \"Vary: *\" is not stored. Answers from the cache go through the not-modified and range filters. $upstream_cache_status tells MISS, BYPASS, EXPIRED or HIT. While a location caches, the conditional and range fields of a request are not passed upstream, as nginx's defaults say."},
+			doc: "Answers requests from the named cache (with variables: the cache their value names, none when it is empty or off, 500 for an unknown name) and stores cacheable upstream answers in it. An answer's lifetime comes from its X-Accel-Expires, Cache-Control (max-age, s-maxage; no-cache, no-store and private keep it out) and Expires fields, unless proxy_ignore_headers ignores them, else from proxy_cache_valid; an answer with Set-Cookie or \"Vary: *\" is not stored. Answers from the cache go through the not-modified and range filters. $upstream_cache_status tells MISS, BYPASS, EXPIRED or HIT. While a location caches, the conditional and range fields of a request are not passed upstream, as nginx's defaults say."},
 		{name: "proxy_cache_key", ctx: hsl, args: arg1, set: setProxyCacheKey,
 			syntax: "proxy_cache_key string;", def: DefaultCacheKey,
 			doc: "Sets the key an answer is stored under; its MD5 names the file."},
@@ -218,12 +225,11 @@ func setProxyCachePath(b *builder, n *Node, sc *scope) error {
 			}
 			p.MaxSize = v
 		case "min_free":
-			if _, ok := parseOffset(value); !ok {
+			v, ok := parseOffset(value)
+			if !ok {
 				return errAt(n, "invalid min_free value \"%s\"", a)
 			}
-			if err := b.unsupportedParam(n, "min_free"); err != nil {
-				return err
-			}
+			p.MinFree = v
 		case "loader_files", "manager_files":
 			if v, ok := atoi(value); !ok || v <= 0 {
 				return errAt(n, "invalid %s value \"%s\"", param, a)
@@ -288,8 +294,13 @@ func setProxyCache(b *builder, n *Node, sc *scope) error {
 		c.pathOff = true
 		return nil
 	}
-	if strings.ContainsRune(n.Args[0], '$') {
-		return skip(b.unsupportedPart(n, "with variables", "\"proxy_cache\" with variables is not supported by headroom"))
+	t, err := b.template(n, n.Args[0])
+	if err != nil {
+		return err
+	}
+	if !t.IsLiteral() {
+		c.pathVar = t
+		return nil
 	}
 	c.pathName = n.Args[0]
 	return nil
@@ -473,7 +484,7 @@ func (b *builder) resolveCache(c *cacheRaw) error {
 func mergeCache(r *cacheRaw, p ProxyCache) ProxyCache {
 	c := p
 	if r.pathNode != nil {
-		c.Path = r.path
+		c.Path, c.PathVar = r.path, r.pathVar
 		if r.pathOff {
 			c.Path = nil
 		}
@@ -538,5 +549,5 @@ func (h *HTTP) Caches() []*CachePath {
 
 // String shows a cache as proxy_cache_path would say it.
 func (p *CachePath) String() string {
-	return fmt.Sprintf("%s keys_zone=%s:%d inactive=%s max_size=%d use_temp_path=%v", tempPath(TempPath{Path: p.Path, Levels: p.Levels}), p.Zone, p.ZoneSize, p.Inactive, p.MaxSize, p.UseTempPath)
+	return fmt.Sprintf("%s keys_zone=%s:%d inactive=%s max_size=%d min_free=%d use_temp_path=%v", tempPath(TempPath{Path: p.Path, Levels: p.Levels}), p.Zone, p.ZoneSize, p.Inactive, p.MaxSize, p.MinFree, p.UseTempPath)
 }

@@ -486,6 +486,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c := c.OpenLogFileCache; c != nil {
 		d.line(depth, "open_log_file_cache max=%d inactive=%s min_uses=%d valid=%s", c.Max, dur(c.Inactive), c.MinUses, dur(c.Valid))
 	}
+	if pc := &c.Cache; pc.PathVar != nil {
+		d.line(depth, "proxy_cache %s", tmpl(pc.PathVar))
+	}
 	if pc := &c.Cache; pc.Path != nil {
 		var valid []string
 		for _, v := range pc.Valid {

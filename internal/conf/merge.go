@@ -290,7 +290,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 		setHeaders = r.proxySetHeaders
 	}
 	c.ProxySetHeaders = withDefaultHeaders(setHeaders, false)
-	if c.Cache.Path != nil {
+	if c.Cache.Path != nil || c.Cache.PathVar != nil {
 		c.ProxySetHeadersCache = withDefaultHeaders(setHeaders, true)
 	}
 	m := &merged{conf: c, setHeaders: setHeaders}

@@ -67,7 +67,7 @@ func (cc *clientConn) proxy() {
 // once, or when the name a proxy_pass with variables named is resolved.
 func (cc *clientConn) proxyTo() {
 	r := cc.r
-	if r.lc.Cache.Path != nil && r.cache.lc != r.lc && cc.cacheLookup() {
+	if (r.lc.Cache.Path != nil || r.lc.Cache.PathVar != nil) && r.cache.lc != r.lc && cc.cacheLookup() {
 		return
 	}
 	if r.dnsGroup != nil {

@@ -121,7 +121,23 @@ func (cc *clientConn) cacheLookup() bool {
 	if !pc.Methods[string(r.head.Method)] {
 		return false
 	}
-	rc.c = cc.w.srv.caches[pc.Path]
+	if pc.PathVar != nil {
+		// proxy_cache with variables: the cache the value names.
+		name := cc.eval(cc.w.getBuf()[:0], pc.PathVar)
+		defer cc.w.putBuf(name)
+		if len(name) == 0 || string(name) == "off" {
+			return false
+		}
+		p := cc.w.srv.cfg.HTTP.CachePaths[string(name)]
+		if p == nil {
+			cc.logError("cache \"" + string(name) + "\" not found")
+			cc.respondError(500)
+			return true
+		}
+		rc.c = cc.w.srv.caches[p]
+	} else {
+		rc.c = cc.w.srv.caches[pc.Path]
+	}
 	if rc.c == nil {
 		return false
 	}
@@ -493,29 +509,7 @@ func (cc *clientConn) sendCached(fd int, m cache.Meta, head []byte) {
 	if h.status == 200 {
 		verdict = cc.notModified(h)
 	}
-	switch verdict {
-	case 304:
-		h.status, h.reason = 304, nil
-		h.contentLength = -1
-		r.closeFile()
-	case 412:
-		r.closeFile()
-		cc.respondError(412)
-		return
-	default:
-		cc.filterHead(h)
-		if h.status == 200 && allowRanges && !cc.byteRange(h, m.BodyLen) {
-			return
-		}
-	}
-	r.status = h.status
-	cc.startRateLimit(cc.limitRateFor())
-	cc.setPhase(phaseFile)
-	cc.writeHead(h)
-	if isHead(&r.head) || h.status == 304 || h.status == 204 {
-		r.closeFile()
-	}
-	cc.sendFileBody()
+	cc.sendFileAnswer(h, verdict, m.BodyLen, h.status == 200 && allowRanges)
 }
 
 // takeCachedFields readies a cacheable answer's head for nginx's filters:
@@ -703,6 +697,8 @@ func (cc *clientConn) cacheConditional(h *outHead) bool {
 	switch verdict {
 	case 304:
 		h.status, h.reason, h.contentLength, h.chunked = 304, nil, -1, false
+		h.contentType, h.fieldType = "", nil
+		h.del(nameContentEncoding)
 		r.status = 304
 		r.chunkOut = false
 		r.framing = http1.FramingNone

@@ -326,11 +326,23 @@ func (cc *clientConn) sendStatic(of *openedFile) {
 	} else {
 		verdict = cc.notModified(h)
 	}
+	cc.sendFileAnswer(h, verdict, fi.size, true)
+}
+
+// sendFileAnswer finishes the answer from a file (a static one or a
+// stored proxy_cache answer) once the not-modified filter's verdict is
+// known (-1 when it does not apply): 304 without a body and without the
+// fields nginx's filter clears, 412 through its error page, else the
+// headers filter, then the range filter when ranges may apply; then the
+// head and the file's bytes.
+func (cc *clientConn) sendFileAnswer(h *outHead, verdict int, size int64, ranges bool) {
+	r := cc.r
 	switch verdict {
 	case -1:
 	case 304:
-		h.status = 304
-		h.contentType, h.contentLength = "", -1
+		h.status, h.reason = 304, nil
+		h.contentType, h.fieldType, h.contentLength = "", nil, -1
+		h.del(nameContentEncoding)
 		r.closeFile()
 	case 412:
 		r.closeFile()
@@ -341,7 +353,7 @@ func (cc *clientConn) sendStatic(of *openedFile) {
 		// is compared with what add_header made of Last-Modified and
 		// ETag.
 		cc.filterHead(h)
-		if !cc.byteRange(h, fi.size) {
+		if ranges && !cc.byteRange(h, size) {
 			return
 		}
 	}
@@ -349,7 +361,7 @@ func (cc *clientConn) sendStatic(of *openedFile) {
 	cc.startRateLimit(cc.limitRateFor())
 	cc.setPhase(phaseFile)
 	cc.writeHead(h)
-	if isHead(&r.head) || h.status == 304 {
+	if isHead(&r.head) || h.status == 304 || h.status == 204 {
 		r.closeFile()
 	}
 	cc.sendFileBody()
