@@ -31,7 +31,7 @@ type CachePath struct {
 	// below it the least recently used answers go.
 	MinFree int64
 	File    string
-	Line     int
+	Line    int
 }
 
 // CacheValid is one proxy_cache_valid entry: answers with Status (0 for
