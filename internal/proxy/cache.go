@@ -174,6 +174,7 @@ func (cc *clientConn) cacheLookup() bool {
 	}
 	if pc.MaxRangeOffset >= 0 && rangeBeyond(headerValue(r.head.Headers, "Range"), pc.MaxRangeOffset) {
 		rc.cacheable = false
+		rc.unlock()
 	}
 	return false
 }
@@ -224,7 +225,9 @@ func (cc *clientConn) cacheLockTimer() {
 	if cc.cacheOpen(now) {
 		return
 	}
-	if !cc.cacheLock(now) {
+	// An expired answer found meanwhile may have given this request its
+	// key's lock already.
+	if !rc.locked && !cc.cacheLock(now) {
 		return
 	}
 	cc.proxyTo()
@@ -547,7 +550,9 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 			rc.unlock()
 		}
 	}()
-	if !rc.cacheable || rc.lc != r.lc || resp.Status == 101 || r.upHead {
+	// Nothing is stored of an answer passed on unbuffered
+	// (proxy_buffering off, X-Accel-Buffering: no), as in nginx.
+	if !rc.cacheable || rc.lc != r.lc || resp.Status == 101 || r.upHead || !r.spooling {
 		return
 	}
 	pc := &r.lc.Cache

@@ -48,16 +48,24 @@ type gzipState struct {
 	// in and out count the bytes before and after compression
 	// ($gzip_ratio).
 	in, out int64
-	// closed is set once the trailer is written.
-	closed bool
+	// headed is set once the header is written; closed once the
+	// trailer is.
+	headed, closed bool
 }
 
 // gzipHeader is the member header nginx writes: no name, no time, no
 // extra flags, operating system Unix (3).
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}
 
-// Write collects the compressor's output.
+// Write collects the compressor's output, after the member's header
+// before the first of it: the header leaves with the first compressed
+// bytes, as from nginx's filter, not alone ahead of them.
 func (g *gzipState) Write(p []byte) (int, error) {
+	if !g.headed {
+		g.headed = true
+		g.f.out = append(g.f.out, gzipHeader...)
+		g.out += int64(len(gzipHeader))
+	}
 	g.f.out = append(g.f.out, p...)
 	g.out += int64(len(p))
 	return len(p), nil
@@ -154,7 +162,6 @@ var compressorLevel = [10]int{0, 1, 4, 5, 5, 7, 7, 8, 9, 9}
 func (cc *clientConn) startGzip(level int) {
 	f := cc.bodyChain()
 	g := &gzipState{level: level, f: f, pool: &cc.w.gzips}
-	g.Write(gzipHeader)
 	f.gz = g
 	cc.r.gz = g
 }

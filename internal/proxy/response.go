@@ -59,7 +59,7 @@ func (cc *clientConn) startResponse() {
 	}
 	r.respHead = true
 	r.spooling = resp.Status != 101 && responseBuffered(r.lc, resp)
-	if r.cache.cacheable && r.spooling {
+	if r.cache.cacheable {
 		cc.cacheStore(resp)
 	}
 	fill := r.cache.fill
