@@ -80,6 +80,10 @@ type reqCache struct {
 	// lastModified and etag are an expired answer's validators, which
 	// proxy_cache_revalidate sends upstream.
 	lastModified, etag []byte
+	// orphan is set when the client went away while the answer was
+	// being stored: the upstream is read on and what was for the client
+	// is dropped.
+	orphan bool
 }
 
 // unlock gives back the key's lock, if the request holds it.
@@ -602,6 +606,23 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 	h := r.head.Headers
 	rc.fill = isHead(&r.head) || headerValue(h, "Range") != nil || headerValue(h, "If-Modified-Since") != nil ||
 		headerValue(h, "If-Unmodified-Since") != nil || headerValue(h, "If-None-Match") != nil || headerValue(h, "If-Match") != nil
+}
+
+// storeWithoutClient decides, when the client can no longer be written
+// to, whether the answer being stored is read on without it, as nginx
+// reads a cacheable answer on into its cache: the connection then closes
+// once the answer is stored. It reports whether it is.
+func (cc *clientConn) storeWithoutClient() bool {
+	r := cc.r
+	rc := &r.cache
+	if rc.w == nil || rc.fill || r.upDone || cc.h2 != nil || !cc.inPhase(phaseProxy) || !r.respHead {
+		return false
+	}
+	rc.orphan = true
+	r.keepAlive = false
+	cc.c.StopTimer()
+	cc.logAt(logs.Info, "client prematurely closed connection, the answer is read on into the cache")
+	return true
 }
 
 // cacheWrite stores body bytes of an answer being stored.

@@ -622,6 +622,11 @@ func (cc *clientConn) outEndsBeforeClose() bool {
 // writeOut writes pending output; it returns true when all of it is
 // written.
 func (cc *clientConn) writeOut() bool {
+	if cc.r.cache.orphan {
+		// The client is gone; the answer is read on into the cache.
+		cc.out, cc.outOff = cc.out[:0], 0
+		return true
+	}
 	if cc.r.rateDelayed {
 		return false
 	}
@@ -662,6 +667,10 @@ func (cc *clientConn) writeOut() bool {
 			return false
 		}
 		// The client is gone.
+		if cc.storeWithoutClient() {
+			cc.out, cc.outOff = cc.out[:0], 0
+			return true
+		}
 		if cc.r.status == 0 {
 			cc.r.status = 499
 		}
@@ -692,6 +701,9 @@ func (cc *clientConn) parkGzip() {
 // written to, logging a request in progress as nginx does (499 unless
 // it had a status).
 func (cc *clientConn) clientGone() {
+	if cc.r != nil && (cc.r.cache.orphan || cc.storeWithoutClient()) {
+		return
+	}
 	if (cc.state == connRequest || cc.state == connTunnel) && cc.r != nil {
 		if cc.r.status == 0 {
 			cc.r.status = 499

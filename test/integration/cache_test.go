@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -480,6 +481,59 @@ func TestEmptyBodyKeepaliveUpstream(t *testing.T) {
 			if strings.Contains(line, "[error]") || strings.Contains(line, "prematurely closed") {
 				t.Errorf("error.log: %s", line)
 			}
+		}
+	})
+}
+
+// TestProxyCacheClientGone checks that an answer being stored is read on
+// into the cache when its client goes away, as nginx reads a cacheable
+// answer on: the client resets the connection after the head, the
+// upstream sends the rest later, and the next request is a HIT with the
+// whole body that the upstream did not see.
+func TestProxyCacheClientGone(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		const size = 256 << 10
+		body := strings.Repeat("0123456789abcdef", size/16)
+		up := newUpstream(t, "gone", func(c *upConn, r *upRequest) {
+			c.writeString(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size))
+			c.writeString(body[:size/4])
+			c.sleep(400 * time.Millisecond)
+			c.writeString(body[size/4:])
+		})
+		p := startProxy(t, tg, fmt.Sprintf(`
+    proxy_cache_path {{PREFIX}}/cache levels=1:2 keys_zone=z:1m;
+    proxy_temp_path {{PREFIX}}/ptemp;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / {
+            proxy_pass http://%s;
+            proxy_cache z;
+            proxy_cache_valid 200 1m;
+            add_header X-Cache-Status $upstream_cache_status;
+        }
+    }`, up.addr))
+		rc := dialRaw(t, p.addr)
+		rc.write("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+		if line, err := rc.br.ReadString('\n'); err != nil || !strings.Contains(line, " 200 ") {
+			t.Fatalf("status line %q (%v)", line, err)
+		}
+		// Gone, with a reset: the proxy's next write fails.
+		rc.c.(*net.TCPConn).SetLinger(0)
+		rc.c.Close()
+
+		time.Sleep(1500 * time.Millisecond)
+		rc = dialRaw(t, p.addr)
+		rc.write("GET /big HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		resp, err := readResponse(rc.br, "GET")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.header("X-Cache-Status"); got != "HIT" || string(resp.Body) != body {
+			t.Errorf("after the client went away: X-Cache-Status %q, %d body bytes (whole: %v), want a HIT with all %d",
+				got, len(resp.Body), string(resp.Body) == body, size)
+		}
+		if n := len(up.requests()); n != 1 {
+			t.Errorf("the upstream had %d requests, want 1", n)
 		}
 	})
 }
