@@ -49,10 +49,10 @@ func KeyOf(key []byte) Key { return md5.Sum(key) }
 const nodeSize = 128
 
 // headerSize is the fixed part of a file's header.
-const headerSize = 56
+const headerSize = 72
 
 // magic marks headroom's cache files; the digit is the format's version.
-var magic = [4]byte{'H', 'R', 'C', '1'}
+var magic = [4]byte{'H', 'R', 'C', '2'}
 
 // maxHead bounds a stored response head, as nginx bounds it by
 // proxy_buffer_size when it reads one back.
@@ -358,6 +358,15 @@ type Meta struct {
 	// Variant hashes the request fields the answer's Vary names (zero
 	// without Vary).
 	Variant [md5.Size]byte
+	// Stale is how long past Valid the answer may still be sent, by its
+	// Cache-Control extensions.
+	Stale Stale
+}
+
+// Stale are an answer's stale-while-revalidate (Updating) and
+// stale-if-error (Error) periods, in seconds after its lifetime.
+type Stale struct {
+	Updating, Error int64
 }
 
 // ErrNotStored is reported for a file that is missing or is not a
@@ -406,6 +415,8 @@ func (c *Cache) Open(k Key, key []byte, buf []byte) (fd int, m Meta, head []byte
 	m.BodyLen = int64(binary.LittleEndian.Uint64(b[24:]))
 	keyLen := int(binary.LittleEndian.Uint32(b[32:]))
 	copy(m.Variant[:], b[40:56])
+	m.Stale.Updating = int64(binary.LittleEndian.Uint64(b[56:]))
+	m.Stale.Error = int64(binary.LittleEndian.Uint64(b[64:]))
 	if bodyStart > int64(len(buf)) {
 		return fail(ErrHeadTooLong)
 	}
@@ -435,6 +446,7 @@ type Writer struct {
 	fd        int
 	tmp       string
 	valid     time.Time
+	stale     Stale
 	variant   [md5.Size]byte
 	keyLen    int
 	bodyStart int64
@@ -444,10 +456,11 @@ type Writer struct {
 
 // NewWriter starts storing an answer for k in the open temporary file
 // fd (named tmp), which the Writer owns from now on: key, the response
-// head as the upstream sent it, the time the answer stays fresh until,
-// and the hash of the request fields its Vary names.
-func (c *Cache) NewWriter(k Key, key, head []byte, valid time.Time, variant [md5.Size]byte, fd int, tmp string) (*Writer, error) {
-	w := &Writer{c: c, k: k, fd: fd, tmp: tmp, valid: valid, variant: variant, keyLen: len(key)}
+// head as the upstream sent it, the time the answer stays fresh until
+// and how long it may be sent stale after, and the hash of the request
+// fields its Vary names.
+func (c *Cache) NewWriter(k Key, key, head []byte, valid time.Time, stale Stale, variant [md5.Size]byte, fd int, tmp string) (*Writer, error) {
+	w := &Writer{c: c, k: k, fd: fd, tmp: tmp, valid: valid, stale: stale, variant: variant, keyLen: len(key)}
 	b := make([]byte, headerSize, headerSize+len(key)+len(head))
 	b = append(b, key...)
 	b = append(b, head...)
@@ -472,6 +485,8 @@ func (w *Writer) putHeader(b []byte) {
 	binary.LittleEndian.PutUint64(b[24:], uint64(w.bodyLen))
 	binary.LittleEndian.PutUint32(b[32:], uint32(w.keyLen))
 	copy(b[40:56], w.variant[:])
+	binary.LittleEndian.PutUint64(b[56:], uint64(w.stale.Updating))
+	binary.LittleEndian.PutUint64(b[64:], uint64(w.stale.Error))
 }
 
 // Write appends body bytes; after an error the Writer only waits to be

@@ -36,7 +36,7 @@ func store(t *testing.T, c *Cache, key, head, body string, valid time.Time) Key 
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := c.NewWriter(k, []byte(key), []byte(head), valid, [md5.Size]byte{}, fd, tmp)
+	w, err := c.NewWriter(k, []byte(key), []byte(head), valid, Stale{Updating: 5, Error: 7}, [md5.Size]byte{}, fd, tmp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +89,8 @@ func TestStoreAndOpen(t *testing.T) {
 	if string(gotHead) != head {
 		t.Errorf("head %q, want %q", gotHead, head)
 	}
-	if !m.Valid.Equal(valid) || m.BodyLen != 8 {
-		t.Errorf("meta valid %v len %d, want %v 8", m.Valid, m.BodyLen, valid)
+	if !m.Valid.Equal(valid) || m.BodyLen != 8 || m.Stale != (Stale{Updating: 5, Error: 7}) {
+		t.Errorf("meta valid %v len %d stale %+v, want %v 8 {5 7}", m.Valid, m.BodyLen, m.Stale, valid)
 	}
 	body := make([]byte, m.BodyLen)
 	if _, err := unix.Pread(fd, body, m.BodyStart); err != nil || string(body) != "SEE-THIS" {
@@ -111,7 +111,7 @@ func TestOpenRefusesWhatIsNotTheAnswer(t *testing.T) {
 		t.Errorf("other key: %v, want ErrNotStored", err)
 	}
 	// A head larger than the buffer it is read into.
-	if _, _, _, err := c.Open(k, []byte("key"), buf[:60]); err != ErrHeadTooLong {
+	if _, _, _, err := c.Open(k, []byte("key"), buf[:headerSize+4]); err != ErrHeadTooLong {
 		t.Errorf("small buffer: %v, want ErrHeadTooLong", err)
 	}
 	// A file cut short, and one that is not a cache file.
@@ -144,7 +144,7 @@ func TestAbortRemovesTheTemporaryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := KeyOf([]byte("k"))
-	w, err := c.NewWriter(k, []byte("k"), []byte("HTTP/1.1 200 OK\r\n\r\n"), time.Now(), [md5.Size]byte{}, fd, tmp)
+	w, err := c.NewWriter(k, []byte("k"), []byte("HTTP/1.1 200 OK\r\n\r\n"), time.Now(), Stale{}, [md5.Size]byte{}, fd, tmp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,7 +165,7 @@ func cacheDirectives() []*directive {
 			doc: "A lock held this long without the answer being stored lets one more request go upstream."},
 		{name: "proxy_cache_use_stale", ctx: hsl, args: arg1More, set: setProxyCacheUseStale,
 			syntax: "proxy_cache_use_stale error | timeout | invalid_header | updating | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | off ...;", def: "off",
-			doc: "Sends an expired answer (STALE) when its upstream fails in one of these ways and no other server is left to try; with updating, requests for a key whose new answer another request is fetching get the expired one (UPDATING). The stale-while-revalidate and stale-if-error extensions of Cache-Control are not read."},
+			doc: "Sends an expired answer (STALE) when its upstream fails in one of these ways and no other server is left to try; with updating, requests for a key whose new answer another request is fetching get the expired one (UPDATING). An answer's Cache-Control stale-while-revalidate=N does the same for N seconds past its lifetime, and stale-if-error=N (or stale-while-revalidate) sends it when its upstream fails to answer (not when it answers with an error status), as in nginx 1.22."},
 		{name: "proxy_cache_revalidate", ctx: hsl, args: argFlag, set: cacheFlag(func(r *cacheRaw) **bool { return &r.revalidate }),
 			syntax: "proxy_cache_revalidate on | off;", def: "off",
 			doc: "Asks the upstream about an expired answer with If-Modified-Since and If-None-Match (its Last-Modified and ETag); a 304 keeps the stored answer for a new lifetime (REVALIDATED)."},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/md5"
 	"errors"
-	"strconv"
 	"time"
 
 	"headroom/internal/cache"
@@ -80,6 +79,10 @@ type reqCache struct {
 	// lastModified and etag are an expired answer's validators, which
 	// proxy_cache_revalidate sends upstream.
 	lastModified, etag []byte
+	// staleError is set while an expired answer is within its
+	// stale-if-error period: an upstream that fails to answer gets it
+	// sent.
+	staleError bool
 	// orphan is set when the client went away while the answer was
 	// being stored: the upstream is read on and what was for the client
 	// is dropped.
@@ -289,9 +292,13 @@ func (cc *clientConn) cacheExpired(now time.Time, fd int, m cache.Meta, head []b
 	rc := &r.cache
 	pc := &r.lc.Cache
 	rc.status = cacheExpired
+	// Cache-Control's stale-while-revalidate and stale-if-error periods,
+	// counted in whole seconds as nginx counts them.
+	staleUpdating := now.Unix() <= m.Valid.Unix()+m.Stale.Updating
+	rc.staleError = now.Unix() <= m.Valid.Unix()+m.Stale.Error
 	if until, ok := rc.c.Lock(rc.k, now, pc.LockAge); ok {
 		rc.locked, rc.lockUntil = true, until
-	} else if pc.StaleUpdating {
+	} else if pc.StaleUpdating || staleUpdating {
 		rc.status = cacheUpdating
 		cc.sendCached(fd, m, head)
 		return true
@@ -325,7 +332,8 @@ func (cc *clientConn) keepValidators(head []byte) {
 
 // cacheFallback is the cache's part when an upstream failed and no other
 // server is left to try: an expired answer is sent instead when
-// proxy_cache_use_stale names the failure (STALE); otherwise nginx's own
+// proxy_cache_use_stale names the failure or the answer is within its
+// stale-if-error period (STALE); otherwise nginx's own
 // 502 or 504 is kept as the key's answer when proxy_cache_valid gives it
 // a lifetime. It reports whether the request was answered.
 func (cc *clientConn) cacheFallback(status int, cond conf.NextUpstream) bool {
@@ -334,7 +342,7 @@ func (cc *clientConn) cacheFallback(status int, cond conf.NextUpstream) bool {
 	if rc.c == nil || rc.lc != r.lc {
 		return false
 	}
-	if rc.status == cacheExpired && r.lc.Cache.UseStale&cond != 0 && cc.sendStored(cacheStale) {
+	if rc.status == cacheExpired && (r.lc.Cache.UseStale&cond != 0 || rc.staleError) && cc.sendStored(cacheStale) {
 		return true
 	}
 	if rc.cacheable && (status == 502 || status == 504) {
@@ -357,7 +365,7 @@ func (cc *clientConn) cacheErrorAnswer(resp *http1.Response) {
 	}
 	defer rc.unlock()
 	now := cc.w.loop.Now()
-	valid, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
+	valid, _, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
 	if !ok {
 		return
 	}
@@ -393,7 +401,7 @@ func (cc *clientConn) cacheOnStatus(resp *http1.Response, cond conf.NextUpstream
 		return true
 	case resp.Status == 304 && pc.Revalidate:
 		now := cc.w.loop.Now()
-		valid, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
+		valid, _, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
 		cc.dropUpstreamAnswer(resp.Status)
 		if !ok || valid.IsZero() {
 			valid = time.Time{}
@@ -427,7 +435,7 @@ func (cc *clientConn) storedLifetime(head []byte, now time.Time) time.Time {
 	if _, err := http1.ParseResponse(head, &resp, &limits); err != nil {
 		return time.Time{}
 	}
-	if valid, ok := cacheLifetime(&resp, cc.r.lc.ProxyIgnoreHeaders, now); ok && !valid.IsZero() {
+	if valid, _, ok := cacheLifetime(&resp, cc.r.lc.ProxyIgnoreHeaders, now); ok && !valid.IsZero() {
 		return valid
 	}
 	if d := validFor(cc.r.lc.Cache.Valid, resp.Status); d > 0 {
@@ -564,7 +572,7 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 		return
 	}
 	now := cc.w.loop.Now()
-	valid, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
+	valid, stale, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
 	if !ok {
 		return
 	}
@@ -595,7 +603,7 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 		return
 	}
 	head := r.upIn[r.upHeadAt:r.upPos]
-	wr, err := rc.c.NewWriter(rc.k, rc.key, head, valid, variant, tf.fd, tf.path)
+	wr, err := rc.c.NewWriter(rc.k, rc.key, head, valid, stale, variant, tf.fd, tf.path)
 	if err != nil {
 		cc.logAt(logs.Crit, "cache file \""+tf.path+"\" could not be written ("+errText(err)+")")
 		return
@@ -760,34 +768,42 @@ func (cc *clientConn) predicate(ts []*vars.Template) bool {
 
 // cacheLifetime reads an upstream answer's fields for its lifetime as
 // nginx 1.22 does, in the order they came: X-Accel-Expires (seconds, or
-// "@" and a time) first, then Cache-Control's s-maxage or max-age
-// (no-cache, no-store and private forbid storing), then Expires (a past
-// time forbids it); Set-Cookie and "Vary: *" forbid storing. Each unless
-// proxy_ignore_headers names it. ok is false when the answer may not be
-// stored; a zero valid leaves the lifetime to proxy_cache_valid.
-func cacheLifetime(resp *http1.Response, ignore conf.IgnoreHeaders, now time.Time) (valid time.Time, ok bool) {
+// "@" and a time), then Cache-Control's s-maxage or max-age (no-cache,
+// no-store and private forbid storing) unless an X-Accel-Expires came
+// before it, then Expires (a past time forbids storing) unless a lifetime
+// is known already; Cache-Control's stale-while-revalidate and
+// stale-if-error give the periods it may be sent stale; Set-Cookie and
+// "Vary: *" forbid storing. Each unless proxy_ignore_headers names it.
+// ok is false when the answer may not be stored; a zero valid leaves
+// the lifetime to proxy_cache_valid.
+func cacheLifetime(resp *http1.Response, ignore conf.IgnoreHeaders, now time.Time) (valid time.Time, stale cache.Stale, ok bool) {
 	xae := false
 	for i := range resp.Headers {
 		f := &resp.Headers[i]
 		switch {
 		case http1.EqualFold(f.Name, "X-Accel-Expires"):
+			// Seen even when ignored, as nginx notes it before it
+			// looks at proxy_ignore_headers.
+			xae = true
 			if ignore&conf.IgnoreXAccelExpires != 0 {
 				continue
 			}
-			xae = true
 			v := f.Value
 			if len(v) > 0 && v[0] == '@' {
-				if n, err := strconv.ParseInt(string(v[1:]), 10, 64); err == nil {
-					valid = time.Unix(n, 0)
+				if n, ok := decimal(v[1:]); ok {
+					valid = time.Time{}
+					if n != 0 {
+						valid = time.Unix(n, 0)
+					}
 				}
 				continue
 			}
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil || n < 0 {
+			n, ok := decimal(v)
+			if !ok {
 				continue
 			}
 			if n == 0 {
-				return time.Time{}, false
+				return time.Time{}, stale, false
 			}
 			valid = now.Add(time.Duration(n) * time.Second)
 		case http1.EqualFold(f.Name, "Cache-Control"):
@@ -796,69 +812,93 @@ func cacheLifetime(resp *http1.Response, ignore conf.IgnoreHeaders, now time.Tim
 			}
 			v := bytes.ToLower(f.Value)
 			if bytes.Contains(v, []byte("no-cache")) || bytes.Contains(v, []byte("no-store")) || bytes.Contains(v, []byte("private")) {
-				return time.Time{}, false
+				return time.Time{}, stale, false
 			}
-			n, found := cacheControlAge(v)
+			age, found, good := cacheControlSeconds(v, "s-maxage=")
 			if !found {
-				continue
+				age, found, good = cacheControlSeconds(v, "max-age=")
 			}
-			if n == 0 {
-				return time.Time{}, false
+			if found {
+				if !good || age == 0 {
+					return time.Time{}, stale, false
+				}
+				valid = now.Add(time.Duration(age) * time.Second)
 			}
-			valid = now.Add(time.Duration(n) * time.Second)
+			if n, found, good := cacheControlSeconds(v, "stale-while-revalidate="); found {
+				if !good {
+					return time.Time{}, stale, false
+				}
+				stale.Updating, stale.Error = n, n
+			}
+			if n, found, good := cacheControlSeconds(v, "stale-if-error="); found {
+				if !good {
+					return time.Time{}, stale, false
+				}
+				stale.Error = n
+			}
 		case http1.EqualFold(f.Name, "Expires"):
 			if ignore&conf.IgnoreExpires != 0 || !valid.IsZero() {
 				continue
 			}
 			t, tok := parseHTTPDate(f.Value)
 			if !tok || t.Before(now.Truncate(time.Second)) {
-				return time.Time{}, false
+				return time.Time{}, stale, false
 			}
 			valid = t
 		case http1.EqualFold(f.Name, "Set-Cookie"):
 			if ignore&conf.IgnoreSetCookie == 0 {
-				return time.Time{}, false
+				return time.Time{}, stale, false
 			}
 		case http1.EqualFold(f.Name, "Vary"):
 			if ignore&conf.IgnoreVary != 0 {
 				continue
 			}
 			if v := bytes.TrimSpace(f.Value); string(v) == "*" || len(v) > maxVary {
-				return time.Time{}, false
+				return time.Time{}, stale, false
 			}
 		}
 	}
-	return valid, true
+	return valid, stale, true
+}
+
+// decimal reads a field value of digits only, as nginx's ngx_atoi.
+func decimal(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // maxVary is nginx's NGX_HTTP_CACHE_VARY_LEN: an answer with a longer
 // Vary is not stored.
 const maxVary = 128
 
-// cacheControlAge finds s-maxage, else max-age, in a lower-cased
-// Cache-Control value: its digits up to the first other byte.
-func cacheControlAge(v []byte) (int64, bool) {
-	i := bytes.Index(v, []byte("s-maxage="))
-	skip := 9
+// cacheControlSeconds finds a directive with seconds (name ends in
+// "=") in a lower-cased Cache-Control value, anywhere in it as nginx
+// looks, and reads its digits up to a comma, semicolon, space or the
+// end: good is false when another byte comes first.
+func cacheControlSeconds(v []byte, name string) (n int64, found, good bool) {
+	i := bytes.Index(v, []byte(name))
 	if i < 0 {
-		i = bytes.Index(v, []byte("max-age="))
-		skip = 8
+		return 0, false, false
 	}
-	if i < 0 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v[i+skip:] {
+	for _, c := range v[i+len(name):] {
 		if c == ',' || c == ';' || c == ' ' {
 			break
 		}
 		if c < '0' || c > '9' {
-			// nginx stores nothing with an age it cannot read.
-			return 0, true
+			return 0, true, false
 		}
 		n = n*10 + int64(c-'0')
 	}
-	return n, true
+	return n, true, true
 }
 
 // validFor is the lifetime proxy_cache_valid gives a status: the first

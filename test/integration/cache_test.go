@@ -537,3 +537,81 @@ func TestProxyCacheClientGone(t *testing.T) {
 		}
 	})
 }
+
+// TestProxyCacheStaleExtensions checks Cache-Control's stale-if-error
+// and stale-while-revalidate as nginx 1.22 reads them, without
+// proxy_cache_use_stale: past its max-age, an answer within
+// stale-if-error is sent when its upstream fails (STALE), and one within
+// stale-while-revalidate is sent to a request that comes while another
+// fetches its successor (UPDATING).
+func TestProxyCacheStaleExtensions(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		up := newUpstream(t, "stale", func(c *upConn, r *upRequest) {
+			mu.Lock()
+			seen[r.Target]++
+			n := seen[r.Target]
+			mu.Unlock()
+			switch {
+			case r.Target == "/error" && n > 1:
+				// Fails: closes without an answer.
+				c.closeNow()
+			case r.Target == "/error":
+				c.respond(200, cacheBody(n), "Cache-Control: max-age=1, stale-if-error=60")
+			default:
+				if n > 1 {
+					c.sleep(800 * time.Millisecond)
+				}
+				c.respond(200, cacheBody(n), "Cache-Control: max-age=1, stale-while-revalidate=60")
+			}
+		})
+		p := startProxy(t, tg, fmt.Sprintf(`
+    proxy_cache_path {{PREFIX}}/cache levels=1:2 keys_zone=z:1m;
+    proxy_temp_path {{PREFIX}}/ptemp;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / {
+            proxy_pass http://%s;
+            proxy_cache z;
+            proxy_next_upstream off;
+            add_header X-Cache-Status $upstream_cache_status always;
+        }
+    }`, up.addr))
+		get := func(path string) (string, string) {
+			rc := dialRaw(t, p.addr)
+			rc.write("GET " + path + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			resp, err := readResponse(rc.br, "GET")
+			if err != nil {
+				t.Errorf("GET %s: %v", path, err)
+				return "", ""
+			}
+			return resp.header("X-Cache-Status"), string(resp.Body)
+		}
+		for _, path := range []string{"/error", "/update"} {
+			if st, body := get(path); st != "MISS" || body != cacheBody(1) {
+				t.Fatalf("GET %s: %s %q, want MISS n=1", path, st, body)
+			}
+		}
+		// Past max-age for nginx too, whose cache counts whole seconds.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(2*time.Second + 50*time.Millisecond)))
+
+		if st, body := get("/error"); st != "STALE" || body != cacheBody(1) {
+			t.Errorf("upstream failing within stale-if-error: %s %q, want STALE n=1", st, body)
+		}
+
+		type result struct{ st, body string }
+		first := make(chan result, 1)
+		go func() {
+			st, body := get("/update")
+			first <- result{st, body}
+		}()
+		time.Sleep(300 * time.Millisecond)
+		if st, body := get("/update"); st != "UPDATING" || body != cacheBody(1) {
+			t.Errorf("while another request updates: %s %q, want UPDATING n=1", st, body)
+		}
+		if r := <-first; r.st != "EXPIRED" || r.body != cacheBody(2) {
+			t.Errorf("the updating request: %s %q, want EXPIRED n=2", r.st, r.body)
+		}
+	})
+}
