@@ -85,6 +85,10 @@ type ProxyCache struct {
 	// Revalidate asks the upstream whether an expired answer still
 	// holds (If-Modified-Since, If-None-Match) and keeps it on a 304.
 	Revalidate bool
+	// BackgroundUpdate sends an expired answer that may be sent while
+	// it is updated (StaleUpdating, stale-while-revalidate) and fetches
+	// its successor after it.
+	BackgroundUpdate bool
 }
 
 // CacheStaleUpdating marks proxy_cache_use_stale's "updating" among the
@@ -114,6 +118,7 @@ type cacheRaw struct {
 	lockAge        *time.Duration
 	useStale       *NextUpstream
 	revalidate     *bool
+	background     *bool
 }
 
 // cacheMethods are the methods proxy_cache_methods may name, as in
@@ -169,6 +174,9 @@ func cacheDirectives() []*directive {
 		{name: "proxy_cache_revalidate", ctx: hsl, args: argFlag, set: cacheFlag(func(r *cacheRaw) **bool { return &r.revalidate }),
 			syntax: "proxy_cache_revalidate on | off;", def: "off",
 			doc: "Asks the upstream about an expired answer with If-Modified-Since and If-None-Match (its Last-Modified and ETag); a 304 keeps the stored answer for a new lifetime (REVALIDATED)."},
+		{name: "proxy_cache_background_update", ctx: hsl, args: argFlag, set: cacheFlag(func(r *cacheRaw) **bool { return &r.background }),
+			syntax: "proxy_cache_background_update on | off;", def: "off",
+			doc: "Sends an expired answer that may be sent while it is updated (proxy_cache_use_stale updating, or within its stale-while-revalidate) to the request that would fetch its successor (STALE), and fetches the successor once that answer is sent, as nginx's background subrequest: the connection's next request waits for it. Over HTTP/2 the request fetches the successor first, as without it."},
 		{name: "proxy_cache_max_range_offset", ctx: hsl, args: arg1, set: setProxyCacheMaxRangeOffset,
 			syntax: "proxy_cache_max_range_offset number;",
 			doc:    "A range request that starts beyond this offset goes upstream with its Range field and its answer is not stored."},
@@ -522,6 +530,7 @@ func mergeCache(r *cacheRaw, p ProxyCache) ProxyCache {
 		}
 	}
 	c.Revalidate = pick(r.revalidate, p.Revalidate)
+	c.BackgroundUpdate = pick(r.background, p.BackgroundUpdate)
 	return c
 }
 

@@ -509,6 +509,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		if pc.Revalidate {
 			d.line(depth+1, "revalidate")
 		}
+		if pc.BackgroundUpdate {
+			d.line(depth+1, "background_update")
+		}
 		for _, t := range pc.Bypass {
 			d.line(depth+1, "bypass %s", tmpl(t))
 		}

@@ -60,7 +60,7 @@ ntlm
 outbound_interface pcre_jit perl perl_modules perl_require perl_set pop3_auth pop3_capabilities
 postpone_output preread_buffer_size preread_timeout protocol proxy
 proxy_buffer
- proxy_cache_background_update  
+  
 
    
 proxy_cache_purge 

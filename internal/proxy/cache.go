@@ -83,6 +83,10 @@ type reqCache struct {
 	// stale-if-error period: an upstream that fails to answer gets it
 	// sent.
 	staleError bool
+	// background is set while an expired answer is sent that this
+	// request fetches the successor of once it is sent
+	// (proxy_cache_background_update); updating while it does.
+	background, updating bool
 	// orphan is set when the client went away while the answer was
 	// being stored: the upstream is read on and what was for the client
 	// is dropped.
@@ -298,6 +302,13 @@ func (cc *clientConn) cacheExpired(now time.Time, fd int, m cache.Meta, head []b
 	rc.staleError = now.Unix() <= m.Valid.Unix()+m.Stale.Error
 	if until, ok := rc.c.Lock(rc.k, now, pc.LockAge); ok {
 		rc.locked, rc.lockUntil = true, until
+		if pc.BackgroundUpdate && (pc.StaleUpdating || staleUpdating) && cc.h2 == nil {
+			// The expired answer now, its successor fetched after it
+			// (startCacheUpdate).
+			rc.status, rc.background = cacheStale, true
+			cc.sendCached(fd, m, head)
+			return true
+		}
 	} else if pc.StaleUpdating || staleUpdating {
 		rc.status = cacheUpdating
 		cc.sendCached(fd, m, head)
@@ -612,8 +623,28 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 	// A client that asked for less than the whole answer gets it from
 	// the file, through the filters a stored answer goes through.
 	h := r.head.Headers
-	rc.fill = isHead(&r.head) || headerValue(h, "Range") != nil || headerValue(h, "If-Modified-Since") != nil ||
-		headerValue(h, "If-Unmodified-Since") != nil || headerValue(h, "If-None-Match") != nil || headerValue(h, "If-Match") != nil
+	// A background update has no client to send to.
+	rc.fill = !rc.updating && (isHead(&r.head) || headerValue(h, "Range") != nil || headerValue(h, "If-Modified-Since") != nil ||
+		headerValue(h, "If-Unmodified-Since") != nil || headerValue(h, "If-None-Match") != nil || headerValue(h, "If-Match") != nil)
+}
+
+// startCacheUpdate fetches, once an expired answer was sent
+// (proxy_cache_background_update), its successor from the upstream and
+// stores it, as nginx's background subrequest does: the connection's
+// next request waits for it, and the log shows the expired answer
+// (STALE). It reports whether it started.
+func (cc *clientConn) startCacheUpdate() bool {
+	r := cc.r
+	rc := &r.cache
+	if !rc.background || r.postAction != nil || cc.state != connRequest {
+		return false
+	}
+	rc.background, rc.updating = false, true
+	pa := cc.afterAnswer()
+	pa.cacheUpdate = true
+	cc.setPhase(phaseProxy)
+	cc.proxy()
+	return true
 }
 
 // storeWithoutClient decides, when the client can no longer be written

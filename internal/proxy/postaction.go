@@ -26,6 +26,9 @@ type postActionState struct {
 	unread        bool
 	contentLength int64
 	chunked       bool
+	// cacheUpdate marks proxy_cache_background_update's fetch, which
+	// leaves the log the first answer's status.
+	cacheUpdate bool
 }
 
 // startPostAction starts the location's post_action, if it has one and
@@ -36,6 +39,21 @@ func (cc *clientConn) startPostAction() bool {
 	if r.postAction != nil || r.lc == nil || r.lc.PostAction == "" {
 		return false
 	}
+	cc.afterAnswer()
+	target := r.lc.PostAction
+	if target[0] == '/' {
+		cc.internalRedirect([]byte(target), nil)
+	} else {
+		cc.namedRedirect([]byte(target))
+	}
+	return true
+}
+
+// afterAnswer readies a request whose answer was sent to go on with a
+// post action or a cache update: what it holds of the answer is kept for
+// the log and released, and what it writes from now on is dropped.
+func (cc *clientConn) afterAnswer() *postActionState {
+	r := cc.r
 	pa := &postActionState{status: r.status, errStatus: r.errStatus, bytesSent: r.bytesSent, bodySent: r.bodySent, keepAlive: r.keepAlive,
 		unread: !r.bodyDone, contentLength: r.head.ContentLength, chunked: r.head.Chunked}
 	if pa.unread {
@@ -44,17 +62,11 @@ func (cc *clientConn) startPostAction() bool {
 	r.postAction = pa
 	cc.resetAnswer()
 	cc.tr = &discardTransport{inner: cc.tr}
-	// The post action has no body to pass on: what was read of it went
+	// What follows has no body to pass on: what was read of it went
 	// with the first answer, and what is unread is dropped after it.
 	r.bodyDone, r.bodyLeft, r.bufferBody = true, 0, false
 	r.head.ContentLength, r.head.Chunked = 0, false
-	target := r.lc.PostAction
-	if target[0] == '/' {
-		cc.internalRedirect([]byte(target), nil)
-	} else {
-		cc.namedRedirect([]byte(target))
-	}
-	return true
+	return pa
 }
 
 // endPostAction gives the connection its transport back and the request
@@ -74,7 +86,7 @@ func (cc *clientConn) endPostAction() {
 		r.requestBody = pa.body
 	}
 	r.keepAlive = r.keepAlive && pa.keepAlive
-	if r.errStatus == 0 && pa.errStatus != 0 {
+	if pa.cacheUpdate || r.errStatus == 0 && pa.errStatus != 0 {
 		r.status, r.errStatus = pa.status, pa.errStatus
 	}
 }

@@ -824,7 +824,7 @@ func (cc *clientConn) expectContinue() {
 // finish is called once the response has been written completely. It
 // logs the request and either waits for the next one or closes.
 func (cc *clientConn) finish() {
-	if cc.startPostAction() {
+	if cc.startCacheUpdate() || cc.startPostAction() {
 		return
 	}
 	r := cc.r

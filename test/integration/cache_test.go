@@ -615,3 +615,62 @@ func TestProxyCacheStaleExtensions(t *testing.T) {
 		}
 	})
 }
+
+// TestProxyCacheBackgroundUpdate checks proxy_cache_background_update:
+// the request that finds an answer expired gets it at once (STALE) and
+// its successor is fetched after it, so that the next request on the
+// connection, which waits for that as in nginx, gets the new answer from
+// the cache.
+func TestProxyCacheBackgroundUpdate(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		var mu sync.Mutex
+		n := 0
+		up := newUpstream(t, "background", func(c *upConn, r *upRequest) {
+			mu.Lock()
+			n++
+			k := n
+			mu.Unlock()
+			if k > 1 {
+				c.sleep(300 * time.Millisecond)
+			}
+			c.respond(200, cacheBody(k), "Cache-Control: max-age=1")
+		})
+		p := startProxy(t, tg, fmt.Sprintf(`
+    proxy_cache_path {{PREFIX}}/cache levels=1:2 keys_zone=z:1m;
+    proxy_temp_path {{PREFIX}}/ptemp;
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location / {
+            proxy_pass http://%s;
+            proxy_cache z;
+            proxy_cache_use_stale updating;
+            proxy_cache_background_update on;
+            add_header X-Cache-Status $upstream_cache_status always;
+        }
+    }`, up.addr))
+		rc := dialRaw(t, p.addr)
+		get := func() (string, string) {
+			rc.write("GET /bg HTTP/1.1\r\nHost: h\r\n\r\n")
+			resp, err := readResponse(rc.br, "GET")
+			if err != nil {
+				t.Fatalf("GET /bg: %v", err)
+			}
+			return resp.header("X-Cache-Status"), string(resp.Body)
+		}
+		if st, body := get(); st != "MISS" || body != cacheBody(1) {
+			t.Fatalf("first: %s %q, want MISS n=1", st, body)
+		}
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(2*time.Second + 50*time.Millisecond)))
+		if st, body := get(); st != "STALE" || body != cacheBody(1) {
+			t.Errorf("expired: %s %q, want STALE n=1", st, body)
+		}
+		if st, body := get(); st != "HIT" || body != cacheBody(2) {
+			t.Errorf("next on the connection: %s %q, want HIT n=2", st, body)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if n != 2 {
+			t.Errorf("the upstream had %d requests, want 2", n)
+		}
+	})
+}
