@@ -327,8 +327,7 @@ func (cc *clientConn) cacheExpired(now time.Time, fd int, m cache.Meta, head []b
 func (cc *clientConn) keepValidators(head []byte) {
 	rc := &cc.r.cache
 	var resp http1.Response
-	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
-	if _, err := http1.ParseResponse(head, &resp, &limits); err != nil || resp.Status != 200 && resp.Status != 206 {
+	if !parseStoredHead(head, &resp) || resp.Status != 200 && resp.Status != 206 {
 		return
 	}
 	if v := headerValue(resp.Headers, "Last-Modified"); v != nil {
@@ -442,8 +441,7 @@ func (cc *clientConn) cacheOnStatus(resp *http1.Response, cond conf.NextUpstream
 // for its status.
 func (cc *clientConn) storedLifetime(head []byte, now time.Time) time.Time {
 	var resp http1.Response
-	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
-	if _, err := http1.ParseResponse(head, &resp, &limits); err != nil {
+	if !parseStoredHead(head, &resp) {
 		return time.Time{}
 	}
 	if valid, _, ok := cacheLifetime(&resp, cc.r.lc.ProxyIgnoreHeaders, now); ok && !valid.IsZero() {
@@ -453,6 +451,14 @@ func (cc *clientConn) storedLifetime(head []byte, now time.Time) time.Time {
 		return now.Add(d)
 	}
 	return time.Time{}
+}
+
+// parseStoredHead parses a stored answer's head, which was an upstream's
+// and fits the buffer it was read into.
+func parseStoredHead(head []byte, resp *http1.Response) bool {
+	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
+	_, err := http1.ParseResponse(head, resp, &limits)
+	return err == nil
 }
 
 // dropUpstreamAnswer ends the try whose answer is not sent: it is
@@ -504,16 +510,11 @@ func (cc *clientConn) sendCached(fd int, m cache.Meta, head []byte) {
 	slot, err := w.fileSlot(fd)
 	if err != nil {
 		closeCacheFd(fd)
-		w.warnf(logs.Warn, "worker %d out of connection slots for a file: %s", w.id, w.slotReport())
-		w.stats.Rejected.Inc()
-		r.retryAfter = true
-		r.keepAlive = false
-		cc.respondError(503)
+		cc.noFileSlot()
 		return
 	}
 	r.file = staticFile{fd: fd, slot: slot, off: m.BodyStart, end: m.BodyStart + m.BodyLen, base: m.BodyStart}
-	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
-	if _, err := http1.ParseResponse(head, &r.resp, &limits); err != nil {
+	if !parseStoredHead(head, &r.resp) {
 		r.closeFile()
 		cc.logAt(logs.Crit, "cache file \""+r.cache.c.FilePath(r.cache.k)+"\" has a broken header")
 		cc.respondError(500)
@@ -987,8 +988,7 @@ func requestVariant(main cache.Key, vary []byte, hs []http1.Header) [md5.Size]by
 // with a Vary.
 func (cc *clientConn) storedVariant(head []byte) [md5.Size]byte {
 	var resp http1.Response
-	limits := http1.Limits{MaxRequestLine: len(head), MaxHeaderLine: len(head), MaxHeaderBytes: len(head), MaxHeaders: 1000}
-	if _, err := http1.ParseResponse(head, &resp, &limits); err != nil {
+	if !parseStoredHead(head, &resp) {
 		return [md5.Size]byte{}
 	}
 	return requestVariant(cc.r.cache.main, headerValue(resp.Headers, "Vary"), cc.r.head.Headers)

@@ -282,11 +282,7 @@ func (cc *clientConn) sendStatic(of *openedFile) {
 	slot, err := w.fileSlot(fd)
 	if err != nil {
 		w.closeOpened(of)
-		w.warnf(logs.Warn, "worker %d out of connection slots for a file: %s", w.id, w.slotReport())
-		w.stats.Rejected.Inc()
-		r.retryAfter = true
-		r.keepAlive = false
-		cc.respondError(503)
+		cc.noFileSlot()
 		return
 	}
 	fi := of.fi
@@ -365,6 +361,18 @@ func (cc *clientConn) sendFileAnswer(h *outHead, verdict int, size int64, ranges
 		r.closeFile()
 	}
 	cc.sendFileBody()
+}
+
+// noFileSlot answers a request whose file found no slot: 503 with
+// Retry-After, as for any lack of capacity.
+func (cc *clientConn) noFileSlot() {
+	r := cc.r
+	w := cc.w
+	w.warnf(logs.Warn, "worker %d out of connection slots for a file: %s", w.id, w.slotReport())
+	w.stats.Rejected.Inc()
+	r.retryAfter = true
+	r.keepAlive = false
+	cc.respondError(503)
 }
 
 // fileSlot takes a slot for a file's descriptor, reclaiming an idle
