@@ -93,6 +93,7 @@ func Diagnose(cfg *conf.Config, h capacity.Host, o Options) (*Report, error) {
 	rep.Limits = limits(tableInput{p: p, m: m, r: r, run: run, pidFile: pidFile, ps: ps, nm: nm})
 	rep.Memory = memoryModel(p, r.workers)
 	rep.TempDirs = tempDirs(cfg, p.levels, diskReader(h), nm)
+	rep.Caches = cacheDirs(cfg, diskReader(h), nm)
 	rep.TempFilesPerWorker = r.tempFiles
 
 	fc := fixContext{ps: ps, nm: nm, m: m, main: nm.file(cfg.File)}

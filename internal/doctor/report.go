@@ -53,6 +53,8 @@ type Report struct {
 	// request bodies and responses that do not fit their buffers, with
 	// the free space of each.
 	TempDirs []TempDir `json:"temp_dirs"`
+	// Caches are the proxy_cache_path directories.
+	Caches []CacheDir `json:"caches"`
 	// TempFilesPerWorker is how many temporary files each headroom
 	// worker may hold open at once (0 for nginx, which does not bound
 	// them apart from the open file limit).

@@ -133,6 +133,23 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		writeTable(&b, "  ", rows)
 	}
+	if len(r.Caches) > 0 {
+		b.WriteString("\nCaches (proxy_cache_path: answers stored on disk; an answer sent from one takes a slot while it is sent, as a file does)\n")
+		rows := [][]string{{"DIRECTORY", "ZONE", "FROM", "FREE", "NOTE"}}
+		for _, d := range r.Caches {
+			free, note := "unknown", d.Note
+			if d.FreeBytes != nil {
+				free = bytesText(*d.FreeBytes) + " of " + bytesText(*d.TotalBytes)
+			} else {
+				note = d.Error + "; " + note
+			}
+			rows = append(rows, []string{d.Path, d.Zone, d.Source, free, note})
+			if d.Warning != "" {
+				rows = append(rows, []string{"  warning: " + d.Warning})
+			}
+		}
+		writeTable(&b, "  ", rows)
+	}
 	if len(r.Unsupported) > 0 {
 		fmt.Fprintf(&b, "\nDirectives headroom does not run (%d)\n", len(r.Unsupported))
 		var rows [][]string
