@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -124,10 +125,14 @@ func (c *Cache) Adopt(p *conf.CachePath) {
 
 // FilePath is where k's answer lives.
 func (c *Cache) FilePath(k Key) string {
+	return string(c.appendPath(nil, k))
+}
+
+// appendPath appends the path of k's file to b.
+func (c *Cache) appendPath(b []byte, k Key) []byte {
 	var name [2 * md5.Size]byte
 	hex.Encode(name[:], k[:])
 	p := c.Conf
-	b := make([]byte, 0, len(p.Path)+len(name)+8)
 	b = append(b, p.Path...)
 	end := len(name)
 	for _, l := range p.Levels {
@@ -136,8 +141,26 @@ func (c *Cache) FilePath(k Key) string {
 		end -= l
 	}
 	b = append(b, '/')
-	b = append(b, name[:]...)
-	return string(b)
+	return append(b, name[:]...)
+}
+
+// openFile opens k's file for reading without allocating its path: it
+// is made on the stack, NUL-terminated, for openat(2).
+func (c *Cache) openFile(k Key, flags int) (int, error) {
+	var buf [512]byte
+	b := c.appendPath(buf[:0], k)
+	b = append(b, 0)
+	atCWD := unix.AT_FDCWD
+	for {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(atCWD), uintptr(unsafe.Pointer(&b[0])), uintptr(flags), 0, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return -1, errno
+		}
+		return int(fd), nil
+	}
 }
 
 // Use counts a request for k and reports how many there were while the
@@ -382,10 +405,10 @@ var ErrHeadTooLong = errors.New("cache file has too long header")
 // owns fd and closes it. A missing file, one of another key or format,
 // or a short one is ErrNotStored; the zone learns either way.
 func (c *Cache) Open(k Key, key []byte, buf []byte) (fd int, m Meta, head []byte, err error) {
-	path := c.FilePath(k)
-	fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+	fd, err = c.openFile(k, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOATIME)
 	if err == unix.EPERM {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		// O_NOATIME needs the file's owner.
+		fd, err = c.openFile(k, unix.O_RDONLY|unix.O_CLOEXEC)
 	}
 	if err != nil {
 		if err == unix.ENOENT || err == unix.ENOTDIR {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -79,5 +80,60 @@ func TestBenchRequestAllocations(t *testing.T) {
 				t.Errorf("%.1f allocations per request (%d in %d), want %v", per, allocs, runs, tc.allocs)
 			}
 		})
+	}
+}
+
+// TestBenchCacheHitAllocations checks the allocation budget of a
+// keep-alive request answered from proxy_cache (a HIT), counted as
+// TestBenchRequestAllocations counts them, once the answer is stored:
+// none (the key is made in the request's kept buffer, the file's path on
+// the stack, its Last-Modified read without time.Parse).
+func TestBenchCacheHitAllocations(t *testing.T) {
+	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
+		w.Write(bytes.Repeat([]byte("x"), 1024))
+	})
+	b := newBench(t, fmt.Sprintf(`
+	access_log off;
+	proxy_cache_path %s/cache levels=1:2 keys_zone=z:1m;
+	server {
+		listen 127.0.0.1:0;
+		location / {
+			proxy_pass http://%s;
+			proxy_cache z;
+			proxy_cache_valid 200 1h;
+		}
+	}`, t.TempDir(), up))
+	m := b.connect()
+	req := []byte("GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+	if resp, _ := m.roundTrip(string(req)); resp.StatusCode != 200 {
+		t.Fatalf("the first answer: %d", resp.StatusCode)
+	}
+	const runs = 50
+	var allocs uint64
+	var out []byte
+	b.do(func() {
+		m.mt.out = make([]byte, 0, 8<<10)
+		in := make([]byte, 0, len(req))
+		serve := func() {
+			m.mt.in = append(in, req...)
+			m.mt.out = m.mt.out[:0]
+			m.readEvent()
+		}
+		serve()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			serve()
+		}
+		runtime.ReadMemStats(&after)
+		allocs = after.Mallocs - before.Mallocs
+		out = bytes.Clone(m.mt.out)
+	})
+	if !bytes.Contains(out, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(out, bytes.Repeat([]byte("x"), 1024)) {
+		t.Fatalf("the last answer is not the stored one: %q", out)
+	}
+	if per := float64(allocs) / runs; per >= 0.5 {
+		t.Errorf("%.1f allocations per HIT (%d in %d), want none", per, allocs, runs)
 	}
 }

@@ -861,8 +861,10 @@ func (r *request) reset() {
 	script := r.script
 	script.reset(0)
 	rid := r.requestID[:0]
+	cacheKey := r.cache.key[:0]
 	*r = request{}
 	r.requestID = rid
+	r.cache.key = cacheKey
 	r.script = script
 	r.upx = upx
 	r.connHolds = holds
