@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -61,7 +62,10 @@ const maxHead = 64 << 10
 
 // Cache is one proxy_cache_path at run time.
 type Cache struct {
-	Conf *conf.CachePath
+	// conf is the proxy_cache_path; a reload may give another with the
+	// same directory, levels and zone (Adopt), read by the workers
+	// without the lock.
+	conf atomic.Pointer[conf.CachePath]
 
 	mu         sync.Mutex
 	entries    map[Key]*entry
@@ -95,7 +99,8 @@ type entry struct {
 
 // New makes the run-time cache of a proxy_cache_path.
 func New(p *conf.CachePath) *Cache {
-	c := &Cache{Conf: p, entries: map[Key]*entry{}, maxEntries: max(int(p.ZoneSize/nodeSize), 1)}
+	c := &Cache{entries: map[Key]*entry{}, maxEntries: max(int(p.ZoneSize/nodeSize), 1)}
+	c.conf.Store(p)
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	return c
 }
@@ -103,7 +108,7 @@ func New(p *conf.CachePath) *Cache {
 // Same reports whether c can go on serving p after a reload: the same
 // directory, levels and zone.
 func (c *Cache) Same(p *conf.CachePath) bool {
-	o := c.Conf
+	o := c.Conf()
 	if o.Path != p.Path || o.Zone != p.Zone || o.ZoneSize != p.ZoneSize || len(o.Levels) != len(p.Levels) {
 		return false
 	}
@@ -118,10 +123,11 @@ func (c *Cache) Same(p *conf.CachePath) bool {
 // Adopt takes a reloaded configuration's settings that may change
 // without losing the zone (inactive, max_size, use_temp_path).
 func (c *Cache) Adopt(p *conf.CachePath) {
-	c.mu.Lock()
-	c.Conf = p
-	c.mu.Unlock()
+	c.conf.Store(p)
 }
+
+// Conf is the cache's proxy_cache_path.
+func (c *Cache) Conf() *conf.CachePath { return c.conf.Load() }
 
 // FilePath is where k's answer lives.
 func (c *Cache) FilePath(k Key) string {
@@ -132,7 +138,7 @@ func (c *Cache) FilePath(k Key) string {
 func (c *Cache) appendPath(b []byte, k Key) []byte {
 	var name [2 * md5.Size]byte
 	hex.Encode(name[:], k[:])
-	p := c.Conf
+	p := c.Conf()
 	b = append(b, p.Path...)
 	end := len(name)
 	for _, l := range p.Levels {
@@ -304,7 +310,7 @@ func (c *Cache) remove(e *entry) {
 // expire removes the keys nobody asked for within inactive, from the
 // least recently used end.
 func (c *Cache) expire(now time.Time) {
-	limit := c.Conf.Inactive
+	limit := c.Conf().Inactive
 	for e := c.lru.prev; e != &c.lru && now.Sub(e.access) > limit; e = c.lru.prev {
 		c.remove(e)
 	}
@@ -313,7 +319,7 @@ func (c *Cache) expire(now time.Time) {
 // shrink removes least recently used answers while the cache is over
 // max_size, or while its file system has less than min_free free.
 func (c *Cache) shrink() {
-	if max := c.Conf.MaxSize; max > 0 {
+	if max := c.Conf().MaxSize; max > 0 {
 		for e := c.lru.prev; e != &c.lru && c.size > max; {
 			prev := e.prev
 			if e.stored {
@@ -322,9 +328,9 @@ func (c *Cache) shrink() {
 			e = prev
 		}
 	}
-	if min := c.Conf.MinFree; min > 0 {
+	if min := c.Conf().MinFree; min > 0 {
 		var st unix.Statfs_t
-		if unix.Statfs(c.Conf.Path, &st) != nil {
+		if unix.Statfs(c.Conf().Path, &st) != nil {
 			return
 		}
 		free := int64(st.Bavail) * st.Bsize

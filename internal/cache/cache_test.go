@@ -31,7 +31,7 @@ func newCache(t *testing.T, p conf.CachePath) *Cache {
 func store(t *testing.T, c *Cache, key, head, body string, valid time.Time) Key {
 	t.Helper()
 	k := KeyOf([]byte(key))
-	tmp := filepath.Join(c.Conf.Path, "tmp-"+hex.EncodeToString(k[:4]))
+	tmp := filepath.Join(c.Conf().Path, "tmp-"+hex.EncodeToString(k[:4]))
 	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestOpenRefusesWhatIsNotTheAnswer(t *testing.T) {
 
 func TestAbortRemovesTheTemporaryFile(t *testing.T) {
 	c := newCache(t, conf.CachePath{})
-	tmp := filepath.Join(c.Conf.Path, "tmp")
+	tmp := filepath.Join(c.Conf().Path, "tmp")
 	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT, 0o600)
 	if err != nil {
 		t.Fatal(err)

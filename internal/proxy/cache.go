@@ -606,8 +606,8 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 		rc.k = rc.main
 	}
 	tp := &r.lc.ProxyTempPath
-	if !rc.c.Conf.UseTempPath {
-		tp = &conf.TempPath{Path: rc.c.Conf.Path}
+	if !rc.c.Conf().UseTempPath {
+		tp = &conf.TempPath{Path: rc.c.Conf().Path}
 	}
 	tf, err := cc.w.srv.createTemp(tp)
 	if err != nil {
