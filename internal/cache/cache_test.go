@@ -284,3 +284,36 @@ func TestMinFreeRemovesLeastRecentlyUsed(t *testing.T) {
 		t.Errorf("stats %+v after min_free removed everything", s)
 	}
 }
+
+// TestReloadKeepsTheZone checks which proxy_cache_path a cache can go on
+// serving after a reload: the same directory, levels and zone; the
+// bounds may change.
+func TestReloadKeepsTheZone(t *testing.T) {
+	base := conf.CachePath{Path: "/c", Levels: []int{1, 2}, Zone: "z", ZoneSize: 1 << 20, MaxSize: 1 << 30}
+	c := New(&base)
+	tests := []struct {
+		name string
+		edit func(p *conf.CachePath)
+		same bool
+	}{
+		{"bounds", func(p *conf.CachePath) { p.MaxSize, p.Inactive = 1<<20, time.Hour }, true},
+		{"directory", func(p *conf.CachePath) { p.Path = "/d" }, false},
+		{"levels", func(p *conf.CachePath) { p.Levels = []int{2} }, false},
+		{"zone", func(p *conf.CachePath) { p.Zone = "y" }, false},
+		{"zone size", func(p *conf.CachePath) { p.ZoneSize = 2 << 20 }, false},
+	}
+	for _, tc := range tests {
+		p := base
+		p.Levels = append([]int(nil), base.Levels...)
+		tc.edit(&p)
+		if got := c.Same(&p); got != tc.same {
+			t.Errorf("%s changed: Same = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+	next := base
+	next.MaxSize = 1 << 20
+	c.Adopt(&next)
+	if c.Conf().MaxSize != 1<<20 {
+		t.Errorf("max_size after Adopt: %d", c.Conf().MaxSize)
+	}
+}
