@@ -51,28 +51,7 @@ func TestBenchRequestAllocations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := b.connect()
 			req := []byte("GET " + tc.target + " HTTP/1.1\r\nHost: www.Example.org\r\nUser-Agent: test\r\n\r\n")
-			var allocs uint64
-			var out []byte
-			b.do(func() {
-				m.mt.out = make([]byte, 0, 8<<10)
-				in := make([]byte, 0, len(req))
-				serve := func() {
-					// Reading leaves in empty at its end: the
-					// request is copied in again from the start.
-					m.mt.in = append(in, req...)
-					m.mt.out = m.mt.out[:0]
-					m.readEvent()
-				}
-				serve()
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
-				for range runs {
-					serve()
-				}
-				runtime.ReadMemStats(&after)
-				allocs = after.Mallocs - before.Mallocs
-				out = bytes.Clone(m.mt.out)
-			})
+			allocs, out := countAllocations(b, m, req, runs)
 			if !bytes.Contains(out, []byte(tc.want)) {
 				t.Fatalf("the last answer %q has no %q", out, tc.want)
 			}
@@ -110,12 +89,25 @@ func TestBenchCacheHitAllocations(t *testing.T) {
 		t.Fatalf("the first answer: %d", resp.StatusCode)
 	}
 	const runs = 50
-	var allocs uint64
-	var out []byte
+	allocs, out := countAllocations(b, m, req, runs)
+	if !bytes.Contains(out, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(out, bytes.Repeat([]byte("x"), 1024)) {
+		t.Fatalf("the last answer is not the stored one: %q", out)
+	}
+	if per := float64(allocs) / runs; per >= 0.5 {
+		t.Errorf("%.1f allocations per HIT (%d in %d), want none", per, allocs, runs)
+	}
+}
+
+// countAllocations serves req on m once, then runs times, on the worker's
+// loop as an event does, and counts the process's allocations around the
+// runs; it returns them and the last answer.
+func countAllocations(b *bench, m *memConn, req []byte, runs int) (allocs uint64, out []byte) {
 	b.do(func() {
 		m.mt.out = make([]byte, 0, 8<<10)
 		in := make([]byte, 0, len(req))
 		serve := func() {
+			// Reading leaves in empty at its end: the request is
+			// copied in again from the start.
 			m.mt.in = append(in, req...)
 			m.mt.out = m.mt.out[:0]
 			m.readEvent()
@@ -130,10 +122,5 @@ func TestBenchCacheHitAllocations(t *testing.T) {
 		allocs = after.Mallocs - before.Mallocs
 		out = bytes.Clone(m.mt.out)
 	})
-	if !bytes.Contains(out, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(out, bytes.Repeat([]byte("x"), 1024)) {
-		t.Fatalf("the last answer is not the stored one: %q", out)
-	}
-	if per := float64(allocs) / runs; per >= 0.5 {
-		t.Errorf("%.1f allocations per HIT (%d in %d), want none", per, allocs, runs)
-	}
+	return allocs, out
 }
