@@ -111,11 +111,25 @@ func (rc *reqCache) release(w *worker) {
 		rc.status = cacheNone
 	}
 	rc.unlock()
-	if rc.w != nil {
-		rc.w.Abort()
-		rc.w = nil
-	}
+	rc.endWriter(w, false)
 	w.dropBuf(&rc.buf)
+}
+
+// endWriter ends the storing of an answer, putting the file in place
+// (commit) or removing it, and gives its descriptor's place in the
+// worker's budget of temporary files back.
+func (rc *reqCache) endWriter(w *worker, commit bool) error {
+	wr := rc.w
+	if wr == nil {
+		return nil
+	}
+	rc.w = nil
+	defer w.tempDone()
+	if !commit || wr.Failed() {
+		wr.Abort()
+		return errors.New("not stored")
+	}
+	return wr.Commit()
 }
 
 // cacheLookup is the cache's part before a request goes upstream, as
@@ -609,7 +623,14 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 	if !rc.c.Conf().UseTempPath {
 		tp = &conf.TempPath{Path: rc.c.Conf().Path}
 	}
-	tf, err := cc.w.srv.createTemp(tp)
+	// The file being written takes a place in the worker's budget of
+	// temporary files, so that storing never takes the descriptors the
+	// slots were planned with; without one the answer is not stored.
+	tf, err := cc.w.openTemp(tp)
+	if err == errTempBudget {
+		cc.logAt(logs.Info, "the answer is not stored: the worker has its temporary files open")
+		return
+	}
 	if err != nil {
 		cc.logAt(logs.Crit, "open() \""+tf.path+"\" failed ("+errText(err)+")")
 		return
@@ -617,6 +638,8 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 	head := r.upIn[r.upHeadAt:r.upPos]
 	wr, err := rc.c.NewWriter(rc.k, rc.key, head, valid, stale, variant, tf.fd, tf.path)
 	if err != nil {
+		// NewWriter closed and removed the file.
+		cc.w.tempDone()
 		cc.logAt(logs.Crit, "cache file \""+tf.path+"\" could not be written ("+errText(err)+")")
 		return
 	}
@@ -680,19 +703,16 @@ func (cc *clientConn) cacheWrite(data []byte) {
 // reports false when the answer could not be stored.
 func (cc *clientConn) cacheCommit() bool {
 	rc := &cc.r.cache
-	wr := rc.w
-	if wr == nil {
+	if rc.w == nil {
 		return false
 	}
-	rc.w = nil
-	if wr.Failed() {
-		wr.Abort()
-		return false
-	}
-	err := wr.Commit()
+	failed := rc.w.Failed()
+	err := rc.endWriter(cc.w, true)
 	rc.unlock()
 	if err != nil {
-		cc.logAt(logs.Crit, "rename() of cache file failed ("+errText(err)+")")
+		if !failed {
+			cc.logAt(logs.Crit, "rename() of cache file failed ("+errText(err)+")")
+		}
 		return false
 	}
 	return true
@@ -732,10 +752,7 @@ func (cc *clientConn) fillFailed(status int) bool {
 		return false
 	}
 	rc.fill = false
-	if rc.w != nil {
-		rc.w.Abort()
-		rc.w = nil
-	}
+	rc.endWriter(cc.w, false)
 	cc.upLogAppend(r.peer.Conf.Addr, status)
 	if r.up != nil {
 		r.up.closeConn()

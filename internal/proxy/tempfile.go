@@ -137,6 +137,12 @@ func (w *worker) closeTemp(tf *tempFile) {
 	if !tf.keep {
 		unix.Unlink(tf.path)
 	}
+	w.tempDone()
+}
+
+// tempDone gives back the place in the budget of a temporary file that
+// was closed, by closeTemp or by the cache's writer that owned it.
+func (w *worker) tempDone() {
 	w.tempOpen--
 	w.stats.TempFiles.Set(int64(w.tempOpen))
 }
