@@ -56,9 +56,15 @@ const headerSize = 72
 // magic marks headroom's cache files; the digit is the format's version.
 var magic = [4]byte{'H', 'R', 'C', '2'}
 
-// maxHead bounds a stored response head, as nginx bounds it by
-// proxy_buffer_size when it reads one back.
-const maxHead = 64 << 10
+// MaxHead bounds what comes before a stored answer's body (the fixed
+// header, the key and the upstream's head): an answer with more is not
+// stored, so that every stored one fits the buffer Open reads it into,
+// as nginx stores none whose key and head outgrow proxy_buffer_size.
+const MaxHead = 16 << 10
+
+// firstRead is how much of a file Open reads at first: the whole head of
+// nearly every answer, without copying much of a large body.
+const firstRead = 4 << 10
 
 // Cache is one proxy_cache_path at run time.
 type Cache struct {
@@ -379,9 +385,8 @@ func (c *Cache) Stats() Stats {
 
 // Meta is what a stored answer's header says.
 type Meta struct {
-	// Valid is when the answer stops being fresh; Date when it was
-	// stored.
-	Valid, Date time.Time
+	// Valid is when the answer stops being fresh.
+	Valid time.Time
 	// BodyStart is the file offset of the body, BodyLen its length.
 	BodyStart, BodyLen int64
 	// Variant hashes the request fields the answer's Vary names (zero
@@ -406,8 +411,8 @@ var ErrNotStored = errors.New("not in cache")
 // buffer it is read into.
 var ErrHeadTooLong = errors.New("cache file has too long header")
 
-// Open opens k's file and reads its header into buf, which must hold the
-// whole head: the response head is returned as part of buf. The caller
+// Open opens k's file and reads its header into buf, which must hold
+// MaxHead bytes: the response head is returned as part of buf. The caller
 // owns fd and closes it. A missing file, one of another key or format,
 // or a short one is ErrNotStored; the zone learns either way.
 func (c *Cache) Open(k Key, key []byte, buf []byte) (fd int, m Meta, head []byte, err error) {
@@ -430,7 +435,7 @@ func (c *Cache) Open(k Key, key []byte, buf []byte) (fd int, m Meta, head []byte
 		}
 		return -1, Meta{}, nil, e
 	}
-	n, err := unix.Pread(fd, buf, 0)
+	n, err := unix.Pread(fd, buf[:min(len(buf), firstRead)], 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -440,7 +445,6 @@ func (c *Cache) Open(k Key, key []byte, buf []byte) (fd int, m Meta, head []byte
 	}
 	bodyStart := int64(binary.LittleEndian.Uint32(b[4:]))
 	m.Valid = time.Unix(int64(binary.LittleEndian.Uint64(b[8:])), 0)
-	m.Date = time.Unix(int64(binary.LittleEndian.Uint64(b[16:])), 0)
 	m.BodyLen = int64(binary.LittleEndian.Uint64(b[24:]))
 	keyLen := int(binary.LittleEndian.Uint32(b[32:]))
 	copy(m.Variant[:], b[40:56])
@@ -448,6 +452,15 @@ func (c *Cache) Open(k Key, key []byte, buf []byte) (fd int, m Meta, head []byte
 	m.Stale.Error = int64(binary.LittleEndian.Uint64(b[64:]))
 	if bodyStart > int64(len(buf)) {
 		return fail(ErrHeadTooLong)
+	}
+	if bodyStart > int64(n) {
+		// A long head: the rest of it.
+		k, err := unix.Pread(fd, buf[n:bodyStart], int64(n))
+		if err != nil {
+			return fail(err)
+		}
+		n += k
+		b = buf[:n]
 	}
 	if bodyStart > int64(n) || headerSize+keyLen > int(bodyStart) {
 		return fail(ErrNotStored)
@@ -494,7 +507,7 @@ func (c *Cache) NewWriter(k Key, key, head []byte, valid time.Time, stale Stale,
 	b = append(b, key...)
 	b = append(b, head...)
 	w.bodyStart = int64(len(b))
-	if w.bodyStart > maxHead {
+	if w.bodyStart > MaxHead {
 		w.Abort()
 		return nil, ErrHeadTooLong
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,5 +316,33 @@ func TestReloadKeepsTheZone(t *testing.T) {
 	c.Adopt(&next)
 	if c.Conf().MaxSize != 1<<20 {
 		t.Errorf("max_size after Adopt: %d", c.Conf().MaxSize)
+	}
+}
+
+// TestLongHeads checks a head longer than Open's first read (read in a
+// second pread) and one longer than MaxHead (not stored).
+func TestLongHeads(t *testing.T) {
+	c := newCache(t, conf.CachePath{})
+	head := "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("x", 6<<10) + "\r\n\r\n"
+	k := store(t, c, "long", head, "body", time.Now().Add(time.Minute))
+	fd, m, got, err := c.Open(k, []byte("long"), make([]byte, MaxHead))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	if string(got) != head || m.BodyLen != 4 {
+		t.Errorf("head of %d bytes (whole: %v), body %d; want the %d-byte head and 4", len(got), string(got) == head, m.BodyLen, len(head))
+	}
+	tmp := filepath.Join(c.Conf().Path, "tmp-huge")
+	fd, err = unix.Open(tmp, unix.O_RDWR|unix.O_CREAT, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("x", MaxHead) + "\r\n\r\n"
+	if _, err := c.NewWriter(KeyOf([]byte("huge")), []byte("huge"), []byte(huge), time.Now(), Stale{}, [md5.Size]byte{}, fd, tmp); err != ErrHeadTooLong {
+		t.Errorf("a head past MaxHead: %v, want ErrHeadTooLong", err)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("the refused answer's file is still there: %v", err)
 	}
 }

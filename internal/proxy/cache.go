@@ -29,6 +29,10 @@ import (
 // range, a conditional request), the answer is stored first and then
 // sent from the file, so those filters apply to it as to any stored one.
 
+// A stored answer's head is read into one of the worker's buffers, which
+// must hold the longest the cache stores.
+var _ [bufSize - cache.MaxHead]struct{}
+
 // The values of $upstream_cache_status.
 const (
 	cacheNone uint8 = iota
@@ -272,7 +276,7 @@ func (cc *clientConn) cacheOpen(now time.Time) bool {
 		case err == cache.ErrHeadTooLong:
 			cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" has too long header")
 		case err != cache.ErrNotStored:
-			cc.logAt(logs.Crit, "open() \""+rc.c.FilePath(rc.k)+"\" failed ("+errText(err)+")")
+			cc.logAt(logs.Crit, "open() \""+rc.c.FilePath(rc.k)+"\" failed ("+logs.SysError(err)+")")
 		}
 		return false
 	}
@@ -280,7 +284,7 @@ func (cc *clientConn) cacheOpen(now time.Time) bool {
 		if v := cc.storedVariant(head); v != m.Variant {
 			// Another variant of the answer: it has a file of its own,
 			// named by the variant, as in nginx.
-			closeCacheFd(fd)
+			unix.Close(fd)
 			if rc.secondary {
 				cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" has incorrect vary hash")
 				return false
@@ -331,7 +335,7 @@ func (cc *clientConn) cacheExpired(now time.Time, fd int, m cache.Meta, head []b
 	if pc.Revalidate {
 		cc.keepValidators(head)
 	}
-	closeCacheFd(fd)
+	unix.Close(fd)
 	return false
 }
 
@@ -388,19 +392,21 @@ func (cc *clientConn) cacheErrorAnswer(resp *http1.Response) {
 		return
 	}
 	defer rc.unlock()
-	now := cc.w.loop.Now()
-	valid, _, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
-	if !ok {
-		return
+	if valid, _, ok := cc.answerLifetime(resp, cc.w.loop.Now()); ok {
+		rc.c.SetError(rc.k, resp.Status, valid)
 	}
-	if valid.IsZero() {
-		d := validFor(r.lc.Cache.Valid, resp.Status)
-		if d == 0 {
-			return
-		}
-		valid = now.Add(d)
+}
+
+// answerLifetime is how long an upstream answer may be kept: as its
+// fields say (cacheLifetime), else as proxy_cache_valid says for its
+// status. ok is false when it may not be kept or has no lifetime.
+func (cc *clientConn) answerLifetime(resp *http1.Response, now time.Time) (valid time.Time, stale cache.Stale, ok bool) {
+	valid, stale, ok = cacheLifetime(resp, cc.r.lc.ProxyIgnoreHeaders, now)
+	if !ok || !valid.IsZero() {
+		return valid, stale, ok
 	}
-	rc.c.SetError(rc.k, resp.Status, valid)
+	d := validFor(cc.r.lc.Cache.Valid, resp.Status)
+	return now.Add(d), stale, d > 0
 }
 
 // cacheOnStatus is the cache's part when an expired answer's upstream
@@ -437,7 +443,7 @@ func (cc *clientConn) cacheOnStatus(resp *http1.Response, cond conf.NextUpstream
 			}
 			if !valid.IsZero() {
 				if err := rc.c.Refresh(rc.k, valid); err != nil {
-					cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" could not be updated ("+errText(err)+")")
+					cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" could not be updated ("+logs.SysError(err)+")")
 				}
 			}
 			rc.unlock()
@@ -518,12 +524,12 @@ func (cc *clientConn) sendCached(fd int, m cache.Meta, head []byte) {
 	r := cc.r
 	w := cc.w
 	if !cc.discardPreread() {
-		closeCacheFd(fd)
+		unix.Close(fd)
 		return
 	}
 	slot, err := w.fileSlot(fd)
 	if err != nil {
-		closeCacheFd(fd)
+		unix.Close(fd)
 		cc.noFileSlot()
 		return
 	}
@@ -597,17 +603,9 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 	if cc.predicate(pc.NoCache) {
 		return
 	}
-	now := cc.w.loop.Now()
-	valid, stale, ok := cacheLifetime(resp, r.lc.ProxyIgnoreHeaders, now)
+	valid, stale, ok := cc.answerLifetime(resp, cc.w.loop.Now())
 	if !ok {
 		return
-	}
-	if valid.IsZero() {
-		d := validFor(pc.Valid, resp.Status)
-		if d == 0 {
-			return
-		}
-		valid = now.Add(d)
 	}
 	var variant [md5.Size]byte
 	if v := headerValue(resp.Headers, "Vary"); v != nil && r.lc.ProxyIgnoreHeaders&conf.IgnoreVary == 0 {
@@ -632,7 +630,7 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 		return
 	}
 	if err != nil {
-		cc.logAt(logs.Crit, "open() \""+tf.path+"\" failed ("+errText(err)+")")
+		cc.logAt(logs.Crit, "open() \""+tf.path+"\" failed ("+logs.SysError(err)+")")
 		return
 	}
 	head := r.upIn[r.upHeadAt:r.upPos]
@@ -640,7 +638,7 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 	if err != nil {
 		// NewWriter closed and removed the file.
 		cc.w.tempDone()
-		cc.logAt(logs.Crit, "cache file \""+tf.path+"\" could not be written ("+errText(err)+")")
+		cc.logAt(logs.Crit, "cache file \""+tf.path+"\" could not be written ("+logs.SysError(err)+")")
 		return
 	}
 	rc.w = wr
@@ -695,7 +693,7 @@ func (cc *clientConn) cacheWrite(data []byte) {
 		return
 	}
 	if err := rc.w.Write(data); err != nil {
-		cc.logAt(logs.Crit, "write() to cache file failed ("+errText(err)+")")
+		cc.logAt(logs.Crit, "write() to cache file failed ("+logs.SysError(err)+")")
 	}
 }
 
@@ -711,7 +709,7 @@ func (cc *clientConn) cacheCommit() bool {
 	rc.unlock()
 	if err != nil {
 		if !failed {
-			cc.logAt(logs.Crit, "rename() of cache file failed ("+errText(err)+")")
+			cc.logAt(logs.Crit, "rename() of cache file failed ("+logs.SysError(err)+")")
 		}
 		return false
 	}
@@ -734,7 +732,7 @@ func (cc *clientConn) fillDone() {
 	}
 	fd, m, head, err := rc.c.Open(rc.k, rc.key, rc.buf[:cap(rc.buf)])
 	if err != nil {
-		cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" could not be read back ("+errText(err)+")")
+		cc.logAt(logs.Crit, "cache file \""+rc.c.FilePath(rc.k)+"\" could not be read back ("+logs.SysError(err)+")")
 		cc.respondError(500)
 		return
 	}
@@ -1037,19 +1035,4 @@ func rangeBeyond(v []byte, offset int64) bool {
 		n = n*10 + int64(c-'0')
 	}
 	return n >= offset
-}
-
-func closeCacheFd(fd int) {
-	_ = unix.Close(fd)
-}
-
-// errText is an error's text without Go's wrapping.
-func errText(err error) string {
-	var pe interface{ Unwrap() error }
-	if errors.As(err, &pe) {
-		if u := pe.Unwrap(); u != nil {
-			return u.Error()
-		}
-	}
-	return err.Error()
 }

@@ -9,7 +9,8 @@ import (
 // TestCacheWriterTempBudget checks that the file an answer is stored
 // through counts in the worker's budget of temporary files: its place is
 // given back once the answer is stored, and with the budget in use the
-// answer is passed on without being stored.
+// answer is passed on without being stored; and that the figures count
+// the requests by their status.
 func TestCacheWriterTempBudget(t *testing.T) {
 	var n atomic.Int32
 	up := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
@@ -63,5 +64,13 @@ func TestCacheWriterTempBudget(t *testing.T) {
 	}
 	if got := n.Load(); got != 3 {
 		t.Errorf("the upstream had %d requests, want 3", got)
+	}
+	// The figures count each request by its $upstream_cache_status.
+	snap := b.srv.Snapshot()
+	if len(snap.Caches) != 1 {
+		t.Fatalf("%d caches in the figures, want 1", len(snap.Caches))
+	}
+	if st := snap.Caches[0].Statuses; st["MISS"] != 3 || st["HIT"] != 2 || snap.Caches[0].Stored != 2 {
+		t.Errorf("figures %v, %d stored; want 3 MISS, 2 HIT, 2 stored", st, snap.Caches[0].Stored)
 	}
 }

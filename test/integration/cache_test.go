@@ -187,6 +187,22 @@ func cacheCases() []cacheCase {
 			{req: "GET /a", expire: true, status: 200, cache: "EXPIRED", want: "n=2", ups: 2},
 			{req: "GET /a", status: 200, cache: "HIT", want: "n=2", ups: 2},
 		}},
+		{name: "use_stale http_500",
+			conf: "proxy_cache_valid 200 1s; proxy_cache_use_stale http_500;",
+			answer: func(c *upConn, r *upRequest, n int) {
+				if n > 1 {
+					c.respond(500, cacheBody(n))
+					return
+				}
+				c.respond(200, cacheBody(n))
+			},
+			steps: []cacheStep{
+				{req: "GET /a", status: 200, cache: "MISS", want: "n=1", ups: 1},
+				// Expired, and its upstream answers 500: the expired
+				// answer goes instead.
+				{req: "GET /a", expire: true, status: 200, cache: "STALE", want: "n=1", ups: 2},
+				{req: "GET /b", status: 500, cache: "MISS", want: "n=3", ups: 3},
+			}},
 		{name: "404 not valid",
 			conf:   valid,
 			answer: func(c *upConn, r *upRequest, n int) { c.respond(404, cacheBody(n)) },
