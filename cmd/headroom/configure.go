@@ -9,7 +9,6 @@ import "strings"
 var withoutModules = []string{
 	"--without-select_module",
 	"--without-poll_module",
-	"--without-http_ssi_module",
 	"--without-http_userid_module",
 	"--without-http_auth_basic_module",
 	"--without-http_mirror_module",

@@ -98,6 +98,7 @@ func init() {
 	directiveList = append(directiveList, bufferDirectives()...)
 	directiveList = append(directiveList, proxyHeaderDirectives()...)
 	directiveList = append(directiveList, rewriteDirectives()...)
+	directiveList = append(directiveList, ssiDirectives()...)
 	directiveList = append(directiveList, mapDirectives()...)
 	directiveList = append(directiveList, splitClientsDirectives()...)
 	directiveList = append(directiveList, geoDirectives()...)

@@ -329,6 +329,18 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "gzip %v level=%d min_length=%d vary=%v proxied=%#x http=1.%d types=%s disable=%q msie6=%v",
 			g.On, g.Level, g.MinLength, g.Vary, g.Proxied, g.HTTPVersion, strings.Join(types, ","), dis, g.DisableMSIE6)
 	}
+	if s := c.SSI; s.On || s.SilentErrors || s.ValueLength != 256 || s.LastModified || len(s.Types) > 0 || s.AnyType {
+		var types []string
+		for t := range s.Types {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		if s.AnyType {
+			types = append(types, "*")
+		}
+		d.line(depth, "ssi %v silent_errors=%v value_length=%d last_modified=%v types=%s",
+			s.On, s.SilentErrors, s.ValueLength, s.LastModified, strings.Join(types, ","))
+	}
 	if r := c.Referers; r != nil {
 		d.line(depth, "valid_referers %s", r.dumpLine())
 	}

@@ -1,9 +1,5 @@
 package conf
 
-import (
-	"strings"
-)
-
 // Gzip holds the settings of nginx's gzip filter: which answers are
 // compressed on their way to the client, and how.
 type Gzip struct {
@@ -148,18 +144,7 @@ func setGunzipBuffers(b *builder, n *Node, sc *scope) error {
 
 func setGzipTypes(b *builder, n *Node, sc *scope) error {
 	g := &sc.raw.gzip
-	if g.types != nil || g.anyType != nil {
-		return duplicate(n)
-	}
-	g.types = map[string]bool{}
-	for _, t := range n.Args {
-		if t == "*" {
-			v := true
-			g.anyType = &v
-			continue
-		}
-		g.types[strings.ToLower(t)] = true
-	}
+	addTypeList(&g.types, &g.anyType, n.Args)
 	return nil
 }
 
@@ -294,7 +279,15 @@ func mergeGzip(r *gzipRaw, p Gzip) Gzip {
 // Compresses reports whether gzip_types lets an answer of the content
 // type (without its parameters, compared in lower case) be compressed.
 func (g *Gzip) Compresses(ctype []byte) bool {
-	if g.AnyType {
+	return typeListed(ctype, g.Types, g.AnyType)
+}
+
+// typeListed reports whether a content type (without its parameters,
+// compared in lower case) is text/html or one of a filter's types, as
+// nginx's ngx_http_test_content_type reads the lists of gzip_types,
+// ssi_types and the like.
+func typeListed(ctype []byte, types map[string]bool, any bool) bool {
+	if any {
 		return true
 	}
 	if i := indexByte(ctype, ';'); i >= 0 {
@@ -317,7 +310,7 @@ func (g *Gzip) Compresses(ctype []byte) bool {
 	if string(low) == "text/html" {
 		return true
 	}
-	return g.Types[string(low)]
+	return types[string(low)]
 }
 
 func indexByte(b []byte, c byte) int {

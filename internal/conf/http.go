@@ -108,6 +108,8 @@ type rawLoc struct {
 	expires                *Expires
 	referers               *refererRaw
 	gzip                   gzipRaw
+	ssi                    ssiRaw
+	postponeOutput         bool
 	trailer                trailerRaw
 	secureLink             secureLinkRaw
 	ssl                    sslRaw

@@ -73,6 +73,7 @@ func (b *builder) defaultLevel() *merged {
 		ServerTokens:                 true,
 		ChunkedTransferEncoding:      true,
 		Gzip:                         Gzip{Level: 1, MinLength: 20, HTTPVersion: 1, Proxied: GzipProxiedOff},
+		SSI:                          SSI{ValueLength: 256},
 		RealIP:                       RealIP{Header: "X-Real-IP"},
 		Autoindex:                    defaultAutoindex,
 		KeepaliveTime:                time.Hour,
@@ -224,6 +225,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	}
 	c.RealIP = mergeRealIP(&r.realIP, p.RealIP)
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
+	c.SSI = mergeSSI(&r.ssi, p.SSI)
 	mergeTrailers(&r.trailer, p, c)
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
 	mergeHTTP2(&r.h2, p, c)
@@ -439,6 +441,7 @@ func (b *builder) finishHTTP() error {
 	}
 	out.ZoneSync = b.zoneSync
 	out.Variables, out.Captures = b.variables, b.capturesUsed
+	out.VariableSlots = b.userVars
 	b.cfg.HTTP = out
 	if !b.opts.Lenient {
 		// The files of TLS to upstreams, for the levels that proxy

@@ -102,6 +102,9 @@ type HTTP struct {
 	// Variables are the configuration's own variables (set, named
 	// captures) by slot, so that a request keeps one value for each.
 	Variables []Variable
+	// VariableSlots finds a variable of the configuration's own by its
+	// name, for names known only while a request runs (SSI's echo).
+	VariableSlots map[string]int
 	// Captures is set when a template reads "$1" to "$9" or a regex has
 	// named groups: regex matches then keep their groups.
 	Captures bool
@@ -479,6 +482,8 @@ type LocConf struct {
 	ProxySSL ProxySSL
 	// Gzip holds the gzip filter's settings.
 	Gzip Gzip
+	// SSI holds the SSI filter's settings.
+	SSI SSI
 	// Autoindex holds the autoindex module's settings: directory
 	// listings.
 	Autoindex Autoindex

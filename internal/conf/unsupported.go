@@ -58,7 +58,7 @@ memcached_pass memcached_read_timeout memcached_send_timeout memcached_socket_ke
 mp4 mp4_buffer_size mp4_limit_rate mp4_limit_rate_after mp4_max_buffer_size mp4_start_key_frame
 ntlm
 outbound_interface pcre_jit perl perl_modules perl_require perl_set pop3_auth pop3_capabilities
-postpone_output preread_buffer_size preread_timeout protocol proxy
+preread_buffer_size preread_timeout protocol proxy
 proxy_buffer
   
 
@@ -86,8 +86,8 @@ scgi_pass scgi_pass_header scgi_read_timeout scgi_send_timeout scgi_temp_path
   
 session_log session_log_format session_log_zone slice smtp_auth
 smtp_capabilities smtp_client_buffer smtp_greeting_delay spdy_chunk_size
-spdy_headers_comp ssi ssi_last_modified ssi_min_file_chunk ssi_silent_errors
-ssi_types ssi_value_length    ssl_certificate_cache
+spdy_headers_comp
+ssl_certificate_cache
    ssl_conf_command ssl_crl 
 ssl_early_data  ssl_engine ssl_handshake_timeout ssl_key_log ssl_ocsp
 ssl_ocsp_cache ssl_ocsp_responder ssl_object_cache_inheritable 

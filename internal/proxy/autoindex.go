@@ -323,15 +323,7 @@ func (cc *clientConn) sendListing(h *outHead, body []byte) {
 	cc.startRateLimit(cc.limitRateFor())
 	cc.setPhase(phaseRespond)
 	cc.writeHead(h)
-	if hasBody {
-		start := len(cc.out)
-		cc.out = cc.appendWholeBody(cc.out, body)
-		r.bodySent = int64(len(cc.out) - start)
-	}
-	r.finishing = true
-	if cc.flush() {
-		cc.finish()
-	}
+	cc.sendOwnBody(body, hasBody)
 }
 
 // htmlListingOptions are what the HTML listing depends on besides the

@@ -13,7 +13,7 @@ import (
 
 // This file is the chain of body filters an answer passes through on its
 // way to the client, in nginx's order: gunzip, then the charset filter's
-// conversion, then gzip. A header filter that changes the body adds its
+// conversion, then SSI (ssi.go), then gzip. A header filter that changes the body adds its
 // stage (cc.bodyChain); an answer no filter changes has no chain and its
 // bytes go to the client as they come. Each stage streams into the next,
 // and what leaves the last waits in out until the client's framing takes
@@ -23,9 +23,11 @@ import (
 
 // bodyFilters is the chain of one answer.
 type bodyFilters struct {
-	// gunzip, recode and gz are the stages; a nil or zero one is off.
+	// gunzip, recode, ssi and gz are the stages; a nil or zero one is
+	// off.
 	gunzip *gunzipState
 	recode recoder
+	ssi    *ssiState
 	gz     *gzipState
 	// out holds the chain's output not yet framed for the client, from
 	// outOff on; mid holds recoded bytes on their way to the compressor.
@@ -40,8 +42,12 @@ type bodyFilters struct {
 	// whole is set when the whole body is written at once (an answer of
 	// headroom's own): gunzip then does not stop for the client.
 	whole bool
-	// finished is set once the caller ended the body (finish).
+	// finished is set once the caller ended the body (finish); eof
+	// once finish ran, and tailDone once the stages after gunzip wrote
+	// their ends (SSI's last text, gzip's trailer).
 	finished bool
+	eof      bool
+	tailDone bool
 }
 
 // bodyChain returns the request's chain, made when the first stage is
@@ -57,6 +63,10 @@ func (cc *clientConn) bodyChain() *bodyFilters {
 // release gives the chain's buffers, decompressor and compressor back to
 // the worker.
 func (f *bodyFilters) release(w *worker) {
+	if s := f.ssi; s != nil {
+		f.ssi = nil
+		s.release()
+	}
 	if g := f.gunzip; g != nil {
 		g.end(w)
 		f.gunzip = nil
@@ -88,6 +98,14 @@ func (f *bodyFilters) write(p []byte) {
 
 // afterGunzip passes bytes to the stages after gunzip.
 func (f *bodyFilters) afterGunzip(p []byte) {
+	if f.ssi != nil {
+		if f.recode.t != nil {
+			f.mid = f.recode.recode(f.mid[:0], p)
+			p = f.mid
+		}
+		f.ssi.feed(f, p)
+		return
+	}
 	if f.recode.t == nil {
 		f.compressOrOut(p)
 		return
@@ -109,13 +127,23 @@ func (f *bodyFilters) compressOrOut(p []byte) {
 	f.out = append(f.out, p...)
 }
 
+// included passes on the body of an SSI include's subrequest, which
+// takes the command's place: after the SSI stage, into gzip or out.
+func (f *bodyFilters) included(p []byte) {
+	if !f.failed {
+		f.compressOrOut(p)
+	}
+}
+
 // finish ends the body: gunzip must have seen its stream's end, the
-// conversion drops an unfinished UTF-8 sequence (as nginx does), and the
-// compressor writes its trailer.
+// conversion drops an unfinished UTF-8 sequence (as nginx does), SSI
+// writes what its parser still holds, and the compressor writes its
+// trailer.
 func (f *bodyFilters) finish() {
 	if f.failed {
 		return
 	}
+	f.eof = true
 	if g := f.gunzip; g != nil && !g.finished {
 		g.eof = true
 		g.run(f)
@@ -124,16 +152,60 @@ func (f *bodyFilters) finish() {
 			return
 		}
 	}
+	f.tail()
+}
+
+// tail writes the ends of the stages after gunzip once the input ended
+// and gunzip is done: not while an SSI include runs or SSI holds input.
+func (f *bodyFilters) tail() {
+	if f.tailDone || f.failed || !f.eof {
+		return
+	}
+	if s := f.ssi; s != nil && !s.end(f) {
+		return
+	}
+	f.tailDone = true
 	if f.gz != nil {
 		f.gz.finish()
 	}
 }
 
+// stalled reports whether an SSI include runs: the chain makes nothing
+// of its own until it ends, and what its source gives meanwhile is
+// held, so the source waits (one buffer at most is held).
+func (f *bodyFilters) stalled() bool {
+	return f.ssi != nil && f.ssi.busy() && !f.failed
+}
+
 // more reports whether the chain has output to make without more input:
-// gunzip stopped for the client, or its end is still to be written.
+// gunzip stopped for the client, or its end is still to be written; SSI
+// holds input an include kept from it; or the stages' ends are due.
 func (f *bodyFilters) more() bool {
-	g := f.gunzip
-	return g != nil && !f.failed && (g.more() || g.eof && !g.finished)
+	if f.failed {
+		return false
+	}
+	if g := f.gunzip; g != nil && (g.more() || g.eof && !g.finished) {
+		return true
+	}
+	if s := f.ssi; s != nil {
+		return !s.busy() && (s.hasHeld() || f.eof && !f.tailDone)
+	}
+	return false
+}
+
+// step makes more output without more input (when more says there is).
+func (f *bodyFilters) step() {
+	if g := f.gunzip; g != nil && (g.more() || g.eof && !g.finished) {
+		g.run(f)
+		if g.eof && g.finished {
+			f.tail()
+		}
+		return
+	}
+	if s := f.ssi; s != nil && !s.busy() && s.hasHeld() {
+		s.resume(f)
+	}
+	f.tail()
 }
 
 // pending reports whether output waits for the client or is still to be
@@ -143,9 +215,11 @@ func (f *bodyFilters) pending() bool {
 }
 
 // drainBody frames the chain's output into *dst, no more than it has
-// room for, making more as it goes (gunzip's); it reports whether the
-// chain is empty. A chain that failed is empty: the caller ends the
-// answer (bodyFailed).
+// room for, making more as it goes (gunzip's, SSI's); it reports whether
+// the chain is empty. A chain whose SSI include runs is not: the
+// include's output comes as it is written, and its end lets the chain
+// go on (runSubrequests wakes the answer). A chain that failed is empty:
+// the caller ends the answer (bodyFailed).
 func (cc *clientConn) drainBody(dst *[]byte) bool {
 	r := cc.r
 	f := r.body
@@ -168,14 +242,15 @@ func (cc *clientConn) drainBody(dst *[]byte) bool {
 			r.bodySent += int64(len(p))
 		}
 		f.out, f.outOff = f.out[:0], 0
+		if f.stalled() {
+			// What the include writes has room again.
+			f.ssi.sub.writable(cc.w)
+			return false
+		}
 		if !f.more() {
 			return true
 		}
-		g := f.gunzip
-		g.run(f)
-		if g.eof && g.finished && f.gz != nil && !f.failed {
-			f.gz.finish()
-		}
+		f.step()
 	}
 }
 

@@ -230,6 +230,11 @@ func gzipFilter(cc *clientConn, h *outHead) {
 // gzip_proxied allows for the answer's caching fields.
 func (cc *clientConn) gzipAccepted(h *outHead, g *conf.Gzip) bool {
 	r := cc.r
+	if cc.sub != nil {
+		// A subrequest's answer goes into its main request's, which
+		// gzip compresses as a whole.
+		return false
+	}
 	hs := r.head.Headers
 	ae := headerValue(hs, "Accept-Encoding")
 	if len(ae) < 4 || !bytes.HasPrefix(ae, []byte("gzip,")) && !acceptsGzip(ae) {

@@ -140,6 +140,9 @@ type clientConn struct {
 	// h2 is the HTTP/2 stream this connection's request came on; nil
 	// for an HTTP/1 connection (h2stream.go).
 	h2 *h2Stream
+	// sub is the subrequest this connection's request is; nil for a
+	// client's own (subrequest.go).
+	sub *subrequest
 }
 
 // newClient takes an accepted socket into a slot, over the socket
@@ -235,6 +238,7 @@ func (w *worker) putClient(cc *clientConn) {
 	cc.sock.c = nil
 	cc.pp = nil
 	cc.h2 = nil
+	cc.sub = nil
 	w.clients = append(w.clients, cc)
 }
 
@@ -536,7 +540,7 @@ func (cc *clientConn) close() {
 	cc.releaseBuffers()
 	cc.detach()
 	cc.tr.Close()
-	if cc.timedOut && cc.h2 == nil && cc.resetTimedout() {
+	if cc.timedOut && cc.h2 == nil && cc.sub == nil && cc.resetTimedout() {
 		cc.c.Reset()
 	} else {
 		cc.c.Close()
@@ -821,7 +825,7 @@ func (cc *clientConn) closeGracefully() {
 		cc.r.up.closeConn()
 		cc.r.up = nil
 	}
-	if cc.h2 != nil {
+	if cc.h2 != nil || cc.sub != nil {
 		cc.tr.CloseWrite()
 		cc.close()
 		return

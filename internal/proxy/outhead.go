@@ -102,6 +102,7 @@ var headerFilters = []headerFilter{
 	addHeadersFilter,
 	gunzipFilter,
 	charsetFilter,
+	ssiFilter,
 	gzipFilter,
 	trailersFilter,
 }

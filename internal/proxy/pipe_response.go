@@ -24,8 +24,16 @@ import (
 func (cc *clientConn) relayResponse() {
 	r := cc.r
 	for {
-		// An empty body of known length is over before anything is read.
-		if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone || r.framing == http1.FramingLength && r.respLeft == 0 ||
+		stalled := r.body != nil && r.body.stalled()
+		if stalled {
+			// An SSI include's answer takes the command's place: what it
+			// wrote is framed as the client has room, the upstream's
+			// bytes read so far wait in the SSI stage, and no more are
+			// read until it ends (it wakes the answer).
+			if r.spool.empty() && len(cc.out)+chunkOverhead < cap(cc.out) && !cc.consumeFiltered(&cc.out) {
+				return
+			}
+		} else if !r.respDone && (r.upPos < r.upInLen || r.framing == http1.FramingNone || r.framing == http1.FramingLength && r.respLeft == 0 ||
 			r.body != nil && (r.body.pending() || r.upDone)) {
 			// Upstream bytes go to out while nothing waits in the spool
 			// before them and out has room; else to the spool.
@@ -66,12 +74,18 @@ func (cc *clientConn) relayResponse() {
 		if r.upDone {
 			// The upstream's part is over; compressed bytes still wait
 			// for room in out or the spool.
-			if blocked {
+			if blocked || stalled {
 				return
 			}
 			continue
 		}
 		uc := r.up
+		if stalled {
+			if !r.upRateDelayed {
+				uc.c.StopTimer()
+			}
+			return
+		}
 		if blocked && (!r.spooling || r.spool.room(r.lc) <= chunkOverhead) {
 			// The client holds the response back: the upstream waits
 			// (its timer stays if it is proxy_limit_rate's pause).
@@ -222,14 +236,21 @@ func (cc *clientConn) consumeFiltered(dst *[]byte) bool {
 	r := cc.r
 	f := r.body
 	if !cc.drainBody(dst) {
-		return true
-	}
-	if cc.bodyFailed() {
-		return false
-	}
-	if r.upDone {
-		cc.endClientResponse(dst)
-		return true
+		if cc.bodyFailed() {
+			return false
+		}
+		if !f.stalled() || r.upPos == r.upInLen || r.upDone {
+			return true
+		}
+		// An include runs: the bytes read so far are held by SSI below.
+	} else {
+		if cc.bodyFailed() {
+			return false
+		}
+		if r.upDone {
+			cc.endClientResponse(dst)
+			return true
+		}
 	}
 	avail := r.upIn[r.upPos:r.upInLen]
 	if room := cap(*dst) - len(*dst) - chunkOverhead; len(avail) > room {

@@ -162,7 +162,7 @@ func parseRanges(dst []byteSpan, p []byte, size int64, maxRanges int) ([]byteSpa
 // returns false when the request was answered here (416).
 func (cc *clientConn) byteRange(h *outHead, size int64) bool {
 	r := cc.r
-	if r.gzipped || h.lengthLost || r.staticGzip {
+	if r.gzipped || h.lengthLost || r.staticGzip || cc.sub != nil {
 		// A compressed answer has no ranges: nginx's gzip filter takes
 		// them away before the range filter, and gzip_static's handler
 		// does not allow them; nor has one whose length a filter made

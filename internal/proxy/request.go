@@ -121,9 +121,12 @@ func (cc *clientConn) requestWritable() {
 			cc.relayResponse()
 		}
 	case phaseRespond:
-		// A generated response that had to wait for the client.
+		// A generated response that had to wait for the client, or for
+		// its SSI includes.
 		if r.finishing {
 			cc.finish()
+		} else if r.body != nil && r.body.ssi != nil {
+			cc.sendChain()
 		}
 	case phaseFile:
 		cc.sendFileBody()
@@ -282,6 +285,9 @@ type request struct {
 	// the status its answer is sent with (0: the page's own): that of
 	// the last error or redirect, or the one its error_page names.
 	errorPageDone bool
+	// ssiShared is what the request's SSI shares with its subrequests
+	// (ssi.go); nil until SSI or $date_* needs it.
+	ssiShared *ssiShared
 	// postAction is set while post_action runs (postaction.go).
 	postAction *postActionState
 	errStatus  int
@@ -720,6 +726,11 @@ func (cc *clientConn) namedRedirect(name []byte) {
 // access phase (after limit_req and limit_conn): the first rule that
 // matches the client decides; a denied request is answered 403.
 func (cc *clientConn) accessAllowed() bool {
+	if cc.sub != nil {
+		// The main request passed them; nginx's access phase lets
+		// subrequests through.
+		return true
+	}
 	addr := cc.clientAddr().Addr()
 	for _, rule := range cc.r.lc.Access {
 		if !rule.Matches(addr) {
@@ -832,7 +843,7 @@ func (cc *clientConn) finish() {
 		cc.endPostAction()
 	}
 	cc.logRequest()
-	if !r.keepAlive || cc.h2 != nil {
+	if !r.keepAlive || cc.h2 != nil || cc.sub != nil {
 		cc.closeGracefully()
 		return
 	}

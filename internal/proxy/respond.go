@@ -422,7 +422,23 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body []byte)
 		}
 	}
 	cc.writeHead(h)
-	if !isHead(&r.head) && final != 204 && final != 304 {
+	cc.sendOwnBody(body, !isHead(&r.head) && final != 204 && final != 304)
+}
+
+// sendOwnBody sends the body of an answer of headroom's own after its
+// head and finishes the request. SSI may make it wait for includes: the
+// body then goes through the chain as the client takes it (sendChain).
+func (cc *clientConn) sendOwnBody(body []byte, hasBody bool) {
+	r := cc.r
+	if hasBody {
+		if f := r.body; f != nil && f.ssi != nil {
+			f.whole = true
+			f.write(body)
+			f.finished = true
+			f.finish()
+			cc.sendChain()
+			return
+		}
 		start := len(cc.out)
 		cc.out = cc.appendWholeBody(cc.out, body)
 		r.bodySent = int64(len(cc.out) - start)
@@ -430,6 +446,39 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body []byte)
 	r.finishing = true
 	if cc.flush() {
 		cc.finish()
+	}
+}
+
+// sendChain sends what the chain makes of an answer of headroom's own
+// whose body is in it, as the client takes it and the chain's includes
+// end; then the request finishes.
+func (cc *clientConn) sendChain() {
+	r := cc.r
+	f := r.body
+	for {
+		if cc.outOff < len(cc.out) && !cc.flush() {
+			return
+		}
+		if r.finishing {
+			cc.finish()
+			return
+		}
+		cc.outBuf()
+		drained := cc.drainBody(&cc.out)
+		if cc.bodyFailed() {
+			return
+		}
+		if !drained {
+			if f.stalled() {
+				if cc.outOff < len(cc.out) {
+					cc.flush()
+				}
+				return
+			}
+			continue
+		}
+		cc.endClientResponse(&cc.out)
+		r.finishing = true
 	}
 }
 

@@ -63,6 +63,17 @@ func (s *scriptState) reset(n int) {
 	s.mapDepth = 0
 }
 
+// inherit gives a subrequest the values its main request's set and
+// maps gave, as nginx's subrequest shares the main request's variables.
+func (s *scriptState) inherit(p *scriptState) {
+	for i := range p.set {
+		if p.set[i] && i < len(s.set) {
+			s.vals[i] = append(s.vals[i][:0], p.vals[i]...)
+			s.set[i] = true
+		}
+	}
+}
+
 // scriptResult is how a level's rewrite directives ended.
 type scriptResult uint8
 
@@ -371,6 +382,13 @@ func (cc *clientConn) userVar(b []byte, slot int) ([]byte, bool) {
 	}
 	if !v.Set {
 		return b, false
+	}
+	if idx, suffix := vars.Lookup(v.Name); idx != vars.Unknown && suffix != "" {
+		// set gives a value to a field's, argument's or cookie's
+		// variable where it runs; elsewhere the variable is the field's
+		// (or argument's, or cookie's), as nginx's set leaves those
+		// names their own getter.
+		return getters[idx](cc, b, suffix)
 	}
 	if r.lc != nil && r.lc.UninitializedVariableWarn {
 		cc.logAt(logs.Warn, "using uninitialized \""+v.Name+"\" variable")

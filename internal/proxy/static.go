@@ -561,6 +561,15 @@ func (cc *clientConn) sendFileFiltered() {
 			return
 		}
 		if !drained {
+			if f.stalled() {
+				// An SSI include runs: what it wrote goes out, and its
+				// end wakes the answer (runSubrequests); the file is not
+				// read further meanwhile.
+				if cc.outOff < len(cc.out) {
+					cc.flush()
+				}
+				return
+			}
 			continue
 		}
 		if m := r.file.multi; m != nil && r.file.open() && m.due(&r.file) {
@@ -667,6 +676,10 @@ func appendETag(b []byte, fi fileInfo) []byte {
 // (those present) say the client's copy is current, else 0.
 func (cc *clientConn) notModified(h *outHead) int {
 	r := cc.r
+	if cc.sub != nil {
+		// The conditions are the main request's, for its own answer.
+		return 0
+	}
 	hs := r.head.Headers
 	mtime := h.lastModified
 	etag := headerValue(h.fields, "ETag")

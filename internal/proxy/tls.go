@@ -407,6 +407,9 @@ func (t *tlsTransport) connectionState() (tls.ConnectionState, bool) {
 // connTLS returns the TLS transport the request's bytes came through: the
 // connection's own, or for a stream its HTTP/2 connection's.
 func (cc *clientConn) connTLS() (*tlsTransport, bool) {
+	if cc.sub != nil && cc.sub.parent != nil {
+		return cc.sub.parent.connTLS()
+	}
 	tr := cc.tr
 	if cc.h2 != nil {
 		tr = cc.h2.hc.tr

@@ -342,6 +342,12 @@ func init() {
 	g[vars.TimeLocal] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.w.loop.Now().AppendFormat(b, "02/Jan/2006:15:04:05 -0700"), true
 	}
+	g[vars.DateGMT] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return cc.ssiDate(b, true), true
+	}
+	g[vars.DateLocal] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return cc.ssiDate(b, false), true
+	}
 	g[vars.TimeISO8601] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.w.loop.Now().AppendFormat(b, "2006-01-02T15:04:05-07:00"), true
 	}
@@ -678,12 +684,17 @@ func (cc *clientConn) logRequest() {
 		}
 		cc.upLogAppend(r.peer.Conf.Addr, status)
 	}
-	if r.status >= 100 {
-		cc.w.stats.Responses[observe.Class(r.status)].Inc()
-	}
 	lc := r.lc
 	if lc == nil {
 		lc = cc.ln.vhosts.def.Loc
+	}
+	if cc.sub != nil && !lc.LogSubrequest {
+		// A subrequest is part of its main request's answer, which is
+		// counted and logged; log_subrequest logs it as well.
+		return
+	}
+	if r.status >= 100 && cc.sub == nil {
+		cc.w.stats.Responses[observe.Class(r.status)].Inc()
 	}
 	for i := range lc.AccessLogs {
 		al := &lc.AccessLogs[i]
@@ -791,4 +802,10 @@ func escapeLog(b []byte, start int, mode string) []byte {
 		}
 	}
 	return b
+}
+
+// requestIDValue returns $request_id, made now if it was not yet.
+func (cc *clientConn) requestIDValue() []byte {
+	getters[vars.RequestID](cc, nil, "")
+	return cc.r.requestID
 }

@@ -41,6 +41,9 @@ type worker struct {
 	// the connections whose frames go out after this round of events.
 	h2Bufs    [][]byte
 	h2Pending []*h2Conn
+	// subWakes are the subrequests with calls deferred to the round's
+	// end (subrequest.go); subWakesSpare is the other list, reused.
+	subWakes, subWakesSpare []*subrequest
 	requests  []*request
 	logBufs   map[string]*logs.AccessBuffer
 	// logCaches are the open_log_file_cache caches in use and logPath
@@ -342,6 +345,7 @@ func (w *worker) afterEvents() {
 	w.serveQueue()
 	w.serveTempWaiters()
 	w.maybeShed()
+	w.runSubrequests()
 	w.flushH2()
 	if len(w.overfull) > 0 {
 		w.trimPools()

@@ -96,6 +96,10 @@ const (
 	UpstreamResponseTime
 	UpstreamStatus
 	URI
+	// The SSI module's: the current time in the format of the SSI
+	// command "config timefmt", in UTC and in local time.
+	DateGMT
+	DateLocal
 
 	// User is a variable the configuration declares (set, map, a named
 	// capture); Part.Slot numbers it among the configuration's own.
@@ -187,6 +191,7 @@ var names = map[string]Index{
 	"upstream_header_time":         UpstreamHeaderTime,
 	"upstream_response_time":       UpstreamResponseTime,
 	"upstream_status":              UpstreamStatus, "uri": URI,
+	"date_gmt": DateGMT, "date_local": DateLocal,
 	"https": HTTPS, "http2": HTTP2, "ssl_protocol": SSLProtocol, "ssl_cipher": SSLCipher,
 	"ssl_server_name": SSLServerName, "ssl_session_reused": SSLSessionReused,
 	"ssl_curve": SSLCurve, "ssl_curves": SSLCurves,

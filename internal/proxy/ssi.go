@@ -1,0 +1,659 @@
+package proxy
+
+import (
+	"bytes"
+	"time"
+
+	"headroom/internal/ssi"
+	"headroom/internal/vars"
+)
+
+// This file is nginx's SSI filter: a header filter that decides and
+// changes the head, and a stage of the body filters (bodyfilter.go),
+// between the charset conversion and gzip as in nginx, that carries out
+// the commands of an answer as it streams. The syntax is internal/ssi's;
+// here the commands act: echo and set read and write variables, if/elif/
+// else/endif choose what goes out, block keeps a stub, config sets the
+// error text and the time format, and include starts a subrequest
+// (subrequest.go) whose answer goes out in the command's place. While it
+// runs, the including answer waits: what its source gives meanwhile is
+// held here (one buffer: the source is not read further, see
+// bodyFilters.stalled), and the rest is parsed once the subrequest ends.
+
+// ssiErrorText is what takes the place of a command that failed, unless
+// "config errmsg" set another or ssi_silent_errors is on.
+const ssiErrorText = "[an error occurred while processing the directive]"
+
+// ssiShared is what a main request's SSI keeps for its subrequests too,
+// as nginx keeps it in the main request's context: set's variables, the
+// blocks, and the time format $date_local and $date_gmt are written in.
+type ssiShared struct {
+	vars    []ssiVar
+	blocks  []ssiBlock
+	timefmt []byte
+}
+
+type ssiVar struct{ name, value []byte }
+
+type ssiBlock struct{ name, body []byte }
+
+// ssiState is the SSI stage of one answer.
+type ssiState struct {
+	cc *clientConn
+	p  ssi.Parser
+	// held is input not parsed yet, from heldOff on: what came while a
+	// subrequest ran.
+	held    []byte
+	heldOff int
+	// sub is the include in progress; stub is the block to send in its
+	// place when it gives no body, setVar the variable its body goes to.
+	sub    *subrequest
+	stub   int
+	setVar []byte
+	// output is off in an if's branch that does not hold and inside a
+	// block; chosen once a branch of the if held; cond is which part of
+	// an if the commands are in (0 outside).
+	output bool
+	chosen bool
+	cond   uint8
+	// block is the number (from 1) of the block being recorded.
+	block    int
+	encoding ssi.Encoding
+	errmsg   []byte
+	silent   bool
+	shared   *ssiShared
+	scratch  []byte
+}
+
+// The parts of an if, as nginx numbers them: a command's own number says
+// after which it may come.
+const (
+	ssiCondIf   = 1
+	ssiCondElse = 2
+)
+
+// ssiFilter is the SSI module's header filter: an answer of ssi_types
+// with a body (of unknown or non-zero length) is processed. The main
+// request's answer loses Content-Length and Accept-Ranges, and
+// Last-Modified and ETag unless ssi_last_modified keeps them (the ETag
+// weak), as in nginx; the answer is then chunked, or closed at its end
+// for HTTP/1.0.
+func ssiFilter(cc *clientConn, h *outHead) {
+	r := cc.r
+	lc := r.lc
+	if lc == nil || !lc.SSI.On || h.contentLength == 0 {
+		return
+	}
+	ctype := h.fieldType
+	if ctype == nil {
+		ctype = []byte(h.contentType)
+	}
+	if len(ctype) == 0 || !lc.SSI.Processes(ctype) {
+		return
+	}
+	if cc.sub == nil {
+		h.del(nameAcceptRanges)
+		if lc.SSI.LastModified {
+			h.weakenETag()
+		} else {
+			h.lastModified = time.Time{}
+			h.del(nameLastModifiedField)
+			h.del(nameETag)
+		}
+	}
+	h.contentLength = -1
+	h.lengthLost = true
+	if isHead(&r.head) || h.status < 200 || h.status == 204 || h.status == 304 {
+		return
+	}
+	cc.startSSI()
+	r.chunkOut = cc.chunkable()
+	h.chunked = r.chunkOut
+	if !r.chunkOut {
+		r.keepAlive = false
+	}
+}
+
+// nameLastModifiedField is Last-Modified as an upstream's field.
+var nameLastModifiedField = []byte("Last-Modified")
+
+// startSSI adds the SSI stage to the answer's chain.
+func (cc *clientConn) startSSI() {
+	lc := cc.r.lc
+	s := &ssiState{cc: cc, output: true, silent: lc.SSI.SilentErrors}
+	s.p.Reset(lc.SSI.ValueLength)
+	if cc.sub != nil && cc.sub.parent != nil {
+		s.shared = cc.sub.parent.ssiShared()
+	} else {
+		s.shared = &ssiShared{}
+	}
+	cc.r.ssiShared = s.shared
+	cc.bodyChain().ssi = s
+}
+
+// ssiShared returns what the request's SSI shares with its
+// subrequests, made on first need.
+func (cc *clientConn) ssiShared() *ssiShared {
+	r := cc.r
+	if r.ssiShared == nil {
+		if cc.sub != nil && cc.sub.parent != nil {
+			r.ssiShared = cc.sub.parent.ssiShared()
+		} else {
+			r.ssiShared = &ssiShared{}
+		}
+	}
+	return r.ssiShared
+}
+
+// release ends the stage: an include still running is abandoned.
+func (s *ssiState) release() {
+	if sub := s.sub; sub != nil {
+		s.sub = nil
+		sub.abandon()
+	}
+}
+
+// busy reports whether an include is running.
+func (s *ssiState) busy() bool { return s.sub != nil }
+
+// hasHeld reports whether input waits to be parsed.
+func (s *ssiState) hasHeld() bool { return s.heldOff < len(s.held) }
+
+// feed takes input: parsed now, or held behind what already waits.
+func (s *ssiState) feed(f *bodyFilters, p []byte) {
+	if s.sub != nil || s.hasHeld() {
+		if s.heldOff == len(s.held) {
+			s.held, s.heldOff = s.held[:0], 0
+		}
+		s.held = append(s.held, p...)
+		return
+	}
+	n := s.parse(f, p)
+	if n < len(p) {
+		s.held = append(s.held[:0], p[n:]...)
+		s.heldOff = 0
+	}
+}
+
+// resume parses what was held, until it is used up or another include
+// starts.
+func (s *ssiState) resume(f *bodyFilters) {
+	for s.sub == nil && s.hasHeld() && !f.failed {
+		s.heldOff += s.parse(f, s.held[s.heldOff:])
+	}
+	if !s.hasHeld() {
+		s.held, s.heldOff = s.held[:0], 0
+	}
+}
+
+// parse parses p and acts on what it finds; it returns how much of p it
+// used, all of it unless an include started.
+func (s *ssiState) parse(f *bodyFilters, p []byte) int {
+	used := 0
+	for used < len(p) {
+		n, it := s.p.Next(p[used:])
+		used += n
+		switch it.Kind {
+		case ssi.Text:
+			s.text(f, it.Text)
+		case ssi.Command:
+			s.command(f, &it)
+		case ssi.Error:
+			s.cc.logError(it.Err)
+			s.fail(f)
+		}
+		if s.sub != nil {
+			break
+		}
+		if n == 0 && it.Kind == ssi.None {
+			break
+		}
+	}
+	return used
+}
+
+// end is the input's end: what the parser still holds goes out. It
+// reports false while an include runs or input waits.
+func (s *ssiState) end(f *bodyFilters) bool {
+	if s.sub != nil || s.hasHeld() {
+		return false
+	}
+	if rest := s.p.End(); len(rest) > 0 {
+		s.text(f, rest)
+	}
+	return true
+}
+
+// text passes text on, or into the block being recorded, or drops it in
+// an if's branch that does not hold.
+func (s *ssiState) text(f *bodyFilters, t []byte) {
+	switch {
+	case s.output:
+		f.compressOrOut(t)
+	case s.block > 0:
+		b := &s.shared.blocks[s.block-1]
+		b.body = append(b.body, t...)
+	}
+}
+
+// fail writes the error text in place of a command that failed.
+func (s *ssiState) fail(f *bodyFilters) {
+	if s.silent {
+		return
+	}
+	if s.errmsg != nil {
+		f.compressOrOut(s.errmsg)
+		return
+	}
+	f.compressOrOut([]byte(ssiErrorText))
+}
+
+// ssiCommand describes a command: its parameters (the first ones
+// mandatory as many as nmandatory says), the part of an if it may come
+// after (cond), and whether it acts inside a block (endblock).
+type ssiCommand struct {
+	params     []string
+	mandatory  []bool
+	cond       uint8
+	blockEnder bool
+}
+
+var ssiCommands = map[string]*ssiCommand{
+	"include":  {params: []string{"virtual", "file", "wait", "set", "stub"}, mandatory: []bool{false, false, false, false, false}},
+	"echo":     {params: []string{"var", "default", "encoding"}, mandatory: []bool{true, false, false}},
+	"config":   {params: []string{"errmsg", "timefmt"}, mandatory: []bool{false, false}},
+	"set":      {params: []string{"var", "value"}, mandatory: []bool{true, true}},
+	"if":       {params: []string{"expr"}, mandatory: []bool{true}},
+	"elif":     {params: []string{"expr"}, mandatory: []bool{true}, cond: ssiCondIf},
+	"else":     {cond: ssiCondIf},
+	"endif":    {cond: ssiCondElse},
+	"block":    {params: []string{"name"}, mandatory: []bool{true}},
+	"endblock": {blockEnder: true},
+}
+
+// command acts on one command, as nginx's SSI does: outside the
+// output (a branch that does not hold, a block) only the if commands
+// and endblock act, and a block records the others as text.
+func (s *ssiState) command(f *bodyFilters, it *ssi.Item) {
+	cc := s.cc
+	name := string(it.Name)
+	cmd := ssiCommands[name]
+	if cmd == nil {
+		if s.output {
+			cc.logError("invalid SSI command: \"" + name + "\"")
+			s.fail(f)
+		}
+		return
+	}
+	if !s.output && !cmd.blockEnder {
+		if s.block > 0 {
+			b := &s.shared.blocks[s.block-1]
+			b.body = append(b.body, "<!--#"...)
+			b.body = append(b.body, it.Name...)
+			for _, p := range it.Params {
+				b.body = append(b.body, ' ')
+				b.body = append(b.body, p.Name...)
+				b.body = append(b.body, "=\""...)
+				b.body = append(b.body, p.Value...)
+				b.body = append(b.body, '"')
+			}
+			b.body = append(b.body, " -->"...)
+			return
+		}
+		if cmd.cond == 0 && name != "if" {
+			return
+		}
+	}
+	if cmd.cond != 0 && (s.cond == 0 || s.cond > cmd.cond) {
+		cc.logError("invalid context of SSI command: \"" + name + "\"")
+		s.fail(f)
+		return
+	}
+	var params [ssi.MaxParams + 1][]byte
+	var have [ssi.MaxParams + 1]bool
+	for _, p := range it.Params {
+		i := 0
+		for ; i < len(cmd.params); i++ {
+			if string(p.Name) == cmd.params[i] {
+				break
+			}
+		}
+		if i == len(cmd.params) {
+			cc.logError("invalid parameter name: \"" + string(p.Name) + "\" in \"" + name + "\" SSI command")
+			s.fail(f)
+			return
+		}
+		if have[i] {
+			cc.logError("duplicate \"" + string(p.Name) + "\" parameter in \"" + name + "\" SSI command")
+			s.fail(f)
+			return
+		}
+		have[i], params[i] = true, p.Value
+	}
+	for i, m := range cmd.mandatory {
+		if m && !have[i] {
+			cc.logError("mandatory \"" + cmd.params[i] + "\" parameter is absent in \"" + name + "\" SSI command")
+			s.fail(f)
+			return
+		}
+	}
+	var ok bool
+	switch name {
+	case "include":
+		ok = s.include(f, params[0], have[0], params[1], have[1], params[2], have[2], params[3], have[3], params[4], have[4])
+	case "echo":
+		ok = s.echo(f, params[0], params[1], have[1], params[2], have[2])
+	case "config":
+		if have[1] {
+			s.shared.timefmt = append([]byte(nil), params[1]...)
+		}
+		if have[0] {
+			s.errmsg = append([]byte(nil), params[0]...)
+		}
+		ok = true
+	case "set":
+		ok = s.set(params[0], params[1])
+	case "if", "elif":
+		ok = s.ifCommand(name, params[0])
+	case "else":
+		s.output = !s.chosen
+		s.cond = ssiCondElse
+		ok = true
+	case "endif":
+		s.output, s.chosen, s.cond = true, false, 0
+		ok = true
+	case "block":
+		s.shared.blocks = append(s.shared.blocks, ssiBlock{name: append([]byte(nil), params[0]...)})
+		s.block = len(s.shared.blocks)
+		s.output = false
+		ok = true
+	case "endblock":
+		s.output, s.block = true, 0
+		ok = true
+	}
+	if !ok {
+		s.fail(f)
+	}
+}
+
+// lookup appends a variable's value for SSI: set's variables first, then
+// the request's (the configuration's own and nginx's), found by name as
+// the command runs.
+func (s *ssiState) lookup(dst, name []byte) ([]byte, bool) {
+	for i := range s.shared.vars {
+		if bytes.Equal(s.shared.vars[i].name, name) {
+			return append(dst, s.shared.vars[i].value...), true
+		}
+	}
+	return s.cc.varByName(dst, name)
+}
+
+// varByName appends the value of a variable named while the request
+// runs: the configuration's own, then nginx's; ok is false for a name
+// that is neither, or a variable without a value.
+func (cc *clientConn) varByName(dst, name []byte) ([]byte, bool) {
+	if len(name) == 1 && name[0] >= '1' && name[0] <= '9' {
+		return cc.capture(dst, int(name[0]-'0'))
+	}
+	if slot, ok := cc.w.srv.cfg.HTTP.VariableSlots[string(name)]; ok {
+		return cc.userVar(dst, slot)
+	}
+	idx, suffix := vars.Lookup(string(name))
+	if idx == vars.Unknown {
+		return dst, false
+	}
+	return getters[idx](cc, dst, suffix)
+}
+
+// echo writes a variable's value, encoded as the last encoding asked
+// for (entity at first): its default, or "(none)", when it has none.
+func (s *ssiState) echo(f *bodyFilters, name, def []byte, haveDef bool, enc []byte, haveEnc bool) bool {
+	low := bytes.ToLower(name)
+	start := len(s.scratch)
+	v, ok := s.lookup(s.scratch, low)
+	s.scratch = v
+	value := v[start:]
+	if !ok {
+		switch {
+		case !haveDef:
+			value = []byte("(none)")
+		case len(def) == 0:
+			s.scratch = s.scratch[:start]
+			return true
+		default:
+			value = def
+		}
+	} else if len(value) == 0 {
+		s.scratch = s.scratch[:start]
+		return true
+	}
+	if haveEnc {
+		if e, ok := ssi.ParseEncoding(enc); ok {
+			s.encoding = e
+		} else {
+			s.cc.logError("unknown encoding \"" + string(enc) + "\" in the \"echo\" command")
+		}
+	}
+	out := ssi.AppendEncoded(s.scratch[len(s.scratch):], value, s.encoding)
+	f.compressOrOut(out)
+	s.scratch = s.scratch[:0]
+	return true
+}
+
+// set gives one of SSI's variables a value, its variables replaced.
+func (s *ssiState) set(name, value []byte) bool {
+	v, err := ssi.Eval(nil, value, s.lookup)
+	if err != nil {
+		s.cc.logError(err.Error())
+		return false
+	}
+	s.setValue(bytes.ToLower(name), v)
+	return true
+}
+
+// setValue gives one of SSI's variables (a lower-case name) a value.
+func (s *ssiState) setValue(name, v []byte) {
+	for i := range s.shared.vars {
+		if bytes.Equal(s.shared.vars[i].name, name) {
+			s.shared.vars[i].value = v
+			return
+		}
+	}
+	s.shared.vars = append(s.shared.vars, ssiVar{name: name, value: v})
+}
+
+// ifCommand is if and elif: once a branch held, the others do not.
+func (s *ssiState) ifCommand(name string, expr []byte) bool {
+	if name == "if" && s.cond != 0 {
+		s.cc.logError("the \"if\" command inside the \"if\" command")
+		return false
+	}
+	if s.chosen {
+		s.output = false
+		s.cond = ssiCondIf
+		return true
+	}
+	holds, err := ssi.Condition(expr, s.lookup, s.setCaptures)
+	if err != nil {
+		s.cc.logError(err.Error())
+		return false
+	}
+	s.output = holds
+	s.chosen = holds
+	s.cond = ssiCondIf
+	return true
+}
+
+// include starts the subrequest of an include command.
+func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, file []byte, haveFile bool,
+	wait []byte, haveWait bool, set []byte, haveSet bool, stub []byte, haveStub bool) bool {
+	cc := s.cc
+	switch {
+	case haveVirtual && haveFile:
+		cc.logError("inclusion may be either virtual=\"" + string(virtual) + "\" or file=\"" + string(file) + "\"")
+		return false
+	case !haveVirtual && !haveFile:
+		cc.logError("no parameter in \"include\" SSI command")
+		return false
+	case haveSet && haveStub:
+		cc.logError("\"set\" and \"stub\" cannot be used together in \"include\" SSI command")
+		return false
+	}
+	if haveWait {
+		if !haveVirtual {
+			cc.logError("\"wait\" cannot be used with file=\"" + string(file) + "\"")
+			return false
+		}
+		if !bytes.EqualFold(wait, []byte("no")) && !bytes.EqualFold(wait, []byte("yes")) {
+			cc.logError("invalid value \"" + string(wait) + "\" in the \"wait\" parameter")
+			return false
+		}
+	}
+	target := virtual
+	if !haveVirtual {
+		target = file
+	}
+	uri, err := ssi.EvalPath(nil, target, cc.r.uri, s.lookup)
+	if err != nil {
+		cc.logError(err.Error())
+		return false
+	}
+	path, args, ok := unsafeURI(uri)
+	if !ok {
+		cc.logError("unsafe URI \"" + string(uri) + "\" was detected")
+		return false
+	}
+	stubIndex := 0
+	if haveStub {
+		for i := range s.shared.blocks {
+			if bytes.Equal(s.shared.blocks[i].name, stub) {
+				stubIndex = i + 1
+				break
+			}
+		}
+		if stubIndex == 0 {
+			cc.logError("\"stub\"=\"" + string(stub) + "\" for \"include\" not found")
+			return false
+		}
+	}
+	sub := cc.startSubrequest(path, args, haveSet)
+	if sub == nil {
+		return false
+	}
+	s.stub = stubIndex
+	s.setVar = nil
+	if haveSet {
+		s.setVar = bytes.ToLower(set)
+	}
+	// Its end, even when it ended already, is taken after the round
+	// (runSubrequests).
+	s.sub = sub
+	return true
+}
+
+// subrequestEnded goes on with the answer whose include ended: a block
+// takes the place of an answer without a body (stub=), a variable
+// takes the body (set=). An answer cut short ends the including one, as
+// nginx ends the main request when a subrequest fails. It reports
+// whether the including answer goes on.
+func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
+	r := cc.r
+	f := r.body
+	if f == nil || f.ssi == nil || f.ssi.sub != sub {
+		return false
+	}
+	s := f.ssi
+	s.sub = nil
+	if !sub.complete {
+		// The subrequest logged why; what was sent stays sent.
+		cc.flushAndAbort()
+		return false
+	}
+	if s.setVar != nil {
+		value := []byte(nil)
+		if sub.status < 300 {
+			value = sub.mem
+		}
+		s.setValue(s.setVar, value)
+		s.setVar = nil
+	}
+	if s.stub > 0 && !sub.gotBody {
+		f.compressOrOut(s.shared.blocks[s.stub-1].body)
+	}
+	s.stub = 0
+	return true
+}
+
+// unsafeURI splits an include's URI at its arguments and unescapes its
+// path, as nginx's ngx_http_parse_unsafe_uri: "%XX" is decoded (a "?"
+// made so stays in the path), and a path that reaches above the root
+// ("..") or holds a NUL is refused.
+func unsafeURI(uri []byte) (path, args []byte, ok bool) {
+	p, a, found := bytes.Cut(uri, []byte("?"))
+	if found {
+		args = append([]byte(nil), a...)
+	}
+	path = make([]byte, 0, len(p))
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '%' && i+2 < len(p) {
+			hi, ok1 := unhex(p[i+1])
+			lo, ok2 := unhex(p[i+2])
+			if ok1 && ok2 {
+				c = hi<<4 | lo
+				i += 2
+			}
+		}
+		if c == 0 {
+			return nil, nil, false
+		}
+		path = append(path, c)
+	}
+	for seg := range bytes.SplitSeq(path, []byte("/")) {
+		if string(seg) == ".." {
+			return nil, nil, false
+		}
+	}
+	return path, args, true
+}
+
+// ssiDate appends $date_local or $date_gmt: the current time in the SSI
+// "config timefmt" format of the request's main request, nginx's
+// "%A, %d-%b-%Y %H:%M:%S %Z" without one.
+func (cc *clientConn) ssiDate(b []byte, gmt bool) []byte {
+	now := time.Unix(cc.w.loop.Now().Unix(), 0)
+	if gmt {
+		now = now.UTC()
+	} else {
+		now = now.Local()
+	}
+	format := []byte(nil)
+	if cc.r.ssiShared != nil || cc.sub != nil {
+		format = cc.ssiShared().timefmt
+	}
+	if format == nil {
+		format = ssiDefaultTimefmt
+	}
+	return ssi.Strftime(b, format, now)
+}
+
+var ssiDefaultTimefmt = []byte("%A, %d-%b-%Y %H:%M:%S %Z")
+
+// setCaptures keeps the groups of an SSI if's regex match as the
+// request's captures, which later commands read as $1..$9; a named
+// group becomes one of SSI's variables, as in nginx.
+func (s *ssiState) setCaptures(subject []byte, idx []int, names []string) {
+	sc := &s.cc.r.script
+	sc.capSubject = append(sc.capSubject[:0], subject...)
+	sc.caps = append(sc.caps[:0], idx...)
+	for g, name := range names {
+		if name == "" || 2*g+1 >= len(idx) {
+			continue
+		}
+		var v []byte
+		if idx[2*g] >= 0 {
+			v = append(v, subject[idx[2*g]:idx[2*g+1]]...)
+		}
+		s.setValue([]byte(name), v)
+	}
+}

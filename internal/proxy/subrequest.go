@@ -1,0 +1,442 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+
+	"headroom/internal/engine"
+	"headroom/internal/http1"
+	"headroom/internal/logs"
+)
+
+// This file is nginx's subrequest, as SSI's include makes them: a request
+// of the same client for another URI, served by the request code that
+// serves any request, on a clientConn of its own in a slot of its own
+// (unpolled, as an HTTP/2 stream's), whose transport is the subrequest.
+// The subrequest starts where nginx's starts, at the server's rewrite
+// phase with the URI it was given, as an internal request (it may enter
+// `internal` locations), with the client's fields and the method GET;
+// limit_req, limit_conn and the access rules were applied to the main
+// request and are not applied again, as in nginx. What the request code
+// writes — an HTTP/1.1 answer, as to any client — is read back here: the
+// head is dropped (the status is kept), and the body, without its
+// framing, goes into the including answer where the command stood, or
+// into a variable (include set=).
+//
+// A slot of its own makes a subrequest count where nginx's cannot: in
+// the client budget, which keeps an upstream slot secured for each
+// request in progress, so an include that proxies never finds the
+// worker without a connection for its upstream. Subrequests run one at a
+// time per answer (the including answer waits for each), so an answer
+// holds at most one more slot per level of nesting.
+
+// maxSubrequestDepth is how deeply subrequests may nest, nginx's 50.
+const maxSubrequestDepth = 50
+
+// subrequest is one subrequest and its request's transport.
+type subrequest struct {
+	// parent is the request whose answer includes this one; nil once it
+	// went away. cc is the subrequest's own connection; nil once its
+	// request ended.
+	parent *clientConn
+	cc     *clientConn
+	// depth is how deeply the subrequest is nested (1 for one of a main
+	// request).
+	depth int
+	// The answer as the request code writes it: which part, the head
+	// while it is incomplete, the body bytes left of a content-length,
+	// the decoder of a chunked body, and the status.
+	resp   respPart
+	head   []byte
+	left   int64
+	chunks http1.ChunkedDecoder
+	status int
+	// memory keeps the body in mem (include set=), up to memLimit bytes.
+	memory   bool
+	mem      []byte
+	memLimit int
+	// gotBody is set once any body byte came.
+	gotBody bool
+	// blocked is set while the request code waits to write: the
+	// including answer has no room until its client takes some.
+	blocked bool
+	// ended is set once the request ended; complete when its answer
+	// reached its end.
+	ended    bool
+	complete bool
+	// wakeSub and wakeParent are the deferred calls the worker makes
+	// after the round of events (runSubrequests); queued is set while the
+	// subrequest is on the worker's list.
+	wakeSub, wakeParent bool
+	queued              bool
+}
+
+// startSubrequest starts a subrequest of the connection's request for
+// uri (unescaped) and args. memory keeps its body (include set=) instead
+// of sending it on. It returns nil when none could be started, with the
+// reason logged, as nginx's SSI then writes its error text.
+func (cc *clientConn) startSubrequest(uri, args []byte, memory bool) *subrequest {
+	w := cc.w
+	pr := cc.r
+	depth := 1
+	if cc.sub != nil {
+		depth = cc.sub.depth + 1
+	}
+	if depth > maxSubrequestDepth {
+		cc.logError("subrequests cycle while processing \"" + string(uri) + "\"")
+		return nil
+	}
+	if w.loop.InUse(engine.KindClient) >= w.clientBudget || w.loop.Free() < 2 {
+		w.stats.Rejected.Inc()
+		cc.logAt(logs.Warn, "no connection slot for a subrequest to \""+string(uri)+"\"")
+		return nil
+	}
+	sc := w.getClient()
+	c, err := w.loop.AddUnpolled(engine.KindClient, sc)
+	if err != nil {
+		w.putClient(sc)
+		cc.logAt(logs.Warn, "no connection slot for a subrequest to \""+string(uri)+"\"")
+		return nil
+	}
+	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: memory, memLimit: subrequestMemLimit}
+	sc.c = c
+	sc.tr = s
+	sc.sub = s
+	sc.ln = cc.ln
+	sc.id = cc.id
+	sc.remote = cc.remote
+	sc.local = cc.local
+	sc.accepted = cc.accepted
+	sc.pp = cc.pp
+	sc.requests = cc.requests
+	sc.scanned = 0
+	sc.state = connClosed
+	sc.setState(connIdle)
+	c.OnRead = onClientRead
+	c.OnWrite = onClientWrite
+	c.OnTimer = onClientTimer
+	sc.attach()
+	r := sc.r
+	r.start = w.loop.Now()
+	// The main request's head, as nginx's subrequest shares its
+	// headers_in: $request, $request_uri and the fields are the
+	// client's; the method is GET and there is no body.
+	h := &r.head
+	hdrs := h.Headers[:0]
+	*h = pr.head
+	h.Headers = hdrs
+	for _, f := range pr.head.Headers {
+		if http1.EqualFold(f.Name, "content-length") || http1.EqualFold(f.Name, "transfer-encoding") || http1.EqualFold(f.Name, "expect") {
+			continue
+		}
+		h.Headers = append(h.Headers, f)
+	}
+	h.Method = methodGET
+	h.ContentLength, h.Chunked, h.ExpectContinue, h.Upgrade = -1, false, false, false
+	r.args = append(r.args[:0], args...)
+	h.Query = nil
+	if len(args) > 0 {
+		h.Query = r.args
+	}
+	h.Path = uri
+	r.line = pr.line
+	r.uri = append(r.uri[:0], uri...)
+	r.bodyDone = true
+	r.keepAlive = false
+	r.internal = true
+	r.srv = pr.srv
+	r.lc = r.srv.Loc
+	r.realAddr, r.realSet = pr.realAddr, pr.realSet
+	r.pipelined = pr.pipelined
+	// Variables are the main request's: nginx's subrequest shares their
+	// values, so $request_id is the same and set's values are seen.
+	r.requestID = append(r.requestID[:0], cc.requestIDValue()...)
+	r.script.reset(len(w.srv.cfg.HTTP.Variables))
+	r.script.inherit(&pr.script)
+	sc.setPhase(phaseRoute)
+	if !sc.findConfig() {
+		return s
+	}
+	sc.serve()
+	return s
+}
+
+// subrequestMemLimit bounds a body kept in a variable (include set=), as
+// nginx's subrequest_output_buffer_size does.
+const subrequestMemLimit = 4096
+
+// queue puts the subrequest on the worker's list of deferred calls.
+func (s *subrequest) queue(w *worker) {
+	if !s.queued {
+		s.queued = true
+		w.subWakes = append(w.subWakes, s)
+	}
+}
+
+// runSubrequests makes the calls between subrequests and the answers
+// that include them that were deferred to the round's end: a request
+// never runs inside another's handler, since either may end there.
+func (w *worker) runSubrequests() {
+	for len(w.subWakes) > 0 {
+		list := w.subWakes
+		w.subWakes = w.subWakesSpare[:0]
+		for _, s := range list {
+			s.queued = false
+			if s.wakeSub {
+				s.wakeSub = false
+				if sc := s.cc; sc != nil && sc.c != nil && sc.c.Data == sc {
+					s.blocked = false
+					sc.c.OnWrite(sc.c)
+				}
+			}
+			if s.wakeParent {
+				s.wakeParent = false
+				p := s.parent
+				if p == nil || p.c == nil || p.c.Data != p || p.r == nil {
+					continue
+				}
+				if s.ended {
+					if !p.subrequestEnded(s) {
+						continue
+					}
+				}
+				p.c.OnWrite(p.c)
+			}
+		}
+		clear(list)
+		w.subWakesSpare = list
+	}
+}
+
+// wakeIncluding asks for the including answer to go on after the round.
+func (s *subrequest) wakeIncluding() {
+	if s.parent != nil {
+		s.wakeParent = true
+		s.queue(s.parent.w)
+	}
+}
+
+// writable lets a subrequest that waited for room write again.
+func (s *subrequest) writable(w *worker) {
+	if s.blocked && s.cc != nil {
+		s.wakeSub = true
+		s.queue(w)
+	}
+}
+
+// abandon ends the subrequest because its including answer went: its
+// request stops where it is, as nginx's do with their main request.
+func (s *subrequest) abandon() {
+	s.parent = nil
+	if sc := s.cc; sc != nil && sc.state != connClosed {
+		if sc.r != nil && sc.r.status == 0 {
+			sc.r.status = 499
+		}
+		sc.abort()
+	}
+}
+
+// Read gives the request nothing: a subrequest has no body, and its
+// client never closes.
+func (s *subrequest) Read(p []byte) (int, error) { return 0, engine.ErrAgain }
+
+// Readable reports that nothing waits to be read.
+func (s *subrequest) Readable() bool { return false }
+
+// PeerClosed reports false: the client's leaving ends the including
+// answer, which ends the subrequest (abandon).
+func (s *subrequest) PeerClosed() bool { return false }
+
+// Flush has nothing to do: what was written went to the including
+// answer.
+func (s *subrequest) Flush() (bool, error) { return true, nil }
+
+// Write takes the HTTP/1 answer the request code writes: the head is
+// read for its status and framing, and the body goes on as far as the
+// including answer has room.
+func (s *subrequest) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		switch s.resp {
+		case respHead:
+			k, ok := s.takeHead(p[n:])
+			n += k
+			if !ok {
+				return n, errStreamReset
+			}
+		case respLength:
+			in := p[n : n+int(min(int64(len(p)-n), s.left))]
+			k := s.deliver(in)
+			s.left -= int64(k)
+			n += k
+			if s.left == 0 {
+				s.resp = respDone
+			} else if k == 0 {
+				return s.wrote(n)
+			}
+		case respChunked:
+			in := p[n:]
+			last := bytes.HasPrefix(in, []byte("\r\n0\r\n")) || bytes.HasPrefix(in, []byte("0\r\n"))
+			if room := s.room(); len(in) > room && !last {
+				in = in[:room]
+			}
+			if len(in) == 0 {
+				return s.wrote(n)
+			}
+			consumed, data, done, err := s.chunks.Next(in)
+			if err != nil {
+				return n, errStreamReset
+			}
+			s.deliver(data)
+			n += consumed
+			if done {
+				s.resp = respDone
+				n = len(p)
+			} else if consumed == 0 {
+				return s.wrote(n)
+			}
+		case respUntilClose:
+			k := s.deliver(p[n:])
+			n += k
+			if k == 0 {
+				return s.wrote(n)
+			}
+		case respDone:
+			n = len(p)
+		}
+	}
+	return n, nil
+}
+
+// wrote ends a Write that could not take everything.
+func (s *subrequest) wrote(n int) (int, error) {
+	s.blocked = true
+	if n == 0 {
+		return 0, engine.ErrAgain
+	}
+	return n, nil
+}
+
+// room is how many body bytes the including answer takes now: a
+// buffer's worth may wait for its client, as gunzip's output may.
+func (s *subrequest) room() int {
+	if s.memory {
+		// A body kept in a variable is cut at its limit, never waited
+		// for.
+		return 1 << 30
+	}
+	p := s.parent
+	if p == nil || p.r == nil || p.r.body == nil {
+		return 1 << 30
+	}
+	f := p.r.body
+	return max(outLimit-(len(f.out)-f.outOff), 0)
+}
+
+// deliver passes body bytes on and returns how many were taken.
+func (s *subrequest) deliver(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	if s.memory {
+		s.gotBody = true
+		if k := min(len(b), s.memLimit-len(s.mem)); k > 0 {
+			s.mem = append(s.mem, b[:k]...)
+		}
+		return len(b)
+	}
+	p := s.parent
+	if p == nil || p.r == nil || p.r.body == nil {
+		// The including answer is gone; the rest is dropped.
+		return len(b)
+	}
+	k := min(len(b), s.room())
+	if k == 0 {
+		return 0
+	}
+	s.gotBody = true
+	p.r.body.included(b[:k])
+	s.wakeIncluding()
+	return k
+}
+
+// takeHead reads the answer's head, written by the request code: its
+// status and how its body is framed.
+func (s *subrequest) takeHead(p []byte) (int, bool) {
+	buf := p
+	if len(s.head) > 0 {
+		s.head = append(s.head, p...)
+		buf = s.head
+	}
+	end := bytes.Index(buf, []byte("\r\n\r\n"))
+	if end < 0 {
+		if len(s.head) == 0 {
+			s.head = append(s.head, p...)
+		}
+		return len(p), true
+	}
+	used := end + 4 - (len(buf) - len(p))
+	line, rest, _ := bytes.Cut(buf[:end], []byte("\r\n"))
+	if len(line) < 12 || line[8] != ' ' {
+		return len(p), false
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return len(p), false
+	}
+	length := int64(-1)
+	chunked := false
+	for len(rest) > 0 {
+		var field []byte
+		field, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, ok := bytes.Cut(field, []byte(":"))
+		if !ok {
+			continue
+		}
+		value = bytes.TrimLeft(value, " \t")
+		switch {
+		case http1.EqualFold(name, "content-length"):
+			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil {
+				length = n
+			}
+		case http1.EqualFold(name, "transfer-encoding"):
+			chunked = http1.EqualFold(value, "chunked")
+		}
+	}
+	s.head = s.head[:0]
+	switch {
+	case status >= 100 && status < 200:
+		return used, true
+	case status == 204 || status == 304 || length == 0:
+		s.resp = respDone
+	case chunked:
+		s.chunks.Reset()
+		s.resp = respChunked
+	case length > 0:
+		s.left = length
+		s.resp = respLength
+	default:
+		s.resp = respUntilClose
+	}
+	s.status = status
+	return used, true
+}
+
+// CloseWrite ends an answer whose body ran until the close.
+func (s *subrequest) CloseWrite() {
+	if s.resp == respUntilClose {
+		s.resp = respDone
+	}
+}
+
+// Close ends the subrequest as its request ends; the including answer
+// goes on after the round.
+func (s *subrequest) Close() {
+	if s.resp == respUntilClose {
+		s.resp = respDone
+	}
+	s.complete = s.resp == respDone
+	s.cc = nil
+	s.ended = true
+	s.wakeIncluding()
+}
