@@ -118,6 +118,14 @@ func (cc *clientConn) respondError(code int) {
 		cc.abort()
 		return
 	}
+	if s := cc.sub; s != nil && s.stubBody != nil && !s.stubSent {
+		// An include's stub takes the place of the subrequest's own
+		// error or redirect, as the subrequest's answer: nginx sends it
+		// before any error_page, through the subrequest's filters.
+		s.stubSent = true
+		cc.respond(code, code, s.stubType, s.stubBody)
+		return
+	}
 	wire := code
 	if _, ok := badRequestReasons[code]; ok {
 		// Sent and logged as 400, with a page of its own.

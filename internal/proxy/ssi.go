@@ -300,7 +300,9 @@ func (s *ssiState) command(f *bodyFilters, it *ssi.Item) {
 			b.body = append(b.body, " -->"...)
 			return
 		}
-		if cmd.cond == 0 && name != "if" {
+		if cmd.cond == 0 {
+			// An if inside a branch that does not hold is skipped with
+			// its branch: nginx has no nested ifs.
 			return
 		}
 	}
@@ -536,7 +538,21 @@ func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, fil
 			return false
 		}
 	}
-	sub := cc.startSubrequest(path, args, haveSet)
+	mode := subOut
+	switch {
+	case haveSet:
+		mode = subMemory
+	case haveStub:
+		mode = subStub
+	}
+	var stubBody []byte
+	if stubIndex > 0 {
+		stubBody = s.shared.blocks[stubIndex-1].body
+		if stubBody == nil {
+			stubBody = []byte{}
+		}
+	}
+	sub := cc.startSubrequest(path, args, mode, stubBody)
 	if sub == nil {
 		return false
 	}
@@ -577,7 +593,7 @@ func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
 		s.setValue(s.setVar, value)
 		s.setVar = nil
 	}
-	if s.stub > 0 && !sub.gotBody {
+	if s.stub > 0 && !sub.gotBody && !sub.stubSent {
 		f.compressOrOut(s.shared.blocks[s.stub-1].body)
 	}
 	s.stub = 0

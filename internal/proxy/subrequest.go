@@ -52,7 +52,12 @@ type subrequest struct {
 	chunks http1.ChunkedDecoder
 	status int
 	// memory keeps the body in mem (include set=), up to memLimit bytes.
+	// stubBody is the include's stub, sent as stubType in place of an
+	// error page of the subrequest's own, once (stubSent).
 	memory   bool
+	stubBody []byte
+	stubType string
+	stubSent bool
 	mem      []byte
 	memLimit int
 	// gotBody is set once any body byte came.
@@ -71,11 +76,25 @@ type subrequest struct {
 	queued              bool
 }
 
+// subMode is where a subrequest's body goes.
+type subMode uint8
+
+const (
+	// subOut: into the including answer.
+	subOut subMode = iota
+	// subStub: into the including answer; an error or redirect of the
+	// subrequest's own sends the include's stub instead of its page
+	// (respondError), and so does an answer without a body.
+	subStub
+	// subMemory: kept for a variable (include set=).
+	subMemory
+)
+
 // startSubrequest starts a subrequest of the connection's request for
-// uri (unescaped) and args. memory keeps its body (include set=) instead
-// of sending it on. It returns nil when none could be started, with the
+// uri (unescaped) and args, its body going where mode says (stub is
+// subStub's block). It returns nil when none could be started, with the
 // reason logged, as nginx's SSI then writes its error text.
-func (cc *clientConn) startSubrequest(uri, args []byte, memory bool) *subrequest {
+func (cc *clientConn) startSubrequest(uri, args []byte, mode subMode, stub []byte) *subrequest {
 	w := cc.w
 	pr := cc.r
 	depth := 1
@@ -98,7 +117,14 @@ func (cc *clientConn) startSubrequest(uri, args []byte, memory bool) *subrequest
 		cc.logAt(logs.Warn, "no connection slot for a subrequest to \""+string(uri)+"\"")
 		return nil
 	}
-	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: memory, memLimit: subrequestMemLimit}
+	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: mode == subMemory, stubBody: stub, memLimit: subrequestMemLimit}
+	if stub != nil {
+		h := &pr.outHead
+		s.stubType = h.contentType
+		if h.fieldType != nil {
+			s.stubType = string(h.fieldType)
+		}
+	}
 	sc.c = c
 	sc.tr = s
 	sc.sub = s

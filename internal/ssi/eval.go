@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 // Eval appends to dst the value of an SSI parameter with its variables
@@ -100,31 +101,22 @@ func evalVars(dst, text []byte, lookup func(dst, name []byte) ([]byte, bool)) ([
 	i := 0
 	for i < len(text) {
 		if text[i] != '$' {
-			// A literal part runs to the next "$" that is not escaped.
-			j := i
-			for j < len(text) && text[j] != '$' {
-				if text[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j > len(text) {
-				j = len(text)
-			}
+			j := literalEnd(text, i)
 			dst = appendUnescaped(dst, text[i:j])
 			i = j
 			continue
 		}
 
+		at := i
 		i++
 		if i == len(text) {
-			return dst, invalidName(text)
+			return dst, invalidName(text, at)
 		}
 		bracket := text[i] == '{'
 		if bracket {
 			i++
 			if i == len(text) {
-				return dst, invalidName(text)
+				return dst, invalidName(text, at)
 			}
 		}
 		start := i
@@ -139,7 +131,7 @@ func evalVars(dst, text []byte, lookup func(dst, name []byte) ([]byte, bool)) ([
 			i++
 		}
 		if len(name) == 0 {
-			return dst, invalidName(text)
+			return dst, invalidName(text, at)
 		}
 		var ok bool
 		mark := len(dst)
@@ -151,8 +143,46 @@ func evalVars(dst, text []byte, lookup func(dst, name []byte) ([]byte, bool)) ([
 	return dst, nil
 }
 
-func invalidName(text []byte) error {
-	return errors.New("invalid variable name in \"" + string(text) + "\"")
+// literalEnd returns where the literal part of text that starts at i ends:
+// at the next "$" that is not escaped, or at the end.
+func literalEnd(text []byte, i int) int {
+	for i < len(text) && text[i] != '$' {
+		if text[i] == '\\' {
+			i++
+		}
+		i++
+	}
+	return min(i, len(text))
+}
+
+// invalidName is the error for the "$" at text[at]. nginx evaluates the
+// text in place, so its message shows the parts before the error the way
+// they were left: literal parts unescaped over the start of their own
+// bytes and variable names lowercased. The message is built the same way.
+func invalidName(text []byte, at int) error {
+	b := bytes.Clone(text)
+	for i := 0; i < at; {
+		if text[i] != '$' {
+			j := literalEnd(text, i)
+			appendUnescaped(b[i:i], text[i:j])
+			i = j
+			continue
+		}
+		i++
+		bracket := text[i] == '{'
+		if bracket {
+			i++
+		}
+		for ; i < len(text) && isNameByte(text[i]); i++ {
+			if c := text[i]; c >= 'A' && c <= 'Z' {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+		if bracket {
+			i++
+		}
+	}
+	return errors.New("invalid variable name in \"" + string(b) + "\"")
 }
 
 // lowerASCII returns b with ASCII capitals lowercased, copying it only if
@@ -243,9 +273,9 @@ func Condition(expr []byte, lookup func(dst, name []byte) ([]byte, bool), setCap
 		if err != nil {
 			return false, err
 		}
-		re, err := regexp.Compile(string(pat))
+		re, err := compileRegexp(pat)
 		if err != nil {
-			return false, fmt.Errorf("invalid regular expression \"%s\": %v", pat, err)
+			return false, err
 		}
 		idx := re.FindSubmatchIndex(lv)
 		if idx == nil {
@@ -269,6 +299,22 @@ func Condition(expr []byte, lookup func(dst, name []byte) ([]byte, bool), setCap
 		return false, err
 	}
 	return bytes.Equal(lv, rv) != negative, nil
+}
+
+// compileRegexp compiles the pattern of an expression. Like PCRE, and
+// unlike Go's regexp, it refuses two groups of the same name.
+func compileRegexp(pat []byte) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(string(pat))
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression \"%s\": %v", pat, err)
+	}
+	names := re.SubexpNames()
+	for i, n := range names {
+		if n != "" && slices.Contains(names[i+1:], n) {
+			return nil, fmt.Errorf("invalid regular expression \"%s\": two groups are named %q", pat, n)
+		}
+	}
+	return re, nil
 }
 
 // invalidExpr is the error for an expression without a valid operator or

@@ -106,13 +106,25 @@ func TestZZNginxIf(t *testing.T) {
 	toks := []string{"$foo", "$FOO", "${foo}", "foo", "FooVal", "fooval", " ", " ", "=", "!=", "!", "/", "/", "^", "F", "o", "(", ")", "+", "?", "\\", "\\/", "$1", "x", ".", "$", "'", "Ab", "*", "|"}
 	r := rand.New(rand.NewSource(5))
 	const errmsg = "[an error occurred while processing the directive]"
-	fails := 0
+	fails, ran, trues := 0, 0, 0
+	defer func() { t.Logf("ran %d, true %d", ran, trues) }()
 	for iter := 0; iter < 6000 && fails < 10; iter++ {
 		var b strings.Builder
 		for range 1 + r.Intn(7) {
 			b.WriteString(toks[r.Intn(len(toks))])
 		}
 		e := b.String()
+		if iter%2 == 0 {
+			lefts := []string{"$foo", "$FOO", "${foo}", "x", "", "$nope", "Fo"}
+			ops := []string{"=", "!=", " = ", " != "}
+			rtoks := []string{"(F)", "(o+)", "(x)?", "^", "$", ".", "(?P<n>o)", "(a|(o))", "o*", "$foo", "F", "V", "\\.", "(X)?"}
+			var rb strings.Builder
+			for range r.Intn(4) {
+				rb.WriteString(rtoks[r.Intn(len(rtoks))])
+			}
+			e = lefts[r.Intn(len(lefts))] + ops[r.Intn(len(ops))] + "/" + rb.String() + "/"
+		}
+		ran++
 		cmd := `<!--#if expr="` + e + `" -->`
 		it, ok := parseOne(cmd)
 		if !ok || len(it.Params) != 1 {
@@ -138,6 +150,7 @@ func TestZZNginxIf(t *testing.T) {
 		case err != nil:
 			want = errmsg + "T(none),(none),(none)" + errmsg + "F" + errmsg
 		case res:
+			trues++
 			if caps == nil {
 				caps = []string{"(none)", "(none)", "(none)"}
 			}
