@@ -330,7 +330,6 @@ func TestBenchUpstreamFailsBeforeAnswering(t *testing.T) {
 		{"/partial", 502, "upstream prematurely closed connection while reading response header from upstream"},
 		{"/badheader", 502, "upstream sent invalid header while reading response header from upstream"},
 		{"/garbage", 502, "upstream sent invalid header while reading response header from upstream"},
-		{"/switch", 502, "upstream sent unexpected 101 response while reading response header from upstream"},
 		{"/slow", 504, "upstream timed out (110: Connection timed out) while reading response header from upstream"},
 		{"/unanswered", 504, "upstream timed out (110: Connection timed out) while connecting to upstream"},
 	} {
@@ -348,6 +347,27 @@ func TestBenchUpstreamFailsBeforeAnswering(t *testing.T) {
 			line := tc.log + `, client: 127.0.0.1, server: , request: "GET ` + tc.path + ` HTTP/1.1", upstream: "http://`
 			b.waitErrorLog(line)
 		})
+	}
+}
+
+// TestBenchUnrequested101 checks that an upstream's 101 to a request that
+// did not ask to upgrade is passed on as an answer without a body, as
+// nginx 1.22 passes it, and the client's connection carries its next
+// request; the upstream's connection is not kept.
+func TestBenchUnrequested101(t *testing.T) {
+	up := cannedUpstream(t, func(line string) string {
+		return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\nX-A: 1\r\n\r\n"
+	})
+	b := newBench(t, `server { listen 127.0.0.1:0; location / { proxy_pass http://`+up+`; proxy_http_version 1.1; } }`)
+	m := b.connect()
+	for i := 0; i < 2; i++ {
+		resp, body := m.roundTrip(httpGet("/switch"))
+		if resp.StatusCode != 101 || body != "" || resp.Header.Get("X-A") != "1" || resp.Header.Get("Upgrade") != "" {
+			t.Fatalf("request %d: %d %q %v, want a 101 without a body or Upgrade, with X-A", i, resp.StatusCode, body, resp.Header)
+		}
+		if connField(resp) != "keep-alive" {
+			t.Fatalf("request %d: Connection %q, want keep-alive", i, connField(resp))
+		}
 	}
 }
 

@@ -84,10 +84,12 @@ func (cc *clientConn) startResponse() {
 		r.respDec.Reset()
 	}
 	r.respLeft = resp.ContentLength
-	upgrade := resp.Status == 101
-	if upgrade && !r.head.Upgrade {
-		cc.upstreamFailed(failInvalidHeader, nil, "upstream sent unexpected 101 response while reading response header from upstream")
-		return
+	// A 101 switches protocols only for a client's own request that
+	// asked to upgrade; otherwise, as in nginx, it is passed on as an
+	// answer without a body, and the upstream connection is not kept.
+	upgrade := resp.Status == 101 && r.head.Upgrade && cc.sub == nil
+	if resp.Status == 101 && !upgrade {
+		resp.KeepAlive = false
 	}
 	if r.head.Minor == 0 && (r.framing == http1.FramingChunked || r.framing == http1.FramingClose) {
 		r.keepAlive = false

@@ -24,8 +24,9 @@ import (
 // the very end is dropped.
 //
 // A "$" that is not followed by a name (at the end, before another byte, or
-// as "${}") is an error, and so is a "${" without its "}". The error text is
-// the message nginx logs, and nothing is appended then.
+// as "${}") is an error, and so is a "${" without its "}". Nothing is
+// appended then, and the error text is the message nginx logs, which shows
+// the text as nginx's evaluation in place left it.
 func Eval(dst, text []byte, lookup func(dst, name []byte) ([]byte, bool)) ([]byte, error) {
 	if bytes.IndexByte(text, '$') < 0 {
 		return appendUnescaped(dst, text), nil
@@ -224,12 +225,15 @@ func isLeftByte(c byte) bool {
 // pattern is evaluated with Eval and matched against the left value. A
 // pattern Go's regexp cannot compile is an error naming it. When it
 // matches, whether the operator is "=" or "!=", setCaptures (if not nil)
-// receives the subject, the start and end offsets of the match and of its
-// groups up to the highest-numbered group that took part in it (-1 for
-// groups that did not), and the group names from SubexpNames, so that the
-// caller can keep $0..$9 and set named groups as variables. Any other right
-// side is evaluated with Eval and compared byte for byte; a leading "\/"
-// stands for "/".
+// receives the subject (a new slice the caller may keep), the start and
+// end offsets of the match and of its groups up to the highest-numbered
+// group that took part in it (-1 for groups that did not), and the group
+// names from SubexpNames. nginx then answers $0..$9 from the match for the
+// digits below len(idx)/2, looking other digits up as ordinary variables,
+// and sets every named group as an SSI variable, its name lowercased and
+// its value empty when the group did not take part. Any other right side
+// is evaluated with Eval and compared byte for byte; a leading "\/" stands
+// for "/".
 //
 // There is no negation in front of an expression: nginx does not have one,
 // and "!$x" is an invalid expression.

@@ -2,6 +2,7 @@ package ssi
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,15 +21,27 @@ var (
 //
 // It knows the conversions %a %A %b %h %B %c %C %d %D %e %F %g %G %H %I
 // %j %k %l %m %M %n %p %P %r %R %s %S %t %T %u %U %V %w %W %x %X %y %Y %z
-// %Z and %%, the flags "_" (pad with spaces), "-" (do not pad), "0" (pad
-// with zeros), "^" (upper case) and "#" (swap case of names), a field width,
-// and the E and O modifiers, which change nothing in the C locale. An
-// unknown conversion, or a "%" at the end, is written as it stands.
+// %Z and %%, the flags "_" (pad with spaces), "-" (do not pad numbers),
+// "0" (pad with zeros), "^" (upper case) and "#" (swap the case of names),
+// a field width, and the E and O modifiers, which change nothing in the C
+// locale on the conversions that accept them. An unknown conversion, or a
+// "%" at the end, is written as it stands (padded to its width).
+//
+// nginx formats into a 2048-byte buffer and treats a result that is empty
+// or does not fit as a failure of the variable; the caller checks the
+// length of what was appended.
+//
+// A format that is exactly "%s" gives the seconds since the epoch, as
+// nginx prints them itself for that format; inside a longer format, %s of
+// a time in UTC is off by the local zone's offset, as with the C library.
 //
 // %Z is the zone abbreviation of t's location, except that for time.UTC it
 // is "GMT", as the C library names the zone of gmtime, which nginx uses for
 // $date_gmt.
 func Strftime(dst []byte, format []byte, t time.Time) []byte {
+	if string(format) == "%s" {
+		return strconv.AppendInt(dst, t.Unix(), 10)
+	}
 	for i := 0; i < len(format); i++ {
 		c := format[i]
 		if c != '%' {
@@ -56,19 +69,36 @@ func Strftime(dst []byte, format []byte, t time.Time) []byte {
 				f.width = f.width*10 + int(format[i]-'0')
 			}
 		}
+		var mod byte
 		if i < len(format) && (format[i] == 'E' || format[i] == 'O') {
+			mod = format[i]
 			i++
 		}
 		if i == len(format) {
-			return append(dst, format[start:]...)
+			return field(f, dst, format[start:], false)
 		}
-		var ok bool
-		dst, ok = f.conv(dst, format[i], t)
+		ok := false
+		if validModifier(mod, format[i]) {
+			dst, ok = f.conv(dst, format[i], t)
+		}
 		if !ok {
-			dst = append(dst, format[start:i+1]...)
+			dst = field(f, dst, format[start:i+1], false)
 		}
 	}
 	return dst
+}
+
+// validModifier reports whether the C library accepts the modifier mod
+// ('E', 'O' or 0 for none) on conversion c; where it does not, the whole
+// conversion is written as it stands.
+func validModifier(mod, c byte) bool {
+	switch mod {
+	case 'E':
+		return !strings.ContainsRune("aAbhBdDeFgGHIjklmMSUVwW", rune(c))
+	case 'O':
+		return !strings.ContainsRune("aAcDFxXY", rune(c))
+	}
+	return true
 }
 
 // spec is the flags and width of one conversion.
@@ -134,6 +164,7 @@ func (f spec) conv(dst []byte, c byte, t time.Time) ([]byte, bool) {
 		s := [2]string{"AM", "PM"}
 		if c == 'P' || f.swap {
 			s = [2]string{"am", "pm"}
+			f.upper = false
 		}
 		return f.name(dst, s[t.Hour()/12], false), true
 	case 'r':
@@ -141,7 +172,14 @@ func (f spec) conv(dst []byte, c byte, t time.Time) ([]byte, bool) {
 	case 'R':
 		return f.sub(dst, "%H:%M", t), true
 	case 's':
-		return f.num64(dst, t.Unix(), 1, '0'), true
+		// The C library computes %s with mktime, which reads the
+		// broken-down time as local time: for a time in UTC (gmtime) it
+		// is off by the local zone's offset.
+		u := t.Unix()
+		if t.Location() == time.UTC {
+			u = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.Local).Unix()
+		}
+		return f.num64(dst, u, 1, ' '), true
 	case 'S':
 		return f.num(dst, t.Second(), 2, '0'), true
 	case 't':
@@ -164,21 +202,18 @@ func (f spec) conv(dst []byte, c byte, t time.Time) ([]byte, bool) {
 	case 'Y':
 		return f.num(dst, t.Year(), 1, '0'), true
 	case 'z':
+		// The sign is written as a field of its own, padded to the
+		// width like a name, and the hours and minutes as a number, as
+		// the C library does.
 		_, off := t.Zone()
-		sign := byte('+')
+		sign := "+"
 		if off < 0 {
-			sign = '-'
+			sign = "-"
 			off = -off
 		}
 		off /= 60
-		var b [5]byte
-		b[0] = sign
-		v := off/60*100 + off%60
-		for k := 4; k >= 1; k-- {
-			b[k] = byte('0' + v%10)
-			v /= 10
-		}
-		return f.name(dst, string(b[:]), false), true
+		dst = f.name(dst, sign, false)
+		return f.num(dst, off/60*100+off%60, 4, '0'), true
 	case 'Z':
 		name, _ := t.Zone()
 		if t.Location() == time.UTC {
@@ -222,9 +257,15 @@ func (f spec) sub(dst []byte, s string, t time.Time) []byte {
 	return f.padLeft(dst, mark, ' ')
 }
 
-// name appends the string s; with swap set and swappable true, names are
-// written in capitals, as the C library does for the "#" flag.
+// name appends the string s as a field.
 func (f spec) name(dst []byte, s string, swappable bool) []byte {
+	return field(f, dst, s, swappable)
+}
+
+// field appends s padded on the left to the field width, with spaces or,
+// with the "0" flag, zeros. With the "^" flag, or with "#" when swappable
+// is true (names of days and months), it is written in capitals.
+func field[T string | []byte](f spec, dst []byte, s T, swappable bool) []byte {
 	mark := len(dst)
 	dst = append(dst, s...)
 	if f.upper || (f.swap && swappable) {
@@ -233,8 +274,10 @@ func (f spec) name(dst []byte, s string, swappable bool) []byte {
 	return f.padLeft(dst, mark, ' ')
 }
 
-// num appends v with at least digits digits, padded by pad unless a flag
-// says otherwise; a width wider than digits pads to the width.
+// num appends v with at least digits digits, padded on the left with pad
+// unless a flag says otherwise: "_" pads with spaces, "0" with zeros, and
+// "-" only to the field width, with spaces. A width wider than digits
+// pads to the width. The padding goes before a minus sign.
 func (f spec) num(dst []byte, v, digits int, pad byte) []byte {
 	return f.num64(dst, int64(v), digits, pad)
 }
@@ -246,35 +289,14 @@ func (f spec) num64(dst []byte, v int64, digits int, pad byte) []byte {
 	case '0':
 		pad = '0'
 	case '-':
-		return strconv.AppendInt(dst, v, 10)
+		pad = ' '
+		digits = 0
 	}
-	if f.width > digits {
-		digits = f.width
-	}
-	neg := v < 0
-	if neg {
-		v = -v
-	}
+	digits = max(digits, f.width)
 	var b [24]byte
-	s := strconv.AppendUint(b[:0], uint64(v), 10)
-	n := len(s)
-	if neg {
-		n++
-	}
-	if pad == ' ' {
-		for ; n < digits; n++ {
-			dst = append(dst, ' ')
-		}
-		if neg {
-			dst = append(dst, '-')
-		}
-	} else {
-		if neg {
-			dst = append(dst, '-')
-		}
-		for ; n < digits; n++ {
-			dst = append(dst, '0')
-		}
+	s := strconv.AppendInt(b[:0], v, 10)
+	for n := len(s); n < digits; n++ {
+		dst = append(dst, pad)
 	}
 	return append(dst, s...)
 }
@@ -282,7 +304,7 @@ func (f spec) num64(dst []byte, v int64, digits int, pad byte) []byte {
 // padLeft pads dst[mark:] on the left to the field width.
 func (f spec) padLeft(dst []byte, mark int, pad byte) []byte {
 	n := len(dst) - mark
-	if f.pad == '-' || f.width <= n {
+	if f.width <= n {
 		return dst
 	}
 	if f.pad == '0' {

@@ -21,12 +21,12 @@ func TestZZStrftimeC(t *testing.T) {
 		}
 	}
 	fmts = append(fmts, "%Q", "abc%", "%", "%5", "%-", "x%Ey", "%%%", "%q%J", "%EQ", "%^a %#A %#Z %#p %^p", "%+", "%:z")
-	est := time.FixedZone("EST", -5*3600)
+	est, _ := time.LoadLocation("America/New_York")
 	for _, e := range epochs {
 		for _, f := range fmts {
 			for _, mode := range []string{"g", "l"} {
 				cmd := exec.Command("/tmp/sft/s", strconv.FormatInt(e, 10), mode, f)
-				cmd.Env = []string{"TZ=EST5"}
+				cmd.Env = []string{"TZ=America/New_York"}
 				out, err := cmd.Output()
 				if err != nil {
 					t.Fatal(err)
