@@ -322,7 +322,10 @@ func (cc *clientConn) cacheExpired(now time.Time, fd int, m cache.Meta, head []b
 		rc.locked, rc.lockUntil = true, until
 		if pc.BackgroundUpdate && (pc.StaleUpdating || staleUpdating) && cc.h2 == nil {
 			// The expired answer now, its successor fetched after it
-			// (startCacheUpdate).
+			// (startCacheUpdate), with its validators when revalidated.
+			if pc.Revalidate {
+				cc.keepValidators(head)
+			}
 			rc.status, rc.background = cacheStale, true
 			cc.sendCached(fd, m, head)
 			return true
@@ -662,8 +665,17 @@ func (cc *clientConn) startCacheUpdate() bool {
 		return false
 	}
 	rc.background, rc.updating = false, true
+	if s := cc.sub; s != nil {
+		// The answer that includes the expired one goes on now; the
+		// fetch goes on without it.
+		s.answered()
+	}
 	pa := cc.afterAnswer()
 	pa.cacheUpdate = true
+	// The fetch is the expired answer's (its validators go upstream, a
+	// 304 revalidates it); the log keeps the first answer's STALE.
+	pa.cacheStatus = rc.status
+	rc.status = cacheExpired
 	cc.setPhase(phaseProxy)
 	cc.proxy()
 	return true

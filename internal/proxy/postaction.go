@@ -27,8 +27,10 @@ type postActionState struct {
 	contentLength int64
 	chunked       bool
 	// cacheUpdate marks proxy_cache_background_update's fetch, which
-	// leaves the log the first answer's status.
+	// leaves the log the first answer's status and $upstream_cache_status
+	// (cacheStatus).
 	cacheUpdate bool
+	cacheStatus uint8
 }
 
 // startPostAction starts the location's post_action, if it has one and
@@ -88,6 +90,9 @@ func (cc *clientConn) endPostAction() {
 	r.keepAlive = r.keepAlive && pa.keepAlive
 	if pa.cacheUpdate || r.errStatus == 0 && pa.errStatus != 0 {
 		r.status, r.errStatus = pa.status, pa.errStatus
+	}
+	if pa.cacheUpdate {
+		r.cache.status = pa.cacheStatus
 	}
 }
 

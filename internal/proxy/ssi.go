@@ -218,6 +218,11 @@ func (s *ssiState) end(f *bodyFilters) bool {
 	if s.sub != nil || s.hasHeld() {
 		return false
 	}
+	if e := s.p.PendingErr(); e != "" {
+		// nginx logs a broken command when it finds the fault, even
+		// when the body ends before the command does.
+		s.cc.logError(e)
+	}
 	if rest := s.p.End(); len(rest) > 0 {
 		s.text(f, rest)
 	}
@@ -394,7 +399,9 @@ func (s *ssiState) lookup(dst, name []byte) ([]byte, bool) {
 // runs: the configuration's own, then nginx's; ok is false for a name
 // that is neither, or a variable without a value.
 func (cc *clientConn) varByName(dst, name []byte) ([]byte, bool) {
-	if len(name) == 1 && name[0] >= '1' && name[0] <= '9' {
+	if len(name) == 1 && name[0] >= '0' && name[0] <= '9' {
+		// $0 is the whole match of an SSI if's regex, $1..$9 its
+		// groups.
 		return cc.capture(dst, int(name[0]-'0'))
 	}
 	if slot, ok := cc.w.srv.cfg.HTTP.VariableSlots[string(name)]; ok {
@@ -663,13 +670,14 @@ func (s *ssiState) setCaptures(subject []byte, idx []int, names []string) {
 	sc.capSubject = append(sc.capSubject[:0], subject...)
 	sc.caps = append(sc.caps[:0], idx...)
 	for g, name := range names {
-		if name == "" || 2*g+1 >= len(idx) {
+		if name == "" {
 			continue
 		}
+		// A group that took no part is empty, as in nginx.
 		var v []byte
-		if idx[2*g] >= 0 {
+		if 2*g+1 < len(idx) && idx[2*g] >= 0 {
 			v = append(v, subject[idx[2*g]:idx[2*g+1]]...)
 		}
-		s.setValue([]byte(name), v)
+		s.setValue(bytes.ToLower([]byte(name)), v)
 	}
 }

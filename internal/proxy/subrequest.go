@@ -222,6 +222,9 @@ func (w *worker) runSubrequests() {
 					continue
 				}
 				if s.ended {
+					// Whatever the subrequest does from now on is its
+					// own.
+					s.parent = nil
 					if !p.subrequestEnded(s) {
 						continue
 					}
@@ -458,11 +461,22 @@ func (s *subrequest) CloseWrite() {
 // Close ends the subrequest as its request ends; the including answer
 // goes on after the round.
 func (s *subrequest) Close() {
+	s.cc = nil
+	if s.ended {
+		// The including answer went on already (answered).
+		return
+	}
+	s.answered()
+}
+
+// answered ends the subrequest for the including answer, which goes on
+// after the round: when its request ends, or when it goes on with work
+// of its own after its answer (a cache's background update).
+func (s *subrequest) answered() {
 	if s.resp == respUntilClose {
 		s.resp = respDone
 	}
 	s.complete = s.resp == respDone
-	s.cc = nil
 	s.ended = true
 	s.wakeIncluding()
 }

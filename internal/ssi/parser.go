@@ -33,8 +33,9 @@ const (
 type span struct{ name, value, end int }
 
 // Parser splits a body into text and commands. It is fed the body in
-// pieces of any size through Next and produces the same items however the
-// body is cut. The zero Parser is ready for a body with the default value
+// pieces of any size through Next and finds the same text, commands and
+// errors however the body is cut; only the pieces the text comes in
+// differ. The zero Parser is ready for a body with the default value
 // length; Reset readies it for another one.
 type Parser struct {
 	valueLen int
