@@ -119,7 +119,7 @@ func TestRun(t *testing.T) {
 			wantCode:  0,
 			wantFirst: versionLine,
 			wantLineWith: [][2]string{
-				{"configure arguments: ", " --without-http_ssi_module"},
+				{"configure arguments: ", " --without-http_userid_module"},
 				{"configure arguments: ", " --with-http_stub_status_module"},
 			},
 		},

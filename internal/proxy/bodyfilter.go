@@ -127,14 +127,6 @@ func (f *bodyFilters) compressOrOut(p []byte) {
 	f.out = append(f.out, p...)
 }
 
-// included passes on the body of an SSI include's subrequest, which
-// takes the command's place: after the SSI stage, into gzip or out.
-func (f *bodyFilters) included(p []byte) {
-	if !f.failed {
-		f.compressOrOut(p)
-	}
-}
-
 // finish ends the body: gunzip must have seen its stream's end, the
 // conversion drops an unfinished UTF-8 sequence (as nginx does), SSI
 // writes what its parser still holds, and the compressor writes its
@@ -170,11 +162,13 @@ func (f *bodyFilters) tail() {
 	}
 }
 
-// stalled reports whether an SSI include runs: the chain makes nothing
-// of its own until it ends, and what its source gives meanwhile is
-// held, so the source waits (one buffer at most is held).
+// stalled reports whether the chain waits for SSI includes: it takes no
+// more input now (what its source gives meanwhile is held, so the
+// source waits: one buffer at most is held), or its end waits for them.
+// Their output, and their ends, wake the answer (runSubrequests).
 func (f *bodyFilters) stalled() bool {
-	return f.ssi != nil && f.ssi.busy() && !f.failed
+	s := f.ssi
+	return s != nil && !f.failed && (s.busy() || f.eof && s.pending())
 }
 
 // more reports whether the chain has output to make without more input:
@@ -188,7 +182,7 @@ func (f *bodyFilters) more() bool {
 		return true
 	}
 	if s := f.ssi; s != nil {
-		return !s.busy() && (s.hasHeld() || f.eof && !f.tailDone)
+		return !s.busy() && (s.hasHeld() || f.eof && !f.tailDone && !s.pending())
 	}
 	return false
 }
@@ -242,9 +236,11 @@ func (cc *clientConn) drainBody(dst *[]byte) bool {
 			r.bodySent += int64(len(p))
 		}
 		f.out, f.outOff = f.out[:0], 0
+		if f.ssi != nil {
+			// What the first include writes has room again.
+			f.ssi.wakeFirst(cc.w)
+		}
 		if f.stalled() {
-			// What the include writes has room again.
-			f.ssi.sub.writable(cc.w)
 			return false
 		}
 		if !f.more() {

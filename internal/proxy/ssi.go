@@ -15,10 +15,17 @@ import (
 // here the commands act: echo and set read and write variables, if/elif/
 // else/endif choose what goes out, block keeps a stub, config sets the
 // error text and the time format, and include starts a subrequest
-// (subrequest.go) whose answer goes out in the command's place. While it
-// runs, the including answer waits: what its source gives meanwhile is
-// held here (one buffer: the source is not read further, see
-// bodyFilters.stalled), and the rest is parsed once the subrequest ends.
+// (subrequest.go) whose answer goes out in the command's place.
+//
+// Includes run side by side, as nginx's subrequests do, and their
+// answers go out in the order of the commands: the answer is a queue of
+// parts, each an include or the text that came after one, and only the
+// first part's bytes go on to the client while the others wait in
+// memory. What waits is bounded (ssiBufferLimit), and so is the number of
+// includes in progress (ssiMaxInflight): past either, and while an
+// include with wait="yes" or set= runs, the stage takes no more input;
+// what its source gave is held (one buffer: the source is not read
+// further, see bodyFilters.stalled) and parsed once the parts move on.
 
 // ssiErrorText is what takes the place of a command that failed, unless
 // "config errmsg" set another or ssi_silent_errors is on.
@@ -37,6 +44,28 @@ type ssiVar struct{ name, value []byte }
 
 type ssiBlock struct{ name, body []byte }
 
+// ssiPart is one part of an answer with includes in progress: an
+// include (sub), whose output waits in buf until the part is first; or
+// text that came after an include, in buf. stub is the block sent when
+// the include ends without a body, setVar the variable its body goes to
+// (set=); ended is set once the include ended.
+type ssiPart struct {
+	sub    *subrequest
+	buf    []byte
+	stub   int
+	setVar []byte
+	ended  bool
+}
+
+// ssiBufferLimit bounds the output of an answer that waits behind an
+// include in progress: its own text, and what later includes wrote.
+const ssiBufferLimit = 64 << 10
+
+// ssiMaxInflight bounds the includes of one answer in progress at once;
+// each takes a connection slot (and maybe an upstream connection) while
+// it runs.
+const ssiMaxInflight = 16
+
 // ssiState is the SSI stage of one answer.
 type ssiState struct {
 	cc *clientConn
@@ -45,11 +74,15 @@ type ssiState struct {
 	// subrequest ran.
 	held    []byte
 	heldOff int
-	// sub is the include in progress; stub is the block to send in its
-	// place when it gives no body, setVar the variable its body goes to.
-	sub    *subrequest
-	stub   int
-	setVar []byte
+	// parts are the includes in progress and the output that waits
+	// behind them, in order; buffered counts the bytes that wait.
+	// inflight counts includes in progress; waitFor is the include that
+	// must end before the stage takes more input (wait="yes", set=,
+	// file=).
+	parts    []*ssiPart
+	buffered int
+	inflight int
+	waitFor  *subrequest
 	// output is off in an if's branch that does not hold and inside a
 	// block; chosen once a branch of the if held; cond is which part of
 	// an if the commands are in (0 outside).
@@ -145,23 +178,116 @@ func (cc *clientConn) ssiShared() *ssiShared {
 	return r.ssiShared
 }
 
-// release ends the stage: an include still running is abandoned.
+// release ends the stage: includes still running are abandoned.
 func (s *ssiState) release() {
-	if sub := s.sub; sub != nil {
-		s.sub = nil
-		sub.abandon()
+	parts := s.parts
+	s.parts, s.waitFor = nil, nil
+	for _, p := range parts {
+		if p.sub != nil && !p.ended {
+			p.sub.abandon()
+		}
 	}
 }
 
-// busy reports whether an include is running.
-func (s *ssiState) busy() bool { return s.sub != nil }
+// busy reports whether the stage takes no input now: an include it must
+// wait for runs, too much output waits, or too many includes run. It
+// cannot end either while includes are in progress.
+func (s *ssiState) busy() bool {
+	return s.waitFor != nil || s.buffered >= ssiBufferLimit || s.inflight >= ssiMaxInflight
+}
+
+// pending reports whether includes are in progress or output waits
+// behind them.
+func (s *ssiState) pending() bool { return len(s.parts) > 0 }
+
+// emit passes the stage's own output on: to the next stage when nothing
+// waits before it, else behind the last part.
+func (s *ssiState) emit(f *bodyFilters, p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	if len(s.parts) == 0 {
+		f.compressOrOut(p)
+		return
+	}
+	last := s.parts[len(s.parts)-1]
+	if last.sub != nil {
+		last = &ssiPart{}
+		s.parts = append(s.parts, last)
+	}
+	last.buf = append(last.buf, p...)
+	s.buffered += len(p)
+}
+
+// partOf returns the part of an include, nil when there is none.
+func (s *ssiState) partOf(sub *subrequest) (*ssiPart, int) {
+	for i, p := range s.parts {
+		if p.sub == sub {
+			return p, i
+		}
+	}
+	return nil, -1
+}
+
+// includeOutput takes what an include wrote: on to the next stage when
+// it is the first part (as far as room allows: room), else into its
+// part while the waiting output is within bounds. It returns how much it
+// took.
+func (s *ssiState) includeOutput(f *bodyFilters, sub *subrequest, b []byte, room int) int {
+	p, i := s.partOf(sub)
+	if p == nil {
+		return len(b)
+	}
+	if i == 0 {
+		k := min(len(b), room)
+		f.compressOrOut(b[:k])
+		return k
+	}
+	k := min(len(b), ssiBufferLimit-s.buffered)
+	if k <= 0 {
+		return 0
+	}
+	p.buf = append(p.buf, b[:k]...)
+	s.buffered += k
+	return k
+}
+
+// advance sends the parts that reached the front: the output of those
+// that ended and the text after them, then what the first include in
+// progress wrote so far; from then on its output goes on directly, and
+// it is woken if it waited for room.
+func (s *ssiState) advance(f *bodyFilters, w *worker) {
+	for len(s.parts) > 0 {
+		p := s.parts[0]
+		if len(p.buf) > 0 {
+			f.compressOrOut(p.buf)
+			s.buffered -= len(p.buf)
+			p.buf = nil
+		}
+		if p.sub != nil && !p.ended {
+			p.sub.writable(w)
+			return
+		}
+		s.parts[0] = nil
+		s.parts = s.parts[1:]
+	}
+	s.parts = nil
+}
+
+// wakeFirst lets the first include write again once its output was
+// taken.
+func (s *ssiState) wakeFirst(w *worker) {
+	if len(s.parts) > 0 && s.parts[0].sub != nil && !s.parts[0].ended {
+		s.parts[0].sub.writable(w)
+	}
+}
 
 // hasHeld reports whether input waits to be parsed.
 func (s *ssiState) hasHeld() bool { return s.heldOff < len(s.held) }
 
 // feed takes input: parsed now, or held behind what already waits.
 func (s *ssiState) feed(f *bodyFilters, p []byte) {
-	if s.sub != nil || s.hasHeld() {
+	if s.busy() || s.hasHeld() {
 		if s.heldOff == len(s.held) {
 			s.held, s.heldOff = s.held[:0], 0
 		}
@@ -175,10 +301,10 @@ func (s *ssiState) feed(f *bodyFilters, p []byte) {
 	}
 }
 
-// resume parses what was held, until it is used up or another include
-// starts.
+// resume parses what was held, until it is used up or the stage is
+// busy again.
 func (s *ssiState) resume(f *bodyFilters) {
-	for s.sub == nil && s.hasHeld() && !f.failed {
+	for !s.busy() && s.hasHeld() && !f.failed {
 		s.heldOff += s.parse(f, s.held[s.heldOff:])
 	}
 	if !s.hasHeld() {
@@ -187,7 +313,7 @@ func (s *ssiState) resume(f *bodyFilters) {
 }
 
 // parse parses p and acts on what it finds; it returns how much of p it
-// used, all of it unless an include started.
+// used, all of it unless the stage became busy.
 func (s *ssiState) parse(f *bodyFilters, p []byte) int {
 	used := 0
 	for used < len(p) {
@@ -202,7 +328,7 @@ func (s *ssiState) parse(f *bodyFilters, p []byte) int {
 			s.cc.logError(it.Err)
 			s.fail(f)
 		}
-		if s.sub != nil {
+		if s.busy() {
 			break
 		}
 		if n == 0 && it.Kind == ssi.None {
@@ -213,9 +339,9 @@ func (s *ssiState) parse(f *bodyFilters, p []byte) int {
 }
 
 // end is the input's end: what the parser still holds goes out. It
-// reports false while an include runs or input waits.
+// reports false while includes are in progress or input waits.
 func (s *ssiState) end(f *bodyFilters) bool {
-	if s.sub != nil || s.hasHeld() {
+	if s.busy() || s.pending() || s.hasHeld() {
 		return false
 	}
 	if e := s.p.PendingErr(); e != "" {
@@ -234,7 +360,7 @@ func (s *ssiState) end(f *bodyFilters) bool {
 func (s *ssiState) text(f *bodyFilters, t []byte) {
 	switch {
 	case s.output:
-		f.compressOrOut(t)
+		s.emit(f, t)
 	case s.block > 0:
 		b := &s.shared.blocks[s.block-1]
 		b.body = append(b.body, t...)
@@ -247,10 +373,10 @@ func (s *ssiState) fail(f *bodyFilters) {
 		return
 	}
 	if s.errmsg != nil {
-		f.compressOrOut(s.errmsg)
+		s.emit(f, s.errmsg)
 		return
 	}
-	f.compressOrOut([]byte(ssiErrorText))
+	s.emit(f, []byte(ssiErrorText))
 }
 
 // ssiCommand describes a command: its parameters (the first ones
@@ -444,7 +570,7 @@ func (s *ssiState) echo(f *bodyFilters, name, def []byte, haveDef bool, enc []by
 		}
 	}
 	out := ssi.AppendEncoded(s.scratch[len(s.scratch):], value, s.encoding)
-	f.compressOrOut(out)
+	s.emit(f, out)
 	s.scratch = s.scratch[:0]
 	return true
 }
@@ -559,18 +685,30 @@ func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, fil
 			stubBody = []byte{}
 		}
 	}
-	sub := cc.startSubrequest(path, args, mode, stubBody)
+	// The include's part is queued before it starts: what it writes at
+	// once has its place. Its end, even when it ends at once, is taken
+	// after the round (runSubrequests).
+	part := &ssiPart{stub: stubIndex}
+	if haveSet {
+		part.setVar = bytes.ToLower(set)
+	}
+	s.parts = append(s.parts, part)
+	sub := cc.newSubrequest(path, args, mode, stubBody)
 	if sub == nil {
+		s.parts = s.parts[:len(s.parts)-1]
+		if len(s.parts) == 0 {
+			s.parts = nil
+		}
 		return false
 	}
-	s.stub = stubIndex
-	s.setVar = nil
-	if haveSet {
-		s.setVar = bytes.ToLower(set)
+	part.sub = sub
+	s.inflight++
+	if haveSet || !haveVirtual || haveWait && bytes.EqualFold(wait, []byte("yes")) {
+		// The rest of the answer may need what it gives (set=), or it
+		// asked to be waited for; nginx waits for file= too.
+		s.waitFor = sub
 	}
-	// Its end, even when it ended already, is taken after the round
-	// (runSubrequests).
-	s.sub = sub
+	sub.start()
 	return true
 }
 
@@ -582,28 +720,37 @@ func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, fil
 func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
 	r := cc.r
 	f := r.body
-	if f == nil || f.ssi == nil || f.ssi.sub != sub {
+	if f == nil || f.ssi == nil {
 		return false
 	}
 	s := f.ssi
-	s.sub = nil
+	p, _ := s.partOf(sub)
+	if p == nil || p.ended {
+		return false
+	}
+	p.ended = true
+	s.inflight--
+	if s.waitFor == sub {
+		s.waitFor = nil
+	}
 	if !sub.complete {
 		// The subrequest logged why; what was sent stays sent.
 		cc.flushAndAbort()
 		return false
 	}
-	if s.setVar != nil {
+	if p.setVar != nil {
 		value := []byte(nil)
 		if sub.status < 300 {
 			value = sub.mem
 		}
-		s.setValue(s.setVar, value)
-		s.setVar = nil
+		s.setValue(p.setVar, value)
 	}
-	if s.stub > 0 && !sub.gotBody && !sub.stubSent {
-		f.compressOrOut(s.shared.blocks[s.stub-1].body)
+	if p.stub > 0 && !sub.gotBody && !sub.stubSent {
+		b := s.shared.blocks[p.stub-1].body
+		p.buf = append(p.buf, b...)
+		s.buffered += len(b)
 	}
-	s.stub = 0
+	s.advance(f, cc.w)
 	return true
 }
 

@@ -27,8 +27,8 @@ import (
 // the client budget, which keeps an upstream slot secured for each
 // request in progress, so an include that proxies never finds the
 // worker without a connection for its upstream. Subrequests run one at a
-// time per answer (the including answer waits for each), so an answer
-// holds at most one more slot per level of nesting.
+// few at a time per answer (ssiMaxInflight), so what an answer can take
+// of the worker's slots is bounded.
 
 // maxSubrequestDepth is how deeply subrequests may nest, nginx's 50.
 const maxSubrequestDepth = 50
@@ -90,11 +90,12 @@ const (
 	subMemory
 )
 
-// startSubrequest starts a subrequest of the connection's request for
-// uri (unescaped) and args, its body going where mode says (stub is
-// subStub's block). It returns nil when none could be started, with the
-// reason logged, as nginx's SSI then writes its error text.
-func (cc *clientConn) startSubrequest(uri, args []byte, mode subMode, stub []byte) *subrequest {
+// newSubrequest makes a subrequest of the connection's request for uri
+// (unescaped) and args, its body going where mode says (stub is
+// subStub's block); start runs it. It returns nil when none could be
+// made, with the reason logged, as nginx's SSI then writes its error
+// text.
+func (cc *clientConn) newSubrequest(uri, args []byte, mode subMode, stub []byte) *subrequest {
 	w := cc.w
 	pr := cc.r
 	depth := 1
@@ -179,12 +180,18 @@ func (cc *clientConn) startSubrequest(uri, args []byte, mode subMode, stub []byt
 	r.requestID = append(r.requestID[:0], cc.requestIDValue()...)
 	r.script.reset(len(w.srv.cfg.HTTP.Variables))
 	r.script.inherit(&pr.script)
+	return s
+}
+
+// start runs the subrequest from the server's rewrite phase, as nginx's
+// subrequest starts; it may be answered, and end, before start returns.
+func (s *subrequest) start() {
+	sc := s.cc
 	sc.setPhase(phaseRoute)
 	if !sc.findConfig() {
-		return s
+		return
 	}
 	sc.serve()
-	return s
 }
 
 // subrequestMemLimit bounds a body kept in a variable (include set=), as
@@ -347,7 +354,9 @@ func (s *subrequest) wrote(n int) (int, error) {
 }
 
 // room is how many body bytes the including answer takes now: a
-// buffer's worth may wait for its client, as gunzip's output may.
+// buffer's worth may wait for its client, as gunzip's output may, when
+// the include is the first part of the answer; else as much as may wait
+// behind it (ssiState.includeOutput).
 func (s *subrequest) room() int {
 	if s.memory {
 		// A body kept in a variable is cut at its limit, never waited
@@ -355,10 +364,13 @@ func (s *subrequest) room() int {
 		return 1 << 30
 	}
 	p := s.parent
-	if p == nil || p.r == nil || p.r.body == nil {
+	if p == nil || p.r == nil || p.r.body == nil || p.r.body.ssi == nil {
 		return 1 << 30
 	}
 	f := p.r.body
+	if _, i := f.ssi.partOf(s); i > 0 {
+		return max(ssiBufferLimit-f.ssi.buffered, 0)
+	}
 	return max(outLimit-(len(f.out)-f.outOff), 0)
 }
 
@@ -375,16 +387,16 @@ func (s *subrequest) deliver(b []byte) int {
 		return len(b)
 	}
 	p := s.parent
-	if p == nil || p.r == nil || p.r.body == nil {
+	if p == nil || p.r == nil || p.r.body == nil || p.r.body.ssi == nil {
 		// The including answer is gone; the rest is dropped.
 		return len(b)
 	}
-	k := min(len(b), s.room())
+	f := p.r.body
+	k := f.ssi.includeOutput(f, s, b, s.room())
 	if k == 0 {
 		return 0
 	}
 	s.gotBody = true
-	p.r.body.included(b[:k])
 	s.wakeIncluding()
 	return k
 }
