@@ -266,7 +266,7 @@ func httpDirectives() []*directive {
 			doc: "Keeps the files of access logs with variables in their paths open, per worker: at most max, closed when unused for inactive (10s), kept open once used min_uses (1) times within inactive, and checked for having been renamed or removed every valid (60s)."},
 		{name: "log_subrequest", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.logSubrequest }),
 			syntax: "log_subrequest on | off;", def: "off",
-			doc: "Would log subrequests in the access log. Accepted with its value checked; headroom makes no subrequests (it has no SSI, addition, auth_request or mirror), so there is nothing for it to log either way."},
+			doc: "Logs subrequests (SSI's includes) in the access log of their location as well, as nginx does; off, only the request that includes them is logged and counted."},
 		{name: "log_format", ctx: ctxHTTP, args: arg2More, set: setLogFormat,
 			syntax: "log_format name [escape=default|json|none] string ...;", def: "combined \"" + combined + "\"",
 			doc: "Defines a named access log format; the strings are concatenated. combined is predefined."},

@@ -691,8 +691,7 @@ type LocConf struct {
 	// AccessLogs are the access log destinations; empty means "off". The
 	// default is <prefix>/logs/access.log in the combined format.
 	AccessLogs []AccessLog
-	// LogSubrequest is log_subrequest. headroom makes no subrequests,
-	// so it is kept for the configuration's sake and changes nothing.
+	// LogSubrequest is log_subrequest: SSI's includes are logged too.
 	LogSubrequest bool
 	// OpenLogFileCache is open_log_file_cache; nil is off.
 	OpenLogFileCache *OpenLogFileCache
