@@ -329,6 +329,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "gzip %v level=%d min_length=%d vary=%v proxied=%#x http=1.%d types=%s disable=%q msie6=%v",
 			g.On, g.Level, g.MinLength, g.Vary, g.Proxied, g.HTTPVersion, strings.Join(types, ","), dis, g.DisableMSIE6)
 	}
+	if c.SubrequestOutputBufferSize != pageSize {
+		d.line(depth, "subrequest_output_buffer_size %d", c.SubrequestOutputBufferSize)
+	}
 	if s := c.SSI; s.On || s.SilentErrors || s.ValueLength != 256 || s.LastModified || len(s.Types) > 0 || s.AnyType {
 		var types []string
 		for t := range s.Types {

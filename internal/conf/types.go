@@ -577,6 +577,9 @@ type LocConf struct {
 	// it on as the client takes it. An upstream's "X-Accel-Buffering: no"
 	// turns it off for its response unless ignored.
 	ProxyBuffering bool
+	// SubrequestOutputBufferSize bounds a subrequest's answer kept in
+	// memory (include set=).
+	SubrequestOutputBufferSize int
 	// ProxyBufferSize (proxy_buffer_size, default one page, 4k) bounds
 	// the upstream's response head.
 	ProxyBufferSize int

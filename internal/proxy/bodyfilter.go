@@ -171,6 +171,15 @@ func (f *bodyFilters) stalled() bool {
 	return s != nil && !f.failed && (s.busy() || f.eof && s.pending())
 }
 
+// holdsHead reports whether the answer's head waits for the first bytes
+// of its body: SSI passed nothing on yet, and an include may still end
+// the answer (a subrequest that failed) before anything of it was sent,
+// as nginx sends a head only with the first output.
+func (f *bodyFilters) holdsHead() bool {
+	s := f.ssi
+	return s != nil && !s.produced && !f.failed && !f.tailDone
+}
+
 // more reports whether the chain has output to make without more input:
 // gunzip stopped for the client, or its end is still to be written; SSI
 // holds input an include kept from it; or the stages' ends are due.

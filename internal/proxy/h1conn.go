@@ -273,7 +273,7 @@ func onClientWrite(c *engine.Conn) {
 		// Writable, but limit_rate holds the response until its timer.
 		return
 	}
-	if cc.outOff < len(cc.out) {
+	if cc.outOff < len(cc.out) && (cc.r == nil || cc.r.body == nil || !cc.r.body.holdsHead()) {
 		if !cc.flush() {
 			return
 		}

@@ -51,7 +51,7 @@ func (cc *clientConn) relayResponse() {
 			}
 		}
 		blocked := false
-		if cc.outOff < len(cc.out) && !cc.flush() {
+		if cc.outOff < len(cc.out) && (r.body == nil || !r.body.holdsHead()) && !cc.flush() {
 			if cc.state == connClosed {
 				return
 			}

@@ -464,7 +464,7 @@ func (cc *clientConn) sendChain() {
 	r := cc.r
 	f := r.body
 	for {
-		if cc.outOff < len(cc.out) && !cc.flush() {
+		if cc.outOff < len(cc.out) && !f.holdsHead() && !cc.flush() {
 			return
 		}
 		if r.finishing {
@@ -478,7 +478,7 @@ func (cc *clientConn) sendChain() {
 		}
 		if !drained {
 			if f.stalled() {
-				if cc.outOff < len(cc.out) {
+				if cc.outOff < len(cc.out) && !f.holdsHead() {
 					cc.flush()
 				}
 				return

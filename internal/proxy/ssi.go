@@ -83,6 +83,9 @@ type ssiState struct {
 	buffered int
 	inflight int
 	waitFor  *subrequest
+	// produced is set once the stage passed bytes on: until then the
+	// answer's head waits with it (bodyFilters.holdsHead).
+	produced bool
 	// output is off in an if's branch that does not hold and inside a
 	// block; chosen once a branch of the if held; cond is which part of
 	// an if the commands are in (0 outside).
@@ -207,7 +210,7 @@ func (s *ssiState) emit(f *bodyFilters, p []byte) {
 		return
 	}
 	if len(s.parts) == 0 {
-		f.compressOrOut(p)
+		s.out(f, p)
 		return
 	}
 	last := s.parts[len(s.parts)-1]
@@ -217,6 +220,14 @@ func (s *ssiState) emit(f *bodyFilters, p []byte) {
 	}
 	last.buf = append(last.buf, p...)
 	s.buffered += len(p)
+}
+
+// out passes bytes on to the next stage.
+func (s *ssiState) out(f *bodyFilters, p []byte) {
+	if len(p) > 0 {
+		s.produced = true
+		f.compressOrOut(p)
+	}
 }
 
 // partOf returns the part of an include, nil when there is none.
@@ -240,7 +251,7 @@ func (s *ssiState) includeOutput(f *bodyFilters, sub *subrequest, b []byte, room
 	}
 	if i == 0 {
 		k := min(len(b), room)
-		f.compressOrOut(b[:k])
+		s.out(f, b[:k])
 		return k
 	}
 	k := min(len(b), ssiBufferLimit-s.buffered)
@@ -260,7 +271,7 @@ func (s *ssiState) advance(f *bodyFilters, w *worker) {
 	for len(s.parts) > 0 {
 		p := s.parts[0]
 		if len(p.buf) > 0 {
-			f.compressOrOut(p.buf)
+			s.out(f, p.buf)
 			s.buffered -= len(p.buf)
 			p.buf = nil
 		}
@@ -734,8 +745,14 @@ func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
 		s.waitFor = nil
 	}
 	if !sub.complete {
-		// The subrequest logged why; what was sent stays sent.
-		cc.flushAndAbort()
+		// The subrequest logged why. What was sent stays sent; a head
+		// that still waits for the first of the body is not sent, as
+		// nginx sends nothing then.
+		if f.holdsHead() && r.bytesSent == 0 {
+			cc.abort()
+		} else {
+			cc.flushAndAbort()
+		}
 		return false
 	}
 	if p.setVar != nil {

@@ -547,7 +547,7 @@ func (cc *clientConn) sendFileFiltered() {
 	r := cc.r
 	f := r.body
 	for {
-		if cc.outOff < len(cc.out) && !cc.flush() {
+		if cc.outOff < len(cc.out) && !f.holdsHead() && !cc.flush() {
 			return
 		}
 		if r.respDone {
@@ -565,7 +565,7 @@ func (cc *clientConn) sendFileFiltered() {
 				// An SSI include runs: what it wrote goes out, and its
 				// end wakes the answer (runSubrequests); the file is not
 				// read further meanwhile.
-				if cc.outOff < len(cc.out) {
+				if cc.outOff < len(cc.out) && !f.holdsHead() {
 					cc.flush()
 				}
 				return

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 
 	"headroom/internal/engine"
@@ -51,15 +52,16 @@ type subrequest struct {
 	left   int64
 	chunks http1.ChunkedDecoder
 	status int
-	// memory keeps the body in mem (include set=), up to memLimit bytes.
-	// stubBody is the include's stub, sent as stubType in place of an
-	// error page of the subrequest's own, once (stubSent).
+	// memory keeps the body in mem (include set=), no more than
+	// memoryLimit says; tooBig is set once more came. stubBody is the
+	// include's stub, sent as stubType in place of an error page of the
+	// subrequest's own, once (stubSent).
 	memory   bool
+	mem      []byte
+	tooBig   bool
 	stubBody []byte
 	stubType string
 	stubSent bool
-	mem      []byte
-	memLimit int
 	// gotBody is set once any body byte came.
 	gotBody bool
 	// blocked is set while the request code waits to write: the
@@ -118,7 +120,7 @@ func (cc *clientConn) newSubrequest(uri, args []byte, mode subMode, stub []byte)
 		cc.logAt(logs.Warn, "no connection slot for a subrequest to \""+string(uri)+"\"")
 		return nil
 	}
-	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: mode == subMemory, stubBody: stub, memLimit: subrequestMemLimit}
+	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: mode == subMemory, stubBody: stub}
 	if stub != nil {
 		h := &pr.outHead
 		s.stubType = h.contentType
@@ -194,9 +196,30 @@ func (s *subrequest) start() {
 	sc.serve()
 }
 
-// subrequestMemLimit bounds a body kept in a variable (include set=), as
-// nginx's subrequest_output_buffer_size does.
-const subrequestMemLimit = 4096
+// memoryLimit is subrequest_output_buffer_size of the location that
+// answers: how much of a body kept in a variable may come.
+func (s *subrequest) memoryLimit() int {
+	if sc := s.cc; sc != nil && sc.r != nil && sc.r.lc != nil {
+		return sc.r.lc.SubrequestOutputBufferSize
+	}
+	return 0
+}
+
+// fail ends a subrequest whose answer cannot be taken: the line is
+// logged, and its write fails, which ends its request; the including
+// answer then ends too (subrequestEnded).
+func (s *subrequest) fail(line string) {
+	if !s.tooBig {
+		s.tooBig = true
+		if sc := s.cc; sc != nil {
+			sc.logError(line)
+		}
+	}
+}
+
+// errSubrequestFailed is the write error of a subrequest whose answer
+// could not be taken.
+var errSubrequestFailed = errors.New("subrequest failed")
 
 // queue puts the subrequest on the worker's list of deferred calls.
 func (s *subrequest) queue(w *worker) {
@@ -291,6 +314,9 @@ func (s *subrequest) Flush() (bool, error) { return true, nil }
 // read for its status and framing, and the body goes on as far as the
 // including answer has room.
 func (s *subrequest) Write(p []byte) (int, error) {
+	if s.tooBig {
+		return 0, errSubrequestFailed
+	}
 	n := 0
 	for n < len(p) {
 		switch s.resp {
@@ -298,11 +324,14 @@ func (s *subrequest) Write(p []byte) (int, error) {
 			k, ok := s.takeHead(p[n:])
 			n += k
 			if !ok {
-				return n, errStreamReset
+				return n, errSubrequestFailed
 			}
 		case respLength:
 			in := p[n : n+int(min(int64(len(p)-n), s.left))]
 			k := s.deliver(in)
+			if s.tooBig {
+				return n, errSubrequestFailed
+			}
 			s.left -= int64(k)
 			n += k
 			if s.left == 0 {
@@ -321,9 +350,12 @@ func (s *subrequest) Write(p []byte) (int, error) {
 			}
 			consumed, data, done, err := s.chunks.Next(in)
 			if err != nil {
-				return n, errStreamReset
+				return n, errSubrequestFailed
 			}
 			s.deliver(data)
+			if s.tooBig {
+				return n, errSubrequestFailed
+			}
 			n += consumed
 			if done {
 				s.resp = respDone
@@ -333,6 +365,9 @@ func (s *subrequest) Write(p []byte) (int, error) {
 			}
 		case respUntilClose:
 			k := s.deliver(p[n:])
+			if s.tooBig {
+				return n, errSubrequestFailed
+			}
 			n += k
 			if k == 0 {
 				return s.wrote(n)
@@ -381,9 +416,11 @@ func (s *subrequest) deliver(b []byte) int {
 	}
 	if s.memory {
 		s.gotBody = true
-		if k := min(len(b), s.memLimit-len(s.mem)); k > 0 {
-			s.mem = append(s.mem, b[:k]...)
+		if len(s.mem)+len(b) > s.memoryLimit() {
+			s.fail("too big subrequest response")
+			return 0
 		}
+		s.mem = append(s.mem, b...)
 		return len(b)
 	}
 	p := s.parent
@@ -454,6 +491,10 @@ func (s *subrequest) takeHead(p []byte) (int, bool) {
 		s.chunks.Reset()
 		s.resp = respChunked
 	case length > 0:
+		if s.memory && length > int64(s.memoryLimit()) {
+			s.fail("too big subrequest response: " + strconv.FormatInt(length, 10))
+			return used, false
+		}
 		s.left = length
 		s.resp = respLength
 	default:
