@@ -20,6 +20,9 @@
 #                  socket has sndbuf=64k (see proxy_conf)
 #   memplain       the same without Accept-Encoding: what a held stream costs
 #                  without the compressor (the difference is the compressor's)
+#   ssi            a 1 KiB HTML page with SSI: two includes (a file, and a
+#                  location answering with return) and an echo of an
+#                  argument, 64 connections
 #   rewrite        the request language: a request that passes 20 regex
 #                  locations that do not match, to one whose regex captures,
 #                  10 ifs (variable, =, !=, ~, ~*, -f forms) that do not hold,
@@ -64,7 +67,7 @@ DURATION=${STATIC_DURATION:-4}
 WARMUP=${STATIC_WARMUP:-1}
 REPS=${STATIC_REPS:-5}
 PROXIES=${STATIC_PROXIES:-headroom,nginx}
-MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite}
+MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite,ssi}
 STREAMS=${STATIC_STREAMS:-100}
 READ=${STATIC_READ:-524288}
 PORT=${STATIC_PORT:-18480}
@@ -81,7 +84,7 @@ Usage: bench/static.sh [options]
 
 Options (each also settable by the environment variable shown):
   -m, --modes LIST      comma list of static1k, static1k-nosf, static1m,
-                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6,
+                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6, ssi,
                         memplain, rewrite
                                                              (STATIC_MODES, all)
   -d, --duration SEC    measured wrk run length              (STATIC_DURATION, 4)
@@ -164,7 +167,7 @@ parse_args() {
 	IFS=, read -r -a MODE_LIST <<<"$MODES"
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	for m in "${MODE_LIST[@]}"; do
-		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite) ;; *) die "unknown mode: $m" ;; esac
+		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite | ssi) ;; *) die "unknown mode: $m" ;; esac
 	done
 	for p in "${PROXY_LIST[@]}"; do
 		case $p in headroom | nginx) ;; *) die "unknown proxy: $p" ;; esac
@@ -257,6 +260,17 @@ make_data() {
 	head -c 1024 /dev/urandom >"$WORK/www/1k.bin"
 	head -c 1024 /dev/urandom >"$WORK/up/api/1k.bin"
 	head -c 1048576 /dev/urandom >"$WORK/www/1m.bin"
+	mkdir -p "$WORK/www/ssi"
+	{
+		printf '<html><head><title>page</title></head><body>\n'
+		head -c 300 /dev/zero | tr '\0' 'a'
+		printf '\n<!--#include virtual="/ssi/part.html" -->\n'
+		head -c 300 /dev/zero | tr '\0' 'b'
+		printf '\n<!--#include virtual="/ssi-return" -->\n<p><!--#echo var="arg_name" default="nobody" --></p>\n'
+		head -c 200 /dev/zero | tr '\0' 'c'
+		printf '\n</body></html>\n'
+	} >"$WORK/www/ssi/page.html"
+	head -c 100 /dev/zero | tr '\0' 'p' >"$WORK/www/ssi/part.html"
 	python3 "$HELPER" json 102400 "$WORK/up/api/100k.json"
 	python3 "$HELPER" json 8388608 "$WORK/up/api/big.json"
 	chmod -R a+rX "$WORK/www" "$WORK/up"
@@ -350,6 +364,15 @@ EOF
 EOF
 	rewrite_locations
 	cat <<EOF
+
+        location /ssi/ {
+            ssi on;
+            types { text/html html; }
+        }
+
+        location = /ssi-return {
+            return 200 "returned";
+        }
 
         location /cached/ {
             proxy_pass http://backend/api/;
@@ -533,6 +556,7 @@ mode_params() {
 	mem6) URL_PATH=/api/big.json GZ_HEADER=1 LEVEL=6 LISTEN_EXTRA=" sndbuf=64k" ;;
 	memplain) URL_PATH=/api/big.json LEVEL=6 LISTEN_EXTRA=" sndbuf=64k" ;;
 	rewrite) URL_PATH='/app/item/12345?k=key500' ;;
+	ssi) URL_PATH='/ssi/page.html?name=bench' ;;
 	esac
 }
 
@@ -581,6 +605,11 @@ check_answer() {
 	rewrite)
 		[ "$(curl -sf "http://127.0.0.1:$PROXY_PORT$URL_PATH")" = "item 12345 v500" ] ||
 			die "$name: $URL_PATH did not answer \"item 12345 v500\""
+		;;
+	ssi)
+		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
+		grep -q 'pppp' "$f" && grep -q 'returned' "$f" && grep -q '<p>bench</p>' "$f" ||
+			die "$name: $URL_PATH was not processed: $(head -c 300 "$f")"
 		;;
 	gzip1 | gzip6)
 		curl -sf -D "$h" -H 'Accept-Encoding: gzip' -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" ||

@@ -65,7 +65,7 @@ func (cc *clientConn) bodyChain() *bodyFilters {
 func (f *bodyFilters) release(w *worker) {
 	if s := f.ssi; s != nil {
 		f.ssi = nil
-		s.release()
+		s.release(w)
 	}
 	if g := f.gunzip; g != nil {
 		g.end(w)

@@ -139,10 +139,11 @@ func safeStatus(status int) bool {
 
 // chunkable reports whether an answer of unknown length may be chunked:
 // the request is HTTP/1.1 and chunked_transfer_encoding is on. Otherwise
-// it ends with the connection.
+// it ends with the connection, as a subrequest's always does (its end
+// is its request's).
 func (cc *clientConn) chunkable() bool {
 	r := cc.r
-	return r.head.Minor >= 1 && (r.lc == nil || r.lc.ChunkedTransferEncoding)
+	return r.head.Minor >= 1 && (r.lc == nil || r.lc.ChunkedTransferEncoding) && cc.sub == nil
 }
 
 // appendLastChunk ends a chunked body: the last chunk, with add_trailer's
@@ -423,6 +424,12 @@ func (h *outHead) weakenETag() {
 func (cc *clientConn) writeHead(h *outHead) {
 	if !h.filtered {
 		cc.filterHead(h)
+	}
+	if s := cc.sub; s != nil {
+		// Nobody reads a subrequest's head: its status and length are
+		// all its transport needs, as nginx writes none.
+		s.headOf(h)
+		return
 	}
 	cc.outBuf()
 	b := cc.out

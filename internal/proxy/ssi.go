@@ -70,6 +70,8 @@ const ssiMaxInflight = 16
 type ssiState struct {
 	cc *clientConn
 	p  ssi.Parser
+	// shared is what the main request's SSI keeps, once needed (sh).
+	shared *ssiShared
 	// held is input not parsed yet, from heldOff on: what came while a
 	// subrequest ran.
 	held    []byte
@@ -97,7 +99,6 @@ type ssiState struct {
 	encoding ssi.Encoding
 	errmsg   []byte
 	silent   bool
-	shared   *ssiShared
 	scratch  []byte
 }
 
@@ -156,15 +157,29 @@ var nameLastModifiedField = []byte("Last-Modified")
 // startSSI adds the SSI stage to the answer's chain.
 func (cc *clientConn) startSSI() {
 	lc := cc.r.lc
-	s := &ssiState{cc: cc, output: true, silent: lc.SSI.SilentErrors}
-	s.p.Reset(lc.SSI.ValueLength)
-	if cc.sub != nil && cc.sub.parent != nil {
-		s.shared = cc.sub.parent.ssiShared()
+	w := cc.w
+	var s *ssiState
+	if n := len(w.ssiStates); n > 0 {
+		// A stage of an earlier answer, with its parser's and buffers'
+		// capacity.
+		s = w.ssiStates[n-1]
+		w.ssiStates = w.ssiStates[:n-1]
+		*s = ssiState{p: s.p, held: s.held[:0], scratch: s.scratch[:0], parts: s.parts[:0]}
 	} else {
-		s.shared = &ssiShared{}
+		s = &ssiState{}
 	}
-	cc.r.ssiShared = s.shared
+	s.cc, s.output, s.silent = cc, true, lc.SSI.SilentErrors
+	s.p.Reset(lc.SSI.ValueLength)
 	cc.bodyChain().ssi = s
+}
+
+// sh returns what the main request's SSI keeps (set's variables, the
+// blocks, the time format), made on first need.
+func (s *ssiState) sh() *ssiShared {
+	if s.shared == nil {
+		s.shared = s.cc.ssiShared()
+	}
+	return s.shared
 }
 
 // ssiShared returns what the request's SSI shares with its
@@ -181,8 +196,9 @@ func (cc *clientConn) ssiShared() *ssiShared {
 	return r.ssiShared
 }
 
-// release ends the stage: includes still running are abandoned.
-func (s *ssiState) release() {
+// release ends the stage: includes still running are abandoned, and
+// the stage goes back to the worker for another answer.
+func (s *ssiState) release(w *worker) {
 	parts := s.parts
 	s.parts, s.waitFor = nil, nil
 	for _, p := range parts {
@@ -190,6 +206,10 @@ func (s *ssiState) release() {
 			p.sub.abandon()
 		}
 	}
+	clear(parts)
+	s.parts = parts[:0]
+	s.cc, s.shared = nil, nil
+	w.ssiStates = append(w.ssiStates, s)
 }
 
 // busy reports whether the stage takes no input now: an include it must
@@ -373,7 +393,7 @@ func (s *ssiState) text(f *bodyFilters, t []byte) {
 	case s.output:
 		s.emit(f, t)
 	case s.block > 0:
-		b := &s.shared.blocks[s.block-1]
+		b := &s.sh().blocks[s.block-1]
 		b.body = append(b.body, t...)
 	}
 }
@@ -429,7 +449,7 @@ func (s *ssiState) command(f *bodyFilters, it *ssi.Item) {
 	}
 	if !s.output && !cmd.blockEnder {
 		if s.block > 0 {
-			b := &s.shared.blocks[s.block-1]
+			b := &s.sh().blocks[s.block-1]
 			b.body = append(b.body, "<!--#"...)
 			b.body = append(b.body, it.Name...)
 			for _, p := range it.Params {
@@ -489,7 +509,7 @@ func (s *ssiState) command(f *bodyFilters, it *ssi.Item) {
 		ok = s.echo(f, params[0], params[1], have[1], params[2], have[2])
 	case "config":
 		if have[1] {
-			s.shared.timefmt = append([]byte(nil), params[1]...)
+			s.sh().timefmt = append([]byte(nil), params[1]...)
 		}
 		if have[0] {
 			s.errmsg = append([]byte(nil), params[0]...)
@@ -507,8 +527,8 @@ func (s *ssiState) command(f *bodyFilters, it *ssi.Item) {
 		s.output, s.chosen, s.cond = true, false, 0
 		ok = true
 	case "block":
-		s.shared.blocks = append(s.shared.blocks, ssiBlock{name: append([]byte(nil), params[0]...)})
-		s.block = len(s.shared.blocks)
+		s.sh().blocks = append(s.sh().blocks, ssiBlock{name: append([]byte(nil), params[0]...)})
+		s.block = len(s.sh().blocks)
 		s.output = false
 		ok = true
 	case "endblock":
@@ -524,9 +544,15 @@ func (s *ssiState) command(f *bodyFilters, it *ssi.Item) {
 // the request's (the configuration's own and nginx's), found by name as
 // the command runs.
 func (s *ssiState) lookup(dst, name []byte) ([]byte, bool) {
-	for i := range s.shared.vars {
-		if bytes.Equal(s.shared.vars[i].name, name) {
-			return append(dst, s.shared.vars[i].value...), true
+	sh := s.shared
+	if sh == nil && (s.cc.r.ssiShared != nil || s.cc.sub != nil) {
+		sh = s.sh()
+	}
+	if sh != nil {
+		for i := range sh.vars {
+			if bytes.Equal(sh.vars[i].name, name) {
+				return append(dst, sh.vars[i].value...), true
+			}
 		}
 	}
 	return s.cc.varByName(dst, name)
@@ -599,13 +625,13 @@ func (s *ssiState) set(name, value []byte) bool {
 
 // setValue gives one of SSI's variables (a lower-case name) a value.
 func (s *ssiState) setValue(name, v []byte) {
-	for i := range s.shared.vars {
-		if bytes.Equal(s.shared.vars[i].name, name) {
-			s.shared.vars[i].value = v
+	for i := range s.sh().vars {
+		if bytes.Equal(s.sh().vars[i].name, name) {
+			s.sh().vars[i].value = v
 			return
 		}
 	}
-	s.shared.vars = append(s.shared.vars, ssiVar{name: name, value: v})
+	s.sh().vars = append(s.sh().vars, ssiVar{name: name, value: v})
 }
 
 // ifCommand is if and elif: once a branch held, the others do not.
@@ -671,8 +697,8 @@ func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, fil
 	}
 	stubIndex := 0
 	if haveStub {
-		for i := range s.shared.blocks {
-			if bytes.Equal(s.shared.blocks[i].name, stub) {
+		for i := range s.sh().blocks {
+			if bytes.Equal(s.sh().blocks[i].name, stub) {
 				stubIndex = i + 1
 				break
 			}
@@ -691,7 +717,7 @@ func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, fil
 	}
 	var stubBody []byte
 	if stubIndex > 0 {
-		stubBody = s.shared.blocks[stubIndex-1].body
+		stubBody = s.sh().blocks[stubIndex-1].body
 		if stubBody == nil {
 			stubBody = []byte{}
 		}
@@ -720,6 +746,12 @@ func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, fil
 		s.waitFor = sub
 	}
 	sub.start()
+	if sub.ended && sub.complete && sub.parent == cc {
+		// Answered at once (a file, a return): its part is done now, so
+		// that what follows goes on with it, in the same write.
+		sub.parent = nil
+		s.partEnded(f, part, sub, cc.w)
+	}
 	return true
 }
 
@@ -739,12 +771,9 @@ func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
 	if p == nil || p.ended {
 		return false
 	}
-	p.ended = true
-	s.inflight--
-	if s.waitFor == sub {
-		s.waitFor = nil
-	}
 	if !sub.complete {
+		p.ended = true
+		s.inflight--
 		// The subrequest logged why. What was sent stays sent; a head
 		// that still waits for the first of the body is not sent, as
 		// nginx sends nothing then.
@@ -755,6 +784,19 @@ func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
 		}
 		return false
 	}
+	s.partEnded(f, p, sub, cc.w)
+	return true
+}
+
+// partEnded takes the end of an include whose answer is whole: its
+// variable gets the body (set=), its stub takes the place of an answer
+// without one, and the parts that reached the front go on.
+func (s *ssiState) partEnded(f *bodyFilters, p *ssiPart, sub *subrequest, w *worker) {
+	p.ended = true
+	s.inflight--
+	if s.waitFor == sub {
+		s.waitFor = nil
+	}
 	if p.setVar != nil {
 		value := []byte(nil)
 		if sub.status < 300 {
@@ -763,12 +805,11 @@ func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
 		s.setValue(p.setVar, value)
 	}
 	if p.stub > 0 && !sub.gotBody && !sub.stubSent {
-		b := s.shared.blocks[p.stub-1].body
+		b := s.sh().blocks[p.stub-1].body
 		p.buf = append(p.buf, b...)
 		s.buffered += len(b)
 	}
-	s.advance(f, cc.w)
-	return true
+	s.advance(f, w)
 }
 
 // unsafeURI splits an include's URI at its arguments and unescapes its

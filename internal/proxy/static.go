@@ -547,7 +547,10 @@ func (cc *clientConn) sendFileFiltered() {
 	r := cc.r
 	f := r.body
 	for {
-		if cc.outOff < len(cc.out) && !f.holdsHead() && !cc.flush() {
+		// out is written when it is full or the answer is whole (or the
+		// chain waits, below): a small file leaves with its head and its
+		// end in one write.
+		if cc.outOff < len(cc.out) && (r.respDone || len(cc.out)+chunkOverhead >= cap(cc.out)) && !f.holdsHead() && !cc.flush() {
 			return
 		}
 		if r.respDone {

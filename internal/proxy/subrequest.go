@@ -236,6 +236,10 @@ func (w *worker) runSubrequests() {
 	for len(w.subWakes) > 0 {
 		list := w.subWakes
 		w.subWakes = w.subWakesSpare[:0]
+		// The answers to wake: each once, after the ends of all its
+		// includes of this round were taken, so that what they let go
+		// leaves in one write.
+		parents := w.subParents[:0]
 		for _, s := range list {
 			s.queued = false
 			if s.wakeSub {
@@ -259,12 +263,37 @@ func (w *worker) runSubrequests() {
 						continue
 					}
 				}
-				p.c.OnWrite(p.c)
+				parents = appendWake(parents, p)
 			}
 		}
 		clear(list)
 		w.subWakesSpare = list
+		for _, pw := range parents {
+			if c := pw.cc.c; c == pw.c && c != nil && c.Gen() == pw.gen && c.Data == pw.cc {
+				c.OnWrite(c)
+			}
+		}
+		clear(parents)
+		w.subParents = parents
 	}
+}
+
+// parentWake is an including answer to wake, with its slot's generation
+// so that a connection closed and reused meanwhile is not woken.
+type parentWake struct {
+	cc  *clientConn
+	c   *engine.Conn
+	gen int32
+}
+
+// appendWake adds an answer to wake, once.
+func appendWake(list []parentWake, p *clientConn) []parentWake {
+	for _, pw := range list {
+		if pw.cc == p && pw.c == p.c {
+			return list
+		}
+	}
+	return append(list, parentWake{cc: p, c: p.c, gen: p.c.Gen()})
 }
 
 // wakeIncluding asks for the including answer to go on after the round.
@@ -502,6 +531,27 @@ func (s *subrequest) takeHead(p []byte) (int, bool) {
 	}
 	s.status = status
 	return used, true
+}
+
+// headOf takes the head of the subrequest's answer from the request code,
+// which writes none: the status, and the body's length or its running
+// until the request ends.
+func (s *subrequest) headOf(h *outHead) {
+	s.status = h.status
+	switch {
+	case h.status >= 100 && h.status < 200:
+	case h.status == 204 || h.status == 304 || h.contentLength == 0:
+		s.resp = respDone
+	case h.contentLength > 0:
+		if s.memory && h.contentLength > int64(s.memoryLimit()) {
+			s.fail("too big subrequest response: " + strconv.FormatInt(h.contentLength, 10))
+			return
+		}
+		s.left = h.contentLength
+		s.resp = respLength
+	default:
+		s.resp = respUntilClose
+	}
 }
 
 // CloseWrite ends an answer whose body ran until the close.

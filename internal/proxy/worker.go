@@ -44,8 +44,11 @@ type worker struct {
 	// subWakes are the subrequests with calls deferred to the round's
 	// end (subrequest.go); subWakesSpare is the other list, reused.
 	subWakes, subWakesSpare []*subrequest
-	requests                []*request
-	logBufs                 map[string]*logs.AccessBuffer
+	subParents              []parentWake
+	// ssiStates are SSI stages of finished answers, for reuse.
+	ssiStates []*ssiState
+	requests  []*request
+	logBufs   map[string]*logs.AccessBuffer
 	// logCaches are the open_log_file_cache caches in use and logPath
 	// a buffer for the paths of access logs with variables (varlog.go).
 	logCaches map[*conf.OpenLogFileCache]*logFileCache

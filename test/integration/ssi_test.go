@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,14 +32,38 @@ const ssiServer = `
         ssi on;`
 
 // ssiGet sends a GET of path over HTTP/1.1 on a connection of its own and
-// returns the answer.
+// returns the answer; the test fails and stops when no whole answer
+// arrives within 10 s.
 func ssiGet(t *testing.T, p *proxy, path string, extra ...string) *response {
 	t.Helper()
+	r, err := ssiTry(p, path, extra...)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return r
+}
+
+// ssiTry is ssiGet that returns what arrived with the error instead of
+// stopping the test.
+func ssiTry(p *proxy, path string, extra ...string) (*response, error) {
 	req := "GET " + path + " HTTP/1.1\r\nHost: h\r\n"
 	for _, h := range extra {
 		req += h + "\r\n"
 	}
-	return sendRaw(t, p.addr, req+"Connection: close\r\n\r\n")
+	c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, req+"Connection: close\r\n\r\n"); err != nil {
+		return nil, err
+	}
+	r, err := readResponse(bufio.NewReader(c), "GET")
+	if err != nil && r != nil {
+		err = fmt.Errorf("%w, after %d bytes of body", err, len(r.Body))
+	}
+	return r, err
 }
 
 // ssiSignature matches the signature line of a built-in error page, the
@@ -72,8 +98,16 @@ func ssiRun(t *testing.T, p *proxy, cases []ssiCase) {
 		}
 	}
 	for _, tc := range cases {
-		r := ssiGet(t, p, tc.target)
+		r, err := ssiTry(p, tc.target)
+		if err != nil {
+			t.Errorf("%s: GET %s: %v", tc.name, tc.target, err)
+			continue
+		}
 		if got := ssiNormalize(r.Body); r.Status != 200 || got != tc.want {
+			if len(got) > 300 || len(tc.want) > 300 {
+				t.Errorf("%s: GET %s: got %d with %d bytes, want 200 with %d bytes", tc.name, tc.target, r.Status, len(got), len(tc.want))
+				continue
+			}
 			t.Errorf("%s: GET %s: got %d %q, want 200 %q", tc.name, tc.target, r.Status, got, tc.want)
 		}
 	}
@@ -189,15 +223,21 @@ const ssiIncludeConf = ssiServer + `
     server {
         listen 127.0.0.1:{{PORT1}};
         location / { return 200 "upstream $uri $args"; }
+        location /files/ { root {{PREFIX}}/html; }
     }`
 
 // TestSSIInclude checks include virtual= of each kind of location, a nested
 // SSI file, a relative path, arguments, an internal location, a missing
 // file (its 404 page is included), stub=, set= and wait="yes", and that
-// include file= reads a file as a subrequest too.
+// include file= reads a file as a subrequest too. It also includes an SSI
+// file larger than a buffer, from the disk and proxied, which the SSI
+// stage of the include must take in more than one piece.
 func TestSSIInclude(t *testing.T) {
+	large := ssiBigBody(40 << 10)
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		p := startProxy(t, tg, ssiIncludeConf)
+		writeHTML(t, p, "child.html", `(<!--# echo var="pv" --><!--# set var="cv" value="child" -->)`)
+		writeHTML(t, p, "files/large.html", `<!--# echo var="arg_a" -->`+large+"END")
 		writeHTML(t, p, "part.html", "static-part")
 		writeHTML(t, p, "dir/part.html", "dir-part")
 		writeHTML(t, p, "dir/page.html", `[dir-page <!--# include virtual="part.html" -->]`)
@@ -233,6 +273,13 @@ func TestSSIInclude(t *testing.T) {
 			{"several in one page", "i13.html",
 				`<!--# include virtual="/up/a" -->|<!--# include virtual="/part.html" -->|<!--# include virtual="/ret" -->|<!--# include virtual="/nested.html" -->`,
 				"/i13.html", "upstream /a |static-part|ret-body|innerstatic-part/inner"},
+			{"a variable set by an include, read after wait=yes", "i16.html",
+				`<!--# set var="pv" value="parent" --><!--# include virtual="/child.html" wait="yes" -->[<!--# echo var="cv" -->]`,
+				"/i16.html", "(parent)[child]"},
+			{"a large SSI file", "i14.html", `14[<!--# include virtual="/files/large.html?a=1" -->]`,
+				"/i14.html", "14[1" + large + "END]"},
+			{"a large SSI file, proxied", "i15.html", `15[<!--# include virtual="/up/files/large.html?a=1" -->]`,
+				"/i15.html", "15[1" + large + "END]"},
 		})
 
 		// An internal location is reachable by an include only.
@@ -248,11 +295,14 @@ func ssiSlowBody(name string) string {
 	return "<" + name + ">" + strings.Repeat(name+"-", 8000) + "</" + name + ">"
 }
 
-// TestSSIIncludeOrder checks a page of several includes proxied to an
+// TestSSIIncludeOrder checks pages of several includes proxied to an
 // upstream that answers them slowly, each after its own delay and in two
 // writes: whatever order the answers end in, the page has them in the
-// order of the commands, and all of it arrives.
+// order of the commands, and all of it arrives. One page has more
+// includes than a server may want to run at once, another has more than
+// 64 KB of output (large static includes) waiting behind a slow include.
 func TestSSIIncludeOrder(t *testing.T) {
+	big := ssiBigBody(100 << 10)
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		up := newUpstream(t, "slow", func(c *upConn, r *upRequest) {
 			name, ms, _ := strings.Cut(strings.TrimPrefix(r.Target, "/"), "?d=")
@@ -266,19 +316,39 @@ func TestSSIIncludeOrder(t *testing.T) {
 		p := startProxy(t, tg, ssiServer+`
         location /slow/ { proxy_pass http://`+up.addr+`/; }
     }`)
-		writeHTML(t, p, "order.html", `begin|<!--# include virtual="/slow/a?d=400" -->|`+
-			`<!--# include virtual="/slow/b?d=0" -->|mid|<!--# include virtual="/slow/c?d=200" -->|`+
-			`<!--# include virtual="/slow/d?d=100" -->|end`)
-		want := "begin|" + ssiSlowBody("a") + "|" + ssiSlowBody("b") + "|mid|" + ssiSlowBody("c") + "|" + ssiSlowBody("d") + "|end"
-		for i := 0; i < 2; i++ {
-			r := ssiGet(t, p, "/order.html")
-			if r.Status != 200 || !r.Chunked || string(r.Body) != want {
-				t.Errorf("round %d: got %d, chunked %v, %d bytes, want 200 chunked %d bytes; body starts %q",
-					i, r.Status, r.Chunked, len(r.Body), len(want), truncate(r.Body, 100))
+		writeHTML(t, p, "big.txt", big)
+
+		var many, manyWant strings.Builder
+		for i := 0; i < 40; i++ {
+			fmt.Fprintf(&many, `<!--# include virtual="/slow/n%d?d=%d" -->,`, i, (40-i)*10)
+			manyWant.WriteString(ssiSlowBody(fmt.Sprintf("n%d", i)) + ",")
+		}
+		for _, tc := range []struct {
+			name, file, page, want string
+		}{
+			{"four includes", "order.html",
+				`begin|<!--# include virtual="/slow/a?d=400" -->|<!--# include virtual="/slow/b?d=0" -->|mid|` +
+					`<!--# include virtual="/slow/c?d=200" -->|<!--# include virtual="/slow/d?d=100" -->|end`,
+				"begin|" + ssiSlowBody("a") + "|" + ssiSlowBody("b") + "|mid|" + ssiSlowBody("c") + "|" + ssiSlowBody("d") + "|end"},
+			{"forty includes", "many.html", many.String() + "end", manyWant.String() + "end"},
+			{"large output behind a slow include", "behind.html",
+				`<!--# include virtual="/slow/w?d=400" -->|<!--# include virtual="/big.txt" -->|` +
+					`<!--# include virtual="/big.txt" -->|<!--# include virtual="/big.txt" -->|end`,
+				ssiSlowBody("w") + "|" + big + "|" + big + "|" + big + "|end"},
+		} {
+			writeHTML(t, p, tc.file, tc.page)
+			r, err := ssiTry(p, "/"+tc.file)
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+				continue
+			}
+			if r.Status != 200 || !r.Chunked || string(r.Body) != tc.want {
+				t.Errorf("%s: got %d, chunked %v, %d bytes, want 200 chunked %d bytes; body starts %q",
+					tc.name, r.Status, r.Chunked, len(r.Body), len(tc.want), truncate(r.Body, 100))
 			}
 		}
-		if n := len(up.requests()); n != 8 {
-			t.Errorf("the upstream received %d requests, want 8", n)
+		if n := len(up.requests()); n != 45 {
+			t.Errorf("the upstream received %d requests, want 45", n)
 		}
 	})
 }
@@ -348,6 +418,37 @@ func TestSSIHeaders(t *testing.T) {
 	})
 }
 
+// TestSSISetTooLarge checks include set= of an answer larger than
+// subrequest_output_buffer_size, one memory page by default (100 KB is
+// more than any): the request fails with "too big subrequest response"
+// logged and, nothing of the page having been sent, the connection closes
+// without an answer.
+func TestSSISetTooLarge(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		p := startProxy(t, tg, ssiServer+`
+    }`)
+		writeHTML(t, p, "big.txt", ssiBigBody(100<<10))
+		writeHTML(t, p, "set.html", `[<!--# include virtual="/big.txt" set="v" -->]<!--# echo var="v" -->`)
+		r, err := ssiTry(p, "/set.html")
+		switch {
+		case err == nil:
+			t.Errorf("got an answer, want the connection closed without one:\n%s", r)
+		case r != nil:
+			t.Errorf("got part of an answer (%v), want the connection closed without one:\n%s", err, r)
+		case !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET):
+			t.Errorf("got %v, want the connection closed without an answer", err)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for !strings.Contains(p.readLog("error.log"), "too big subrequest response") {
+			if time.Now().After(deadline) {
+				t.Errorf("no \"too big subrequest response\" line in the error log")
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
 // ssiGunzipOne decompresses b, which must be a single gzip stream with
 // nothing after it: a body compressed in pieces would be several.
 func ssiGunzipOne(b []byte) (string, error) {
@@ -412,7 +513,9 @@ func ssiBigBody(n int) string {
 // TestSSISlowReader checks a page that includes a large file, from the
 // disk and through a proxied location, read by a client with a small
 // receive buffer that reads in small pieces with pauses: the SSI stage
-// must wait for the client and the whole page arrive intact.
+// must wait for the client and the whole page arrive intact. The included
+// file is text/plain, which the includes pass on as it is, or text/html,
+// which their own SSI stage processes.
 func TestSSISlowReader(t *testing.T) {
 	big := ssiBigBody(300 << 10)
 	forEachTarget(t, func(t *testing.T, tg *target) {
@@ -429,32 +532,37 @@ func TestSSISlowReader(t *testing.T) {
         root {{PREFIX}}/html;
     }`)
 		writeHTML(t, p, "big.txt", big)
-		writeHTML(t, p, "page.html", `head[<!--# include virtual="/big.txt" -->]mid[<!--# include virtual="/up/big.txt" -->]tail`)
+		writeHTML(t, p, "big.html", big)
+		writeHTML(t, p, "txt.html", `head[<!--# include virtual="/big.txt" -->]mid[<!--# include virtual="/up/big.txt" -->]tail`)
+		writeHTML(t, p, "html.html", `head[<!--# include virtual="/big.html" -->]mid[<!--# include virtual="/up/big.html" -->]tail`)
 		want := "head[" + big + "]mid[" + big + "]tail"
-
-		c := slowConn(t, p.addr, "GET /page.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 4096)
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		time.Sleep(300 * time.Millisecond)
-		var raw bytes.Buffer
-		buf := make([]byte, 8<<10)
-		for {
-			n, err := c.Read(buf)
-			raw.Write(buf[:n])
-			if err != nil {
-				if err != io.EOF {
-					t.Fatalf("reading after %d bytes: %v", raw.Len(), err)
+		for _, page := range []string{"/txt.html", "/html.html"} {
+			c := slowConn(t, p.addr, "GET "+page+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 4096)
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			time.Sleep(300 * time.Millisecond)
+			var raw bytes.Buffer
+			buf := make([]byte, 8<<10)
+			var rerr error
+			for {
+				n, err := c.Read(buf)
+				raw.Write(buf[:n])
+				if err != nil {
+					if err != io.EOF {
+						rerr = err
+					}
+					break
 				}
-				break
+				time.Sleep(5 * time.Millisecond)
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		r, err := readResponse(bufio.NewReader(&raw), "GET")
-		if err != nil {
-			t.Fatalf("parsing the answer: %v", err)
-		}
-		if r.Status != 200 || !r.Chunked || string(r.Body) != want {
-			t.Errorf("got %d, chunked %v, %d bytes (intact: %v), want 200 chunked %d bytes",
-				r.Status, r.Chunked, len(r.Body), string(r.Body) == want, len(want))
+			r, err := readResponse(bufio.NewReader(&raw), "GET")
+			if rerr != nil || err != nil {
+				t.Errorf("%s: reading: %v; parsing: %v; %d bytes arrived", page, rerr, err, raw.Len())
+				continue
+			}
+			if r.Status != 200 || !r.Chunked || string(r.Body) != want {
+				t.Errorf("%s: got %d, chunked %v, %d bytes (intact: %v), want 200 chunked %d bytes",
+					page, r.Status, r.Chunked, len(r.Body), string(r.Body) == want, len(want))
+			}
 		}
 	})
 }
