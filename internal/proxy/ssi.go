@@ -99,7 +99,11 @@ type ssiState struct {
 	encoding ssi.Encoding
 	errmsg   []byte
 	silent   bool
-	scratch  []byte
+	// scratch holds an echo's value, uriBuf and pathBuf an include's
+	// URI as evaluated and as unescaped.
+	scratch []byte
+	uriBuf  []byte
+	pathBuf []byte
 }
 
 // The parts of an if, as nginx numbers them: a command's own number says
@@ -164,7 +168,7 @@ func (cc *clientConn) startSSI() {
 		// capacity.
 		s = w.ssiStates[n-1]
 		w.ssiStates = w.ssiStates[:n-1]
-		*s = ssiState{p: s.p, held: s.held[:0], scratch: s.scratch[:0], parts: s.parts[:0]}
+		*s = ssiState{p: s.p, held: s.held[:0], scratch: s.scratch[:0], parts: s.parts[:0], uriBuf: s.uriBuf[:0], pathBuf: s.pathBuf[:0]}
 	} else {
 		s = &ssiState{}
 	}
@@ -580,7 +584,13 @@ func (cc *clientConn) varByName(dst, name []byte) ([]byte, bool) {
 // echo writes a variable's value, encoded as the last encoding asked
 // for (entity at first): its default, or "(none)", when it has none.
 func (s *ssiState) echo(f *bodyFilters, name, def []byte, haveDef bool, enc []byte, haveEnc bool) bool {
-	low := bytes.ToLower(name)
+	var lowBuf [64]byte
+	low := append(lowBuf[:0], name...)
+	for i, c := range low {
+		if 'A' <= c && c <= 'Z' {
+			low[i] = c + 'a' - 'A'
+		}
+	}
 	start := len(s.scratch)
 	v, ok := s.lookup(s.scratch, low)
 	s.scratch = v
@@ -685,12 +695,15 @@ func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, fil
 	if !haveVirtual {
 		target = file
 	}
-	uri, err := ssi.EvalPath(nil, target, cc.r.uri, s.lookup)
+	uri, err := ssi.EvalPath(s.uriBuf[:0], target, cc.r.uri, s.lookup)
 	if err != nil {
 		cc.logError(err.Error())
 		return false
 	}
-	path, args, ok := unsafeURI(uri)
+	s.uriBuf = uri
+	// The subrequest copies the path and the arguments.
+	path, args, ok := unsafeURI(s.pathBuf[:0], uri)
+	s.pathBuf = path
 	if !ok {
 		cc.logError("unsafe URI \"" + string(uri) + "\" was detected")
 		return false
@@ -812,16 +825,17 @@ func (s *ssiState) partEnded(f *bodyFilters, p *ssiPart, sub *subrequest, w *wor
 	s.advance(f, w)
 }
 
-// unsafeURI splits an include's URI at its arguments and unescapes its
-// path, as nginx's ngx_http_parse_unsafe_uri: "%XX" is decoded (a "?"
+// unsafeURI splits an include's URI at its arguments (a slice of uri)
+// and unescapes its path (appended to dst), as nginx's
+// ngx_http_parse_unsafe_uri: "%XX" is decoded (a "?"
 // made so stays in the path), and a path that reaches above the root
 // ("..") or holds a NUL is refused.
-func unsafeURI(uri []byte) (path, args []byte, ok bool) {
+func unsafeURI(dst, uri []byte) (path, args []byte, ok bool) {
 	p, a, found := bytes.Cut(uri, []byte("?"))
 	if found {
-		args = append([]byte(nil), a...)
+		args = a
 	}
-	path = make([]byte, 0, len(p))
+	path = dst
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c == '%' && i+2 < len(p) {

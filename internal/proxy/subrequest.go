@@ -167,9 +167,9 @@ func (cc *clientConn) newSubrequest(uri, args []byte, mode subMode, stub []byte)
 	if len(args) > 0 {
 		h.Query = r.args
 	}
-	h.Path = uri
-	r.line = pr.line
 	r.uri = append(r.uri[:0], uri...)
+	h.Path = r.uri
+	r.line = pr.line
 	r.bodyDone = true
 	r.keepAlive = false
 	r.internal = true

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -88,8 +89,8 @@ type ssiCase struct {
 	name, file, page, target, want string
 }
 
-// ssiRun writes the pages of cases and checks each answer: 200 and the
-// body expected.
+// ssiRun writes the pages of cases, asks for them all at once and checks
+// each answer: 200 and the body expected.
 func ssiRun(t *testing.T, p *proxy, cases []ssiCase) {
 	t.Helper()
 	for _, tc := range cases {
@@ -97,8 +98,25 @@ func ssiRun(t *testing.T, p *proxy, cases []ssiCase) {
 			writeHTML(t, p, tc.file, tc.page)
 		}
 	}
-	for _, tc := range cases {
-		r, err := ssiTry(p, tc.target)
+	// The requests run side by side, so that answers that stall cost
+	// one timeout, not one each.
+	type result struct {
+		r   *response
+		err error
+	}
+	results := make([]result, len(cases))
+	var wg sync.WaitGroup
+	for i, tc := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := ssiTry(p, tc.target)
+			results[i] = result{r, err}
+		}()
+	}
+	wg.Wait()
+	for i, tc := range cases {
+		r, err := results[i].r, results[i].err
 		if err != nil {
 			t.Errorf("%s: GET %s: %v", tc.name, tc.target, err)
 			continue
@@ -237,6 +255,7 @@ func TestSSIInclude(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		p := startProxy(t, tg, ssiIncludeConf)
 		writeHTML(t, p, "child.html", `(<!--# echo var="pv" --><!--# set var="cv" value="child" -->)`)
+		writeHTML(t, p, "files/large.txt", large)
 		writeHTML(t, p, "files/large.html", `<!--# echo var="arg_a" -->`+large+"END")
 		writeHTML(t, p, "part.html", "static-part")
 		writeHTML(t, p, "dir/part.html", "dir-part")
@@ -276,6 +295,8 @@ func TestSSIInclude(t *testing.T) {
 			{"a variable set by an include, read after wait=yes", "i16.html",
 				`<!--# set var="pv" value="parent" --><!--# include virtual="/child.html" wait="yes" -->[<!--# echo var="cv" -->]`,
 				"/i16.html", "(parent)[child]"},
+			{"a large file", "i17.html", `17[<!--# include virtual="/files/large.txt" -->]`,
+				"/i17.html", "17[" + large + "]"},
 			{"a large SSI file", "i14.html", `14[<!--# include virtual="/files/large.html?a=1" -->]`,
 				"/i14.html", "14[1" + large + "END]"},
 			{"a large SSI file, proxied", "i15.html", `15[<!--# include virtual="/up/files/large.html?a=1" -->]`,
