@@ -329,6 +329,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "gzip %v level=%d min_length=%d vary=%v proxied=%#x http=1.%d types=%s disable=%q msie6=%v",
 			g.On, g.Level, g.MinLength, g.Vary, g.Proxied, g.HTTPVersion, strings.Join(types, ","), dis, g.DisableMSIE6)
 	}
+	if c.PostponeOutput != 1460 {
+		d.line(depth, "postpone_output %d", c.PostponeOutput)
+	}
 	if c.SubrequestOutputBufferSize != pageSize {
 		d.line(depth, "subrequest_output_buffer_size %d", c.SubrequestOutputBufferSize)
 	}

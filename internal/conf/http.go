@@ -109,7 +109,7 @@ type rawLoc struct {
 	referers                   *refererRaw
 	gzip                       gzipRaw
 	ssi                        ssiRaw
-	postponeOutput             bool
+	postponeOutput             *int
 	trailer                    trailerRaw
 	secureLink                 secureLinkRaw
 	ssl                        sslRaw

@@ -111,6 +111,7 @@ func (b *builder) defaultLevel() *merged {
 		ProxyBuffering:               true,
 		ProxyBufferSize:              pageSize,
 		SubrequestOutputBufferSize:   pageSize,
+		PostponeOutput:               1460,
 		ProxyBuffersNum:              8,
 		ProxyBuffersSize:             pageSize,
 		ProxyMaxTempFileSize:         1024 << 20,
@@ -216,6 +217,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 		ProxyBuffering:             pick(r.proxyBuffering, p.ProxyBuffering),
 		ProxyBufferSize:            pick(r.proxyBufferSize, p.ProxyBufferSize),
 		SubrequestOutputBufferSize: pick(r.subrequestOutputBufferSize, p.SubrequestOutputBufferSize),
+		PostponeOutput:             pick(r.postponeOutput, p.PostponeOutput),
 		ProxyMaxTempFileSize:       pick(r.proxyMaxTempFileSize, p.ProxyMaxTempFileSize),
 		ProxyIgnoreHeaders:         pick(r.proxyIgnoreHeaders, p.ProxyIgnoreHeaders),
 	}

@@ -55,9 +55,9 @@ func ssiDirectives() []*directive {
 		{name: "subrequest_output_buffer_size", ctx: hsl, args: arg1, set: sizeSlot(func(r *rawLoc) **int { return &r.subrequestOutputBufferSize }),
 			syntax: "subrequest_output_buffer_size size;", def: "4k",
 			doc: "Bounds the answer of a subrequest kept in memory (SSI's include set=), read in the included location: a longer one ends the page that includes it, as in nginx (before its head goes out when nothing of the page did)."},
-		{name: "postpone_output", ctx: hsl, args: arg1, set: setPostponeOutput,
+		{name: "postpone_output", ctx: hsl, args: arg1, set: sizeSlot(func(r *rawLoc) **int { return &r.postponeOutput }),
 			syntax: "postpone_output size;", def: "1460",
-			doc: "Accepted with its argument checked: nginx holds back output until this much is ready; headroom writes an answer's bytes as the event loop has them, a buffer at a time, which needs no threshold."},
+			doc: "Holds back the head and the first output of an answer with SSI until this much of its body is ready or the answer is whole, as nginx holds back output: an include that fails before then ends the answer unanswered. Other answers are written as the event loop has them, a buffer at a time, which needs no threshold."},
 	}
 }
 
@@ -111,17 +111,6 @@ func setSSIMinFileChunk(b *builder, n *Node, sc *scope) error {
 		return errAt(n, "\"%s\" directive invalid value", n.Name)
 	}
 	s.minFileChunk = true
-	return nil
-}
-
-func setPostponeOutput(b *builder, n *Node, sc *scope) error {
-	if sc.raw.postponeOutput {
-		return duplicate(n)
-	}
-	if _, ok := parseSize(n.Args[0]); !ok {
-		return errAt(n, "\"%s\" directive invalid value", n.Name)
-	}
-	sc.raw.postponeOutput = true
 	return nil
 }
 

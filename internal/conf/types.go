@@ -580,6 +580,9 @@ type LocConf struct {
 	// SubrequestOutputBufferSize bounds a subrequest's answer kept in
 	// memory (include set=).
 	SubrequestOutputBufferSize int
+	// PostponeOutput is postpone_output: how much of an SSI answer's
+	// body is made before its head goes out.
+	PostponeOutput int
 	// ProxyBufferSize (proxy_buffer_size, default one page, 4k) bounds
 	// the upstream's response head.
 	ProxyBufferSize int

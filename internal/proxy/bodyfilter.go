@@ -172,12 +172,12 @@ func (f *bodyFilters) stalled() bool {
 }
 
 // holdsHead reports whether the answer's head waits for the first bytes
-// of its body: SSI passed nothing on yet, and an include may still end
-// the answer (a subrequest that failed) before anything of it was sent,
-// as nginx sends a head only with the first output.
+// of its body: SSI passed less than postpone_output on yet, and an
+// include may still end the answer (a subrequest that failed) before
+// anything of it was sent, as nginx holds its output back until then.
 func (f *bodyFilters) holdsHead() bool {
 	s := f.ssi
-	return s != nil && !s.produced && !f.failed && !f.tailDone
+	return s != nil && s.produced < s.postpone && !f.failed && !f.tailDone
 }
 
 // more reports whether the chain has output to make without more input:

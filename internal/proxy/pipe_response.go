@@ -63,6 +63,10 @@ func (cc *clientConn) relayResponse() {
 			}
 			continue
 		}
+		if stalled && !blocked && r.body.outOff < len(r.body.out) {
+			// More of what an include wrote waits for room in out.
+			continue
+		}
 		if r.respDone {
 			if r.cache.fill {
 				cc.fillDone()

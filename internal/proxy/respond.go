@@ -478,8 +478,15 @@ func (cc *clientConn) sendChain() {
 		}
 		if !drained {
 			if f.stalled() {
+				// As sendFileFiltered: what the includes wrote goes out
+				// as the client takes it; their ends wake the answer.
 				if cc.outOff < len(cc.out) && !f.holdsHead() {
-					cc.flush()
+					if !cc.flush() {
+						return
+					}
+					if f.outOff < len(f.out) {
+						continue
+					}
 				}
 				return
 			}

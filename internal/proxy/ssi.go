@@ -85,9 +85,14 @@ type ssiState struct {
 	buffered int
 	inflight int
 	waitFor  *subrequest
-	// produced is set once the stage passed bytes on: until then the
-	// answer's head waits with it (bodyFilters.holdsHead).
-	produced bool
+	// toStart are the includes of the piece being parsed, started once
+	// it is (startIncludes).
+	toStart []*ssiPart
+	// produced counts the bytes the stage passed on: until they reach
+	// postpone (postpone_output) the answer's head waits with them
+	// (bodyFilters.holdsHead).
+	produced int
+	postpone int
 	// output is off in an if's branch that does not hold and inside a
 	// block; chosen once a branch of the if held; cond is which part of
 	// an if the commands are in (0 outside).
@@ -168,11 +173,11 @@ func (cc *clientConn) startSSI() {
 		// capacity.
 		s = w.ssiStates[n-1]
 		w.ssiStates = w.ssiStates[:n-1]
-		*s = ssiState{p: s.p, held: s.held[:0], scratch: s.scratch[:0], parts: s.parts[:0], uriBuf: s.uriBuf[:0], pathBuf: s.pathBuf[:0]}
+		*s = ssiState{p: s.p, held: s.held[:0], scratch: s.scratch[:0], parts: s.parts[:0], uriBuf: s.uriBuf[:0], pathBuf: s.pathBuf[:0], toStart: s.toStart[:0]}
 	} else {
 		s = &ssiState{}
 	}
-	s.cc, s.output, s.silent = cc, true, lc.SSI.SilentErrors
+	s.cc, s.output, s.silent, s.postpone = cc, true, lc.SSI.SilentErrors, max(lc.PostponeOutput, 1)
 	s.p.Reset(lc.SSI.ValueLength)
 	cc.bodyChain().ssi = s
 }
@@ -205,6 +210,8 @@ func (cc *clientConn) ssiShared() *ssiShared {
 func (s *ssiState) release(w *worker) {
 	parts := s.parts
 	s.parts, s.waitFor = nil, nil
+	clear(s.toStart)
+	s.toStart = s.toStart[:0]
 	for _, p := range parts {
 		if p.sub != nil && !p.ended {
 			p.sub.abandon()
@@ -249,7 +256,7 @@ func (s *ssiState) emit(f *bodyFilters, p []byte) {
 // out passes bytes on to the next stage.
 func (s *ssiState) out(f *bodyFilters, p []byte) {
 	if len(p) > 0 {
-		s.produced = true
+		s.produced += len(p)
 		f.compressOrOut(p)
 	}
 }
@@ -369,6 +376,9 @@ func (s *ssiState) parse(f *bodyFilters, p []byte) int {
 		if n == 0 && it.Kind == ssi.None {
 			break
 		}
+	}
+	if len(s.toStart) > 0 {
+		s.startIncludes(f)
 	}
 	return used
 }
@@ -758,14 +768,30 @@ func (s *ssiState) include(f *bodyFilters, virtual []byte, haveVirtual bool, fil
 		// asked to be waited for; nginx waits for file= too.
 		s.waitFor = sub
 	}
-	sub.start()
-	if sub.ended && sub.complete && sub.parent == cc {
-		// Answered at once (a file, a return): its part is done now, so
-		// that what follows goes on with it, in the same write.
-		sub.parent = nil
-		s.partEnded(f, part, sub, cc.w)
-	}
+	// It starts once the piece of the body being parsed is, as nginx
+	// runs a subrequest after the filter that made it (startIncludes).
+	s.toStart = append(s.toStart, part)
 	return true
+}
+
+// startIncludes starts the includes the piece of the body just parsed
+// made. One answered at once (a file, a return) ends in place, so that
+// what follows goes on with it, in the same write.
+func (s *ssiState) startIncludes(f *bodyFilters) {
+	for i := 0; i < len(s.toStart); i++ {
+		part := s.toStart[i]
+		s.toStart[i] = nil
+		sub := part.sub
+		if part.ended || sub.parent != s.cc {
+			continue
+		}
+		sub.start()
+		if sub.ended && sub.complete && sub.parent == s.cc && !part.ended && s.cc.r != nil && s.cc.r.body == f {
+			sub.parent = nil
+			s.partEnded(f, part, sub, s.cc.w)
+		}
+	}
+	s.toStart = s.toStart[:0]
 }
 
 // subrequestEnded goes on with the answer whose include ended: a block

@@ -565,11 +565,17 @@ func (cc *clientConn) sendFileFiltered() {
 		}
 		if !drained {
 			if f.stalled() {
-				// An SSI include runs: what it wrote goes out, and its
-				// end wakes the answer (runSubrequests); the file is not
-				// read further meanwhile.
+				// An SSI include runs: what it wrote goes out (all of
+				// it, as the client takes it), and its end wakes the
+				// answer (runSubrequests); the file is not read further
+				// meanwhile.
 				if cc.outOff < len(cc.out) && !f.holdsHead() {
-					cc.flush()
+					if !cc.flush() {
+						return
+					}
+					if f.outOff < len(f.out) {
+						continue
+					}
 				}
 				return
 			}

@@ -31,8 +31,10 @@ import (
 // few at a time per answer (ssiMaxInflight), so what an answer can take
 // of the worker's slots is bounded.
 
-// maxSubrequestDepth is how deeply subrequests may nest, nginx's 50.
-const maxSubrequestDepth = 50
+// maxSubrequestDepth is how deeply subrequests may nest: nginx's limit of
+// 50, counted as nginx counts it from a main request that starts at one
+// more, so that 51 levels are made and the 52nd is refused.
+const maxSubrequestDepth = 51
 
 // subrequest is one subrequest and its request's transport.
 type subrequest struct {
