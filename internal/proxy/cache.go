@@ -67,9 +67,12 @@ type reqCache struct {
 	// getHead is set when a HEAD request went upstream as GET.
 	getHead bool
 	// w stores the upstream's answer; fill is set when the client gets
-	// the answer from the file once it is stored.
-	w    *cache.Writer
-	fill bool
+	// the answer from the file once it is stored, headFirst when a HEAD
+	// request got the upstream's head at once instead, as nginx sends it
+	// while the body goes to the cache only.
+	w         *cache.Writer
+	fill      bool
+	headFirst bool
 	// buf holds a stored answer's head, which the request's response
 	// fields point into.
 	buf []byte
@@ -649,8 +652,10 @@ func (cc *clientConn) cacheStore(resp *http1.Response) {
 	// the file, through the filters a stored answer goes through.
 	h := r.head.Headers
 	// A background update has no client to send to.
-	rc.fill = !rc.updating && (isHead(&r.head) || headerValue(h, "Range") != nil || headerValue(h, "If-Modified-Since") != nil ||
-		headerValue(h, "If-Unmodified-Since") != nil || headerValue(h, "If-None-Match") != nil || headerValue(h, "If-Match") != nil)
+	conditional := headerValue(h, "Range") != nil || headerValue(h, "If-Modified-Since") != nil ||
+		headerValue(h, "If-Unmodified-Since") != nil || headerValue(h, "If-None-Match") != nil || headerValue(h, "If-Match") != nil
+	rc.fill = !rc.updating && (isHead(&r.head) || conditional)
+	rc.headFirst = rc.fill && !conditional
 }
 
 // startCacheUpdate fetches, once an expired answer was sent
@@ -734,6 +739,15 @@ func (cc *clientConn) fillDone() {
 	r := cc.r
 	rc := &r.cache
 	rc.fill = false
+	if rc.headFirst {
+		// The head went out when it came; the answer is stored now.
+		cc.cacheCommit()
+		if cc.outOff < len(cc.out) && !cc.flush() {
+			return
+		}
+		cc.finish()
+		return
+	}
 	r.respHead, r.respDone, r.bodySent = false, false, 0
 	if !cc.cacheCommit() {
 		cc.respondError(500)
@@ -766,6 +780,12 @@ func (cc *clientConn) fillFailed(status int) bool {
 	cc.upLogAppend(r.peer.Conf.Addr, status)
 	if r.up != nil {
 		r.up.closeConn()
+	}
+	if rc.headFirst {
+		// The HEAD's answer went out already; the connection ends, as
+		// nginx ends it when the body it stores breaks off.
+		cc.flushAndAbort()
+		return true
 	}
 	cc.w.dropBuf(&r.upIn)
 	r.upInLen, r.upPos = 0, 0

@@ -110,8 +110,12 @@ func (cc *clientConn) startResponse() {
 	}
 	r.up.c.StopTimer()
 	if fill {
-		// Nothing goes into out, but the relay takes the body through it.
+		// Nothing of the body goes into out, but the relay takes the
+		// body through it. A HEAD request gets the upstream's head now.
 		cc.outBuf()
+		if r.cache.headFirst {
+			cc.writeHead(cc.responseHead(resp, false))
+		}
 		cc.relayResponse()
 		return
 	}
