@@ -429,6 +429,8 @@ func (cc *clientConn) writeHead(h *outHead) {
 		// Nobody reads a subrequest's head: its status and length are
 		// all its transport needs, as nginx writes none.
 		s.headOf(h)
+		// The body is framed into out all the same.
+		cc.outBuf()
 		return
 	}
 	cc.outBuf()

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -168,4 +169,39 @@ func TestSSIFailedIncludeBeforeOutput(t *testing.T) {
 		t.Fatalf("sent %q, want nothing", out)
 	}
 	b.waitErrorLog("too big subrequest response: 400")
+}
+
+// TestSSIInclude101WithBytes checks an include whose upstream switches
+// protocols and sends bytes of the new protocol at once: a subrequest
+// does not upgrade, so the 101 is an answer without a body, the bytes
+// are not its body, and the page ends (the loop once spun on those
+// bytes with nowhere to put them).
+func TestSSIInclude101WithBytes(t *testing.T) {
+	up := rawUpstream(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\nbar"))
+		time.Sleep(time.Second)
+	})
+	b := newBench(t, `server {
+		listen 127.0.0.1:0;
+		location = /page {
+			ssi on;
+			default_type text/html;
+			return 200 'A<!--#include virtual="/up" -->B';
+		}
+		location /up { proxy_pass http://`+up+`; proxy_http_version 1.1; }
+		location = /fast { return 200 "fast"; }
+	}`)
+	for _, req := range []string{
+		"GET /page HTTP/1.1\r\nHost: h\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n",
+		"GET /page HTTP/1.1\r\nHost: h\r\n\r\n",
+	} {
+		m := b.connect()
+		m.send(req)
+		m.waitEnded()
+	}
+	if _, body := b.connect().roundTrip("GET /fast HTTP/1.1\r\nHost: h\r\n\r\n"); body != "fast" {
+		t.Errorf("after: %q", body)
+	}
 }
