@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"strconv"
 
@@ -46,13 +45,11 @@ type subrequest struct {
 	// depth is how deeply the subrequest is nested (1 for one of a main
 	// request).
 	depth int
-	// The answer as the request code writes it: which part, the head
-	// while it is incomplete, the body bytes left of a content-length,
-	// the decoder of a chunked body, and the status.
+	// The answer as the request code writes it: which part, the body
+	// bytes left of a content-length, and the status. Its body is never
+	// chunked: a subrequest's answer ends with its request (chunkable).
 	resp   respPart
-	head   []byte
 	left   int64
-	chunks http1.ChunkedDecoder
 	status int
 	// memory keeps the body in mem (include set=), no more than
 	// memoryLimit says; tooBig is set once more came. stubBody is the
@@ -352,11 +349,10 @@ func (s *subrequest) Write(p []byte) (int, error) {
 	for n < len(p) {
 		switch s.resp {
 		case respHead:
-			k, ok := s.takeHead(p[n:])
-			n += k
-			if !ok {
-				return n, errSubrequestFailed
-			}
+			// The request code gives a subrequest its head as a value
+			// (headOf) and writes none: body bytes before it are a
+			// fault.
+			return n, errSubrequestFailed
 		case respLength:
 			in := p[n : n+int(min(int64(len(p)-n), s.left))]
 			k := s.deliver(in)
@@ -368,30 +364,6 @@ func (s *subrequest) Write(p []byte) (int, error) {
 			if s.left == 0 {
 				s.resp = respDone
 			} else if k == 0 {
-				return s.wrote(n)
-			}
-		case respChunked:
-			in := p[n:]
-			last := bytes.HasPrefix(in, []byte("\r\n0\r\n")) || bytes.HasPrefix(in, []byte("0\r\n"))
-			if room := s.room(); len(in) > room && !last {
-				in = in[:room]
-			}
-			if len(in) == 0 {
-				return s.wrote(n)
-			}
-			consumed, data, done, err := s.chunks.Next(in)
-			if err != nil {
-				return n, errSubrequestFailed
-			}
-			s.deliver(data)
-			if s.tooBig {
-				return n, errSubrequestFailed
-			}
-			n += consumed
-			if done {
-				s.resp = respDone
-				n = len(p)
-			} else if consumed == 0 {
 				return s.wrote(n)
 			}
 		case respUntilClose:
@@ -467,72 +439,6 @@ func (s *subrequest) deliver(b []byte) int {
 	s.gotBody = true
 	s.wakeIncluding()
 	return k
-}
-
-// takeHead reads the answer's head, written by the request code: its
-// status and how its body is framed.
-func (s *subrequest) takeHead(p []byte) (int, bool) {
-	buf := p
-	if len(s.head) > 0 {
-		s.head = append(s.head, p...)
-		buf = s.head
-	}
-	end := bytes.Index(buf, []byte("\r\n\r\n"))
-	if end < 0 {
-		if len(s.head) == 0 {
-			s.head = append(s.head, p...)
-		}
-		return len(p), true
-	}
-	used := end + 4 - (len(buf) - len(p))
-	line, rest, _ := bytes.Cut(buf[:end], []byte("\r\n"))
-	if len(line) < 12 || line[8] != ' ' {
-		return len(p), false
-	}
-	status, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
-		return len(p), false
-	}
-	length := int64(-1)
-	chunked := false
-	for len(rest) > 0 {
-		var field []byte
-		field, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		name, value, ok := bytes.Cut(field, []byte(":"))
-		if !ok {
-			continue
-		}
-		value = bytes.TrimLeft(value, " \t")
-		switch {
-		case http1.EqualFold(name, "content-length"):
-			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil {
-				length = n
-			}
-		case http1.EqualFold(name, "transfer-encoding"):
-			chunked = http1.EqualFold(value, "chunked")
-		}
-	}
-	s.head = s.head[:0]
-	switch {
-	case status >= 100 && status < 200:
-		return used, true
-	case status == 204 || status == 304 || length == 0:
-		s.resp = respDone
-	case chunked:
-		s.chunks.Reset()
-		s.resp = respChunked
-	case length > 0:
-		if s.memory && length > int64(s.memoryLimit()) {
-			s.fail("too big subrequest response: " + strconv.FormatInt(length, 10))
-			return used, false
-		}
-		s.left = length
-		s.resp = respLength
-	default:
-		s.resp = respUntilClose
-	}
-	s.status = status
-	return used, true
 }
 
 // headOf takes the head of the subrequest's answer from the request code,
