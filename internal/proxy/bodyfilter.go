@@ -180,6 +180,17 @@ func (f *bodyFilters) holdsHead() bool {
 	return s != nil && s.produced < s.postpone && !f.failed && !f.tailDone
 }
 
+// flushIncluded writes what a stalled chain's SSI includes made, as the
+// client takes it; it reports whether more of it waits in the chain
+// (the caller drains again), else the caller returns and the includes'
+// output and ends wake the answer (runSubrequests).
+func (cc *clientConn) flushIncluded(f *bodyFilters) bool {
+	if cc.outOff == len(cc.out) || f.holdsHead() || !cc.flush() {
+		return false
+	}
+	return f.outOff < len(f.out)
+}
+
 // more reports whether the chain has output to make without more input:
 // gunzip stopped for the client, or its end is still to be written; SSI
 // holds input an include kept from it; or the stages' ends are due.

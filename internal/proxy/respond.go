@@ -477,17 +477,7 @@ func (cc *clientConn) sendChain() {
 			return
 		}
 		if !drained {
-			if f.stalled() {
-				// As sendFileFiltered: what the includes wrote goes out
-				// as the client takes it; their ends wake the answer.
-				if cc.outOff < len(cc.out) && !f.holdsHead() {
-					if !cc.flush() {
-						return
-					}
-					if f.outOff < len(f.out) {
-						continue
-					}
-				}
+			if f.stalled() && !cc.flushIncluded(f) {
 				return
 			}
 			continue

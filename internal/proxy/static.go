@@ -564,19 +564,8 @@ func (cc *clientConn) sendFileFiltered() {
 			return
 		}
 		if !drained {
-			if f.stalled() {
-				// An SSI include runs: what it wrote goes out (all of
-				// it, as the client takes it), and its end wakes the
-				// answer (runSubrequests); the file is not read further
-				// meanwhile.
-				if cc.outOff < len(cc.out) && !f.holdsHead() {
-					if !cc.flush() {
-						return
-					}
-					if f.outOff < len(f.out) {
-						continue
-					}
-				}
+			// While an SSI include runs the file is not read further.
+			if f.stalled() && !cc.flushIncluded(f) {
 				return
 			}
 			continue
