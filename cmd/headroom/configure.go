@@ -31,6 +31,7 @@ var withModules = []string{
 	"--with-http_v2_module",
 	"--with-http_secure_link_module",
 	"--with-http_stub_status_module",
+	"--with-http_sub_module",
 }
 
 func configureArguments() string {

@@ -99,6 +99,7 @@ func init() {
 	directiveList = append(directiveList, proxyHeaderDirectives()...)
 	directiveList = append(directiveList, rewriteDirectives()...)
 	directiveList = append(directiveList, ssiDirectives()...)
+	directiveList = append(directiveList, subFilterDirectives()...)
 	directiveList = append(directiveList, mapDirectives()...)
 	directiveList = append(directiveList, splitClientsDirectives()...)
 	directiveList = append(directiveList, geoDirectives()...)

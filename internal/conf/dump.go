@@ -347,6 +347,20 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "ssi %v silent_errors=%v value_length=%d last_modified=%v types=%s",
 			s.On, s.SilentErrors, s.ValueLength, s.LastModified, strings.Join(types, ","))
 	}
+	if s := c.SubFilter; len(s.Pairs) > 0 || !s.Once || s.LastModified || len(s.Types) > 0 || s.AnyType {
+		var types []string
+		for t := range s.Types {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		if s.AnyType {
+			types = append(types, "*")
+		}
+		d.line(depth, "sub_filter once=%v last_modified=%v types=%s compiled=%v", s.Once, s.LastModified, strings.Join(types, ","), s.Table != nil)
+		for _, p := range s.Pairs {
+			d.line(depth+1, "%s -> %s", tmpl(p.Match), tmpl(p.Replacement))
+		}
+	}
 	if r := c.Referers; r != nil {
 		d.line(depth, "valid_referers %s", r.dumpLine())
 	}

@@ -285,7 +285,8 @@ func (g *Gzip) Compresses(ctype []byte) bool {
 // typeListed reports whether a content type (without its parameters,
 // compared in lower case) is text/html or one of a filter's types, as
 // nginx's ngx_http_test_content_type reads the lists of gzip_types,
-// ssi_types and the like.
+// ssi_types and the like. With "*" (any) every answer is, even one
+// without a content type.
 func typeListed(ctype []byte, types map[string]bool, any bool) bool {
 	if any {
 		return true

@@ -109,6 +109,7 @@ type rawLoc struct {
 	referers                   *refererRaw
 	gzip                       gzipRaw
 	ssi                        ssiRaw
+	subFilter                  subFilterRaw
 	postponeOutput             *int
 	trailer                    trailerRaw
 	secureLink                 secureLinkRaw

@@ -74,6 +74,7 @@ func (b *builder) defaultLevel() *merged {
 		ChunkedTransferEncoding:      true,
 		Gzip:                         Gzip{Level: 1, MinLength: 20, HTTPVersion: 1, Proxied: GzipProxiedOff},
 		SSI:                          SSI{ValueLength: 256},
+		SubFilter:                    SubFilter{Once: true},
 		RealIP:                       RealIP{Header: "X-Real-IP"},
 		Autoindex:                    defaultAutoindex,
 		KeepaliveTime:                time.Hour,
@@ -230,6 +231,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.RealIP = mergeRealIP(&r.realIP, p.RealIP)
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
 	c.SSI = mergeSSI(&r.ssi, p.SSI)
+	c.SubFilter = mergeSubFilter(&r.subFilter, p.SubFilter)
 	mergeTrailers(&r.trailer, p, c)
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
 	mergeHTTP2(&r.h2, p, c)

@@ -484,6 +484,8 @@ type LocConf struct {
 	Gzip Gzip
 	// SSI holds the SSI filter's settings.
 	SSI SSI
+	// SubFilter holds the sub filter's settings.
+	SubFilter SubFilter
 	// Autoindex holds the autoindex module's settings: directory
 	// listings.
 	Autoindex Autoindex

@@ -95,7 +95,7 @@ ssl_ocsp_cache ssl_ocsp_responder ssl_object_cache_inheritable
     
    
  starttls state status status_format status_zone sticky sticky_cookie_insert
-stream sub_filter sub_filter_last_modified sub_filter_once sub_filter_types
+stream
 thread_pool timer_resolution
   
  upstream_conf userid userid_domain userid_expires userid_flags

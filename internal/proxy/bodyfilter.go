@@ -12,8 +12,9 @@ import (
 )
 
 // This file is the chain of body filters an answer passes through on its
-// way to the client, in nginx's order: gunzip, then the charset filter's
-// conversion, then SSI (ssi.go), then gzip. A header filter that changes the body adds its
+// way to the client, in nginx's order: gunzip, then sub_filter's
+// replacements (subfilter.go), then the charset filter's conversion,
+// then SSI (ssi.go), then gzip. A header filter that changes the body adds its
 // stage (cc.bodyChain); an answer no filter changes has no chain and its
 // bytes go to the client as they come. Each stage streams into the next,
 // and what leaves the last waits in out until the client's framing takes
@@ -23,9 +24,10 @@ import (
 
 // bodyFilters is the chain of one answer.
 type bodyFilters struct {
-	// gunzip, recode, ssi and gz are the stages; a nil or zero one is
-	// off.
+	// gunzip, sub, recode, ssi and gz are the stages; a nil or zero
+	// one is off.
 	gunzip *gunzipState
+	sub    *subFilterState
 	recode recoder
 	ssi    *ssiState
 	gz     *gzipState
@@ -71,6 +73,10 @@ func (f *bodyFilters) release(w *worker) {
 		g.end(w)
 		f.gunzip = nil
 	}
+	if s := f.sub; s != nil {
+		f.sub = nil
+		s.release(w)
+	}
 	w.putBuf(f.out)
 	f.out = nil
 	if f.mid != nil {
@@ -98,6 +104,14 @@ func (f *bodyFilters) write(p []byte) {
 
 // afterGunzip passes bytes to the stages after gunzip.
 func (f *bodyFilters) afterGunzip(p []byte) {
+	if f.sub != nil {
+		p = f.sub.write(p)
+	}
+	f.afterSub(p)
+}
+
+// afterSub passes bytes to the stages after sub_filter's.
+func (f *bodyFilters) afterSub(p []byte) {
 	if f.ssi != nil {
 		if f.recode.t != nil {
 			f.mid = f.recode.recode(f.mid[:0], p)
@@ -127,8 +141,8 @@ func (f *bodyFilters) compressOrOut(p []byte) {
 	f.out = append(f.out, p...)
 }
 
-// finish ends the body: gunzip must have seen its stream's end, the
-// conversion drops an unfinished UTF-8 sequence (as nginx does), SSI
+// finish ends the body: gunzip must have seen its stream's end,
+// sub_filter writes the bytes it held back, the conversion drops an unfinished UTF-8 sequence (as nginx does), SSI
 // writes what its parser still holds, and the compressor writes its
 // trailer.
 func (f *bodyFilters) finish() {
@@ -152,6 +166,11 @@ func (f *bodyFilters) finish() {
 func (f *bodyFilters) tail() {
 	if f.tailDone || f.failed || !f.eof {
 		return
+	}
+	if s := f.sub; s != nil {
+		if p := s.end(); len(p) > 0 {
+			f.afterSub(p)
+		}
 	}
 	if s := f.ssi; s != nil && !s.end(f) {
 		return

@@ -196,7 +196,7 @@ func gzipFilter(cc *clientConn, h *outHead) {
 	if ctype == nil {
 		ctype = []byte(h.contentType)
 	}
-	if len(ctype) == 0 || !g.Compresses(ctype) {
+	if !g.Compresses(ctype) {
 		return
 	}
 	h.vary = g.Vary

@@ -101,6 +101,7 @@ var headerFilters = []headerFilter{
 	expiresFilter,
 	addHeadersFilter,
 	gunzipFilter,
+	subFilter,
 	charsetFilter,
 	ssiFilter,
 	gzipFilter,

@@ -68,9 +68,13 @@ func (cc *clientConn) relayResponse() {
 			continue
 		}
 		if r.respDone {
-			if r.cache.fill {
+			switch {
+			case r.cache.fill:
 				cc.fillDone()
-			} else if !blocked {
+			case blocked:
+			case r.cutShort:
+				cc.abort()
+			default:
 				cc.finish()
 			}
 			return
@@ -148,6 +152,17 @@ func (cc *clientConn) relayResponse() {
 			return
 		}
 		cc.upLogAppend(r.peer.Conf.Addr, r.status)
+		if !r.spool.empty() {
+			// What was read waits in the spool for a slow client: it
+			// is written first, as nginx writes what it read, and the
+			// connection closes after it (cutShort) with no end of
+			// its own, so the client still learns of the truncation.
+			r.up.release(false)
+			r.upDone, r.respDone, r.cutShort, r.keepAlive = true, true, true, false
+			cc.w.dropBuf(&r.upIn)
+			r.upInLen, r.upPos = 0, 0
+			continue
+		}
 		// What was relayed stays relayed; the client learns of the
 		// truncation from the closed connection.
 		cc.flushAndAbort()

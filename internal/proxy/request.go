@@ -420,6 +420,10 @@ type upstreamAttempt struct {
 	respDec  http1.ChunkedDecoder
 	chunkOut bool
 	respDone bool
+	// cutShort is set when the upstream closed before the end of the
+	// response while part of it waited in the spool: once that part
+	// is written the connection closes instead of ending the answer.
+	cutShort bool
 	// upDone is set once the upstream's part of the response is over;
 	// a compressed response may still have bytes to write.
 	upDone  bool

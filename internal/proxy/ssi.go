@@ -134,18 +134,12 @@ func ssiFilter(cc *clientConn, h *outHead) {
 	if ctype == nil {
 		ctype = []byte(h.contentType)
 	}
-	if len(ctype) == 0 || !lc.SSI.Processes(ctype) {
+	if !lc.SSI.Processes(ctype) {
 		return
 	}
 	if cc.sub == nil {
 		h.del(nameAcceptRanges)
-		if lc.SSI.LastModified {
-			h.weakenETag()
-		} else {
-			h.lastModified = time.Time{}
-			h.del(nameLastModifiedField)
-			h.del(nameETag)
-		}
+		h.dropValidators(lc.SSI.LastModified)
 	}
 	h.contentLength = -1
 	h.lengthLost = true
@@ -162,6 +156,20 @@ func ssiFilter(cc *clientConn, h *outHead) {
 
 // nameLastModifiedField is Last-Modified as an upstream's field.
 var nameLastModifiedField = []byte("Last-Modified")
+
+// dropValidators is what a filter that changes the body does to its
+// validators, as nginx's SSI and sub filters do: Last-Modified and the
+// ETag go, or with keep (their *_last_modified on) both stay, the ETag
+// made weak.
+func (h *outHead) dropValidators(keep bool) {
+	if keep {
+		h.weakenETag()
+		return
+	}
+	h.lastModified = time.Time{}
+	h.del(nameLastModifiedField)
+	h.del(nameETag)
+}
 
 // startSSI adds the SSI stage to the answer's chain.
 func (cc *clientConn) startSSI() {

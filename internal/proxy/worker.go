@@ -47,8 +47,10 @@ type worker struct {
 	subParents              []parentWake
 	// ssiStates are SSI stages of finished answers, for reuse.
 	ssiStates []*ssiState
-	requests  []*request
-	logBufs   map[string]*logs.AccessBuffer
+	// subFilters are sub filter stages of finished answers, for reuse.
+	subFilters []*subFilterState
+	requests   []*request
+	logBufs    map[string]*logs.AccessBuffer
 	// logCaches are the open_log_file_cache caches in use and logPath
 	// a buffer for the paths of access logs with variables (varlog.go).
 	logCaches map[*conf.OpenLogFileCache]*logFileCache
