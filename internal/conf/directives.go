@@ -100,6 +100,7 @@ func init() {
 	directiveList = append(directiveList, rewriteDirectives()...)
 	directiveList = append(directiveList, ssiDirectives()...)
 	directiveList = append(directiveList, subFilterDirectives()...)
+	directiveList = append(directiveList, authDirectives()...)
 	directiveList = append(directiveList, mapDirectives()...)
 	directiveList = append(directiveList, splitClientsDirectives()...)
 	directiveList = append(directiveList, geoDirectives()...)

@@ -393,6 +393,12 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.Handler != HandlerNone {
 		d.line(depth, "handler %s", c.Handler)
 	}
+	if c.SatisfyAny || c.AuthRequest != "" || len(c.AuthRequestSet) > 0 {
+		d.line(depth, "auth_request %q satisfy_any=%v", c.AuthRequest, c.SatisfyAny)
+		for _, sv := range c.AuthRequestSet {
+			d.line(depth+1, "set $%s %s", sv.Name, tmpl(sv.Value))
+		}
+	}
 	if len(c.Access) > 0 {
 		var rules []string
 		for _, a := range c.Access {

@@ -110,6 +110,7 @@ type rawLoc struct {
 	gzip                       gzipRaw
 	ssi                        ssiRaw
 	subFilter                  subFilterRaw
+	auth                       authRaw
 	postponeOutput             *int
 	trailer                    trailerRaw
 	secureLink                 secureLinkRaw

@@ -232,6 +232,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.Gzip = mergeGzip(&r.gzip, p.Gzip)
 	c.SSI = mergeSSI(&r.ssi, p.SSI)
 	c.SubFilter = mergeSubFilter(&r.subFilter, p.SubFilter)
+	mergeAuth(&r.auth, p, c)
 	mergeTrailers(&r.trailer, p, c)
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)
 	mergeHTTP2(&r.h2, p, c)

@@ -511,6 +511,14 @@ type LocConf struct {
 	// Access are the allow and deny rules, in order; inherited only by
 	// levels with none of their own.
 	Access []AccessRule
+	// SatisfyAny is "satisfy any": the access rules or auth_request
+	// let a request through, either one.
+	SatisfyAny bool
+	// AuthRequest is auth_request's URI, empty when off;
+	// AuthRequestSet its auth_request_set lines, evaluated in the
+	// subrequest once it is done.
+	AuthRequest    string
+	AuthRequestSet []*SetVar
 	// Handler is set when the location answers with one of headroom's
 	// views of itself (stub_status, metrics, status_page); like Return it
 	// is not inherited.

@@ -12,7 +12,7 @@ accept_mutex_delay aio aio_write add_before_body add_after_body
  addition_types ancient_browser ancient_browser_value api
 auth_basic auth_basic_user_file auth_delay auth_http auth_http_header auth_http_pass_client_cert
 auth_http_timeout auth_jwt auth_jwt_claim_set auth_jwt_header_set auth_jwt_key_file
-auth_jwt_key_request auth_jwt_leeway auth_jwt_require auth_jwt_type auth_request auth_request_set
+auth_jwt_key_request auth_jwt_leeway auth_jwt_require auth_jwt_type  
   
 create_full_put_path
 dav_access dav_methods debug_connection debug_points directio directio_alignment
@@ -78,7 +78,7 @@ proxy_timeout proxy_upload_rate quic_active_connection_id_limit quic_bpf
 quic_gso quic_host_key quic_retry read_ahead 
  
 
-satisfy scgi_bind scgi_buffer_size scgi_buffering scgi_buffers scgi_busy_buffers_size scgi_cache
+ scgi_bind scgi_buffer_size scgi_buffering scgi_buffers scgi_busy_buffers_size scgi_cache
 scgi_cache_key scgi_cache_path scgi_cache_valid scgi_connect_timeout scgi_hide_header
 scgi_ignore_client_abort scgi_ignore_headers scgi_intercept_errors scgi_next_upstream scgi_param
 scgi_pass scgi_pass_header scgi_read_timeout scgi_send_timeout scgi_temp_path

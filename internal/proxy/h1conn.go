@@ -527,6 +527,12 @@ func (cc *clientConn) close() {
 	if cc.inPhase(phaseSync) {
 		cc.leaveSync()
 	}
+	if cc.inPhase(phaseAuth) {
+		cc.leaveAuth()
+	}
+	if s := cc.sub; s != nil && s.auth && cc.r != nil {
+		s.captureAuth(cc)
+	}
 	if cc.r != nil {
 		if cc.r.tempWait {
 			cc.leaveTempWait()

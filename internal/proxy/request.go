@@ -35,6 +35,9 @@ const (
 	// phaseSync: the request waits for the zone_sync store to decide a
 	// limit (zonesync.go).
 	phaseSync
+	// phaseAuth: the request waits for its auth_request subrequest
+	// (authrequest.go).
+	phaseAuth
 	// phaseQueued: the request waits for a connection slot for its
 	// upstream.
 	phaseQueued
@@ -99,11 +102,12 @@ func (cc *clientConn) requestReadable() {
 			r.closeFile()
 			cc.abort()
 		}
-	case phaseQueued, phaseUpQueued, phaseDelayed, phaseSync, phaseRetry, phaseResolve, phaseCacheLock:
+	case phaseQueued, phaseUpQueued, phaseDelayed, phaseSync, phaseAuth, phaseRetry, phaseResolve, phaseCacheLock:
 		// proxy_ignore_client_abort keeps a request waiting for its
-		// upstream, not one limit_req holds back (nginx's limit_req
-		// stops a request whose client closed, whatever the setting).
-		if cc.tr.PeerClosed() && (r.phase == phaseDelayed || r.phase == phaseSync || !r.lc.ProxyIgnoreClientAbort) {
+		// upstream, not one limit_req or auth_request holds back
+		// (nginx's limit_req stops a request whose client closed,
+		// whatever the setting).
+		if cc.tr.PeerClosed() && (r.phase == phaseDelayed || r.phase == phaseSync || r.phase == phaseAuth || !r.lc.ProxyIgnoreClientAbort) {
 			// The client gave up while its request waited.
 			r.status = 499
 			cc.abort()
@@ -144,9 +148,10 @@ func (cc *clientConn) requestTimer() {
 		cc.serverQueueTimedOut()
 	case phaseDelayed:
 		cc.serve()
-	case phaseSync:
-		// The store's deadline decides (zonesync.go); no timer of the
-		// request's own runs meanwhile.
+	case phaseSync, phaseAuth:
+		// The store's deadline decides (zonesync.go), or the
+		// subrequest's own timers; no timer of the request's own runs
+		// meanwhile.
 	case phaseRetry:
 		cc.retryResources()
 	case phaseResolve:
@@ -420,6 +425,11 @@ type upstreamAttempt struct {
 	respDec  http1.ChunkedDecoder
 	chunkOut bool
 	respDone bool
+	// authSub is the auth_request subrequest the request waits for in
+	// phaseAuth; authPassed is set once it let the request through,
+	// for the access phase that runs again (authrequest.go).
+	authSub    *subrequest
+	authPassed bool
 	// cutShort is set when the upstream closed before the end of the
 	// response while part of it waited in the spool: once that part
 	// is written the connection closes instead of ending the answer.
@@ -726,30 +736,6 @@ func (cc *clientConn) namedRedirect(name []byte) {
 	cc.serve()
 }
 
-// accessAllowed applies the location's allow and deny rules, in nginx's
-// access phase (after limit_req and limit_conn): the first rule that
-// matches the client decides; a denied request is answered 403.
-func (cc *clientConn) accessAllowed() bool {
-	if cc.sub != nil {
-		// The main request passed them; nginx's access phase lets
-		// subrequests through.
-		return true
-	}
-	addr := cc.clientAddr().Addr()
-	for _, rule := range cc.r.lc.Access {
-		if !rule.Matches(addr) {
-			continue
-		}
-		if rule.Deny {
-			cc.logError("access forbidden by rule")
-			cc.respondError(403)
-			return false
-		}
-		return true
-	}
-	return true
-}
-
 // serve runs a routed request past limit_conn to its handler: 404 without
 // one, else the upstream.
 func (cc *clientConn) serve() {
@@ -768,7 +754,7 @@ func (cc *clientConn) serveContent() {
 	r := cc.r
 	h := &r.head
 	lc := r.lc
-	if !cc.accessAllowed() {
+	if !cc.accessPhase() {
 		return
 	}
 	if lc.Handler != conf.HandlerNone {

@@ -249,25 +249,14 @@ func (cc *clientConn) keepCaptures(re *conf.Regex, subject []byte, m []int) {
 
 // setVar runs a set directive.
 func (cc *clientConn) setVar(sv *conf.SetVar) {
-	r := cc.r
-	switch sv.Builtin {
-	case vars.Args:
-		v := cc.eval(nil, sv.Value)
-		r.args = append(r.args[:0], v...)
-		r.head.Query = r.args
-		r.script.argsSet = true
-	case vars.LimitRate:
-		// nginx reads the value as a size; one it cannot read leaves
-		// the rate as it was.
-		v := cc.eval(nil, sv.Value)
-		if n, ok := conf.ParseSize(string(v)); ok {
-			r.accelRate, r.accelRateSet = n, true
-		}
-	default:
-		s := &r.script
-		s.vals[sv.Slot] = cc.eval(s.vals[sv.Slot][:0], sv.Value)
-		s.set[sv.Slot] = true
+	if sv.Builtin == vars.Args || sv.Builtin == vars.LimitRate {
+		cc.assignVar(sv, cc.eval(nil, sv.Value))
+		return
 	}
+	// A variable of the configuration's own is evaluated in place.
+	s := &cc.r.script
+	s.vals[sv.Slot] = cc.eval(s.vals[sv.Slot][:0], sv.Value)
+	s.set[sv.Slot] = true
 }
 
 // condition evaluates an if directive's condition.

@@ -808,6 +808,10 @@ func (s *ssiState) startIncludes(f *bodyFilters) {
 // nginx ends the main request when a subrequest fails. It reports
 // whether the including answer goes on.
 func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
+	if sub.auth {
+		cc.authEnded(sub)
+		return false
+	}
 	r := cc.r
 	f := r.body
 	if f == nil || f.ssi == nil {

@@ -63,6 +63,12 @@ type subrequest struct {
 	stubSent bool
 	// gotBody is set once any body byte came.
 	gotBody bool
+	// auth marks auth_request's subrequest, whose body is dropped;
+	// authVals are auth_request_set's values and authenticate a 401's
+	// WWW-Authenticate, taken as it ends (captureAuth).
+	auth         bool
+	authVals     [][]byte
+	authenticate []byte
 	// blocked is set while the request code waits to write: the
 	// including answer has no room until its client takes some.
 	blocked bool
@@ -89,6 +95,9 @@ const (
 	subStub
 	// subMemory: kept for a variable (include set=).
 	subMemory
+	// subAuth: dropped; only the status and what auth_request_set
+	// reads count (authrequest.go).
+	subAuth
 )
 
 // newSubrequest makes a subrequest of the connection's request for uri
@@ -119,7 +128,7 @@ func (cc *clientConn) newSubrequest(uri, args []byte, mode subMode, stub []byte)
 		cc.logAt(logs.Warn, "no connection slot for a subrequest to \""+string(uri)+"\"")
 		return nil
 	}
-	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: mode == subMemory, stubBody: stub}
+	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: mode == subMemory, auth: mode == subAuth, stubBody: stub}
 	if stub != nil {
 		h := &pr.outHead
 		s.stubType = h.contentType
@@ -396,7 +405,7 @@ func (s *subrequest) wrote(n int) (int, error) {
 // the include is the first part of the answer; else as much as may wait
 // behind it (ssiState.includeOutput).
 func (s *subrequest) room() int {
-	if s.memory {
+	if s.memory || s.auth {
 		// A body kept in a variable is cut at its limit, never waited
 		// for.
 		return 1 << 30
@@ -416,6 +425,9 @@ func (s *subrequest) room() int {
 func (s *subrequest) deliver(b []byte) int {
 	if len(b) == 0 {
 		return 0
+	}
+	if s.auth {
+		return len(b)
 	}
 	if s.memory {
 		s.gotBody = true
