@@ -22,7 +22,7 @@ func authDirectives() []*directive {
 			doc: "Lets a request through only when a subrequest to the URI answers 2xx: 401 and 403 answer the request with that status (a 401 with the subrequest's WWW-Authenticate), anything else 500. The subrequest is a GET with the client's fields and no body; its answer's body is dropped. Runs after the allow and deny rules, as nginx's access phase orders them (see satisfy)."},
 		{name: "auth_request_set", ctx: hsl, args: arg2, set: setAuthRequestSet,
 			syntax: "auth_request_set $variable value;",
-			doc: "Sets a variable of the request, once the auth_request subrequest is done, to a value evaluated in the subrequest (its $upstream_http_*, $upstream_status, $sent_http_*), whatever the subrequest's status. A level with lines of its own replaces the inherited ones."},
+			doc:    "Sets a variable of the request, once the auth_request subrequest is done, to a value evaluated in the subrequest (its $upstream_http_*, $upstream_status, $sent_http_*), whatever the subrequest's status. A level with lines of its own replaces the inherited ones."},
 		{name: "satisfy", ctx: hsl, args: arg1, set: setSatisfy,
 			syntax: "satisfy all | any;", def: "all",
 			doc: "With all, a request must pass both the allow and deny rules and auth_request; with any, either lets it through (an allow rule that matches lets it through without the subrequest), and when both refuse the answer is auth_request's 401, else 403."},
