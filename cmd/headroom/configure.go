@@ -32,6 +32,7 @@ var withModules = []string{
 	"--with-http_secure_link_module",
 	"--with-http_stub_status_module",
 	"--with-http_sub_module",
+	"--with-http_addition_module",
 	"--with-http_auth_request_module",
 }
 

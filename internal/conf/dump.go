@@ -347,6 +347,17 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "ssi %v silent_errors=%v value_length=%d last_modified=%v types=%s",
 			s.On, s.SilentErrors, s.ValueLength, s.LastModified, strings.Join(types, ","))
 	}
+	if a := c.Addition; a.Before != "" || a.After != "" || len(a.Types) > 0 || a.AnyType {
+		var types []string
+		for t := range a.Types {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		if a.AnyType {
+			types = append(types, "*")
+		}
+		d.line(depth, "addition before=%q after=%q types=%s", a.Before, a.After, strings.Join(types, ","))
+	}
 	if s := c.SubFilter; len(s.Pairs) > 0 || !s.Once || s.LastModified || len(s.Types) > 0 || s.AnyType {
 		var types []string
 		for t := range s.Types {

@@ -111,6 +111,7 @@ type rawLoc struct {
 	ssi                        ssiRaw
 	subFilter                  subFilterRaw
 	auth                       authRaw
+	addition                   additionRaw
 	postponeOutput             *int
 	trailer                    trailerRaw
 	secureLink                 secureLinkRaw

@@ -486,6 +486,8 @@ type LocConf struct {
 	SSI SSI
 	// SubFilter holds the sub filter's settings.
 	SubFilter SubFilter
+	// Addition holds the addition filter's settings.
+	Addition Addition
 	// Autoindex holds the autoindex module's settings: directory
 	// listings.
 	Autoindex Autoindex

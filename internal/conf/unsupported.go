@@ -8,8 +8,8 @@ import "strings"
 // "unknown directive", so that users know the directive is real but
 // unavailable here; in lenient mode it is recorded instead.
 var nginxDirectives = setOf(`
-accept_mutex_delay aio aio_write add_before_body add_after_body
- addition_types ancient_browser ancient_browser_value api
+accept_mutex_delay aio aio_write  
+  ancient_browser ancient_browser_value api
 auth_basic auth_basic_user_file auth_delay auth_http auth_http_header auth_http_pass_client_cert
 auth_http_timeout auth_jwt auth_jwt_claim_set auth_jwt_header_set auth_jwt_key_file
 auth_jwt_key_request auth_jwt_leeway auth_jwt_require auth_jwt_type  

@@ -12,9 +12,9 @@ import (
 )
 
 // This file is the chain of body filters an answer passes through on its
-// way to the client, in nginx's order: gunzip, then sub_filter's
-// replacements (subfilter.go), then the charset filter's conversion,
-// then SSI (ssi.go), then gzip. A header filter that changes the body adds its
+// way to the client, in nginx's order: gunzip, then the addition
+// filter (addition.go), sub_filter's replacements (subfilter.go), the
+// charset filter's conversion, SSI (ssi.go), and gzip. A header filter that changes the body adds its
 // stage (cc.bodyChain); an answer no filter changes has no chain and its
 // bytes go to the client as they come. Each stage streams into the next,
 // and what leaves the last waits in out until the client's framing takes
@@ -24,9 +24,10 @@ import (
 
 // bodyFilters is the chain of one answer.
 type bodyFilters struct {
-	// gunzip, sub, recode, ssi and gz are the stages; a nil or zero
-	// one is off.
+	// gunzip, add, sub, recode, ssi and gz are the stages; a nil or
+	// zero one is off.
 	gunzip *gunzipState
+	add    *additionState
 	sub    *subFilterState
 	recode recoder
 	ssi    *ssiState
@@ -50,6 +51,9 @@ type bodyFilters struct {
 	finished bool
 	eof      bool
 	tailDone bool
+	// endsDone is set once sub_filter and SSI wrote their ends, before
+	// add_after_body's subrequest.
+	endsDone bool
 }
 
 // bodyChain returns the request's chain, made when the first stage is
@@ -77,6 +81,13 @@ func (f *bodyFilters) release(w *worker) {
 		f.sub = nil
 		s.release(w)
 	}
+	if a := f.add; a != nil {
+		f.add = nil
+		if s := a.sub; s != nil {
+			a.sub = nil
+			s.abandon()
+		}
+	}
 	w.putBuf(f.out)
 	f.out = nil
 	if f.mid != nil {
@@ -102,8 +113,19 @@ func (f *bodyFilters) write(p []byte) {
 	f.afterGunzip(p)
 }
 
-// afterGunzip passes bytes to the stages after gunzip.
+// afterGunzip passes bytes to the stages after gunzip: held while
+// add_before_body's subrequest runs, which the first bytes start.
 func (f *bodyFilters) afterGunzip(p []byte) {
+	if a := f.add; a != nil && !a.beforeDone {
+		a.hold(p)
+		a.startBefore(f)
+		return
+	}
+	f.afterAddition(p)
+}
+
+// afterAddition passes bytes to the stages after the addition filter.
+func (f *bodyFilters) afterAddition(p []byte) {
 	if f.sub != nil {
 		p = f.sub.write(p)
 	}
@@ -167,13 +189,40 @@ func (f *bodyFilters) tail() {
 	if f.tailDone || f.failed || !f.eof {
 		return
 	}
-	if s := f.sub; s != nil {
-		if p := s.end(); len(p) > 0 {
-			f.afterSub(p)
+	a := f.add
+	if a != nil {
+		// An empty body still comes after the first addition.
+		if !a.beforeDone {
+			a.startBefore(f)
+			return
+		}
+		if a.heldOff < len(a.held) || a.sub != nil {
+			return
 		}
 	}
-	if s := f.ssi; s != nil && !s.end(f) {
-		return
+	if !f.endsDone {
+		if s := f.sub; s != nil {
+			if p := s.end(); len(p) > 0 {
+				f.afterSub(p)
+			}
+		}
+		if s := f.ssi; s != nil && !s.end(f) {
+			return
+		}
+		f.endsDone = true
+	}
+	if a != nil && !a.afterDone {
+		if a.after == "" {
+			a.afterDone = true
+		} else {
+			if !a.afterStarted {
+				a.afterStarted = true
+				a.run(f, a.after)
+			}
+			if !a.afterDone {
+				return
+			}
+		}
 	}
 	f.tailDone = true
 	if f.gz != nil {
@@ -186,8 +235,14 @@ func (f *bodyFilters) tail() {
 // source waits: one buffer at most is held), or its end waits for them.
 // Their output, and their ends, wake the answer (runSubrequests).
 func (f *bodyFilters) stalled() bool {
+	if f.failed {
+		return false
+	}
+	if a := f.add; a != nil && a.sub != nil {
+		return true
+	}
 	s := f.ssi
-	return s != nil && !f.failed && (s.busy() || f.eof && s.pending())
+	return s != nil && (s.busy() || f.eof && s.pending())
 }
 
 // holdsHead reports whether the answer's head waits for the first bytes
@@ -220,10 +275,19 @@ func (f *bodyFilters) more() bool {
 	if g := f.gunzip; g != nil && (g.more() || g.eof && !g.finished) {
 		return true
 	}
+	a := f.add
+	if a != nil {
+		if a.sub != nil {
+			return false
+		}
+		if a.hasHeld() {
+			return true
+		}
+	}
 	if s := f.ssi; s != nil {
 		return !s.busy() && (s.hasHeld() || f.eof && !f.tailDone && !s.pending())
 	}
-	return false
+	return a != nil && f.eof && !f.tailDone
 }
 
 // step makes more output without more input (when more says there is).
@@ -235,11 +299,23 @@ func (f *bodyFilters) step() {
 		}
 		return
 	}
+	if a := f.add; a != nil && a.hasHeld() {
+		p := a.held[a.heldOff:]
+		a.heldOff = len(a.held)
+		f.afterAddition(p)
+		f.tail()
+		return
+	}
 	if s := f.ssi; s != nil && !s.busy() && s.hasHeld() {
 		s.resume(f)
 	}
 	f.tail()
 }
+
+// async reports whether the chain may wait for subrequests (SSI's
+// includes, the addition filter's), so that even an answer whose body
+// is all in memory goes through it as the client takes it (sendChain).
+func (f *bodyFilters) async() bool { return f.ssi != nil || f.add != nil }
 
 // pending reports whether output waits for the client or is still to be
 // made.
@@ -279,6 +355,9 @@ func (cc *clientConn) drainBody(dst *[]byte) bool {
 			// What the first include writes has room again.
 			f.ssi.wakeFirst(cc.w)
 		}
+		if a := f.add; a != nil && a.sub != nil {
+			a.sub.writable(cc.w)
+		}
 		if f.stalled() {
 			return false
 		}
@@ -297,7 +376,9 @@ func (cc *clientConn) bodyFailed() bool {
 	if f == nil || !f.failed {
 		return false
 	}
-	cc.logError(f.failure)
+	if f.failure != "" {
+		cc.logError(f.failure)
+	}
 	if cc.r.up != nil {
 		cc.upLogAppend(cc.r.peer.Conf.Addr, cc.r.status)
 	}

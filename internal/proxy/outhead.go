@@ -101,6 +101,7 @@ var headerFilters = []headerFilter{
 	expiresFilter,
 	addHeadersFilter,
 	gunzipFilter,
+	additionFilter,
 	subFilter,
 	charsetFilter,
 	ssiFilter,

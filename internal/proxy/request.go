@@ -129,7 +129,7 @@ func (cc *clientConn) requestWritable() {
 		// its SSI includes.
 		if r.finishing {
 			cc.finish()
-		} else if r.body != nil && r.body.ssi != nil {
+		} else if r.body != nil && r.body.async() {
 			cc.sendChain()
 		}
 	case phaseFile:

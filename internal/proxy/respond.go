@@ -439,7 +439,7 @@ func (cc *clientConn) writeResponse(status, wire int, ctype string, body []byte)
 func (cc *clientConn) sendOwnBody(body []byte, hasBody bool) {
 	r := cc.r
 	if hasBody {
-		if f := r.body; f != nil && f.ssi != nil {
+		if f := r.body; f != nil && f.async() {
 			f.whole = true
 			f.write(body)
 			f.finished = true

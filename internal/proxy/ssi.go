@@ -812,6 +812,9 @@ func (cc *clientConn) subrequestEnded(sub *subrequest) bool {
 		cc.authEnded(sub)
 		return false
 	}
+	if sub.addition {
+		return cc.additionEnded(sub)
+	}
 	r := cc.r
 	f := r.body
 	if f == nil || f.ssi == nil {

@@ -69,6 +69,8 @@ type subrequest struct {
 	auth         bool
 	authVals     [][]byte
 	authenticate []byte
+	// addition marks a subrequest of add_before_body or add_after_body.
+	addition bool
 	// blocked is set while the request code waits to write: the
 	// including answer has no room until its client takes some.
 	blocked bool
@@ -98,6 +100,9 @@ const (
 	// subAuth: dropped; only the status and what auth_request_set
 	// reads count (authrequest.go).
 	subAuth
+	// subAddition: before or after the including answer's body
+	// (addition.go).
+	subAddition
 )
 
 // newSubrequest makes a subrequest of the connection's request for uri
@@ -128,7 +133,7 @@ func (cc *clientConn) newSubrequest(uri, args []byte, mode subMode, stub []byte)
 		cc.logAt(logs.Warn, "no connection slot for a subrequest to \""+string(uri)+"\"")
 		return nil
 	}
-	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: mode == subMemory, auth: mode == subAuth, stubBody: stub}
+	s := &subrequest{parent: cc, cc: sc, depth: depth, memory: mode == subMemory, auth: mode == subAuth, addition: mode == subAddition, stubBody: stub}
 	if stub != nil {
 		h := &pr.outHead
 		s.stubType = h.contentType
@@ -439,6 +444,18 @@ func (s *subrequest) deliver(b []byte) int {
 		return len(b)
 	}
 	p := s.parent
+	if s.addition {
+		if p == nil || p.r == nil || p.r.body == nil || p.r.body.add == nil {
+			return len(b)
+		}
+		f := p.r.body
+		k := f.add.output(f, s, b)
+		if k > 0 {
+			s.gotBody = true
+			s.wakeIncluding()
+		}
+		return k
+	}
 	if p == nil || p.r == nil || p.r.body == nil || p.r.body.ssi == nil {
 		// The including answer is gone; the rest is dropped.
 		return len(b)
