@@ -1,10 +1,6 @@
 package conf
 
-import (
-	"strings"
-
-	"headroom/internal/vars"
-)
+import "strings"
 
 // authRaw is what one level sets of auth_request, auth_request_set and
 // satisfy.
@@ -43,26 +39,10 @@ func setAuthRequest(b *builder, n *Node, sc *scope) error {
 }
 
 func setAuthRequestSet(b *builder, n *Node, sc *scope) error {
-	name := n.Args[0]
-	if !strings.HasPrefix(name, "$") {
-		return errAt(n, "invalid variable name \"%s\"", name)
-	}
-	name = name[1:]
-	sv := &SetVar{Name: name}
-	switch idx, suffix := vars.Lookup(name); {
-	case idx == vars.Args || idx == vars.LimitRate:
-		sv.Builtin = idx
-	case idx != vars.Unknown && suffix == "":
-		// nginx's built-in variables other than these cannot be changed.
-		return errAt(n, "the duplicate \"%s\" variable", name)
-	default:
-		sv.Slot = b.declareVar(name, true)
-	}
-	t, err := b.template(n, n.Args[1])
+	sv, err := b.setVar(n)
 	if err != nil {
 		return err
 	}
-	sv.Value = t
 	sc.raw.auth.sets = append(sc.raw.auth.sets, sv)
 	return nil
 }

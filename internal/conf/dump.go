@@ -288,15 +288,8 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		if ch.SourceVar != nil {
 			source = tmpl(ch.SourceVar)
 		}
-		var types []string
-		for t := range ch.Types {
-			types = append(types, t)
-		}
-		sort.Strings(types)
-		if ch.AnyType {
-			types = append(types, "*")
-		}
-		d.line(depth, "charset %q types=%s override=%v source=%q", name, strings.Join(types, ","), ch.Override, source)
+		types := typeListText(ch.Types, ch.AnyType)
+		d.line(depth, "charset %q types=%s override=%v source=%q", name, types, ch.Override, source)
 	}
 	if m := c.Charset.Maps; m != nil && depth == 2 && len(m.maps) > 0 {
 		// The maps are the http block's; they are shown with each server.
@@ -314,20 +307,13 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "gzip_static %d", g.Static)
 	}
 	if g := c.Gzip; g.On || g.Level != 1 || g.MinLength != 20 || g.Vary || g.Proxied != GzipProxiedOff || g.HTTPVersion != 1 || len(g.Types) > 0 || g.AnyType || len(g.Disable) > 0 || g.DisableMSIE6 {
-		var types []string
-		for t := range g.Types {
-			types = append(types, t)
-		}
-		sort.Strings(types)
-		if g.AnyType {
-			types = append(types, "*")
-		}
+		types := typeListText(g.Types, g.AnyType)
 		var dis []string
 		for _, re := range g.Disable {
 			dis = append(dis, re.String())
 		}
 		d.line(depth, "gzip %v level=%d min_length=%d vary=%v proxied=%#x http=1.%d types=%s disable=%q msie6=%v",
-			g.On, g.Level, g.MinLength, g.Vary, g.Proxied, g.HTTPVersion, strings.Join(types, ","), dis, g.DisableMSIE6)
+			g.On, g.Level, g.MinLength, g.Vary, g.Proxied, g.HTTPVersion, types, dis, g.DisableMSIE6)
 	}
 	if c.PostponeOutput != 1460 {
 		d.line(depth, "postpone_output %d", c.PostponeOutput)
@@ -336,38 +322,17 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "subrequest_output_buffer_size %d", c.SubrequestOutputBufferSize)
 	}
 	if s := c.SSI; s.On || s.SilentErrors || s.ValueLength != 256 || s.LastModified || len(s.Types) > 0 || s.AnyType {
-		var types []string
-		for t := range s.Types {
-			types = append(types, t)
-		}
-		sort.Strings(types)
-		if s.AnyType {
-			types = append(types, "*")
-		}
+		types := typeListText(s.Types, s.AnyType)
 		d.line(depth, "ssi %v silent_errors=%v value_length=%d last_modified=%v types=%s",
-			s.On, s.SilentErrors, s.ValueLength, s.LastModified, strings.Join(types, ","))
+			s.On, s.SilentErrors, s.ValueLength, s.LastModified, types)
 	}
 	if a := c.Addition; a.Before != "" || a.After != "" || len(a.Types) > 0 || a.AnyType {
-		var types []string
-		for t := range a.Types {
-			types = append(types, t)
-		}
-		sort.Strings(types)
-		if a.AnyType {
-			types = append(types, "*")
-		}
-		d.line(depth, "addition before=%q after=%q types=%s", a.Before, a.After, strings.Join(types, ","))
+		types := typeListText(a.Types, a.AnyType)
+		d.line(depth, "addition before=%q after=%q types=%s", a.Before, a.After, types)
 	}
 	if s := c.SubFilter; len(s.Pairs) > 0 || !s.Once || s.LastModified || len(s.Types) > 0 || s.AnyType {
-		var types []string
-		for t := range s.Types {
-			types = append(types, t)
-		}
-		sort.Strings(types)
-		if s.AnyType {
-			types = append(types, "*")
-		}
-		d.line(depth, "sub_filter once=%v last_modified=%v types=%s compiled=%v", s.Once, s.LastModified, strings.Join(types, ","), s.Table != nil)
+		types := typeListText(s.Types, s.AnyType)
+		d.line(depth, "sub_filter once=%v last_modified=%v types=%s compiled=%v", s.Once, s.LastModified, types, s.Table != nil)
 		for _, p := range s.Pairs {
 			d.line(depth+1, "%s -> %s", tmpl(p.Match), tmpl(p.Replacement))
 		}
@@ -715,4 +680,18 @@ func resolverString(r *Resolver) string {
 	}
 	parts = append(parts, "valid="+dur(r.Valid), "ipv4="+strconv.FormatBool(r.IPv4), "ipv6="+strconv.FormatBool(r.IPv6))
 	return strings.Join(parts, " ")
+}
+
+// typeListText is a types list (gzip_types and the like) as the dump
+// shows it: sorted, "*" last.
+func typeListText(types map[string]bool, any bool) string {
+	var list []string
+	for t := range types {
+		list = append(list, t)
+	}
+	sort.Strings(list)
+	if any {
+		list = append(list, "*")
+	}
+	return strings.Join(list, ",")
 }

@@ -337,31 +337,45 @@ func setBreak(b *builder, n *Node, sc *scope) error {
 
 func setSet(b *builder, n *Node, sc *scope) error {
 	name := n.Args[0]
-	if !strings.HasPrefix(name, "$") {
+	if strings.HasPrefix(name, "$") && (name == "$" || !validVarName(name[1:])) {
 		return errAt(n, "invalid variable name \"%s\"", name)
 	}
-	name = name[1:]
-	if name == "" || !validVarName(name) {
-		return errAt(n, "invalid variable name \"%s\"", n.Args[0])
+	sv, err := b.setVar(n)
+	if err != nil {
+		return err
 	}
+	ops := sc.ops()
+	*ops = append(*ops, ScriptOp{Set: sv})
+	return nil
+}
+
+// setVar reads a directive that gives a variable a value (set,
+// auth_request_set): "$name value". The name must start with "$"; a
+// name nginx has as built in may be given a value only where nginx
+// lets it be changed ($args, $limit_rate), any other becomes a variable
+// of the configuration.
+func (b *builder) setVar(n *Node) (*SetVar, error) {
+	name := n.Args[0]
+	if !strings.HasPrefix(name, "$") {
+		return nil, errAt(n, "invalid variable name \"%s\"", name)
+	}
+	name = name[1:]
 	sv := &SetVar{Name: name}
 	switch idx, suffix := vars.Lookup(name); {
 	case idx == vars.Args || idx == vars.LimitRate:
 		sv.Builtin = idx
 	case idx != vars.Unknown && suffix == "":
 		// nginx's built-in variables other than these cannot be changed.
-		return errAt(n, "the duplicate \"%s\" variable", name)
+		return nil, errAt(n, "the duplicate \"%s\" variable", name)
 	default:
 		sv.Slot = b.declareVar(name, true)
 	}
 	t, err := b.template(n, n.Args[1])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sv.Value = t
-	ops := sc.ops()
-	*ops = append(*ops, ScriptOp{Set: sv})
-	return nil
+	return sv, nil
 }
 
 // validVarName reports whether every byte of name may be in a variable
