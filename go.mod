@@ -7,3 +7,5 @@ require golang.org/x/sys v0.50.0
 require github.com/klauspost/compress v1.20.4
 
 require golang.org/x/net v0.63.0
+
+require golang.org/x/crypto v0.59.0

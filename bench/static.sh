@@ -23,6 +23,9 @@
 #   ssi            a 1 KiB HTML page with SSI: two includes (a file, and a
 #                  location answering with return) and an echo of an
 #                  argument, 64 connections
+#   subfilter      a 10 KiB HTML page through sub_filter: a script put
+#                  before </head> and 40 links rewritten from http:// to
+#                  https:// (sub_filter_once off), 64 connections
 #   rewrite        the request language: a request that passes 20 regex
 #                  locations that do not match, to one whose regex captures,
 #                  10 ifs (variable, =, !=, ~, ~*, -f forms) that do not hold,
@@ -67,7 +70,7 @@ DURATION=${STATIC_DURATION:-4}
 WARMUP=${STATIC_WARMUP:-1}
 REPS=${STATIC_REPS:-5}
 PROXIES=${STATIC_PROXIES:-headroom,nginx}
-MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite,ssi}
+MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite,ssi,subfilter}
 STREAMS=${STATIC_STREAMS:-100}
 READ=${STATIC_READ:-524288}
 PORT=${STATIC_PORT:-18480}
@@ -84,7 +87,7 @@ Usage: bench/static.sh [options]
 
 Options (each also settable by the environment variable shown):
   -m, --modes LIST      comma list of static1k, static1k-nosf, static1m,
-                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6, ssi,
+                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6, ssi, subfilter,
                         memplain, rewrite
                                                              (STATIC_MODES, all)
   -d, --duration SEC    measured wrk run length              (STATIC_DURATION, 4)
@@ -167,7 +170,7 @@ parse_args() {
 	IFS=, read -r -a MODE_LIST <<<"$MODES"
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	for m in "${MODE_LIST[@]}"; do
-		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite | ssi) ;; *) die "unknown mode: $m" ;; esac
+		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite | ssi | subfilter) ;; *) die "unknown mode: $m" ;; esac
 	done
 	for p in "${PROXY_LIST[@]}"; do
 		case $p in headroom | nginx) ;; *) die "unknown proxy: $p" ;; esac
@@ -271,6 +274,16 @@ make_data() {
 		printf '\n</body></html>\n'
 	} >"$WORK/www/ssi/page.html"
 	head -c 100 /dev/zero | tr '\0' 'p' >"$WORK/www/ssi/part.html"
+	mkdir -p "$WORK/www/sub"
+	{
+		printf '<html><head><title>page</title></head><body>\n'
+		for i in $(seq 1 40); do
+			printf '<p>paragraph %s with some text of the page, and <a href="http://example.com/item/%s">a link</a> to it.</p>\n' "$i" "$i"
+			head -c 110 /dev/zero | tr '\0' 't'
+			printf '\n'
+		done
+		printf '</body></html>\n'
+	} >"$WORK/www/sub/page.html"
 	python3 "$HELPER" json 102400 "$WORK/up/api/100k.json"
 	python3 "$HELPER" json 8388608 "$WORK/up/api/big.json"
 	chmod -R a+rX "$WORK/www" "$WORK/up"
@@ -368,6 +381,13 @@ EOF
         location /ssi/ {
             ssi on;
             types { text/html html; }
+        }
+
+        location /sub/ {
+            types { text/html html; }
+            sub_filter '</head>' '<script src="/x.js"></script></head>';
+            sub_filter 'http://example.com' 'https://example.com';
+            sub_filter_once off;
         }
 
         location = /ssi-return {
@@ -557,6 +577,7 @@ mode_params() {
 	memplain) URL_PATH=/api/big.json LEVEL=6 LISTEN_EXTRA=" sndbuf=64k" ;;
 	rewrite) URL_PATH='/app/item/12345?k=key500' ;;
 	ssi) URL_PATH='/ssi/page.html?name=bench' ;;
+	subfilter) URL_PATH='/sub/page.html' ;;
 	esac
 }
 
@@ -605,6 +626,11 @@ check_answer() {
 	rewrite)
 		[ "$(curl -sf "http://127.0.0.1:$PROXY_PORT$URL_PATH")" = "item 12345 v500" ] ||
 			die "$name: $URL_PATH did not answer \"item 12345 v500\""
+		;;
+	subfilter)
+		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
+		[ "$(grep -c 'https://example.com' "$f")" = 40 ] && grep -q '<script src="/x.js"></script></head>' "$f" &&
+			! grep -q 'http://example.com' "$f" || die "$name: $URL_PATH was not filtered: $(head -c 300 "$f")"
 		;;
 	ssi)
 		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"

@@ -10,7 +10,6 @@ var withoutModules = []string{
 	"--without-select_module",
 	"--without-poll_module",
 	"--without-http_userid_module",
-	"--without-http_auth_basic_module",
 	"--without-http_mirror_module",
 	"--without-http_fastcgi_module",
 	"--without-http_uwsgi_module",

@@ -101,6 +101,7 @@ func init() {
 	directiveList = append(directiveList, ssiDirectives()...)
 	directiveList = append(directiveList, subFilterDirectives()...)
 	directiveList = append(directiveList, authDirectives()...)
+	directiveList = append(directiveList, authBasicDirectives()...)
 	directiveList = append(directiveList, additionDirectives()...)
 	directiveList = append(directiveList, mapDirectives()...)
 	directiveList = append(directiveList, splitClientsDirectives()...)

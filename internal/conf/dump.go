@@ -369,6 +369,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.Handler != HandlerNone {
 		d.line(depth, "handler %s", c.Handler)
 	}
+	if a := c.AuthBasic; a.Realm != nil || a.UserFile != nil {
+		d.line(depth, "auth_basic %s user_file=%s", tmpl(a.Realm), tmpl(a.UserFile))
+	}
 	if c.SatisfyAny || c.AuthRequest != "" || len(c.AuthRequestSet) > 0 {
 		d.line(depth, "auth_request %q satisfy_any=%v", c.AuthRequest, c.SatisfyAny)
 		for _, sv := range c.AuthRequestSet {

@@ -111,6 +111,7 @@ type rawLoc struct {
 	ssi                        ssiRaw
 	subFilter                  subFilterRaw
 	auth                       authRaw
+	authBasic                  authBasicRaw
 	addition                   additionRaw
 	postponeOutput             *int
 	trailer                    trailerRaw

@@ -233,6 +233,7 @@ func merge(r *rawLoc, parent *merged) *merged {
 	c.SSI = mergeSSI(&r.ssi, p.SSI)
 	c.SubFilter = mergeSubFilter(&r.subFilter, p.SubFilter)
 	mergeAuth(&r.auth, p, c)
+	c.AuthBasic = mergeAuthBasic(&r.authBasic, p.AuthBasic)
 	c.Addition = mergeAddition(&r.addition, p.Addition)
 	mergeTrailers(&r.trailer, p, c)
 	c.SecureLink = mergeSecureLink(&r.secureLink, p.SecureLink)

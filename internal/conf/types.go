@@ -521,6 +521,8 @@ type LocConf struct {
 	// subrequest once it is done.
 	AuthRequest    string
 	AuthRequestSet []*SetVar
+	// AuthBasic holds auth_basic's settings.
+	AuthBasic AuthBasic
 	// Handler is set when the location answers with one of headroom's
 	// views of itself (stub_status, metrics, status_page); like Return it
 	// is not inherited.

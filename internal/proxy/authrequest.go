@@ -62,30 +62,62 @@ func (cc *clientConn) accessPhase() bool {
 		r.authPassed = false
 		return true
 	}
-	verdict := cc.accessRules()
-	if !lc.SatisfyAny {
-		if verdict == accessDenied {
+	anyOf := lc.SatisfyAny
+	// code is the refusal so far under satisfy any, nginx's
+	// access_code: a 401 stays once given.
+	code := 0
+	switch cc.accessRules() {
+	case accessAllowed:
+		if anyOf {
+			return true
+		}
+	case accessDenied:
+		if !anyOf {
 			cc.logError("access forbidden by rule")
 			cc.respondError(403)
 			return false
 		}
-		if lc.AuthRequest == "" {
-			return true
-		}
-	} else {
-		if verdict == accessAllowed {
-			return true
-		}
-		if lc.AuthRequest == "" {
-			if verdict == accessDenied {
-				cc.logError("access forbidden by rule")
-				cc.respondError(403)
-				return false
-			}
-			return true
-		}
+		code = 403
 	}
-	cc.startAuthRequest()
+	switch status := cc.authBasic(); status {
+	case 0:
+	case 200:
+		if anyOf {
+			cc.dropAuthenticate()
+			return true
+		}
+	case 401, 403:
+		if !anyOf {
+			cc.respondError(status)
+			return false
+		}
+		if code != 401 {
+			code = status
+		}
+	default:
+		cc.respondError(status)
+		return false
+	}
+	if lc.AuthRequest != "" {
+		r.accessCode = code
+		cc.startAuthRequest()
+		return false
+	}
+	return cc.accessRefused(code)
+}
+
+// accessRefused ends the access phase under satisfy any when every
+// check refused (code, nginx's access_code, is not 0): the request is
+// answered with it, a 403 logged as the rules' refusal. It reports
+// whether the request goes on.
+func (cc *clientConn) accessRefused(code int) bool {
+	if code == 0 {
+		return true
+	}
+	if code == 403 {
+		cc.logError("access forbidden by rule")
+	}
+	cc.respondError(code)
 	return false
 }
 
@@ -158,19 +190,26 @@ func (cc *clientConn) authEnded(s *subrequest) {
 	}
 	switch {
 	case status >= 200 && status < 300:
+		if r.lc.SatisfyAny {
+			cc.dropAuthenticate()
+		}
 		r.authPassed = true
 		cc.serveContent()
 		return
 	case status == 401 || status == 403:
 		if status == 401 && s.authenticate != nil {
 			kept := append([]byte("WWW-Authenticate"), s.authenticate...)
-			r.carried = append(r.carried[:0], http1.Header{Name: kept[:16], Value: kept[16:]})
+			r.carried = append(r.carried, http1.Header{Name: kept[:16], Value: kept[16:]})
 		}
-		if r.lc.SatisfyAny && status == 403 {
-			// Both refused: the rules' 403, logged as theirs.
-			cc.logError("access forbidden by rule")
+		if !r.lc.SatisfyAny {
+			cc.respondError(status)
+			return
 		}
-		cc.respondError(status)
+		code := r.accessCode
+		if code != 401 {
+			code = status
+		}
+		cc.accessRefused(code)
 	default:
 		cc.logError("auth request unexpected status: " + strconv.Itoa(status))
 		cc.respondError(500)

@@ -430,6 +430,9 @@ type upstreamAttempt struct {
 	// for the access phase that runs again (authrequest.go).
 	authSub    *subrequest
 	authPassed bool
+	// accessCode is the refusal of the checks before auth_request
+	// under satisfy any (nginx's access_code).
+	accessCode int
 	// cutShort is set when the upstream closed before the end of the
 	// response while part of it waited in the spool: once that part
 	// is written the connection closes instead of ending the answer.

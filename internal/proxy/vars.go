@@ -469,7 +469,12 @@ func init() {
 		v := headerValue(cc.r.head.Headers, "Content-Type")
 		return append(b, v...), v != nil
 	}
-	g[vars.RemoteUser] = g[vars.Unknown]
+	g[vars.RemoteUser] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		// The user of an "Authorization: Basic" field, as nginx's
+		// variable decodes it whether or not auth_basic is on.
+		user, _, ok := basicCredentials(cc.r.head.Headers)
+		return append(b, user...), ok
+	}
 	g[vars.HTTP] = func(cc *clientConn, b []byte, name string) ([]byte, bool) {
 		hs := cc.r.head.Headers
 		if name == "cookie" || name == "x_forwarded_for" {

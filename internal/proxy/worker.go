@@ -47,6 +47,11 @@ type worker struct {
 	subParents              []parentWake
 	// ssiStates are SSI stages of finished answers, for reuse.
 	ssiStates []*ssiState
+	// userFile holds the last auth_basic user file read, for its
+	// buffer.
+	userFile []byte
+	// passwords keeps auth_basic's recent matches of slow hashes.
+	passwords passwordCache
 	// subFilters are sub filter stages of finished answers, for reuse.
 	subFilters []*subFilterState
 	requests   []*request
