@@ -25,7 +25,10 @@
 #                  argument, 64 connections
 #   subfilter      a 10 KiB HTML page through sub_filter: a script put
 #                  before </head> and 40 links rewritten from http:// to
-#                  https:// (sub_filter_once off), 64 connections
+#                  https:// (sub_filter_once off), 64 connections, sendfile
+#                  on (nginx then sends each unchanged span of the file with
+#                  a sendfile call of its own)
+#   subfilter-nosf the same with sendfile off
 #   rewrite        the request language: a request that passes 20 regex
 #                  locations that do not match, to one whose regex captures,
 #                  10 ifs (variable, =, !=, ~, ~*, -f forms) that do not hold,
@@ -70,7 +73,7 @@ DURATION=${STATIC_DURATION:-4}
 WARMUP=${STATIC_WARMUP:-1}
 REPS=${STATIC_REPS:-5}
 PROXIES=${STATIC_PROXIES:-headroom,nginx}
-MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite,ssi,subfilter}
+MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite,ssi,subfilter,subfilter-nosf}
 STREAMS=${STATIC_STREAMS:-100}
 READ=${STATIC_READ:-524288}
 PORT=${STATIC_PORT:-18480}
@@ -87,7 +90,7 @@ Usage: bench/static.sh [options]
 
 Options (each also settable by the environment variable shown):
   -m, --modes LIST      comma list of static1k, static1k-nosf, static1m,
-                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6, ssi, subfilter,
+                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6, ssi, subfilter, subfilter-nosf,
                         memplain, rewrite
                                                              (STATIC_MODES, all)
   -d, --duration SEC    measured wrk run length              (STATIC_DURATION, 4)
@@ -170,7 +173,7 @@ parse_args() {
 	IFS=, read -r -a MODE_LIST <<<"$MODES"
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	for m in "${MODE_LIST[@]}"; do
-		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite | ssi | subfilter) ;; *) die "unknown mode: $m" ;; esac
+		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite | ssi | subfilter | subfilter-nosf) ;; *) die "unknown mode: $m" ;; esac
 	done
 	for p in "${PROXY_LIST[@]}"; do
 		case $p in headroom | nginx) ;; *) die "unknown proxy: $p" ;; esac
@@ -578,6 +581,7 @@ mode_params() {
 	rewrite) URL_PATH='/app/item/12345?k=key500' ;;
 	ssi) URL_PATH='/ssi/page.html?name=bench' ;;
 	subfilter) URL_PATH='/sub/page.html' ;;
+	subfilter-nosf) URL_PATH='/sub/page.html' SENDFILE=off ;;
 	esac
 }
 
@@ -627,7 +631,7 @@ check_answer() {
 		[ "$(curl -sf "http://127.0.0.1:$PROXY_PORT$URL_PATH")" = "item 12345 v500" ] ||
 			die "$name: $URL_PATH did not answer \"item 12345 v500\""
 		;;
-	subfilter)
+	subfilter | subfilter-nosf)
 		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
 		[ "$(grep -c 'https://example.com' "$f")" = 40 ] && grep -q '<script src="/x.js"></script></head>' "$f" &&
 			! grep -q 'http://example.com' "$f" || die "$name: $URL_PATH was not filtered: $(head -c 300 "$f")"
