@@ -219,7 +219,7 @@ func (cc *clientConn) keepStreamedBody(data []byte) {
 		return
 	}
 	if r.streamedLimit == 0 {
-		r.streamedLimit = bodyMemLimit(r.lc, &r.head, r.headLen, cc.inLen-cc.inPos)
+		r.streamedLimit = cc.bodyMemLimit()
 	}
 	if len(r.streamedBody)+len(data) > r.streamedLimit {
 		r.streamedOver, r.streamedBody = true, r.streamedBody[:0]
@@ -363,8 +363,25 @@ func (cc *clientConn) takeBufferedBody() bool {
 	return true
 }
 
-// bodyMemLimit is how much of a body is kept in memory, as nginx keeps
-// it. nginx reads a head into a buffer of client_header_buffer_size (a
+// bodyMemLimit is how much of the request's body is kept in memory, as
+// nginx keeps it: over HTTP/1 as bodyMemLimit says; an HTTP/2 stream's
+// body is read into a buffer of client_body_buffer_size, or of its own
+// length when it is known and no larger, and goes to a file once that
+// is full, as nginx's HTTP/2 reads it.
+func (cc *clientConn) bodyMemLimit() int {
+	r := cc.r
+	if cc.h2 == nil {
+		return bodyMemLimit(r.lc, &r.head, r.headLen, cc.inLen-cc.inPos)
+	}
+	size := r.lc.ClientBodyBufferSize
+	if h := &r.head; !h.Chunked && h.ContentLength >= 0 && h.ContentLength <= int64(size) {
+		return int(h.ContentLength)
+	}
+	return size
+}
+
+// bodyMemLimit is how much of an HTTP/1 body is kept in memory, as nginx
+// keeps it. nginx reads a head into a buffer of client_header_buffer_size (a
 // large header buffer when the head is longer), and the body bytes that
 // came into it with the head stay there; the rest is read into a buffer of
 // client_body_buffer_size, or of the rest's own size when a known length

@@ -796,7 +796,7 @@ func (cc *clientConn) serveContent() {
 		(lc.ProxyRequestBuffering || h.Chunked && (lc.ProxyHTTPVersion != "1.1" || cc.chunkedBodyArrived()) ||
 			!lc.ProxyPassRequestBody || lc.ProxySetBody != nil)
 	if r.bufferBody {
-		r.bodyMemLimit = bodyMemLimit(lc, h, r.headLen, cc.inLen-cc.inPos)
+		r.bodyMemLimit = cc.bodyMemLimit()
 	}
 	if cc.tr.PeerClosed() && r.bodyDone && cc.inPos >= cc.inLen && !lc.ProxyIgnoreClientAbort {
 		// The client closed after sending its request, before it was
