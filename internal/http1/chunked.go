@@ -110,6 +110,19 @@ func (d *ChunkedDecoder) Next(in []byte) (consumed int, data []byte, done bool, 
 	return i, nil, d.state == stDone, nil
 }
 
+// Unread gives back the last k bytes of the payload the last Next
+// returned, which the caller could not take: they are returned again by
+// the next call, whose input must start with them (the caller passes
+// them in again, as Next consumed them last). k must not exceed that
+// payload's length.
+func (d *ChunkedDecoder) Unread(k int) {
+	if k <= 0 {
+		return
+	}
+	d.remaining += int64(k)
+	d.state = stData
+}
+
 // step advances the framing state machine by one byte.
 func (d *ChunkedDecoder) step(c byte) *Error {
 	switch d.state {

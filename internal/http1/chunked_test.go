@@ -216,3 +216,36 @@ func TestAppendChunk(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestChunkedUnread checks that payload given back with Unread comes
+// again from the next call, and the framing after it is read as before.
+func TestChunkedUnread(t *testing.T) {
+	var d ChunkedDecoder
+	in := []byte("5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n")
+	consumed, data, done, err := d.Next(in)
+	if err != nil || done || string(data) != "hello" {
+		t.Fatalf("first: %d %q %v %v", consumed, data, done, err)
+	}
+	// The caller took "hel" only.
+	d.Unread(2)
+	consumed -= 2
+	in = in[consumed:]
+	var got []byte
+	for len(in) > 0 {
+		n, data, done, err := d.Next(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, data...)
+		in = in[n:]
+		if done {
+			break
+		}
+		if n == 0 {
+			t.Fatal("no progress")
+		}
+	}
+	if string(got) != "loabc" || len(in) != 0 {
+		t.Errorf("after Unread: got %q, %d bytes left", got, len(in))
+	}
+}

@@ -677,8 +677,13 @@ func (st *h2Stream) Write(p []byte) (int, error) {
 				return n, errStreamReset
 			}
 			if len(data) > 0 {
-				// data fits: it is no larger than the input offered.
-				st.data(data)
+				// The windows let data go, but the output may have
+				// room for less: what it does not take goes back to
+				// the decoder and waits for the stream's next write.
+				if k := st.data(data); k < len(data) {
+					st.chunks.Unread(len(data) - k)
+					consumed -= len(data) - k
+				}
 				st.head = st.head[:0]
 			} else {
 				// Framing, and at the end the trailer section: kept

@@ -60,6 +60,7 @@ const h2Config = `
         location /ep2/ { error_page 404 = @fallback; }
         location @fallback { return 200 "fallback for $uri\n"; }
         location /errors/ { internal; }
+        location /sub/ { alias %[1]s/; sub_filter "compressible" "filtered"; sub_filter_once off; sub_filter_types text/plain; }
     }`
 
 // h2LastModified is the modification time of every file of the document
@@ -94,6 +95,7 @@ func newH2Site(t *testing.T) *h2Site {
 		"index.html":      []byte("<p>index</p>\n"),
 		"a.txt":           []byte("a static file\n"),
 		"text.txt":        []byte(s.text),
+		"long.txt":        []byte(h2LongText),
 		"big.bin":         s.big,
 		"dir/index.html":  []byte("<p>dir</p>\n"),
 		"hdr/a.txt":       []byte("with added fields\n"),
@@ -432,6 +434,10 @@ type h2Case struct {
 }
 
 // h2Cases returns the requests of TestH2AsNginx.
+// h2LongText is a text far longer than a frame and than the
+// connection's output buffer, for answers of unknown length.
+var h2LongText = strings.Repeat("a compressible line of text\n", 10000)
+
 func h2Cases(site *h2Site) []h2Case {
 	get := func(path string) h2Request { return h2Request{method: "GET", path: path} }
 	bodyIs := func(want string) func(string, h2Answer) string {
@@ -461,6 +467,8 @@ func h2Cases(site *h2Site) []h2Case {
 			return ""
 		}},
 		{name: "index", req: get("/"), status: 200, check: bodyIs("<p>index</p>\n")},
+		{name: "a long filtered answer of unknown length", req: get("/sub/long.txt"), status: 200,
+			check: bodyIs(strings.ReplaceAll(h2LongText, "compressible", "filtered"))},
 		{name: "not found", req: get("/missing.txt"), status: 404},
 		{name: "variables", req: get("/vars"), status: 200, check: func(mode string, a h2Answer) string {
 			want := "HTTP/2.0 h2 on"
