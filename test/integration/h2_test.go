@@ -140,6 +140,15 @@ func newH2Upstream(t *testing.T, big []byte) string {
 			w.Write(big)
 			return
 		}
+		if r.URL.Path == "/up/chunked" {
+			// Without a length, in pieces: chunked framing.
+			w.Header().Set("Content-Type", "application/octet-stream")
+			for i := 0; i < len(big); i += 100 << 10 {
+				w.Write(big[i:min(i+100<<10, len(big))])
+				w.(http.Flusher).Flush()
+			}
+			return
+		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
@@ -467,6 +476,7 @@ func h2Cases(site *h2Site) []h2Case {
 			return ""
 		}},
 		{name: "index", req: get("/"), status: 200, check: bodyIs("<p>index</p>\n")},
+		{name: "a long chunked answer from the upstream", req: get("/up/chunked"), status: 200, check: bodyIs(string(site.big))},
 		{name: "a long filtered answer of unknown length", req: get("/sub/long.txt"), status: 200,
 			check: bodyIs(strings.ReplaceAll(h2LongText, "compressible", "filtered"))},
 		{name: "not found", req: get("/missing.txt"), status: 404},
