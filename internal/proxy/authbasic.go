@@ -183,11 +183,12 @@ func basicCredentials(headers []http1.Header) (user, pass []byte, ok bool) {
 	return dec[:i], dec[i+1:], true
 }
 
-// maxUserFile bounds what of a user file is read: nginx reads one of
-// any size a buffer at a time; a file past this is read no further.
-const maxUserFile = 1 << 20
+// keptUserFile is the largest buffer a worker keeps from one user file
+// to the next; a larger file is read into one of its own.
+const keptUserFile = 64 << 10
 
-// readUserFile reads a user file whole.
+// readUserFile reads a user file whole, as nginx reads one of any size.
+// The bytes are valid until the next call.
 func readUserFile(path string, w *worker) ([]byte, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -195,7 +196,10 @@ func readUserFile(path string, w *worker) ([]byte, error) {
 	}
 	defer unix.Close(fd)
 	buf := w.userFile[:0]
-	for len(buf) < maxUserFile {
+	if cap(buf) > keptUserFile {
+		buf = nil
+	}
+	for {
 		if cap(buf)-len(buf) < 4096 {
 			buf = append(buf, make([]byte, 4096)...)[:len(buf)]
 		}
