@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-
 	"headroom/internal/conf"
 	"headroom/internal/http1"
 	"headroom/internal/logs"
@@ -56,6 +54,12 @@ func (cc *clientConn) accelRedirect(resp *http1.Response) bool {
 	}
 	uri := append([]byte(nil), target...)
 	cc.upLogAppend(r.peer.Conf.Addr, resp.Status)
+	if upHeadsWanted() {
+		// $upstream_http_* still read the answer after the redirect,
+		// as nginx's do (an if at the server level, the new location).
+		cc.keepUpstreamHeads()
+		r.headsKept = true
+	}
 	r.up.closeConn()
 	r.upInLen, r.upPos = 0, 0
 	if len(uri) > 0 && uri[0] == '@' {
@@ -64,11 +68,11 @@ func (cc *clientConn) accelRedirect(resp *http1.Response) bool {
 		cc.namedRedirect(uri)
 		return true
 	}
-	path, args, hasArgs := bytes.Cut(uri, []byte("?"))
-	if !hasArgs {
-		args = nil
-	}
-	if !safeURI(path) {
+	// Escapes in the path are decoded, and a path that reaches above
+	// the root or holds a NUL is refused, as nginx's
+	// ngx_http_parse_unsafe_uri does.
+	path, args, ok := unsafeURI(nil, uri)
+	if !ok || len(path) == 0 {
 		cc.respondError(404)
 		return true
 	}
@@ -78,20 +82,6 @@ func (cc *clientConn) accelRedirect(resp *http1.Response) bool {
 	cc.dropBodyForRedirect()
 	cc.logAt(logs.Info, "X-Accel-Redirect to \""+string(uri)+"\"")
 	cc.internalRedirect(path, args)
-	return true
-}
-
-// safeURI is nginx's check of a URI an upstream gives: a path, without
-// "." or ".." segments and without NUL.
-func safeURI(p []byte) bool {
-	if len(p) == 0 || p[0] != '/' || bytes.IndexByte(p, 0) >= 0 {
-		return false
-	}
-	for _, seg := range bytes.Split(p, []byte("/")) {
-		if string(seg) == ".." || string(seg) == "." {
-			return false
-		}
-	}
 	return true
 }
 

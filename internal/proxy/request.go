@@ -430,6 +430,10 @@ type upstreamAttempt struct {
 	// for the access phase that runs again (authrequest.go).
 	authSub    *subrequest
 	authPassed bool
+	// headsKept is set when the upstream's answer fields were copied
+	// out for an X-Accel-Redirect, so that the redirect keeps them for
+	// $upstream_http_*.
+	headsKept bool
 	// accessCode is the refusal of the checks before auth_request
 	// under satisfy any (nginx's access_code).
 	accessCode int
@@ -705,7 +709,10 @@ func (cc *clientConn) restartContent() {
 	r.internal = true
 	r.tried, r.tries, r.peer, r.group = upstream.Tried{}, 0, nil, nil
 	r.respHead, r.tryOpen = false, false
-	r.resp.Headers = r.resp.Headers[:0]
+	if !r.headsKept {
+		r.resp.Headers = r.resp.Headers[:0]
+	}
+	r.headsKept = false
 	r.script.locInvalid = false
 }
 
