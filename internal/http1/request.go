@@ -116,6 +116,8 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (int, error) {
 		te, host                 []byte
 		hs                       = req.Headers
 	)
+	// unique holds the fields seen that nginx allows once (uniqueField).
+	var unique uint16
 	for {
 		bound, _ = lineBound(pos, l.MaxHeaderLine, l.MaxHeaderBytes)
 		b = buf
@@ -198,6 +200,12 @@ func ParseRequest(buf []byte, req *Request, lim *Limits) (int, error) {
 				}
 				teSeen, te = true, value
 			}
+		}
+		if bit := uniqueField(name); bit != 0 && e == nil {
+			if unique&bit != 0 {
+				e = errDuplicateHdr
+			}
+			unique |= bit
 		}
 		if e != nil {
 			req.Headers = hs
@@ -475,4 +483,42 @@ func RequestFraming(req *Request) Framing {
 		return FramingLength
 	}
 	return FramingNone
+}
+
+// uniqueField returns the bit of a field nginx 1.22 allows once in a
+// request (ngx_http_process_unique_header_line; Host, Content-Length and
+// Transfer-Encoding are checked apart), 0 for any other: a second one is
+// answered 400.
+func uniqueField(name []byte) uint16 {
+	switch len(name) {
+	case 6:
+		if EqualFold(name, "expect") {
+			return 1 << 0
+		}
+	case 8:
+		switch {
+		case EqualFold(name, "if-match"):
+			return 1 << 1
+		case EqualFold(name, "if-range"):
+			return 1 << 2
+		}
+	case 13:
+		switch {
+		case EqualFold(name, "if-none-match"):
+			return 1 << 3
+		case EqualFold(name, "content-range"):
+			return 1 << 4
+		case EqualFold(name, "authorization"):
+			return 1 << 5
+		}
+	case 17:
+		if EqualFold(name, "if-modified-since") {
+			return 1 << 6
+		}
+	case 19:
+		if EqualFold(name, "if-unmodified-since") {
+			return 1 << 7
+		}
+	}
+	return 0
 }
