@@ -1,6 +1,9 @@
 package conf
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // authRaw is what one level sets of auth_request, auth_request_set and
 // satisfy.
@@ -8,6 +11,7 @@ type authRaw struct {
 	uri     *string
 	sets    []*SetVar
 	satisfy *bool
+	delay   *time.Duration
 }
 
 func authDirectives() []*directive {
@@ -19,6 +23,9 @@ func authDirectives() []*directive {
 		{name: "auth_request_set", ctx: hsl, args: arg2, set: setAuthRequestSet,
 			syntax: "auth_request_set $variable value;",
 			doc:    "Sets a variable of the request, once the auth_request subrequest is done, to a value evaluated in the subrequest (its $upstream_http_*, $upstream_status, $sent_http_*), whatever the subrequest's status. A level with lines of its own replaces the inherited ones."},
+		{name: "auth_delay", ctx: hsl, args: arg1, set: msecSlot(func(r *rawLoc) **time.Duration { return &r.auth.delay }),
+			syntax: "auth_delay time;", def: "0s",
+			doc: "Delays a 401 of the access checks (auth_basic, auth_request) by the time, so that a guess takes as long whatever it got wrong; a client that leaves meanwhile ends the request."},
 		{name: "satisfy", ctx: hsl, args: arg1, set: setSatisfy,
 			syntax: "satisfy all | any;", def: "all",
 			doc: "With all, a request must pass both the allow and deny rules and auth_request; with any, either lets it through (an allow rule that matches lets it through without the subrequest), and when both refuse the answer is auth_request's 401, else 403."},
@@ -73,4 +80,5 @@ func mergeAuth(r *authRaw, p *LocConf, c *LocConf) {
 		c.AuthRequestSet = r.sets
 	}
 	c.SatisfyAny = pick(r.satisfy, p.SatisfyAny)
+	c.AuthDelay = pick(r.delay, p.AuthDelay)
 }

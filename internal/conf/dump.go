@@ -372,8 +372,8 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if a := c.AuthBasic; a.Realm != nil || a.UserFile != nil {
 		d.line(depth, "auth_basic %s user_file=%s", tmpl(a.Realm), tmpl(a.UserFile))
 	}
-	if c.SatisfyAny || c.AuthRequest != "" || len(c.AuthRequestSet) > 0 {
-		d.line(depth, "auth_request %q satisfy_any=%v", c.AuthRequest, c.SatisfyAny)
+	if c.SatisfyAny || c.AuthRequest != "" || len(c.AuthRequestSet) > 0 || c.AuthDelay > 0 {
+		d.line(depth, "auth_request %q satisfy_any=%v delay=%v", c.AuthRequest, c.SatisfyAny, c.AuthDelay)
 		for _, sv := range c.AuthRequestSet {
 			d.line(depth+1, "set $%s %s", sv.Name, tmpl(sv.Value))
 		}

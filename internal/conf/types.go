@@ -521,6 +521,9 @@ type LocConf struct {
 	// subrequest once it is done.
 	AuthRequest    string
 	AuthRequestSet []*SetVar
+	// AuthDelay is auth_delay: how long a 401 of the access checks
+	// waits.
+	AuthDelay time.Duration
 	// AuthBasic holds auth_basic's settings.
 	AuthBasic AuthBasic
 	// Handler is set when the location answers with one of headroom's

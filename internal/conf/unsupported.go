@@ -10,7 +10,7 @@ import "strings"
 var nginxDirectives = setOf(`
 accept_mutex_delay aio aio_write  
   ancient_browser ancient_browser_value api
-  auth_delay auth_http auth_http_header auth_http_pass_client_cert
+   auth_http auth_http_header auth_http_pass_client_cert
 auth_http_timeout auth_jwt auth_jwt_claim_set auth_jwt_header_set auth_jwt_key_file
 auth_jwt_key_request auth_jwt_leeway auth_jwt_require auth_jwt_type  
   

@@ -5,6 +5,7 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/http1"
+	"headroom/internal/logs"
 	"headroom/internal/vars"
 )
 
@@ -88,7 +89,7 @@ func (cc *clientConn) accessPhase() bool {
 		}
 	case 401, 403:
 		if !anyOf {
-			cc.respondError(status)
+			cc.refuse(status)
 			return false
 		}
 		if code != 401 {
@@ -117,8 +118,22 @@ func (cc *clientConn) accessRefused(code int) bool {
 	if code == 403 {
 		cc.logError("access forbidden by rule")
 	}
-	cc.respondError(code)
+	cc.refuse(code)
 	return false
+}
+
+// refuse answers a request the access checks refused: a 401 after
+// auth_delay, as nginx delays it (phaseAuthDelay, whose timer answers),
+// anything else at once.
+func (cc *clientConn) refuse(code int) {
+	d := cc.r.lc.AuthDelay
+	if code != 401 || d <= 0 {
+		cc.respondError(code)
+		return
+	}
+	cc.logAt(logs.Info, "delaying unauthorized request")
+	cc.setPhase(phaseAuthDelay)
+	cc.c.SetTimer(d)
 }
 
 // startAuthRequest makes the auth_request subrequest and waits for it.
@@ -202,7 +217,7 @@ func (cc *clientConn) authEnded(s *subrequest) {
 			r.carried = append(r.carried, http1.Header{Name: kept[:16], Value: kept[16:]})
 		}
 		if !r.lc.SatisfyAny {
-			cc.respondError(status)
+			cc.refuse(status)
 			return
 		}
 		code := r.accessCode

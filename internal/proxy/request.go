@@ -38,6 +38,8 @@ const (
 	// phaseAuth: the request waits for its auth_request subrequest
 	// (authrequest.go).
 	phaseAuth
+	// phaseAuthDelay: a 401 of the access checks waits out auth_delay.
+	phaseAuthDelay
 	// phaseQueued: the request waits for a connection slot for its
 	// upstream.
 	phaseQueued
@@ -102,12 +104,12 @@ func (cc *clientConn) requestReadable() {
 			r.closeFile()
 			cc.abort()
 		}
-	case phaseQueued, phaseUpQueued, phaseDelayed, phaseSync, phaseAuth, phaseRetry, phaseResolve, phaseCacheLock:
+	case phaseQueued, phaseUpQueued, phaseDelayed, phaseSync, phaseAuth, phaseAuthDelay, phaseRetry, phaseResolve, phaseCacheLock:
 		// proxy_ignore_client_abort keeps a request waiting for its
 		// upstream, not one limit_req or auth_request holds back
 		// (nginx's limit_req stops a request whose client closed,
 		// whatever the setting).
-		if cc.tr.PeerClosed() && (r.phase == phaseDelayed || r.phase == phaseSync || r.phase == phaseAuth || !r.lc.ProxyIgnoreClientAbort) {
+		if cc.tr.PeerClosed() && (r.phase == phaseDelayed || r.phase == phaseSync || r.phase == phaseAuth || r.phase == phaseAuthDelay || !r.lc.ProxyIgnoreClientAbort) {
 			// The client gave up while its request waited.
 			r.status = 499
 			cc.abort()
@@ -148,6 +150,9 @@ func (cc *clientConn) requestTimer() {
 		cc.serverQueueTimedOut()
 	case phaseDelayed:
 		cc.serve()
+	case phaseAuthDelay:
+		cc.setPhase(phaseRoute)
+		cc.respondError(401)
 	case phaseSync, phaseAuth:
 		// The store's deadline decides (zonesync.go), or the
 		// subrequest's own timers; no timer of the request's own runs

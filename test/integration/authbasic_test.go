@@ -36,7 +36,8 @@ func basicAuth(user, pass string) string {
 // nginx and headroom: every password scheme right and wrong, the
 // answers without credentials, for an unknown user and a missing file,
 // a location that turns it off, a user file named by a variable,
-// $remote_user, satisfy any with allow, and limit_except.
+// $remote_user, satisfy any with allow, limit_except, and auth_delay
+// (the 401 still comes, and the delay is logged).
 func TestAuthBasicAsNginx(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		p := startProxy(t, tg, `
@@ -51,11 +52,12 @@ func TestAuthBasicAsNginx(t *testing.T) {
         location /missing/ { auth_basic_user_file {{PREFIX}}/nosuchfile; }
         location /any/ { satisfy any; allow 127.0.0.1; deny all; }
         location /put/ { auth_basic off; limit_except GET { auth_basic "writers"; } }
+        location /delay/ { auth_delay 100ms; }
     }`)
 		if err := os.WriteFile(filepath.Join(p.prefix, "htpasswd"), []byte(authBasicUsers), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		for _, d := range []string{"open", "var", "missing", "any", "put"} {
+		for _, d := range []string{"open", "var", "missing", "any", "put", "delay"} {
 			writeHTML(t, p, d+"/i.html", "in "+d)
 		}
 		writeHTML(t, p, "i.html", "inside")
@@ -97,6 +99,8 @@ func TestAuthBasicAsNginx(t *testing.T) {
 			{"a missing file", "/missing/i.html", []string{basicAuth("md5", "secret")}, 403},
 			{"satisfy any: the allow rule is enough", "/any/i.html", nil, 200},
 			{"limit_except: GET is open", "/put/i.html", nil, 200},
+			{"auth_delay: the 401 comes, later", "/delay/i.html", []string{basicAuth("plain", "wrong")}, 401},
+			{"auth_delay: a right password is not delayed", "/delay/i.html", []string{basicAuth("plain", "secret")}, 200},
 		} {
 			if r := get(tc.path, tc.extra...); r.Status != tc.status {
 				t.Errorf("%s: got\n%s", tc.name, r)
@@ -107,7 +111,7 @@ func TestAuthBasicAsNginx(t *testing.T) {
 			t.Errorf("limit_except: a POST without credentials:\n%s", r)
 		}
 		log := p.readLog("error.log")
-		for _, want := range []string{`user "plain": password mismatch`, `user "nobody" was not found in "`} {
+		for _, want := range []string{`user "plain": password mismatch`, `user "nobody" was not found in "`, "delaying unauthorized request"} {
 			if !strings.Contains(log, want) {
 				t.Errorf("the error log has no %q", want)
 			}
