@@ -110,7 +110,7 @@ func (a *additionState) subDone() {
 // output passes what the subrequest wrote on, as far as the chain's
 // output has room (a buffer's worth may wait for the client), and
 // returns how much it took.
-func (a *additionState) output(f *bodyFilters, s *subrequest, b []byte) int {
+func (a *additionState) output(f *bodyFilters, b []byte) int {
 	k := min(len(b), max(outLimit-(len(f.out)-f.outOff), 0))
 	if k == 0 {
 		return 0

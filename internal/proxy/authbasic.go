@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -80,6 +82,8 @@ func (cc *clientConn) authBasic() int {
 // in nginx.
 type passwordCache struct {
 	seen map[[sha256.Size]byte]struct{}
+	// h makes the digests, reused from one to the next.
+	h hash.Hash
 	// ring is the order the digests came in; next is where the next
 	// one goes, over the oldest once the ring is full.
 	ring []([sha256.Size]byte)
@@ -96,7 +100,11 @@ func (pc *passwordCache) verify(stored, pass []byte) bool {
 	default:
 		return htpasswd.Verify(stored, pass)
 	}
-	h := sha256.New()
+	if pc.h == nil {
+		pc.h = sha256.New()
+	}
+	h := pc.h
+	h.Reset()
 	h.Write(stored)
 	h.Write([]byte{0})
 	h.Write(pass)
@@ -200,9 +208,7 @@ func readUserFile(path string, w *worker) ([]byte, error) {
 		buf = nil
 	}
 	for {
-		if cap(buf)-len(buf) < 4096 {
-			buf = append(buf, make([]byte, 4096)...)[:len(buf)]
-		}
+		buf = slices.Grow(buf, 4096)
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		if err == unix.EINTR {
 			continue

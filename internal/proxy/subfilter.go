@@ -74,7 +74,7 @@ func subFilter(cc *clientConn, h *outHead) {
 	if t == nil {
 		if t = s.compile(cc, sf.Pairs); t == nil {
 			// Every string came out empty: nothing to look for.
-			cc.w.subFilters = append(cc.w.subFilters, s)
+			s.release(cc.w)
 			return
 		}
 	}
@@ -83,7 +83,7 @@ func subFilter(cc *clientConn, h *outHead) {
 	}
 	cc.lengthUnknown(h)
 	if !cc.answerHasBody(h) {
-		cc.w.subFilters = append(cc.w.subFilters, s)
+		s.release(cc.w)
 		return
 	}
 	s.cc, s.pairs, s.ended = cc, sf.Pairs, false

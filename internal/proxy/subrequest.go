@@ -449,7 +449,7 @@ func (s *subrequest) deliver(b []byte) int {
 			return len(b)
 		}
 		f := p.r.body
-		k := f.add.output(f, s, b)
+		k := f.add.output(f, b)
 		if k > 0 {
 			s.gotBody = true
 			s.wakeIncluding()

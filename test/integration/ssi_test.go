@@ -394,30 +394,16 @@ func TestSSIHeaders(t *testing.T) {
 		writeHTML(t, p, "p.html", `p<!--# echo var="uri" -->`)
 		writeHTML(t, p, "lm/p.html", `p<!--# echo var="uri" -->`)
 
-		for _, tc := range []struct {
-			name, req, body  string
-			chunked, closing bool
-			lastModified     bool
-		}{
+		checkFilteredHeads(t, p, func(r *response) bool {
+			return r.header("Accept-Ranges") == "" && r.header("Content-Type") == "text/html"
+		}, []filteredHeadCase{
 			{"HTTP/1.1", "GET /p.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "p/p.html", true, false, false},
 			{"a Range ignored", "GET /p.html HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nConnection: close\r\n\r\n", "p/p.html", true, false, false},
 			{"HTTP/1.0", "GET /p.html HTTP/1.0\r\n\r\n", "p/p.html", false, true, false},
 			{"HEAD", "HEAD /p.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "", false, false, false},
 			{"ssi_last_modified", "GET /lm/p.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "p/lm/p.html", true, false, true},
 			{"ssi_last_modified, HEAD", "HEAD /lm/p.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "", false, false, true},
-		} {
-			r := sendRaw(t, p.addr, tc.req)
-			bad := r.Status != 200 || string(r.Body) != tc.body || r.Chunked != tc.chunked || r.CloseDelimited != tc.closing ||
-				r.header("Content-Length") != "" || r.header("Accept-Ranges") != "" || r.header("Content-Type") != "text/html"
-			if tc.lastModified {
-				bad = bad || r.header("Last-Modified") == "" || !strings.HasPrefix(r.header("ETag"), `W/"`)
-			} else {
-				bad = bad || r.header("Last-Modified") != "" || r.header("ETag") != ""
-			}
-			if bad {
-				t.Errorf("%s:\n%s", tc.name, r)
-			}
-		}
+		})
 
 		const e = "[an error occurred while processing the directive]"
 		writeHTML(t, p, "txt/t.txt", `x<!--# echo var="arg_a" -->y`)
@@ -440,6 +426,35 @@ func TestSSIHeaders(t *testing.T) {
 			{"ssi_silent_errors", "", "", "/silent/e.html", "abc"},
 		})
 	})
+}
+
+// filteredHeadCase is a request for an answer a body filter changes, and
+// what its head and body must be: framing, and whether Last-Modified
+// and a weak ETag are kept (the filter's *_last_modified).
+type filteredHeadCase struct {
+	name, req, body  string
+	chunked, closing bool
+	lastModified     bool
+}
+
+// checkFilteredHeads sends each request and checks the head of a
+// filtered answer: 200, the body, its framing, no Content-Length, the
+// validators as the case says, and what more the filter asks (more).
+func checkFilteredHeads(t *testing.T, p *proxy, more func(*response) bool, cases []filteredHeadCase) {
+	t.Helper()
+	for _, tc := range cases {
+		r := sendRaw(t, p.addr, tc.req)
+		bad := r.Status != 200 || string(r.Body) != tc.body || r.Chunked != tc.chunked || r.CloseDelimited != tc.closing ||
+			r.header("Content-Length") != "" || !more(r)
+		if tc.lastModified {
+			bad = bad || r.header("Last-Modified") == "" || !strings.HasPrefix(r.header("ETag"), `W/"`)
+		} else {
+			bad = bad || r.header("Last-Modified") != "" || r.header("ETag") != ""
+		}
+		if bad {
+			t.Errorf("%s:\n%s", tc.name, r)
+		}
+	}
 }
 
 // TestSSISetTooLarge checks include set= of an answer larger than
