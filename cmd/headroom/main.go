@@ -448,7 +448,7 @@ func serve(o *options, cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer
 func errorLogTargets(cfg *conf.Config) []logs.Target {
 	var targets []logs.Target
 	for _, e := range cfg.ErrorLogs {
-		targets = append(targets, logs.Target{Path: e.Path, Level: logs.ParseLevel(e.Level)})
+		targets = append(targets, logs.Target{Path: e.Path, Level: logs.ParseLevel(e.Level), Syslog: e.Syslog})
 	}
 	return targets
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"headroom/internal/logs"
 )
 
 // DirectiveDoc describes one directive for the configuration reference.
@@ -53,8 +55,8 @@ func init() {
 			syntax: "daemon on | off;", def: "on",
 			doc: "Chooses whether to detach from the terminal; off is for supervisors and containers."},
 		{name: "error_log", ctx: ctxMain | ctxHTTP | ctxServer | ctxLocation, args: arg1More, set: setErrorLog,
-			syntax: "error_log file | stderr [level];", def: "logs/error.log error",
-			doc: "Adds an error log destination with its minimum level; may be repeated. At the http, server or location level it takes the messages about requests there instead of the main error log (inherited only by levels with none of their own)."},
+			syntax: "error_log file | stderr | syslog:server=address[,parameter=value] [level];", def: "logs/error.log error",
+			doc: "Adds an error log destination with its minimum level; may be repeated. At the http, server or location level it takes the messages about requests there instead of the main error log (inherited only by levels with none of their own). syslog: sends each message as an RFC 3164 datagram to server= (an address, default port 514, or unix:path), with facility= (local7), tag= (nginx, so that syslog rules written for nginx still match) and nohostname; the severity is the message's level, as in nginx, whatever severity= says. The socket is opened at the first message and again after a failed send; a message the socket cannot take at once is dropped."},
 		{name: "events", ctx: ctxMain, args: argNone, block: true, set: setEvents,
 			syntax: "events { ... }",
 			doc:    "Holds the connection processing settings; required, as in nginx."},
@@ -226,8 +228,16 @@ var logLevels = setOf("debug info notice warn error crit alert emerg")
 
 func setErrorLog(b *builder, n *Node, sc *scope) error {
 	path := n.Args[0]
-	if strings.HasPrefix(path, "syslog:") || strings.HasPrefix(path, "memory:") {
-		return skip(b.unsupportedPart(n, "destination", "\""+strings.SplitN(path, ":", 2)[0]+":\" error logs are not supported by headroom"))
+	if strings.HasPrefix(path, "memory:") {
+		// The cyclic memory buffer is for debugging builds of nginx.
+		return skip(b.unsupportedPart(n, "destination", "\"memory:\" error logs are not supported by headroom"))
+	}
+	var sys *logs.Syslog
+	if strings.HasPrefix(path, "syslog:") {
+		var err error
+		if sys, err = parseSyslog(n, path); err != nil {
+			return err
+		}
 	}
 	level := "error"
 	for i, a := range n.Args[1:] {
@@ -239,14 +249,15 @@ func setErrorLog(b *builder, n *Node, sc *scope) error {
 		}
 		level = a
 	}
-	if path != "stderr" {
+	if path != "stderr" && sys == nil {
 		path = fullPath(b.cfg.Prefix, path)
 	}
+	e := ErrorLog{Path: path, Level: level, Syslog: sys}
 	if sc != nil && sc.raw != nil && sc.ctx != ctxMain {
-		sc.raw.errorLogs = append(sc.raw.errorLogs, ErrorLog{Path: path, Level: level})
+		sc.raw.errorLogs = append(sc.raw.errorLogs, e)
 		return nil
 	}
-	b.cfg.ErrorLogs = append(b.cfg.ErrorLogs, ErrorLog{Path: path, Level: level})
+	b.cfg.ErrorLogs = append(b.cfg.ErrorLogs, e)
 	return nil
 }
 

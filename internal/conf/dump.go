@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"headroom/internal/logs"
 	"headroom/internal/vars"
 )
 
@@ -29,7 +30,7 @@ func Dump(c *Config) string {
 	d.line(0, "user %q", c.User)
 	d.line(0, "daemon %v", c.Daemon)
 	for _, e := range c.ErrorLogs {
-		d.line(0, "error_log %s %s", e.Path, e.Level)
+		d.line(0, "error_log %s %s%s", e.Path, e.Level, syslogDump(e.Syslog))
 	}
 	d.line(0, "events worker_connections=%d multi_accept=%v accept_mutex=%v use=%q",
 		c.Events.WorkerConnections, c.Events.MultiAccept, c.Events.AcceptMutex, c.Events.Use)
@@ -226,7 +227,7 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		d.line(depth, "post_action %s", c.PostAction)
 	}
 	for _, e := range c.ErrorLogs {
-		d.line(depth, "error_log %s %s", e.Path, e.Level)
+		d.line(depth, "error_log %s %s%s", e.Path, e.Level, syslogDump(e.Syslog))
 	}
 	if c.KeepaliveDisable != KeepaliveDisableMSIE6 {
 		d.line(depth, "keepalive_disable msie6=%v safari=%v", c.KeepaliveDisable&KeepaliveDisableMSIE6 != 0, c.KeepaliveDisable&KeepaliveDisableSafari != 0)
@@ -474,6 +475,7 @@ func (d *dumper) loc(depth int, c *LocConf) {
 		if a.PathTemplate != nil {
 			extra += " path=" + tmpl(a.PathTemplate)
 		}
+		extra += syslogDump(a.Syslog)
 		d.line(depth, "access_log %s %s%s", a.Path, a.Format.Name, extra)
 	}
 	if s := c.SSL; len(s.Certificates) > 0 {
@@ -697,4 +699,13 @@ func typeListText(types map[string]bool, any bool) string {
 		list = append(list, "*")
 	}
 	return strings.Join(list, ",")
+}
+
+// syslogDump shows a syslog destination as read: where it sends and the
+// header's fields.
+func syslogDump(s *logs.Syslog) string {
+	if s == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (%s %s facility=%d severity=%d tag=%q nohostname=%v)", s.Network, s.Addr, s.Facility, s.Severity, s.Tag, s.NoHostname)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"headroom/internal/logs"
 	"headroom/internal/vars"
 )
 
@@ -265,7 +266,7 @@ func httpDirectives() []*directive {
 			doc: "Limits the request line and header fields: a longer request line gets 414, a longer field 400."},
 		{name: "access_log", ctx: hsl | ctxIf | ctxLimitExcept, args: arg1More, set: setAccessLog,
 			syntax: "access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]] | off;", def: "logs/access.log combined",
-			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Without buffer= the lines of each round of events are written at its end; with it (per worker) when it is full, when flush= has passed since the oldest line, or at exit; gzip writes each batch as a gzip member (a 64k buffer unless given). Inherited only by levels with none of their own. A path with variables is evaluated when the request ends and the file opened, written and closed then (see open_log_file_cache), only if the request's root directory exists, as in nginx; such a log cannot be buffered."},
+			doc: "Adds an access log in a named format; off disables logging at this level. With if=, a request whose condition is empty or \"0\" is not logged there. Without buffer= the lines of each round of events are written at its end; with it (per worker) when it is full, when flush= has passed since the oldest line, or at exit; gzip writes each batch as a gzip member (a 64k buffer unless given). Inherited only by levels with none of their own. A path with variables is evaluated when the request ends and the file opened, written and closed then (see open_log_file_cache), only if the request's root directory exists, as in nginx; such a log cannot be buffered. A syslog: destination (its parameters as error_log's; severity= sets the lines' severity, info by default) sends each line as a datagram when the request ends, and cannot be buffered; a line that cannot be sent is lost with a warning, as in nginx."},
 		{name: "open_log_file_cache", ctx: hsl, args: take1234, set: setOpenLogFileCache,
 			syntax: "open_log_file_cache max=N [inactive=time] [min_uses=N] [valid=time] | off;", def: "off",
 			doc: "Keeps the files of access logs with variables in their paths open, per worker: at most max, closed when unused for inactive (10s), kept open once used min_uses (1) times within inactive, and checked for having been renamed or removed every valid (60s)."},
@@ -526,8 +527,12 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 		return nil
 	}
 	path := n.Args[0]
+	var sys *logs.Syslog
 	if strings.HasPrefix(path, "syslog:") {
-		return skip(b.unsupportedPart(n, "destination \"syslog:\"", "\"syslog:\" access logs are not supported by headroom"))
+		var err error
+		if sys, err = parseSyslog(n, path); err != nil {
+			return err
+		}
 	}
 	name := "combined"
 	if len(n.Args) > 1 {
@@ -538,7 +543,9 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 		return errAt(n, "unknown log format \"%s\"", name)
 	}
 	al := AccessLog{Path: fullPath(b.cfg.Prefix, path), Format: f}
-	if hasVariables(path) {
+	if sys != nil {
+		al.Path, al.Syslog = path, sys
+	} else if hasVariables(path) {
 		// As nginx, the prefix goes before a relative path with
 		// variables when the configuration is read.
 		t, err := b.template(n, al.Path)
@@ -586,6 +593,15 @@ func setAccessLog(b *builder, n *Node, sc *scope) error {
 	if al.Gzip > 0 && al.Buffer == 0 {
 		// nginx's buffer for a compressed log.
 		al.Buffer = 64 << 10
+	}
+	if sys != nil {
+		// Each line is a datagram of its own.
+		if al.Buffer > 0 {
+			return errAt(n, "logs to syslog cannot be buffered")
+		}
+		raw.accessLogSet = true
+		raw.accessLogs = append(raw.accessLogs, al)
+		return nil
 	}
 	if al.PathTemplate != nil {
 		if al.Buffer > 0 {
@@ -1206,6 +1222,9 @@ func splitUpstreamAddr(s string) (host string, port int, noPort bool, err string
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
+			return "", 0, false, "invalid host"
+		}
+		if ip := net.ParseIP(s[1:end]); ip == nil || ip.To4() != nil && !strings.Contains(s[1:end], ":") {
 			return "", 0, false, "invalid IPv6 address"
 		}
 		host = s[:end+1]

@@ -2,8 +2,9 @@ package conf
 
 // ReservedLogFiles is how many descriptors the runtime keeps for log
 // files outside the connection slots: the main error logs, those that
-// error_log sets at the http, server and location levels (once per file),
-// the access log and one more. cmd/headroom and doctor both use it, so
+// error_log sets at the http, server and location levels (once per file
+// or syslog destination), the access log, one more, and a socket per
+// syslog server of the access logs. cmd/headroom and doctor both use it, so
 // that their capacity plans agree.
 func (c *Config) ReservedLogFiles() int {
 	n := len(c.ErrorLogs) + 2
@@ -15,6 +16,12 @@ func (c *Config) ReservedLogFiles() int {
 		for _, e := range lc.ErrorLogs {
 			if e.Path != "stderr" && !seen[e.Path] {
 				seen[e.Path] = true
+				n++
+			}
+		}
+		for _, a := range lc.AccessLogs {
+			if a.Syslog != nil && !seen[a.Syslog.Key()] {
+				seen[a.Syslog.Key()] = true
 				n++
 			}
 		}

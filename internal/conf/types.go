@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"time"
 
+	"headroom/internal/logs"
 	"headroom/internal/vars"
 )
 
@@ -69,10 +70,13 @@ type SourceFile struct {
 
 // ErrorLog is one error_log destination.
 type ErrorLog struct {
-	// Path is an absolute file path, or "stderr".
+	// Path is an absolute file path, "stderr", or the "syslog:"
+	// destination as written.
 	Path string
 	// Level is one of debug, info, notice, warn, error, crit, alert, emerg.
 	Level string
+	// Syslog is set for a "syslog:" destination.
+	Syslog *logs.Syslog
 }
 
 // Events holds the events{} block.
@@ -945,7 +949,10 @@ type AccessLog struct {
 	// each request.
 	Path         string
 	PathTemplate *vars.Template
-	Format       *LogFormat
+	// Syslog is set for a "syslog:" destination; Path is then the
+	// destination as written.
+	Syslog *logs.Syslog
+	Format *LogFormat
 	// If is the if= condition: a request whose value of it is empty or
 	// "0" is not logged here; nil logs every request.
 	If *vars.Template

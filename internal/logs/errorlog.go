@@ -44,6 +44,9 @@ func ParseLevel(s string) Level {
 type sink struct {
 	f     *os.File
 	level Level
+	// sys and conn are set instead of f for a syslog destination.
+	sys  *Syslog
+	conn *SyslogConn
 }
 
 // ErrorLog writes lines such as
@@ -64,9 +67,10 @@ func NewErrorLog() *ErrorLog {
 
 // Target is one destination to open.
 type Target struct {
-	// Path is a file path or "stderr".
-	Path  string
-	Level Level
+	// Path is a file path or "stderr"; with Syslog set it is not used.
+	Path   string
+	Level  Level
+	Syslog *Syslog
 }
 
 // Open replaces the destinations; files are opened for appending and
@@ -74,6 +78,10 @@ type Target struct {
 func (l *ErrorLog) Open(targets []Target) error {
 	var sinks []sink
 	for _, t := range targets {
+		if t.Syslog != nil {
+			sinks = append(sinks, sink{level: t.Level, sys: t.Syslog, conn: NewSyslogConn(t.Syslog)})
+			continue
+		}
 		if t.Path == "stderr" {
 			sinks = append(sinks, sink{f: os.Stderr, level: t.Level})
 			continue
@@ -89,7 +97,10 @@ func (l *ErrorLog) Open(targets []Target) error {
 	l.sinks = sinks
 	l.mu.Unlock()
 	for _, s := range old {
-		if s.f != os.Stderr {
+		switch {
+		case s.conn != nil:
+			s.conn.Close()
+		case s.f != os.Stderr:
 			s.f.Close()
 		}
 	}
@@ -112,14 +123,38 @@ func (l *ErrorLog) Enabled(level Level) bool {
 // Logf writes one line for worker w (use 0 outside workers).
 func (l *ErrorLog) Logf(level Level, w int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	line := Format(time.Now(), level, l.pid, w, msg)
+	now := time.Now()
+	line := Format(now, level, l.pid, w, msg)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range l.sinks {
-		if level <= s.level {
-			s.f.WriteString(line)
+		if level > s.level {
+			continue
 		}
+		if s.conn != nil {
+			s.sendSyslog(level, now, line)
+			continue
+		}
+		s.f.WriteString(line)
 	}
+}
+
+// maxErrorLine is nginx's bound on an error message (NGX_MAX_ERROR_STR),
+// kept for syslog so that a message fits a datagram wherever it goes.
+const maxErrorLine = 2048
+
+// sendSyslog sends one line, without its line feed, at the line's own
+// severity; a failed send is not reported anywhere, as a log cannot
+// report its own failure.
+func (s *sink) sendSyslog(level Level, now time.Time, line string) {
+	line = strings.TrimSuffix(line, "\n")
+	if len(line) > maxErrorLine-1 {
+		line = line[:maxErrorLine-1]
+	}
+	b := make([]byte, 0, 64+len(line))
+	b = s.sys.AppendHeader(b, int(level), now)
+	b = append(b, line...)
+	s.conn.Send(b)
 }
 
 // Format renders one error log line in nginx's form.

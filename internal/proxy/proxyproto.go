@@ -437,6 +437,7 @@ func (cc *clientConn) logConn(level logs.Level, msg string) {
 		return
 	}
 	b := make([]byte, 0, len(msg)+64)
+	b = appendConnNumber(b, cc.id)
 	b = append(b, msg...)
 	b = append(b, ", client: "...)
 	b = appendAddr(b, cc.remote.Addr())

@@ -28,6 +28,7 @@ func (cc *clientConn) logError(msg string) { cc.logAt(logs.Error, msg) }
 func (cc *clientConn) logAt(level logs.Level, msg string) {
 	r := cc.r
 	var b []byte
+	b = appendConnNumber(b, cc.id)
 	b = append(b, msg...)
 	b = append(b, ", client: "...)
 	b = appendAddr(b, cc.clientAddr().Addr())
@@ -170,4 +171,15 @@ func appendSeconds(b []byte, d time.Duration) []byte {
 	frac := ms % 1000
 	b = append(b, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 	return b
+}
+
+// appendConnNumber starts a line about a connection with its number
+// ($connection) as nginx does, "*12 ", so that the lines of one
+// connection can be found together, and so that tools that read nginx's
+// error log (fail2ban's filters expect "*N" before the message) read
+// headroom's.
+func appendConnNumber(b []byte, id uint64) []byte {
+	b = append(b, '*')
+	b = strconv.AppendUint(b, id, 10)
+	return append(b, ' ')
 }

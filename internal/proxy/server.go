@@ -68,6 +68,9 @@ type Server struct {
 	addrs     []*listener
 	workers   []*worker
 	access    *logs.AccessFiles
+	// syslogs are the sockets of access_log's syslog destinations,
+	// one per server address, shared by the workers.
+	syslogs map[string]*logs.SyslogConn
 	// levelLogs are the error logs set at the http, server or location
 	// level, one per list of destinations (keyed by its first entry,
 	// which levels that inherit the list share).
@@ -247,6 +250,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.access = files
+	s.syslogs = accessSyslogs(cfg)
 	if err := s.openLevelLogs(); err != nil {
 		s.dropInherited()
 		s.Close()
@@ -282,13 +286,27 @@ func accessLogPaths(cfg *conf.Config) []string {
 	seen := map[string]bool{}
 	eachLocConf(cfg, func(lc *conf.LocConf) {
 		for _, a := range lc.AccessLogs {
-			if !seen[a.Path] && a.PathTemplate == nil {
+			if !seen[a.Path] && a.PathTemplate == nil && a.Syslog == nil {
 				seen[a.Path] = true
 				paths = append(paths, a.Path)
 			}
 		}
 	})
 	return paths
+}
+
+// accessSyslogs makes the (not yet opened) sockets of the access logs
+// that go to syslog.
+func accessSyslogs(cfg *conf.Config) map[string]*logs.SyslogConn {
+	conns := map[string]*logs.SyslogConn{}
+	eachLocConf(cfg, func(lc *conf.LocConf) {
+		for _, a := range lc.AccessLogs {
+			if a.Syslog != nil && conns[a.Syslog.Key()] == nil {
+				conns[a.Syslog.Key()] = logs.NewSyslogConn(a.Syslog)
+			}
+		}
+	})
+	return conns
 }
 
 // tempPaths lists the temporary file directories of the levels that
@@ -817,6 +835,9 @@ func (s *Server) close() {
 	if s.access != nil {
 		s.access.Close()
 	}
+	for _, c := range s.syslogs {
+		c.Close()
+	}
 	for _, el := range s.levelLogs {
 		el.Open(nil)
 	}
@@ -887,7 +908,7 @@ func (s *Server) openLevelLogs() error {
 func levelTargets(list []conf.ErrorLog) []logs.Target {
 	var out []logs.Target
 	for _, e := range list {
-		out = append(out, logs.Target{Path: e.Path, Level: logs.ParseLevel(e.Level)})
+		out = append(out, logs.Target{Path: e.Path, Level: logs.ParseLevel(e.Level), Syslog: e.Syslog})
 	}
 	return out
 }

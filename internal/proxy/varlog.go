@@ -19,12 +19,8 @@ import (
 // variables, unless its if= condition is empty or "0".
 func (cc *clientConn) logToVarPath(al *conf.AccessLog, lc *conf.LocConf) {
 	w := cc.w
-	if al.If != nil {
-		v := cc.eval(w.logLine[:0], al.If)
-		w.logLine = v
-		if len(v) == 0 || len(v) == 1 && v[0] == '0' {
-			return
-		}
+	if cc.logRefused(al) {
+		return
 	}
 	w.logLine = cc.appendLogLine(w.logLine[:0], al.Format)
 	cc.writeVarLog(al, lc, w.logLine)
@@ -212,4 +208,37 @@ func (c *logFileCache) closeAll() {
 	for p := range c.files {
 		c.forget(p)
 	}
+}
+
+// logToSyslog sends the request's line to an access log's syslog server
+// as one datagram, after the header that names the severity, time, host
+// and tag. A line that cannot be sent is lost, with a warning, as in
+// nginx: the request does not wait for its log.
+func (cc *clientConn) logToSyslog(al *conf.AccessLog, lc *conf.LocConf) {
+	w := cc.w
+	if cc.logRefused(al) {
+		return
+	}
+	line := al.Syslog.AppendHeader(w.logLine[:0], al.Syslog.Severity, w.loop.Now())
+	line = cc.appendLogLine(line, al.Format)
+	w.logLine = line
+	if err := w.srv.syslogs[al.Syslog.Key()].Send(line[:len(line)-1]); err != nil {
+		// As nginx: the system call's failure in the main error log,
+		// the lost line in the request's.
+		if level, quiet := err.Level(); !quiet {
+			w.srv.log.Logf(level, w.id, "%s", err.Error())
+		}
+		cc.logAt(logs.Warn, "send() to syslog failed while logging request")
+	}
+}
+
+// logRefused reports whether access_log's if= keeps the request out of
+// the log: its value is empty or "0".
+func (cc *clientConn) logRefused(al *conf.AccessLog) bool {
+	if al.If == nil {
+		return false
+	}
+	v := cc.eval(cc.w.logLine[:0], al.If)
+	cc.w.logLine = v
+	return len(v) == 0 || len(v) == 1 && v[0] == '0'
 }

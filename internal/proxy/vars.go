@@ -707,19 +707,16 @@ func (cc *clientConn) logRequest() {
 			cc.logToVarPath(al, lc)
 			continue
 		}
+		if al.Syslog != nil {
+			cc.logToSyslog(al, lc)
+			continue
+		}
 		buf := cc.w.logBufs[al.Path]
 		if buf == nil {
 			continue
 		}
-		if al.If != nil {
-			// if=: not logged when the condition is empty or "0".
-			start := len(buf.Buf)
-			v := cc.eval(buf.Buf, al.If)[start:]
-			skip := len(v) == 0 || len(v) == 1 && v[0] == '0'
-			buf.Buf = buf.Buf[:start]
-			if skip {
-				continue
-			}
+		if cc.logRefused(al) {
+			continue
 		}
 		buf.Buf = cc.appendLogLine(buf.Buf, al.Format)
 		buf.Added(cc.w.loop.Now())
