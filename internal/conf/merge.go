@@ -502,6 +502,12 @@ func (b *builder) resolveLevels() error {
 	if err := walk(b.http.raw, nil); err != nil {
 		return err
 	}
+	// The charsets the configuration names are known at every level, as
+	// nginx keeps them in the http block's settings: an upstream's
+	// X-Accel-Charset may name one where charset is not set.
+	if b.charsets != nil && b.http.raw.charset.maps == nil {
+		b.http.raw.charset.maps = b.charsets
+	}
 	for _, s := range b.http.servers {
 		if err := walk(s.raw, s.locations); err != nil {
 			return err

@@ -19,7 +19,7 @@ func charsetFilter(cc *clientConn, h *outHead) {
 		return
 	}
 	c := &lc.Charset
-	if c.Name == "" && c.Var == nil {
+	if c.Name == "" && c.Var == nil && len(h.overrideCharset) == 0 {
 		return
 	}
 	ctype := h.fieldType
@@ -37,19 +37,28 @@ func charsetFilter(cc *clientConn, h *outHead) {
 	if h.fieldType != nil {
 		typeLen, own = splitCharset(ctype)
 	}
-	if own != nil {
+	m := c.Maps
+
+	// The charset answers are sent in: an upstream's X-Accel-Charset,
+	// which must be a charset the configuration names, or charset's.
+	// A variable that has no value leaves the answer as it is (nginx
+	// fails the request).
+	dst := []byte(c.Name)
+	switch {
+	case len(h.overrideCharset) > 0:
+		dst = h.overrideCharset
+		if _, known := m.Index(dst); !known {
+			cc.logError("unknown charset \"" + string(dst) + "\" to override")
+			return
+		}
+	case own != nil:
 		if !c.Override {
 			return
 		}
-	} else if !c.Applies(ctype[:typeLen]) {
+	case !c.Applies(ctype[:typeLen]):
 		return
 	}
-	m := c.Maps
-
-	// The charset answers are sent in. A variable that has no value
-	// leaves the answer as it is (nginx fails the request).
-	dst := []byte(c.Name)
-	if c.Var != nil {
+	if len(h.overrideCharset) == 0 && c.Var != nil {
 		at := len(h.scratch)
 		var found bool
 		h.scratch, found = cc.appendVar(h.scratch, &c.Var.Parts[0])

@@ -2030,3 +2030,42 @@ func TestH2IdleHoldsLittle(t *testing.T) {
 		t.Errorf("after 10 connections one after another the worker keeps %d frame buffers, want at most 2", pooled)
 	}
 }
+
+// TestH2BodyBeforeSettingsAck checks nginx's answer to a stream that
+// will carry a body, opened before the client acknowledged the server's
+// SETTINGS while http2_body_preread_size is below the default window:
+// the client may send the default window's worth, not knowing yet that
+// the stream's is smaller, so the stream is refused (REFUSED_STREAM,
+// which a client retries) rather than broken by a flow control error. A
+// stream without a body is served, and once the SETTINGS are
+// acknowledged a body within the window is taken.
+func TestH2BodyBeforeSettingsAck(t *testing.T) {
+	for _, tt := range []struct {
+		preread string
+		refused bool
+	}{{"10", true}, {"65535", false}} {
+		t.Run("preread "+tt.preread, func(t *testing.T) {
+			b := newH2Bench(t, `http2_body_preread_size `+tt.preread+`; location / { return 200 "ok"; }`)
+			c := dialH2(b)
+			post := func(id uint32) []byte {
+				return c.headersFrame(id, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "localhost")
+			}
+			c.send(post(1))
+			c.sendData(1, []byte("TEST"), true)
+			r := c.response(1)
+			if refused := r.reset && r.code == h2.RefusedStream; refused != tt.refused {
+				t.Errorf("a body before the SETTINGS ack: reset %v (%v), status %q; want refused %v\n%s", r.reset, r.code, r.get(":status"), tt.refused, c.dump())
+			}
+			if r := c.roundTrip(3, "GET", "/"); r.reset || r.get(":status") != "200" {
+				t.Errorf("a GET before the SETTINGS ack: reset %v (%v), status %q", r.reset, r.code, r.get(":status"))
+			}
+			c.send(h2RawFrame(h2.TypeSettings, h2.FlagAck, 0, nil), post(5))
+			c.sendData(5, []byte("TEST"), true)
+			// The answer comes before the body is read: a reset with
+			// NO_ERROR may follow it.
+			if r := c.response(5); r.reset && r.code != h2.NoError || r.get(":status") != "200" {
+				t.Errorf("a body after the SETTINGS ack: reset %v (%v), status %q", r.reset, r.code, r.get(":status"))
+			}
+		})
+	}
+}

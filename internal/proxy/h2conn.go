@@ -108,6 +108,9 @@ type h2Conn struct {
 	goingAway bool
 	closing   bool
 	closed    bool
+	// settingsAcked is set once the client acknowledged our SETTINGS,
+	// and with them the streams' initial window (the preread size).
+	settingsAcked bool
 }
 
 // h2Field is a decoded header field, as offsets into fieldBuf.
@@ -575,6 +578,12 @@ func (hc *h2Conn) onHeaders(fh h2.Header, p []byte) {
 		hc.lastStream = id
 		if hc.goingAway {
 			hc.hdrRefuse = true
+		} else if !hc.settingsAcked && !hc.hdrEnd && hc.cc.ln.vhosts.def.Loc.HTTP2BodyPrereadSize < h2.DefaultWindow {
+			// The client may send body within the default window, not
+			// knowing yet that this side's is smaller: refused, as
+			// nginx refuses it, rather than a flow control error.
+			hc.logf(logs.Info, "client sent stream with data before settings were acknowledged")
+			hc.hdrRefuse = true
 		}
 	}
 	hc.hdrStream = id
@@ -710,6 +719,7 @@ func (hc *h2Conn) onSettings(fh h2.Header, p []byte) {
 		if len(p) != 0 {
 			hc.connError(h2.FrameSizeError)
 		}
+		hc.settingsAcked = true
 		return
 	}
 	if len(p)%6 != 0 {

@@ -31,6 +31,9 @@ type outHead struct {
 	// written after Date when set.
 	contentType string
 	fieldType   []byte
+	// overrideCharset is an upstream's X-Accel-Charset: the charset the
+	// charset filter converts the answer to, whatever charset says.
+	overrideCharset []byte
 	// contentLength is written after Content-Type; -1 for none.
 	contentLength int64
 	// lastModified is written after Content-Length when set.

@@ -247,6 +247,9 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 			h.add(f.Name, f.Value)
 			continue
 		}
+		if len(f.Value) > 0 && r.lc.ProxyIgnoreHeaders&conf.IgnoreXAccelCharset == 0 && http1.EqualFold(f.Name, "X-Accel-Charset") {
+			h.overrideCharset = f.Value
+		}
 		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing, hidden) {
 			continue
 		}

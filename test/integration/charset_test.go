@@ -31,10 +31,15 @@ func TestCharsetConversionAsNginx(t *testing.T) {
         location /b/ { charset A; source_charset B; }
         location /own { charset k; source_charset utf-8; default_type text/html; return 200 "a€б"; }
         location /up/ { charset k; override_charset on; proxy_pass http://127.0.0.1:{{PORT1}}/; }
+        location /xa/ { proxy_pass http://127.0.0.1:{{PORT1}}; }
+        location /xi/ { proxy_ignore_headers X-Accel-Charset; proxy_pass http://127.0.0.1:{{PORT1}}/xa/; }
     }
     server {
         listen 127.0.0.1:{{PORT1}};
         location / { default_type text/html; charset utf-8; return 200 "xа€"; }
+        location /xa/ { default_type text/html; charset B; add_header X-Accel-Charset A; return 200 "XaX"; }
+        location /xa/unknown { default_type text/html; charset B; add_header X-Accel-Charset Z; return 200 "XaX"; }
+        location /xa/none { default_type text/html; add_header X-Accel-Charset A; return 200 "XaX"; }
     }`)
 		writeHTML(t, p, "k/t.html", "a\xc1\xc2\x80 \xc3 end")
 		writeHTML(t, p, "u/t.html", "a\xd0\xb0\xd0\xb1\xe2\x82\xac \xf0\x9d\x84\x9e \xd0\xb6 \xff end")
@@ -52,11 +57,23 @@ func TestCharsetConversionAsNginx(t *testing.T) {
 			{"8-bit range", "GET /b/t.html HTTP/1.1\r\nHost: h\r\nRange: bytes=90-\r\nConnection: close\r\n\r\n", "text/html; charset=A", strings.Repeat("Y", 10), "10", "", false},
 			{"an answer of its own", "GET /own HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "text/html; charset=k", "a\x80\xc2", "", "", true},
 			{"an upstream's charset overridden", "GET /up/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "text/html; charset=k", "x\xc1\x80", "", "", true},
+			// An upstream's X-Accel-Charset names the charset to send,
+			// where charset is not set: converted by the charset_map,
+			// unless it names a charset the configuration does not know
+			// or proxy_ignore_headers says so; an answer without a
+			// charset of its own is named, not converted.
+			{"X-Accel-Charset", "GET /xa/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "text/html; charset=A", "YaY", "3", "", false},
+			{"X-Accel-Charset unknown", "GET /xa/unknown HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "text/html; charset=B", "XaX", "3", "", false},
+			{"X-Accel-Charset without a charset", "GET /xa/none HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "text/html; charset=A", "XaX", "3", "", false},
+			{"X-Accel-Charset ignored", "GET /xi/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "text/html; charset=B", "XaX", "3", "", false},
 		} {
 			r := sendRaw(t, p.addr, tc.req)
-			if r.header("Content-Type") != tc.ctype || string(r.Body) != tc.body || r.header("Content-Length") != tc.length || r.header("Accept-Ranges") != tc.ranges || r.Chunked != tc.chunked {
+			if r.header("Content-Type") != tc.ctype || string(r.Body) != tc.body || r.header("Content-Length") != tc.length || r.header("Accept-Ranges") != tc.ranges || r.Chunked != tc.chunked || r.header("X-Accel-Charset") != "" {
 				t.Errorf("%s:\n%s", tc.name, r)
 			}
+		}
+		if log := p.readLog("error.log"); !strings.Contains(log, `unknown charset "Z" to override`) {
+			t.Errorf("no line for the unknown charset in the error log:\n%s", log)
 		}
 		r := sendRaw(t, p.addr, "HEAD /k/t.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 		if r.header("Content-Length") != "" || r.header("ETag") == "" || r.header("Last-Modified") == "" {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,12 @@ func nginxSuiteDir() string {
 	}
 	return ""
 }
+
+// nginxSuiteShards is how many runs of the suite go side by side. Its
+// files mostly wait (on timers, on nginx's own delays), so a few runs at
+// once take a fraction of the time of one on two cores; each file picks
+// free ports of its own, as nginx's suite does under "prove -j".
+const nginxSuiteShards = 3
 
 // TestNginxSuite runs the files of nginx's own test suite that headroom
 // passes (testdata/nginx-suite-passing.txt) and fails when any of them no
@@ -70,9 +77,24 @@ func TestNginxSuite(t *testing.T) {
 			files = append(files, line)
 		}
 	}
+	shards := make([][]string, nginxSuiteShards)
+	for i, name := range files {
+		shards[i%len(shards)] = append(shards[i%len(shards)], name)
+	}
+	for i, shard := range shards {
+		t.Run(fmt.Sprintf("shard%d", i+1), func(t *testing.T) {
+			t.Parallel()
+			runNginxSuite(t, dir, hr.bin, shard)
+		})
+	}
+}
+
+// runNginxSuite runs some files of the suite with one run.sh and fails
+// for each that does not pass.
+func runNginxSuite(t *testing.T, dir, bin string, files []string) {
 	logs := t.TempDir()
 	os.Chmod(logs, 0o777)
-	cmd := exec.Command(filepath.Join(dir, "run.sh"), append([]string{hr.bin}, files...)...)
+	cmd := exec.Command(filepath.Join(dir, "run.sh"), append([]string{bin}, files...)...)
 	cmd.Env = append(os.Environ(), "CONFORMANCE_LOGS="+logs)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
