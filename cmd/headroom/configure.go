@@ -11,7 +11,6 @@ var withoutModules = []string{
 	"--without-poll_module",
 	"--without-http_userid_module",
 	"--without-http_mirror_module",
-	"--without-http_fastcgi_module",
 	"--without-http_uwsgi_module",
 	"--without-http_scgi_module",
 	"--without-http_grpc_module",

@@ -124,6 +124,7 @@ func init() {
 	directiveList = append(directiveList, limitExceptDirectives()...)
 	directiveList = append(directiveList, http2Directives()...)
 	directiveList = append(directiveList, lingerDirectives()...)
+	directiveList = append(directiveList, fastcgiDirectives(directiveList)...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

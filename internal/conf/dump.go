@@ -247,7 +247,23 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.MSIE != defaultMSIE {
 		d.line(depth, "msie padding=%v refresh=%v", c.MSIE.Padding, c.MSIE.Refresh)
 	}
-	if p := c.ProxyPass; p != nil && p.URL != nil {
+	if p := c.ProxyPass; p != nil && p.FastCGI {
+		f := &c.FastCGI
+		var params []string
+		for _, pa := range f.Params {
+			s := pa.Name + "=" + tmpl(pa.Value)
+			if pa.IfNotEmpty {
+				s += " if_not_empty"
+			}
+			params = append(params, s)
+		}
+		split := "<none>"
+		if f.Split != nil {
+			split = f.Split.String()
+		}
+		d.line(depth, "fastcgi_pass %s upstream=%q index=%q split=%s keep_conn=%v", p.Host, p.Upstream.Name, f.Index, split, f.KeepConn)
+		d.line(depth+1, "params %s", strings.Join(params, "; "))
+	} else if p := c.ProxyPass; p != nil && p.URL != nil {
 		d.line(depth, "proxy_pass %s (evaluated per request)", tmpl(p.URL))
 	} else if p != nil {
 		up := "<nil>"

@@ -17,7 +17,10 @@ import (
 // into the HTTP value once the block is complete, as nginx does its
 // merging and checks at the end of the http block.
 type httpBuild struct {
-	node      *Node
+	// fcgiNoPort are the groups fastcgi_pass named without a port,
+	// which must be upstream blocks.
+	fcgiNoPort []*upstreamBuild
+	node       *Node
 	raw       *rawLoc
 	servers   []*serverBuild
 	upstreams []*upstreamBuild
@@ -180,6 +183,10 @@ type rawLoc struct {
 	linger                     lingerRaw
 	logSubrequest              *bool
 	cache                      cacheRaw
+	fastcgi                    fastcgiRaw
+	// fcgi is the level's FastCGI shadow: the settings fastcgi_X sets
+	// that proxy_X sets for proxied requests (nil when it sets none).
+	fcgi *rawLoc
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into
@@ -1132,7 +1139,9 @@ func setLocation(b *builder, n *Node, sc *scope) error {
 }
 
 func setProxyPass(b *builder, n *Node, sc *scope) error {
-	if sc.raw.proxyPass != nil {
+	// A fastcgi_pass at the same level is replaced, as nginx lets the
+	// last content handler win.
+	if sc.raw.proxyPass != nil && !sc.raw.proxyPass.FastCGI {
 		return duplicate(n)
 	}
 	if sc.raw.handler != HandlerNone {

@@ -57,6 +57,9 @@ type merged struct {
 	tempFileWriteSize *int
 	// ph holds the proxy_hide_header and proxy_pass_header lists.
 	ph proxyHeadersMerged
+	// fcgi is the level's FastCGI shadow merged (nil within a shadow):
+	// the settings fastcgi_X shares with proxy_X, inherited apart.
+	fcgi *merged
 }
 
 // defaultLevel is the parent of the http level: nginx's defaults.
@@ -64,6 +67,13 @@ type merged struct {
 // they default to twice the larger buffer size at each level
 // (mergeProxyBuffers).
 func (b *builder) defaultLevel() *merged {
+	m := b.defaultSettings()
+	m.fcgi = b.defaultSettings()
+	return m
+}
+
+// defaultSettings are nginx's defaults of one module's chain of levels.
+func (b *builder) defaultSettings() *merged {
 	return &merged{conf: &LocConf{
 		Static:                       b.defaultStatic(),
 		SSL:                          defaultSSL(),
@@ -307,6 +317,17 @@ func merge(r *rawLoc, parent *merged) *merged {
 	m := &merged{conf: c, setHeaders: setHeaders}
 	mergeProxyBuffers(r, parent, m)
 	mergeProxyHeaders(r, parent, m)
+	c.FastCGI = mergeFastCGI(&r.fastcgi, p.FastCGI)
+	if parent.fcgi != nil {
+		shadow := r.fcgi
+		if shadow == nil {
+			shadow = &rawLoc{}
+		}
+		m.fcgi = merge(shadow, parent.fcgi)
+		if c.ProxyPass != nil && c.ProxyPass.FastCGI {
+			applyFastCGI(c, m.fcgi.conf)
+		}
+	}
 	return m
 }
 
@@ -337,6 +358,13 @@ next:
 // location checks, then server names per address.
 func (b *builder) finishHTTP() error {
 	h := b.http
+	for _, u := range h.fcgiNoPort {
+		// FastCGI has no default port: a name without one must be an
+		// upstream block.
+		if !u.explicit {
+			return errAt(u.node, "no port in upstream \"%s\"", u.host)
+		}
+	}
 	if err := b.initUpstreams(); err != nil {
 		return err
 	}

@@ -480,9 +480,13 @@ func (b *builder) condition(n *Node, c *Condition) error {
 // and content handler unless the block has its own, as nginx's nameless
 // if location inherits them.
 func mergeIf(raw *rawLoc, parent *merged) *LocConf {
-	c := merge(raw, parent).conf
+	m := merge(raw, parent)
+	c := m.conf
 	if c.ProxyPass == nil && c.Handler == HandlerNone {
 		c.ProxyPass, c.Handler = parent.conf.ProxyPass, parent.conf.Handler
+		if c.ProxyPass != nil && c.ProxyPass.FastCGI && m.fcgi != nil {
+			applyFastCGI(c, m.fcgi.conf)
+		}
 	} else {
 		c.IfOwnHandler = true
 	}

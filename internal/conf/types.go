@@ -421,6 +421,9 @@ type LocConf struct {
 	// inherited: as in nginx, a nested location without its own proxy_pass
 	// does not proxy.
 	ProxyPass *ProxyPass
+	// FastCGI holds fastcgi_param, fastcgi_index, fastcgi_split_path_info
+	// and fastcgi_keep_conn, used when ProxyPass is a fastcgi_pass.
+	FastCGI FastCGI
 	// ProxySetHeaders are the headers sent upstream, in order, after nginx's
 	// defaults have been applied (Host $proxy_host, Connection close) and
 	// overridden by configured ones. An empty value removes the header.
@@ -852,6 +855,9 @@ type ProxyPass struct {
 	// location prefix as nginx does).
 	URI    string
 	HasURI bool
+	// FastCGI is set for fastcgi_pass: the request goes to the group as
+	// FastCGI records, with the location's FastCGI settings.
+	FastCGI bool
 }
 
 // Upstream is an upstream{} block, or an implicit group for proxy_pass

@@ -42,6 +42,9 @@ type upConn struct {
 	// recv and sent count the bytes of the current try, headBytes those
 	// of its response heads ($upstream_bytes_received and friends).
 	recv, sent, headBytes int64
+	// fcgi is the FastCGI transport over sock, made for the first
+	// fastcgi_pass request the connection serves.
+	fcgi *fcgiTransport
 }
 
 // failKind is why an attempt at an upstream server failed.
@@ -188,6 +191,7 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 		uc.recv, uc.sent, uc.headBytes = 0, 0, 0
 		r.up = uc
 		r.upConnect = 0
+		cc.useTransport(uc)
 		cc.sendRequest()
 		return
 	}
@@ -224,6 +228,7 @@ func (cc *clientConn) usePeer(peer *upstream.Peer) {
 	}
 	uc.cc = cc
 	r.up = uc
+	cc.useTransport(uc)
 	if !uc.connecting {
 		r.upConnect = 0
 		if cc.upstreamTLS() {
@@ -567,7 +572,9 @@ func (cc *clientConn) readResponse() {
 		if err == engine.ErrAgain {
 			return
 		}
-		if err == nil {
+		if err == errFastCGIInvalid {
+			cc.upstreamFailed(failInvalidHeader, nil, uc.fcgi.failMsg+" while reading response header from upstream")
+		} else if err == nil {
 			cc.upstreamFailed(failError, nil, "upstream prematurely closed connection while reading response header from upstream")
 		} else {
 			cc.upstreamFailed(failError, err, "recv() failed (%s) while reading response header from upstream")

@@ -47,6 +47,16 @@ func (cc *clientConn) pumpBody() {
 			continue
 		}
 		if r.bodyDone {
+			// A transport that frames the body (FastCGI) may hold its
+			// last record.
+			if done, err := r.up.tr.Flush(); !done {
+				if err != nil {
+					cc.upstreamFailed(failError, err, "writev() failed (%s) while sending request to upstream")
+					return
+				}
+				r.up.c.SetTimer(r.lc.ProxySendTimeout)
+				return
+			}
 			if !r.bodyTimerOff {
 				// client_body_timeout ends with the body, once: later
 				// calls (each time the upstream can take more) must not

@@ -40,16 +40,23 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 	// Like nginx, only a request that has reached its upstream (not one
 	// stopped by limit_conn or limit_req before) names it.
 	if r.group != nil && r.lc != nil && r.lc.ProxyPass != nil {
-		b = append(b, ", upstream: \"http://"...)
+		// A FastCGI upstream has no URI of its own.
+		fastcgi := r.lc.ProxyPass.FastCGI
+		if fastcgi {
+			b = append(b, ", upstream: \"fastcgi://"...)
+		} else {
+			b = append(b, ", upstream: \"http://"...)
+		}
 		if r.peer != nil {
 			b = append(b, r.peer.Conf.Addr...)
 			if strings.HasPrefix(r.peer.Conf.Addr, "unix:") {
 				// nginx writes a unix socket's URL as unix:PATH:URI.
 				b = append(b, ':')
 			}
-			b = appendUpstreamURI(b, r)
 		} else {
 			b = append(b, r.proxyPass().Host...)
+		}
+		if !fastcgi {
 			b = appendUpstreamURI(b, r)
 		}
 		b = append(b, '"')

@@ -439,6 +439,12 @@ type upstreamAttempt struct {
 	// out for an X-Accel-Redirect, so that the redirect keeps them for
 	// $upstream_http_*.
 	headsKept bool
+	// fcgiSplit is set once $fastcgi_script_name and $fastcgi_path_info
+	// were found (fcgiScript, fcgiPathInfo); fcgiHeadLen is the length of
+	// the FastCGI request's own records at the start of upOut.
+	fcgiSplit                bool
+	fcgiScript, fcgiPathInfo []byte
+	fcgiHeadLen              int
 	// accessCode is the refusal of the checks before auth_request
 	// under satisfy any (nginx's access_code).
 	accessCode int
@@ -719,6 +725,7 @@ func (cc *clientConn) restartContent() {
 	}
 	r.headsKept = false
 	r.script.locInvalid = false
+	r.fcgiSplit = false
 }
 
 // namedRedirect sends the request to a named location of its server

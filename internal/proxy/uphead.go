@@ -19,6 +19,11 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 	r := cc.r
 	h := &r.head
 	lc := r.lc
+	if lc.ProxyPass != nil && lc.ProxyPass.FastCGI {
+		b = cc.buildFastCGIRequest(b)
+		r.fcgiHeadLen = len(b)
+		return b
+	}
 	setHeaders := lc.ProxySetHeaders
 	if r.cache.cacheable && lc.ProxySetHeadersCache != nil {
 		setHeaders = lc.ProxySetHeadersCache

@@ -342,6 +342,13 @@ func init() {
 	g[vars.TimeLocal] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.w.loop.Now().AppendFormat(b, "02/Jan/2006:15:04:05 -0700"), true
 	}
+	g[vars.FastCGIScriptName] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		return cc.appendFastCGIScriptName(b), true
+	}
+	g[vars.FastCGIPathInfo] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
+		_, pathInfo := cc.fastcgiSplit()
+		return append(b, pathInfo...), true
+	}
 	g[vars.DateGMT] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		return cc.ssiDate(b, true), true
 	}

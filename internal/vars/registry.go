@@ -100,6 +100,11 @@ const (
 	// command "config timefmt", in UTC and in local time.
 	DateGMT
 	DateLocal
+	// The FastCGI module's: $uri cut by fastcgi_split_path_info into the
+	// script's name (with fastcgi_index after a final "/") and the path
+	// after it.
+	FastCGIScriptName
+	FastCGIPathInfo
 
 	// User is a variable the configuration declares (set, map, a named
 	// capture); Part.Slot numbers it among the configuration's own.
@@ -192,6 +197,7 @@ var names = map[string]Index{
 	"upstream_response_time":       UpstreamResponseTime,
 	"upstream_status":              UpstreamStatus, "uri": URI,
 	"date_gmt": DateGMT, "date_local": DateLocal,
+	"fastcgi_script_name": FastCGIScriptName, "fastcgi_path_info": FastCGIPathInfo,
 	"https": HTTPS, "http2": HTTP2, "ssl_protocol": SSLProtocol, "ssl_cipher": SSLCipher,
 	"ssl_server_name": SSLServerName, "ssl_session_reused": SSLSessionReused,
 	"ssl_curve": SSLCurve, "ssl_curves": SSLCurves,

@@ -1,0 +1,583 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+
+	"headroom/internal/conf"
+	"headroom/internal/engine"
+)
+
+// This file is fastcgi_pass: the request as FastCGI records, and the
+// application's answer read back as the HTTP/1.1 answer the rest of the
+// upstream attempt expects. nginx's FastCGI module is a second upstream
+// protocol beside HTTP; here it is a transport over the upstream socket
+// (fcgiTransport), so that buffering, retries, error pages, the cache of
+// kept connections and the $upstream_* variables are the proxy's own.
+
+// FastCGI record types and roles (the FastCGI 1.0 specification).
+const (
+	fcgiVersion      = 1
+	fcgiBeginRequest = 1
+	fcgiEndRequest   = 3
+	fcgiParams       = 4
+	fcgiStdin        = 5
+	fcgiStdout       = 6
+	fcgiStderr       = 7
+	fcgiResponder    = 1
+	fcgiKeepConn     = 1
+	// fcgiRequestID is the only request on a connection, as in nginx.
+	fcgiRequestID = 1
+	// fcgiMaxContent bounds a record's content.
+	fcgiMaxContent = 65535
+	// fcgiStdinPiece is how much of the body one STDIN record carries.
+	fcgiStdinPiece = 32 << 10
+)
+
+// appendRecordHeader appends a record's header, without padding.
+func appendRecordHeader(b []byte, typ byte, n int) []byte {
+	return append(b, fcgiVersion, typ, 0, fcgiRequestID, byte(n>>8), byte(n), 0, 0)
+}
+
+// appendParamLen appends a name's or value's length as FastCGI encodes
+// it: one byte below 128, else four with the high bit set.
+func appendParamLen(b []byte, n int) []byte {
+	if n < 128 {
+		return append(b, byte(n))
+	}
+	return append(b, byte(n>>24)|0x80, byte(n>>16), byte(n>>8), byte(n))
+}
+
+// buildFastCGIRequest appends the request's BEGIN_REQUEST and PARAMS
+// records: fastcgi_param's parameters in order (those with if_not_empty
+// only when not empty), then, unless fastcgi_pass_request_headers is off,
+// the client's fields as HTTP_NAME (upper case, "-" as "_"), except
+// those an HTTP_ parameter replaces; and, for a request without a body
+// to send, the empty STDIN record that ends it. The body's own records
+// are made by the transport as it goes out.
+func (cc *clientConn) buildFastCGIRequest(b []byte) []byte {
+	r := cc.r
+	lc := r.lc
+	flags := byte(0)
+	if lc.FastCGI.KeepConn {
+		flags = fcgiKeepConn
+	}
+	b = appendRecordHeader(b, fcgiBeginRequest, 8)
+	b = append(b, 0, fcgiResponder, flags, 0, 0, 0, 0, 0)
+
+	// The pairs are made in a buffer of their own and cut into records.
+	pairs := cc.w.getBuf()[:0]
+	val := cc.w.getBuf()[:0]
+	for i := range lc.FastCGI.Params {
+		p := &lc.FastCGI.Params[i]
+		val = cc.eval(val[:0], p.Value)
+		if len(val) == 0 && p.IfNotEmpty {
+			continue
+		}
+		pairs = appendParamLen(pairs, len(p.Name))
+		pairs = appendParamLen(pairs, len(val))
+		pairs = append(pairs, p.Name...)
+		pairs = append(pairs, val...)
+	}
+	if lc.ProxyPassRequestHeaders {
+		h := &r.head
+		for i := range h.Headers {
+			f := &h.Headers[i]
+			name := val[:0]
+			name = append(name, "HTTP_"...)
+			for _, c := range f.Name {
+				switch {
+				case c >= 'a' && c <= 'z':
+					c -= 'a' - 'A'
+				case c == '-':
+					c = '_'
+				}
+				name = append(name, c)
+			}
+			val = name
+			if fastcgiParamSet(lc.FastCGI.Params, name) {
+				continue
+			}
+			pairs = appendParamLen(pairs, len(name))
+			pairs = appendParamLen(pairs, len(f.Value))
+			pairs = append(pairs, name...)
+			pairs = append(pairs, f.Value...)
+		}
+	}
+	for rest := pairs; len(rest) > 0; {
+		n := min(len(rest), fcgiMaxContent)
+		b = appendRecordHeader(b, fcgiParams, n)
+		b = append(b, rest[:n]...)
+		rest = rest[n:]
+	}
+	cc.w.putBuf(pairs)
+	cc.w.putBuf(val)
+	b = appendRecordHeader(b, fcgiParams, 0)
+	if r.fcgiBodyLen() == 0 {
+		b = appendRecordHeader(b, fcgiStdin, 0)
+	}
+	return b
+}
+
+// fastcgiParamSet reports whether fastcgi_param sets the parameter,
+// which then replaces the client's field of that name.
+func fastcgiParamSet(params []conf.FastCGIParam, name []byte) bool {
+	for i := range params {
+		if params[i].Name == string(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// fcgiBodyLen is how many body bytes go to the application as STDIN:
+// the request's (read whole first when it came in chunks), none with
+// fastcgi_pass_request_body off.
+func (r *request) fcgiBodyLen() int64 {
+	if !r.lc.ProxyPassRequestBody || r.head.ContentLength < 0 {
+		return 0
+	}
+	return r.head.ContentLength
+}
+
+// fastcgiSplit finds $fastcgi_script_name and $fastcgi_path_info for the
+// request once, as nginx keeps them for the request from their first
+// use: fastcgi_split_path_info's two captures of $uri, or $uri and
+// nothing.
+func (cc *clientConn) fastcgiSplit() (script, pathInfo []byte) {
+	r := cc.r
+	if !r.fcgiSplit {
+		r.fcgiSplit = true
+		r.fcgiScript, r.fcgiPathInfo = append(r.fcgiScript[:0], r.uri...), r.fcgiPathInfo[:0]
+		if r.lc != nil && r.lc.FastCGI.Split != nil {
+			if m := r.lc.FastCGI.Split.FindSubmatchIndex(r.uri); m != nil {
+				r.fcgiScript = append(r.fcgiScript[:0], subMatch(r.uri, m, 1)...)
+				r.fcgiPathInfo = append(r.fcgiPathInfo[:0], subMatch(r.uri, m, 2)...)
+			}
+		}
+	}
+	return r.fcgiScript, r.fcgiPathInfo
+}
+
+// subMatch is group i of a match, empty when it took no part.
+func subMatch(s []byte, m []int, i int) []byte {
+	if m[2*i] < 0 {
+		return nil
+	}
+	return s[m[2*i]:m[2*i+1]]
+}
+
+// appendFastCGIScriptName appends $fastcgi_script_name: the script's
+// name, with fastcgi_index after it when it ends with "/".
+func (cc *clientConn) appendFastCGIScriptName(b []byte) []byte {
+	script, _ := cc.fastcgiSplit()
+	b = append(b, script...)
+	if len(script) > 0 && script[len(script)-1] == '/' && cc.r.lc != nil {
+		b = append(b, cc.r.lc.FastCGI.Index...)
+	}
+	return b
+}
+
+// useTransport readies an upstream connection for the request's
+// protocol before it is written to: FastCGI records for fastcgi_pass,
+// the socket's bytes as they are otherwise (a kept connection may have
+// served either).
+func (cc *clientConn) useTransport(uc *upConn) {
+	r := cc.r
+	pp := r.proxyPass()
+	if pp == nil || !pp.FastCGI {
+		if uc.fcgi != nil {
+			uc.tr = &uc.sock
+		}
+		return
+	}
+	if uc.fcgi == nil {
+		uc.fcgi = &fcgiTransport{inner: &uc.sock}
+	}
+	uc.fcgi.begin(cc, r.fcgiHeadLen, r.fcgiBodyLen())
+	uc.tr = uc.fcgi
+}
+
+// fcgiTransport carries one request at a time over an upstream socket
+// as FastCGI. Written bytes are the records buildFastCGIRequest made,
+// passed as they are, then the body, which goes out in STDIN records
+// ended by an empty one. Read bytes are the application's records: its
+// STDOUT becomes an HTTP/1.1 answer (the CGI head's Status as the status
+// line, the body chunked unless the head gave a Content-Length), its
+// STDERR is logged, and END_REQUEST ends the answer.
+type fcgiTransport struct {
+	inner transport
+	cc    *clientConn
+
+	// Writing: rawLeft bytes of the request's own records are still to
+	// come, then bodyLeft bytes of body. pend holds framed bytes the
+	// socket has not taken yet; nothing more is taken until it has.
+	rawLeft  int
+	bodyLeft int64
+	pend     []byte
+	pendOff  int
+
+	// Reading: in holds bytes read from the socket and not decoded;
+	// recType, recLeft and padLeft are the record being read.
+	in      []byte
+	inOff   int
+	recType byte
+	recLeft int
+	padLeft int
+	hdrBuf  [8]byte
+	hdrHave int
+	// head collects the CGI head until its empty line; out holds the
+	// translated answer not yet read.
+	head     []byte
+	headDone bool
+	out      []byte
+	outOff   int
+	chunked  bool
+	noBody   bool
+	keepConn bool
+	// lengthLeft is what the head's Content-Length still promises (-1
+	// without one); ended is set by END_REQUEST.
+	lengthLeft int64
+	ended      bool
+	stderr     []byte
+	failed     error
+	failMsg    string
+}
+
+// begin readies the transport for a request whose own records are
+// headLen bytes and whose body is bodyLen bytes.
+func (t *fcgiTransport) begin(cc *clientConn, headLen int, bodyLen int64) {
+	*t = fcgiTransport{inner: t.inner, cc: cc, rawLeft: headLen, bodyLeft: bodyLen, lengthLeft: -1,
+		pend: t.pend[:0], in: t.in[:0], head: t.head[:0], out: t.out[:0], stderr: t.stderr[:0],
+		keepConn: cc.r.lc.FastCGI.KeepConn, noBody: isHead(&cc.r.head)}
+}
+
+// Write takes the next piece of the request: the request's own records
+// as they are, body bytes as a STDIN record (with the empty one after the
+// last). It takes nothing while bytes of an earlier piece wait for the
+// socket; Flush sends those.
+func (t *fcgiTransport) Write(p []byte) (int, error) {
+	if done, err := t.Flush(); !done {
+		if err == nil {
+			err = engine.ErrAgain
+		}
+		return 0, err
+	}
+	t.pend, t.pendOff = t.pend[:0], 0
+	var n int
+	switch {
+	case t.rawLeft > 0:
+		n = min(len(p), t.rawLeft)
+		t.rawLeft -= n
+		t.pend = append(t.pend, p[:n]...)
+	case t.bodyLeft > 0:
+		n = int(min(int64(len(p)), t.bodyLeft, fcgiStdinPiece))
+		t.bodyLeft -= int64(n)
+		t.pend = appendRecordHeader(t.pend, fcgiStdin, n)
+		t.pend = append(t.pend, p[:n]...)
+		if t.bodyLeft == 0 {
+			t.pend = appendRecordHeader(t.pend, fcgiStdin, 0)
+		}
+	default:
+		// Bytes beyond the request: nothing the application expects.
+		return len(p), nil
+	}
+	if _, err := t.Flush(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Flush writes what waits of the pieces taken.
+func (t *fcgiTransport) Flush() (bool, error) {
+	for t.pendOff < len(t.pend) {
+		n, err := t.inner.Write(t.pend[t.pendOff:])
+		if n > 0 {
+			t.pendOff += n
+			continue
+		}
+		if err == engine.ErrAgain {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// Read returns the translated answer's next bytes, reading and decoding
+// records as needed: 0 and nil once the application ended the answer
+// without a keep-alive connection, or the socket closed first.
+func (t *fcgiTransport) Read(p []byte) (int, error) {
+	for {
+		if t.outOff < len(t.out) {
+			n := copy(p, t.out[t.outOff:])
+			t.outOff += n
+			if t.outOff == len(t.out) {
+				t.out, t.outOff = t.out[:0], 0
+			}
+			return n, nil
+		}
+		if t.failed != nil {
+			return 0, t.failed
+		}
+		if t.ended {
+			if t.keepConn && t.headDone && t.lengthLeft <= 0 {
+				return 0, engine.ErrAgain
+			}
+			return 0, nil
+		}
+		if t.inOff < len(t.in) {
+			t.decode()
+			continue
+		}
+		if cap(t.in) == 0 {
+			t.in = make([]byte, 0, 16<<10)
+		}
+		n, err := t.inner.Read(t.in[:cap(t.in)])
+		if n == 0 {
+			return 0, err
+		}
+		t.in, t.inOff = t.in[:n], 0
+	}
+}
+
+// decode handles the bytes in t.in: record headers, padding, and the
+// content of STDOUT, STDERR and END_REQUEST records.
+func (t *fcgiTransport) decode() {
+	for t.inOff < len(t.in) && !t.ended && t.failed == nil {
+		avail := t.in[t.inOff:]
+		switch {
+		case t.recLeft > 0:
+			n := min(len(avail), t.recLeft)
+			t.content(avail[:n])
+			t.recLeft -= n
+			t.inOff += n
+			if t.recLeft == 0 {
+				t.recordEnd()
+			}
+		case t.padLeft > 0:
+			n := min(len(avail), t.padLeft)
+			t.padLeft -= n
+			t.inOff += n
+		default:
+			n := copy(t.hdrBuf[t.hdrHave:], avail)
+			t.hdrHave += n
+			t.inOff += n
+			if t.hdrHave < 8 {
+				return
+			}
+			t.hdrHave = 0
+			h := t.hdrBuf
+			if h[0] != fcgiVersion {
+				t.fail("upstream sent unsupported FastCGI protocol version: " + strconv.Itoa(int(h[0])))
+				return
+			}
+			t.recType = h[1]
+			t.recLeft = int(h[4])<<8 | int(h[5])
+			t.padLeft = int(h[6])
+			switch t.recType {
+			case fcgiStdout, fcgiStderr, fcgiEndRequest:
+			default:
+				t.fail("upstream sent unexpected FastCGI record: " + strconv.Itoa(int(t.recType)))
+				return
+			}
+			if t.recLeft == 0 {
+				t.recordEnd()
+			}
+		}
+	}
+}
+
+// fail ends the answer: the upstream attempt reports it as an invalid
+// answer, with nginx's words for what was wrong.
+func (t *fcgiTransport) fail(msg string) {
+	t.failMsg = msg
+	t.failed = errFastCGIInvalid
+}
+
+// errFastCGIInvalid is an answer that breaks the FastCGI protocol.
+var errFastCGIInvalid = errors.New("invalid FastCGI answer")
+
+// content takes part of a record's content.
+func (t *fcgiTransport) content(b []byte) {
+	switch t.recType {
+	case fcgiStdout:
+		t.stdout(b)
+	case fcgiStderr:
+		t.stderr = append(t.stderr, b...)
+	}
+}
+
+// recordEnd finishes a record: STDERR is logged as nginx logs it, and
+// END_REQUEST ends the answer.
+func (t *fcgiTransport) recordEnd() {
+	switch t.recType {
+	case fcgiStderr:
+		msg := bytes.TrimRight(t.stderr, "\r\n. ")
+		if len(msg) > 0 {
+			while := " while reading response header from upstream"
+			if t.headDone {
+				while = " while reading upstream"
+			}
+			t.cc.logError("FastCGI sent in stderr: \"" + string(msg) + "\"" + while)
+		}
+		t.stderr = t.stderr[:0]
+	case fcgiEndRequest:
+		t.ended = true
+		if t.headDone && t.chunked && !t.noBody {
+			t.out = append(t.out, "0\r\n\r\n"...)
+		}
+	}
+}
+
+// stdout takes STDOUT bytes: the CGI head until its empty line, then the
+// body.
+func (t *fcgiTransport) stdout(b []byte) {
+	if !t.headDone {
+		start := max(0, len(t.head)-3)
+		t.head = append(t.head, b...)
+		end, bodyAt := cgiHeadEnd(t.head, start)
+		if end < 0 {
+			return
+		}
+		body := t.head[bodyAt:]
+		t.translateHead(t.head[:end])
+		t.headDone = true
+		if len(body) > 0 {
+			t.body(body)
+		}
+		return
+	}
+	t.body(b)
+}
+
+// cgiHeadEnd finds the empty line that ends a CGI head, searching from
+// start: end is where the head's last line ends, bodyAt where the body
+// starts; -1 when it has not come yet. Lines end with LF or CRLF.
+func cgiHeadEnd(b []byte, start int) (end, bodyAt int) {
+	for i := start; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		switch {
+		case i+1 < len(b) && b[i+1] == '\n':
+			return i + 1, i + 2
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			return i + 1, i + 3
+		}
+	}
+	// A head that is only its empty line.
+	if bytes.HasPrefix(b, []byte("\r\n")) {
+		return 0, 2
+	}
+	if bytes.HasPrefix(b, []byte("\n")) {
+		return 0, 1
+	}
+	return -1, 0
+}
+
+// body passes body bytes on, as chunks when the length is not known.
+func (t *fcgiTransport) body(b []byte) {
+	if t.noBody {
+		return
+	}
+	if t.lengthLeft >= 0 {
+		// Bytes beyond the promised length are dropped.
+		n := int(min(int64(len(b)), t.lengthLeft))
+		t.out = append(t.out, b[:n]...)
+		t.lengthLeft -= int64(n)
+		return
+	}
+	t.out = strconv.AppendInt(t.out, int64(len(b)), 16)
+	t.out = append(t.out, "\r\n"...)
+	t.out = append(t.out, b...)
+	t.out = append(t.out, "\r\n"...)
+}
+
+// translateHead writes the CGI head as an HTTP/1.1 head: the Status
+// field's code and text as the status line (302 for a Location without
+// one, else 200, as nginx), the other fields as they are, and the
+// framing of what follows.
+func (t *fcgiTransport) translateHead(head []byte) {
+	status := []byte(nil)
+	hasLocation := false
+	var fields []byte
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimLeft(value, " \t")
+		switch {
+		case asciiEqualFold(name, "Status"):
+			status = value
+			continue
+		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Connection"):
+			continue
+		case asciiEqualFold(name, "Content-Length"):
+			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && n >= 0 {
+				t.lengthLeft = n
+			}
+		case asciiEqualFold(name, "Location"):
+			hasLocation = true
+		}
+		fields = append(fields, line...)
+		fields = append(fields, "\r\n"...)
+	}
+	t.out = append(t.out, "HTTP/1.1 "...)
+	switch {
+	case len(status) >= 3:
+		t.out = append(t.out, status[:3]...)
+		t.out = append(t.out, ' ')
+		t.out = append(t.out, bytes.TrimLeft(status[3:], " ")...)
+		if code, err := strconv.Atoi(string(status[:3])); err == nil && (code < 200 || code == 204 || code == 304) {
+			t.noBody = true
+		}
+	case len(status) > 0:
+		// nginx takes the first three characters as the code.
+		t.out = append(t.out, status...)
+		t.out = append(t.out, ' ')
+	case hasLocation:
+		t.out = append(t.out, "302 Moved Temporarily"...)
+	default:
+		t.out = append(t.out, "200 OK"...)
+	}
+	t.out = append(t.out, "\r\n"...)
+	t.out = append(t.out, fields...)
+	if t.lengthLeft < 0 {
+		t.chunked = true
+		t.out = append(t.out, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if !t.keepConn {
+		t.out = append(t.out, "Connection: close\r\n"...)
+	}
+	t.out = append(t.out, "\r\n"...)
+}
+
+// asciiEqualFold compares a field name with a lower- or mixed-case name.
+func asciiEqualFold(b []byte, s string) bool {
+	return len(b) == len(s) && bytes.EqualFold(b, []byte(s))
+}
+
+// Readable reports whether Read has something without an event.
+func (t *fcgiTransport) Readable() bool {
+	return t.outOff < len(t.out) || t.inOff < len(t.in) || t.failed != nil ||
+		t.ended && !t.keepConn || t.inner.Readable()
+}
+
+// PeerClosed reports whether the application closed its side.
+func (t *fcgiTransport) PeerClosed() bool { return t.inner.PeerClosed() }
+
+// CloseWrite ends the socket's write side.
+func (t *fcgiTransport) CloseWrite() { t.inner.CloseWrite() }
+
+// Close drops the request's state.
+func (t *fcgiTransport) Close() { t.cc = nil }
