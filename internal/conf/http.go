@@ -21,10 +21,10 @@ type httpBuild struct {
 	// which must be upstream blocks.
 	fcgiNoPort []*upstreamBuild
 	node       *Node
-	raw       *rawLoc
-	servers   []*serverBuild
-	upstreams []*upstreamBuild
-	formats   map[string]*LogFormat
+	raw        *rawLoc
+	servers    []*serverBuild
+	upstreams  []*upstreamBuild
+	formats    map[string]*LogFormat
 	// addrs tracks each listening address for nginx's duplicate checks.
 	addrs     map[string]*addrEntry
 	addrOrder []string
