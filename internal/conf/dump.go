@@ -247,7 +247,9 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.MSIE != defaultMSIE {
 		d.line(depth, "msie padding=%v refresh=%v", c.MSIE.Padding, c.MSIE.Refresh)
 	}
-	if p := c.ProxyPass; p != nil && p.FastCGI {
+	if p := c.ProxyPass; p != nil && p.FastCGI && p.URL != nil {
+		d.line(depth, "fastcgi_pass %s (evaluated per request)", p.Host)
+	} else if p := c.ProxyPass; p != nil && p.FastCGI {
 		f := &c.FastCGI
 		var params []string
 		for _, pa := range f.Params {

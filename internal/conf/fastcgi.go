@@ -19,6 +19,11 @@ type FastCGI struct {
 	// Split (fastcgi_split_path_info) cuts $uri into the script's name
 	// and the path after it, its two captures.
 	Split *Regex
+	// CatchStderr (fastcgi_catch_stderr) are strings that, found in
+	// what the application writes to its stderr, make its answer
+	// invalid (tried elsewhere with fastcgi_next_upstream
+	// invalid_header, else 502).
+	CatchStderr []string
 	// KeepConn (fastcgi_keep_conn) asks the application to keep the
 	// connection open after its answer, so that it can go back to the
 	// upstream's keepalive cache.
@@ -37,8 +42,9 @@ type FastCGIParam struct {
 // fields hidden and passed, ...) are kept in a shadow level of their own
 // (rawLoc.fcgi), so that each module inherits its own, as in nginx.
 type fastcgiRaw struct {
-	params    []FastCGIParam
-	paramsSet bool
+	params      []FastCGIParam
+	paramsSet   bool
+	catchStderr []string
 	index     *string
 	split     *Regex
 	keepConn  *bool
@@ -70,6 +76,9 @@ func fastcgiDirectives(proxy []*directive) []*directive {
 		{name: "fastcgi_split_path_info", ctx: ctxLocation, args: arg1, set: setFastCGISplit,
 			syntax: "fastcgi_split_path_info regex;",
 			doc:    "A regular expression with two captures that cuts $uri into $fastcgi_script_name and $fastcgi_path_info; without a match the first is $uri and the second empty."},
+		{name: "fastcgi_catch_stderr", ctx: hsl, args: arg1, set: setFastCGICatchStderr,
+			syntax: "fastcgi_catch_stderr string;",
+			doc:    "An answer whose stderr output, before the end of its head, contains the string is invalid: tried on the next server with fastcgi_next_upstream invalid_header, else 502. May be repeated; a level's list replaces its parent's."},
 		{name: "fastcgi_keep_conn", ctx: hsl, args: argFlag, set: flagSlot(func(r *rawLoc) **bool { return &r.fastcgi.keepConn }),
 			syntax: "fastcgi_keep_conn on | off;", def: "off",
 			doc: "Asks the application to keep the connection open after the answer, so that it is kept for the next request of the upstream group's keepalive cache; off, the application closes it."},
@@ -118,7 +127,14 @@ func setFastCGIPass(b *builder, n *Node, sc *scope) error {
 	}
 	addr := n.Args[0]
 	if hasVariables(addr) {
-		return skip(b.unsupportedPart(n, "variables", "variables in \"fastcgi_pass\" are not supported by headroom"))
+		// Evaluated per request as proxy_pass's URL is, and read as one
+		// of its host parts.
+		t, err := b.template(n, "http://"+addr)
+		if err != nil {
+			return err
+		}
+		sc.raw.proxyPass = &ProxyPass{Scheme: "fastcgi", FastCGI: true, Host: addr, URL: t}
+		return nil
 	}
 	var u *upstreamBuild
 	var err error
@@ -167,6 +183,11 @@ func setFastCGIParam(b *builder, n *Node, sc *scope) error {
 	return nil
 }
 
+func setFastCGICatchStderr(b *builder, n *Node, sc *scope) error {
+	sc.raw.fastcgi.catchStderr = append(sc.raw.fastcgi.catchStderr, n.Args[0])
+	return nil
+}
+
 func setFastCGIIndex(b *builder, n *Node, sc *scope) error {
 	if sc.raw.fastcgi.index != nil {
 		return duplicate(n)
@@ -198,6 +219,9 @@ func mergeFastCGI(r *fastcgiRaw, p FastCGI) FastCGI {
 	if r.paramsSet {
 		c.Params = r.params
 	}
+	if r.catchStderr != nil {
+		c.CatchStderr = r.catchStderr
+	}
 	c.Index = pick(r.index, p.Index)
 	c.KeepConn = pick(r.keepConn, p.KeepConn)
 	if r.split != nil {
@@ -224,9 +248,9 @@ func applyFastCGI(c, v *LocConf) {
 	c.ProxySetHeaders, c.ProxySetHeadersCache, c.ProxySetBody, c.ProxyMethod = nil, nil, nil, nil
 	c.ProxyRedirects, c.ProxyRedirectOff = nil, true
 	c.ProxyCookieDomains, c.ProxyCookiePaths, c.ProxyCookieFlags = nil, nil, nil
-	// A body that comes in chunks is read whole first, so that its
-	// length can be sent (the proxy module does so for HTTP/1.0).
-	c.ProxyHTTPVersion = "1.0"
+	// A body that comes in chunks may stream (fastcgi_request_buffering
+	// off): the transport turns its chunks into STDIN records.
+	c.ProxyHTTPVersion = "1.1"
 	// proxy_cache is the proxy module's; fastcgi_cache is another.
 	c.Cache.Path, c.Cache.PathVar = nil, nil
 }

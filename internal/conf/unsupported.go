@@ -21,7 +21,7 @@ env f4f f4f_buffer_size
 fastcgi_cache fastcgi_cache_background_update fastcgi_cache_bypass fastcgi_cache_key
 fastcgi_cache_lock fastcgi_cache_lock_age fastcgi_cache_lock_timeout fastcgi_cache_max_range_offset
 fastcgi_cache_methods fastcgi_cache_min_uses fastcgi_cache_path fastcgi_cache_purge
-fastcgi_cache_revalidate fastcgi_cache_use_stale fastcgi_cache_valid fastcgi_catch_stderr
+fastcgi_cache_revalidate fastcgi_cache_use_stale fastcgi_cache_valid 
  fastcgi_force_ranges  
     
   

@@ -106,6 +106,9 @@ func (cc *clientConn) evalProxyPass(pp *conf.ProxyPass) bool {
 	r.dnsGroup = nil
 	r.dynPP = cc.w.srv.cfg.HTTP.ParseDynamicProxyPass(string(cc.eval(nil, pp.URL)))
 	d := &r.dynPP
+	if pp.FastCGI {
+		d.Scheme, d.FastCGI = pp.Scheme, true
+	}
 	if d.Err != "" {
 		cc.logError(d.Err)
 		cc.respondError(500)
@@ -432,7 +435,9 @@ func (cc *clientConn) upstreamFailed(kind failKind, err error, what string) {
 		detail := logs.SysError(err)
 		msg = strings.Replace(what, "%s", detail, 1)
 	}
-	cc.logError(msg)
+	if msg != "" {
+		cc.logError(msg)
+	}
 	status := 502
 	if kind == failTimeout {
 		status = 504
@@ -573,7 +578,13 @@ func (cc *clientConn) readResponse() {
 			return
 		}
 		if err == errFastCGIInvalid {
-			cc.upstreamFailed(failInvalidHeader, nil, uc.fcgi.failMsg+" while reading response header from upstream")
+			// fastcgi_catch_stderr's refusal logs only the stderr line,
+			// as nginx does.
+			msg := ""
+			if uc.fcgi.failMsg != "" {
+				msg = uc.fcgi.failMsg + " while reading response header from upstream"
+			}
+			cc.upstreamFailed(failInvalidHeader, nil, msg)
 		} else if err == nil {
 			cc.upstreamFailed(failError, nil, "upstream prematurely closed connection while reading response header from upstream")
 		} else {

@@ -7,6 +7,7 @@ import (
 
 	"headroom/internal/conf"
 	"headroom/internal/engine"
+	"headroom/internal/http1"
 )
 
 // This file is fastcgi_pass: the request as FastCGI records, and the
@@ -132,10 +133,16 @@ func fastcgiParamSet(params []conf.FastCGIParam, name []byte) bool {
 }
 
 // fcgiBodyLen is how many body bytes go to the application as STDIN:
-// the request's (read whole first when it came in chunks), none with
-// fastcgi_pass_request_body off.
+// the request's, none with fastcgi_pass_request_body off, -1 for a body
+// that streams in chunks (fastcgi_request_buffering off), whose length
+// is known at its end.
 func (r *request) fcgiBodyLen() int64 {
-	if !r.lc.ProxyPassRequestBody || r.head.ContentLength < 0 {
+	switch {
+	case !r.lc.ProxyPassRequestBody:
+		return 0
+	case r.head.Chunked:
+		return -1
+	case r.head.ContentLength < 0:
 		return 0
 	}
 	return r.head.ContentLength
@@ -217,6 +224,9 @@ type fcgiTransport struct {
 	bodyLeft int64
 	pend     []byte
 	pendOff  int
+	// chunks decodes a body that streams in chunked framing
+	// (bodyLeft -1 until its last chunk).
+	chunks http1.ChunkedDecoder
 
 	// Reading: in holds bytes read from the socket and not decoded;
 	// recType, recLeft and padLeft are the record being read.
@@ -249,6 +259,7 @@ type fcgiTransport struct {
 // headLen bytes and whose body is bodyLen bytes.
 func (t *fcgiTransport) begin(cc *clientConn, headLen int, bodyLen int64) {
 	*t = fcgiTransport{inner: t.inner, cc: cc, rawLeft: headLen, bodyLeft: bodyLen, lengthLeft: -1,
+		chunks: http1.ChunkedDecoder{},
 		pend: t.pend[:0], in: t.in[:0], head: t.head[:0], out: t.out[:0], stderr: t.stderr[:0],
 		keepConn: cc.r.lc.FastCGI.KeepConn, noBody: isHead(&cc.r.head)}
 }
@@ -279,6 +290,11 @@ func (t *fcgiTransport) Write(p []byte) (int, error) {
 		if t.bodyLeft == 0 {
 			t.pend = appendRecordHeader(t.pend, fcgiStdin, 0)
 		}
+	case t.bodyLeft < 0:
+		var err error
+		if n, err = t.dechunk(p); err != nil {
+			return 0, err
+		}
 	default:
 		// Bytes beyond the request: nothing the application expects.
 		return len(p), nil
@@ -287,6 +303,38 @@ func (t *fcgiTransport) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// dechunk takes a streamed body's chunked framing off and puts its data
+// in STDIN records, up to a piece's worth; the last chunk ends the body
+// with the empty record.
+func (t *fcgiTransport) dechunk(p []byte) (int, error) {
+	taken := 0
+	for taken < len(p) && len(t.pend) < fcgiStdinPiece {
+		consumed, data, done, err := t.chunks.Next(p[taken:])
+		if err != nil {
+			return 0, err
+		}
+		if room := fcgiStdinPiece - len(t.pend); len(data) > room {
+			t.chunks.Unread(len(data) - room)
+			consumed -= len(data) - room
+			data = data[:room]
+		}
+		taken += consumed
+		if len(data) > 0 {
+			t.pend = appendRecordHeader(t.pend, fcgiStdin, len(data))
+			t.pend = append(t.pend, data...)
+		}
+		if done {
+			t.bodyLeft = 0
+			t.pend = appendRecordHeader(t.pend, fcgiStdin, 0)
+			break
+		}
+		if consumed == 0 && data == nil {
+			break
+		}
+	}
+	return taken, nil
 }
 
 // Flush writes what waits of the pieces taken.
@@ -422,9 +470,21 @@ func (t *fcgiTransport) recordEnd() {
 			}
 			t.cc.logError("FastCGI sent in stderr: \"" + string(msg) + "\"" + while)
 		}
+		if !t.headDone {
+			for _, s := range t.cc.r.lc.FastCGI.CatchStderr {
+				if bytes.Contains(t.stderr, []byte(s)) {
+					t.fail("")
+					break
+				}
+			}
+		}
 		t.stderr = t.stderr[:0]
 	case fcgiEndRequest:
 		t.ended = true
+		if !t.headDone {
+			t.fail("upstream prematurely closed FastCGI stdout")
+			return
+		}
 		if t.headDone && t.chunked && !t.noBody {
 			t.out = append(t.out, "0\r\n\r\n"...)
 		}
