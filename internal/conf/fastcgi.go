@@ -45,9 +45,9 @@ type fastcgiRaw struct {
 	params      []FastCGIParam
 	paramsSet   bool
 	catchStderr []string
-	index     *string
-	split     *Regex
-	keepConn  *bool
+	index       *string
+	split       *Regex
+	keepConn    *bool
 }
 
 // fastcgiShared are the settings fastcgi_X shares with proxy_X: the same

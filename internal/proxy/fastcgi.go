@@ -260,7 +260,7 @@ type fcgiTransport struct {
 func (t *fcgiTransport) begin(cc *clientConn, headLen int, bodyLen int64) {
 	*t = fcgiTransport{inner: t.inner, cc: cc, rawLeft: headLen, bodyLeft: bodyLen, lengthLeft: -1,
 		chunks: http1.ChunkedDecoder{},
-		pend: t.pend[:0], in: t.in[:0], head: t.head[:0], out: t.out[:0], stderr: t.stderr[:0],
+		pend:   t.pend[:0], in: t.in[:0], head: t.head[:0], out: t.out[:0], stderr: t.stderr[:0],
 		keepConn: cc.r.lc.FastCGI.KeepConn, noBody: isHead(&cc.r.head)}
 }
 
