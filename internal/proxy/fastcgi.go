@@ -253,21 +253,33 @@ type fcgiTransport struct {
 	stderr     []byte
 	failed     error
 	failMsg    string
+	// catch is fastcgi_catch_stderr's strings.
+	catch     []string
+	headLimit int
 }
 
 // begin readies the transport for a request whose own records are
 // headLen bytes and whose body is bodyLen bytes.
 func (t *fcgiTransport) begin(cc *clientConn, headLen int, bodyLen int64) {
-	*t = fcgiTransport{inner: t.inner, cc: cc, rawLeft: headLen, bodyLeft: bodyLen, lengthLeft: -1,
-		chunks: http1.ChunkedDecoder{},
-		pend:   t.pend[:0], in: t.in[:0], head: t.head[:0], out: t.out[:0], stderr: t.stderr[:0],
-		keepConn: cc.r.lc.FastCGI.KeepConn, noBody: isHead(&cc.r.head)}
+	lc := cc.r.lc
+	t.reset(headLen, bodyLen, lc.FastCGI.KeepConn, isHead(&cc.r.head), lc.FastCGI.CatchStderr, lc.ProxyBufferSize)
+	t.cc = cc
+}
+
+// reset readies the transport for a request, keeping its buffers. The
+// answer's head must fit in headLimit bytes (fastcgi_buffer_size).
+func (t *fcgiTransport) reset(headLen int, bodyLen int64, keepConn, noBody bool, catch []string, headLimit int) {
+	*t = fcgiTransport{inner: t.inner, rawLeft: headLen, bodyLeft: bodyLen, lengthLeft: -1,
+		pend: t.pend[:0], in: t.in[:0], head: t.head[:0], out: t.out[:0], stderr: t.stderr[:0],
+		keepConn: keepConn, noBody: noBody, catch: catch, headLimit: headLimit}
 }
 
 // Write takes the next piece of the request: the request's own records
-// as they are, body bytes as a STDIN record (with the empty one after the
-// last). It takes nothing while bytes of an earlier piece wait for the
-// socket; Flush sends those.
+// as they are, body bytes as STDIN records (with the empty one after the
+// last), up to a piece's worth, and sends them with one write, so that
+// the head and the body that came with it leave together. It takes
+// nothing while bytes of an earlier piece wait for the socket; Flush
+// sends those.
 func (t *fcgiTransport) Write(p []byte) (int, error) {
 	if done, err := t.Flush(); !done {
 		if err == nil {
@@ -276,33 +288,47 @@ func (t *fcgiTransport) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	t.pend, t.pendOff = t.pend[:0], 0
-	var n int
-	switch {
-	case t.rawLeft > 0:
-		n = min(len(p), t.rawLeft)
-		t.rawLeft -= n
-		t.pend = append(t.pend, p[:n]...)
-	case t.bodyLeft > 0:
-		n = int(min(int64(len(p)), t.bodyLeft, fcgiStdinPiece))
-		t.bodyLeft -= int64(n)
-		t.pend = appendRecordHeader(t.pend, fcgiStdin, n)
-		t.pend = append(t.pend, p[:n]...)
-		if t.bodyLeft == 0 {
-			t.pend = appendRecordHeader(t.pend, fcgiStdin, 0)
+	taken := 0
+	for taken < len(p) && len(t.pend) < fcgiStdinPiece {
+		rest := p[taken:]
+		switch {
+		case t.rawLeft > 0:
+			n := min(len(rest), t.rawLeft)
+			t.rawLeft -= n
+			t.pend = append(t.pend, rest[:n]...)
+			taken += n
+		case t.bodyLeft > 0:
+			n := int(min(int64(len(rest)), t.bodyLeft, int64(fcgiStdinPiece-len(t.pend))))
+			t.bodyLeft -= int64(n)
+			t.pend = appendRecordHeader(t.pend, fcgiStdin, n)
+			t.pend = append(t.pend, rest[:n]...)
+			if t.bodyLeft == 0 {
+				t.pend = appendRecordHeader(t.pend, fcgiStdin, 0)
+			}
+			taken += n
+		case t.bodyLeft < 0:
+			n, err := t.dechunk(rest)
+			if err != nil {
+				return 0, err
+			}
+			if n == 0 {
+				return taken + n, t.flushTaken()
+			}
+			taken += n
+		default:
+			// Bytes beyond the request: nothing the application
+			// expects.
+			taken = len(p)
 		}
-	case t.bodyLeft < 0:
-		var err error
-		if n, err = t.dechunk(p); err != nil {
-			return 0, err
-		}
-	default:
-		// Bytes beyond the request: nothing the application expects.
-		return len(p), nil
 	}
-	if _, err := t.Flush(); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return taken, t.flushTaken()
+}
+
+// flushTaken starts sending what Write took: what the socket cannot
+// take now waits for Flush.
+func (t *fcgiTransport) flushTaken() error {
+	_, err := t.Flush()
+	return err
 }
 
 // dechunk takes a streamed body's chunked framing off and puts its data
@@ -463,7 +489,7 @@ func (t *fcgiTransport) recordEnd() {
 	switch t.recType {
 	case fcgiStderr:
 		msg := bytes.TrimRight(t.stderr, "\r\n. ")
-		if len(msg) > 0 {
+		if len(msg) > 0 && t.cc != nil {
 			while := " while reading response header from upstream"
 			if t.headDone {
 				while = " while reading upstream"
@@ -471,7 +497,7 @@ func (t *fcgiTransport) recordEnd() {
 			t.cc.logError("FastCGI sent in stderr: \"" + string(msg) + "\"" + while)
 		}
 		if !t.headDone {
-			for _, s := range t.cc.r.lc.FastCGI.CatchStderr {
+			for _, s := range t.catch {
 				if bytes.Contains(t.stderr, []byte(s)) {
 					t.fail("")
 					break
@@ -499,10 +525,16 @@ func (t *fcgiTransport) stdout(b []byte) {
 		t.head = append(t.head, b...)
 		end, bodyAt := cgiHeadEnd(t.head, start)
 		if end < 0 {
+			if len(t.head) > t.headLimit {
+				t.fail("upstream sent too big header")
+			}
 			return
 		}
 		body := t.head[bodyAt:]
 		t.translateHead(t.head[:end])
+		if t.failed != nil {
+			return
+		}
 		t.headDone = true
 		if len(body) > 0 {
 			t.body(body)
@@ -578,7 +610,10 @@ func (t *fcgiTransport) translateHead(head []byte) {
 		value = bytes.TrimLeft(value, " \t")
 		switch {
 		case asciiEqualFold(name, "Status"):
-			status = value
+			// The first one counts, as in nginx.
+			if status == nil {
+				status = value
+			}
 			continue
 		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Connection"):
 			continue
@@ -594,17 +629,24 @@ func (t *fcgiTransport) translateHead(head []byte) {
 	}
 	t.out = append(t.out, "HTTP/1.1 "...)
 	switch {
-	case len(status) >= 3:
+	case status != nil:
+		// nginx reads the code from the first three characters and
+		// sends the rest as it is: "404" alone has no reason phrase.
+		code := -1
+		if len(status) >= 3 {
+			code, _ = strconv.Atoi(string(status[:3]))
+		}
+		if code < 0 || status[0] < '0' || status[0] > '9' {
+			t.out = t.out[:0]
+			t.fail("upstream sent invalid status \"" + string(status) + "\"")
+			return
+		}
 		t.out = append(t.out, status[:3]...)
 		t.out = append(t.out, ' ')
 		t.out = append(t.out, bytes.TrimLeft(status[3:], " ")...)
-		if code, err := strconv.Atoi(string(status[:3])); err == nil && (code < 200 || code == 204 || code == 304) {
+		if code < 200 || code == 204 || code == 304 {
 			t.noBody = true
 		}
-	case len(status) > 0:
-		// nginx takes the first three characters as the code.
-		t.out = append(t.out, status...)
-		t.out = append(t.out, ' ')
 	case hasLocation:
 		t.out = append(t.out, "302 Moved Temporarily"...)
 	default:

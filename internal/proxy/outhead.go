@@ -443,8 +443,10 @@ func (cc *clientConn) writeHead(h *outHead) {
 	b = append(b, "HTTP/1.1 "...)
 	if h.reason != nil {
 		b = strconv.AppendInt(b, int64(h.status), 10)
-		b = append(b, ' ')
-		b = append(b, h.reason...)
+		if len(h.reason) > 0 {
+			b = append(b, ' ')
+			b = append(b, h.reason...)
+		}
 	} else {
 		b = appendStatusText(b, h.status)
 	}

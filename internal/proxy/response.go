@@ -230,7 +230,9 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 	h := &r.outHead
 	h.reset()
 	h.status = resp.Status
-	if len(resp.Reason) > 0 {
+	if pp := r.proxyPass(); len(resp.Reason) > 0 || pp != nil && pp.FastCGI {
+		// An application's Status is sent as it came, even without a
+		// reason phrase.
 		h.reason = resp.Reason
 	}
 	// headroom's Server and Date, unless proxy_pass_header passes the

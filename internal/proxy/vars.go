@@ -469,8 +469,16 @@ func init() {
 		return b, len(r.upHeaders) > 0
 	}
 	g[vars.ContentLength] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
-		v := headerValue(cc.r.head.Headers, "Content-Length")
-		return append(b, v...), v != nil
+		h := &cc.r.head
+		if v := headerValue(h.Headers, "Content-Length"); v != nil {
+			return append(b, v...), true
+		}
+		// A body that came in chunks and was read whole has a length
+		// now, as nginx's variable gives it.
+		if !h.Chunked && h.ContentLength >= 0 {
+			return strconv.AppendInt(b, h.ContentLength, 10), true
+		}
+		return b, false
 	}
 	g[vars.ContentType] = func(cc *clientConn, b []byte, _ string) ([]byte, bool) {
 		v := headerValue(cc.r.head.Headers, "Content-Type")

@@ -26,7 +26,8 @@ import (
 // the request body however the client framed it, the application's
 // answer as the client sees it (status, reason, Location, headers, body
 // and its framing), and the upstream side: a unix socket, an upstream
-// group, a refused port, intercepted errors and kept connections. The
+// group, a refused port, an invalid or too big header, the
+// application's stderr, intercepted errors and kept connections. The
 // expectations are nginx 1.22's.
 
 // fcgiKeyParam is the parameter the responder adds to each request's
@@ -195,6 +196,8 @@ func fcgiRecord(typ byte, id uint16, content []byte) []byte {
 	return append(b, make([]byte, pad)...)
 }
 
+// Read hands on whole records only, so that the pair can be added
+// before the record that ends a PARAMS stream.
 func (c *fcgiConn) Read(p []byte) (int, error) {
 	for len(c.out) == 0 {
 		buf := make([]byte, 64<<10)
@@ -237,12 +240,11 @@ func (c *fcgiConn) parse() {
 	}
 }
 
+// Write relies on net/http/fcgi writing one whole record per call, and
+// the CGI header of an answer in a record of its own.
 func (c *fcgiConn) Write(p []byte) (int, error) {
-	// net/http/fcgi writes one whole record per call, and the CGI header
-	// of an answer in a record of its own.
-	if len(p) >= 8 && p[1] == 6 { // FCGI_STDOUT
-		clen := int(p[4])<<8 | int(p[5])
-		content := p[8 : 8+clen]
+	if len(p) >= 8 && p[1] == 6 && len(p) >= 8+(int(p[4])<<8|int(p[5])) { // FCGI_STDOUT
+		content := p[8 : 8+(int(p[4])<<8|int(p[5]))]
 		marker := []byte("\r\n" + fcgiDropStatus + ": 1\r\n")
 		if i := bytes.Index(content, marker); bytes.HasPrefix(content, []byte("Status: ")) && i >= 0 {
 			cut := append([]byte{}, content[:i+2]...)
@@ -303,8 +305,13 @@ func (fr *fcgiResponder) record(s fcgiSeen) string {
 }
 
 // ServeHTTP is the application. The last segment of the path (without
-// ".php") chooses the answer; any other path answers with what the
-// request carried (see echo).
+// ".php") chooses the answer: status-N, a redirect with a relative or an
+// absolute Location, a Location or a body without a Status field, a
+// Status field with a reason phrase of its own, with no reason, invalid
+// or sent twice, a header larger than nginx's buffer for it, repeated
+// header fields, a large body, a body in several flushes, a body with a
+// Content-Length; any other path answers with what the request carried
+// (see echo).
 func (fr *fcgiResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSuffix(path.Base(r.URL.Path), ".php")
 	h := w.Header()
