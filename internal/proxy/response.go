@@ -240,6 +240,14 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 	hidden := r.lc.ProxyHideHeaders
 	h.server = hidden == nil || listedField(hidden, []byte("Server"))
 	h.date = hidden == nil || listedField(hidden, []byte("Date"))
+	// A FastCGI application's Date, Server and X-Pad pass by default, as
+	// nginx's FastCGI module hides none of them; headroom's own Date and
+	// Server go out only where the application sent none.
+	fcgiDefaults := hidden == nil && r.proxyPass() != nil && r.proxyPass().FastCGI
+	if fcgiDefaults {
+		h.server = headerValue(resp.Headers, "Server") == nil
+		h.date = headerValue(resp.Headers, "Date") == nil
+	}
 	cookies := r.lc.ProxyCookieDomains != nil || r.lc.ProxyCookiePaths != nil || r.lc.ProxyCookieFlags != nil
 	for i := range resp.Headers {
 		f := &resp.Headers[i]
@@ -251,6 +259,10 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 		}
 		if len(f.Value) > 0 && r.lc.ProxyIgnoreHeaders&conf.IgnoreXAccelCharset == 0 && http1.EqualFold(f.Name, "X-Accel-Charset") {
 			h.overrideCharset = f.Value
+		}
+		if fcgiDefaults && (http1.EqualFold(f.Name, "Date") || http1.EqualFold(f.Name, "Server") || http1.EqualFold(f.Name, "X-Pad")) {
+			h.add(f.Name, f.Value)
+			continue
 		}
 		if hideResponseHeader(f.Name, resp.ConnectionHeader, r.framing, hidden) {
 			continue

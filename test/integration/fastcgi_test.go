@@ -356,6 +356,9 @@ func (fr *fcgiResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h["X-Multi"] = []string{"a", "b"}
 		h["Set-Cookie"] = []string{"a=1", "b=2"}
 		h.Set("Cache-Control", "no-store")
+		h.Set("Date", "Mon, 01 Jan 2024 00:00:00 GMT")
+		h.Set("Server", "app/1.0")
+		h.Set("X-Pad", "avoid browser bug")
 		fmt.Fprint(w, "headers\n")
 	case name == "large":
 		io.WriteString(w, fcgiLargeBody)
@@ -698,10 +701,12 @@ func TestFastCGIAsNginx(t *testing.T) {
 			{"a header too big", "GET /app/big-header HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 				"HTTP/1.1 502 Bad Gateway", badGateway, length, []string{"Content-Type: text/html", "X-Big:"}},
 			// Repeated fields pass each as a line of its own; the
-			// application's Date is the one the client gets.
+			// application's Date, Server and X-Pad are the ones the
+			// client gets (nginx's FastCGI module hides none of them).
 			{"the application's header fields", "GET /app/headers HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 				"HTTP/1.1 200 OK", "headers\n", chunked, []string{"Content-Type: text/x-app", "X-App: one", "X-Multi: a, b",
-					"Set-Cookie: a=1, b=2", "Cache-Control: no-store"}},
+					"Set-Cookie: a=1, b=2", "Cache-Control: no-store", "Date: Mon, 01 Jan 2024 00:00:00 GMT",
+					"Server: app/1.0", "X-Pad: avoid browser bug"}},
 			{"a large body", "GET /app/large HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 				"HTTP/1.1 200 OK", fcgiLargeBody, chunked, nil},
 			{"a large body to HTTP/1.0", "GET /app/large HTTP/1.0\r\n\r\n",
