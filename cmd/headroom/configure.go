@@ -11,8 +11,6 @@ var withoutModules = []string{
 	"--without-poll_module",
 	"--without-http_userid_module",
 	"--without-http_mirror_module",
-	"--without-http_uwsgi_module",
-	"--without-http_scgi_module",
 	"--without-http_grpc_module",
 	"--without-http_memcached_module",
 	"--without-http_browser_module",

@@ -125,6 +125,8 @@ func init() {
 	directiveList = append(directiveList, http2Directives()...)
 	directiveList = append(directiveList, lingerDirectives()...)
 	directiveList = append(directiveList, fastcgiDirectives(directiveList)...)
+	directiveList = append(directiveList, scgiDirectives(directiveList)...)
+	directiveList = append(directiveList, uwsgiDirectives(directiveList)...)
 
 	table = map[string][]*directive{}
 	for _, d := range directiveList {

@@ -247,24 +247,23 @@ func (d *dumper) loc(depth int, c *LocConf) {
 	if c.MSIE != defaultMSIE {
 		d.line(depth, "msie padding=%v refresh=%v", c.MSIE.Padding, c.MSIE.Refresh)
 	}
-	if p := c.ProxyPass; p != nil && p.FastCGI && p.URL != nil {
-		d.line(depth, "fastcgi_pass %s (evaluated per request)", p.Host)
-	} else if p := c.ProxyPass; p != nil && p.FastCGI {
-		f := &c.FastCGI
-		var params []string
-		for _, pa := range f.Params {
-			s := pa.Name + "=" + tmpl(pa.Value)
-			if pa.IfNotEmpty {
-				s += " if_not_empty"
-			}
-			params = append(params, s)
+	if p := c.ProxyPass; p != nil && p.Protocol.Gateway() && p.URL != nil {
+		d.line(depth, "%s_pass %s (evaluated per request)", p.Protocol, p.Host)
+	} else if p := c.ProxyPass; p != nil && p.Protocol != ProtoFastCGI && p.Protocol.Gateway() {
+		params, u := c.SCGI.Params, ""
+		if p.Protocol == ProtoUWSGI {
+			params, u = c.UWSGI.Params, fmt.Sprintf(" modifier1=%d modifier2=%d string=%q", c.UWSGI.Modifier1, c.UWSGI.Modifier2, c.UWSGI.String)
 		}
+		d.line(depth, "%s_pass %s upstream=%q%s", p.Protocol, p.Host, p.Upstream.Name, u)
+		d.line(depth+1, "params %s", paramsText(params))
+	} else if p := c.ProxyPass; p != nil && p.Protocol == ProtoFastCGI {
+		f := &c.FastCGI
 		split := "<none>"
 		if f.Split != nil {
 			split = f.Split.String()
 		}
 		d.line(depth, "fastcgi_pass %s upstream=%q index=%q split=%s keep_conn=%v", p.Host, p.Upstream.Name, f.Index, split, f.KeepConn)
-		d.line(depth+1, "params %s", strings.Join(params, "; "))
+		d.line(depth+1, "params %s", paramsText(f.Params))
 	} else if p := c.ProxyPass; p != nil && p.URL != nil {
 		d.line(depth, "proxy_pass %s (evaluated per request)", tmpl(p.URL))
 	} else if p != nil {
@@ -726,4 +725,17 @@ func syslogDump(s *logs.Syslog) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%s %s facility=%d severity=%d tag=%q nohostname=%v)", s.Network, s.Addr, s.Facility, s.Severity, s.Tag, s.NoHostname)
+}
+
+// paramsText shows a gateway module's parameters in order.
+func paramsText(params []GatewayParam) string {
+	var out []string
+	for _, pa := range params {
+		s := pa.Name + "=" + tmpl(pa.Value)
+		if pa.IfNotEmpty {
+			s += " if_not_empty"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "; ")
 }

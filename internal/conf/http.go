@@ -17,9 +17,9 @@ import (
 // into the HTTP value once the block is complete, as nginx does its
 // merging and checks at the end of the http block.
 type httpBuild struct {
-	// fcgiNoPort are the groups fastcgi_pass named without a port,
-	// which must be upstream blocks.
-	fcgiNoPort []*upstreamBuild
+	// noPort are the groups fastcgi_pass, scgi_pass or uwsgi_pass named
+	// without a port, which must be upstream blocks.
+	noPort []*upstreamBuild
 	node       *Node
 	raw        *rawLoc
 	servers    []*serverBuild
@@ -184,9 +184,12 @@ type rawLoc struct {
 	logSubrequest              *bool
 	cache                      cacheRaw
 	fastcgi                    fastcgiRaw
-	// fcgi is the level's FastCGI shadow: the settings fastcgi_X sets
-	// that proxy_X sets for proxied requests (nil when it sets none).
-	fcgi *rawLoc
+	scgi                       paramsRaw
+	uwsgi                      uwsgiRaw
+	// shadows are the level's settings that fastcgi_X, scgi_X and
+	// uwsgi_X set where proxy_X sets them for proxied requests, one
+	// level per module (nil when it sets none).
+	shadows [numGateways]*rawLoc
 }
 
 // nextOff marks "proxy_next_upstream off" until the merge turns it into
@@ -1141,7 +1144,7 @@ func setLocation(b *builder, n *Node, sc *scope) error {
 func setProxyPass(b *builder, n *Node, sc *scope) error {
 	// A fastcgi_pass at the same level is replaced, as nginx lets the
 	// last content handler win.
-	if sc.raw.proxyPass != nil && !sc.raw.proxyPass.FastCGI {
+	if sc.raw.proxyPass != nil && !sc.raw.proxyPass.Protocol.Gateway() {
 		return duplicate(n)
 	}
 	if sc.raw.handler != HandlerNone {

@@ -57,9 +57,10 @@ type merged struct {
 	tempFileWriteSize *int
 	// ph holds the proxy_hide_header and proxy_pass_header lists.
 	ph proxyHeadersMerged
-	// fcgi is the level's FastCGI shadow merged (nil within a shadow):
-	// the settings fastcgi_X shares with proxy_X, inherited apart.
-	fcgi *merged
+	// shadows are the level's shadows merged (nil within a shadow): the
+	// settings each gateway module's X shares with proxy_X, inherited
+	// apart, one chain per module.
+	shadows [numGateways]*merged
 }
 
 // defaultLevel is the parent of the http level: nginx's defaults.
@@ -68,7 +69,9 @@ type merged struct {
 // (mergeProxyBuffers).
 func (b *builder) defaultLevel() *merged {
 	m := b.defaultSettings()
-	m.fcgi = b.defaultSettings()
+	for i := range m.shadows {
+		m.shadows[i] = b.defaultSettings()
+	}
 	return m
 }
 
@@ -318,16 +321,9 @@ func merge(r *rawLoc, parent *merged) *merged {
 	mergeProxyBuffers(r, parent, m)
 	mergeProxyHeaders(r, parent, m)
 	c.FastCGI = mergeFastCGI(&r.fastcgi, p.FastCGI)
-	if parent.fcgi != nil {
-		shadow := r.fcgi
-		if shadow == nil {
-			shadow = &rawLoc{}
-		}
-		m.fcgi = merge(shadow, parent.fcgi)
-		if c.ProxyPass != nil && c.ProxyPass.FastCGI {
-			applyFastCGI(c, m.fcgi.conf)
-		}
-	}
+	c.SCGI = SCGI{Params: mergeParams(&r.scgi, p.SCGI.Params)}
+	c.UWSGI = mergeUWSGI(&r.uwsgi, p.UWSGI)
+	mergeShadows(r, parent, m)
 	return m
 }
 
@@ -358,9 +354,9 @@ next:
 // location checks, then server names per address.
 func (b *builder) finishHTTP() error {
 	h := b.http
-	for _, u := range h.fcgiNoPort {
-		// FastCGI has no default port: a name without one must be an
-		// upstream block.
+	for _, u := range h.noPort {
+		// FastCGI, SCGI and uwsgi have no default port: a name without
+		// one must be an upstream block.
 		if !u.explicit {
 			return errAt(u.node, "no port in upstream \"%s\"", u.host)
 		}

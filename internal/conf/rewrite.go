@@ -484,9 +484,7 @@ func mergeIf(raw *rawLoc, parent *merged) *LocConf {
 	c := m.conf
 	if c.ProxyPass == nil && c.Handler == HandlerNone {
 		c.ProxyPass, c.Handler = parent.conf.ProxyPass, parent.conf.Handler
-		if c.ProxyPass != nil && c.ProxyPass.FastCGI && m.fcgi != nil {
-			applyFastCGI(c, m.fcgi.conf)
-		}
+		applyShadow(c, m)
 	} else {
 		c.IfOwnHandler = true
 	}

@@ -422,8 +422,11 @@ type LocConf struct {
 	// does not proxy.
 	ProxyPass *ProxyPass
 	// FastCGI holds fastcgi_param, fastcgi_index, fastcgi_split_path_info
-	// and fastcgi_keep_conn, used when ProxyPass is a fastcgi_pass.
+	// and fastcgi_keep_conn, used when ProxyPass is a fastcgi_pass; SCGI
+	// and UWSGI the scgi_ and uwsgi_ modules' own settings.
 	FastCGI FastCGI
+	SCGI    SCGI
+	UWSGI   UWSGI
 	// ProxySetHeaders are the headers sent upstream, in order, after nginx's
 	// defaults have been applied (Host $proxy_host, Connection close) and
 	// overridden by configured ones. An empty value removes the header.
@@ -855,9 +858,10 @@ type ProxyPass struct {
 	// location prefix as nginx does).
 	URI    string
 	HasURI bool
-	// FastCGI is set for fastcgi_pass: the request goes to the group as
-	// FastCGI records, with the location's FastCGI settings.
-	FastCGI bool
+	// Protocol is what the group speaks: HTTP for proxy_pass, FastCGI,
+	// SCGI or uwsgi for fastcgi_pass, scgi_pass and uwsgi_pass, whose
+	// requests are made with the location's settings of that module.
+	Protocol Protocol
 }
 
 // Upstream is an upstream{} block, or an implicit group for proxy_pass

@@ -78,10 +78,10 @@ proxy_timeout proxy_upload_rate quic_active_connection_id_limit quic_bpf
 quic_gso quic_host_key quic_retry read_ahead 
  
 
- scgi_bind scgi_buffer_size scgi_buffering scgi_buffers scgi_busy_buffers_size scgi_cache
-scgi_cache_key scgi_cache_path scgi_cache_valid scgi_connect_timeout scgi_hide_header
-scgi_ignore_client_abort scgi_ignore_headers scgi_intercept_errors scgi_next_upstream scgi_param
-scgi_pass scgi_pass_header scgi_read_timeout scgi_send_timeout scgi_temp_path
+      scgi_cache
+scgi_cache_key scgi_cache_path scgi_cache_valid  
+    
+    
    send_lowat
   
 session_log session_log_format session_log_zone slice smtp_auth
@@ -99,12 +99,12 @@ stream
 thread_pool timer_resolution
   
  upstream_conf userid userid_domain userid_expires userid_flags
-userid_mark userid_name userid_p3p userid_path userid_service uwsgi_bind uwsgi_buffer_size
-uwsgi_buffering uwsgi_buffers uwsgi_busy_buffers_size uwsgi_cache uwsgi_cache_key
-uwsgi_cache_path uwsgi_cache_valid uwsgi_connect_timeout uwsgi_hide_header
-uwsgi_ignore_client_abort uwsgi_ignore_headers uwsgi_intercept_errors uwsgi_modifier1
-uwsgi_modifier2 uwsgi_next_upstream uwsgi_param uwsgi_pass uwsgi_pass_header uwsgi_read_timeout
-uwsgi_send_timeout uwsgi_ssl_certificate uwsgi_temp_path
+userid_mark userid_name userid_p3p userid_path userid_service  
+   uwsgi_cache uwsgi_cache_key
+uwsgi_cache_path uwsgi_cache_valid  
+   
+     
+ uwsgi_ssl_certificate 
   worker_aio_requests worker_cpu_affinity
 worker_priority worker_rlimit_core working_directory xclient
 xml_entities xslt_last_modified xslt_param xslt_string_param xslt_stylesheet xslt_types

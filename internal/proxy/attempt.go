@@ -43,8 +43,10 @@ type upConn struct {
 	// of its response heads ($upstream_bytes_received and friends).
 	recv, sent, headBytes int64
 	// fcgi is the FastCGI transport over sock, made for the first
-	// fastcgi_pass request the connection serves.
+	// fastcgi_pass request the connection serves; cgi the one of SCGI's
+	// and uwsgi's answers.
 	fcgi *fcgiTransport
+	cgi  *cgiTransport
 }
 
 // failKind is why an attempt at an upstream server failed.
@@ -83,6 +85,10 @@ func (cc *clientConn) proxyTo() {
 		return
 	}
 	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
+	if r.upOut == nil {
+		cc.respondError(500)
+		return
+	}
 	r.upWhole = true
 	cc.connectNext()
 }
@@ -106,8 +112,8 @@ func (cc *clientConn) evalProxyPass(pp *conf.ProxyPass) bool {
 	r.dnsGroup = nil
 	r.dynPP = cc.w.srv.cfg.HTTP.ParseDynamicProxyPass(string(cc.eval(nil, pp.URL)))
 	d := &r.dynPP
-	if pp.FastCGI {
-		d.Scheme, d.FastCGI = pp.Scheme, true
+	if pp.Protocol.Gateway() {
+		d.Scheme, d.Protocol = pp.Scheme, pp.Protocol
 	}
 	if d.Err != "" {
 		cc.logError(d.Err)
@@ -580,9 +586,14 @@ func (cc *clientConn) readResponse() {
 		if err == errFastCGIInvalid {
 			// fastcgi_catch_stderr's refusal logs only the stderr line,
 			// as nginx does.
-			msg := ""
-			if uc.fcgi.failMsg != "" {
-				msg = uc.fcgi.failMsg + " while reading response header from upstream"
+			msg, fail := "", ""
+			if t, ok := uc.tr.(*fcgiTransport); ok {
+				fail = t.failMsg
+			} else if t, ok := uc.tr.(*cgiTransport); ok {
+				fail = t.failMsg
+			}
+			if fail != "" {
+				msg = fail + " while reading response header from upstream"
 			}
 			cc.upstreamFailed(failInvalidHeader, nil, msg)
 		} else if err == nil {

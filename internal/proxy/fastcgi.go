@@ -68,25 +68,51 @@ func (cc *clientConn) buildFastCGIRequest(b []byte) []byte {
 	b = append(b, 0, fcgiResponder, flags, 0, 0, 0, 0, 0)
 
 	// The pairs are made in a buffer of their own and cut into records.
-	pairs := cc.w.getBuf()[:0]
+	pairs := cc.appendGatewayParams(cc.w.getBuf()[:0], lc.FastCGI.Params, appendFastCGIPair)
+	for rest := pairs; len(rest) > 0; {
+		n := min(len(rest), fcgiMaxContent)
+		b = appendRecordHeader(b, fcgiParams, n)
+		b = append(b, rest[:n]...)
+		rest = rest[n:]
+	}
+	cc.w.putBuf(pairs)
+	b = appendRecordHeader(b, fcgiParams, 0)
+	if r.fcgiBodyLen() == 0 {
+		b = appendRecordHeader(b, fcgiStdin, 0)
+	}
+	return b
+}
+
+// appendFastCGIPair encodes a name-value pair as FastCGI's PARAMS do.
+func appendFastCGIPair(b, name, value []byte) []byte {
+	b = appendParamLen(b, len(name))
+	b = appendParamLen(b, len(value))
+	b = append(b, name...)
+	return append(b, value...)
+}
+
+// appendGatewayParams appends a gateway's parameters, each pair as enc
+// encodes it: the module's X_param list in order (those with if_not_empty
+// only when not empty), then, unless its pass_request_headers is off, the
+// client's fields as HTTP_NAME (upper case, "-" as "_") in the client's
+// order, repeated ones as they came, except those an HTTP_ parameter
+// replaces.
+func (cc *clientConn) appendGatewayParams(b []byte, params []conf.GatewayParam, enc func(b, name, value []byte) []byte) []byte {
+	r := cc.r
 	val := cc.w.getBuf()[:0]
-	for i := range lc.FastCGI.Params {
-		p := &lc.FastCGI.Params[i]
+	for i := range params {
+		p := &params[i]
 		val = cc.eval(val[:0], p.Value)
 		if len(val) == 0 && p.IfNotEmpty {
 			continue
 		}
-		pairs = appendParamLen(pairs, len(p.Name))
-		pairs = appendParamLen(pairs, len(val))
-		pairs = append(pairs, p.Name...)
-		pairs = append(pairs, val...)
+		b = enc(b, []byte(p.Name), val)
 	}
-	if lc.ProxyPassRequestHeaders {
+	if r.lc.ProxyPassRequestHeaders {
 		h := &r.head
 		for i := range h.Headers {
 			f := &h.Headers[i]
-			name := val[:0]
-			name = append(name, "HTTP_"...)
+			name := append(val[:0], "HTTP_"...)
 			for _, c := range f.Name {
 				switch {
 				case c >= 'a' && c <= 'z':
@@ -97,33 +123,19 @@ func (cc *clientConn) buildFastCGIRequest(b []byte) []byte {
 				name = append(name, c)
 			}
 			val = name
-			if fastcgiParamSet(lc.FastCGI.Params, name) {
+			if fastcgiParamSet(params, name) {
 				continue
 			}
-			pairs = appendParamLen(pairs, len(name))
-			pairs = appendParamLen(pairs, len(f.Value))
-			pairs = append(pairs, name...)
-			pairs = append(pairs, f.Value...)
+			b = enc(b, name, f.Value)
 		}
 	}
-	for rest := pairs; len(rest) > 0; {
-		n := min(len(rest), fcgiMaxContent)
-		b = appendRecordHeader(b, fcgiParams, n)
-		b = append(b, rest[:n]...)
-		rest = rest[n:]
-	}
-	cc.w.putBuf(pairs)
 	cc.w.putBuf(val)
-	b = appendRecordHeader(b, fcgiParams, 0)
-	if r.fcgiBodyLen() == 0 {
-		b = appendRecordHeader(b, fcgiStdin, 0)
-	}
 	return b
 }
 
-// fastcgiParamSet reports whether fastcgi_param sets the parameter,
+// fastcgiParamSet reports whether the parameter list sets the parameter,
 // which then replaces the client's field of that name.
-func fastcgiParamSet(params []conf.FastCGIParam, name []byte) bool {
+func fastcgiParamSet(params []conf.GatewayParam, name []byte) bool {
 	for i := range params {
 		if params[i].Name == string(name) {
 			return true
@@ -187,23 +199,30 @@ func (cc *clientConn) appendFastCGIScriptName(b []byte) []byte {
 }
 
 // useTransport readies an upstream connection for the request's
-// protocol before it is written to: FastCGI records for fastcgi_pass,
-// the socket's bytes as they are otherwise (a kept connection may have
-// served either).
+// protocol before it is written to: FastCGI records for fastcgi_pass, a
+// CGI answer read back for scgi_pass and uwsgi_pass, the socket's bytes
+// as they are for proxy_pass (a kept connection may have served any).
 func (cc *clientConn) useTransport(uc *upConn) {
 	r := cc.r
 	pp := r.proxyPass()
-	if pp == nil || !pp.FastCGI {
-		if uc.fcgi != nil {
+	switch {
+	case pp == nil || !pp.Protocol.Gateway():
+		if uc.fcgi != nil || uc.cgi != nil {
 			uc.tr = &uc.sock
 		}
-		return
+	case pp.Protocol == conf.ProtoFastCGI:
+		if uc.fcgi == nil {
+			uc.fcgi = &fcgiTransport{inner: &uc.sock}
+		}
+		uc.fcgi.begin(cc, r.fcgiHeadLen, r.fcgiBodyLen())
+		uc.tr = uc.fcgi
+	default:
+		if uc.cgi == nil {
+			uc.cgi = &cgiTransport{inner: &uc.sock}
+		}
+		uc.cgi.reset(r.lc.ProxyBufferSize)
+		uc.tr = uc.cgi
 	}
-	if uc.fcgi == nil {
-		uc.fcgi = &fcgiTransport{inner: &uc.sock}
-	}
-	uc.fcgi.begin(cc, r.fcgiHeadLen, r.fcgiBodyLen())
-	uc.tr = uc.fcgi
 }
 
 // fcgiTransport carries one request at a time over an upstream socket
@@ -587,14 +606,53 @@ func (t *fcgiTransport) body(b []byte) {
 	t.out = append(t.out, "\r\n"...)
 }
 
-// translateHead writes the CGI head as an HTTP/1.1 head: the Status
-// field's code and text as the status line (302 for a Location without
-// one, else 200, as nginx), the other fields as they are, and the
-// framing of what follows.
+// translateHead writes the CGI head as an HTTP/1.1 head, followed by
+// the framing of what follows: chunks unless the application gave a
+// length, and the connection's end unless it is kept.
 func (t *fcgiTransport) translateHead(head []byte) {
+	var h cgiHead
+	t.out, h = appendCGIHead(t.out, head, "HTTP/1.1 ")
+	if h.failMsg != "" {
+		t.out = t.out[:0]
+		t.fail(h.failMsg)
+		return
+	}
+	t.lengthLeft = h.length
+	t.noBody = t.noBody || h.noBody
+	if t.lengthLeft < 0 {
+		t.chunked = true
+		t.out = append(t.out, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if !t.keepConn {
+		t.out = append(t.out, "Connection: close\r\n"...)
+	}
+	t.out = append(t.out, "\r\n"...)
+}
+
+// cgiHead is what appendCGIHead found in a CGI head: the Content-Length
+// (-1 without one), whether the status has no body, and why the head is
+// refused.
+type cgiHead struct {
+	length  int64
+	noBody  bool
+	failMsg string
+}
+
+// appendCGIHead appends a CGI head (FastCGI's, SCGI's, uwsgi's) as an
+// HTTP head after the version given, without its final empty line: the
+// Status field's code and text as the status line (the first Status,
+// as it came; 302 for a Location without one, else 200, as nginx), the
+// other fields as they are, less the framing fields of the
+// application's, which the caller sets.
+func appendCGIHead(out, head []byte, version string) ([]byte, cgiHead) {
+	h := cgiHead{length: -1}
 	status := []byte(nil)
 	hasLocation := false
-	var fields []byte
+	start := len(out)
+	out = append(out, version...)
+	// The fields are appended after a status line of at most this
+	// length, then moved up to it.
+	fieldsAt := len(out)
 	for len(head) > 0 {
 		line := head
 		if i := bytes.IndexByte(head, '\n'); i >= 0 {
@@ -619,15 +677,16 @@ func (t *fcgiTransport) translateHead(head []byte) {
 			continue
 		case asciiEqualFold(name, "Content-Length"):
 			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && n >= 0 {
-				t.lengthLeft = n
+				h.length = n
 			}
 		case asciiEqualFold(name, "Location"):
 			hasLocation = true
 		}
-		fields = append(fields, line...)
-		fields = append(fields, "\r\n"...)
+		out = append(out, line...)
+		out = append(out, "\r\n"...)
 	}
-	t.out = append(t.out, "HTTP/1.1 "...)
+	fields := len(out) - fieldsAt
+	var line []byte
 	switch {
 	case status != nil:
 		// nginx reads the code from the first three characters and
@@ -637,31 +696,24 @@ func (t *fcgiTransport) translateHead(head []byte) {
 			code, _ = strconv.Atoi(string(status[:3]))
 		}
 		if code < 0 || status[0] < '0' || status[0] > '9' {
-			t.out = t.out[:0]
-			t.fail("upstream sent invalid status \"" + string(status) + "\"")
-			return
+			h.failMsg = "upstream sent invalid status \"" + string(status) + "\""
+			return out[:start], h
 		}
-		t.out = append(t.out, status[:3]...)
-		t.out = append(t.out, ' ')
-		t.out = append(t.out, bytes.TrimLeft(status[3:], " ")...)
-		if code < 200 || code == 204 || code == 304 {
-			t.noBody = true
-		}
+		line = append(line, status[:3]...)
+		line = append(line, ' ')
+		line = append(line, bytes.TrimLeft(status[3:], " ")...)
+		h.noBody = code < 200 || code == 204 || code == 304
 	case hasLocation:
-		t.out = append(t.out, "302 Moved Temporarily"...)
+		line = append(line, "302 Moved Temporarily"...)
 	default:
-		t.out = append(t.out, "200 OK"...)
+		line = append(line, "200 OK"...)
 	}
-	t.out = append(t.out, "\r\n"...)
-	t.out = append(t.out, fields...)
-	if t.lengthLeft < 0 {
-		t.chunked = true
-		t.out = append(t.out, "Transfer-Encoding: chunked\r\n"...)
-	}
-	if !t.keepConn {
-		t.out = append(t.out, "Connection: close\r\n"...)
-	}
-	t.out = append(t.out, "\r\n"...)
+	line = append(line, "\r\n"...)
+	// Put the status line before the fields.
+	out = append(out, line...)
+	copy(out[fieldsAt+len(line):], out[fieldsAt:fieldsAt+fields])
+	copy(out[fieldsAt:], line)
+	return out, h
 }
 
 // asciiEqualFold compares a field name with a lower- or mixed-case name.

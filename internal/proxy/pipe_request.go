@@ -300,6 +300,10 @@ func (cc *clientConn) bufferBody() {
 	r.head.Chunked = false
 	r.head.ContentLength = r.bodyRead
 	r.upOut = cc.buildUpstreamRequest(cc.w.getBuf()[:0])
+	if r.upOut == nil {
+		cc.respondError(500)
+		return
+	}
 	// $request_body finds a body held in memory until the request ends,
 	// as in nginx, when a configuration names it.
 	keep := vars.Referenced(vars.RequestBody)

@@ -40,13 +40,12 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 	// Like nginx, only a request that has reached its upstream (not one
 	// stopped by limit_conn or limit_req before) names it.
 	if r.group != nil && r.lc != nil && r.lc.ProxyPass != nil {
-		// A FastCGI upstream has no URI of its own.
-		fastcgi := r.lc.ProxyPass.FastCGI
-		if fastcgi {
-			b = append(b, ", upstream: \"fastcgi://"...)
-		} else {
-			b = append(b, ", upstream: \"http://"...)
-		}
+		// A gateway's upstream (FastCGI, SCGI, uwsgi) has no URI of its
+		// own.
+		proto := r.lc.ProxyPass.Protocol
+		b = append(b, ", upstream: \""...)
+		b = append(b, proto.String()...)
+		b = append(b, "://"...)
 		if r.peer != nil {
 			b = append(b, r.peer.Conf.Addr...)
 			if strings.HasPrefix(r.peer.Conf.Addr, "unix:") {
@@ -56,7 +55,7 @@ func (cc *clientConn) logAt(level logs.Level, msg string) {
 		} else {
 			b = append(b, r.proxyPass().Host...)
 		}
-		if !fastcgi {
+		if !proto.Gateway() {
 			b = appendUpstreamURI(b, r)
 		}
 		b = append(b, '"')

@@ -230,7 +230,7 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 	h := &r.outHead
 	h.reset()
 	h.status = resp.Status
-	if pp := r.proxyPass(); len(resp.Reason) > 0 || pp != nil && pp.FastCGI {
+	if pp := r.proxyPass(); len(resp.Reason) > 0 || pp != nil && pp.Protocol.Gateway() {
 		// An application's Status is sent as it came, even without a
 		// reason phrase.
 		h.reason = resp.Reason
@@ -240,10 +240,11 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 	hidden := r.lc.ProxyHideHeaders
 	h.server = hidden == nil || listedField(hidden, []byte("Server"))
 	h.date = hidden == nil || listedField(hidden, []byte("Date"))
-	// A FastCGI application's Date, Server and X-Pad pass by default, as
-	// nginx's FastCGI module hides none of them; headroom's own Date and
-	// Server go out only where the application sent none.
-	fcgiDefaults := hidden == nil && r.proxyPass() != nil && r.proxyPass().FastCGI
+	// An application's Date, Server and X-Pad pass by default, as the
+	// FastCGI, SCGI and uwsgi modules of nginx hide none of them;
+	// headroom's own Date and Server go out only where the application
+	// sent none.
+	fcgiDefaults := hidden == nil && r.proxyPass() != nil && r.proxyPass().Protocol.Gateway()
 	if fcgiDefaults {
 		h.server = headerValue(resp.Headers, "Server") == nil
 		h.date = headerValue(resp.Headers, "Date") == nil

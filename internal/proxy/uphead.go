@@ -19,8 +19,17 @@ func (cc *clientConn) buildUpstreamRequest(b []byte) []byte {
 	r := cc.r
 	h := &r.head
 	lc := r.lc
-	if lc.ProxyPass != nil && lc.ProxyPass.FastCGI {
-		b = cc.buildFastCGIRequest(b)
+	if lc.ProxyPass != nil && lc.ProxyPass.Protocol.Gateway() {
+		switch lc.ProxyPass.Protocol {
+		case conf.ProtoFastCGI:
+			b = cc.buildFastCGIRequest(b)
+		case conf.ProtoSCGI:
+			b = cc.buildSCGIRequest(b)
+		case conf.ProtoUWSGI:
+			if b = cc.buildUWSGIRequest(b); b == nil {
+				return nil
+			}
+		}
 		r.fcgiHeadLen = len(b)
 		return b
 	}
