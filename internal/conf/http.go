@@ -19,12 +19,12 @@ import (
 type httpBuild struct {
 	// noPort are the groups fastcgi_pass, scgi_pass or uwsgi_pass named
 	// without a port, which must be upstream blocks.
-	noPort []*upstreamBuild
-	node       *Node
-	raw        *rawLoc
-	servers    []*serverBuild
-	upstreams  []*upstreamBuild
-	formats    map[string]*LogFormat
+	noPort    []*upstreamBuild
+	node      *Node
+	raw       *rawLoc
+	servers   []*serverBuild
+	upstreams []*upstreamBuild
+	formats   map[string]*LogFormat
 	// addrs tracks each listening address for nginx's duplicate checks.
 	addrs     map[string]*addrEntry
 	addrOrder []string
