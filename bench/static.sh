@@ -29,6 +29,9 @@
 #                  on (nginx then sends each unchanged span of the file with
 #                  a sendfile call of its own)
 #   subfilter-nosf the same with sendfile off
+#   fastcgi        a 1 KiB page from a FastCGI application (bench/fcgiapp,
+#                  Go's net/http/fcgi on core 1) over kept connections
+#                  (fastcgi_keep_conn on, keepalive 64), 64 connections
 #   rewrite        the request language: a request that passes 20 regex
 #                  locations that do not match, to one whose regex captures,
 #                  10 ifs (variable, =, !=, ~, ~*, -f forms) that do not hold,
@@ -73,7 +76,7 @@ DURATION=${STATIC_DURATION:-4}
 WARMUP=${STATIC_WARMUP:-1}
 REPS=${STATIC_REPS:-5}
 PROXIES=${STATIC_PROXIES:-headroom,nginx}
-MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite,ssi,subfilter,subfilter-nosf}
+MODES=${STATIC_MODES:-static1k,static1k-nosf,static1m,static1m-nopush,cache1k,gzip1,gzip6,mem1,mem6,memplain,rewrite,ssi,subfilter,subfilter-nosf,fastcgi}
 STREAMS=${STATIC_STREAMS:-100}
 READ=${STATIC_READ:-524288}
 PORT=${STATIC_PORT:-18480}
@@ -90,7 +93,7 @@ Usage: bench/static.sh [options]
 
 Options (each also settable by the environment variable shown):
   -m, --modes LIST      comma list of static1k, static1k-nosf, static1m,
-                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6, ssi, subfilter, subfilter-nosf,
+                        static1m-nopush, cache1k, gzip1, gzip6, mem1, mem6, ssi, subfilter, subfilter-nosf, fastcgi,
                         memplain, rewrite
                                                              (STATIC_MODES, all)
   -d, --duration SEC    measured wrk run length              (STATIC_DURATION, 4)
@@ -173,13 +176,14 @@ parse_args() {
 	IFS=, read -r -a MODE_LIST <<<"$MODES"
 	IFS=, read -r -a PROXY_LIST <<<"$PROXIES"
 	for m in "${MODE_LIST[@]}"; do
-		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite | ssi | subfilter | subfilter-nosf) ;; *) die "unknown mode: $m" ;; esac
+		case $m in static1k | static1k-nosf | static1m | static1m-nopush | cache1k | gzip1 | gzip6 | mem1 | mem6 | memplain | rewrite | ssi | subfilter | subfilter-nosf | fastcgi) ;; *) die "unknown mode: $m" ;; esac
 	done
 	for p in "${PROXY_LIST[@]}"; do
 		case $p in headroom | nginx) ;; *) die "unknown proxy: $p" ;; esac
 	done
 	UPSTREAM_PORT=$PORT
 	PROXY_PORT=$((PORT + 1))
+	FCGI_PORT=$((PORT + 2))
 }
 
 # shellcheck source=bench/proc.sh
@@ -370,6 +374,13 @@ EOF
         keepalive_timeout 300s;
     }
 
+    upstream fcgiapp {
+        server 127.0.0.1:$FCGI_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+        keepalive_timeout 300s;
+    }
+
 EOF
 	rewrite_conf
 	cat <<EOF
@@ -391,6 +402,16 @@ EOF
             sub_filter '</head>' '<script src="/x.js"></script></head>';
             sub_filter 'http://example.com' 'https://example.com';
             sub_filter_once off;
+        }
+
+        location /fcgi/ {
+            fastcgi_pass fcgiapp;
+            fastcgi_keep_conn on;
+            fastcgi_param REQUEST_METHOD \$request_method;
+            fastcgi_param SERVER_PROTOCOL \$server_protocol;
+            fastcgi_param REQUEST_URI \$request_uri;
+            fastcgi_param SCRIPT_NAME \$fastcgi_script_name;
+            fastcgi_param QUERY_STRING \$query_string;
         }
 
         location = /ssi-return {
@@ -472,6 +493,21 @@ start_upstream() {
 		sleep 0.1
 	done
 	die "the upstream does not answer: $(cat "$dir/stdout.log" "$dir/error.log" 2>/dev/null | tail -n 3)"
+}
+
+FCGI_PID=""
+
+# start_fcgiapp: the fastcgi mode's application, built from bench/fcgiapp,
+# on core 1 beside the upstream and the clients.
+start_fcgiapp() {
+	local dir=$WORK/fcgiapp
+	mkdir -p "$dir"
+	(cd "$REPO_DIR" && go build -o "$dir/fcgiapp" ./bench/fcgiapp) >"$dir/build.log" 2>&1 ||
+		die "could not build bench/fcgiapp: $(tail -n 3 "$dir/build.log")"
+	say "starting the FastCGI application (bench/fcgiapp) on 127.0.0.1:$FCGI_PORT (core 1)"
+	taskset -c 1 nice -n "$NICE" "$dir/fcgiapp" -listen "127.0.0.1:$FCGI_PORT" >"$dir/stdout.log" 2>&1 &
+	FCGI_PID=$!
+	STARTED+=("$FCGI_PID")
 }
 
 PROXY_PID=""
@@ -582,6 +618,7 @@ mode_params() {
 	ssi) URL_PATH='/ssi/page.html?name=bench' ;;
 	subfilter) URL_PATH='/sub/page.html' ;;
 	subfilter-nosf) URL_PATH='/sub/page.html' SENDFILE=off ;;
+	fastcgi) URL_PATH='/fcgi/index.php' ;;
 	esac
 }
 
@@ -630,6 +667,11 @@ check_answer() {
 	rewrite)
 		[ "$(curl -sf "http://127.0.0.1:$PROXY_PORT$URL_PATH")" = "item 12345 v500" ] ||
 			die "$name: $URL_PATH did not answer \"item 12345 v500\""
+		;;
+	fastcgi)
+		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
+		[ "$(stat -c %s "$f")" = 1024 ] && grep -q '^<html><body>x' "$f" ||
+			die "$name: $URL_PATH is not the application's page: $(head -c 100 "$f")"
 		;;
 	subfilter | subfilter-nosf)
 		curl -sf -o "$f" "http://127.0.0.1:$PROXY_PORT$URL_PATH" || die "$name: curl $URL_PATH failed"
@@ -756,6 +798,7 @@ run_all() {
 	local rep mode name attempt total n=0 best best_other
 	local -a order
 	start_upstream
+	case ",${MODE_LIST[*]}," in *fastcgi*) start_fcgiapp ;; esac
 	total=$((REPS * ${#MODE_LIST[@]} * ${#PROXY_LIST[@]}))
 	for ((rep = 1; rep <= REPS; rep++)); do
 		order=("${PROXY_LIST[@]}")
@@ -798,6 +841,10 @@ run_all() {
 	done
 	stop_tree "$UPSTREAM_PID"
 	forget "$UPSTREAM_PID"
+	if [ -n "$FCGI_PID" ]; then
+		stop_tree "$FCGI_PID"
+		forget "$FCGI_PID"
+	fi
 }
 
 # ---------------------------------------------------------------- report
