@@ -642,8 +642,8 @@ type cgiHead struct {
 // HTTP head after the version given, without its final empty line: the
 // Status field's code and text as the status line (the first Status,
 // as it came; 302 for a Location without one, else 200, as nginx), the
-// other fields as they are, less the framing fields of the
-// application's, which the caller sets.
+// fields as they are, less the framing fields of the application's,
+// which the caller sets.
 func appendCGIHead(out, head []byte, version string) ([]byte, cgiHead) {
 	h := cgiHead{length: -1}
 	status := []byte(nil)
@@ -668,11 +668,12 @@ func appendCGIHead(out, head []byte, version string) ([]byte, cgiHead) {
 		value = bytes.TrimLeft(value, " \t")
 		switch {
 		case asciiEqualFold(name, "Status"):
-			// The first one counts, as in nginx.
+			// The first one counts, as in nginx. The field stays among
+			// the others: the uwsgi module passes it on, the others
+			// hide it (responseHead).
 			if status == nil {
 				status = value
 			}
-			continue
 		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Connection"):
 			continue
 		case asciiEqualFold(name, "Content-Length"):

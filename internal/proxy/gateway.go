@@ -25,7 +25,9 @@ func appendSCGIPair(b, name, value []byte) []byte {
 // scgi_param parameters and the client's fields, as nginx makes it.
 func (cc *clientConn) buildSCGIRequest(b []byte) []byte {
 	r := cc.r
-	n := r.fcgiBodyLen()
+	// The body's length, even with scgi_pass_request_body off (nginx
+	// counts the body it read).
+	n := max(r.head.ContentLength, 0)
 	pairs := appendSCGIPair(cc.w.getBuf()[:0], []byte("CONTENT_LENGTH"), strconv.AppendInt(nil, n, 10))
 	pairs = cc.appendGatewayParams(pairs, r.lc.SCGI.Params, appendSCGIPair)
 	b = strconv.AppendInt(b, int64(len(pairs)), 10)
@@ -57,7 +59,11 @@ func (cc *clientConn) buildUWSGIRequest(b []byte) []byte {
 	vars = append(vars, u.String...)
 	n := len(vars)
 	if n > 65535 {
+		// nginx finds it before choosing a server: its line names none.
+		g := r.group
+		r.group = nil
 		cc.logAt(logs.Alert, "uwsgi request is too big: "+strconv.Itoa(n))
+		r.group = g
 		cc.w.putBuf(vars)
 		return nil
 	}

@@ -40,14 +40,15 @@ func readCGIAnswer(t *testing.T, answer string, piece int) (string, error) {
 // TestCGIAnswer checks the answers of SCGI and uwsgi servers as the
 // upstream attempt reads them: an HTTP status line passes as it is, a
 // CGI head becomes an HTTP/1.0 head (so that the body ends with the
-// connection unless a Content-Length frames it), and the heads nginx
-// refuses are refused, whatever pieces the socket gives them in.
+// connection unless a Content-Length frames it; its Status field stays,
+// for the uwsgi module passes it on), and the heads nginx refuses are
+// refused, whatever pieces the socket gives them in.
 func TestCGIAnswer(t *testing.T) {
 	for _, tt := range []struct {
 		name, answer, want, failMsg string
 	}{
 		{"an HTTP status line passes", "HTTP/1.1 201 Created\r\nX-A: b\r\n\r\nbody", "HTTP/1.1 201 Created\r\nX-A: b\r\n\r\nbody", ""},
-		{"a CGI head with Status", "Status: 404 Not Found\r\nX-A: b\r\n\r\nbody", "HTTP/1.0 404 Not Found\r\nX-A: b\r\n\r\nbody", ""},
+		{"a CGI head with Status", "Status: 404 Not Found\r\nX-A: b\r\n\r\nbody", "HTTP/1.0 404 Not Found\r\nStatus: 404 Not Found\r\nX-A: b\r\n\r\nbody", ""},
 		{"a CGI head without Status, LF lines", "Content-Type: text/plain\nContent-Length: 4\n\nbody", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbody", ""},
 		{"a Location alone", "Location: /x\r\n\r\n", "HTTP/1.0 302 Moved Temporarily\r\nLocation: /x\r\n\r\n", ""},
 		{"an invalid status", "Status: xyz\r\n\r\n", "", `upstream sent invalid status "xyz"`},

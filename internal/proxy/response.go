@@ -244,7 +244,14 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 	// FastCGI, SCGI and uwsgi modules of nginx hide none of them;
 	// headroom's own Date and Server go out only where the application
 	// sent none.
-	fcgiDefaults := hidden == nil && r.proxyPass() != nil && r.proxyPass().Protocol.Gateway()
+	proto := conf.ProtoHTTP
+	if pp := r.proxyPass(); pp != nil {
+		proto = pp.Protocol
+	}
+	fcgiDefaults := hidden == nil && proto.Gateway()
+	// The FastCGI and SCGI modules hide an application's Status field
+	// whatever X_hide_header lists; nginx's uwsgi module passes it on.
+	hideStatus := proto == conf.ProtoFastCGI || proto == conf.ProtoSCGI
 	if fcgiDefaults {
 		h.server = headerValue(resp.Headers, "Server") == nil
 		h.date = headerValue(resp.Headers, "Date") == nil
@@ -260,6 +267,9 @@ func (cc *clientConn) responseHead(resp *http1.Response, upgrade bool) *outHead 
 		}
 		if len(f.Value) > 0 && r.lc.ProxyIgnoreHeaders&conf.IgnoreXAccelCharset == 0 && http1.EqualFold(f.Name, "X-Accel-Charset") {
 			h.overrideCharset = f.Value
+		}
+		if hideStatus && http1.EqualFold(f.Name, "Status") {
+			continue
 		}
 		if fcgiDefaults && (http1.EqualFold(f.Name, "Date") || http1.EqualFold(f.Name, "Server") || http1.EqualFold(f.Name, "X-Pad")) {
 			h.add(f.Name, f.Value)
