@@ -16,24 +16,32 @@ func fcgiRec(typ byte, content string, pad int) string {
 	return string(b) + content + strings.Repeat("\x00", pad)
 }
 
-// readAnswer reads everything the transport makes of an answer given to
-// its socket piece pieces at a time, as a client of the transport would.
+// readAnswer reads everything the FastCGI transport makes of an answer
+// given to its socket piece bytes at a time.
 func readAnswer(t *testing.T, answer string, piece int, keepConn, noBody bool, catch []string) (string, error) {
 	t.Helper()
 	in := &memTransport{room: -1}
 	ft := &fcgiTransport{inner: in}
 	ft.reset(0, 0, keepConn, noBody, catch, 4096)
+	return readThrough(t, ft, in, answer, piece, !keepConn)
+}
+
+// readThrough reads everything a transport over in makes of an answer
+// given to in piece bytes at a time, as the upstream attempt would read
+// it, in small reads; eof ends the socket's stream after the answer. It
+// ends at an error, at the stream's end, or when nothing more comes once
+// the answer is all in.
+func readThrough(t *testing.T, tr transport, in *memTransport, answer string, piece int, eof bool) (string, error) {
+	t.Helper()
 	var out []byte
 	buf := make([]byte, 7)
 	for rounds := 0; rounds < 100000; rounds++ {
 		if len(in.in) == 0 && len(answer) > 0 {
 			n := min(piece, len(answer))
 			in.in, answer = []byte(answer[:n]), answer[n:]
-			if len(answer) == 0 && !keepConn {
-				in.eof = true
-			}
+			in.eof = eof && len(answer) == 0
 		}
-		n, err := ft.Read(buf)
+		n, err := tr.Read(buf)
 		out = append(out, buf[:n]...)
 		switch {
 		case n > 0:

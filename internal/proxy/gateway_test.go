@@ -3,8 +3,6 @@ package proxy
 import (
 	"strings"
 	"testing"
-
-	"headroom/internal/engine"
 )
 
 // readCGIAnswer reads what the SCGI and uwsgi transport makes of a
@@ -15,26 +13,7 @@ func readCGIAnswer(t *testing.T, answer string, piece int) (string, error) {
 	in := &memTransport{room: -1}
 	ct := &cgiTransport{inner: in}
 	ct.reset(4096)
-	var out []byte
-	buf := make([]byte, 5)
-	for rounds := 0; rounds < 100000; rounds++ {
-		if len(in.in) == 0 && len(answer) > 0 {
-			n := min(piece, len(answer))
-			in.in, answer = []byte(answer[:n]), answer[n:]
-			in.eof = len(answer) == 0
-		}
-		n, err := ct.Read(buf)
-		out = append(out, buf[:n]...)
-		switch {
-		case n > 0, err == engine.ErrAgain:
-		case err != nil:
-			return string(out), err
-		default:
-			return string(out), nil
-		}
-	}
-	t.Fatal("the transport did not end")
-	return "", nil
+	return readThrough(t, ct, in, answer, piece, true)
 }
 
 // TestCGIAnswer checks the answers of SCGI and uwsgi servers as the

@@ -661,12 +661,7 @@ func TestFastCGIAsNginx(t *testing.T) {
 		}
 
 		// The application's answer as the client gets it.
-		const (
-			chunked = "chunked"
-			length  = "length" // Content-Length, the body's
-			toClose = "close"  // to the end of the connection
-			none    = "none"   // no body and no framing field
-		)
+		const chunked, length, toClose, none = gwChunked, gwLength, gwToClose, gwNone
 		badGateway := ssiErrorPage("502 Bad Gateway")
 		for _, tc := range []struct {
 			name, req, status, body, framing string
@@ -738,41 +733,7 @@ func TestFastCGIAsNginx(t *testing.T) {
 		} {
 			r := sendRaw(t, p.addr, tc.req)
 			noStatus(tc.name, r)
-			var bad []string
-			if r.StatusLine != tc.status {
-				bad = append(bad, fmt.Sprintf("status line %q, want %q", r.StatusLine, tc.status))
-			}
-			if got := ssiNormalize(r.Body); got != tc.body {
-				bad = append(bad, fmt.Sprintf("a body of %d bytes (%q), want %d (%q)", len(got), truncate([]byte(got), 80), len(tc.body), truncate([]byte(tc.body), 80)))
-			}
-			// A HEAD answer has no body, and may give the length the
-			// body would have.
-			framing := ""
-			hasLength, hasTE := r.Headers.has("Content-Length"), r.Headers.has("Transfer-Encoding")
-			head := strings.HasPrefix(tc.req, "HEAD ")
-			switch {
-			case r.Chunked && !hasLength:
-				framing = chunked
-			case hasLength && !hasTE && !head && r.header("Content-Length") == strconv.Itoa(len(r.Body)):
-				framing = length
-			case r.CloseDelimited && !hasLength && !hasTE:
-				framing = toClose
-			case !hasTE && len(r.Body) == 0 && (!hasLength || head):
-				framing = none
-			}
-			if framing != tc.framing {
-				bad = append(bad, fmt.Sprintf("framing %q, want %q", framing, tc.framing))
-			}
-			for _, f := range tc.fields {
-				name, want, _ := strings.Cut(f, ":")
-				want = strings.TrimSpace(want)
-				if got := strings.Join(r.Headers.values(name), ", "); got != want {
-					bad = append(bad, fmt.Sprintf("%s %q, want %q", name, got, want))
-				}
-			}
-			if n := len(r.Headers.values("Date")); n != 1 {
-				bad = append(bad, fmt.Sprintf("%d Date fields", n))
-			}
+			bad := gwAnswerProblems(r, tc.req, tc.status, tc.body, tc.framing, tc.fields)
 			if len(bad) > 0 {
 				t.Errorf("%s: %s\n%s", tc.name, strings.Join(bad, "; "), r)
 			}

@@ -723,40 +723,7 @@ func runGWAsNginx(t *testing.T, tg *target, proto string) {
 		if got := strings.Join(r.Headers.values("Status"), ", "); got != wantStatus {
 			bad = append(bad, fmt.Sprintf("Status field %q, want %q", got, wantStatus))
 		}
-		if r.StatusLine != tc.status {
-			bad = append(bad, fmt.Sprintf("status line %q, want %q", r.StatusLine, tc.status))
-		}
-		if got := ssiNormalize(r.Body); got != tc.body {
-			bad = append(bad, fmt.Sprintf("a body of %d bytes (%q), want %d (%q)", len(got), truncate([]byte(got), 80), len(tc.body), truncate([]byte(tc.body), 80)))
-		}
-		// A HEAD answer has no body, and may give the length the body
-		// would have.
-		framing := ""
-		hasLength, hasTE := r.Headers.has("Content-Length"), r.Headers.has("Transfer-Encoding")
-		head := strings.HasPrefix(tc.req, "HEAD ")
-		switch {
-		case r.Chunked && !hasLength:
-			framing = gwChunked
-		case hasLength && !hasTE && !head && r.header("Content-Length") == strconv.Itoa(len(r.Body)):
-			framing = gwLength
-		case r.CloseDelimited && !hasLength && !hasTE:
-			framing = gwToClose
-		case !hasTE && len(r.Body) == 0 && (!hasLength || head):
-			framing = gwNone
-		}
-		if framing != tc.framing {
-			bad = append(bad, fmt.Sprintf("framing %q, want %q", framing, tc.framing))
-		}
-		for _, f := range tc.fields {
-			name, want, _ := strings.Cut(f, ":")
-			want = strings.TrimSpace(want)
-			if got := strings.Join(r.Headers.values(name), ", "); got != want {
-				bad = append(bad, fmt.Sprintf("%s %q, want %q", name, got, want))
-			}
-		}
-		if n := len(r.Headers.values("Date")); n != 1 {
-			bad = append(bad, fmt.Sprintf("%d Date fields", n))
-		}
+		bad = append(bad, gwAnswerProblems(r, tc.req, tc.status, tc.body, tc.framing, tc.fields)...)
 		if len(bad) > 0 {
 			t.Errorf("%s: %s\n%s", tc.name, strings.Join(bad, "; "), r)
 		}
@@ -808,4 +775,48 @@ func TestSCGIAsNginx(t *testing.T) {
 // the same way.
 func TestUWSGIAsNginx(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) { runGWAsNginx(t, tg, "uwsgi") })
+}
+
+// gwAnswerProblems compares an answer of a gateway (FastCGI, SCGI, uwsgi)
+// as the client got it with what nginx gives: the status line, the body
+// (its error page's signature normalised), how the body was framed
+// (gwChunked, gwLength, gwToClose or gwNone; a HEAD answer has no body
+// and may give the length the body would have), the fields listed
+// ("Name: value", repeated ones joined with ", ") and one Date. It
+// returns what differs.
+func gwAnswerProblems(r *response, req, status, body, framing string, fields []string) []string {
+	var bad []string
+	if r.StatusLine != status {
+		bad = append(bad, fmt.Sprintf("status line %q, want %q", r.StatusLine, status))
+	}
+	if got := ssiNormalize(r.Body); got != body {
+		bad = append(bad, fmt.Sprintf("a body of %d bytes (%q), want %d (%q)", len(got), truncate([]byte(got), 80), len(body), truncate([]byte(body), 80)))
+	}
+	got := ""
+	hasLength, hasTE := r.Headers.has("Content-Length"), r.Headers.has("Transfer-Encoding")
+	head := strings.HasPrefix(req, "HEAD ")
+	switch {
+	case r.Chunked && !hasLength:
+		got = gwChunked
+	case hasLength && !hasTE && !head && r.header("Content-Length") == strconv.Itoa(len(r.Body)):
+		got = gwLength
+	case r.CloseDelimited && !hasLength && !hasTE:
+		got = gwToClose
+	case !hasTE && len(r.Body) == 0 && (!hasLength || head):
+		got = gwNone
+	}
+	if got != framing {
+		bad = append(bad, fmt.Sprintf("framing %q, want %q", got, framing))
+	}
+	for _, f := range fields {
+		name, want, _ := strings.Cut(f, ":")
+		want = strings.TrimSpace(want)
+		if got := strings.Join(r.Headers.values(name), ", "); got != want {
+			bad = append(bad, fmt.Sprintf("%s %q, want %q", name, got, want))
+		}
+	}
+	if n := len(r.Headers.values("Date")); n != 1 {
+		bad = append(bad, fmt.Sprintf("%d Date fields", n))
+	}
+	return bad
 }
