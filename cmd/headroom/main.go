@@ -324,6 +324,19 @@ func serve(o *options, cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer
 	if err != nil {
 		return fail("%v", err)
 	}
+	// The pid file is opened before the user switches, as nginx's
+	// master, which stays root, writes it: it usually lives in a
+	// directory only root may write (/run), as Debian's nginx.conf has
+	// it with "user www-data".
+	var pidFile *os.File
+	if cfg.PID != "" {
+		pidFile, err = os.OpenFile(cfg.PID, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			srv.Close()
+			return fail("open() \"%s\" failed (%s)", cfg.PID, logs.SysError(err))
+		}
+		defer pidFile.Close()
+	}
 	if err := switchUser(cfg, errlog); err != nil {
 		srv.Close()
 		return fail("%v", err)
@@ -340,12 +353,18 @@ func serve(o *options, cfg *conf.Config, errlog *logs.ErrorLog, stderr io.Writer
 	// The pid file is written once the start line is logged and the
 	// workers run: whoever waits for it (an init script, a test) finds the
 	// server ready.
-	if cfg.PID != "" {
-		if err := os.WriteFile(cfg.PID, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	if pidFile != nil {
+		if _, err := pidFile.WriteString(strconv.Itoa(os.Getpid()) + "\n"); err != nil {
 			srv.Stop()
-			return fail("open() \"%s\" failed (%v)", cfg.PID, err)
+			return fail("write() to \"%s\" failed (%s)", cfg.PID, logs.SysError(err))
 		}
-		defer os.Remove(cfg.PID)
+		defer func() {
+			// Without root the file may not be removable from its
+			// directory: emptied, it names no process that is gone.
+			if os.Remove(cfg.PID) != nil {
+				pidFile.Truncate(0)
+			}
+		}()
 	}
 	if ready != nil {
 		ready.Write([]byte{0})
@@ -549,14 +568,17 @@ func switchUser(cfg *conf.Config, errlog *logs.ErrorLog) error {
 	if err != nil {
 		return fmt.Errorf("getpwnam(\"%s\") failed", fields[0])
 	}
-	gid := u.Gid
+	// Without a group, the group of the user's name, as nginx takes it
+	// (not the user's primary group).
+	group := fields[0]
 	if len(fields) > 1 {
-		g, err := user.LookupGroup(fields[1])
-		if err != nil {
-			return fmt.Errorf("getgrnam(\"%s\") failed", fields[1])
-		}
-		gid = g.Gid
+		group = fields[1]
 	}
+	grp, err := user.LookupGroup(group)
+	if err != nil {
+		return fmt.Errorf("getgrnam(\"%s\") failed", group)
+	}
+	gid := grp.Gid
 	g, _ := strconv.Atoi(gid)
 	uid, _ := strconv.Atoi(u.Uid)
 	if err := proxy.ChownTempDirs(cfg, uid, g); err != nil {
