@@ -50,7 +50,7 @@ func init() {
 			doc: "Names the file that stores the master process id, relative to the prefix; off writes none."},
 		{name: "user", ctx: ctxMain, args: take12, set: setUser,
 			syntax: "user user [group];",
-			doc:    "Names the user and group the workers run as when started as root."},
+			doc:    "Names the user and group to run as when started as root: headroom switches to them once its listening sockets, logs and pid file are open. Without a group, the group of the user's name, as in nginx."},
 		{name: "daemon", ctx: ctxMain, args: argFlag, set: setDaemon,
 			syntax: "daemon on | off;", def: "on",
 			doc: "Chooses whether to detach from the terminal; off is for supervisors and containers."},
