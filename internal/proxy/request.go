@@ -773,10 +773,22 @@ func (cc *clientConn) serve() {
 // serveContent runs a request past its limits: the access rules, then its
 // handler.
 func (cc *clientConn) serveContent() {
+	if !cc.accessPhase() {
+		return
+	}
+	cc.runContent()
+}
+
+// runContent runs nginx's precontent and content phases: try_files, for
+// every location that has it whatever its handler (Debian's PHP snippet
+// checks "try_files $fastcgi_script_name =404" before fastcgi_pass),
+// then the location's handler.
+func (cc *clientConn) runContent() {
 	r := cc.r
 	h := &r.head
 	lc := r.lc
-	if !cc.accessPhase() {
+	if len(lc.Static.TryFiles) > 0 && !r.triedFiles {
+		cc.tryFiles()
 		return
 	}
 	if lc.Handler != conf.HandlerNone {

@@ -971,7 +971,7 @@ func (cc *clientConn) tryFiles() {
 		r.addURIToAlias = r.lc.Static.AliasRegex && !dir
 		r.uri = append(r.uri[:0], name...)
 		r.triedFiles = true
-		cc.serveStatic()
+		cc.runContent()
 		return
 	}
 	last := cc.eval(nil, st.TryFiles[n-1])

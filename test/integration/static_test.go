@@ -349,3 +349,46 @@ func TestXAccelRedirect(t *testing.T) {
 		}
 	})
 }
+
+// TestTryFilesBeforeProxyAsNginx checks that try_files runs before a
+// location's proxy_pass, as nginx's try_files phase runs before any
+// content handler: a file found is passed on under its own URI, and
+// without one the last entry answers (a status, a named location).
+// Debian's PHP snippet relies on it ("try_files $fastcgi_script_name
+// =404" before fastcgi_pass) to keep requests for scripts that do not
+// exist away from the application.
+func TestTryFilesBeforeProxyAsNginx(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		up := newUpstream(t, "up", func(c *upConn, r *upRequest) {
+			c.respond(200, "up "+r.Target+"\n")
+		})
+		p := startProxy(t, tg, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location /p/ { try_files $uri $uri.html =404; proxy_pass http://%[1]s; }
+        location /n/ { try_files $uri @fallback; proxy_pass http://%[1]s; }
+        location @fallback { return 200 "fallback $uri\n"; }
+    }`, up.addr))
+		writeHTML(t, p, "p/page", "x")
+		writeHTML(t, p, "p/doc.html", "x")
+		writeHTML(t, p, "n/page", "x")
+		for _, tc := range []struct{ path, want string }{
+			{"/p/page?a=1", "200 up /p/page?a=1\n"},
+			// The file found is doc.html, but a proxy_pass without a URI
+			// part sends the client's own target, as nginx sends it.
+			{"/p/doc", "200 up /p/doc\n"},
+			{"/p/missing", "404"},
+			{"/n/page", "200 up /n/page\n"},
+			{"/n/missing", "200 fallback /n/missing\n"},
+		} {
+			r := sendRaw(t, p.addr, "GET "+tc.path+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			got := fmt.Sprint(r.Status)
+			if r.Status == 200 {
+				got += " " + string(r.Body)
+			}
+			if got != tc.want {
+				t.Errorf("%s: got %q, want %q", tc.path, got, tc.want)
+			}
+		}
+	})
+}
