@@ -583,7 +583,7 @@ func (cc *clientConn) readResponse() {
 		if err == engine.ErrAgain {
 			return
 		}
-		if err == errFastCGIInvalid {
+		if err == errGatewayInvalid {
 			// fastcgi_catch_stderr's refusal logs only the stderr line,
 			// as nginx does.
 			msg, fail := "", ""

@@ -123,7 +123,7 @@ func (cc *clientConn) appendGatewayParams(b []byte, params []conf.GatewayParam, 
 				name = append(name, c)
 			}
 			val = name
-			if fastcgiParamSet(params, name) {
+			if paramReplaces(params, name) {
 				continue
 			}
 			b = enc(b, name, f.Value)
@@ -133,9 +133,9 @@ func (cc *clientConn) appendGatewayParams(b []byte, params []conf.GatewayParam, 
 	return b
 }
 
-// fastcgiParamSet reports whether the parameter list sets the parameter,
+// paramReplaces reports whether the parameter list sets the parameter,
 // which then replaces the client's field of that name.
-func fastcgiParamSet(params []conf.GatewayParam, name []byte) bool {
+func paramReplaces(params []conf.GatewayParam, name []byte) bool {
 	for i := range params {
 		if params[i].Name == string(name) {
 			return true
@@ -486,11 +486,12 @@ func (t *fcgiTransport) decode() {
 // answer, with nginx's words for what was wrong.
 func (t *fcgiTransport) fail(msg string) {
 	t.failMsg = msg
-	t.failed = errFastCGIInvalid
+	t.failed = errGatewayInvalid
 }
 
-// errFastCGIInvalid is an answer that breaks the FastCGI protocol.
-var errFastCGIInvalid = errors.New("invalid FastCGI answer")
+// errGatewayInvalid is an answer that breaks its protocol (FastCGI,
+// SCGI, uwsgi), read as an invalid header.
+var errGatewayInvalid = errors.New("invalid gateway answer")
 
 // content takes part of a record's content.
 func (t *fcgiTransport) content(b []byte) {

@@ -155,7 +155,7 @@ func TestFastCGIAnswer(t *testing.T) {
 				}
 				continue
 			}
-			if err != errFastCGIInvalid {
+			if err != errGatewayInvalid {
 				t.Errorf("%s, pieces of %d: got %q (%v), want it refused", tt.name, piece, got, err)
 			}
 		}
@@ -164,7 +164,7 @@ func TestFastCGIAnswer(t *testing.T) {
 	in := &memTransport{room: -1, in: []byte(fcgiRec(fcgiStdout, "Status: abc\r\n\r\n", 0))}
 	ft := &fcgiTransport{inner: in}
 	ft.reset(0, 0, false, false, nil, 4096)
-	if _, err := ft.Read(make([]byte, 100)); err != errFastCGIInvalid || ft.failMsg != `upstream sent invalid status "abc"` {
+	if _, err := ft.Read(make([]byte, 100)); err != errGatewayInvalid || ft.failMsg != `upstream sent invalid status "abc"` {
 		t.Errorf("invalid status: %v, %q", err, ft.failMsg)
 	}
 }

@@ -107,7 +107,7 @@ func (t *cgiTransport) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if t.failMsg != "" {
-			return 0, errFastCGIInvalid
+			return 0, errGatewayInvalid
 		}
 		if t.decided {
 			return t.inner.Read(p)

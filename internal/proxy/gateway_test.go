@@ -36,7 +36,7 @@ func TestCGIAnswer(t *testing.T) {
 		for _, piece := range []int{1, 2, 7, 1 << 20} {
 			got, err := readCGIAnswer(t, tt.answer, piece)
 			if tt.failMsg != "" {
-				if err != errFastCGIInvalid {
+				if err != errGatewayInvalid {
 					t.Errorf("%s, pieces of %d: got %q (%v), want it refused", tt.name, piece, got, err)
 				}
 				continue
