@@ -116,21 +116,8 @@ func startFCGI(t *testing.T) *fcgiResponder {
 	if err := os.WriteFile(fr.params, []byte(fcgiParamsFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tcp, unix := listenTCPAndUnix(t, fr.sock)
 	fr.addr = tcp.Addr().String()
-	unix, err := net.Listen("unix", fr.sock)
-	if err != nil {
-		tcp.Close()
-		t.Fatal(err)
-	}
-	if err := os.Chmod(fr.sock, 0o666); err != nil {
-		tcp.Close()
-		unix.Close()
-		t.Fatal(err)
-	}
 	var wg sync.WaitGroup
 	for _, l := range []net.Listener{tcp, unix} {
 		wg.Add(1)

@@ -86,21 +86,8 @@ func startGW(t *testing.T, proto string) *gwServer {
 		t.Fatal(err)
 	}
 	s := &gwServer{proto: proto, sock: filepath.Join(dir, "s"), done: make(chan struct{}), conns: map[net.Conn]bool{}}
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tcp, unix := listenTCPAndUnix(t, s.sock)
 	s.addr = tcp.Addr().String()
-	unix, err := net.Listen("unix", s.sock)
-	if err != nil {
-		tcp.Close()
-		t.Fatal(err)
-	}
-	if err := os.Chmod(s.sock, 0o666); err != nil {
-		tcp.Close()
-		unix.Close()
-		t.Fatal(err)
-	}
 	for _, l := range []net.Listener{tcp, unix} {
 		s.wg.Add(1)
 		go func() {
@@ -819,4 +806,25 @@ func gwAnswerProblems(r *response, req, status, body, framing string, fields []s
 		bad = append(bad, fmt.Sprintf("%d Date fields", n))
 	}
 	return bad
+}
+
+// listenTCPAndUnix listens on a loopback port and on a unix socket at
+// sock, which nginx's workers (running as nobody) may connect to.
+func listenTCPAndUnix(t *testing.T, sock string) (tcp, unix net.Listener) {
+	t.Helper()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix, err = net.Listen("unix", sock)
+	if err != nil {
+		tcp.Close()
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sock, 0o666); err != nil {
+		tcp.Close()
+		unix.Close()
+		t.Fatal(err)
+	}
+	return tcp, unix
 }

@@ -18,16 +18,7 @@ import (
 // given to that user, as nginx gives them, or a body too large for memory
 // gets 500 once privileges are dropped.
 func TestTempFilesAfterUserSwitch(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
-	}
-	if _, err := user.Lookup("nobody"); err != nil {
-		t.Skip("no user nobody")
-	}
-	group := "nogroup"
-	if _, err := user.LookupGroup(group); err != nil {
-		group = "nobody"
-	}
+	group := nobodyGroup(t)
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		up := newUpstream(t, "up", func(c *upConn, r *upRequest) {
 			c.respond(200, fmt.Sprint(len(r.Body)))
@@ -55,16 +46,7 @@ func TestTempFilesAfterUserSwitch(t *testing.T) {
 // user by then, empties it where it cannot remove it, so that it names no
 // process that is gone.
 func TestPidFileWithUserSwitch(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
-	}
-	if _, err := user.Lookup("nobody"); err != nil {
-		t.Skip("no user nobody")
-	}
-	group := "nogroup"
-	if _, err := user.LookupGroup(group); err != nil {
-		group = "nobody"
-	}
+	group := nobodyGroup(t)
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		dir := t.TempDir()
 		os.Chmod(dir, 0o755)
@@ -124,4 +106,20 @@ http {
 			t.Errorf("%s: after exit the pid file still says %q", tg.name, b)
 		}
 	})
+}
+
+// nobodyGroup skips the test unless it runs as root and the user nobody
+// exists, and names nobody's group (nogroup on Debian).
+func nobodyGroup(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Skip("no user nobody")
+	}
+	if _, err := user.LookupGroup("nogroup"); err == nil {
+		return "nogroup"
+	}
+	return "nobody"
 }
