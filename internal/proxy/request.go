@@ -726,6 +726,8 @@ func (cc *clientConn) restartContent() {
 	r.headsKept = false
 	r.script.locInvalid = false
 	r.fcgiSplit = false
+	// The new location's try_files runs, as nginx runs the phase again.
+	r.triedFiles = false
 }
 
 // namedRedirect sends the request to a named location of its server

@@ -392,3 +392,26 @@ func TestTryFilesBeforeProxyAsNginx(t *testing.T) {
 		}
 	})
 }
+
+// TestTryFilesAfterRedirectAsNginx checks that a request redirected
+// internally (here by error_page, after try_files chose its file and the
+// upstream failed) runs the try_files of the location it lands in, as
+// nginx runs the phase again after a redirect: the error page is the
+// fallback's answer, with the 502 status error_page keeps.
+func TestTryFilesAfterRedirectAsNginx(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		dead := refusedAddr(t)
+		p := startProxy(t, tg, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:{{PORT}};
+        location /p/ { try_files $uri =404; proxy_pass http://%s; error_page 502 /e/missing; }
+        location /e/ { try_files $uri /maint.html; }
+        location = /maint.html { return 200 "maintenance\n"; }
+    }`, dead))
+		writeHTML(t, p, "p/page", "x")
+		r := sendRaw(t, p.addr, "GET /p/page HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		if r.Status != 502 || string(r.Body) != "maintenance\n" {
+			t.Errorf("got %d %q, want 502 \"maintenance\\n\"", r.Status, r.Body)
+		}
+	})
+}
