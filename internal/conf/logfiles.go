@@ -1,5 +1,7 @@
 package conf
 
+import "headroom/internal/logs"
+
 // ReservedLogFiles is how many descriptors the runtime keeps for log
 // files outside the connection slots: the main error logs, those that
 // error_log sets at the http, server and location levels (once per file
@@ -12,6 +14,7 @@ func (c *Config) ReservedLogFiles() int {
 		return n
 	}
 	seen := map[string]bool{}
+	servers := map[logs.SyslogKey]bool{}
 	count := func(lc *LocConf) {
 		for _, e := range lc.ErrorLogs {
 			if e.Path != "stderr" && !seen[e.Path] {
@@ -20,8 +23,8 @@ func (c *Config) ReservedLogFiles() int {
 			}
 		}
 		for _, a := range lc.AccessLogs {
-			if a.Syslog != nil && !seen[a.Syslog.Key()] {
-				seen[a.Syslog.Key()] = true
+			if a.Syslog != nil && !servers[a.Syslog.Key()] {
+				servers[a.Syslog.Key()] = true
 				n++
 			}
 		}

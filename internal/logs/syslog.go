@@ -33,9 +33,13 @@ type Syslog struct {
 	NoHostname bool
 }
 
-// Key names the socket a destination sends through: destinations that
-// differ only in their header share it.
-func (s *Syslog) Key() string { return s.Network + " " + s.Addr }
+// SyslogKey names the socket a destination sends through: destinations
+// that differ only in their header share it. It is a value, so that
+// finding a request's socket allocates nothing.
+type SyslogKey struct{ Network, Addr string }
+
+// Key is the destination's socket's name.
+func (s *Syslog) Key() SyslogKey { return SyslogKey{s.Network, s.Addr} }
 
 var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 

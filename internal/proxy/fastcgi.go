@@ -68,7 +68,7 @@ func (cc *clientConn) buildFastCGIRequest(b []byte) []byte {
 	b = append(b, 0, fcgiResponder, flags, 0, 0, 0, 0, 0)
 
 	// The pairs are made in a buffer of their own and cut into records.
-	pairs := cc.appendGatewayParams(cc.w.getBuf()[:0], lc.FastCGI.Params, appendFastCGIPair)
+	pairs := cc.appendGatewayParams(cc.w.getBuf()[:0], lc.FastCGI.Params, conf.ProtoFastCGI)
 	for rest := pairs; len(rest) > 0; {
 		n := min(len(rest), fcgiMaxContent)
 		b = appendRecordHeader(b, fcgiParams, n)
@@ -83,21 +83,38 @@ func (cc *clientConn) buildFastCGIRequest(b []byte) []byte {
 	return b
 }
 
-// appendFastCGIPair encodes a name-value pair as FastCGI's PARAMS do.
-func appendFastCGIPair(b, name, value []byte) []byte {
-	b = appendParamLen(b, len(name))
-	b = appendParamLen(b, len(value))
+// appendPair encodes a name-value pair as the gateway's protocol holds
+// it: FastCGI's PARAMS (each length in one byte below 128, else four),
+// SCGI's netstring of headers (each string ended by a NUL), uwsgi's
+// packet (each string after its length in two bytes, little-endian). The
+// name is a string or bytes, so that neither a configured name nor a
+// client's field is copied to be written.
+func appendPair[N string | []byte](b []byte, proto conf.Protocol, name N, value []byte) []byte {
+	switch proto {
+	case conf.ProtoFastCGI:
+		b = appendParamLen(b, len(name))
+		b = appendParamLen(b, len(value))
+		b = append(b, name...)
+		return append(b, value...)
+	case conf.ProtoSCGI:
+		b = append(b, name...)
+		b = append(b, 0)
+		b = append(b, value...)
+		return append(b, 0)
+	}
+	b = append(b, byte(len(name)), byte(len(name)>>8))
 	b = append(b, name...)
+	b = append(b, byte(len(value)), byte(len(value)>>8))
 	return append(b, value...)
 }
 
-// appendGatewayParams appends a gateway's parameters, each pair as enc
-// encodes it: the module's X_param list in order (those with if_not_empty
+// appendGatewayParams appends a gateway's parameters, each pair as its
+// protocol encodes it: the module's X_param list in order (those with if_not_empty
 // only when not empty), then, unless its pass_request_headers is off, the
 // client's fields as HTTP_NAME (upper case, "-" as "_") in the client's
 // order, repeated ones as they came, except those an HTTP_ parameter
 // replaces.
-func (cc *clientConn) appendGatewayParams(b []byte, params []conf.GatewayParam, enc func(b, name, value []byte) []byte) []byte {
+func (cc *clientConn) appendGatewayParams(b []byte, params []conf.GatewayParam, proto conf.Protocol) []byte {
 	r := cc.r
 	val := cc.w.getBuf()[:0]
 	for i := range params {
@@ -106,7 +123,7 @@ func (cc *clientConn) appendGatewayParams(b []byte, params []conf.GatewayParam, 
 		if len(val) == 0 && p.IfNotEmpty {
 			continue
 		}
-		b = enc(b, []byte(p.Name), val)
+		b = appendPair(b, proto, p.Name, val)
 	}
 	if r.lc.ProxyPassRequestHeaders {
 		h := &r.head
@@ -126,7 +143,7 @@ func (cc *clientConn) appendGatewayParams(b []byte, params []conf.GatewayParam, 
 			if paramReplaces(params, name) {
 				continue
 			}
-			b = enc(b, name, f.Value)
+			b = appendPair(b, proto, name, f.Value)
 		}
 	}
 	cc.w.putBuf(val)
@@ -647,48 +664,25 @@ type cgiHead struct {
 // which the caller sets.
 func appendCGIHead(out, head []byte, version string) ([]byte, cgiHead) {
 	h := cgiHead{length: -1}
-	status := []byte(nil)
+	// The first pass finds what makes the status line, the second
+	// copies the fields after it.
+	var status []byte
 	hasLocation := false
-	start := len(out)
-	out = append(out, version...)
-	// The fields are appended after a status line of at most this
-	// length, then moved up to it.
-	fieldsAt := len(out)
-	for len(head) > 0 {
-		line := head
-		if i := bytes.IndexByte(head, '\n'); i >= 0 {
-			line, head = head[:i], head[i+1:]
-		} else {
-			head = nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			continue
-		}
-		name, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimLeft(value, " \t")
+	for rest := head; len(rest) > 0; {
+		var name, value []byte
+		name, value, rest = nextCGIField(rest)
 		switch {
 		case asciiEqualFold(name, "Status"):
-			// The first one counts, as in nginx. The field stays among
-			// the others: the uwsgi module passes it on, the others
-			// hide it (responseHead).
+			// The first one counts, as in nginx.
 			if status == nil {
 				status = value
-			}
-		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Connection"):
-			continue
-		case asciiEqualFold(name, "Content-Length"):
-			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && n >= 0 {
-				h.length = n
 			}
 		case asciiEqualFold(name, "Location"):
 			hasLocation = true
 		}
-		out = append(out, line...)
-		out = append(out, "\r\n"...)
 	}
-	fields := len(out) - fieldsAt
-	var line []byte
+	start := len(out)
+	out = append(out, version...)
 	switch {
 	case status != nil:
 		// nginx reads the code from the first three characters and
@@ -701,21 +695,56 @@ func appendCGIHead(out, head []byte, version string) ([]byte, cgiHead) {
 			h.failMsg = "upstream sent invalid status \"" + string(status) + "\""
 			return out[:start], h
 		}
-		line = append(line, status[:3]...)
-		line = append(line, ' ')
-		line = append(line, bytes.TrimLeft(status[3:], " ")...)
+		out = append(out, status[:3]...)
+		out = append(out, ' ')
+		out = append(out, bytes.TrimLeft(status[3:], " ")...)
 		h.noBody = code < 200 || code == 204 || code == 304
 	case hasLocation:
-		line = append(line, "302 Moved Temporarily"...)
+		out = append(out, "302 Moved Temporarily"...)
 	default:
-		line = append(line, "200 OK"...)
+		out = append(out, "200 OK"...)
 	}
-	line = append(line, "\r\n"...)
-	// Put the status line before the fields.
-	out = append(out, line...)
-	copy(out[fieldsAt+len(line):], out[fieldsAt:fieldsAt+fields])
-	copy(out[fieldsAt:], line)
+	out = append(out, "\r\n"...)
+	for rest := head; len(rest) > 0; {
+		var name, value, line []byte
+		line = rest
+		name, value, rest = nextCGIField(rest)
+		if name == nil {
+			continue
+		}
+		switch {
+		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Connection"):
+			// The framing is the caller's.
+			continue
+		case asciiEqualFold(name, "Content-Length"):
+			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && n >= 0 {
+				h.length = n
+			}
+		}
+		// The line as it came, without its CR or LF. The field stays
+		// among the others: the uwsgi module passes it on, the others
+		// hide it (responseHead).
+		line = bytes.TrimSuffix(line[:len(line)-len(rest)], []byte("\n"))
+		out = append(out, bytes.TrimSuffix(line, []byte("\r"))...)
+		out = append(out, "\r\n"...)
+	}
 	return out, h
+}
+
+// nextCGIField reads one line of a CGI head (ending with LF or CRLF):
+// its field's name and value (leading blanks off), and the lines after
+// it. An empty line has a nil name.
+func nextCGIField(head []byte) (name, value, rest []byte) {
+	line := head
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		line, rest = head[:i], head[i+1:]
+	}
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if len(line) == 0 {
+		return nil, nil, rest
+	}
+	name, value, _ = bytes.Cut(line, []byte(":"))
+	return name, bytes.TrimLeft(value, " \t"), rest
 }
 
 // asciiEqualFold compares a field name with a lower- or mixed-case name.

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 
+	"headroom/internal/conf"
 	"headroom/internal/logs"
 )
 
@@ -11,14 +13,6 @@ import (
 // protocol's framing, the body after it as it is (read whole first, so
 // that its length is known), and the answer, an HTTP status line or a
 // CGI head, read until the server closes the connection.
-
-// appendSCGIPair encodes a pair as SCGI's netstring of headers holds it.
-func appendSCGIPair(b, name, value []byte) []byte {
-	b = append(b, name...)
-	b = append(b, 0)
-	b = append(b, value...)
-	return append(b, 0)
-}
 
 // buildSCGIRequest appends the SCGI request head: a netstring of
 // CONTENT_LENGTH (the body's length, first as the protocol asks), the
@@ -28,23 +22,15 @@ func (cc *clientConn) buildSCGIRequest(b []byte) []byte {
 	// The body's length, even with scgi_pass_request_body off (nginx
 	// counts the body it read).
 	n := max(r.head.ContentLength, 0)
-	pairs := appendSCGIPair(cc.w.getBuf()[:0], []byte("CONTENT_LENGTH"), strconv.AppendInt(nil, n, 10))
-	pairs = cc.appendGatewayParams(pairs, r.lc.SCGI.Params, appendSCGIPair)
+	var num [20]byte
+	pairs := appendPair(cc.w.getBuf()[:0], conf.ProtoSCGI, "CONTENT_LENGTH", strconv.AppendInt(num[:0], n, 10))
+	pairs = cc.appendGatewayParams(pairs, r.lc.SCGI.Params, conf.ProtoSCGI)
 	b = strconv.AppendInt(b, int64(len(pairs)), 10)
 	b = append(b, ':')
 	b = append(b, pairs...)
 	b = append(b, ',')
 	cc.w.putBuf(pairs)
 	return b
-}
-
-// appendUWSGIPair encodes a pair as uwsgi's packet holds it: each string
-// after its length in two bytes, little-endian.
-func appendUWSGIPair(b, name, value []byte) []byte {
-	b = append(b, byte(len(name)), byte(len(name)>>8))
-	b = append(b, name...)
-	b = append(b, byte(len(value)), byte(len(value)>>8))
-	return append(b, value...)
 }
 
 // buildUWSGIRequest appends the uwsgi packet: modifier1, the size of what
@@ -55,7 +41,7 @@ func appendUWSGIPair(b, name, value []byte) []byte {
 func (cc *clientConn) buildUWSGIRequest(b []byte) []byte {
 	r := cc.r
 	u := &r.lc.UWSGI
-	vars := cc.appendGatewayParams(cc.w.getBuf()[:0], u.Params, appendUWSGIPair)
+	vars := cc.appendGatewayParams(cc.w.getBuf()[:0], u.Params, conf.ProtoUWSGI)
 	vars = append(vars, u.String...)
 	n := len(vars)
 	if n > 65535 {
@@ -112,13 +98,13 @@ func (t *cgiTransport) Read(p []byte) (int, error) {
 		if t.decided {
 			return t.inner.Read(p)
 		}
-		var buf [4096]byte
-		n, err := t.inner.Read(buf[:])
+		start := max(0, len(t.head)-3)
+		t.head = slices.Grow(t.head, 4096)
+		n, err := t.inner.Read(t.head[len(t.head):cap(t.head)])
 		if n == 0 {
 			return 0, err
 		}
-		start := max(0, len(t.head)-3)
-		t.head = append(t.head, buf[:n]...)
+		t.head = t.head[:len(t.head)+n]
 		t.decide(start)
 	}
 }

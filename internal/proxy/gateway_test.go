@@ -3,6 +3,8 @@ package proxy
 import (
 	"strings"
 	"testing"
+
+	"headroom/internal/conf"
 )
 
 // readCGIAnswer reads what the SCGI and uwsgi transport makes of a
@@ -52,14 +54,17 @@ func TestCGIAnswer(t *testing.T) {
 	}
 }
 
-// TestGatewayPairs checks how SCGI and uwsgi lay out a name and its
-// value.
+// TestGatewayPairs checks how FastCGI, SCGI and uwsgi lay out a name and
+// its value.
 func TestGatewayPairs(t *testing.T) {
-	if got := string(appendSCGIPair(nil, []byte("A"), []byte("bc"))); got != "A\x00bc\x00" {
+	if got := string(appendPair(nil, conf.ProtoSCGI, "A", []byte("bc"))); got != "A\x00bc\x00" {
 		t.Errorf("SCGI: %q", got)
 	}
 	long := strings.Repeat("v", 300)
-	if got := string(appendUWSGIPair(nil, []byte("AB"), []byte(long))); got != "\x02\x00AB\x2c\x01"+long {
+	if got := string(appendPair(nil, conf.ProtoUWSGI, []byte("AB"), []byte(long))); got != "\x02\x00AB\x2c\x01"+long {
 		t.Errorf("uwsgi: %q", got[:8])
+	}
+	if got := string(appendPair(nil, conf.ProtoFastCGI, "AB", []byte(long))); got != "\x02\x80\x00\x01\x2cAB"+long {
+		t.Errorf("FastCGI: %q", got[:8])
 	}
 }

@@ -70,7 +70,7 @@ type Server struct {
 	access    *logs.AccessFiles
 	// syslogs are the sockets of access_log's syslog destinations,
 	// one per server address, shared by the workers.
-	syslogs map[string]*logs.SyslogConn
+	syslogs map[logs.SyslogKey]*logs.SyslogConn
 	// levelLogs are the error logs set at the http, server or location
 	// level, one per list of destinations (keyed by its first entry,
 	// which levels that inherit the list share).
@@ -297,8 +297,8 @@ func accessLogPaths(cfg *conf.Config) []string {
 
 // accessSyslogs makes the (not yet opened) sockets of the access logs
 // that go to syslog.
-func accessSyslogs(cfg *conf.Config) map[string]*logs.SyslogConn {
-	conns := map[string]*logs.SyslogConn{}
+func accessSyslogs(cfg *conf.Config) map[logs.SyslogKey]*logs.SyslogConn {
+	conns := map[logs.SyslogKey]*logs.SyslogConn{}
 	eachLocConf(cfg, func(lc *conf.LocConf) {
 		for _, a := range lc.AccessLogs {
 			if a.Syslog != nil && conns[a.Syslog.Key()] == nil {

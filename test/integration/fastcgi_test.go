@@ -100,14 +100,7 @@ type fcgiResponder struct {
 // workers run as nobody.
 func startFCGI(t *testing.T) *fcgiResponder {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "hrfcgi")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	dir := socketDir(t, "hrfcgi")
 	fr := &fcgiResponder{
 		sock:   filepath.Join(dir, "s"),
 		params: filepath.Join(dir, "fastcgi_params"),

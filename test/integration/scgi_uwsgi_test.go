@@ -77,14 +77,7 @@ var gwLargeBody = strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz\n", 300*1
 // workers run as nobody.
 func startGW(t *testing.T, proto string) *gwServer {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "hrsu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	dir := socketDir(t, "hrsu")
 	s := &gwServer{proto: proto, sock: filepath.Join(dir, "s"), done: make(chan struct{}), conns: map[net.Conn]bool{}}
 	tcp, unix := listenTCPAndUnix(t, s.sock)
 	s.addr = tcp.Addr().String()
@@ -827,4 +820,20 @@ func listenTCPAndUnix(t *testing.T, sock string) (tcp, unix net.Listener) {
 		t.Fatal(err)
 	}
 	return tcp, unix
+}
+
+// socketDir makes a directory for unix sockets, removed when the test
+// ends: short, since a socket's path has room for 107 bytes, and open to
+// everyone, since nginx's workers run as nobody.
+func socketDir(t *testing.T, pattern string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -81,14 +81,9 @@ func TestSyslogAsNginx(t *testing.T) {
 		udp := newSyslogSink(t, "udp", "127.0.0.1:0")
 		other := newSyslogSink(t, "udp", "127.0.0.1:0")
 		// A short directory: a socket's path has room for 107 bytes.
-		dir, err := os.MkdirTemp("", "hrsys")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
+		dir := socketDir(t, "hrsys")
 		unixSink := newSyslogSink(t, "unixgram", filepath.Join(dir, "log"))
 		// nginx's workers run as nobody.
-		os.Chmod(dir, 0o777)
 		os.Chmod(filepath.Join(dir, "log"), 0o666)
 		dead := newSyslogSink(t, "udp", "127.0.0.1:0")
 		deadAddr := dead.addr
